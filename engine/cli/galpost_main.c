@@ -1,0 +1,40 @@
+/* galpost_main.c: the `galpost` program, a dispatcher over sub-commands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "cli/gp_cli.h"
+
+struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct subcommand commands[] = {
+    /* one line per sub-command; keep in the order of the man page */
+    { NULL, NULL, NULL }
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: galpost COMMAND [ARGS...]\n\ncommands:\n");
+    for (const struct subcommand *c = commands; c->name; c++)
+        fprintf(f, "  %-8s %s\n", c->name, c->summary);
+    fprintf(f, "\n'galpost COMMAND --help' describes a command; see galpost(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return 2; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) { printf("galpost %s\n", PACKAGE_VERSION); return 0; }
+    for (const struct subcommand *c = commands; c->name; c++)
+        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "galpost: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,20 @@
+/*
+ * gp_cli.h: sub-commands of the `galpost` program.  Each takes the
+ * arguments after its name (argv[0] is the sub-command name) and returns
+ * the process exit status (0 success, 1 failure, 2 usage error).
+ */
+#ifndef GALPOST_GP_CLI_H
+#define GALPOST_GP_CLI_H
+
+int gp_cli_model(int argc, char **argv);   /* engine/cli/cli_model.c */
+int gp_cli_infer(int argc, char **argv);   /* engine/cli/cli_infer.c */
+int gp_cli_mock(int argc, char **argv);    /* sim/cli_mock.c */
+int gp_cli_train(int argc, char **argv);   /* engine/cli/cli_train.c */
+int gp_cli_eval(int argc, char **argv);    /* engine/cli/cli_eval.c */
+
+/* Shared helpers for the sub-commands (engine/cli/cli_util.c). */
+int gp_cli_parse_int(const char *s, long lo, long hi, long *out);
+int gp_cli_parse_double(const char *s, double lo, double hi, double *out);
+int gp_cli_is_terminal(void);  /* stderr is a terminal: show progress */
+
+#endif

@@ -1,0 +1,26 @@
+# engine/: libgalpost, the inference library, and the galpost program.
+lib_LTLIBRARIES += libgalpost.la
+libgalpost_la_CPPFLAGS = $(AM_CPPFLAGS) $(CFITSIO_CFLAGS) $(WCSLIB_CFLAGS) \
+	$(OPENBLAS_CFLAGS) $(ZLIB_CFLAGS)
+libgalpost_la_LIBADD = $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) \
+	$(ZLIB_LIBS) $(PTHREAD_LIBS) -lm
+libgalpost_la_LDFLAGS = -version-info 0:0:0
+libgalpost_la_SOURCES = \
+	engine/gp_error.c
+# -- weights I/O (weights/FORMAT.md) --
+# -- model, CPU backend, inference --
+# -- FITS/WCS frames, cutouts, photometry --
+
+pkginclude_HEADERS += \
+	include/galpost/galpost.h \
+	include/galpost/gp_error.h \
+	include/galpost/gp_weights.h \
+	include/galpost/gp_model.h
+
+bin_PROGRAMS += galpost
+galpost_CPPFLAGS = $(libgalpost_la_CPPFLAGS)
+galpost_LDADD = libgalpost.la $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) $(PTHREAD_LIBS) -lm
+galpost_SOURCES = \
+	engine/cli/gp_cli.h \
+	engine/cli/galpost_main.c \
+	engine/cli/cli_util.c

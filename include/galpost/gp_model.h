@@ -1,0 +1,226 @@
+/*
+ * gp_model.h: the galpost model (design.md section 2) and inference.
+ *
+ * A model is opened from a weights file (gp_weights.h) on a backend (the
+ * CPU backend is always built; CUDA is optional).  gp_infer() turns a batch
+ * of galaxies, each a gri cutout in nanomaggies plus ugriz magnitudes, into
+ * posterior samples of the nine quantities and their summaries
+ * (design.md section 3).
+ *
+ * Sampling is reproducible: the noise of sample s of galaxy `id` is drawn
+ * from Philox4x32-10 keyed by (seed, id) and indexed by (s, stream), so the
+ * same request gives the same samples for any batch size, thread count or
+ * backend.
+ */
+#ifndef GALPOST_GP_MODEL_H
+#define GALPOST_GP_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "galpost/gp_error.h"
+#include "galpost/gp_weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Image and photometry inputs. */
+#define GP_CUTOUT_SIZE   160                /* pixels per side */
+#define GP_CUTOUT_BANDS  3                  /* g, r, i planes in this order */
+#define GP_CUTOUT_PIXELS (GP_CUTOUT_BANDS * GP_CUTOUT_SIZE * GP_CUTOUT_SIZE)
+#define GP_PIXEL_SCALE   0.396              /* arcsec per pixel */
+#define GP_NMAG          5                  /* u, g, r, i, z */
+
+/* The nine posterior quantities, in sample order. */
+typedef enum gp_quantity {
+    GP_Q_LOGMSTAR = 0,  /* log10 M* / Msun            (lgm_tot_p50) */
+    GP_Q_LOGSFR,        /* log10 SFR / (Msun/yr)      (sfr_tot_p50) */
+    GP_Q_Z,             /* redshift                   (z)           */
+    GP_Q_LOGMBH,        /* log10 M_BH / Msun (McConnell & Ma 2013)  */
+    GP_Q_OH,            /* 12 + log10(O/H), T04 scale (oh_p50)      */
+    GP_Q_HALPHA,        /* log10(1 + max(F,0)), F in 1e-17 erg/s/cm2 */
+    GP_Q_HBETA,
+    GP_Q_NII6584,
+    GP_Q_OIII5007,
+    GP_NQ
+} gp_quantity;
+
+#define GP_NCORE  4    /* M*, SFR, z, M_BH: the core flow's dimensions */
+#define GP_NLINE  4    /* the line flow's dimensions */
+
+/* Column name (MPA-JHU style), unit and a short label of a quantity. */
+const char *gp_quantity_name(int q);
+const char *gp_quantity_unit(int q);
+const char *gp_quantity_label(int q);
+
+/* BPT classes, in gp_summary.p_bpt order. */
+typedef enum gp_bpt_class {
+    GP_BPT_STARFORMING = 0,  /* below Kauffmann+03 */
+    GP_BPT_COMPOSITE,        /* between Kauffmann+03 and Kewley+01 */
+    GP_BPT_SEYFERT,          /* above Kewley+01, above Schawinski+07 */
+    GP_BPT_LINER,            /* above Kewley+01, below Schawinski+07 */
+    GP_NBPT
+} gp_bpt_class;
+const char *gp_bpt_class_name(int c);
+
+/* Backends. */
+typedef enum gp_backend_kind {
+    GP_BACKEND_AUTO = 0,   /* CUDA when built and a device is present, else CPU */
+    GP_BACKEND_CPU,
+    GP_BACKEND_CUDA
+} gp_backend_kind;
+
+typedef struct gp_model gp_model;
+
+typedef struct gp_model_options {
+    gp_backend_kind backend;   /* default GP_BACKEND_AUTO */
+    int             threads;   /* CPU threads; 0 = number of online CPUs */
+    int             device;    /* CUDA device ordinal */
+} gp_model_options;
+
+/* gp_model_options_default() - AUTO backend, all CPUs, device 0. */
+gp_model_options gp_model_options_default(void);
+
+/*
+ * gp_model_open() - load a model from a weights file onto a backend.
+ *
+ * Given:
+ *   path      const char*              Weights file.
+ *   opt       const gp_model_options*  Options (NULL: defaults).
+ * Returned:
+ *   out       gp_model**               The model; free with gp_model_close().
+ *   err       gp_error*
+ * Function return value:
+ *   GP_OK; any gp_weights_open() status; GP_ERR_FORMAT or GP_ERR_NOTFOUND
+ *   when the architecture metadata or a tensor is missing or inconsistent
+ *   (message names the key or tensor); GP_ERR_BACKEND when the requested
+ *   backend is not available (with AUTO, the CPU is used instead and
+ *   gp_model_backend_note() says why).
+ */
+int  gp_model_open(const char *path, const gp_model_options *opt,
+                   gp_model **out, gp_error *err);
+void gp_model_close(gp_model *m);
+
+/* Facts about an open model. */
+const char *gp_model_path(const gp_model *m);
+const char *gp_model_backend_name(const gp_model *m); /* "cpu" or "cuda:N (name)" */
+const char *gp_model_backend_note(const gp_model *m); /* why AUTO fell back, or "" */
+int         gp_model_threads(const gp_model *m);
+int         gp_model_uses_image(const gp_model *m);   /* 0 for photometry-only */
+int         gp_model_ensemble_size(const gp_model *m);
+int         gp_model_is_trained(const gp_model *m);   /* 0 for random weights */
+const gp_weights *gp_model_weights(const gp_model *m);
+
+/* Input flags, passed through to the result. */
+#define GP_FLAG_EDGE        0x1u  /* the cutout crosses a frame edge (padded) */
+#define GP_FLAG_MASKED      0x2u  /* masked or non-finite pixels were filled */
+#define GP_FLAG_RESAMPLED   0x4u  /* the cutout was resampled through WCS */
+#define GP_FLAG_PHOT_CATALOG  0x10u /* magnitudes from a photometric catalogue */
+#define GP_FLAG_PHOT_MEASURED 0x20u /* magnitudes measured on the frames */
+
+/* One galaxy to infer. */
+typedef struct gp_galaxy {
+    uint64_t     id;       /* keys the sampler together with the seed */
+    const float *cutout;   /* GP_CUTOUT_PIXELS floats (g, r, i planes, row-major,
+                              north up, east left, nanomaggies); NULL allowed
+                              for a photometry-only model */
+    float        mag[GP_NMAG]; /* extinction-corrected ugriz model magnitudes (AB) */
+    uint32_t     flags;    /* GP_FLAG_* describing the inputs */
+} gp_galaxy;
+
+typedef struct gp_infer_options {
+    int      nsamples;     /* posterior samples per galaxy (default 1000) */
+    uint64_t seed;         /* sampler seed (default 1) */
+    int      keep_samples; /* non-zero: gp_result.samples is filled */
+} gp_infer_options;
+
+gp_infer_options gp_infer_options_default(void);
+
+/* Median and central 68% interval of a derived quantity. */
+typedef struct gp_stat {
+    double median, p16, p84;
+    int    n;              /* samples for which it is defined */
+} gp_stat;
+
+/* Posterior summaries (design.md section 3). */
+typedef struct gp_summary {
+    double  median[GP_NQ], p16[GP_NQ], p84[GP_NQ];
+    double  mean[GP_NQ], std[GP_NQ];
+    double  corr[GP_NQ][GP_NQ];
+    double  p_detect;          /* probability the metallicity is measurable */
+    double  p_bpt[GP_NBPT];    /* class probabilities over samples where all
+                                  four lines are positive */
+    int     bpt_class;         /* most probable class, -1 when undefined */
+    int     bpt_n;             /* samples with a defined class */
+    /* per-sample derived line diagnostics */
+    gp_stat sfr_halpha;        /* log10 SFR(Halpha) in the fibre, Kennicutt &
+                                  Evans 2012, Balmer-decrement dust corrected */
+    gp_stat balmer_decrement;  /* Halpha / Hbeta */
+    gp_stat a_v;               /* A_V (Calzetti 2000) from the decrement */
+    gp_stat oh_n2;             /* 12+log(O/H), PP04 N2 linear */
+    gp_stat oh_o3n2;           /* 12+log(O/H), PP04 O3N2 */
+    gp_stat log_n2;            /* log([NII]/Halpha) */
+    gp_stat log_o3;            /* log([OIII]/Hbeta) */
+} gp_summary;
+
+/* The result for one galaxy. */
+typedef struct gp_result {
+    uint64_t   id;
+    int        status;         /* GP_OK, or why this galaxy failed */
+    char       message[256];   /* the failure, naming the galaxy */
+    uint32_t   flags;          /* the input flags */
+    int        nsamples;
+    float     *samples;        /* nsamples x GP_NQ, row-major; NULL unless
+                                  keep_samples; free with gp_result_free() */
+    gp_summary summary;
+} gp_result;
+
+/*
+ * gp_infer() - posterior inference on a batch of galaxies.
+ *
+ * Given:
+ *   m         gp_model*                The model.
+ *   gal       const gp_galaxy*         n galaxies.
+ *   n         size_t
+ *   opt       const gp_infer_options*  NULL: defaults.
+ * Returned:
+ *   res       gp_result*               n results, in input order.
+ *   err       gp_error*                The first failure.
+ * Function return value:
+ *   GP_OK when every galaxy succeeded.  A galaxy with unusable input
+ *   (non-finite pixels or magnitudes, missing cutout for an image model)
+ *   gets its own status and message in res[i] and the others are still
+ *   computed; the call then returns that galaxy's status (GP_ERR_DATA).
+ *   GP_ERR_ARG for bad arguments; GP_ERR_NOMEM; GP_ERR_BACKEND.
+ */
+int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n,
+             const gp_infer_options *opt, gp_result *res, gp_error *err);
+
+/* gp_result_free() - free the samples of n results (not the array). */
+void gp_result_free(gp_result *res, size_t n);
+
+/*
+ * gp_summary_compute() - summaries of nsamples x GP_NQ samples (the line
+ * quantities in the log10(1+F) form).  Used by gp_infer(); public so that
+ * pooled or external samples get identical summaries.
+ *
+ * Returned:
+ *   out       gp_summary*   (p_detect is left untouched)
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG (nsamples < 2); GP_ERR_DATA (a non-finite sample);
+ *   GP_ERR_NOMEM.
+ */
+int gp_summary_compute(const float *samples, int nsamples, gp_summary *out,
+                       gp_error *err);
+
+/*
+ * gp_summary_print() - the human-readable summary table of one result.
+ */
+void gp_summary_print(const gp_result *r, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GALPOST_GP_MODEL_H */

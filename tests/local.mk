@@ -1,0 +1,14 @@
+# tests/: cmocka programs and scripts run by `make check` (exit 77 = skip).
+TEST_CPPFLAGS = $(AM_CPPFLAGS) $(CMOCKA_CFLAGS) $(CFITSIO_CFLAGS) $(WCSLIB_CFLAGS) $(OPENBLAS_CFLAGS)
+TEST_LDADD = libgalpost.la $(CMOCKA_LIBS) $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) -lm
+AM_TESTS_ENVIRONMENT = \
+	GP_TOP_SRCDIR='$(abs_top_srcdir)'; export GP_TOP_SRCDIR; \
+	GP_TOP_BUILDDIR='$(abs_top_builddir)'; export GP_TOP_BUILDDIR; \
+	GP_SHARED_DATA="$${GP_SHARED_DATA:-$(abs_top_srcdir)/../shared/data}"; export GP_SHARED_DATA;
+
+check_PROGRAMS += tests/test_error
+tests_test_error_SOURCES = tests/test_error.c
+tests_test_error_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_error_LDADD = $(TEST_LDADD)
+
+TESTS += $(check_PROGRAMS)
