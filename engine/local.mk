@@ -9,6 +9,15 @@ libgalpost_la_SOURCES = \
 	engine/gp_error.c
 # -- weights I/O (weights/FORMAT.md) --
 # -- model, CPU backend, inference --
+libgalpost_la_SOURCES += \
+	engine/gp_backend.h engine/gp_backend.c \
+	engine/gp_parallel.h engine/gp_parallel.c \
+	engine/gp_rng.h \
+	engine/cpu/gp_cpu.h engine/cpu/gp_cpu_backend.c engine/cpu/gp_cpu_conv.c \
+	engine/gp_net.h engine/gp_net_load.c engine/gp_net_forward.c \
+	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
+	engine/gp_infer.c engine/gp_summary.c \
+	engine/gp_cosmo.h engine/gp_cosmo.c
 # -- FITS/WCS frames, cutouts, photometry --
 
 pkginclude_HEADERS += \

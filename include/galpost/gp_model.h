@@ -220,6 +220,43 @@ int gp_summary_compute(const float *samples, int nsamples, gp_summary *out,
  */
 void gp_summary_print(const gp_result *r, FILE *out);
 
+/* ------------------------------------------------------- architecture */
+
+#define GP_ARCH_MAX_HIDDEN 6
+
+/* Architecture choices recorded in a weights file (design.md section 2). */
+typedef struct gp_arch {
+    int   uses_image;                       /* 0: photometry-only variant */
+    int   enc_channels[3];                  /* conv widths (32, 64, 128) */
+    int   latent;                           /* latent dimensions (32) */
+    int   trunk_layers;                     /* trunk depth (2) */
+    int   trunk[GP_ARCH_MAX_HIDDEN];        /* trunk widths (256, 256) */
+    int   head_hidden;                      /* hidden width of heads (128) */
+    int   flow_hidden;                      /* conditioner width (64) */
+    int   flow_depth;                       /* conditioner hidden layers (2) */
+    int   couplings;                        /* RealNVP couplings (12) */
+    int   ensemble;                         /* ensemble members K (1) */
+    float scale_bound;                      /* S in s = S tanh(s_raw/S) (3) */
+    float leaky_slope;                      /* LeakyReLU slope (0.2) */
+} gp_arch;
+
+/* gp_arch_default() - the defaults above, image variant. */
+gp_arch gp_arch_default(void);
+
+/*
+ * gp_model_write_random() - write an untrained model with random weights
+ * (model.trained = 0): for tests, and the starting point of training.
+ *
+ * Given:
+ *   path      const char*       Output weights file (written atomically).
+ *   arch      const gp_arch*    Architecture (NULL: defaults).
+ *   seed      uint64_t          Seed of the initialisation.
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG (architecture out of range); GP_ERR_IO; GP_ERR_NOMEM.
+ */
+int gp_model_write_random(const char *path, const gp_arch *arch, uint64_t seed,
+                          gp_error *err);
+
 #ifdef __cplusplus
 }
 #endif

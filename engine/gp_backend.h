@@ -1,0 +1,131 @@
+/*
+ * gp_backend.h: the compute backend interface (internal).
+ *
+ * The model code (gp_net_*.c) sees only this table of operations, in the
+ * manner of ggml's backends: the CPU backend (engine/cpu/) is always built
+ * and is the reference; the CUDA backend (cuda/) implements the same table.
+ * Buffers passed to the operations are backend memory obtained from
+ * ops->alloc(); host data cross with upload/download.  Every operation
+ * returns a gp_status and fills the error record; none aborts.
+ *
+ * Index arrays (gal_id, row_gal, sample_idx, idx, tidx) are always host
+ * memory; a device backend copies them itself.  Constant data (weights)
+ * reach the backend once, through ops->mirror().
+ *
+ * Shapes use row-major (C) order.  Dense weights are [out x in] like
+ * PyTorch's nn.Linear; convolution weights are [Cout x Cin x k x k] and
+ * transposed-convolution weights [Cin x Cout x k x k] like PyTorch.
+ */
+#ifndef GALPOST_GP_BACKEND_H
+#define GALPOST_GP_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "galpost/gp_error.h"
+
+typedef enum gp_act {
+    GP_ACT_NONE = 0,
+    GP_ACT_RELU,
+    GP_ACT_LEAKY_RELU,  /* slope taken from the call */
+    GP_ACT_TANH,
+    GP_ACT_SIGMOID
+} gp_act;
+
+typedef struct gp_backend gp_backend;
+
+typedef struct gp_backend_ops {
+    const char *name;
+
+    /* memory */
+    void *(*alloc)(gp_backend *be, size_t bytes);            /* NULL on failure */
+    void  (*free)(gp_backend *be, void *p);
+    int   (*upload)(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err);
+    int   (*download)(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err);
+    int   (*sync)(gp_backend *be, gp_error *err);
+    /* A backend pointer holding a copy of n constant host floats, owned by
+     * the backend until close (the CPU backend returns `host` itself). */
+    const float *(*mirror)(gp_backend *be, const float *host, size_t n, gp_error *err);
+
+    /* Y[rows x out] = act(X[rows x in] * W[out x in]^T + b[out]); b may be NULL. */
+    int (*dense)(gp_backend *be, const float *X, int rows, int in,
+                 const float *W, const float *b, int out, gp_act act,
+                 float slope, float *Y, gp_error *err);
+
+    /* Y[n x Cout x Ho x Wo] = act(conv2d(X[n x Cin x H x W], W) + b), with
+     * Ho = (H + 2p - k)/s + 1. */
+    int (*conv2d)(gp_backend *be, const float *X, int n, int cin, int h, int w,
+                  const float *W, const float *b, int cout, int k, int stride,
+                  int pad, gp_act act, float slope, float *Y, gp_error *err);
+
+    /* Transposed convolution (the adjoint of conv2d), Ho = (H-1)s - 2p + k. */
+    int (*conv_transpose2d)(gp_backend *be, const float *X, int n, int cin,
+                            int h, int w, const float *W, const float *b,
+                            int cout, int k, int stride, int pad, gp_act act,
+                            float slope, float *Y, gp_error *err);
+
+    /* In place y = (asinh(x / soft[c]) - offset[c]) / scale[c] over n images of
+     * `bands` planes of `plane` pixels. */
+    int (*stretch)(gp_backend *be, float *x, int n, int bands, int plane,
+                   const float *soft, const float *offset, const float *scale,
+                   gp_error *err);
+
+    /* Standard normals for rows of samples: out[r*dim + d] is normal d of
+     * sample sample_idx[r] of galaxy gal_id[row_gal[r]] in `stream`
+     * (gp_rng.h), dim <= 4. */
+    int (*normals)(gp_backend *be, uint64_t seed, const uint64_t *gal_id,
+                   const int *row_gal, const int *sample_idx, int rows,
+                   int stream, int dim, float *out, gp_error *err);
+
+    /* Y[r x n] += C[row_gal[r] x n]: add a per-galaxy row to every sample row. */
+    int (*add_rows)(gp_backend *be, float *Y, int rows, int n, const float *C,
+                    const int *row_gal, gp_error *err);
+
+    /* Gather columns: Y[r x m] = X[r x ncols][:, idx[0..m-1]]. */
+    int (*gather_cols)(gp_backend *be, const float *X, int rows, int ncols,
+                       const int *idx, int m, float *Y, gp_error *err);
+
+    /* Affine coupling step on x[rows x dim] at the transformed columns
+     * tidx[0..nt-1], with st[rows x 2nt] = [s_raw | t] and s = S tanh(s_raw/S):
+     * dir = +1: x_t = x_t * exp(s) + t  (forward, data -> base);
+     * dir = -1: x_t = (x_t - t) * exp(-s) (inverse, base -> data).
+     * logdet (double, may be NULL) accumulates +sum(s) for dir = +1 and
+     * -sum(s) for dir = -1. */
+    int (*coupling)(gp_backend *be, float *x, int rows, int dim,
+                    const int *tidx, int nt, const float *st, float S, int dir,
+                    double *logdet, gp_error *err);
+
+    /* Y = X + Z elementwise (n values). */
+    int (*add)(gp_backend *be, const float *X, const float *Z, size_t n,
+               float *Y, gp_error *err);
+
+    /* In place x[i] = act(x[i]) over n values. */
+    int (*activate)(gp_backend *be, float *x, size_t n, gp_act act, float slope,
+                    gp_error *err);
+
+    /* Release backend state (may be NULL). */
+    void (*close)(gp_backend *be);
+
+    /* Y[i] = exp(0.5 X[i]) (sigma from the log-variance). */
+    int (*exp_half)(gp_backend *be, const float *X, size_t n, float *Y,
+                    gp_error *err);
+} gp_backend_ops;
+
+struct gp_backend {
+    const gp_backend_ops *ops;
+    int   threads;       /* CPU threads for the CPU backend */
+    int   device;        /* CUDA device ordinal */
+    char  description[128];
+    void *impl;          /* backend private state */
+};
+
+/*
+ * gp_backend_open_cpu() / gp_backend_open_cuda() - create a backend.
+ * gp_backend_open_cuda() returns GP_ERR_BACKEND when galpost was built
+ * without CUDA or no device is usable, with the reason in the message.
+ */
+int  gp_backend_open_cpu(int threads, gp_backend **out, gp_error *err);
+int  gp_backend_open_cuda(int device, gp_backend **out, gp_error *err);
+void gp_backend_close(gp_backend *be);
+
+#endif

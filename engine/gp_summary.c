@@ -1,0 +1,187 @@
+/*
+ * gp_summary.c: posterior summaries and per-sample line diagnostics
+ * (design.md section 3).
+ *
+ * Percentiles use linear interpolation between order statistics at
+ * position q (n - 1) (numpy's default); std is the population standard
+ * deviation (ddof = 0); sums are accumulated in double.
+ * Per sample, with F = 10^y - 1 the line fluxes (1e-17 erg/s/cm^2):
+ *   BPT (all four fluxes > 0): x = log(NII/Ha), y = log(OIII/Hb);
+ *     star-forming: x < 0.05 and y < 0.61/(x - 0.05) + 1.30 (Kauffmann+03);
+ *     composite: otherwise x < 0.47 and y < 0.61/(x - 0.47) + 1.19 (Kewley+01);
+ *     else Seyfert if y > 1.05 x + 0.45 (Schawinski+07), else LINER.
+ *   Balmer decrement Ha/Hb; E(B-V) = 1.966 log10(dec / 2.86) clipped at 0
+ *     (Calzetti+00, k(Hb) = 4.598, k(Ha) = 3.326); A_V = 4.05 E(B-V).
+ *   SFR(Ha) = L(Ha) 10^(0.4 k(Ha) E(B-V)) / 10^41.27 (Kennicutt & Evans 2012,
+ *     Kroupa), L = 4 pi D_L(z)^2 F with z the sample's redshift.
+ *   PP04: 12+log(O/H) = 8.90 + 0.57 N2 (N2 = log(NII/Ha), -2.5 < N2 < -0.3)
+ *     and 8.73 - 0.32 O3N2 (O3N2 = y - x, O3N2 < 1.9).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "galpost/gp_model.h"
+#include "gp_cosmo.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double quantile_sorted(const double *v, int n, double q)
+{
+    double pos = q * (n - 1);
+    int i = (int)floor(pos);
+    if (i >= n - 1) return v[n - 1];
+    double f = pos - i;
+    return v[i] + f * (v[i + 1] - v[i]);
+}
+
+static void stat_of(double *v, int n, gp_stat *out)
+{
+    out->n = n;
+    if (n == 0) { out->median = out->p16 = out->p84 = NAN; return; }
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    out->median = quantile_sorted(v, n, 0.5);
+    out->p16 = quantile_sorted(v, n, 0.16);
+    out->p84 = quantile_sorted(v, n, 0.84);
+}
+
+int gp_bpt_classify(double x, double y)
+{
+    if (x < 0.05 && y < 0.61 / (x - 0.05) + 1.30) return GP_BPT_STARFORMING;
+    if (x < 0.47 && y < 0.61 / (x - 0.47) + 1.19) return GP_BPT_COMPOSITE;
+    return y > 1.05 * x + 0.45 ? GP_BPT_SEYFERT : GP_BPT_LINER;
+}
+
+int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *err)
+{
+    if (!samples || !out || n < 2)
+        return GP_FAIL(err, GP_ERR_ARG, "summary: need at least 2 samples (got %d)", n);
+    for (size_t i = 0; i < (size_t)n * GP_NQ; i++)
+        if (!isfinite(samples[i]))
+            return GP_FAIL(err, GP_ERR_DATA, "summary: sample %zu of %s is not finite",
+                           i / GP_NQ, gp_quantity_name((int)(i % GP_NQ)));
+    double p_detect = out->p_detect;
+    memset(out, 0, sizeof *out);
+    out->p_detect = p_detect;
+    double *v = malloc(sizeof(double) * (size_t)n * 8);
+    if (!v) return GP_FAIL(err, GP_ERR_NOMEM, "summary: cannot allocate %d samples", n);
+
+    for (int q = 0; q < GP_NQ; q++) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += (v[i] = samples[(size_t)i * GP_NQ + q]);
+        double mean = s / n, ss = 0;
+        for (int i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
+        out->mean[q] = mean;
+        out->std[q] = sqrt(ss / n);
+        gp_stat st;
+        stat_of(v, n, &st);
+        out->median[q] = st.median;
+        out->p16[q] = st.p16;
+        out->p84[q] = st.p84;
+    }
+    for (int a = 0; a < GP_NQ; a++)
+        for (int b = a; b < GP_NQ; b++) {
+            double c = 0;
+            for (int i = 0; i < n; i++)
+                c += (samples[(size_t)i * GP_NQ + a] - out->mean[a]) * (samples[(size_t)i * GP_NQ + b] - out->mean[b]);
+            c /= n;
+            double d = out->std[a] * out->std[b];
+            double r = a == b ? 1.0 : (d > 0 ? c / d : 0.0);
+            if (r > 1) r = 1;
+            if (r < -1) r = -1;
+            out->corr[a][b] = out->corr[b][a] = r;
+        }
+
+    /* per-sample line diagnostics */
+    double *sfr = v, *dec = v + n, *av = v + 2 * (size_t)n, *n2oh = v + 3 * (size_t)n,
+           *o3n2oh = v + 4 * (size_t)n, *ln2 = v + 5 * (size_t)n, *lo3 = v + 6 * (size_t)n;
+    int nsfr = 0, ndec = 0, nn2 = 0, no3n2 = 0, nbpt = 0, nx = 0, ny = 0;
+    int counts[GP_NBPT] = {0};
+    for (int i = 0; i < n; i++) {
+        const float *s = samples + (size_t)i * GP_NQ;
+        double ha = pow(10.0, s[GP_Q_HALPHA]) - 1, hb = pow(10.0, s[GP_Q_HBETA]) - 1;
+        double nii = pow(10.0, s[GP_Q_NII6584]) - 1, oiii = pow(10.0, s[GP_Q_OIII5007]) - 1;
+        double ebv = 0;
+        if (ha > 0 && hb > 0) {
+            double d = ha / hb;
+            dec[ndec++] = d;
+            ebv = 1.966 * log10(d / 2.86);
+            if (ebv < 0) ebv = 0;
+            av[ndec - 1] = 4.05 * ebv;
+        }
+        if (ha > 0 && s[GP_Q_Z] > 0) {
+            double dl_cm = gp_cosmo_luminosity_distance_mpc(s[GP_Q_Z]) * 3.0857e24;
+            double L = 4 * M_PI * dl_cm * dl_cm * ha * 1e-17 * pow(10.0, 0.4 * 3.326 * ebv);
+            sfr[nsfr++] = log10(L) - 41.27;
+        }
+        double x = NAN, y = NAN;
+        if (ha > 0 && nii > 0) {
+            x = log10(nii / ha);
+            ln2[nx++] = x;
+            if (x > -2.5 && x < -0.3) n2oh[nn2++] = 8.90 + 0.57 * x;
+        }
+        if (hb > 0 && oiii > 0) { y = log10(oiii / hb); lo3[ny++] = y; }
+        if (isfinite(x) && isfinite(y)) {
+            counts[gp_bpt_classify(x, y)]++;
+            nbpt++;
+            double o3n2 = y - x;
+            if (o3n2 < 1.9) o3n2oh[no3n2++] = 8.73 - 0.32 * o3n2;
+        }
+    }
+    stat_of(sfr, nsfr, &out->sfr_halpha);
+    stat_of(dec, ndec, &out->balmer_decrement);
+    stat_of(av, ndec, &out->a_v);
+    stat_of(n2oh, nn2, &out->oh_n2);
+    stat_of(o3n2oh, no3n2, &out->oh_o3n2);
+    stat_of(ln2, nx, &out->log_n2);
+    stat_of(lo3, ny, &out->log_o3);
+    out->bpt_n = nbpt;
+    out->bpt_class = -1;
+    int best = 0;
+    for (int c = 0; c < GP_NBPT; c++) {
+        out->p_bpt[c] = nbpt ? (double)counts[c] / nbpt : 0.0;
+        if (nbpt && counts[c] > best) { best = counts[c]; out->bpt_class = c; }
+    }
+    free(v);
+    return GP_OK;
+}
+
+static double line_flux(double y) { return pow(10.0, y) - 1.0; }
+
+void gp_summary_print(const gp_result *r, FILE *f)
+{
+    const gp_summary *s = &r->summary;
+    fprintf(f, "galaxy %llu  (%d samples%s%s%s)\n", (unsigned long long)r->id, r->nsamples,
+            r->flags & GP_FLAG_EDGE ? ", cutout crosses the frame edge" : "",
+            r->flags & GP_FLAG_MASKED ? ", masked pixels filled" : "",
+            r->flags & GP_FLAG_RESAMPLED ? ", resampled" : "");
+    if (r->status != GP_OK) { fprintf(f, "  failed: %s\n", r->message); return; }
+    fprintf(f, "  %-14s %10s %10s %10s %10s %10s\n", "quantity", "median", "-1sigma", "+1sigma", "mean", "std");
+    for (int q = 0; q < GP_Q_HALPHA; q++)
+        fprintf(f, "  %-14s %10.3f %10.3f %10.3f %10.3f %10.3f\n", gp_quantity_label(q), s->median[q],
+                s->median[q] - s->p16[q], s->p84[q] - s->median[q], s->mean[q], s->std[q]);
+    fprintf(f, "  P(metallicity measurable) = %.3f\n", s->p_detect);
+    fprintf(f, "  line fluxes [1e-17 erg/s/cm^2]: median (16th - 84th percentile)\n");
+    for (int q = GP_Q_HALPHA; q < GP_NQ; q++)
+        fprintf(f, "  %-14s %10.2f  (%.2f - %.2f)\n", gp_quantity_label(q), line_flux(s->median[q]),
+                line_flux(s->p16[q]), line_flux(s->p84[q]));
+    if (s->bpt_class >= 0)
+        fprintf(f, "  BPT: %s (p = %.2f; SF %.2f, composite %.2f, Seyfert %.2f, LINER %.2f; %d samples)\n",
+                gp_bpt_class_name(s->bpt_class), s->p_bpt[s->bpt_class], s->p_bpt[0], s->p_bpt[1],
+                s->p_bpt[2], s->p_bpt[3], s->bpt_n);
+    else
+        fprintf(f, "  BPT: undefined (no sample with all four lines positive)\n");
+    const struct { const char *name; const gp_stat *st; } d[] = {
+        { "log SFR(Halpha)", &s->sfr_halpha }, { "Halpha/Hbeta", &s->balmer_decrement },
+        { "A_V", &s->a_v }, { "O/H (PP04 N2)", &s->oh_n2 }, { "O/H (PP04 O3N2)", &s->oh_o3n2 },
+    };
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+        if (d[i].st->n > 0)
+            fprintf(f, "  %-16s %8.3f  (%.3f - %.3f; %d samples)\n", d[i].name, d[i].st->median,
+                    d[i].st->p16, d[i].st->p84, d[i].st->n);
+}
