@@ -19,6 +19,10 @@ libgalpost_la_SOURCES += \
 	engine/gp_infer.c engine/gp_summary.c \
 	engine/gp_cosmo.h engine/gp_cosmo.c
 # -- FITS/WCS frames, cutouts, photometry --
+libgalpost_la_SOURCES += \
+	engine/gp_fits_util.h engine/gp_fits_util.c \
+	engine/gp_frame.c engine/gp_cutout.c engine/gp_photometry.c engine/gp_catalog.c
+pkginclude_HEADERS += include/galpost/gp_image.h
 
 pkginclude_HEADERS += \
 	include/galpost/galpost.h \
