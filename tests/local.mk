@@ -12,3 +12,16 @@ tests_test_error_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_error_LDADD = $(TEST_LDADD)
 
 TESTS += $(check_PROGRAMS)
+
+# -- image tests: frames, cutouts, photometry, catalogues (issue 5) --
+check_PROGRAMS += tests/test_cutout tests/test_photometry tests/test_catalog
+IMAGE_FIXTURE = tests/image_fixture.h tests/image_fixture.c
+tests_test_cutout_SOURCES = tests/test_cutout.c $(IMAGE_FIXTURE)
+tests_test_cutout_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_cutout_LDADD = $(TEST_LDADD)
+tests_test_photometry_SOURCES = tests/test_photometry.c $(IMAGE_FIXTURE)
+tests_test_photometry_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_photometry_LDADD = $(TEST_LDADD)
+tests_test_catalog_SOURCES = tests/test_catalog.c $(IMAGE_FIXTURE)
+tests_test_catalog_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_catalog_LDADD = $(TEST_LDADD)
