@@ -11,4 +11,22 @@ tests_test_error_SOURCES = tests/test_error.c
 tests_test_error_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_error_LDADD = $(TEST_LDADD)
 
+
+noinst_HEADERS += tests/gp_test_util.h
+check_PROGRAMS += tests/test_layers
+tests_test_layers_SOURCES = tests/test_layers.c
+tests_test_layers_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_layers_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/test_flows
+tests_test_flows_SOURCES = tests/test_flows.c
+tests_test_flows_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_flows_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/test_infer
+tests_test_infer_SOURCES = tests/test_infer.c
+tests_test_infer_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_infer_LDADD = $(TEST_LDADD)
+
+# every test program above is a test
 TESTS += $(check_PROGRAMS)

@@ -238,6 +238,9 @@ typedef struct gp_arch {
     int   ensemble;                         /* ensemble members K (1) */
     float scale_bound;                      /* S in s = S tanh(s_raw/S) (3) */
     float leaky_slope;                      /* LeakyReLU slope (0.2) */
+    float flow_gain;                        /* init scale of the flow
+                                               conditioners' last layer (0.05:
+                                               near-identity flows) */
 } gp_arch;
 
 /* gp_arch_default() - the defaults above, image variant. */
