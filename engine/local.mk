@@ -17,14 +17,16 @@ libgalpost_la_SOURCES += \
 	engine/gp_net.h engine/gp_net_load.c engine/gp_net_forward.c \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
 	engine/gp_infer.c engine/gp_summary.c \
-	engine/gp_cosmo.h engine/gp_cosmo.c
+	engine/gp_cosmo.h engine/gp_cosmo.c \
+	engine/gp_fits_cutout.c
 # -- FITS/WCS frames, cutouts, photometry --
 
 pkginclude_HEADERS += \
 	include/galpost/galpost.h \
 	include/galpost/gp_error.h \
 	include/galpost/gp_weights.h \
-	include/galpost/gp_model.h
+	include/galpost/gp_model.h \
+	include/galpost/gp_fits.h
 
 bin_PROGRAMS += galpost
 galpost_CPPFLAGS = $(libgalpost_la_CPPFLAGS)
@@ -32,4 +34,7 @@ galpost_LDADD = libgalpost.la $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) $(
 galpost_SOURCES = \
 	engine/cli/gp_cli.h \
 	engine/cli/galpost_main.c \
-	engine/cli/cli_util.c
+	engine/cli/cli_util.c \
+	engine/cli/cli_common.h engine/cli/cli_common.c \
+	engine/cli/cli_infer.c \
+	engine/cli/cli_model_random.c

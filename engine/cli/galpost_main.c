@@ -13,6 +13,7 @@ struct subcommand {
 
 static const struct subcommand commands[] = {
     /* one line per sub-command; keep in the order of the man page */
+    { "infer", gp_cli_infer, "posterior inference on galaxies" },
     { NULL, NULL, NULL }
 };
 

@@ -220,6 +220,19 @@ int gp_summary_compute(const float *samples, int nsamples, gp_summary *out,
  */
 void gp_summary_print(const gp_result *r, FILE *out);
 
+/*
+ * gp_model_default_path() - the model used when none is named: the file
+ * in $GALPOST_MODEL when set, else the installed default model
+ * (PKGDATADIR/galpost-default.gpw).
+ *
+ * Returned:
+ *   buf       char*     The path (NUL-terminated).
+ * Function return value:
+ *   GP_OK; GP_ERR_NOTFOUND when neither exists (message says where it
+ *   looked); GP_ERR_ARG when buf is too small.
+ */
+int gp_model_default_path(char *buf, size_t size, gp_error *err);
+
 /* ------------------------------------------------------- architecture */
 
 #define GP_ARCH_MAX_HIDDEN 6
