@@ -8,6 +8,8 @@ libgalpost_la_LDFLAGS = -version-info 0:0:0
 libgalpost_la_SOURCES = \
 	engine/gp_error.c
 # -- weights I/O (weights/FORMAT.md) --
+libgalpost_la_SOURCES += engine/gp_weights_internal.h engine/gp_weights_read.c \
+	engine/gp_weights_write.c engine/gp_weights_info.c
 # -- model, CPU backend, inference --
 # -- FITS/WCS frames, cutouts, photometry --
 
@@ -24,3 +26,4 @@ galpost_SOURCES = \
 	engine/cli/gp_cli.h \
 	engine/cli/galpost_main.c \
 	engine/cli/cli_util.c
+galpost_SOURCES += engine/cli/cli_model.c

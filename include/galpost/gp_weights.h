@@ -145,6 +145,12 @@ int gp_weights_meta_f64_array(const gp_weights *w, const char *key,
                               const double **vals, size_t *n, gp_error *err);
 
 /*
+ * gp_meta_type_name() - the name of a metadata type as FORMAT.md spells it
+ * ("STR", "I64", "F64", "I64_ARRAY", "F64_ARRAY"); "unknown" otherwise.
+ */
+const char *gp_meta_type_name(int type);
+
+/*
  * gp_weights_print_info() - print header, metadata (every key) and the
  * tensor table (name, shape, parameters, min/max/mean) in human-readable
  * form, as `galpost model info` does.
