@@ -321,6 +321,18 @@ static int write_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
+/* CRC-32 of n more bytes; zlib takes a uInt length, so in pieces. */
+static uLong crc_bytes(uLong crc, const unsigned char *p, uint64_t n)
+{
+    while (n > 0) {
+        uint64_t k = n < ((uint64_t)1 << 30) ? n : (uint64_t)1 << 30;
+        crc = crc32(crc, p, (uInt)k);
+        p += k;
+        n -= k;
+    }
+    return crc;
+}
+
 /* Fill the header, metadata section and tensor table (buf is zeroed, of
  * data_off bytes); tensor offsets go to offs[]. */
 static void encode_head(const gp_weights_writer *wr, unsigned char *buf,
@@ -438,7 +450,7 @@ int gp_weights_writer_write(const gp_weights_writer *wr, const char *path,
 
     static const unsigned char zeros[GP_WEIGHTS_ALIGN];
     uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, head, (uInt)data_off);   /* checksum field still zero */
+    crc = crc_bytes(crc, head, data_off);   /* checksum field still zero */
     if (write_all(fd, head, (size_t)data_off)) goto io_fail;
     uint64_t pos = data_off;
     for (size_t i = 0; i < wr->ntensor; i++) {
@@ -446,12 +458,7 @@ int gp_weights_writer_write(const gp_weights_writer *wr, const char *path,
         size_t pad = (size_t)(offs[i] - pos);
         crc = crc32(crc, zeros, (uInt)pad);
         if (write_all(fd, zeros, pad)) goto io_fail;
-        const unsigned char *d = (const unsigned char *)t->data;
-        for (uint64_t k = 0; k < t->bytes;) {   /* uInt-sized pieces */
-            uint64_t n = t->bytes - k < ((uint64_t)1 << 30) ? t->bytes - k : (uint64_t)1 << 30;
-            crc = crc32(crc, d + k, (uInt)n);
-            k += n;
-        }
+        crc = crc_bytes(crc, (const unsigned char *)t->data, t->bytes);
         if (write_all(fd, t->data, (size_t)t->bytes)) goto io_fail;
         pos = offs[i] + t->bytes;
     }
