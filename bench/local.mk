@@ -1,1 +1,6 @@
-# rules for bench/
+# bench/: benchmark programs (not run by make check); figures in bench/RESULTS.md.
+noinst_PROGRAMS += bench/gp_bench
+bench_gp_bench_SOURCES = bench/gp_bench.c
+bench_gp_bench_CPPFLAGS = $(AM_CPPFLAGS) $(OPENBLAS_CFLAGS)
+bench_gp_bench_LDADD = libgalpost.la $(OPENBLAS_LIBS) -lm
+EXTRA_DIST += bench/RESULTS.md

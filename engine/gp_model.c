@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "galpost/gp_model.h"
 #include "gp_model_internal.h"
@@ -87,3 +88,19 @@ int gp_model_uses_image(const gp_model *m) { return m->net.uses_image; }
 int gp_model_ensemble_size(const gp_model *m) { return m->net.K; }
 int gp_model_is_trained(const gp_model *m) { return m->net.trained; }
 const gp_weights *gp_model_weights(const gp_model *m) { return m->w; }
+
+#ifndef GP_DATADIR
+#define GP_DATADIR "/usr/local/share/galpost"
+#endif
+
+int gp_model_default_path(char *buf, size_t size, gp_error *err)
+{
+    const char *env = getenv("GALPOST_MODEL");
+    const char *cand = env && *env ? env : GP_DATADIR "/galpost-default.gpw";
+    if (strlen(cand) + 1 > size) return GP_FAIL(err, GP_ERR_ARG, "model path buffer too small");
+    if (access(cand, R_OK) != 0)
+        return GP_FAIL(err, GP_ERR_NOTFOUND, "no model given and the default model %s is not readable%s",
+                       cand, env && *env ? " ($GALPOST_MODEL)" : " (install galpost, set $GALPOST_MODEL or use --model)");
+    memcpy(buf, cand, strlen(cand) + 1);
+    return GP_OK;
+}

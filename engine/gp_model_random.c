@@ -3,8 +3,8 @@
  * complete metadata of a real model (architecture, masks, normalisation,
  * band stretch).  Weights are N(0, 1/fan_in) from Philox (so the same seed
  * gives the same file), biases zero; the last layer of every flow
- * conditioner is scaled by 0.05 so that untrained flows stay near the
- * identity.  Normalisation statistics are typical SDSS Main Galaxy Sample
+ * conditioner is scaled by arch->flow_gain (0.05 by default) so that
+ * untrained flows stay near the identity.  Normalisation statistics are typical SDSS Main Galaxy Sample
  * values (physics.md), so that an untrained model's outputs are at least in
  * physical ranges.
  */
@@ -35,6 +35,7 @@ gp_arch gp_arch_default(void)
     a.ensemble = 1;
     a.scale_bound = 3.0f;
     a.leaky_slope = 0.2f;
+    a.flow_gain = 0.05f;
     return a;
 }
 
@@ -107,7 +108,7 @@ static int check_arch(const gp_arch *a, gp_error *err)
         a->head_hidden < 1 || a->head_hidden > 65536 || a->flow_hidden < 1 || a->flow_hidden > 65536 ||
         a->flow_depth < 1 || a->flow_depth > GP_MLP_MAX_LAYERS - 1 || a->couplings < 1 ||
         a->couplings > GP_FLOW_MAX_LAYERS || a->ensemble < 1 || a->ensemble > GP_ENSEMBLE_MAX ||
-        !(a->scale_bound > 0 && a->scale_bound <= 20) || !(a->leaky_slope >= 0 && a->leaky_slope < 1))
+        !(a->scale_bound > 0 && a->scale_bound <= 20) || !(a->leaky_slope >= 0 && a->leaky_slope < 1) || !(a->flow_gain > 0 && a->flow_gain <= 10))
         return GP_FAIL(err, GP_ERR_ARG, "architecture out of range (latent %d, trunk layers %d, head %d, flow %dx%d, couplings %d, ensemble %d)",
                        a->latent, a->trunk_layers, a->head_hidden, a->flow_hidden, a->flow_depth, a->couplings, a->ensemble);
     for (int i = 0; i < a->trunk_layers; i++)
@@ -246,10 +247,10 @@ int gp_model_write_random(const char *path, const gp_arch *arch, uint64_t seed, 
         for (int f = 0; f < 2; f++)
             for (int l = 0; l < a.couplings; l++) {
                 snprintf(pre, sizeof pre, "m%d.%s.%d.net", k, f ? "line_flow" : "core_flow", l);
-                if ((st = add_mlp(&c, pre, 2 + T, fh, a.flow_depth, 4, 0.05))) goto done;
+                if ((st = add_mlp(&c, pre, 2 + T, fh, a.flow_depth, 4, a.flow_gain))) goto done;
             }
         snprintf(pre, sizeof pre, "m%d.oh_flow.net", k);
-        if ((st = add_mlp(&c, pre, GP_NCORE + T, fh, a.flow_depth, 2, 0.05))) goto done;
+        if ((st = add_mlp(&c, pre, GP_NCORE + T, fh, a.flow_depth, 2, a.flow_gain))) goto done;
     }
     st = gp_weights_writer_write(wr, path, err);
 done:

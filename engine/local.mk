@@ -8,6 +8,8 @@ libgalpost_la_LDFLAGS = -version-info 0:0:0
 libgalpost_la_SOURCES = \
 	engine/gp_error.c
 # -- weights I/O (weights/FORMAT.md) --
+libgalpost_la_SOURCES += engine/gp_weights_internal.h engine/gp_weights_read.c \
+	engine/gp_weights_write.c engine/gp_weights_info.c
 # -- model, CPU backend, inference --
 libgalpost_la_SOURCES += \
 	engine/gp_backend.h engine/gp_backend.c \
@@ -17,7 +19,8 @@ libgalpost_la_SOURCES += \
 	engine/gp_net.h engine/gp_net_load.c engine/gp_net_forward.c \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
 	engine/gp_infer.c engine/gp_summary.c \
-	engine/gp_cosmo.h engine/gp_cosmo.c
+	engine/gp_cosmo.h engine/gp_cosmo.c \
+	engine/gp_fits_cutout.c
 # -- FITS/WCS frames, cutouts, photometry --
 libgalpost_la_SOURCES += \
 	engine/gp_fits_util.h engine/gp_fits_util.c \
@@ -28,7 +31,8 @@ pkginclude_HEADERS += \
 	include/galpost/galpost.h \
 	include/galpost/gp_error.h \
 	include/galpost/gp_weights.h \
-	include/galpost/gp_model.h
+	include/galpost/gp_model.h \
+	include/galpost/gp_fits.h
 
 bin_PROGRAMS += galpost
 galpost_CPPFLAGS = $(libgalpost_la_CPPFLAGS)
@@ -36,4 +40,8 @@ galpost_LDADD = libgalpost.la $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) $(
 galpost_SOURCES = \
 	engine/cli/gp_cli.h \
 	engine/cli/galpost_main.c \
-	engine/cli/cli_util.c
+	engine/cli/cli_util.c \
+	engine/cli/cli_common.h engine/cli/cli_common.c \
+	engine/cli/cli_infer.c \
+	engine/cli/cli_model_random.c
+galpost_SOURCES += engine/cli/cli_model.c

@@ -8,6 +8,7 @@
 
 int gp_cli_model(int argc, char **argv);   /* engine/cli/cli_model.c */
 int gp_cli_infer(int argc, char **argv);   /* engine/cli/cli_infer.c */
+int gp_cli_model_random(int argc, char **argv); /* engine/cli/cli_model_random.c */
 int gp_cli_mock(int argc, char **argv);    /* sim/cli_mock.c */
 int gp_cli_train(int argc, char **argv);   /* engine/cli/cli_train.c */
 int gp_cli_eval(int argc, char **argv);    /* engine/cli/cli_eval.c */

@@ -220,6 +220,19 @@ int gp_summary_compute(const float *samples, int nsamples, gp_summary *out,
  */
 void gp_summary_print(const gp_result *r, FILE *out);
 
+/*
+ * gp_model_default_path() - the model used when none is named: the file
+ * in $GALPOST_MODEL when set, else the installed default model
+ * (PKGDATADIR/galpost-default.gpw).
+ *
+ * Returned:
+ *   buf       char*     The path (NUL-terminated).
+ * Function return value:
+ *   GP_OK; GP_ERR_NOTFOUND when neither exists (message says where it
+ *   looked); GP_ERR_ARG when buf is too small.
+ */
+int gp_model_default_path(char *buf, size_t size, gp_error *err);
+
 /* ------------------------------------------------------- architecture */
 
 #define GP_ARCH_MAX_HIDDEN 6
@@ -238,6 +251,9 @@ typedef struct gp_arch {
     int   ensemble;                         /* ensemble members K (1) */
     float scale_bound;                      /* S in s = S tanh(s_raw/S) (3) */
     float leaky_slope;                      /* LeakyReLU slope (0.2) */
+    float flow_gain;                        /* init scale of the flow
+                                               conditioners' last layer (0.05:
+                                               near-identity flows) */
 } gp_arch;
 
 /* gp_arch_default() - the defaults above, image variant. */
