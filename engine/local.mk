@@ -20,7 +20,7 @@ libgalpost_la_SOURCES += \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
 	engine/gp_infer.c engine/gp_summary.c \
 	engine/gp_cosmo.h engine/gp_cosmo.c \
-	engine/gp_fits_cutout.c
+	engine/gp_fits_cutout.c engine/gp_fits_results.c
 # -- FITS/WCS frames, cutouts, photometry --
 libgalpost_la_SOURCES += \
 	engine/gp_fits_util.h engine/gp_fits_util.c \
