@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fitsio.h>
 #include <wcslib/wcs.h>
 
 #include "galpost/gp_image.h"
@@ -258,40 +257,5 @@ int gp_cutout_gri(gp_frame *const gri[3], double ra, double dec, float *out,
         }
     }
     if (flags) *flags |= fl;
-    return GP_OK;
-}
-
-int gp_cutout_write_fits(const char *path, const float *cutout, int nbands,
-                         double ra, double dec, gp_error *err)
-{
-    if (!path || !cutout || nbands < 1)
-        return GP_FAIL(err, GP_ERR_ARG, "gp_cutout_write_fits: bad argument");
-    char name[4096];
-    snprintf(name, sizeof name, "!%s", path);
-    fitsfile *fp = NULL;
-    int status = 0;
-    long naxes[3] = { N, N, nbands };
-    double crpix = CENTRE, cd = GP_PIXEL_SCALE / 3600.0, mcd = -cd, zero = 0.0, eq = 2000.0;
-    fits_create_file(&fp, name, &status);
-    fits_create_img(fp, FLOAT_IMG, nbands > 1 ? 3 : 2, naxes, &status);
-    fits_write_key(fp, TSTRING, "CTYPE1", "RA---TAN", "gnomonic", &status);
-    fits_write_key(fp, TSTRING, "CTYPE2", "DEC--TAN", "gnomonic", &status);
-    fits_write_key(fp, TDOUBLE, "CRPIX1", &crpix, NULL, &status);
-    fits_write_key(fp, TDOUBLE, "CRPIX2", &crpix, NULL, &status);
-    fits_write_key(fp, TDOUBLE, "CRVAL1", &ra, "[deg] ICRS", &status);
-    fits_write_key(fp, TDOUBLE, "CRVAL2", &dec, "[deg] ICRS", &status);
-    fits_write_key(fp, TDOUBLE, "CD1_1", &mcd, NULL, &status);
-    fits_write_key(fp, TDOUBLE, "CD1_2", &zero, NULL, &status);
-    fits_write_key(fp, TDOUBLE, "CD2_1", &zero, NULL, &status);
-    fits_write_key(fp, TDOUBLE, "CD2_2", &cd, NULL, &status);
-    fits_write_key(fp, TSTRING, "RADESYS", "ICRS", NULL, &status);
-    fits_write_key(fp, TDOUBLE, "EQUINOX", &eq, NULL, &status);
-    fits_write_key(fp, TSTRING, "BUNIT", "nanomaggy", "per pixel", &status);
-    if (nbands == 3) fits_write_key(fp, TSTRING, "BANDS", "g r i", "planes", &status);
-    fits_write_img(fp, TFLOAT, 1, (LONGLONG)NPIX * nbands, (void *)cutout, &status);
-    int st2 = 0;
-    if (fp) fits_close_file(fp, &st2);
-    if (status || st2)
-        return gp_fits_fail(err, status ? status : st2, "%s: cannot write the cutout", path);
     return GP_OK;
 }

@@ -1,1 +1,13 @@
-# rules for plugin/
+# plugin/: galpostd, the daemon behind DS9's 'Galaxy posteriors' menu and
+# the XPA access point 'galpost'.  Only plugin/gp_xpa.c includes xpa.h.
+bin_PROGRAMS += galpostd
+GPD_CORE = \
+	plugin/gpd.h plugin/gpd_daemon.h plugin/gp_xpa.h \
+	plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c
+galpostd_SOURCES = $(GPD_CORE) \
+	plugin/galpostd.c plugin/gpd_commands.c plugin/gpd_worker.c plugin/gpd_ds9.c \
+	plugin/gp_xpa.c
+galpostd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin $(XPA_CFLAGS)
+galpostd_LDADD = libgalpost.la $(XPA_LIBS) $(PTHREAD_LIBS) -lm
+# messages are cut to their buffers on purpose
+galpostd_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation

@@ -233,16 +233,6 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
 int gp_cutout_gri(gp_frame *const gri[3], double ra, double dec, float *out,
                   uint32_t *flags, gp_error *err);
 
-/*
- * gp_cutout_write_fits() - write a cutout as a FITS cube (NAXIS3 = nbands)
- * with the cutout WCS, for inspection.  Overwrites `path`.
- *
- * Function return value:
- *   GP_OK; GP_ERR_ARG; GP_ERR_FITS (message names the path).
- */
-int gp_cutout_write_fits(const char *path, const float *cutout, int nbands,
-                         double ra, double dec, gp_error *err);
-
 /* --------------------------------------------------------- photometry */
 
 typedef struct gp_phot_options {
