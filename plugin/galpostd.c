@@ -129,7 +129,11 @@ static int daemonize(int *ready_fd)
         close(p[1]);
         char buf[2048];
         ssize_t k, len = 0;
-        while (len < (ssize_t)sizeof buf - 1 && (k = read(p[0], buf + len, sizeof buf - 1 - (size_t)len)) > 0) len += k;
+        /* "ok", or an error message ended by the child closing the pipe */
+        while (len < (ssize_t)sizeof buf - 1 && (k = read(p[0], buf + len, sizeof buf - 1 - (size_t)len)) > 0) {
+            len += k;
+            if (len >= 2 && !strncmp(buf, "ok", 2)) break;
+        }
         buf[len > 0 ? len : 0] = '\0';
         if (!strncmp(buf, "ok", 2)) _exit(0);
         fprintf(stderr, "galpostd: %s\n", len > 0 ? buf : "the daemon exited during start-up");
@@ -138,6 +142,7 @@ static int daemonize(int *ready_fd)
         _exit(1);
     }
     close(p[0]);
+    fcntl(p[1], F_SETFD, FD_CLOEXEC);   /* not inherited by xpans */
     if (setsid() < 0) return -1;
     int nul = open("/dev/null", O_RDWR);
     if (nul >= 0) {

@@ -142,6 +142,9 @@ typedef struct gpd_result {
     int       model_trained;
     uint64_t  seed;
     double    compute_ms;
+    double    cut_sum[3];    /* g, r, i cutout: total flux (nanomaggies) */
+    double    cut_peak[3];   /*   brightest pixel within 20 px of the centre */
+    int       cut_px[3], cut_py[3];  /* its position (0-based; centre 79.5) */
     gp_result r;             /* summary and samples */
 } gpd_result;
 

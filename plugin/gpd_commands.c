@@ -45,6 +45,7 @@ static const char help_text[] =
     "xpaset -p galpost set KEY VALUE          change a setting (model, backend, threads, samples,\n"
     "    seed, catalog, match_radius, aperture, ds9, log, log_level, overlay, plot, max_queue,\n"
     "    max_galaxies)\n"
+    "xpaset -p galpost plot [ID] [ds9 TARGET] draw the BPT diagram of a result in DS9\n"
     "xpaset -p galpost clear [ds9 TARGET]     remove galpost's overlays from DS9's frames\n"
     "xpaset -p galpost quit                   stop galpostd\n"
     "xpaget galpost help                      this text; see galpostd(1)\n";
@@ -451,6 +452,42 @@ int gpd_queue_reload(gpd_daemon *d, char *msg, size_t msglen)
     return 0;
 }
 
+static int set_plot(void *ctx, const char *cmd, const char *params, const char *buf, size_t len,
+                    char *errmsg, size_t n)
+{
+    gpd_daemon *d = ctx;
+    (void)buf;
+    if (no_data(cmd, len, errmsg, n)) return -1;
+    char b[1200], *w[4], rest[64] = "";
+    int nw = words(params, b, sizeof b, w, 4);
+    const char *target = d->cfg.ds9;
+    if (nw < 0) return fail(errmsg, n, "%s: usage: plot [ID] [ds9 TARGET]", cmd);
+    for (int i = 0; i < nw; i++)
+        if (!strcmp(w[i], "ds9") && i + 1 < nw) { target = w[i + 1]; i++; }
+        else if (!rest[0]) snprintf(rest, sizeof rest, "%s", w[i]);
+        else return fail(errmsg, n, "%s: usage: plot [ID] [ds9 TARGET]", cmd);
+    gpd_result *r;
+    int fmt;
+    if (parse_id_format(d, cmd, rest, NULL, &r, &fmt, errmsg, n)) return -1;
+    gpd_job *j = job_new(d, GPD_JOB_PLOT, errmsg, n);
+    if (!j) return -1;
+    j->out = calloc(1, sizeof *j->out);
+    float *samples = r->r.samples ? malloc(sizeof(float) * GP_NQ * (size_t)r->r.nsamples) : NULL;
+    if (!j->out || (r->r.samples && !samples)) {
+        free(samples);
+        gpd_job_free(j);
+        return fail(errmsg, n, "out of memory");
+    }
+    j->out[0].res = *r;
+    if (samples) memcpy(samples, r->r.samples, sizeof(float) * GP_NQ * (size_t)r->r.nsamples);
+    j->out[0].res.r.samples = samples;
+    j->nshape = 1;
+    j->nok = 1;
+    snprintf(j->target, sizeof j->target, "%s", target);
+    job_enqueue(d, j);
+    return 0;
+}
+
 static int set_set(void *ctx, const char *cmd, const char *params, const char *buf, size_t len,
                    char *errmsg, size_t n)
 {
@@ -503,6 +540,7 @@ const gpx_command gpd_commands[] = {
     { "status", "model, backend, queue and timings", get_status, NULL },
     { "model", "[info]: the model", get_model, NULL },
     { "set", "[KEY] | KEY VALUE: settings", get_set, set_set },
+    { "plot", "[ID] [ds9 TARGET]: draw the BPT diagram of a result", NULL, set_plot },
     { "clear", "[ds9 TARGET]: remove the overlays", NULL, set_clear },
     { "quit", "stop galpostd", NULL, set_quit },
     { "help", "the sub-commands", get_help, NULL },
@@ -558,8 +596,8 @@ static void job_finish(gpd_daemon *d, gpd_job *j, gpd_job_state state)
         gpd_log(GPD_LOG_WARN, "request %llu%s%s failed after %.1f ms: %s", (unsigned long long)j->seq,
                 j->tag[0] ? " tag " : "", j->tag, total, j->error);
     } else {
-        gpd_log(GPD_LOG_INFO, "request %llu (%s) done in %.1f ms", (unsigned long long)j->seq,
-                j->kind == GPD_JOB_CLEAR ? "clear" : "reload", total);
+        static const char *const kinds[] = { "infer", "clear", "reload", "plot" };
+        gpd_log(GPD_LOG_INFO, "request %llu (%s) done in %.1f ms", (unsigned long long)j->seq, kinds[j->kind], total);
     }
     gpd_job **slot = &d->finished[d->nfinished % GPD_JOBS_KEPT];
     if (d->nfinished >= GPD_JOBS_KEPT) gpd_job_free(*slot);
@@ -647,11 +685,12 @@ void gpd_queue_run(gpd_daemon *d)
         d->current = j;
         j->t_start = gpd_now();
         gp_error err;
-        if (j->kind == GPD_JOB_CLEAR) {
+        if (j->kind == GPD_JOB_CLEAR || j->kind == GPD_JOB_PLOT) {
             j->state = GPD_JOB_GATHER;
-            if (gpd_ds9_clear(j->target, &err)) {
+            int st = j->kind == GPD_JOB_CLEAR ? gpd_ds9_clear(j->target, &err) : gpd_ds9_plot(d, j, &err);
+            if (st) {
                 j->status = err.status;
-                snprintf(j->error, sizeof j->error, "clear: %s", err.msg);
+                snprintf(j->error, sizeof j->error, "%s: %s", j->kind == GPD_JOB_CLEAR ? "clear" : "plot", err.msg);
             }
             job_finish(d, j, j->status ? GPD_JOB_FAILED : GPD_JOB_DONE);
             continue;

@@ -10,7 +10,7 @@
 #include "gp_xpa.h"
 #include "gpd.h"
 
-typedef enum gpd_job_kind { GPD_JOB_INFER, GPD_JOB_CLEAR, GPD_JOB_RELOAD } gpd_job_kind;
+typedef enum gpd_job_kind { GPD_JOB_INFER, GPD_JOB_CLEAR, GPD_JOB_RELOAD, GPD_JOB_PLOT } gpd_job_kind;
 
 typedef enum gpd_job_state {
     GPD_JOB_QUEUED,     /* waiting in the queue */
@@ -138,6 +138,7 @@ void gpd_wake(gpd_daemon *d);
 int gpd_ds9_gather(gpd_job *job, gp_error *err);
 int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err);
 int gpd_ds9_clear(const char *target, gp_error *err);
+int gpd_ds9_plot(gpd_daemon *d, gpd_job *job, gp_error *err);
 
 /* gpd_commands.c */
 extern const struct gpx_command gpd_commands[];

@@ -407,6 +407,11 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
     return st;
 }
 
+int gpd_ds9_plot(gpd_daemon *d, gpd_job *job, gp_error *err)
+{
+    return plot_bpt(d, job, err);
+}
+
 /* ------------------------------------------------------------ clear */
 
 int gpd_ds9_clear(const char *t, gp_error *err)

@@ -43,6 +43,9 @@ char *gpd_format_summary_text(const gpd_result *res)
     fprintf(f, "  ugriz  %.3f %.3f %.3f %.3f %.3f\n", res->mag[0], res->mag[1], res->mag[2],
             res->mag[3], res->mag[4]);
     fprintf(f, "  flags  %s\n", flag_words(res->r.flags, fl, sizeof fl));
+    for (int b = 0; b < 3; b++)
+        fprintf(f, "  cutout %c: sum %.4g nanomaggies, peak %.4g at (%d, %d)\n", "gri"[b], res->cut_sum[b],
+                res->cut_peak[b], res->cut_px[b], res->cut_py[b]);
     gp_summary_print(&res->r, f);
     fclose(f);
     return out;
@@ -105,6 +108,14 @@ char *gpd_format_summary_json(const gpd_result *res)
     for (int b = 0; b < GP_NMAG; b++) {
         fprintf(f, "%s\"%c\": ", b ? ", " : "", "ugriz"[b]);
         jnum(f, res->mag[b]);
+    }
+    fprintf(f, "},\n  \"cutout\": {");
+    for (int b = 0; b < 3; b++) {
+        fprintf(f, "%s\"%c\": {\"sum\": ", b ? ", " : "", "gri"[b]);
+        jnum(f, res->cut_sum[b]);
+        fprintf(f, ", \"peak\": ");
+        jnum(f, res->cut_peak[b]);
+        fprintf(f, ", \"peak_x\": %d, \"peak_y\": %d}", res->cut_px[b], res->cut_py[b]);
     }
     fprintf(f, "},\n  \"flags\": ");
     jstr(f, flag_words(res->r.flags, fl, sizeof fl));

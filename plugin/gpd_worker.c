@@ -315,6 +315,22 @@ static void compute_infer(gpd_daemon *d, gpd_job *job)
                      "measured in a %.1f\" aperture (sky %.1f\"-%.1f\") on the u, g, r, i, z frames; not extinction-corrected",
                      po.radius, 2 * po.radius, 3 * po.radius);
         }
+        for (int b = 0; b < 3; b++) {
+            const float *pl = c + (size_t)b * GP_CUTOUT_SIZE * GP_CUTOUT_SIZE;
+            double sum = 0, peak = -INFINITY;
+            for (int y = 0; y < GP_CUTOUT_SIZE; y++)
+                for (int x = 0; x < GP_CUTOUT_SIZE; x++) {
+                    double v = pl[y * GP_CUTOUT_SIZE + x];
+                    sum += v;
+                    if (abs(2 * x + 1 - GP_CUTOUT_SIZE) <= 40 && abs(2 * y + 1 - GP_CUTOUT_SIZE) <= 40 && v > peak) {
+                        peak = v;
+                        r->cut_px[b] = x;
+                        r->cut_py[b] = y;
+                    }
+                }
+            r->cut_sum[b] = sum;
+            r->cut_peak[b] = peak;
+        }
         gal[k].id = position_key(sh->ra, sh->dec);
         gal[k].cutout = c;
         memcpy(gal[k].mag, r->mag, sizeof gal[k].mag);
