@@ -688,6 +688,11 @@ void gpd_queue_run(gpd_daemon *d)
         if (j->kind == GPD_JOB_CLEAR || j->kind == GPD_JOB_PLOT) {
             j->state = GPD_JOB_GATHER;
             int st = j->kind == GPD_JOB_CLEAR ? gpd_ds9_clear(j->target, &err) : gpd_ds9_plot(d, j, &err);
+            if (j->kind == GPD_JOB_CLEAR && !st) {   /* forget what was drawn in that DS9 */
+                gpd_ds9_identity(j);
+                for (int k = 0; k < d->ndrawn; k++)
+                    if (!strcmp(d->drawn[k].target, j->ds9id)) d->drawn[k--] = d->drawn[--d->ndrawn];
+            }
             if (st) {
                 j->status = err.status;
                 snprintf(j->error, sizeof j->error, "%s: %s", j->kind == GPD_JOB_CLEAR ? "clear" : "plot", err.msg);

@@ -47,6 +47,7 @@ typedef struct gpd_job {
     gpd_job_state   state;
     gpd_infer_args  args;
     char            target[1024];
+    char            ds9id[1024];  /* DS9's own XPA method: one DS9, however named */
     gpd_config      cfg;          /* settings when submitted */
     /* gathered from DS9 (main thread) */
     int             nshape;
@@ -98,6 +99,15 @@ typedef struct gpd_daemon {
     int          plot_posteriors;     /* its posterior datasets ... */
     int          plot_dataset[16];    /* ... and their DS9 dataset numbers */
 
+    /* overlays drawn, so that a galaxy inferred again replaces its own
+     * (main thread) */
+    struct gpd_drawn {
+        char   target[1024];
+        int    frame, id;
+        double ra, dec, radius;
+    } drawn[GPD_RESULTS_KEPT];
+    int          ndrawn;
+
     /* statistics (main thread) */
     long         n_jobs, n_failed, n_galaxies;
     double       timings[GPD_TIMINGS_KEPT][4];   /* gather, compute, publish, total (ms) */
@@ -139,6 +149,7 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err);
 int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err);
 int gpd_ds9_clear(const char *target, gp_error *err);
 int gpd_ds9_plot(gpd_daemon *d, gpd_job *job, gp_error *err);
+void gpd_ds9_identity(gpd_job *job);
 
 /* gpd_commands.c */
 extern const struct gpx_command gpd_commands[];

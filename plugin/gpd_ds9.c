@@ -180,9 +180,10 @@ static int gather_positions(gpd_job *job, gp_error *err)
     if (st) return st;
     snprintf(q, sizeof q, "regions%s -format ds9 -system image", sel);
     if (gpx_get(t, q, &im, NULL, err) != GP_OK) im = NULL;
-    /* a frame without WCS lists its regions in physical/image coordinates */
+    /* a frame without a celestial WCS lists no regions in wcs (or lists
+     * them in another system): the image listing still has them */
     int sky = strstr(w, "\nicrs") != NULL || !strncmp(w, "icrs", 4);
-    int any = strchr(w, '(') != NULL;
+    int any = (im && strchr(im, '(')) || strchr(w, '(');
     job->shapes = calloc((size_t)max, sizeof *job->shapes);
     if (!job->shapes) { free(w); free(im); return GP_FAIL(err, GP_ERR_NOMEM, "out of memory"); }
     job->nshape = sky ? gpd_parse_regions(w, im, job->shapes, max) : 0;
@@ -203,6 +204,26 @@ static int gather_positions(gpd_job *job, gp_error *err)
     return GP_OK;
 }
 
+/* DS9's XPA method identifies it whether it was named by title or method. */
+void gpd_ds9_identity(gpd_job *job)
+{
+    char *s = NULL;
+    gp_error e;
+    snprintf(job->ds9id, sizeof job->ds9id, "%s", job->target);
+    if (get_text(job->target, "xpa info", &s, &e) != GP_OK) return;
+    char *m = strstr(s, "XPA_METHOD:");
+    if (m) {
+        m += 11;
+        while (*m == ' ' || *m == '\t') m++;
+        size_t l = strcspn(m, " \t\r\n");
+        if (l > 0 && l < sizeof job->ds9id) {
+            memcpy(job->ds9id, m, l);
+            job->ds9id[l] = '\0';
+        }
+    }
+    free(s);
+}
+
 int gpd_ds9_gather(gpd_job *job, gp_error *err)
 {
     const char *t = job->target;
@@ -212,6 +233,7 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
     job->cur_frame = atoi(s);
     free(s);
     if (job->cur_frame <= 0) return GP_FAIL(err, GP_ERR_NOTFOUND, "DS9 '%s' has no frame", t);
+    gpd_ds9_identity(job);
     job->zoom = 1.0;
     if (get_text(t, "zoom", &s, err) == GP_OK) {
         double z = atof(s);
@@ -331,7 +353,8 @@ static int plot_bpt(gpd_daemon *d, gpd_job *job, gp_error *err)
     for (int i = 0; i < job->nshape && strlen(title) < 200; i++)
         if (job->out[i].status == GP_OK)
             snprintf(title + strlen(title), sizeof title - strlen(title), " #%d", job->out[i].res.id);
-    int reuse = exists && !strcmp(d->plot_target, t) && d->plot_posteriors >= 0;
+    if (!job->ds9id[0]) gpd_ds9_identity(job);
+    int reuse = exists && !strcmp(d->plot_target, job->ds9id) && d->plot_posteriors >= 0;
     if (reuse) {
         if ((st = set_cmd(t, err, "plot current %s", ref))) return st;
         for (int k = d->plot_posteriors - 1; k >= 0; k--)
@@ -367,7 +390,7 @@ static int plot_bpt(gpd_daemon *d, gpd_job *job, gp_error *err)
                 (st = set_cmd(t, err, "plot axis %s max %g", ax[a].ax, ax[a].hi)))
                 return st;
         if ((st = set_cmd(t, err, "plot legend yes"))) return st;
-        snprintf(d->plot_target, sizeof d->plot_target, "%s", t);
+        snprintf(d->plot_target, sizeof d->plot_target, "%s", job->ds9id);
         d->plot_posteriors = 0;
     }
     st = plot_posteriors(d, job, err);
@@ -380,6 +403,29 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
     const char *t = job->target;
     int st = GP_OK;
     if (job->cfg.overlay) {
+        /* the previous overlay of the same galaxy, and old error texts, go */
+        if ((st = set_cmd(t, err, "regions group galpost-error delete"))) return st;
+        for (int i = 0; i < job->nshape; i++) {
+            if (job->out[i].status != GP_OK) continue;
+            const gpd_result *r = &job->out[i].res;
+            for (int k = 0; k < d->ndrawn; k++) {
+                struct gpd_drawn *dr = &d->drawn[k];
+                double near = fmax(3.0, 0.5 * fmax(dr->radius, r->radius));
+                if (dr->frame != job->cur_frame || strcmp(dr->target, job->ds9id) ||
+                    gp_sky_separation(dr->ra, dr->dec, r->ra, r->dec) > near)
+                    continue;
+                if ((st = set_cmd(t, err, "regions group galpost-%d delete", dr->id))) return st;
+                d->drawn[k--] = d->drawn[--d->ndrawn];
+            }
+            if (d->ndrawn == GPD_RESULTS_KEPT) memmove(d->drawn, d->drawn + 1, sizeof d->drawn[0] * --d->ndrawn);
+            struct gpd_drawn *dr = &d->drawn[d->ndrawn++];
+            snprintf(dr->target, sizeof dr->target, "%s", job->ds9id);
+            dr->frame = job->cur_frame;
+            dr->id = r->id;
+            dr->ra = r->ra;
+            dr->dec = r->dec;
+            dr->radius = r->radius;
+        }
         char *all = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&all, &len);

@@ -277,7 +277,8 @@ static int text_width(const char *s)
  * per character, so a line's centre goes 3 px per character right of the
  * left margin to line the block up on the left. */
 #define HALF_CHAR_PX 3.0
-#define REGION_PROPS "color=cyan font=\"helvetica 10 normal roman\" select=0 edit=0 move=0 rotate=0 delete=1 tag={galpost}"
+/* every region is in group galpost; each result's also in galpost-N */
+#define REGION_PROPS "color=cyan font=\"helvetica 10 normal roman\" select=0 edit=0 move=0 rotate=0 delete=1 tag={galpost} tag={galpost-%d}"
 
 char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
                          double zoom, int marker)
@@ -292,11 +293,11 @@ char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
     if (!f) return NULL;
     fprintf(f, "# Region file format: DS9 version 4.1\nimage\n");
     if (marker)
-        fprintf(f, "circle(%.3f,%.3f,%.3f) # " REGION_PROPS "\n", x, y, r > 0 ? r : 6.0 / zoom);
+        fprintf(f, "circle(%.3f,%.3f,%.3f) # " REGION_PROPS "\n", x, y, r > 0 ? r : 6.0 / zoom, res->id);
     double top = y + 0.5 * (n - 1) * dy;
     for (int i = 0; i < n; i++)
         fprintf(f, "# text(%.3f,%.3f) text={%s} " REGION_PROPS "\n",
-                x0 + HALF_CHAR_PX * text_width(lines[i]) / zoom, top - i * dy, lines[i]);
+                x0 + HALF_CHAR_PX * text_width(lines[i]) / zoom, top - i * dy, lines[i], res->id);
     fclose(f);
     return out;
 }
@@ -315,11 +316,11 @@ char *gpd_format_overlay_sky(const gpd_result *res, double line_arcsec, int mark
     FILE *f = open_memstream(&out, &len);
     if (!f) return NULL;
     fprintf(f, "# Region file format: DS9 version 4.1\nicrs\n");
-    if (marker) fprintf(f, "circle(%.7f,%.7f,%.3f\") # " REGION_PROPS "\n", res->ra, res->dec, rad);
+    if (marker) fprintf(f, "circle(%.7f,%.7f,%.3f\") # " REGION_PROPS "\n", res->ra, res->dec, rad, res->id);
     double top = res->dec + 0.5 * (n - 1) * line_arcsec / 3600.0;
     for (int i = 0; i < n; i++)
         fprintf(f, "# text(%.7f,%.7f) text={%s} " REGION_PROPS "\n", res->ra - xoff - chr * text_width(lines[i]),
-                top - i * line_arcsec / 3600.0, lines[i]);
+                top - i * line_arcsec / 3600.0, lines[i], res->id);
     fclose(f);
     return out;
 }
@@ -334,7 +335,7 @@ char *gpd_format_error_region(double ra, double dec, const char *message)
     char *out = NULL;
     if (asprintf(&out, "# Region file format: DS9 version 4.1\nicrs\n"
                        "# text(%.7f,%.7f) text={galpost: %s} color=red font=\"helvetica 10 bold roman\" "
-                       "select=0 edit=0 move=0 rotate=0 delete=1 tag={galpost}\n",
+                       "select=0 edit=0 move=0 rotate=0 delete=1 tag={galpost} tag={galpost-error}\n",
                  ra, dec, clean) < 0)
         return NULL;
     return out;

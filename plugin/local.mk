@@ -11,3 +11,12 @@ galpostd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin $(XPA_CFLAGS)
 galpostd_LDADD = libgalpost.la $(XPA_LIBS) $(PTHREAD_LIBS) -lm
 # messages are cut to their buffers on purpose
 galpostd_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation
+
+# tests of galpostd and the DS9 plugin (real programs: Xvfb, DS9, xpaset)
+noinst_PROGRAMS += tests/gp_test_frames
+tests_gp_test_frames_SOURCES = tests/gp_test_frames.c tests/image_fixture.c tests/image_fixture.h
+tests_gp_test_frames_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_gp_test_frames_LDADD = libgalpost.la $(CFITSIO_LIBS) -lm
+dist_check_SCRIPTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh
+TESTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh
+EXTRA_DIST += tests/ds9_lib.sh

@@ -151,3 +151,31 @@ foreach v $istxt(dialogs) { catch {SimpleTextDestroy $v} }
 EOF
     xpaset -p "$1" tcl "{source $WORK/close.tcl}" || fail "DS9 tcl"
 }
+
+# run_task DS9 TASK: run an analysis task through XPA and wait for the
+# galpost request it makes (tagged ds9-PID by galpost-ds9); prints its state
+run_task() {
+    prev=$(xpaget galpost job 2>/dev/null | cut -d' ' -f1)
+    xpaset -p "$1" analysis task "{$2}" || fail "analysis task '$2'"
+    n=0
+    while :; do
+        st=$(xpaget galpost job 2>&1)
+        if [ "${st%% *}" != "$prev" ]; then
+            case $st in *" done"*|*" failed"*) printf '%s\n' "$st"; return 0 ;; esac
+        fi
+        n=$((n + 1))
+        [ $n -lt 300 ] || { printf 'TIMEOUT %s\n' "$st"; return 1; }
+        sleep 0.05
+    done
+}
+
+# poll SECONDS COMMAND...: until COMMAND succeeds
+poll() {
+    lim=$(($1 * 20)); shift
+    n=0
+    until "$@"; do
+        n=$((n + 1))
+        [ $n -lt $lim ] || return 1
+        sleep 0.05
+    done
+}

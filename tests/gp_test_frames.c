@@ -8,7 +8,7 @@
  *
  *   gp_test_frames DIR [--nowcs] [--nan] [--seed N]
  *     --nowcs  frames without WCS keywords
- *     --nan    every pixel NaN within 20" of galaxy 1
+ *     --nan    every pixel NaN within 30" of galaxy 1
  *
  * Until the simulator's `galpost mock field` is used instead, this is the
  * tests' own mock field.
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
                 double sx = (ra - star_ra) * cosd * 3600.0, sy = (dec - star_dec) * 3600.0, s = 0.6;
                 v += pow(10.0, (22.5 - star_mag[b]) / 2.5) / (2 * M_PI * s * s) *
                      exp(-(sx * sx + sy * sy) / (2 * s * s)) * 0.396 * 0.396;
-                if (nan && gp_sky_separation(ra, dec, gal[0].ra, gal[0].dec) < 20.0) v = NAN;
+                if (nan && gp_sky_separation(ra, dec, gal[0].ra, gal[0].dec) < 30.0) v = NAN;
                 d[(y - 1) * NX + (x - 1)] = (float)v;
             }
         char path[4096], filt[2] = { bands[b], 0 };
