@@ -241,9 +241,12 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         }
     }
 
-    int per_chunk = GP_CHUNK_ROWS / o.nsamples * m->net.K;
+    /* chunk sizes: the backend's wishes (a GPU wants large chunks), else ours */
+    int max_gal = m->be->chunk_galaxies > 0 ? m->be->chunk_galaxies : GP_CHUNK_GALAXIES;
+    int max_rows = m->be->chunk_rows > 0 ? m->be->chunk_rows : GP_CHUNK_ROWS;
+    int per_chunk = max_rows / o.nsamples * m->net.K;
     if (per_chunk < 1) per_chunk = 1;
-    if (per_chunk > GP_CHUNK_GALAXIES) per_chunk = GP_CHUNK_GALAXIES;
+    if (per_chunk > max_gal) per_chunk = max_gal;
     float **samples = malloc(sizeof(float *) * (size_t)per_chunk);
     double *pdet = malloc(sizeof(double) * (size_t)per_chunk);
     int st = GP_OK;
