@@ -7,15 +7,16 @@
  *
  *   bench_gpu [--backend cuda|cpu|auto] [--batch 64,256,1024] [--samples 100]
  *             [--ensemble 1] [--seconds 2] [--threads 0]
- *             [--peak-gflops G --peak-gbs B]
+ *             [--peak-gflops G --peak-gbs B] [--save-model PATH]
  *
  * FLOPs count the multiply-adds of convolutions and dense layers (2 per
  * multiply-add).  Bytes estimate the device-memory traffic of the kernels
  * as the backend runs them (each operation reads its inputs and writes its
  * outputs once; weights once per batch).  The peak figures of a few cards
  * are known by name; others take --peak-gflops/--peak-gbs.  Lines starting
- * with "bench" are for tests/gpu/run.sh.  Exit 77 when the requested
- * backend is not available.
+ * with "bench" are for tests/gpu/run.sh.  --save-model keeps the random
+ * model (seed 1) for another program, e.g. the PyTorch port.  Exit 77 when
+ * the requested backend is not available.
  */
 #include <math.h>
 #include <stdio.h>
@@ -109,12 +110,13 @@ static double now(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_gpu [--backend cuda|cpu|auto] [--batch 64,256,1024] [--samples 100]\n"
-                    "                 [--ensemble 1] [--seconds 2] [--threads 0] [--peak-gflops G --peak-gbs B]\n");
+                    "                 [--ensemble 1] [--seconds 2] [--threads 0] [--peak-gflops G --peak-gbs B]\n"
+                    "                 [--save-model PATH]\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *backend = "auto", *batches = "64,256,1024";
+    const char *backend = "auto", *batches = "64,256,1024", *save = NULL;
     int nsamples = 100, ensemble = 1, threads = 0;
     double seconds = 2, peak_gflops = 0, peak_gbs = 0;
     for (int i = 1; i < argc; i++) {
@@ -128,6 +130,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--threads")) threads = atoi(v);
         else if (!strcmp(o, "--peak-gflops")) peak_gflops = atof(v);
         else if (!strcmp(o, "--peak-gbs")) peak_gbs = atof(v);
+        else if (!strcmp(o, "--save-model")) save = v;
         else { usage(); return 2; }
         i++;
     }
@@ -135,8 +138,9 @@ int main(int argc, char **argv)
 
     gp_arch a = gp_arch_default();
     a.ensemble = ensemble;
-    char path[256];
-    snprintf(path, sizeof path, "%s/bench_gpu_%d.gpw", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    char path[4096];
+    if (save) snprintf(path, sizeof path, "%s", save);
+    else snprintf(path, sizeof path, "%s/bench_gpu_%d.gpw", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
     gp_error err;
     if (gp_model_write_random(path, &a, 1, &err)) { fprintf(stderr, "bench_gpu: %s\n", err.msg); return 1; }
     gp_model_options mo = gp_model_options_default();
@@ -144,7 +148,7 @@ int main(int argc, char **argv)
     mo.threads = threads;
     gp_model *m = NULL;
     int st = gp_model_open(path, &mo, &m, &err);
-    unlink(path);
+    if (!save) unlink(path);
     if (st) {
         fprintf(stderr, "bench_gpu: %s\n", err.msg);
         return st == GP_ERR_BACKEND ? 77 : 1;

@@ -461,15 +461,20 @@ static int cuda_init(gp_backend *be, gp_cuda *c, gp_error *err)
     int pools = 0;
     GP_CU(err, what, cudaDeviceGetAttribute, &pools, cudaDevAttrMemoryPoolsSupported, c->device);
     if (pools) {
+        /* optional: without a pool, alloc() falls back to cudaMalloc */
         cudaMemPoolProps props;
         memset(&props, 0, sizeof props);
         props.allocType = cudaMemAllocationTypePinned;
         props.handleTypes = cudaMemHandleTypeNone;
         props.location.type = cudaMemLocationTypeDevice;
         props.location.id = c->device;
-        GP_CU(err, what, cudaMemPoolCreate, &c->pool, &props);
         uint64_t keep = UINT64_MAX;  /* keep freed memory for the next chunk */
-        GP_CU(err, what, cudaMemPoolSetAttribute, c->pool, cudaMemPoolAttrReleaseThreshold, &keep);
+        if (cudaMemPoolCreate(&c->pool, &props) != cudaSuccess) c->pool = NULL;
+        else if (cudaMemPoolSetAttribute(c->pool, cudaMemPoolAttrReleaseThreshold, &keep) != cudaSuccess) {
+            (void)cudaMemPoolDestroy(c->pool);
+            c->pool = NULL;
+        }
+        (void)cudaGetLastError();
     }
     c->tf32 = env_flag("GP_CUDA_TF32");
     const char *algo = getenv("GP_CUDA_CONV_ALGO");
