@@ -379,6 +379,11 @@ int gp_mock_galaxy_draw(uint64_t seed, uint64_t index, const gp_mock_popopt *opt
                             : g->petromag_r - g->extinction[GP_BAND_R] > opt->rlim_unselected)
             continue;
         gp_mock_lines_draw(&pop, &obs, g);
+        /* a position in the northern SDSS footprint (shards; fields overwrite it) */
+        gp_mock_rng pos;
+        gp_mock_rng_init(&pos, seed, index, GP_STREAM_POSITION);
+        g->ra = gp_mock_rng_range(&pos, 110.0, 260.0);
+        g->dec = asin(gp_mock_rng_range(&pos, sin(-5.0 * M_PI / 180), sin(65.0 * M_PI / 180))) * 180.0 / M_PI;
         g->objid = (int64_t)(0x0580000000000000LL | (int64_t)(index & 0xffffffffffffLL));
         return GP_OK;
     }

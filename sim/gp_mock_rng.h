@@ -18,7 +18,8 @@ enum gp_mock_stream {
     GP_STREAM_OBSERVE    = 2, /* photometric and line noise, PSF, sky */
     GP_STREAM_IMAGE      = 3, /* neighbours, stars, centring */
     GP_STREAM_NOISE      = 4, /* pixel noise seeds (one per band) */
-    GP_STREAM_FIELD      = 5  /* field layout */
+    GP_STREAM_FIELD      = 5, /* field layout */
+    GP_STREAM_POSITION   = 6  /* sky position of a shard galaxy */
 };
 
 typedef struct gp_mock_rng {

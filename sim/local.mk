@@ -11,4 +11,7 @@ libgpsim_la_SOURCES = \
 	sim/gp_mock_obs.c \
 	sim/gp_mock_kcorr.c \
 	sim/gp_mock_population.c \
-	sim/gp_mock_lines.c
+	sim/gp_mock_lines.c \
+	sim/gp_mock_render.h sim/gp_mock_render.c \
+	sim/gp_mock_table.h sim/gp_mock_table.c \
+	sim/gp_mock_shards.h sim/gp_mock_shards.c

@@ -1,0 +1,190 @@
+/* gp_mock_shards.c: training shards, threaded, constant memory, atomic. */
+#include "config.h"
+
+#include <errno.h>
+#include <fitsio.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gp_mock_render.h"
+#include "gp_mock_shards.h"
+#include "gp_mock_table.h"
+
+#define BLOCK 32
+
+void gp_mock_shard_opt_default(gp_mock_shard_opt *o)
+{
+    memset(o, 0, sizeof *o);
+    o->shard_size = 10000;
+    o->bands[0] = GP_BAND_G; o->bands[1] = GP_BAND_R; o->bands[2] = GP_BAND_I;
+    o->nbands = 3;
+    o->size = 160;
+    o->prefix = "shard";
+}
+
+void gp_mock_shard_path(const gp_mock_shard_opt *o, long k, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s-%05ld.fits", o->outdir, o->prefix ? o->prefix : "shard", k);
+}
+
+typedef struct job {
+    const gp_mock_shard_opt *o;
+    long first, count;          /* galaxies of this block */
+    gp_mock_galaxy *gal;
+    float *cube;
+    int thread, nthreads;
+    int status;
+    gp_error err;
+} job;
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    size_t plane = (size_t)j->o->nbands * j->o->size * j->o->size;
+    gp_error_clear(&j->err);
+    j->status = GP_OK;
+    for (long i = j->thread; i < j->count; i += j->nthreads) {
+        int st = gp_mock_galaxy_draw(j->o->seed, (uint64_t)(j->first + i), NULL, &j->gal[i], &j->err);
+        if (!st) st = gp_mock_render_cutout(j->o->seed, &j->gal[i], j->o->bands, j->o->nbands,
+                                            j->o->size, 0, j->cube + i * plane, &j->err);
+        if (st) { j->status = st; break; }
+    }
+    return NULL;
+}
+
+static int fits_fail(gp_error *err, int st, const char *path, const char *what)
+{
+    char msg[FLEN_STATUS];
+    fits_get_errstatus(st, msg);
+    return GP_FAIL(err, GP_ERR_FITS, "%s: %s: %s", path, what, msg);
+}
+
+static int write_header(fitsfile *f, const gp_mock_shard_opt *o, long first, long count,
+                        const char *path, gp_error *err)
+{
+    int st = 0;
+    long naxes[4] = { o->size, o->size, o->nbands, count };
+    fits_create_img(f, FLOAT_IMG, 4, naxes, &st);
+    char bands[8] = { 0 };
+    for (int b = 0; b < o->nbands; b++) bands[b] = gp_mock_band_names[o->bands[b]];
+    long long seed = (long long)o->seed;
+    double pix = GP_MOCK_PIXSCALE;
+    int size = o->size;
+    fits_write_key(f, TSTRING, "GPFORMAT", "galpost-train-1", "galpost training shard, sim/FORMAT.md", &st);
+    fits_write_key(f, TSTRING, "BUNIT", "nanomaggy", "1 nanomaggy = 3.631e-6 Jy", &st);
+    fits_write_key(f, TSTRING, "BANDS", bands, "band of each plane of axis 3", &st);
+    fits_write_key(f, TINT, "CUTSIZE", &size, "cutout side, pixels", &st);
+    fits_write_key(f, TDOUBLE, "PIXSCALE", &pix, "arcsec per pixel", &st);
+    fits_write_key(f, TSTRING, "ORIENT", "north up, east left", "cutout orientation (row 1 at the south)", &st);
+    fits_write_key(f, TSTRING, "SKYSUB", "T", "sky subtracted, like SDSS frames", &st);
+    fits_write_key(f, TSTRING, "ORIGIN", "galpost mock", "simulated (sim/), not SDSS data", &st);
+    fits_write_key(f, TLONGLONG, "SEED", &seed, "galpost mock --seed", &st);
+    fits_write_key(f, TLONG, "FIRSTIDX", &first, "galaxy index of plane 1", &st);
+    fits_write_key(f, TLONG, "NGAL", &count, "galaxies in this shard", &st);
+    fits_write_date(f, &st);
+    if (st) return fits_fail(err, st, path, "cannot write the cube header");
+    return GP_OK;
+}
+
+static int write_one_shard(const gp_mock_shard_opt *o, long k, long first, long count,
+                           gp_mock_galaxy *gal, float *cube, job *jobs, pthread_t *tid,
+                           int nthreads, long *done, gp_error *err)
+{
+    char path[4096], tmp[4200];
+    gp_mock_shard_path(o, k, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "!%s.partial", path);
+    fitsfile *f = NULL;
+    int st = 0, rc = GP_OK;
+    fits_create_file(&f, tmp, &st);
+    if (st) return fits_fail(err, st, tmp + 1, "cannot create");
+    rc = write_header(f, o, first, count, tmp + 1, err);
+    if (!rc) rc = gp_mock_table_create(f, "GALAXIES", tmp + 1, err);
+    size_t plane = (size_t)o->nbands * o->size * o->size;
+    for (long b0 = 0; !rc && b0 < count; b0 += BLOCK) {
+        if (o->interrupted && *o->interrupted) {
+            rc = GP_FAIL(err, GP_ERR_INTERRUPTED, "%s: interrupted after %ld galaxies; partial file removed",
+                         path, *done);
+            break;
+        }
+        long nb = count - b0 < BLOCK ? count - b0 : BLOCK;
+        int nt = nthreads < nb ? nthreads : (int)nb;
+        int started[64] = { 0 };
+        for (int t = 0; t < nt; t++) {
+            jobs[t] = (job){ o, first + b0, nb, gal, cube, t, nt, 0, { 0 } };
+            /* a thread that cannot start is run here instead: same galaxies either way */
+            started[t] = t > 0 && pthread_create(&tid[t], NULL, worker, &jobs[t]) == 0;
+            if (t > 0 && !started[t]) worker(&jobs[t]);
+        }
+        worker(&jobs[0]);
+        for (int t = 1; t < nt; t++) if (started[t]) pthread_join(tid[t], NULL);
+        for (int t = 0; t < nt && !rc; t++)
+            if (jobs[t].status) { if (err) *err = jobs[t].err; rc = jobs[t].status; }
+        if (rc) break;
+        fits_movabs_hdu(f, 1, NULL, &st);
+        fits_write_img(f, TFLOAT, (LONGLONG)b0 * plane + 1, (LONGLONG)nb * plane, cube, &st);
+        fits_movabs_hdu(f, 2, NULL, &st);
+        if (st) { rc = fits_fail(err, st, tmp + 1, "cannot write cutouts"); break; }
+        rc = gp_mock_table_write(f, b0 + 1, gal, (int)nb, tmp + 1, err);
+        *done += nb;
+        if (o->progress) o->progress(*done, o->n, o->progress_arg);
+    }
+    int cst = 0;
+    fits_close_file(f, &cst);
+    if (!rc && cst) rc = fits_fail(err, cst, tmp + 1, "cannot close");
+    if (rc) { unlink(tmp + 1); return rc; }
+    if (rename(tmp + 1, path) != 0) {
+        int e = errno;
+        unlink(tmp + 1);
+        return GP_FAIL(err, GP_ERR_IO, "%s: cannot rename from .partial: %s", path, strerror(e));
+    }
+    return GP_OK;
+}
+
+int gp_mock_write_shards(const gp_mock_shard_opt *o, gp_error *err)
+{
+    if (o->n < 1 || o->n > 1000000000L)
+        return GP_FAIL(err, GP_ERR_ARG, "mock shards: galaxy count %ld is not within 1-1e9", o->n);
+    if (o->first < 0)
+        return GP_FAIL(err, GP_ERR_ARG, "mock shards: first index %ld is negative", o->first);
+    if (o->shard_size < 1 || o->shard_size > 10000000L)
+        return GP_FAIL(err, GP_ERR_ARG, "mock shards: shard size %ld is not within 1-1e7", o->shard_size);
+    if (o->nbands < 1 || o->nbands > GP_MOCK_NBAND)
+        return GP_FAIL(err, GP_ERR_ARG, "mock shards: %d bands", o->nbands);
+    for (int b = 0; b < o->nbands; b++)
+        if (o->bands[b] < 0 || o->bands[b] >= GP_MOCK_NBAND)
+            return GP_FAIL(err, GP_ERR_ARG, "mock shards: band index %d", o->bands[b]);
+    if (o->size < 16 || o->size > 1024)
+        return GP_FAIL(err, GP_ERR_ARG, "mock shards: cutout size %d is not within 16-1024", o->size);
+    if (!o->outdir || !*o->outdir)
+        return GP_FAIL(err, GP_ERR_ARG, "mock shards: no output directory");
+    struct stat sb;
+    if (stat(o->outdir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return GP_FAIL(err, GP_ERR_IO, "mock shards: '%s' is not a directory", o->outdir);
+    if (access(o->outdir, W_OK) != 0)
+        return GP_FAIL(err, GP_ERR_IO, "mock shards: directory '%s' is not writable", o->outdir);
+    int nthreads = o->nthreads > 0 ? o->nthreads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > 64) nthreads = 64;
+    size_t plane = (size_t)o->nbands * o->size * o->size;
+    gp_mock_galaxy *gal = malloc(sizeof *gal * BLOCK);
+    float *cube = malloc(sizeof(float) * plane * BLOCK);
+    job *jobs = malloc(sizeof *jobs * (size_t)nthreads);
+    pthread_t *tid = malloc(sizeof *tid * (size_t)nthreads);
+    int rc = GP_OK;
+    if (!gal || !cube || !jobs || !tid) {
+        rc = GP_FAIL(err, GP_ERR_NOMEM, "mock shards: no memory for a block of %d cutouts", BLOCK);
+    } else {
+        long nshard = (o->n + o->shard_size - 1) / o->shard_size, done = 0;
+        for (long k = 0; k < nshard && !rc; k++) {
+            long first = o->first + k * o->shard_size;
+            long count = o->n - k * o->shard_size < o->shard_size ? o->n - k * o->shard_size : o->shard_size;
+            rc = write_one_shard(o, k, first, count, gal, cube, jobs, tid, nthreads, &done, err);
+        }
+    }
+    free(gal); free(cube); free(jobs); free(tid);
+    return rc;
+}
