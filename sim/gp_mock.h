@@ -87,6 +87,8 @@ typedef struct gp_mock_popopt {
     double logm_min, logm_max;/* default 8.0-12.0 */
     int    select_mgs;        /* 1: draw until the MGS cuts pass; 0: draw once */
     double rlim_unselected;   /* with select_mgs = 0: redraw while r_P > this */
+    int    single_try;        /* 1: one draw only; GP_ERR_NOTFOUND when it fails the cut */
+    const struct gp_mock_obs *fixed_obs;  /* non-NULL: these conditions (a field) */
 } gp_mock_popopt;
 
 void gp_mock_popopt_default(gp_mock_popopt *o);
@@ -97,7 +99,8 @@ void gp_mock_popopt_default(gp_mock_popopt *o);
  * Given:   seed, index, opt (NULL: defaults).
  * Returned: g, filled.
  * Function return value: GP_OK; GP_ERR_ARG for bad options;
- *   GP_ERR_DATA when no galaxy passed the cuts in 1e6 tries.
+ *   GP_ERR_DATA when no galaxy passed the cuts in 1e6 tries;
+ *   GP_ERR_NOTFOUND with single_try when the one draw fails the cut (err untouched).
  */
 int gp_mock_galaxy_draw(uint64_t seed, uint64_t index, const gp_mock_popopt *opt,
                         gp_mock_galaxy *g, gp_error *err);
@@ -105,6 +108,10 @@ int gp_mock_galaxy_draw(uint64_t seed, uint64_t index, const gp_mock_popopt *opt
 /* gp_mock_obs_draw() - draw observing conditions (per galaxy or per field). */
 struct gp_mock_rng;
 void gp_mock_obs_draw(struct gp_mock_rng *r, gp_mock_obs *obs);
+
+/* SDSS gain (e-/DN) and dark variance (DN^2) by band, camcol (1-6) and run. */
+double gp_mock_gain(int band, int camcol, int run);
+double gp_mock_dark_variance(int band, int camcol, int run);
 
 /* gp_mock_psf_set() - double-Gaussian PSF of the given total FWHM. */
 void gp_mock_psf_set(gp_mock_psf *p, double fwhm);
@@ -120,5 +127,11 @@ double gp_mock_kcorr(int band, double z, double colour);
 
 /* Enclosed-flux fraction helpers on circularised Gaussian mixtures. */
 double gp_mock_mix_enclosed(int n, const double *amp, const double *var, double r);
+
+/* Expected number of galaxies (8 < log M* < 12, zmin < z < zmax) in solid angle omega (sr). */
+double gp_mock_expected_count(const gp_mock_popopt *o, double omega_sr);
+
+/* Catalogue flux error (nmgy) of a source of flux f and noise area area_as2 (arcsec^2). */
+double gp_mock_flux_sigma(const gp_mock_obs *o, int band, double flux, double area_as2);
 
 #endif

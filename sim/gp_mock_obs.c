@@ -29,9 +29,6 @@ static const double nmgy_count[5] = { 0.010, 0.0038, 0.0052, 0.0069, 0.033 };
 static const double sky_offset[5] = { 22.1 - 20.86, 21.9 - 20.86, 0.0, 20.2 - 20.86, 19.0 - 20.86 };
 static const double psf_ratio[5] = { 1.12, 1.05, 1.0, 0.944, 0.93 };
 
-double gp_mock_gain(int band, int camcol, int run);
-double gp_mock_dark_variance(int band, int camcol, int run);
-
 double gp_mock_gain(int band, int camcol, int run)
 {
     if (band == GP_BAND_U && camcol == 2 && run > 1100) return 1.825;

@@ -62,6 +62,16 @@ void gp_mock_popopt_default(gp_mock_popopt *o)
     o->logm_min = 8.0; o->logm_max = 12.0;
     o->select_mgs = 1;
     o->rlim_unselected = 23.0;
+    o->single_try = 0;
+    o->fixed_obs = NULL;
+}
+
+double gp_mock_expected_count(const gp_mock_popopt *o, double omega_sr)
+{
+    pthread_once(&mf_once, mf_build);
+    double d0 = gp_cosmo_comoving_mpc(o->zmin), d1 = gp_cosmo_comoving_mpc(o->zmax);
+    double vol = omega_sr / 3.0 * (d1 * d1 * d1 - d0 * d0 * d0);
+    return vol * (mf_cdf_at(o->logm_max) - mf_cdf_at(o->logm_min));
 }
 
 /* ---- relations ---- */
@@ -116,7 +126,7 @@ static void smith_colours(double mr, double z, double *red, double *red_rms,
 /* rest-frame (z = 0) colour anchors u-g, r-i, i-z versus g-r (Fukugita+95 types [M],
  * tuned against dr14-galaxies-specz.csv: sim/CALIBRATION.md) */
 static const double anchor_gr[3] = { 0.35, 0.60, 0.77 };
-static const double anchor_ug[3] = { 0.90, 1.30, 1.80 };
+static const double anchor_ug[3] = { 0.90, 1.30, 1.70 };
 static const double anchor_ri[3] = { 0.18, 0.33, 0.40 };
 static const double anchor_iz[3] = { 0.13, 0.27, 0.29 };
 
@@ -286,7 +296,11 @@ static void apply_kcorrections(gp_mock_galaxy *g)
 /* ---- catalogue photometry (stream: OBSERVE) ---- */
 static double flux_sigma(const gp_mock_galaxy *g, int b, double flux, double area_as2)
 {
-    const gp_mock_obs *o = &g->obs;
+    return gp_mock_flux_sigma(&g->obs, b, flux, area_as2);
+}
+
+double gp_mock_flux_sigma(const gp_mock_obs *o, int b, double flux, double area_as2)
+{
     double npix = area_as2 / (GP_MOCK_PIXSCALE * GP_MOCK_PIXSCALE);
     double var = npix * o->sigma_pix[b] * o->sigma_pix[b] +
                  fmax(flux, 0.0) * o->nmgy_per_count[b] / o->gain[b];
@@ -361,7 +375,8 @@ int gp_mock_galaxy_draw(uint64_t seed, uint64_t index, const gp_mock_popopt *opt
     gp_mock_rng pop, obs;
     gp_mock_rng_init(&pop, seed, index, GP_STREAM_POPULATION);
     gp_mock_rng_init(&obs, seed, index, GP_STREAM_OBSERVE);
-    for (long attempt = 0; attempt < 1000000; attempt++) {
+    long max_attempts = opt->single_try ? 1 : 1000000;
+    for (long attempt = 0; attempt < max_attempts; attempt++) {
         memset(g, 0, sizeof *g);
         g->index = index;
         draw_physics(&pop, opt, g);
@@ -372,7 +387,8 @@ int gp_mock_galaxy_draw(uint64_t seed, uint64_t index, const gp_mock_popopt *opt
         draw_colours(&pop, g);
         apply_kcorrections(g);
         if (g->mag_true[GP_BAND_R] - g->extinction[GP_BAND_R] > rlim + 1.0) continue;
-        gp_mock_obs_draw(&obs, &g->obs);
+        if (opt->fixed_obs) g->obs = *opt->fixed_obs;
+        else gp_mock_obs_draw(&obs, &g->obs);
         observe_photometry(&obs, g);
         g->selected = mgs_selected(g);
         if (opt->select_mgs ? !g->selected
@@ -387,6 +403,7 @@ int gp_mock_galaxy_draw(uint64_t seed, uint64_t index, const gp_mock_popopt *opt
         g->objid = (int64_t)(0x0580000000000000LL | (int64_t)(index & 0xffffffffffffLL));
         return GP_OK;
     }
+    if (opt->single_try) return GP_ERR_NOTFOUND;
     return GP_FAIL(err, GP_ERR_DATA, "mock population: galaxy %llu: nothing passed the cuts in 1e6 draws",
                    (unsigned long long)index);
 }

@@ -118,17 +118,37 @@ void gp_mock_render_star(gp_mock_canvas *c, double flux, double x0, double y0)
 
 void gp_mock_render_saturate(gp_mock_canvas *c, double ux, double uy)
 {
+    gp_mock_render_saturate_window(c, 0, c->nx - 1, 0, c->ny - 1, ux, uy);
+}
+
+double gp_mock_render_star_peak(const gp_mock_canvas *c, double flux)
+{
+    const gp_mock_psf *p = &c->obs->psf[c->band];
+    double ps2 = jac_scale2(c->jac);
+    double v1 = p->sigma1 * p->sigma1 * ps2 + 1.0 / 12.0, v2 = p->sigma2 * p->sigma2 * ps2 + 1.0 / 12.0;
+    return flux * (p->frac1 / (2 * M_PI * v1) + (1 - p->frac1) / (2 * M_PI * v2));
+}
+
+void gp_mock_render_saturate_window(gp_mock_canvas *c, int i0, int i1, int j0, int j1,
+                                    double ux, double uy)
+{
     double cimg = c->obs->nmgy_per_count[c->band];
     double sky_dn = c->obs->sky_nmgy[c->band] / cimg;
     float sat = (float)((GP_MOCK_SATURATION_DN - sky_dn) * cimg);  /* in sky-subtracted nmgy */
-    int n = c->nx * c->ny;
     double excess = 0.0, sx = 0.0, sy = 0.0;
     int nsat = 0;
-    for (int k = 0; k < n; k++)
-        if (c->model[k] > sat) {
-            excess += c->model[k] - sat;
-            sx += k % c->nx; sy += k / c->nx; nsat++;
-            c->model[k] = sat;
+    if (i0 < 0) i0 = 0;
+    if (j0 < 0) j0 = 0;
+    if (i1 > c->nx - 1) i1 = c->nx - 1;
+    if (j1 > c->ny - 1) j1 = c->ny - 1;
+    for (int j = j0; j <= j1; j++)
+        for (int i = i0; i <= i1; i++) {
+            float *v = &c->model[(size_t)j * c->nx + i];
+            if (*v > sat) {
+                excess += *v - sat;
+                sx += i; sy += j; nsat++;
+                *v = sat;
+            }
         }
     if (!nsat) return;
     /* bleed: a trail of the saturated width along (ux, uy), both ways, at the full well */

@@ -51,6 +51,13 @@ void gp_mock_render_star(gp_mock_canvas *c, double flux, double x0, double y0);
  */
 void gp_mock_render_saturate(gp_mock_canvas *c, double ux, double uy);
 
+/* The same, only for pixels in the window [i0, i1] x [j0, j1] (one bright source). */
+void gp_mock_render_saturate_window(gp_mock_canvas *c, int i0, int i1, int j0, int j1,
+                                    double ux, double uy);
+
+/* Peak pixel value (nmgy) of a point source of flux f in canvas c. */
+double gp_mock_render_star_peak(const gp_mock_canvas *c, double flux);
+
 /* Replace model by model + noise (sky Poisson + object Poisson + dark variance). */
 void gp_mock_render_noise(gp_mock_canvas *c, gp_mock_fastrng *f, float *scratch);
 

@@ -14,4 +14,10 @@ libgpsim_la_SOURCES = \
 	sim/gp_mock_lines.c \
 	sim/gp_mock_render.h sim/gp_mock_render.c \
 	sim/gp_mock_table.h sim/gp_mock_table.c \
-	sim/gp_mock_shards.h sim/gp_mock_shards.c
+	sim/gp_mock_shards.h sim/gp_mock_shards.c \
+	sim/gp_mock_field.h sim/gp_mock_field.c \
+	sim/gp_mock_report.h sim/gp_mock_report.c
+
+galpost_SOURCES += sim/cli_mock.c
+galpost_CPPFLAGS += -I$(top_srcdir)/sim
+galpost_LDADD += libgpsim.la

@@ -13,6 +13,7 @@ struct subcommand {
 
 static const struct subcommand commands[] = {
     /* one line per sub-command; keep in the order of the man page */
+    { "mock", gp_cli_mock, "simulate SDSS-like galaxies, training shards and fields" },
     { NULL, NULL, NULL }
 };
 
