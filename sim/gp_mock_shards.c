@@ -85,7 +85,6 @@ static int write_header(fitsfile *f, const gp_mock_shard_opt *o, long first, lon
     fits_write_key(f, TLONGLONG, "SEED", &seed, "galpost mock --seed", &st);
     fits_write_key(f, TLONG, "FIRSTIDX", &first, "galaxy index of plane 1", &st);
     fits_write_key(f, TLONG, "NGAL", &count, "galaxies in this shard", &st);
-    fits_write_date(f, &st);
     if (st) return fits_fail(err, st, path, "cannot write the cube header");
     return GP_OK;
 }

@@ -21,3 +21,23 @@ libgpsim_la_SOURCES = \
 galpost_SOURCES += sim/cli_mock.c
 galpost_CPPFLAGS += -I$(top_srcdir)/sim
 galpost_LDADD += libgpsim.la
+
+# tests (tests/local.mk adds every check program to TESTS)
+MOCK_TEST_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/sim $(CAIRO_CFLAGS)
+MOCK_TEST_LDADD = libgpsim.la $(TEST_LDADD) $(CAIRO_LIBS) $(PTHREAD_LIBS)
+check_PROGRAMS += tests/test_mock_cosmo tests/test_mock_population tests/test_mock_render \
+	tests/test_mock_output
+tests_test_mock_cosmo_SOURCES = tests/test_mock_cosmo.c
+tests_test_mock_cosmo_CPPFLAGS = $(MOCK_TEST_CPPFLAGS)
+tests_test_mock_cosmo_LDADD = $(MOCK_TEST_LDADD)
+tests_test_mock_population_SOURCES = tests/test_mock_population.c
+tests_test_mock_population_CPPFLAGS = $(MOCK_TEST_CPPFLAGS)
+tests_test_mock_population_LDADD = $(MOCK_TEST_LDADD)
+tests_test_mock_render_SOURCES = tests/test_mock_render.c
+tests_test_mock_render_CPPFLAGS = $(MOCK_TEST_CPPFLAGS)
+tests_test_mock_render_LDADD = $(MOCK_TEST_LDADD)
+tests_test_mock_output_SOURCES = tests/test_mock_output.c
+tests_test_mock_output_CPPFLAGS = $(MOCK_TEST_CPPFLAGS)
+tests_test_mock_output_LDADD = $(MOCK_TEST_LDADD)
+TESTS += tests/test_mock_cli.sh
+dist_check_SCRIPTS += tests/test_mock_cli.sh
