@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 
 #include "galpost/gp_error.h"
 #include "galpost/gp_plot.h"
@@ -71,6 +72,12 @@ void gp_plot_free(gp_plot *p)
     cairo_destroy(p->cr);
     cairo_surface_destroy(p->surf);
     free(p);
+}
+
+void gp_plot_release_fonts(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini();
 }
 
 int gp_plot_panel(gp_plot *p, int k)

@@ -29,5 +29,5 @@ galpost_SOURCES = \
 libgalpost_la_SOURCES += engine/gp_cosmo.h engine/gp_cosmo.c engine/gp_plot.c
 pkginclude_HEADERS += include/galpost/gp_plot.h
 libgalpost_la_CPPFLAGS += $(CAIRO_CFLAGS)
-libgalpost_la_LIBADD += $(CAIRO_LIBS)
+libgalpost_la_LIBADD += $(CAIRO_LIBS) -lfontconfig
 # -- end sim helpers --

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/gp_cli.h"
+#include "galpost/gp_plot.h"
 #include "gp_mock_field.h"
 #include "gp_mock_report.h"
 #include "gp_mock_shards.h"
@@ -145,6 +146,7 @@ int gp_cli_mock(int argc, char **argv)
         }
     } else {
         rc = gp_mock_report(seed, n, out, data, stdout, &err);
+        gp_plot_release_fonts();
     }
     if (rc) {
         fprintf(stderr, "galpost mock %s: %s\n", cmd, err.msg);

@@ -296,6 +296,7 @@ static void test_plot(void **state)
     pl = gp_plot_new(100, 100, 1, 1, &err);
     assert_int_equal(gp_plot_write_png(pl, "/nonexistent/x.png", &err), GP_ERR_IO);
     gp_plot_free(pl);
+    gp_plot_release_fonts();
 }
 
 int main(void)

@@ -42,6 +42,12 @@ gp_plot *gp_plot_new(int width, int height, int rows, int cols, struct gp_error 
 void gp_plot_free(gp_plot *p);
 
 /*
+ * gp_plot_release_fonts() - release cairo's static font caches (call once at exit,
+ * when no figure exists, so that leak checkers see no cairo allocations).
+ */
+void gp_plot_release_fonts(void);
+
+/*
  * gp_plot_panel() - select the panel drawn on next (0-based, row-major).
  * Function return value: 0 (GP_OK) or GP_ERR_ARG when k is out of range.
  */
