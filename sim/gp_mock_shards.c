@@ -89,9 +89,61 @@ static int write_header(fitsfile *f, const gp_mock_shard_opt *o, long first, lon
     return GP_OK;
 }
 
+/* Blocks are double-buffered: the worker threads draw and render block k+1 while
+ * this thread writes block k, so rendering and I/O overlap. */
+typedef struct block_set {
+    gp_mock_galaxy *gal[2];
+    float *cube[2];
+    job *jobs;          /* 2 x nthreads */
+    pthread_t *tid;     /* 2 x nthreads */
+    int nthreads;
+} block_set;
+
+static void block_start(const gp_mock_shard_opt *o, block_set *bs, int slot, long first, long nb,
+                        int *nstarted, int *started)
+{
+    int nt = bs->nthreads < nb ? bs->nthreads : (int)nb;
+    job *jobs = bs->jobs + slot * bs->nthreads;
+    pthread_t *tid = bs->tid + slot * bs->nthreads;
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (job){ o, first, nb, bs->gal[slot], bs->cube[slot], t, nt, 0, { 0 } };
+        /* a thread that cannot start is run here instead: same galaxies either way */
+        started[t] = pthread_create(&tid[t], NULL, worker, &jobs[t]) == 0;
+        if (!started[t]) worker(&jobs[t]);
+    }
+    *nstarted = nt;
+}
+
+static int block_finish(block_set *bs, int slot, int nt, const int *started, gp_error *err)
+{
+    job *jobs = bs->jobs + slot * bs->nthreads;
+    pthread_t *tid = bs->tid + slot * bs->nthreads;
+    int rc = GP_OK;
+    for (int t = 0; t < nt; t++) {
+        if (started[t]) pthread_join(tid[t], NULL);
+        if (jobs[t].status && !rc) { if (err) *err = jobs[t].err; rc = jobs[t].status; }
+    }
+    return rc;
+}
+
+static int block_write(fitsfile *f, const gp_mock_shard_opt *o, block_set *bs, int slot, long b0,
+                       long nb, const char *path, long *done, gp_error *err)
+{
+    int st = 0;
+    size_t plane = (size_t)o->nbands * o->size * o->size;
+    fits_movabs_hdu(f, 1, NULL, &st);
+    fits_write_img(f, TFLOAT, (LONGLONG)b0 * plane + 1, (LONGLONG)nb * plane, bs->cube[slot], &st);
+    fits_movabs_hdu(f, 2, NULL, &st);
+    if (st) return fits_fail(err, st, path, "cannot write cutouts");
+    int rc = gp_mock_table_write(f, b0 + 1, bs->gal[slot], (int)nb, path, err);
+    if (rc) return rc;
+    *done += nb;
+    if (o->progress) o->progress(*done, o->n, o->progress_arg);
+    return GP_OK;
+}
+
 static int write_one_shard(const gp_mock_shard_opt *o, long k, long first, long count,
-                           gp_mock_galaxy *gal, float *cube, job *jobs, pthread_t *tid,
-                           int nthreads, long *done, gp_error *err)
+                           block_set *bs, long *done, gp_error *err)
 {
     char path[4096], tmp[4200];
     gp_mock_shard_path(o, k, path, sizeof path);
@@ -102,34 +154,28 @@ static int write_one_shard(const gp_mock_shard_opt *o, long k, long first, long 
     if (st) return fits_fail(err, st, tmp + 1, "cannot create");
     rc = write_header(f, o, first, count, tmp + 1, err);
     if (!rc) rc = gp_mock_table_create(f, "GALAXIES", tmp + 1, err);
-    size_t plane = (size_t)o->nbands * o->size * o->size;
-    for (long b0 = 0; !rc && b0 < count; b0 += BLOCK) {
-        if (o->interrupted && *o->interrupted) {
-            rc = GP_FAIL(err, GP_ERR_INTERRUPTED, "%s: interrupted after %ld galaxies; partial file removed",
-                         path, *done);
-            break;
-        }
+    long prev_b0 = -1, prev_nb = 0;
+    int slot = 0;
+    for (long b0 = 0; !rc && b0 <= count; b0 += BLOCK, slot ^= 1) {
         long nb = count - b0 < BLOCK ? count - b0 : BLOCK;
-        int nt = nthreads < nb ? nthreads : (int)nb;
-        int started[64] = { 0 };
-        for (int t = 0; t < nt; t++) {
-            jobs[t] = (job){ o, first + b0, nb, gal, cube, t, nt, 0, { 0 } };
-            /* a thread that cannot start is run here instead: same galaxies either way */
-            started[t] = t > 0 && pthread_create(&tid[t], NULL, worker, &jobs[t]) == 0;
-            if (t > 0 && !started[t]) worker(&jobs[t]);
+        int nt = 0, started[64] = { 0 };
+        if (nb > 0) {
+            if (o->interrupted && *o->interrupted) {
+                rc = GP_FAIL(err, GP_ERR_INTERRUPTED, "%s: interrupted after %ld galaxies; partial file removed",
+                             path, *done);
+                break;
+            }
+            block_start(o, bs, slot, first + b0, nb, &nt, started);
         }
-        worker(&jobs[0]);
-        for (int t = 1; t < nt; t++) if (started[t]) pthread_join(tid[t], NULL);
-        for (int t = 0; t < nt && !rc; t++)
-            if (jobs[t].status) { if (err) *err = jobs[t].err; rc = jobs[t].status; }
-        if (rc) break;
-        fits_movabs_hdu(f, 1, NULL, &st);
-        fits_write_img(f, TFLOAT, (LONGLONG)b0 * plane + 1, (LONGLONG)nb * plane, cube, &st);
-        fits_movabs_hdu(f, 2, NULL, &st);
-        if (st) { rc = fits_fail(err, st, tmp + 1, "cannot write cutouts"); break; }
-        rc = gp_mock_table_write(f, b0 + 1, gal, (int)nb, tmp + 1, err);
-        *done += nb;
-        if (o->progress) o->progress(*done, o->n, o->progress_arg);
+        if (prev_b0 >= 0)
+            rc = block_write(f, o, bs, slot ^ 1, prev_b0, prev_nb, tmp + 1, done, err);
+        if (nb > 0) {
+            gp_error e2;
+            int wrc = block_finish(bs, slot, nt, started, &e2);
+            if (wrc && !rc) { rc = wrc; if (err) *err = e2; }
+        }
+        prev_b0 = nb > 0 ? b0 : -1;
+        prev_nb = nb;
     }
     int cst = 0;
     fits_close_file(f, &cst);
@@ -169,21 +215,26 @@ int gp_mock_write_shards(const gp_mock_shard_opt *o, gp_error *err)
     if (nthreads < 1) nthreads = 1;
     if (nthreads > 64) nthreads = 64;
     size_t plane = (size_t)o->nbands * o->size * o->size;
-    gp_mock_galaxy *gal = malloc(sizeof *gal * BLOCK);
-    float *cube = malloc(sizeof(float) * plane * BLOCK);
-    job *jobs = malloc(sizeof *jobs * (size_t)nthreads);
-    pthread_t *tid = malloc(sizeof *tid * (size_t)nthreads);
+    block_set bs;
+    bs.nthreads = nthreads;
+    for (int k = 0; k < 2; k++) {
+        bs.gal[k] = malloc(sizeof(gp_mock_galaxy) * BLOCK);
+        bs.cube[k] = malloc(sizeof(float) * plane * BLOCK);
+    }
+    bs.jobs = malloc(sizeof(job) * 2 * (size_t)nthreads);
+    bs.tid = malloc(sizeof(pthread_t) * 2 * (size_t)nthreads);
     int rc = GP_OK;
-    if (!gal || !cube || !jobs || !tid) {
+    if (!bs.gal[0] || !bs.gal[1] || !bs.cube[0] || !bs.cube[1] || !bs.jobs || !bs.tid) {
         rc = GP_FAIL(err, GP_ERR_NOMEM, "mock shards: no memory for a block of %d cutouts", BLOCK);
     } else {
         long nshard = (o->n + o->shard_size - 1) / o->shard_size, done = 0;
         for (long k = 0; k < nshard && !rc; k++) {
             long first = o->first + k * o->shard_size;
             long count = o->n - k * o->shard_size < o->shard_size ? o->n - k * o->shard_size : o->shard_size;
-            rc = write_one_shard(o, k, first, count, gal, cube, jobs, tid, nthreads, &done, err);
+            rc = write_one_shard(o, k, first, count, &bs, &done, err);
         }
     }
-    free(gal); free(cube); free(jobs); free(tid);
+    for (int k = 0; k < 2; k++) { free(bs.gal[k]); free(bs.cube[k]); }
+    free(bs.jobs); free(bs.tid);
     return rc;
 }
