@@ -156,8 +156,10 @@ static int write_one_shard(const gp_mock_shard_opt *o, long k, long first, long 
     if (!rc) rc = gp_mock_table_create(f, "GALAXIES", tmp + 1, err);
     long prev_b0 = -1, prev_nb = 0;
     int slot = 0;
-    for (long b0 = 0; !rc && b0 <= count; b0 += BLOCK, slot ^= 1) {
+    /* one pass more than there are blocks: the last pass only writes */
+    for (long b0 = 0; !rc && b0 < count + BLOCK; b0 += BLOCK, slot ^= 1) {
         long nb = count - b0 < BLOCK ? count - b0 : BLOCK;
+        if (nb < 0) nb = 0;
         int nt = 0, started[64] = { 0 };
         if (nb > 0) {
             if (o->interrupted && *o->interrupted) {
