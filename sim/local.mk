@@ -41,3 +41,6 @@ tests_test_mock_output_CPPFLAGS = $(MOCK_TEST_CPPFLAGS)
 tests_test_mock_output_LDADD = $(MOCK_TEST_LDADD)
 TESTS += tests/test_mock_cli.sh
 dist_check_SCRIPTS += tests/test_mock_cli.sh
+
+dist_man_MANS += man/galpost-mock.1
+EXTRA_DIST += sim/FORMAT.md sim/CALIBRATION.md
