@@ -30,6 +30,11 @@ struct gp_catalog {
 
 static const char *const bands = "ugriz";
 
+/* A_b / A_r for SDSS bands (Schlegel, Finkbeiner & Davis 1998, Table 6:
+ * 5.155, 3.793, 2.751, 2.086, 1.479 per E(B-V)), for catalogues that give
+ * only extinction_r. */
+static const float ext_ratio[5] = { 5.155f / 2.751f, 3.793f / 2.751f, 1.0f, 2.086f / 2.751f, 1.479f / 2.751f };
+
 double gp_sky_separation(double ra1, double dec1, double ra2, double dec2)
 {
     const double d2r = M_PI / 180.0;
@@ -97,7 +102,11 @@ static int fits_read_bands(gp_catalog *c, fitsfile *fp, const char *prefix, floa
     if (!tmp) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
     float nul = NAN;
     int anynul = 0;
-    if (nscalar == 5) {
+    if (nscalar == 1 && cols[2] && !strcmp(prefix, "extinction")) {
+        fits_read_col(fp, TFLOAT, cols[2], 1, 1, n, &nul, tmp, &anynul, &status);
+        for (long i = 0; i < n; i++)
+            for (int b = 0; b < 5; b++) dst[5 * i + b] = tmp[i] * ext_ratio[b];
+    } else if (nscalar == 5) {
         for (int b = 0; b < 5 && !status; b++) {
             fits_read_col(fp, TFLOAT, cols[b], 1, 1, n, &nul, tmp, &anynul, &status);
             for (long i = 0; i < n; i++) dst[5 * i + b] = tmp[i];
@@ -195,7 +204,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
     char **f = malloc(sizeof(char *) * CSV_MAX_FIELDS);
     char **names = malloc(sizeof(char *) * CSV_MAX_FIELDS);
     if (!f || !names) { free(f); free(names); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path); }
-    int nnames = 0, icol[12];
+    int nnames = 0, icol[12], only_r = 0;
     size_t rows = 0, rcap = 0;
 
     while ((len = getline(&line, &cap, in)) >= 0) {
@@ -233,11 +242,12 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
                 if (icol[7 + b] >= 0) next++;
             }
             if (st) break;
-            if (next != 0 && next != 5) {
-                st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: only %d of the 5 extinction_u..z columns", c->path, next);
+            only_r = next == 1 && icol[7 + 2] >= 0;
+            if (next != 0 && next != 5 && !only_r) {
+                st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: only %d of the 5 extinction_u..z columns (and not extinction_r alone)", c->path, next);
                 break;
             }
-            c->has_ext = next == 5;
+            c->has_ext = next == 5 || only_r;
             continue;
         }
         if (*p == '#') continue;
@@ -263,6 +273,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         double v[12];
         int nv = c->has_ext ? 12 : 7;
         for (int k = 0; k < nv && !st; k++) {
+            if (icol[k] < 0) { v[k] = NAN; continue; }   /* extinction_r alone */
             const char *s = f[icol[k]];
             char *end = NULL;
             errno = 0;
@@ -276,7 +287,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         c->dec[rows] = v[1];
         for (int b = 0; b < 5; b++) {
             c->mag[5 * rows + b] = (float)v[2 + b];
-            c->ext[5 * rows + b] = c->has_ext ? (float)v[7 + b] : 0.0f;
+            c->ext[5 * rows + b] = !c->has_ext ? 0.0f : only_r ? (float)v[7 + 2] * ext_ratio[b] : (float)v[7 + b];
         }
         rows++;
     }

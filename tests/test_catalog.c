@@ -103,6 +103,27 @@ static void test_csv_without_extinction(void **state)
     gp_catalog_close(c);
 }
 
+/* extinction_r alone: the other bands scaled by the SFD98 ratios */
+static void test_csv_extinction_r_only(void **state)
+{
+    (void)state;
+    const char *p = write_text("extr.csv",
+        "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_r\n"
+        "20.5,-3.25,19.0,18.0,17.0,16.5,16.25,0.2751\n");
+    gp_catalog *c = NULL;
+    gp_error err;
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_true(gp_catalog_has_extinction(c));
+    gp_catalog_entry m;
+    assert_int_equal(gp_catalog_match(c, 20.5, -3.25, 0.5, &m, &err), GP_OK);
+    const double a[5] = { 0.5155, 0.3793, 0.2751, 0.2086, 0.1479 }, mag[5] = { 19.0, 18.0, 17.0, 16.5, 16.25 };
+    for (int b = 0; b < 5; b++) {
+        assert_true(fabs(m.extinction[b] - a[b]) < 1e-5);
+        assert_true(fabs(m.mag[b] - (mag[b] - a[b])) < 1e-5);
+    }
+    gp_catalog_close(c);
+}
+
 static void test_malformed_csv_refused(void **state)
 {
     (void)state;
@@ -231,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_separation),
         cmocka_unit_test(test_csv_match_and_extinction),
         cmocka_unit_test(test_csv_without_extinction),
+        cmocka_unit_test(test_csv_extinction_r_only),
         cmocka_unit_test(test_malformed_csv_refused),
         cmocka_unit_test(test_fits_table),
         cmocka_unit_test(test_real_photoobj),

@@ -51,9 +51,11 @@
  *   (header line of column names) with SDSS PhotoObj columns: ra, dec
  *   (degrees, ICRS), modelMag_u .. modelMag_z and extinction_u ..
  *   extinction_z (or the vector columns modelMag[5], extinction[5] of
- *   photoObj files).  Column names are matched case-insensitively.  Without
- *   extinction columns the magnitudes are used as they are, and the match
- *   says so.  Rows whose magnitudes are not finite or are SDSS sentinels
+ *   photoObj files).  Column names are matched case-insensitively.  With
+ *   extinction_r alone, the other bands' extinctions are A_r times the
+ *   Schlegel, Finkbeiner & Davis (1998) ratios (5.155, 3.793, 2.751, 2.086,
+ *   1.479)/2.751.  Without extinction columns the magnitudes are used as
+ *   they are, and gp_catalog_has_extinction() says so.  Rows whose magnitudes are not finite or are SDSS sentinels
  *   (<= -9000 or >= 9000) are never matched.
  */
 #ifndef GALPOST_GP_IMAGE_H
