@@ -22,6 +22,7 @@ struct gp_catalog {
     double *ra, *dec;
     float  *mag;      /* n x 5 */
     float  *ext;      /* n x 5 */
+    int    *type;     /* n, -1 when unknown */
     int     has_ext;
     size_t *order;    /* usable rows sorted by dec */
     double *sdec;     /* their declinations */
@@ -48,6 +49,7 @@ void gp_catalog_close(gp_catalog *c)
 {
     if (!c) return;
     free(c->path); free(c->ra); free(c->dec); free(c->mag); free(c->ext); free(c->order);
+    free(c->type);
     free(c->sdec);
     free(c);
 }
@@ -64,7 +66,8 @@ static int catalog_alloc(gp_catalog *c, size_t n, gp_error *err)
     c->dec = malloc(sizeof(double) * m);
     c->mag = malloc(sizeof(float) * 5 * m);
     c->ext = calloc(5 * m, sizeof(float));
-    if (!c->ra || !c->dec || !c->mag || !c->ext)
+    c->type = malloc(sizeof(int) * m);
+    if (!c->ra || !c->dec || !c->mag || !c->ext || !c->type)
         return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for %zu rows", c->path, n);
     return GP_OK;
 }
@@ -159,6 +162,14 @@ static int catalog_read_fits(gp_catalog *c, gp_error *err)
     int found = 0;
     if (!st) st = fits_read_bands(c, fp, "modelMag", c->mag, 1, &found, err);
     if (!st) st = fits_read_bands(c, fp, "extinction", c->ext, 0, &c->has_ext, err);
+    int ctype = fits_col(fp, "type");
+    for (long i = 0; !st && i < n; i++) c->type[i] = -1;
+    if (!st && ctype) {
+        int nul = -1, anynul = 0;
+        status = 0;
+        if (fits_read_col(fp, TINT, ctype, 1, 1, n, &nul, c->type, &anynul, &status))
+            st = gp_fits_fail(err, status, "%s: cannot read the type column", c->path);
+    }
     status = 0;
     fits_close_file(fp, &status);
     return st;
@@ -204,7 +215,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
     char **f = malloc(sizeof(char *) * CSV_MAX_FIELDS);
     char **names = malloc(sizeof(char *) * CSV_MAX_FIELDS);
     if (!f || !names) { free(f); free(names); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path); }
-    int nnames = 0, icol[12], only_r = 0;
+    int nnames = 0, icol[12], only_r = 0, itype = -1;
     size_t rows = 0, rcap = 0;
 
     while ((len = getline(&line, &cap, in)) >= 0) {
@@ -248,6 +259,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
                 break;
             }
             c->has_ext = next == 5 || only_r;
+            itype = csv_find(names, nnames, "type");
             continue;
         }
         if (*p == '#') continue;
@@ -267,7 +279,9 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
             if (nmag) c->mag = nmag;
             float *next = realloc(c->ext, sizeof(float) * 5 * nc);
             if (next) c->ext = next;
-            if (!nra || !ndec || !nmag || !next) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", c->path, lineno); break; }
+            int *ntype = realloc(c->type, sizeof(int) * nc);
+            if (ntype) c->type = ntype;
+            if (!nra || !ndec || !nmag || !next || !ntype) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", c->path, lineno); break; }
             rcap = nc;
         }
         double v[12];
@@ -285,6 +299,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         if (st) break;
         c->ra[rows] = v[0];
         c->dec[rows] = v[1];
+        c->type[rows] = itype >= 0 && *f[itype] ? atoi(f[itype]) : -1;
         for (int b = 0; b < 5; b++) {
             c->mag[5 * rows + b] = (float)v[2 + b];
             c->ext[5 * rows + b] = !c->has_ext ? 0.0f : only_r ? (float)v[7 + 2] * ext_ratio[b] : (float)v[7 + b];
@@ -360,6 +375,19 @@ int gp_catalog_open(const char *path, gp_catalog **out, gp_error *err)
     return GP_OK;
 }
 
+static void fill_entry(const gp_catalog *c, size_t r, gp_catalog_entry *out)
+{
+    out->row = r;
+    out->ra = c->ra[r];
+    out->dec = c->dec[r];
+    out->sep = 0;
+    out->type = c->type ? c->type[r] : -1;
+    for (int b = 0; b < 5; b++) {
+        out->extinction[b] = c->ext[5 * r + b];
+        out->mag[b] = c->mag[5 * r + b] - c->ext[5 * r + b];
+    }
+}
+
 int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
                      gp_catalog_entry *out, gp_error *err)
 {
@@ -383,13 +411,17 @@ int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
     if (!(best <= radius))
         return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no object within %.2f\" of RA %.6f Dec %.6f",
                        c->path, radius, ra, dec);
-    out->row = brow;
-    out->ra = c->ra[brow];
-    out->dec = c->dec[brow];
+    fill_entry(c, brow, out);
     out->sep = best;
-    for (int bnd = 0; bnd < 5; bnd++) {
-        out->extinction[bnd] = c->ext[5 * brow + bnd];
-        out->mag[bnd] = c->mag[5 * brow + bnd] - c->ext[5 * brow + bnd];
-    }
+    return GP_OK;
+}
+
+int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err)
+{
+    if (!c || !out || row >= c->n)
+        return GP_FAIL(err, GP_ERR_ARG, "%s: no row %zu (%zu rows)", c ? c->path : "(null)", row, c ? c->n : 0);
+    if (!row_usable(c, row))
+        return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu has no usable position or magnitudes", c->path, row + 1);
+    fill_entry(c, row, out);
     return GP_OK;
 }

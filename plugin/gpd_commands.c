@@ -41,6 +41,7 @@ static const char help_text[] =
     "xpaget galpost job [WORD]                state of a request: queued, running, done, failed\n"
     "xpaget galpost status                    model, backend, queue, timings\n"
     "xpaget galpost model [info]              the model (info: every metadata key and tensor)\n"
+    "xpaget galpost catalog [N] [all]         the N brightest catalogue galaxies (all: any type)\n"
     "xpaget galpost set [KEY]                 current settings\n"
     "xpaset -p galpost set KEY VALUE          change a setting (model, backend, threads, samples,\n"
     "    seed, catalog, match_radius, aperture, ds9, log, log_level, overlay, plot, max_queue,\n"
@@ -312,6 +313,62 @@ static int get_model(void *ctx, const char *cmd, const char *params, char **out,
     return reply(out, outlen, s);
 }
 
+struct bright { double r; size_t row; };
+
+static int cmp_bright(const void *a, const void *b)
+{
+    double x = ((const struct bright *)a)->r, y = ((const struct bright *)b)->r;
+    return (x > y) - (x < y);
+}
+
+/* The brightest catalogue objects (galaxies when the catalogue has types). */
+static int get_catalog(void *ctx, const char *cmd, const char *params, char **out, size_t *outlen,
+                       char *errmsg, size_t n)
+{
+    gpd_daemon *d = ctx;
+    char buf[256], *w[3];
+    int nw = words(params, buf, sizeof buf, w, 3), all = 0;
+    long count = 10;
+    if (nw < 0) return fail(errmsg, n, "%s: usage: catalog [N] [all]", cmd);
+    for (int i = 0; i < nw; i++) {
+        char *end;
+        if (!strcmp(w[i], "all")) all = 1;
+        else if ((count = strtol(w[i], &end, 10)) < 1 || *end || count > 100000)
+            return fail(errmsg, n, "%s: '%s' is not a count (1..100000) or 'all'", cmd, w[i]);
+    }
+    pthread_mutex_lock(&d->mu);
+    const gp_catalog *c = d->catalog;
+    if (!c) {
+        pthread_mutex_unlock(&d->mu);
+        return fail(errmsg, n, "%s: no catalogue (xpaset -p galpost set catalog FILE)", cmd);
+    }
+    size_t rows = gp_catalog_size(c), k = 0;
+    struct bright *b = malloc(sizeof *b * (rows ? rows : 1));
+    gp_catalog_entry e;
+    for (size_t i = 0; b && i < rows; i++)
+        if (gp_catalog_row(c, i, &e, NULL) == GP_OK && (all || e.type < 0 || e.type == 3)) {
+            b[k].r = e.mag[GP_BAND_R];
+            b[k++].row = i;
+        }
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = b ? open_memstream(&s, &len) : NULL;
+    if (f) {
+        qsort(b, k, sizeof *b, cmp_bright);
+        fprintf(f, "# row ra dec u g r i z type (extinction-corrected, brightest in r first)\n");
+        for (size_t i = 0; i < k && i < (size_t)count; i++) {
+            gp_catalog_row(c, b[i].row, &e, NULL);
+            fprintf(f, "%zu %.7f %+.7f %.3f %.3f %.3f %.3f %.3f %d\n", e.row + 1, e.ra, e.dec, e.mag[0], e.mag[1],
+                    e.mag[2], e.mag[3], e.mag[4], e.type);
+        }
+        fclose(f);
+    }
+    pthread_mutex_unlock(&d->mu);
+    free(b);
+    if (!s) return fail(errmsg, n, "out of memory");
+    return reply(out, outlen, s);
+}
+
 static int get_help(void *ctx, const char *cmd, const char *params, char **out, size_t *outlen,
                     char *errmsg, size_t n)
 {
@@ -539,6 +596,7 @@ const gpx_command gpd_commands[] = {
     { "job", "[TAG]: state of a request", get_job, NULL },
     { "status", "model, backend, queue and timings", get_status, NULL },
     { "model", "[info]: the model", get_model, NULL },
+    { "catalog", "[N] [all]: the brightest catalogue galaxies", get_catalog, NULL },
     { "set", "[KEY] | KEY VALUE: settings", get_set, set_set },
     { "plot", "[ID] [ds9 TARGET]: draw the BPT diagram of a result", NULL, set_plot },
     { "clear", "[ds9 TARGET]: remove the overlays", NULL, set_clear },

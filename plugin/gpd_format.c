@@ -276,7 +276,7 @@ static int text_width(const char *s)
 /* DS9 centres text on its position; helvetica 10 is about 6 screen pixels
  * per character, so a line's centre goes 3 px per character right of the
  * left margin to line the block up on the left. */
-#define HALF_CHAR_PX 3.0
+#define HALF_CHAR_PX 3.5
 /* every region is in group galpost; each result's also in galpost-N */
 #define REGION_PROPS "color=cyan font=\"helvetica 10 normal roman\" select=0 edit=0 move=0 rotate=0 delete=1 tag={galpost} tag={galpost-%d}"
 
@@ -286,7 +286,7 @@ char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
     char lines[OVERLAY_MAX][160];
     int n = overlay_lines(res, lines, OVERLAY_MAX);
     if (!(zoom > 0) || !isfinite(zoom)) zoom = 1;
-    double dy = 14.0 / zoom, x0 = x + r + 8.0 / zoom;
+    double dy = 14.0 / zoom, x0 = x + r + 12.0 / zoom;
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);

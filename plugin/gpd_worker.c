@@ -145,10 +145,15 @@ int gpd_load_model(gpd_daemon *d, const gpd_config *cfg, gp_error *err)
         gp_model_close(m);
         return st;
     }
-    gp_model_close(d->model);
-    gp_catalog_close(d->catalog);
+    /* the main thread lists the catalogue under mu (xpaget galpost catalog) */
+    pthread_mutex_lock(&d->mu);
+    gp_model *old_m = d->model;
+    gp_catalog *old_c = d->catalog;
     d->model = m;
     d->catalog = c;
+    pthread_mutex_unlock(&d->mu);
+    gp_model_close(old_m);
+    gp_catalog_close(old_c);
     model_facts(d);
     gpd_log(GPD_LOG_INFO, "model %s on %s%s; catalogue %s", path, gp_model_backend_name(m),
             gp_model_is_trained(m) ? "" : " (UNTRAINED: random weights)", d->catalog_desc);

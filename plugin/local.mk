@@ -26,3 +26,11 @@ tests_test_gpd_SOURCES = tests/test_gpd.c tests/image_fixture.c tests/image_fixt
 tests_test_gpd_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/plugin
 tests_test_gpd_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation
 tests_test_gpd_LDADD = $(TEST_LDADD) $(PTHREAD_LIBS)
+
+# galpost-demo: the README's headless demonstration (installed)
+bin_SCRIPTS = galpost-demo
+galpost-demo: $(srcdir)/plugin/galpost-demo.in Makefile
+	$(AM_V_GEN)sed -e 's|@pkgdatadir[@]|$(pkgdatadir)|g' -e 's|@abs_top_srcdir[@]|$(abs_top_srcdir)|g' \
+	  $(srcdir)/plugin/galpost-demo.in >$@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+CLEANFILES += galpost-demo
+EXTRA_DIST += plugin/galpost-demo.in

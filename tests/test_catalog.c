@@ -84,6 +84,11 @@ static void test_csv_match_and_extinction(void **state)
     assert_int_equal(gp_catalog_match(c, 0.0001, 0.0, 1.0, &m, &err), GP_OK);
     assert_int_equal(m.row, 4);
     assert_int_equal(gp_catalog_match(c, 150.0, 2.0, -1.0, &m, &err), GP_ERR_ARG);
+    /* rows by number: the sentinel row is refused */
+    assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_OK);
+    assert_true(m.ra == 150.001 && m.type == -1 && fabs(m.mag[2] - 18.29f) < 1e-5);
+    assert_int_equal(gp_catalog_row(c, 2, &m, &err), GP_ERR_DATA);
+    assert_int_equal(gp_catalog_row(c, 5, &m, &err), GP_ERR_ARG);
     gp_catalog_close(c);
 }
 
@@ -229,6 +234,7 @@ static void test_real_photoobj(void **state)
         if (!usable) continue;
         assert_int_equal(st, GP_OK);
         if ((long)m.row != r - 1) continue;   /* a duplicate position (deblended child) */
+        assert_true(m.type >= 0 && m.type <= 8);    /* PhotoObj TYPE read along */
         for (int b = 0; b < 5; b++) assert_true(fabs(m.mag[b] - (mag[b] - ext[b])) < 1e-4);
         matched++;
     }

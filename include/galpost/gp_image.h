@@ -55,7 +55,8 @@
  *   extinction_r alone, the other bands' extinctions are A_r times the
  *   Schlegel, Finkbeiner & Davis (1998) ratios (5.155, 3.793, 2.751, 2.086,
  *   1.479)/2.751.  Without extinction columns the magnitudes are used as
- *   they are, and gp_catalog_has_extinction() says so.  Rows whose magnitudes are not finite or are SDSS sentinels
+ *   they are, and gp_catalog_has_extinction() says so.  An optional integer
+ *   column 'type' (PhotoObj: 3 galaxy, 6 star) is kept with each row.  Rows whose magnitudes are not finite or are SDSS sentinels
  *   (<= -9000 or >= 9000) are never matched.
  */
 #ifndef GALPOST_GP_IMAGE_H
@@ -331,6 +332,7 @@ typedef struct gp_catalog_entry {
     double sep;                  /* separation from the query, arcsec */
     float  mag[GP_NBANDS];       /* modelMag - extinction, ugriz */
     float  extinction[GP_NBANDS];/* 0 when the catalogue has none */
+    int    type;                 /* PhotoObj type (3 galaxy, 6 star), -1 if unknown */
 } gp_catalog_entry;
 
 /*
@@ -346,6 +348,16 @@ typedef struct gp_catalog_entry {
  */
 int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
                      gp_catalog_entry *out, gp_error *err);
+
+/*
+ * gp_catalog_row() - row `row` (0-based, in file order) of the catalogue,
+ * as gp_catalog_match() would return it (sep = 0).
+ *
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG (row out of range); GP_ERR_DATA (the row has no
+ *   usable position or magnitudes: it is never matched).
+ */
+int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err);
 
 /* gp_sky_separation() - angular distance between two positions, arcsec. */
 double gp_sky_separation(double ra1, double dec1, double ra2, double dec2);
