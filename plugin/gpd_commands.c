@@ -46,8 +46,8 @@ static const char help_text[] =
     "xpaset -p galpost set KEY VALUE          change a setting (model, backend, threads, samples,\n"
     "    seed, catalog, match_radius, aperture, ds9, log, log_level, overlay, plot, max_queue,\n"
     "    max_galaxies)\n"
-    "xpaset -p galpost plot [ID] [ds9 TARGET] draw the BPT diagram of a result in DS9\n"
-    "xpaset -p galpost clear [ds9 TARGET]     remove galpost's overlays from DS9's frames\n"
+    "xpaset -p galpost plot [ID] [ds9 TARGET] [tag WORD]  draw the BPT diagram of a result\n"
+    "xpaset -p galpost clear [ds9 TARGET] [tag WORD]      remove galpost's overlays from DS9\n"
     "xpaset -p galpost quit                   stop galpostd\n"
     "xpaget galpost help                      this text; see galpostd(1)\n";
 
@@ -483,19 +483,44 @@ static int set_infer(void *ctx, const char *cmd, const char *params, const char 
     return 0;
 }
 
+/* Parse "[ds9 TARGET] [tag WORD]" (and one free word into *word when not
+ * NULL); returns -1 with a message. */
+static int target_tag(const char *cmd, const char *params, const char *def, char *target, size_t tn,
+                      char *tag, size_t gn, char *word, size_t wn, char *errmsg, size_t n)
+{
+    char b[1400], *w[6];
+    int nw = words(params, b, sizeof b, w, 6);
+    snprintf(target, tn, "%s", def);
+    tag[0] = '\0';
+    if (word) word[0] = '\0';
+    if (nw < 0) return fail(errmsg, n, "%s: too many words", cmd);
+    for (int i = 0; i < nw; i++) {
+        if ((!strcmp(w[i], "ds9") || !strcmp(w[i], "tag")) && i + 1 < nw) {
+            if (!strcmp(w[i], "ds9")) snprintf(target, tn, "%s", w[i + 1]);
+            else snprintf(tag, gn, "%s", w[i + 1]);
+            i++;
+        } else if (word && !word[0]) {
+            snprintf(word, wn, "%s", w[i]);
+        } else {
+            return fail(errmsg, n, "%s: unexpected '%s' (usage: %s%s [ds9 TARGET] [tag WORD])", cmd, w[i], cmd,
+                        word ? " [ID]" : "");
+        }
+    }
+    return 0;
+}
+
 static int set_clear(void *ctx, const char *cmd, const char *params, const char *buf, size_t len,
                      char *errmsg, size_t n)
 {
     gpd_daemon *d = ctx;
     (void)buf;
     if (no_data(cmd, len, errmsg, n)) return -1;
-    char b[1200], *w[3];
-    int nw = words(params, b, sizeof b, w, 3);
-    if (nw != 0 && !(nw == 2 && !strcmp(w[0], "ds9")))
-        return fail(errmsg, n, "%s: expected nothing or 'ds9 TARGET', got '%s'", cmd, params);
+    char target[1024], tag[64];
+    if (target_tag(cmd, params, d->cfg.ds9, target, sizeof target, tag, sizeof tag, NULL, 0, errmsg, n)) return -1;
     gpd_job *j = job_new(d, GPD_JOB_CLEAR, errmsg, n);
     if (!j) return -1;
-    snprintf(j->target, sizeof j->target, "%s", nw == 2 ? w[1] : d->cfg.ds9);
+    snprintf(j->target, sizeof j->target, "%s", target);
+    snprintf(j->tag, sizeof j->tag, "%s", tag);
     job_enqueue(d, j);
     return 0;
 }
@@ -515,14 +540,9 @@ static int set_plot(void *ctx, const char *cmd, const char *params, const char *
     gpd_daemon *d = ctx;
     (void)buf;
     if (no_data(cmd, len, errmsg, n)) return -1;
-    char b[1200], *w[4], rest[64] = "";
-    int nw = words(params, b, sizeof b, w, 4);
-    const char *target = d->cfg.ds9;
-    if (nw < 0) return fail(errmsg, n, "%s: usage: plot [ID] [ds9 TARGET]", cmd);
-    for (int i = 0; i < nw; i++)
-        if (!strcmp(w[i], "ds9") && i + 1 < nw) { target = w[i + 1]; i++; }
-        else if (!rest[0]) snprintf(rest, sizeof rest, "%s", w[i]);
-        else return fail(errmsg, n, "%s: usage: plot [ID] [ds9 TARGET]", cmd);
+    char target[1024], tag[64], rest[64];
+    if (target_tag(cmd, params, d->cfg.ds9, target, sizeof target, tag, sizeof tag, rest, sizeof rest, errmsg, n))
+        return -1;
     gpd_result *r;
     int fmt;
     if (parse_id_format(d, cmd, rest, NULL, &r, &fmt, errmsg, n)) return -1;
@@ -541,6 +561,7 @@ static int set_plot(void *ctx, const char *cmd, const char *params, const char *
     j->nshape = 1;
     j->nok = 1;
     snprintf(j->target, sizeof j->target, "%s", target);
+    snprintf(j->tag, sizeof j->tag, "%s", tag);
     job_enqueue(d, j);
     return 0;
 }
@@ -598,8 +619,8 @@ const gpx_command gpd_commands[] = {
     { "model", "[info]: the model", get_model, NULL },
     { "catalog", "[N] [all]: the brightest catalogue galaxies", get_catalog, NULL },
     { "set", "[KEY] | KEY VALUE: settings", get_set, set_set },
-    { "plot", "[ID] [ds9 TARGET]: draw the BPT diagram of a result", NULL, set_plot },
-    { "clear", "[ds9 TARGET]: remove the overlays", NULL, set_clear },
+    { "plot", "[ID] [ds9 TARGET] [tag WORD]: draw the BPT diagram of a result", NULL, set_plot },
+    { "clear", "[ds9 TARGET] [tag WORD]: remove the overlays", NULL, set_clear },
     { "quit", "stop galpostd", NULL, set_quit },
     { "help", "the sub-commands", get_help, NULL },
 };

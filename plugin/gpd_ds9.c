@@ -71,30 +71,39 @@ static int add_source(gpd_job *job, int frame, const char *channel, int band, co
     return 0;
 }
 
-/* The band of the current frame (or channel): FILTER keyword, else name. */
-static int current_band(const char *t, const char *path, gp_error *err)
+/* The band of the current frame (or channel).  For a file, its name tells
+ * at once (the worker then reads the FILTER keyword from the file itself,
+ * which wins); otherwise DS9 is asked for the FILTER keyword. */
+static int current_band(const char *t, const char *path)
 {
+    int band = path[0] ? gp_band_from_filename(path) : GP_BAND_UNKNOWN;
+    if (band != GP_BAND_UNKNOWN) return band;
     char *filt = NULL;
-    int band = GP_BAND_UNKNOWN;
     gp_error e2;
     if (get_text(t, "fits header keyword FILTER", &filt, &e2) == GP_OK) {
-        /* DS9 returns the value without quotes */
-        band = gp_band_from_filter(filt);
+        band = gp_band_from_filter(filt);   /* DS9 returns the value without quotes */
         free(filt);
     }
-    (void)err;
-    if (band == GP_BAND_UNKNOWN && path[0]) band = gp_band_from_filename(path);
     return band;
 }
 
 /* Record the current frame (or RGB channel) as a source. */
-static int read_current(gpd_job *job, int frame, const char *channel, const char *cwd, gp_error *err)
+static int read_current(gpd_job *job, int frame, const char *channel, char *cwd, size_t cwdlen,
+                        gp_error *err)
 {
     const char *t = job->target;
     char *file = NULL;
     int st = get_text(t, "file", &file, err);
     if (st) return st;
     char path[GPD_PATH_MAX] = "";
+    if (file[0] && file[0] != '/' && !cwd[0]) {
+        /* a relative name: relative to DS9's working directory */
+        char *s = NULL;
+        if (get_text(t, "cd", &s, err) == GP_OK) {
+            snprintf(cwd, cwdlen, "%s", s);
+            free(s);
+        }
+    }
     if (file[0]) {
         if (file[0] != '/' && cwd[0]) snprintf(path, sizeof path, "%s/%s", cwd, file);
         else snprintf(path, sizeof path, "%s", file);
@@ -108,7 +117,7 @@ static int read_current(gpd_job *job, int frame, const char *channel, const char
         free(has);
         if (empty) return GP_OK;
     }
-    int band = current_band(t, path, err);
+    int band = current_band(t, path);
     if (band == GP_BAND_UNKNOWN && channel[0]) {
         /* an RGB frame's channels, as in SDSS irg colour images */
         if (!strcmp(channel, "red")) band = GP_BAND_I;
@@ -178,15 +187,18 @@ static int gather_positions(gpd_job *job, gp_error *err)
     snprintf(q, sizeof q, "regions%s -format ds9 -system wcs -sky icrs -skyformat degrees", sel);
     int st = gpx_get(t, q, &w, NULL, err);
     if (st) return st;
-    snprintf(q, sizeof q, "regions%s -format ds9 -system image", sel);
-    if (gpx_get(t, q, &im, NULL, err) != GP_OK) im = NULL;
-    /* a frame without a celestial WCS lists no regions in wcs (or lists
-     * them in another system): the image listing still has them */
+    /* image positions for the overlay come from the frame's WCS (worker) */
     int sky = strstr(w, "\nicrs") != NULL || !strncmp(w, "icrs", 4);
-    int any = (im && strchr(im, '(')) || strchr(w, '(');
     job->shapes = calloc((size_t)max, sizeof *job->shapes);
-    if (!job->shapes) { free(w); free(im); return GP_FAIL(err, GP_ERR_NOMEM, "out of memory"); }
-    job->nshape = sky ? gpd_parse_regions(w, im, job->shapes, max) : 0;
+    if (!job->shapes) { free(w); return GP_FAIL(err, GP_ERR_NOMEM, "out of memory"); }
+    job->nshape = sky ? gpd_parse_regions(w, NULL, job->shapes, max) : 0;
+    int any = strchr(w, '(') != NULL;
+    if (job->nshape == 0 && !any) {
+        /* a frame without a celestial WCS lists no regions in wcs: the
+         * image listing still has them */
+        snprintf(q, sizeof q, "regions%s -format ds9 -system image", sel);
+        if (gpx_get(t, q, &im, NULL, err) == GP_OK && strchr(im, '(')) any = 1;
+    }
     free(w);
     free(im);
     if (job->nshape == 0) {
@@ -204,9 +216,24 @@ static int gather_positions(gpd_job *job, gp_error *err)
     return GP_OK;
 }
 
-/* DS9's XPA method identifies it whether it was named by title or method. */
+/* DS9's XPA method identifies it whether it was named by title or method.
+ * Remembered per target name until a call to that target fails. */
+static struct { char target[1024], id[1024]; } ident[8];
+static int nident;
+
+static void identity_forget(const char *target)
+{
+    for (int i = 0; i < nident; i++)
+        if (!strcmp(ident[i].target, target)) ident[i] = ident[--nident];
+}
+
 void gpd_ds9_identity(gpd_job *job)
 {
+    for (int i = 0; i < nident; i++)
+        if (!strcmp(ident[i].target, job->target)) {
+            snprintf(job->ds9id, sizeof job->ds9id, "%s", ident[i].id);
+            return;
+        }
     char *s = NULL;
     gp_error e;
     snprintf(job->ds9id, sizeof job->ds9id, "%s", job->target);
@@ -219,6 +246,10 @@ void gpd_ds9_identity(gpd_job *job)
         if (l > 0 && l < sizeof job->ds9id) {
             memcpy(job->ds9id, m, l);
             job->ds9id[l] = '\0';
+            if (nident == 8) nident--;
+            snprintf(ident[nident].target, sizeof ident[nident].target, "%s", job->target);
+            snprintf(ident[nident].id, sizeof ident[nident].id, "%s", job->ds9id);
+            nident++;
         }
     }
     free(s);
@@ -229,7 +260,10 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
     const char *t = job->target;
     char *s = NULL;
     int st = get_text(t, "frame", &s, err);
-    if (st) return st;
+    if (st) {
+        identity_forget(t);   /* DS9 may come back under the same name */
+        return st;
+    }
     job->cur_frame = atoi(s);
     free(s);
     if (job->cur_frame <= 0) return GP_FAIL(err, GP_ERR_NOTFOUND, "DS9 '%s' has no frame", t);
@@ -242,12 +276,7 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
     }
     if (job->kind == GPD_JOB_INFER && (st = gather_positions(job, err))) return st;
 
-    /* DS9's working directory, for frames loaded by relative names */
-    char cwd[GPD_PATH_MAX] = "";
-    if (get_text(t, "cd", &s, err) == GP_OK) {
-        snprintf(cwd, sizeof cwd, "%s", s);
-        free(s);
-    }
+    char cwd[GPD_PATH_MAX] = "";   /* DS9's working directory, when needed */
     int ids[MAX_FRAMES];
     if ((st = get_text(t, "frame all", &s, err))) return st;
     int nf = gpd_parse_int_list(s, ids, MAX_FRAMES);
@@ -258,7 +287,7 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
     for (int i = 0; i < nf && !st; i++) {
         if (ids[i] != shown) st = set_cmd(t, err, "frame %d", ids[i]);
         shown = ids[i];
-        if (!st) st = read_current(job, ids[i], "", cwd, err);
+        if (!st) st = read_current(job, ids[i], "", cwd, sizeof cwd, err);
     }
     /* RGB frames: only when g, r and i are not all found as plain frames.
      * Setting the channel of a plain frame does nothing; of an RGB frame,
@@ -286,7 +315,7 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
             static const char *const ch[3] = { "red", "green", "blue" };
             for (int c = 0; c < 3 && !st; c++) {
                 st = set_cmd(t, err, "rgb channel %s", ch[c]);
-                if (!st) st = read_current(job, ids[i], ch[c], cwd, err);
+                if (!st) st = read_current(job, ids[i], ch[c], cwd, sizeof cwd, err);
             }
             if (ids[i] == job->cur_frame) { snprintf(rgbchan, sizeof rgbchan, "%s", orig); rgbframe = ids[i]; }
             if (!st) st = set_cmd(t, err, "rgb channel %s", orig);
@@ -404,7 +433,13 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
     int st = GP_OK;
     if (job->cfg.overlay) {
         /* the previous overlay of the same galaxy, and old error texts, go */
-        if ((st = set_cmd(t, err, "regions group galpost-error delete"))) return st;
+        static char err_drawn[1024];   /* the DS9 with error texts */
+        if (!strcmp(err_drawn, job->ds9id)) {
+            if ((st = set_cmd(t, err, "regions group galpost-error delete"))) return st;
+            err_drawn[0] = '\0';
+        }
+        for (int i = 0; i < job->nshape; i++)
+            if (job->out[i].status != GP_OK) snprintf(err_drawn, sizeof err_drawn, "%s", job->ds9id);
         for (int i = 0; i < job->nshape; i++) {
             if (job->out[i].status != GP_OK) continue;
             const gpd_result *r = &job->out[i].res;

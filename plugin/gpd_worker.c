@@ -241,14 +241,17 @@ static void compute_infer(gpd_daemon *d, gpd_job *job)
     int cur_src = -1;
     for (int i = 0; i < job->nsrc; i++) {
         gpd_source *s = &job->src[i];
-        if (s->band == GP_BAND_UNKNOWN && s->frame != job->cur_frame) { open_st[i] = -1; continue; }
+        /* images of unknown band read through XPA are of no use */
+        if (s->band == GP_BAND_UNKNOWN && !s->path[0] && s->frame != job->cur_frame) { open_st[i] = -1; continue; }
         open_st[i] = cache_frame(d->cache, s, &fr[i], &err);
-        if (open_st[i]) snprintf(open_msg[i], sizeof open_msg[i], "%s", err.msg);
-        else if (s->band == GP_BAND_UNKNOWN) {
-            int b = gp_frame_band(fr[i]);   /* FILTER read from the file */
-            if (b != GP_BAND_UNKNOWN) s->band = b;
+        if (open_st[i]) {
+            snprintf(open_msg[i], sizeof open_msg[i], "%s", err.msg);
+            continue;
         }
-        if (!open_st[i] && s->frame == job->cur_frame && cur_src < 0) cur_src = i;
+        /* the file's FILTER keyword (or name) wins over the guess made in DS9 */
+        int b = gp_frame_band(fr[i]);
+        if (b != GP_BAND_UNKNOWN) s->band = b;
+        if (s->frame == job->cur_frame && cur_src < 0) cur_src = i;
     }
     int k = 0;
     for (int i = 0; i < n; i++) {

@@ -205,18 +205,15 @@ count_galpost_regions() {
     echo $n
 }
 [ "$(count_galpost_regions)" -gt 0 ] || fail "no galpost regions before clear"
-xpaset -p $D analysis task "{Clear overlays}"
-no_overlay() { [ "$(xpaget galpost job | cut -d' ' -f2)" = done ] && [ "$(count_galpost_regions)" -eq 0 ]; }
-poll 10 no_overlay || fail "$(count_galpost_regions) galpost regions left after clear"
+contains "$(run_task $D "Clear overlays")" "done" "clear overlays task"
+[ "$(count_galpost_regions)" -eq 0 ] || fail "$(count_galpost_regions) galpost regions left after clear"
 pass "clear removed every galpost region"
 xpaset -p $D frame 2
 xpaset -p $D plot current galpost_bpt
 xpaset -p $D plot close
 [ "$(xpaget $D plot)" = "" ] || fail "plot still open: $(xpaget $D plot)"
-xpaset -p $D analysis task "{BPT diagram}"
-has_plot() { case "$(xpaget $D plot)" in *galpost_bpt*) return 0 ;; esac; return 1; }
-poll 10 has_plot || fail "the BPT diagram task drew no plot"
-pass "BPT diagram task redraws the plot"
+contains "$(run_task $D "BPT diagram")" "done" "BPT diagram task"
+contains "$(xpaget $D plot)" "galpost_bpt" "the BPT diagram task redrew the plot"
 xpaset -p $D analysis task "{Status}"
 status_shown() { case "$(ds9_text_windows $D)" in *"model: $WORK/model.gpw"*) return 0 ;; esac; return 1; }
 poll 10 status_shown || fail "no status in a DS9 text window: $(ds9_text_windows $D)"
