@@ -55,6 +55,7 @@ typedef struct gpd_config {
     char            pidfile[GPD_PATH_MAX]; /* "" = none */
     int             overlay;               /* draw text regions */
     int             plot;                  /* draw the BPT plot */
+    int             show_errors;           /* failures in DS9's text window */
     int             max_queue;             /* pending requests */
     int             max_galaxies;          /* per request */
     int             timeout;               /* XPA timeout towards DS9, seconds */

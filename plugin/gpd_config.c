@@ -15,7 +15,7 @@
 
 const char *const gpd_config_keys[] = {
     "model", "backend", "threads", "samples", "seed", "catalog", "match_radius",
-    "aperture", "ds9", "name", "log", "log_level", "pidfile", "overlay", "plot",
+    "aperture", "ds9", "name", "log", "log_level", "pidfile", "overlay", "plot", "show_errors",
     "max_queue", "max_galaxies", "timeout", NULL
 };
 
@@ -33,6 +33,7 @@ void gpd_config_defaults(gpd_config *c)
     c->log_level = GPD_LOG_INFO;
     c->overlay = 1;
     c->plot = 1;
+    c->show_errors = 1;
     c->max_queue = 16;
     c->max_galaxies = 64;
     c->timeout = 10;
@@ -118,9 +119,11 @@ int gpd_config_set(gpd_config *c, const char *key, const char *v, char *msg, siz
         c->log_level = lv;
         return 0;
     }
-    if (!strcmp(key, "overlay") || !strcmp(key, "plot")) {
+    if (!strcmp(key, "overlay") || !strcmp(key, "plot") || !strcmp(key, "show_errors")) {
         if (parse_bool(v, &b)) { snprintf(msg, msglen, "%s: '%s' is not yes or no", key, v); return -1; }
-        if (!strcmp(key, "overlay")) c->overlay = b; else c->plot = b;
+        if (!strcmp(key, "overlay")) c->overlay = b;
+        else if (!strcmp(key, "plot")) c->plot = b;
+        else c->show_errors = b;
         return 0;
     }
     struct { const char *k; long lo, hi; int *dst; } ints[] = {
@@ -151,7 +154,7 @@ int gpd_config_set(gpd_config *c, const char *key, const char *v, char *msg, siz
         return 0;
     }
     snprintf(msg, msglen, "unknown setting '%s' (known: model, backend, threads, samples, seed, catalog, "
-             "match_radius, aperture, ds9, name, log, log_level, pidfile, overlay, plot, max_queue, "
+             "match_radius, aperture, ds9, name, log, log_level, pidfile, overlay, plot, show_errors, max_queue, "
              "max_galaxies, timeout)", key);
     return -1;
 }
@@ -174,6 +177,7 @@ int gpd_config_get(const gpd_config *c, const char *key, char *out, size_t n)
     else if (!strcmp(key, "pidfile")) snprintf(out, n, "%s", c->pidfile[0] ? c->pidfile : "none");
     else if (!strcmp(key, "overlay")) snprintf(out, n, "%s", c->overlay ? "yes" : "no");
     else if (!strcmp(key, "plot")) snprintf(out, n, "%s", c->plot ? "yes" : "no");
+    else if (!strcmp(key, "show_errors")) snprintf(out, n, "%s", c->show_errors ? "yes" : "no");
     else if (!strcmp(key, "max_queue")) snprintf(out, n, "%d", c->max_queue);
     else if (!strcmp(key, "max_galaxies")) snprintf(out, n, "%d", c->max_galaxies);
     else if (!strcmp(key, "timeout")) snprintf(out, n, "%d", c->timeout);

@@ -150,6 +150,7 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err);
 int gpd_ds9_clear(const char *target, gp_error *err);
 int gpd_ds9_plot(gpd_daemon *d, gpd_job *job, gp_error *err);
 void gpd_ds9_identity(gpd_job *job);
+void gpd_ds9_show_error(const char *target, const char *message);
 
 /* gpd_commands.c */
 extern const struct gpx_command gpd_commands[];

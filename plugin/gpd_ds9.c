@@ -493,6 +493,16 @@ int gpd_ds9_plot(gpd_daemon *d, gpd_job *job, gp_error *err)
     return plot_bpt(d, job, err);
 }
 
+/* A failed request, in DS9's analysis text window (non-modal). */
+void gpd_ds9_show_error(const char *target, const char *message)
+{
+    char text[1400];
+    snprintf(text, sizeof text, "galpost: %s\n", message);
+    gp_error e;
+    if (gpx_set(target, "analysis text", text, strlen(text), &e))
+        gpd_log(GPD_LOG_DEBUG, "cannot show the error in DS9: %s", e.msg);
+}
+
 /* ------------------------------------------------------------ clear */
 
 int gpd_ds9_clear(const char *t, gp_error *err)
