@@ -8,6 +8,8 @@ libgalpost_la_LDFLAGS = -version-info 0:0:0
 libgalpost_la_SOURCES = \
 	engine/gp_error.c
 # -- weights I/O (weights/FORMAT.md) --
+libgalpost_la_SOURCES += engine/gp_weights_internal.h engine/gp_weights_read.c \
+	engine/gp_weights_write.c engine/gp_weights_info.c
 # -- model, CPU backend, inference --
 libgalpost_la_SOURCES += \
 	engine/gp_backend.h engine/gp_backend.c \
@@ -18,7 +20,7 @@ libgalpost_la_SOURCES += \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
 	engine/gp_infer.c engine/gp_summary.c \
 	engine/gp_cosmo.h engine/gp_cosmo.c \
-	engine/gp_fits_cutout.c
+	engine/gp_fits_cutout.c engine/gp_fits_results.c
 # -- FITS/WCS frames, cutouts, photometry --
 
 pkginclude_HEADERS += \
@@ -38,3 +40,4 @@ galpost_SOURCES = \
 	engine/cli/cli_common.h engine/cli/cli_common.c \
 	engine/cli/cli_infer.c \
 	engine/cli/cli_model_random.c
+galpost_SOURCES += engine/cli/cli_model.c

@@ -1,1 +1,6 @@
 # rules for man/
+dist_man_MANS += man/galpost.1
+
+# every man page in man/ must be `mandoc -T lint` clean
+TESTS += tests/test_man_lint.sh
+dist_check_SCRIPTS += tests/test_man_lint.sh

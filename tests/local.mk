@@ -11,6 +11,15 @@ tests_test_error_SOURCES = tests/test_error.c
 tests_test_error_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_error_LDADD = $(TEST_LDADD)
 
+check_PROGRAMS += tests/test_weights
+tests_test_weights_SOURCES = tests/test_weights.c
+tests_test_weights_CPPFLAGS = $(TEST_CPPFLAGS) $(ZLIB_CFLAGS)
+tests_test_weights_LDADD = $(TEST_LDADD) $(ZLIB_LIBS)
+
+# `galpost model info` on a file written by `test_weights --write-example`
+TESTS += tests/test_model_info.sh
+dist_check_SCRIPTS += tests/test_model_info.sh
+
 
 noinst_HEADERS += tests/gp_test_util.h
 check_PROGRAMS += tests/test_layers
@@ -27,6 +36,16 @@ check_PROGRAMS += tests/test_infer
 tests_test_infer_SOURCES = tests/test_infer.c
 tests_test_infer_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_infer_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/test_fits_io
+tests_test_fits_io_SOURCES = tests/test_fits_io.c
+tests_test_fits_io_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_fits_io_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/test_model_load
+tests_test_model_load_SOURCES = tests/test_model_load.c
+tests_test_model_load_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_model_load_LDADD = $(TEST_LDADD)
 
 # every test program above is a test
 TESTS += $(check_PROGRAMS)

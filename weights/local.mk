@@ -1,1 +1,2 @@
 # rules for weights/
+EXTRA_DIST += weights/FORMAT.md

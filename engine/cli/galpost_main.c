@@ -14,6 +14,7 @@ struct subcommand {
 static const struct subcommand commands[] = {
     /* one line per sub-command; keep in the order of the man page */
     { "infer", gp_cli_infer, "posterior inference on galaxies" },
+    { "model", gp_cli_model, "inspect and create model weights files" },
     { NULL, NULL, NULL }
 };
 

@@ -92,7 +92,9 @@ uint32_t    gp_weights_version(const gp_weights *w);
 uint64_t    gp_weights_file_size(const gp_weights *w);
 uint32_t    gp_weights_checksum(const gp_weights *w);
 
-/* Number of tensors, and the i-th tensor in file order (0 <= i < count). */
+/* Number of tensors, and the i-th tensor in file order (0 <= i < count).
+ * gp_weights_tensor_at() returns GP_OK, or GP_ERR_ARG when i is out of
+ * range or an argument is NULL. */
 size_t gp_weights_tensor_count(const gp_weights *w);
 int    gp_weights_tensor_at(const gp_weights *w, size_t i, gp_tensor_info *out,
                             gp_error *err);
@@ -117,13 +119,16 @@ int gp_weights_tensor(const gp_weights *w, const char *name,
  *   data      const float**   Its data.
  * Function return value:
  *   GP_OK; GP_ERR_NOTFOUND; GP_ERR_FORMAT when the shape differs (the
- *   message gives the tensor, the expected and the found shapes).
+ *   message gives the tensor, the expected and the found shapes);
+ *   GP_ERR_ARG (NULL argument, ndim outside 1..GP_WEIGHTS_MAX_DIMS).
  */
 int gp_weights_tensor_shaped(const gp_weights *w, const char *name, int ndim,
                              const int64_t *dims, const float **data,
                              gp_error *err);
 
-/* Number of metadata entries and the i-th in file order. */
+/* Number of metadata entries and the i-th in file order.
+ * gp_weights_meta_at() returns GP_OK, or GP_ERR_ARG when i is out of range
+ * or an argument is NULL. */
 size_t gp_weights_meta_count(const gp_weights *w);
 int    gp_weights_meta_at(const gp_weights *w, size_t i, gp_meta_entry *out,
                           gp_error *err);
@@ -145,9 +150,18 @@ int gp_weights_meta_f64_array(const gp_weights *w, const char *key,
                               const double **vals, size_t *n, gp_error *err);
 
 /*
+ * gp_meta_type_name() - the name of a metadata type as FORMAT.md spells it
+ * ("STR", "I64", "F64", "I64_ARRAY", "F64_ARRAY"); "unknown" otherwise.
+ */
+const char *gp_meta_type_name(int type);
+
+/*
  * gp_weights_print_info() - print header, metadata (every key) and the
  * tensor table (name, shape, parameters, min/max/mean) in human-readable
  * form, as `galpost model info` does.
+ *
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG (NULL argument); GP_ERR_IO (writing to out failed).
  */
 int gp_weights_print_info(const gp_weights *w, FILE *out, gp_error *err);
 
