@@ -49,3 +49,9 @@ tests_test_model_load_LDADD = $(TEST_LDADD)
 
 # every test program above is a test
 TESTS += $(check_PROGRAMS)
+
+# -- training (issue 4) --
+check_PROGRAMS += tests/test_backward
+tests_test_backward_SOURCES = tests/test_backward.c
+tests_test_backward_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_backward_LDADD = $(TEST_LDADD)
