@@ -46,6 +46,7 @@ libgalpost_la_SOURCES += engine/cpu/gp_cpu_train.c \
 	engine/gp_dataset.h engine/gp_dataset.c \
 	engine/train/gp_train.h engine/train/gp_train_params.c \
 	engine/train/gp_train_layers.c engine/train/gp_train_model.c \
-	engine/train/gp_train_run.h engine/train/gp_train_run.c
-galpost_SOURCES += engine/cli/cli_train.c
+	engine/train/gp_train_run.h engine/train/gp_train_run.c \
+	engine/train/gp_eval.h engine/train/gp_eval.c
+galpost_SOURCES += engine/cli/cli_train.c engine/cli/cli_eval.c
 # -- end training block --

@@ -16,6 +16,7 @@ static const struct subcommand commands[] = {
     { "infer", gp_cli_infer, "posterior inference on galaxies" },
     { "model", gp_cli_model, "inspect and create model weights files" },
     { "train", gp_cli_train, "train a model on training shards" },
+    { "eval", gp_cli_eval, "evaluate a trained model on its held-out test split" },
     { NULL, NULL, NULL }
 };
 
