@@ -55,3 +55,8 @@ check_PROGRAMS += tests/test_backward
 tests_test_backward_SOURCES = tests/test_backward.c
 tests_test_backward_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_backward_LDADD = $(TEST_LDADD)
+check_PROGRAMS += tests/test_train
+tests_test_train_SOURCES = tests/test_train.c
+tests_test_train_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_train_LDADD = $(TEST_LDADD) $(PTHREAD_LIBS)
+# -- end training tests --

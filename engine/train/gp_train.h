@@ -141,6 +141,10 @@ int  gp_tvae_step(gp_backend *be, gp_tvae *v, const float *x, int n, const float
 
 typedef struct gp_tmember {
     int      k, T, tin;
+    int      joint;     /* 0 (the paper's protocol): the heads learn only from
+                           their MSE, the flows see the residuals as data;
+                           1: the flows' NLL also trains the heads (exact
+                           gradient of the total loss; used by the tests) */
     gp_tmlp  trunk, core_head, classifier, line_head;
     gp_tflow core_flow, line_flow, oh_flow;
     int      cap;

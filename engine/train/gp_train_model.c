@@ -262,12 +262,18 @@ int gp_tmember_step(gp_backend *be, gp_tmember *m, const float *X, const float *
         free(hl);
     }
     if (!backward) return GP_OK;
+    TRY(o->zero(be, m->dtrunk, sizeof(float) * n * m->T, err));
+    /* flows: context gradients into dtrunk; with joint, residual gradients too (r = y - head) */
+    TRY(gp_tflow_nll_backward(be, &m->core_flow, NULL, rows, w, m->dtrunk, m->joint ? rc : NULL, err));
+    TRY(gp_tflow_nll_backward(be, &m->oh_flow, m->mask_oh, rows, w, m->dtrunk, m->joint ? roh : NULL, err));
+    TRY(gp_tflow_nll_backward(be, &m->line_flow, NULL, rows, w, m->dtrunk, m->joint ? rl : NULL, err));
+    if (m->joint) {
+        TRY(o->axpby(be, 1.0f, dhc, -1.0f, rc, n * 4, dhc, err));
+        TRY(o->axpby(be, 1.0f, dhoh, -1.0f, roh, n, dhoh, err));
+        TRY(o->axpby(be, 1.0f, m->g_line, -1.0f, rl, n * 4, m->g_line, err));
+    }
     TRY(o->copy_cols(be, dhc, rows, 4, 0, m->g_head, 5, 0, 4, 0, err));
     TRY(o->copy_cols(be, dhoh, rows, 1, 0, m->g_head, 5, 4, 1, 0, err));
-    TRY(o->zero(be, m->dtrunk, sizeof(float) * n * m->T, err));
-    TRY(gp_tflow_nll_backward(be, &m->core_flow, NULL, rows, w, m->dtrunk, NULL, err));
-    TRY(gp_tflow_nll_backward(be, &m->oh_flow, m->mask_oh, rows, w, m->dtrunk, NULL, err));
-    TRY(gp_tflow_nll_backward(be, &m->line_flow, NULL, rows, w, m->dtrunk, NULL, err));
     TRY(gp_tmlp_backward(be, &m->core_head, rows, m->g_head, m->dtmp, err));
     TRY(o->axpby(be, 1.0f, m->dtrunk, 1.0f, m->dtmp, n * m->T, m->dtrunk, err));
     TRY(gp_tmlp_backward(be, &m->classifier, rows, m->g_cls, m->dtmp, err));
