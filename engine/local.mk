@@ -50,3 +50,10 @@ libgalpost_la_SOURCES += engine/cpu/gp_cpu_train.c \
 	engine/train/gp_eval.h engine/train/gp_eval.c
 galpost_SOURCES += engine/cli/cli_train.c engine/cli/cli_eval.c
 # -- end training block --
+
+# -- sim helpers in libgalpost (issue 3): cosmology (internal), PNG plots (cairo) --
+libgalpost_la_SOURCES += engine/gp_plot.c
+pkginclude_HEADERS += include/galpost/gp_plot.h
+libgalpost_la_CPPFLAGS += $(CAIRO_CFLAGS)
+libgalpost_la_LIBADD += $(CAIRO_LIBS) -lfontconfig
+# -- end sim helpers --
