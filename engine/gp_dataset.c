@@ -13,7 +13,7 @@
 
 static const char *const bad_reason[GP_BAD_NREASON] = {
     "photometry (modelMag/extinction NaN, -9999 or outside 5..40 mag)",
-    "core labels (lgm_tot_p50, sfr_tot_p50, z or M_BH NaN/-9999, v_disp <= 0)",
+    "core labels (lgm_tot_p50, sfr_tot_p50, z or log_mbh NaN/-9999; v_disp <= 0 without log_mbh)",
     "line fluxes (NaN or -9999)",
     "cutout (non-finite pixels)",
 };
@@ -127,20 +127,23 @@ static int open_shard(gp_dataset *d, int s, const char *path, int need_images, g
         }
     }
     if (!rc) {
-        int has_v = 0;
-        if ((rc = read_col(f, path, "v_disp", nrows, c, 0, &has_v, err))) goto cleanup;
-        if (has_v) {
+        /* M_BH: the log_mbh column (sim/FORMAT.md; a real export computes it from v_disp by
+         * McConnell & Ma 2013, -9999 when v_disp <= 70 km/s); without it, MM13 of v_disp */
+        int has_m = 0;
+        if ((rc = read_col(f, path, "log_mbh", nrows, c, 0, &has_m, err))) goto cleanup;
+        if (has_m) {
+            d->mbh_from_vdisp = 0;
+            for (long i = 0; i < nrows; i++) {
+                if (!usable(c[i])) d->bad[base + i] |= GP_BAD_CORE;
+                d->target[(base + i) * GP_NQ + GP_Q_LOGMBH] = (float)c[i];
+            }
+        } else {
             d->mbh_from_vdisp = 1;
+            if ((rc = read_col(f, path, "v_disp", nrows, c, 1, NULL, err))) goto cleanup;
             for (long i = 0; i < nrows; i++) {
                 double m = (usable(c[i]) && c[i] > 0) ? gp_mbh_from_vdisp(c[i]) : NAN;
                 if (!isfinite(m)) d->bad[base + i] |= GP_BAD_CORE;
                 d->target[(base + i) * GP_NQ + GP_Q_LOGMBH] = (float)m;
-            }
-        } else {
-            if ((rc = read_col(f, path, "log_mbh", nrows, c, 1, NULL, err))) goto cleanup;
-            for (long i = 0; i < nrows; i++) {
-                if (!usable(c[i])) d->bad[base + i] |= GP_BAD_CORE;
-                d->target[(base + i) * GP_NQ + GP_Q_LOGMBH] = (float)c[i];
             }
         }
         int has_flag = 0;
@@ -293,7 +296,7 @@ void gp_dataset_report(const gp_dataset *d, FILE *out)
     for (long i = 0; i < d->n; i++) if (!d->bad[i] && d->oh_ok[i]) nmeas++;
     fprintf(out, "data: %ld rows in %d shard%s, %ld usable, %ld bad; metallicity measurable in %ld usable rows; M_BH from %s\n",
             d->n, d->nshards, d->nshards == 1 ? "" : "s", d->n - d->nbad_rows, d->nbad_rows, nmeas,
-            d->mbh_from_vdisp ? "v_disp (McConnell & Ma 2013)" : "the log_mbh column");
+            d->mbh_from_vdisp ? "v_disp (McConnell & Ma 2013; no log_mbh column)" : "the log_mbh column");
     for (int r = 0; r < GP_BAD_NREASON; r++)
         if (d->nbad[r]) fprintf(out, "  bad rows: %ld with unusable %s\n", d->nbad[r], bad_reason[r]);
 }

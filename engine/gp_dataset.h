@@ -9,9 +9,9 @@
  *
  * Columns used: modelMag_{u,g,r,i,z} and extinction_{u,g,r,i,z} (the
  * photometry is extinction-corrected model magnitudes); lgm_tot_p50,
- * sfr_tot_p50, z; the black-hole mass from v_disp by McConnell & Ma (2013)
- * (log M = 8.32 + 5.64 log10(v_disp / 200 km/s)) or, without v_disp, the
- * log_mbh column; oh_p50 with oh_measurable (or oh_p50 > 0 when there is no
+ * sfr_tot_p50, z; log_mbh (the training target of sim/FORMAT.md; a real
+ * export computes it from v_disp by McConnell & Ma 2013) or, without that
+ * column, log M = 8.32 + 5.64 log10(v_disp / 200 km/s); oh_p50 with oh_measurable (or oh_p50 > 0 when there is no
  * flag); h_alpha_flux, h_beta_flux, nii_6584_flux, oiii_5007_flux as
  * y = log10(1 + max(F, 0)); objID when present.
  *
@@ -50,7 +50,7 @@ typedef struct gp_dataset {
     long      nbad[GP_BAD_NREASON];
     long      nbad_rows;
     int       has_images;
-    int       mbh_from_vdisp;  /* 1: M_BH from v_disp; 0: log_mbh column */
+    int       mbh_from_vdisp;  /* 1: M_BH from v_disp (no log_mbh column); 0: log_mbh */
     int       nshards;
     char     *shard_path[GP_DATASET_MAX_SHARDS];
     long      shard_first[GP_DATASET_MAX_SHARDS + 1];

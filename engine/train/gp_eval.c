@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "galpost/gp_model.h"
+#include "galpost/gp_plot.h"
 #include "galpost/gp_weights.h"
 #include "gp_dataset.h"
 #include "gp_eval.h"
@@ -253,12 +254,111 @@ static void baseline_knn(const float *Xtr, const float *Ytr, const float *Mtr, l
     free(bd); free(bi);
 }
 
-/* ------------------------------------------------------------- driver */
 
 static const char *const qlabel[NQ] = { "log M*", "log SFR", "z", "log M_BH", "12+log(O/H)",
                                         "Halpha", "Hbeta", "[NII]6584", "[OIII]5007" };
 /* paper Table 1 targets (R^2) in gp_quantity order */
 static const double paper_r2[NQ] = { 0.85, 0.76, 0.80, 0.67, 0.76, 0.80, 0.79, 0.70, 0.50 };
+
+/* ------------------------------------------------------------- figures */
+
+static double line_identity(double x, void *arg) { (void)arg; return x; }
+
+static int eval_figures(const char *outdir, long nt, const double *med, const double *truth, const uint8_t *mask,
+                        const double *pit, const qfig *F, gp_error *err)
+{
+    char path[4200];
+    int st = GP_OK;
+    double *x = malloc(sizeof(double) * (size_t)(nt ? nt : 1)), *y = malloc(sizeof(double) * (size_t)(nt ? nt : 1));
+    if (!x || !y) { free(x); free(y); return GP_FAIL(err, GP_ERR_NOMEM, "eval figures"); }
+    /* predicted (posterior median) vs true */
+    gp_plot *p = gp_plot_new(1500, 1500, 3, 3, err);
+    if (!p) { free(x); free(y); return err ? err->status : GP_ERR_NOMEM; }
+    for (int q = 0; q < NQ; q++) {
+        long n = 0;
+        double lo = INFINITY, hi = -INFINITY;
+        for (long i = 0; i < nt; i++) {
+            if (!mask[i * NQ + q]) continue;
+            x[n] = truth[i * NQ + q]; y[n] = med[i * NQ + q];
+            n++;
+        }
+        /* limits: 0.5 and 99.5 percentiles of the truth */
+        double *srt = malloc(sizeof(double) * (size_t)(n ? n : 1));
+        if (!srt) { st = GP_FAIL(err, GP_ERR_NOMEM, "eval figures"); break; }
+        memcpy(srt, x, sizeof(double) * (size_t)n);
+        qsort(srt, (size_t)n, sizeof(double), cmp_d);
+        if (n > 1) { lo = srt[(size_t)(0.005 * (n - 1))]; hi = srt[(size_t)(0.995 * (n - 1))]; }
+        free(srt);
+        if (!(hi > lo)) { lo = 0; hi = 1; }
+        double pad = 0.05 * (hi - lo);
+        gp_plot_panel(p, q);
+        gp_plot_limits(p, lo - pad, hi + pad, lo - pad, hi + pad);
+        char title[96];
+        snprintf(title, sizeof title, "%s: R2 = %.3f (n = %ld)", qlabel[q], F[q].r2, F[q].n);
+        gp_plot_labels(p, title, "true", "posterior median");
+        gp_plot_style ds = { 0.1, 0.3, 0.8, 1, 0, 0, 0, NULL };
+        if ((st = gp_plot_density(p, x, y, (int)n, 60, 60, &ds))) break;
+        gp_plot_style ls = { 0.8, 0.1, 0.1, 1, 1.5, 1, 0, NULL };
+        gp_plot_curve(p, line_identity, NULL, lo - pad, hi + pad, 2, &ls);
+    }
+    snprintf(path, sizeof path, "%s/pred_vs_true.png", outdir);
+    if (!st) st = gp_plot_write_png(p, path, err);
+    gp_plot_free(p);
+    /* PIT histograms */
+    if (!st) {
+        p = gp_plot_new(1500, 1500, 3, 3, err);
+        if (!p) { free(x); free(y); return err ? err->status : GP_ERR_NOMEM; }
+        for (int q = 0; q < NQ && !st; q++) {
+            long n = 0;
+            for (long i = 0; i < nt; i++) if (mask[i * NQ + q]) x[n++] = pit[i * NQ + q];
+            gp_plot_panel(p, q);
+            gp_plot_limits(p, 0, 1, 0, 2.0);
+            char title[96];
+            snprintf(title, sizeof title, "%s: PIT, KS = %.3f", qlabel[q], F[q].ks);
+            gp_plot_labels(p, title, "PIT", "density");
+            gp_plot_style hs = { 0.2, 0.5, 0.2, 0.8, 0, 0, 1, NULL };
+            st = gp_plot_hist(p, x, (int)n, 20, 0, 1, 1, &hs);
+            double ux[2] = { 0, 1 }, uy[2] = { 1, 1 };
+            gp_plot_style us = { 0, 0, 0, 1, 1.5, 1, 0, NULL };
+            gp_plot_line(p, ux, uy, 2, &us);
+        }
+        snprintf(path, sizeof path, "%s/pit.png", outdir);
+        if (!st) st = gp_plot_write_png(p, path, err);
+        gp_plot_free(p);
+    }
+    /* calibration curves: observed coverage of central intervals vs nominal */
+    if (!st) {
+        p = gp_plot_new(900, 800, 1, 1, err);
+        if (!p) { free(x); free(y); return err ? err->status : GP_ERR_NOMEM; }
+        gp_plot_panel(p, 0);
+        gp_plot_limits(p, 0, 1, 0, 1);
+        gp_plot_labels(p, "calibration: central credible intervals", "nominal coverage", "observed coverage");
+        static const double col[NQ][3] = { {0.12,0.47,0.71}, {1.0,0.5,0.05}, {0.17,0.63,0.17}, {0.84,0.15,0.16}, {0.58,0.4,0.74},
+                                           {0.55,0.34,0.29}, {0.89,0.47,0.76}, {0.5,0.5,0.5}, {0.74,0.74,0.13} };
+        double nx[21], ny[21];
+        for (int q = 0; q < NQ; q++) {
+            long n = 0;
+            for (long i = 0; i < nt; i++) if (mask[i * NQ + q]) x[n++] = fabs(pit[i * NQ + q] - 0.5);
+            for (int k = 0; k <= 20; k++) {
+                double a = k / 20.0;
+                long c = 0;
+                for (long i = 0; i < n; i++) c += x[i] <= a / 2;
+                nx[k] = a; ny[k] = n ? (double)c / n : NAN;
+            }
+            gp_plot_style cs = { col[q][0], col[q][1], col[q][2], 1, 2, 0, 0, qlabel[q] };
+            gp_plot_line(p, nx, ny, 21, &cs);
+        }
+        gp_plot_style ds = { 0, 0, 0, 1, 1, 1, 0, "ideal" };
+        gp_plot_curve(p, line_identity, NULL, 0, 1, 2, &ds);
+        snprintf(path, sizeof path, "%s/calibration.png", outdir);
+        st = gp_plot_write_png(p, path, err);
+        gp_plot_free(p);
+    }
+    free(x); free(y);
+    return st;
+}
+
+/* ------------------------------------------------------------- driver */
 
 int gp_eval_run(const gp_eval_opts *o, gp_error *err)
 {
@@ -637,6 +737,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                 for (int j = 0; j < NQ; j++) fprintf(g, " %.3f |", BF[b][order[j]].r2);
                 fprintf(g, "\n");
             }
+            if (u == 0) fprintf(g, "\n![predicted vs true](pred_vs_true.png)\n\n![calibration curves](calibration.png)\n\n![PIT histograms](pit.png)\n");
             fprintf(g, "\n## Point errors and calibration (galpost)\n\n");
             fprintf(g, "| quantity | n | R^2 | RMSE | bias | NMAD | outliers (>3 NMAD) | 68%% coverage | 95%% coverage | PIT KS distance |\n");
             fprintf(g, "|---|---|---|---|---|---|---|---|---|---|\n");
@@ -658,6 +759,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         }
         if (fclose(f)) { st = GP_FAIL(err, GP_ERR_IO, "%s: write failed", path); goto done; }
     }
+    TRY(eval_figures(o->outdir, nt, med, truth, mask, pit, F, err));
     if (o->record) {
         gp_weights_writer *wr = NULL;
         TRY(gp_weights_writer_new(&wr, err));
@@ -683,7 +785,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         if (st) goto done;
         fprintf(stderr, "galpost eval: figures recorded in %s (eval.*)\n", o->model);
     }
-    fprintf(stderr, "galpost eval: wrote %s/{report.md,metrics.csv,galaxies.csv} in %.1f s\n", o->outdir, now_s() - t0);
+    fprintf(stderr, "galpost eval: wrote %s/{report.md,metrics.csv,galaxies.csv,pred_vs_true.png,pit.png,calibration.png} in %.1f s\n", o->outdir, now_s() - t0);
 done:
     if (logf) fclose(logf);
     free(res);
