@@ -112,7 +112,7 @@ typedef struct gp_backend_ops {
 
     /* ---- training (engine/train/): backward passes, losses, Adam ----
      * Gradient buffers named d* are backend memory.  "+=" accumulates
-     * (parameter gradients are zeroed once per step with `zero`); "=" 
+     * (parameter gradients are zeroed once per step with `zero`); "="
      * overwrites.  Losses are returned through a host double. */
 
     /* x[0..bytes) = 0. */

@@ -7,8 +7,9 @@
  * Posterior samples come from gp_infer() on the weights file, as a user
  * gets them.  Figures per quantity (paper Tables 1 and 2): R^2 of the
  * posterior median, RMSE, bias, NMAD, outlier fraction (|median - true| >
- * 3 NMAD), sigma_ale (root mean within-member variance) and sigma_epi (root
- * mean variance of the member means), coverage of the central 68% and 95%
+ * 3 NMAD), sigma_ale (root mean square of the within-member spread, half
+ * the 16-84% range) and sigma_epi (root mean variance of the member
+ * medians), coverage of the central 68% and 95%
  * intervals, the PIT histogram and its Kolmogorov-Smirnov distance from
  * uniform; the detectability classifier's accuracy and confusion matrix;
  * and baselines trained on the same train split: photometry + MLP, image

@@ -654,6 +654,11 @@ static int stage_flow(run_ctx *c, const flow_data *tr, const flow_data *va, int 
             TRY(save_checkpoint(c, err));
         }
         /* restore the best epoch */
+        if (c->s.best_epoch == 0) {
+            st = GP_FAIL(err, GP_ERR_DATA, "member %d: no epoch gave a finite validation loss (diverged?); see %s",
+                         k, c->ckpt);
+            goto done;
+        }
         TRY(member_copy(c, k, 0, err));
         c->s.member_val[k] = c->s.best_val;
         c->s.member_epochs[k] = c->s.best_epoch;
@@ -909,8 +914,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
             size_t pos = 0;
             buf[0] = 0;
             for (int i = 0; i < o->ndata && pos < sizeof buf - 2; i++) {
-                const char *b = strrchr(o->data[i], '/');
-                pos += (size_t)snprintf(buf + pos, sizeof buf - pos, "%s%s", i ? "," : "", b ? b + 1 : o->data[i]);
+                pos += (size_t)snprintf(buf + pos, sizeof buf - pos, "%s%s", i ? "," : "", o->data[i]);
             }
             if (pos >= sizeof buf) buf[sizeof buf - 1] = 0;
         }
