@@ -4,6 +4,7 @@ bench_gp_bench_SOURCES = bench/gp_bench.c
 bench_gp_bench_CPPFLAGS = $(AM_CPPFLAGS) $(OPENBLAS_CFLAGS)
 bench_gp_bench_LDADD = libgalpost.la $(OPENBLAS_LIBS) -lm
 EXTRA_DIST += bench/RESULTS.md
+
 noinst_PROGRAMS += bench/bench_mock
 bench_bench_mock_SOURCES = bench/bench_mock.c
 bench_bench_mock_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim

@@ -19,7 +19,6 @@ libgalpost_la_SOURCES += \
 	engine/gp_net.h engine/gp_net_load.c engine/gp_net_forward.c \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
 	engine/gp_infer.c engine/gp_summary.c \
-	engine/gp_cosmo.h engine/gp_cosmo.c \
 	engine/gp_fits_cutout.c engine/gp_fits_results.c
 # -- FITS/WCS frames, cutouts, photometry --
 
@@ -52,7 +51,7 @@ galpost_SOURCES += engine/cli/cli_train.c engine/cli/cli_eval.c
 # -- end training block --
 
 # -- sim helpers in libgalpost (issue 3): cosmology (internal), PNG plots (cairo) --
-libgalpost_la_SOURCES += engine/gp_plot.c
+libgalpost_la_SOURCES += engine/gp_cosmo.h engine/gp_cosmo.c engine/gp_plot.c
 pkginclude_HEADERS += include/galpost/gp_plot.h
 libgalpost_la_CPPFLAGS += $(CAIRO_CFLAGS)
 libgalpost_la_LIBADD += $(CAIRO_LIBS) -lfontconfig
