@@ -325,6 +325,13 @@ static void test_adam_and_copies(void **state)
     (void)state;
     gp_backend *be;
     assert_int_equal(gp_backend_open_cpu(1, &be, NULL), GP_OK);
+    /* the CPU backend implements every training operation */
+    assert_non_null(be->ops->zero); assert_non_null(be->ops->dense_backward); assert_non_null(be->ops->act_backward);
+    assert_non_null(be->ops->conv2d_backward); assert_non_null(be->ops->conv_transpose2d_backward);
+    assert_non_null(be->ops->reparam); assert_non_null(be->ops->reparam_backward); assert_non_null(be->ops->kl_normal);
+    assert_non_null(be->ops->coupling_backward); assert_non_null(be->ops->mse); assert_non_null(be->ops->bce_logits);
+    assert_non_null(be->ops->normal_nll); assert_non_null(be->ops->copy_cols); assert_non_null(be->ops->axpby);
+    assert_non_null(be->ops->adam); assert_non_null(be->ops->sumsq);
     enum { N = 17 };
     float w[N], g[N], m[N] = { 0 }, v[N] = { 0 };
     double rw[N], rm[N] = { 0 }, rv[N] = { 0 };

@@ -416,6 +416,23 @@ static void test_train_deterministic_and_resumable(void **state)
     rm_work(w1); rm_work(w2); rm_work(w3);
 }
 
+/* a backend without a training operation is refused by name */
+static void test_backend_check(void **state)
+{
+    (void)state;
+    gp_backend *be;
+    assert_int_equal(gp_backend_open_cpu(1, &be, NULL), GP_OK);
+    assert_int_equal(gp_backend_check_training(be, NULL), GP_OK);
+    gp_backend_ops ops = *be->ops;
+    ops.coupling_backward = NULL;
+    gp_backend fake = *be;
+    fake.ops = &ops;
+    gp_error err;
+    assert_int_equal(gp_backend_check_training(&fake, &err), GP_ERR_BACKEND);
+    assert_non_null(strstr(err.msg, "coupling_backward"));
+    gp_backend_close(be);
+}
+
 int main(void)
 {
     gp_test_seed("test_train");
@@ -425,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_trainer_matches_inference),
         cmocka_unit_test(test_dataset_bad_rows),
         cmocka_unit_test(test_train_deterministic_and_resumable),
+        cmocka_unit_test(test_backend_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

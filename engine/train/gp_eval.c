@@ -387,6 +387,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     mo.threads = o->threads;
     TRY(gp_model_open(o->model, &mo, &model, err));
     const gp_weights *w = gp_model_weights(model);
+    if (o->baselines) TRY(gp_backend_check_training(model->be, err));
     if (!gp_model_is_trained(model)) { st = GP_FAIL(err, GP_ERR_ARG, "%s: model.trained = 0: nothing to evaluate", o->model); goto done; }
     int64_t seed, nvae, maxrows = 0, ntest_meta = -1;
     TRY(gp_weights_meta_i64(w, "train.split.seed", &seed, err));

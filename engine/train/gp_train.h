@@ -22,6 +22,10 @@
 #include "gp_backend.h"
 #include "gp_net.h"
 
+/* GP_OK when the backend implements every training operation of
+ * gp_backend.h, else GP_ERR_BACKEND naming the first missing one. */
+int gp_backend_check_training(const gp_backend *be, gp_error *err);
+
 /* ---------------------------------------------------------- parameters */
 
 typedef struct gp_tparam {

@@ -11,6 +11,26 @@
 
 #define TRY(x) do { int st_ = (x); if (st_) return st_; } while (0)
 
+int gp_backend_check_training(const gp_backend *be, gp_error *err)
+{
+    const gp_backend_ops *o = be->ops;
+    struct { const void *fn; const char *name; } need[] = {
+        { (const void *)o->zero, "zero" }, { (const void *)o->dense_backward, "dense_backward" },
+        { (const void *)o->act_backward, "act_backward" }, { (const void *)o->conv2d_backward, "conv2d_backward" },
+        { (const void *)o->conv_transpose2d_backward, "conv_transpose2d_backward" },
+        { (const void *)o->reparam, "reparam" }, { (const void *)o->reparam_backward, "reparam_backward" },
+        { (const void *)o->kl_normal, "kl_normal" }, { (const void *)o->coupling_backward, "coupling_backward" },
+        { (const void *)o->mse, "mse" }, { (const void *)o->bce_logits, "bce_logits" },
+        { (const void *)o->normal_nll, "normal_nll" }, { (const void *)o->copy_cols, "copy_cols" },
+        { (const void *)o->axpby, "axpby" }, { (const void *)o->adam, "adam" }, { (const void *)o->sumsq, "sumsq" },
+    };
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (!need[i].fn)
+            return GP_FAIL(err, GP_ERR_BACKEND, "backend '%s' does not implement the training operation '%s' (gp_backend.h)",
+                           o->name, need[i].name);
+    return GP_OK;
+}
+
 static int starts(const char *s, const char *prefix)
 {
     return !prefix || !strncmp(s, prefix, strlen(prefix));

@@ -785,6 +785,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
 
     /* backend and the parameter set (from a random model written with the same architecture) */
     TRY(gp_backend_open_cpu(o->threads, &c.be, err));
+    TRY(gp_backend_check_training(c.be, err));
     TRY(gp_model_write_random(c.init_path, &o->arch, o->seed, err));
     TRY(gp_weights_open(c.init_path, &c.init, err));
     TRY(gp_tparams_from_weights(c.be, c.init, &c.ps, err));
