@@ -61,8 +61,12 @@ static int usable(double v)
     return isfinite(v) && v > -9990.0;
 }
 
-static int open_shard(gp_dataset *d, int s, const char *path, int need_images, gp_error *err)
+static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_error *err)
 {
+    const int need_images = (flags & GP_DATASET_IMAGES) != 0;
+    /* inference on a catalogue needs no truth: targets are then optional and never make a row bad */
+    const int need_t = !(flags & GP_DATASET_NO_TARGETS);
+    const unsigned core_bad = need_t ? GP_BAD_CORE : 0u, line_bad = need_t ? GP_BAD_LINE : 0u;
     fitsfile *f = NULL;
     int st = 0, rc = GP_OK;
     fits_open_file(&f, path, READONLY, &st);
@@ -120,9 +124,9 @@ static int open_shard(gp_dataset *d, int s, const char *path, int need_images, g
     }
     static const char *const direct[3] = { "lgm_tot_p50", "sfr_tot_p50", "z" };
     for (int q = 0; q < 3 && !rc; q++) {
-        if ((rc = read_col(f, path, direct[q], nrows, c, 1, NULL, err))) break;
+        if ((rc = read_col(f, path, direct[q], nrows, c, need_t, NULL, err))) break;
         for (long i = 0; i < nrows; i++) {
-            if (!usable(c[i])) d->bad[base + i] |= GP_BAD_CORE;
+            if (!usable(c[i])) d->bad[base + i] |= core_bad;
             d->target[(base + i) * GP_NQ + q] = (float)c[i];
         }
     }
@@ -134,20 +138,20 @@ static int open_shard(gp_dataset *d, int s, const char *path, int need_images, g
         if (has_m) {
             d->mbh_from_vdisp = 0;
             for (long i = 0; i < nrows; i++) {
-                if (!usable(c[i])) d->bad[base + i] |= GP_BAD_CORE;
+                if (!usable(c[i])) d->bad[base + i] |= core_bad;
                 d->target[(base + i) * GP_NQ + GP_Q_LOGMBH] = (float)c[i];
             }
         } else {
             d->mbh_from_vdisp = 1;
-            if ((rc = read_col(f, path, "v_disp", nrows, c, 1, NULL, err))) goto cleanup;
+            if ((rc = read_col(f, path, "v_disp", nrows, c, need_t, NULL, err))) goto cleanup;
             for (long i = 0; i < nrows; i++) {
                 double m = (usable(c[i]) && c[i] > 0) ? gp_mbh_from_vdisp(c[i]) : NAN;
-                if (!isfinite(m)) d->bad[base + i] |= GP_BAD_CORE;
+                if (!isfinite(m)) d->bad[base + i] |= core_bad;
                 d->target[(base + i) * GP_NQ + GP_Q_LOGMBH] = (float)m;
             }
         }
         int has_flag = 0;
-        if ((rc = read_col(f, path, "oh_p50", nrows, c, 1, NULL, err))) goto cleanup;
+        if ((rc = read_col(f, path, "oh_p50", nrows, c, need_t, NULL, err))) goto cleanup;
         if ((rc = read_col(f, path, "oh_measurable", nrows, e, 0, &has_flag, err))) goto cleanup;
         for (long i = 0; i < nrows; i++) {
             int meas = has_flag ? (isfinite(e[i]) && e[i] > 0.5) : 1;
@@ -157,10 +161,10 @@ static int open_shard(gp_dataset *d, int s, const char *path, int need_images, g
         }
         static const char *const lines[4] = { "h_alpha_flux", "h_beta_flux", "nii_6584_flux", "oiii_5007_flux" };
         for (int l = 0; l < 4 && !rc; l++) {
-            if ((rc = read_col(f, path, lines[l], nrows, c, 1, NULL, err))) break;
+            if ((rc = read_col(f, path, lines[l], nrows, c, need_t, NULL, err))) break;
             for (long i = 0; i < nrows; i++) {
                 double y = usable(c[i]) ? log10(1.0 + (c[i] > 0 ? c[i] : 0.0)) : NAN;
-                if (!isfinite(y)) d->bad[base + i] |= GP_BAD_LINE;
+                if (!isfinite(y)) d->bad[base + i] |= line_bad;
                 d->target[(base + i) * GP_NQ + GP_Q_HALPHA + l] = (float)y;
             }
         }
@@ -219,7 +223,7 @@ out:
     return rc;
 }
 
-int gp_dataset_open(const char *const *paths, int nshards, int need_images,
+int gp_dataset_open(const char *const *paths, int nshards, int flags,
                     gp_dataset **out, gp_error *err)
 {
     if (!paths || !out || nshards < 1 || nshards > GP_DATASET_MAX_SHARDS)
@@ -232,7 +236,7 @@ int gp_dataset_open(const char *const *paths, int nshards, int need_images,
         d->shard_first[s] = d->n;
         d->nshards = s + 1;
         if (!d->shard_path[s]) rc = GP_FAIL(err, GP_ERR_NOMEM, "cannot copy a path");
-        else rc = open_shard(d, s, paths[s], need_images, err);
+        else rc = open_shard(d, s, paths[s], flags, err);
     }
     if (rc) { gp_dataset_close(d); return rc; }
     for (long i = 0; i < d->n; i++) {

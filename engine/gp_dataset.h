@@ -57,14 +57,20 @@ typedef struct gp_dataset {
     void     *cube[GP_DATASET_MAX_SHARDS];   /* fitsfile* of each shard's cube */
 } gp_dataset;
 
+/* gp_dataset_open() flags (0 and 1 keep their old meaning). */
+#define GP_DATASET_IMAGES     1   /* open the cutout cubes */
+#define GP_DATASET_NO_TARGETS 2   /* inference only: the truth columns are
+                                     optional (NaN when absent) and never make
+                                     a row bad; photometry and images still do */
+
 /*
  * gp_dataset_open() - read the tables of `nshards` shards (and open their
- * cubes when need_images).
+ * cubes with GP_DATASET_IMAGES).
  * Function return value: GP_OK; GP_ERR_FITS, GP_ERR_NOTFOUND (a required
  * column or the cube is missing: the message names file and column);
  * GP_ERR_FORMAT (cube shape does not match the table); GP_ERR_NOMEM.
  */
-int gp_dataset_open(const char *const *paths, int nshards, int need_images,
+int gp_dataset_open(const char *const *paths, int nshards, int flags,
                     gp_dataset **out, gp_error *err);
 
 /* Read the cutouts of rows[0..n-1] into out [n x 3 x 160 x 160]. */

@@ -47,6 +47,10 @@ tests_test_model_load_SOURCES = tests/test_model_load.c
 tests_test_model_load_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_model_load_LDADD = $(TEST_LDADD)
 
+# `galpost infer` end to end on mock shards
+TESTS += tests/test_infer_cli.sh
+dist_check_SCRIPTS += tests/test_infer_cli.sh
+
 # every test program above is a test
 TESTS += $(check_PROGRAMS)
 
