@@ -47,8 +47,23 @@ tests_test_model_load_SOURCES = tests/test_model_load.c
 tests_test_model_load_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_model_load_LDADD = $(TEST_LDADD)
 
+# `galpost infer` end to end on mock shards
+TESTS += tests/test_infer_cli.sh
+dist_check_SCRIPTS += tests/test_infer_cli.sh
+
 # every test program above is a test
 TESTS += $(check_PROGRAMS)
+
+# -- training (issue 4) --
+check_PROGRAMS += tests/test_backward
+tests_test_backward_SOURCES = tests/test_backward.c
+tests_test_backward_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_backward_LDADD = $(TEST_LDADD)
+check_PROGRAMS += tests/test_train
+tests_test_train_SOURCES = tests/test_train.c
+tests_test_train_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_train_LDADD = $(TEST_LDADD) $(PTHREAD_LIBS)
+# -- end training tests --
 
 # -- image tests: frames, cutouts, photometry, catalogues (issue 5) --
 check_PROGRAMS += tests/test_cutout tests/test_photometry tests/test_catalog
