@@ -240,7 +240,7 @@ static void test_formats(void **state)
         ne++;
     }
     assert_int_equal(np, ne);
-    assert_true(ne > 700 && ne < 1000);
+    assert_true(ne > 500 && ne < 1000);   /* some samples have a line flux <= 0 */
     free(pts);
 
     /* the curves follow their equations and stay in the plot */
