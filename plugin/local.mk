@@ -34,3 +34,5 @@ galpost-demo: $(srcdir)/plugin/galpost-demo.in Makefile
 	  $(srcdir)/plugin/galpost-demo.in >$@.tmp && chmod +x $@.tmp && mv $@.tmp $@
 CLEANFILES += galpost-demo
 EXTRA_DIST += plugin/galpost-demo.in
+# screenshots written by the DS9 tests (kept after make check, for CI)
+DISTCLEANFILES += tests/artefacts/*.png

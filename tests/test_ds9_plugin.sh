@@ -277,6 +277,25 @@ xpaset -p galpost infer "$RA1" "$DEC1" tag pipe
 contains "$(wait_job pipe)" "pipe done" "frames without a file (FITS through XPA)"
 contains "$(xpaget galpost summary)" "frame 1 (no file)" "the result names the piped frame"
 
+# an RGB frame: i, r, g in the red, green and blue channels (colours from
+# the catalogue: there are no u and z images)
+xpaset -p $D frame delete all
+xpaset -p $D frame new rgb
+for ch in red:i green:r blue:g; do
+    xpaset -p $D rgb channel "${ch%%:*}"
+    xpaset -p $D fits "$WORK/field/frame-${ch#*:}-000001-1-0001.fits" || fail "RGB load"
+done
+xpaset -p $D rgb channel green
+xpaset -p galpost set catalog "$WORK/field/photo.csv"
+wait_job reload >/dev/null
+xpaset -p galpost infer "$RA1" "$DEC1" tag rgb
+contains "$(wait_job rgb)" "rgb done" "an RGB frame's channels used as g, r, i"
+s=$(xpaget galpost summary)
+contains "$s" "r frame 1 green channel" "the r image is the green channel"
+contains "$s" "i frame 1 red channel" "the i image is the red channel"
+[ "$(xpaget $D rgb channel)" = green ] || fail "the RGB channel was not restored"
+pass "the user's RGB channel restored"
+
 # DS9 gone mid-request: stopped, then killed while galpostd waits on it
 kill -STOP "$DS9_PID"
 xpaset -p galpost infer "$RA1" "$DEC1" ds9 $D tag gone || fail "infer queued"
