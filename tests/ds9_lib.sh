@@ -72,7 +72,7 @@ remember() { PIDS="$1 $PIDS"; }
 
 start_xvfb() {
     need Xvfb
-    Xvfb -displayfd 9 -screen 0 1280x1024x24 -nolisten tcp 9>"$WORK/display" >"$WORK/xvfb.log" 2>&1 &
+    Xvfb -displayfd 9 -screen 0 1800x1000x24 -nolisten tcp 9>"$WORK/display" >"$WORK/xvfb.log" 2>&1 &
     remember $!
     n=0
     while [ ! -s "$WORK/display" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done

@@ -190,7 +190,15 @@ xpaset -p $D saveimage png "$ART/ds9-overlay.png" || fail "saveimage"
 xpaset -p $D plot current galpost_bpt
 xpaset -p $D plot export png "$ART/ds9-bpt.png" || fail "plot export"
 [ -s "$ART/ds9-overlay.png" ] && [ -s "$ART/ds9-bpt.png" ] || fail "screenshots are empty"
-if command -v import >/dev/null 2>&1; then import -window root "$ART/ds9-screen.png" 2>/dev/null; fi
+if command -v import >/dev/null 2>&1; then
+    # no window manager: every window sits at +0+0; put the plot beside DS9
+    if command -v xdotool >/dev/null 2>&1; then
+        w=$(xdotool search --name '^galpost_bpt$' 2>/dev/null | head -1)
+        [ -z "$w" ] || xdotool windowmove "$w" 1120 0 2>/dev/null
+        sleep 0.3
+    fi
+    import -window root "$ART/ds9-screen.png" 2>/dev/null
+fi
 pass "screenshots in $ART"
 xpaset -p $D tile yes
 
