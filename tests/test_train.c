@@ -105,7 +105,7 @@ static void test_member_gradients(void **state)
 }
 
 #ifndef GP_VAE_H
-#define GP_VAE_H 5e-4f   /* small: the encoder path is curved (LeakyReLU kinks, exp) */
+#define GP_VAE_H 2e-3f   /* float rounding of a ~3e5 loss favours a larger step; curvature (exp, kinks) a smaller one: 2e-3 measured best */
 #endif
 static void test_vae_gradients(void **state)
 {
@@ -113,6 +113,14 @@ static void test_vae_gradients(void **state)
     char path[256];
     gp_test_tmpname(path, sizeof path, ".gpw");
     gp_arch a = small_arch(1);
+    /* A weight step moves thousands of convolution pre-activations; those
+     * that cross a LeakyReLU kink bias the central difference by (1 - slope)
+     * times their share, which made this check seed-dependent.  Slope 0.999
+     * makes the kinks negligible so that the whole chain (convolutions,
+     * fully connected layers, reparameterisation, KL, transposed
+     * convolutions, losses) is checked tightly; act_backward itself is
+     * checked per element in test_backward at the default slope. */
+    a.leaky_slope = 0.999f;
     assert_int_equal(gp_model_write_random(path, &a, 9, NULL), GP_OK);
     gp_weights *w;
     assert_int_equal(gp_weights_open(path, &w, NULL), GP_OK);
@@ -150,7 +158,7 @@ static void test_vae_gradients(void **state)
             }
             p->w[j] = keep;
             double num = (l[0] - l[1]) / (2.0 * h), ana = p->g[j];
-            double tol = 5e-2 * fmax(fabs(num), fabs(ana)) + 500.0;   /* loss ~ 3e5: float noise ~ 1e2 */
+            double tol = 2e-2 * fmax(fabs(num), fabs(ana)) + 500.0;   /* loss ~ 3e5 in float: the difference quotient carries ~1e2 of rounding noise */
             if (getenv("GP_TEST_VERBOSE")) fprintf(stderr, "%s[%zu] %g %g\n", p->name, j, ana, num);
             if (!(fabs(num - ana) <= tol) && !getenv("GP_TEST_VERBOSE")) fail_msg("%s[%zu]: analytic %g, finite difference %g", p->name, j, ana, num);
         }
