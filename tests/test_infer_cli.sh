@@ -37,6 +37,32 @@ grep -q "24 galaxies (0 failed)" "$tmp/err" || { cat "$tmp/err"; fail "batch sum
 ls "$tmp" | grep -q partial && fail "a partial file was left behind"
 head -c 2880 "$tmp/post.fits" | grep -q "SIMPLE  =" || fail "result is not FITS"
 
+# frames with WCS: a mock field, colours from its photoObj catalogue, from
+# the command line, or measured on the five frames
+mkdir -p "$tmp/field"
+"$galpost" mock field --seed 3 -o "$tmp/field" >/dev/null 2>&1 || fail "mock field"
+set -- "$tmp"/field/frame-g-*.fits; fg=$1
+fr=$(echo "$fg" | sed 's/frame-g-/frame-r-/'); fi=$(echo "$fg" | sed 's/frame-g-/frame-i-/')
+fu=$(echo "$fg" | sed 's/frame-g-/frame-u-/'); fz=$(echo "$fg" | sed 's/frame-g-/frame-z-/')
+photo=$(ls "$tmp"/field/photoObj-*.fits)
+pos=$("$galpost" infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 0 --dec 0 --mags 19,18,17,16.5,16 2>&1 | grep -c "no pixel position")
+[ "$pos" -ge 1 ] || fail "a position off the frames was not refused"
+# the centre of the r frame, from its header
+crval=$(head -c 28800 "$fr" | fold -w 80 | grep -a -E "^CRVAL[12] " | sed 's/.*= *\([-0-9.Ee+]*\).*/\1/' | tr '\n' ' ')
+set -- $crval
+out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi" --ra "$1" --dec "$2" --mags 19,18,17,16.5,16 --samples 100 2>&1) || fail "frames + mags: $out"
+echo "$out" | grep -q "command line" || fail "colour source not named: $out"
+out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi,$fu,$fz" --ra "$1" --dec "$2" --samples 100 2>&1)
+echo "$out" | grep -q -E "measured on the frames|colours:" || fail "measured colours: $out"
+"$galpost" infer --model "$tmp/m.gpw" --frames "$fg,$fr" --ra "$1" --dec "$2" --mags 19,18,17,16.5,16 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "no i frame" "$tmp/err" || fail "missing i frame: exit $rc"
+"$galpost" infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra "$1" 2>/dev/null; rc=$?
+[ $rc -eq 2 ] || fail "--frames without --dec: exit $rc"
+# colours from the field's catalogue: either a match, or a clear refusal naming it
+"$galpost" infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra "$1" --dec "$2" --catalog "$photo" >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc -eq 0 ]; then grep -q "catalogue" "$tmp/out" || fail "catalogue colours not named"
+else [ $rc -eq 1 ] && grep -q "photoObj" "$tmp/err" || { cat "$tmp/err"; fail "catalogue mode: exit $rc"; }; fi
+
 # errors
 "$galpost" infer --model "$tmp/m.gpw" --shard "$tmp/nope.fits" --row 0 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] || fail "missing shard: exit $rc"

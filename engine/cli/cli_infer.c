@@ -4,6 +4,12 @@
  *   galpost infer [options] --cutout FILE.fits [--mags U,G,R,I,Z]
  *       one galaxy: a 160x160x3 gri cutout (magnitudes from --mags or the
  *       cutout's MAG_U..MAG_Z keywords); prints the summary table or JSON.
+ *   galpost infer [options] --frames F1,F2,F3[,...] --ra RA --dec DEC
+ *       [--mags U,G,R,I,Z | --catalog FILE]
+ *       one galaxy on SDSS-like frames with WCS (bands from FILTER or the
+ *       file name; g, r and i needed): each band is cut at (RA, Dec)
+ *       through its own WCS; colours from --mags, a catalogue, or measured
+ *       on u, g, r, i, z frames when all five are given.
  *   galpost infer [options] --shard FILE [--shard FILE ...] --row K
  *       one galaxy of a catalogue in the training format (sim/FORMAT.md).
  *   galpost infer [options] --shard FILE [--shard FILE ...] -o OUT.fits
@@ -21,6 +27,7 @@
 #include <time.h>
 
 #include "galpost/gp_fits.h"
+#include "galpost/gp_image.h"
 #include "galpost/gp_model.h"
 #include "cli/cli_common.h"
 #include "cli/gp_cli.h"
@@ -42,6 +49,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: galpost infer [options] --cutout FILE.fits [--mags U,G,R,I,Z]\n"
+        "       galpost infer [options] --frames G,R,I[,U,Z] --ra RA --dec DEC [--mags ...|--catalog F]\n"
         "       galpost infer [options] --shard FILE [--shard FILE...] --row K\n"
         "       galpost infer [options] --shard FILE [--shard FILE...] -o OUT.fits\n"
         "\n"
@@ -49,7 +57,15 @@ static void usage(FILE *f)
         "  --cutout FILE     160x160x3 FITS cube of g, r, i planes in nanomaggies\n"
         "  --mags U,G,R,I,Z  extinction-corrected ugriz model magnitudes (AB);\n"
         "                    default: the cutout's MAG_U..MAG_Z keywords\n"
-        "  --id N            galaxy id keying the sampler (default: OBJID or 1)\n"
+        "  --id N            galaxy id keying the sampler (default: OBJID or 1 for a\n"
+        "                    cutout, the position for frames, objID for a catalogue)\n"
+        "one galaxy on frames with WCS (SDSS frame-*.fits, .fits.bz2 too):\n"
+        "  --frames F,...    the g, r, i (and optionally u, z) frames; band from the\n"
+        "                    FILTER keyword or the file name\n"
+        "  --ra RA --dec DEC the galaxy's ICRS position (degrees)\n"
+        "  --catalog FILE    colours from a photometric catalogue (PhotoObj columns,\n"
+        "                    FITS or CSV) matched within 2 arcsec; without --mags or\n"
+        "                    --catalog, magnitudes are measured on the u..z frames\n"
         "a catalogue (the training format of sim/FORMAT.md: cutout cube + table):\n"
         "  --shard FILE      a shard; repeat for several (up to 256)\n"
         "  --row K           infer row K (0-based over all shards) and print it\n"
@@ -78,6 +94,105 @@ static void print_json(const gp_result *r, const char *model, FILE *f)
             gp_bpt_class_name(s->bpt_class), s->bpt_n);
     for (int c = 0; c < GP_NBPT; c++) fprintf(f, ", \"p_%s\": %.6g", c == 0 ? "sf" : c == 1 ? "composite" : c == 2 ? "seyfert" : "liner", s->p_bpt[c]);
     fprintf(f, "}}\n");
+}
+
+static int write_samples(const gp_result *r, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) { fprintf(stderr, "galpost infer: cannot write %s\n", path); return 1; }
+    fprintf(f, "#");
+    for (int q = 0; q < GP_NQ; q++) fprintf(f, " %s", gp_quantity_name(q));
+    fprintf(f, "\n");
+    for (int i = 0; i < r->nsamples; i++) {
+        for (int q = 0; q < GP_NQ; q++) fprintf(f, "%s%.7g", q ? " " : "", r->samples[i * GP_NQ + q]);
+        fprintf(f, "\n");
+    }
+    if (fclose(f)) { fprintf(stderr, "galpost infer: error writing %s\n", path); return 1; }
+    return 0;
+}
+
+/* One galaxy cut out of frames with WCS. */
+static int infer_frames(gp_model *m, const char *list, double ra, double dec, const float *mags,
+                        const char *catalog, uint64_t id, int nsamples, uint64_t seed, int json,
+                        const char *samples_out)
+{
+    gp_frame *band[GP_NBANDS] = {0};
+    gp_catalog *cat = NULL;
+    float *pix = NULL;
+    int rc = 1;
+    gp_error err;
+    char buf[8192], *save = NULL;
+    if (strlen(list) >= sizeof buf) { fprintf(stderr, "galpost infer: --frames list too long\n"); return 2; }
+    strcpy(buf, list);
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        gp_frame *f;
+        if (gp_frame_open_file(tok, &f, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+        int b = gp_frame_band(f);
+        if (b < 0 || b >= GP_NBANDS) {
+            fprintf(stderr, "galpost infer: %s: cannot tell its band (no FILTER keyword, no band in the file name)\n", tok);
+            gp_frame_close(f);
+            goto out;
+        }
+        if (band[b]) {
+            fprintf(stderr, "galpost infer: two %s frames: %s and %s\n", gp_band_name(b), gp_frame_name(band[b]), tok);
+            gp_frame_close(f);
+            goto out;
+        }
+        band[b] = f;
+    }
+    gp_frame *gri[3] = { band[GP_BAND_G], band[GP_BAND_R], band[GP_BAND_I] };
+    for (int k = 0; k < 3; k++)
+        if (!gri[k]) { fprintf(stderr, "galpost infer: no %c frame among --frames\n", "gri"[k]); goto out; }
+    pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
+    if (!pix) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
+    uint32_t flags = 0;
+    if (gp_cutout_gri(gri, ra, dec, pix, &flags, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    gp_galaxy g = { id, pix, {0}, flags };
+    const char *source;
+    char srcbuf[5000];
+    if (mags) {
+        memcpy(g.mag, mags, sizeof g.mag);
+        source = "command line";
+    } else if (catalog) {
+        gp_catalog_entry e;
+        if (gp_catalog_open(catalog, &cat, &err) || gp_catalog_match(cat, ra, dec, 2.0, &e, &err)) {
+            fprintf(stderr, "galpost infer: %s\n", err.msg);
+            goto out;
+        }
+        memcpy(g.mag, e.mag, sizeof g.mag);
+        g.flags |= GP_FLAG_PHOT_CATALOG;
+        snprintf(srcbuf, sizeof srcbuf, "catalogue %s row %zu (%.2f\" away)%s", catalog, e.row, e.sep,
+                 gp_catalog_has_extinction(cat) ? ", extinction-corrected" : ", NOT extinction-corrected (no extinction columns)");
+        source = srcbuf;
+    } else {
+        uint32_t pf = 0;
+        if (gp_phot_magnitudes(band, ra, dec, NULL, g.mag, NULL, &pf, &err)) {
+            fprintf(stderr, "galpost infer: colours: %s (give --mags, --catalog, or u, g, r, i, z frames)\n", err.msg);
+            goto out;
+        }
+        g.flags |= GP_FLAG_PHOT_MEASURED;
+        source = "measured on the frames (6\" aperture, local sky; NOT extinction-corrected)";
+    }
+    gp_infer_options io = { nsamples, seed, samples_out != NULL };
+    gp_result r;
+    if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    if (json) print_json(&r, gp_model_path(m), stdout);
+    else {
+        printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
+               gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
+        printf("input: RA %.6f Dec %+.6f; g %s, r %s, i %s\n", ra, dec, gp_frame_name(gri[0]),
+               gp_frame_name(gri[1]), gp_frame_name(gri[2]));
+        printf("magnitudes u g r i z = %.3f %.3f %.3f %.3f %.3f (%s)\n", g.mag[0], g.mag[1], g.mag[2],
+               g.mag[3], g.mag[4], source);
+        gp_summary_print(&r, stdout);
+    }
+    rc = samples_out ? write_samples(&r, samples_out) : 0;
+    gp_result_free(&r, 1);
+out:
+    for (int b = 0; b < GP_NBANDS; b++) gp_frame_close(band[b]);
+    gp_catalog_close(cat);
+    free(pix);
+    return rc;
 }
 
 static int open_dataset(gp_model *m, const char **shards, int n, gp_dataset **d)
@@ -256,11 +371,14 @@ int gp_cli_infer(int argc, char **argv)
         {"shard", required_argument, 0, 'S'}, {"row", required_argument, 0, 'r'},
         {"output", required_argument, 0, 'o'}, {"keep-samples", required_argument, 0, 'k'},
         {"batch", required_argument, 0, 'B'},
+        {"frames", required_argument, 0, 'F'}, {"ra", required_argument, 0, 'R'},
+        {"dec", required_argument, 0, 'D'}, {"catalog", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *shards[MAX_SHARDS];
     int nshards = 0;
     long row = -1, keep = 0, batch = 64;
-    const char *output = NULL;
+    const char *output = NULL, *frames = NULL, *catalog = NULL;
+    double ra = NAN, dec = NAN;
     int have_samples = 0;
     const char *cutout = NULL, *model = NULL, *samples_out = NULL;
     float mags[5] = {NAN, NAN, NAN, NAN, NAN};
@@ -280,6 +398,10 @@ int gp_cli_infer(int argc, char **argv)
         case 'k': if (gp_cli_parse_int(optarg, 1, 1000000, &keep)) { fprintf(stderr, "galpost infer: --keep-samples must be 1..1000000, got '%s'\n", optarg); return 2; } break;
         case 'B': if (gp_cli_parse_int(optarg, 1, 4096, &batch)) { fprintf(stderr, "galpost infer: --batch must be 1..4096, got '%s'\n", optarg); return 2; } break;
         case 'c': cutout = optarg; break;
+        case 'F': frames = optarg; break;
+        case 'C': catalog = optarg; break;
+        case 'R': if (gp_cli_parse_double(optarg, 0.0, 360.0, &ra)) { fprintf(stderr, "galpost infer: --ra must be 0..360 degrees, got '%s'\n", optarg); return 2; } break;
+        case 'D': if (gp_cli_parse_double(optarg, -90.0, 90.0, &dec)) { fprintf(stderr, "galpost infer: --dec must be -90..90 degrees, got '%s'\n", optarg); return 2; } break;
         case 'm':
             if (gp_cli_parse_mags(optarg, mags)) { fprintf(stderr, "galpost infer: --mags needs five magnitudes U,G,R,I,Z between 5 and 40, got '%s'\n", optarg); return 2; }
             have_mags = 1;
@@ -297,6 +419,20 @@ int gp_cli_infer(int argc, char **argv)
         }
     }
     if (optind < argc) { fprintf(stderr, "galpost infer: unexpected argument '%s'\n", argv[optind]); usage(stderr); return 2; }
+    if (frames) {
+        if (cutout || nshards) { fprintf(stderr, "galpost infer: give one of --cutout, --frames or --shard\n"); return 2; }
+        if (!isfinite(ra) || !isfinite(dec)) { fprintf(stderr, "galpost infer: --frames needs --ra and --dec\n"); return 2; }
+        if (have_mags && catalog) { fprintf(stderr, "galpost infer: give --mags or --catalog, not both\n"); return 2; }
+        gp_model *m = gp_cli_open_model(model, backend, (int)threads);
+        if (!m) return 1;
+        /* without --id, the position keys the sampler (0.001" resolution) */
+        uint64_t pid = ((uint64_t)llround(ra * 3.6e6) << 30) ^ (uint64_t)llround((dec + 90.0) * 3.6e6);
+        int rc = infer_frames(m, frames, ra, dec, have_mags ? mags : NULL, catalog,
+                              id >= 0 ? (uint64_t)id : pid, (int)nsamples, (uint64_t)seed, json, samples_out);
+        gp_model_close(m);
+        return rc;
+    }
+    if (catalog) { fprintf(stderr, "galpost infer: --catalog goes with --frames\n"); return 2; }
     if (nshards) {
         if (cutout) { fprintf(stderr, "galpost infer: give --cutout or --shard, not both\n"); return 2; }
         if ((row >= 0) == (output != NULL)) { fprintf(stderr, "galpost infer: with --shard, give either --row K or -o OUT.fits\n"); return 2; }
@@ -345,20 +481,7 @@ int gp_cli_infer(int argc, char **argv)
                    mags[0], mags[1], mags[2], mags[3], mags[4], have_mags ? "" : ": cutout keywords");
             gp_summary_print(&r, stdout);
         }
-        if (samples_out) {
-            FILE *f = fopen(samples_out, "w");
-            if (!f) { fprintf(stderr, "galpost infer: cannot write %s\n", samples_out); rc = 1; }
-            else {
-                fprintf(f, "#");
-                for (int q = 0; q < GP_NQ; q++) fprintf(f, " %s", gp_quantity_name(q));
-                fprintf(f, "\n");
-                for (int i = 0; i < r.nsamples; i++) {
-                    for (int q = 0; q < GP_NQ; q++) fprintf(f, "%s%.7g", q ? " " : "", r.samples[i * GP_NQ + q]);
-                    fprintf(f, "\n");
-                }
-                if (fclose(f)) { fprintf(stderr, "galpost infer: error writing %s\n", samples_out); rc = 1; }
-            }
-        }
+        if (samples_out && write_samples(&r, samples_out)) rc = 1;
         gp_result_free(&r, 1);
     }
     gp_model_close(m);
