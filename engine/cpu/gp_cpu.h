@@ -16,8 +16,21 @@ static inline float gp_cpu_activate(float v, gp_act act, float slope)
     }
 }
 
+/* Per-thread scratch of at least `floats` floats, 64-byte aligned, kept
+ * for the thread's lifetime (freed when the thread exits); NULL when out of
+ * memory.  Only valid until the same thread asks again. */
+float *gp_cpu_thread_scratch(size_t floats);
+
+/* y[i] = act(y[i] + b) for n values (b a scalar). */
+void gp_cpu_bias_act_row(float *y, size_t n, float b, gp_act act, float slope);
+/* rows x cols block with row stride ld: y[r][c] = act(y[r][c] + bias[c]) (bias may be NULL). */
+void gp_cpu_bias_act_cols(float *y, int rows, int cols, size_t ld, const float *bias,
+                          gp_act act, float slope);
+
 void gp_cpu_im2col(const float *x, int cin, int h, int w, int k, int s, int p,
                    int ho, int wo, float *col);
+void gp_cpu_im2col_rows(const float *x, int cin, int h, int w, int k, int s, int p,
+                        int wo, int oy0, int oy1, float *col);
 void gp_cpu_col2im(const float *col, int cout, int h, int w, int k, int s,
                    int p, int hi, int wi, float *y);
 void gp_cpu_bias_act(float *y, int channels, size_t plane, const float *b,
