@@ -21,6 +21,8 @@ libgalpost_la_SOURCES += \
 	engine/gp_infer.c engine/gp_summary.c \
 	engine/gp_cosmo.h engine/gp_cosmo.c \
 	engine/gp_fits_cutout.c
+# -- fast CPU engine (issue 7) --
+libgalpost_la_SOURCES += engine/cpu/gp_cpu_math.h engine/cpu/gp_cpu_stretch.c
 # -- FITS/WCS frames, cutouts, photometry --
 
 pkginclude_HEADERS += \

@@ -18,6 +18,7 @@
 #include <cblas.h>
 
 #include "gp_cpu.h"
+#include "gp_cpu_math.h"
 #include "gp_parallel.h"
 #include "gp_rng.h"
 
@@ -215,9 +216,7 @@ static void stretch_planes(void *ctx, size_t begin, size_t end)
     struct stretch_job *j = ctx;
     for (size_t i = begin; i < end; i++) {
         int c = (int)(i % (size_t)j->bands);
-        float *p = j->x + i * (size_t)j->plane;
-        const float inv_soft = 1.0f / j->soft[c], inv_scale = 1.0f / j->scale[c], off = j->offset[c];
-        for (int k = 0; k < j->plane; k++) p[k] = (asinhf(p[k] * inv_soft) - off) * inv_scale;
+        gp_cpu_stretch_plane(j->x + i * (size_t)j->plane, (size_t)j->plane, 1.0f / j->soft[c], j->offset[c], 1.0f / j->scale[c]);
     }
 }
 

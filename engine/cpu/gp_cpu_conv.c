@@ -18,11 +18,12 @@
 #include <cblas.h>
 
 #include "gp_cpu.h"
+#include "gp_cpu_math.h"
 #include "gp_parallel.h"
 
 /* im2col restricted to output rows [oy0, oy1):
  * col[(c*k + ky)*k + kx][(oy-oy0)*wo + ox] = x[c][oy*s - p + ky][ox*s - p + kx] (0 outside) */
-void gp_cpu_im2col_rows(const float *x, int cin, int h, int w, int k, int s, int p,
+GP_CPU_HOT void gp_cpu_im2col_rows(const float *x, int cin, int h, int w, int k, int s, int p,
                         int wo, int oy0, int oy1, float *col)
 {
     size_t npix = (size_t)(oy1 - oy0) * wo;
@@ -79,7 +80,7 @@ void gp_cpu_col2im(const float *col, int cout, int h, int w, int k, int s,
             }
 }
 
-void gp_cpu_bias_act_row(float *y, size_t n, float b, gp_act act, float slope)
+GP_CPU_HOT void gp_cpu_bias_act_row(float *y, size_t n, float b, gp_act act, float slope)
 {
     switch (act) {
     case GP_ACT_NONE:
@@ -96,7 +97,7 @@ void gp_cpu_bias_act_row(float *y, size_t n, float b, gp_act act, float slope)
     }
 }
 
-void gp_cpu_bias_act_cols(float *y, int rows, int cols, size_t ld, const float *bias,
+GP_CPU_HOT void gp_cpu_bias_act_cols(float *y, int rows, int cols, size_t ld, const float *bias,
                           gp_act act, float slope)
 {
     for (int r = 0; r < rows; r++) {
