@@ -6,5 +6,11 @@ bench_gp_bench_LDADD = libgalpost.la $(OPENBLAS_LIBS) -lm
 bench_gp_dump_SOURCES = bench/gp_dump.c
 bench_gp_dump_CPPFLAGS = $(AM_CPPFLAGS) $(OPENBLAS_CFLAGS)
 bench_gp_dump_LDADD = libgalpost.la $(OPENBLAS_LIBS) -lm
-EXTRA_DIST += bench/RESULTS.md bench/README.md bench/compare.sh bench/gp_weights.py \
+EXTRA_DIST += bench/README.md bench/compare.sh bench/gp_weights.py \
 	bench/torch_model.py bench/parity.py
+EXTRA_DIST += bench/RESULTS.md
+
+noinst_PROGRAMS += bench/bench_mock
+bench_bench_mock_SOURCES = bench/bench_mock.c
+bench_bench_mock_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
+bench_bench_mock_LDADD = libgpsim.la libgalpost.la $(PTHREAD_LIBS) -lm

@@ -8,8 +8,9 @@
  * ops->alloc(); host data cross with upload/download.  Every operation
  * returns a gp_status and fills the error record; none aborts.
  *
- * Index arrays (gal_id, row_gal, sample_idx, idx, tidx) are always host
- * memory; a device backend copies them itself.  Constant data (weights)
+ * Index arrays (gal_id, row_gal, sample_idx, idx, tidx) and the stretch
+ * parameters (soft, offset, scale) are always host memory; a device backend
+ * copies them itself.  coupling()'s logdet is backend memory.  Constant data (weights)
  * reach the backend once, through ops->mirror().
  *
  * Shapes use row-major (C) order.  Dense weights are [out x in] like
@@ -115,6 +116,10 @@ struct gp_backend {
     const gp_backend_ops *ops;
     int   threads;       /* CPU threads for the CPU backend */
     int   device;        /* CUDA device ordinal */
+    int   chunk_galaxies; /* galaxies per inference chunk this backend wants
+                            (0: the engine's default); the CUDA backend
+                            sizes it from the device's free memory */
+    int   chunk_rows;     /* sample rows per inference chunk (0: default) */
     char  description[128];
     void *impl;          /* backend private state */
 };

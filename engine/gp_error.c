@@ -40,7 +40,7 @@ void gp_error_prefix(gp_error *err, const char *fmt, ...)
     va_end(ap);
     char old[sizeof err->msg];
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    snprintf(err->msg, sizeof err->msg, "%.400s: %.600s", prefix, old);
 }
 
 const char *gp_status_string(int status)

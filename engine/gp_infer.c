@@ -14,6 +14,7 @@
 
 #include "galpost/gp_model.h"
 #include "gp_model_internal.h"
+#include "gp_parallel.h"
 #include "gp_rng.h"
 
 #define GP_CHUNK_GALAXIES 64
@@ -216,6 +217,29 @@ done:
     return st;
 }
 
+/* Summaries of a chunk's galaxies, in parallel: each galaxy's result is
+ * written by one thread only, failures into its own status and message. */
+typedef struct summary_job {
+    gp_result   *res;
+    const int   *idx;
+    float *const *samples;
+    int          nsamples;
+} summary_job;
+
+static void summaries_range(void *ctx, size_t begin, size_t end)
+{
+    summary_job *j = ctx;
+    for (size_t g = begin; g < end; g++) {
+        gp_result *r = &j->res[j->idx[g]];
+        gp_error serr;
+        int ss = gp_summary_compute(j->samples[g], j->nsamples, &r->summary, &serr);
+        if (ss) {
+            r->status = ss;
+            snprintf(r->message, sizeof r->message, "galaxy %llu: %.200s", (unsigned long long)r->id, serr.msg);
+        }
+    }
+}
+
 int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options *opt,
              gp_result *res, gp_error *err)
 {
@@ -241,9 +265,12 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         }
     }
 
-    int per_chunk = GP_CHUNK_ROWS / o.nsamples * m->net.K;
+    /* chunk sizes: the backend's wishes (a GPU wants large chunks), else ours */
+    int max_gal = m->be->chunk_galaxies > 0 ? m->be->chunk_galaxies : GP_CHUNK_GALAXIES;
+    int max_rows = m->be->chunk_rows > 0 ? m->be->chunk_rows : GP_CHUNK_ROWS;
+    int per_chunk = max_rows / o.nsamples * m->net.K;
     if (per_chunk < 1) per_chunk = 1;
-    if (per_chunk > GP_CHUNK_GALAXIES) per_chunk = GP_CHUNK_GALAXIES;
+    if (per_chunk > max_gal) per_chunk = max_gal;
     float **samples = malloc(sizeof(float *) * (size_t)per_chunk);
     double *pdet = malloc(sizeof(double) * (size_t)per_chunk);
     int st = GP_OK;
@@ -261,18 +288,17 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
             }
         }
         st = infer_chunk(m, gal, idx, nb, &o, samples, pdet, err);
+        if (st == GP_OK) {
+            /* host work after a GPU backend's: all CPUs; the CPU backend's threads otherwise */
+            summary_job sj = { res, idx, samples, o.nsamples };
+            int sthreads = strcmp(m->be->ops->name, "cpu") == 0 ? m->be->threads : gp_cpu_count();
+            (void)gp_parallel_for(sthreads, (size_t)nb, summaries_range, &sj);
+        }
         for (int g = 0; g < nb; g++) {
             gp_result *r = &res[idx[g]];
             if (st == GP_OK) {
-                gp_error serr;
-                int ss = gp_summary_compute(samples[g], o.nsamples, &r->summary, &serr);
                 r->summary.p_detect = pdet[g];
-                if (ss) {
-                    r->status = ss;
-                    snprintf(r->message, sizeof r->message, "galaxy %llu: %.200s",
-                             (unsigned long long)r->id, serr.msg);
-                    if (first_bad == GP_OK) first_bad = GP_FAIL(err, ss, "%s", r->message);
-                }
+                if (r->status && first_bad == GP_OK) first_bad = GP_FAIL(err, r->status, "%s", r->message);
             }
             if (st == GP_OK && o.keep_samples && r->status == GP_OK) r->samples = samples[g];
             else free(samples[g]);

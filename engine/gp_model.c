@@ -104,3 +104,87 @@ int gp_model_default_path(char *buf, size_t size, gp_error *err)
     memcpy(buf, cand, strlen(cand) + 1);
     return GP_OK;
 }
+
+static long mlp_params(const gp_mlp *mm)
+{
+    long n = 0;
+    for (int i = 0; i < mm->nlayers; i++) n += (long)mm->layer[i].in * mm->layer[i].out + mm->layer[i].out;
+    return n;
+}
+
+static void print_mlp(FILE *f, const char *name, const gp_mlp *mm)
+{
+    fprintf(f, "    %-12s %d", name, mm->layer[0].in);
+    for (int i = 0; i < mm->nlayers; i++) fprintf(f, " -> %d", mm->layer[i].out);
+    fprintf(f, "%s  (%ld parameters)\n", mm->act_last ? " (activated)" : "", mlp_params(mm));
+}
+
+static void print_flow(FILE *f, const char *name, const gp_realnvp *fl)
+{
+    long n = 0;
+    for (int l = 0; l < fl->nlayers; l++) n += mlp_params(&fl->layer[l].cond.net);
+    fprintf(f, "    %-12s RealNVP, %d-D, %d affine couplings, context %d, conditioner", name, fl->dim,
+            fl->nlayers, fl->ctx);
+    const gp_mlp *c = &fl->layer[0].cond.net;
+    fprintf(f, " [kept + context] -> ");
+    for (int i = 0; i < c->nlayers; i++) fprintf(f, "%s%d", i ? " -> " : "", c->layer[i].out);
+    fprintf(f, ", S = %g  (%ld parameters)\n      masks (1 = kept):", fl->scale_bound, n);
+    for (int l = 0; l < fl->nlayers; l++) {
+        char m[GP_FLOW_MAX_DIM + 1] = "";
+        for (int d = 0; d < fl->dim; d++) m[d] = '0';
+        for (int k = 0; k < fl->layer[l].nkeep; k++) m[fl->layer[l].keep[k]] = '1';
+        m[fl->dim] = 0;
+        fprintf(f, " %s", m);
+    }
+    fprintf(f, "\n");
+}
+
+void gp_model_print_architecture(const gp_model *m, FILE *f)
+{
+    const gp_net *n = &m->net;
+    fprintf(f, "architecture:\n  variant: %s model, %s, activation %s (slope %g), ensemble of %d flow stage%s\n",
+            n->uses_image ? "image + photometry" : "photometry-only",
+            n->trained ? "trained" : "UNTRAINED (random weights)", gp_act_name(n->act), n->slope, n->K,
+            n->K == 1 ? "" : "s");
+    if (n->uses_image) {
+        long p = 0;
+        fprintf(f, "  band stretch: y = (asinh(x/soft) - offset)/scale; soft g,r,i = %g %g %g nmgy; offset %g %g %g; scale %g %g %g\n",
+                n->soft[0], n->soft[1], n->soft[2], n->offset[0], n->offset[1], n->offset[2],
+                n->scale[0], n->scale[1], n->scale[2]);
+        fprintf(f, "  VAE encoder: 3x%dx%d", n->enc_h[0], n->enc_h[0]);
+        for (int i = 0; i < GP_ENC_CONVS; i++) {
+            const gp_conv *c = &n->enc_conv[i];
+            fprintf(f, " -> conv k%d s%d p%d -> %dx%dx%d", c->k, c->stride, c->pad, c->cout, n->enc_h[i + 1], n->enc_h[i + 1]);
+            p += (long)c->cout * c->cin * c->k * c->k + c->cout;
+        }
+        p += 2L * (n->enc_mu.in * (long)n->latent + n->latent);
+        fprintf(f, " -> fc -> mu, logvar (%d each)  (%ld parameters)\n", n->latent, p);
+        long d = (long)n->dec_fc.in * n->dec_fc.out + n->dec_fc.out;
+        for (int i = 0; i < GP_ENC_CONVS; i++)
+            d += (long)n->dec_deconv[i].cin * n->dec_deconv[i].cout * 16 + n->dec_deconv[i].cout;
+        fprintf(f, "  VAE decoder: mirror with transposed convolutions  (%ld parameters)\n", d);
+    }
+    fprintf(f, "  trunk input: %d = %s4 colours + 5 magnitudes\n", n->trunk_in,
+            n->uses_image ? "latent mu + sigma + " : "");
+    for (int k = 0; k < n->K; k++) {
+        const gp_member *mm = &n->member[k];
+        fprintf(f, "  member %d:\n", k);
+        print_mlp(f, "trunk", &mm->trunk);
+        print_mlp(f, "core head", &mm->core_head);
+        print_mlp(f, "classifier", &mm->classifier);
+        print_mlp(f, "line head", &mm->line_head);
+        print_flow(f, "core flow", &mm->core_flow);
+        fprintf(f, "    %-12s 1-D conditional affine, context [core (4), trunk (%d)], S = %g  (%ld parameters)\n",
+                "O/H flow", n->trunk_out, mm->oh_flow.scale_bound, mlp_params(&mm->oh_flow.cond.net));
+        print_flow(f, "line flow", &mm->line_flow);
+        if (k == 0 && n->K > 2) { fprintf(f, "  members 1..%d: same shapes\n", n->K - 1); break; }
+    }
+    fprintf(f, "  photometry standardisation (u-g g-r r-i i-z u g r i z):\n    mean");
+    for (int i = 0; i < GP_NPHOT; i++) fprintf(f, " %.4g", n->phot_mean[i]);
+    fprintf(f, "\n    std ");
+    for (int i = 0; i < GP_NPHOT; i++) fprintf(f, " %.4g", n->phot_std[i]);
+    fprintf(f, "\n  targets (standardised with mean, std):\n");
+    for (int q = 0; q < GP_NQ; q++)
+        fprintf(f, "    %-16s %-26s mean %.5g std %.5g\n", gp_quantity_name(q), gp_quantity_unit(q),
+                n->target_mean[q], n->target_std[q]);
+}

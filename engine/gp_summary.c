@@ -115,7 +115,7 @@ int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *e
             av[ndec - 1] = 4.05 * ebv;
         }
         if (ha > 0 && s[GP_Q_Z] > 0) {
-            double dl_cm = gp_cosmo_luminosity_distance_mpc(s[GP_Q_Z]) * 3.0857e24;
+            double dl_cm = gp_cosmo_lumdist_mpc(s[GP_Q_Z]) * 3.0857e24;
             double L = 4 * M_PI * dl_cm * dl_cm * ha * 1e-17 * pow(10.0, 0.4 * 3.326 * ebv);
             sfr[nsfr++] = log10(L) - 41.27;
         }

@@ -19,8 +19,7 @@ libgalpost_la_SOURCES += \
 	engine/gp_net.h engine/gp_net_load.c engine/gp_net_forward.c \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
 	engine/gp_infer.c engine/gp_summary.c \
-	engine/gp_cosmo.h engine/gp_cosmo.c \
-	engine/gp_fits_cutout.c
+	engine/gp_fits_cutout.c engine/gp_fits_results.c
 # -- fast CPU engine (issue 7) --
 libgalpost_la_SOURCES += engine/cpu/gp_cpu_math.h engine/cpu/gp_cpu_stretch.c
 # -- FITS/WCS frames, cutouts, photometry --
@@ -43,3 +42,10 @@ galpost_SOURCES = \
 	engine/cli/cli_infer.c \
 	engine/cli/cli_model_random.c
 galpost_SOURCES += engine/cli/cli_model.c
+
+# -- sim helpers in libgalpost (issue 3): cosmology (internal), PNG plots (cairo) --
+libgalpost_la_SOURCES += engine/gp_cosmo.h engine/gp_cosmo.c engine/gp_plot.c
+pkginclude_HEADERS += include/galpost/gp_plot.h
+libgalpost_la_CPPFLAGS += $(CAIRO_CFLAGS)
+libgalpost_la_LIBADD += $(CAIRO_LIBS) -lfontconfig
+# -- end sim helpers --

@@ -37,5 +37,15 @@ tests_test_infer_SOURCES = tests/test_infer.c
 tests_test_infer_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_infer_LDADD = $(TEST_LDADD)
 
+check_PROGRAMS += tests/test_fits_io
+tests_test_fits_io_SOURCES = tests/test_fits_io.c
+tests_test_fits_io_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_fits_io_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/test_model_load
+tests_test_model_load_SOURCES = tests/test_model_load.c
+tests_test_model_load_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_model_load_LDADD = $(TEST_LDADD)
+
 # every test program above is a test
 TESTS += $(check_PROGRAMS)

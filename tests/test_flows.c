@@ -28,7 +28,7 @@ static int setup(void **state)
     a.uses_image = 0;           /* flows do not depend on the encoder */
     a.trunk[0] = 24; a.trunk[1] = 16;
     a.head_hidden = 8; a.flow_hidden = 12; a.couplings = 12; a.ensemble = 2;
-    a.flow_gain = 0.3f;         /* |s| up to ~1 per coupling: far from the identity, yet well conditioned */
+    a.flow_gain = 0.15f;        /* |s| up to ~0.5 per coupling: far from the identity, yet the 12-coupling map stays well conditioned in float */
     gp_error err;
     if (gp_model_write_random(model_path, &a, (uint64_t)(gp_test_uniform() * 1e9), &err)) {
         fprintf(stderr, "%s\n", err.msg);
@@ -59,6 +59,11 @@ static double actd(double v, gp_act a, double slope)
     }
 }
 
+/* Signature of the activation pattern (signs of every hidden pre-activation)
+ * seen by mlp_ref since the last reset: a central difference is only a
+ * derivative when x+h and x-h see the same piecewise-linear piece. */
+static uint64_t act_signature;
+
 /* Double-precision conditioner: the stored (unsplit) layers. */
 static void mlp_ref(const gp_mlp *m, gp_act act, double slope, const double *in, int nin, double *out)
 {
@@ -69,7 +74,10 @@ static void mlp_ref(const gp_mlp *m, gp_act act, double slope, const double *in,
         for (int o = 0; o < d->out; o++) {
             double acc = d->b[o];
             for (int i = 0; i < d->in; i++) acc += (double)d->W[o * d->in + i] * a[i];
-            b[o] = (l < m->nlayers - 1 || m->act_last) ? actd(acc, act, slope) : acc;
+            if (l < m->nlayers - 1 || m->act_last) {
+                act_signature = (act_signature ^ (uint64_t)(acc > 0)) * 1099511628211ull;
+                b[o] = actd(acc, act, slope);
+            } else b[o] = acc;
         }
         memcpy(a, b, sizeof(double) * d->out);
     }
@@ -133,6 +141,7 @@ static void check_realnvp(const gp_realnvp *f, const char *name)
     assert_int_equal(gp_realnvp_apply(be, f, net->act, net->slope, x, rows, ctx, ngal, row_gal, 1, ld, scr, NULL), GP_OK);
     /* against the double reference, and its finite-difference Jacobian */
     double worst = 0, worst_ld = 0, worst_fd = 0;
+    int kinks = 0;
     for (int r = 0; r < rows; r++) {
         double xd[4], y[4];
         for (int d = 0; d < 4; d++) xd[d] = x0[r * 4 + d];
@@ -144,27 +153,41 @@ static void check_realnvp(const gp_realnvp *f, const char *name)
         double e = fabs(ld[r] - ldr) / (1 + fabs(ldr));
         if (!(e <= worst_ld)) worst_ld = e;
         double J[4][4], h = 1e-5;
+        act_signature = 0;
+        double ycheck[4];
+        realnvp_ref(f, net->act, net->slope, xd, ctx + row_gal[r] * f->ctx, ycheck);
+        uint64_t sig0 = act_signature;
+        int same_piece = 1;
         for (int d = 0; d < 4; d++) {
             double xp[4], xm[4], yp[4], ym[4];
             memcpy(xp, xd, sizeof xp); memcpy(xm, xd, sizeof xm);
             xp[d] += h; xm[d] -= h;
+            act_signature = 0;
             realnvp_ref(f, net->act, net->slope, xp, ctx + row_gal[r] * f->ctx, yp);
+            same_piece &= act_signature == sig0;
+            act_signature = 0;
             realnvp_ref(f, net->act, net->slope, xm, ctx + row_gal[r] * f->ctx, ym);
+            same_piece &= act_signature == sig0;
             for (int o = 0; o < 4; o++) J[o][d] = (yp[o] - ym[o]) / (2 * h);
         }
+        /* a LeakyReLU kink within h of this point: no derivative to compare */
+        if (!same_piece) { kinks++; continue; }
         double fd = log(fabs(det4(J)));
         e = fabs(fd - ldr) / (1 + fabs(ldr));
         if (!(e <= worst_fd)) worst_fd = e;
     }
-    fprintf(stderr, "%s: worst relative errors: values %.2g, log-det %.2g, finite-difference log-det %.2g\n",
-            name, worst, worst_ld, worst_fd);
+    fprintf(stderr, "%s: worst relative errors: values %.2g, log-det %.2g, finite-difference log-det %.2g (%d of %d rows next to a kink)\n",
+            name, worst, worst_ld, worst_fd, kinks, rows);
+    if (kinks > rows / 4) fail_msg("%s: %d of %d rows next to an activation kink: the finite-difference check saw too few", name, kinks, rows);
     /* 12 strongly non-linear couplings amplify float rounding: the whole
-     * flow gets 2e-4; each coupling alone is held to 1e-5 below */
-    if (!(worst < 2e-4)) fail_msg("%s: float forward vs double reference: relative error %g", name, worst);
+     * flow gets 2e-5; each coupling alone is held to 1e-5 below */
+    if (!(worst < 2e-5)) fail_msg("%s: float forward vs double reference: relative error %g", name, worst);
     if (!(worst_ld < 1e-5)) fail_msg("%s: log-det vs double reference: relative error %g", name, worst_ld);
     if (!(worst_fd < 1e-6)) fail_msg("%s: log-det vs finite-difference Jacobian: relative error %g", name, worst_fd);
     /* inverse restores x and the log-dets cancel */
     assert_int_equal(gp_realnvp_apply(be, f, net->act, net->slope, x, rows, ctx, ngal, row_gal, -1, ldi, scr, NULL), GP_OK);
+    /* float rounding grows through 12 couplings (exp(s) amplifies it); each
+     * coupling's own inverse is held to 1e-5 below */
     for (int i = 0; i < rows * 4; i++)
         if (!(fabs(x[i] - x0[i]) < 1e-4 * (1 + fabs(x0[i])))) fail_msg("%s: inverse(forward(x)) != x at %d: %g vs %g", name, i, x[i], x0[i]);
     for (int r = 0; r < rows; r++)
@@ -188,6 +211,10 @@ static void check_realnvp(const gp_realnvp *f, const char *name)
             if (!(fabs(ld1[r] - ldr) <= 1e-5 * (1 + fabs(ldr))))
                 fail_msg("%s coupling %d row %d: log-det %.9g vs %.9g", name, l, r, ld1[r], ldr);
         }
+        assert_int_equal(gp_realnvp_apply(be, &one, net->act, net->slope, x, rows, ctx, ngal, row_gal, -1, NULL, scr, NULL), GP_OK);
+        for (int i = 0; i < rows * 4; i++)
+            if (!(fabs(x[i] - x0[i]) <= 1e-5 * (1 + fabs(x0[i]))))
+                fail_msg("%s coupling %d: inverse(forward(x)) != x at %d: %.9g vs %.9g", name, l, i, x[i], x0[i]);
     }
     free(ctx);
     free(scr);

@@ -1,7 +1,10 @@
 #!/bin/sh
 # test_man_lint.sh: every man page in the source tree's man/ directory
 # (man/*.[1-8]) is `mandoc -T lint` clean: no message at any level, style
-# included.  Skips (77) when mandoc is not installed.
+# included.  Skips (77) when mandoc is not installed.  One message is not
+# about the page but about this machine's man database ("outdated
+# mandoc.db lacks ds9(1) entry" for a cross-reference to a page installed
+# without running makewhatis); it is ignored.
 set -u
 src=${GP_TOP_SRCDIR:-$(dirname "$0")/..}
 mandoc=$(command -v mandoc) || { echo "mandoc not found: skipping"; exit 77; }
@@ -13,6 +16,8 @@ for page in "$src"/man/*.[1-8]; do
     count=$((count + 1))
     out=$("$mandoc" -T lint "$page" 2>&1)
     rc=$?
+    out=$(printf '%s\n' "$out" | grep -v 'outdated mandoc.db lacks .* entry, run makewhatis')
+    [ $rc -eq 0 ] || [ -n "$out" ] || rc=0
     if [ $rc -ne 0 ] || [ -n "$out" ]; then
         echo "FAIL: $page (mandoc exit $rc)"
         printf '%s\n' "$out"

@@ -49,6 +49,11 @@ gp_model *gp_cli_open_model(const char *path, gp_backend_kind backend, int threa
         fprintf(stderr, "galpost: %s\n", err.msg);
         return NULL;
     }
+#ifdef GP_HAVE_CUDA
+    /* the CUDA backend is built but could not be used: say so, once */
+    if (backend == GP_BACKEND_AUTO && *gp_model_backend_note(m))
+        fprintf(stderr, "galpost: %s; running on %s\n", gp_model_backend_note(m), gp_model_backend_name(m));
+#endif
     if (!gp_model_is_trained(m))
         fprintf(stderr, "galpost: warning: %s is an UNTRAINED model with random weights: its posteriors are not physics\n", path);
     return m;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "galpost/gp_model.h"
 #include "galpost/gp_weights.h"
 #include "cli/gp_cli.h"
 
@@ -67,11 +68,29 @@ static int model_info(int argc, char **argv)
         return 1;
     }
     int st = gp_weights_print_info(w, stdout, &err);
+    const char *variant = NULL;
+    int is_model = gp_weights_meta_str(w, "model.variant", &variant, NULL) == GP_OK;
     gp_weights_close(w);
     if (st != GP_OK) {
         fprintf(stderr, "galpost model info: %s\n", err.msg);
         return 1;
     }
+    if (!is_model) {
+        printf("\n(no 'model.variant' key: a valid weights file, but not a galpost model)\n");
+        return 0;
+    }
+    /* a model file: check that it loads as one and describe its stages */
+    gp_model_options o = gp_model_options_default();
+    o.backend = GP_BACKEND_CPU;
+    o.threads = 1;
+    gp_model *m = NULL;
+    if (gp_model_open(argv[1], &o, &m, &err) != GP_OK) {
+        fprintf(stderr, "galpost model info: not a usable model: %s\n", err.msg);
+        return 1;
+    }
+    printf("\n");
+    gp_model_print_architecture(m, stdout);
+    gp_model_close(m);
     return 0;
 }
 

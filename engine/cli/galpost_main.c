@@ -15,6 +15,7 @@ static const struct subcommand commands[] = {
     /* one line per sub-command; keep in the order of the man page */
     { "infer", gp_cli_infer, "posterior inference on galaxies" },
     { "model", gp_cli_model, "inspect and create model weights files" },
+    { "mock", gp_cli_mock, "simulate SDSS-like galaxies, training shards and fields" },
     { NULL, NULL, NULL }
 };
 

@@ -45,6 +45,44 @@ int gp_cutout_read_fits(const char *path, float *out, gp_cutout_info *info,
 int gp_cutout_write_fits(const char *path, const float *cutout,
                          const gp_cutout_info *info, gp_error *err);
 
+/* ----------------------------------------------------- result tables */
+
+typedef struct gp_results_writer gp_results_writer;
+
+/*
+ * gp_results_writer_open() - start a FITS table of posterior summaries.
+ *
+ * The file is written under a temporary name next to `path` and renamed
+ * into place only by gp_results_writer_close(), so an interrupted run never
+ * leaves a file that looks complete.  HDU 1 ("SUMMARY") has one row per
+ * galaxy: objID, status, flags, message, for each quantity NAME_median,
+ * NAME_p16, NAME_p84, NAME_mean, NAME_std, then p_detect, the BPT class
+ * probabilities, bpt_class and the derived line diagnostics.  With
+ * `nsamples_kept` > 0, HDU 2 ("SAMPLES") holds one row per galaxy with one
+ * vector column of nsamples_kept values per quantity.
+ *
+ * Given:
+ *   path           const char*  Output file.
+ *   model          const char*  Model file name (recorded in the header).
+ *   nsamples_kept  int          0, or the samples per galaxy to store.
+ * Returned:
+ *   out            gp_results_writer**
+ * Function return value:
+ *   GP_OK; GP_ERR_FITS / GP_ERR_IO naming the path; GP_ERR_NOMEM.
+ */
+int gp_results_writer_open(const char *path, const char *model, int nsamples_kept,
+                           gp_results_writer **out, gp_error *err);
+
+/* Append n results (samples are stored only when kept and present). */
+int gp_results_writer_append(gp_results_writer *w, const gp_result *res,
+                             size_t n, gp_error *err);
+
+/* Finish: close and rename into place.  The writer is freed either way. */
+int gp_results_writer_close(gp_results_writer *w, gp_error *err);
+
+/* Abandon: remove the temporary file and free the writer. */
+void gp_results_writer_abort(gp_results_writer *w);
+
 #ifdef __cplusplus
 }
 #endif

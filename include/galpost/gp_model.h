@@ -113,6 +113,13 @@ int         gp_model_ensemble_size(const gp_model *m);
 int         gp_model_is_trained(const gp_model *m);   /* 0 for random weights */
 const gp_weights *gp_model_weights(const gp_model *m);
 
+/*
+ * gp_model_print_architecture() - describe the model's stages (shapes,
+ * widths, flows and their masks, ensemble, normalisation, band stretch and
+ * parameter counts), as `galpost model info` prints it.
+ */
+void gp_model_print_architecture(const gp_model *m, FILE *out);
+
 /* Input flags, passed through to the result. */
 #define GP_FLAG_EDGE        0x1u  /* the cutout crosses a frame edge (padded) */
 #define GP_FLAG_MASKED      0x2u  /* masked or non-finite pixels were filled */

@@ -1,0 +1,248 @@
+/*
+ * bench_gpu.c: galaxies per second of the full inference pipeline
+ * (upload, stretch, encoder, trunk, heads, the core, O/H and line flows,
+ * download, summaries) on a random-weight model of the default
+ * architecture, for several batch sizes, with the FLOP and byte counts per
+ * galaxy so that the distance from the card's roofline can be read off.
+ *
+ *   bench_gpu [--backend cuda|cpu|auto] [--batch 64,256,1024] [--samples 100]
+ *             [--ensemble 1] [--seconds 2] [--threads 0]
+ *             [--peak-gflops G --peak-gbs B] [--save-model PATH]
+ *
+ * FLOPs count the multiply-adds of convolutions and dense layers (2 per
+ * multiply-add).  Bytes estimate the device-memory traffic of the kernels
+ * as the backend runs them (each operation reads its inputs and writes its
+ * outputs once; weights once per batch).  The peak figures of a few cards
+ * are known by name; others take --peak-gflops/--peak-gbs.  Lines starting
+ * with "bench" are for tests/gpu/run.sh.  --save-model keeps the random
+ * model (seed 1) for another program, e.g. the PyTorch port.  Exit 77 when
+ * the requested backend is not available.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "galpost/gp_model.h"
+
+typedef struct counts {
+    double flop, bytes;      /* per galaxy, weights excluded */
+    double weight_bytes;     /* per batch */
+    double h2d;              /* host -> device bytes per galaxy */
+} counts;
+
+/* A dense layer on `rows` rows: FLOPs, activations read/written, and a
+ * bias/activation pass over the output. */
+static void dense_cost(counts *c, double rows, int in, int out, int bias_act)
+{
+    c->flop += 2.0 * rows * in * out;
+    c->bytes += 4.0 * rows * (in + out) + (bias_act ? 8.0 * rows * out : 0);
+    c->weight_bytes += 4.0 * ((double)in * out + out);
+}
+
+static counts model_counts(const gp_arch *a, int nsamples)
+{
+    counts c = { 0, 0, 0, 0 };
+    const int hw0 = GP_CUTOUT_SIZE;
+    /* cutout upload, stretch in place */
+    c.h2d = 4.0 * GP_CUTOUT_PIXELS;
+    c.bytes += 4.0 * GP_CUTOUT_PIXELS * 3;
+    int cin = 3, hw = hw0;
+    for (int i = 0; i < 3; i++) {
+        int cout = a->enc_channels[i], ho = hw / 2;
+        c.flop += 2.0 * cout * ho * ho * cin * 16;
+        c.bytes += 4.0 * ((double)cin * hw * hw + 3.0 * cout * ho * ho);  /* conv + bias/act */
+        c.weight_bytes += 4.0 * cout * cin * 16;
+        cin = cout;
+        hw = ho;
+    }
+    int flat = cin * hw * hw;
+    dense_cost(&c, 1, flat, a->latent, 1);   /* mu */
+    dense_cost(&c, 1, flat, a->latent, 1);   /* log-variance */
+    c.bytes += 8.0 * a->latent;               /* exp_half */
+    int tin = 2 * a->latent + 9, T = a->trunk[a->trunk_layers - 1], H = a->flow_hidden;
+    double rows = (double)nsamples / a->ensemble;   /* per member and galaxy */
+    for (int k = 0; k < a->ensemble; k++) {
+        int in = tin;
+        for (int l = 0; l < a->trunk_layers; l++) { dense_cost(&c, 1, in, a->trunk[l], 1); in = a->trunk[l]; }
+        const int head_out[3] = { 5, 1, 4 };
+        for (int h = 0; h < 3; h++) { dense_cost(&c, 1, T, a->head_hidden, 1); dense_cost(&c, 1, a->head_hidden, head_out[h], 1); }
+        /* couplings of the core and line flows (nkeep 2, nt 2), then the O/H flow */
+        for (int f = 0; f < 2 * a->couplings + 1; f++) {
+            int oh = f == 2 * a->couplings, nrow = oh ? 4 : 2, out = oh ? 2 : 4, dim = oh ? 1 : 4;
+            dense_cost(&c, 1, T, H, 1);                    /* context part, per galaxy */
+            if (!oh) c.bytes += 4.0 * rows * (dim + nrow);  /* gather */
+            dense_cost(&c, rows, nrow, H, 0);             /* row part */
+            c.bytes += 4.0 * rows * H * 2 + 4.0 * rows * H * 2;  /* add_rows, activation */
+            for (int l = 1; l < a->flow_depth; l++) dense_cost(&c, rows, H, H, 1);
+            dense_cost(&c, rows, H, out, 1);
+            c.bytes += 4.0 * rows * (2 * dim + out);      /* coupling */
+        }
+        /* normals written, per-galaxy means added */
+        c.bytes += 4.0 * rows * 9 + 8.0 * rows * 9;
+    }
+    return c;
+}
+
+/* Peak FP32 (non-tensor) GFLOP/s and memory GB/s of some cards, by name. */
+static int card_peaks(const char *name, double *gflops, double *gbs)
+{
+    static const struct { const char *key; double gflops, gbs; } t[] = {
+        { "H200", 66900, 4800 }, { "H100 PCIe", 51200, 2000 }, { "H100 NVL", 60000, 3900 },
+        { "H100", 66900, 3350 }, { "A100-SXM4-80GB", 19500, 2039 }, { "A100-PCIE-80GB", 19500, 1935 },
+        { "A100", 19500, 1555 }, { "L40S", 91600, 864 }, { "L4", 30300, 300 }, { "A10", 31200, 600 },
+        { "V100", 15700, 900 }, { "T4", 8100, 320 },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strstr(name, t[i].key)) { *gflops = t[i].gflops; *gbs = t[i].gbs; return 1; }
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_gpu [--backend cuda|cpu|auto] [--batch 64,256,1024] [--samples 100]\n"
+                    "                 [--ensemble 1] [--seconds 2] [--threads 0] [--peak-gflops G --peak-gbs B]\n"
+                    "                 [--save-model PATH]\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *backend = "auto", *batches = "64,256,1024", *save = NULL;
+    int nsamples = 100, ensemble = 1, threads = 0;
+    double seconds = 2, peak_gflops = 0, peak_gbs = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) { usage(); return 2; }
+        if (!strcmp(o, "--backend")) backend = v;
+        else if (!strcmp(o, "--batch")) batches = v;
+        else if (!strcmp(o, "--samples")) nsamples = atoi(v);
+        else if (!strcmp(o, "--ensemble")) ensemble = atoi(v);
+        else if (!strcmp(o, "--seconds")) seconds = atof(v);
+        else if (!strcmp(o, "--threads")) threads = atoi(v);
+        else if (!strcmp(o, "--peak-gflops")) peak_gflops = atof(v);
+        else if (!strcmp(o, "--peak-gbs")) peak_gbs = atof(v);
+        else if (!strcmp(o, "--save-model")) save = v;
+        else { usage(); return 2; }
+        i++;
+    }
+    if (nsamples < 2 || ensemble < 1 || ensemble > 16 || seconds <= 0) { usage(); return 2; }
+
+    gp_arch a = gp_arch_default();
+    a.ensemble = ensemble;
+    char path[4096];
+    if (save) snprintf(path, sizeof path, "%s", save);
+    else snprintf(path, sizeof path, "%s/bench_gpu_%d.gpw", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    gp_error err;
+    if (gp_model_write_random(path, &a, 1, &err)) { fprintf(stderr, "bench_gpu: %s\n", err.msg); return 1; }
+    gp_model_options mo = gp_model_options_default();
+    mo.backend = !strcmp(backend, "cuda") ? GP_BACKEND_CUDA : !strcmp(backend, "cpu") ? GP_BACKEND_CPU : GP_BACKEND_AUTO;
+    mo.threads = threads;
+    gp_model *m = NULL;
+    int st = gp_model_open(path, &mo, &m, &err);
+    if (!save) unlink(path);
+    if (st) {
+        fprintf(stderr, "bench_gpu: %s\n", err.msg);
+        return st == GP_ERR_BACKEND ? 77 : 1;
+    }
+    const char *name = gp_model_backend_name(m);
+    int on_gpu = !strncmp(name, "cuda", 4);
+    if (!peak_gflops && !peak_gbs && on_gpu) card_peaks(name, &peak_gflops, &peak_gbs);
+
+    /* galaxies: a blob per cutout, plus noise */
+    int maxb = 0;
+    for (const char *p = batches; *p;) {
+        int b = atoi(p);
+        if (b > maxb) maxb = b;
+        p = strchr(p, ',');
+        if (!p) break;
+        p++;
+    }
+    if (maxb < 1) { usage(); return 2; }
+    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)maxb);
+    gp_galaxy *gal = malloc(sizeof(gp_galaxy) * (size_t)maxb);
+    gp_result *res = malloc(sizeof(gp_result) * (size_t)maxb);
+    if (!cut || !gal || !res) { fprintf(stderr, "bench_gpu: out of memory for %d galaxies\n", maxb); return 1; }
+    for (int g = 0; g < maxb; g++) {
+        float *c = cut + (size_t)g * GP_CUTOUT_PIXELS;
+        double rad = 3 + g % 10;
+        for (int b = 0; b < 3; b++)
+            for (int y = 0; y < GP_CUTOUT_SIZE; y++)
+                for (int x = 0; x < GP_CUTOUT_SIZE; x++) {
+                    double r2 = (x - 79.5) * (x - 79.5) + (y - 79.5) * (y - 79.5);
+                    c[(b * GP_CUTOUT_SIZE + y) * GP_CUTOUT_SIZE + x] =
+                        (float)((1 + 0.3 * b) * exp(-r2 / (2 * rad * rad)) + 0.01 * ((x * 7 + y * 13 + b) % 17 - 8));
+                }
+        gal[g].id = 1000 + (uint64_t)g;
+        gal[g].cutout = c;
+        float r = 15.0f + (g % 30) * 0.1f;
+        float mags[5] = { r + 1.8f, r + 0.8f, r, r - 0.4f, r - 0.7f };
+        memcpy(gal[g].mag, mags, sizeof mags);
+        gal[g].flags = 0;
+    }
+
+    counts c = model_counts(&a, nsamples);
+    char date[32];
+    time_t t0 = time(NULL);
+    struct tm tmv;
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime_r(&t0, &tmv));
+    printf("# bench_gpu: full pipeline, %d samples per galaxy per flow, ensemble %d, default architecture\n",
+           nsamples, ensemble);
+    printf("# backend: %s   date: %s\n", name, date);
+    if (*gp_model_backend_note(m)) printf("# note: %s\n", gp_model_backend_note(m));
+    printf("# per galaxy: %.4f GFLOP, %.2f MB device traffic (estimate), %.2f MB host->device; "
+           "weights %.1f MB per batch\n", c.flop * 1e-9, c.bytes * 1e-6, c.h2d * 1e-6, c.weight_bytes * 1e-6);
+    if (peak_gflops > 0 && peak_gbs > 0)
+        printf("# roofline: %.0f GFLOP/s FP32, %.0f GB/s -> at most %.0f galaxies/s (%s-bound, intensity %.1f FLOP/B)\n",
+               peak_gflops, peak_gbs, fmin(peak_gflops * 1e9 / c.flop, peak_gbs * 1e9 / c.bytes),
+               peak_gflops * 1e9 / c.flop < peak_gbs * 1e9 / c.bytes ? "compute" : "memory", c.flop / c.bytes);
+    printf("%8s %12s %10s %10s %9s %11s\n", "batch", "galaxies/s", "ms/batch", "GFLOP/s", "GB/s", "% roofline");
+
+    gp_infer_options io = { nsamples, 1, 0 };
+    for (const char *p = batches; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        int b = atoi(p);
+        if (b < 1) continue;
+        if (isatty(2)) fprintf(stderr, "batch %d: warming up...\r", b);
+        if ((st = gp_infer(m, gal, (size_t)b, &io, res, &err))) {
+            fprintf(stderr, "bench_gpu: batch %d: %s\n", b, err.msg);
+            return 1;
+        }
+        gp_result_free(res, (size_t)b);
+        int reps = 0;
+        double t = now(), el = 0;
+        do {
+            if ((st = gp_infer(m, gal, (size_t)b, &io, res, &err))) {
+                fprintf(stderr, "bench_gpu: batch %d: %s\n", b, err.msg);
+                return 1;
+            }
+            gp_result_free(res, (size_t)b);
+            reps++;
+            el = now() - t;
+            if (isatty(2)) fprintf(stderr, "batch %d: %d runs, %.1f s   \r", b, reps, el);
+        } while (el < seconds);
+        if (isatty(2)) fprintf(stderr, "%40s\r", "");
+        double gps = (double)b * reps / el;
+        double gflops = gps * c.flop * 1e-9, gbs = gps * (c.bytes + c.weight_bytes / b) * 1e-9;
+        double roof = 0;
+        if (peak_gflops > 0 && peak_gbs > 0) {
+            double bytes = c.bytes + c.weight_bytes / b;
+            roof = 100 * gps / fmin(peak_gflops * 1e9 / c.flop, peak_gbs * 1e9 / bytes);
+        }
+        printf("%8d %12.1f %10.2f %10.1f %9.1f %10.2f%%\n", b, gps, 1e3 * el / reps, gflops, gbs, roof);
+        printf("bench\t%s\t%d\t%d\t%.1f\t%.2f\n", on_gpu ? "cuda" : "cpu", b, nsamples, gps, roof);
+        fflush(stdout);
+    }
+    gp_model_close(m);
+    free(cut);
+    free(gal);
+    free(res);
+    return 0;
+}

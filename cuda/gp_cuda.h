@@ -1,0 +1,150 @@
+/*
+ * gp_cuda.h: state and internal functions of the CUDA backend (C++ under
+ * nvcc only; the engine never includes a CUDA header).
+ *
+ *   gp_cuda_backend.cu  open/close, memory, copies, host index arrays,
+ *                       the operation table
+ *   gp_cuda_kernels.cu  element-wise kernels (bodies in gp_cuda_elem.h)
+ *   gp_cuda_dnn.cu      dense layers (cuBLAS) and convolutions (cuDNN)
+ *
+ * All work goes to one stream per backend, so operations are ordered and
+ * the host only waits in download() and sync().  Every CUDA, cuBLAS and
+ * cuDNN status is checked; a failure becomes GP_ERR_BACKEND with the
+ * library's message, the operation and its shape.  A backend is used by one
+ * host thread at a time (like the model that owns it).
+ */
+#ifndef GALPOST_GP_CUDA_H
+#define GALPOST_GP_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+#include <cudnn.h>
+
+#include "gp_cuda_elem.h"
+
+/* Host index arrays staged to the device (see gp_cuda_index). */
+#define GP_CUDA_INDEX_SLOTS 8
+/* Convolution plans kept (descriptors + algorithm per shape). */
+#define GP_CUDA_CONV_PLANS  32
+
+typedef struct gp_cuda_index_slot {
+    void        *host;     /* pinned copy of the last contents */
+    void        *dev;      /* device copy */
+    size_t       cap;      /* bytes allocated in both */
+    size_t       bytes;    /* bytes of the last contents */
+    cudaEvent_t  copied;   /* recorded after the last host -> device copy */
+    unsigned long long used;
+} gp_cuda_index_slot;
+
+typedef struct gp_cuda_conv_plan {
+    int    valid;
+    int    key[10];        /* transpose, n, cin, h, w, cout, k, stride, pad, tf32 */
+    cudnnTensorDescriptor_t      in, out;
+    cudnnFilterDescriptor_t      filter;
+    cudnnConvolutionDescriptor_t conv;
+    int    algo;           /* cudnnConvolutionFwdAlgo_t or ...BwdDataAlgo_t */
+    size_t workspace;      /* bytes */
+    unsigned long long used;
+} gp_cuda_conv_plan;
+
+typedef struct gp_cuda {
+    int            device;
+    int            tf32;          /* GP_CUDA_TF32=1: TF32 tensor cores allowed */
+    int            find_algo;     /* 1: cudnnFind (benchmark), 0: heuristics */
+    cudaStream_t   stream;
+    cublasHandle_t blas;
+    cudnnHandle_t  dnn;
+    cudaMemPool_t  pool;          /* stream-ordered allocations, or NULL */
+    /* mirrored constants, freed at close */
+    void         **mirrors;
+    size_t         nmirrors, capmirrors;
+    /* convolution workspace */
+    void          *ws;
+    size_t         ws_bytes;
+    gp_cuda_index_slot index[GP_CUDA_INDEX_SLOTS];
+    gp_cuda_conv_plan  plans[GP_CUDA_CONV_PLANS];
+    unsigned long long clock;
+} gp_cuda;
+
+static inline gp_cuda *gp_cuda_of(gp_backend *be) { return (gp_cuda *)be->impl; }
+
+/* ---- error reporting: `what` names the operation and its shape ---- */
+
+int gp_cuda_fail_rt(gp_error *err, cudaError_t e, const char *what, const char *call,
+                    const char *func, const char *file, int line);
+int gp_cuda_fail_blas(gp_error *err, cublasStatus_t s, const char *what, const char *call,
+                      const char *func, const char *file, int line);
+int gp_cuda_fail_dnn(gp_error *err, cudnnStatus_t s, const char *what, const char *call,
+                     const char *func, const char *file, int line);
+
+/* GP_CU(err, what, cudaFn, args...): call, and on failure return GP_ERR_BACKEND. */
+#define GP_CU(err, what, fn, ...) do { cudaError_t e_ = fn(__VA_ARGS__); \
+    if (e_ != cudaSuccess) return gp_cuda_fail_rt((err), e_, (what), #fn, __func__, __FILE__, __LINE__); } while (0)
+#define GP_CUBLAS(err, what, fn, ...) do { cublasStatus_t s_ = fn(__VA_ARGS__); \
+    if (s_ != CUBLAS_STATUS_SUCCESS) return gp_cuda_fail_blas((err), s_, (what), #fn, __func__, __FILE__, __LINE__); } while (0)
+#define GP_CUDNN(err, what, fn, ...) do { cudnnStatus_t s_ = fn(__VA_ARGS__); \
+    if (s_ != CUDNN_STATUS_SUCCESS) return gp_cuda_fail_dnn((err), s_, (what), #fn, __func__, __FILE__, __LINE__); } while (0)
+/* After a kernel launch. */
+#define GP_CU_LAUNCHED(err, what) do { cudaError_t e_ = cudaGetLastError(); \
+    if (e_ != cudaSuccess) return gp_cuda_fail_rt((err), e_, (what), "kernel launch", __func__, __FILE__, __LINE__); } while (0)
+
+/* Make the backend's device current in the calling thread. */
+int gp_cuda_enter(gp_cuda *c, const char *what, gp_error *err);
+
+/* *out = a device copy of `bytes` of host index data (row_gal, sample_idx,
+ * gal_id, idx, ...), valid for work queued on the backend's stream until its
+ * slot is reused (after GP_CUDA_INDEX_SLOTS further distinct arrays).
+ * Contents equal to a staged array are not copied again.  bytes = 0 gives
+ * *out = NULL.  GP_OK, GP_ERR_ARG or GP_ERR_BACKEND. */
+int gp_cuda_index(gp_cuda *c, const void *host, size_t bytes, const void **out,
+                  const char *what, gp_error *err);
+
+/* Device scratch of at least `bytes` for convolutions. */
+int gp_cuda_workspace(gp_cuda *c, size_t bytes, const char *what, gp_error *err);
+
+/* ---- kernels (gp_cuda_kernels.cu); pointers are device memory ---- */
+
+typedef struct gp_cu_small { int n; int v[GP_CU_SMALL]; } gp_cu_small;
+typedef struct gp_cu_stretch_par {
+    float inv_soft[GP_CU_SMALL], offset[GP_CU_SMALL], inv_scale[GP_CU_SMALL];
+} gp_cu_stretch_par;
+
+int gp_cuda_k_bias_act(gp_cuda *c, float *y, size_t n, int channels, size_t plane,
+                       const float *b, gp_act act, float slope, const char *what, gp_error *err);
+int gp_cuda_k_stretch(gp_cuda *c, float *x, size_t n, int bands, size_t plane,
+                      const gp_cu_stretch_par *p, const char *what, gp_error *err);
+int gp_cuda_k_normals(gp_cuda *c, uint64_t seed, const uint64_t *gal_id, const int *row_gal,
+                      const int *sample_idx, int rows, int stream, int dim, float *out,
+                      const char *what, gp_error *err);
+int gp_cuda_k_add_rows(gp_cuda *c, float *Y, int rows, int n, const float *C,
+                       const int *row_gal, const char *what, gp_error *err);
+/* idx: device array, or NULL with the indices in `small` */
+int gp_cuda_k_gather(gp_cuda *c, const float *X, int rows, int ncols, const int *idx,
+                     const gp_cu_small *small, int m, float *Y, const char *what, gp_error *err);
+int gp_cuda_k_coupling(gp_cuda *c, float *x, int rows, int dim, const int *tidx,
+                       const gp_cu_small *small, int nt, const float *st, float S, int dir,
+                       double *logdet, const char *what, gp_error *err);
+int gp_cuda_k_add(gp_cuda *c, const float *X, const float *Z, size_t n, float *Y,
+                  const char *what, gp_error *err);
+int gp_cuda_k_exp_half(gp_cuda *c, const float *X, size_t n, float *Y, const char *what,
+                       gp_error *err);
+int gp_cuda_k_activate(gp_cuda *c, float *x, size_t n, gp_act act, float slope,
+                       const char *what, gp_error *err);
+
+/* ---- cuBLAS / cuDNN (gp_cuda_dnn.cu) ---- */
+
+int gp_cuda_dense(gp_backend *be, const float *X, int rows, int in, const float *W,
+                  const float *b, int out, gp_act act, float slope, float *Y, gp_error *err);
+int gp_cuda_conv2d(gp_backend *be, const float *X, int n, int cin, int h, int w,
+                   const float *W, const float *b, int cout, int k, int stride, int pad,
+                   gp_act act, float slope, float *Y, gp_error *err);
+int gp_cuda_conv_transpose2d(gp_backend *be, const float *X, int n, int cin, int h, int w,
+                             const float *W, const float *b, int cout, int k, int stride,
+                             int pad, gp_act act, float slope, float *Y, gp_error *err);
+/* Release the convolution plans. */
+void gp_cuda_plans_free(gp_cuda *c);
+
+#endif

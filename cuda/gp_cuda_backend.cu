@@ -1,0 +1,538 @@
+/*
+ * gp_cuda_backend.cu: the CUDA backend's table of operations, its memory,
+ * copies and the staging of host index arrays; gp_backend_open_cuda().
+ *
+ * Memory handed out by alloc() comes from a stream-ordered pool owned by
+ * the backend (cudaMallocFromPoolAsync), so the engine's per-chunk
+ * buffers cost no cudaMalloc/cudaFree after the first chunk; constants
+ * (mirror) get their own cudaMalloc and live until close.  Index arrays
+ * (row_gal, sample_idx, gal_id, idx, tidx) arrive in host memory: short
+ * ones travel by value in the kernel's arguments, longer ones are staged
+ * through pinned buffers that remember their contents, so the same rows
+ * map is copied once per chunk, not once per layer.
+ *
+ * Environment: GP_CUDA_TF32=1 allows TF32 tensor cores in cuBLAS and
+ * cuDNN (float32 is the default); GP_CUDA_CONV_ALGO=heuristic picks
+ * convolution algorithms by cuDNN's heuristics instead of timing them
+ * (cudnnFind); GP_CUDA_CHUNK=N sets the galaxies per inference chunk
+ * (default: from the device's free memory).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gp_cuda.h"
+
+/* Device bytes one galaxy needs in an inference chunk (cutout, encoder
+ * activations, flow rows at 1000 samples), with a margin. */
+#define GP_CUDA_BYTES_PER_GALAXY ((size_t)6 << 20)
+
+/* ------------------------------------------------------------ errors */
+
+int gp_cuda_fail_rt(gp_error *err, cudaError_t e, const char *what, const char *call,
+                    const char *func, const char *file, int line)
+{
+    (void)cudaGetLastError();  /* clear a non-sticky error so later checks are not misled */
+    return gp_error_set(err, GP_ERR_BACKEND, func, file, line, "CUDA %s: %s failed: %s (%s)",
+                        what, call, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+int gp_cuda_fail_blas(gp_error *err, cublasStatus_t s, const char *what, const char *call,
+                      const char *func, const char *file, int line)
+{
+    (void)cudaGetLastError();
+    return gp_error_set(err, GP_ERR_BACKEND, func, file, line, "CUDA %s: %s failed: %s (%s)",
+                        what, call, cublasGetStatusString(s), cublasGetStatusName(s));
+}
+
+int gp_cuda_fail_dnn(gp_error *err, cudnnStatus_t s, const char *what, const char *call,
+                     const char *func, const char *file, int line)
+{
+    char detail[512];
+    detail[0] = '\0';
+    cudnnGetLastErrorString(detail, sizeof detail);
+    (void)cudaGetLastError();
+    return gp_error_set(err, GP_ERR_BACKEND, func, file, line, "CUDA %s: %s failed: %s%s%s",
+                        what, call, cudnnGetErrorString(s), detail[0] ? ": " : "", detail);
+}
+
+int gp_cuda_enter(gp_cuda *c, const char *what, gp_error *err)
+{
+    int cur = -1;
+    GP_CU(err, what, cudaGetDevice, &cur);
+    if (cur != c->device) GP_CU(err, what, cudaSetDevice, c->device);
+    return GP_OK;
+}
+
+/* cudaMalloc, giving the pool's cached memory back once if it fails. */
+static cudaError_t device_malloc(gp_cuda *c, void **p, size_t bytes)
+{
+    cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
+    if (e == cudaErrorMemoryAllocation && c->pool) {
+        (void)cudaGetLastError();
+        if (cudaStreamSynchronize(c->stream) == cudaSuccess && cudaMemPoolTrimTo(c->pool, 0) == cudaSuccess)
+            e = cudaMalloc(p, bytes ? bytes : 1);
+    }
+    if (e != cudaSuccess) *p = NULL;
+    return e;
+}
+
+/* ------------------------------------------------------------ memory */
+
+static void *cu_alloc(gp_backend *be, size_t bytes)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (gp_cuda_enter(c, "alloc", NULL)) return NULL;
+    if (bytes == 0) bytes = 1;
+    void *p = NULL;
+    cudaError_t e;
+    if (c->pool) {
+        e = cudaMallocFromPoolAsync(&p, bytes, c->pool, c->stream);
+        if (e == cudaErrorMemoryAllocation) {
+            /* the pool keeps freed memory: give it back and retry once */
+            (void)cudaGetLastError();
+            if (cudaStreamSynchronize(c->stream) == cudaSuccess && cudaMemPoolTrimTo(c->pool, 0) == cudaSuccess)
+                e = cudaMallocFromPoolAsync(&p, bytes, c->pool, c->stream);
+        }
+    } else {
+        e = cudaMalloc(&p, bytes);
+    }
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return NULL;
+    }
+    return p;
+}
+
+static void cu_free(gp_backend *be, void *p)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (!p || gp_cuda_enter(c, "free", NULL)) return;
+    if (c->pool) (void)cudaFreeAsync(p, c->stream);
+    else (void)cudaFree(p);
+    (void)cudaGetLastError();
+}
+
+/* A copy queued on the backend's stream, ordered before the kernels queued
+ * after it.  The source may be reused as soon as this returns: pageable
+ * memory is staged by the driver before cudaMemcpyAsync returns,
+ * page-locked memory is waited for. */
+static int copy_in(gp_cuda *c, void *dst, const void *src, size_t bytes, const char *what,
+                   gp_error *err)
+{
+    GP_CU(err, what, cudaMemcpyAsync, dst, src, bytes, cudaMemcpyDefault, c->stream);
+    cudaPointerAttributes a;
+    GP_CU(err, what, cudaPointerGetAttributes, &a, src);
+    if (a.type == cudaMemoryTypeHost) GP_CU(err, what, cudaStreamSynchronize, c->stream);
+    return GP_OK;
+}
+
+/* Host -> device (or device -> device). */
+static int cu_upload(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (!bytes) return GP_OK;
+    if (!dst || !src) return GP_FAIL(err, GP_ERR_ARG, "CUDA upload of %zu bytes: NULL pointer", bytes);
+    int st = gp_cuda_enter(c, "upload", err);
+    if (st) return st;
+    char what[64];
+    snprintf(what, sizeof what, "upload of %zu bytes", bytes);
+    return copy_in(c, dst, src, bytes, what, err);
+}
+
+/* Device -> host: waits for the queued work and the copy. */
+static int cu_download(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (!bytes) return GP_OK;
+    if (!dst || !src) return GP_FAIL(err, GP_ERR_ARG, "CUDA download of %zu bytes: NULL pointer", bytes);
+    int st = gp_cuda_enter(c, "download", err);
+    if (st) return st;
+    char what[64];
+    snprintf(what, sizeof what, "download of %zu bytes", bytes);
+    GP_CU(err, what, cudaMemcpyAsync, dst, src, bytes, cudaMemcpyDefault, c->stream);
+    GP_CU(err, what, cudaStreamSynchronize, c->stream);
+    return GP_OK;
+}
+
+static int cu_sync(gp_backend *be, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    int st = gp_cuda_enter(c, "sync", err);
+    if (st) return st;
+    GP_CU(err, "sync", cudaStreamSynchronize, c->stream);
+    return GP_OK;
+}
+
+static int mirror_copy(gp_cuda *c, const float *host, size_t n, void **out, gp_error *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "mirror of %zu floats", n);
+    int st = gp_cuda_enter(c, what, err);
+    if (st) return st;
+    if (!host && n) return GP_FAIL(err, GP_ERR_ARG, "CUDA %s: NULL host data", what);
+    if (c->nmirrors == c->capmirrors) {
+        size_t cap = c->capmirrors ? 2 * c->capmirrors : 256;
+        void **m = (void **)realloc(c->mirrors, sizeof(void *) * cap);
+        if (!m) return GP_FAIL(err, GP_ERR_NOMEM, "CUDA %s: cannot grow the mirror table", what);
+        c->mirrors = m;
+        c->capmirrors = cap;
+    }
+    void *d = NULL;
+    GP_CU(err, what, device_malloc, c, &d, sizeof(float) * n);
+    c->mirrors[c->nmirrors++] = d;  /* owned from here on, freed at close */
+    /* on the backend's stream, so that kernels queued later see the data
+     * (a plain cudaMemcpy from pageable memory may return before its DMA) */
+    if (n && (st = copy_in(c, d, host, sizeof(float) * n, what, err))) return st;
+    *out = d;
+    return GP_OK;
+}
+
+static const float *cu_mirror(gp_backend *be, const float *host, size_t n, gp_error *err)
+{
+    void *d = NULL;
+    if (mirror_copy(gp_cuda_of(be), host, n, &d, err)) return NULL;
+    return (const float *)d;
+}
+
+int gp_cuda_workspace(gp_cuda *c, size_t bytes, const char *what, gp_error *err)
+{
+    if (bytes <= c->ws_bytes) return GP_OK;
+    GP_CU(err, what, cudaStreamSynchronize, c->stream);  /* the old one may be in use */
+    if (c->ws) (void)cudaFree(c->ws);
+    c->ws = NULL;
+    c->ws_bytes = 0;
+    GP_CU(err, what, device_malloc, c, &c->ws, bytes);
+    c->ws_bytes = bytes;
+    return GP_OK;
+}
+
+/* ------------------------------------------------- host index arrays */
+
+int gp_cuda_index(gp_cuda *c, const void *host, size_t bytes, const void **out,
+                  const char *what, gp_error *err)
+{
+    *out = NULL;
+    if (bytes == 0) return GP_OK;
+    if (!host) return GP_FAIL(err, GP_ERR_ARG, "CUDA %s: NULL index array", what);
+    gp_cuda_index_slot *s = NULL;
+    for (int i = 0; i < GP_CUDA_INDEX_SLOTS; i++) {
+        gp_cuda_index_slot *t = &c->index[i];
+        if (t->bytes == bytes && memcmp(t->host, host, bytes) == 0) {
+            t->used = ++c->clock;
+            *out = t->dev;
+            return GP_OK;
+        }
+        if (!s || t->used < s->used) s = t;
+    }
+    /* reuse the least recently used slot */
+    s->bytes = 0;
+    if (s->cap < bytes) {
+        GP_CU(err, what, cudaStreamSynchronize, c->stream);  /* its buffers may be in use */
+        if (s->host) (void)cudaFreeHost(s->host);
+        if (s->dev) (void)cudaFree(s->dev);
+        s->host = s->dev = NULL;
+        s->cap = 0;
+        size_t cap = bytes < 4096 ? 4096 : bytes + bytes / 2;
+        GP_CU(err, what, cudaMallocHost, &s->host, cap);
+        GP_CU(err, what, device_malloc, c, &s->dev, cap);
+        s->cap = cap;
+    } else if (s->copied) {
+        /* the pinned buffer is free once its last copy has gone */
+        GP_CU(err, what, cudaEventSynchronize, s->copied);
+    }
+    if (!s->copied) GP_CU(err, what, cudaEventCreateWithFlags, &s->copied, cudaEventDisableTiming);
+    memcpy(s->host, host, bytes);
+    GP_CU(err, what, cudaMemcpyAsync, s->dev, s->host, bytes, cudaMemcpyHostToDevice, c->stream);
+    GP_CU(err, what, cudaEventRecord, s->copied, c->stream);
+    s->bytes = bytes;
+    s->used = ++c->clock;
+    *out = s->dev;
+    return GP_OK;
+}
+
+/* Small index arrays travel by value in the kernel's arguments. */
+static int small_copy(const int *idx, int m, int limit, gp_cu_small *s, const char *what,
+                      gp_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->n = m;
+    for (int k = 0; k < m; k++) {
+        if (idx[k] < 0 || idx[k] >= limit)
+            return GP_FAIL(err, GP_ERR_ARG, "CUDA %s: index %d = %d outside 0..%d", what, k, idx[k], limit - 1);
+        if (k < GP_CU_SMALL) s->v[k] = idx[k];
+    }
+    return GP_OK;
+}
+
+#define TRY(x) do { int st_ = (x); if (st_) return st_; } while (0)
+
+/* ------------------------------------------------- element operations */
+
+static int cu_stretch(gp_backend *be, float *x, int n, int bands, int plane,
+                      const float *soft, const float *offset, const float *scale, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (n < 0 || bands < 1 || bands > GP_CU_SMALL || plane < 0)
+        return GP_FAIL(err, GP_ERR_ARG, "CUDA stretch: invalid shape n=%d bands=%d (at most %d) plane=%d",
+                       n, bands, GP_CU_SMALL, plane);
+    gp_cu_stretch_par p;
+    memset(&p, 0, sizeof p);
+    for (int b = 0; b < bands; b++) {
+        p.inv_soft[b] = 1.0f / soft[b];   /* as the CPU backend, in float */
+        p.offset[b] = offset[b];
+        p.inv_scale[b] = 1.0f / scale[b];
+    }
+    char what[80];
+    snprintf(what, sizeof what, "stretch %dx%dx%d", n, bands, plane);
+    TRY(gp_cuda_enter(c, what, err));
+    return gp_cuda_k_stretch(c, x, (size_t)n * bands * (size_t)plane, bands, (size_t)plane, &p, what, err);
+}
+
+static int cu_normals(gp_backend *be, uint64_t seed, const uint64_t *gal_id,
+                      const int *row_gal, const int *sample_idx, int rows,
+                      int stream, int dim, float *out, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (dim < 1 || dim > 4) return GP_FAIL(err, GP_ERR_ARG, "normals: dim %d outside 1..4", dim);
+    if (rows < 0) return GP_FAIL(err, GP_ERR_ARG, "normals: %d rows", rows);
+    if (rows == 0) return GP_OK;
+    char what[80];
+    snprintf(what, sizeof what, "normals %d rows x %d (stream %d)", rows, dim, stream);
+    int ngal = 0;
+    for (int r = 0; r < rows; r++) {
+        if (row_gal[r] < 0) return GP_FAIL(err, GP_ERR_ARG, "CUDA %s: row %d maps to galaxy %d", what, r, row_gal[r]);
+        if (row_gal[r] >= ngal) ngal = row_gal[r] + 1;
+    }
+    TRY(gp_cuda_enter(c, what, err));
+    const void *d_id, *d_rg, *d_si;
+    TRY(gp_cuda_index(c, gal_id, sizeof(uint64_t) * (size_t)ngal, &d_id, what, err));
+    TRY(gp_cuda_index(c, row_gal, sizeof(int) * (size_t)rows, &d_rg, what, err));
+    TRY(gp_cuda_index(c, sample_idx, sizeof(int) * (size_t)rows, &d_si, what, err));
+    return gp_cuda_k_normals(c, seed, (const uint64_t *)d_id, (const int *)d_rg, (const int *)d_si,
+                             rows, stream, dim, out, what, err);
+}
+
+static int cu_add_rows(gp_backend *be, float *Y, int rows, int n, const float *C,
+                       const int *row_gal, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (rows < 0 || n < 0) return GP_FAIL(err, GP_ERR_ARG, "add_rows: invalid shape %d x %d", rows, n);
+    if (rows == 0 || n == 0) return GP_OK;
+    char what[80];
+    snprintf(what, sizeof what, "add_rows %d x %d", rows, n);
+    TRY(gp_cuda_enter(c, what, err));
+    const void *d_rg;
+    TRY(gp_cuda_index(c, row_gal, sizeof(int) * (size_t)rows, &d_rg, what, err));
+    return gp_cuda_k_add_rows(c, Y, rows, n, C, (const int *)d_rg, what, err);
+}
+
+static int cu_gather_cols(gp_backend *be, const float *X, int rows, int ncols,
+                          const int *idx, int m, float *Y, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (rows < 0 || ncols < 1 || m < 0)
+        return GP_FAIL(err, GP_ERR_ARG, "gather_cols: invalid shape %d x %d -> %d", rows, ncols, m);
+    if (rows == 0 || m == 0) return GP_OK;
+    char what[80];
+    snprintf(what, sizeof what, "gather_cols %d x %d -> %d", rows, ncols, m);
+    gp_cu_small small;
+    TRY(small_copy(idx, m, ncols, &small, what, err));
+    TRY(gp_cuda_enter(c, what, err));
+    const void *d_idx = NULL;
+    if (m > GP_CU_SMALL) TRY(gp_cuda_index(c, idx, sizeof(int) * (size_t)m, &d_idx, what, err));
+    return gp_cuda_k_gather(c, X, rows, ncols, (const int *)d_idx, &small, m, Y, what, err);
+}
+
+static int cu_coupling(gp_backend *be, float *x, int rows, int dim, const int *tidx, int nt,
+                       const float *st, float S, int dir, double *logdet, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (dir != 1 && dir != -1) return GP_FAIL(err, GP_ERR_ARG, "coupling: direction %d", dir);
+    if (rows < 0 || dim < 1 || nt < 0 || nt > dim)
+        return GP_FAIL(err, GP_ERR_ARG, "coupling: invalid shape rows=%d dim=%d nt=%d", rows, dim, nt);
+    if (rows == 0) return GP_OK;
+    char what[80];
+    snprintf(what, sizeof what, "coupling %d rows x %d (%d transformed, dir %d)", rows, dim, nt, dir);
+    gp_cu_small small;
+    TRY(small_copy(tidx, nt, dim, &small, what, err));
+    TRY(gp_cuda_enter(c, what, err));
+    const void *d_idx = NULL;
+    if (nt > GP_CU_SMALL) TRY(gp_cuda_index(c, tidx, sizeof(int) * (size_t)nt, &d_idx, what, err));
+    return gp_cuda_k_coupling(c, x, rows, dim, (const int *)d_idx, &small, nt, st, S, dir, logdet, what, err);
+}
+
+static int cu_add(gp_backend *be, const float *X, const float *Z, size_t n, float *Y, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    TRY(gp_cuda_enter(c, "add", err));
+    return gp_cuda_k_add(c, X, Z, n, Y, "add", err);
+}
+
+static int cu_exp_half(gp_backend *be, const float *X, size_t n, float *Y, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    TRY(gp_cuda_enter(c, "exp_half", err));
+    return gp_cuda_k_exp_half(c, X, n, Y, "exp_half", err);
+}
+
+static int cu_activate(gp_backend *be, float *x, size_t n, gp_act act, float slope, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    TRY(gp_cuda_enter(c, "activate", err));
+    return gp_cuda_k_activate(c, x, n, act, slope, "activate", err);
+}
+
+/* ------------------------------------------------------ open / close */
+
+static void cu_close(gp_backend *be)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (!c) return;
+    if (cudaSetDevice(c->device) == cudaSuccess) {
+        if (c->stream) (void)cudaStreamSynchronize(c->stream);
+        gp_cuda_plans_free(c);
+        for (size_t i = 0; i < c->nmirrors; i++) (void)cudaFree(c->mirrors[i]);
+        if (c->ws) (void)cudaFree(c->ws);
+        for (int i = 0; i < GP_CUDA_INDEX_SLOTS; i++) {
+            gp_cuda_index_slot *s = &c->index[i];
+            if (s->host) (void)cudaFreeHost(s->host);
+            if (s->dev) (void)cudaFree(s->dev);
+            if (s->copied) (void)cudaEventDestroy(s->copied);
+        }
+        if (c->blas) (void)cublasDestroy(c->blas);
+        if (c->dnn) (void)cudnnDestroy(c->dnn);
+        /* allocations still out are released with their last free */
+        if (c->pool) (void)cudaMemPoolDestroy(c->pool);
+        if (c->stream) (void)cudaStreamDestroy(c->stream);
+        (void)cudaGetLastError();
+    }
+    free(c->mirrors);
+    free(c);
+    be->impl = NULL;
+}
+
+static gp_backend_ops make_ops(void)
+{
+    gp_backend_ops o;
+    memset(&o, 0, sizeof o);
+    o.name = "cuda";
+    o.alloc = cu_alloc;
+    o.free = cu_free;
+    o.upload = cu_upload;
+    o.download = cu_download;
+    o.sync = cu_sync;
+    o.mirror = cu_mirror;
+    o.dense = gp_cuda_dense;
+    o.conv2d = gp_cuda_conv2d;
+    o.conv_transpose2d = gp_cuda_conv_transpose2d;
+    o.stretch = cu_stretch;
+    o.normals = cu_normals;
+    o.add_rows = cu_add_rows;
+    o.gather_cols = cu_gather_cols;
+    o.coupling = cu_coupling;
+    o.add = cu_add;
+    o.activate = cu_activate;
+    o.close = cu_close;
+    o.exp_half = cu_exp_half;
+    return o;
+}
+
+static const gp_backend_ops cuda_ops = make_ops();
+
+static int env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && strcmp(v, "1") == 0;
+}
+
+static int cuda_init(gp_backend *be, gp_cuda *c, gp_error *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "open of device %d", c->device);
+    GP_CU(err, what, cudaSetDevice, c->device);
+    cudaDeviceProp prop;
+    GP_CU(err, what, cudaGetDeviceProperties, &prop, c->device);
+    size_t free_b = 0, total_b = 0;
+    GP_CU(err, what, cudaMemGetInfo, &free_b, &total_b);
+    GP_CU(err, what, cudaStreamCreateWithFlags, &c->stream, cudaStreamNonBlocking);
+    int pools = 0;
+    GP_CU(err, what, cudaDeviceGetAttribute, &pools, cudaDevAttrMemoryPoolsSupported, c->device);
+    if (pools) {
+        /* optional: without a pool, alloc() falls back to cudaMalloc */
+        cudaMemPoolProps props;
+        memset(&props, 0, sizeof props);
+        props.allocType = cudaMemAllocationTypePinned;
+        props.handleTypes = cudaMemHandleTypeNone;
+        props.location.type = cudaMemLocationTypeDevice;
+        props.location.id = c->device;
+        uint64_t keep = UINT64_MAX;  /* keep freed memory for the next chunk */
+        if (cudaMemPoolCreate(&c->pool, &props) != cudaSuccess) c->pool = NULL;
+        else if (cudaMemPoolSetAttribute(c->pool, cudaMemPoolAttrReleaseThreshold, &keep) != cudaSuccess) {
+            (void)cudaMemPoolDestroy(c->pool);
+            c->pool = NULL;
+        }
+        (void)cudaGetLastError();
+    }
+    c->tf32 = env_flag("GP_CUDA_TF32");
+    const char *algo = getenv("GP_CUDA_CONV_ALGO");
+    c->find_algo = !(algo && strcmp(algo, "heuristic") == 0);
+    GP_CUBLAS(err, what, cublasCreate, &c->blas);
+    GP_CUBLAS(err, what, cublasSetStream, c->blas, c->stream);
+    GP_CUBLAS(err, what, cublasSetMathMode, c->blas,
+              c->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    GP_CUDNN(err, what, cudnnCreate, &c->dnn);
+    GP_CUDNN(err, what, cudnnSetStream, c->dnn, c->stream);
+
+    /* inference chunks sized from the free memory, a quarter of it at most */
+    long chunk = (long)(free_b / 4 / GP_CUDA_BYTES_PER_GALAXY);
+    const char *ch = getenv("GP_CUDA_CHUNK");
+    if (ch && atol(ch) > 0) chunk = atol(ch);
+    if (chunk < 64) chunk = 64;
+    if (chunk > 4096) chunk = 4096;
+    be->chunk_galaxies = (int)chunk;
+    be->chunk_rows = (int)(chunk * 1000 < (1L << 22) ? chunk * 1000 : (1L << 22));
+    snprintf(be->description, sizeof be->description, "cuda:%d (%.60s, %.1f GiB%s)", c->device,
+             prop.name, (double)total_b / (1024.0 * 1024.0 * 1024.0), c->tf32 ? ", TF32" : "");
+    return GP_OK;
+}
+
+int gp_backend_open_cuda(int device, gp_backend **out, gp_error *err)
+{
+    if (!out) return GP_FAIL(err, GP_ERR_ARG, "gp_backend_open_cuda: NULL output");
+    *out = NULL;
+    if (device < 0) return GP_FAIL(err, GP_ERR_ARG, "CUDA device %d: the ordinal must be >= 0", device);
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return GP_FAIL(err, GP_ERR_BACKEND, "no usable CUDA device: cudaGetDeviceCount failed: %s (%s)",
+                       cudaGetErrorString(e), cudaGetErrorName(e));
+    }
+    if (count < 1) return GP_FAIL(err, GP_ERR_BACKEND, "no CUDA device present");
+    if (device >= count)
+        return GP_FAIL(err, GP_ERR_BACKEND, "CUDA device %d requested but only %d device%s present",
+                       device, count, count == 1 ? " is" : "s are");
+    gp_backend *be = (gp_backend *)calloc(1, sizeof *be);
+    gp_cuda *c = (gp_cuda *)calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the CUDA backend");
+    }
+    be->ops = &cuda_ops;
+    be->threads = 1;
+    be->device = device;
+    be->impl = c;
+    c->device = device;
+    int st = cuda_init(be, c, err);
+    if (st) {
+        cu_close(be);
+        free(be);
+        return st;
+    }
+    *out = be;
+    return GP_OK;
+}

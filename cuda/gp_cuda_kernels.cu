@@ -1,0 +1,164 @@
+/*
+ * gp_cuda_kernels.cu: the element-wise kernels of the CUDA backend.
+ *
+ * Each kernel is a grid-stride loop around a function of gp_cuda_elem.h,
+ * which holds the arithmetic shared with the host test; the launchers queue
+ * them on the backend's stream and check the launch.
+ */
+#include "config.h"
+#include "gp_cuda.h"
+
+#define GP_CU_BLOCK 256
+
+/* Blocks for n elements; the loops stride over the rest. */
+static unsigned grid_for(size_t n)
+{
+    size_t b = (n + GP_CU_BLOCK - 1) / GP_CU_BLOCK;
+    const size_t maxb = (size_t)1 << 19;
+    return (unsigned)(b < maxb ? (b ? b : 1) : maxb);
+}
+
+#define GRID_STRIDE(i, n) \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+         i += (size_t)gridDim.x * blockDim.x)
+
+__global__ void k_bias_act(float *y, size_t n, int channels, size_t plane, const float *b,
+                           int act, float slope)
+{
+    GRID_STRIDE(i, n) gp_cu_bias_act_at(i, y, channels, plane, b, act, slope);
+}
+
+__global__ void k_stretch(float *x, size_t n, int bands, size_t plane, gp_cu_stretch_par p)
+{
+    GRID_STRIDE(i, n) gp_cu_stretch_at(i, x, bands, plane, p.inv_soft, p.offset, p.inv_scale);
+}
+
+__global__ void k_normals(uint64_t seed, const uint64_t *gal_id, const int *row_gal,
+                          const int *sample_idx, int rows, int stream, int dim, float *out)
+{
+    GRID_STRIDE(r, (size_t)rows)
+        gp_cu_normals_row((int)r, seed, gal_id, row_gal, sample_idx, stream, dim, out);
+}
+
+__global__ void k_add_rows(float *Y, size_t total, int n, const float *C, const int *row_gal)
+{
+    GRID_STRIDE(i, total) gp_cu_add_rows_at(i, Y, n, C, row_gal);
+}
+
+__global__ void k_gather(const float *X, size_t total, int ncols, const int *idx,
+                         gp_cu_small small, int m, float *Y)
+{
+    const int *ix = idx ? idx : small.v;
+    GRID_STRIDE(i, total) gp_cu_gather_at(i, X, ncols, ix, m, Y);
+}
+
+__global__ void k_coupling(float *x, int rows, int dim, const int *tidx, gp_cu_small small,
+                           int nt, const float *st, float S, int dir, double *logdet)
+{
+    const int *ix = tidx ? tidx : small.v;
+    GRID_STRIDE(r, (size_t)rows) gp_cu_coupling_row((int)r, x, dim, ix, nt, st, S, dir, logdet);
+}
+
+__global__ void k_add(const float *X, const float *Z, size_t n, float *Y)
+{
+    GRID_STRIDE(i, n) gp_cu_add_at(i, X, Z, Y);
+}
+
+__global__ void k_exp_half(const float *X, size_t n, float *Y)
+{
+    GRID_STRIDE(i, n) gp_cu_exp_half_at(i, X, Y);
+}
+
+__global__ void k_activate(float *x, size_t n, int act, float slope)
+{
+    GRID_STRIDE(i, n) gp_cu_activate_at(i, x, act, slope);
+}
+
+int gp_cuda_k_bias_act(gp_cuda *c, float *y, size_t n, int channels, size_t plane,
+                       const float *b, gp_act act, float slope, const char *what, gp_error *err)
+{
+    if (n == 0 || (!b && act == GP_ACT_NONE)) return GP_OK;
+    k_bias_act<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(y, n, channels, plane, b, (int)act, slope);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}
+
+int gp_cuda_k_stretch(gp_cuda *c, float *x, size_t n, int bands, size_t plane,
+                      const gp_cu_stretch_par *p, const char *what, gp_error *err)
+{
+    if (n == 0) return GP_OK;
+    k_stretch<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(x, n, bands, plane, *p);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}
+
+int gp_cuda_k_normals(gp_cuda *c, uint64_t seed, const uint64_t *gal_id, const int *row_gal,
+                      const int *sample_idx, int rows, int stream, int dim, float *out,
+                      const char *what, gp_error *err)
+{
+    if (rows <= 0) return GP_OK;
+    k_normals<<<grid_for((size_t)rows), GP_CU_BLOCK, 0, c->stream>>>(seed, gal_id, row_gal, sample_idx,
+                                                                     rows, stream, dim, out);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}
+
+int gp_cuda_k_add_rows(gp_cuda *c, float *Y, int rows, int n, const float *C,
+                       const int *row_gal, const char *what, gp_error *err)
+{
+    size_t total = (size_t)rows * (size_t)n;
+    if (total == 0) return GP_OK;
+    k_add_rows<<<grid_for(total), GP_CU_BLOCK, 0, c->stream>>>(Y, total, n, C, row_gal);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}
+
+int gp_cuda_k_gather(gp_cuda *c, const float *X, int rows, int ncols, const int *idx,
+                     const gp_cu_small *small, int m, float *Y, const char *what, gp_error *err)
+{
+    size_t total = (size_t)rows * (size_t)m;
+    if (total == 0) return GP_OK;
+    gp_cu_small none = { 0, { 0 } };
+    k_gather<<<grid_for(total), GP_CU_BLOCK, 0, c->stream>>>(X, total, ncols, idx, small ? *small : none, m, Y);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}
+
+int gp_cuda_k_coupling(gp_cuda *c, float *x, int rows, int dim, const int *tidx,
+                       const gp_cu_small *small, int nt, const float *st, float S, int dir,
+                       double *logdet, const char *what, gp_error *err)
+{
+    if (rows <= 0) return GP_OK;
+    gp_cu_small none = { 0, { 0 } };
+    k_coupling<<<grid_for((size_t)rows), GP_CU_BLOCK, 0, c->stream>>>(x, rows, dim, tidx, small ? *small : none,
+                                                                      nt, st, S, dir, logdet);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}
+
+int gp_cuda_k_add(gp_cuda *c, const float *X, const float *Z, size_t n, float *Y,
+                  const char *what, gp_error *err)
+{
+    if (n == 0) return GP_OK;
+    k_add<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(X, Z, n, Y);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}
+
+int gp_cuda_k_exp_half(gp_cuda *c, const float *X, size_t n, float *Y, const char *what,
+                       gp_error *err)
+{
+    if (n == 0) return GP_OK;
+    k_exp_half<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(X, n, Y);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}
+
+int gp_cuda_k_activate(gp_cuda *c, float *x, size_t n, gp_act act, float slope,
+                       const char *what, gp_error *err)
+{
+    if (n == 0 || act == GP_ACT_NONE) return GP_OK;
+    k_activate<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(x, n, (int)act, slope);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}

@@ -1,0 +1,199 @@
+/*
+ * gp_fits_results.c: FITS tables of posterior summaries and samples,
+ * streamed row by row (constant memory) and renamed into place at the end.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fitsio.h>
+
+#include "galpost/gp_fits.h"
+
+struct gp_results_writer {
+    fitsfile *f;
+    char      path[4096];
+    char      tmp[4200];
+    int       nkeep;
+    long      row;        /* rows written */
+    int       ncols;
+};
+
+#define NSTAT 5
+static const char *const stat_names[NSTAT] = { "median", "p16", "p84", "mean", "std" };
+#define NDERIVED 7
+static const char *const derived_names[NDERIVED] = {
+    "sfr_halpha", "balmer_decrement", "a_v", "oh_n2", "oh_o3n2", "log_n2ha", "log_o3hb" };
+static const char *const bpt_cols[GP_NBPT] = { "p_bpt_sf", "p_bpt_composite", "p_bpt_seyfert", "p_bpt_liner" };
+
+static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
+{
+    char msg[FLEN_ERRMSG] = "", detail[FLEN_ERRMSG] = "";
+    fits_get_errstatus(fst, msg);
+    fits_read_errmsg(detail);
+    fits_clear_errmsg();
+    return GP_FAIL(err, GP_ERR_FITS, "%s: %s: %s%s%s", path, what, msg, *detail ? "; " : "", detail);
+}
+
+int gp_results_writer_open(const char *path, const char *model, int nkeep,
+                           gp_results_writer **out, gp_error *err)
+{
+    if (!path || !out || nkeep < 0 || nkeep > 1000000)
+        return GP_FAIL(err, GP_ERR_ARG, "gp_results_writer_open: bad arguments");
+    gp_results_writer *w = calloc(1, sizeof *w);
+    if (!w) return GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate the table writer", path);
+    if (strlen(path) >= sizeof w->path) { free(w); return GP_FAIL(err, GP_ERR_ARG, "%s: path too long", path); }
+    strcpy(w->path, path);
+    snprintf(w->tmp, sizeof w->tmp, "%s.partial-%d", path, (int)getpid());
+    unlink(w->tmp);
+    w->nkeep = nkeep;
+    int fst = 0;
+    /* columns */
+    enum { MAXC = 3 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1 };
+    char *names[MAXC], *forms[MAXC], *units[MAXC];
+    char nbuf[MAXC][48], fbuf[MAXC][16], ubuf[MAXC][40];
+    int nc = 0;
+#define COL(n, f, u) do { snprintf(nbuf[nc], sizeof nbuf[nc], "%s", n); snprintf(fbuf[nc], sizeof fbuf[nc], "%s", f); \
+    snprintf(ubuf[nc], sizeof ubuf[nc], "%s", u); names[nc] = nbuf[nc]; forms[nc] = fbuf[nc]; units[nc] = ubuf[nc]; nc++; } while (0)
+    COL("objID", "K", "");
+    COL("status", "J", "");
+    COL("flags", "J", "");
+    for (int q = 0; q < GP_NQ; q++)
+        for (int s = 0; s < NSTAT; s++) {
+            char n[48];
+            snprintf(n, sizeof n, "%s_%s", gp_quantity_name(q), stat_names[s]);
+            COL(n, "E", gp_quantity_unit(q));
+        }
+    COL("p_detect", "E", "");
+    for (int c = 0; c < GP_NBPT; c++) COL(bpt_cols[c], "E", "");
+    COL("bpt_class", "12A", "");
+    COL("bpt_n", "J", "");
+    for (int d = 0; d < NDERIVED; d++)
+        for (int s = 0; s < 3; s++) {
+            char n[48];
+            snprintf(n, sizeof n, "%s_%s", derived_names[d], stat_names[s]);
+            COL(n, "E", "");
+        }
+    COL("message", "120A", "");
+#undef COL
+    w->ncols = nc;
+    if (fits_create_file(&w->f, w->tmp, &fst) ||
+        fits_create_tbl(w->f, BINARY_TBL, 0, nc, names, forms, units, "SUMMARY", &fst)) {
+        int st = fits_fail(err, fst, path, "cannot create the result table");
+        if (w->f) { fst = 0; fits_close_file(w->f, &fst); }
+        unlink(w->tmp);
+        free(w);
+        return st;
+    }
+    fits_write_key(w->f, TSTRING, "ORIGIN", "galpost", "posterior summaries", &fst);
+    if (model) fits_write_key_longstr(w->f, "MODEL", model, "weights file", &fst);
+    fits_write_key(w->f, TSTRING, "LINEUNIT", "log10(1+F), F in 1e-17 erg/s/cm2", "line columns", &fst);
+    if (nkeep > 0) {
+        char *sn[GP_NQ], *sf[GP_NQ], *su[GP_NQ];
+        char snb[GP_NQ][32], sfb[GP_NQ][24];
+        for (int q = 0; q < GP_NQ; q++) {
+            snprintf(snb[q], sizeof snb[q], "%s", gp_quantity_name(q));
+            snprintf(sfb[q], sizeof sfb[q], "%dE", nkeep);
+            sn[q] = snb[q]; sf[q] = sfb[q]; su[q] = (char *)gp_quantity_unit(q);
+        }
+        fits_create_tbl(w->f, BINARY_TBL, 0, GP_NQ, sn, sf, su, "SAMPLES", &fst);
+        fits_insert_col(w->f, 1, "objID", "K", &fst);
+        fits_movabs_hdu(w->f, 2, NULL, &fst);
+    }
+    if (fst) {
+        int st = fits_fail(err, fst, path, "cannot set up the result table");
+        fst = 0; fits_close_file(w->f, &fst);
+        unlink(w->tmp);
+        free(w);
+        return st;
+    }
+    *out = w;
+    return GP_OK;
+}
+
+int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t n, gp_error *err)
+{
+    int fst = 0;
+    for (size_t i = 0; i < n; i++) {
+        const gp_result *r = &res[i];
+        const gp_summary *s = &r->summary;
+        long row = w->row + 1;
+        int col = 1;
+        LONGLONG id = (LONGLONG)r->id;
+        int status = r->status, flags = (int)r->flags;
+        fits_write_col(w->f, TLONGLONG, col++, row, 1, 1, &id, &fst);
+        fits_write_col(w->f, TINT, col++, row, 1, 1, &status, &fst);
+        fits_write_col(w->f, TINT, col++, row, 1, 1, &flags, &fst);
+        int ok = r->status == GP_OK;
+        for (int q = 0; q < GP_NQ; q++) {
+            double v[NSTAT] = { s->median[q], s->p16[q], s->p84[q], s->mean[q], s->std[q] };
+            for (int k = 0; k < NSTAT; k++) {
+                double x = ok ? v[k] : NAN;
+                fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &x, &fst);
+            }
+        }
+        double pd = ok ? s->p_detect : NAN;
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &pd, &fst);
+        for (int c = 0; c < GP_NBPT; c++) {
+            double p = ok ? s->p_bpt[c] : NAN;
+            fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &p, &fst);
+        }
+        char cls[16];
+        snprintf(cls, sizeof cls, "%s", ok ? gp_bpt_class_name(s->bpt_class) : "failed");
+        char *clsp = cls;
+        fits_write_col(w->f, TSTRING, col++, row, 1, 1, &clsp, &fst);
+        int bn = ok ? s->bpt_n : 0;
+        fits_write_col(w->f, TINT, col++, row, 1, 1, &bn, &fst);
+        const gp_stat *d[NDERIVED] = { &s->sfr_halpha, &s->balmer_decrement, &s->a_v, &s->oh_n2,
+                                       &s->oh_o3n2, &s->log_n2, &s->log_o3 };
+        for (int k = 0; k < NDERIVED; k++) {
+            double v[3] = { d[k]->median, d[k]->p16, d[k]->p84 };
+            for (int j = 0; j < 3; j++) {
+                double x = ok && d[k]->n > 0 ? v[j] : NAN;
+                fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &x, &fst);
+            }
+        }
+        char msg[128];
+        snprintf(msg, sizeof msg, "%.119s", r->message);
+        char *mp = msg;
+        fits_write_col(w->f, TSTRING, col++, row, 1, 1, &mp, &fst);
+        if (w->nkeep > 0) {
+            fits_movabs_hdu(w->f, 3, NULL, &fst);
+            fits_write_col(w->f, TLONGLONG, 1, row, 1, 1, &id, &fst);
+            float *buf = malloc(sizeof(float) * (size_t)w->nkeep);
+            if (!buf) { fits_movabs_hdu(w->f, 2, NULL, &fst); return GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate a sample row", w->path); }
+            for (int q = 0; q < GP_NQ; q++) {
+                for (int k = 0; k < w->nkeep; k++)
+                    buf[k] = (ok && r->samples && k < r->nsamples) ? r->samples[(size_t)k * GP_NQ + q] : NAN;
+                fits_write_col(w->f, TFLOAT, q + 2, row, 1, w->nkeep, buf, &fst);
+            }
+            free(buf);
+            fits_movabs_hdu(w->f, 2, NULL, &fst);
+        }
+        if (fst) return fits_fail(err, fst, w->path, "cannot write a result row");
+        w->row = row;
+    }
+    return GP_OK;
+}
+
+int gp_results_writer_close(gp_results_writer *w, gp_error *err)
+{
+    if (!w) return GP_FAIL(err, GP_ERR_ARG, "gp_results_writer_close: NULL writer");
+    int fst = 0, st = GP_OK;
+    if (fits_close_file(w->f, &fst)) st = fits_fail(err, fst, w->path, "cannot finish the result table");
+    else if (rename(w->tmp, w->path) != 0) st = GP_FAIL(err, GP_ERR_IO, "%s: cannot rename the finished table into place", w->path);
+    if (st) unlink(w->tmp);
+    free(w);
+    return st;
+}
+
+void gp_results_writer_abort(gp_results_writer *w)
+{
+    if (!w) return;
+    int fst = 0;
+    fits_close_file(w->f, &fst);
+    unlink(w->tmp);
+    free(w);
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# tests/gpu/run.sh: verify and measure the CUDA backend on a machine with a GPU,
+# and print a short table.
+#
+#   tests/gpu/run.sh               build here (./bootstrap, configure --with-cuda,
+#                                  make, make check with the parity tests), then
+#                                  measure: needs the build dependencies (.ci/deps)
+#   tests/gpu/run.sh --pack DIR    on any machine with the build dependencies (no
+#                                  GPU needed): build the GPU test and benchmark
+#                                  programs (libgalpost linked in statically) and
+#                                  copy them with the libraries they need, CUDA's
+#                                  excepted, into DIR (about 40 MB)
+#   tests/gpu/run.sh --packed DIR  on a GPU machine without the build dependencies
+#                                  (the lent H100/H200 image): run DIR's programs
+#                                  against that machine's CUDA, cuBLAS and cuDNN
+#   tests/gpu/run.sh --table DIR   print the table again from a results folder
+#
+# Steps: the fallback test; the CPU/GPU parity test (every operation, every model
+# stage, gp_infer end to end; float32 limits); the same comparisons with
+# GP_CUDA_TF32=1, reported without limits (the accuracy cost of TF32);
+# bench_gpu (galaxies/s of the full pipeline, 100 samples per galaxy per flow,
+# batches 64 to 4096, float32 and TF32, and the CPU backend at batch 64); the
+# PyTorch port of the model on the same card when bench/torch_model.py exists
+# and takes --device (the contract is written above its call below); then the
+# table.  Results go to $OUT (the device tool's folder) or
+# ./gpu-results.  Exit status: 0 when the parity tests pass.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+mode=build
+dir=
+case "${1:-}" in
+  --pack) mode=pack; dir=${2:?"--pack needs a directory"} ;;
+  --packed) mode=packed; dir=${2:?"--packed needs a directory"} ;;
+  --table) mode=table; dir=${2:?"--table needs a directory"} ;;
+  "") ;;
+  -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+  *) echo "usage: $0 [--pack DIR | --packed DIR | --table DIR]" >&2; exit 2 ;;
+esac
+jobs=$(nproc 2>/dev/null || echo 2)
+say() { printf '\n=== %s  [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
+
+# ------------------------------------------------------------------ table
+print_table() {  # $1: results folder, $2: 0 when the parity tests passed
+  local res=$1 fail=$2
+  echo "galpost CUDA backend on $(tail -n +2 "$res/gpu.txt" 2>/dev/null | head -1), $(date -u '+%Y-%m-%d')"
+  awk -v title="parity float32" -f - "$res/parity.txt" <<'AWK'
+function cat_of(w) { return w ~ /^stage/ ? "stages" : (w ~ /^(gp_infer|GPU )/ ? "end to end" : "operations") }
+/^parity / && /\(limit/ {
+  n = split($0, f, / +/); st = f[n]; err = ""; w = ""
+  for (i = 2; i <= n; i++) if (f[i] == "(limit") { err = f[i - 1]; break } else if (i < n - 1) w = w (w == "" ? "" : " ") f[i]
+  sub(/ [^ ]+$/, "", w); c = cat_of(w); tot++; if (st != "ok") bad++
+  if (!(c in worst) || err + 0 > worst[c] + 0 || err !~ /^[0-9.e+-]+$/) { worst[c] = err; what[c] = w }
+}
+END {
+  printf "%s: %d comparisons, %s\n", title, tot, tot == 0 ? "NONE RAN" : (bad ? bad " FAILED" : "all within limits")
+  for (c in worst) printf "  worst %-11s %10s  %s\n", c, worst[c], what[c]
+}
+AWK
+  awk -v title="parity TF32 (cost)" -f - "$res/parity_tf32.txt" <<'AWK'
+function cat_of(w) { return w ~ /^stage/ ? "stages" : (w ~ /^(gp_infer|GPU )/ ? "end to end" : "operations") }
+/^parity / && /\(limit/ {
+  n = split($0, f, / +/); err = ""; w = ""
+  for (i = 2; i <= n; i++) if (f[i] == "(limit") { err = f[i - 1]; break } else if (i < n - 1) w = w (w == "" ? "" : " ") f[i]
+  sub(/ [^ ]+$/, "", w); c = cat_of(w); tot++
+  if (!(c in worst) || err + 0 > worst[c] + 0) { worst[c] = err; what[c] = w }
+}
+END { printf "%s: %d comparisons\n", title, tot; for (c in worst) printf "  worst %-11s %10s  %s\n", c, worst[c], what[c] }
+AWK
+  echo "galaxies/s, full pipeline, 100 samples per galaxy per flow (% of the FP32 roofline):"
+  awk -F'\t' '
+    $1 == "bench" { b[$3] = 1; v[$2, $3] = $5; r[$2, $3] = $6 }
+    $1 == "torch" { b[$3] = 1; v["torch", $3] = $5 }
+    END {
+      printf "  %6s %18s %18s %12s %14s %10s\n", "batch", "cuda float32", "cuda TF32", "cpu", "pytorch eager", "ratio"
+      nb = 0; for (k in b) bs[++nb] = k + 0
+      for (i = 1; i <= nb; i++) for (j = i + 1; j <= nb; j++) if (bs[j] < bs[i]) { t = bs[i]; bs[i] = bs[j]; bs[j] = t }
+      for (i = 1; i <= nb; i++) { k = bs[i]
+        f = (("cuda", k) in v) ? sprintf("%.0f (%.1f%%)", v["cuda", k], r["cuda", k]) : "-"
+        t = (("cuda-tf32", k) in v) ? sprintf("%.0f (%.1f%%)", v["cuda-tf32", k], r["cuda-tf32", k]) : "-"
+        c = (("cpu", k) in v) ? sprintf("%.0f", v["cpu", k]) : "-"
+        p = (("torch", k) in v) ? sprintf("%.0f", v["torch", k]) : "-"
+        q = (("torch", k) in v) && (("cuda", k) in v) && v["torch", k] > 0 ? sprintf("%.2fx", v["cuda", k] / v["torch", k]) : "-"
+        printf "  %6d %18s %18s %12s %14s %10s\n", k, f, t, c, p, q }
+    }' "$res/bench.txt" "$res/torch.txt"
+  grep -h '^# per galaxy\|^# roofline' "$res/bench.txt" | head -2 | sed 's/^# /  /'
+  [ $fail -eq 0 ] && echo "RESULT: parity passed" || echo "RESULT: FAILED (see $res)"
+}
+
+if [ "$mode" = table ]; then
+  f=0; grep -q "^parity .*FAIL$" "$dir/parity.txt" 2>/dev/null && f=1
+  grep -q "^parity .*(limit" "$dir/parity.txt" 2>/dev/null || f=1
+  print_table "$dir" $f
+  exit $f
+fi
+
+# ------------------------------------------------------------------ pack
+if [ "$mode" = pack ]; then
+  mkdir -p "$dir" && dir=$(cd "$dir" && pwd) || exit 1
+  b="$top/build-gpu-pack"
+  say "building the GPU programs in $b"
+  ( cd "$top" && { [ -x configure ] || ./bootstrap; } ) || exit 1
+  mkdir -p "$b" && cd "$b" || exit 1
+  "$top/configure" -q --with-cuda --disable-shared --enable-static || exit 1
+  progs="tests/gpu/test_gpu_parity tests/gpu/test_cuda_fallback tests/gpu/test_cuda_elem bench/bench_gpu"
+  make -j"$jobs" $progs >make.log 2>&1 || { tail -30 make.log; exit 1; }
+  rm -rf "$dir/bin" "$dir/lib"
+  mkdir -p "$dir/bin" "$dir/lib"
+  cp $progs "$dir/bin/" || exit 1
+  for lib in $(ldd $progs | awk '/=>/ && $3 ~ /^\// {print $3}' | sort -u); do
+    case $(basename "$lib") in
+      libc.so*|libm.so*|libdl.so*|librt.so*|libpthread.so*|ld-linux*|libstdc++*|libgcc_s*) ;;
+      libcuda*|libcudart*|libcublas*|libcudnn*|libnvrtc*|libnvJitLink*) ;;   # the GPU machine's own
+      *) cp -L "$lib" "$dir/lib/" ;;
+    esac
+  done
+  { echo "packed $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname) from $(git -C "$top" describe --always --dirty 2>/dev/null)"
+    echo "nvcc: $(grep '^NVCC =' Makefile | cut -d= -f2-)"; echo "NVCCFLAGS: $(grep '^NVCCFLAGS =' Makefile | cut -d= -f2-)"; } >"$dir/INFO"
+  say "packed into $dir ($(du -sh "$dir" | cut -f1)); on the GPU machine run: tests/gpu/run.sh --packed ${2}"
+  exit 0
+fi
+
+res=${OUT:-$top/gpu-results}
+mkdir -p "$res" || exit 1
+fail=0
+
+# ------------------------------------------------------- build or locate
+if [ "$mode" = build ]; then
+  b="$top/build-gpu"
+  say "building in $b (configure --with-cuda)"
+  ( cd "$top" && ./bootstrap >/dev/null ) || exit 1
+  mkdir -p "$b" && cd "$b" || exit 1
+  "$top/configure" -q --with-cuda || exit 1
+  make -j"$jobs" >make.log 2>&1 || { tail -30 make.log; exit 1; }
+  say "make check (all tests, the GPU parity test included)"
+  make -j"$jobs" check >check.log 2>&1 || fail=1
+  grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS)' check.log
+  cp tests/gpu/test_gpu_parity.log "$res/parity.txt" 2>/dev/null
+  grep -q '^SKIP: tests/gpu/test_gpu_parity' check.log && { echo "the parity test skipped: no usable GPU"; fail=1; }
+  bin_parity=tests/gpu/test_gpu_parity bin_bench=bench/bench_gpu
+else
+  dir=$(cd "$dir" && pwd) || exit 1
+  cat "$dir/INFO" 2>/dev/null
+  # the GPU machine's CUDA libraries: the toolkit's, then the Python wheels'
+  extra=
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/lib \
+           $(python3 -c 'import site, glob; print(" ".join(sorted({d for p in site.getsitepackages() for d in glob.glob(p + "/nvidia/*/lib")})))' 2>/dev/null); do
+    [ -d "$d" ] && extra="$extra:$d"
+  done
+  export LD_LIBRARY_PATH="$dir/lib$extra${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if ldd "$dir/bin/test_gpu_parity" | grep 'not found'; then
+    echo "libraries missing (LD_LIBRARY_PATH=$LD_LIBRARY_PATH)"; exit 1
+  fi
+  cd "$res" || exit 1
+  say "fallback and kernel-body tests"
+  "$dir/bin/test_cuda_elem" >/dev/null 2>&1 && echo "test_cuda_elem: ok" || { echo "test_cuda_elem: FAILED"; fail=1; }
+  "$dir/bin/test_cuda_fallback" 2>&1 | tail -3
+  [ "${PIPESTATUS[0]}" -eq 0 ] || fail=1
+  say "parity test (float32)"
+  "$dir/bin/test_gpu_parity" >"$res/parity.txt" 2>&1
+  rc=$?
+  [ $rc -eq 0 ] || { echo "parity test exit status $rc"; fail=1; }
+  bin_parity=$dir/bin/test_gpu_parity bin_bench=$dir/bin/bench_gpu
+fi
+grep -E 'FAIL|skipped|ERROR' "$res/parity.txt" | head -20
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv >"$res/gpu.txt" 2>&1 || true
+say "parity with GP_CUDA_TF32=1 (measured, no limits)"
+GP_CUDA_TF32=1 GP_PARITY_MEASURE_ONLY=1 "$bin_parity" >"$res/parity_tf32.txt" 2>&1 || echo "TF32 parity run: exit status $?"
+
+say "benchmark: full pipeline, 100 samples per galaxy per flow"
+{ "$bin_bench" --backend cuda --batch 64,256,1024,4096 --samples 100 --seconds 2
+  GP_CUDA_TF32=1 "$bin_bench" --backend cuda --batch 64,256,1024,4096 --samples 100 --seconds 2 | sed 's/^bench\tcuda/bench\tcuda-tf32/'
+  "$bin_bench" --backend cpu --batch 64 --samples 100 --seconds 2
+} >"$res/bench.txt" 2>&1
+grep -v '^bench' "$res/bench.txt"
+
+# The PyTorch port (bench/torch_model.py, written for the CPU comparison) on the
+# same card, on the same model file and inputs.  Contract: it takes --device
+# cuda, --model FILE, --inputs FILE (bench/torch_model.py write_inputs format),
+# --seconds S and, if it has one, --batch B; it prints either lines
+# "torch<TAB>cuda<TAB>batch<TAB>samples<TAB>galaxies/s" or one JSON object with
+# "pipeline_gps" (and "batch", default 64).
+tp="$top/bench/torch_model.py"
+if [ -f "$tp" ] && grep -q -- '--device' "$tp"; then
+  say "PyTorch eager, same model, same card"
+  tmpd=$(mktemp -d)
+  "$bin_bench" --backend cpu --batch 1 --samples 2 --seconds 0.01 --save-model "$tmpd/model.gpw" >/dev/null 2>&1
+  tb="64"; grep -q -- '--batch' "$tp" && tb="64 256 1024 4096"
+  maxb=${tb##* }
+  ( cd "$top/bench" && PYTHONUNBUFFERED=1 python3 -c "import sys; import torch_model as t; t.write_inputs(sys.argv[1], *t.make_inputs(int(sys.argv[2])))" \
+      "$tmpd/inputs.bin" "$maxb" ) >"$res/torch.txt" 2>&1
+  for B in $tb; do
+    bopt=; [ "$tb" = 64 ] || bopt="--batch $B"
+    ( cd "$top" && PYTHONUNBUFFERED=1 timeout 240 python3 bench/torch_model.py --device cuda --model "$tmpd/model.gpw" \
+        --inputs "$tmpd/inputs.bin" --seconds 2 $bopt ) >"$tmpd/out" 2>&1 || echo "bench/torch_model.py batch $B: exit status $?" >>"$res/torch.txt"
+    cat "$tmpd/out" >>"$res/torch.txt"
+    python3 -c "
+import json, sys
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith('{'):
+        d = json.loads(line)
+        if 'pipeline_gps' in d: print('torch\tcuda\t%d\t100\t%.1f' % (d.get('batch', int(sys.argv[2])), d['pipeline_gps']))" "$tmpd/out" "$B" >>"$res/torch.txt" 2>/dev/null
+  done
+  rm -rf "$tmpd"
+  tail -15 "$res/torch.txt"
+elif [ -f "$tp" ]; then
+  echo "bench/torch_model.py has no --device option (CPU only): no PyTorch comparison on the GPU" | tee "$res/torch.txt"
+else
+  echo "bench/torch_model.py absent: no PyTorch comparison" | tee "$res/torch.txt"
+fi
+
+print_table "$res" $fail | tee "$res/table.txt"
+exit $fail

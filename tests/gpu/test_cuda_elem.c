@@ -1,0 +1,222 @@
+/*
+ * test_cuda_elem.c: the CUDA backend's kernel bodies (cuda/gp_cuda_elem.h)
+ * run on the host over every index a kernel's grid covers, against the CPU
+ * backend's operations on the same fresh random inputs, outputs poisoned
+ * (NaN) first.  This checks the index arithmetic of every element-wise
+ * kernel on machines without a GPU; tests/gpu/test_gpu_parity.c checks the
+ * kernels themselves on a device.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gp_cuda_elem.h"
+#include "cpu/gp_cpu.h"
+#include "../gp_test_util.h"
+
+static gp_backend *cpu;
+
+static int setup(void **state)
+{
+    (void)state;
+    return gp_backend_open_cpu(1, &cpu, NULL) == GP_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    gp_backend_close(cpu);
+    return 0;
+}
+
+static void poison(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = NAN;
+}
+
+/* max |a - b| / max |b|; NaN anywhere fails. */
+static double relerr(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
+        if (fabs((double)a[i] - b[i]) > num) num = fabs((double)a[i] - b[i]);
+        if (fabs(b[i]) > den) den = fabs(b[i]);
+    }
+    return num / (den + 1e-30);
+}
+
+#define EXPECT_CLOSE(a, b, n, what) do { double e_ = relerr((a), (b), (n)); \
+    if (!(e_ <= 1e-6)) fail_msg("%s: relative error %g", (what), e_); } while (0)
+
+static void test_bias_act(void **state)
+{
+    (void)state;
+    const int n = 3, ch = 5, plane = 42;
+    size_t tot = (size_t)n * ch * plane;
+    float *y = malloc(sizeof(float) * tot), *g = malloc(sizeof(float) * tot), b[5];
+    for (int a = GP_ACT_NONE; a <= GP_ACT_SIGMOID; a++)
+        for (int with_b = 0; with_b < 2; with_b++) {
+            gp_test_fill(y, tot, 2.0);
+            gp_test_fill(b, 5, 1.0);
+            memcpy(g, y, sizeof(float) * tot);
+            for (int i = 0; i < n; i++)   /* the CPU works image by image */
+                gp_cpu_bias_act(y + (size_t)i * ch * plane, ch, plane, with_b ? b : NULL, (gp_act)a, 0.2f);
+            for (size_t i = 0; i < tot; i++) gp_cu_bias_act_at(i, g, ch, plane, with_b ? b : NULL, a, 0.2f);
+            EXPECT_CLOSE(g, y, tot, "bias_act (convolution layout)");
+        }
+    /* dense layout: plane 1, channels = outputs; against the CPU dense with W = I */
+    const int rows = 7, out = 6;
+    float X[7 * 6], I[6 * 6] = {0}, bd[6], Y[7 * 6], G[7 * 6];
+    for (int o = 0; o < out; o++) I[o * out + o] = 1.0f;
+    gp_test_fill(X, 42, 1.0);
+    gp_test_fill(bd, 6, 1.0);
+    poison(Y, 42);
+    assert_int_equal(cpu->ops->dense(cpu, X, rows, out, I, bd, out, GP_ACT_LEAKY_RELU, 0.1f, Y, NULL), GP_OK);
+    memcpy(G, X, sizeof G);
+    for (size_t i = 0; i < 42; i++) gp_cu_bias_act_at(i, G, out, 1, bd, GP_ACT_LEAKY_RELU, 0.1f);
+    EXPECT_CLOSE(G, Y, 42, "bias_act (dense layout)");
+    free(y);
+    free(g);
+}
+
+static void test_stretch(void **state)
+{
+    (void)state;
+    const int n = 2, bands = 3, plane = 31;
+    size_t tot = (size_t)n * bands * plane;
+    float *x = malloc(sizeof(float) * tot), *g = malloc(sizeof(float) * tot);
+    float soft[3] = {0.017f, 0.029f, 0.046f}, off[3] = {0.1f, -0.2f, 0.3f}, scl[3] = {3, 2.5f, 4};
+    float inv_soft[3], inv_scale[3];
+    for (int c = 0; c < 3; c++) { inv_soft[c] = 1.0f / soft[c]; inv_scale[c] = 1.0f / scl[c]; }
+    gp_test_fill(x, tot, 0.5);
+    memcpy(g, x, sizeof(float) * tot);
+    assert_int_equal(cpu->ops->stretch(cpu, x, n, bands, plane, soft, off, scl, NULL), GP_OK);
+    for (size_t i = 0; i < tot; i++) gp_cu_stretch_at(i, g, bands, plane, inv_soft, off, inv_scale);
+    EXPECT_CLOSE(g, x, tot, "stretch");
+    free(x);
+    free(g);
+}
+
+static void test_normals(void **state)
+{
+    (void)state;
+    const int ngal = 9, rows = 300;
+    uint64_t ids[9];
+    int row_gal[300], sidx[300];
+    for (int g = 0; g < ngal; g++) ids[g] = (uint64_t)(gp_test_uniform() * 1.8e19);
+    for (int r = 0; r < rows; r++) {
+        row_gal[r] = (int)(gp_test_uniform() * ngal);
+        sidx[r] = (int)(gp_test_uniform() * 5000);
+    }
+    uint64_t seed = (uint64_t)(gp_test_uniform() * 1e18);
+    for (int dim = 1; dim <= 4; dim++)
+        for (int stream = 0; stream < 3; stream++) {
+            float a[300 * 4], b[300 * 4];
+            poison(a, 1200);
+            poison(b, 1200);
+            assert_int_equal(cpu->ops->normals(cpu, seed, ids, row_gal, sidx, rows, stream, dim, a, NULL), GP_OK);
+            for (int r = 0; r < rows; r++) gp_cu_normals_row(r, seed, ids, row_gal, sidx, stream, dim, b);
+            /* the same function on both sides: identical bits */
+            assert_memory_equal(a, b, sizeof(float) * (size_t)rows * dim);
+            for (int i = 0; i < rows * dim; i++) assert_true(isfinite(b[i]));
+        }
+}
+
+static void test_rows_and_columns(void **state)
+{
+    (void)state;
+    /* add_rows */
+    const int rows = 40, n = 7, ngal = 5;
+    float Y[40 * 7], G[40 * 7], C[5 * 7];
+    int row_gal[40];
+    for (int r = 0; r < rows; r++) row_gal[r] = (int)(gp_test_uniform() * ngal);
+    gp_test_fill(Y, 280, 1.0);
+    gp_test_fill(C, 35, 1.0);
+    memcpy(G, Y, sizeof G);
+    assert_int_equal(cpu->ops->add_rows(cpu, Y, rows, n, C, row_gal, NULL), GP_OK);
+    for (size_t i = 0; i < 280; i++) gp_cu_add_rows_at(i, G, n, C, row_gal);
+    assert_memory_equal(G, Y, sizeof G);
+    /* gather_cols, a short and a long index list (the kernel's two paths) */
+    const int ncols = 13;
+    float X[40 * 13];
+    gp_test_fill(X, 520, 1.0);
+    int idx_short[2] = { 3, 0 }, idx_long[11] = { 12, 0, 5, 5, 7, 1, 2, 11, 9, 4, 6 };
+    const int *idxs[2] = { idx_short, idx_long };
+    int ms[2] = { 2, 11 };
+    for (int t = 0; t < 2; t++) {
+        float A[40 * 11], B[40 * 11];
+        poison(A, 440);
+        poison(B, 440);
+        assert_int_equal(cpu->ops->gather_cols(cpu, X, rows, ncols, idxs[t], ms[t], A, NULL), GP_OK);
+        for (size_t i = 0; i < (size_t)rows * ms[t]; i++) gp_cu_gather_at(i, X, ncols, idxs[t], ms[t], B);
+        assert_memory_equal(A, B, sizeof(float) * (size_t)rows * ms[t]);
+    }
+}
+
+static void test_coupling(void **state)
+{
+    (void)state;
+    const int rows = 33;
+    struct { int dim, nt; int tidx[4]; } cfg[3] = { {4, 2, {1, 3}}, {4, 2, {0, 2}}, {1, 1, {0}} };
+    for (int c = 0; c < 3; c++)
+        for (int dir = -1; dir <= 1; dir += 2) {
+            int dim = cfg[c].dim, nt = cfg[c].nt;
+            float x[33 * 4], g[33 * 4], st[33 * 8];
+            double la[33], lb[33];
+            gp_test_fill(x, (size_t)rows * dim, 1.0);
+            gp_test_fill(st, (size_t)rows * 2 * nt, 2.0);
+            for (int r = 0; r < rows; r++) la[r] = lb[r] = gp_test_normal();
+            memcpy(g, x, sizeof x);
+            assert_int_equal(cpu->ops->coupling(cpu, x, rows, dim, cfg[c].tidx, nt, st, 3.0f, dir, la, NULL), GP_OK);
+            for (int r = 0; r < rows; r++) gp_cu_coupling_row(r, g, dim, cfg[c].tidx, nt, st, 3.0f, dir, lb);
+            EXPECT_CLOSE(g, x, (size_t)rows * dim, "coupling");
+            for (int r = 0; r < rows; r++)
+                if (!(fabs(la[r] - lb[r]) <= 1e-12 * (1 + fabs(la[r]))))
+                    fail_msg("coupling dir %d: logdet row %d %.17g vs %.17g", dir, r, lb[r], la[r]);
+            /* NULL logdet is allowed */
+            for (int r = 0; r < rows; r++) gp_cu_coupling_row(r, g, dim, cfg[c].tidx, nt, st, 3.0f, dir, NULL);
+        }
+}
+
+static void test_elementwise(void **state)
+{
+    (void)state;
+    const size_t n = 257;
+    float X[257], Z[257], A[257], B[257];
+    gp_test_fill(X, n, 2.0);
+    gp_test_fill(Z, n, 2.0);
+    poison(A, n);
+    poison(B, n);
+    assert_int_equal(cpu->ops->add(cpu, X, Z, n, A, NULL), GP_OK);
+    for (size_t i = 0; i < n; i++) gp_cu_add_at(i, X, Z, B);
+    EXPECT_CLOSE(B, A, n, "add");
+    poison(A, n);
+    poison(B, n);
+    assert_int_equal(cpu->ops->exp_half(cpu, X, n, A, NULL), GP_OK);
+    for (size_t i = 0; i < n; i++) gp_cu_exp_half_at(i, X, B);
+    EXPECT_CLOSE(B, A, n, "exp_half");
+    for (int a = GP_ACT_NONE; a <= GP_ACT_SIGMOID; a++) {
+        memcpy(A, X, sizeof A);
+        memcpy(B, X, sizeof B);
+        assert_int_equal(cpu->ops->activate(cpu, A, n, (gp_act)a, 0.3f, NULL), GP_OK);
+        for (size_t i = 0; i < n; i++) gp_cu_activate_at(i, B, a, 0.3f);
+        EXPECT_CLOSE(B, A, n, "activate");
+    }
+}
+
+int main(void)
+{
+    gp_test_seed("test_cuda_elem");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bias_act),
+        cmocka_unit_test(test_stretch),
+        cmocka_unit_test(test_normals),
+        cmocka_unit_test(test_rows_and_columns),
+        cmocka_unit_test(test_coupling),
+        cmocka_unit_test(test_elementwise),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

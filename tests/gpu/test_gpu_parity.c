@@ -1,0 +1,672 @@
+/*
+ * test_gpu_parity.c: the CUDA backend against the CPU backend, on fresh
+ * random inputs, GPU outputs poisoned (NaN) first, compared by relative
+ * error max|gpu - cpu| / max|cpu| (NaN fails):
+ *  - every operation of gp_backend_ops, float32 limits 1e-5 (scaled by
+ *    sqrt(K / 4096) for dot products longer than 4096 terms; exact for
+ *    additions and gathers);
+ *  - every model stage of a random-weight model with the default
+ *    architecture (encoder, decoder, MLPs, conditioners, RealNVP both ways
+ *    with log-dets, the 1-D flow), limit 1e-4;
+ *  - gp_infer end to end, samples per quantity, limit 1e-4, across several
+ *    chunks; and GPU batch-size consistency;
+ *  - failures come back as statuses: an impossible allocation returns NULL
+ *    and the backend keeps working; bad shapes give GP_ERR_ARG.
+ * Exit 77 (skip) when no CUDA device is usable.  Each comparison prints a
+ * line "parity <what> <error> (limit ...)" that tests/gpu/run.sh tabulates.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "galpost/gp_model.h"
+#include "gp_model_internal.h"
+#include "gp_rng.h"
+#include "../gp_test_util.h"
+
+static gp_backend *cpu, *gpu;
+static char model_path[512];
+static gp_model *mcpu, *mgpu;
+static gp_error E;
+
+#define OK(call) do { gp_error_clear(&E); int st_ = (call); \
+    if (st_ != GP_OK) fail_msg("%s: %s: %s", #call, gp_status_string(st_), E.msg); } while (0)
+
+/* max |a - b| / max |b| over n values; NaN anywhere gives +inf. */
+static double relerr(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
+        double d = fabs((double)a[i] - b[i]);
+        if (d > num) num = d;
+        if (fabs(b[i]) > den) den = fabs(b[i]);
+    }
+    return num / (den + 1e-30);
+}
+
+static double relerr_d(const double *a, const double *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
+        if (fabs(a[i] - b[i]) > num) num = fabs(a[i] - b[i]);
+        if (fabs(b[i]) > den) den = fabs(b[i]);
+    }
+    return num / (den + 1e-30);
+}
+
+/* GP_PARITY_MEASURE_ONLY=1 reports without failing: for measuring the
+ * accuracy cost of GP_CUDA_TF32=1 (tests/gpu/run.sh). */
+static void report(const char *what, double e, double limit)
+{
+    static int measure_only = -1;
+    if (measure_only < 0) measure_only = getenv("GP_PARITY_MEASURE_ONLY") && !strcmp(getenv("GP_PARITY_MEASURE_ONLY"), "1");
+    printf("parity  %-58s %10.3e  (limit %.1e)  %s\n", what, e, limit, e <= limit ? "ok" : "FAIL");
+    fflush(stdout);
+    if (!(e <= limit) && !measure_only) fail_msg("%s: relative error %g above %g", what, e, limit);
+}
+
+/* float32 dot products of length K: error grows like sqrt(K) */
+static double dot_limit(double K)
+{
+    return K > 4096 ? 1e-5 * sqrt(K / 4096) : 1e-5;
+}
+
+/* ---- device buffers ---- */
+
+static void *dev_bytes(const void *h, size_t bytes)
+{
+    void *d = gpu->ops->alloc(gpu, bytes);
+    if (!d) fail_msg("CUDA alloc of %zu bytes failed", bytes);
+    if (h) OK(gpu->ops->upload(gpu, d, h, bytes, &E));
+    return d;
+}
+
+static float *dev_copy(const float *h, size_t n) { return dev_bytes(h, sizeof(float) * n); }
+
+static float *dev_poisoned(size_t n)
+{
+    float *h = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) h[i] = NAN;
+    float *d = dev_copy(h, n);
+    free(h);
+    return d;
+}
+
+static float *host_of(const float *d, size_t n)
+{
+    float *h = malloc(sizeof(float) * (n ? n : 1));
+    OK(gpu->ops->download(gpu, h, d, sizeof(float) * n, &E));
+    return h;
+}
+
+static float *host_poisoned(size_t n)
+{
+    float *h = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) h[i] = NAN;
+    return h;
+}
+
+static float *host_random(size_t n, double scale)
+{
+    float *h = malloc(sizeof(float) * (n ? n : 1));
+    gp_test_fill(h, n, scale);
+    return h;
+}
+
+static void dev_free(void *d) { gpu->ops->free(gpu, d); }
+
+/* ---- set-up: both backends, and one random model opened on each ---- */
+
+static int setup(void **state)
+{
+    (void)state;
+    gp_arch a = gp_arch_default();
+    a.ensemble = 2;
+    a.flow_gain = 0.5f;   /* flows far enough from the identity to matter */
+    gp_test_tmpname(model_path, sizeof model_path, ".gpw");
+    if (gp_model_write_random(model_path, &a, (uint64_t)(gp_test_uniform() * 1e9), &E)) {
+        fprintf(stderr, "%s\n", E.msg);
+        return -1;
+    }
+    gp_model_options o = gp_model_options_default();
+    o.backend = GP_BACKEND_CPU;
+    if (gp_model_open(model_path, &o, &mcpu, &E)) { fprintf(stderr, "%s\n", E.msg); return -1; }
+    o.backend = GP_BACKEND_CUDA;
+    if (gp_model_open(model_path, &o, &mgpu, &E)) { fprintf(stderr, "%s\n", E.msg); return -1; }
+    fprintf(stderr, "CPU: %s\nGPU: %s\n", gp_model_backend_name(mcpu), gp_model_backend_name(mgpu));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    gp_model_close(mcpu);
+    gp_model_close(mgpu);
+    unlink(model_path);
+    return 0;
+}
+
+/* ------------------------------------------------------------ ops */
+
+static void test_dense(void **state)
+{
+    (void)state;
+    const int shapes[][3] = { {1, 7, 3}, {5, 33, 17}, {64, 73, 256}, {300, 256, 256},
+                              {6400, 66, 64}, {64, 51200, 32}, {7, 32, 51200} };
+    int turn = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int a = GP_ACT_NONE; a <= GP_ACT_SIGMOID; a++, turn++) {
+            int rows = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+            int with_b = turn % 3 != 2;
+            float *X = host_random((size_t)rows * in, 1.0);
+            float *W = host_random((size_t)out * in, 1.0 / sqrt(in));
+            float *b = host_random((size_t)out, 0.5);
+            float *Y = host_poisoned((size_t)rows * out);
+            OK(cpu->ops->dense(cpu, X, rows, in, W, with_b ? b : NULL, out, (gp_act)a, 0.2f, Y, &E));
+            float *dX = dev_copy(X, (size_t)rows * in), *dW = dev_copy(W, (size_t)out * in);
+            float *db = dev_copy(b, (size_t)out), *dY = dev_poisoned((size_t)rows * out);
+            OK(gpu->ops->dense(gpu, dX, rows, in, dW, with_b ? db : NULL, out, (gp_act)a, 0.2f, dY, &E));
+            float *G = host_of(dY, (size_t)rows * out);
+            char what[96];
+            snprintf(what, sizeof what, "dense %dx%d->%d act %s%s", rows, in, out, gp_act_name((gp_act)a),
+                     with_b ? "" : " no bias");
+            report(what, relerr(G, Y, (size_t)rows * out), dot_limit(in));
+            dev_free(dX); dev_free(dW); dev_free(db); dev_free(dY);
+            free(X); free(W); free(b); free(Y); free(G);
+        }
+}
+
+static void test_conv(void **state)
+{
+    (void)state;
+    const int cfg[][7] = { /* n cin h cout k s p */
+        {1, 3, 16, 5, 4, 2, 1}, {3, 4, 10, 6, 4, 2, 1}, {2, 2, 9, 3, 3, 1, 1}, {2, 5, 12, 4, 3, 2, 0},
+        {4, 3, 160, 32, 4, 2, 1}, {4, 32, 80, 64, 4, 2, 1}, {4, 64, 40, 128, 4, 2, 1},
+    };
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        int n = cfg[c][0], cin = cfg[c][1], h = cfg[c][2], cout = cfg[c][3], k = cfg[c][4], s = cfg[c][5], p = cfg[c][6];
+        gp_act act = (gp_act)(c % 5);
+        int ho = (h + 2 * p - k) / s + 1;
+        size_t nx = (size_t)n * cin * h * h, ny = (size_t)n * cout * ho * ho, nw = (size_t)cout * cin * k * k;
+        float *x = host_random(nx, 1.0), *W = host_random(nw, 1.0 / sqrt(cin * k * k));
+        float *b = host_random((size_t)cout, 0.2), *y = host_poisoned(ny);
+        OK(cpu->ops->conv2d(cpu, x, n, cin, h, h, W, b, cout, k, s, p, act, 0.2f, y, &E));
+        float *dx = dev_copy(x, nx), *dW = dev_copy(W, nw), *db = dev_copy(b, (size_t)cout), *dy = dev_poisoned(ny);
+        OK(gpu->ops->conv2d(gpu, dx, n, cin, h, h, dW, db, cout, k, s, p, act, 0.2f, dy, &E));
+        float *g = host_of(dy, ny);
+        char what[96];
+        snprintf(what, sizeof what, "conv2d %dx%dx%dx%d->%d k%d s%d p%d %s", n, cin, h, h, cout, k, s, p,
+                 gp_act_name(act));
+        report(what, relerr(g, y, ny), dot_limit((double)cin * k * k));
+        free(g);
+
+        /* transposed: from the output shape back to the input shape */
+        int hT = (ho - 1) * s - 2 * p + k;
+        size_t nyt = (size_t)n * cin * hT * hT;
+        float *Wt = host_random(nw, 1.0 / sqrt(cout * k * k)), *bt = host_random((size_t)cin, 0.2);
+        float *yt = host_poisoned(nyt);
+        gp_act actT = (gp_act)((c + 2) % 5);
+        OK(cpu->ops->conv_transpose2d(cpu, y, n, cout, ho, ho, Wt, bt, cin, k, s, p, actT, 0.2f, yt, &E));
+        float *dWt = dev_copy(Wt, nw), *dbt = dev_copy(bt, (size_t)cin), *dyt = dev_poisoned(nyt);
+        float *dyin = dev_copy(y, ny);   /* the same input on both sides */
+        OK(gpu->ops->conv_transpose2d(gpu, dyin, n, cout, ho, ho, dWt, dbt, cin, k, s, p, actT, 0.2f, dyt, &E));
+        float *gt = host_of(dyt, nyt);
+        snprintf(what, sizeof what, "conv_transpose2d %dx%dx%dx%d->%d k%d s%d p%d %s", n, cout, ho, ho, cin,
+                 k, s, p, gp_act_name(actT));
+        report(what, relerr(gt, yt, nyt), dot_limit((double)cout * k * k));
+        dev_free(dx); dev_free(dW); dev_free(db); dev_free(dy); dev_free(dWt); dev_free(dbt); dev_free(dyt);
+        dev_free(dyin);
+        free(x); free(W); free(b); free(y); free(Wt); free(bt); free(yt); free(gt);
+    }
+}
+
+static void test_stretch_normals(void **state)
+{
+    (void)state;
+    /* stretch, in place */
+    const int n = 3, plane = GP_CUTOUT_SIZE * GP_CUTOUT_SIZE;
+    size_t tot = (size_t)n * 3 * plane;
+    float soft[3] = {0.017f, 0.029f, 0.046f}, off[3] = {0.05f, -0.1f, 0.2f}, scl[3] = {3, 2.5f, 4};
+    float *x = host_random(tot, 0.3);
+    float *dx = dev_copy(x, tot);
+    OK(cpu->ops->stretch(cpu, x, n, 3, plane, soft, off, scl, &E));
+    OK(gpu->ops->stretch(gpu, dx, n, 3, plane, soft, off, scl, &E));
+    float *g = host_of(dx, tot);
+    report("stretch 3x3x160x160", relerr(g, x, tot), 1e-5);
+    dev_free(dx); free(x); free(g);
+
+    /* normals: the same Philox draws on both sides */
+    const int ngal = 70, rows = 7000;
+    uint64_t ids[70];
+    int *row_gal = malloc(sizeof(int) * rows), *sidx = malloc(sizeof(int) * rows);
+    for (int i = 0; i < ngal; i++) ids[i] = (uint64_t)(gp_test_uniform() * 1.8e19);
+    for (int r = 0; r < rows; r++) { row_gal[r] = r % ngal; sidx[r] = (int)(gp_test_uniform() * 100000); }
+    uint64_t seed = (uint64_t)(gp_test_uniform() * 1e18);
+    for (int dim = 1; dim <= 4; dim++)
+        for (int stream = GP_STREAM_CORE; stream <= GP_STREAM_LINE; stream++) {
+            float *a = host_poisoned((size_t)rows * dim), *d = dev_poisoned((size_t)rows * dim);
+            OK(cpu->ops->normals(cpu, seed, ids, row_gal, sidx, rows, stream, dim, a, &E));
+            OK(gpu->ops->normals(gpu, seed, ids, row_gal, sidx, rows, stream, dim, d, &E));
+            float *b = host_of(d, (size_t)rows * dim);
+            char what[64];
+            snprintf(what, sizeof what, "normals %d rows dim %d stream %d", rows, dim, stream);
+            report(what, relerr(b, a, (size_t)rows * dim), 1e-6);
+            dev_free(d); free(a); free(b);
+        }
+    free(row_gal); free(sidx);
+}
+
+static void test_rows_columns_coupling(void **state)
+{
+    (void)state;
+    const int rows = 5000, n = 64, ngal = 50;
+    int *row_gal = malloc(sizeof(int) * rows);
+    for (int r = 0; r < rows; r++) row_gal[r] = (int)(gp_test_uniform() * ngal);
+    /* add_rows */
+    float *Y = host_random((size_t)rows * n, 1.0), *C = host_random((size_t)ngal * n, 1.0);
+    float *dY = dev_copy(Y, (size_t)rows * n), *dC = dev_copy(C, (size_t)ngal * n);
+    OK(cpu->ops->add_rows(cpu, Y, rows, n, C, row_gal, &E));
+    OK(gpu->ops->add_rows(gpu, dY, rows, n, dC, row_gal, &E));
+    float *g = host_of(dY, (size_t)rows * n);
+    report("add_rows 5000x64 (exact)", relerr(g, Y, (size_t)rows * n), 0.0);
+    /* again with another map: the staged copy must follow the contents */
+    for (int r = 0; r < rows; r++) row_gal[r] = (row_gal[r] + 1) % ngal;
+    OK(cpu->ops->add_rows(cpu, Y, rows, n, C, row_gal, &E));
+    OK(gpu->ops->add_rows(gpu, dY, rows, n, dC, row_gal, &E));
+    free(g);
+    g = host_of(dY, (size_t)rows * n);
+    report("add_rows with a changed row map (exact)", relerr(g, Y, (size_t)rows * n), 0.0);
+    dev_free(dY); dev_free(dC); free(Y); free(C); free(g);
+
+    /* gather_cols: by value (m <= 8) and through a staged array */
+    const int ncols = 13;
+    int idx_short[2] = { 3, 0 }, idx_long[11] = { 12, 0, 5, 5, 7, 1, 2, 11, 9, 4, 6 };
+    const int *idxs[2] = { idx_short, idx_long };
+    const int ms[2] = { 2, 11 };
+    float *X = host_random((size_t)rows * ncols, 1.0), *dX = dev_copy(X, (size_t)rows * ncols);
+    for (int t = 0; t < 2; t++) {
+        float *A = host_poisoned((size_t)rows * ms[t]), *dA = dev_poisoned((size_t)rows * ms[t]);
+        OK(cpu->ops->gather_cols(cpu, X, rows, ncols, idxs[t], ms[t], A, &E));
+        OK(gpu->ops->gather_cols(gpu, dX, rows, ncols, idxs[t], ms[t], dA, &E));
+        float *B = host_of(dA, (size_t)rows * ms[t]);
+        report(t ? "gather_cols 11 of 13 (exact)" : "gather_cols 2 of 13 (exact)", relerr(B, A, (size_t)rows * ms[t]), 0.0);
+        dev_free(dA); free(A); free(B);
+    }
+    dev_free(dX); free(X);
+
+    /* coupling both ways with log-dets in device memory */
+    struct { int dim, nt; int tidx[4]; } cfg[3] = { {4, 2, {1, 3}}, {4, 2, {0, 2}}, {1, 1, {0}} };
+    for (int c = 0; c < 3; c++)
+        for (int dir = -1; dir <= 1; dir += 2) {
+            int dim = cfg[c].dim, nt = cfg[c].nt;
+            float *x = host_random((size_t)rows * dim, 1.0), *st = host_random((size_t)rows * 2 * nt, 2.0);
+            double *ld = malloc(sizeof(double) * rows), *gl = malloc(sizeof(double) * rows);
+            for (int r = 0; r < rows; r++) ld[r] = gp_test_normal();
+            float *dx = dev_copy(x, (size_t)rows * dim), *dst = dev_copy(st, (size_t)rows * 2 * nt);
+            double *dld = dev_bytes(ld, sizeof(double) * rows);
+            OK(cpu->ops->coupling(cpu, x, rows, dim, cfg[c].tidx, nt, st, 3.0f, dir, ld, &E));
+            OK(gpu->ops->coupling(gpu, dx, rows, dim, cfg[c].tidx, nt, dst, 3.0f, dir, dld, &E));
+            float *gx = host_of(dx, (size_t)rows * dim);
+            OK(gpu->ops->download(gpu, gl, dld, sizeof(double) * rows, &E));
+            char what[80];
+            snprintf(what, sizeof what, "coupling dim %d nt %d dir %+d", dim, nt, dir);
+            report(what, relerr(gx, x, (size_t)rows * dim), 1e-5);
+            snprintf(what, sizeof what, "coupling dim %d nt %d dir %+d log-det", dim, nt, dir);
+            report(what, relerr_d(gl, ld, rows), 1e-5);
+            dev_free(dx); dev_free(dst); dev_free(dld);
+            free(x); free(st); free(ld); free(gl); free(gx);
+        }
+    free(row_gal);
+}
+
+static void test_elementwise(void **state)
+{
+    (void)state;
+    const size_t n = 100003;
+    float *X = host_random(n, 2.0), *Z = host_random(n, 2.0), *A = host_poisoned(n);
+    float *dX = dev_copy(X, n), *dZ = dev_copy(Z, n), *dA = dev_poisoned(n);
+    OK(cpu->ops->add(cpu, X, Z, n, A, &E));
+    OK(gpu->ops->add(gpu, dX, dZ, n, dA, &E));
+    float *B = host_of(dA, n);
+    report("add (exact)", relerr(B, A, n), 0.0);
+    free(B);
+    OK(cpu->ops->exp_half(cpu, X, n, A, &E));
+    OK(gpu->ops->exp_half(gpu, dX, n, dA, &E));
+    B = host_of(dA, n);
+    report("exp_half", relerr(B, A, n), 1e-5);
+    free(B);
+    for (int a = GP_ACT_RELU; a <= GP_ACT_SIGMOID; a++) {
+        memcpy(A, X, sizeof(float) * n);
+        OK(gpu->ops->upload(gpu, dA, X, sizeof(float) * n, &E));
+        OK(cpu->ops->activate(cpu, A, n, (gp_act)a, 0.2f, &E));
+        OK(gpu->ops->activate(gpu, dA, n, (gp_act)a, 0.2f, &E));
+        B = host_of(dA, n);
+        char what[64];
+        snprintf(what, sizeof what, "activate %s", gp_act_name((gp_act)a));
+        report(what, relerr(B, A, n), 1e-5);
+        free(B);
+    }
+    dev_free(dX); dev_free(dZ); dev_free(dA);
+    free(X); free(Z); free(A);
+}
+
+static void test_failures_are_statuses(void **state)
+{
+    (void)state;
+    /* more memory than any card has: NULL, and the backend still works */
+    void *huge = gpu->ops->alloc(gpu, (size_t)1 << 50);
+    assert_null(huge);
+    float x[4] = {1, 2, 3, 4}, w[4] = {1, 0, 0, 1}, y[4];
+    float *dx = dev_copy(x, 4), *dw = dev_copy(w, 4), *dy = dev_poisoned(4);
+    OK(gpu->ops->dense(gpu, dx, 2, 2, dw, NULL, 2, GP_ACT_NONE, 0, dy, &E));
+    OK(gpu->ops->download(gpu, y, dy, sizeof y, &E));
+    assert_memory_equal(x, y, sizeof y);
+    /* bad shapes */
+    gp_error err;
+    assert_int_equal(gpu->ops->dense(gpu, dx, 1, 0, dw, NULL, 1, GP_ACT_NONE, 0, dy, &err), GP_ERR_ARG);
+    assert_int_equal(gpu->ops->conv2d(gpu, dx, 1, 1, 1, 1, dw, NULL, 1, 4, 2, 0, GP_ACT_NONE, 0, dy, &err), GP_ERR_ARG);
+    assert_non_null(strstr(err.msg, "conv2d"));
+    int bad[1] = { 7 };
+    assert_int_equal(gpu->ops->gather_cols(gpu, dx, 2, 2, bad, 1, dy, &err), GP_ERR_ARG);
+    assert_int_equal(gpu->ops->normals(gpu, 1, NULL, NULL, NULL, 1, 0, 5, dy, &err), GP_ERR_ARG);
+    dev_free(dx); dev_free(dw); dev_free(dy);
+    /* an ordinal beyond the devices present */
+    gp_backend *be = NULL;
+    assert_int_equal(gp_backend_open_cuda(4096, &be, &err), GP_ERR_BACKEND);
+    assert_null(be);
+}
+
+/* --------------------------------------------------------- stages */
+
+static void test_encoder_decoder(void **state)
+{
+    (void)state;
+    const gp_net *nc = &mcpu->net, *ng = &mgpu->net;
+    const int n = 6;
+    size_t nimg = (size_t)n * GP_CUTOUT_PIXELS, nscr = gp_net_encoder_scratch(nc, n), nl = (size_t)n * nc->latent;
+    float *x = host_random(nimg, 1.0);
+    float *scr = host_poisoned(nscr), *mu = host_poisoned(nl), *lv = host_poisoned(nl);
+    OK(gp_net_encode(mcpu->be, nc, x, n, scr, mu, lv, &E));
+    float *dx = dev_copy(x, nimg), *dscr = dev_poisoned(nscr), *dmu = dev_poisoned(nl), *dlv = dev_poisoned(nl);
+    OK(gp_net_encode(mgpu->be, ng, dx, n, dscr, dmu, dlv, &E));
+    float *gmu = host_of(dmu, nl), *glv = host_of(dlv, nl);
+    report("stage encoder: latent means", relerr(gmu, mu, nl), 1e-4);
+    report("stage encoder: latent log-variances", relerr(glv, lv, nl), 1e-4);
+
+    /* decoder from random latents */
+    float *z = host_random(nl, 1.0), *img = host_poisoned(nimg);
+    OK(gp_net_decode(mcpu->be, nc, z, n, scr, img, &E));
+    float *dz = dev_copy(z, nl), *dimg = dev_poisoned(nimg);
+    OK(gp_net_decode(mgpu->be, ng, dz, n, dscr, dimg, &E));
+    float *gimg = host_of(dimg, nimg);
+    report("stage decoder: images", relerr(gimg, img, nimg), 1e-4);
+    dev_free(dx); dev_free(dscr); dev_free(dmu); dev_free(dlv); dev_free(dz); dev_free(dimg);
+    free(x); free(scr); free(mu); free(lv); free(gmu); free(glv); free(z); free(img); free(gimg);
+}
+
+static void test_mlps(void **state)
+{
+    (void)state;
+    const gp_net *nc = &mcpu->net, *ng = &mgpu->net;
+    const int rows = 37;
+    for (int k = 0; k < nc->K; k++) {
+        const gp_mlp *mc[4] = { &nc->member[k].trunk, &nc->member[k].core_head, &nc->member[k].classifier,
+                                &nc->member[k].line_head };
+        const gp_mlp *mg[4] = { &ng->member[k].trunk, &ng->member[k].core_head, &ng->member[k].classifier,
+                                &ng->member[k].line_head };
+        const char *names[4] = { "trunk", "core head", "classifier", "line head" };
+        for (int i = 0; i < 4; i++) {
+            int in = mc[i]->layer[0].in, out = mc[i]->layer[mc[i]->nlayers - 1].out, w = gp_mlp_width(mc[i]);
+            float *X = host_random((size_t)rows * in, 1.0), *tmp = host_poisoned(2 * (size_t)rows * w);
+            float *Y = host_poisoned((size_t)rows * out);
+            OK(gp_mlp_forward(mcpu->be, mc[i], nc->act, nc->slope, X, rows, tmp, Y, &E));
+            float *dX = dev_copy(X, (size_t)rows * in), *dtmp = dev_poisoned(2 * (size_t)rows * w);
+            float *dY = dev_poisoned((size_t)rows * out);
+            OK(gp_mlp_forward(mgpu->be, mg[i], ng->act, ng->slope, dX, rows, dtmp, dY, &E));
+            float *G = host_of(dY, (size_t)rows * out);
+            char what[64];
+            snprintf(what, sizeof what, "stage member %d %s", k, names[i]);
+            report(what, relerr(G, Y, (size_t)rows * out), 1e-4);
+            dev_free(dX); dev_free(dtmp); dev_free(dY);
+            free(X); free(tmp); free(Y); free(G);
+        }
+    }
+}
+
+/* One RealNVP of both models: base -> data (sampling), then data -> base
+ * with log-dets. */
+static void check_realnvp(const gp_realnvp *fc, const gp_realnvp *fg, const char *name)
+{
+    const gp_net *nc = &mcpu->net, *ng = &mgpu->net;
+    const int rows = 3000, ngal = 30, dim = fc->dim;
+    int *row_gal = malloc(sizeof(int) * rows);
+    for (int r = 0; r < rows; r++) row_gal[r] = (int)(gp_test_uniform() * ngal);
+    size_t nx = (size_t)rows * dim, nctx = (size_t)ngal * fc->ctx, nscr = gp_realnvp_scratch(fc, rows, ngal);
+    float *x = host_random(nx, 1.0), *ctx = host_random(nctx, 1.0), *scr = host_poisoned(nscr);
+    double *ld = calloc((size_t)rows, sizeof(double)), *gl = malloc(sizeof(double) * rows);
+    float *dx = dev_copy(x, nx), *dctx = dev_copy(ctx, nctx), *dscr = dev_poisoned(nscr);
+    double *dld = dev_bytes(ld, sizeof(double) * rows);
+    char what[96];
+
+    OK(gp_realnvp_apply(mcpu->be, fc, nc->act, nc->slope, x, rows, ctx, ngal, row_gal, -1, NULL, scr, &E));
+    OK(gp_realnvp_apply(mgpu->be, fg, ng->act, ng->slope, dx, rows, dctx, ngal, row_gal, -1, NULL, dscr, &E));
+    float *g = host_of(dx, nx);
+    snprintf(what, sizeof what, "stage %s: base -> data", name);
+    report(what, relerr(g, x, nx), 1e-4);
+    free(g);
+
+    /* back, from the CPU's data on both sides */
+    OK(gpu->ops->upload(gpu, dx, x, sizeof(float) * nx, &E));
+    OK(gp_realnvp_apply(mcpu->be, fc, nc->act, nc->slope, x, rows, ctx, ngal, row_gal, 1, ld, scr, &E));
+    OK(gp_realnvp_apply(mgpu->be, fg, ng->act, ng->slope, dx, rows, dctx, ngal, row_gal, 1, dld, dscr, &E));
+    g = host_of(dx, nx);
+    OK(gpu->ops->download(gpu, gl, dld, sizeof(double) * rows, &E));
+    snprintf(what, sizeof what, "stage %s: data -> base", name);
+    report(what, relerr(g, x, nx), 1e-4);
+    snprintf(what, sizeof what, "stage %s: log-det", name);
+    report(what, relerr_d(gl, ld, rows), 1e-4);
+    dev_free(dx); dev_free(dctx); dev_free(dscr); dev_free(dld);
+    free(x); free(ctx); free(scr); free(ld); free(gl); free(g); free(row_gal);
+}
+
+static void test_flows(void **state)
+{
+    (void)state;
+    const gp_net *nc = &mcpu->net, *ng = &mgpu->net;
+    for (int k = 0; k < nc->K; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "member %d core flow", k);
+        check_realnvp(&nc->member[k].core_flow, &ng->member[k].core_flow, name);
+        snprintf(name, sizeof name, "member %d line flow", k);
+        check_realnvp(&nc->member[k].line_flow, &ng->member[k].line_flow, name);
+
+        /* conditioner of the first coupling on its own */
+        const gp_cond_mlp *cc = &nc->member[k].core_flow.layer[0].cond, *cg = &ng->member[k].core_flow.layer[0].cond;
+        const int rows = 2000, ngal = 20, out = cc->net.layer[cc->net.nlayers - 1].out;
+        int *row_gal = malloc(sizeof(int) * rows);
+        for (int r = 0; r < rows; r++) row_gal[r] = (int)(gp_test_uniform() * ngal);
+        size_t nscr = gp_cond_mlp_scratch(cc, rows, ngal);
+        float *Xr = host_random((size_t)rows * cc->nrow, 1.0), *C = host_random((size_t)ngal * cc->nctx, 1.0);
+        float *scr = host_poisoned(nscr), *Y = host_poisoned((size_t)rows * out);
+        OK(gp_cond_mlp_forward(mcpu->be, cc, nc->act, nc->slope, Xr, rows, C, ngal, row_gal, scr, Y, &E));
+        float *dXr = dev_copy(Xr, (size_t)rows * cc->nrow), *dC = dev_copy(C, (size_t)ngal * cc->nctx);
+        float *dscr = dev_poisoned(nscr), *dY = dev_poisoned((size_t)rows * out);
+        OK(gp_cond_mlp_forward(mgpu->be, cg, ng->act, ng->slope, dXr, rows, dC, ngal, row_gal, dscr, dY, &E));
+        float *G = host_of(dY, (size_t)rows * out);
+        snprintf(name, sizeof name, "stage member %d conditioner", k);
+        report(name, relerr(G, Y, (size_t)rows * out), 1e-4);
+        dev_free(dXr); dev_free(dC); dev_free(dscr); dev_free(dY);
+        free(Xr); free(C); free(scr); free(Y); free(G);
+
+        /* the 1-D metallicity flow both ways */
+        const gp_affine1d *ac = &nc->member[k].oh_flow, *ag = &ng->member[k].oh_flow;
+        size_t nscr1 = gp_affine1d_scratch(ac, rows, ngal);
+        float *x = host_random((size_t)rows, 1.0), *core = host_random((size_t)rows * GP_NCORE, 1.0);
+        float *ctx = host_random((size_t)ngal * nc->trunk_out, 1.0), *s1 = host_poisoned(nscr1);
+        double *ld = calloc((size_t)rows, sizeof(double)), *gl = malloc(sizeof(double) * rows);
+        float *dx = dev_copy(x, (size_t)rows), *dcore = dev_copy(core, (size_t)rows * GP_NCORE);
+        float *dctx = dev_copy(ctx, (size_t)ngal * nc->trunk_out), *ds1 = dev_poisoned(nscr1);
+        double *dld = dev_bytes(ld, sizeof(double) * rows);
+        for (int dir = -1; dir <= 1; dir += 2) {
+            OK(gp_affine1d_apply(mcpu->be, ac, nc->act, nc->slope, x, rows, core, ctx, ngal, row_gal, dir,
+                                 dir > 0 ? ld : NULL, s1, &E));
+            OK(gp_affine1d_apply(mgpu->be, ag, ng->act, ng->slope, dx, rows, dcore, dctx, ngal, row_gal, dir,
+                                 dir > 0 ? dld : NULL, ds1, &E));
+            float *g = host_of(dx, (size_t)rows);
+            snprintf(name, sizeof name, "stage member %d O/H flow dir %+d", k, dir);
+            report(name, relerr(g, x, (size_t)rows), 1e-4);
+            free(g);
+            OK(gpu->ops->upload(gpu, dx, x, sizeof(float) * rows, &E));
+        }
+        OK(gpu->ops->download(gpu, gl, dld, sizeof(double) * rows, &E));
+        snprintf(name, sizeof name, "stage member %d O/H flow log-det", k);
+        report(name, relerr_d(gl, ld, rows), 1e-4);
+        dev_free(dx); dev_free(dcore); dev_free(dctx); dev_free(ds1); dev_free(dld);
+        free(x); free(core); free(ctx); free(s1); free(ld); free(gl); free(row_gal);
+    }
+}
+
+/* ------------------------------------------------------ end to end */
+
+static float *make_galaxies(gp_galaxy *gal, int n)
+{
+    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)n);
+    for (int g = 0; g < n; g++) {
+        float *c = cut + (size_t)g * GP_CUTOUT_PIXELS;
+        double amp = 0.5 + 3 * gp_test_uniform(), rad = 3 + 10 * gp_test_uniform();
+        for (int b = 0; b < 3; b++)
+            for (int y = 0; y < GP_CUTOUT_SIZE; y++)
+                for (int x = 0; x < GP_CUTOUT_SIZE; x++) {
+                    double r2 = (x - 79.5) * (x - 79.5) + (y - 79.5) * (y - 79.5);
+                    c[(b * GP_CUTOUT_SIZE + y) * GP_CUTOUT_SIZE + x] =
+                        (float)(amp * (1 + 0.3 * b) * exp(-r2 / (2 * rad * rad)) + 0.03 * gp_test_normal());
+                }
+        gal[g].id = 1000 + (uint64_t)(gp_test_uniform() * 1e15);
+        gal[g].cutout = c;
+        double r = 14.5 + 3 * gp_test_uniform();
+        float m[5] = { (float)(r + 1.8), (float)(r + 0.8), (float)r, (float)(r - 0.4), (float)(r - 0.7) };
+        memcpy(gal[g].mag, m, sizeof m);
+        gal[g].flags = 0;
+    }
+    return cut;
+}
+
+/* Per quantity, max |gpu - cpu| / max |cpu| over all galaxies and samples. */
+static void compare_results(const gp_result *rg, const gp_result *rc, int n, int ns, const char *label, double limit)
+{
+    double worst = 0, pdet = 0;
+    for (int q = 0; q < GP_NQ; q++) {
+        double num = 0, den = 0;
+        for (int g = 0; g < n; g++) {
+            assert_int_equal(rg[g].status, GP_OK);
+            assert_int_equal(rc[g].status, GP_OK);
+            assert_int_equal(rg[g].id, rc[g].id);
+            for (int s = 0; s < ns; s++) {
+                double a = rg[g].samples[s * GP_NQ + q], b = rc[g].samples[s * GP_NQ + q];
+                if (!isfinite(a) || !isfinite(b)) { num = INFINITY; continue; }
+                if (fabs(a - b) > num) num = fabs(a - b);
+                if (fabs(b) > den) den = fabs(b);
+            }
+        }
+        double e = num / (den + 1e-30);
+        char what[96];
+        snprintf(what, sizeof what, "%s %s", label, gp_quantity_label(q));
+        report(what, e, limit);
+        if (e > worst) worst = e;
+    }
+    for (int g = 0; g < n; g++) {
+        double d = fabs(rg[g].summary.p_detect - rc[g].summary.p_detect);
+        if (!(d <= pdet)) pdet = isfinite(d) ? d : INFINITY;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s p_detect (absolute)", label);
+    report(what, pdet, limit);
+}
+
+static void test_infer_end_to_end(void **state)
+{
+    (void)state;
+    const int n = 150;
+    gp_galaxy *gal = malloc(sizeof(gp_galaxy) * n);
+    float *cut = make_galaxies(gal, n);
+    gp_result *rc = malloc(sizeof(gp_result) * n), *rg = malloc(sizeof(gp_result) * n);
+    const int nsamples[2] = { 100, 37 };
+    for (int t = 0; t < 2; t++) {
+        gp_infer_options io = { nsamples[t], (uint64_t)(gp_test_uniform() * 1e12), 1 };
+        memset(rc, 0xff, sizeof(gp_result) * n);   /* poisoned */
+        memset(rg, 0xff, sizeof(gp_result) * n);
+        int m = t == 0 ? n : 20;
+        OK(gp_infer(mcpu, gal, (size_t)m, &io, rc, &E));
+        OK(gp_infer(mgpu, gal, (size_t)m, &io, rg, &E));
+        char label[64];
+        snprintf(label, sizeof label, "gp_infer %d galaxies x %d samples:", m, nsamples[t]);
+        compare_results(rg, rc, m, nsamples[t], label, 1e-4);
+        gp_result_free(rc, (size_t)m);
+        gp_result_free(rg, (size_t)m);
+    }
+    free(rc); free(rg); free(gal); free(cut);
+}
+
+/* Several chunks on the GPU (GP_CUDA_CHUNK), and one galaxy at a time:
+ * the same samples to float tolerance. */
+static void test_infer_chunks(void **state)
+{
+    (void)state;
+    const int n = 150, ns = 20;
+    setenv("GP_CUDA_CHUNK", "64", 1);
+    gp_model_options o = gp_model_options_default();
+    o.backend = GP_BACKEND_CUDA;
+    gp_model *small = NULL;
+    OK(gp_model_open(model_path, &o, &small, &E));
+    unsetenv("GP_CUDA_CHUNK");
+    gp_galaxy *gal = malloc(sizeof(gp_galaxy) * n);
+    float *cut = make_galaxies(gal, n);
+    gp_result *ra = malloc(sizeof(gp_result) * n), *rb = malloc(sizeof(gp_result) * n);
+    gp_infer_options io = { ns, 77, 1 };
+    OK(gp_infer(small, gal, (size_t)n, &io, ra, &E));   /* chunks of 64, 64, 22 */
+    OK(gp_infer(mgpu, gal, (size_t)n, &io, rb, &E));    /* one chunk */
+    compare_results(ra, rb, n, ns, "GPU chunks of 64 vs one chunk:", 1e-4);
+    gp_result_free(ra, (size_t)n);
+    for (int g = 0; g < 5; g++) OK(gp_infer(mgpu, &gal[g], 1, &io, &ra[g], &E));
+    compare_results(ra, rb, 5, ns, "GPU one galaxy at a time vs batch:", 1e-4);
+    gp_result_free(ra, 5);
+    gp_result_free(rb, (size_t)n);
+    gp_model_close(small);
+    free(ra); free(rb); free(gal); free(cut);
+}
+
+int main(void)
+{
+    gp_test_seed("test_gpu_parity");
+    gp_error err;
+    if (gp_backend_open_cuda(0, &gpu, &err) != GP_OK) {
+        fprintf(stderr, "test_gpu_parity: skipped: %s\n", err.msg);
+        return 77;
+    }
+    if (gp_backend_open_cpu(0, &cpu, &err) != GP_OK) {
+        fprintf(stderr, "test_gpu_parity: %s\n", err.msg);
+        return 1;
+    }
+    printf("parity  GPU %s against %s\n", gpu->description, cpu->description);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_stretch_normals),
+        cmocka_unit_test(test_rows_columns_coupling),
+        cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_failures_are_statuses),
+        cmocka_unit_test(test_encoder_decoder),
+        cmocka_unit_test(test_mlps),
+        cmocka_unit_test(test_flows),
+        cmocka_unit_test(test_infer_end_to_end),
+        cmocka_unit_test(test_infer_chunks),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    gp_backend_close(gpu);
+    gp_backend_close(cpu);
+    return rc;
+}

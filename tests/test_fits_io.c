@@ -1,0 +1,138 @@
+/* test_fits_io.c: cutout FITS files and result tables, written and read
+ * back with cfitsio; atomic writes leave nothing half-written. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fitsio.h>
+#include <sys/stat.h>
+
+#include "galpost/gp_fits.h"
+#include "gp_test_util.h"
+
+static void test_cutout_round_trip(void **state)
+{
+    (void)state;
+    char path[512];
+    gp_test_tmpname(path, sizeof path, ".fits");
+    float *c = malloc(sizeof(float) * GP_CUTOUT_PIXELS), *d = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
+    gp_test_fill(c, GP_CUTOUT_PIXELS, 1.0);
+    gp_cutout_info in = { 150.25, 2.5, 1237648720693755918ull, {18.1f, 17.0f, 16.5f, 16.2f, 16.0f} };
+    gp_error err;
+    assert_int_equal(gp_cutout_write_fits(path, c, &in, &err), GP_OK);
+    gp_cutout_info out;
+    assert_int_equal(gp_cutout_read_fits(path, d, &out, &err), GP_OK);
+    assert_memory_equal(c, d, sizeof(float) * GP_CUTOUT_PIXELS);
+    assert_true(out.ra == in.ra && out.dec == in.dec);
+    assert_true(out.objid == in.objid);
+    for (int b = 0; b < 5; b++) assert_true(fabs(out.mag[b] - in.mag[b]) < 1e-5);
+    unlink(path);
+    /* wrong shape: a 2-D image */
+    fitsfile *f;
+    int fst = 0;
+    long ax[2] = { 160, 160 };
+    fits_create_file(&f, path, &fst);
+    fits_create_img(f, FLOAT_IMG, 2, ax, &fst);
+    long first[2] = {1, 1};
+    fits_write_pix(f, TFLOAT, first, 160 * 160, c, &fst);
+    fits_close_file(f, &fst);
+    assert_int_equal(fst, 0);
+    assert_int_equal(gp_cutout_read_fits(path, d, NULL, &err), GP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "NAXIS=2"));
+    unlink(path);
+    assert_int_equal(gp_cutout_read_fits(path, d, NULL, &err), GP_ERR_FITS);
+    assert_non_null(strstr(err.msg, path));
+    /* unwritable place: error, nothing left */
+    assert_int_not_equal(gp_cutout_write_fits("/nonexistent-dir/x.fits", c, NULL, &err), GP_OK);
+    free(c); free(d);
+}
+
+static void fake_result(gp_result *r, uint64_t id, int nsamp, int ok)
+{
+    memset(r, 0, sizeof *r);
+    r->id = id;
+    r->nsamples = nsamp;
+    r->status = ok ? GP_OK : GP_ERR_DATA;
+    if (!ok) snprintf(r->message, sizeof r->message, "galaxy %llu: bad pixels", (unsigned long long)id);
+    r->samples = malloc(sizeof(float) * nsamp * GP_NQ);
+    gp_test_fill(r->samples, (size_t)nsamp * GP_NQ, 1.0);
+    gp_error e;
+    assert_int_equal(gp_summary_compute(r->samples, nsamp, &r->summary, &e), GP_OK);
+    r->summary.p_detect = 0.25;
+}
+
+static void test_results_table(void **state)
+{
+    (void)state;
+    char path[512];
+    gp_test_tmpname(path, sizeof path, ".fits");
+    gp_results_writer *w;
+    gp_error err;
+    assert_int_equal(gp_results_writer_open(path, "model.gpw", 20, &w, &err), GP_OK);
+    struct stat sb;
+    assert_int_not_equal(stat(path, &sb), 0);   /* nothing at the final name yet */
+    gp_result r[3];
+    fake_result(&r[0], 11, 20, 1);
+    fake_result(&r[1], 12, 20, 0);
+    fake_result(&r[2], 13, 20, 1);
+    assert_int_equal(gp_results_writer_append(w, r, 2, &err), GP_OK);
+    assert_int_equal(gp_results_writer_append(w, r + 2, 1, &err), GP_OK);
+    assert_int_equal(gp_results_writer_close(w, &err), GP_OK);
+    fitsfile *f;
+    int fst = 0, col, anynul;
+    long nrows;
+    assert_int_equal(fits_open_table(&f, path, READONLY, &fst), 0);
+    fits_get_num_rows(f, &nrows, &fst);
+    assert_int_equal(nrows, 3);
+    LONGLONG ids[3];
+    fits_get_colnum(f, CASEINSEN, "objID", &col, &fst);
+    fits_read_col(f, TLONGLONG, col, 1, 1, 3, NULL, ids, &anynul, &fst);
+    assert_true(ids[0] == 11 && ids[1] == 12 && ids[2] == 13);
+    double med[3];
+    fits_get_colnum(f, CASEINSEN, "lgm_tot_p50_median", &col, &fst);
+    fits_read_col(f, TDOUBLE, col, 1, 1, 3, NULL, med, &anynul, &fst);
+    assert_true(fabs(med[0] - r[0].summary.median[0]) < 1e-6 * (1 + fabs(med[0])));
+    assert_true(isnan(med[1]));  /* failed galaxy: NaN summaries */
+    double pd;
+    fits_get_colnum(f, CASEINSEN, "p_detect", &col, &fst);
+    fits_read_col(f, TDOUBLE, col, 3, 1, 1, NULL, &pd, &anynul, &fst);
+    assert_true(fabs(pd - 0.25) < 1e-7);
+    char msg[130], *mp = msg;
+    fits_get_colnum(f, CASEINSEN, "message", &col, &fst);
+    fits_read_col(f, TSTRING, col, 2, 1, 1, NULL, &mp, &anynul, &fst);
+    assert_non_null(strstr(msg, "galaxy 12: bad pixels"));
+    /* samples HDU */
+    fits_movnam_hdu(f, BINARY_TBL, "SAMPLES", 0, &fst);
+    assert_int_equal(fst, 0);
+    float z[20];
+    fits_get_colnum(f, CASEINSEN, "z", &col, &fst);
+    fits_read_col(f, TFLOAT, col, 3, 1, 20, NULL, z, &anynul, &fst);
+    for (int k = 0; k < 20; k++) assert_true(z[k] == r[2].samples[k * GP_NQ + GP_Q_Z]);
+    fits_close_file(f, &fst);
+    assert_int_equal(fst, 0);
+    unlink(path);
+    /* aborted: no file at the final name, no partial file left */
+    assert_int_equal(gp_results_writer_open(path, NULL, 0, &w, &err), GP_OK);
+    assert_int_equal(gp_results_writer_append(w, r, 1, &err), GP_OK);
+    gp_results_writer_abort(w);
+    assert_int_not_equal(stat(path, &sb), 0);
+    char partial[600];
+    snprintf(partial, sizeof partial, "%s.partial-%d", path, (int)getpid());
+    assert_int_not_equal(stat(partial, &sb), 0);
+    gp_result_free(r, 3);
+    /* an unwritable directory is refused with the path in the message */
+    assert_int_equal(gp_results_writer_open("/nonexistent-dir/out.fits", NULL, 0, &w, &err), GP_ERR_FITS);
+    assert_non_null(strstr(err.msg, "/nonexistent-dir/out.fits"));
+}
+
+int main(void)
+{
+    gp_test_seed("test_fits_io");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cutout_round_trip),
+        cmocka_unit_test(test_results_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# test_mock_cli.sh: `galpost mock` refuses bad arguments with a message and exit 2/1,
+# and a small run writes complete shards.
+set -u
+G="${GP_TOP_BUILDDIR:-.}/galpost"
+[ -x "$G" ] || { echo "no galpost binary at $G"; exit 99; }
+T=$(mktemp -d /tmp/gp_mock_cli.XXXXXX) || exit 99
+trap 'rm -rf "$T"' EXIT
+fail=0
+expect() {   # expect CODE PATTERN ARGS...
+    code=$1; pat=$2; shift 2
+    "$G" "$@" >"$T/out" 2>"$T/err"; rc=$?
+    if [ "$rc" -ne "$code" ] || ! grep -q -- "$pat" "$T/err"; then
+        echo "FAIL: galpost $* -> rc $rc (want $code), stderr: $(cat "$T/err")"; fail=1
+    fi
+}
+expect 2 "invalid galaxy count" mock shards -n -5 -o "$T"
+expect 2 "invalid galaxy count" mock shards -n 0 -o "$T"
+expect 2 "invalid galaxy count" mock shards -n 99999999999 -o "$T"
+expect 2 "invalid galaxy count" mock shards -n abc -o "$T"
+expect 2 "output directory" mock shards -n 10
+expect 2 "invalid bands" mock shards -n 10 -o "$T" --bands xyz
+expect 2 "invalid camcol" mock field -o "$T" --camcol 9
+expect 2 "invalid dec" mock field -o "$T" --dec 95
+expect 2 "unknown sub-command" mock frobnicate
+expect 1 "not a directory" mock shards -n 4 -o "$T/missing"
+expect 1 "not a writable" mock report -n 10 -o /nonexistent
+"$G" mock shards -n 5 --shard-size 5 --seed 9 -o "$T" 2>"$T/err" || { echo "FAIL: small run: $(cat "$T/err")"; fail=1; }
+[ -s "$T/shard-00000.fits" ] || { echo "FAIL: no shard written"; fail=1; }
+ls "$T" | grep -q partial && { echo "FAIL: a .partial file was left"; fail=1; }
+exit $fail
