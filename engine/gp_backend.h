@@ -35,6 +35,12 @@ typedef enum gp_act {
 
 typedef struct gp_backend gp_backend;
 
+/* One convolution of a stack (ops->conv_stack): weights [cout x cin x k x k]. */
+typedef struct gp_conv_layer {
+    int cin, cout, k, stride, pad;
+    const float *W, *b;
+} gp_conv_layer;
+
 typedef struct gp_backend_ops {
     const char *name;
 
@@ -110,6 +116,15 @@ typedef struct gp_backend_ops {
     /* Y[i] = exp(0.5 X[i]) (sigma from the log-variance). */
     int (*exp_half)(gp_backend *be, const float *X, size_t n, float *Y,
                     gp_error *err);
+
+    /* Optional, may be NULL (the model code then calls conv2d per layer).
+     * A stack of nconv convolutions, each followed by act (slope for
+     * LeakyReLU): X [n x layer[0].cin x h x w] -> Y [n x Cout x Ho x Wo]
+     * (NCHW), the values conv2d gives layer by layer up to the order of
+     * the sums.  The CPU backend runs it image by image in cache. */
+    int (*conv_stack)(gp_backend *be, const float *X, int n, int h, int w,
+                      int nconv, const gp_conv_layer *layer, gp_act act,
+                      float slope, float *Y, gp_error *err);
 } gp_backend_ops;
 
 struct gp_backend {

@@ -2,8 +2,22 @@
 #ifndef GALPOST_GP_CPU_H
 #define GALPOST_GP_CPU_H
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include "gp_backend.h"
+
+/* The CPU backend's state (be->impl). */
+typedef struct gp_cpu_wcache gp_cpu_wcache;
+#define GP_CPU_CACHE_SLOTS 8
+typedef struct gp_cpu_impl {
+    pthread_mutex_t mx;
+    struct { void *p; size_t bytes; } slot[GP_CPU_CACHE_SLOTS];   /* large freed blocks */
+    size_t cached;
+    gp_cpu_wcache *wcache;   /* reordered convolution weights (gp_cpu_encoder.c) */
+} gp_cpu_impl;
+void gp_cpu_wcache_free(gp_cpu_wcache *c);
+int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int nconv,
+                      const gp_conv_layer *layer, gp_act act, float slope, float *Y, gp_error *err);
 
 static inline float gp_cpu_activate(float v, gp_act act, float slope)
 {

@@ -57,15 +57,11 @@ float *gp_cpu_thread_scratch(size_t floats)
 
 /* ---- memory, with a cache of large blocks */
 
-#define CACHE_SLOTS 8
+#define CACHE_SLOTS GP_CPU_CACHE_SLOTS
 #define CACHE_MIN_BYTES ((size_t)1 << 20)      /* smaller blocks go straight to malloc */
 #define CACHE_MAX_BYTES ((size_t)256 << 20)    /* total kept */
 
-typedef struct cpu_impl {
-    pthread_mutex_t mx;
-    struct { void *p; size_t bytes; } slot[CACHE_SLOTS];
-    size_t cached;
-} cpu_impl;
+typedef gp_cpu_impl cpu_impl;
 
 /* Allocation sizes are recorded in a 64-byte header before the block. */
 #define HDR 64
@@ -134,6 +130,7 @@ static void cpu_close(gp_backend *be)
     cpu_impl *im = be->impl;
     if (!im) return;
     for (int i = 0; i < CACHE_SLOTS; i++) free(im->slot[i].p);
+    gp_cpu_wcache_free(im->wcache);
     pthread_mutex_destroy(&im->mx);
     free(im);
     be->impl = NULL;
@@ -327,6 +324,7 @@ static const gp_backend_ops cpu_ops = {
     .exp_half = cpu_exp_half,
     .activate = cpu_activate,
     .close = cpu_close,
+    .conv_stack = gp_cpu_conv_stack,
 };
 
 int gp_backend_open_cpu(int threads, gp_backend **out, gp_error *err)
