@@ -34,6 +34,7 @@ typedef enum gp_act {
 } gp_act;
 
 typedef struct gp_backend gp_backend;
+struct gp_net;
 
 /* One convolution of a stack (ops->conv_stack): weights [cout x cin x k x k]. */
 typedef struct gp_conv_layer {
@@ -125,6 +126,20 @@ typedef struct gp_backend_ops {
     int (*conv_stack)(gp_backend *be, const float *X, int n, int h, int w,
                       int nconv, const gp_conv_layer *layer, gp_act act,
                       float slope, float *Y, gp_error *err);
+
+    /* Optional, may be NULL (gp_infer then composes normals, the flows and
+     * add_rows).  Posterior sampling of ensemble member k for `rows` sample
+     * rows (row r: sample sample_idx[r] of galaxy row_gal[r], whose id is
+     * gal_id[row_gal[r]]): Philox base noise (gp_rng.h) -> core flow ->
+     * + head[:, 0:4] -> O/H flow conditioned on those -> + head[:, 4] ->
+     * line flow -> + lhead, giving the standardized core [rows x 4],
+     * oh [rows] and line [rows x 4].  trunk [ngal x T], head [ngal x 5] and
+     * lhead [ngal x 4] are the member's per-galaxy outputs.  The values are
+     * the composed path's up to the order of the sums. */
+    int (*member_sample)(gp_backend *be, const struct gp_net *net, int k, uint64_t seed,
+                         const uint64_t *gal_id, const int *row_gal, const int *sample_idx,
+                         int rows, const float *trunk, const float *head, const float *lhead,
+                         int ngal, float *core, float *oh, float *line, gp_error *err);
 } gp_backend_ops;
 
 struct gp_backend {

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "gp_backend.h"
 
 /* The CPU backend's state (be->impl). */
@@ -16,6 +17,10 @@ typedef struct gp_cpu_impl {
     gp_cpu_wcache *wcache;   /* reordered convolution weights (gp_cpu_encoder.c) */
 } gp_cpu_impl;
 void gp_cpu_wcache_free(gp_cpu_wcache *c);
+int gp_cpu_member_sample(gp_backend *be, const struct gp_net *net, int k, uint64_t seed,
+                         const uint64_t *gal_id, const int *row_gal, const int *sample_idx, int rows,
+                         const float *trunk, const float *head, const float *lhead, int ngal,
+                         float *core, float *oh, float *line, gp_error *err);
 int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int nconv,
                       const gp_conv_layer *layer, gp_act act, float slope, float *Y, gp_error *err);
 

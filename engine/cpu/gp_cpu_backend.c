@@ -325,6 +325,7 @@ static const gp_backend_ops cpu_ops = {
     .activate = cpu_activate,
     .close = cpu_close,
     .conv_stack = gp_cpu_conv_stack,
+    .member_sample = gp_cpu_member_sample,
 };
 
 int gp_backend_open_cpu(int threads, gp_backend **out, gp_error *err)
