@@ -47,5 +47,11 @@ tests_test_model_load_SOURCES = tests/test_model_load.c
 tests_test_model_load_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_model_load_LDADD = $(TEST_LDADD)
 
+# -- fast CPU engine (issue 7): fused operations against references --
+check_PROGRAMS += tests/test_cpu_fast
+tests_test_cpu_fast_SOURCES = tests/test_cpu_fast.c
+tests_test_cpu_fast_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_cpu_fast_LDADD = $(TEST_LDADD)
+
 # every test program above is a test
 TESTS += $(check_PROGRAMS)
