@@ -101,6 +101,10 @@ static void test_conv_stack(void **state)
     (void)state;
     const int direct[4] = { 3, 32, 16, 8 };     /* first layer on the direct path where the CPU has AVX2+FMA */
     check_stack(direct, 3, 4, 2, 1, 40, 3);
+    const int wide[4] = { 3, 32, 64, 16 };      /* AVX-512: 32-channel first layer, 64-channel implicit GEMM */
+    check_stack(wide, 3, 4, 2, 1, 24, 2);
+    const int chain[4] = { 3, 64, 64, 8 };      /* a 64-channel layer writing into the next one's padded input */
+    check_stack(chain, 3, 2, 2, 1, 30, 3);
     const int small[4] = { 3, 16, 8, 4 };      /* no padding, K = 12 and 64: im2col + direct small-K path */
     check_stack(small, 3, 2, 2, 0, 32, 2);
     const int gemm[3] = { 3, 12, 5 };           /* cout not a multiple of 8: GEMM path; stride 1 */

@@ -37,7 +37,10 @@ typedef struct stack_geom {
     const gp_conv_layer *layer;
     const float *Wr[MAX_STACK];   /* reordered weights [cout x k x k x cin] */
     const float *WT[MAX_STACK];   /* small-K layers: the same transposed, [k x k x cin x cout] */
-    int pad0;                     /* direct first layer: its HWC input is stored with this zero border */
+    int ip[MAX_STACK];            /* zero border stored around layer l's HWC input (direct layers) */
+    int dk[MAX_STACK];            /* direct kernel of layer l: 0 none (im2col), 1 small-K AVX2,
+                                     2 AVX-512 32 channels, 3 AVX-512 64 channels */
+    size_t tmp_floats;            /* largest band [P x cout] */
     gp_act act;
     float slope;
     size_t act_floats, col_floats;   /* per-image activation floats, largest band */
@@ -182,13 +185,14 @@ static void direct_small_k(const float *col, int P, int K, const float *WT, int 
  * so no im2col is needed; tap order as im2col's, so the same sums. */
 __attribute__((target("avx2,fma")))
 static void direct_padded(const float *xp, int wp, int c, int k, int s, int wo, int oy0, int oy1,
-                          const float *WT, int cout, const float *bias, gp_act act, float slope, float *out)
+                          const float *WT, int cout, const float *bias, gp_act act, float slope, float *out,
+                          size_t opitch)
 {
     const __m256 zero = _mm256_setzero_ps(), vslope = _mm256_set1_ps(slope);
     const int run = k * c;
     const size_t pitch = (size_t)wp * c;
     for (int oy = oy0; oy < oy1; oy++) {
-        float *orow = out + (size_t)(oy - oy0) * wo * cout;
+        float *orow = out + (size_t)(oy - oy0) * opitch;
         int c8 = 0;
         /* 32 channels x 3 pixels per step: 12 accumulators, each broadcast used 4 times */
         for (; c8 + 32 <= cout; c8 += 32) {
@@ -269,13 +273,13 @@ static void direct_padded(const float *xp, int wp, int c, int k, int s, int wo, 
 __attribute__((target("avx512f")))
 static void direct_padded_avx512(const float *xp, int wp, int c, int k, int s, int wo, int oy0, int oy1,
                                  const float *WT, int cout, const float *bias, gp_act act, float slope,
-                                 float *out)
+                                 float *out, size_t opitch)
 {
     const __m512 zero = _mm512_setzero_ps(), vslope = _mm512_set1_ps(slope);
     const int run = k * c;
     const size_t pitch = (size_t)wp * c;
     for (int oy = oy0; oy < oy1; oy++) {
-        float *orow = out + (size_t)(oy - oy0) * wo * cout;
+        float *orow = out + (size_t)(oy - oy0) * opitch;
         for (int c16 = 0; c16 < cout; c16 += 32) {
             __m512 b0 = bias ? _mm512_loadu_ps(bias + c16) : zero, b1 = bias ? _mm512_loadu_ps(bias + c16 + 16) : zero;
             for (int ox = 0; ox < wo; ox += 6) {
@@ -312,6 +316,65 @@ static void direct_padded_avx512(const float *xp, int wp, int c, int k, int s, i
     }
 }
 
+/* Any layer from its zero-padded HWC input, 64 channels x 6 pixels per step
+ * (24 accumulators of 16, 4 weight vectors, one broadcast): an implicit
+ * GEMM with no im2col and no packing, K = k x k x cin taps in im2col's
+ * order.  cout a multiple of 64. */
+__attribute__((target("avx512f")))
+static void direct64_avx512(const float *xp, int wp, int c, int k, int s, int wo, int oy0, int oy1,
+                            const float *WT, int cout, const float *bias, gp_act act, float slope,
+                            float *out, size_t opitch)
+{
+    const __m512 zero = _mm512_setzero_ps(), vslope = _mm512_set1_ps(slope);
+    const int run = k * c;
+    const size_t pitch = (size_t)wp * c;
+    for (int oy = oy0; oy < oy1; oy++) {
+        float *orow = out + (size_t)(oy - oy0) * opitch;
+        for (int cb = 0; cb < cout; cb += 64) {
+            __m512 b[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) b[v] = bias ? _mm512_loadu_ps(bias + cb + 16 * v) : zero;
+            for (int ox = 0; ox < wo; ox += 6) {
+                int np = wo - ox < 6 ? wo - ox : 6;
+                const float *pp[6];
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++) pp[i] = xp + (size_t)oy * s * pitch + (size_t)(ox + (i < np ? i : 0)) * s * c;
+                __m512 a[6][4];
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++)
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++) a[i][v] = b[v];
+                const float *wt = WT + cb;
+                for (int ky = 0; ky < k; ky++) {
+                    size_t ro = (size_t)ky * pitch;
+                    for (int j = 0; j < run; j++, wt += cout) {
+                        __m512 w0 = _mm512_loadu_ps(wt), w1 = _mm512_loadu_ps(wt + 16),
+                               w2 = _mm512_loadu_ps(wt + 32), w3 = _mm512_loadu_ps(wt + 48);
+#pragma GCC unroll 6
+                        for (int i = 0; i < 6; i++) {
+                            __m512 x = _mm512_set1_ps(pp[i][ro + j]);
+                            a[i][0] = _mm512_fmadd_ps(x, w0, a[i][0]);
+                            a[i][1] = _mm512_fmadd_ps(x, w1, a[i][1]);
+                            a[i][2] = _mm512_fmadd_ps(x, w2, a[i][2]);
+                            a[i][3] = _mm512_fmadd_ps(x, w3, a[i][3]);
+                        }
+                    }
+                }
+                for (int i = 0; i < np; i++)
+                    for (int v = 0; v < 4; v++) {
+                        __m512 r = a[i][v];
+                        __mmask16 pos = _mm512_cmp_ps_mask(r, zero, _CMP_GT_OQ);
+                        if (act == GP_ACT_LEAKY_RELU) r = _mm512_mask_blend_ps(pos, _mm512_mul_ps(r, vslope), r);
+                        else if (act == GP_ACT_RELU) r = _mm512_mask_blend_ps(pos, zero, r);
+                        _mm512_storeu_ps(orow + (size_t)(ox + i) * cout + cb + 16 * v, r);
+                    }
+            }
+        }
+    }
+}
+
+static int K_taps(const gp_conv_layer *L) { return L->cin * L->k * L->k; }
+
 static int have_avx512(void)
 {
     static int cpu = -1;
@@ -339,45 +402,82 @@ static void band(const stack_geom *g, int l, int b, const float *in, float *out,
     const int wo = g->w[l + 1], ho = g->h[l + 1], K = L->cin * L->k * L->k;
     const int oy0 = b * g->band_rows[l], oy1 = oy0 + g->band_rows[l] < ho ? oy0 + g->band_rows[l] : ho;
     const int P = (oy1 - oy0) * wo;
+    /* where the band's HWC rows go: the next layer's (padded) input, or tmp */
+    const int q = y_nchw ? 0 : g->ip[l + 1];
+    float *o;
+    size_t opitch;
+    if (y_nchw) { o = tmp; opitch = (size_t)wo * L->cout; }
+    else {
+        opitch = (size_t)(wo + 2 * q) * L->cout;
+        o = out + (size_t)(oy0 + q) * opitch + (size_t)q * L->cout;
+    }
 #if HAVE_DIRECT
-    if (l == 0 && g->pad0 && !y_nchw) {
-        int wp = g->w[0] + 2 * g->pad0;
-        if (L->cout % 32 == 0 && have_avx512())
-            direct_padded_avx512(in, wp, L->cin, L->k, L->stride, wo, oy0, oy1, g->WT[0], L->cout, L->b, g->act,
-                                 g->slope, out + (size_t)oy0 * wo * L->cout);
-        else direct_padded(in, wp, L->cin, L->k, L->stride, wo, oy0, oy1, g->WT[0], L->cout, L->b, g->act, g->slope,
-                      out + (size_t)oy0 * wo * L->cout);
-        return;
+    if (g->dk[l] >= 2) {   /* input stored with the layer's padding (ip[l] = pad) */
+        int wp = g->w[l] + 2 * g->ip[l];
+        if (g->dk[l] == 3)
+            direct64_avx512(in, wp, L->cin, L->k, L->stride, wo, oy0, oy1, g->WT[l], L->cout, L->b, g->act, g->slope,
+                            o, opitch);
+        else
+            direct_padded_avx512(in, wp, L->cin, L->k, L->stride, wo, oy0, oy1, g->WT[l], L->cout, L->b, g->act,
+                                 g->slope, o, opitch);
+        goto placed;
+    }
+    if (g->dk[l] == 1 && g->ip[l] > 0) {
+        int wp = g->w[0] + 2 * g->ip[0];
+        direct_padded(in, wp, L->cin, L->k, L->stride, wo, oy0, oy1, g->WT[0], L->cout, L->b, g->act, g->slope,
+                      o, opitch);
+        goto placed;
     }
 #endif
-    im2col_hwc(in, g->h[l], g->w[l], L->cin, L->k, L->stride, L->pad, wo, oy0, oy1, col);
-    float *o = y_nchw ? tmp : out + (size_t)oy0 * wo * L->cout;
+    {
+        /* im2col path (unpadded input); rows land in tmp when the target is padded */
+        float *d = (y_nchw || q) ? tmp : o;
+        im2col_hwc(in, g->h[l], g->w[l], L->cin, L->k, L->stride, L->pad, wo, oy0, oy1, col);
 #if HAVE_DIRECT
-    if (g->WT[l] && !y_nchw) {
-        direct_small_k(col, P, K, g->WT[l], L->cout, L->b, g->act, g->slope, o);
-        return;
-    }
+        if (g->dk[l] == 1) direct_small_k(col, P, K, g->WT[l], L->cout, L->b, g->act, g->slope, d);
+        else
 #endif
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, L->cout, K, 1.0f, col, K, g->Wr[l], K, 0.0f,
-                o, L->cout);
-    if (!y_nchw) {
-        gp_cpu_bias_act_cols(o, P, L->cout, (size_t)L->cout, L->b, g->act, g->slope);
-        return;
+        {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, L->cout, K, 1.0f, col, K, g->Wr[l], K, 0.0f,
+                        d, L->cout);
+            gp_cpu_bias_act_cols(d, P, L->cout, (size_t)L->cout, L->b, g->act, g->slope);
+        }
+        if (!y_nchw && q)
+            for (int oy = oy0; oy < oy1; oy++)
+                memcpy(o + (size_t)(oy - oy0) * opitch, d + (size_t)(oy - oy0) * wo * L->cout,
+                       sizeof(float) * (size_t)wo * L->cout);
     }
-    /* transpose [P x cout] -> y[cout][oy0*wo + i], then bias and activation */
+#if HAVE_DIRECT
+placed:
+#endif
+    if (!y_nchw) return;
+    /* transpose [P x cout] -> y[cout][oy0*wo + i] (bias and activation applied) */
     const size_t plane = (size_t)ho * wo;
     for (int co = 0; co < L->cout; co++) {
         float *yr = y_nchw + (size_t)co * plane + (size_t)oy0 * wo;
-        for (int i = 0; i < P; i++) yr[i] = o[(size_t)i * L->cout + co];
-        gp_cpu_bias_act_row(yr, (size_t)P, L->b ? L->b[co] : 0.0f, g->act, g->slope);
+        for (int i = 0; i < P; i++) yr[i] = tmp[(size_t)i * L->cout + co];
     }
 }
 
 static size_t tmp_floats(const stack_geom *g)
 {
-    int l = g->nconv - 1;
-    return (size_t)g->band_rows[l] * g->w[l + 1] * g->c[l + 1];
+    return g->tmp_floats;
 }
+
+/* zero the border of a padded HWC buffer (interior h x w, border pad) */
+static void zero_border(float *y, int c, int h, int w, int pad)
+{
+    if (!pad) return;
+    const size_t wp = (size_t)w + 2 * pad;
+    memset(y, 0, sizeof(float) * (size_t)pad * wp * c);
+    memset(y + (size_t)(pad + h) * wp * c, 0, sizeof(float) * (size_t)pad * wp * c);
+    for (int r = 0; r < h; r++) {
+        float *row = y + (size_t)(r + pad) * wp * c;
+        memset(row, 0, sizeof(float) * (size_t)pad * c);
+        memset(row + (size_t)(pad + w) * c, 0, sizeof(float) * (size_t)pad * c);
+    }
+}
+
 
 /* X image (CHW) -> HWC with a zero border of `pad` pixels */
 static void to_hwc(const float *x, int c, int h, int w, int pad, float *y)
@@ -404,8 +504,15 @@ static size_t act_offset(const stack_geom *g, int l)
 {
     size_t off = 0;
     for (int i = 0; i < l; i++)
-        off += (size_t)(g->h[i] + (i ? 0 : 2 * g->pad0)) * (g->w[i] + (i ? 0 : 2 * g->pad0)) * g->c[i];
+        off += (size_t)(g->h[i] + 2 * g->ip[i]) * (g->w[i] + 2 * g->ip[i]) * g->c[i];
     return off;
+}
+
+static void image_start(const stack_geom *g, const float *x, float *act)
+{
+    to_hwc(x, g->c[0], g->h[0], g->w[0], g->ip[0], act);
+    for (int l = 1; l < g->nconv; l++)
+        zero_border(act + act_offset(g, l), g->c[l], g->h[l], g->w[l], g->ip[l]);
 }
 
 /* whole images [begin, end), each in this thread's scratch */
@@ -419,7 +526,7 @@ static void images_range(void *ctx, size_t begin, size_t end)
     const size_t in_floats = (size_t)g->c[0] * g->h[0] * g->w[0];
     const size_t out_floats = (size_t)g->c[g->nconv] * g->h[g->nconv] * g->w[g->nconv];
     for (size_t img = begin; img < end; img++) {
-        to_hwc(g->X + img * in_floats, g->c[0], g->h[0], g->w[0], g->pad0, s);
+        image_start(g, g->X + img * in_floats, s);
         for (int l = 0; l < g->nconv; l++) {
             int last = l == g->nconv - 1;
             float *in = s + act_offset(g, l), *out = last ? NULL : s + act_offset(g, l + 1);
@@ -475,12 +582,22 @@ int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int n
         if (cf > g.col_floats) g.col_floats = cf;
         if (!(g.Wr[l] = reordered(be, L, 0)))
             return GP_FAIL(err, GP_ERR_NOMEM, "conv_stack: cannot allocate reordered weights of layer %d", l);
+        size_t tf = (size_t)g.band_rows[l] * g.w[l + 1] * L->cout;
+        if (tf > g.tmp_floats) g.tmp_floats = tf;
 #if HAVE_DIRECT
-        if (l < nconv - 1 && direct_ok(L, act)) {
-            if (!(g.WT[l] = reordered(be, L, 1)))
-                return GP_FAIL(err, GP_ERR_NOMEM, "conv_stack: cannot allocate reordered weights of layer %d", l);
-            if (l == 0) g.pad0 = L->pad;
-        }
+        /* direct kernels: AVX-512 for 64k channels (any layer) or a small-K
+         * layer of 32k; AVX2 for a small-K layer of 8k (not the last one) */
+        int small = direct_ok(L, act);
+        int act_ok = act == GP_ACT_LEAKY_RELU || act == GP_ACT_RELU || act == GP_ACT_NONE;
+        /* (64 channels of K taps are streamed from L2 per 6 pixels: beyond
+         * K = 512, 128 KB, OpenBLAS's packed GEMM is faster) */
+        if (act_ok && have_avx512() && L->cout % 64 == 0 && K_taps(L) <= 512) g.dk[l] = 3;
+        else if (small && have_avx512() && L->cout % 32 == 0 && L->pad > 0) g.dk[l] = 2;
+        else if (small && l < nconv - 1) g.dk[l] = 1;
+        if (g.dk[l] == 1 && l == 0) g.ip[0] = L->pad;          /* padded input when it can (else im2col) */
+        if (g.dk[l] >= 2) g.ip[l] = L->pad;
+        if (g.dk[l] && !(g.WT[l] = reordered(be, L, 1)))
+            return GP_FAIL(err, GP_ERR_NOMEM, "conv_stack: cannot allocate reordered weights of layer %d", l);
 #endif
     }
     g.act_floats = act_offset(&g, nconv);
@@ -492,7 +609,7 @@ int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int n
         if (!g.shared) return GP_FAIL(err, GP_ERR_NOMEM, "conv_stack: cannot allocate activations");
         for (int img = 0; img < n && !g.failed; img++) {
             g.cur_img = (size_t)img;
-            to_hwc(X + (size_t)img * g.c[0] * h * w, g.c[0], h, w, g.pad0, g.shared);
+            image_start(&g, X + (size_t)img * g.c[0] * h * w, g.shared);
             for (int l = 0; l < nconv; l++) {
                 g.cur_layer = l;
                 gp_parallel_for(be->threads, (size_t)g.bands[l], bands_range, &g);
