@@ -112,8 +112,8 @@ static void test_conv_stack(void **state)
     /* a bad stack is refused */
     gp_backend *be;
     assert_int_equal(gp_backend_open_cpu(1, &be, NULL), GP_OK);
-    float w = 1, b = 0, x[16] = { 0 }, y[16];
-    gp_conv_layer bad[2] = { { 1, 2, 1, 1, 0, &w, &b }, { 3, 1, 1, 1, 0, &w, &b } };
+    float w[8] = { 1, 1, 1, 1, 1, 1, 1, 1 }, b[4] = { 0 }, x[16] = { 0 }, y[64];
+    gp_conv_layer bad[2] = { { 1, 2, 1, 1, 0, w, b }, { 3, 1, 1, 1, 0, w, b } };   /* layer 1 wants 3 channels, gets 2 */
     assert_int_equal(be->ops->conv_stack(be, x, 1, 4, 4, 2, bad, GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_ERR_ARG);
     gp_backend_close(be);
 }
