@@ -17,6 +17,13 @@ typedef struct gp_cpu_impl {
     gp_cpu_wcache *wcache;   /* reordered convolution weights (gp_cpu_encoder.c) */
 } gp_cpu_impl;
 void gp_cpu_wcache_free(gp_cpu_wcache *c);
+/* W [out x in] transposed, cached by the backend; NULL when out of memory. */
+const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in);
+/* Y = act(X WT + b) on R rows, N a multiple of 64, AVX-512 (check
+ * gp_cpu_have_avx512() first); each row's values independent of R. */
+void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
+                               gp_act act, float slope, float *Y);
+int gp_cpu_have_avx512(void);
 int gp_cpu_member_sample(gp_backend *be, const struct gp_net *net, int k, uint64_t seed,
                          const uint64_t *gal_id, const int *row_gal, const int *sample_idx, int rows,
                          const float *trunk, const float *head, const float *lhead, int ngal,

@@ -26,6 +26,9 @@
 #include "gp_cpu.h"
 #include "gp_cpu_math.h"
 #include "gp_parallel.h"
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define MAX_STACK 8
 #define COL_TARGET_FLOATS (448u * 1024u)   /* one band's im2col: 1.75 MB, inside L2 */
@@ -97,6 +100,93 @@ static const float *reordered(gp_backend *be, const gp_conv_layer *L, int transp
     return Wr;
 }
 
+/* A dense weight W [out x in] transposed to [in x out], cached like the
+ * reordered convolution weights (kind 2). */
+const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in)
+{
+    gp_cpu_impl *im = be->impl;
+    size_t n = (size_t)out * in;
+    pthread_mutex_lock(&im->mx);
+    for (gp_cpu_wcache *e = im->wcache; e; e = e->next)
+        if (e->W == W && e->n == n && e->transposed == 2) { pthread_mutex_unlock(&im->mx); return e->Wr; }
+    gp_cpu_wcache *e = malloc(sizeof *e);
+    float *Wt = malloc(sizeof(float) * n);
+    if (!e || !Wt) { free(e); free(Wt); pthread_mutex_unlock(&im->mx); return NULL; }
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++) Wt[(size_t)i * out + o] = W[(size_t)o * in + i];
+    e->W = W;
+    e->Wr = Wt;
+    e->n = n;
+    e->transposed = 2;
+    e->next = im->wcache;
+    im->wcache = e;
+    pthread_mutex_unlock(&im->mx);
+    return Wt;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/* Y [R x N] = act(X [R x K] WT [K x N] + b), N a multiple of 64: rows in
+ * sixes, 64 columns at a time, one FMA chain per output in k order (so a
+ * row's values do not depend on R).  AVX-512; the caller checks. */
+__attribute__((target("avx512f")))
+void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
+                               gp_act act, float slope, float *Y)
+{
+    const __m512 zero = _mm512_setzero_ps(), vslope = _mm512_set1_ps(slope);
+    for (int cb = 0; cb < N; cb += 64) {
+        __m512 b[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) b[v] = bias ? _mm512_loadu_ps(bias + cb + 16 * v) : zero;
+        for (int r0 = 0; r0 < R; r0 += 6) {
+            int np = R - r0 < 6 ? R - r0 : 6;
+            const float *xr[6];
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++) xr[i] = X + (size_t)(r0 + (i < np ? i : 0)) * K;
+            __m512 a[6][4];
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++)
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++) a[i][v] = b[v];
+            const float *wt = WT + cb;
+            for (int k = 0; k < K; k++, wt += N) {
+                __m512 w0 = _mm512_loadu_ps(wt), w1 = _mm512_loadu_ps(wt + 16),
+                       w2 = _mm512_loadu_ps(wt + 32), w3 = _mm512_loadu_ps(wt + 48);
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++) {
+                    __m512 x = _mm512_set1_ps(xr[i][k]);
+                    a[i][0] = _mm512_fmadd_ps(x, w0, a[i][0]);
+                    a[i][1] = _mm512_fmadd_ps(x, w1, a[i][1]);
+                    a[i][2] = _mm512_fmadd_ps(x, w2, a[i][2]);
+                    a[i][3] = _mm512_fmadd_ps(x, w3, a[i][3]);
+                }
+            }
+            for (int i = 0; i < np; i++)
+                for (int v = 0; v < 4; v++) {
+                    __m512 y = a[i][v];
+                    __mmask16 pos = _mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ);
+                    if (act == GP_ACT_LEAKY_RELU) y = _mm512_mask_blend_ps(pos, _mm512_mul_ps(y, vslope), y);
+                    else if (act == GP_ACT_RELU) y = _mm512_mask_blend_ps(pos, zero, y);
+                    _mm512_storeu_ps(Y + (size_t)(r0 + i) * N + cb + 16 * v, y);
+                }
+        }
+    }
+}
+
+int gp_cpu_have_avx512(void)
+{
+    static int cpu = -1;
+    if (cpu < 0) cpu = __builtin_cpu_supports("avx512f");
+    return cpu;
+}
+#else
+void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
+                               gp_act act, float slope, float *Y)
+{
+    (void)X; (void)R; (void)K; (void)WT; (void)N; (void)bias; (void)act; (void)slope; (void)Y;
+}
+int gp_cpu_have_avx512(void) { return 0; }
+#endif
+
 /* ---- one band of one layer */
 
 /* col[(oy-oy0)*wo + ox][(ky*k + kx)*c + ci] = x[oy*s-p+ky][ox*s-p+kx][ci] (0 outside), x HWC */
@@ -132,7 +222,6 @@ GP_CPU_OPT static void im2col_hwc(const float *x, int h, int w, int c, int k, in
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
 #define HAVE_DIRECT 1
 /* Small-K layers (the first convolution: K = 3 x 4 x 4 = 48) are a poor
  * GEMM (packing costs as much as the arithmetic): out[p][co] = b[co] +

@@ -23,6 +23,7 @@
 
 #include "galpost/gp_model.h"
 #include "gp_cpu.h"
+#include "gp_cpu_math.h"
 #include "gp_net.h"
 #include "gp_parallel.h"
 #include "gp_rng.h"
@@ -30,6 +31,7 @@
 #define GP_FLOW_BLOCK 64
 
 typedef struct flow_job {
+    gp_backend *be;
     const gp_net *net;
     const gp_member *mm;
     uint64_t seed;
@@ -47,6 +49,21 @@ static void act_inplace(float *x, size_t n, gp_act act, float slope)
     gp_cpu_bias_act_row(x, n, 0.0f, act, slope);
 }
 
+/* h[r][u] = (sum_i x[r][i] w[u][i]) + g[row_gal[r]][u], summed in i order,
+ * vectorized over u through wt = w transposed [nrow x H] */
+GP_CPU_HOT static void first_layer(const float *x, int R, int nrow, const float *wt, int H, const float *G,
+                                   const int *rg, float *h)
+{
+    for (int r = 0; r < R; r++) {
+        float *o = h + (size_t)r * H;
+        const float *xr = x + (size_t)r * nrow, *g = G + (size_t)rg[r] * H;
+        for (int u = 0; u < H; u++) o[u] = xr[0] * wt[u];
+        for (int i = 1; i < nrow; i++)
+            for (int u = 0; u < H; u++) o[u] += xr[i] * wt[(size_t)i * H + u];
+        for (int u = 0; u < H; u++) o[u] += g[u];
+    }
+}
+
 /* Conditioner on a block: Y [R x out] from xrow [R x nrow] and the
  * per-galaxy first-layer term G [ngal x H]. h0, h1: R x width scratch. */
 static void cond_block(const flow_job *j, const gp_cond_mlp *c, const float *G, const int *rg, int R,
@@ -57,14 +74,21 @@ static void cond_block(const flow_job *j, const gp_cond_mlp *c, const float *G, 
     const int H = l0->out, nrow = c->nrow;
     int single = c->net.nlayers == 1;
     float *h = single ? Y : h0;
-    for (int r = 0; r < R; r++) {
-        const float *g = G + (size_t)rg[r] * H, *x = xrow + (size_t)r * nrow;
-        float *o = h + (size_t)r * H;
-        for (int u = 0; u < H; u++) {
-            const float *w = c->w_row + (size_t)u * nrow;
-            float acc = 0.0f;
-            for (int i = 0; i < nrow; i++) acc += x[i] * w[i];
-            o[u] = acc + g[u];
+    float wrt[GP_FLOW_MAX_DIM * 256];
+    if (nrow <= GP_FLOW_MAX_DIM && H <= 256) {
+        for (int u = 0; u < H; u++)
+            for (int i = 0; i < nrow; i++) wrt[(size_t)i * H + u] = c->w_row[(size_t)u * nrow + i];
+        first_layer(xrow, R, nrow, wrt, H, G, rg, h);
+    } else {
+        for (int r = 0; r < R; r++) {
+            const float *g = G + (size_t)rg[r] * H, *x = xrow + (size_t)r * nrow;
+            float *o = h + (size_t)r * H;
+            for (int u = 0; u < H; u++) {
+                const float *w = c->w_row + (size_t)u * nrow;
+                float acc = x[0] * w[0];
+                for (int i = 1; i < nrow; i++) acc += x[i] * w[i];
+                o[u] = acc + g[u];
+            }
         }
     }
     if (single) {
@@ -77,10 +101,17 @@ static void cond_block(const flow_job *j, const gp_cond_mlp *c, const float *G, 
         const gp_dense *d = &c->net.layer[i];
         int last = i == c->net.nlayers - 1;
         float *out = last ? Y : (in == h0 ? h1 : h0);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, d->out, d->in, 1.0f, in, d->in, d->W, d->in,
-                    0.0f, out, d->out);
-        gp_cpu_bias_act_cols(out, R, d->out, (size_t)d->out, d->b,
-                             (!last || c->net.act_last) ? net->act : GP_ACT_NONE, net->slope);
+        gp_act a = (!last || c->net.act_last) ? net->act : GP_ACT_NONE;
+        const float *wt = NULL;
+        if (d->out % 64 == 0 && gp_cpu_have_avx512() && a != GP_ACT_TANH && a != GP_ACT_SIGMOID)
+            wt = gp_cpu_dense_wt(j->be, d->W, d->out, d->in);
+        if (wt) {
+            gp_cpu_gemm_rows64_avx512(in, R, d->in, wt, d->out, d->b, a, net->slope, out);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, d->out, d->in, 1.0f, in, d->in, d->W, d->in,
+                        0.0f, out, d->out);
+            gp_cpu_bias_act_cols(out, R, d->out, (size_t)d->out, d->b, a, net->slope);
+        }
         in = out;
     }
 }
@@ -201,7 +232,7 @@ int gp_cpu_member_sample(gp_backend *be, const gp_net *net, int k, uint64_t seed
     if (!G) return GP_FAIL(err, GP_ERR_NOMEM, "member_sample: cannot allocate %zu context floats", nG);
     gp_blas_set_threads(1);
     float *pos = G;
-    flow_job j = { net, mm, seed, gal_id, row_gal, sample_idx, rows, ngal, width, head, lhead,
+    flow_job j = { be, net, mm, seed, gal_id, row_gal, sample_idx, rows, ngal, width, head, lhead,
                    NULL, NULL, NULL, core, oh, line, 0 };
     j.Gcore = pos;
     for (int i = 0; i < fc->nlayers; i++) {
