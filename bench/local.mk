@@ -14,3 +14,10 @@ noinst_PROGRAMS += bench/bench_mock
 bench_bench_mock_SOURCES = bench/bench_mock.c
 bench_bench_mock_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
 bench_bench_mock_LDADD = libgpsim.la libgalpost.la $(PTHREAD_LIBS) -lm
+
+# -- DS9 click latency (issue 5): bench/bench_click.sh runs it --
+noinst_PROGRAMS += bench/bench_click
+bench_bench_click_SOURCES = bench/bench_click.c
+bench_bench_click_CPPFLAGS = $(AM_CPPFLAGS) $(XPA_CFLAGS)
+bench_bench_click_LDADD = $(XPA_LIBS)
+EXTRA_DIST += bench/bench_click.sh

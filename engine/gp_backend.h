@@ -140,6 +140,110 @@ typedef struct gp_backend_ops {
                          const uint64_t *gal_id, const int *row_gal, const int *sample_idx,
                          int rows, const float *trunk, const float *head, const float *lhead,
                          int ngal, float *core, float *oh, float *line, gp_error *err);
+
+    /* ---- training (engine/train/): backward passes, losses, Adam ----
+     * Gradient buffers named d* are backend memory.  "+=" accumulates
+     * (parameter gradients are zeroed once per step with `zero`); "="
+     * overwrites.  Losses are returned through a host double. */
+
+    /* x[0..bytes) = 0. */
+    int (*zero)(gp_backend *be, void *x, size_t bytes, gp_error *err);
+
+    /* Backward of dense: dX = dY W (dX may be NULL), dW += dY^T X,
+     * db += column sums of dY (db may be NULL).  dY is the gradient with
+     * respect to the pre-activation output (see act_backward). */
+    int (*dense_backward)(gp_backend *be, const float *X, int rows, int in,
+                          const float *W, int out, const float *dY, float *dX,
+                          float *dW, float *db, gp_error *err);
+
+    /* dX[i] = dY[i] * act'(x_i), from the activation's OUTPUT Y (dX may
+     * alias dY).  LeakyReLU needs slope > 0 or relies on Y > 0 <=> x > 0. */
+    int (*act_backward)(gp_backend *be, const float *Y, const float *dY,
+                        size_t n, gp_act act, float slope, float *dX,
+                        gp_error *err);
+
+    /* Backward of conv2d for n images (dY with respect to the
+     * pre-activation output): dX = conv2d^T(dY) (dX may be NULL),
+     * dW += sum over images, db += sums of dY per channel.  Deterministic
+     * for a given thread count. */
+    int (*conv2d_backward)(gp_backend *be, const float *X, int n, int cin,
+                           int h, int w, const float *W, int cout, int k,
+                           int stride, int pad, const float *dY, float *dX,
+                           float *dW, float *db, gp_error *err);
+
+    /* Backward of conv_transpose2d, same conventions (X is the layer's
+     * input [n x cin x h x w], dY [n x cout x Ho x Wo]). */
+    int (*conv_transpose2d_backward)(gp_backend *be, const float *X, int n,
+                                     int cin, int h, int w, const float *W,
+                                     int cout, int k, int stride, int pad,
+                                     const float *dY, float *dX, float *dW,
+                                     float *db, gp_error *err);
+
+    /* Reparameterisation z = mu + exp(logvar/2) eps over n values. */
+    int (*reparam)(gp_backend *be, const float *mu, const float *logvar,
+                   const float *eps, size_t n, float *z, gp_error *err);
+    /* Its backward: dmu = dz, dlogvar = dz eps exp(logvar/2) / 2 (both "="). */
+    int (*reparam_backward)(gp_backend *be, const float *logvar,
+                            const float *eps, const float *dz, size_t n,
+                            float *dmu, float *dlogvar, gp_error *err);
+    /* KL(N(mu, exp(logvar)) || N(0,1)) summed over n values, times
+     * `weight`: *loss += weight * sum 0.5 (mu^2 + e^lv - 1 - lv);
+     * dmu += weight mu, dlogvar += weight 0.5 (e^lv - 1). */
+    int (*kl_normal)(gp_backend *be, const float *mu, const float *logvar,
+                     size_t n, double weight, double *loss, float *dmu,
+                     float *dlogvar, gp_error *err);
+
+    /* Backward of `coupling` in the forward direction (dir = +1), given
+     * the layer's INPUT x [rows x dim]: dx (in place on dy, [rows x dim])
+     * = dy at kept columns, dy exp(s) at transformed ones; dst [rows x 2nt]
+     * = gradient w.r.t. [s_raw | t] ("=").  The loss carries
+     * ld_weight[r] * log|det| of row r (ld_weight may be NULL: 0). */
+    int (*coupling_backward)(gp_backend *be, const float *x, int rows, int dim,
+                             const int *tidx, int nt, const float *st, float S,
+                             const float *ld_weight, float *dy, float *dst,
+                             gp_error *err);
+
+    /* Weighted squared error over rows x dim with mask[r] (NULL: all 1):
+     * *loss += w sum_r mask_r sum_d (P - T)^2; dP = 2 w mask (P - T) ("=").
+     * (Per-row weights carry the batch normalisation.) */
+    int (*mse)(gp_backend *be, const float *P, const float *T,
+               const float *mask, int rows, int dim, double w, double *loss,
+               float *dP, gp_error *err);
+
+    /* Binary cross-entropy on logits: *loss += w sum_r mask_r
+     * [softplus(l) - y l]; dl = w mask (sigmoid(l) - y) ("="). */
+    int (*bce_logits)(gp_backend *be, const float *logit, const float *y,
+                      const float *mask, int rows, double w, double *loss,
+                      float *dlogit, gp_error *err);
+
+    /* Standard-normal negative log-density of rows x dim values:
+     * *loss += w sum_r mask_r sum_d (z^2/2 + log(2 pi)/2); dz = w mask z ("="). */
+    int (*normal_nll)(gp_backend *be, const float *z, const float *mask,
+                      int rows, int dim, double w, double *loss, float *dz,
+                      gp_error *err);
+
+    /* Strided block copy: Y[r, yoff + j] (= or +=, by `accumulate`)
+     * X[r, xoff + j] for r < rows, j < m; X has xcols columns, Y ycols
+     * (concatenation and its adjoint). */
+    int (*copy_cols)(gp_backend *be, const float *X, int rows, int xcols,
+                     int xoff, float *Y, int ycols, int yoff, int m,
+                     int accumulate, gp_error *err);
+
+    /* Y = a X + b Z elementwise (Y may alias X or Z). */
+    int (*axpby)(gp_backend *be, float a, const float *X, float b,
+                 const float *Z, size_t n, float *Y, gp_error *err);
+
+    /* Adam (Kingma & Ba 2015) on n parameters at step t >= 1:
+     * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+     * w -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps). */
+    int (*adam)(gp_backend *be, float *w, const float *g, float *m, float *v,
+                size_t n, float lr, float b1, float b2, float eps, long t,
+                gp_error *err);
+
+    /* Sum of squares of n values into *out (host), for gradient clipping
+     * and diagnostics. */
+    int (*sumsq)(gp_backend *be, const float *x, size_t n, double *out,
+                 gp_error *err);
 } gp_backend_ops;
 
 struct gp_backend {

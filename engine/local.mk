@@ -24,6 +24,10 @@ libgalpost_la_SOURCES += \
 libgalpost_la_SOURCES += engine/cpu/gp_cpu_math.h engine/cpu/gp_cpu_stretch.c \
 	engine/cpu/gp_cpu_encoder.c engine/cpu/gp_cpu_flows.c
 # -- FITS/WCS frames, cutouts, photometry --
+libgalpost_la_SOURCES += \
+	engine/gp_fits_util.h engine/gp_fits_util.c \
+	engine/gp_frame.c engine/gp_cutout.c engine/gp_photometry.c engine/gp_catalog.c
+pkginclude_HEADERS += include/galpost/gp_image.h
 
 pkginclude_HEADERS += \
 	include/galpost/galpost.h \
@@ -43,6 +47,15 @@ galpost_SOURCES = \
 	engine/cli/cli_infer.c \
 	engine/cli/cli_model_random.c
 galpost_SOURCES += engine/cli/cli_model.c
+# -- training and evaluation (issue 4: engine/train/, gp_dataset) --
+libgalpost_la_SOURCES += engine/cpu/gp_cpu_train.c \
+	engine/gp_dataset.h engine/gp_dataset.c \
+	engine/train/gp_train.h engine/train/gp_train_params.c \
+	engine/train/gp_train_layers.c engine/train/gp_train_model.c \
+	engine/train/gp_train_run.h engine/train/gp_train_run.c \
+	engine/train/gp_eval.h engine/train/gp_eval.c
+galpost_SOURCES += engine/cli/cli_train.c engine/cli/cli_eval.c
+# -- end training block --
 
 # -- sim helpers in libgalpost (issue 3): cosmology (internal), PNG plots (cairo) --
 libgalpost_la_SOURCES += engine/gp_cosmo.h engine/gp_cosmo.c engine/gp_plot.c

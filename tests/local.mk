@@ -47,6 +47,10 @@ tests_test_model_load_SOURCES = tests/test_model_load.c
 tests_test_model_load_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_model_load_LDADD = $(TEST_LDADD)
 
+# `galpost infer` end to end on mock shards
+TESTS += tests/test_infer_cli.sh
+dist_check_SCRIPTS += tests/test_infer_cli.sh
+
 # -- fast CPU engine (issue 7): fused operations against references --
 check_PROGRAMS += tests/test_cpu_fast
 tests_test_cpu_fast_SOURCES = tests/test_cpu_fast.c
@@ -55,3 +59,27 @@ tests_test_cpu_fast_LDADD = $(TEST_LDADD)
 
 # every test program above is a test
 TESTS += $(check_PROGRAMS)
+
+# -- training (issue 4) --
+check_PROGRAMS += tests/test_backward
+tests_test_backward_SOURCES = tests/test_backward.c
+tests_test_backward_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_backward_LDADD = $(TEST_LDADD)
+check_PROGRAMS += tests/test_train
+tests_test_train_SOURCES = tests/test_train.c
+tests_test_train_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_train_LDADD = $(TEST_LDADD) $(PTHREAD_LIBS)
+# -- end training tests --
+
+# -- image tests: frames, cutouts, photometry, catalogues (issue 5) --
+check_PROGRAMS += tests/test_cutout tests/test_photometry tests/test_catalog
+IMAGE_FIXTURE = tests/image_fixture.h tests/image_fixture.c
+tests_test_cutout_SOURCES = tests/test_cutout.c $(IMAGE_FIXTURE)
+tests_test_cutout_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_cutout_LDADD = $(TEST_LDADD)
+tests_test_photometry_SOURCES = tests/test_photometry.c $(IMAGE_FIXTURE)
+tests_test_photometry_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_photometry_LDADD = $(TEST_LDADD)
+tests_test_catalog_SOURCES = tests/test_catalog.c $(IMAGE_FIXTURE)
+tests_test_catalog_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_catalog_LDADD = $(TEST_LDADD)

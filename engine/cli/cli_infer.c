@@ -4,6 +4,12 @@
  *   galpost infer [options] --cutout FILE.fits [--mags U,G,R,I,Z]
  *       one galaxy: a 160x160x3 gri cutout (magnitudes from --mags or the
  *       cutout's MAG_U..MAG_Z keywords); prints the summary table or JSON.
+ *   galpost infer [options] --shard FILE [--shard FILE ...] --row K
+ *       one galaxy of a catalogue in the training format (sim/FORMAT.md).
+ *   galpost infer [options] --shard FILE [--shard FILE ...] -o OUT.fits
+ *       a whole catalogue in batch: a FITS table of summaries (and samples
+ *       with --keep-samples), written in constant memory under a temporary
+ *       name and renamed when complete; progress on a terminal.
  */
 #include <getopt.h>
 #include <math.h>
@@ -11,21 +17,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <time.h>
+
 #include "galpost/gp_fits.h"
 #include "galpost/gp_model.h"
 #include "cli/cli_common.h"
 #include "cli/gp_cli.h"
+#include "gp_dataset.h"
+
+#define MAX_SHARDS GP_DATASET_MAX_SHARDS
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { (void)sig; interrupted = 1; }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
 
 static void usage(FILE *f)
 {
     fprintf(f,
         "usage: galpost infer [options] --cutout FILE.fits [--mags U,G,R,I,Z]\n"
+        "       galpost infer [options] --shard FILE [--shard FILE...] --row K\n"
+        "       galpost infer [options] --shard FILE [--shard FILE...] -o OUT.fits\n"
         "\n"
         "one galaxy:\n"
         "  --cutout FILE     160x160x3 FITS cube of g, r, i planes in nanomaggies\n"
         "  --mags U,G,R,I,Z  extinction-corrected ugriz model magnitudes (AB);\n"
         "                    default: the cutout's MAG_U..MAG_Z keywords\n"
         "  --id N            galaxy id keying the sampler (default: OBJID or 1)\n"
+        "a catalogue (the training format of sim/FORMAT.md: cutout cube + table):\n"
+        "  --shard FILE      a shard; repeat for several (up to 256)\n"
+        "  --row K           infer row K (0-based over all shards) and print it\n"
+        "  -o, --output F    batch: write a FITS table of summaries to F\n"
+        "  --keep-samples N  batch: also store N samples per galaxy (HDU SAMPLES)\n"
+        "  --batch B         galaxies per inference call (default 64)\n"
         "options:\n"
         "  --model FILE      weights file (default: $GALPOST_MODEL or the installed model)\n"
         "  --samples N       posterior samples (default 1000)\n"
@@ -50,6 +80,171 @@ static void print_json(const gp_result *r, const char *model, FILE *f)
     fprintf(f, "}}\n");
 }
 
+static int open_dataset(gp_model *m, const char **shards, int n, gp_dataset **d)
+{
+    gp_error err;
+    int flags = GP_DATASET_NO_TARGETS | (gp_model_uses_image(m) ? GP_DATASET_IMAGES : 0);
+    if (gp_dataset_open(shards, n, flags, d, &err)) {
+        fprintf(stderr, "galpost infer: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static const char *bad_reason(unsigned bad)
+{
+    if (bad & GP_BAD_PHOT) return "unusable photometry (NaN, sentinel or absurd magnitude or extinction)";
+    if (bad & GP_BAD_IMAGE) return "non-finite pixels in the cutout";
+    return "unusable row";
+}
+
+static int infer_row(gp_model *m, const char **shards, int n, long row, int nsamples,
+                     uint64_t seed, int json)
+{
+    gp_dataset *d;
+    if (open_dataset(m, shards, n, &d)) return 1;
+    int rc = 1;
+    float *pix = NULL;
+    gp_error err;
+    if (row >= d->n) { fprintf(stderr, "galpost infer: --row %ld: the catalogue has %ld rows\n", row, d->n); goto out; }
+    if (d->bad[row]) { fprintf(stderr, "galpost infer: row %ld: %s\n", row, bad_reason(d->bad[row])); goto out; }
+    gp_galaxy g = { d->id[row], NULL, {0}, 0 };
+    memcpy(g.mag, d->mag + row * 5, sizeof g.mag);
+    if (d->has_images) {
+        pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
+        if (!pix || gp_dataset_read_images(d, &row, 1, pix, &err)) {
+            fprintf(stderr, "galpost infer: %s\n", pix ? err.msg : "out of memory");
+            goto out;
+        }
+        g.cutout = pix;
+    }
+    gp_infer_options io = { nsamples, seed, 0 };
+    gp_result r;
+    if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    if (json) print_json(&r, gp_model_path(m), stdout);
+    else {
+        printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
+               gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
+        printf("input: row %ld of %s%s, objID %llu, magnitudes u g r i z = %.3f %.3f %.3f %.3f %.3f (catalogue, extinction-corrected)\n",
+               row, shards[0], n > 1 ? " ..." : "", (unsigned long long)g.id,
+               g.mag[0], g.mag[1], g.mag[2], g.mag[3], g.mag[4]);
+        gp_summary_print(&r, stdout);
+        const float *t = d->target + row * GP_NQ;
+        int any = 0;
+        for (int q = 0; q < GP_NQ; q++) any |= isfinite(t[q]);
+        if (any) {
+            printf("  catalogue values:");
+            for (int q = 0; q < GP_NQ; q++)
+                if (isfinite(t[q])) printf(" %s %.3f", gp_quantity_label(q), q >= GP_Q_HALPHA ? pow(10.0, t[q]) - 1.0 : t[q]);
+            printf("\n");
+        }
+    }
+    rc = 0;
+out:
+    free(pix);
+    gp_dataset_close(d);
+    return rc;
+}
+
+static int infer_batch(gp_model *m, const char **shards, int n, const char *output, int nsamples,
+                       uint64_t seed, int keep, int batch)
+{
+    gp_dataset *d;
+    if (open_dataset(m, shards, n, &d)) return 1;
+    gp_error err;
+    gp_results_writer *w = NULL;
+    int rc = 1;
+    float *pix = NULL;
+    gp_galaxy *g = calloc((size_t)batch, sizeof *g);
+    gp_result *res = calloc((size_t)batch, sizeof *res);
+    long *rows = calloc((size_t)batch, sizeof *rows);
+    if (d->has_images) pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)batch);
+    if (!g || !res || !rows || (d->has_images && !pix)) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
+    if (gp_results_writer_open(output, gp_model_path(m), keep, &w, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    interrupted = 0;
+    int tty = gp_cli_is_terminal();
+    double t0 = now_s(), last = 0;
+    long failed = 0;
+    gp_infer_options io = { nsamples, seed, keep > 0 };
+    for (long start = 0; start < d->n; start += batch) {
+        if (interrupted) break;
+        int nb = (int)(d->n - start < batch ? d->n - start : batch);
+        int ngood = 0;
+        for (int k = 0; k < nb; k++) {
+            long r = start + k;
+            if (d->bad[r]) continue;
+            rows[ngood] = r;
+            g[ngood].id = d->id[r];
+            memcpy(g[ngood].mag, d->mag + r * 5, sizeof g[ngood].mag);
+            g[ngood].flags = 0;
+            g[ngood].cutout = pix ? pix + (size_t)ngood * GP_CUTOUT_PIXELS : NULL;
+            ngood++;
+        }
+        if (pix && ngood && gp_dataset_read_images(d, rows, ngood, pix, &err)) {
+            fprintf(stderr, "%sgalpost infer: %s\n", tty ? "\n" : "", err.msg);
+            goto out;
+        }
+        if (ngood) {
+            int st = gp_infer(m, g, (size_t)ngood, &io, res, &err);
+            if (st && st != GP_ERR_DATA) { fprintf(stderr, "%sgalpost infer: %s\n", tty ? "\n" : "", err.msg); goto out; }
+        }
+        /* write in catalogue order, bad rows as failed rows */
+        int j = 0;
+        for (int k = 0; k < nb; k++) {
+            long r = start + k;
+            gp_result one;
+            const gp_result *p;
+            if (d->bad[r]) {
+                memset(&one, 0, sizeof one);
+                one.id = d->id[r];
+                one.status = GP_ERR_DATA;
+                one.summary.bpt_class = -1;
+                snprintf(one.message, sizeof one.message, "row %ld: %s", r, bad_reason(d->bad[r]));
+                p = &one;
+            } else p = &res[j++];
+            if (p->status) failed++;
+            if (gp_results_writer_append(w, p, 1, &err)) {
+                fprintf(stderr, "%sgalpost infer: %s\n", tty ? "\n" : "", err.msg);
+                gp_result_free(res, (size_t)ngood);
+                goto out;
+            }
+        }
+        gp_result_free(res, (size_t)ngood);
+        double t = now_s() - t0;
+        long done = start + nb;
+        if (tty && (t - last > 0.5 || done == d->n)) {
+            double rate = done / (t > 0 ? t : 1e-9);
+            double eta = (d->n - done) / (rate > 0 ? rate : 1);
+            fprintf(stderr, "\rgalpost infer: %ld/%ld galaxies  %.1f/s  ETA %dm%02ds  failed %ld   ",
+                    done, d->n, rate, (int)(eta / 60), (int)eta % 60, failed);
+            last = t;
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (tty) fprintf(stderr, "\n");
+    if (interrupted) {
+        fprintf(stderr, "galpost infer: interrupted: %s not written\n", output);
+        goto out;
+    }
+    if (gp_results_writer_close(w, &err)) { w = NULL; fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    w = NULL;
+    double t = now_s() - t0;
+    fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) in %.1f s (%.1f galaxies/s) -> %s\n",
+            d->n, failed, t, d->n / (t > 0 ? t : 1e-9), output);
+    rc = 0;
+out:
+    if (w) gp_results_writer_abort(w);
+    free(g); free(res); free(rows); free(pix);
+    gp_dataset_close(d);
+    return rc;
+}
+
 int gp_cli_infer(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -57,8 +252,16 @@ int gp_cli_infer(int argc, char **argv)
         {"id", required_argument, 0, 'i'}, {"model", required_argument, 0, 'M'},
         {"samples", required_argument, 0, 'n'}, {"seed", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'}, {"backend", required_argument, 0, 'b'},
-        {"json", no_argument, 0, 'j'}, {"samples-out", required_argument, 0, 'o'},
+        {"json", no_argument, 0, 'j'}, {"samples-out", required_argument, 0, 'O'},
+        {"shard", required_argument, 0, 'S'}, {"row", required_argument, 0, 'r'},
+        {"output", required_argument, 0, 'o'}, {"keep-samples", required_argument, 0, 'k'},
+        {"batch", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *shards[MAX_SHARDS];
+    int nshards = 0;
+    long row = -1, keep = 0, batch = 64;
+    const char *output = NULL;
+    int have_samples = 0;
     const char *cutout = NULL, *model = NULL, *samples_out = NULL;
     float mags[5] = {NAN, NAN, NAN, NAN, NAN};
     int have_mags = 0, json = 0;
@@ -66,8 +269,16 @@ int gp_cli_infer(int argc, char **argv)
     gp_backend_kind backend = GP_BACKEND_AUTO;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
+        case 'S':
+            if (nshards == MAX_SHARDS) { fprintf(stderr, "galpost infer: more than %d --shard files\n", MAX_SHARDS); return 2; }
+            shards[nshards++] = optarg;
+            break;
+        case 'r': if (gp_cli_parse_int(optarg, 0, 0x7fffffffffffffffL, &row)) { fprintf(stderr, "galpost infer: bad --row '%s'\n", optarg); return 2; } break;
+        case 'o': output = optarg; break;
+        case 'k': if (gp_cli_parse_int(optarg, 1, 1000000, &keep)) { fprintf(stderr, "galpost infer: --keep-samples must be 1..1000000, got '%s'\n", optarg); return 2; } break;
+        case 'B': if (gp_cli_parse_int(optarg, 1, 4096, &batch)) { fprintf(stderr, "galpost infer: --batch must be 1..4096, got '%s'\n", optarg); return 2; } break;
         case 'c': cutout = optarg; break;
         case 'm':
             if (gp_cli_parse_mags(optarg, mags)) { fprintf(stderr, "galpost infer: --mags needs five magnitudes U,G,R,I,Z between 5 and 40, got '%s'\n", optarg); return 2; }
@@ -75,18 +286,32 @@ int gp_cli_infer(int argc, char **argv)
             break;
         case 'i': if (gp_cli_parse_int(optarg, 0, 0x7fffffffffffffffL, &id)) { fprintf(stderr, "galpost infer: bad --id '%s'\n", optarg); return 2; } break;
         case 'M': model = optarg; break;
-        case 'n': if (gp_cli_parse_int(optarg, 2, 1000000, &nsamples)) { fprintf(stderr, "galpost infer: --samples must be 2..1000000, got '%s'\n", optarg); return 2; } break;
+        case 'n': have_samples = 1; if (gp_cli_parse_int(optarg, 2, 1000000, &nsamples)) { fprintf(stderr, "galpost infer: --samples must be 2..1000000, got '%s'\n", optarg); return 2; } break;
         case 's': if (gp_cli_parse_int(optarg, 0, 0x7fffffffffffffffL, &seed)) { fprintf(stderr, "galpost infer: bad --seed '%s'\n", optarg); return 2; } break;
         case 't': if (gp_cli_parse_int(optarg, 0, 256, &threads)) { fprintf(stderr, "galpost infer: --threads must be 0..256, got '%s'\n", optarg); return 2; } break;
         case 'b': if (gp_cli_parse_backend(optarg, &backend)) { fprintf(stderr, "galpost infer: --backend must be auto, cpu or cuda, got '%s'\n", optarg); return 2; } break;
         case 'j': json = 1; break;
-        case 'o': samples_out = optarg; break;
+        case 'O': samples_out = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     if (optind < argc) { fprintf(stderr, "galpost infer: unexpected argument '%s'\n", argv[optind]); usage(stderr); return 2; }
-    if (!cutout) { fprintf(stderr, "galpost infer: --cutout FILE is required\n"); usage(stderr); return 2; }
+    if (nshards) {
+        if (cutout) { fprintf(stderr, "galpost infer: give --cutout or --shard, not both\n"); return 2; }
+        if ((row >= 0) == (output != NULL)) { fprintf(stderr, "galpost infer: with --shard, give either --row K or -o OUT.fits\n"); return 2; }
+        if (keep && !output) { fprintf(stderr, "galpost infer: --keep-samples needs -o OUT.fits\n"); return 2; }
+        if (!have_samples && output) nsamples = 100;   /* design.md: 100 in batch */
+        if (keep > nsamples) { fprintf(stderr, "galpost infer: --keep-samples %ld exceeds --samples %ld\n", keep, nsamples); return 2; }
+        gp_model *m = gp_cli_open_model(model, backend, (int)threads);
+        if (!m) return 1;
+        int rc = output ? infer_batch(m, shards, nshards, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch)
+                        : infer_row(m, shards, nshards, row, (int)nsamples, (uint64_t)seed, json);
+        gp_model_close(m);
+        return rc;
+    }
+    if (!cutout) { fprintf(stderr, "galpost infer: --cutout FILE or --shard FILE is required\n"); usage(stderr); return 2; }
+    if (row >= 0 || output || keep) { fprintf(stderr, "galpost infer: --row, -o and --keep-samples go with --shard\n"); return 2; }
 
     float *pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
     if (!pix) { fprintf(stderr, "galpost infer: out of memory\n"); return 1; }

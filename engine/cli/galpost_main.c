@@ -15,6 +15,8 @@ static const struct subcommand commands[] = {
     /* one line per sub-command; keep in the order of the man page */
     { "infer", gp_cli_infer, "posterior inference on galaxies" },
     { "model", gp_cli_model, "inspect and create model weights files" },
+    { "train", gp_cli_train, "train a model on training shards" },
+    { "eval", gp_cli_eval, "evaluate a trained model on its held-out test split" },
     { "mock", gp_cli_mock, "simulate SDSS-like galaxies, training shards and fields" },
     { NULL, NULL, NULL }
 };

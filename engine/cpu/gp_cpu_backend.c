@@ -326,6 +326,23 @@ static const gp_backend_ops cpu_ops = {
     .close = cpu_close,
     .conv_stack = gp_cpu_conv_stack,
     .member_sample = gp_cpu_member_sample,
+    /* training (gp_cpu_train.c) */
+    .zero = gp_cpu_zero,
+    .dense_backward = gp_cpu_dense_backward,
+    .act_backward = gp_cpu_act_backward,
+    .conv2d_backward = gp_cpu_conv2d_backward,
+    .conv_transpose2d_backward = gp_cpu_conv_transpose2d_backward,
+    .reparam = gp_cpu_reparam,
+    .reparam_backward = gp_cpu_reparam_backward,
+    .kl_normal = gp_cpu_kl_normal,
+    .coupling_backward = gp_cpu_coupling_backward,
+    .mse = gp_cpu_mse,
+    .bce_logits = gp_cpu_bce_logits,
+    .normal_nll = gp_cpu_normal_nll,
+    .copy_cols = gp_cpu_copy_cols,
+    .axpby = gp_cpu_axpby,
+    .adam = gp_cpu_adam,
+    .sumsq = gp_cpu_sumsq,
 };
 
 int gp_backend_open_cpu(int threads, gp_backend **out, gp_error *err)

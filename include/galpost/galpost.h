@@ -6,4 +6,5 @@
 #include "galpost/gp_error.h"
 #include "galpost/gp_weights.h"
 #include "galpost/gp_model.h"
+#include "galpost/gp_image.h"
 #endif

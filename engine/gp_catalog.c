@@ -1,0 +1,427 @@
+/*
+ * gp_catalog.c: a local photometric catalogue (FITS table or CSV with SDSS
+ * PhotoObj columns) held in memory, sorted by declination for cone
+ * matching (include/galpost/gp_image.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <fitsio.h>
+
+#include "galpost/gp_image.h"
+#include "gp_fits_util.h"
+
+struct gp_catalog {
+    char   *path;
+    size_t  n;
+    double *ra, *dec;
+    float  *mag;      /* n x 5 */
+    float  *ext;      /* n x 5 */
+    int    *type;     /* n, -1 when unknown */
+    int     has_ext;
+    size_t *order;    /* usable rows sorted by dec */
+    double *sdec;     /* their declinations */
+    size_t  nuse;     /* usable rows */
+};
+
+static const char *const bands = "ugriz";
+
+/* A_b / A_r for SDSS bands (Schlegel, Finkbeiner & Davis 1998, Table 6:
+ * 5.155, 3.793, 2.751, 2.086, 1.479 per E(B-V)), for catalogues that give
+ * only extinction_r. */
+static const float ext_ratio[5] = { 5.155f / 2.751f, 3.793f / 2.751f, 1.0f, 2.086f / 2.751f, 1.479f / 2.751f };
+
+double gp_sky_separation(double ra1, double dec1, double ra2, double dec2)
+{
+    const double d2r = M_PI / 180.0;
+    double s1 = sin(0.5 * (dec2 - dec1) * d2r), s2 = sin(0.5 * (ra2 - ra1) * d2r);
+    double a = s1 * s1 + cos(dec1 * d2r) * cos(dec2 * d2r) * s2 * s2;
+    if (a > 1) a = 1;
+    return 2.0 * asin(sqrt(a)) / d2r * 3600.0;
+}
+
+void gp_catalog_close(gp_catalog *c)
+{
+    if (!c) return;
+    free(c->path); free(c->ra); free(c->dec); free(c->mag); free(c->ext); free(c->order);
+    free(c->type);
+    free(c->sdec);
+    free(c);
+}
+
+const char *gp_catalog_path(const gp_catalog *c) { return c ? c->path : ""; }
+size_t gp_catalog_size(const gp_catalog *c) { return c ? c->n : 0; }
+int gp_catalog_has_extinction(const gp_catalog *c) { return c && c->has_ext; }
+
+static int catalog_alloc(gp_catalog *c, size_t n, gp_error *err)
+{
+    c->n = n;
+    size_t m = n ? n : 1;
+    c->ra = malloc(sizeof(double) * m);
+    c->dec = malloc(sizeof(double) * m);
+    c->mag = malloc(sizeof(float) * 5 * m);
+    c->ext = calloc(5 * m, sizeof(float));
+    c->type = malloc(sizeof(int) * m);
+    if (!c->ra || !c->dec || !c->mag || !c->ext || !c->type)
+        return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for %zu rows", c->path, n);
+    return GP_OK;
+}
+
+/* ------------------------------------------------------------- FITS */
+
+/* Column number of `name` (case-insensitive, exact), 0 when absent. */
+static int fits_col(fitsfile *fp, const char *name)
+{
+    int status = 0, col = 0;
+    char tmpl[80];
+    snprintf(tmpl, sizeof tmpl, "%s", name);
+    if (fits_get_colnum(fp, CASEINSEN, tmpl, &col, &status)) {
+        fits_clear_errmsg();
+        return 0;
+    }
+    return col;
+}
+
+/* Read a 5-band quantity: scalar columns PREFIX_u..z or a vector PREFIX[5]. */
+static int fits_read_bands(gp_catalog *c, fitsfile *fp, const char *prefix, float *dst,
+                           int required, int *found, gp_error *err)
+{
+    int status = 0;
+    long n = (long)c->n;
+    *found = 0;
+    int cols[5], nscalar = 0;
+    for (int b = 0; b < 5; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s_%c", prefix, bands[b]);
+        cols[b] = fits_col(fp, name);
+        if (cols[b]) nscalar++;
+    }
+    float *tmp = malloc(sizeof(float) * (size_t)(n ? n : 1) * 5);
+    if (!tmp) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
+    float nul = NAN;
+    int anynul = 0;
+    if (nscalar == 1 && cols[2] && !strcmp(prefix, "extinction")) {
+        fits_read_col(fp, TFLOAT, cols[2], 1, 1, n, &nul, tmp, &anynul, &status);
+        for (long i = 0; i < n; i++)
+            for (int b = 0; b < 5; b++) dst[5 * i + b] = tmp[i] * ext_ratio[b];
+    } else if (nscalar == 5) {
+        for (int b = 0; b < 5 && !status; b++) {
+            fits_read_col(fp, TFLOAT, cols[b], 1, 1, n, &nul, tmp, &anynul, &status);
+            for (long i = 0; i < n; i++) dst[5 * i + b] = tmp[i];
+        }
+    } else {
+        int col = fits_col(fp, prefix), typecode = 0;
+        long repeat = 0, width = 0;
+        if (col) fits_get_coltype(fp, col, &typecode, &repeat, &width, &status);
+        if (!col || repeat < 5) {
+            free(tmp);
+            if (!required) return GP_OK;
+            return GP_FAIL(err, GP_ERR_NOTFOUND,
+                           "%s: no %s_u..%s_z columns (found %d of 5) and no 5-element %s column",
+                           c->path, prefix, prefix, nscalar, prefix);
+        }
+        free(tmp);
+        tmp = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)repeat);
+        if (!tmp) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
+        fits_read_col(fp, TFLOAT, col, 1, 1, n * repeat, &nul, tmp, &anynul, &status);
+        for (long i = 0; i < n; i++)
+            for (int b = 0; b < 5; b++) dst[5 * i + b] = tmp[i * repeat + b];
+    }
+    free(tmp);
+    if (status) return gp_fits_fail(err, status, "%s: cannot read the %s columns", c->path, prefix);
+    *found = 1;
+    return GP_OK;
+}
+
+static int catalog_read_fits(gp_catalog *c, gp_error *err)
+{
+    fitsfile *fp = NULL;
+    int status = 0;
+    if (fits_open_table(&fp, c->path, READONLY, &status))
+        return gp_fits_fail(err, status, "%s: cannot open as a FITS table", c->path);
+    long n = 0;
+    fits_get_num_rows(fp, &n, &status);
+    int cra = fits_col(fp, "ra"), cdec = fits_col(fp, "dec");
+    int st = GP_OK;
+    if (status) st = gp_fits_fail(err, status, "%s: cannot read the table size", c->path);
+    else if (!cra) st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no 'ra' column", c->path);
+    else if (!cdec) st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no 'dec' column", c->path);
+    else st = catalog_alloc(c, (size_t)n, err);
+    if (!st) {
+        double nul = NAN;
+        int anynul = 0;
+        fits_read_col(fp, TDOUBLE, cra, 1, 1, n, &nul, c->ra, &anynul, &status);
+        fits_read_col(fp, TDOUBLE, cdec, 1, 1, n, &nul, c->dec, &anynul, &status);
+        if (status) st = gp_fits_fail(err, status, "%s: cannot read ra/dec", c->path);
+    }
+    int found = 0;
+    if (!st) st = fits_read_bands(c, fp, "modelMag", c->mag, 1, &found, err);
+    if (!st) st = fits_read_bands(c, fp, "extinction", c->ext, 0, &c->has_ext, err);
+    int ctype = fits_col(fp, "type");
+    for (long i = 0; !st && i < n; i++) c->type[i] = -1;
+    if (!st && ctype) {
+        int nul = -1, anynul = 0;
+        status = 0;
+        if (fits_read_col(fp, TINT, ctype, 1, 1, n, &nul, c->type, &anynul, &status))
+            st = gp_fits_fail(err, status, "%s: cannot read the type column", c->path);
+    }
+    status = 0;
+    fits_close_file(fp, &status);
+    return st;
+}
+
+/* -------------------------------------------------------------- CSV */
+
+/* Split a line in place on commas; trims blanks and quotes. */
+static int csv_split(char *line, char **fields, int max)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        char *q = strchr(p, ',');
+        if (q) *q = '\0';
+        while (isspace((unsigned char)*p) || *p == '"' || *p == '\'') p++;
+        char *e = p + strlen(p);
+        while (e > p && (isspace((unsigned char)e[-1]) || e[-1] == '"' || e[-1] == '\'')) *--e = '\0';
+        if (n < max) fields[n] = p;
+        n++;
+        if (!q) break;
+        p = q + 1;
+    }
+    return n;
+}
+
+static int csv_find(char **names, int n, const char *want)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcasecmp(names[i], want)) return i;
+    return -1;
+}
+
+#define CSV_MAX_FIELDS 1024
+
+static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
+{
+    char *line = NULL, *hdr = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0, hdrline = 0;
+    int st = GP_OK;
+    char **f = malloc(sizeof(char *) * CSV_MAX_FIELDS);
+    char **names = malloc(sizeof(char *) * CSV_MAX_FIELDS);
+    if (!f || !names) { free(f); free(names); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path); }
+    int nnames = 0, icol[12], only_r = 0, itype = -1;
+    size_t rows = 0, rcap = 0;
+
+    while ((len = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        char *p = line;
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p) continue;
+        if (!hdr) {
+            if (*p == '#') p++;
+            if (!strchr(p, ',')) continue;   /* "#Table1" and other preambles */
+            hdr = strdup(p);
+            if (!hdr) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path); break; }
+            hdrline = lineno;
+            nnames = csv_split(hdr, names, CSV_MAX_FIELDS);
+            if (nnames > CSV_MAX_FIELDS) {
+                st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld: more than %d columns", c->path, lineno, CSV_MAX_FIELDS);
+                break;
+            }
+            const char *need[2] = { "ra", "dec" };
+            for (int k = 0; k < 2 && !st; k++)
+                if ((icol[k] = csv_find(names, nnames, need[k])) < 0)
+                    st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no '%s' column in the header (line %ld)", c->path, need[k], lineno);
+            for (int b = 0; b < 5 && !st; b++) {
+                char nm[32];
+                snprintf(nm, sizeof nm, "modelMag_%c", bands[b]);
+                if ((icol[2 + b] = csv_find(names, nnames, nm)) < 0)
+                    st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no '%s' column in the header (line %ld)", c->path, nm, lineno);
+            }
+            int next = 0;
+            for (int b = 0; b < 5 && !st; b++) {
+                char nm[32];
+                snprintf(nm, sizeof nm, "extinction_%c", bands[b]);
+                icol[7 + b] = csv_find(names, nnames, nm);
+                if (icol[7 + b] >= 0) next++;
+            }
+            if (st) break;
+            only_r = next == 1 && icol[7 + 2] >= 0;
+            if (next != 0 && next != 5 && !only_r) {
+                st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: only %d of the 5 extinction_u..z columns (and not extinction_r alone)", c->path, next);
+                break;
+            }
+            c->has_ext = next == 5 || only_r;
+            itype = csv_find(names, nnames, "type");
+            continue;
+        }
+        if (*p == '#') continue;
+        int nf = csv_split(p, f, CSV_MAX_FIELDS);
+        if (nf != nnames) {
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld has %d fields, the header (line %ld) has %d",
+                         c->path, lineno, nf, hdrline, nnames);
+            break;
+        }
+        if (rows == rcap) {
+            size_t nc = rcap ? 2 * rcap : 1024;
+            double *nra = realloc(c->ra, sizeof(double) * nc);
+            if (nra) c->ra = nra;
+            double *ndec = realloc(c->dec, sizeof(double) * nc);
+            if (ndec) c->dec = ndec;
+            float *nmag = realloc(c->mag, sizeof(float) * 5 * nc);
+            if (nmag) c->mag = nmag;
+            float *next = realloc(c->ext, sizeof(float) * 5 * nc);
+            if (next) c->ext = next;
+            int *ntype = realloc(c->type, sizeof(int) * nc);
+            if (ntype) c->type = ntype;
+            if (!nra || !ndec || !nmag || !next || !ntype) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", c->path, lineno); break; }
+            rcap = nc;
+        }
+        double v[12];
+        int nv = c->has_ext ? 12 : 7;
+        for (int k = 0; k < nv && !st; k++) {
+            if (icol[k] < 0) { v[k] = NAN; continue; }   /* extinction_r alone */
+            const char *s = f[icol[k]];
+            char *end = NULL;
+            errno = 0;
+            v[k] = *s ? strtod(s, &end) : NAN;
+            if (*s && (end == s || *end))
+                st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%s' is not a number",
+                             c->path, lineno, names[icol[k]], s);
+        }
+        if (st) break;
+        c->ra[rows] = v[0];
+        c->dec[rows] = v[1];
+        c->type[rows] = itype >= 0 && *f[itype] ? atoi(f[itype]) : -1;
+        for (int b = 0; b < 5; b++) {
+            c->mag[5 * rows + b] = (float)v[2 + b];
+            c->ext[5 * rows + b] = !c->has_ext ? 0.0f : only_r ? (float)v[7 + 2] * ext_ratio[b] : (float)v[7 + b];
+        }
+        rows++;
+    }
+    if (!st && !hdr) st = GP_FAIL(err, GP_ERR_FORMAT, "%s: no header line with column names", c->path);
+    free(line); free(hdr); free(f); free(names);
+    if (st) return st;
+    c->n = rows;
+    return GP_OK;
+}
+
+/* ---------------------------------------------------------- sorting */
+
+struct dec_row { double dec; size_t row; };
+
+static int cmp_dec_row(const void *a, const void *b)
+{
+    double x = ((const struct dec_row *)a)->dec, y = ((const struct dec_row *)b)->dec;
+    return (x > y) - (x < y);
+}
+
+static int row_usable(const gp_catalog *c, size_t i)
+{
+    if (!isfinite(c->ra[i]) || !isfinite(c->dec[i]) || c->dec[i] < -90 || c->dec[i] > 90) return 0;
+    for (int b = 0; b < 5; b++) {
+        float m = c->mag[5 * i + b], e = c->ext[5 * i + b];
+        if (!isfinite(m) || m <= -9000 || m >= 9000 || !isfinite(e) || e < -1 || e > 50) return 0;
+    }
+    return 1;
+}
+
+int gp_catalog_open(const char *path, gp_catalog **out, gp_error *err)
+{
+    if (!path || !out) return GP_FAIL(err, GP_ERR_ARG, "gp_catalog_open: NULL argument");
+    *out = NULL;
+    FILE *in = fopen(path, "rb");
+    if (!in) return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    gp_catalog *c = calloc(1, sizeof *c);
+    if (c) c->path = strdup(path);
+    if (!c || !c->path) { fclose(in); gp_catalog_close(c); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path); }
+    char magic[9] = "";
+    size_t got = fread(magic, 1, 8, in);
+    magic[got] = '\0';
+    int st;
+    if (!strcmp(magic, "SIMPLE  ")) {
+        fclose(in);
+        st = catalog_read_fits(c, err);
+    } else {
+        rewind(in);
+        st = catalog_read_csv(c, in, err);
+        fclose(in);
+    }
+    if (st) { gp_catalog_close(c); return st; }
+    /* index the usable rows by declination */
+    struct dec_row *dr = malloc(sizeof *dr * (c->n ? c->n : 1));
+    c->order = malloc(sizeof(size_t) * (c->n ? c->n : 1));
+    c->sdec = malloc(sizeof(double) * (c->n ? c->n : 1));
+    if (!dr || !c->order || !c->sdec) {
+        free(dr);
+        gp_catalog_close(c);
+        return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (row_usable(c, i)) { dr[k].dec = c->dec[i]; dr[k].row = i; k++; }
+    qsort(dr, k, sizeof *dr, cmp_dec_row);
+    for (size_t i = 0; i < k; i++) { c->order[i] = dr[i].row; c->sdec[i] = dr[i].dec; }
+    free(dr);
+    c->nuse = k;
+    *out = c;
+    return GP_OK;
+}
+
+static void fill_entry(const gp_catalog *c, size_t r, gp_catalog_entry *out)
+{
+    out->row = r;
+    out->ra = c->ra[r];
+    out->dec = c->dec[r];
+    out->sep = 0;
+    out->type = c->type ? c->type[r] : -1;
+    for (int b = 0; b < 5; b++) {
+        out->extinction[b] = c->ext[5 * r + b];
+        out->mag[b] = c->mag[5 * r + b] - c->ext[5 * r + b];
+    }
+}
+
+int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
+                     gp_catalog_entry *out, gp_error *err)
+{
+    if (!c || !out || !(radius > 0) || !isfinite(ra) || !isfinite(dec))
+        return GP_FAIL(err, GP_ERR_ARG, "gp_catalog_match: bad argument");
+    size_t k = c->nuse;
+    /* first usable row with dec >= dec - radius */
+    double lo = dec - radius / 3600.0, hi = dec + radius / 3600.0;
+    size_t a = 0, b = k;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (c->sdec[m] < lo) a = m + 1; else b = m;
+    }
+    double best = INFINITY;
+    size_t brow = 0;
+    for (size_t i = a; i < k && c->sdec[i] <= hi; i++) {
+        size_t r = c->order[i];
+        double s = gp_sky_separation(ra, dec, c->ra[r], c->dec[r]);
+        if (s < best) { best = s; brow = r; }
+    }
+    if (!(best <= radius))
+        return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no object within %.2f\" of RA %.6f Dec %.6f",
+                       c->path, radius, ra, dec);
+    fill_entry(c, brow, out);
+    out->sep = best;
+    return GP_OK;
+}
+
+int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err)
+{
+    if (!c || !out || row >= c->n)
+        return GP_FAIL(err, GP_ERR_ARG, "%s: no row %zu (%zu rows)", c ? c->path : "(null)", row, c ? c->n : 0);
+    if (!row_usable(c, row))
+        return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu has no usable position or magnitudes", c->path, row + 1);
+    fill_entry(c, row, out);
+    return GP_OK;
+}

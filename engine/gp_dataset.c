@@ -1,0 +1,318 @@
+/*
+ * gp_dataset.c: read training shards (sim/FORMAT.md; a real SDSS/MPA-JHU
+ * export has the same layout) and mark the rows that cannot be used.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fitsio.h>
+
+#include "galpost/gp_model.h"
+#include "gp_dataset.h"
+
+static const char *const bad_reason[GP_BAD_NREASON] = {
+    "photometry (modelMag/extinction NaN, -9999 or outside 5..40 mag)",
+    "core labels (lgm_tot_p50, sfr_tot_p50, z or log_mbh NaN/-9999; v_disp <= 0 without log_mbh)",
+    "line fluxes (NaN or -9999)",
+    "cutout (non-finite pixels)",
+};
+
+double gp_mbh_from_vdisp(double v)
+{
+    return 8.32 + 5.64 * log10(v / 200.0);
+}
+
+static int fits_fail(gp_error *err, int st, const char *path, const char *what)
+{
+    char msg[FLEN_STATUS];
+    fits_get_errstatus(st, msg);
+    return GP_FAIL(err, GP_ERR_FITS, "%s: %s: %s", path, what, msg);
+}
+
+static int find_col(fitsfile *f, const char *name, int *col)
+{
+    int st = 0;
+    fits_get_colnum(f, CASEINSEN, (char *)name, col, &st);
+    if (st) { *col = 0; return 0; }
+    return 1;
+}
+
+/* Read column `name` (double) of nrows rows; missing -> GP_ERR_NOTFOUND when required. */
+static int read_col(fitsfile *f, const char *path, const char *name, long nrows, double *out,
+                    int required, int *found, gp_error *err)
+{
+    int col, st = 0, anynul = 0;
+    if (!find_col(f, name, &col)) {
+        if (found) *found = 0;
+        if (!required) { for (long i = 0; i < nrows; i++) out[i] = NAN; return GP_OK; }
+        return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: table has no column '%s' (sim/FORMAT.md lists the columns)",
+                       path, name);
+    }
+    if (found) *found = 1;
+    double nulval = NAN;
+    fits_read_col(f, TDOUBLE, col, 1, 1, nrows, &nulval, out, &anynul, &st);
+    if (st) return fits_fail(err, st, path, name);
+    return GP_OK;
+}
+
+static int usable(double v)
+{
+    return isfinite(v) && v > -9990.0;
+}
+
+static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_error *err)
+{
+    const int need_images = (flags & GP_DATASET_IMAGES) != 0;
+    /* inference on a catalogue needs no truth: targets are then optional and never make a row bad */
+    const int need_t = !(flags & GP_DATASET_NO_TARGETS);
+    const unsigned core_bad = need_t ? GP_BAD_CORE : 0u, line_bad = need_t ? GP_BAD_LINE : 0u;
+    fitsfile *f = NULL;
+    int st = 0, rc = GP_OK;
+    fits_open_file(&f, path, READONLY, &st);
+    if (st) return fits_fail(err, st, path, "cannot open");
+    /* the galaxy table: HDU 'GALAXIES', else the first binary table */
+    fits_movnam_hdu(f, BINARY_TBL, "GALAXIES", 0, &st);
+    if (st) {
+        st = 0;
+        int nhdu = 0, type = 0;
+        fits_get_num_hdus(f, &nhdu, &st);
+        int found = 0;
+        for (int h = 1; h <= nhdu && !st; h++) {
+            fits_movabs_hdu(f, h, &type, &st);
+            if (!st && type == BINARY_TBL) { found = 1; break; }
+        }
+        if (!found) { fits_close_file(f, &st); return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no binary table (HDU 'GALAXIES')", path); }
+    }
+    long nrows = 0;
+    fits_get_num_rows(f, &nrows, &st);
+    if (st) { rc = fits_fail(err, st, path, "cannot count table rows"); goto out; }
+    long base = d->n;
+    long n = base + nrows;
+    float *mag = realloc(d->mag, sizeof(float) * (size_t)(n ? n : 1) * 5);
+    if (mag) d->mag = mag;
+    float *tg = realloc(d->target, sizeof(float) * (size_t)(n ? n : 1) * GP_NQ);
+    if (tg) d->target = tg;
+    uint8_t *ok = realloc(d->oh_ok, (size_t)(n ? n : 1));
+    if (ok) d->oh_ok = ok;
+    uint8_t *bad = realloc(d->bad, (size_t)(n ? n : 1));
+    if (bad) d->bad = bad;
+    uint64_t *id = realloc(d->id, sizeof(uint64_t) * (size_t)(n ? n : 1));
+    if (id) d->id = id;
+    float *sp = realloc(d->sigma_pix, sizeof(float) * (size_t)(n ? n : 1) * 3);
+    if (sp) d->sigma_pix = sp;
+    double *c = malloc(sizeof(double) * (size_t)(nrows ? nrows : 1));
+    double *e = malloc(sizeof(double) * (size_t)(nrows ? nrows : 1));
+    if (!mag || !tg || !ok || !bad || !id || !sp || !c || !e) {
+        free(c); free(e);
+        rc = GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate %ld rows", path, nrows);
+        goto out;
+    }
+    for (long i = 0; i < nrows; i++) d->bad[base + i] = 0;
+    static const char bands[5] = { 'u', 'g', 'r', 'i', 'z' };
+    for (int b = 0; b < 5 && !rc; b++) {
+        char name[32];
+        snprintf(name, sizeof name, "modelMag_%c", bands[b]);
+        if ((rc = read_col(f, path, name, nrows, c, 1, NULL, err))) break;
+        snprintf(name, sizeof name, "extinction_%c", bands[b]);
+        if ((rc = read_col(f, path, name, nrows, e, 1, NULL, err))) break;
+        for (long i = 0; i < nrows; i++) {
+            double m = c[i] - e[i];
+            if (!usable(c[i]) || !usable(e[i]) || !(m >= 5.0 && m <= 40.0)) { d->bad[base + i] |= GP_BAD_PHOT; m = NAN; }
+            d->mag[(base + i) * 5 + b] = (float)m;
+        }
+    }
+    static const char *const direct[3] = { "lgm_tot_p50", "sfr_tot_p50", "z" };
+    for (int q = 0; q < 3 && !rc; q++) {
+        if ((rc = read_col(f, path, direct[q], nrows, c, need_t, NULL, err))) break;
+        for (long i = 0; i < nrows; i++) {
+            if (!usable(c[i])) d->bad[base + i] |= core_bad;
+            d->target[(base + i) * GP_NQ + q] = (float)c[i];
+        }
+    }
+    if (!rc) {
+        /* M_BH: the log_mbh column (sim/FORMAT.md; a real export computes it from v_disp by
+         * McConnell & Ma 2013, -9999 when v_disp <= 70 km/s); without it, MM13 of v_disp */
+        int has_m = 0;
+        if ((rc = read_col(f, path, "log_mbh", nrows, c, 0, &has_m, err))) goto cleanup;
+        if (has_m) {
+            d->mbh_from_vdisp = 0;
+            for (long i = 0; i < nrows; i++) {
+                if (!usable(c[i])) d->bad[base + i] |= core_bad;
+                d->target[(base + i) * GP_NQ + GP_Q_LOGMBH] = (float)c[i];
+            }
+        } else {
+            d->mbh_from_vdisp = 1;
+            if ((rc = read_col(f, path, "v_disp", nrows, c, need_t, NULL, err))) goto cleanup;
+            for (long i = 0; i < nrows; i++) {
+                double m = (usable(c[i]) && c[i] > 0) ? gp_mbh_from_vdisp(c[i]) : NAN;
+                if (!isfinite(m)) d->bad[base + i] |= core_bad;
+                d->target[(base + i) * GP_NQ + GP_Q_LOGMBH] = (float)m;
+            }
+        }
+        int has_flag = 0;
+        if ((rc = read_col(f, path, "oh_p50", nrows, c, need_t, NULL, err))) goto cleanup;
+        if ((rc = read_col(f, path, "oh_measurable", nrows, e, 0, &has_flag, err))) goto cleanup;
+        for (long i = 0; i < nrows; i++) {
+            int meas = has_flag ? (isfinite(e[i]) && e[i] > 0.5) : 1;
+            meas = meas && usable(c[i]) && c[i] > 0.0;
+            d->oh_ok[base + i] = (uint8_t)meas;
+            d->target[(base + i) * GP_NQ + GP_Q_OH] = meas ? (float)c[i] : NAN;
+        }
+        static const char *const lines[4] = { "h_alpha_flux", "h_beta_flux", "nii_6584_flux", "oiii_5007_flux" };
+        for (int l = 0; l < 4 && !rc; l++) {
+            if ((rc = read_col(f, path, lines[l], nrows, c, need_t, NULL, err))) break;
+            for (long i = 0; i < nrows; i++) {
+                double y = usable(c[i]) ? log10(1.0 + (c[i] > 0 ? c[i] : 0.0)) : NAN;
+                if (!isfinite(y)) d->bad[base + i] |= line_bad;
+                d->target[(base + i) * GP_NQ + GP_Q_HALPHA + l] = (float)y;
+            }
+        }
+        if (rc) goto cleanup;
+        static const char *const sig[3] = { "sigma_pix_g", "sigma_pix_r", "sigma_pix_i" };
+        for (int b = 0; b < 3 && !rc; b++) {
+            if ((rc = read_col(f, path, sig[b], nrows, c, 0, NULL, err))) break;
+            for (long i = 0; i < nrows; i++) d->sigma_pix[(base + i) * 3 + b] = (float)c[i];
+        }
+        if (rc) goto cleanup;
+        int has_id = 0, col;
+        if (find_col(f, "objID", &col)) {
+            LONGLONG *ids = malloc(sizeof(LONGLONG) * (size_t)(nrows ? nrows : 1));
+            int anynul = 0;
+            if (ids) {
+                fits_read_col(f, TLONGLONG, col, 1, 1, nrows, NULL, ids, &anynul, &st);
+                if (!st) {
+                    for (long i = 0; i < nrows; i++) d->id[base + i] = (uint64_t)ids[i];
+                    has_id = 1;
+                }
+                st = 0;
+                free(ids);
+            }
+        }
+        if (!has_id)
+            for (long i = 0; i < nrows; i++) d->id[base + i] = ((uint64_t)s << 32) | (uint64_t)i;
+    }
+cleanup:
+    free(c);
+    free(e);
+    if (rc) goto out;
+    d->n = n;
+    d->shard_first[s + 1] = n;
+    if (need_images) {
+        int naxis = 0;
+        long naxes[4] = { 0, 0, 0, 0 };
+        fits_movabs_hdu(f, 1, NULL, &st);
+        fits_get_img_dim(f, &naxis, &st);
+        if (!st && naxis == 4) fits_get_img_size(f, 4, naxes, &st);
+        if (st) { rc = fits_fail(err, st, path, "cannot read the cutout cube header"); goto out; }
+        if (naxis != 4 || naxes[0] != GP_CUTOUT_SIZE || naxes[1] != GP_CUTOUT_SIZE ||
+            naxes[2] != GP_CUTOUT_BANDS || naxes[3] != nrows) {
+            rc = GP_FAIL(err, GP_ERR_FORMAT,
+                         "%s: primary HDU must be a %d x %d x %d x %ld cutout cube (NAXIS1..4), found NAXIS=%d %ld x %ld x %ld x %ld",
+                         path, GP_CUTOUT_SIZE, GP_CUTOUT_SIZE, GP_CUTOUT_BANDS, nrows, naxis,
+                         naxes[0], naxes[1], naxes[2], naxes[3]);
+            goto out;
+        }
+        d->cube[s] = f;
+        d->has_images = 1;
+        return GP_OK;
+    }
+out:
+    st = 0;
+    fits_close_file(f, &st);
+    return rc;
+}
+
+int gp_dataset_open(const char *const *paths, int nshards, int flags,
+                    gp_dataset **out, gp_error *err)
+{
+    if (!paths || !out || nshards < 1 || nshards > GP_DATASET_MAX_SHARDS)
+        return GP_FAIL(err, GP_ERR_ARG, "gp_dataset_open: %d shards (1..%d)", nshards, GP_DATASET_MAX_SHARDS);
+    gp_dataset *d = calloc(1, sizeof *d);
+    if (!d) return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the dataset");
+    int rc = GP_OK;
+    for (int s = 0; s < nshards && !rc; s++) {
+        d->shard_path[s] = strdup(paths[s]);
+        d->shard_first[s] = d->n;
+        d->nshards = s + 1;
+        if (!d->shard_path[s]) rc = GP_FAIL(err, GP_ERR_NOMEM, "cannot copy a path");
+        else rc = open_shard(d, s, paths[s], flags, err);
+    }
+    if (rc) { gp_dataset_close(d); return rc; }
+    for (long i = 0; i < d->n; i++) {
+        if (d->bad[i]) d->nbad_rows++;
+        for (int r = 0; r < GP_BAD_NREASON; r++) if (d->bad[i] & (1u << r)) d->nbad[r]++;
+    }
+    *out = d;
+    return GP_OK;
+}
+
+static int locate(const gp_dataset *d, long row, int *s, long *local)
+{
+    for (int k = 0; k < d->nshards; k++)
+        if (row >= d->shard_first[k] && row < d->shard_first[k + 1]) { *s = k; *local = row - d->shard_first[k]; return 1; }
+    return 0;
+}
+
+int gp_dataset_read_images(gp_dataset *d, const long *rows, int n, float *out, gp_error *err)
+{
+    if (!d->has_images) return GP_FAIL(err, GP_ERR_ARG, "dataset opened without cutouts");
+    for (int i = 0; i < n; i++) {
+        int s;
+        long local;
+        if (!locate(d, rows[i], &s, &local))
+            return GP_FAIL(err, GP_ERR_ARG, "row %ld outside the %ld rows of the dataset", rows[i], d->n);
+        int st = 0, anynul = 0;
+        fitsfile *f = d->cube[s];
+        fits_read_img(f, TFLOAT, (LONGLONG)local * GP_CUTOUT_PIXELS + 1, GP_CUTOUT_PIXELS, NULL,
+                      out + (size_t)i * GP_CUTOUT_PIXELS, &anynul, &st);
+        if (st) {
+            char what[96];
+            snprintf(what, sizeof what, "cannot read cutout %ld", local);
+            return fits_fail(err, st, d->shard_path[s], what);
+        }
+    }
+    return GP_OK;
+}
+
+int gp_dataset_check_images(gp_dataset *d, const long *rows, long n, gp_error *err)
+{
+    float *buf = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
+    if (!buf) return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate a cutout");
+    for (long i = 0; i < n; i++) {
+        int st = gp_dataset_read_images(d, &rows[i], 1, buf, err);
+        if (st) { free(buf); return st; }
+        for (size_t p = 0; p < GP_CUTOUT_PIXELS; p++)
+            if (!isfinite(buf[p])) {
+                if (!d->bad[rows[i]]) d->nbad_rows++;
+                if (!(d->bad[rows[i]] & GP_BAD_IMAGE)) d->nbad[3]++;
+                d->bad[rows[i]] |= GP_BAD_IMAGE;
+                break;
+            }
+    }
+    free(buf);
+    return GP_OK;
+}
+
+void gp_dataset_report(const gp_dataset *d, FILE *out)
+{
+    long nmeas = 0;
+    for (long i = 0; i < d->n; i++) if (!d->bad[i] && d->oh_ok[i]) nmeas++;
+    fprintf(out, "data: %ld rows in %d shard%s, %ld usable, %ld bad; metallicity measurable in %ld usable rows; M_BH from %s\n",
+            d->n, d->nshards, d->nshards == 1 ? "" : "s", d->n - d->nbad_rows, d->nbad_rows, nmeas,
+            d->mbh_from_vdisp ? "v_disp (McConnell & Ma 2013; no log_mbh column)" : "the log_mbh column");
+    for (int r = 0; r < GP_BAD_NREASON; r++)
+        if (d->nbad[r]) fprintf(out, "  bad rows: %ld with unusable %s\n", d->nbad[r], bad_reason[r]);
+}
+
+void gp_dataset_close(gp_dataset *d)
+{
+    if (!d) return;
+    for (int s = 0; s < d->nshards; s++) {
+        int st = 0;
+        if (d->cube[s]) fits_close_file((fitsfile *)d->cube[s], &st);
+        free(d->shard_path[s]);
+    }
+    free(d->mag); free(d->target); free(d->oh_ok); free(d->bad); free(d->id); free(d->sigma_pix);
+    free(d);
+}

@@ -1,0 +1,91 @@
+/*
+ * gp_dataset.h: training and evaluation samples (internal).
+ *
+ * A sample is one or more shards in the training format of sim/FORMAT.md,
+ * which is also the format of a real SDSS/MPA-JHU export: a FITS file with
+ * a BINTABLE of SDSS/MPA-JHU columns (one row per galaxy) and an aligned
+ * float32 cutout cube N x 3 x 160 x 160 (g, r, i; nanomaggies), either an
+ * image HDU of the same file or a file named next to it.
+ *
+ * Columns used: modelMag_{u,g,r,i,z} and extinction_{u,g,r,i,z} (the
+ * photometry is extinction-corrected model magnitudes); lgm_tot_p50,
+ * sfr_tot_p50, z; log_mbh (the training target of sim/FORMAT.md; a real
+ * export computes it from v_disp by McConnell & Ma 2013) or, without that
+ * column, log M = 8.32 + 5.64 log10(v_disp / 200 km/s); oh_p50 with oh_measurable (or oh_p50 > 0 when there is no
+ * flag); h_alpha_flux, h_beta_flux, nii_6584_flux, oiii_5007_flux as
+ * y = log10(1 + max(F, 0)); objID when present.
+ *
+ * Rows that cannot be used (NaN, -9999 sentinels, non-positive v_disp,
+ * magnitudes outside 5..40, a cutout with non-finite pixels) are marked bad
+ * with a reason, counted and reported; they are never used.  A missing
+ * metallicity is not bad: it is the classifier's label.
+ */
+#ifndef GALPOST_GP_DATASET_H
+#define GALPOST_GP_DATASET_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "galpost/gp_error.h"
+
+#define GP_DATASET_MAX_SHARDS 256
+
+enum {
+    GP_BAD_PHOT   = 1u << 0,   /* magnitude or extinction NaN / sentinel / absurd */
+    GP_BAD_CORE   = 1u << 1,   /* M*, SFR, z or M_BH unusable */
+    GP_BAD_LINE   = 1u << 2,   /* a line flux NaN or sentinel */
+    GP_BAD_IMAGE  = 1u << 3,   /* non-finite pixels in the cutout */
+    GP_BAD_NREASON = 4
+};
+
+typedef struct gp_dataset {
+    long      n;               /* rows over all shards */
+    float    *mag;             /* [n x 5] extinction-corrected ugriz */
+    float    *target;          /* [n x 9] quantities (gp_quantity order);
+                                  O/H is NaN when not measurable */
+    uint8_t  *oh_ok;           /* metallicity measurable */
+    uint8_t  *bad;             /* GP_BAD_* bits, 0 = usable */
+    uint64_t *id;              /* objID, or shard/row when absent */
+    float    *sigma_pix;       /* [n x 3] g, r, i pixel noise (nmgy), NaN if absent */
+    long      nbad[GP_BAD_NREASON];
+    long      nbad_rows;
+    int       has_images;
+    int       mbh_from_vdisp;  /* 1: M_BH from v_disp (no log_mbh column); 0: log_mbh */
+    int       nshards;
+    char     *shard_path[GP_DATASET_MAX_SHARDS];
+    long      shard_first[GP_DATASET_MAX_SHARDS + 1];
+    void     *cube[GP_DATASET_MAX_SHARDS];   /* fitsfile* of each shard's cube */
+} gp_dataset;
+
+/* gp_dataset_open() flags (0 and 1 keep their old meaning). */
+#define GP_DATASET_IMAGES     1   /* open the cutout cubes */
+#define GP_DATASET_NO_TARGETS 2   /* inference only: the truth columns are
+                                     optional (NaN when absent) and never make
+                                     a row bad; photometry and images still do */
+
+/*
+ * gp_dataset_open() - read the tables of `nshards` shards (and open their
+ * cubes with GP_DATASET_IMAGES).
+ * Function return value: GP_OK; GP_ERR_FITS, GP_ERR_NOTFOUND (a required
+ * column or the cube is missing: the message names file and column);
+ * GP_ERR_FORMAT (cube shape does not match the table); GP_ERR_NOMEM.
+ */
+int gp_dataset_open(const char *const *paths, int nshards, int flags,
+                    gp_dataset **out, gp_error *err);
+
+/* Read the cutouts of rows[0..n-1] into out [n x 3 x 160 x 160]. */
+int gp_dataset_read_images(gp_dataset *d, const long *rows, int n, float *out,
+                           gp_error *err);
+
+/* Mark rows whose cutouts hold non-finite pixels (reads every cube once). */
+int gp_dataset_check_images(gp_dataset *d, const long *rows, long n, gp_error *err);
+
+/* Print counts of rows and of bad rows by reason. */
+void gp_dataset_report(const gp_dataset *d, FILE *out);
+
+void gp_dataset_close(gp_dataset *d);
+
+/* McConnell & Ma (2013) black-hole mass from the velocity dispersion. */
+double gp_mbh_from_vdisp(double v_disp_kms);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * gp_frame.c: one band image with its celestial WCS (include/galpost/gp_image.h).
+ *
+ * The file stays open so that each request reads only the pixels it needs;
+ * a frame from memory is a cfitsio memfile over a private copy of the bytes.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fitsio.h>
+#include <wcslib/wcshdr.h>
+#include <wcslib/wcs.h>
+
+#include "galpost/gp_image.h"
+#include "gp_fits_util.h"
+
+struct gp_frame {
+    char          *name;
+    fitsfile      *fp;
+    void          *mem;      /* memfile bytes (cfitsio keeps &mem, &memlen) */
+    size_t         memlen;
+    int            naxis;
+    long           nx, ny;
+    int            band;
+    struct wcsprm *wcsv;     /* from wcspih(), freed with wcsvfree() */
+    int            nwcs;
+    struct wcsprm *wcs;      /* the 2-axis celestial WCS in use, or NULL */
+    struct wcsprm  sub;      /* storage when the image has degenerate axes */
+    int            have_sub;
+    double         scale;    /* arcsec per pixel */
+};
+
+const char *gp_band_name(int band)
+{
+    static const char *const names[GP_NBANDS] = { "u", "g", "r", "i", "z" };
+    return band >= 0 && band < GP_NBANDS ? names[band] : "?";
+}
+
+static int band_from_letter(int c)
+{
+    switch (tolower(c)) {
+    case 'u': return GP_BAND_U;
+    case 'g': return GP_BAND_G;
+    case 'r': return GP_BAND_R;
+    case 'i': return GP_BAND_I;
+    case 'z': return GP_BAND_Z;
+    default:  return GP_BAND_UNKNOWN;
+    }
+}
+
+int gp_band_from_filter(const char *value)
+{
+    if (!value) return GP_BAND_UNKNOWN;
+    char v[72];
+    size_t n = 0;
+    for (const char *p = value; *p && n < sizeof v - 1; p++)
+        if (!isspace((unsigned char)*p) && *p != '\'' && *p != '"')
+            v[n++] = (char)tolower((unsigned char)*p);
+    v[n] = '\0';
+    if (n == 1) return band_from_letter(v[0]);
+    /* "sdss-g", "sdss_g", "sdssg" */
+    if (n >= 5 && !strncmp(v, "sdss", 4)) {
+        const char *p = v + 4;
+        if (*p == '-' || *p == '_' || *p == ':') p++;
+        if (p[0] && !p[1]) return band_from_letter(p[0]);
+    }
+    return GP_BAND_UNKNOWN;
+}
+
+static int is_sep(int c) { return c == '-' || c == '_' || c == '.'; }
+
+int gp_band_from_filename(const char *path)
+{
+    if (!path) return GP_BAND_UNKNOWN;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    /* fpC-RRRRRR-<band><camcol>-FFFF */
+    if (!strncmp(base, "fpC-", 4) || !strncmp(base, "fpM-", 4)) {
+        const char *p = strchr(base + 4, '-');
+        if (p && p[1] && isdigit((unsigned char)p[2])) return band_from_letter(p[1]);
+    }
+    /* a band letter alone between separators: frame-g-..., mock_r.fits */
+    size_t n = strlen(base);
+    for (size_t i = 1; i + 1 < n; i++)
+        if (is_sep(base[i - 1]) && is_sep(base[i + 1])) {
+            int b = band_from_letter(base[i]);
+            if (b != GP_BAND_UNKNOWN) return b;
+        }
+    return GP_BAND_UNKNOWN;
+}
+
+/* Choose the primary celestial WCS of the header and set it up. */
+static void frame_setup_wcs(gp_frame *f)
+{
+    int status = 0, nkeys = 0;
+    char *hdr = NULL;
+    if (fits_hdr2str(f->fp, 1, NULL, 0, &hdr, &nkeys, &status)) {
+        fits_clear_errmsg();
+        return;
+    }
+    int nreject = 0;
+    if (wcspih(hdr, nkeys, WCSHDR_all, 0, &nreject, &f->nwcs, &f->wcsv) != 0) {
+        f->wcsv = NULL;
+        f->nwcs = 0;
+    }
+    fits_free_memory(hdr, &status);
+    for (int i = 0; i < f->nwcs; i++) {
+        struct wcsprm *w = &f->wcsv[i];
+        if (w->alt[0] != ' ' && w->alt[0] != '\0') continue;
+        if (w->naxis > 2) {
+            int nsub = 2, axes[2] = { 1, 2 };
+            f->sub.flag = -1;
+            if (wcssub(1, w, &nsub, axes, &f->sub) != 0) continue;
+            f->have_sub = 1;
+            w = &f->sub;
+        }
+        if (w->naxis != 2 || wcsset(w) != 0) continue;
+        if (w->lng < 0 || w->lat < 0) continue;
+        f->wcs = w;
+        break;
+    }
+    if (!f->wcs) return;
+    /* Local pixel scale at the image centre from the WCS itself, so that
+     * CD, PC/CDELT and distortion headers are all treated alike. */
+    double cx = 0.5 * (double)(f->nx + 1), cy = 0.5 * (double)(f->ny + 1);
+    double r0, d0, r1, d1, r2, d2;
+    if (gp_frame_pixel_to_sky(f, cx, cy, &r0, &d0, NULL) ||
+        gp_frame_pixel_to_sky(f, cx + 1, cy, &r1, &d1, NULL) ||
+        gp_frame_pixel_to_sky(f, cx, cy + 1, &r2, &d2, NULL)) {
+        f->wcs = NULL;
+        return;
+    }
+    double c = cos(d0 * M_PI / 180.0);
+    double dra1 = remainder(r1 - r0, 360.0), dra2 = remainder(r2 - r0, 360.0);
+    double a = dra1 * c * 3600.0, b = dra2 * c * 3600.0;
+    double e = (d1 - d0) * 3600.0, g = (d2 - d0) * 3600.0;
+    f->scale = sqrt(fabs(a * g - b * e));
+    if (!(f->scale > 0) || !isfinite(f->scale)) { f->wcs = NULL; f->scale = 0; }
+}
+
+/* Fill the frame's geometry, band and WCS from the current HDU. */
+static int frame_describe(gp_frame *f, gp_error *err)
+{
+    int status = 0, bitpix = 0, naxis = 0;
+    long naxes[9] = { 0 };
+    if (fits_get_img_param(f->fp, 9, &bitpix, &naxis, naxes, &status))
+        return gp_fits_fail(err, status, "%s: cannot read the image size", f->name);
+    if (naxis < 2 || naxes[0] < 2 || naxes[1] < 2)
+        return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no 2-D image (NAXIS = %d)", f->name, naxis);
+    for (int i = 2; i < naxis && i < 9; i++)
+        if (naxes[i] != 1)
+            return GP_FAIL(err, GP_ERR_FORMAT,
+                           "%s: image has %ld planes on axis %d; a band image has one plane",
+                           f->name, naxes[i], i + 1);
+    f->naxis = naxis > 9 ? 9 : naxis;
+    f->nx = naxes[0];
+    f->ny = naxes[1];
+
+    char filter[FLEN_VALUE] = "";
+    f->band = GP_BAND_UNKNOWN;
+    if (fits_read_key(f->fp, TSTRING, "FILTER", filter, NULL, &status) == 0)
+        f->band = gp_band_from_filter(filter);
+    else {
+        status = 0;
+        fits_clear_errmsg();
+    }
+    if (f->band == GP_BAND_UNKNOWN) f->band = gp_band_from_filename(f->name);
+    frame_setup_wcs(f);
+    return GP_OK;
+}
+
+static gp_frame *frame_new(const char *name, gp_error *err)
+{
+    gp_frame *f = calloc(1, sizeof *f);
+    if (f) f->name = strdup(name);
+    if (!f || !f->name) {
+        free(f);
+        GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory opening the frame", name);
+        return NULL;
+    }
+    f->band = GP_BAND_UNKNOWN;
+    return f;
+}
+
+int gp_frame_open_file(const char *path, gp_frame **out, gp_error *err)
+{
+    if (!path || !out) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_open_file: NULL argument");
+    *out = NULL;
+    gp_frame *f = frame_new(path, err);
+    if (!f) return GP_ERR_NOMEM;
+    int status = 0;
+    if (fits_open_image(&f->fp, path, READONLY, &status)) {
+        int st = gp_fits_fail(err, status, "%s: cannot open as a FITS image", path);
+        f->fp = NULL;
+        gp_frame_close(f);
+        return st;
+    }
+    int st = frame_describe(f, err);
+    if (st) { gp_frame_close(f); return st; }
+    *out = f;
+    return GP_OK;
+}
+
+int gp_frame_open_memory(const void *buf, size_t len, const char *name,
+                         gp_frame **out, gp_error *err)
+{
+    if (!buf || !out) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_open_memory: NULL argument");
+    *out = NULL;
+    if (!name || !*name) name = "(memory)";
+    if (len < 2880)
+        return GP_FAIL(err, GP_ERR_FORMAT, "%s: %zu bytes cannot hold a FITS header (2880 bytes)",
+                       name, len);
+    gp_frame *f = frame_new(name, err);
+    if (!f) return GP_ERR_NOMEM;
+    f->mem = malloc(len);
+    if (!f->mem) {
+        gp_frame_close(f);
+        return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for %zu bytes", name, len);
+    }
+    memcpy(f->mem, buf, len);
+    f->memlen = len;
+    int status = 0;
+    /* "mem://" keeps cfitsio from parsing the name as a file specification */
+    if (fits_open_memfile(&f->fp, "mem://", READONLY, &f->mem, &f->memlen, 0, NULL, &status)) {
+        int st = gp_fits_fail(err, status, "%s: not a FITS file", name);
+        f->fp = NULL;
+        gp_frame_close(f);
+        return st;
+    }
+    /* the first HDU with an image */
+    int nhdu = 0;
+    fits_get_num_hdus(f->fp, &nhdu, &status);
+    for (int h = 1; h <= nhdu && !status; h++) {
+        int type = 0, naxis = 0;
+        if (fits_movabs_hdu(f->fp, h, &type, &status)) break;
+        if (type != IMAGE_HDU) continue;
+        if (fits_get_img_dim(f->fp, &naxis, &status)) break;
+        if (naxis >= 2) {
+            int st = frame_describe(f, err);
+            if (st) { gp_frame_close(f); return st; }
+            *out = f;
+            return GP_OK;
+        }
+    }
+    int st = status ? gp_fits_fail(err, status, "%s: cannot read the FITS file", name)
+                    : GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no image HDU", name);
+    gp_frame_close(f);
+    return st;
+}
+
+void gp_frame_close(gp_frame *f)
+{
+    if (!f) return;
+    int status = 0;
+    if (f->fp) fits_close_file(f->fp, &status);
+    if (f->have_sub) wcsfree(&f->sub);
+    if (f->wcsv) wcsvfree(&f->nwcs, &f->wcsv);
+    free(f->mem);
+    free(f->name);
+    free(f);
+}
+
+const char *gp_frame_name(const gp_frame *f) { return f ? f->name : ""; }
+int gp_frame_band(const gp_frame *f) { return f ? f->band : GP_BAND_UNKNOWN; }
+long gp_frame_width(const gp_frame *f) { return f ? f->nx : 0; }
+long gp_frame_height(const gp_frame *f) { return f ? f->ny : 0; }
+int gp_frame_has_wcs(const gp_frame *f) { return f && f->wcs; }
+double gp_frame_pixel_scale(const gp_frame *f) { return f && f->wcs ? f->scale : 0.0; }
+
+void gp_frame_set_band(gp_frame *f, int band)
+{
+    if (f) f->band = band >= 0 && band < GP_NBANDS ? band : GP_BAND_UNKNOWN;
+}
+
+int gp_frame_sky_to_pixel(const gp_frame *f, double ra, double dec,
+                          double *x, double *y, gp_error *err)
+{
+    if (!f || !f->wcs)
+        return GP_FAIL(err, GP_ERR_WCS, "%s: the frame has no celestial WCS",
+                       f ? f->name : "(null)");
+    double world[2], imgcrd[2], pixcrd[2], phi, theta;
+    int stat = 0;
+    world[f->wcs->lng] = ra;
+    world[f->wcs->lat] = dec;
+    if (wcss2p(f->wcs, 1, 2, world, &phi, &theta, imgcrd, pixcrd, &stat) != 0 ||
+        !isfinite(pixcrd[0]) || !isfinite(pixcrd[1]))
+        return GP_FAIL(err, GP_ERR_WCS, "%s: RA %.6f Dec %.6f has no pixel position",
+                       f->name, ra, dec);
+    *x = pixcrd[0];
+    *y = pixcrd[1];
+    return GP_OK;
+}
+
+int gp_frame_pixel_to_sky(const gp_frame *f, double x, double y,
+                          double *ra, double *dec, gp_error *err)
+{
+    if (!f || !f->wcs)
+        return GP_FAIL(err, GP_ERR_WCS, "%s: the frame has no celestial WCS",
+                       f ? f->name : "(null)");
+    double world[2], imgcrd[2], pixcrd[2] = { x, y }, phi, theta;
+    int stat = 0;
+    if (wcsp2s(f->wcs, 1, 2, pixcrd, imgcrd, &phi, &theta, world, &stat) != 0 ||
+        !isfinite(world[0]) || !isfinite(world[1]))
+        return GP_FAIL(err, GP_ERR_WCS, "%s: pixel (%.2f, %.2f) has no sky position",
+                       f->name, x, y);
+    *ra = world[f->wcs->lng];
+    *dec = world[f->wcs->lat];
+    return GP_OK;
+}
+
+int gp_frame_contains(const gp_frame *f, double ra, double dec)
+{
+    double x, y;
+    if (!f || gp_frame_sky_to_pixel(f, ra, dec, &x, &y, NULL) != GP_OK) return 0;
+    return x >= 0.5 && x <= f->nx + 0.5 && y >= 0.5 && y <= f->ny + 0.5;
+}
+
+/* Internal: the wcsprm for the cutout code (gp_fits_util.h). */
+const struct wcsprm *gp_frame_wcs(const gp_frame *f) { return f ? f->wcs : NULL; }
+
+int gp_frame_read_section(gp_frame *f, long x0, long y0, long nx, long ny,
+                          float *out, gp_error *err)
+{
+    if (!f || !out || nx < 1 || ny < 1 || x0 < 1 || y0 < 1 ||
+        x0 + nx - 1 > f->nx || y0 + ny - 1 > f->ny)
+        return GP_FAIL(err, GP_ERR_ARG, "%s: section [%ld:%ld, %ld:%ld] is outside the %ldx%ld image",
+                       f ? f->name : "(null)", x0, x0 + nx - 1, y0, y0 + ny - 1,
+                       f ? f->nx : 0, f ? f->ny : 0);
+    long fpix[9], lpix[9], inc[9];
+    for (int i = 0; i < 9; i++) fpix[i] = lpix[i] = inc[i] = 1;
+    fpix[0] = x0; lpix[0] = x0 + nx - 1;
+    fpix[1] = y0; lpix[1] = y0 + ny - 1;
+    float nulval = NAN;
+    int anynul = 0, status = 0;
+    if (fits_read_subset(f->fp, TFLOAT, fpix, lpix, inc, &nulval, out, &anynul, &status))
+        return gp_fits_fail(err, status, "%s: cannot read pixels [%ld:%ld, %ld:%ld]",
+                            f->name, x0, x0 + nx - 1, y0, y0 + ny - 1);
+    return GP_OK;
+}

@@ -1,0 +1,47 @@
+/*
+ * gp_eval.h: `galpost eval`, the held-out evaluation of a trained model
+ * (internal).
+ *
+ * The test split is recomputed from the model's metadata (train.split.*)
+ * and the same data, so it is exactly the set the training never saw.
+ * Posterior samples come from gp_infer() on the weights file, as a user
+ * gets them.  Figures per quantity (paper Tables 1 and 2): R^2 of the
+ * posterior median, RMSE, bias, NMAD, outlier fraction (|median - true| >
+ * 3 NMAD), sigma_ale (root mean square of the within-member spread, half
+ * the 16-84% range) and sigma_epi (root mean variance of the member
+ * medians), coverage of the central 68% and 95%
+ * intervals, the PIT histogram and its Kolmogorov-Smirnov distance from
+ * uniform; the detectability classifier's accuracy and confusion matrix;
+ * and baselines trained on the same train split: photometry + MLP, image
+ * embedding (VAE latent mean and sigma, photometry) + MLP, image embedding
+ * (latent mean, photometry) + kNN (k = 10).
+ */
+#ifndef GALPOST_GP_EVAL_H
+#define GALPOST_GP_EVAL_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "galpost/gp_error.h"
+
+typedef struct gp_eval_opts {
+    const char *model;
+    const char *const *data;
+    int         ndata;
+    const char *outdir;        /* metrics.csv, galaxies.csv, report.md, PNGs */
+    const char *latents;       /* the trainer's latent cache (optional, saves encoding) */
+    int         nsamples;      /* posterior samples per galaxy (200) */
+    uint64_t    seed;
+    int         threads;
+    long        max_test;      /* 0: the whole test split */
+    long        max_baseline_train; /* 0: the whole train split */
+    int         baselines;
+    int         record;        /* write eval.* figures into the model file */
+    int         progress;
+    volatile sig_atomic_t *interrupted;
+} gp_eval_opts;
+
+void gp_eval_opts_default(gp_eval_opts *o);
+int  gp_eval_run(const gp_eval_opts *o, gp_error *err);
+
+#endif

@@ -1,0 +1,977 @@
+/*
+ * gp_train_run.c: the training protocol of `galpost train` (see
+ * gp_train_run.h): partition, statistics, VAE stage, encoding, flow stage
+ * with an ensemble of K members, checkpoints, progress and the final
+ * weights file.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "galpost/gp_model.h"
+#include "galpost/gp_weights.h"
+#include "gp_model_internal.h"
+#include "gp_rng.h"
+#include "gp_train.h"
+#include "gp_train_run.h"
+
+#define TRY(x) do { if ((st = (x)) != GP_OK) goto done; } while (0)
+
+void gp_train_opts_default(gp_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->arch = gp_arch_default();
+    o->seed = 1;
+    o->vae_count = 0;          /* 0: 25% of the usable rows */
+    o->vae_epochs = 4;
+    o->vae_batch = 16;
+    o->vae_lr = 1e-3f;
+    o->vae_beta = 1.0;
+    o->flow_epochs = 60;
+    o->flow_batch = 256;
+    o->patience = 8;
+    o->flow_lr = 1e-3f;
+}
+
+void gp_train_fmt_time(double s, char *buf, size_t n)
+{
+    if (!isfinite(s) || s < 0) { snprintf(buf, n, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%lds", t);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void logf_(const gp_train_opts *o, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void logf_(const gp_train_opts *o, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    char stamp[32];
+    time_t t = time(NULL);
+    struct tm tmv;
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tmv));
+    if (o->progress) fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "%s\n", line);
+    if (o->log) { fprintf(o->log, "%s %s\n", stamp, line); fflush(o->log); }
+}
+
+static void progress_line(const gp_train_opts *o, const char *stage, int epoch, int epochs, long done,
+                          long total, double loss, double rate, double eta)
+{
+    if (!o->progress) return;
+    char e[32];
+    gp_train_fmt_time(eta, e, sizeof e);
+    fprintf(stderr, "\r\033[K%s epoch %d/%d  %ld/%ld  loss %.4g  %.1f galaxies/s  ETA %s", stage, epoch, epochs,
+            done, total, loss, rate, e);
+    fflush(stderr);
+}
+
+/* splitmix64: the shuffles (the model's noise uses Philox, gp_rng.h). */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static void shuffle(long *a, long n, uint64_t seed, uint64_t salt)
+{
+    uint64_t s = mix64(seed ^ mix64(salt));
+    for (long i = n - 1; i > 0; i--) {
+        s = mix64(s);
+        long j = (long)(s % (uint64_t)(i + 1));
+        long t = a[i]; a[i] = a[j]; a[j] = t;
+    }
+}
+
+typedef struct keyed { uint64_t key; long row; } keyed;
+static int cmp_keyed(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+int gp_train_partition(const gp_dataset *d, uint64_t seed, long vae_count, long max_rows,
+                       int8_t *part, gp_error *err)
+{
+    keyed *k = malloc(sizeof(keyed) * (size_t)(d->n ? d->n : 1));
+    if (!k) return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the partition of %ld rows", d->n);
+    long nu = 0;
+    for (long i = 0; i < d->n; i++) {
+        part[i] = GP_PART_BAD;
+        if (d->bad[i]) continue;
+        k[nu].key = mix64(mix64(seed ^ 0x5151A7ull) ^ d->id[i]);
+        k[nu].row = i;
+        nu++;
+    }
+    qsort(k, (size_t)nu, sizeof(keyed), cmp_keyed);
+    if (max_rows > 0 && nu > max_rows) nu = max_rows;
+    if (vae_count < 0 || vae_count >= nu) {
+        free(k);
+        return GP_FAIL(err, GP_ERR_ARG, "VAE part of %ld galaxies leaves nothing for the flow stage (%ld usable rows)",
+                       vae_count, nu);
+    }
+    long rest = nu - vae_count;
+    long ntrain = (long)(0.70 * rest), nval = (long)(0.15 * rest);
+    for (long j = 0; j < nu; j++) {
+        long r = k[j].row;
+        if (j < vae_count) part[r] = GP_PART_VAE;
+        else if (j - vae_count < ntrain) part[r] = GP_PART_TRAIN;
+        else if (j - vae_count < ntrain + nval) part[r] = GP_PART_VAL;
+        else part[r] = GP_PART_TEST;
+    }
+    free(k);
+    return GP_OK;
+}
+
+/* -------------------------------------------------------- statistics */
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Band stretch from up to 256 VAE cutouts: softening = median over galaxies
+ * of the border pixels' robust sigma; offset, scale = median, std of the
+ * asinh-stretched pixels. */
+static int stretch_stats(gp_dataset *d, const long *rows, long n, double soft[3], double off[3],
+                         double scl[3], gp_error *err)
+{
+    long m = n < 256 ? n : 256;
+    float *img = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
+    float *sig = malloc(sizeof(float) * 3 * (size_t)(m ? m : 1));
+    float *border = malloc(sizeof(float) * 4 * 10 * GP_CUTOUT_SIZE);
+    int st = GP_OK;
+    if (!img || !sig || !border) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate stretch statistics"); goto done; }
+    const int S = GP_CUTOUT_SIZE;
+    for (long i = 0; i < m; i++) {
+        long r = rows[i * (n / m)];
+        TRY(gp_dataset_read_images(d, &r, 1, img, err));
+        for (int b = 0; b < 3; b++) {
+            const float *p = img + (size_t)b * S * S;
+            int nb = 0;
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++)
+                    if (y < 10 || y >= S - 10 || x < 10 || x >= S - 10) {
+                        if (nb < 4 * 10 * S) border[nb++] = p[y * S + x];
+                    }
+            qsort(border, (size_t)nb, sizeof(float), cmp_float);
+            float med = border[nb / 2];
+            for (int q = 0; q < nb; q++) border[q] = fabsf(border[q] - med);
+            qsort(border, (size_t)nb, sizeof(float), cmp_float);
+            sig[b * m + i] = 1.4826f * border[nb / 2];
+        }
+    }
+    for (int b = 0; b < 3; b++) {
+        qsort(sig + b * m, (size_t)m, sizeof(float), cmp_float);
+        soft[b] = sig[b * m + m / 2];
+        if (!(soft[b] > 0)) soft[b] = 0.01;
+    }
+    /* moments of the stretched pixels */
+    double s1[3] = { 0, 0, 0 }, s2[3] = { 0, 0, 0 };
+    long cnt = 0;
+    for (long i = 0; i < m; i++) {
+        long r = rows[i * (n / m)];
+        TRY(gp_dataset_read_images(d, &r, 1, img, err));
+        for (int b = 0; b < 3; b++)
+            for (int q = 0; q < S * S; q += 7) {
+                double v = asinh(img[(size_t)b * S * S + q] / soft[b]);
+                s1[b] += v; s2[b] += v * v;
+            }
+        cnt += (S * S + 6) / 7;
+    }
+    for (int b = 0; b < 3; b++) {
+        off[b] = s1[b] / cnt;
+        double var = s2[b] / cnt - off[b] * off[b];
+        scl[b] = var > 1e-6 ? sqrt(var) : 1.0;
+    }
+done:
+    free(img); free(sig); free(border);
+    return st;
+}
+
+/* ----------------------------------------------------------- state */
+
+typedef struct run_state {
+    int    stage;          /* 0 VAE, 1 flow, 2 done */
+    int    vae_epoch;      /* completed epochs */
+    long   vae_batch;      /* completed batches of the current epoch */
+    long   vae_step;
+    int    member;         /* current member */
+    int    flow_epoch;     /* completed epochs of the member */
+    long   flow_step;
+    double best_val;
+    int    bad_epochs;
+    int    best_epoch;
+    double vae_seconds, flow_seconds;
+    double vae_last_loss;
+    double member_val[GP_ENSEMBLE_MAX];
+    int    member_epochs[GP_ENSEMBLE_MAX];
+} run_state;
+
+typedef struct run_ctx {
+    const gp_train_opts *o;
+    gp_backend *be;
+    gp_weights *init;
+    gp_tparams ps;
+    run_state  s;
+    char ckpt[4096], init_path[4096], latents[4096];
+    float *best;           /* host copy of the current member's best parameters */
+    size_t best_n;
+    long nrows;
+} run_ctx;
+
+static int member_prefix(char *buf, size_t n, int k) { return snprintf(buf, n, "m%d.", k); }
+
+static int save_checkpoint(run_ctx *c, gp_error *err)
+{
+    gp_weights_writer *wr = NULL;
+    int st = gp_weights_writer_new(&wr, err);
+    if (st) return st;
+    const run_state *s = &c->s;
+#define I(k, v) if (!st) st = gp_weights_writer_set_i64(wr, k, v, err)
+#define F(k, v) if (!st) st = gp_weights_writer_set_f64(wr, k, v, err)
+    if (!st) st = gp_weights_writer_set_str(wr, "galpost.kind", "checkpoint", err);
+    I("ckpt.seed", (int64_t)c->o->seed);
+    I("ckpt.rows", c->nrows);
+    I("ckpt.stage", s->stage);
+    I("ckpt.vae_epoch", s->vae_epoch);
+    I("ckpt.vae_batch", s->vae_batch);
+    I("ckpt.vae_step", s->vae_step);
+    I("ckpt.member", s->member);
+    I("ckpt.flow_epoch", s->flow_epoch);
+    I("ckpt.flow_step", s->flow_step);
+    F("ckpt.best_val", isfinite(s->best_val) ? s->best_val : 1e300);
+    I("ckpt.bad_epochs", s->bad_epochs);
+    I("ckpt.best_epoch", s->best_epoch);
+    F("ckpt.vae_seconds", s->vae_seconds);
+    F("ckpt.flow_seconds", s->flow_seconds);
+    F("ckpt.vae_last_loss", s->vae_last_loss);
+    if (!st) st = gp_weights_writer_set_f64_array(wr, "ckpt.member_val", s->member_val, GP_ENSEMBLE_MAX, err);
+    {
+        int64_t me[GP_ENSEMBLE_MAX];
+        for (int k = 0; k < GP_ENSEMBLE_MAX; k++) me[k] = s->member_epochs[k];
+        if (!st) st = gp_weights_writer_set_i64_array(wr, "ckpt.member_epochs", me, GP_ENSEMBLE_MAX, err);
+    }
+#undef I
+#undef F
+    if (!st) st = gp_tparams_write(&c->ps, wr, 1, err);
+    if (!st && c->best && s->stage == 1) {
+        char pre[32];
+        member_prefix(pre, sizeof pre, s->member);
+        size_t off = 0;
+        for (int i = 0; i < c->ps.n && !st; i++) {
+            gp_tparam *p = &c->ps.p[i];
+            if (strncmp(p->name, pre, strlen(pre))) continue;
+            char key[GP_WEIGHTS_NAME_MAX + 8];
+            snprintf(key, sizeof key, "best.%s", p->name);
+            st = gp_weights_writer_add_tensor(wr, key, p->ndim, p->dims, c->best + off, err);
+            off += p->n;
+        }
+    }
+    if (!st) st = gp_weights_writer_write(wr, c->ckpt, err);
+    gp_weights_writer_free(wr);
+    return st;
+}
+
+static int load_checkpoint(run_ctx *c, gp_error *err)
+{
+    gp_weights *w = NULL;
+    int st = gp_weights_open(c->ckpt, &w, err);
+    if (st) return st;
+    int64_t v;
+    double f;
+    run_state *s = &c->s;
+    if ((st = gp_weights_meta_i64(w, "ckpt.seed", &v, err))) goto done;
+    if ((uint64_t)v != c->o->seed) { st = GP_FAIL(err, GP_ERR_ARG, "%s: checkpoint of seed %lld, this run has seed %llu (remove the work directory to start afresh)", c->ckpt, (long long)v, (unsigned long long)c->o->seed); goto done; }
+    if ((st = gp_weights_meta_i64(w, "ckpt.rows", &v, err))) goto done;
+    if (v != c->nrows) { st = GP_FAIL(err, GP_ERR_ARG, "%s: checkpoint of a %lld-row data set, this run has %ld rows", c->ckpt, (long long)v, c->nrows); goto done; }
+#define GI(k, dst) if ((st = gp_weights_meta_i64(w, k, &v, err))) goto done; dst = v
+#define GF(k, dst) if ((st = gp_weights_meta_f64(w, k, &f, err))) goto done; dst = f
+    GI("ckpt.stage", s->stage);
+    GI("ckpt.vae_epoch", s->vae_epoch);
+    GI("ckpt.vae_batch", s->vae_batch);
+    GI("ckpt.vae_step", s->vae_step);
+    GI("ckpt.member", s->member);
+    GI("ckpt.flow_epoch", s->flow_epoch);
+    GI("ckpt.flow_step", s->flow_step);
+    GF("ckpt.best_val", s->best_val);
+    GI("ckpt.bad_epochs", s->bad_epochs);
+    GI("ckpt.best_epoch", s->best_epoch);
+    GF("ckpt.vae_seconds", s->vae_seconds);
+    GF("ckpt.flow_seconds", s->flow_seconds);
+    GF("ckpt.vae_last_loss", s->vae_last_loss);
+#undef GI
+#undef GF
+    {
+        const double *mv;
+        const int64_t *me;
+        size_t n;
+        if ((st = gp_weights_meta_f64_array(w, "ckpt.member_val", &mv, &n, err))) goto done;
+        for (size_t k = 0; k < n && k < GP_ENSEMBLE_MAX; k++) s->member_val[k] = mv[k];
+        if ((st = gp_weights_meta_i64_array(w, "ckpt.member_epochs", &me, &n, err))) goto done;
+        for (size_t k = 0; k < n && k < GP_ENSEMBLE_MAX; k++) s->member_epochs[k] = (int)me[k];
+    }
+    if ((st = gp_tparams_load(&c->ps, w, 1, err))) goto done;
+    if (s->stage == 1 && c->best) {
+        char pre[32];
+        member_prefix(pre, sizeof pre, s->member);
+        size_t off = 0;
+        for (int i = 0; i < c->ps.n; i++) {
+            gp_tparam *p = &c->ps.p[i];
+            if (strncmp(p->name, pre, strlen(pre))) continue;
+            char key[GP_WEIGHTS_NAME_MAX + 8];
+            snprintf(key, sizeof key, "best.%s", p->name);
+            const float *d;
+            if (gp_weights_tensor_shaped(w, key, p->ndim, p->dims, &d, NULL) == GP_OK)
+                memcpy(c->best + off, d, sizeof(float) * p->n);
+            else
+                c->s.best_val = INFINITY;   /* no best copy yet */
+            off += p->n;
+        }
+    }
+done:
+    gp_weights_close(w);
+    return st;
+}
+
+/* Host copies of member k's parameters (to = 1: params -> best; 0: best -> params). */
+static int member_copy(run_ctx *c, int k, int to_best, gp_error *err)
+{
+    char pre[32];
+    member_prefix(pre, sizeof pre, k);
+    size_t off = 0;
+    for (int i = 0; i < c->ps.n; i++) {
+        gp_tparam *p = &c->ps.p[i];
+        if (strncmp(p->name, pre, strlen(pre))) continue;
+        int st = to_best ? c->be->ops->download(c->be, c->best + off, p->w, sizeof(float) * p->n, err)
+                         : c->be->ops->upload(c->be, p->w, c->best + off, sizeof(float) * p->n, err);
+        if (st) return st;
+        off += p->n;
+    }
+    return GP_OK;
+}
+
+/* ----------------------------------------------------------- stages */
+
+static void vae_eps(uint64_t seed, uint64_t id, int epoch, int latent, float *eps)
+{
+    for (int d = 0; d < latent; d += 4) {
+        float r[4];
+        gp_rng_normals4(seed ^ 0xE75ull, id, (uint32_t)epoch, 16u + (uint32_t)(d / 4), r);
+        for (int q = 0; q < 4 && d + q < latent; q++) eps[d + q] = r[q];
+    }
+}
+
+static int stage_vae(run_ctx *c, gp_dataset *d, const long *vrows, long nv, const float soft[3],
+                     const float off[3], const float scl[3], gp_error *err)
+{
+    const gp_train_opts *o = c->o;
+    gp_backend *be = c->be;
+    int B = o->vae_batch;
+    gp_tvae v;
+    memset(&v, 0, sizeof v);
+    int st = gp_tvae_bind(&v, &c->ps, c->init, B, err);
+    float *hx = malloc(sizeof(float) * (size_t)B * GP_CUTOUT_PIXELS);
+    float *x = be->ops->alloc(be, sizeof(float) * (size_t)B * GP_CUTOUT_PIXELS);
+    float *eps = malloc(sizeof(float) * (size_t)B * v.latent + 1);
+    long *order = malloc(sizeof(long) * (size_t)nv);
+    if (!st && (!hx || !x || !eps || !order)) st = GP_FAIL(err, GP_ERR_NOMEM, "VAE: cannot allocate a batch of %d cutouts", B);
+    if (st) goto done;
+    long nb = nv / B;   /* full batches only */
+    double t0 = now_s(), last_ckpt = t0;
+    double sec0 = c->s.vae_seconds;
+    long done_total = (long)c->s.vae_epoch * nb + c->s.vae_batch, all = (long)o->vae_epochs * nb;
+    long session_batches = 0;
+    while (c->s.vae_epoch < o->vae_epochs) {
+        int ep = c->s.vae_epoch;
+        for (long i = 0; i < nv; i++) order[i] = vrows[i];
+        shuffle(order, nv, o->seed, 0xAE00ull + (uint64_t)ep);
+        double ep_rec = 0, ep_kl = 0;
+        long ep_n = 0;
+        for (long b = c->s.vae_batch; b < nb; b++) {
+            if (o->interrupted && *o->interrupted) {
+                st = save_checkpoint(c, err);
+                if (!st) st = GP_FAIL(err, GP_ERR_INTERRUPTED, "interrupted in VAE epoch %d batch %ld; checkpoint %s written, rerun the same command to resume",
+                                      ep + 1, b, c->ckpt);
+                goto done;
+            }
+            const long *br = order + b * B;
+            TRY(gp_dataset_read_images(d, br, B, hx, err));
+            TRY(be->ops->upload(be, x, hx, sizeof(float) * (size_t)B * GP_CUTOUT_PIXELS, err));
+            TRY(be->ops->stretch(be, x, B, 3, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE, soft, off, scl, err));
+            for (int i = 0; i < B; i++) vae_eps(o->seed, d->id[br[i]], ep, v.latent, eps + (size_t)i * v.latent);
+            TRY(gp_tparams_zero_grad(&c->ps, "enc.", err));
+            TRY(gp_tparams_zero_grad(&c->ps, "dec.", err));
+            double rec = 0, kl = 0, gn1, gn2;
+            TRY(gp_tvae_step(be, &v, x, B, eps, o->vae_beta, &rec, &kl, 1, err));
+            c->s.vae_step++;
+            TRY(gp_tparams_adam(&c->ps, "enc.", o->vae_lr, c->s.vae_step, 0.0f, &gn1, err));
+            TRY(gp_tparams_adam(&c->ps, "dec.", o->vae_lr, c->s.vae_step, 0.0f, &gn2, err));
+            if (!isfinite(rec) || !isfinite(kl)) { st = GP_FAIL(err, GP_ERR_DATA, "VAE diverged at step %ld (loss %g + %g)", c->s.vae_step, rec, kl); goto done; }
+            ep_rec += rec * B; ep_kl += kl * B; ep_n += B;
+            c->s.vae_batch = b + 1;
+            done_total++;
+            session_batches++;
+            double el = now_s() - t0;
+            double rate = session_batches * B / (el > 1e-9 ? el : 1e-9);
+            progress_line(o, "[vae]", ep + 1, o->vae_epochs, (b + 1) * B, nb * B, ep_rec / ep_n + ep_kl / ep_n,
+                          rate, (all - done_total) * (double)B / rate);
+            if (o->log && (b + 1) % 50 == 0)
+            {
+                fprintf(o->log, "vae epoch %d batch %ld/%ld rec %.2f kl %.2f (per image) %.1f img/s\n", ep + 1, b + 1, nb,
+                        ep_rec / ep_n, ep_kl / ep_n, rate);
+                fflush(o->log);
+            }
+            if (now_s() - last_ckpt > 300) {
+                c->s.vae_seconds = sec0 + (now_s() - t0);
+                TRY(save_checkpoint(c, err));
+                last_ckpt = now_s();
+            }
+        }
+        c->s.vae_epoch++;
+        c->s.vae_batch = 0;
+        c->s.vae_seconds = sec0 + (now_s() - t0);
+        if (ep_n) c->s.vae_last_loss = (ep_rec + ep_kl) / ep_n;
+        logf_(o, "vae epoch %d/%d: reconstruction %.2f + KL %.2f per image (%ld images, %.1f min so far)", ep + 1,
+              o->vae_epochs, ep_n ? ep_rec / ep_n : 0, ep_n ? ep_kl / ep_n : 0, ep_n, c->s.vae_seconds / 60);
+        TRY(save_checkpoint(c, err));
+        last_ckpt = now_s();
+    }
+done:
+    gp_tvae_free(&v, be);
+    if (x) be->ops->free(be, x);
+    free(hx); free(eps); free(order);
+    return st;
+}
+
+/* Encode rows with the (frozen) encoder: out [n x 2*latent] = [mu, sigma].
+ * Cached in the work directory. */
+static int encode_rows(run_ctx *c, gp_dataset *d, const long *rows, long n, const float soft[3],
+                       const float off[3], const float scl[3], int latent, float *out, gp_error *err)
+{
+    const gp_train_opts *o = c->o;
+    FILE *f = fopen(c->latents, "rb");
+    if (f) {
+        long hdr[2];
+        int ok = fread(hdr, sizeof hdr, 1, f) == 1 && hdr[0] == n && hdr[1] == latent &&
+                 fread(out, sizeof(float) * 2 * latent, (size_t)n, f) == (size_t)n;
+        fclose(f);
+        if (ok) { logf_(o, "latents of %ld galaxies read from %s", n, c->latents); return GP_OK; }
+    }
+    gp_backend *be = c->be;
+    int B = 32;
+    gp_tvae v;
+    memset(&v, 0, sizeof v);
+    int st = gp_tvae_bind(&v, &c->ps, c->init, B, err);
+    float *hx = malloc(sizeof(float) * (size_t)B * GP_CUTOUT_PIXELS);
+    float *x = be->ops->alloc(be, sizeof(float) * (size_t)B * GP_CUTOUT_PIXELS);
+    float *hm = malloc(sizeof(float) * (size_t)B * latent * 2);
+    if (!st && (!hx || !x || !hm)) st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the encoding batch");
+    double t0 = now_s();
+    for (long i0 = 0; !st && i0 < n; i0 += B) {
+        if (o->interrupted && *o->interrupted) { st = GP_FAIL(err, GP_ERR_INTERRUPTED, "interrupted while encoding; rerun to resume"); break; }
+        int nb = (int)(n - i0 < B ? n - i0 : B);
+        TRY(gp_dataset_read_images(d, rows + i0, nb, hx, err));
+        for (int i = 0; i < nb; i++)
+            for (size_t p = 0; p < GP_CUTOUT_PIXELS; p++)
+                if (!isfinite(hx[(size_t)i * GP_CUTOUT_PIXELS + p])) {
+                    st = GP_FAIL(err, GP_ERR_DATA, "row %ld: cutout pixel %zu is not finite", rows[i0 + i], p);
+                    goto done;
+                }
+        TRY(be->ops->upload(be, x, hx, sizeof(float) * (size_t)nb * GP_CUTOUT_PIXELS, err));
+        TRY(be->ops->stretch(be, x, nb, 3, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE, soft, off, scl, err));
+        TRY(gp_tvae_encode(be, &v, x, nb, err));
+        TRY(be->ops->exp_half(be, v.lv, (size_t)nb * latent, v.lv, err));
+        TRY(be->ops->download(be, hm, v.mu, sizeof(float) * (size_t)nb * latent, err));
+        TRY(be->ops->download(be, hm + (size_t)nb * latent, v.lv, sizeof(float) * (size_t)nb * latent, err));
+        for (int i = 0; i < nb; i++) {
+            memcpy(out + (size_t)(i0 + i) * 2 * latent, hm + (size_t)i * latent, sizeof(float) * latent);
+            memcpy(out + (size_t)(i0 + i) * 2 * latent + latent, hm + (size_t)(nb + i) * latent, sizeof(float) * latent);
+        }
+        double el = now_s() - t0, rate = (i0 + nb) / (el > 1e-9 ? el : 1e-9);
+        progress_line(o, "[encode]", 1, 1, i0 + nb, n, 0.0, rate, (n - i0 - nb) / rate);
+    }
+    if (!st) {
+        logf_(o, "encoded %ld galaxies in %.1f s", n, now_s() - t0);
+        f = fopen(c->latents, "wb");
+        if (f) {
+            long hdr[2] = { n, latent };
+            int ok = fwrite(hdr, sizeof hdr, 1, f) == 1 && fwrite(out, sizeof(float) * 2 * latent, (size_t)n, f) == (size_t)n;
+            if (fclose(f) || !ok) unlink(c->latents);
+        }
+    }
+done:
+    gp_tvae_free(&v, be);
+    if (x) be->ops->free(be, x);
+    free(hx); free(hm);
+    return st;
+}
+
+typedef struct flow_data {
+    float *X, *Y, *M;   /* host [n x tin], [n x 9], [n] */
+    long n;
+} flow_data;
+
+static int eval_member(run_ctx *c, gp_tmember *m, const flow_data *fd, float *bx, float *by, float *bm,
+                       gp_tlosses *L, gp_error *err)
+{
+    gp_backend *be = c->be;
+    int B = c->o->flow_batch;
+    memset(L, 0, sizeof *L);
+    for (long i0 = 0; i0 < fd->n; i0 += B) {
+        int nb = (int)(fd->n - i0 < B ? fd->n - i0 : B);
+        int st = be->ops->upload(be, bx, fd->X + (size_t)i0 * m->tin, sizeof(float) * (size_t)nb * m->tin, err);
+        if (!st) st = be->ops->upload(be, by, fd->Y + (size_t)i0 * 9, sizeof(float) * (size_t)nb * 9, err);
+        if (!st) st = be->ops->upload(be, bm, fd->M + i0, sizeof(float) * (size_t)nb, err);
+        gp_tlosses l;
+        memset(&l, 0, sizeof l);
+        if (!st) st = gp_tmember_step(be, m, bx, by, bm, nb, 0, &l, err);
+        if (st) return st;
+        /* the step weights by 1/nb: undo to sum */
+        L->mse_core += l.mse_core * nb; L->mse_oh += l.mse_oh * nb; L->mse_line += l.mse_line * nb;
+        L->bce += l.bce * nb; L->nll_core += l.nll_core * nb; L->nll_oh += l.nll_oh * nb; L->nll_line += l.nll_line * nb;
+        L->rows += l.rows; L->rows_oh += l.rows_oh; L->correct += l.correct;
+    }
+    return GP_OK;
+}
+
+static double total_loss(const gp_tlosses *L)
+{
+    double n = L->rows ? (double)L->rows : 1.0;
+    return (L->mse_core + L->mse_oh + L->mse_line + L->bce + L->nll_core + L->nll_oh + L->nll_line) / n;
+}
+
+static int stage_flow(run_ctx *c, const flow_data *tr, const flow_data *va, int tin, gp_error *err)
+{
+    const gp_train_opts *o = c->o;
+    gp_backend *be = c->be;
+    int B = o->flow_batch, K = o->arch.ensemble;
+    gp_act act;
+    const char *acts;
+    int st = gp_weights_meta_str(c->init, "mlp.activation", &acts, err);
+    if (st) return st;
+    if (gp_act_parse(acts, &act)) return GP_FAIL(err, GP_ERR_FORMAT, "bad mlp.activation '%s'", acts);
+    float slope = o->arch.leaky_slope;
+    float *bx = be->ops->alloc(be, sizeof(float) * (size_t)B * tin);
+    float *by = be->ops->alloc(be, sizeof(float) * (size_t)B * 9);
+    float *bm = be->ops->alloc(be, sizeof(float) * (size_t)B);
+    long *order = malloc(sizeof(long) * (size_t)tr->n);
+    float *hx = malloc(sizeof(float) * (size_t)B * tin), *hy = malloc(sizeof(float) * (size_t)B * 9),
+          *hm = malloc(sizeof(float) * (size_t)B);
+    gp_tmember m;
+    memset(&m, 0, sizeof m);
+    if (!bx || !by || !bm || !order || !hx || !hy || !hm) { st = GP_FAIL(err, GP_ERR_NOMEM, "flow stage: cannot allocate batches"); goto done; }
+    long nb = (tr->n + B - 1) / B;
+    while (c->s.member < K) {
+        int k = c->s.member;
+        TRY(gp_tmember_bind(&m, &c->ps, c->init, k, tin, act, slope, B, err));
+        char pre[32];
+        member_prefix(pre, sizeof pre, k);
+        if (c->s.flow_epoch == 0 && !isfinite(c->s.best_val)) TRY(gp_tparams_reset_moments(&c->ps, pre, err));
+        double t0 = now_s();
+        while (c->s.flow_epoch < o->flow_epochs && c->s.bad_epochs < o->patience) {
+            int ep = c->s.flow_epoch;
+            for (long i = 0; i < tr->n; i++) order[i] = i;
+            shuffle(order, tr->n, o->seed + 7919ull * (uint64_t)(k + 1), 0xF100ull + (uint64_t)ep);
+            gp_tlosses L;
+            memset(&L, 0, sizeof L);
+            double te = now_s();
+            for (long b = 0; b < nb; b++) {
+                if (o->interrupted && *o->interrupted) {
+                    st = GP_FAIL(err, GP_ERR_INTERRUPTED, "interrupted in member %d epoch %d; checkpoint %s holds the last complete epoch, rerun the same command to resume",
+                                 k, ep + 1, c->ckpt);
+                    goto done;
+                }
+                int n = (int)(tr->n - b * B < B ? tr->n - b * B : B);
+                for (int i = 0; i < n; i++) {
+                    long r = order[b * B + i];
+                    memcpy(hx + (size_t)i * tin, tr->X + (size_t)r * tin, sizeof(float) * tin);
+                    memcpy(hy + (size_t)i * 9, tr->Y + (size_t)r * 9, sizeof(float) * 9);
+                    hm[i] = tr->M[r];
+                }
+                TRY(be->ops->upload(be, bx, hx, sizeof(float) * (size_t)n * tin, err));
+                TRY(be->ops->upload(be, by, hy, sizeof(float) * (size_t)n * 9, err));
+                TRY(be->ops->upload(be, bm, hm, sizeof(float) * (size_t)n, err));
+                TRY(gp_tparams_zero_grad(&c->ps, pre, err));
+                gp_tlosses l;
+                memset(&l, 0, sizeof l);
+                TRY(gp_tmember_step(be, &m, bx, by, bm, n, 1, &l, err));
+                c->s.flow_step++;
+                double gn;
+                TRY(gp_tparams_adam(&c->ps, pre, o->flow_lr, c->s.flow_step, 10.0f, &gn, err));
+                L.mse_core += l.mse_core * n; L.mse_oh += l.mse_oh * n; L.mse_line += l.mse_line * n;
+                L.bce += l.bce * n; L.nll_core += l.nll_core * n; L.nll_oh += l.nll_oh * n; L.nll_line += l.nll_line * n;
+                L.rows += l.rows; L.rows_oh += l.rows_oh; L.correct += l.correct;
+                double el = now_s() - te, rate = L.rows / (el > 1e-9 ? el : 1e-9);
+                double left = (double)(o->flow_epochs - ep - 1) * tr->n + (tr->n - L.rows);
+                char stage[32];
+                snprintf(stage, sizeof stage, "[flow m%d]", k);
+                progress_line(o, stage, ep + 1, o->flow_epochs, L.rows, tr->n, total_loss(&L), rate, left / rate);
+            }
+            gp_tlosses V;
+            TRY(eval_member(c, &m, va, bx, by, bm, &V, err));
+            double vl = total_loss(&V);
+            c->s.flow_epoch++;
+            int improved = vl < c->s.best_val - 1e-4;
+            if (improved) {
+                c->s.best_val = vl;
+                c->s.bad_epochs = 0;
+                c->s.best_epoch = c->s.flow_epoch;
+                TRY(member_copy(c, k, 1, err));
+            } else {
+                c->s.bad_epochs++;
+            }
+            double vn = V.rows ? (double)V.rows : 1;
+            logf_(o, "member %d epoch %d: train %.4f val %.4f%s (val: mse core %.3f oh %.3f line %.3f, bce %.3f, nll core %.3f oh %.3f line %.3f, accuracy %.3f) %.1f s",
+                  k, c->s.flow_epoch, total_loss(&L), vl, improved ? " *" : "", V.mse_core / vn / 4, V.mse_oh / (V.rows_oh ? V.rows_oh : 1),
+                  V.mse_line / vn / 4, V.bce / vn, V.nll_core / vn, V.nll_oh / vn, V.nll_line / vn, V.correct / vn,
+                  now_s() - te);
+            c->s.flow_seconds += now_s() - te;
+            TRY(save_checkpoint(c, err));
+        }
+        /* restore the best epoch */
+        if (c->s.best_epoch == 0) {
+            st = GP_FAIL(err, GP_ERR_DATA, "member %d: no epoch gave a finite validation loss (diverged?); see %s",
+                         k, c->ckpt);
+            goto done;
+        }
+        TRY(member_copy(c, k, 0, err));
+        c->s.member_val[k] = c->s.best_val;
+        c->s.member_epochs[k] = c->s.best_epoch;
+        logf_(o, "member %d done: best validation loss %.4f at epoch %d (%.1f min)", k, c->s.best_val, c->s.best_epoch,
+              (now_s() - t0) / 60);
+        gp_tmember_free(&m, be);
+        c->s.member++;
+        c->s.flow_epoch = 0;
+        c->s.bad_epochs = 0;
+        c->s.best_val = INFINITY;
+        c->s.best_epoch = 0;
+        TRY(save_checkpoint(c, err));
+    }
+done:
+    if (m.trunk.nl) gp_tmember_free(&m, be);
+    if (bx) be->ops->free(be, bx);
+    if (by) be->ops->free(be, by);
+    if (bm) be->ops->free(be, bm);
+    free(order); free(hx); free(hy); free(hm);
+    return st;
+}
+
+/* ----------------------------------------------------------- driver */
+
+static int copy_encoder(run_ctx *c, const char *path, double soft[3], double off[3], double scl[3],
+                        gp_error *err)
+{
+    gp_weights *w = NULL;
+    int st = gp_weights_open(path, &w, err);
+    if (st) return st;
+    for (int i = 0; i < c->ps.n && !st; i++) {
+        gp_tparam *p = &c->ps.p[i];
+        if (strncmp(p->name, "enc.", 4) && strncmp(p->name, "dec.", 4)) continue;
+        const float *d;
+        st = gp_weights_tensor_shaped(w, p->name, p->ndim, p->dims, &d, err);
+        if (!st) st = c->be->ops->upload(c->be, p->w, d, sizeof(float) * p->n, err);
+    }
+    const double *v;
+    size_t n;
+    if (!st && !(st = gp_weights_meta_f64_array(w, "image.softening", &v, &n, err)) && n == 3) memcpy(soft, v, sizeof(double) * 3);
+    if (!st && !(st = gp_weights_meta_f64_array(w, "image.offset", &v, &n, err)) && n == 3) memcpy(off, v, sizeof(double) * 3);
+    if (!st && !(st = gp_weights_meta_f64_array(w, "image.scale", &v, &n, err)) && n == 3) memcpy(scl, v, sizeof(double) * 3);
+    gp_weights_close(w);
+    return st;
+}
+
+int gp_train_run(const gp_train_opts *o, gp_error *err)
+{
+    run_ctx c;
+    memset(&c, 0, sizeof c);
+    c.o = o;
+    c.s.best_val = INFINITY;
+    gp_dataset *d = NULL;
+    int8_t *part = NULL;
+    long *rows[4] = { NULL, NULL, NULL, NULL };
+    long nrows[4] = { 0, 0, 0, 0 };
+    float *lat = NULL;
+    flow_data fd[3];
+    memset(fd, 0, sizeof fd);
+    int st = GP_OK;
+    int image = o->arch.uses_image;
+    double t_start = now_s();
+
+    if (mkdir(o->workdir, 0777) != 0 && errno != EEXIST)
+        return GP_FAIL(err, GP_ERR_IO, "%s: cannot create the work directory: %s", o->workdir, strerror(errno));
+    snprintf(c.ckpt, sizeof c.ckpt, "%s/checkpoint.gpw", o->workdir);
+    snprintf(c.init_path, sizeof c.init_path, "%s/init.gpw", o->workdir);
+    snprintf(c.latents, sizeof c.latents, "%s/latents.f32", o->workdir);
+
+    TRY(gp_dataset_open(o->data, o->ndata, image, &d, err));
+    {
+        char buf[1024];
+        FILE *mf = fmemopen(buf, sizeof buf, "w");
+        if (mf) { gp_dataset_report(d, mf); fclose(mf); buf[sizeof buf - 1] = 0; }
+        size_t L = strlen(buf);
+        if (L && buf[L - 1] == '\n') buf[L - 1] = 0;
+        logf_(o, "%s", buf);
+    }
+    c.nrows = d->n;
+    part = malloc((size_t)(d->n ? d->n : 1));
+    if (!part) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the partition"); goto done; }
+    long usable = d->n - d->nbad_rows;
+    if (o->max_rows > 0 && usable > o->max_rows) usable = o->max_rows;
+    long vae_count = o->vae_count > 0 ? o->vae_count : usable / 4;
+    TRY(gp_train_partition(d, o->seed, vae_count, o->max_rows, part, err));
+    for (int p = 0; p < 4; p++) {
+        rows[p] = malloc(sizeof(long) * (size_t)(d->n ? d->n : 1));
+        if (!rows[p]) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate row lists"); goto done; }
+    }
+    for (long i = 0; i < d->n; i++) if (part[i] >= 0) rows[part[i]][nrows[part[i]]++] = i;
+    logf_(o, "partition (seed %llu): VAE %ld, flow train %ld, validation %ld, test %ld",
+          (unsigned long long)o->seed, nrows[0], nrows[1], nrows[2], nrows[3]);
+
+    /* statistics from the train split (photometry, targets) */
+    double pm[GP_NPHOT] = { 0 }, ps_[GP_NPHOT] = { 0 }, tm[9] = { 0 }, ts[9] = { 0 };
+    {
+        long cnt[9] = { 0 };
+        double s2p[GP_NPHOT] = { 0 }, s2t[9] = { 0 };
+        for (long j = 0; j < nrows[1]; j++) {
+            long r = rows[1][j];
+            const float *mg = d->mag + r * 5;
+            double raw[GP_NPHOT] = { mg[0] - mg[1], mg[1] - mg[2], mg[2] - mg[3], mg[3] - mg[4], mg[0], mg[1], mg[2], mg[3], mg[4] };
+            for (int i = 0; i < GP_NPHOT; i++) { pm[i] += raw[i]; s2p[i] += raw[i] * raw[i]; }
+            for (int q = 0; q < 9; q++) {
+                double v = d->target[r * 9 + q];
+                if (!isfinite(v)) continue;
+                tm[q] += v; s2t[q] += v * v; cnt[q]++;
+            }
+        }
+        double n = nrows[1] ? (double)nrows[1] : 1.0;
+        for (int i = 0; i < GP_NPHOT; i++) {
+            pm[i] /= n;
+            double var = s2p[i] / n - pm[i] * pm[i];
+            ps_[i] = var > 1e-12 ? sqrt(var) : 1.0;
+        }
+        for (int q = 0; q < 9; q++) {
+            double m = cnt[q] ? (double)cnt[q] : 1.0;
+            tm[q] /= m;
+            double var = s2t[q] / m - tm[q] * tm[q];
+            ts[q] = var > 1e-12 ? sqrt(var) : 1.0;
+        }
+    }
+    double soft[3] = { 0.01, 0.01, 0.01 }, off[3] = { 0, 0, 0 }, scl[3] = { 1, 1, 1 };
+
+    /* backend and the parameter set (from a random model written with the same architecture) */
+    TRY(gp_backend_open_cpu(o->threads, &c.be, err));
+    TRY(gp_backend_check_training(c.be, err));
+    TRY(gp_model_write_random(c.init_path, &o->arch, o->seed, err));
+    TRY(gp_weights_open(c.init_path, &c.init, err));
+    TRY(gp_tparams_from_weights(c.be, c.init, &c.ps, err));
+    {
+        size_t maxm = 0;
+        for (int k = 0; k < o->arch.ensemble; k++) {
+            char pre[32];
+            member_prefix(pre, sizeof pre, k);
+            size_t s = 0;
+            for (int i = 0; i < c.ps.n; i++) if (!strncmp(c.ps.p[i].name, pre, strlen(pre))) s += c.ps.p[i].n;
+            if (s > maxm) maxm = s;
+        }
+        c.best_n = maxm;
+        c.best = malloc(sizeof(float) * (maxm ? maxm : 1));
+        if (!c.best) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the best-epoch copy"); goto done; }
+    }
+    if (access(c.ckpt, R_OK) == 0) {
+        TRY(load_checkpoint(&c, err));
+        logf_(o, "resuming from %s: stage %s, VAE epoch %d batch %ld, member %d epoch %d", c.ckpt,
+              c.s.stage == 0 ? "VAE" : c.s.stage == 1 ? "flow" : "done", c.s.vae_epoch, c.s.vae_batch, c.s.member,
+              c.s.flow_epoch);
+    }
+    int tin = image ? 2 * o->arch.latent + GP_NPHOT : GP_NPHOT;
+    if (image) {
+        if (o->encoder_from) {
+            TRY(copy_encoder(&c, o->encoder_from, soft, off, scl, err));
+            logf_(o, "VAE taken from %s (frozen)", o->encoder_from);
+            if (c.s.stage == 0) c.s.stage = 1;
+        } else {
+            TRY(stretch_stats(d, rows[0], nrows[0], soft, off, scl, err));
+            logf_(o, "band stretch: softening %.4g %.4g %.4g nmgy, offset %.3f %.3f %.3f, scale %.3f %.3f %.3f",
+                  soft[0], soft[1], soft[2], off[0], off[1], off[2], scl[0], scl[1], scl[2]);
+            float sf[3] = { (float)soft[0], (float)soft[1], (float)soft[2] }, of[3] = { (float)off[0], (float)off[1], (float)off[2] },
+                  sc[3] = { (float)scl[0], (float)scl[1], (float)scl[2] };
+            if (c.s.stage == 0) {
+                logf_(o, "stage 1: VAE on %ld galaxies, %d epochs, batch %d, Adam lr %g, beta %g", nrows[0], o->vae_epochs,
+                      o->vae_batch, (double)o->vae_lr, o->vae_beta);
+                TRY(stage_vae(&c, d, rows[0], nrows[0], sf, of, sc, err));
+                c.s.stage = 1;
+                TRY(save_checkpoint(&c, err));
+            }
+        }
+    } else if (c.s.stage == 0) c.s.stage = 1;
+
+    /* flow-stage inputs */
+    for (int p = 0; p < 3; p++) {
+        long n = nrows[p + 1];
+        fd[p].n = n;
+        fd[p].X = malloc(sizeof(float) * (size_t)(n ? n : 1) * tin);
+        fd[p].Y = malloc(sizeof(float) * (size_t)(n ? n : 1) * 9);
+        fd[p].M = malloc(sizeof(float) * (size_t)(n ? n : 1));
+        if (!fd[p].X || !fd[p].Y || !fd[p].M) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate flow-stage inputs"); goto done; }
+    }
+    if (image) {
+        long nall = nrows[1] + nrows[2] + nrows[3];
+        long *all = malloc(sizeof(long) * (size_t)(nall ? nall : 1));
+        lat = malloc(sizeof(float) * (size_t)(nall ? nall : 1) * 2 * o->arch.latent);
+        if (!all || !lat) { free(all); st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate latents"); goto done; }
+        memcpy(all, rows[1], sizeof(long) * nrows[1]);
+        memcpy(all + nrows[1], rows[2], sizeof(long) * nrows[2]);
+        memcpy(all + nrows[1] + nrows[2], rows[3], sizeof(long) * nrows[3]);
+        float sf[3] = { (float)soft[0], (float)soft[1], (float)soft[2] }, of[3] = { (float)off[0], (float)off[1], (float)off[2] },
+              sc[3] = { (float)scl[0], (float)scl[1], (float)scl[2] };
+        st = encode_rows(&c, d, all, nall, sf, of, sc, o->arch.latent, lat, err);
+        free(all);
+        if (st) goto done;
+    }
+    {
+        long base = 0;
+        for (int p = 0; p < 3; p++) {
+            for (long j = 0; j < fd[p].n; j++) {
+                long r = rows[p + 1][j];
+                float *x = fd[p].X + (size_t)j * tin;
+                if (image) memcpy(x, lat + (size_t)(base + j) * 2 * o->arch.latent, sizeof(float) * 2 * o->arch.latent);
+                const float *mg = d->mag + r * 5;
+                double raw[GP_NPHOT] = { mg[0] - mg[1], mg[1] - mg[2], mg[2] - mg[3], mg[3] - mg[4], mg[0], mg[1], mg[2], mg[3], mg[4] };
+                float *ph = x + (image ? 2 * o->arch.latent : 0);
+                for (int i = 0; i < GP_NPHOT; i++) ph[i] = (float)((raw[i] - pm[i]) / ps_[i]);
+                for (int q = 0; q < 9; q++) {
+                    double v = d->target[r * 9 + q];
+                    fd[p].Y[(size_t)j * 9 + q] = isfinite(v) ? (float)((v - tm[q]) / ts[q]) : 0.0f;
+                }
+                fd[p].M[j] = d->oh_ok[r] ? 1.0f : 0.0f;
+            }
+            base += fd[p].n;
+        }
+    }
+    if (c.s.stage == 1) {
+        logf_(o, "stage 2: %d flow-stage member%s on %ld galaxies (validation %ld), batch %d, Adam lr %g, up to %d epochs, patience %d",
+              o->arch.ensemble, o->arch.ensemble == 1 ? "" : "s", fd[0].n, fd[1].n, o->flow_batch, (double)o->flow_lr,
+              o->flow_epochs, o->patience);
+        TRY(stage_flow(&c, &fd[0], &fd[1], tin, err));
+        c.s.stage = 2;
+        TRY(save_checkpoint(&c, err));
+    }
+
+    /* the final weights file */
+    {
+        gp_weights_writer *wr = NULL;
+        TRY(gp_weights_writer_new(&wr, err));
+        st = gp_weights_copy_meta(c.init, wr, err);
+        char date[32], buf[1024];
+        time_t t = time(NULL);
+        struct tm tmv;
+        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tmv));
+#define S(k, v) if (!st) st = gp_weights_writer_set_str(wr, k, v, err)
+#define I(k, v) if (!st) st = gp_weights_writer_set_i64(wr, k, v, err)
+#define F(k, v) if (!st) st = gp_weights_writer_set_f64(wr, k, v, err)
+#define FA(k, v, n) if (!st) st = gp_weights_writer_set_f64_array(wr, k, v, n, err)
+        I("model.trained", 1);
+        snprintf(buf, sizeof buf, "galpost %s model (VAE + conditional RealNVP flows, ensemble of %d) trained by galpost train",
+                 image ? "image" : "photometry-only", o->arch.ensemble);
+        S("model.description", buf);
+        FA("phot.mean", pm, GP_NPHOT);
+        FA("phot.std", ps_, GP_NPHOT);
+        FA("target.mean", tm, 9);
+        FA("target.std", ts, 9);
+        if (image) {
+            FA("image.softening", soft, 3);
+            FA("image.offset", off, 3);
+            FA("image.scale", scl, 3);
+        }
+        S("provenance.command", o->command ? o->command : "galpost train");
+        I("provenance.seed", (int64_t)o->seed);
+        S("provenance.date", date);
+        {
+            size_t pos = 0;
+            buf[0] = 0;
+            for (int i = 0; i < o->ndata && pos < sizeof buf - 2; i++) {
+                pos += (size_t)snprintf(buf + pos, sizeof buf - pos, "%s%s", i ? "," : "", o->data[i]);
+            }
+            if (pos >= sizeof buf) buf[sizeof buf - 1] = 0;
+        }
+        S("provenance.data", buf);
+        I("train.rows", d->n);
+        I("train.bad_rows", d->nbad_rows);
+        I("train.max_rows", o->max_rows);
+        I("train.split.seed", (int64_t)o->seed);
+        I("train.split.vae", nrows[0]);
+        I("train.split.train", nrows[1]);
+        I("train.split.val", nrows[2]);
+        I("train.split.test", nrows[3]);
+        S("train.split.rule", "usable rows ordered by splitmix64(seed, objID); first train.split.vae for the VAE, the rest 70/15/15 train/validation/test");
+        if (image && !o->encoder_from) {
+            I("train.vae.epochs", o->vae_epochs);
+            I("train.vae.batch", o->vae_batch);
+            F("train.vae.lr", o->vae_lr);
+            F("train.vae.beta", o->vae_beta);
+            F("train.vae.final_loss", c.s.vae_last_loss);
+            F("train.vae.seconds", c.s.vae_seconds);
+            S("train.vae.loss", "sum over pixels of squared error on the stretched image + beta KL(q(z|x) || N(0,1)), per image");
+        }
+        if (image && o->encoder_from) S("train.vae.from", o->encoder_from);
+        I("train.flow.max_epochs", o->flow_epochs);
+        I("train.flow.batch", o->flow_batch);
+        I("train.flow.patience", o->patience);
+        F("train.flow.lr", o->flow_lr);
+        F("train.flow.seconds", c.s.flow_seconds);
+        S("train.flow.loss", "per galaxy: MSE(core head) + MSE(O/H head, measurable only) + MSE(line head) + BCE(classifier) + NLL(core flow) + NLL(O/H flow | true core, measurable only) + NLL(line flow); heads not trained through the flows");
+        {
+            int64_t ep[GP_ENSEMBLE_MAX];
+            for (int k = 0; k < o->arch.ensemble; k++) ep[k] = c.s.member_epochs[k];
+            if (!st) st = gp_weights_writer_set_i64_array(wr, "train.flow.best_epochs", ep, (size_t)o->arch.ensemble, err);
+            FA("train.flow.best_val_loss", c.s.member_val, (size_t)o->arch.ensemble);
+        }
+        F("train.seconds_total", c.s.vae_seconds + c.s.flow_seconds);
+        S("train.backend", c.be->description);
+#undef S
+#undef I
+#undef F
+#undef FA
+        if (!st) st = gp_tparams_write(&c.ps, wr, 0, err);
+        if (!st) st = gp_weights_writer_write(wr, o->out, err);
+        gp_weights_writer_free(wr);
+        if (st) goto done;
+        logf_(o, "wrote %s (%.1f min in this run)", o->out, (now_s() - t_start) / 60);
+    }
+done:
+    for (int p = 0; p < 3; p++) { free(fd[p].X); free(fd[p].Y); free(fd[p].M); }
+    for (int p = 0; p < 4; p++) free(rows[p]);
+    free(lat);
+    free(part);
+    free(c.best);
+    gp_tparams_free(&c.ps);
+    gp_weights_close(c.init);
+    gp_backend_close(c.be);
+    gp_dataset_close(d);
+    return st;
+}

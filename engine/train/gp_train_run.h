@@ -1,0 +1,72 @@
+/*
+ * gp_train_run.h: the training protocol (`galpost train`) and the pieces
+ * `galpost eval` shares with it (internal).
+ *
+ * Protocol (design.md section 2, after the seed paper):
+ *  1. usable rows are ordered by a seeded hash of their objID; the first
+ *     vae_count go to the VAE, the rest are split 70/15/15 into the flow
+ *     stage's train, validation and test sets (gp_train_partition);
+ *  2. the VAE is trained on its part (reconstruction SSE on the stretched
+ *     image + beta KL to N(0,1), Adam) and frozen;
+ *  3. its latent means and standard deviations, with the standardized
+ *     photometry, are the trunk input of each of the K ensemble members,
+ *     trained with different seeds by MSE (heads) + BCE (classifier) + NLL
+ *     of the residuals (flows), early-stopped on the validation loss;
+ *  4. standardization statistics (photometry, targets) come from the train
+ *     split and the band stretch from the VAE part; they, the protocol
+ *     settings and the provenance go to the weights metadata.
+ * A checkpoint in the work directory after every epoch (and every few
+ * minutes within long VAE epochs) lets an interrupted run resume.
+ */
+#ifndef GALPOST_GP_TRAIN_RUN_H
+#define GALPOST_GP_TRAIN_RUN_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "galpost/gp_model.h"
+#include "gp_dataset.h"
+
+enum { GP_PART_BAD = -1, GP_PART_VAE = 0, GP_PART_TRAIN = 1, GP_PART_VAL = 2, GP_PART_TEST = 3 };
+
+typedef struct gp_train_opts {
+    const char *const *data;   /* shard paths */
+    int         ndata;
+    const char *out;           /* output weights file */
+    const char *workdir;       /* checkpoints, latent cache, log */
+    const char *encoder_from;  /* take the trained VAE (and stretch) from this model: skip stage 2 */
+    gp_arch     arch;
+    uint64_t    seed;
+    int         threads;
+    long        vae_count;     /* galaxies reserved for the VAE */
+    long        max_rows;      /* use at most this many usable rows (0: all) */
+    int         vae_epochs, vae_batch;
+    float       vae_lr;
+    double      vae_beta;
+    int         flow_epochs, flow_batch, patience;
+    float       flow_lr;
+    const char *command;       /* provenance */
+    FILE       *log;           /* log file (may be NULL) */
+    int         progress;      /* progress line on stderr */
+    volatile sig_atomic_t *interrupted;
+} gp_train_opts;
+
+void gp_train_opts_default(gp_train_opts *o);
+
+/* Run the whole protocol; resumes from workdir/checkpoint.gpw when present. */
+int gp_train_run(const gp_train_opts *o, gp_error *err);
+
+/*
+ * gp_train_partition() - part[i] for every row of d: GP_PART_BAD for rows
+ * with bad bits, else VAE/TRAIN/VAL/TEST (see above).  max_rows > 0 keeps
+ * only the first max_rows usable rows of the seeded order (the others get
+ * GP_PART_BAD).
+ */
+int gp_train_partition(const gp_dataset *d, uint64_t seed, long vae_count, long max_rows,
+                       int8_t *part, gp_error *err);
+
+/* Format seconds as "1h02m", "3m20s" or "12s". */
+void gp_train_fmt_time(double s, char *buf, size_t n);
+
+#endif

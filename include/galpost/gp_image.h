@@ -1,0 +1,368 @@
+/*
+ * gp_image.h: band images with WCS, galaxy cutouts, aperture photometry and
+ * local photometric catalogues: everything that turns the frames an observer
+ * has loaded (SDSS-like frames in nanomaggies) into a gp_galaxy for
+ * gp_infer() (gp_model.h).
+ *
+ * Frames
+ *   A gp_frame is one 2-D image with its celestial WCS (parsed by wcslib)
+ *   and its band.  It is opened from a FITS file on disk (any name cfitsio
+ *   accepts, including .fits.bz2/.gz and extended syntax such as
+ *   "f.fits[1]") or from a FITS file held in memory (as received from DS9
+ *   through XPA).  Pixels are not read at open: each cutout or photometry
+ *   call reads only the rectangle of pixels it needs (fits_read_subset), so
+ *   a click on a 2048x1489 SDSS frame reads about 170x170 pixels per band.
+ *   A frame is not thread-safe: use one frame from one thread at a time.
+ *
+ * Pixel coordinates follow FITS: (1, 1) is the centre of the first pixel.
+ *
+ * Cutouts
+ *   A cutout is GP_CUTOUT_SIZE x GP_CUTOUT_SIZE pixels of GP_PIXEL_SCALE
+ *   arcsec on a gnomonic (TAN) grid centred on (ra, dec), north up and east
+ *   left: row-major, row 0 is the southernmost row (FITS order, so that the
+ *   array written as a FITS image displays north up), column 0 the eastern
+ *   edge.  The reference point lies at FITS pixel (80.5, 80.5), the corner
+ *   shared by the four central pixels; the cutout's own WCS is
+ *   CRPIX = 80.5, 80.5, CRVAL = ra, dec, CD = diag(-s, +s), s = 0.396"/px.
+ *   Each band is cut through its own WCS (SDSS bands are offset by several
+ *   pixels).  When a frame's pixel grid already is the cutout's grid (same
+ *   scale within 0.1%, same orientation within 0.06 deg, north up, east left),
+ *   pixels are copied with an integer shift (the galaxy is then within half
+ *   a pixel of the centre); otherwise each cutout pixel is resampled by
+ *   bilinear interpolation at its centre and multiplied by the ratio of the
+ *   cutout pixel area to the frame pixel area, which conserves flux
+ *   (nanomaggies per pixel) and sets GP_FLAG_RESAMPLED.
+ *   Cutout pixels that fall off the frame are padded with 0 (the sky level
+ *   of sky-subtracted frames) and set GP_FLAG_EDGE; non-finite frame pixels
+ *   (NaN, Inf, BLANK) are filled with 0 and set GP_FLAG_MASKED.
+ *
+ * Photometry
+ *   Aperture photometry on nanomaggy images: the flux inside a circle of
+ *   radius R (exact pixel/circle overlap, estimated with 8x8 sub-pixels on
+ *   pixels crossing the circle) minus the local sky, the 3-sigma-clipped
+ *   median of the pixels whose centres lie in the annulus R_in..R_out, times
+ *   the aperture area.  m = 22.5 - 2.5 log10(flux / nanomaggy): AB
+ *   magnitudes, on the SDSS frame calibration.  Measured magnitudes are NOT
+ *   corrected for Galactic extinction (SDSS frames carry no extinction
+ *   map); catalogue magnitudes are (gp_catalog_match()).
+ *
+ * Catalogues
+ *   A local photometric catalogue is a FITS binary table or a CSV file
+ *   (header line of column names) with SDSS PhotoObj columns: ra, dec
+ *   (degrees, ICRS), modelMag_u .. modelMag_z and extinction_u ..
+ *   extinction_z (or the vector columns modelMag[5], extinction[5] of
+ *   photoObj files).  Column names are matched case-insensitively.  With
+ *   extinction_r alone, the other bands' extinctions are A_r times the
+ *   Schlegel, Finkbeiner & Davis (1998) ratios (5.155, 3.793, 2.751, 2.086,
+ *   1.479)/2.751.  Without extinction columns the magnitudes are used as
+ *   they are, and gp_catalog_has_extinction() says so.  An optional integer
+ *   column 'type' (PhotoObj: 3 galaxy, 6 star) is kept with each row.  Rows whose magnitudes are not finite or are SDSS sentinels
+ *   (<= -9000 or >= 9000) are never matched.
+ */
+#ifndef GALPOST_GP_IMAGE_H
+#define GALPOST_GP_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "galpost/gp_error.h"
+#include "galpost/gp_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* SDSS bands, in gp_galaxy.mag order. */
+typedef enum gp_band {
+    GP_BAND_UNKNOWN = -1,
+    GP_BAND_U = 0,
+    GP_BAND_G,
+    GP_BAND_R,
+    GP_BAND_I,
+    GP_BAND_Z,
+    GP_NBANDS
+} gp_band;
+
+/* gp_band_name() - "u", "g", "r", "i", "z", or "?" for anything else. */
+const char *gp_band_name(int band);
+
+/*
+ * gp_band_from_filter() - the band named by a FILTER keyword value.
+ *
+ * Given:
+ *   value     const char*  e.g. "g", "r ", "i'", "SDSS-z", "sdss_u".
+ * Function return value:
+ *   A gp_band, or GP_BAND_UNKNOWN.
+ */
+int gp_band_from_filter(const char *value);
+
+/*
+ * gp_band_from_filename() - the band named by an SDSS-style file name:
+ * frame-g-..., stamp-r-..., fpC-RRRRRR-iC-..., or any base name with the
+ * band letter alone between '-', '_' or '.' separators (mock-g.fits).
+ *
+ * Function return value:
+ *   A gp_band, or GP_BAND_UNKNOWN.
+ */
+int gp_band_from_filename(const char *path);
+
+/* ------------------------------------------------------------- frames */
+
+typedef struct gp_frame gp_frame;
+
+/*
+ * gp_frame_open_file() - open a band image on disk.
+ *
+ * Opens the first HDU holding an image of at least 2 x 2 pixels (more
+ * axes are allowed when they have length 1), parses its WCS with wcslib
+ * and finds its band from the FILTER keyword, else from the file name.
+ * The file stays open; pixels are read on demand.
+ *
+ * Given:
+ *   path      const char*   File name (cfitsio syntax).
+ * Returned:
+ *   out       gp_frame**    The frame; close with gp_frame_close().
+ *   err       gp_error*
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG (NULL argument); GP_ERR_FITS (cannot open or read,
+ *   message names the file and cfitsio's reason); GP_ERR_NOTFOUND (no
+ *   image HDU); GP_ERR_FORMAT (image of more than one plane);
+ *   GP_ERR_NOMEM.  A frame without a usable celestial WCS opens fine:
+ *   gp_frame_has_wcs() tells, and cutouts then fail with GP_ERR_WCS.
+ */
+int gp_frame_open_file(const char *path, gp_frame **out, gp_error *err);
+
+/*
+ * gp_frame_open_memory() - open a band image from a FITS file in memory.
+ *
+ * Given:
+ *   buf, len  const void*, size_t  The FITS bytes (copied).
+ *   name      const char*   A name for messages, also used to find the
+ *                           band when there is no FILTER keyword (may be
+ *                           NULL: "(memory)").
+ * Returned:
+ *   out       gp_frame**
+ *   err       gp_error*
+ * Function return value:
+ *   As gp_frame_open_file(); GP_ERR_FORMAT when len is too small to hold
+ *   a FITS header (2880 bytes).
+ */
+int gp_frame_open_memory(const void *buf, size_t len, const char *name,
+                         gp_frame **out, gp_error *err);
+
+/* gp_frame_close() - close the file and free the frame (NULL allowed). */
+void gp_frame_close(gp_frame *f);
+
+/* Facts about an open frame. */
+const char *gp_frame_name(const gp_frame *f);   /* path or given name */
+int   gp_frame_band(const gp_frame *f);         /* gp_band */
+long  gp_frame_width(const gp_frame *f);        /* NAXIS1 */
+long  gp_frame_height(const gp_frame *f);       /* NAXIS2 */
+int   gp_frame_has_wcs(const gp_frame *f);      /* 1: celestial WCS usable */
+double gp_frame_pixel_scale(const gp_frame *f); /* arcsec/pixel at the
+                                                   reference point; 0 without WCS */
+
+/* gp_frame_set_band() - override the band (e.g. an RGB frame's channel). */
+void gp_frame_set_band(gp_frame *f, int band);
+
+/*
+ * gp_frame_sky_to_pixel() / gp_frame_pixel_to_sky() - convert between
+ * ICRS degrees and FITS pixel coordinates through the frame's WCS.
+ *
+ * Function return value:
+ *   GP_OK; GP_ERR_WCS (no WCS, or the point has no valid projection;
+ *   message names the frame and the position).
+ */
+int gp_frame_sky_to_pixel(const gp_frame *f, double ra, double dec,
+                          double *x, double *y, gp_error *err);
+int gp_frame_pixel_to_sky(const gp_frame *f, double x, double y,
+                          double *ra, double *dec, gp_error *err);
+
+/*
+ * gp_frame_contains() - 1 when (ra, dec) falls on the frame, i.e. its
+ * pixel position lies within [0.5, NAXIS + 0.5] on both axes; 0 when it
+ * does not or the frame has no WCS.
+ */
+int gp_frame_contains(const gp_frame *f, double ra, double dec);
+
+/*
+ * gp_frame_read_section() - read a rectangle of pixels as float.
+ *
+ * Given:
+ *   x0, y0    long     First pixel (FITS, 1-based), inside the image.
+ *   nx, ny    long     Size; the rectangle must lie inside the image.
+ * Returned:
+ *   out       float*   nx*ny values, row-major from (x0, y0); BLANK and
+ *                      non-finite pixels are NaN.
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG (rectangle outside the image); GP_ERR_FITS.
+ */
+int gp_frame_read_section(gp_frame *f, long x0, long y0, long nx, long ny,
+                          float *out, gp_error *err);
+
+/* ------------------------------------------------------------ cutouts */
+
+/*
+ * gp_cutout_band() - one band's GP_CUTOUT_SIZE^2 cutout at (ra, dec).
+ *
+ * Given:
+ *   f         gp_frame*    The band image (needs a celestial WCS).
+ *   ra, dec   double       Centre, ICRS degrees.
+ * Returned:
+ *   out       float*       GP_CUTOUT_SIZE * GP_CUTOUT_SIZE values.
+ *   flags     uint32_t*    GP_FLAG_EDGE, GP_FLAG_MASKED, GP_FLAG_RESAMPLED
+ *                          are OR-ed in (may be NULL).
+ *   err       gp_error*
+ * Function return value:
+ *   GP_OK; GP_ERR_WCS (no celestial WCS: message names the frame);
+ *   GP_ERR_DATA (the centre is off the frame, or more than half of the
+ *   cutout's on-frame pixels are not finite); GP_ERR_FITS; GP_ERR_NOMEM.
+ */
+int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
+                   uint32_t *flags, gp_error *err);
+
+/*
+ * gp_cutout_gri() - the g, r, i cutout of gp_galaxy.cutout.
+ *
+ * Given:
+ *   gri       gp_frame*[3]  The g, r and i frames, in this order.
+ * Returned:
+ *   out       float*        GP_CUTOUT_PIXELS values (g, r, i planes).
+ *   flags     uint32_t*     As gp_cutout_band(), all bands OR-ed.
+ * Function return value:
+ *   As gp_cutout_band(), the message prefixed by the band; GP_ERR_ARG
+ *   when a frame is NULL.
+ */
+int gp_cutout_gri(gp_frame *const gri[3], double ra, double dec, float *out,
+                  uint32_t *flags, gp_error *err);
+
+/* --------------------------------------------------------- photometry */
+
+typedef struct gp_phot_options {
+    double radius;     /* aperture radius, arcsec (default 6) */
+    double sky_inner;  /* sky annulus, arcsec (default 0: 2 * radius) */
+    double sky_outer;  /*            (default 0: 3 * radius) */
+} gp_phot_options;
+
+/* gp_phot_options_default() - radius 6", annulus 2R..3R. */
+gp_phot_options gp_phot_options_default(void);
+
+/* One aperture measurement. */
+typedef struct gp_phot {
+    double flux;       /* sky-subtracted flux in the aperture, frame units
+                          (nanomaggies) */
+    double flux_err;   /* 1-sigma from the sky noise: sqrt(A s^2 (1 + A/n)),
+                          A aperture area in pixels, s the sky rms, n the
+                          number of sky pixels (no source Poisson term) */
+    double sky;        /* sky level per pixel */
+    double sky_rms;    /* sky rms per pixel (1.4826 MAD) */
+    double area;       /* aperture area on the frame, pixels */
+    int    nsky;       /* sky pixels used */
+    uint32_t flags;    /* GP_FLAG_EDGE: part of the aperture is off the
+                          frame; GP_FLAG_MASKED: non-finite pixels in the
+                          aperture were replaced by the sky */
+} gp_phot;
+
+/*
+ * gp_phot_aperture() - aperture photometry at (ra, dec) on one frame.
+ *
+ * Given:
+ *   f         gp_frame*               Frame with WCS.
+ *   ra, dec   double                  ICRS degrees.
+ *   opt       const gp_phot_options*  NULL: defaults.
+ * Returned:
+ *   out       gp_phot*
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG (radii not 0 < R <= R_in < R_out <= 300");
+ *   GP_ERR_WCS; GP_ERR_DATA (centre off the frame, fewer than 20 finite
+ *   sky pixels); GP_ERR_FITS; GP_ERR_NOMEM.
+ */
+int gp_phot_aperture(gp_frame *f, double ra, double dec,
+                     const gp_phot_options *opt, gp_phot *out, gp_error *err);
+
+/*
+ * gp_phot_magnitudes() - ugriz AB magnitudes measured on five frames.
+ *
+ * Given:
+ *   ugriz     gp_frame*[5]  Frames in band order; any may be NULL.
+ *   ra, dec, opt            As gp_phot_aperture().
+ * Returned:
+ *   mag       float[5]      Magnitudes 22.5 - 2.5 log10(flux).
+ *   magerr    float[5]      1.0857 flux_err / flux (may be NULL).
+ *   flags     uint32_t*     Photometry flags OR-ed (may be NULL).
+ * Function return value:
+ *   GP_OK; GP_ERR_NOTFOUND when a band has no frame (message: "no u
+ *   frame: ..."); GP_ERR_DATA when a band's flux is not positive; the
+ *   gp_phot_aperture() statuses, prefixed by the band.
+ */
+int gp_phot_magnitudes(gp_frame *const ugriz[GP_NBANDS], double ra, double dec,
+                       const gp_phot_options *opt, float mag[GP_NBANDS],
+                       float magerr[GP_NBANDS], uint32_t *flags, gp_error *err);
+
+/* ---------------------------------------------------------- catalogue */
+
+typedef struct gp_catalog gp_catalog;
+
+/*
+ * gp_catalog_open() - read a photometric catalogue (FITS table or CSV,
+ * told apart by the first bytes) into memory.
+ *
+ * Given:
+ *   path      const char*
+ * Returned:
+ *   out       gp_catalog**   Close with gp_catalog_close().
+ * Function return value:
+ *   GP_OK; GP_ERR_IO (cannot open); GP_ERR_FITS; GP_ERR_NOTFOUND (a
+ *   required column is missing: message names the file and the column);
+ *   GP_ERR_FORMAT (CSV line with the wrong number of fields or a
+ *   non-numeric value: message names file, line and column; no rows);
+ *   GP_ERR_NOMEM.
+ */
+int  gp_catalog_open(const char *path, gp_catalog **out, gp_error *err);
+void gp_catalog_close(gp_catalog *c);
+
+const char *gp_catalog_path(const gp_catalog *c);
+size_t      gp_catalog_size(const gp_catalog *c);       /* rows read */
+int         gp_catalog_has_extinction(const gp_catalog *c);
+
+/* A catalogue match. */
+typedef struct gp_catalog_entry {
+    size_t row;                  /* 0-based data row */
+    double ra, dec;              /* the object's position */
+    double sep;                  /* separation from the query, arcsec */
+    float  mag[GP_NBANDS];       /* modelMag - extinction, ugriz */
+    float  extinction[GP_NBANDS];/* 0 when the catalogue has none */
+    int    type;                 /* PhotoObj type (3 galaxy, 6 star), -1 if unknown */
+} gp_catalog_entry;
+
+/*
+ * gp_catalog_match() - the nearest usable object within `radius`.
+ *
+ * Given:
+ *   ra, dec   double    Query position, ICRS degrees.
+ *   radius    double    Match radius, arcsec (> 0).
+ * Returned:
+ *   out       gp_catalog_entry*
+ * Function return value:
+ *   GP_OK; GP_ERR_NOTFOUND (nothing within radius); GP_ERR_ARG.
+ */
+int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
+                     gp_catalog_entry *out, gp_error *err);
+
+/*
+ * gp_catalog_row() - row `row` (0-based, in file order) of the catalogue,
+ * as gp_catalog_match() would return it (sep = 0).
+ *
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG (row out of range); GP_ERR_DATA (the row has no
+ *   usable position or magnitudes: it is never matched).
+ */
+int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err);
+
+/* gp_sky_separation() - angular distance between two positions, arcsec. */
+double gp_sky_separation(double ra1, double dec1, double ra2, double dec2);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GALPOST_GP_IMAGE_H */

@@ -1,0 +1,195 @@
+/*
+ * gpd.h: galpostd internals (the daemon of the DS9 plugin).
+ *
+ * Threads: the main thread runs the event loop, every XPA call (server and
+ * client, through gp_xpa.h) and the job queue; one worker thread owns the
+ * model, the catalogue and the open frames, and runs cutouts, photometry
+ * and inference.  A job passes main (gather from DS9) -> worker (compute)
+ * -> main (publish overlays and plot), so XPA handlers stay short and DS9
+ * is never made to wait on us.
+ */
+#ifndef GALPOST_GPD_H
+#define GALPOST_GPD_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "galpost/galpost.h"
+
+/* ------------------------------------------------------------ logging */
+
+enum { GPD_LOG_ERROR = 0, GPD_LOG_WARN, GPD_LOG_INFO, GPD_LOG_DEBUG };
+
+/* gpd_log_open() - log to `path` (appending), or to stderr when NULL/"".
+ * Returns 0, or -1 with errno set when the file cannot be opened. */
+int  gpd_log_open(const char *path, int level);
+void gpd_log_set_level(int level);
+void gpd_log_close(void);
+void gpd_log(int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+int         gpd_log_level_parse(const char *s);  /* -1 when unknown */
+const char *gpd_log_level_name(int level);
+
+/* ------------------------------------------------------ configuration */
+
+#define GPD_PATH_MAX 4096
+
+typedef struct gpd_config {
+    char            model[GPD_PATH_MAX];   /* "" = the default model */
+    gp_backend_kind backend;
+    int             threads;               /* 0 = all CPUs */
+    int             samples;               /* posterior samples per galaxy */
+    uint64_t        seed;
+    char            catalog[GPD_PATH_MAX]; /* "" = none */
+    double          match_radius;          /* catalogue match, arcsec */
+    double          aperture;              /* photometry radius without a region, arcsec */
+    char            ds9[1024];             /* default DS9 target */
+    char            name[256];             /* our XPA access point */
+    char            log[GPD_PATH_MAX];     /* "" = stderr */
+    int             log_level;
+    char            pidfile[GPD_PATH_MAX]; /* "" = none */
+    int             overlay;               /* draw text regions */
+    int             plot;                  /* draw the BPT plot */
+    int             show_errors;           /* failures in DS9's text window */
+    int             max_queue;             /* pending requests */
+    int             max_galaxies;          /* per request */
+    int             timeout;               /* XPA timeout towards DS9, seconds */
+} gpd_config;
+
+void gpd_config_defaults(gpd_config *c);
+
+/*
+ * gpd_config_set() - set one key from text (configuration file, command
+ * line and `xpaset galpost set` all go through here).
+ * Returns 0, or -1 with a message naming the key and the accepted values.
+ */
+int gpd_config_set(gpd_config *c, const char *key, const char *value,
+                   char *msg, size_t msglen);
+
+/* gpd_config_load() - read "key = value" lines ('#' comments).  Returns 0,
+ * or -1 with a message naming the file and line. */
+int gpd_config_load(gpd_config *c, const char *path, char *msg, size_t msglen);
+
+/* gpd_config_get() - the value of one key as text; -1 for an unknown key. */
+int gpd_config_get(const gpd_config *c, const char *key, char *out, size_t outlen);
+
+/* The keys, NULL-terminated, and whether changing one needs a reload. */
+extern const char *const gpd_config_keys[];
+int gpd_config_key_reloads(const char *key);
+
+/* ------------------------------------------------------ request parsing */
+
+typedef enum gpd_where {
+    GPD_WHERE_SELECTED = 0,  /* DS9's selected regions (default) */
+    GPD_WHERE_ALL,           /* every shape region of the current frame */
+    GPD_WHERE_CROSSHAIR,     /* DS9's crosshair */
+    GPD_WHERE_POSITION       /* RA DEC given */
+} gpd_where;
+
+typedef struct gpd_infer_args {
+    gpd_where where;
+    double    ra, dec;       /* GPD_WHERE_POSITION */
+    char      target[1024];  /* "" = the configured DS9 */
+    char      tag[64];       /* "" = none */
+} gpd_infer_args;
+
+/*
+ * gpd_parse_infer() - parse "[selected|all|crosshair|RA DEC] [ds9 TARGET]
+ * [tag WORD]".  RA/Dec in degrees, or sexagesimal (RA in hours) with ':'.
+ * Returns 0, or -1 with a message quoting the offending word.
+ */
+int gpd_parse_infer(const char *params, gpd_infer_args *a, char *msg, size_t msglen);
+
+/* gpd_parse_angle() - degrees from "150.25" or "10:01:00.0" (hours when
+ * `hours`).  Returns 0 or -1. */
+int gpd_parse_angle(const char *s, int hours, double *deg);
+
+/* One region read from DS9. */
+typedef struct gpd_shape {
+    double ra, dec;          /* centre, ICRS degrees */
+    double radius;           /* arcsec; 0 for points */
+    double x, y, rpix;       /* image coordinates of the current frame */
+    int    has_image;
+} gpd_shape;
+
+/*
+ * gpd_parse_regions() - shapes (circle, ellipse, box, annulus, point,
+ * polygon centroid) from DS9 region text in wcs/icrs/degrees, skipping
+ * text and our own (tag={galpost}) regions.  When `image` is not NULL it is
+ * the same listing in image coordinates and fills x, y, rpix.
+ * Returns the number of shapes written (at most max).
+ */
+int gpd_parse_regions(const char *wcs, const char *image, gpd_shape *out, int max);
+
+/* Split a whitespace-separated list of integers ("1 2 3 "). */
+int gpd_parse_int_list(const char *s, int *out, int max);
+
+/* ------------------------------------------------------------- results */
+
+/* One galaxy's result as kept by the daemon. */
+typedef struct gpd_result {
+    int       id;            /* #N shown to the user */
+    double    ra, dec, radius;
+    char      colours[256];  /* where the magnitudes came from */
+    float     mag[GP_NMAG];
+    float     magerr[GP_NMAG];  /* NAN for catalogue magnitudes */
+    char      frames[3][GPD_PATH_MAX / 4];  /* g, r, i sources */
+    char      model[GPD_PATH_MAX / 4];
+    int       model_trained;
+    uint64_t  seed;
+    double    compute_ms;
+    double    cut_sum[3];    /* g, r, i cutout: total flux (nanomaggies) */
+    double    cut_peak[3];   /*   brightest pixel within 20 px of the centre */
+    int       cut_px[3], cut_py[3];  /* its position (0-based; centre 79.5) */
+    gp_result r;             /* summary and samples */
+} gpd_result;
+
+/* ------------------------------------------------------------ formats */
+
+/* Each gpd_format_* function returns a malloc'ed NUL-terminated string
+ * (NULL when out of memory). */
+char *gpd_format_summary_text(const gpd_result *res);
+char *gpd_format_summary_json(const gpd_result *res);
+char *gpd_format_samples_text(const gpd_result *res);
+char *gpd_format_bpt_text(const gpd_result *res);
+
+/* F from the model's y = log10(1 + F). */
+double gpd_line_flux(double y);
+
+/*
+ * gpd_format_overlay() - DS9 region text: the lines of the result beside
+ * the galaxy.  (x, y) is the galaxy in image pixels of the frame, r its
+ * radius in pixels, zoom DS9's zoom (line spacing), `marker` adds a circle
+ * at the galaxy (when the user drew none).
+ */
+char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
+                         double zoom, int marker);
+
+/* gpd_format_overlay_sky() - the same placed in ICRS degrees (when no image
+ * coordinates are known): lines to the west, `line` arcsec apart. */
+char *gpd_format_overlay_sky(const gpd_result *res, double line_arcsec, int marker);
+
+/* gpd_format_error_region() - a red text region with a failure message. */
+char *gpd_format_error_region(double ra, double dec, const char *message);
+
+/* BPT plot data: "x y" lines of the posterior samples with all four line
+ * fluxes positive; *n is the number of points. */
+char *gpd_format_bpt_points(const gpd_result *res, int *n);
+
+/* The demarcation curves: 0 Kauffmann+03, 1 Kewley+01, 2 Schawinski+07. */
+#define GPD_BPT_CURVES 3
+char *gpd_format_bpt_curve(int which, int *n);
+const char *gpd_bpt_curve_name(int which);
+
+/* Plot ranges (log([NII]/Ha), log([OIII]/Hb)). */
+#define GPD_BPT_XMIN (-2.0)
+#define GPD_BPT_XMAX 1.0
+#define GPD_BPT_YMIN (-1.5)
+#define GPD_BPT_YMAX 1.5
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * gpd_daemon.h: galpostd's state, jobs, worker and DS9 side (see gpd.h
+ * for the thread model).
+ */
+#ifndef GALPOST_GPD_DAEMON_H
+#define GALPOST_GPD_DAEMON_H
+
+#include <pthread.h>
+
+#include "gp_xpa.h"
+#include "gpd.h"
+
+typedef enum gpd_job_kind { GPD_JOB_INFER, GPD_JOB_CLEAR, GPD_JOB_RELOAD, GPD_JOB_PLOT } gpd_job_kind;
+
+typedef enum gpd_job_state {
+    GPD_JOB_QUEUED,     /* waiting in the queue */
+    GPD_JOB_GATHER,     /* main thread: reading DS9 */
+    GPD_JOB_COMPUTE,    /* worker: cutouts, colours, inference */
+    GPD_JOB_COMPUTED,   /* worker done, main thread to publish */
+    GPD_JOB_DONE,
+    GPD_JOB_FAILED
+} gpd_job_state;
+
+/* One image found among DS9's frames. */
+typedef struct gpd_source {
+    int    frame;               /* DS9 frame id */
+    char   channel[8];          /* RGB channel, or "" */
+    int    band;                /* gp_band, GP_BAND_UNKNOWN when not known */
+    char   path[GPD_PATH_MAX];  /* file DS9 loaded, or "" */
+    char  *mem;                 /* the frame's FITS, when there is no file */
+    size_t memlen;
+} gpd_source;
+
+/* The outcome for one galaxy. */
+typedef struct gpd_outcome {
+    int        status;          /* gp_status */
+    char       message[768];
+    gpd_result res;             /* valid when status == GP_OK */
+    int        has_image;       /* overlay position in the current frame */
+    double     x, y, rpix;
+} gpd_outcome;
+
+typedef struct gpd_job {
+    uint64_t        seq;
+    char            tag[64];
+    gpd_job_kind    kind;
+    gpd_job_state   state;
+    gpd_infer_args  args;
+    char            target[1024];
+    char            ds9id[1024];  /* DS9's own XPA method: one DS9, however named */
+    gpd_config      cfg;          /* settings when submitted */
+    /* gathered from DS9 (main thread) */
+    int             nshape;
+    gpd_shape      *shapes;
+    int             nsrc;
+    gpd_source     *src;
+    int             cur_frame;
+    double          zoom;
+    /* computed (worker) */
+    gpd_outcome    *out;
+    int             nok;
+    /* result */
+    int             status;
+    char            error[1024];
+    char            ids[256];     /* "#3 #4" */
+    double          t_submit, t_start, t_gathered, t_computed, t_done;
+    struct gpd_job *next;
+} gpd_job;
+
+#define GPD_RESULTS_KEPT 64
+#define GPD_JOBS_KEPT    64
+#define GPD_TIMINGS_KEPT 128
+
+typedef struct gpd_frame_cache gpd_frame_cache;
+
+typedef struct gpd_daemon {
+    gpd_config   cfg;              /* live settings (main thread) */
+    char         config_path[GPD_PATH_MAX];
+    char       **overrides;        /* command-line KEY VALUE pairs, re-applied on reload */
+    int          noverrides;
+    char         tmpdir[GPD_PATH_MAX];
+    double       t_start;
+    int          quit;
+
+    /* queue (main thread) */
+    gpd_job     *head, *tail;      /* queued */
+    int          nqueued;
+    gpd_job     *current;          /* being gathered, computed or published */
+    gpd_job     *finished[GPD_JOBS_KEPT];
+    int          nfinished;
+    uint64_t     next_seq;
+
+    /* results (main thread) */
+    gpd_result  *results[GPD_RESULTS_KEPT];
+    int          next_id;
+
+    /* the BPT plot we last drew (main thread) */
+    char         plot_target[1024];
+    int          plot_posteriors;     /* its posterior datasets ... */
+    int          plot_dataset[16];    /* ... and their DS9 dataset numbers */
+
+    /* overlays drawn, so that a galaxy inferred again replaces its own
+     * (main thread) */
+    struct gpd_drawn {
+        char   target[1024];
+        int    frame, id;
+        double ra, dec, radius;
+    } drawn[GPD_RESULTS_KEPT];
+    int          ndrawn;
+
+    /* statistics (main thread) */
+    long         n_jobs, n_failed, n_galaxies;
+    double       timings[GPD_TIMINGS_KEPT][4];   /* gather, compute, publish, total (ms) */
+    int          ntimings;
+    char         last_error[1024];
+
+    /* worker */
+    pthread_t        thread;
+    int              thread_started;
+    pthread_mutex_t  mu;
+    pthread_cond_t   cv;
+    gpd_job         *work;         /* handed to the worker */
+    int              stop;
+    int              wake[2];      /* worker and signals -> main loop */
+
+    /* owned by the worker once it runs */
+    gp_model        *model;
+    gp_catalog      *catalog;
+    gpd_frame_cache *cache;
+
+    /* model facts for status (under mu) */
+    char   model_path[GPD_PATH_MAX];
+    char   backend_name[256];
+    char   backend_note[512];
+    int    model_trained, model_threads, model_ensemble, model_image;
+    char   catalog_desc[GPD_PATH_MAX + 64];
+} gpd_daemon;
+
+/* gpd_worker.c */
+int  gpd_load_model(gpd_daemon *d, const gpd_config *cfg, gp_error *err);
+int  gpd_worker_start(gpd_daemon *d, gp_error *err);
+void gpd_worker_submit(gpd_daemon *d, gpd_job *job);
+void gpd_worker_stop(gpd_daemon *d);
+void gpd_daemon_free_models(gpd_daemon *d);
+void gpd_wake(gpd_daemon *d);
+
+/* gpd_ds9.c (main thread) */
+int gpd_ds9_gather(gpd_job *job, gp_error *err);
+int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err);
+int gpd_ds9_clear(const char *target, gp_error *err);
+int gpd_ds9_plot(gpd_daemon *d, gpd_job *job, gp_error *err);
+void gpd_ds9_identity(gpd_job *job);
+void gpd_ds9_show_error(const char *target, const char *message);
+
+/* gpd_commands.c */
+extern const struct gpx_command gpd_commands[];
+extern const size_t gpd_ncommands;
+void gpd_queue_run(gpd_daemon *d);          /* advance the job queue */
+int  gpd_queue_reload(gpd_daemon *d, char *msg, size_t msglen);
+void gpd_job_free(gpd_job *job);
+double gpd_now(void);
+const char *gpd_help_text(void);
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * gpd_format.c: what galpostd shows: summaries (text, JSON), samples, the
+ * BPT text, the DS9 text overlay and the BPT plot data.  Pure functions.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpd.h"
+
+double gpd_line_flux(double y) { return pow(10.0, y) - 1.0; }
+
+static const char *flag_words(uint32_t f, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    const struct { uint32_t bit; const char *w; } t[] = {
+        { GP_FLAG_EDGE, "edge" }, { GP_FLAG_MASKED, "masked" }, { GP_FLAG_RESAMPLED, "resampled" },
+        { GP_FLAG_PHOT_CATALOG, "catalogue-colours" }, { GP_FLAG_PHOT_MEASURED, "measured-colours" },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (f & t[i].bit) {
+            size_t l = strlen(buf);
+            snprintf(buf + l, n - l, "%s%s", l ? "," : "", t[i].w);
+        }
+    if (!buf[0]) snprintf(buf, n, "none");
+    return buf;
+}
+
+char *gpd_format_summary_text(const gpd_result *res)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    char fl[128];
+    fprintf(f, "galpost #%d  RA %.6f  Dec %+.6f  (ICRS)\n", res->id, res->ra, res->dec);
+    fprintf(f, "  model %s%s, seed %llu, %.1f ms\n", res->model,
+            res->model_trained ? "" : " (UNTRAINED: random weights, not physics)",
+            (unsigned long long)res->seed, res->compute_ms);
+    fprintf(f, "  image g %s\n        r %s\n        i %s\n", res->frames[0], res->frames[1], res->frames[2]);
+    fprintf(f, "  colours: %s\n", res->colours);
+    fprintf(f, "  ugriz  %.3f %.3f %.3f %.3f %.3f\n", res->mag[0], res->mag[1], res->mag[2],
+            res->mag[3], res->mag[4]);
+    fprintf(f, "  flags  %s\n", flag_words(res->r.flags, fl, sizeof fl));
+    for (int b = 0; b < 3; b++)
+        fprintf(f, "  cutout %c: sum %.4g nanomaggies, peak %.4g at (%d, %d)\n", "gri"[b], res->cut_sum[b],
+                res->cut_peak[b], res->cut_px[b], res->cut_py[b]);
+    gp_summary_print(&res->r, f);
+    fclose(f);
+    return out;
+}
+
+/* JSON number, null for non-finite values. */
+static void jnum(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.6g", v);
+    else fputs("null", f);
+}
+
+static void jstr(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void jstat(FILE *f, const char *name, const gp_stat *s, int last)
+{
+    fprintf(f, "    ");
+    jstr(f, name);
+    fprintf(f, ": {\"median\": ");
+    jnum(f, s->median);
+    fprintf(f, ", \"p16\": ");
+    jnum(f, s->p16);
+    fprintf(f, ", \"p84\": ");
+    jnum(f, s->p84);
+    fprintf(f, ", \"n\": %d}%s\n", s->n, last ? "" : ",");
+}
+
+char *gpd_format_summary_json(const gpd_result *res)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    const gp_summary *s = &res->r.summary;
+    char fl[128];
+    fprintf(f, "{\n  \"id\": %d,\n  \"ra\": %.8f,\n  \"dec\": %.8f,\n  \"radius_arcsec\": ", res->id, res->ra, res->dec);
+    jnum(f, res->radius);
+    fprintf(f, ",\n  \"model\": ");
+    jstr(f, res->model);
+    fprintf(f, ",\n  \"model_trained\": %s,\n  \"seed\": %llu,\n  \"nsamples\": %d,\n  \"compute_ms\": %.2f,\n",
+            res->model_trained ? "true" : "false", (unsigned long long)res->seed, res->r.nsamples, res->compute_ms);
+    fprintf(f, "  \"frames\": {\"g\": ");
+    jstr(f, res->frames[0]);
+    fprintf(f, ", \"r\": ");
+    jstr(f, res->frames[1]);
+    fprintf(f, ", \"i\": ");
+    jstr(f, res->frames[2]);
+    fprintf(f, "},\n  \"colours\": ");
+    jstr(f, res->colours);
+    fprintf(f, ",\n  \"mag\": {");
+    for (int b = 0; b < GP_NMAG; b++) {
+        fprintf(f, "%s\"%c\": ", b ? ", " : "", "ugriz"[b]);
+        jnum(f, res->mag[b]);
+    }
+    fprintf(f, "},\n  \"cutout\": {");
+    for (int b = 0; b < 3; b++) {
+        fprintf(f, "%s\"%c\": {\"sum\": ", b ? ", " : "", "gri"[b]);
+        jnum(f, res->cut_sum[b]);
+        fprintf(f, ", \"peak\": ");
+        jnum(f, res->cut_peak[b]);
+        fprintf(f, ", \"peak_x\": %d, \"peak_y\": %d}", res->cut_px[b], res->cut_py[b]);
+    }
+    fprintf(f, "},\n  \"flags\": ");
+    jstr(f, flag_words(res->r.flags, fl, sizeof fl));
+    fprintf(f, ",\n  \"quantities\": {\n");
+    for (int q = 0; q < GP_NQ; q++) {
+        fprintf(f, "    ");
+        jstr(f, gp_quantity_name(q));
+        fprintf(f, ": {\"unit\": ");
+        jstr(f, gp_quantity_unit(q));
+        fprintf(f, ", \"median\": ");
+        jnum(f, s->median[q]);
+        fprintf(f, ", \"p16\": ");
+        jnum(f, s->p16[q]);
+        fprintf(f, ", \"p84\": ");
+        jnum(f, s->p84[q]);
+        fprintf(f, ", \"mean\": ");
+        jnum(f, s->mean[q]);
+        fprintf(f, ", \"std\": ");
+        jnum(f, s->std[q]);
+        if (q >= GP_Q_HALPHA) {
+            fprintf(f, ", \"flux_median\": ");
+            jnum(f, gpd_line_flux(s->median[q]));
+            fprintf(f, ", \"flux_p16\": ");
+            jnum(f, gpd_line_flux(s->p16[q]));
+            fprintf(f, ", \"flux_p84\": ");
+            jnum(f, gpd_line_flux(s->p84[q]));
+        }
+        fprintf(f, "}%s\n", q + 1 < GP_NQ ? "," : "");
+    }
+    fprintf(f, "  },\n  \"p_detect\": ");
+    jnum(f, s->p_detect);
+    fprintf(f, ",\n  \"bpt\": {\"class\": ");
+    if (s->bpt_class >= 0) jstr(f, gp_bpt_class_name(s->bpt_class));
+    else fputs("null", f);
+    fprintf(f, ", \"n\": %d", s->bpt_n);
+    for (int c = 0; c < GP_NBPT; c++) {
+        fprintf(f, ", ");
+        jstr(f, gp_bpt_class_name(c));
+        fprintf(f, ": ");
+        jnum(f, s->p_bpt[c]);
+    }
+    fprintf(f, "},\n  \"derived\": {\n");
+    jstat(f, "log_sfr_halpha", &s->sfr_halpha, 0);
+    jstat(f, "balmer_decrement", &s->balmer_decrement, 0);
+    jstat(f, "a_v", &s->a_v, 0);
+    jstat(f, "oh_n2", &s->oh_n2, 0);
+    jstat(f, "oh_o3n2", &s->oh_o3n2, 0);
+    jstat(f, "log_n2", &s->log_n2, 0);
+    jstat(f, "log_o3", &s->log_o3, 1);
+    fprintf(f, "  }\n}\n");
+    fclose(f);
+    return out;
+}
+
+char *gpd_format_samples_text(const gpd_result *res)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    fprintf(f, "# galpost #%d RA %.6f Dec %+.6f: %d posterior samples; lines are log10(1 + F/1e-17 erg/s/cm^2)\n#",
+            res->id, res->ra, res->dec, res->r.nsamples);
+    for (int q = 0; q < GP_NQ; q++) fprintf(f, " %s", gp_quantity_name(q));
+    fputc('\n', f);
+    if (res->r.samples)
+        for (int i = 0; i < res->r.nsamples; i++) {
+            for (int q = 0; q < GP_NQ; q++)
+                fprintf(f, q ? " %.6g" : "%.6g", res->r.samples[(size_t)i * GP_NQ + q]);
+            fputc('\n', f);
+        }
+    fclose(f);
+    return out;
+}
+
+char *gpd_format_bpt_text(const gpd_result *res)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    const gp_summary *s = &res->r.summary;
+    fprintf(f, "id %d\n", res->id);
+    fprintf(f, "class %s\n", s->bpt_class >= 0 ? gp_bpt_class_name(s->bpt_class) : "undefined");
+    fprintf(f, "p_class %.4f\n", s->bpt_class >= 0 ? s->p_bpt[s->bpt_class] : 0.0);
+    for (int c = 0; c < GP_NBPT; c++) fprintf(f, "p %s %.4f\n", gp_bpt_class_name(c), s->p_bpt[c]);
+    fprintf(f, "samples %d\n", s->bpt_n);
+    fprintf(f, "log_nii_halpha %.4f %.4f %.4f\n", s->log_n2.median, s->log_n2.p16, s->log_n2.p84);
+    fprintf(f, "log_oiii_hbeta %.4f %.4f %.4f\n", s->log_o3.median, s->log_o3.p16, s->log_o3.p84);
+    fprintf(f, "curves Kauffmann+03: y = 0.61/(x - 0.05) + 1.30; Kewley+01: y = 0.61/(x - 0.47) + 1.19; "
+               "Schawinski+07: y = 1.05 x + 0.45\n");
+    fclose(f);
+    return out;
+}
+
+/* "10.64 ± 0.67" or "10.64 +0.70/-0.55" when asymmetric by > 20%. */
+static void value_text(char *buf, size_t n, double med, double lo, double hi, int digits)
+{
+    double up = hi - med, dn = med - lo;
+    if (!isfinite(med)) { snprintf(buf, n, "undefined"); return; }
+    if (fabs(up - dn) <= 0.2 * fmax(up, dn))
+        snprintf(buf, n, "%.*f \xc2\xb1 %.*f", digits, med, digits, 0.5 * (up + dn));
+    else
+        snprintf(buf, n, "%.*f +%.*f/-%.*f", digits, med, digits, up, digits, dn);
+}
+
+/* The overlay's lines; returns how many. */
+static int overlay_lines(const gpd_result *res, char lines[][160], int max)
+{
+    const gp_summary *s = &res->r.summary;
+    int n = 0;
+    char v[96];
+    const char *src = (res->r.flags & GP_FLAG_PHOT_CATALOG) ? "catalogue colours" : "measured colours";
+    snprintf(lines[n++], 160, "galpost #%d  (%s%s)", res->id, src, res->model_trained ? "" : ", untrained model");
+    static const struct { int q; const char *label; int digits; } phys[] = {
+        { GP_Q_LOGMSTAR, "log M*/Msun", 2 }, { GP_Q_LOGSFR, "log SFR", 2 }, { GP_Q_Z, "z", 3 },
+        { GP_Q_LOGMBH, "log M_BH", 2 },
+    };
+    for (size_t i = 0; i < sizeof phys / sizeof phys[0] && n < max; i++) {
+        value_text(v, sizeof v, s->median[phys[i].q], s->p16[phys[i].q], s->p84[phys[i].q], phys[i].digits);
+        snprintf(lines[n++], 160, "%s = %s", phys[i].label, v);
+    }
+    value_text(v, sizeof v, s->median[GP_Q_OH], s->p16[GP_Q_OH], s->p84[GP_Q_OH], 2);
+    snprintf(lines[n++], 160, "12+log(O/H) = %s  (p_detect %.2f)", v, s->p_detect);
+    static const struct { int q; const char *label; } lines4[] = {
+        { GP_Q_HALPHA, "H\xce\xb1" }, { GP_Q_HBETA, "H\xce\xb2" },
+        { GP_Q_NII6584, "[NII]6584" }, { GP_Q_OIII5007, "[OIII]5007" },
+    };
+    for (size_t i = 0; i < 4 && n < max; i++) {
+        int q = lines4[i].q;
+        value_text(v, sizeof v, gpd_line_flux(s->median[q]), gpd_line_flux(s->p16[q]),
+                   gpd_line_flux(s->p84[q]), 1);
+        snprintf(lines[n++], 160, "%s = %s e-17 erg/s/cm2", lines4[i].label, v);
+    }
+    if (n < max) {
+        if (s->bpt_class >= 0)
+            snprintf(lines[n++], 160, "BPT: %s (p = %.2f)", gp_bpt_class_name(s->bpt_class), s->p_bpt[s->bpt_class]);
+        else
+            snprintf(lines[n++], 160, "BPT: undefined");
+    }
+    uint32_t bad = res->r.flags & (GP_FLAG_EDGE | GP_FLAG_MASKED);
+    if (bad && n < max)
+        snprintf(lines[n++], 160, "warning:%s%s", bad & GP_FLAG_EDGE ? " cutout crosses the frame edge" : "",
+                 bad & GP_FLAG_MASKED ? " masked pixels filled" : "");
+    return n;
+}
+
+#define OVERLAY_MAX 16
+
+/* Characters (UTF-8 code points) of a line. */
+static int text_width(const char *s)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p & 0xc0) != 0x80) n++;
+    return n;
+}
+
+/* DS9 centres text on its position; helvetica 10 is about 6 screen pixels
+ * per character, so a line's centre goes 3 px per character right of the
+ * left margin to line the block up on the left. */
+#define HALF_CHAR_PX 3.5
+/* every region is in group galpost; each result's also in galpost-N */
+#define REGION_PROPS "color=cyan font=\"helvetica 10 normal roman\" select=0 edit=0 move=0 rotate=0 delete=1 tag={galpost} tag={galpost-%d}"
+
+char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
+                         double zoom, int marker)
+{
+    char lines[OVERLAY_MAX][160];
+    int n = overlay_lines(res, lines, OVERLAY_MAX);
+    if (!(zoom > 0) || !isfinite(zoom)) zoom = 1;
+    double dy = 14.0 / zoom, x0 = x + r + 12.0 / zoom;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    fprintf(f, "# Region file format: DS9 version 4.1\nimage\n");
+    if (marker)
+        fprintf(f, "circle(%.3f,%.3f,%.3f) # " REGION_PROPS "\n", x, y, r > 0 ? r : 6.0 / zoom, res->id);
+    double top = y + 0.5 * (n - 1) * dy;
+    for (int i = 0; i < n; i++)
+        fprintf(f, "# text(%.3f,%.3f) text={%s} " REGION_PROPS "\n",
+                x0 + HALF_CHAR_PX * text_width(lines[i]) / zoom, top - i * dy, lines[i], res->id);
+    fclose(f);
+    return out;
+}
+
+char *gpd_format_overlay_sky(const gpd_result *res, double line_arcsec, int marker)
+{
+    char lines[OVERLAY_MAX][160];
+    int n = overlay_lines(res, lines, OVERLAY_MAX);
+    double c = cos(res->dec * M_PI / 180.0);
+    if (c < 1e-3) c = 1e-3;
+    double rad = res->radius > 0 ? res->radius : 6.0;
+    double xoff = (rad + 0.5 * line_arcsec) / 3600.0 / c;  /* to the west */
+    double chr = HALF_CHAR_PX / 14.0 * line_arcsec / 3600.0 / c;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    fprintf(f, "# Region file format: DS9 version 4.1\nicrs\n");
+    if (marker) fprintf(f, "circle(%.7f,%.7f,%.3f\") # " REGION_PROPS "\n", res->ra, res->dec, rad, res->id);
+    double top = res->dec + 0.5 * (n - 1) * line_arcsec / 3600.0;
+    for (int i = 0; i < n; i++)
+        fprintf(f, "# text(%.7f,%.7f) text={%s} " REGION_PROPS "\n", res->ra - xoff - chr * text_width(lines[i]),
+                top - i * line_arcsec / 3600.0, lines[i], res->id);
+    fclose(f);
+    return out;
+}
+
+char *gpd_format_error_region(double ra, double dec, const char *message)
+{
+    char clean[400];
+    size_t k = 0;
+    for (const char *p = message; *p && k + 1 < sizeof clean; p++)
+        clean[k++] = (*p == '{' || *p == '}' || *p == '\n') ? ' ' : *p;
+    clean[k] = '\0';
+    char *out = NULL;
+    if (asprintf(&out, "# Region file format: DS9 version 4.1\nicrs\n"
+                       "# text(%.7f,%.7f) text={galpost: %s} color=red font=\"helvetica 10 bold roman\" "
+                       "select=0 edit=0 move=0 rotate=0 delete=1 tag={galpost} tag={galpost-error}\n",
+                 ra, dec, clean) < 0)
+        return NULL;
+    return out;
+}
+
+char *gpd_format_bpt_points(const gpd_result *res, int *npts)
+{
+    char *out = NULL;
+    size_t len = 0;
+    *npts = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    if (res->r.samples)
+        for (int i = 0; i < res->r.nsamples; i++) {
+            const float *s = res->r.samples + (size_t)i * GP_NQ;
+            double ha = gpd_line_flux(s[GP_Q_HALPHA]), hb = gpd_line_flux(s[GP_Q_HBETA]);
+            double n2 = gpd_line_flux(s[GP_Q_NII6584]), o3 = gpd_line_flux(s[GP_Q_OIII5007]);
+            if (!(ha > 0 && hb > 0 && n2 > 0 && o3 > 0)) continue;
+            fprintf(f, "%.5f %.5f\n", log10(n2 / ha), log10(o3 / hb));
+            (*npts)++;
+        }
+    fclose(f);
+    return out;
+}
+
+static double kauffmann(double x) { return 0.61 / (x - 0.05) + 1.30; }
+static double kewley(double x) { return 0.61 / (x - 0.47) + 1.19; }
+
+const char *gpd_bpt_curve_name(int which)
+{
+    static const char *const names[GPD_BPT_CURVES] = { "Kauffmann+03", "Kewley+01", "Schawinski+07" };
+    return which >= 0 && which < GPD_BPT_CURVES ? names[which] : "?";
+}
+
+char *gpd_format_bpt_curve(int which, int *npts)
+{
+    char *out = NULL;
+    size_t len = 0;
+    *npts = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    const double step = 0.01;
+    if (which == 0 || which == 1) {
+        for (double x = GPD_BPT_XMIN; x < (which ? 0.47 : 0.05); x += step) {
+            double y = which ? kewley(x) : kauffmann(x);
+            if (y < GPD_BPT_YMIN) break;
+            fprintf(f, "%.4f %.4f\n", x, y);
+            (*npts)++;
+        }
+    } else if (which == 2) {
+        /* from where it meets Kewley+01 (left branch) to the plot edge:
+         * 1.05 x^2 - 1.2335 x - 0.2622 = 0 */
+        double x0 = (1.2335 - sqrt(1.2335 * 1.2335 + 4 * 1.05 * 0.2622)) / (2 * 1.05);
+        for (double x = x0; x <= GPD_BPT_XMAX + 1e-9; x += (GPD_BPT_XMAX - x0) / 20.0) {
+            double y = 1.05 * x + 0.45;
+            if (y > GPD_BPT_YMAX) break;
+            fprintf(f, "%.4f %.4f\n", x, y);
+            (*npts)++;
+        }
+    }
+    fclose(f);
+    return out;
+}

@@ -1,0 +1,474 @@
+/*
+ * gpd_worker.c: galpostd's worker thread.  It owns the model, the
+ * catalogue and a small cache of open frames, and turns a gathered job
+ * (positions + band images) into posterior results.  It never calls XPA.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gpd_daemon.h"
+
+/* ------------------------------------------------------- frame cache */
+
+#define CACHE_SLOTS 16
+
+struct cache_entry {
+    char      key[GPD_PATH_MAX + 32];
+    time_t    mtime;
+    off_t     size;
+    gp_frame *frame;
+    uint64_t  used;
+};
+
+struct gpd_frame_cache {
+    struct cache_entry e[CACHE_SLOTS];
+    uint64_t           clock;
+};
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)p[i]; h *= 1099511628211ull; }
+    return h;
+}
+
+/* stat() the file part of a cfitsio name ("f.fits[1]" -> "f.fits"). */
+static int stat_file(const char *path, struct stat *st)
+{
+    char p[GPD_PATH_MAX];
+    snprintf(p, sizeof p, "%s", path);
+    char *br = strchr(p, '[');
+    if (br && br != p) *br = '\0';
+    return stat(p, st);
+}
+
+static void cache_free(gpd_frame_cache *c)
+{
+    if (!c) return;
+    for (int i = 0; i < CACHE_SLOTS; i++) gp_frame_close(c->e[i].frame);
+    free(c);
+}
+
+/* The open frame of a source (cached); the cache keeps ownership. */
+static int cache_frame(gpd_frame_cache *c, const gpd_source *s, gp_frame **out, gp_error *err)
+{
+    char key[sizeof c->e[0].key];
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    if (s->path[0]) {
+        if (stat_file(s->path, &st) != 0)
+            return GP_FAIL(err, GP_ERR_IO, "frame %d: %s: %s", s->frame, s->path, strerror(errno));
+        snprintf(key, sizeof key, "%s", s->path);
+    } else if (s->mem) {
+        snprintf(key, sizeof key, "mem:%016llx:%zu", (unsigned long long)fnv1a(s->mem, s->memlen), s->memlen);
+    } else {
+        return GP_FAIL(err, GP_ERR_NOTFOUND, "frame %d: no image", s->frame);
+    }
+    c->clock++;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        struct cache_entry *e = &c->e[i];
+        if (!e->frame || strcmp(e->key, key)) continue;
+        if (!s->path[0] || (e->mtime == st.st_mtime && e->size == st.st_size)) {
+            e->used = c->clock;
+            *out = e->frame;
+            return GP_OK;
+        }
+        gp_frame_close(e->frame);   /* the file changed on disk: reopen */
+        e->frame = NULL;
+    }
+    int lru = -1;
+    for (int i = 0; i < CACHE_SLOTS && lru < 0; i++)
+        if (!c->e[i].frame) lru = i;
+    if (lru < 0) {
+        lru = 0;
+        for (int i = 1; i < CACHE_SLOTS; i++)
+            if (c->e[i].used < c->e[lru].used) lru = i;
+    }
+    gp_frame *f = NULL;
+    int rc = s->path[0] ? gp_frame_open_file(s->path, &f, err)
+                        : gp_frame_open_memory(s->mem, s->memlen, "DS9 frame (no file)", &f, err);
+    if (rc) {
+        gp_error_prefix(err, "frame %d", s->frame);
+        return rc;
+    }
+    struct cache_entry *e = &c->e[lru];
+    gp_frame_close(e->frame);
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->mtime = st.st_mtime;
+    e->size = st.st_size;
+    e->frame = f;
+    e->used = c->clock;
+    *out = f;
+    return GP_OK;
+}
+
+/* -------------------------------------------------------------- model */
+
+static void model_facts(gpd_daemon *d)
+{
+    pthread_mutex_lock(&d->mu);
+    if (d->model) {
+        snprintf(d->model_path, sizeof d->model_path, "%s", gp_model_path(d->model));
+        snprintf(d->backend_name, sizeof d->backend_name, "%s", gp_model_backend_name(d->model));
+        snprintf(d->backend_note, sizeof d->backend_note, "%s", gp_model_backend_note(d->model));
+        d->model_trained = gp_model_is_trained(d->model);
+        d->model_threads = gp_model_threads(d->model);
+        d->model_ensemble = gp_model_ensemble_size(d->model);
+        d->model_image = gp_model_uses_image(d->model);
+    }
+    if (d->catalog)
+        snprintf(d->catalog_desc, sizeof d->catalog_desc, "%s (%zu rows%s)", gp_catalog_path(d->catalog),
+                 gp_catalog_size(d->catalog), gp_catalog_has_extinction(d->catalog) ? "" : ", no extinction columns");
+    else
+        snprintf(d->catalog_desc, sizeof d->catalog_desc, "none");
+    pthread_mutex_unlock(&d->mu);
+}
+
+int gpd_load_model(gpd_daemon *d, const gpd_config *cfg, gp_error *err)
+{
+    char path[GPD_PATH_MAX];
+    if (cfg->model[0]) snprintf(path, sizeof path, "%s", cfg->model);
+    else if (gp_model_default_path(path, sizeof path, err)) return err->status;
+    gp_model_options o = gp_model_options_default();
+    o.backend = cfg->backend;
+    o.threads = cfg->threads;
+    gp_model *m = NULL;
+    int st = gp_model_open(path, &o, &m, err);
+    if (st) return st;
+    gp_catalog *c = NULL;
+    if (cfg->catalog[0] && (st = gp_catalog_open(cfg->catalog, &c, err))) {
+        gp_model_close(m);
+        return st;
+    }
+    /* the main thread lists the catalogue under mu (xpaget galpost catalog) */
+    pthread_mutex_lock(&d->mu);
+    gp_model *old_m = d->model;
+    gp_catalog *old_c = d->catalog;
+    d->model = m;
+    d->catalog = c;
+    pthread_mutex_unlock(&d->mu);
+    gp_model_close(old_m);
+    gp_catalog_close(old_c);
+    model_facts(d);
+    gpd_log(GPD_LOG_INFO, "model %s on %s%s; catalogue %s", path, gp_model_backend_name(m),
+            gp_model_is_trained(m) ? "" : " (UNTRAINED: random weights)", d->catalog_desc);
+    if (*gp_model_backend_note(m)) gpd_log(GPD_LOG_WARN, "%s", gp_model_backend_note(m));
+    return GP_OK;
+}
+
+void gpd_daemon_free_models(gpd_daemon *d)
+{
+    gp_model_close(d->model);
+    gp_catalog_close(d->catalog);
+    cache_free(d->cache);
+    d->model = NULL;
+    d->catalog = NULL;
+    d->cache = NULL;
+}
+
+/* ------------------------------------------------------------ compute */
+
+/* The sampler key of a position: RA and Dec rounded to 0.5", so the same
+ * galaxy gives the same samples for the same seed. */
+static uint64_t position_key(double ra, double dec)
+{
+    uint64_t a = (uint64_t)llround(ra * 7200.0), b = (uint64_t)llround((dec + 90.0) * 7200.0);
+    return (a << 32) ^ b;
+}
+
+static const char *source_name(const gpd_source *s, char *buf, size_t n)
+{
+    if (s->channel[0])
+        snprintf(buf, n, "frame %d %s channel (%s)", s->frame, s->channel, s->path[0] ? s->path : "no file");
+    else
+        snprintf(buf, n, "frame %d (%s)", s->frame, s->path[0] ? s->path : "no file");
+    return buf;
+}
+
+/* Choose, for one position, the first frame of `band` that has a WCS and
+ * covers the position.  On failure, a message saying why. */
+static gp_frame *pick(gpd_job *job, gp_frame **fr, const int *open_st, const char (*open_msg)[512],
+                      int band, double ra, double dec, char *why, size_t n, int *src_index)
+{
+    int seen = 0, nowcs = -1, off = -1, broken = -1;
+    for (int i = 0; i < job->nsrc; i++) {
+        if (job->src[i].band != band) continue;
+        seen++;
+        if (open_st[i]) { if (broken < 0) broken = i; continue; }
+        if (!gp_frame_has_wcs(fr[i])) { if (nowcs < 0) nowcs = i; continue; }
+        if (!gp_frame_contains(fr[i], ra, dec)) { if (off < 0) off = i; continue; }
+        if (src_index) *src_index = i;
+        return fr[i];
+    }
+    char nm[GPD_PATH_MAX + 64];
+    if (!seen)
+        snprintf(why, n, "no %s image among the %d frames of DS9 '%s' (bands come from the FILTER keyword or names like frame-%s-...)",
+                 gp_band_name(band), job->nsrc, job->target, gp_band_name(band));
+    else if (off >= 0)
+        snprintf(why, n, "RA %.6f Dec %+.6f is off every %s image (e.g. %s)", ra, dec, gp_band_name(band),
+                 source_name(&job->src[off], nm, sizeof nm));
+    else if (nowcs >= 0)
+        snprintf(why, n, "the %s image %s has no celestial WCS (CTYPE/CRVAL/CD keywords)", gp_band_name(band),
+                 source_name(&job->src[nowcs], nm, sizeof nm));
+    else
+        snprintf(why, n, "the %s image cannot be read: %s", gp_band_name(band), open_msg[broken]);
+    return NULL;
+}
+
+static void compute_infer(gpd_daemon *d, gpd_job *job)
+{
+    if (!d->cache) d->cache = calloc(1, sizeof *d->cache);
+    int n = job->nshape;
+    job->out = calloc((size_t)(n ? n : 1), sizeof *job->out);
+    gp_frame **fr = calloc((size_t)(job->nsrc ? job->nsrc : 1), sizeof *fr);
+    int *open_st = calloc((size_t)(job->nsrc ? job->nsrc : 1), sizeof *open_st);
+    char (*open_msg)[512] = calloc((size_t)(job->nsrc ? job->nsrc : 1), sizeof *open_msg);
+    gp_galaxy *gal = calloc((size_t)(n ? n : 1), sizeof *gal);
+    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)(n ? n : 1));
+    int *gi = calloc((size_t)(n ? n : 1), sizeof *gi);
+    if (!d->cache || !job->out || !fr || !open_st || !open_msg || !gal || !cut || !gi) {
+        job->status = GP_ERR_NOMEM;
+        snprintf(job->error, sizeof job->error, "out of memory for %d galaxies", n);
+        goto done;
+    }
+    gp_error err;
+    double t_begin = gpd_now();
+    int cur_src = -1;
+    for (int i = 0; i < job->nsrc; i++) {
+        gpd_source *s = &job->src[i];
+        /* images of unknown band read through XPA are of no use */
+        if (s->band == GP_BAND_UNKNOWN && !s->path[0] && s->frame != job->cur_frame) { open_st[i] = -1; continue; }
+        open_st[i] = cache_frame(d->cache, s, &fr[i], &err);
+        if (open_st[i]) {
+            snprintf(open_msg[i], sizeof open_msg[i], "%s", err.msg);
+            continue;
+        }
+        /* the file's FILTER keyword (or name) wins over the guess made in DS9 */
+        int b = gp_frame_band(fr[i]);
+        if (b != GP_BAND_UNKNOWN) s->band = b;
+        if (s->frame == job->cur_frame && cur_src < 0) cur_src = i;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        gpd_shape *sh = &job->shapes[i];
+        gpd_outcome *o = &job->out[i];
+        o->status = GP_ERR_DATA;
+        gp_frame *band[GP_NBANDS] = { NULL };
+        int bsrc[GP_NBANDS] = { -1, -1, -1, -1, -1 };
+        char why[768] = "";
+        for (int b = GP_BAND_G; b <= GP_BAND_I && !why[0]; b++) {
+            band[b] = pick(job, fr, open_st, open_msg, b, sh->ra, sh->dec, why, sizeof why, &bsrc[b]);
+        }
+        if (why[0]) { snprintf(o->message, sizeof o->message, "%s", why); continue; }
+        char dummy[768];
+        band[GP_BAND_U] = pick(job, fr, open_st, open_msg, GP_BAND_U, sh->ra, sh->dec, dummy, sizeof dummy, &bsrc[GP_BAND_U]);
+        band[GP_BAND_Z] = pick(job, fr, open_st, open_msg, GP_BAND_Z, sh->ra, sh->dec, dummy, sizeof dummy, &bsrc[GP_BAND_Z]);
+
+        gp_frame *gri[3] = { band[GP_BAND_G], band[GP_BAND_R], band[GP_BAND_I] };
+        uint32_t flags = 0;
+        float *c = cut + (size_t)k * GP_CUTOUT_PIXELS;
+        if (gp_cutout_gri(gri, sh->ra, sh->dec, c, &flags, &err)) {
+            o->status = err.status;
+            snprintf(o->message, sizeof o->message, "%s", err.msg);
+            continue;
+        }
+        gpd_result *r = &o->res;
+        memset(r, 0, sizeof *r);
+        r->ra = sh->ra;
+        r->dec = sh->dec;
+        r->radius = sh->radius;
+        for (int b = 0; b < 3; b++) {
+            char nm[GPD_PATH_MAX + 64];
+            snprintf(r->frames[b], sizeof r->frames[b], "%s", source_name(&job->src[bsrc[GP_BAND_G + b]], nm, sizeof nm));
+        }
+        int have_mags = 0;
+        char catmiss[600] = "";
+        if (d->catalog) {
+            gp_catalog_entry m;
+            if (gp_catalog_match(d->catalog, sh->ra, sh->dec, job->cfg.match_radius, &m, &err) == GP_OK) {
+                memcpy(r->mag, m.mag, sizeof r->mag);
+                for (int b = 0; b < GP_NMAG; b++) r->magerr[b] = NAN;
+                flags |= GP_FLAG_PHOT_CATALOG;
+                snprintf(r->colours, sizeof r->colours, "catalogue %s row %zu (%.2f\" away)%s",
+                         gp_catalog_path(d->catalog), m.row + 1, m.sep,
+                         gp_catalog_has_extinction(d->catalog) ? ", extinction-corrected" : ", no extinction columns");
+                have_mags = 1;
+            } else {
+                snprintf(catmiss, sizeof catmiss, "no catalogue object within %.1f\" and ", job->cfg.match_radius);
+            }
+        }
+        if (!have_mags) {
+            if (!band[GP_BAND_U] || !band[GP_BAND_Z]) {
+                o->status = GP_ERR_NOTFOUND;
+                snprintf(o->message, sizeof o->message,
+                         "no colours for RA %.6f Dec %+.6f: %sno %s%s%s image covers it (measured colours need u, g, r, i and z frames)",
+                         sh->ra, sh->dec, catmiss, !band[GP_BAND_U] ? "u" : "",
+                         !band[GP_BAND_U] && !band[GP_BAND_Z] ? " or " : "", !band[GP_BAND_Z] ? "z" : "");
+                continue;
+            }
+            gp_phot_options po = gp_phot_options_default();
+            po.radius = sh->radius > 0 ? fmin(fmax(sh->radius, 1.5), 30.0) : job->cfg.aperture;
+            if (gp_phot_magnitudes(band, sh->ra, sh->dec, &po, r->mag, r->magerr, &flags, &err)) {
+                o->status = err.status;
+                snprintf(o->message, sizeof o->message, "colours: %s", err.msg);
+                continue;
+            }
+            flags |= GP_FLAG_PHOT_MEASURED;
+            snprintf(r->colours, sizeof r->colours,
+                     "measured in a %.1f\" aperture (sky %.1f\"-%.1f\") on the u, g, r, i, z frames; not extinction-corrected",
+                     po.radius, 2 * po.radius, 3 * po.radius);
+        }
+        for (int b = 0; b < 3; b++) {
+            const float *pl = c + (size_t)b * GP_CUTOUT_SIZE * GP_CUTOUT_SIZE;
+            double sum = 0, peak = -INFINITY;
+            for (int y = 0; y < GP_CUTOUT_SIZE; y++)
+                for (int x = 0; x < GP_CUTOUT_SIZE; x++) {
+                    double v = pl[y * GP_CUTOUT_SIZE + x];
+                    sum += v;
+                    if (abs(2 * x + 1 - GP_CUTOUT_SIZE) <= 40 && abs(2 * y + 1 - GP_CUTOUT_SIZE) <= 40 && v > peak) {
+                        peak = v;
+                        r->cut_px[b] = x;
+                        r->cut_py[b] = y;
+                    }
+                }
+            r->cut_sum[b] = sum;
+            r->cut_peak[b] = peak;
+        }
+        gal[k].id = position_key(sh->ra, sh->dec);
+        gal[k].cutout = c;
+        memcpy(gal[k].mag, r->mag, sizeof gal[k].mag);
+        gal[k].flags = flags;
+        gi[k] = i;
+        k++;
+        /* overlay position in the current frame when DS9 gave none */
+        o->has_image = sh->has_image;
+        o->x = sh->x;
+        o->y = sh->y;
+        o->rpix = sh->rpix;
+        if (!sh->has_image && cur_src >= 0 && gp_frame_has_wcs(fr[cur_src])) {
+            double x, y;
+            if (gp_frame_sky_to_pixel(fr[cur_src], sh->ra, sh->dec, &x, &y, NULL) == GP_OK) {
+                o->has_image = 1;
+                o->x = x;
+                o->y = y;
+                double sc = gp_frame_pixel_scale(fr[cur_src]);
+                o->rpix = sh->radius > 0 && sc > 0 ? sh->radius / sc : 0;
+            }
+        }
+    }
+    if (k > 0) {
+        gp_infer_options io = gp_infer_options_default();
+        io.nsamples = job->cfg.samples;
+        io.seed = job->cfg.seed;
+        io.keep_samples = 1;
+        gp_result *res = calloc((size_t)k, sizeof *res);
+        if (!res) {
+            job->status = GP_ERR_NOMEM;
+            snprintf(job->error, sizeof job->error, "out of memory for %d results", k);
+            goto done;
+        }
+        double t0 = gpd_now();
+        int st = gp_infer(d->model, gal, (size_t)k, &io, res, &err);
+        double ms = (gpd_now() - t0) * 1e3 / k;
+        gpd_log(GPD_LOG_DEBUG, "request %llu: frames, cutouts and colours %.1f ms, inference %.1f ms for %d galaxies",
+                (unsigned long long)job->seq, (t0 - t_begin) * 1e3, ms * k, k);
+        if (st && st != GP_ERR_DATA) {
+            job->status = st;
+            snprintf(job->error, sizeof job->error, "inference failed: %s", err.msg);
+            gp_result_free(res, (size_t)k);
+            free(res);
+            goto done;
+        }
+        for (int j = 0; j < k; j++) {
+            gpd_outcome *o = &job->out[gi[j]];
+            if (res[j].status != GP_OK) {
+                o->status = res[j].status;
+                snprintf(o->message, sizeof o->message, "%s", res[j].message);
+                gp_result_free(&res[j], 1);
+                continue;
+            }
+            o->status = GP_OK;
+            o->res.r = res[j];
+            o->res.seed = job->cfg.seed;
+            o->res.compute_ms = ms;
+            o->res.model_trained = gp_model_is_trained(d->model);
+            snprintf(o->res.model, sizeof o->res.model, "%s", gp_model_path(d->model));
+            job->nok++;
+        }
+        free(res);
+    }
+done:
+    free(fr); free(open_st); free(open_msg); free(gal); free(cut); free(gi);
+}
+
+/* ------------------------------------------------------------- thread */
+
+static void compute_reload(gpd_daemon *d, gpd_job *job)
+{
+    gp_error err;
+    if (gpd_load_model(d, &job->cfg, &err)) {
+        job->status = err.status;
+        snprintf(job->error, sizeof job->error, "reload failed, keeping the previous model: %s", err.msg);
+    }
+}
+
+void gpd_wake(gpd_daemon *d)
+{
+    char c = 'w';
+    ssize_t r = write(d->wake[1], &c, 1);
+    (void)r;
+}
+
+static void *worker_main(void *arg)
+{
+    gpd_daemon *d = arg;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        while (!d->work && !d->stop) pthread_cond_wait(&d->cv, &d->mu);
+        if (d->stop) break;
+        gpd_job *job = d->work;
+        pthread_mutex_unlock(&d->mu);
+        if (job->kind == GPD_JOB_INFER) compute_infer(d, job);
+        else if (job->kind == GPD_JOB_RELOAD) compute_reload(d, job);
+        pthread_mutex_lock(&d->mu);
+        job->t_computed = gpd_now();
+        job->state = GPD_JOB_COMPUTED;
+        d->work = NULL;
+        gpd_wake(d);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+int gpd_worker_start(gpd_daemon *d, gp_error *err)
+{
+    int rc = pthread_create(&d->thread, NULL, worker_main, d);
+    if (rc) return GP_FAIL(err, GP_ERR_INTERNAL, "cannot start the worker thread: %s", strerror(rc));
+    d->thread_started = 1;
+    return GP_OK;
+}
+
+void gpd_worker_submit(gpd_daemon *d, gpd_job *job)
+{
+    pthread_mutex_lock(&d->mu);
+    job->state = GPD_JOB_COMPUTE;
+    d->work = job;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+void gpd_worker_stop(gpd_daemon *d)
+{
+    if (!d->thread_started) return;
+    pthread_mutex_lock(&d->mu);
+    d->stop = 1;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->thread, NULL);
+    d->thread_started = 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * image_fixture.h: helpers for the image tests: FITS frames with a TAN WCS
+ * written by cfitsio, an independent gnomonic projection (the oracle the
+ * wcslib-based code is checked against), and a seeded random generator.
+ */
+#ifndef GALPOST_TESTS_IMAGE_FIXTURE_H
+#define GALPOST_TESTS_IMAGE_FIXTURE_H
+
+#include <stdint.h>
+
+/* A frame's geometry: pixel (x, y) -> tangent plane (xi, eta) in degrees
+ * = cd * (x - crpix1, y - crpix2). */
+typedef struct fx_wcs {
+    double crval[2];   /* RA, Dec of the reference point, degrees */
+    double crpix[2];
+    double cd[2][2];   /* degrees per pixel */
+} fx_wcs;
+
+/* CD for a scale (arcsec/px), a rotation (degrees, north through east) and
+ * parity (east_left = 1: standard sky orientation). */
+void fx_cd(fx_wcs *w, double scale, double rot_deg, int east_left);
+
+/* Gnomonic projection (independent of wcslib). */
+void fx_pix_to_sky(const fx_wcs *w, double x, double y, double *ra, double *dec);
+void fx_sky_to_pix(const fx_wcs *w, double ra, double dec, double *x, double *y);
+
+/*
+ * fx_write_frame() - write an nx x ny float image with the WCS (w may be
+ * NULL: no WCS keywords) and, when filter is not NULL, a FILTER keyword.
+ * Returns 0 on success.
+ */
+int fx_write_frame(const char *path, long nx, long ny, const float *data,
+                   const fx_wcs *w, const char *filter);
+
+/* A fresh temporary directory (mkdtemp) and its removal with the files in it. */
+char *fx_tmpdir(void);
+void  fx_rmtree(const char *dir);
+
+/* Seeded generator: seed from GP_TEST_SEED or the clock; printed once. */
+uint64_t fx_seed(void);
+double   fx_uniform(uint64_t *s);   /* [0, 1) */
+double   fx_gauss(uint64_t *s);     /* N(0, 1) */
+
+/* Read a whole file into memory (malloc); NULL on failure. */
+void *fx_slurp(const char *path, size_t *len);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * test_catalog.c: local photometric catalogues (CSV and FITS, SDSS PhotoObj
+ * columns): cone matching, extinction correction, sentinel rows, clear
+ * errors for malformed files; the real photoObj fixture when present.
+ */
+#include <fitsio.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "galpost/gp_image.h"
+#include "image_fixture.h"
+
+static char *dir;
+
+static const char *write_text(const char *name, const char *text)
+{
+    static char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = fx_tmpdir();
+    return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fx_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static const char *CSV =
+    "#Table1\n"
+    "objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,"
+    "extinction_u,extinction_g,extinction_r,extinction_i,extinction_z\n"
+    "1,150.0000,2.0000,19.5,18.1,17.4,17.0,16.8,0.20,0.15,0.10,0.08,0.06\n"
+    "2,150.0010,2.0000,20.5,19.1,18.4,18.0,17.8,0.21,0.16,0.11,0.09,0.07\n"
+    "# a comment\n"
+    "3,150.0002,2.0001,-9999,-9999,-9999,-9999,-9999,0,0,0,0,0\n"
+    "4,10.0,-30.0,21.0,20.0,19.5,19.2,19.0,0.05,0.04,0.03,0.02,0.01\n"
+    "\n"
+    "5,359.9999,0.0,18.0,17.0,16.5,16.2,16.0,0.1,0.1,0.1,0.1,0.1\n";
+
+static void test_csv_match_and_extinction(void **state)
+{
+    (void)state;
+    const char *p = write_text("cat.csv", CSV);
+    gp_catalog *c = NULL;
+    gp_error err;
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_int_equal(gp_catalog_size(c), 5);
+    assert_true(gp_catalog_has_extinction(c));
+    gp_catalog_entry m;
+    /* object 3 (sentinels) is closer to this query than object 1 but unusable */
+    assert_int_equal(gp_catalog_match(c, 150.00025, 2.0001, 2.0, &m, &err), GP_OK);
+    assert_int_equal(m.row, 0);
+    assert_true(fabs(m.sep - gp_sky_separation(150.00025, 2.0001, 150.0, 2.0)) < 1e-9);
+    const float want[5] = { 19.30f, 17.95f, 17.30f, 16.92f, 16.74f };
+    for (int b = 0; b < 5; b++) assert_true(fabs(m.mag[b] - want[b]) < 1e-5);
+    assert_true(fabs(m.extinction[0] - 0.20f) < 1e-6);
+    /* the second object, 3.6" east */
+    assert_int_equal(gp_catalog_match(c, 150.0011, 2.0, 1.0, &m, &err), GP_OK);
+    assert_int_equal(m.row, 1);
+    /* nothing within 1" */
+    assert_int_equal(gp_catalog_match(c, 150.0005, 2.0, 1.0, &m, &err), GP_ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "cat.csv"));
+    /* across RA = 0 */
+    assert_int_equal(gp_catalog_match(c, 0.0001, 0.0, 1.0, &m, &err), GP_OK);
+    assert_int_equal(m.row, 4);
+    assert_int_equal(gp_catalog_match(c, 150.0, 2.0, -1.0, &m, &err), GP_ERR_ARG);
+    /* rows by number: the sentinel row is refused */
+    assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_OK);
+    assert_true(m.ra == 150.001 && m.type == -1 && fabs(m.mag[2] - 18.29f) < 1e-5);
+    assert_int_equal(gp_catalog_row(c, 2, &m, &err), GP_ERR_DATA);
+    assert_int_equal(gp_catalog_row(c, 5, &m, &err), GP_ERR_ARG);
+    gp_catalog_close(c);
+}
+
+static void test_csv_without_extinction(void **state)
+{
+    (void)state;
+    const char *p = write_text("noext.csv",
+        "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n"
+        "20.5,-3.25,19.0,18.0,17.0,16.5,16.25\n");
+    gp_catalog *c = NULL;
+    gp_error err;
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_false(gp_catalog_has_extinction(c));
+    gp_catalog_entry m;
+    assert_int_equal(gp_catalog_match(c, 20.5, -3.25, 0.5, &m, &err), GP_OK);
+    assert_true(m.mag[4] == 16.25f && m.extinction[4] == 0.0f);
+    gp_catalog_close(c);
+}
+
+/* extinction_r alone: the other bands scaled by the SFD98 ratios */
+static void test_csv_extinction_r_only(void **state)
+{
+    (void)state;
+    const char *p = write_text("extr.csv",
+        "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_r\n"
+        "20.5,-3.25,19.0,18.0,17.0,16.5,16.25,0.2751\n");
+    gp_catalog *c = NULL;
+    gp_error err;
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_true(gp_catalog_has_extinction(c));
+    gp_catalog_entry m;
+    assert_int_equal(gp_catalog_match(c, 20.5, -3.25, 0.5, &m, &err), GP_OK);
+    const double a[5] = { 0.5155, 0.3793, 0.2751, 0.2086, 0.1479 }, mag[5] = { 19.0, 18.0, 17.0, 16.5, 16.25 };
+    for (int b = 0; b < 5; b++) {
+        assert_true(fabs(m.extinction[b] - a[b]) < 1e-5);
+        assert_true(fabs(m.mag[b] - (mag[b] - a[b])) < 1e-5);
+    }
+    gp_catalog_close(c);
+}
+
+static void test_malformed_csv_refused(void **state)
+{
+    (void)state;
+    gp_catalog *c = NULL;
+    gp_error err;
+    const char *p = write_text("nomag.csv", "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i\n1,2,3,4,5,6\n");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "modelMag_z"));
+    assert_null(c);
+    p = write_text("short.csv", "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n1,2,3,4,5,6,7\n1,2,3\n");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "line 3"));
+    p = write_text("text.csv", "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n1,2,3,4,abc,6,7\n");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "modelMag_r"));
+    assert_non_null(strstr(err.msg, "abc"));
+    p = write_text("partial.csv", "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_u\n1,2,3,4,5,6,7,8\n");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "extinction"));
+    p = write_text("empty.csv", "");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_FORMAT);
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/none.csv", dir);
+    assert_int_equal(gp_catalog_open(missing, &c, &err), GP_ERR_IO);
+    assert_non_null(strstr(err.msg, "none.csv"));
+}
+
+static void test_fits_table(void **state)
+{
+    (void)state;
+    char p[4096], name[4100];
+    snprintf(p, sizeof p, "%s/cat.fits", dir);
+    snprintf(name, sizeof name, "!%s", p);
+    char *ttype[12] = { "RA", "DEC", "modelMag_u", "modelMag_g", "modelMag_r", "modelMag_i", "modelMag_z",
+                        "extinction_u", "extinction_g", "extinction_r", "extinction_i", "extinction_z" };
+    char *tform[12] = { "D", "D", "E", "E", "E", "E", "E", "E", "E", "E", "E", "E" };
+    fitsfile *fp = NULL;
+    int status = 0;
+    fits_create_file(&fp, name, &status);
+    fits_create_tbl(fp, BINARY_TBL, 0, 12, ttype, tform, NULL, "PHOTO", &status);
+    double ra[3] = { 30.0, 30.001, 31.0 }, dec[3] = { 5.0, 5.0, 5.0 };
+    fits_write_col(fp, TDOUBLE, 1, 1, 1, 3, ra, &status);
+    fits_write_col(fp, TDOUBLE, 2, 1, 1, 3, dec, &status);
+    for (int k = 0; k < 10; k++) {
+        float v[3] = { 18.0f + k, 19.0f + k, 20.0f + k };
+        if (k >= 5) v[0] = v[1] = v[2] = 0.01f * (float)(k - 4);
+        fits_write_col(fp, TFLOAT, 3 + k, 1, 1, 3, v, &status);
+    }
+    fits_close_file(fp, &status);
+    assert_int_equal(status, 0);
+    gp_catalog *c = NULL;
+    gp_error err;
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_int_equal(gp_catalog_size(c), 3);
+    assert_true(gp_catalog_has_extinction(c));
+    gp_catalog_entry m;
+    assert_int_equal(gp_catalog_match(c, 30.001, 5.0001, 1.0, &m, &err), GP_OK);
+    assert_int_equal(m.row, 1);
+    for (int b = 0; b < 5; b++)
+        assert_true(fabs(m.mag[b] - ((19.0f + b) - 0.01f * (b + 1))) < 1e-5);
+    gp_catalog_close(c);
+}
+
+/* The real SDSS photoObj fixture: vector MODELMAG[5] and EXTINCTION[5]. */
+static void test_real_photoobj(void **state)
+{
+    (void)state;
+    const char *shared = getenv("GP_SHARED_DATA");
+    char p[4096];
+    snprintf(p, sizeof p, "%s/sdss-fixtures/frame-r-001000-1-0100/photoObj-001000-1-0100.fits",
+             shared ? shared : "../shared/data");
+    FILE *t = fopen(p, "rb");
+    if (!t) skip();
+    fclose(t);
+    gp_catalog *c = NULL;
+    gp_error err;
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_true(gp_catalog_has_extinction(c));
+    /* independent read of every row with cfitsio */
+    fitsfile *fp = NULL;
+    int status = 0, cra, cdec, cmag, cext, anynul;
+    long n = 0;
+    fits_open_table(&fp, p, READONLY, &status);
+    fits_get_num_rows(fp, &n, &status);
+    fits_get_colnum(fp, CASEINSEN, "RA", &cra, &status);
+    fits_get_colnum(fp, CASEINSEN, "DEC", &cdec, &status);
+    fits_get_colnum(fp, CASEINSEN, "MODELMAG", &cmag, &status);
+    fits_get_colnum(fp, CASEINSEN, "EXTINCTION", &cext, &status);
+    assert_int_equal(status, 0);
+    assert_int_equal(gp_catalog_size(c), (size_t)n);
+    int matched = 0;
+    for (long r = 1; r <= n; r++) {
+        double ra, dec;
+        float mag[5], ext[5];
+        fits_read_col(fp, TDOUBLE, cra, r, 1, 1, NULL, &ra, &anynul, &status);
+        fits_read_col(fp, TDOUBLE, cdec, r, 1, 1, NULL, &dec, &anynul, &status);
+        fits_read_col(fp, TFLOAT, cmag, r, 1, 5, NULL, mag, &anynul, &status);
+        fits_read_col(fp, TFLOAT, cext, r, 1, 5, NULL, ext, &anynul, &status);
+        int usable = 1;
+        for (int b = 0; b < 5; b++) if (!(mag[b] > -9000 && mag[b] < 9000)) usable = 0;
+        gp_catalog_entry m;
+        int st = gp_catalog_match(c, ra, dec, 0.01, &m, &err);
+        if (!usable) continue;
+        assert_int_equal(st, GP_OK);
+        if ((long)m.row != r - 1) continue;   /* a duplicate position (deblended child) */
+        assert_true(m.type >= 0 && m.type <= 8);    /* PhotoObj TYPE read along */
+        for (int b = 0; b < 5; b++) assert_true(fabs(m.mag[b] - (mag[b] - ext[b])) < 1e-4);
+        matched++;
+    }
+    fits_close_file(fp, &status);
+    assert_true(matched > 0);
+    gp_catalog_close(c);
+}
+
+static void test_separation(void **state)
+{
+    (void)state;
+    assert_true(fabs(gp_sky_separation(0, 0, 0, 1) - 3600.0) < 1e-6);
+    assert_true(fabs(gp_sky_separation(10, 80, 190, 80) - 20 * 3600.0) < 1e-6);
+    assert_true(fabs(gp_sky_separation(359.5, 0, 0.5, 0) - 3600.0) < 1e-6);
+    assert_true(gp_sky_separation(12.3, -45.6, 12.3, -45.6) == 0.0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_separation),
+        cmocka_unit_test(test_csv_match_and_extinction),
+        cmocka_unit_test(test_csv_without_extinction),
+        cmocka_unit_test(test_csv_extinction_r_only),
+        cmocka_unit_test(test_malformed_csv_refused),
+        cmocka_unit_test(test_fits_table),
+        cmocka_unit_test(test_real_photoobj),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,316 @@
+#!/bin/sh
+# test_ds9_plugin.sh: the plugin end to end with the real programs: Xvfb,
+# DS9 8.x, galpostd and the analysis file, under XPA_METHOD=local with a
+# private XPA_TMPDIR.  Mock g, r, i, u, z frames (tests/gp_test_frames);
+# a circle on a galaxy; the analysis task run through XPA; the overlay
+# regions and the BPT plot read back from DS9 and checked against
+# galpostd's own results; the same through xpaset/xpaget; the key binding
+# driven with xdotool; errors shown in DS9's text window; bad input (a
+# region off every image, no g/r/i frames, frames without WCS, NaN stamps,
+# huge buffers, DS9 gone mid-request) refused clearly while galpostd keeps
+# serving.  Screenshots go to tests/artefacts/.
+. "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
+need ds9 Xvfb xpaset xpaget xpaaccess awk
+
+D=gpt
+mkdir -p "$WORK/field" "$WORK/nowcs" "$WORK/nan" "$ART"
+"$B/tests/gp_test_frames" "$WORK/field" >"$WORK/galaxies" || fail "gp_test_frames"
+"$B/tests/gp_test_frames" "$WORK/nowcs" --nowcs >/dev/null || fail "gp_test_frames --nowcs"
+"$B/tests/gp_test_frames" "$WORK/nan" --nan >/dev/null || fail "gp_test_frames --nan"
+set -- $(sed -n 1p "$WORK/galaxies"); RA1=$2 DEC1=$3
+set -- $(sed -n 2p "$WORK/galaxies"); RA2=$2 DEC2=$3
+"$B/galpost" model random "$WORK/model.gpw" --seed 3 >/dev/null || fail "galpost model random"
+
+start_xvfb
+start_ds9 $D -mode region
+start_galpostd --model "$WORK/model.gpw" --ds9 $D --backend cpu --timeout 3 --log_level debug
+
+load_frames() {   # load_frames DIR BANDS...
+    dir=$1; shift
+    xpaset -p $D frame delete all
+    for b in "$@"; do
+        xpaset -p $D frame new
+        xpaset -p $D fits "$dir/frame-$b-000001-1-0001.fits" || fail "DS9 cannot load the $b frame"
+    done
+    xpaset -p $D tile yes
+}
+circle() {   # circle RA DEC RADIUS_ARCSEC: a selected circle in the current frame
+    echo "icrs; circle($1,$2,$3\")" | xpaset $D regions || fail "region"
+    xpaset -p $D regions selectall
+}
+
+load_frames "$WORK/field" g r i u z
+xpaset -p $D frame 2
+xpaset -p $D analysis load "$S/analysis/galpost.ans" || fail "DS9 refused galpost.ans"
+tasks=$(xpaget $D analysis task)
+contains "$tasks" "Infer selected" "menu: infer selected"
+contains "$tasks" "Infer at crosshair" "menu: infer at crosshair"
+contains "$tasks" "BPT diagram" "menu: BPT diagram"
+contains "$tasks" "Clear overlays" "menu: clear overlays"
+contains "$tasks" "Status" "menu: status"
+contains "$tasks" "Help" "menu: help"
+
+# 1. the analysis task on a selected circle
+circle "$RA1" "$DEC1" 8
+st=$(run_task $D "Infer selected")
+contains "$st" "done #1" "analysis task: request done"
+[ "$(xpaget $D frame)" = 2 ] || fail "the current frame was not restored"
+pass "current frame restored"
+regs=$(xpaget $D regions -format ds9 -system wcs -sky icrs)
+for want in "galpost #1" "log M*/Msun = " "log SFR = " "z = " "log M_BH = " "12+log(O/H) = " "p_detect" \
+            "Hα = " "Hβ = " "[NII]6584 = " "[OIII]5007 = " "e-17 erg/s/cm2" "BPT: " "tag={galpost}"; do
+    contains "$regs" "$want" "overlay shows '$want'"
+done
+n=$(printf '%s\n' "$regs" | grep -c 'text={.*tag={galpost}')
+[ "$n" -ge 11 ] || fail "only $n galpost text regions"
+pass "$n text regions tagged galpost"
+sum=$(xpaget galpost summary 1)
+contains "$sum" "measured in a 8.0\" aperture" "colours measured on the frames (region radius)"
+contains "$sum" "flags  resampled,measured-colours" "flags: resampled, measured colours"
+# the overlay's numbers are the result's: log M* median to 2 decimals
+med=$(xpaget galpost summary 1 json | awk -F'"median": ' '/"lgm_tot_p50"/ { split($2, a, ","); printf "%.2f", a[1] }')
+[ -n "$med" ] || fail "no lgm_tot_p50 in the JSON summary"
+contains "$regs" "log M*/Msun = $med" "overlay log M* equals the summary median ($med)"
+# the galaxy is at the cutout centre in every band (cut through each band's WCS)
+json=$(xpaget galpost summary 1 json)
+for b in g r i; do
+    px=$(printf '%s\n' "$json" | sed -n "s/.*\"$b\": {\"sum\": [^,]*, \"peak\": [^,]*, \"peak_x\": \([0-9]*\), \"peak_y\": \([0-9]*\)}.*/\1 \2/p")
+    set -- $px
+    [ $# -eq 2 ] || fail "no $b cutout peak in the summary"
+    [ $1 -ge 78 ] && [ $1 -le 81 ] && [ $2 -ge 78 ] && [ $2 -le 81 ] || fail "$b peak at ($1, $2), not at the centre"
+done
+pass "the galaxy peaks at the cutout centre in g, r and i"
+
+# the BPT plot: curves, axes, and the posterior samples of result #1
+plots=$(xpaget $D plot)
+contains "$plots" "galpost_bpt" "BPT plot window"
+xpaset -p $D plot current galpost_bpt
+contains "$(xpaget $D plot title)" "galpost #1" "plot title"
+names=""
+for k in 1 2 3; do
+    xpaset -p $D plot current dataset $k
+    names="$names $(xpaget $D plot name)"
+done
+contains "$names" "Kauffmann+03 Kewley+01 Schawinski+07" "demarcation curves"
+[ "$(xpaget $D plot axis x min)" = -2 ] && [ "$(xpaget $D plot axis x max)" = 1 ] || fail "x range"
+[ "$(xpaget $D plot axis y min)" = -1.5 ] && [ "$(xpaget $D plot axis y max)" = 1.5 ] || fail "y range"
+pass "axis ranges set"
+xpaset -p $D plot current dataset 4
+contains "$(xpaget $D plot name)" "#1 posterior" "posterior dataset"
+xpaset -p $D plot save "$WORK/plotted.dat" || fail "plot save"
+xpaget galpost samples 1 | awk '!/^#/ {
+    ha = 10^$6 - 1; hb = 10^$7 - 1; n2 = 10^$8 - 1; o3 = 10^$9 - 1
+    if (ha > 0 && hb > 0 && n2 > 0 && o3 > 0) printf "%.5f %.5f\n", log(n2/ha)/log(10), log(o3/hb)/log(10) }' >"$WORK/expected.dat"
+np=$(wc -l <"$WORK/plotted.dat"); ne=$(wc -l <"$WORK/expected.dat")
+[ "$np" -eq "$ne" ] && [ "$np" -gt 500 ] || fail "plot has $np points, samples give $ne"
+paste "$WORK/plotted.dat" "$WORK/expected.dat" | awk '{ d = $1 - $3; e = $2 - $4; if (d*d + e*e > 1e-7) bad++ }
+    END { exit bad > 0 }' || fail "plotted points differ from the samples"
+pass "BPT plot holds the $np posterior samples of #1"
+
+# inferring the same galaxy again replaces its overlay
+contains "$(run_task $D "Infer selected")" "done #2" "same galaxy again"
+regs=$(xpaget $D regions -format ds9 -system wcs -sky icrs)
+contains "$regs" "galpost #2  (" "new overlay drawn"
+case $regs in *"galpost #1  ("*) fail "the old overlay of the galaxy is still there" ;; esac
+[ "$(printf '%s\n' "$regs" | grep -c 'text={.*tag={galpost}')" -eq "$n" ] || fail "overlay line count changed"
+pass "the old overlay was replaced"
+
+# 2. the same through xpaset/xpaget
+xpaset -p galpost infer "$RA2" "$DEC2" ds9 $D tag x2 || fail "xpaset infer"
+contains "$(wait_job x2)" "x2 done #3" "xpaset infer RA DEC"
+s2=$(xpaget galpost summary 3)
+contains "$s2" "galpost #3  RA $(printf '%.6f' "$RA2")" "summary 3 names the position"
+contains "$s2" "BPT: " "summary 3 has the BPT class"
+[ "$(xpaget galpost samples 3 | grep -vc '^#')" -eq 1000 ] || fail "samples 3: not 1000 rows"
+pass "samples text: 1000 rows"
+xpaget galpost samples 3 fits >"$WORK/s2.fits" || fail "samples fits"
+[ "$(head -c 6 "$WORK/s2.fits")" = SIMPLE ] && [ $(( $(wc -c <"$WORK/s2.fits") % 2880 )) -eq 0 ] || fail "samples fits is not FITS"
+pass "samples as a FITS table"
+contains "$(xpaget galpost bpt 3)" "p Seyfert" "bpt 3"
+contains "$(xpaget galpost status)" "median_ms: gather" "status has timings"
+
+# 3. colours from the catalogue
+xpaset -p galpost set catalog "$WORK/field/photo.csv" || fail "set catalog"
+contains "$(wait_job reload)" "reload done" "catalogue loaded"
+xpaset -p galpost infer "$RA1" "$DEC1" tag cat || fail "infer with catalogue"
+contains "$(wait_job cat)" "done" "infer with catalogue"
+s3=$(xpaget galpost summary)
+contains "$s3" "colours: catalogue $WORK/field/photo.csv row 1" "colours from the catalogue"
+contains "$s3" "ugriz  18.300 16.950 16.200 15.800 15.550" "extinction-corrected catalogue magnitudes"
+
+# 4. crosshair and the key binding
+xpaset -p $D crosshair "$RA2" "$DEC2" wcs icrs
+contains "$(run_task $D "Infer at crosshair")" "done" "infer at crosshair"
+contains "$(xpaget galpost summary)" "RA $(printf '%.6f' "$RA2")" "crosshair position used"
+xpaset -p $D mode region
+if command -v xdotool >/dev/null 2>&1; then
+    xpaset -p $D single
+    xpaset -p $D frame 2
+    xpaset -p $D pan to "$RA1" "$DEC1" wcs icrs
+    # the centre of the current frame's canvas item, in screen pixels
+    cat >"$WORK/canvas.tcl" <<EOF
+global ds9 current
+update idletasks
+set b [\$ds9(canvas) bbox \$current(frame)]
+set f [open {$WORK/canvas} w]
+puts \$f "[expr {[winfo rootx \$ds9(canvas)] + ([lindex \$b 0] + [lindex \$b 2]) / 2}] [expr {[winfo rooty \$ds9(canvas)] + ([lindex \$b 1] + [lindex \$b 3]) / 2}]"
+close \$f
+EOF
+    xpaset -p $D tcl "{source $WORK/canvas.tcl}" || fail "tcl canvas"
+    set -- $(cat "$WORK/canvas")
+    before=$(xpaget galpost status | sed -n 's/^last_result: #//p')
+    xdotool mousemove "$1" "$2" && sleep 0.3 && xdotool key p
+    n=0
+    while [ "$(xpaget galpost status | sed -n 's/^last_result: #//p')" = "$before" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    [ $n -lt 100 ] || fail "the p key started no inference"
+    wait_job >/dev/null
+    pos=$(xpaget galpost summary json | awk -F': ' '/"ra"/ { gsub(",", "", $2); ra = $2 } /"dec"/ { gsub(",", "", $2); dec = $2 }
+        END { printf "%s %s", ra, dec }')
+    set -- $pos
+    awk -v a="$1" -v b="$2" -v c="$RA1" -v d="$DEC1" 'BEGIN { dx = (a - c) * cos(d * 3.14159265 / 180) * 3600; dy = (b - d) * 3600;
+        exit !(dx * dx + dy * dy < 4) }' || fail "key binding inferred at $pos, not at the galaxy"
+    pass "key p infers the galaxy under the pointer"
+    xpaset -p $D tile yes
+else
+    echo "SKIP: xdotool not installed: key binding not driven"
+fi
+
+# 5. screenshots (test artefacts)
+xpaset -p $D tcl "{package require img::window}" || fail "img::window"
+xpaset -p $D frame 2
+xpaset -p $D single
+xpaset -p $D zoom to 1
+xpaset -p $D pan to "$RA1" "$DEC1" wcs icrs
+xpaset -p $D scale log
+xpaset -p $D scale limits -0.05 3
+xpaset -p galpost infer selected tag shot >/dev/null 2>&1 || true
+xpaset -p $D regions selectall
+xpaset -p galpost infer selected tag shot2 && wait_job shot2 >/dev/null
+xpaset -p $D saveimage png "$ART/ds9-overlay.png" || fail "saveimage"
+xpaset -p $D plot current galpost_bpt
+xpaset -p $D plot export png "$ART/ds9-bpt.png" || fail "plot export"
+[ -s "$ART/ds9-overlay.png" ] && [ -s "$ART/ds9-bpt.png" ] || fail "screenshots are empty"
+if command -v import >/dev/null 2>&1; then
+    # no window manager: every window sits at +0+0; put the plot beside DS9
+    if command -v xdotool >/dev/null 2>&1; then
+        w=$(xdotool search --name '^galpost_bpt$' 2>/dev/null | head -1)
+        [ -z "$w" ] || xdotool windowmove "$w" 1120 0 2>/dev/null
+        sleep 0.3
+    fi
+    import -window root "$ART/ds9-screen.png" 2>/dev/null
+fi
+pass "screenshots in $ART"
+xpaset -p $D tile yes
+
+# 6. clear, BPT diagram and status from the menu
+count_galpost_regions() {
+    n=0
+    for f in $(xpaget $D frame all); do
+        xpaset -p $D frame "$f"
+        n=$((n + $(xpaget $D regions -format ds9 | grep -c 'tag={galpost}')))
+    done
+    xpaset -p $D frame 2
+    echo $n
+}
+[ "$(count_galpost_regions)" -gt 0 ] || fail "no galpost regions before clear"
+contains "$(run_task $D "Clear overlays")" "done" "clear overlays task"
+[ "$(count_galpost_regions)" -eq 0 ] || fail "$(count_galpost_regions) galpost regions left after clear"
+pass "clear removed every galpost region"
+xpaset -p $D frame 2
+xpaset -p $D plot current galpost_bpt
+xpaset -p $D plot close
+[ "$(xpaget $D plot)" = "" ] || fail "plot still open: $(xpaget $D plot)"
+contains "$(run_task $D "BPT diagram")" "done" "BPT diagram task"
+contains "$(xpaget $D plot)" "galpost_bpt" "the BPT diagram task redrew the plot"
+xpaset -p $D analysis task "{Status}"
+status_shown() { case "$(ds9_text_windows $D)" in *"model: $WORK/model.gpw"*) return 0 ;; esac; return 1; }
+poll 10 status_shown || fail "no status in a DS9 text window: $(ds9_text_windows $D)"
+pass "status in a DS9 text window"
+ds9_close_text_windows $D
+
+# 7. bad input: a clear error in DS9's text window, galpostd keeps serving
+alive() { contains "$(xpaget galpost status)" "queue: 0 queued" "galpostd still serves ($1)"; }
+xpaset -p $D regions delete all
+contains "$(run_task $D "Infer selected")" "failed: no region is selected in frame 2" "no region selected"
+error_shown() { case "$(ds9_text_windows $D)" in *"galpost: no region is selected"*) return 0 ;; esac; return 1; }
+poll 10 error_shown || fail "no error in a DS9 text window: $(ds9_text_windows $D)"
+pass "error shown in a DS9 text window"
+ds9_close_text_windows $D
+alive "no region"
+circle "$RA1" "$(awk -v d="$DEC1" 'BEGIN { printf "%.6f", d + 0.06 }')" 8
+contains "$(run_task $D "Infer selected")" "off every g image" "region off every image"
+alive "off image"
+xpaset -p $D regions delete all
+
+big=$(head -c 30000000 /dev/zero | xpaset galpost infer 2>&1) && fail "30 MB buffer accepted"
+contains "$big" "bytes of data refused" "huge buffer refused"
+out=$(xpaset -p galpost infer 12:00:00 +95:00:00 2>&1) && fail "Dec 95 accepted"
+contains "$out" "outside -90..90" "malformed position refused"
+out=$(xpaget galpost frobnicate 2>&1) && fail "unknown sub-command accepted"
+contains "$out" "undefined command" "unknown sub-command refused"
+alive "malformed requests"
+
+load_frames "$WORK/field" u z
+xpaset -p galpost infer "$RA1" "$DEC1" tag nogri
+contains "$(wait_job nogri)" "no g image among the 2 frames" "no g, r, i frames"
+alive "no gri"
+
+load_frames "$WORK/nowcs" g r i u z
+xpaset -p galpost infer "$RA1" "$DEC1" tag nowcs
+contains "$(wait_job nowcs)" "has no celestial WCS" "frames without WCS (infer RA DEC)"
+echo "image; circle(100,100,20)" | xpaset $D regions
+xpaset -p $D regions selectall
+xpaset -p galpost infer selected tag nowcs2
+contains "$(wait_job nowcs2)" "has no celestial WCS: its regions have no sky position" "frames without WCS (selected region)"
+alive "no WCS"
+
+load_frames "$WORK/nan" g r i u z
+xpaset -p galpost set catalog none
+wait_job reload >/dev/null
+xpaset -p galpost infer "$RA1" "$DEC1" tag nan
+contains "$(wait_job nan)" "are not finite" "NaN stamp refused"
+xpaset -p galpost infer "$RA2" "$DEC2" tag nan2
+contains "$(wait_job nan2)" "nan2 done" "a stamp partly NaN is filled"
+contains "$(xpaget galpost summary)" "masked" "masked pixels flagged"
+alive "NaN"
+
+# a file-less frame (loaded from a pipe): its FITS comes through XPA
+xpaset -p $D frame delete all
+for b in g r i u z; do
+    xpaset -p $D frame new
+    xpaset $D fits <"$WORK/field/frame-$b-000001-1-0001.fits" || fail "pipe load"
+done
+[ -z "$(xpaget $D file)" ] || fail "DS9 kept a file name for a piped frame"
+xpaset -p galpost infer "$RA1" "$DEC1" tag pipe
+contains "$(wait_job pipe)" "pipe done" "frames without a file (FITS through XPA)"
+contains "$(xpaget galpost summary)" "frame 1 (no file)" "the result names the piped frame"
+
+# an RGB frame: i, r, g in the red, green and blue channels (colours from
+# the catalogue: there are no u and z images)
+xpaset -p $D frame delete all
+xpaset -p $D frame new rgb
+for ch in red:i green:r blue:g; do
+    xpaset -p $D rgb channel "${ch%%:*}"
+    xpaset -p $D fits "$WORK/field/frame-${ch#*:}-000001-1-0001.fits" || fail "RGB load"
+done
+xpaset -p $D rgb channel green
+xpaset -p galpost set catalog "$WORK/field/photo.csv"
+wait_job reload >/dev/null
+xpaset -p galpost infer "$RA1" "$DEC1" tag rgb
+contains "$(wait_job rgb)" "rgb done" "an RGB frame's channels used as g, r, i"
+s=$(xpaget galpost summary)
+contains "$s" "r frame 1 green channel" "the r image is the green channel"
+contains "$s" "i frame 1 red channel" "the i image is the red channel"
+[ "$(xpaget $D rgb channel)" = green ] || fail "the RGB channel was not restored"
+pass "the user's RGB channel restored"
+
+# DS9 gone mid-request: stopped, then killed while galpostd waits on it
+kill -STOP "$DS9_PID"
+xpaset -p galpost infer "$RA1" "$DEC1" ds9 $D tag gone || fail "infer queued"
+sleep 0.5
+kill -KILL "$DS9_PID"
+st=$(wait_job gone)
+contains "$st" "gone failed: DS9 '$D'" "DS9 gone mid-request"
+s=$(xpaget galpost status) || fail "galpostd stopped serving after DS9 died"
+contains "$s" "queue: 0 queued, idle" "galpostd serves after DS9 died"
+echo "PASS: $TEST"

@@ -1,0 +1,121 @@
+#!/bin/sh
+# test_galpostd.sh: galpostd on its own (no DS9): start-up, pidfile, log,
+# configuration file and options, the XPA sub-commands and their errors
+# (malformed and unknown sub-commands, huge buffers, a DS9 that is not
+# there), settings, SIGHUP reload, a failed reload keeping the model,
+# refusal of a second instance, daemon mode, clean SIGTERM and quit.
+. "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
+need xpaset xpaget xpaaccess
+
+"$B/galpost" model random "$WORK/model.gpw" --seed 7 >/dev/null || fail "galpost model random"
+cat >"$WORK/galpostd.conf" <<EOF
+# test configuration
+model = $WORK/model.gpw
+samples = 200       # fewer samples: fast
+log_level = debug
+ds9 = nods9here
+EOF
+
+start_galpostd -c "$WORK/galpostd.conf" --seed 5
+pass "galpostd started, pidfile holds its pid"
+grep -q "ready: XPA access point 'galpost'" "$WORK/galpostd.log" || fail "no 'ready' in the log"
+pass "log says ready"
+
+s=$(xpaget galpost status) || fail "status"
+contains "$s" "samples: 200" "status: samples from the configuration file"
+contains "$s" "seed: 5" "status: seed from the command line"
+contains "$s" "UNTRAINED" "status: says the model is untrained"
+contains "$s" "queue: 0 queued, idle" "status: queue"
+contains "$(xpaget galpost help)" "xpaset -p galpost infer" "help"
+contains "$(xpaget galpost model)" "trained: no" "model"
+contains "$(xpaget galpost model info)" "model.trained" "model info"
+contains "$(xpaget galpost set)" "match_radius 2" "set lists the settings"
+
+# malformed and unknown requests: clear XPA errors, exit status 1
+expect_error() {   # expect_error NEEDLE WHAT command...
+    needle=$1; what=$2; shift 2
+    out=$("$@" 2>&1) && fail "$what: succeeded, expected an error"
+    contains "$out" "$needle" "$what"
+}
+expect_error "'foo' is not selected, all, crosshair" "infer foo" xpaset -p galpost infer foo
+expect_error "outside 0..360" "infer with RA 400" xpaset -p galpost infer 400 10
+expect_error "needs a Dec" "infer with RA only" xpaset -p galpost infer 150.1
+expect_error "is not a Dec" "infer with a bad Dec" xpaset -p galpost infer 150.1 north
+expect_error "unexpected 'extra'" "infer with extra words" xpaset -p galpost infer selected extra
+expect_error "undefined command" "unknown sub-command (get)" xpaget galpost frobnicate
+expect_error "undefined command" "unknown sub-command (set)" xpaset -p galpost frobnicate
+expect_error "no result yet" "summary before any result" xpaget galpost summary
+expect_error "neither a result number nor a known format" "summary xml" xpaget galpost summary 1 xml
+expect_error "'abc' is not an integer" "set samples abc" xpaset -p galpost set samples abc
+expect_error "unknown setting 'colour'" "set unknown key" xpaset -p galpost set colour red
+expect_error "only be changed when galpostd starts" "set name" xpaset -p galpost set name other
+expect_error "takes no parameters" "status with parameters" xpaget galpost status now
+head -c 20000000 /dev/zero >"$WORK/big"
+expect_error "bytes of data refused" "a 20 MB buffer" sh -c "xpaset galpost infer <'$WORK/big'"
+expect_error "takes no data" "data sent to clear" sh -c "echo junk | xpaset galpost clear"
+rm -f "$WORK/big"
+
+# a DS9 that is not there: the request fails, galpostd keeps serving
+xpaset -p galpost infer 150.1 2.2 tag nods9 || fail "infer queued"
+st=$(wait_job nods9)
+contains "$st" "nods9 failed: DS9 'nods9here' is not answering" "infer without DS9 fails clearly"
+contains "$(xpaget galpost status)" "requests: 0 done, 1 failed" "status counts the failure"
+
+# settings
+xpaset -p galpost set samples 300 || fail "set samples"
+[ "$(xpaget galpost set samples)" = 300 ] || fail "samples not 300"
+pass "set samples 300"
+xpaset -p galpost set log_level info || fail "set log_level"
+
+# SIGHUP: the configuration file is read again and the model reloaded
+sed -i 's/^samples = 200/samples = 250/' "$WORK/galpostd.conf"
+kill -HUP "$GPD_PID"
+st=$(wait_job reload)
+contains "$st" "reload done" "SIGHUP reload"
+[ "$(xpaget galpost set samples)" = 250 ] || fail "SIGHUP did not re-read samples"
+pass "SIGHUP re-read the configuration"
+grep -q "SIGHUP: configuration re-read" "$WORK/galpostd.log" || fail "no SIGHUP in the log"
+
+# a reload that fails keeps the old model
+xpaset -p galpost set model "$WORK/missing.gpw" || fail "set model"
+st=$(wait_job reload)
+contains "$st" "keeping the previous model" "failed reload keeps the model"
+contains "$(xpaget galpost status)" "model: $WORK/model.gpw" "the old model is still in use"
+
+# a second instance is refused while the first serves
+out=$("$B/galpostd" -f --model "$WORK/model.gpw" --log "$WORK/second.log" 2>&1) && fail "second instance started"
+contains "$out" "already answers" "second instance refused"
+
+# SIGTERM: clean exit, access point and pidfile gone
+kill -TERM "$GPD_PID"
+n=0
+while kill -0 "$GPD_PID" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+kill -0 "$GPD_PID" 2>/dev/null && fail "galpostd still runs 5 s after SIGTERM"
+wait "$GPD_PID"; rc=$?
+[ $rc -eq 0 ] || fail "exit status $rc after SIGTERM"
+[ ! -e "$WORK/galpostd.pid" ] || fail "pidfile left behind"
+[ "$(xpaaccess -c galpost 2>/dev/null)" = no ] || fail "access point still registered"
+ls "$XPA_TMPDIR" | grep -q "galpost_galpost" && fail "XPA socket file left behind"
+pass "SIGTERM: exit 0, pidfile and access point removed"
+
+# a model that cannot be read: a clear message, exit status 1
+out=$("$B/galpostd" -f --model "$WORK/none.gpw" 2>&1) && fail "started without a model"
+contains "$out" "none.gpw" "missing model named (foreground)"
+out=$("$B/galpostd" --model "$WORK/none.gpw" 2>&1) && fail "daemon started without a model"
+contains "$out" "none.gpw" "missing model named (daemon mode)"
+out=$("$B/galpostd" --samples many 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "bad option: exit $rc"
+contains "$out" "'many' is not an integer" "bad option value"
+
+# daemon mode: returns when ready; quit stops it
+"$B/galpostd" --model "$WORK/model.gpw" --log "$WORK/daemon.log" --pidfile "$WORK/daemon.pid" || fail "daemon mode"
+dpid=$(cat "$WORK/daemon.pid")
+remember "$dpid"
+contains "$(xpaget galpost status)" "pid: $dpid" "daemon serves when galpostd returns"
+xpaset -p galpost quit || fail "quit"
+n=0
+while kill -0 "$dpid" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+kill -0 "$dpid" 2>/dev/null && fail "daemon still runs after quit"
+[ ! -e "$WORK/daemon.pid" ] || fail "daemon pidfile left behind"
+pass "quit stops the daemon"
+echo "PASS: $TEST"

@@ -1,0 +1,306 @@
+/*
+ * test_gpd.c: galpostd's pure parts without DS9: request parsing, DS9
+ * region listings, settings, and what is shown (overlay text, summaries,
+ * BPT points and curves) against naive recomputations.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gpd.h"
+#include "image_fixture.h"
+
+static void test_parse_infer(void **state)
+{
+    (void)state;
+    gpd_infer_args a;
+    char msg[512];
+    assert_int_equal(gpd_parse_infer("", &a, msg, sizeof msg), 0);
+    assert_int_equal(a.where, GPD_WHERE_SELECTED);
+    assert_string_equal(a.target, "");
+    assert_int_equal(gpd_parse_infer("all ds9 /tmp/x/DS9_ds9.12 tag ds9-77", &a, msg, sizeof msg), 0);
+    assert_int_equal(a.where, GPD_WHERE_ALL);
+    assert_string_equal(a.target, "/tmp/x/DS9_ds9.12");
+    assert_string_equal(a.tag, "ds9-77");
+    assert_int_equal(gpd_parse_infer("crosshair", &a, msg, sizeof msg), 0);
+    assert_int_equal(a.where, GPD_WHERE_CROSSHAIR);
+    assert_int_equal(gpd_parse_infer("  150.25   -2.5  ", &a, msg, sizeof msg), 0);
+    assert_int_equal(a.where, GPD_WHERE_POSITION);
+    assert_true(a.ra == 150.25 && a.dec == -2.5);
+    assert_int_equal(gpd_parse_infer("10:00:30 -02:30:00 ds9 gpt", &a, msg, sizeof msg), 0);
+    assert_true(fabs(a.ra - 150.125) < 1e-12 && fabs(a.dec + 2.5) < 1e-12);
+    assert_string_equal(a.target, "gpt");
+    const struct { const char *in, *needle; } bad[] = {
+        { "foo", "'foo' is not selected" }, { "150.1", "needs a Dec" }, { "150.1 x", "'x' is not a Dec" },
+        { "360 0", "outside 0..360" }, { "10 -91", "outside -90..90" }, { "all crosshair", "unexpected 'crosshair'" },
+        { "ds9", "'ds9' needs a value" }, { "tag a{b}", "may hold only" }, { "1:99:00 2", "not selected, all" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        msg[0] = '\0';
+        assert_int_equal(gpd_parse_infer(bad[i].in, &a, msg, sizeof msg), -1);
+        if (!strstr(msg, bad[i].needle)) fail_msg("'%s': message '%s' lacks '%s'", bad[i].in, msg, bad[i].needle);
+    }
+}
+
+static void test_parse_angle(void **state)
+{
+    (void)state;
+    double v;
+    assert_int_equal(gpd_parse_angle("12:30:00", 1, &v), 0);
+    assert_true(fabs(v - 187.5) < 1e-12);
+    assert_int_equal(gpd_parse_angle("-00:30:00", 0, &v), 0);
+    assert_true(fabs(v + 0.5) < 1e-12);
+    assert_int_equal(gpd_parse_angle("+45:15", 0, &v), 0);
+    assert_true(fabs(v - 45.25) < 1e-12);
+    assert_int_equal(gpd_parse_angle("1e1", 0, &v), 0);
+    assert_true(v == 10.0);
+    const char *bad[] = { "", "abc", "1:60:00", "1:2:3:4", "1:", "nan", "inf", "12 ", ":3" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (gpd_parse_angle(bad[i], 0, &v) == 0) fail_msg("'%s' accepted", bad[i]);
+}
+
+static void test_parse_regions(void **state)
+{
+    (void)state;
+    const char *wcs =
+        "# Region file format: DS9 version 4.1\n"
+        "global color=green dashlist=8 3 width=1 font=\"helvetica 10 normal roman\" select=1\n"
+        "icrs\n"
+        "circle(150.1000000,2.2000000,8.000\")\n"
+        "ellipse(150.2,2.3,4\",6\",30) # color=red\n"
+        "box(150.3,2.4,0.5',10\",0)\n"
+        "point(150.4,2.5) # point=circle\n"
+        "# text(150.5,2.6) text={not a galaxy}\n"
+        "circle(150.6,2.7,3\") # tag={galpost} tag={galpost-3}\n"
+        "-circle(150.7,2.8,0.001d); polygon(10,20,10.001,20,10.001,20.001,10,20.001)\n";
+    const char *img =
+        "image\ncircle(100,200,20.2)\nellipse(110,210,10,15,30)\nbox(120,220,75,25,0)\npoint(130,230)\n"
+        "# text(1,1) text={x}\ncircle(5,5,5) # tag={galpost}\ncircle(140,240,9); polygon(1,1,3,1,3,3,1,3)\n";
+    gpd_shape s[16];
+    int n = gpd_parse_regions(wcs, img, s, 16);
+    assert_int_equal(n, 6);
+    assert_true(s[0].ra == 150.1 && s[0].dec == 2.2 && s[0].radius == 8.0);
+    assert_true(s[0].has_image && s[0].x == 100 && s[0].y == 200 && fabs(s[0].rpix - 20.2) < 1e-12);
+    assert_true(s[1].radius == 6.0);                   /* ellipse: the larger axis */
+    assert_true(fabs(s[2].radius - 15.0) < 1e-9);     /* box: half of 0.5' */
+    assert_true(s[3].radius == 0.0 && s[3].ra == 150.4);
+    assert_true(fabs(s[4].radius - 3.6) < 1e-9);      /* 0.001 degree */
+    assert_true(fabs(s[5].ra - 10.0005) < 1e-9 && fabs(s[5].dec - 20.0005) < 1e-9);
+    double cd = cos(20.0005 * M_PI / 180.0), r = 0.0005 * 3600.0 * sqrt(cd * cd + 1.0);  /* centre to a vertex */
+    assert_true(fabs(s[5].radius - r) / r < 0.01);
+    /* listings of different lengths: no image positions */
+    n = gpd_parse_regions(wcs, "image\ncircle(1,1,1)\n", s, 16);
+    assert_int_equal(n, 6);
+    assert_false(s[0].has_image);
+    assert_int_equal(gpd_parse_regions(wcs, NULL, s, 2), 2);
+    assert_int_equal(gpd_parse_regions("# Region file\nicrs\n", NULL, s, 16), 0);
+    int ids[8];
+    assert_int_equal(gpd_parse_int_list("1 2 12 ", ids, 8), 3);
+    assert_int_equal(ids[2], 12);
+    assert_int_equal(gpd_parse_int_list("", ids, 8), 0);
+}
+
+static void test_config(void **state)
+{
+    (void)state;
+    gpd_config c;
+    char msg[512], v[256];
+    gpd_config_defaults(&c);
+    assert_int_equal(c.samples, 1000);
+    assert_int_equal(gpd_config_set(&c, "samples", "250", msg, sizeof msg), 0);
+    assert_int_equal(gpd_config_get(&c, "samples", v, sizeof v), 0);
+    assert_string_equal(v, "250");
+    assert_int_equal(gpd_config_set(&c, "backend", "cpu", msg, sizeof msg), 0);
+    assert_int_equal(c.backend, GP_BACKEND_CPU);
+    assert_int_equal(gpd_config_set(&c, "overlay", "no", msg, sizeof msg), 0);
+    assert_int_equal(c.overlay, 0);
+    assert_int_equal(gpd_config_set(&c, "catalog", "none", msg, sizeof msg), 0);
+    assert_string_equal(c.catalog, "");
+    const struct { const char *k, *v, *needle; } bad[] = {
+        { "samples", "1", "samples: '1' is not an integer in 2..100000" }, { "backend", "gpu", "not auto, cpu or cuda" },
+        { "seed", "-3", "not a non-negative integer" }, { "aperture", "0", "between 0.1 and 60" },
+        { "log_level", "loud", "not error, warn" }, { "name", "a b", "not a valid XPA name" },
+        { "colour", "red", "unknown setting 'colour'" }, { "plot", "maybe", "not yes or no" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(gpd_config_set(&c, bad[i].k, bad[i].v, msg, sizeof msg), -1);
+        if (!strstr(msg, bad[i].needle)) fail_msg("%s %s: '%s'", bad[i].k, bad[i].v, msg);
+    }
+    for (int i = 0; gpd_config_keys[i]; i++)
+        assert_int_equal(gpd_config_get(&c, gpd_config_keys[i], v, sizeof v), 0);
+
+    char *dir = fx_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/g.conf", dir);
+    FILE *f = fopen(path, "w");
+    fputs("# comment\n\nsamples = 400   # trailing\n  seed=9\nds9 = my ds9\n", f);
+    fclose(f);
+    gpd_config_defaults(&c);
+    assert_int_equal(gpd_config_load(&c, path, msg, sizeof msg), 0);
+    assert_int_equal(c.samples, 400);
+    assert_true(c.seed == 9);
+    assert_string_equal(c.ds9, "my ds9");
+    f = fopen(path, "w");
+    fputs("samples = 400\nthis line is wrong\n", f);
+    fclose(f);
+    assert_int_equal(gpd_config_load(&c, path, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "g.conf:2: expected 'key = value'"));
+    f = fopen(path, "w");
+    fputs("threads = lots\n", f);
+    fclose(f);
+    assert_int_equal(gpd_config_load(&c, path, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "g.conf:1: threads"));
+    fx_rmtree(dir);
+    free(dir);
+}
+
+/* A result with random samples; lines drawn so that some fluxes are <= 0. */
+static void make_result(gpd_result *r, int n, uint64_t *rng)
+{
+    memset(r, 0, sizeof *r);
+    r->id = 7;
+    r->ra = 150.1;
+    r->dec = 2.2;
+    r->radius = 8;
+    snprintf(r->model, sizeof r->model, "m.gpw");
+    snprintf(r->colours, sizeof r->colours, "measured");
+    r->r.nsamples = n;
+    r->r.samples = malloc(sizeof(float) * GP_NQ * (size_t)n);
+    r->r.flags = GP_FLAG_RESAMPLED | GP_FLAG_PHOT_MEASURED | GP_FLAG_EDGE;
+    const double mu[GP_NQ] = { 10.5, 0.2, 0.08, 7.5, 8.8, 2.0, 1.5, 1.8, 1.2 };
+    for (int i = 0; i < n; i++)
+        for (int q = 0; q < GP_NQ; q++) {
+            double v = mu[q] + (q >= GP_Q_HALPHA ? 0.8 : 0.3) * fx_gauss(rng);
+            if (q >= GP_Q_HALPHA && fx_uniform(rng) < 0.05) v = -0.01;   /* F < 0 */
+            r->r.samples[(size_t)i * GP_NQ + q] = (float)v;
+        }
+    assert_int_equal(gp_summary_compute(r->r.samples, n, &r->r.summary, NULL), GP_OK);
+    r->r.summary.p_detect = 0.8;
+}
+
+static void test_formats(void **state)
+{
+    (void)state;
+    uint64_t rng = fx_seed();
+    gpd_result r;
+    make_result(&r, 1000, &rng);
+    /* line flux conversion */
+    assert_true(fabs(gpd_line_flux(log10(1 + 123.0)) - 123.0) < 1e-9);
+    /* the overlay: every quantity, the p_detect, the fluxes and the class */
+    char *o = gpd_format_overlay(&r, 100, 200, 20, 0.5, 0);
+    assert_non_null(o);
+    const gp_summary *s = &r.r.summary;
+    char want[128];
+    snprintf(want, sizeof want, "log M*/Msun = %.2f", s->median[GP_Q_LOGMSTAR]);
+    assert_non_null(strstr(o, want));
+    snprintf(want, sizeof want, "z = %.3f", s->median[GP_Q_Z]);
+    assert_non_null(strstr(o, want));
+    snprintf(want, sizeof want, "(p_detect %.2f)", s->p_detect);
+    assert_non_null(strstr(o, want));
+    snprintf(want, sizeof want, "H\xce\xb1 = %.1f", pow(10, s->median[GP_Q_HALPHA]) - 1);
+    assert_non_null(strstr(o, want));
+    snprintf(want, sizeof want, "BPT: %s (p = %.2f)", gp_bpt_class_name(s->bpt_class), s->p_bpt[s->bpt_class]);
+    assert_non_null(strstr(o, want));
+    assert_non_null(strstr(o, "cutout crosses the frame edge"));
+    assert_non_null(strstr(o, "tag={galpost} tag={galpost-7}"));
+    assert_null(strstr(o, "circle("));   /* no marker asked */
+    /* lines 14/zoom = 28 image pixels apart */
+    double y1, y2;
+    const char *p = strstr(o, "# text(");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "# text(%*f,%lf)", &y1), 1);
+    p = strstr(p + 1, "# text(");
+    assert_int_equal(sscanf(p, "# text(%*f,%lf)", &y2), 1);
+    assert_true(fabs((y1 - y2) - 28.0) < 1e-6);
+    free(o);
+    o = gpd_format_overlay_sky(&r, 5.0, 1);
+    assert_non_null(strstr(o, "icrs\ncircle(150.1000000,2.2000000,8.000\")"));
+    free(o);
+
+    /* the BPT points, against a naive loop */
+    int np = 0, ne = 0;
+    char *pts = gpd_format_bpt_points(&r, &np);
+    const char *q = pts;
+    for (int i = 0; i < r.r.nsamples; i++) {
+        const float *x = r.r.samples + (size_t)i * GP_NQ;
+        double ha = pow(10, x[GP_Q_HALPHA]) - 1, hb = pow(10, x[GP_Q_HBETA]) - 1;
+        double n2 = pow(10, x[GP_Q_NII6584]) - 1, o3 = pow(10, x[GP_Q_OIII5007]) - 1;
+        if (!(ha > 0 && hb > 0 && n2 > 0 && o3 > 0)) continue;
+        double a, b;
+        int used;
+        assert_int_equal(sscanf(q, "%lf %lf%n", &a, &b, &used), 2);
+        q += used;
+        assert_true(fabs(a - log10(n2 / ha)) < 1e-4 && fabs(b - log10(o3 / hb)) < 1e-4);
+        ne++;
+    }
+    assert_int_equal(np, ne);
+    assert_true(ne > 500 && ne < 1000);   /* some samples have a line flux <= 0 */
+    free(pts);
+
+    /* the curves follow their equations and stay in the plot */
+    for (int c = 0; c < GPD_BPT_CURVES; c++) {
+        int n = 0;
+        char *cv = gpd_format_bpt_curve(c, &n);
+        assert_true(n >= 10);
+        const char *t = cv;
+        double x, y, x0 = 0, y0 = 0;
+        int used, k = 0;
+        while (sscanf(t, "%lf %lf%n", &x, &y, &used) == 2) {
+            t += used;
+            double e = c == 0 ? 0.61 / (x - 0.05) + 1.30 : c == 1 ? 0.61 / (x - 0.47) + 1.19 : 1.05 * x + 0.45;
+            assert_true(fabs(y - e) < 2e-4);
+            assert_true(x >= GPD_BPT_XMIN - 1e-9 && x <= GPD_BPT_XMAX + 1e-9 && y >= GPD_BPT_YMIN && y <= GPD_BPT_YMAX);
+            if (k++ == 0) { x0 = x; y0 = y; }
+        }
+        assert_int_equal(k, n);
+        if (c == 2) assert_true(fabs(y0 - (0.61 / (x0 - 0.47) + 1.19)) < 1e-3);   /* starts on Kewley+01 */
+        free(cv);
+    }
+    assert_string_equal(gpd_bpt_curve_name(1), "Kewley+01");
+
+    /* summaries: text names the model and flags; JSON balanced with null for NaN */
+    char *t = gpd_format_summary_text(&r);
+    assert_non_null(strstr(t, "galpost #7  RA 150.100000"));
+    assert_non_null(strstr(t, "flags  edge,resampled,measured-colours"));
+    free(t);
+    r.r.summary.sfr_halpha.median = NAN;
+    char *j = gpd_format_summary_json(&r);
+    int depth = 0, minimum = 0;
+    for (const char *c = j; *c; c++) {
+        if (*c == '{') depth++;
+        if (*c == '}') depth--;
+        if (depth < minimum) minimum = depth;
+    }
+    assert_int_equal(depth, 0);
+    assert_int_equal(minimum, 0);
+    assert_non_null(strstr(j, "\"log_sfr_halpha\": {\"median\": null"));
+    assert_non_null(strstr(j, "\"lgm_tot_p50\": {"));
+    free(j);
+    char *sm = gpd_format_samples_text(&r);
+    int rows = 0;
+    for (const char *c = sm; *c; c++) if (*c == '\n') rows++;
+    assert_int_equal(rows, 1000 + 2);
+    free(sm);
+    char *e = gpd_format_error_region(1, 2, "bad {thing}\nhere");
+    assert_non_null(strstr(e, "text={galpost: bad  thing  here}"));
+    free(e);
+    free(r.r.samples);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_infer),
+        cmocka_unit_test(test_parse_angle),
+        cmocka_unit_test(test_parse_regions),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_formats),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
