@@ -10,7 +10,8 @@
  * machine does not lose a core to spinning.  One job runs at a time: a
  * call made while the pool is busy (another thread's job, or a nested call
  * from inside a job) runs its chunks in the calling thread, in the same
- * split, so results never depend on who ran what.
+ * split, so results never depend on who ran what.  A child process forked
+ * after the pool started starts a pool of its own (pthread_atfork).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -78,9 +79,28 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* A forked child has none of the parent's workers: start afresh. */
+static void pool_atfork_child(void)
+{
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    pool_lock = m;
+    pool_mx = m;
+    pool_wake = c;
+    pool_done = c;
+    pool_workers = 0;
+    pool_sleepers = 0;
+    atomic_store(&pool_pending, 0);
+}
+
 /* Start workers up to `want` (ids 1..want-1); returns how many exist. */
 static int pool_grow(int want)
 {
+    static int atfork_registered;
+    if (!atfork_registered) {
+        pthread_atfork(NULL, NULL, pool_atfork_child);
+        atfork_registered = 1;
+    }
     while (pool_workers < want - 1) {
         pthread_t tid;
         pthread_attr_t at;
