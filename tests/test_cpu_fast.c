@@ -9,7 +9,10 @@
  *    2 float ulps (and passes +-inf and NaN through);
  *  - member_sample equals the composed path (normals, gp_realnvp_apply,
  *    gp_affine1d_apply, add_rows) within 1e-5 relative, and is
- *    bit-identical for 1, 2 and 3 threads and for any split of the rows.
+ *    bit-identical for 1, 2 and 3 threads and for any split of the rows;
+ *  - the thread pool covers every index once, also in a child process
+ *    forked after the pool started (which must not wait for the parent's
+ *    workers).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,8 +22,11 @@
 
 #include "galpost/gp_model.h"
 #include "gp_model_internal.h"
+#include "gp_parallel.h"
 #include "gp_rng.h"
 #include "gp_test_util.h"
+#include <signal.h>
+#include <sys/wait.h>
 
 static void conv_ref_d(const double *x, int cin, int h, int w, const float *W, const float *b, int cout,
                        int k, int s, int p, double slope, double *y)
@@ -236,6 +242,36 @@ static void test_member_sample(void **state)
     free(row_gal); free(sidx); free(trunk); free(c1); free(o1); free(l1); free(c2); free(o2); free(l2);
 }
 
+static void count_range(void *ctx, int chunk, size_t begin, size_t end)
+{
+    (void)chunk;
+    int *v = ctx;
+    for (size_t i = begin; i < end; i++) v[i]++;
+}
+
+static void test_pool_fork(void **state)
+{
+    (void)state;
+    static int v[1000];
+    memset(v, 0, sizeof v);
+    for (int t = 1; t <= 4; t++) assert_int_equal(gp_parallel_chunks(t, 1000, count_range, v), GP_OK);
+    for (int i = 0; i < 1000; i++) assert_int_equal(v[i], 4);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(10);   /* a child waiting for its parent's workers would hang: SIGALRM fails it */
+        int ok = gp_parallel_chunks(2, 1000, count_range, v) == GP_OK;
+        for (int i = 0; i < 1000; i++) ok = ok && v[i] == 5;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("forked child: %s %d", WIFSIGNALED(status) ? "signal" : "exit status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
 int main(void)
 {
     gp_test_seed("test_cpu_fast");
@@ -243,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_conv_stack),
         cmocka_unit_test(test_stretch),
         cmocka_unit_test(test_member_sample),
+        cmocka_unit_test(test_pool_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
