@@ -17,6 +17,9 @@ typedef struct gp_cpu_impl {
     gp_cpu_wcache *wcache;   /* reordered convolution weights (gp_cpu_encoder.c) */
 } gp_cpu_impl;
 void gp_cpu_wcache_free(gp_cpu_wcache *c);
+/* Convolution weights channels-last, [cout x k x k x cin] (transposed = 0)
+ * or [k x k x cin x cout] (1), cached by the backend (gp_cpu_wcache.c). */
+const float *gp_cpu_conv_weights(gp_backend *be, const gp_conv_layer *L, int transposed);
 /* W [out x in] transposed, cached by the backend; NULL when out of memory. */
 const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in);
 /* Y = act(X WT + b) on R rows, N a multiple of 64, AVX-512 (check

@@ -2,20 +2,26 @@
  * gp_cpu_encoder.c: the CPU backend's conv_stack operation (gp_backend.h):
  * the encoder's convolutions fused image by image, in cache.
  *
- * Inside the stack activations are kept channels-last (HWC), so that the
- * im2col of an output pixel is k contiguous runs of k x Cin floats (a
- * memcpy each) instead of a strided gather, and every layer is one GEMM
- * per band of output rows, col [P x K] times W'^T [K x Cout] -> [P x Cout]
- * with single-threaded cblas_sgemm, W' being the weights reordered to
- * (ky, kx, c) once per weight tensor.  Bias and activation are applied to
- * the band while it is in cache; the last layer is transposed back to NCHW.
+ * Inside the stack activations are kept channels-last (HWC).  Each layer is
+ * computed in bands of output rows, by one of:
+ *  - a direct kernel (AVX-512, or AVX2 for a small first layer) reading the
+ *    layer's input stored with a zero border: out[p][co] = b + sum over the
+ *    k x k x cin taps, one FMA chain per output in tap order, registers
+ *    blocked over pixels x 32 or 64 channels, no im2col and no packing
+ *    (the first layer, K = 48, and 64-channel layers with K <= 512);
+ *  - im2col of the band (k runs of k x cin floats per pixel, memcpy'd) and
+ *    single-threaded cblas_sgemm, col [P x K] times W'^T [K x cout], W' the
+ *    weights reordered to (ky, kx, c) once (gp_cpu_wcache.c) -- the large-K
+ *    last layer, where OpenBLAS's packed GEMM is faster.
+ * Bias and activation are applied to the band while it is in cache; the
+ * last layer is transposed back to NCHW.
  *
  * With at least as many images as threads, each thread takes whole images
  * (three convolutions of one galaxy in ~3 MB of per-thread scratch, no
  * batch-sized activations); with fewer, the bands of each layer are spread
- * over the threads.  The bands depend only on the layer's geometry, so both
- * ways run the very same GEMMs: a galaxy's features are bit-identical in
- * any batch and with any thread count.
+ * over the threads.  The bands and kernels depend only on the layer's
+ * geometry and the CPU, so both ways compute the very same sums: a galaxy's
+ * features are bit-identical in any batch and with any thread count.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -54,138 +60,6 @@ typedef struct stack_geom {
     size_t cur_img;
     int failed;
 } stack_geom;
-
-/* ---- reordered weights, cached per weight tensor for the backend's lifetime */
-
-struct gp_cpu_wcache { const float *W; float *Wr; size_t n; int transposed; struct gp_cpu_wcache *next; };
-
-void gp_cpu_wcache_free(gp_cpu_wcache *c)
-{
-    while (c) {
-        gp_cpu_wcache *e = c;
-        c = e->next;
-        free(e->Wr);
-        free(e);
-    }
-}
-
-/* W [cout x cin x k x k] -> [cout x k x k x cin], kept by the backend (the
- * weights live as long as it: they are the model's); NULL when out of memory. */
-static const float *reordered(gp_backend *be, const gp_conv_layer *L, int transposed)
-{
-    gp_cpu_impl *im = be->impl;
-    size_t n = (size_t)L->cout * L->cin * L->k * L->k;
-    pthread_mutex_lock(&im->mx);
-    for (gp_cpu_wcache *e = im->wcache; e; e = e->next)
-        if (e->W == L->W && e->n == n && e->transposed == transposed) { pthread_mutex_unlock(&im->mx); return e->Wr; }
-    gp_cpu_wcache *e = malloc(sizeof *e);
-    float *Wr = malloc(sizeof(float) * n);
-    if (!e || !Wr) { free(e); free(Wr); pthread_mutex_unlock(&im->mx); return NULL; }
-    const int k = L->k, cin = L->cin;
-    for (int o = 0; o < L->cout; o++)
-        for (int c = 0; c < cin; c++)
-            for (int ky = 0; ky < k; ky++)
-                for (int kx = 0; kx < k; kx++)
-                    if (transposed)
-                        Wr[((((size_t)ky * k + kx) * cin + c) * L->cout) + o] = L->W[(((size_t)o * cin + c) * k + ky) * k + kx];
-                    else
-                        Wr[(((size_t)o * k + ky) * k + kx) * cin + c] = L->W[(((size_t)o * cin + c) * k + ky) * k + kx];
-    e->transposed = transposed;
-    e->W = L->W;
-    e->Wr = Wr;
-    e->n = n;
-    e->next = im->wcache;
-    im->wcache = e;
-    pthread_mutex_unlock(&im->mx);
-    return Wr;
-}
-
-/* A dense weight W [out x in] transposed to [in x out], cached like the
- * reordered convolution weights (kind 2). */
-const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in)
-{
-    gp_cpu_impl *im = be->impl;
-    size_t n = (size_t)out * in;
-    pthread_mutex_lock(&im->mx);
-    for (gp_cpu_wcache *e = im->wcache; e; e = e->next)
-        if (e->W == W && e->n == n && e->transposed == 2) { pthread_mutex_unlock(&im->mx); return e->Wr; }
-    gp_cpu_wcache *e = malloc(sizeof *e);
-    float *Wt = malloc(sizeof(float) * n);
-    if (!e || !Wt) { free(e); free(Wt); pthread_mutex_unlock(&im->mx); return NULL; }
-    for (int o = 0; o < out; o++)
-        for (int i = 0; i < in; i++) Wt[(size_t)i * out + o] = W[(size_t)o * in + i];
-    e->W = W;
-    e->Wr = Wt;
-    e->n = n;
-    e->transposed = 2;
-    e->next = im->wcache;
-    im->wcache = e;
-    pthread_mutex_unlock(&im->mx);
-    return Wt;
-}
-
-#if defined(__GNUC__) && defined(__x86_64__)
-/* Y [R x N] = act(X [R x K] WT [K x N] + b), N a multiple of 64: rows in
- * sixes, 64 columns at a time, one FMA chain per output in k order (so a
- * row's values do not depend on R).  AVX-512; the caller checks. */
-__attribute__((target("avx512f")))
-void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
-                               gp_act act, float slope, float *Y)
-{
-    const __m512 zero = _mm512_setzero_ps(), vslope = _mm512_set1_ps(slope);
-    for (int cb = 0; cb < N; cb += 64) {
-        __m512 b[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; v++) b[v] = bias ? _mm512_loadu_ps(bias + cb + 16 * v) : zero;
-        for (int r0 = 0; r0 < R; r0 += 6) {
-            int np = R - r0 < 6 ? R - r0 : 6;
-            const float *xr[6];
-#pragma GCC unroll 6
-            for (int i = 0; i < 6; i++) xr[i] = X + (size_t)(r0 + (i < np ? i : 0)) * K;
-            __m512 a[6][4];
-#pragma GCC unroll 6
-            for (int i = 0; i < 6; i++)
-#pragma GCC unroll 4
-                for (int v = 0; v < 4; v++) a[i][v] = b[v];
-            const float *wt = WT + cb;
-            for (int k = 0; k < K; k++, wt += N) {
-                __m512 w0 = _mm512_loadu_ps(wt), w1 = _mm512_loadu_ps(wt + 16),
-                       w2 = _mm512_loadu_ps(wt + 32), w3 = _mm512_loadu_ps(wt + 48);
-#pragma GCC unroll 6
-                for (int i = 0; i < 6; i++) {
-                    __m512 x = _mm512_set1_ps(xr[i][k]);
-                    a[i][0] = _mm512_fmadd_ps(x, w0, a[i][0]);
-                    a[i][1] = _mm512_fmadd_ps(x, w1, a[i][1]);
-                    a[i][2] = _mm512_fmadd_ps(x, w2, a[i][2]);
-                    a[i][3] = _mm512_fmadd_ps(x, w3, a[i][3]);
-                }
-            }
-            for (int i = 0; i < np; i++)
-                for (int v = 0; v < 4; v++) {
-                    __m512 y = a[i][v];
-                    __mmask16 pos = _mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ);
-                    if (act == GP_ACT_LEAKY_RELU) y = _mm512_mask_blend_ps(pos, _mm512_mul_ps(y, vslope), y);
-                    else if (act == GP_ACT_RELU) y = _mm512_mask_blend_ps(pos, zero, y);
-                    _mm512_storeu_ps(Y + (size_t)(r0 + i) * N + cb + 16 * v, y);
-                }
-        }
-    }
-}
-
-int gp_cpu_have_avx512(void)
-{
-    static int cpu = -1;
-    if (cpu < 0) cpu = __builtin_cpu_supports("avx512f");
-    return cpu;
-}
-#else
-void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
-                               gp_act act, float slope, float *Y)
-{
-    (void)X; (void)R; (void)K; (void)WT; (void)N; (void)bias; (void)act; (void)slope; (void)Y;
-}
-int gp_cpu_have_avx512(void) { return 0; }
-#endif
 
 /* ---- one band of one layer */
 
@@ -669,7 +543,7 @@ int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int n
         g.bands[l] = (g.h[l + 1] + g.band_rows[l] - 1) / g.band_rows[l];
         size_t cf = (size_t)g.band_rows[l] * row;
         if (cf > g.col_floats) g.col_floats = cf;
-        if (!(g.Wr[l] = reordered(be, L, 0)))
+        if (!(g.Wr[l] = gp_cpu_conv_weights(be, L, 0)))
             return GP_FAIL(err, GP_ERR_NOMEM, "conv_stack: cannot allocate reordered weights of layer %d", l);
         size_t tf = (size_t)g.band_rows[l] * g.w[l + 1] * L->cout;
         if (tf > g.tmp_floats) g.tmp_floats = tf;
@@ -685,7 +559,7 @@ int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int n
         else if (small && l < nconv - 1) g.dk[l] = 1;
         if (g.dk[l] == 1 && l == 0) g.ip[0] = L->pad;          /* padded input when it can (else im2col) */
         if (g.dk[l] >= 2) g.ip[l] = L->pad;
-        if (g.dk[l] && !(g.WT[l] = reordered(be, L, 1)))
+        if (g.dk[l] && !(g.WT[l] = gp_cpu_conv_weights(be, L, 1)))
             return GP_FAIL(err, GP_ERR_NOMEM, "conv_stack: cannot allocate reordered weights of layer %d", l);
 #endif
     }
