@@ -34,6 +34,13 @@ typedef enum gp_act {
 } gp_act;
 
 typedef struct gp_backend gp_backend;
+struct gp_net;
+
+/* One convolution of a stack (ops->conv_stack): weights [cout x cin x k x k]. */
+typedef struct gp_conv_layer {
+    int cin, cout, k, stride, pad;
+    const float *W, *b;
+} gp_conv_layer;
 
 typedef struct gp_backend_ops {
     const char *name;
@@ -110,6 +117,29 @@ typedef struct gp_backend_ops {
     /* Y[i] = exp(0.5 X[i]) (sigma from the log-variance). */
     int (*exp_half)(gp_backend *be, const float *X, size_t n, float *Y,
                     gp_error *err);
+
+    /* Optional, may be NULL (the model code then calls conv2d per layer).
+     * A stack of nconv convolutions, each followed by act (slope for
+     * LeakyReLU): X [n x layer[0].cin x h x w] -> Y [n x Cout x Ho x Wo]
+     * (NCHW), the values conv2d gives layer by layer up to the order of
+     * the sums.  The CPU backend runs it image by image in cache. */
+    int (*conv_stack)(gp_backend *be, const float *X, int n, int h, int w,
+                      int nconv, const gp_conv_layer *layer, gp_act act,
+                      float slope, float *Y, gp_error *err);
+
+    /* Optional, may be NULL (gp_infer then composes normals, the flows and
+     * add_rows).  Posterior sampling of ensemble member k for `rows` sample
+     * rows (row r: sample sample_idx[r] of galaxy row_gal[r], whose id is
+     * gal_id[row_gal[r]]): Philox base noise (gp_rng.h) -> core flow ->
+     * + head[:, 0:4] -> O/H flow conditioned on those -> + head[:, 4] ->
+     * line flow -> + lhead, giving the standardized core [rows x 4],
+     * oh [rows] and line [rows x 4].  trunk [ngal x T], head [ngal x 5] and
+     * lhead [ngal x 4] are the member's per-galaxy outputs.  The values are
+     * the composed path's up to the order of the sums. */
+    int (*member_sample)(gp_backend *be, const struct gp_net *net, int k, uint64_t seed,
+                         const uint64_t *gal_id, const int *row_gal, const int *sample_idx,
+                         int rows, const float *trunk, const float *head, const float *lhead,
+                         int ngal, float *core, float *oh, float *line, gp_error *err);
 
     /* ---- training (engine/train/): backward passes, losses, Adam ----
      * Gradient buffers named d* are backend memory.  "+=" accumulates

@@ -175,25 +175,31 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
         TRY(gp_mlp_forward(be, &mm->core_head, net->act, net->slope, trunk, nb, tmp, head, err));
         TRY(gp_mlp_forward(be, &mm->classifier, net->act, net->slope, trunk, nb, tmp, cls, err));
         TRY(gp_mlp_forward(be, &mm->line_head, net->act, net->slope, trunk, nb, tmp, lhead, err));
-        TRY(ops->gather_cols(be, head, nb, GP_NCORE + 1, core_cols, GP_NCORE, hc, err));
-        TRY(ops->gather_cols(be, head, nb, GP_NCORE + 1, oh_col, 1, hoh, err));
+        if (ops->member_sample) {
+            /* the backend's fused sampling (the CPU's runs each row's whole chain in cache) */
+            TRY(ops->member_sample(be, net, k, opt->seed, ids, row_gal, sample_idx, rows, trunk, head, lhead,
+                                   nb, core, oh, line, err));
+        } else {
+            TRY(ops->gather_cols(be, head, nb, GP_NCORE + 1, core_cols, GP_NCORE, hc, err));
+            TRY(ops->gather_cols(be, head, nb, GP_NCORE + 1, oh_col, 1, hoh, err));
 
-        /* core: base noise -> residual -> standardized values */
-        TRY(ops->normals(be, opt->seed, ids, row_gal, sample_idx, rows, GP_STREAM_CORE, GP_NCORE, core, err));
-        TRY(gp_realnvp_apply(be, &mm->core_flow, net->act, net->slope, core, rows, trunk, nb, row_gal,
-                             -1, NULL, fscr, err));
-        TRY(ops->add_rows(be, core, rows, GP_NCORE, hc, row_gal, err));
-        /* metallicity given the sampled core values */
-        TRY(ops->normals(be, opt->seed, ids, row_gal, sample_idx, rows, GP_STREAM_OH, 1, oh, err));
-        TRY(gp_affine1d_apply(be, &mm->oh_flow, net->act, net->slope, oh, rows, core, trunk, nb,
-                              row_gal, -1, NULL, fscr, err));
-        TRY(ops->add_rows(be, oh, rows, 1, hoh, row_gal, err));
-        /* lines */
-        TRY(ops->normals(be, opt->seed, ids, row_gal, sample_idx, rows, GP_STREAM_LINE, GP_NLINE, line, err));
-        TRY(gp_realnvp_apply(be, &mm->line_flow, net->act, net->slope, line, rows, trunk, nb, row_gal,
-                             -1, NULL, fscr, err));
-        TRY(ops->add_rows(be, line, rows, GP_NLINE, lhead, row_gal, err));
+            /* core: base noise -> residual -> standardized values */
+            TRY(ops->normals(be, opt->seed, ids, row_gal, sample_idx, rows, GP_STREAM_CORE, GP_NCORE, core, err));
+            TRY(gp_realnvp_apply(be, &mm->core_flow, net->act, net->slope, core, rows, trunk, nb, row_gal,
+                                 -1, NULL, fscr, err));
+            TRY(ops->add_rows(be, core, rows, GP_NCORE, hc, row_gal, err));
+            /* metallicity given the sampled core values */
+            TRY(ops->normals(be, opt->seed, ids, row_gal, sample_idx, rows, GP_STREAM_OH, 1, oh, err));
+            TRY(gp_affine1d_apply(be, &mm->oh_flow, net->act, net->slope, oh, rows, core, trunk, nb,
+                                  row_gal, -1, NULL, fscr, err));
+            TRY(ops->add_rows(be, oh, rows, 1, hoh, row_gal, err));
+            /* lines */
+            TRY(ops->normals(be, opt->seed, ids, row_gal, sample_idx, rows, GP_STREAM_LINE, GP_NLINE, line, err));
+            TRY(gp_realnvp_apply(be, &mm->line_flow, net->act, net->slope, line, rows, trunk, nb, row_gal,
+                                 -1, NULL, fscr, err));
+            TRY(ops->add_rows(be, line, rows, GP_NLINE, lhead, row_gal, err));
 
+        }
         TRY(ops->sync(be, err));
         TRY(ops->download(be, h_rows, core, sizeof(float) * (size_t)rows * GP_NCORE, err));
         TRY(ops->download(be, h_rows + (size_t)rows * GP_NCORE, oh, sizeof(float) * (size_t)rows, err));

@@ -139,7 +139,17 @@ int gp_net_encode(gp_backend *be, const gp_net *net, const float *x, int n,
 {
     size_t half = gp_net_encoder_scratch(net, n) / 2;
     const float *in = x;
-    for (int i = 0; i < GP_ENC_CONVS; i++) {
+    if (be->ops->conv_stack) {
+        gp_conv_layer layer[GP_ENC_CONVS];
+        for (int i = 0; i < GP_ENC_CONVS; i++) {
+            const gp_conv *c = &net->enc_conv[i];
+            gp_conv_layer l = { c->cin, c->cout, c->k, c->stride, c->pad, c->W, c->b };
+            layer[i] = l;
+        }
+        TRY(be->ops->conv_stack(be, x, n, net->enc_h[0], net->enc_h[0], GP_ENC_CONVS, layer,
+                                GP_ACT_LEAKY_RELU, net->slope, scratch, err));
+        in = scratch;
+    } else for (int i = 0; i < GP_ENC_CONVS; i++) {
         const gp_conv *c = &net->enc_conv[i];
         float *out = scratch + (size_t)(i & 1) * half;
         TRY(be->ops->conv2d(be, in, n, c->cin, net->enc_h[i], net->enc_h[i], c->W, c->b,

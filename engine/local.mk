@@ -20,6 +20,10 @@ libgalpost_la_SOURCES += \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
 	engine/gp_infer.c engine/gp_summary.c \
 	engine/gp_fits_cutout.c engine/gp_fits_results.c
+# -- fast CPU engine (issue 7) --
+libgalpost_la_SOURCES += engine/cpu/gp_cpu_math.h engine/cpu/gp_cpu_stretch.c \
+	engine/cpu/gp_cpu_encoder.c engine/cpu/gp_cpu_flows.c \
+	engine/cpu/gp_cpu_wcache.c engine/cpu/gp_cpu_gemm.c
 # -- FITS/WCS frames, cutouts, photometry --
 libgalpost_la_SOURCES += \
 	engine/gp_fits_util.h engine/gp_fits_util.c \

@@ -51,6 +51,12 @@ tests_test_model_load_LDADD = $(TEST_LDADD)
 TESTS += tests/test_infer_cli.sh
 dist_check_SCRIPTS += tests/test_infer_cli.sh
 
+# -- fast CPU engine (issue 7): fused operations against references --
+check_PROGRAMS += tests/test_cpu_fast
+tests_test_cpu_fast_SOURCES = tests/test_cpu_fast.c
+tests_test_cpu_fast_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_cpu_fast_LDADD = $(TEST_LDADD)
+
 # every test program above is a test
 TESTS += $(check_PROGRAMS)
 

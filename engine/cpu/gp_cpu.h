@@ -2,8 +2,37 @@
 #ifndef GALPOST_GP_CPU_H
 #define GALPOST_GP_CPU_H
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "gp_backend.h"
+
+/* The CPU backend's state (be->impl). */
+typedef struct gp_cpu_wcache gp_cpu_wcache;
+#define GP_CPU_CACHE_SLOTS 8
+typedef struct gp_cpu_impl {
+    pthread_mutex_t mx;
+    struct { void *p; size_t bytes; } slot[GP_CPU_CACHE_SLOTS];   /* large freed blocks */
+    size_t cached;
+    gp_cpu_wcache *wcache;   /* reordered convolution weights (gp_cpu_encoder.c) */
+} gp_cpu_impl;
+void gp_cpu_wcache_free(gp_cpu_wcache *c);
+/* Convolution weights channels-last, [cout x k x k x cin] (transposed = 0)
+ * or [k x k x cin x cout] (1), cached by the backend (gp_cpu_wcache.c). */
+const float *gp_cpu_conv_weights(gp_backend *be, const gp_conv_layer *L, int transposed);
+/* W [out x in] transposed, cached by the backend; NULL when out of memory. */
+const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in);
+/* Y = act(X WT + b) on R rows, N a multiple of 64, AVX-512 (check
+ * gp_cpu_have_avx512() first); each row's values independent of R. */
+void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
+                               gp_act act, float slope, float *Y);
+int gp_cpu_have_avx512(void);
+int gp_cpu_member_sample(gp_backend *be, const struct gp_net *net, int k, uint64_t seed,
+                         const uint64_t *gal_id, const int *row_gal, const int *sample_idx, int rows,
+                         const float *trunk, const float *head, const float *lhead, int ngal,
+                         float *core, float *oh, float *line, gp_error *err);
+int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int nconv,
+                      const gp_conv_layer *layer, gp_act act, float slope, float *Y, gp_error *err);
 
 static inline float gp_cpu_activate(float v, gp_act act, float slope)
 {
@@ -16,8 +45,21 @@ static inline float gp_cpu_activate(float v, gp_act act, float slope)
     }
 }
 
+/* Per-thread scratch of at least `floats` floats, 64-byte aligned, kept
+ * for the thread's lifetime (freed when the thread exits); NULL when out of
+ * memory.  Only valid until the same thread asks again. */
+float *gp_cpu_thread_scratch(size_t floats);
+
+/* y[i] = act(y[i] + b) for n values (b a scalar). */
+void gp_cpu_bias_act_row(float *y, size_t n, float b, gp_act act, float slope);
+/* rows x cols block with row stride ld: y[r][c] = act(y[r][c] + bias[c]) (bias may be NULL). */
+void gp_cpu_bias_act_cols(float *y, int rows, int cols, size_t ld, const float *bias,
+                          gp_act act, float slope);
+
 void gp_cpu_im2col(const float *x, int cin, int h, int w, int k, int s, int p,
                    int ho, int wo, float *col);
+void gp_cpu_im2col_rows(const float *x, int cin, int h, int w, int k, int s, int p,
+                        int wo, int oy0, int oy1, float *col);
 void gp_cpu_col2im(const float *col, int cout, int h, int w, int k, int s,
                    int p, int hi, int wi, float *y);
 void gp_cpu_bias_act(float *y, int channels, size_t plane, const float *b,

@@ -1,9 +1,16 @@
 /*
  * gp_cpu_backend.c: the CPU backend, the reference implementation of
- * gp_backend_ops.  Memory is host memory; dense layers use cblas_sgemm;
- * element-wise operations are plain loops, parallel over rows where it pays.
+ * gp_backend_ops.  Memory is host memory; dense layers use single-threaded
+ * cblas_sgemm on blocks of rows spread over our thread pool (gp_parallel.h),
+ * so OpenBLAS's own threads never compete with ours; element-wise
+ * operations are plain loops, parallel where it pays.
+ *
+ * Large buffers freed through ops->free are kept in a small cache and
+ * handed out again by ops->alloc, so that inference does not fault fresh
+ * pages in on every call (a batch's buffers are ~130 MB).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +18,123 @@
 #include <cblas.h>
 
 #include "gp_cpu.h"
+#include "gp_cpu_math.h"
 #include "gp_parallel.h"
 #include "gp_rng.h"
 
-static void *cpu_alloc(gp_backend *be, size_t bytes)
+/* ---- per-thread scratch (im2col buffers) */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+struct thread_scratch { float *p; size_t n; };
+
+static void scratch_free(void *v)
 {
-    (void)be;
-    if (bytes == 0) bytes = 1;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
-    return p;
+    struct thread_scratch *s = v;
+    if (s) free(s->p);
+    free(s);
 }
 
-static void cpu_free(gp_backend *be, void *p) { (void)be; free(p); }
+static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+float *gp_cpu_thread_scratch(size_t floats)
+{
+    pthread_once(&scratch_once, scratch_init);
+    struct thread_scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s))) return NULL;
+        if (pthread_setspecific(scratch_key, s)) { free(s); return NULL; }
+    }
+    if (s->n < floats) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, sizeof(float) * (floats ? floats : 1)) != 0) return NULL;
+        free(s->p);
+        s->p = p;
+        s->n = floats;
+    }
+    return s->p;
+}
+
+/* ---- memory, with a cache of large blocks */
+
+#define CACHE_SLOTS GP_CPU_CACHE_SLOTS
+#define CACHE_MIN_BYTES ((size_t)1 << 20)      /* smaller blocks go straight to malloc */
+#define CACHE_MAX_BYTES ((size_t)256 << 20)    /* total kept */
+
+typedef gp_cpu_impl cpu_impl;
+
+/* Allocation sizes are recorded in a 64-byte header before the block. */
+#define HDR 64
+
+static void *cpu_alloc(gp_backend *be, size_t bytes)
+{
+    cpu_impl *im = be->impl;
+    if (bytes == 0) bytes = 1;
+    if (bytes > (size_t)-1 - HDR) return NULL;
+    if (im && bytes >= CACHE_MIN_BYTES) {
+        int best = -1;
+        pthread_mutex_lock(&im->mx);
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (im->slot[i].p && im->slot[i].bytes >= bytes && im->slot[i].bytes <= 2 * bytes &&
+                (best < 0 || im->slot[i].bytes < im->slot[best].bytes))
+                best = i;
+        void *p = NULL;
+        if (best >= 0) {
+            p = im->slot[best].p;
+            im->cached -= im->slot[best].bytes;
+            im->slot[best].p = NULL;
+        }
+        pthread_mutex_unlock(&im->mx);
+        if (p) return (char *)p + HDR;
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes + HDR) != 0) return NULL;
+    *(size_t *)p = bytes;
+    return (char *)p + HDR;
+}
+
+static void cpu_free(gp_backend *be, void *q)
+{
+    if (!q) return;
+    cpu_impl *im = be->impl;
+    void *p = (char *)q - HDR;
+    size_t bytes = *(size_t *)p;
+    if (im && bytes >= CACHE_MIN_BYTES && bytes <= CACHE_MAX_BYTES) {
+        pthread_mutex_lock(&im->mx);
+        /* make room: drop the smallest blocks until this one fits */
+        while (im->cached + bytes > CACHE_MAX_BYTES) {
+            int victim = -1;
+            for (int i = 0; i < CACHE_SLOTS; i++)
+                if (im->slot[i].p && (victim < 0 || im->slot[i].bytes < im->slot[victim].bytes)) victim = i;
+            if (victim < 0) break;
+            free(im->slot[victim].p);
+            im->cached -= im->slot[victim].bytes;
+            im->slot[victim].p = NULL;
+        }
+        int free_slot = -1;
+        for (int i = 0; i < CACHE_SLOTS && free_slot < 0; i++)
+            if (!im->slot[i].p) free_slot = i;
+        if (free_slot >= 0 && im->cached + bytes <= CACHE_MAX_BYTES) {
+            im->slot[free_slot].p = p;
+            im->slot[free_slot].bytes = bytes;
+            im->cached += bytes;
+            p = NULL;
+        }
+        pthread_mutex_unlock(&im->mx);
+    }
+    free(p);
+}
+
+static void cpu_close(gp_backend *be)
+{
+    cpu_impl *im = be->impl;
+    if (!im) return;
+    for (int i = 0; i < CACHE_SLOTS; i++) free(im->slot[i].p);
+    gp_cpu_wcache_free(im->wcache);
+    pthread_mutex_destroy(&im->mx);
+    free(im);
+    be->impl = NULL;
+}
 
 static int cpu_copy(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
 {
@@ -40,6 +151,31 @@ static const float *cpu_mirror(gp_backend *be, const float *host, size_t n, gp_e
 
 static int cpu_sync(gp_backend *be, gp_error *err) { (void)be; (void)err; return GP_OK; }
 
+struct dense_job {
+    const float *X, *W, *b;
+    int rows, in, out, block;
+    gp_act act;
+    float slope;
+    float *Y;
+};
+
+/* row blocks [begin, end) of `block` rows: GEMM, then bias and activation
+ * while the block is in cache */
+static void dense_blocks(void *ctx, size_t begin, size_t end)
+{
+    struct dense_job *j = ctx;
+    for (size_t blk = begin; blk < end; blk++) {
+        int r0 = (int)blk * j->block, r1 = r0 + j->block < j->rows ? r0 + j->block : j->rows;
+        float *y = j->Y + (size_t)r0 * j->out;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, j->out, j->in, 1.0f,
+                    j->X + (size_t)r0 * j->in, j->in, j->W, j->in, 0.0f, y, j->out);
+        gp_cpu_bias_act_cols(y, r1 - r0, j->out, (size_t)j->out, j->b, j->act, j->slope);
+    }
+}
+
+/* Each output row is one GEMM row whatever the blocking (a row's dot
+ * products do not depend on the other rows), so blocks are free to vary
+ * with the thread count. */
 static int cpu_dense(gp_backend *be, const float *X, int rows, int in,
                      const float *W, const float *b, int out, gp_act act,
                      float slope, float *Y, gp_error *err)
@@ -47,28 +183,47 @@ static int cpu_dense(gp_backend *be, const float *X, int rows, int in,
     if (rows < 0 || in < 1 || out < 1)
         return GP_FAIL(err, GP_ERR_ARG, "dense: invalid shape rows=%d in=%d out=%d", rows, in, out);
     if (rows == 0) return GP_OK;
-    gp_blas_set_threads(be->threads);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f,
-                X, in, W, in, 0.0f, Y, out);
-    for (int r = 0; r < rows; r++) {
-        float *y = Y + (size_t)r * out;
-        for (int o = 0; o < out; o++)
-            y[o] = gp_cpu_activate(y[o] + (b ? b[o] : 0.0f), act, slope);
+    struct dense_job j = { X, W, b, rows, in, out, rows, act, slope, Y };
+    gp_blas_set_threads(1);
+    double flops = 2.0 * rows * in * out;
+    int threads = be->threads;
+    if (threads > 1 && flops >= 2e6 && rows >= 2) {
+        /* blocks of at least 8 rows, about 4 per thread for balance */
+        int nblk = 4 * threads;
+        if (nblk > rows / 8) nblk = rows / 8 > threads ? rows / 8 : threads;
+        if (nblk > rows) nblk = rows;
+        j.block = (rows + nblk - 1) / nblk;
+        nblk = (rows + j.block - 1) / j.block;
+        gp_parallel_for(threads, (size_t)nblk, dense_blocks, &j);
+    } else {
+        dense_blocks(&j, 0, 1);
     }
     return GP_OK;
+}
+
+struct stretch_job {
+    float *x;
+    int bands, plane;
+    const float *soft, *offset, *scale;
+};
+
+/* planes [begin, end) of n x bands */
+static void stretch_planes(void *ctx, size_t begin, size_t end)
+{
+    struct stretch_job *j = ctx;
+    for (size_t i = begin; i < end; i++) {
+        int c = (int)(i % (size_t)j->bands);
+        gp_cpu_stretch_plane(j->x + i * (size_t)j->plane, (size_t)j->plane, 1.0f / j->soft[c], j->offset[c], 1.0f / j->scale[c]);
+    }
 }
 
 static int cpu_stretch(gp_backend *be, float *x, int n, int bands, int plane,
                        const float *soft, const float *offset, const float *scale,
                        gp_error *err)
 {
-    (void)be; (void)err;
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < bands; c++) {
-            float *p = x + ((size_t)i * bands + c) * (size_t)plane;
-            const float inv_soft = 1.0f / soft[c], inv_scale = 1.0f / scale[c];
-            for (int k = 0; k < plane; k++) p[k] = (asinhf(p[k] * inv_soft) - offset[c]) * inv_scale;
-        }
+    (void)err;
+    struct stretch_job j = { x, bands, plane, soft, offset, scale };
+    gp_parallel_for(be->threads, (size_t)n * bands, stretch_planes, &j);
     return GP_OK;
 }
 
@@ -168,7 +323,9 @@ static const gp_backend_ops cpu_ops = {
     .add = cpu_add,
     .exp_half = cpu_exp_half,
     .activate = cpu_activate,
-    .close = NULL,
+    .close = cpu_close,
+    .conv_stack = gp_cpu_conv_stack,
+    .member_sample = gp_cpu_member_sample,
     /* training (gp_cpu_train.c) */
     .zero = gp_cpu_zero,
     .dense_backward = gp_cpu_dense_backward,
@@ -196,6 +353,13 @@ int gp_backend_open_cpu(int threads, gp_backend **out, gp_error *err)
     gp_backend *be = calloc(1, sizeof *be);
     if (!be) return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the CPU backend");
     be->ops = &cpu_ops;
+    cpu_impl *im = calloc(1, sizeof *im);
+    if (!im || pthread_mutex_init(&im->mx, NULL) != 0) {
+        free(im);
+        free(be);
+        return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the CPU backend");
+    }
+    be->impl = im;
     be->threads = threads ? threads : gp_cpu_count();
     snprintf(be->description, sizeof be->description, "cpu (%d thread%s, OpenBLAS)",
              be->threads, be->threads == 1 ? "" : "s");

@@ -1,0 +1,80 @@
+/*
+ * gp_cpu_wcache.c: weights rearranged for the CPU kernels (channels-last
+ * convolution weights, transposed dense weights), made once per weight
+ * tensor and kept by the backend until it closes (gp_cpu_impl.wcache).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "gp_cpu.h"
+
+/* ---- reordered weights, cached per weight tensor for the backend's lifetime */
+
+struct gp_cpu_wcache { const float *W; float *Wr; size_t n; int transposed; struct gp_cpu_wcache *next; };
+
+void gp_cpu_wcache_free(gp_cpu_wcache *c)
+{
+    while (c) {
+        gp_cpu_wcache *e = c;
+        c = e->next;
+        free(e->Wr);
+        free(e);
+    }
+}
+
+/* W [cout x cin x k x k] -> [cout x k x k x cin] (transposed: [k x k x cin
+ * x cout]), kept by the backend (the weights live as long as it: they are
+ * the model's); NULL when out of memory. */
+const float *gp_cpu_conv_weights(gp_backend *be, const gp_conv_layer *L, int transposed)
+{
+    gp_cpu_impl *im = be->impl;
+    size_t n = (size_t)L->cout * L->cin * L->k * L->k;
+    pthread_mutex_lock(&im->mx);
+    for (gp_cpu_wcache *e = im->wcache; e; e = e->next)
+        if (e->W == L->W && e->n == n && e->transposed == transposed) { pthread_mutex_unlock(&im->mx); return e->Wr; }
+    gp_cpu_wcache *e = malloc(sizeof *e);
+    float *Wr = malloc(sizeof(float) * n);
+    if (!e || !Wr) { free(e); free(Wr); pthread_mutex_unlock(&im->mx); return NULL; }
+    const int k = L->k, cin = L->cin;
+    for (int o = 0; o < L->cout; o++)
+        for (int c = 0; c < cin; c++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++)
+                    if (transposed)
+                        Wr[((((size_t)ky * k + kx) * cin + c) * L->cout) + o] = L->W[(((size_t)o * cin + c) * k + ky) * k + kx];
+                    else
+                        Wr[(((size_t)o * k + ky) * k + kx) * cin + c] = L->W[(((size_t)o * cin + c) * k + ky) * k + kx];
+    e->transposed = transposed;
+    e->W = L->W;
+    e->Wr = Wr;
+    e->n = n;
+    e->next = im->wcache;
+    im->wcache = e;
+    pthread_mutex_unlock(&im->mx);
+    return Wr;
+}
+
+/* A dense weight W [out x in] transposed to [in x out], cached like the
+ * reordered convolution weights (kind 2). */
+const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in)
+{
+    gp_cpu_impl *im = be->impl;
+    size_t n = (size_t)out * in;
+    pthread_mutex_lock(&im->mx);
+    for (gp_cpu_wcache *e = im->wcache; e; e = e->next)
+        if (e->W == W && e->n == n && e->transposed == 2) { pthread_mutex_unlock(&im->mx); return e->Wr; }
+    gp_cpu_wcache *e = malloc(sizeof *e);
+    float *Wt = malloc(sizeof(float) * n);
+    if (!e || !Wt) { free(e); free(Wt); pthread_mutex_unlock(&im->mx); return NULL; }
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++) Wt[(size_t)i * out + o] = W[(size_t)o * in + i];
+    e->W = W;
+    e->Wr = Wt;
+    e->n = n;
+    e->transposed = 2;
+    e->next = im->wcache;
+    im->wcache = e;
+    pthread_mutex_unlock(&im->mx);
+    return Wt;
+}
+

@@ -1,0 +1,285 @@
+/*
+ * test_cpu_fast.c: the CPU backend's fused operations (issue 7) against
+ * references, on fresh random inputs.
+ *  - conv_stack equals a double-precision convolution reference layer by
+ *    layer (relative error < 1e-5), on the direct first-layer path (cout a
+ *    multiple of 32) and the GEMM path, and is bit-identical for 1, 2 and 3
+ *    threads and for a batch or its images one at a time;
+ *  - the stretch equals (asinh(x/soft) - offset)/scale in double within
+ *    2 float ulps (and passes +-inf and NaN through);
+ *  - member_sample equals the composed path (normals, gp_realnvp_apply,
+ *    gp_affine1d_apply, add_rows) within 1e-5 relative, and is
+ *    bit-identical for 1, 2 and 3 threads and for any split of the rows;
+ *  - the thread pool covers every index once, also in a child process
+ *    forked after the pool started (which must not wait for the parent's
+ *    workers).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "galpost/gp_model.h"
+#include "gp_model_internal.h"
+#include "gp_parallel.h"
+#include "gp_rng.h"
+#include "gp_test_util.h"
+#include <signal.h>
+#include <sys/wait.h>
+
+static void conv_ref_d(const double *x, int cin, int h, int w, const float *W, const float *b, int cout,
+                       int k, int s, int p, double slope, double *y)
+{
+    int ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1;
+    for (int co = 0; co < cout; co++)
+        for (int oy = 0; oy < ho; oy++)
+            for (int ox = 0; ox < wo; ox++) {
+                double acc = b[co];
+                for (int ci = 0; ci < cin; ci++)
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++) {
+                            int iy = oy * s - p + ky, ix = ox * s - p + kx;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            acc += x[((size_t)ci * h + iy) * w + ix] * W[((co * cin + ci) * k + ky) * k + kx];
+                        }
+                y[((size_t)co * ho + oy) * wo + ox] = acc > 0 ? acc : slope * acc;
+            }
+}
+
+static void check_stack(const int *ch, int nconv, int k, int s, int p, int hw, int n)
+{
+    gp_conv_layer L[4];
+    float *W[4], *b[4];
+    int h[5];
+    h[0] = hw;
+    for (int l = 0; l < nconv; l++) {
+        W[l] = malloc(sizeof(float) * ch[l + 1] * ch[l] * k * k);
+        b[l] = malloc(sizeof(float) * ch[l + 1]);
+        gp_test_fill(W[l], (size_t)ch[l + 1] * ch[l] * k * k, 1.0 / sqrt(ch[l] * k * k));
+        gp_test_fill(b[l], (size_t)ch[l + 1], 0.3);
+        gp_conv_layer c = { ch[l], ch[l + 1], k, s, p, W[l], b[l] };
+        L[l] = c;
+        h[l + 1] = (h[l] + 2 * p - k) / s + 1;
+    }
+    size_t in = (size_t)ch[0] * hw * hw, out = (size_t)ch[nconv] * h[nconv] * h[nconv];
+    float *x = malloc(sizeof(float) * in * n), *y = malloc(sizeof(float) * out * n);
+    float *y1 = malloc(sizeof(float) * out * n);
+    gp_test_fill(x, in * n, 1.0);
+    /* double reference */
+    double *R = malloc(sizeof(double) * out * n);
+    for (int i = 0; i < n; i++) {
+        double *a = malloc(sizeof(double) * in);
+        for (size_t j = 0; j < in; j++) a[j] = x[i * in + j];
+        for (int l = 0; l < nconv; l++) {
+            double *o = malloc(sizeof(double) * ch[l + 1] * h[l + 1] * h[l + 1]);
+            conv_ref_d(a, ch[l], h[l], h[l], W[l], b[l], ch[l + 1], k, s, p, 0.2, o);
+            free(a);
+            a = o;
+        }
+        memcpy(R + i * out, a, sizeof(double) * out);
+        free(a);
+    }
+    for (int threads = 1; threads <= 3; threads++) {
+        gp_backend *be;
+        assert_int_equal(gp_backend_open_cpu(threads, &be, NULL), GP_OK);
+        assert_non_null(be->ops->conv_stack);
+        for (size_t j = 0; j < out * n; j++) y[j] = NAN;
+        assert_int_equal(be->ops->conv_stack(be, x, n, hw, hw, nconv, L, GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_OK);
+        double e = gp_test_relerr(y, R, out * n);
+        if (!(e < 1e-5)) fail_msg("conv_stack %d->%d, %d threads: relative error %g", ch[0], ch[nconv], threads, e);
+        if (threads == 1) memcpy(y1, y, sizeof(float) * out * n);
+        else if (memcmp(y, y1, sizeof(float) * out * n)) fail_msg("conv_stack: %d threads differ from 1 thread", threads);
+        /* one image at a time: the same bits */
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(be->ops->conv_stack(be, x + i * in, 1, hw, hw, nconv, L, GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_OK);
+            if (memcmp(y, y1 + i * out, sizeof(float) * out))
+                fail_msg("conv_stack: image %d alone differs from the batch (%d threads)", i, threads);
+        }
+        gp_backend_close(be);
+    }
+    for (int l = 0; l < nconv; l++) { free(W[l]); free(b[l]); }
+    free(x); free(y); free(y1); free(R);
+}
+
+static void test_conv_stack(void **state)
+{
+    (void)state;
+    const int direct[4] = { 3, 32, 16, 8 };     /* first layer on the direct path where the CPU has AVX2+FMA */
+    check_stack(direct, 3, 4, 2, 1, 40, 3);
+    const int wide[4] = { 3, 32, 64, 16 };      /* AVX-512: 32-channel first layer, 64-channel implicit GEMM */
+    check_stack(wide, 3, 4, 2, 1, 24, 2);
+    const int chain[4] = { 3, 64, 64, 8 };      /* a 64-channel layer writing into the next one's padded input */
+    check_stack(chain, 3, 2, 2, 1, 30, 3);
+    const int small[4] = { 3, 16, 8, 4 };      /* no padding, K = 12 and 64: im2col + direct small-K path */
+    check_stack(small, 3, 2, 2, 0, 32, 2);
+    const int gemm[3] = { 3, 12, 5 };           /* cout not a multiple of 8: GEMM path; stride 1 */
+    check_stack(gemm, 2, 3, 1, 1, 17, 2);
+    /* a bad stack is refused */
+    gp_backend *be;
+    assert_int_equal(gp_backend_open_cpu(1, &be, NULL), GP_OK);
+    float w[8] = { 1, 1, 1, 1, 1, 1, 1, 1 }, b[4] = { 0 }, x[16] = { 0 }, y[64];
+    gp_conv_layer bad[2] = { { 1, 2, 1, 1, 0, w, b }, { 3, 1, 1, 1, 0, w, b } };   /* layer 1 wants 3 channels, gets 2 */
+    assert_int_equal(be->ops->conv_stack(be, x, 1, 4, 4, 2, bad, GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_ERR_ARG);
+    gp_backend_close(be);
+}
+
+static void test_stretch(void **state)
+{
+    (void)state;
+    gp_backend *be;
+    assert_int_equal(gp_backend_open_cpu(2, &be, NULL), GP_OK);
+    const int plane = 4099, n = 2;   /* not a multiple of 8: the scalar tail too */
+    float *x = malloc(sizeof(float) * 3 * plane * n), *x0 = malloc(sizeof(float) * 3 * plane * n);
+    for (int i = 0; i < 3 * plane * n; i++) {
+        double mag = pow(10.0, -12 + 20 * gp_test_uniform());      /* 1e-12 .. 1e8 */
+        x0[i] = (float)(gp_test_uniform() < 0.5 ? -mag : mag);
+    }
+    x0[0] = INFINITY; x0[1] = -INFINITY; x0[2] = NAN; x0[3] = 0.0f; x0[4] = -0.0f;
+    memcpy(x, x0, sizeof(float) * 3 * plane * n);
+    const float soft[3] = { 0.017f, 0.029f, 0.046f }, off[3] = { 0.1f, -0.2f, 0 }, scl[3] = { 3, 2.5f, 1 };
+    assert_int_equal(be->ops->stretch(be, x, n, 3, plane, soft, off, scl, NULL), GP_OK);
+    for (int i = 5; i < 3 * plane * n; i++) {
+        int c = (i / plane) % 3;
+        float xs = x0[i] * (1.0f / soft[c]);
+        double a = asinh((double)xs);
+        /* the float asinh within 1 ulp, then two float operations */
+        double tol = 2.5 * (fabs(a) * 1.2e-7 + 1e-45) / scl[c] + 3 * 6e-8 * fabs((a - off[c]) / scl[c]);
+        double ref = (a - off[c]) * (1.0 / scl[c]);
+        if (!(fabs(x[i] - ref) <= tol)) fail_msg("stretch of %g: %.9g vs %.9g", (double)x0[i], (double)x[i], ref);
+    }
+    assert_true(isinf(x[0]) && x[0] > 0);
+    assert_true(isinf(x[1]) && x[1] < 0);
+    assert_true(isnan(x[2]));
+    free(x); free(x0);
+    gp_backend_close(be);
+}
+
+/* the composed path of gp_infer for member k */
+static void composed(gp_model *m, int k, uint64_t seed, const uint64_t *ids, const int *row_gal,
+                     const int *sidx, int rows, const float *trunk, const float *head, const float *lhead,
+                     int ngal, float *core, float *oh, float *line)
+{
+    gp_backend *be = m->be;
+    const gp_net *net = &m->net;
+    const gp_member *mm = &net->member[k];
+    static const int cc[4] = { 0, 1, 2, 3 }, oc[1] = { 4 };
+    size_t fs = gp_realnvp_scratch(&mm->core_flow, rows, ngal);
+    if (gp_realnvp_scratch(&mm->line_flow, rows, ngal) > fs) fs = gp_realnvp_scratch(&mm->line_flow, rows, ngal);
+    if (gp_affine1d_scratch(&mm->oh_flow, rows, ngal) > fs) fs = gp_affine1d_scratch(&mm->oh_flow, rows, ngal);
+    float *scr = malloc(sizeof(float) * fs), *hc = malloc(sizeof(float) * ngal * 4), *ho = malloc(sizeof(float) * ngal);
+    assert_int_equal(be->ops->gather_cols(be, head, ngal, 5, cc, 4, hc, NULL), GP_OK);
+    assert_int_equal(be->ops->gather_cols(be, head, ngal, 5, oc, 1, ho, NULL), GP_OK);
+    assert_int_equal(be->ops->normals(be, seed, ids, row_gal, sidx, rows, GP_STREAM_CORE, 4, core, NULL), GP_OK);
+    assert_int_equal(gp_realnvp_apply(be, &mm->core_flow, net->act, net->slope, core, rows, trunk, ngal, row_gal, -1, NULL, scr, NULL), GP_OK);
+    assert_int_equal(be->ops->add_rows(be, core, rows, 4, hc, row_gal, NULL), GP_OK);
+    assert_int_equal(be->ops->normals(be, seed, ids, row_gal, sidx, rows, GP_STREAM_OH, 1, oh, NULL), GP_OK);
+    assert_int_equal(gp_affine1d_apply(be, &mm->oh_flow, net->act, net->slope, oh, rows, core, trunk, ngal, row_gal, -1, NULL, scr, NULL), GP_OK);
+    assert_int_equal(be->ops->add_rows(be, oh, rows, 1, ho, row_gal, NULL), GP_OK);
+    assert_int_equal(be->ops->normals(be, seed, ids, row_gal, sidx, rows, GP_STREAM_LINE, 4, line, NULL), GP_OK);
+    assert_int_equal(gp_realnvp_apply(be, &mm->line_flow, net->act, net->slope, line, rows, trunk, ngal, row_gal, -1, NULL, scr, NULL), GP_OK);
+    assert_int_equal(be->ops->add_rows(be, line, rows, 4, lhead, row_gal, NULL), GP_OK);
+    free(scr); free(hc); free(ho);
+}
+
+static void test_member_sample(void **state)
+{
+    (void)state;
+    char path[512];
+    gp_test_tmpname(path, sizeof path, ".gpw");
+    gp_arch a = gp_arch_default();
+    a.uses_image = 0;
+    a.trunk[0] = 24; a.trunk[1] = 40; a.head_hidden = 8; a.flow_hidden = 24; a.couplings = 6;
+    a.ensemble = 2; a.flow_gain = 0.3f;
+    gp_error err;
+    assert_int_equal(gp_model_write_random(path, &a, (uint64_t)(gp_test_uniform() * 1e9), &err), GP_OK);
+    const int ngal = 3, per = 70, rows = ngal * per;   /* 210 rows: 4 blocks, the last partial */
+    uint64_t ids[3] = { 17, (uint64_t)(gp_test_uniform() * 1e15), 1ull << 40 };
+    int *row_gal = malloc(sizeof(int) * rows), *sidx = malloc(sizeof(int) * rows);
+    for (int r = 0; r < rows; r++) { row_gal[r] = r / per; sidx[r] = 2 * (r % per) + 1; }
+    float *trunk = malloc(sizeof(float) * ngal * 40), head[15], lhead[12];
+    gp_test_fill(trunk, (size_t)ngal * 40, 1.0);
+    gp_test_fill(head, 15, 1.0);
+    gp_test_fill(lhead, 12, 1.0);
+    float *c1 = malloc(sizeof(float) * rows * 4), *o1 = malloc(sizeof(float) * rows), *l1 = malloc(sizeof(float) * rows * 4);
+    float *c2 = malloc(sizeof(float) * rows * 4), *o2 = malloc(sizeof(float) * rows), *l2 = malloc(sizeof(float) * rows * 4);
+    uint64_t seed = 1 + (uint64_t)(gp_test_uniform() * 1e6);
+    for (int threads = 1; threads <= 3; threads++) {
+        gp_model_options o = gp_model_options_default();
+        o.backend = GP_BACKEND_CPU;
+        o.threads = threads;
+        gp_model *m;
+        assert_int_equal(gp_model_open(path, &o, &m, &err), GP_OK);
+        assert_non_null(m->be->ops->member_sample);
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(m->be->ops->member_sample(m->be, &m->net, k, seed, ids, row_gal, sidx, rows, trunk,
+                                                       head, lhead, ngal, c1, o1, l1, NULL), GP_OK);
+            composed(m, k, seed, ids, row_gal, sidx, rows, trunk, head, lhead, ngal, c2, o2, l2);
+            double *R = malloc(sizeof(double) * rows * 4);
+            const float *pairs[3][2] = { { c1, c2 }, { o1, o2 }, { l1, l2 } };
+            const size_t len[3] = { (size_t)rows * 4, (size_t)rows, (size_t)rows * 4 };
+            for (int q = 0; q < 3; q++) {
+                for (size_t i = 0; i < len[q]; i++) R[i] = pairs[q][1][i];
+                double e = gp_test_relerr(pairs[q][0], R, len[q]);
+                if (!(e < 1e-5)) fail_msg("member_sample %d, output %d: relative error %g vs the composed path", k, q, e);
+            }
+            free(R);
+            /* determinism: a different split (rows 5.. alone) gives the same bits */
+            static float ref_c[2][210 * 4];
+            if (threads == 1) memcpy(ref_c[k], c1, sizeof(float) * rows * 4);
+            else if (memcmp(ref_c[k], c1, sizeof(float) * rows * 4)) fail_msg("member_sample: %d threads differ", threads);
+            assert_int_equal(m->be->ops->member_sample(m->be, &m->net, k, seed, ids, row_gal + 5, sidx + 5, rows - 5,
+                                                       trunk, head, lhead, ngal, c2, o2, l2, NULL), GP_OK);
+            if (memcmp(c2, c1 + 5 * 4, sizeof(float) * (rows - 5) * 4) || memcmp(o2, o1 + 5, sizeof(float) * (rows - 5)) ||
+                memcmp(l2, l1 + 5 * 4, sizeof(float) * (rows - 5) * 4))
+                fail_msg("member_sample: rows 5.. alone differ from the full call");
+        }
+        assert_int_equal(m->be->ops->member_sample(m->be, &m->net, 2, seed, ids, row_gal, sidx, rows, trunk,
+                                                   head, lhead, ngal, c1, o1, l1, NULL), GP_ERR_ARG);
+        gp_model_close(m);
+    }
+    unlink(path);
+    free(row_gal); free(sidx); free(trunk); free(c1); free(o1); free(l1); free(c2); free(o2); free(l2);
+}
+
+static void count_range(void *ctx, int chunk, size_t begin, size_t end)
+{
+    (void)chunk;
+    int *v = ctx;
+    for (size_t i = begin; i < end; i++) v[i]++;
+}
+
+static void test_pool_fork(void **state)
+{
+    (void)state;
+    static int v[1000];
+    memset(v, 0, sizeof v);
+    for (int t = 1; t <= 4; t++) assert_int_equal(gp_parallel_chunks(t, 1000, count_range, v), GP_OK);
+    for (int i = 0; i < 1000; i++) assert_int_equal(v[i], 4);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(10);   /* a child waiting for its parent's workers would hang: SIGALRM fails it */
+        int ok = gp_parallel_chunks(2, 1000, count_range, v) == GP_OK;
+        for (int i = 0; i < 1000; i++) ok = ok && v[i] == 5;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("forked child: %s %d", WIFSIGNALED(status) ? "signal" : "exit status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+int main(void)
+{
+    gp_test_seed("test_cpu_fast");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_stack),
+        cmocka_unit_test(test_stretch),
+        cmocka_unit_test(test_member_sample),
+        cmocka_unit_test(test_pool_fork),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
