@@ -18,9 +18,8 @@ Sampling follows galpost exactly (engine/gp_infer.c, engine/gp_rng.h):
     x_t = (x_t - t) exp(-s), s = S tanh(s_raw / S), [s_raw, t] = MLP([x_kept, trunk]);
     core = x + head[:4]  (standardized);
   * O/H: u = noise (stream 1, 1 dim), [s_raw, t] = MLP([core, trunk]),
-    r = (u - t) exp(-s), oh = r + head[4].  (This is what the engine computes,
-    the same direction as the core flow's sampling; the metadata text
-    'flow.oh.layout' says r = t + exp(s) u.)
+    r = (u - t) exp(-s), oh = r + head[4]  (the same direction as the core
+    flow's sampling; weights/FORMAT.md).
   * lines: as the core flow (stream 2) plus the line head;
   * unstandardized in double: v * target.std + target.mean, then float32.
 """

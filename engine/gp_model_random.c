@@ -185,7 +185,7 @@ int gp_model_write_random(const char *path, const gp_arch *arch, uint64_t seed, 
     IA("flow.line.masks", masks, (size_t)4 * a.couplings);
     F("flow.line.scale_bound", a.scale_bound);
     F("flow.oh.scale_bound", a.scale_bound);
-    S("flow.oh.layout", "conditioner input [standardized core (4), trunk]; output [s_raw, t]; r = t + exp(s) u");
+    S("flow.oh.layout", "conditioner input [standardized core (4), trunk]; output [s_raw, t]; s = S tanh(s_raw/S); forward u = r exp(s) + t, sampling r = (u - t) exp(-s)");
     S("provenance.command", "gp_model_write_random");
     I("provenance.seed", (int64_t)seed);
     S("provenance.date", date);
