@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <fitsio.h>
@@ -16,7 +17,7 @@
 #include "gp_mock_shards.h"
 #include "gp_mock_table.h"
 
-#define BLOCK 32
+#define BLOCK 96
 
 void gp_mock_shard_opt_default(gp_mock_shard_opt *o)
 {
@@ -36,6 +37,7 @@ void gp_mock_shard_path(const gp_mock_shard_opt *o, long k, char *buf, size_t n)
 typedef struct job {
     const gp_mock_shard_opt *o;
     long first, count;          /* galaxies of this block */
+    atomic_long *next;          /* next galaxy of the block to take (shared by the block's threads) */
     gp_mock_galaxy *gal;
     float *cube;
     int thread, nthreads;
@@ -49,7 +51,11 @@ static void *worker(void *arg)
     size_t plane = (size_t)j->o->nbands * j->o->size * j->o->size;
     gp_error_clear(&j->err);
     j->status = GP_OK;
-    for (long i = j->thread; i < j->count; i += j->nthreads) {
+    /* galaxies are taken one at a time from a shared counter: their cost varies
+     * by an order of magnitude (size, neighbours, bright stars), and a fixed
+     * split left one core idle at the end of every block; each galaxy still
+     * depends only on (seed, index), so the output does not change */
+    for (long i = atomic_fetch_add(j->next, 1); i < j->count; i = atomic_fetch_add(j->next, 1)) {
         int st = gp_mock_galaxy_draw(j->o->seed, (uint64_t)(j->first + i), NULL, &j->gal[i], &j->err);
         if (!st) st = gp_mock_render_cutout(j->o->seed, &j->gal[i], j->o->bands, j->o->nbands,
                                             j->o->size, 0, j->cube + i * plane, &j->err);
@@ -94,6 +100,7 @@ static int write_header(fitsfile *f, const gp_mock_shard_opt *o, long first, lon
 /* Blocks are double-buffered: the worker threads draw and render block k+1 while
  * this thread writes block k, so rendering and I/O overlap. */
 typedef struct block_set {
+    atomic_long next[2];
     gp_mock_galaxy *gal[2];
     float *cube[2];
     job *jobs;          /* 2 x nthreads */
@@ -107,8 +114,9 @@ static void block_start(const gp_mock_shard_opt *o, block_set *bs, int slot, lon
     int nt = bs->nthreads < nb ? bs->nthreads : (int)nb;
     job *jobs = bs->jobs + slot * bs->nthreads;
     pthread_t *tid = bs->tid + slot * bs->nthreads;
+    atomic_store(&bs->next[slot], 0);
     for (int t = 0; t < nt; t++) {
-        jobs[t] = (job){ o, first, nb, bs->gal[slot], bs->cube[slot], t, nt, 0, { 0 } };
+        jobs[t] = (job){ o, first, nb, &bs->next[slot], bs->gal[slot], bs->cube[slot], t, nt, 0, { 0 } };
         /* a thread that cannot start is run here instead: same galaxies either way */
         started[t] = pthread_create(&tid[t], NULL, worker, &jobs[t]) == 0;
         if (!started[t]) worker(&jobs[t]);
