@@ -338,13 +338,6 @@ static void direct64_avx512(const float *xp, int wp, int c, int k, int s, int wo
 
 static int K_taps(const gp_conv_layer *L) { return L->cin * L->k * L->k; }
 
-static int have_avx512(void)
-{
-    static int cpu = -1;
-    if (cpu < 0) cpu = __builtin_cpu_supports("avx512f");
-    return cpu;
-}
-
 static int direct_ok(const gp_conv_layer *L, gp_act act)
 {
     static int cpu = -1;
@@ -554,8 +547,8 @@ int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int n
         int act_ok = act == GP_ACT_LEAKY_RELU || act == GP_ACT_RELU || act == GP_ACT_NONE;
         /* (64 channels of K taps are streamed from L2 per 6 pixels: beyond
          * K = 512, 128 KB, OpenBLAS's packed GEMM is faster) */
-        if (act_ok && have_avx512() && L->cout % 64 == 0 && K_taps(L) <= 512) g.dk[l] = 3;
-        else if (small && have_avx512() && L->cout % 32 == 0 && L->pad > 0) g.dk[l] = 2;
+        if (act_ok && gp_cpu_have_avx512() && L->cout % 64 == 0 && K_taps(L) <= 512) g.dk[l] = 3;
+        else if (small && gp_cpu_have_avx512() && L->cout % 32 == 0 && L->pad > 0) g.dk[l] = 2;
         else if (small && l < nconv - 1) g.dk[l] = 1;
         if (g.dk[l] == 1 && l == 0) g.ip[0] = L->pad;          /* padded input when it can (else im2col) */
         if (g.dk[l] >= 2) g.ip[l] = L->pad;
