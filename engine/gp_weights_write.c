@@ -188,23 +188,33 @@ static int check_array(gp_weights_writer *wr, const char *key, const void *vals,
     return GP_OK;
 }
 
+_Static_assert(sizeof(int64_t) == 8 && sizeof(double) == 8, "8-byte metadata values");
+
+/* Copy n 8-byte values (int64 or double) into key's slot as `type`. */
+static int store_array(gp_weights_writer *wr, const char *key, int type,
+                       const void *vals, size_t n, gp_error *err)
+{
+    void *copy = malloc(n * 8);
+    if (!copy) return GP_FAIL(err, GP_ERR_NOMEM, "weights writer: out of memory");
+    memcpy(copy, vals, n * 8);
+    struct wmeta *m;
+    int st = meta_slot(wr, key, &m, err);
+    if (st) { free(copy); return st; }
+    wmeta_clear_value(m);
+    m->type = type;
+    m->count = n;
+    if (type == GP_META_I64_ARRAY) m->i64s = copy;
+    else m->f64s = copy;
+    return GP_OK;
+}
+
 int gp_weights_writer_set_i64_array(gp_weights_writer *wr, const char *key,
                                     const int64_t *vals, size_t n,
                                     gp_error *err)
 {
     int st = check_array(wr, key, vals, n, err);
     if (st) return st;
-    int64_t *copy = malloc(n * sizeof *copy);
-    if (!copy) return GP_FAIL(err, GP_ERR_NOMEM, "weights writer: out of memory");
-    memcpy(copy, vals, n * sizeof *copy);
-    struct wmeta *m;
-    st = meta_slot(wr, key, &m, err);
-    if (st) { free(copy); return st; }
-    wmeta_clear_value(m);
-    m->type = GP_META_I64_ARRAY;
-    m->count = n;
-    m->i64s = copy;
-    return GP_OK;
+    return store_array(wr, key, GP_META_I64_ARRAY, vals, n, err);
 }
 
 int gp_weights_writer_set_f64_array(gp_weights_writer *wr, const char *key,
@@ -217,17 +227,7 @@ int gp_weights_writer_set_f64_array(gp_weights_writer *wr, const char *key,
         if (!isfinite(vals[i]))
             return GP_FAIL(err, GP_ERR_ARG, "weights writer: metadata '%s': "
                            "element %zu is not finite", key ? key : "(null)", i);
-    double *copy = malloc(n * sizeof *copy);
-    if (!copy) return GP_FAIL(err, GP_ERR_NOMEM, "weights writer: out of memory");
-    memcpy(copy, vals, n * sizeof *copy);
-    struct wmeta *m;
-    st = meta_slot(wr, key, &m, err);
-    if (st) { free(copy); return st; }
-    wmeta_clear_value(m);
-    m->type = GP_META_F64_ARRAY;
-    m->count = n;
-    m->f64s = copy;
-    return GP_OK;
+    return store_array(wr, key, GP_META_F64_ARRAY, vals, n, err);
 }
 
 int gp_weights_writer_add_tensor(gp_weights_writer *wr, const char *name,
