@@ -244,7 +244,27 @@ class GalpostTorch(nn.Module):
             self.dec_shape = (ch[3], hw, hw)
         T = w.tensors[f"m0.trunk.{sum(1 for n in w.tensors if n.startswith('m0.trunk.') and n.endswith('.weight')) - 1}.weight"].shape[0]
         self.members = nn.ModuleList(Member(w, k, act, T) for k in range(self.K))
+        self.device = torch.device("cpu")
         self.eval()
+
+    def to_device(self, dev):
+        """Move the model to `dev`, the plain tensors kept outside nn
+        parameters (stretch constants, coupling index lists, split
+        conditioner weights) included."""
+        dev = torch.device(dev)
+        self.to(dev)
+        self.device = dev
+        if self.uses_image:
+            self.inv_soft, self.offset, self.inv_scale = (t.to(dev) for t in (self.inv_soft, self.offset, self.inv_scale))
+        for mm in self.members:
+            conds = [mm.oh_cond]
+            for fl in (mm.core_flow, mm.line_flow):
+                fl.keep = [k.to(dev) for k in fl.keep]
+                fl.trans = [t.to(dev) for t in fl.trans]
+                conds += list(fl.cond)
+            for c in conds:
+                c.w_row, c.w_ctx = c.w_row.to(dev), c.w_ctx.to(dev)
+        return self
 
     # ---- stages
     def stretch(self, x):
@@ -265,7 +285,7 @@ class GalpostTorch(nn.Module):
         return torch.from_numpy(((raw - self.phot_mean) / self.phot_std).astype(np.float32))
 
     def trunk_input(self, cutouts, mags):
-        phot = self.photometry(mags)
+        phot = self.photometry(mags).to(self.device)
         if not self.uses_image:
             return phot
         mu, lv = self.encode(self.stretch(cutouts))
@@ -305,6 +325,42 @@ class GalpostTorch(nn.Module):
         return out, pdet
 
 
+    def sample_device(self, tin, nsamples, gen):
+        """sample() kept on tin's device, as a PyTorch user would write it for
+        a GPU: base noise from torch.randn with `gen` (not galpost's Philox
+        streams, which numpy computes on the host; the distribution is the
+        same), posterior samples [n, N, 9] float32 and P(detectable) [n]
+        float64, both on the device."""
+        dev = tin.device
+        n, N, K = tin.shape[0], nsamples, self.K
+        out = torch.empty((n, N, NQ), dtype=torch.float32, device=dev)
+        pdet = torch.zeros(n, dtype=torch.float64, device=dev)
+        tmean = torch.as_tensor(self.target_mean, device=dev)
+        tstd = torch.as_tensor(self.target_std, device=dev)
+        for k, mm in enumerate(self.members):
+            svals = torch.arange(k, N, K, device=dev)
+            ns = svals.numel()
+            if ns == 0:
+                continue
+            row_gal = torch.arange(n, device=dev).repeat_interleave(ns)
+            sample_idx = svals.repeat(n)
+            trunk = mm.trunk(tin)
+            head = mm.core_head(trunk)
+            cls = mm.classifier(trunk)
+            lhead = mm.line_head(trunk)
+            R = n * ns
+            zc = torch.randn(R, NCORE, device=dev, generator=gen)
+            zo = torch.randn(R, 1, device=dev, generator=gen)
+            zl = torch.randn(R, NLINE, device=dev, generator=gen)
+            core = mm.core_flow.sample(zc, trunk, row_gal) + head[:, :NCORE].index_select(0, row_gal)
+            oh = mm.oh_sample(zo, core, trunk, row_gal) + head[:, NCORE:].index_select(0, row_gal)
+            line = mm.line_flow.sample(zl, trunk, row_gal) + lhead.index_select(0, row_gal)
+            v = torch.cat([core, oh, line], dim=1).double()
+            out[row_gal, sample_idx] = (v * tstd + tmean).float()
+            pdet += torch.sigmoid(cls[:, 0].double()) / K
+        return out, pdet
+
+
 # ----------------------------------------------------------------- summaries
 
 _C_OVER_H0, _OMEGA_M = 4282.749400, 0.3
@@ -326,35 +382,63 @@ def _lum_dist_mpc(z):
     return (1 + z) * _C_OVER_H0 * (f * wts).sum(axis=1) * h / 3.0
 
 
+def _np(t):
+    """A tensor as a numpy array, downloaded first when on a device."""
+    return t.cpu().numpy()
+
+
+def _lum_dist_mpc_t(z, chunk=65536):
+    """_lum_dist_mpc in torch on z's device (z > 0), in row chunks."""
+    out = torch.empty_like(z)
+    for a in range(0, z.numel(), chunk):
+        zz = z[a:a + chunk]
+        n = torch.clamp(2 * torch.ceil(zz / 0.01), min=8)
+        nmax = int(n.max())
+        i = torch.arange(nmax + 1, device=z.device, dtype=torch.float64)
+        h = zz / n
+        x = h[:, None] * i[None, :]
+        f = 1.0 / torch.sqrt(_OMEGA_M * (1 + x) ** 3 + 1 - _OMEGA_M)
+        wts = torch.where(i % 2 == 1, 4.0, 2.0)[None, :].repeat(zz.numel(), 1)
+        wts[:, 0] = 1.0
+        wts[i[None, :] == n[:, None]] = 1.0
+        wts[i[None, :] > n[:, None]] = 0.0
+        out[a:a + chunk] = (1 + zz) * _C_OVER_H0 * (f * wts).sum(dim=1) * h / 3.0
+    return out
+
+
 def summaries(samples):
     """The summaries of engine/gp_summary.c for samples [n, N, 9], vectorized
     over galaxies with torch: median/p16/p84 (linear interpolation), mean, std
     (ddof 0), correlation, BPT class probabilities and the per-sample line
     diagnostics' median/p16/p84.  Returns a dict of numpy arrays."""
-    s = torch.from_numpy(samples).double()
-    q = torch.tensor([0.16, 0.5, 0.84], dtype=torch.float64)
+    s = samples.double() if torch.is_tensor(samples) else torch.from_numpy(samples).double()
+    q = torch.tensor([0.16, 0.5, 0.84], dtype=torch.float64, device=s.device)
     res = {}
     pct = torch.quantile(s, q, dim=1)                     # [3, n, 9]
-    res["p16"], res["median"], res["p84"] = pct[0].numpy(), pct[1].numpy(), pct[2].numpy()
+    res["p16"], res["median"], res["p84"] = _np(pct[0]), _np(pct[1]), _np(pct[2])
     mean = s.mean(dim=1)
     d = s - mean[:, None, :]
     cov = torch.einsum("nsa,nsb->nab", d, d) / s.shape[1]
     std = torch.sqrt(torch.diagonal(cov, dim1=1, dim2=2))
     corr = (cov / (std[:, :, None] * std[:, None, :])).clamp(-1, 1)
-    res["mean"], res["std"], res["corr"] = mean.numpy(), std.numpy(), corr.numpy()
+    res["mean"], res["std"], res["corr"] = _np(mean), _np(std), _np(corr)
     F = torch.pow(10.0, s[:, :, 5:9]) - 1
     ha, hb, nii, oiii = F[..., 0], F[..., 1], F[..., 2], F[..., 3]
-    nan = torch.tensor(float("nan"), dtype=torch.float64)
+    nan = torch.tensor(float("nan"), dtype=torch.float64, device=s.device)
     okd = (ha > 0) & (hb > 0)
     dec = torch.where(okd, ha / hb, nan)
     ebv = torch.where(okd, (1.966 * torch.log10(dec / 2.86)).clamp(min=0), torch.zeros_like(ha))
     av = torch.where(okd, 4.05 * ebv, nan)
     z = s[:, :, 2]
     oks = (ha > 0) & (z > 0)
-    zn = z[oks].numpy()
     sfr = torch.full_like(ha, float("nan"))
-    if zn.size:
-        dl = torch.from_numpy(_lum_dist_mpc(zn) * 3.0857e24)
+    if s.is_cuda:
+        zt = z[oks]
+        dl = _lum_dist_mpc_t(zt) * 3.0857e24 if zt.numel() else None
+    else:
+        zn = z[oks].numpy()
+        dl = torch.from_numpy(_lum_dist_mpc(zn) * 3.0857e24) if zn.size else None
+    if dl is not None:
         L = 4 * math.pi * dl * dl * ha[oks] * 1e-17 * torch.pow(10.0, 0.4 * 3.326 * ebv[oks])
         sfr[oks] = torch.log10(L) - 41.27
     x = torch.where((ha > 0) & (nii > 0), torch.log10(nii / ha), nan)
@@ -369,11 +453,11 @@ def summaries(samples):
     cls = torch.where(sf, 0, torch.where(comp, 1, torch.where(sey, 2, 3)))
     nb = both.sum(dim=1)
     counts = torch.stack([((cls == c) & both).sum(dim=1) for c in range(4)], dim=1)
-    res["p_bpt"] = (counts.double() / nb.clamp(min=1)[:, None]).numpy()
-    res["bpt_n"] = nb.numpy()
+    res["p_bpt"] = _np(counts.double() / nb.clamp(min=1)[:, None])
+    res["bpt_n"] = _np(nb)
     for name, v in (("sfr_halpha", sfr), ("balmer_decrement", dec), ("a_v", av), ("oh_n2", n2oh),
                     ("oh_o3n2", o3n2oh), ("log_n2", x), ("log_o3", y)):
-        res[name] = torch.nanquantile(v, q, dim=1).numpy()
+        res[name] = _np(torch.nanquantile(v, q, dim=1))
     return res
 
 
@@ -456,11 +540,60 @@ def bench(model, ids, mags, cut, seconds, split_context=False):
     return res
 
 
+def _sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def bench_device(model, ids, mags, cut, seconds, batch):
+    """bench() on model.device (e.g. a GPU) at batch `batch`: cutouts start
+    in pinned host memory and are uploaded each time, summaries are computed
+    on the device and downloaded, as galpost's gp_infer does end to end."""
+    dev, B = model.device, batch
+    if cut.shape[0] < B:
+        raise ValueError(f"the inputs file holds {cut.shape[0]} galaxies, fewer than --batch {B}")
+    cut_host = torch.from_numpy(cut[:B])
+    if dev.type == "cuda":
+        cut_host = cut_host.pin_memory()
+    mags = mags[:B]
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(1)
+    res = {"batch": B}
+    with torch.inference_mode():
+        if model.uses_image:
+            def enc():
+                model.encode(model.stretch(cut_host.to(dev, non_blocking=True)))
+                _sync(dev)
+            it, t = _bench_loop(enc, seconds)
+            res["encoder_gps"] = it * B / t
+
+        def pipeline(n, N):
+            tin = model.trunk_input(cut_host[:n].to(dev, non_blocking=True), mags[:n])
+            smp, pdet = model.sample_device(tin, N, gen)
+            summaries(smp)
+            _np(pdet)
+
+        it, t = _bench_loop(lambda: pipeline(B, 100), seconds)
+        res["pipeline_gps"] = it * B / t
+        lat = []
+        pipeline(1, 1000)
+        t0 = time.perf_counter()
+        while len(lat) < 50 and (time.perf_counter() - t0 < seconds or len(lat) < 5):
+            s = time.perf_counter()
+            pipeline(1, 1000)
+            lat.append(time.perf_counter() - s)
+        res["latency_ms"] = 1e3 * float(np.median(lat))
+    return res
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="galpost weights file")
     ap.add_argument("--inputs", required=True, help="bench inputs file (64 galaxies or more)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu",
+                    help="cpu (default: galpost's Philox noise, batch 64) or e.g. cuda (torch.randn noise, on the device)")
+    ap.add_argument("--batch", type=int, default=64, help="batch size with --device other than cpu")
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--split-context", action="store_true",
                     help="conditioners' first layer split as galpost does (context once per galaxy)")
@@ -472,7 +605,12 @@ def main(argv=None):
         print(f"torch_model.py: {e}", file=sys.stderr)
         return 1
     ids, mags, cut = read_inputs(a.inputs)
-    res = bench(model, ids, mags, cut, a.seconds, a.split_context)
+    if a.device != "cpu":
+        model.to_device(a.device)
+        res = bench_device(model, ids, mags, cut, a.seconds, a.batch)
+        res["device"] = torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else str(model.device)
+    else:
+        res = bench(model, ids, mags, cut, a.seconds, a.split_context)
     res["torch"] = torch.__version__
     res["threads"] = torch.get_num_threads()
     res["split_context"] = a.split_context
