@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gp_cuda.h"
@@ -174,6 +175,12 @@ static int plan_build(gp_cuda *c, gp_cuda_conv_plan *p, const int key[10], int h
     if (!ok)
         return GP_FAIL(err, GP_ERR_BACKEND, "CUDA %s: cuDNN offers no float32 algorithm with a workspace under %zu MiB",
                        what, GP_CUDA_WS_LIMIT >> 20);
+    /* GP_CUDA_LOG_PLANS=1: one line per plan on stderr, for diagnosing an algorithm */
+    const char *lp = getenv("GP_CUDA_LOG_PLANS");
+    if (lp && strcmp(lp, "1") == 0)
+        fprintf(stderr, "galpost cuda: plan %s: %s algorithm %d (%s), workspace %zu bytes\n", what,
+                transpose ? "backward-data" : "forward", p->algo, c->find_algo ? "measured" : "heuristic",
+                p->workspace);
     return GP_OK;
 }
 

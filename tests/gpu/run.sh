@@ -156,7 +156,7 @@ else
   "$dir/bin/test_cuda_fallback" 2>&1 | tail -3
   [ "${PIPESTATUS[0]}" -eq 0 ] || fail=1
   say "parity test (float32)"
-  "$dir/bin/test_gpu_parity" >"$res/parity.txt" 2>&1
+  GP_CUDA_LOG_PLANS=1 "$dir/bin/test_gpu_parity" >"$res/parity.txt" 2>&1
   rc=$?
   [ $rc -eq 0 ] || { echo "parity test exit status $rc"; fail=1; }
   bin_parity=$dir/bin/test_gpu_parity bin_bench=$dir/bin/bench_gpu

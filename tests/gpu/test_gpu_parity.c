@@ -69,6 +69,14 @@ static void report(const char *what, double e, double limit)
     if (!(e <= limit) && !measure_only) fail_msg("%s: relative error %g above %g", what, e, limit);
 }
 
+/* report() that does not stop the test: for the layers of a stage whose
+ * own report() follows. */
+static void report_only(const char *what, double e, double limit)
+{
+    printf("parity  %-58s %10.3e  (limit %.1e)  %s\n", what, e, limit, e <= limit ? "ok" : "FAIL");
+    fflush(stdout);
+}
+
 /* float32 dot products of length K: error grows like sqrt(K) */
 static double dot_limit(double K)
 {
@@ -382,6 +390,60 @@ static void test_failures_are_statuses(void **state)
 
 /* --------------------------------------------------------- stages */
 
+static size_t count_nonfinite(const float *a, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += !isfinite(a[i]);
+    return k;
+}
+
+/* The decoder layer by layer, each GPU layer fed the CPU layer's input, so
+ * that a failure of the whole stage names its layer and side. */
+static int decoder_layers_failed;
+
+static void decoder_layers(const gp_net *nc, const gp_net *ng, const float *z, int n)
+{
+    size_t nh = (size_t)n * nc->dec_fc.out;
+    float *h = host_poisoned(nh), *dz = dev_copy(z, (size_t)n * nc->latent), *dh = dev_poisoned(nh);
+    OK(mcpu->be->ops->dense(mcpu->be, z, n, nc->latent, nc->dec_fc.W, nc->dec_fc.b, nc->dec_fc.out,
+                            GP_ACT_LEAKY_RELU, nc->slope, h, &E));
+    OK(mgpu->be->ops->dense(mgpu->be, dz, n, ng->latent, ng->dec_fc.W, ng->dec_fc.b, ng->dec_fc.out,
+                            GP_ACT_LEAKY_RELU, ng->slope, dh, &E));
+    float *gh = host_of(dh, nh);
+    printf("decoder dec_fc: %zu non-finite of %zu on the CPU, %zu on the GPU\n", count_nonfinite(h, nh), nh,
+           count_nonfinite(gh, nh));
+    report_only("stage decoder layer dec_fc", relerr(gh, h, nh), 1e-4);
+    decoder_layers_failed |= !(relerr(gh, h, nh) <= 1e-4);
+    free(gh); dev_free(dz); dev_free(dh);
+    float *in = h;
+    size_t nin = nh;
+    for (int i = 0; i < GP_ENC_CONVS; i++) {
+        const gp_conv *dc = &nc->dec_deconv[i], *dg = &ng->dec_deconv[i];
+        int hin = nc->enc_h[GP_ENC_CONVS - i], hout = nc->enc_h[GP_ENC_CONVS - i - 1];
+        int last = i == GP_ENC_CONVS - 1;
+        size_t nout = (size_t)n * dc->cout * hout * hout;
+        float *o = host_poisoned(nout), *din = dev_copy(in, nin), *dout = dev_poisoned(nout);
+        OK(mcpu->be->ops->conv_transpose2d(mcpu->be, in, n, dc->cin, hin, hin, dc->W, dc->b, dc->cout, dc->k,
+                                           dc->stride, dc->pad, last ? GP_ACT_NONE : GP_ACT_LEAKY_RELU,
+                                           nc->slope, o, &E));
+        OK(mgpu->be->ops->conv_transpose2d(mgpu->be, din, n, dg->cin, hin, hin, dg->W, dg->b, dg->cout, dg->k,
+                                           dg->stride, dg->pad, last ? GP_ACT_NONE : GP_ACT_LEAKY_RELU,
+                                           ng->slope, dout, &E));
+        float *go = host_of(dout, nout);
+        char what[96];
+        snprintf(what, sizeof what, "stage decoder layer deconv%d %dx%dx%dx%d->%d", i, n, dc->cin, hin, hin, dc->cout);
+        printf("decoder deconv%d: %zu non-finite of %zu on the CPU, %zu on the GPU\n", i, count_nonfinite(o, nout),
+               nout, count_nonfinite(go, nout));
+        report_only(what, relerr(go, o, nout), 1e-4);
+        decoder_layers_failed |= !(relerr(go, o, nout) <= 1e-4);
+        free(go); dev_free(din); dev_free(dout);
+        free(in);
+        in = o;
+        nin = nout;
+    }
+    free(in);
+}
+
 static void test_encoder_decoder(void **state)
 {
     (void)state;
@@ -403,6 +465,26 @@ static void test_encoder_decoder(void **state)
     float *dz = dev_copy(z, nl), *dimg = dev_poisoned(nimg);
     OK(gp_net_decode(mgpu->be, ng, dz, n, dscr, dimg, &E));
     float *gimg = host_of(dimg, nimg);
+    decoder_layers(nc, ng, z, n);
+    if (decoder_layers_failed) {
+        /* diagnosis: the same layers with cuDNN's heuristic algorithms */
+        gp_model_options o = gp_model_options_default();
+        o.backend = GP_BACKEND_CUDA;
+        gp_model *mh = NULL;
+        setenv("GP_CUDA_CONV_ALGO", "heuristic", 1);
+        gp_error_clear(&E);
+        if (gp_model_open(model_path, &o, &mh, &E) == GP_OK) {
+            printf("decoder layers again with GP_CUDA_CONV_ALGO=heuristic:\n");
+            gp_model *keep = mgpu;
+            mgpu = mh;
+            decoder_layers(nc, &mh->net, z, n);
+            mgpu = keep;
+            gp_model_close(mh);
+        } else {
+            printf("cannot open a second GPU model: %s\n", E.msg);
+        }
+        unsetenv("GP_CUDA_CONV_ALGO");
+    }
     report("stage decoder: images", relerr(gimg, img, nimg), 1e-4);
     dev_free(dx); dev_free(dscr); dev_free(dmu); dev_free(dlv); dev_free(dz); dev_free(dimg);
     free(x); free(scr); free(mu); free(lv); free(gmu); free(glv); free(z); free(img); free(gimg);
