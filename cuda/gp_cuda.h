@@ -66,6 +66,9 @@ typedef struct gp_cuda {
     size_t         ws_bytes;
     gp_cuda_index_slot index[GP_CUDA_INDEX_SLOTS];
     gp_cuda_conv_plan  plans[GP_CUDA_CONV_PLANS];
+    /* page-locked upload staging (host_staging) */
+    void          *pinned;
+    size_t         pinned_bytes;
     unsigned long long clock;
 } gp_cuda;
 

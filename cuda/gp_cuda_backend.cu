@@ -142,6 +142,34 @@ static int cu_upload(gp_backend *be, void *dst, const void *src, size_t bytes, g
     return copy_in(c, dst, src, bytes, what, err);
 }
 
+/* A page-locked host buffer for uploads, grown on demand.  copy_in() waits
+ * for copies from page-locked memory, so the buffer is free whenever this
+ * is called. */
+static void *cu_host_staging(gp_backend *be, size_t bytes, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (gp_cuda_enter(c, "host staging", err)) return NULL;
+    if (bytes <= c->pinned_bytes) return c->pinned;
+    char what[80];
+    snprintf(what, sizeof what, "page-locked staging of %zu bytes", bytes);
+    if (c->pinned) {
+        cudaError_t e = cudaStreamSynchronize(c->stream);
+        if (e != cudaSuccess) { gp_cuda_fail_rt(err, e, what, "cudaStreamSynchronize", __func__, __FILE__, __LINE__); return NULL; }
+        (void)cudaFreeHost(c->pinned);
+        c->pinned = NULL;
+        c->pinned_bytes = 0;
+    }
+    cudaError_t e = cudaMallocHost(&c->pinned, bytes);
+    if (e != cudaSuccess) {
+        c->pinned = NULL;
+        (void)cudaGetLastError();
+        gp_cuda_fail_rt(err, e, what, "cudaMallocHost", __func__, __FILE__, __LINE__);
+        return NULL;
+    }
+    c->pinned_bytes = bytes;
+    return c->pinned;
+}
+
 /* Device -> host: waits for the queued work and the copy. */
 static int cu_download(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
 {
@@ -396,6 +424,7 @@ static void cu_close(gp_backend *be)
         gp_cuda_plans_free(c);
         for (size_t i = 0; i < c->nmirrors; i++) (void)cudaFree(c->mirrors[i]);
         if (c->ws) (void)cudaFree(c->ws);
+        if (c->pinned) (void)cudaFreeHost(c->pinned);
         for (int i = 0; i < GP_CUDA_INDEX_SLOTS; i++) {
             gp_cuda_index_slot *s = &c->index[i];
             if (s->host) (void)cudaFreeHost(s->host);
@@ -437,6 +466,7 @@ static gp_backend_ops make_ops(void)
     o.activate = cu_activate;
     o.close = cu_close;
     o.exp_half = cu_exp_half;
+    o.host_staging = cu_host_staging;
     return o;
 }
 

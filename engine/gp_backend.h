@@ -141,6 +141,14 @@ typedef struct gp_backend_ops {
                          int rows, const float *trunk, const float *head, const float *lhead,
                          int ngal, float *core, float *oh, float *line, gp_error *err);
 
+    /* Optional, may be NULL.  A page-locked host buffer of at least `bytes`
+     * owned by the backend, from which upload() copies fastest (a GPU's
+     * DMA engine reads it directly, with no staging copy by the driver).
+     * Valid until the next call or close; upload() from it has finished
+     * with it when upload() returns.  NULL with *err filled when it cannot
+     * be had: the caller then uploads from its own memory. */
+    void *(*host_staging)(gp_backend *be, size_t bytes, gp_error *err);
+
     /* ---- training (engine/train/): backward passes, losses, Adam ----
      * Gradient buffers named d* are backend memory.  "+=" accumulates
      * (parameter gradients are zeroed once per step with `zero`); "="

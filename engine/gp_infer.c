@@ -7,10 +7,22 @@
  * row (sample s of a galaxy belongs to member s mod K).  Everything that
  * depends only on the galaxy (trunk, heads, the context part of every
  * conditioner's first layer) is computed once per galaxy, not per sample.
+ *
+ * With a GPU backend the cutouts travel through the backend's page-locked
+ * staging buffer (gathered by all CPUs), and a chunk's summaries run on the
+ * host in the background while the GPU works on the next chunk.
+ *
+ * Environment (diagnosis and tests; results never depend on it):
+ *   GP_INFER_PROFILE=1               seconds per stage on stderr
+ *   GP_INFER_CHUNK=N                 at most N galaxies per chunk
+ *   GP_INFER_BACKGROUND_SUMMARIES=1  background summaries on the CPU backend too
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "galpost/gp_model.h"
 #include "gp_model_internal.h"
@@ -19,6 +31,23 @@
 
 #define GP_CHUNK_GALAXIES 64
 #define GP_CHUNK_ROWS     32768
+/* galaxies per page-locked upload block (backends with host_staging) */
+#define GP_STAGE_GALAXIES 128
+
+/* GP_INFER_PROFILE=1: seconds per stage, summed over a gp_infer call and
+ * printed on stderr at its end (stages are then synchronized, so the total
+ * is a little slower than without). */
+typedef struct infer_profile {
+    int    on;
+    double upload, encoder, flows, download, summaries_wait, total;
+} infer_profile;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 typedef struct infer_buffers {
     gp_backend *be;
@@ -77,9 +106,55 @@ static int check_galaxy(const gp_model *m, const gp_galaxy *g, gp_result *r)
 #define TRY(x) do { if ((st = (x)) != GP_OK) goto done; } while (0)
 #define ALLOC(var, n, what) do { if (!((var) = buf_alloc(&B, (n), (what), err))) { st = GP_ERR_NOMEM; goto done; } } while (0)
 
+typedef struct gather_job {
+    const gp_galaxy *gal;
+    const int       *idx;
+    float           *dst;
+} gather_job;
+
+static void gather_range(void *ctx, size_t begin, size_t end)
+{
+    gather_job *j = ctx;
+    for (size_t g = begin; g < end; g++)
+        memcpy(j->dst + g * GP_CUTOUT_PIXELS, j->gal[j->idx[g]].cutout, sizeof(float) * GP_CUTOUT_PIXELS);
+}
+
+/* The chunk's cutouts into x [nb x 3 x 160 x 160] on the backend: through
+ * the backend's page-locked staging when it has one (gathered there by all
+ * CPUs, then one copy per block), else one upload per cutout. */
+static int upload_cutouts(gp_backend *be, const gp_galaxy *gal, const int *idx, int nb, float *x,
+                          gp_error *err)
+{
+    const gp_backend_ops *ops = be->ops;
+    const size_t each = sizeof(float) * GP_CUTOUT_PIXELS;
+    if (ops->host_staging) {
+        int blk = nb < GP_STAGE_GALAXIES ? nb : GP_STAGE_GALAXIES;
+        gp_error serr;
+        gp_error_clear(&serr);
+        float *stage = ops->host_staging(be, each * (size_t)blk, &serr);
+        if (stage) {
+            for (int g0 = 0; g0 < nb; g0 += blk) {
+                int cnt = nb - g0 < blk ? nb - g0 : blk;
+                gather_job j = { gal, idx + g0, stage };
+                (void)gp_parallel_for(gp_cpu_count(), (size_t)cnt, gather_range, &j);
+                int st = ops->upload(be, x + (size_t)g0 * GP_CUTOUT_PIXELS, stage, each * (size_t)cnt, err);
+                if (st) return st;
+            }
+            return GP_OK;
+        }
+        /* no page-locked memory to be had: upload from the caller's */
+    }
+    for (int g = 0; g < nb; g++) {
+        int st = ops->upload(be, x + (size_t)g * GP_CUTOUT_PIXELS, gal[idx[g]].cutout, each, err);
+        if (st) return st;
+    }
+    return GP_OK;
+}
+
 /* One chunk: galaxies idx[0..nb-1]; samples land in host arrays out[g] (N x 9). */
 static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb,
-                       const gp_infer_options *opt, float **out, double *pdet, gp_error *err)
+                       const gp_infer_options *opt, float **out, double *pdet, infer_profile *prof,
+                       gp_error *err)
 {
     gp_backend *be = m->be;
     const gp_backend_ops *ops = be->ops;
@@ -108,9 +183,9 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
     if (net->uses_image) {
         float *x, *scratch, *mu, *lv;
         ALLOC(x, (size_t)nb * GP_CUTOUT_PIXELS, "cutouts");
-        for (int g = 0; g < nb; g++)
-            TRY(ops->upload(be, x + (size_t)g * GP_CUTOUT_PIXELS, gal[idx[g]].cutout,
-                            sizeof(float) * GP_CUTOUT_PIXELS, err));
+        double t0 = prof->on ? now_s() : 0;
+        TRY(upload_cutouts(be, gal, idx, nb, x, err));
+        if (prof->on) { TRY(ops->sync(be, err)); prof->upload += now_s() - t0; t0 = now_s(); }
         TRY(ops->stretch(be, x, nb, GP_CUTOUT_BANDS, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE,
                          net->soft, net->offset, net->scale, err));
         ALLOC(scratch, gp_net_encoder_scratch(net, nb), "encoder activations");
@@ -118,6 +193,7 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
         ALLOC(lv, (size_t)nb * net->latent, "latent log-variances");
         TRY(gp_net_encode(be, net, x, nb, scratch, mu, lv, err));
         TRY(ops->exp_half(be, lv, (size_t)nb * net->latent, lv, err));
+        if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; }
         float *hmu = malloc(sizeof(float) * (size_t)nb * net->latent * 2);
         if (!hmu) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate latent copies"); goto done; }
         st = ops->download(be, hmu, mu, sizeof(float) * (size_t)nb * net->latent, err);
@@ -167,6 +243,7 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
     static const int oh_col[1] = { 4 };
     for (int k = 0; k < K; k++) {
         const gp_member *mm = &net->member[k];
+        double t1 = prof->on ? now_s() : 0;
         int rows = 0;
         for (int g = 0; g < nb; g++)
             for (int s = k; s < N; s += K) { row_gal[rows] = g; sample_idx[rows] = s; rows++; }
@@ -201,6 +278,7 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
 
         }
         TRY(ops->sync(be, err));
+        if (prof->on) { prof->flows += now_s() - t1; t1 = now_s(); }
         TRY(ops->download(be, h_rows, core, sizeof(float) * (size_t)rows * GP_NCORE, err));
         TRY(ops->download(be, h_rows + (size_t)rows * GP_NCORE, oh, sizeof(float) * (size_t)rows, err));
         TRY(ops->download(be, h_rows + (size_t)rows * (GP_NCORE + 1), line, sizeof(float) * (size_t)rows * GP_NLINE, err));
@@ -216,6 +294,7 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
                 dst[q] = (float)(v[q] * net->target_std[q] + net->target_mean[q]);
         }
         for (int g = 0; g < nb; g++) pdet[g] += 1.0 / (1.0 + exp(-(double)h_cls[g])) / K;
+        if (prof->on) prof->download += now_s() - t1;
     }
 done:
     buf_free_all(&B);
@@ -244,6 +323,79 @@ static void summaries_range(void *ctx, size_t begin, size_t end)
             snprintf(r->message, sizeof r->message, "galaxy %llu: %.200s", (unsigned long long)r->id, serr.msg);
         }
     }
+}
+
+/* A chunk whose samples are on the host: its summaries run (in the
+ * background for a GPU backend, while the GPU works on the next chunk),
+ * then finish_chunk() hands the samples and P(detectable) to the results. */
+typedef struct chunk_state {
+    float     **samples;      /* [per_chunk] */
+    double     *pdet;         /* [per_chunk] */
+    size_t      c0;           /* first galaxy: good[c0] */
+    int         nb;           /* galaxies held (0: none) */
+    summary_job sj;
+    int         threads;      /* for the background summaries */
+    pthread_t   th;
+    int         threaded;     /* th is running */
+} chunk_state;
+
+typedef struct summary_part {
+    summary_job *sj;
+    size_t       begin, end;
+    pthread_t    th;
+    int          started;
+} summary_part;
+
+static void *summary_part_main(void *arg)
+{
+    summary_part *p = arg;
+    summaries_range(p->sj, p->begin, p->end);
+    return NULL;
+}
+
+/* Background summaries on threads of their own (not gp_parallel's pool,
+ * which the next chunk's cutout gathering uses meanwhile); a part whose
+ * thread cannot start runs here. */
+static void *summaries_background(void *arg)
+{
+    chunk_state *c = arg;
+    enum { MAXPARTS = 64 };
+    summary_part part[MAXPARTS];
+    int np = c->threads < 1 ? 1 : (c->threads > MAXPARTS ? MAXPARTS : c->threads);
+    if (np > c->nb) np = c->nb;
+    for (int i = 0; i < np; i++) {
+        part[i].sj = &c->sj;
+        part[i].begin = (size_t)c->nb * (size_t)i / (size_t)np;
+        part[i].end = (size_t)c->nb * (size_t)(i + 1) / (size_t)np;
+        part[i].started = i > 0 && pthread_create(&part[i].th, NULL, summary_part_main, &part[i]) == 0;
+    }
+    for (int i = 0; i < np; i++)
+        if (!part[i].started) summaries_range(&c->sj, part[i].begin, part[i].end);
+    for (int i = 1; i < np; i++)
+        if (part[i].started) pthread_join(part[i].th, NULL);
+    return NULL;
+}
+
+/* Wait for a chunk's summaries and hand its samples over (kept when asked
+ * for and the galaxy succeeded, freed otherwise). */
+static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int keep, int *first_bad,
+                         infer_profile *prof, gp_error *err)
+{
+    if (c->threaded) {
+        double t0 = prof->on ? now_s() : 0;
+        pthread_join(c->th, NULL);
+        c->threaded = 0;
+        if (prof->on) prof->summaries_wait += now_s() - t0;
+    }
+    for (int g = 0; g < c->nb; g++) {
+        gp_result *r = &res[good[c->c0 + (size_t)g]];
+        r->summary.p_detect = c->pdet[g];
+        if (r->status && *first_bad == GP_OK) *first_bad = GP_FAIL(err, r->status, "%s", r->message);
+        if (keep && r->status == GP_OK) r->samples = c->samples[g];
+        else free(c->samples[g]);
+        c->samples[g] = NULL;
+    }
+    c->nb = 0;
 }
 
 int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options *opt,
@@ -277,39 +429,46 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     int per_chunk = max_rows / o.nsamples * m->net.K;
     if (per_chunk < 1) per_chunk = 1;
     if (per_chunk > max_gal) per_chunk = max_gal;
-    float **samples = malloc(sizeof(float *) * (size_t)per_chunk);
-    double *pdet = malloc(sizeof(double) * (size_t)per_chunk);
+    const char *ce = getenv("GP_INFER_CHUNK");
+    if (ce && atoi(ce) > 0 && atoi(ce) < per_chunk) per_chunk = atoi(ce);
+    /* The CPU backend's summaries use its own threads once its compute is
+     * done; after a GPU backend's chunk they run in the background on all
+     * CPUs while the GPU works on the next chunk. */
+    const char *be_env = getenv("GP_INFER_BACKGROUND_SUMMARIES");
+    const int on_cpu = strcmp(m->be->ops->name, "cpu") == 0 && !(be_env && strcmp(be_env, "1") == 0);
+    const char *pe = getenv("GP_INFER_PROFILE");
+    infer_profile prof = { pe && strcmp(pe, "1") == 0, 0, 0, 0, 0, 0, 0 };
+    double t_start = prof.on ? now_s() : 0;
+    chunk_state cs[2];
+    memset(cs, 0, sizeof cs);
     int st = GP_OK;
-    if (!samples || !pdet) { st = GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate chunk tables"); goto out; }
-    for (size_t c0 = 0; c0 < ngood; c0 += (size_t)per_chunk) {
+    for (int i = 0; i < 2; i++) {
+        cs[i].samples = calloc((size_t)per_chunk, sizeof(float *));
+        cs[i].pdet = calloc((size_t)per_chunk, sizeof(double));
+        if (!cs[i].samples || !cs[i].pdet) {
+            st = GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate chunk tables");
+            goto out;
+        }
+    }
+    int k = 0;
+    for (size_t c0 = 0; c0 < ngood; c0 += (size_t)per_chunk, k++) {
+        chunk_state *cur = &cs[k & 1], *prev = &cs[(k + 1) & 1];
         int nb = (int)((ngood - c0) < (size_t)per_chunk ? (ngood - c0) : (size_t)per_chunk);
         const int *idx = good + c0;
         for (int g = 0; g < nb; g++) {
-            samples[g] = malloc(sizeof(float) * (size_t)o.nsamples * GP_NQ);
-            pdet[g] = 0.0;
-            if (!samples[g]) {
-                for (int h = 0; h < g; h++) free(samples[h]);
+            cur->samples[g] = malloc(sizeof(float) * (size_t)o.nsamples * GP_NQ);
+            cur->pdet[g] = 0.0;
+            if (!cur->samples[g]) {
+                for (int h = 0; h < g; h++) { free(cur->samples[h]); cur->samples[h] = NULL; }
                 st = GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate %d samples", o.nsamples);
                 goto out;
             }
         }
-        st = infer_chunk(m, gal, idx, nb, &o, samples, pdet, err);
-        if (st == GP_OK) {
-            /* host work after a GPU backend's: all CPUs; the CPU backend's threads otherwise */
-            summary_job sj = { res, idx, samples, o.nsamples };
-            int sthreads = strcmp(m->be->ops->name, "cpu") == 0 ? m->be->threads : gp_cpu_count();
-            (void)gp_parallel_for(sthreads, (size_t)nb, summaries_range, &sj);
-        }
-        for (int g = 0; g < nb; g++) {
-            gp_result *r = &res[idx[g]];
-            if (st == GP_OK) {
-                r->summary.p_detect = pdet[g];
-                if (r->status && first_bad == GP_OK) first_bad = GP_FAIL(err, r->status, "%s", r->message);
-            }
-            if (st == GP_OK && o.keep_samples && r->status == GP_OK) r->samples = samples[g];
-            else free(samples[g]);
-        }
+        st = infer_chunk(m, gal, idx, nb, &o, cur->samples, cur->pdet, &prof, err);
+        /* (a failure's message in err is not overwritten by a galaxy's) */
+        if (prev->nb) finish_chunk(prev, res, good, o.keep_samples, &first_bad, &prof, st ? NULL : err);
         if (st) {
+            for (int g = 0; g < nb; g++) { free(cur->samples[g]); cur->samples[g] = NULL; }
             for (size_t i = c0; i < ngood; i++) {
                 res[good[i]].status = st;
                 snprintf(res[good[i]].message, sizeof res[good[i]].message, "inference failed: %.200s",
@@ -317,11 +476,32 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
             }
             goto out;
         }
+        cur->c0 = c0;
+        cur->nb = nb;
+        cur->sj = (summary_job){ res, idx, cur->samples, o.nsamples };
+        if (on_cpu) {
+            (void)gp_parallel_for(m->be->threads, (size_t)nb, summaries_range, &cur->sj);
+            finish_chunk(cur, res, good, o.keep_samples, &first_bad, &prof, err);
+        } else {
+            cur->threads = gp_cpu_count();
+            cur->threaded = pthread_create(&cur->th, NULL, summaries_background, cur) == 0;
+            if (!cur->threaded) summaries_background(cur);
+        }
     }
 out:
-    free(samples);
-    free(pdet);
+    for (int i = 0; i < 2; i++) {
+        if (cs[i].nb) finish_chunk(&cs[i], res, good, o.keep_samples, &first_bad, &prof, st ? NULL : err);
+        free(cs[i].samples);
+        free(cs[i].pdet);
+    }
     free(good);
+    if (prof.on) {
+        prof.total = now_s() - t_start;
+        fprintf(stderr, "gp_infer profile: %zu galaxies x %d samples on %s: upload %.2f ms, encoder %.2f ms, "
+                "flows %.2f ms, download %.2f ms, waiting for summaries %.2f ms, total %.2f ms\n",
+                ngood, o.nsamples, m->be->ops->name, 1e3 * prof.upload, 1e3 * prof.encoder, 1e3 * prof.flows,
+                1e3 * prof.download, 1e3 * prof.summaries_wait, 1e3 * prof.total);
+    }
     if (st) {
         gp_result_free(res, n);
         return st;

@@ -5,7 +5,9 @@
  *  - summaries equal a naive recomputation from the samples;
  *  - a galaxy with NaN pixels or absurd magnitudes fails alone, with a
  *    message naming it, and the others are still computed;
- *  - the photometry-only variant and ensembles work.
+ *  - the photometry-only variant and ensembles work;
+ *  - small chunks with background summaries (a GPU backend's way) give the
+ *    same bits.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -116,6 +118,57 @@ static void test_determinism(void **state)
     gp_result_free(r2, 1);
     gp_model_close(m2);
     gp_result_free(ref, NG);
+}
+
+/* Small chunks with the summaries in the background (the GPU backend's
+ * way): the same samples and summaries as one chunk done in order. */
+static void test_background_summaries(void **state)
+{
+    (void)state;
+    gp_infer_options io = gp_infer_options_default();
+    io.nsamples = 41;
+    io.seed = 77;
+    io.keep_samples = 1;
+    gp_error err;
+    gp_model *m = open_model(path_img, 2);
+    gp_result ref[NG], r[NG];
+    assert_int_equal(gp_infer(m, gal, NG, &io, ref, &err), GP_OK);
+    setenv("GP_INFER_CHUNK", "2", 1);
+    setenv("GP_INFER_BACKGROUND_SUMMARIES", "1", 1);
+    setenv("GP_INFER_PROFILE", "1", 1);
+    int st = gp_infer(m, gal, NG, &io, r, &err);
+    unsetenv("GP_INFER_CHUNK");
+    unsetenv("GP_INFER_BACKGROUND_SUMMARIES");
+    unsetenv("GP_INFER_PROFILE");
+    assert_int_equal(st, GP_OK);
+    for (int g = 0; g < NG; g++) {
+        assert_int_equal(r[g].status, GP_OK);
+        assert_int_equal(r[g].id, ref[g].id);
+        if (memcmp(r[g].samples, ref[g].samples, sizeof(float) * io.nsamples * GP_NQ))
+            fail_msg("galaxy %d: samples differ with chunks of 2 and background summaries", g);
+        if (memcmp(&r[g].summary, &ref[g].summary, sizeof r[g].summary))
+            fail_msg("galaxy %d: summaries differ with chunks of 2 and background summaries", g);
+        assert_true(isfinite(r[g].summary.median[0]));
+    }
+    gp_result_free(r, NG);
+    /* a bad galaxy in the second chunk still fails alone */
+    gp_galaxy g5[NG];
+    memcpy(g5, gal, sizeof g5);
+    g5[3].mag[1] = NAN;
+    setenv("GP_INFER_CHUNK", "2", 1);
+    setenv("GP_INFER_BACKGROUND_SUMMARIES", "1", 1);
+    st = gp_infer(m, g5, NG, &io, r, &err);
+    unsetenv("GP_INFER_CHUNK");
+    unsetenv("GP_INFER_BACKGROUND_SUMMARIES");
+    assert_int_equal(st, GP_ERR_DATA);
+    assert_int_equal(r[3].status, GP_ERR_DATA);
+    assert_null(r[3].samples);
+    for (int g = 0; g < NG; g++)
+        if (g != 3 && memcmp(&r[g].summary, &ref[g].summary, sizeof r[g].summary))
+            fail_msg("galaxy %d: summary changed by a bad neighbour", g);
+    gp_result_free(r, NG);
+    gp_result_free(ref, NG);
+    gp_model_close(m);
 }
 
 static int cmpf(const void *a, const void *b)
@@ -257,6 +310,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_summaries_match_naive),
+        cmocka_unit_test(test_background_summaries),
         cmocka_unit_test(test_bad_galaxies_fail_alone),
         cmocka_unit_test(test_photometry_only),
         cmocka_unit_test(test_open_errors),

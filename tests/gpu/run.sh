@@ -83,6 +83,7 @@ AWK
         printf "  %6d %18s %18s %12s %14s %10s\n", k, f, t, c, p, q }
     }' "$res/bench.txt" "$res/torch.txt"
   grep -h '^# per galaxy\|^# roofline' "$res/bench.txt" | head -2 | sed 's/^# /  /'
+  grep -h '^# gp_infer profile' "$res/bench.txt" | sed 's/^# /  /'
   [ $fail -eq 0 ] && echo "RESULT: parity passed" || echo "RESULT: FAILED (see $res)"
 }
 
@@ -171,6 +172,10 @@ say "benchmark: full pipeline, 100 samples per galaxy per flow"
 { "$bin_bench" --backend cuda --batch 64,256,1024,4096 --samples 100 --seconds 2
   GP_CUDA_TF32=1 "$bin_bench" --backend cuda --batch 64,256,1024,4096 --samples 100 --seconds 2 | sed 's/^bench\tcuda/bench\tcuda-tf32/'
   "$bin_bench" --backend cpu --batch 64 --samples 100 --seconds 2
+  # where the time goes (stages synchronized: a little slower than above)
+  for B in 64 4096; do
+    GP_INFER_PROFILE=1 "$bin_bench" --backend cuda --batch $B --samples 100 --seconds 1 2>&1 | grep '^gp_infer profile' | tail -1 | sed 's/^/# /'
+  done
 } >"$res/bench.txt" 2>&1
 grep -v '^bench' "$res/bench.txt"
 
