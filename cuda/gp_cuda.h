@@ -66,9 +66,12 @@ typedef struct gp_cuda {
     size_t         ws_bytes;
     gp_cuda_index_slot index[GP_CUDA_INDEX_SLOTS];
     gp_cuda_conv_plan  plans[GP_CUDA_CONV_PLANS];
-    /* page-locked upload staging (host_staging) */
-    void          *pinned;
-    size_t         pinned_bytes;
+    /* page-locked upload staging (host_staging): two buffers used in turn,
+     * each with the event recorded after the last copy out of it */
+    void          *pinned[2];
+    size_t         pinned_bytes[2];
+    cudaEvent_t    pinned_done[2];
+    int            pinned_next;
     unsigned long long clock;
 } gp_cuda;
 

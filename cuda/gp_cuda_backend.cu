@@ -123,6 +123,14 @@ static int copy_in(gp_cuda *c, void *dst, const void *src, size_t bytes, const c
                    gp_error *err)
 {
     GP_CU(err, what, cudaMemcpyAsync, dst, src, bytes, cudaMemcpyDefault, c->stream);
+    /* from the staging buffers: not waited for (host_staging waits) */
+    for (int h = 0; h < 2; h++) {
+        const char *p = (const char *)c->pinned[h];
+        if (p && (const char *)src >= p && (const char *)src + bytes <= p + c->pinned_bytes[h]) {
+            GP_CU(err, what, cudaEventRecord, c->pinned_done[h], c->stream);
+            return GP_OK;
+        }
+    }
     cudaPointerAttributes a;
     GP_CU(err, what, cudaPointerGetAttributes, &a, src);
     if (a.type == cudaMemoryTypeHost) GP_CU(err, what, cudaStreamSynchronize, c->stream);
@@ -142,32 +150,40 @@ static int cu_upload(gp_backend *be, void *dst, const void *src, size_t bytes, g
     return copy_in(c, dst, src, bytes, what, err);
 }
 
-/* A page-locked host buffer for uploads, grown on demand.  copy_in() waits
- * for copies from page-locked memory, so the buffer is free whenever this
- * is called. */
+/* Page-locked host buffers for uploads, two used in turn and grown on
+ * demand: a buffer is handed out again once the copies out of it (queued
+ * by copy_in without waiting) have finished, so the caller fills one while
+ * the other's copy is in flight. */
 static void *cu_host_staging(gp_backend *be, size_t bytes, gp_error *err)
 {
     gp_cuda *c = gp_cuda_of(be);
     if (gp_cuda_enter(c, "host staging", err)) return NULL;
-    if (bytes <= c->pinned_bytes) return c->pinned;
+    int h = c->pinned_next;
     char what[80];
     snprintf(what, sizeof what, "page-locked staging of %zu bytes", bytes);
-    if (c->pinned) {
-        cudaError_t e = cudaStreamSynchronize(c->stream);
-        if (e != cudaSuccess) { gp_cuda_fail_rt(err, e, what, "cudaStreamSynchronize", __func__, __FILE__, __LINE__); return NULL; }
-        (void)cudaFreeHost(c->pinned);
-        c->pinned = NULL;
-        c->pinned_bytes = 0;
+    cudaError_t e = cudaSuccess;
+    const char *call = "cudaEventSynchronize";
+    if (c->pinned_done[h]) e = cudaEventSynchronize(c->pinned_done[h]);  /* its last copy */
+    if (e == cudaSuccess && bytes > c->pinned_bytes[h]) {
+        if (c->pinned[h]) (void)cudaFreeHost(c->pinned[h]);
+        c->pinned[h] = NULL;
+        c->pinned_bytes[h] = 0;
+        call = "cudaMallocHost";
+        e = cudaMallocHost(&c->pinned[h], bytes);
+        if (e == cudaSuccess) c->pinned_bytes[h] = bytes;
+        else c->pinned[h] = NULL;
     }
-    cudaError_t e = cudaMallocHost(&c->pinned, bytes);
+    if (e == cudaSuccess && !c->pinned_done[h]) {
+        call = "cudaEventCreateWithFlags";
+        e = cudaEventCreateWithFlags(&c->pinned_done[h], cudaEventDisableTiming);
+    }
     if (e != cudaSuccess) {
-        c->pinned = NULL;
         (void)cudaGetLastError();
-        gp_cuda_fail_rt(err, e, what, "cudaMallocHost", __func__, __FILE__, __LINE__);
+        gp_cuda_fail_rt(err, e, what, call, __func__, __FILE__, __LINE__);
         return NULL;
     }
-    c->pinned_bytes = bytes;
-    return c->pinned;
+    c->pinned_next = h ^ 1;
+    return c->pinned[h];
 }
 
 /* Device -> host: waits for the queued work and the copy. */
@@ -424,7 +440,10 @@ static void cu_close(gp_backend *be)
         gp_cuda_plans_free(c);
         for (size_t i = 0; i < c->nmirrors; i++) (void)cudaFree(c->mirrors[i]);
         if (c->ws) (void)cudaFree(c->ws);
-        if (c->pinned) (void)cudaFreeHost(c->pinned);
+        for (int h = 0; h < 2; h++) {
+            if (c->pinned[h]) (void)cudaFreeHost(c->pinned[h]);
+            if (c->pinned_done[h]) (void)cudaEventDestroy(c->pinned_done[h]);
+        }
         for (int i = 0; i < GP_CUDA_INDEX_SLOTS; i++) {
             gp_cuda_index_slot *s = &c->index[i];
             if (s->host) (void)cudaFreeHost(s->host);

@@ -144,9 +144,12 @@ typedef struct gp_backend_ops {
     /* Optional, may be NULL.  A page-locked host buffer of at least `bytes`
      * owned by the backend, from which upload() copies fastest (a GPU's
      * DMA engine reads it directly, with no staging copy by the driver).
-     * Valid until the next call or close; upload() from it has finished
-     * with it when upload() returns.  NULL with *err filled when it cannot
-     * be had: the caller then uploads from its own memory. */
+     * Calls return two buffers in turn, each once the uploads from it
+     * have finished (upload() from it returns at once, the copy ordered
+     * before the work queued after it): fill one while the other's copy is
+     * in flight.  A buffer is valid until the next-but-one call or close.
+     * NULL with *err filled when it cannot be had: the caller then uploads
+     * from its own memory. */
     void *(*host_staging)(gp_backend *be, size_t bytes, gp_error *err);
 
     /* ---- training (engine/train/): backward passes, losses, Adam ----

@@ -119,28 +119,23 @@ static void gather_range(void *ctx, size_t begin, size_t end)
         memcpy(j->dst + g * GP_CUTOUT_PIXELS, j->gal[j->idx[g]].cutout, sizeof(float) * GP_CUTOUT_PIXELS);
 }
 
-/* The chunk's cutouts into x [nb x 3 x 160 x 160] on the backend: through
- * the backend's page-locked staging when it has one (gathered there by all
- * CPUs, then one copy per block), else one upload per cutout. */
+/* Cutouts of galaxies idx[0..nb-1] into x [nb x 3 x 160 x 160] on the
+ * backend: through the backend's page-locked staging when it has one
+ * (gathered there by all CPUs, then one copy that runs while the caller
+ * goes on), else one upload per cutout. */
 static int upload_cutouts(gp_backend *be, const gp_galaxy *gal, const int *idx, int nb, float *x,
                           gp_error *err)
 {
     const gp_backend_ops *ops = be->ops;
     const size_t each = sizeof(float) * GP_CUTOUT_PIXELS;
     if (ops->host_staging) {
-        int blk = nb < GP_STAGE_GALAXIES ? nb : GP_STAGE_GALAXIES;
         gp_error serr;
         gp_error_clear(&serr);
-        float *stage = ops->host_staging(be, each * (size_t)blk, &serr);
+        float *stage = ops->host_staging(be, each * (size_t)nb, &serr);
         if (stage) {
-            for (int g0 = 0; g0 < nb; g0 += blk) {
-                int cnt = nb - g0 < blk ? nb - g0 : blk;
-                gather_job j = { gal, idx + g0, stage };
-                (void)gp_parallel_for(gp_cpu_count(), (size_t)cnt, gather_range, &j);
-                int st = ops->upload(be, x + (size_t)g0 * GP_CUTOUT_PIXELS, stage, each * (size_t)cnt, err);
-                if (st) return st;
-            }
-            return GP_OK;
+            gather_job j = { gal, idx, stage };
+            (void)gp_parallel_for(gp_cpu_count(), (size_t)nb, gather_range, &j);
+            return ops->upload(be, x, stage, each * (size_t)nb, err);
         }
         /* no page-locked memory to be had: upload from the caller's */
     }
@@ -182,18 +177,26 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
     /* trunk input: [mu, sigma, photometry] */
     if (net->uses_image) {
         float *x, *scratch, *mu, *lv;
-        ALLOC(x, (size_t)nb * GP_CUTOUT_PIXELS, "cutouts");
-        double t0 = prof->on ? now_s() : 0;
-        TRY(upload_cutouts(be, gal, idx, nb, x, err));
-        if (prof->on) { TRY(ops->sync(be, err)); prof->upload += now_s() - t0; t0 = now_s(); }
-        TRY(ops->stretch(be, x, nb, GP_CUTOUT_BANDS, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE,
-                         net->soft, net->offset, net->scale, err));
-        ALLOC(scratch, gp_net_encoder_scratch(net, nb), "encoder activations");
+        /* With page-locked staging, blocks of GP_STAGE_GALAXIES: the next
+         * block is gathered on the host while the GPU copies and encodes
+         * this one.  Otherwise the chunk in one block. */
+        int blk = ops->host_staging && nb > GP_STAGE_GALAXIES ? GP_STAGE_GALAXIES : nb;
+        ALLOC(x, (size_t)blk * GP_CUTOUT_PIXELS, "cutouts");
+        ALLOC(scratch, gp_net_encoder_scratch(net, blk), "encoder activations");
         ALLOC(mu, (size_t)nb * net->latent, "latent means");
         ALLOC(lv, (size_t)nb * net->latent, "latent log-variances");
-        TRY(gp_net_encode(be, net, x, nb, scratch, mu, lv, err));
+        double t0 = prof->on ? now_s() : 0;
+        for (int g0 = 0; g0 < nb; g0 += blk) {
+            int cnt = nb - g0 < blk ? nb - g0 : blk;
+            TRY(upload_cutouts(be, gal, idx + g0, cnt, x, err));
+            if (prof->on) { TRY(ops->sync(be, err)); prof->upload += now_s() - t0; t0 = now_s(); }
+            TRY(ops->stretch(be, x, cnt, GP_CUTOUT_BANDS, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE,
+                             net->soft, net->offset, net->scale, err));
+            TRY(gp_net_encode(be, net, x, cnt, scratch, mu + (size_t)g0 * net->latent,
+                              lv + (size_t)g0 * net->latent, err));
+            if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; t0 = now_s(); }
+        }
         TRY(ops->exp_half(be, lv, (size_t)nb * net->latent, lv, err));
-        if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; }
         float *hmu = malloc(sizeof(float) * (size_t)nb * net->latent * 2);
         if (!hmu) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate latent copies"); goto done; }
         st = ops->download(be, hmu, mu, sizeof(float) * (size_t)nb * net->latent, err);
