@@ -586,24 +586,133 @@ def bench_device(model, ids, mags, cut, seconds, batch):
     return res
 
 
+# ----------------------------------------------------------------- training
+
+def _flow_density(flow, y, ctx, rows):
+    """RealNVP data -> base noise (the direction training uses), out of
+    place: z and the log-determinant per row."""
+    x = y
+    logdet = torch.zeros(y.shape[0], device=y.device)
+    for l in range(len(flow.cond)):
+        keep, trans = flow.keep[l], flow.trans[l]
+        st = flow.cond[l](x.index_select(1, keep), ctx, rows)
+        nt = trans.numel()
+        s = flow.S * torch.tanh(st[:, :nt] / flow.S)
+        x = x.index_copy(1, trans, x.index_select(1, trans) * torch.exp(s) + st[:, nt:])
+        logdet = logdet + s.sum(dim=1)
+    return x, logdet
+
+
+def bench_train(model, seconds, vae_batch=64, flow_batch=256):
+    """Training steps as bench_gpu --mode train measures them, on
+    model.device: VAE steps (upload, stretch, encoder, reparameterisation,
+    decoder, squared error + KL, backward, Adam on the VAE) in images/s and
+    flow-stage steps of member 0 (upload, trunk, heads, classifier, the core,
+    O/H and line flows' negative log-likelihoods, backward, gradient
+    clipping at 10, Adam) in galaxies/s.  Returns {"vae": (items/s, ms),
+    "flow": (items/s, ms)}."""
+    dev = model.device
+    g = torch.Generator().manual_seed(3)
+    res = {}
+    torch.set_grad_enabled(True)
+
+    def timed(step, B):
+        step()
+        _sync(dev)
+        it, t0 = 0, time.perf_counter()
+        while True:
+            step()
+            _sync(dev)
+            it += 1
+            el = time.perf_counter() - t0
+            if el >= seconds and it >= 2:
+                return B * it / el, 1e3 * el / it
+
+    if model.uses_image:
+        B = vae_batch
+        vae = [model.convs, model.fc_mu, model.fc_logvar, model.dec_fc, model.deconvs]
+        opt = torch.optim.Adam([p for mod in vae for p in mod.parameters()], lr=1e-4)
+        xh = 0.2 * torch.randn(B, 3, CUTOUT, CUTOUT, generator=g)
+
+        def vae_step():
+            xs = model.stretch(xh.to(dev, non_blocking=True))
+            mu, lv = model.encode(xs)
+            z = mu + torch.exp(0.5 * lv) * torch.randn_like(mu)
+            rec = model.decode(z)
+            loss = ((rec - xs) ** 2).sum() / B + 0.5 * (mu * mu + torch.exp(lv) - 1 - lv).sum() / B
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        res["vae"] = timed(vae_step, B)
+
+    B = flow_batch
+    mm = model.members[0]
+    opt = torch.optim.Adam(mm.parameters(), lr=1e-4)
+    tin_dim = mm.trunk.layers[0].in_features
+    xh = torch.randn(B, tin_dim, generator=g)
+    yh = torch.randn(B, NQ, generator=g)
+    mh = (torch.arange(B) % 4 != 3).float()
+    rows = torch.arange(B, device=dev)
+
+    def flow_step():
+        x, y, m = (t.to(dev, non_blocking=True) for t in (xh, yh, mh))
+        trunk = mm.trunk(x)
+        head = mm.core_head(trunk)
+        cls = mm.classifier(trunk)
+        lhead = mm.line_head(trunk)
+        loss = ((head - y[:, :NCORE + 1]) ** 2).sum() / B
+        loss = loss + nn.functional.binary_cross_entropy_with_logits(cls[:, 0], m, reduction="sum") / B
+        zc, ldc = _flow_density(mm.core_flow, y[:, :NCORE] - head[:, :NCORE], trunk, rows)
+        loss = loss + (0.5 * (zc * zc).sum(dim=1) - ldc).sum() / B
+        st = mm.oh_cond(y[:, :NCORE], trunk, rows)
+        so = mm.oh_S * torch.tanh(st[:, :1] / mm.oh_S)
+        u = (y[:, NCORE:NCORE + 1] - head[:, NCORE:]) * torch.exp(so) + st[:, 1:]
+        loss = loss + (m * (0.5 * u[:, 0] ** 2 - so[:, 0])).sum() / B
+        zl, ldl = _flow_density(mm.line_flow, y[:, NCORE + 1:] - lhead, trunk, rows)
+        loss = loss + (0.5 * (zl * zl).sum(dim=1) - ldl).sum() / B
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(mm.parameters(), 10.0)
+        opt.step()
+
+    res["flow"] = timed(flow_step, B)
+    return res
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="galpost weights file")
-    ap.add_argument("--inputs", required=True, help="bench inputs file (64 galaxies or more)")
+    ap.add_argument("--inputs", help="bench inputs file (64 galaxies or more); not needed with --train")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu",
                     help="cpu (default: galpost's Philox noise, batch 64) or e.g. cuda (torch.randn noise, on the device)")
     ap.add_argument("--batch", type=int, default=64, help="batch size with --device other than cpu")
+    ap.add_argument("--train", action="store_true",
+                    help="measure training steps instead (bench_gpu --mode train's definition); prints "
+                         "lines train<TAB>pytorch<TAB>vae|flow<TAB>batch<TAB>items/s<TAB>ms/step")
+    ap.add_argument("--vae-batch", type=int, default=64)
+    ap.add_argument("--flow-batch", type=int, default=256)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--split-context", action="store_true",
                     help="conditioners' first layer split as galpost does (context once per galaxy)")
     a = ap.parse_args(argv)
+    if not a.train and not a.inputs:
+        ap.error("--inputs is needed (except with --train)")
     torch.set_num_threads(a.threads)
     try:
         model = GalpostTorch(GpWeights(a.model))
     except GpWeightsError as e:
         print(f"torch_model.py: {e}", file=sys.stderr)
         return 1
+    if a.train:
+        if a.device != "cpu":
+            model.to_device(a.device)
+        r = bench_train(model, a.seconds, a.vae_batch, a.flow_batch)
+        for stage, B in (("vae", a.vae_batch), ("flow", a.flow_batch)):
+            if stage in r:
+                print(f"train\tpytorch\t{stage}\t{B}\t{r[stage][0]:.1f}\t{r[stage][1]:.2f}")
+        return 0
     ids, mags, cut = read_inputs(a.inputs)
     if a.device != "cpu":
         model.to_device(a.device)
