@@ -1,18 +1,35 @@
 # cuda/: the CUDA backend (cuDNN + cuBLAS), built when configure finds CUDA
 # (--with-cuda=auto|yes|no|DIR).  nvcc compiles the .cu files through the
 # suffix rule below into libtool objects (nvcc takes no -fPIC, so the rule
-# writes the .lo file libtool would write) linked into libgalpost.
+# writes the .lo file libtool would write), linked into a module,
+# galpost-cuda.so in $(pkglibdir), that libgalpost loads with dlopen only
+# when CUDA is asked for and the driver reports a device
+# (engine/gp_backend_module.c): linked into libgalpost, cuBLAS and cuDNN
+# cost every process about 150 MB even on the CPU.  The module carries its
+# own copy of gp_error.c and exports only its entry (cuda/gp_cuda_module.c),
+# so that it needs nothing from the program that loads it (a program linked
+# with libgalpost.a loads it too: tests/gpu/run.sh --pack).
 # The GPU tests and the GPU benchmark are listed here too, so that this
 # backend's build lives in one fragment.
 GP_CUDA_CU_FILES = cuda/gp_cuda_backend.cu cuda/gp_cuda_kernels.cu cuda/gp_cuda_dnn.cu
 GP_CUDA_H_FILES = cuda/gp_cuda.h cuda/gp_cuda_elem.h
-EXTRA_DIST += $(GP_CUDA_CU_FILES) cuda/gp_cuda.h
+EXTRA_DIST += $(GP_CUDA_CU_FILES) cuda/gp_cuda.h cuda/gp_cuda_module.c
 noinst_HEADERS += cuda/gp_cuda_elem.h
 
 if GP_CUDA
-libgalpost_la_LIBADD += cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo \
+pkglib_LTLIBRARIES += cuda/galpost-cuda.la
+cuda_galpost_cuda_la_SOURCES = cuda/gp_cuda_module.c engine/gp_error.c
+cuda_galpost_cuda_la_CPPFLAGS = $(AM_CPPFLAGS)
+cuda_galpost_cuda_la_LIBADD = cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo \
 	$(CUDA_LIBS)
-EXTRA_libgalpost_la_DEPENDENCIES = cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo
+cuda_galpost_cuda_la_LDFLAGS = -module -avoid-version -shared \
+	-export-symbols-regex '^gp_backend_module_entry$$'
+EXTRA_cuda_galpost_cuda_la_DEPENDENCIES = cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo
+# make check uses the module just built, not an installed one
+GP_CUDA_TESTS_ENVIRONMENT = GALPOST_CUDA_MODULE='$(abs_top_builddir)/cuda/.libs/galpost-cuda.so'; \
+	export GALPOST_CUDA_MODULE;
+else
+GP_CUDA_TESTS_ENVIRONMENT =
 endif
 
 GP_NVCC_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/include -I$(top_srcdir)/engine \
@@ -41,6 +58,21 @@ check_PROGRAMS += tests/gpu/test_cuda_elem
 tests_gpu_test_cuda_elem_SOURCES = tests/gpu/test_cuda_elem.c
 tests_gpu_test_cuda_elem_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/cuda
 tests_gpu_test_cuda_elem_LDADD = $(TEST_LDADD)
+
+# Module loading: its errors (missing file, not a module, ABI mismatch), and
+# that AUTO on a machine without a GPU maps no CUDA library: always built.
+check_PROGRAMS += tests/gpu/test_cuda_module
+tests_gpu_test_cuda_module_SOURCES = tests/gpu/test_cuda_module.c
+tests_gpu_test_cuda_module_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_gpu_test_cuda_module_LDADD = $(TEST_LDADD)
+# two would-be modules for it (shared objects when shared libraries are built)
+check_LTLIBRARIES += tests/gpu/gp_fake_module_abi.la tests/gpu/gp_fake_module_nosym.la
+tests_gpu_gp_fake_module_abi_la_SOURCES = tests/gpu/gp_fake_module.c
+tests_gpu_gp_fake_module_abi_la_CPPFLAGS = $(AM_CPPFLAGS)
+tests_gpu_gp_fake_module_abi_la_LDFLAGS = -module -avoid-version -rpath /nowhere
+tests_gpu_gp_fake_module_nosym_la_SOURCES = tests/gpu/gp_fake_module.c
+tests_gpu_gp_fake_module_nosym_la_CPPFLAGS = $(AM_CPPFLAGS) -DGP_FAKE_MODULE_NOSYM
+tests_gpu_gp_fake_module_nosym_la_LDFLAGS = -module -avoid-version -rpath /nowhere
 
 # AUTO backend selection falls back to the CPU with a note: always built.
 check_PROGRAMS += tests/gpu/test_cuda_fallback

@@ -272,10 +272,68 @@ struct gp_backend {
 /*
  * gp_backend_open_cpu() / gp_backend_open_cuda() - create a backend.
  * gp_backend_open_cuda() returns GP_ERR_BACKEND when galpost was built
- * without CUDA or no device is usable, with the reason in the message.
+ * without CUDA, no device is usable or the CUDA module cannot be loaded,
+ * with the reason in the message.  It loads the CUDA module (below) only
+ * after the NVIDIA driver reported a device, so that a process on a
+ * machine without one never maps cuBLAS and cuDNN (about 150 MB).
+ * In the module itself, gp_backend_open_cuda() is the backend's own.
  */
 int  gp_backend_open_cpu(int threads, gp_backend **out, gp_error *err);
 int  gp_backend_open_cuda(int device, gp_backend **out, gp_error *err);
 void gp_backend_close(gp_backend *be);
+
+/* ---- backend modules (engine/gp_backend_module.c) ----
+ *
+ * A backend built as a loadable module (the CUDA backend: galpost-cuda.so
+ * in $(pkglibdir), or the file named by $GALPOST_CUDA_MODULE) exports one
+ * constant gp_backend_module named GP_BACKEND_MODULE_SYMBOL.  The module
+ * and libgalpost share the structures of this header and gp_error (and
+ * struct gp_net, should a module implement member_sample): GP_BACKEND_ABI
+ * changes whenever one of them changes, and a module whose abi, structure
+ * sizes or galpost version differ from the library's is refused, never
+ * called. */
+#define GP_BACKEND_ABI 1
+#define GP_BACKEND_MODULE_SYMBOL "gp_backend_module_entry"
+
+typedef struct gp_backend_module {
+    int         abi;           /* GP_BACKEND_ABI the module was built with */
+    unsigned    ops_size;      /* sizeof(gp_backend_ops) */
+    unsigned    backend_size;  /* sizeof(gp_backend) */
+    unsigned    error_size;    /* sizeof(gp_error) */
+    const char *version;       /* the galpost version (PACKAGE_VERSION) */
+    const char *name;          /* "cuda" */
+    int (*open)(int device, gp_backend **out, gp_error *err);
+} gp_backend_module;
+
+/*
+ * gp_backend_module_load() - load a backend module file once and check it.
+ *
+ * Given:    path   the module file (a shared object)
+ * Returned: *out   its entry, valid for the life of the process (modules
+ *                  are never unloaded); NULL on failure
+ * Function return value: GP_OK; GP_ERR_BACKEND (with the file name and
+ *   the reason: dlopen's message, the symbol missing, or an ABI, size or
+ *   version mismatch); GP_ERR_ARG for NULL arguments.
+ * Thread-safe.  A file that failed is tried again at the next call.
+ */
+int gp_backend_module_load(const char *path, const gp_backend_module **out, gp_error *err);
+
+/*
+ * gp_backend_cuda_module_path() - the CUDA module file: $GALPOST_CUDA_MODULE
+ * when set and not empty, else GP_PKGLIBDIR "/galpost-cuda.so".  Returns
+ * a pointer to static or environment storage.
+ */
+const char *gp_backend_cuda_module_path(void);
+
+/*
+ * gp_backend_cuda_probe() - whether CUDA device `device` can exist, asked of
+ * the NVIDIA driver (libcuda.so.1: cuInit, cuDeviceGetCount) without
+ * loading the CUDA runtime, cuBLAS or cuDNN.
+ * Function return value: GP_OK when the driver reports more than `device`
+ * devices; GP_ERR_BACKEND with the reason (no driver library, cuInit's
+ * error, no or too few devices).  Thread-safe; the driver library stays
+ * loaded once found.
+ */
+int gp_backend_cuda_probe(int device, gp_error *err);
 
 #endif

@@ -12,7 +12,7 @@ libgalpost_la_SOURCES += engine/gp_weights_internal.h engine/gp_weights_read.c \
 	engine/gp_weights_write.c engine/gp_weights_info.c
 # -- model, CPU backend, inference --
 libgalpost_la_SOURCES += \
-	engine/gp_backend.h engine/gp_backend.c \
+	engine/gp_backend.h engine/gp_backend.c engine/gp_backend_module.c \
 	engine/gp_parallel.h engine/gp_parallel.c \
 	engine/gp_rng.h \
 	engine/cpu/gp_cpu.h engine/cpu/gp_cpu_backend.c engine/cpu/gp_cpu_conv.c \

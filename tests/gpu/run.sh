@@ -8,8 +8,9 @@
 #   tests/gpu/run.sh --pack DIR    on any machine with the build dependencies (no
 #                                  GPU needed): build the GPU test and benchmark
 #                                  programs (libgalpost linked in statically) and
-#                                  copy them with the libraries they need, CUDA's
-#                                  excepted, into DIR (about 40 MB)
+#                                  the CUDA module (galpost-cuda.so), and copy them
+#                                  with the libraries they need, CUDA's excepted,
+#                                  into DIR (about 40 MB)
 #   tests/gpu/run.sh --packed DIR  on a GPU machine without the build dependencies
 #                                  (the lent H100/H200 image): run DIR's programs
 #                                  against that machine's CUDA, cuBLAS and cuDNN
@@ -101,13 +102,15 @@ if [ "$mode" = pack ]; then
   say "building the GPU programs in $b"
   ( cd "$top" && { [ -x configure ] || ./bootstrap; } ) || exit 1
   mkdir -p "$b" && cd "$b" || exit 1
-  "$top/configure" -q --with-cuda --disable-shared --enable-static || exit 1
+  # the CUDA backend is a shared module; the programs take libgalpost.a (-static)
+  "$top/configure" -q --with-cuda --enable-static || exit 1
   progs="tests/gpu/test_gpu_parity tests/gpu/test_cuda_fallback tests/gpu/test_cuda_elem bench/bench_gpu"
-  make -j"$jobs" $progs >make.log 2>&1 || { tail -30 make.log; exit 1; }
+  { make -j"$jobs" cuda/galpost-cuda.la && make -j"$jobs" LDFLAGS=-static $progs; } >make.log 2>&1 \
+    || { tail -30 make.log; exit 1; }
   rm -rf "$dir/bin" "$dir/lib"
   mkdir -p "$dir/bin" "$dir/lib"
-  cp $progs "$dir/bin/" || exit 1
-  for lib in $(ldd $progs | awk '/=>/ && $3 ~ /^\// {print $3}' | sort -u); do
+  cp $progs "$dir/bin/" && cp cuda/.libs/galpost-cuda.so "$dir/lib/" || exit 1
+  for lib in $(ldd $progs cuda/.libs/galpost-cuda.so | awk '/=>/ && $3 ~ /^\// {print $3}' | sort -u); do
     case $(basename "$lib") in
       libc.so*|libm.so*|libdl.so*|librt.so*|libpthread.so*|ld-linux*|libstdc++*|libgcc_s*) ;;
       libcuda*|libcudart*|libcublas*|libcudnn*|libnvrtc*|libnvJitLink*) ;;   # the GPU machine's own
@@ -138,6 +141,7 @@ if [ "$mode" = build ]; then
   cp tests/gpu/test_gpu_parity.log "$res/parity.txt" 2>/dev/null
   grep -q '^SKIP: tests/gpu/test_gpu_parity' check.log && { echo "the parity test skipped: no usable GPU"; fail=1; }
   bin_parity=tests/gpu/test_gpu_parity bin_bench=bench/bench_gpu
+  export GALPOST_CUDA_MODULE="$b/cuda/.libs/galpost-cuda.so"  # the build's, not an installed one
 else
   dir=$(cd "$dir" && pwd) || exit 1
   cat "$dir/INFO" 2>/dev/null
@@ -148,7 +152,8 @@ else
     [ -d "$d" ] && extra="$extra:$d"
   done
   export LD_LIBRARY_PATH="$dir/lib$extra${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  if ldd "$dir/bin/test_gpu_parity" | grep 'not found'; then
+  export GALPOST_CUDA_MODULE="$dir/lib/galpost-cuda.so"
+  if ldd "$dir/bin/test_gpu_parity" "$GALPOST_CUDA_MODULE" | grep 'not found'; then
     echo "libraries missing (LD_LIBRARY_PATH=$LD_LIBRARY_PATH)"; exit 1
   fi
   cd "$res" || exit 1
