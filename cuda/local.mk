@@ -4,15 +4,18 @@
 # writes the .lo file libtool would write) linked into libgalpost.
 # The GPU tests and the GPU benchmark are listed here too, so that this
 # backend's build lives in one fragment.
-GP_CUDA_CU_FILES = cuda/gp_cuda_backend.cu cuda/gp_cuda_kernels.cu cuda/gp_cuda_dnn.cu
+GP_CUDA_CU_FILES = cuda/gp_cuda_backend.cu cuda/gp_cuda_kernels.cu cuda/gp_cuda_dnn.cu \
+	cuda/gp_cuda_train.cu
 GP_CUDA_H_FILES = cuda/gp_cuda.h cuda/gp_cuda_elem.h
 EXTRA_DIST += $(GP_CUDA_CU_FILES) cuda/gp_cuda.h
 noinst_HEADERS += cuda/gp_cuda_elem.h
 
 if GP_CUDA
 libgalpost_la_LIBADD += cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo \
+	cuda/gp_cuda_train.lo \
 	$(CUDA_LIBS)
-EXTRA_libgalpost_la_DEPENDENCIES = cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo
+EXTRA_libgalpost_la_DEPENDENCIES = cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo \
+	cuda/gp_cuda_train.lo
 endif
 
 GP_NVCC_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/include -I$(top_srcdir)/engine \
@@ -27,7 +30,7 @@ GP_NVCC_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/include -I$(top_srcdir)/eng
 	  echo "pic_object='.libs/$(*F).o'"; \
 	  echo "non_pic_object=none"; } > $@-t && mv -f $@-t $@
 
-cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo: \
+cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo cuda/gp_cuda_train.lo: \
 	$(GP_CUDA_H_FILES) engine/gp_backend.h engine/gp_rng.h include/galpost/gp_error.h config.h
 
 clean-local: clean-local-cuda
