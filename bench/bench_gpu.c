@@ -252,6 +252,7 @@ static int bench_train(const char *path, const char *backend, int threads, int v
         }
     }
     if (!be && gp_backend_open_cpu(threads, &be, &err) != GP_OK) { fprintf(stderr, "bench_gpu: %s\n", err.msg); return 1; }
+    be->deterministic = 1;   /* as galpost train runs it */
     int on_gpu = !strcmp(be->ops->name, "cuda");
     gp_weights *w = NULL;
     gp_tparams ps;

@@ -53,7 +53,8 @@ typedef struct gp_cuda_index_slot {
 
 typedef struct gp_cuda_conv_plan {
     int    valid;
-    int    key[11];        /* transpose, n, cin, h, w, cout, k, stride, pad, tf32, kind */
+    int    key[12];        /* transpose, n, cin, h, w, cout, k, stride, pad, tf32, kind,
+                              find (1: algorithm timed by cudnnFind, 0: heuristics) */
     cudnnTensorDescriptor_t      in, out;
     cudnnFilterDescriptor_t      filter;
     cudnnConvolutionDescriptor_t conv;

@@ -143,7 +143,7 @@ static int choose_bwf(gp_cuda *c, gp_cuda_conv_plan *p, cudnnTensorDescriptor_t 
 
 /*
  * Descriptors and algorithm for key = { transpose, n, cin, h, w, cout, k,
- * stride, pad, tf32, kind }.  p->in is [n x cin x h x w] and p->out
+ * stride, pad, tf32, kind, find }.  p->in is [n x cin x h x w] and p->out
  * [n x cout x ho x wo], the layer's input and output.  The cuDNN
  * convolution underneath maps cx to cy with p->filter: for conv2d cx = in,
  * cy = out; for conv_transpose2d (whose weights [cin x cout x k x k] are
@@ -151,11 +151,11 @@ static int choose_bwf(gp_cuda *c, gp_cuda_conv_plan *p, cudnnTensorDescriptor_t 
  * plan runs on that convolution: forward (cx -> cy), backward data
  * (cy -> cx, the adjoint) or backward filter (x in cx, dy in cy).
  */
-static int plan_build(gp_cuda *c, gp_cuda_conv_plan *p, const int key[11], int ho, int wo,
+static int plan_build(gp_cuda *c, gp_cuda_conv_plan *p, const int key[12], int ho, int wo,
                       const char *what, gp_error *err)
 {
     const int transpose = key[0], n = key[1], cin = key[2], h = key[3], w = key[4],
-              cout = key[5], k = key[6], s = key[7], pad = key[8], kind = key[10];
+              cout = key[5], k = key[6], s = key[7], pad = key[8], kind = key[10], find = key[11];
     GP_CUDNN(err, what, cudnnCreateTensorDescriptor, &p->in);
     GP_CUDNN(err, what, cudnnCreateTensorDescriptor, &p->out);
     GP_CUDNN(err, what, cudnnCreateFilterDescriptor, &p->filter);
@@ -181,7 +181,7 @@ static int plan_build(gp_cuda *c, gp_cuda_conv_plan *p, const int key[11], int h
     int got = 0, ok = 0;
     if (kind == GP_CUDA_CONV_FWD) {
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-        if (c->find_algo &&
+        if (find &&
             cudnnFindConvolutionForwardAlgorithm(c->dnn, cx, p->filter, p->conv, cy,
                                                  CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf) == CUDNN_STATUS_SUCCESS)
             ok = choose_fwd(c, p, cx, cy, perf, got);
@@ -194,7 +194,7 @@ static int plan_build(gp_cuda *c, gp_cuda_conv_plan *p, const int key[11], int h
         }
     } else if (kind == GP_CUDA_CONV_BWD_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-        if (c->find_algo &&
+        if (find &&
             cudnnFindConvolutionBackwardDataAlgorithm(c->dnn, p->filter, cy, p->conv, cx,
                                                       CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf) == CUDNN_STATUS_SUCCESS)
             ok = choose_bwd(c, p, cx, cy, perf, got);
@@ -207,7 +207,7 @@ static int plan_build(gp_cuda *c, gp_cuda_conv_plan *p, const int key[11], int h
         }
     } else {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-        if (c->find_algo &&
+        if (find &&
             cudnnFindConvolutionBackwardFilterAlgorithm(c->dnn, cx, cy, p->conv, p->filter,
                                                         CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf) == CUDNN_STATUS_SUCCESS)
             ok = choose_bwf(c, p, cx, cy, perf, got);
@@ -239,7 +239,7 @@ static int plan_build(gp_cuda *c, gp_cuda_conv_plan *p, const int key[11], int h
 
 /* The plan for a shape, built on first use; the least recently used one
  * makes room. */
-static int plan_get(gp_cuda *c, const int key[11], int ho, int wo, gp_cuda_conv_plan **out,
+static int plan_get(gp_cuda *c, const int key[12], int ho, int wo, gp_cuda_conv_plan **out,
                     const char *what, gp_error *err)
 {
     gp_cuda_conv_plan *victim = NULL;
@@ -265,6 +265,14 @@ static int plan_get(gp_cuda *c, const int key[11], int ho, int wo, gp_cuda_conv_
     return GP_OK;
 }
 
+/* Time the algorithms (cudnnFind), unless GP_CUDA_CONV_ALGO=heuristic or
+ * the caller asked for run-to-run determinism: timings differ between
+ * runs, and so would the algorithm and the last bits of the results. */
+static int conv_find(gp_backend *be)
+{
+    return gp_cuda_of(be)->find_algo && !be->deterministic;
+}
+
 static int conv_run(gp_backend *be, int transpose, const float *X, int n, int cin, int h, int w,
                     const float *W, const float *b, int cout, int k, int stride, int pad, int ho,
                     int wo, gp_act act, float slope, float *Y, gp_error *err)
@@ -276,8 +284,8 @@ static int conv_run(gp_backend *be, int transpose, const float *X, int n, int ci
     if ((double)n * cout * ho * wo > 2147483647.0 || (double)n * cin * h * w > 2147483647.0)
         return GP_FAIL(err, GP_ERR_ARG, "CUDA %s: more than 2^31 values in a tensor", what);
     TRY(gp_cuda_enter(c, what, err));
-    const int key[11] = { transpose, n, cin, h, w, cout, k, stride, pad, c->tf32,
-                          transpose ? GP_CUDA_CONV_BWD_DATA : GP_CUDA_CONV_FWD };
+    const int key[12] = { transpose, n, cin, h, w, cout, k, stride, pad, c->tf32,
+                          transpose ? GP_CUDA_CONV_BWD_DATA : GP_CUDA_CONV_FWD, conv_find(be) };
     gp_cuda_conv_plan *p;
     TRY(plan_get(c, key, ho, wo, &p, what, err));
     TRY(gp_cuda_workspace(c, p->workspace, what, err));
@@ -373,8 +381,8 @@ static int conv_backward(gp_backend *be, int transpose, const float *X, int n, i
     const float one = 1.0f, zero = 0.0f;
     gp_cuda_conv_plan *p;
     if (dX) {
-        const int key[11] = { transpose, n, cin, h, w, cout, k, stride, pad, c->tf32,
-                              transpose ? GP_CUDA_CONV_FWD : GP_CUDA_CONV_BWD_DATA };
+        const int key[12] = { transpose, n, cin, h, w, cout, k, stride, pad, c->tf32,
+                              transpose ? GP_CUDA_CONV_FWD : GP_CUDA_CONV_BWD_DATA, conv_find(be) };
         TRY(plan_get(c, key, ho, wo, &p, what, err));
         TRY(gp_cuda_workspace(c, p->workspace, what, err));
         if (!transpose)
@@ -385,7 +393,8 @@ static int conv_backward(gp_backend *be, int transpose, const float *X, int n, i
                      (cudnnConvolutionFwdAlgo_t)p->algo, c->ws, p->workspace, &zero, p->in, dX);
     }
     if (dW) {
-        const int key[11] = { transpose, n, cin, h, w, cout, k, stride, pad, c->tf32, GP_CUDA_CONV_BWD_FILTER };
+        const int key[12] = { transpose, n, cin, h, w, cout, k, stride, pad, c->tf32, GP_CUDA_CONV_BWD_FILTER,
+                              conv_find(be) };
         TRY(plan_get(c, key, ho, wo, &p, what, err));
         TRY(gp_cuda_workspace(c, p->workspace, what, err));
         if (!transpose)

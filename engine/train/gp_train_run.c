@@ -796,6 +796,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
         }
     }
     if (!c.be) TRY(gp_backend_open_cpu(o->threads, &c.be, err));
+    c.be->deterministic = 1;   /* a run is reproducible for a given seed */
     logf_(o, "backend: %s", c.be->description);
     TRY(gp_backend_check_training(c.be, err));
     TRY(gp_model_write_random(c.init_path, &o->arch, o->seed, err));

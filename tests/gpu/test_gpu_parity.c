@@ -656,7 +656,8 @@ static void test_infer_chunks(void **state)
  * "parity  train step " (steps), for tests/gpu/run.sh.
  */
 
-static int tfail;   /* a comparison of the current training test failed */
+static int tfail;        /* a comparison of the current training test failed */
+static gp_backend *gpu2; /* a second CUDA backend (determinism across fresh plans) */
 
 static void treport(const char *what, double e, double limit)
 {
@@ -1138,7 +1139,9 @@ static int member_steps(gp_backend *be, const char *path, const float *X, const 
 
 /* CPU vs GPU per step (the first step's gradient norm compares every
  * backward pass on identical weights; later steps follow Adam, which
- * amplifies float differences of tiny gradients), then GPU vs GPU exactly. */
+ * amplifies float differences of tiny gradients), then GPU vs GPU exactly:
+ * the second GPU run is on a freshly opened backend (new plans, as in a new
+ * process), both in the deterministic mode that galpost train uses. */
 static void report_steps(const char *label, const tstep_out *c, const tstep_out *g, const tstep_out *g2)
 {
     char what[112];
@@ -1167,7 +1170,7 @@ static void chk_vae_steps(const char *path, int n)
     snprintf(what, sizeof what, "train step VAE %d images", n);
     TOK(what, vae_steps(cpu, path, x, eps, n, &c, &E));
     TOK(what, vae_steps(gpu, path, x, eps, n, &g, &E));
-    TOK(what, vae_steps(gpu, path, x, eps, n, &g2, &E));
+    TOK(what, vae_steps(gpu2, path, x, eps, n, &g2, &E));
     report_steps(what + strlen("train step "), &c, &g, &g2);
     free(x); free(eps);
 }
@@ -1183,7 +1186,7 @@ static void chk_member_steps(const char *path, int rows)
     snprintf(what, sizeof what, "train step flow member %d rows", rows);
     TOK(what, member_steps(cpu, path, X, Y, M, rows, &c, &E));
     TOK(what, member_steps(gpu, path, X, Y, M, rows, &g, &E));
-    TOK(what, member_steps(gpu, path, X, Y, M, rows, &g2, &E));
+    TOK(what, member_steps(gpu2, path, X, Y, M, rows, &g2, &E));
     report_steps(what + strlen("train step "), &c, &g, &g2);
     free(X); free(Y); free(M);
 }
@@ -1196,8 +1199,13 @@ static void test_train_steps(void **state)
     gp_arch a = gp_arch_default();
     a.flow_gain = 0.5f;   /* flows far enough from the identity to matter */
     OK(gp_model_write_random(path, &a, (uint64_t)(gp_test_uniform() * 1e9), &E));
+    OK(gp_backend_open_cuda(0, &gpu2, &E));
+    gpu->deterministic = gpu2->deterministic = 1;
     chk_vae_steps(path, 16);
     chk_member_steps(path, 256);
+    gpu->deterministic = 0;
+    gp_backend_close(gpu2);
+    gpu2 = NULL;
     unlink(path);
     tdone("training steps");
 }
