@@ -8,6 +8,16 @@
  *   bench_gpu [--backend cuda|cpu|auto] [--batch 64,256,1024] [--samples 100]
  *             [--ensemble 1] [--seconds 2] [--threads 0]
  *             [--peak-gflops G --peak-gbs B] [--save-model PATH]
+ *   bench_gpu --mode train [--backend ...] [--vae-batch 64] [--flow-batch 256]
+ *             [--seconds 2] [--threads 0]
+ *
+ * --mode train measures training steps instead (engine/train): VAE steps
+ * (batch upload, stretch, encoder and decoder forward and backward,
+ * reconstruction + KL, Adam on both) in images/s, and flow-stage steps
+ * of one ensemble member (batch upload, trunk, heads, classifier, the
+ * three flows' likelihoods, all backward, Adam with clipping) in
+ * galaxies/s, printing lines "train<TAB>backend<TAB>vae|flow<TAB>batch
+ * <TAB>items/s<TAB>ms/step".
  *
  * FLOPs count the multiply-adds of convolutions and dense layers (2 per
  * multiply-add).  Bytes estimate the device-memory traffic of the kernels
@@ -26,6 +36,7 @@
 #include <unistd.h>
 
 #include "galpost/gp_model.h"
+#include "train/gp_train.h"
 
 typedef struct counts {
     double flop, bytes;      /* per galaxy, weights excluded */
@@ -111,13 +122,184 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_gpu [--backend cuda|cpu|auto] [--batch 64,256,1024] [--samples 100]\n"
                     "                 [--ensemble 1] [--seconds 2] [--threads 0] [--peak-gflops G --peak-gbs B]\n"
-                    "                 [--save-model PATH]\n");
+                    "                 [--save-model PATH]\n"
+                    "       bench_gpu --mode train [--backend cuda|cpu|auto] [--vae-batch 64] [--flow-batch 256]\n"
+                    "                 [--seconds 2] [--threads 0]\n");
+}
+
+/* ------------------------------------------------------ training steps */
+
+#define TRY(x) do { if ((st = (x)) != GP_OK) goto done; } while (0)
+
+/* Deterministic pseudo-random fill (the values do not matter for speed). */
+static void fill(float *x, size_t n, uint64_t seed, float scale)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        x[i] = scale * ((float)((s * 2685821657736338717ull) >> 40) / 16777216.0f - 0.5f);
+    }
+}
+
+/* VAE steps at batch B for `seconds` (after one warm-up step): *rate images/s. */
+static int bench_vae(gp_backend *be, const gp_weights *w, gp_tparams *ps, int B, double seconds, double *rate,
+                     double *ms, gp_error *err)
+{
+    gp_tvae v;
+    memset(&v, 0, sizeof v);
+    float *hx = malloc(sizeof(float) * (size_t)B * GP_CUTOUT_PIXELS), *eps = NULL;
+    float *x = be->ops->alloc(be, sizeof(float) * (size_t)B * GP_CUTOUT_PIXELS);
+    const float soft[3] = { 0.017f, 0.029f, 0.046f }, off[3] = { 0, 0, 0 }, scl[3] = { 3, 3, 3 };
+    int st = gp_tvae_bind(&v, ps, w, B, err);
+    if (!st && (!hx || !x || !(eps = malloc(sizeof(float) * (size_t)B * v.latent))))
+        st = GP_FAIL(err, GP_ERR_NOMEM, "VAE batch of %d", B);
+    if (st) goto done;
+    fill(hx, (size_t)B * GP_CUTOUT_PIXELS, 3, 0.2f);
+    fill(eps, (size_t)B * v.latent, 4, 2.0f);
+    long t = 0;
+    double t0 = 0, el = 0;
+    for (int it = 0;; it++) {
+        if (it == 1) { TRY(be->ops->sync(be, err)); t0 = now(); }   /* step 0 warms up (plans, pools) */
+        TRY(be->ops->upload(be, x, hx, sizeof(float) * (size_t)B * GP_CUTOUT_PIXELS, err));
+        TRY(be->ops->stretch(be, x, B, 3, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE, soft, off, scl, err));
+        TRY(gp_tparams_zero_grad(ps, "enc.", err));
+        TRY(gp_tparams_zero_grad(ps, "dec.", err));
+        double rec = 0, kl = 0, g1, g2;
+        TRY(gp_tvae_step(be, &v, x, B, eps, 1.0, &rec, &kl, 1, err));
+        t++;
+        TRY(gp_tparams_adam(ps, "enc.", 1e-4f, t, 0.0f, &g1, err));
+        TRY(gp_tparams_adam(ps, "dec.", 1e-4f, t, 0.0f, &g2, err));
+        if (it >= 1) {
+            TRY(be->ops->sync(be, err));
+            el = now() - t0;
+            if (el >= seconds) { *rate = (double)B * it / el; *ms = 1e3 * el / it; break; }
+        }
+    }
+done:
+    if (v.cap) gp_tvae_free(&v, be);
+    if (x) be->ops->free(be, x);
+    free(hx);
+    free(eps);
+    return st;
+}
+
+/* Flow-stage steps of member 0 at batch B: *rate galaxies/s. */
+static int bench_flow(gp_backend *be, const gp_weights *w, gp_tparams *ps, int B, double seconds, double *rate,
+                      double *ms, gp_error *err)
+{
+    gp_tmember m;
+    memset(&m, 0, sizeof m);
+    const char *acts;
+    double slope;
+    gp_act act = GP_ACT_LEAKY_RELU;
+    float *hx = NULL, *hy = NULL, *hm = NULL, *bx = NULL, *by = NULL, *bm = NULL;
+    int st = GP_OK;
+    TRY(gp_weights_meta_str(w, "mlp.activation", &acts, err));
+    if (gp_act_parse(acts, &act)) { st = GP_FAIL(err, GP_ERR_FORMAT, "activation '%s'", acts); goto done; }
+    TRY(gp_weights_meta_f64(w, "mlp.leaky_slope", &slope, err));
+    gp_tparam *t0p = gp_tparams_find(ps, "m0.trunk.0.weight");
+    if (!t0p) { st = GP_FAIL(err, GP_ERR_NOTFOUND, "m0.trunk.0.weight"); goto done; }
+    int tin = (int)t0p->dims[1];
+    TRY(gp_tmember_bind(&m, ps, w, 0, tin, act, (float)slope, B, err));
+    hx = malloc(sizeof(float) * (size_t)B * tin); hy = malloc(sizeof(float) * (size_t)B * 9);
+    hm = malloc(sizeof(float) * (size_t)B);
+    bx = be->ops->alloc(be, sizeof(float) * (size_t)B * tin); by = be->ops->alloc(be, sizeof(float) * (size_t)B * 9);
+    bm = be->ops->alloc(be, sizeof(float) * (size_t)B);
+    if (!hx || !hy || !hm || !bx || !by || !bm) { st = GP_FAIL(err, GP_ERR_NOMEM, "flow batch of %d", B); goto done; }
+    fill(hx, (size_t)B * tin, 5, 2.0f);
+    fill(hy, (size_t)B * 9, 6, 2.0f);
+    for (int i = 0; i < B; i++) hm[i] = (float)(i % 4 != 3);
+    long t = 0;
+    double tstart = 0, el = 0;
+    for (int it = 0;; it++) {
+        if (it == 1) { TRY(be->ops->sync(be, err)); tstart = now(); }
+        TRY(be->ops->upload(be, bx, hx, sizeof(float) * (size_t)B * tin, err));
+        TRY(be->ops->upload(be, by, hy, sizeof(float) * (size_t)B * 9, err));
+        TRY(be->ops->upload(be, bm, hm, sizeof(float) * (size_t)B, err));
+        TRY(gp_tparams_zero_grad(ps, "m0.", err));
+        gp_tlosses L;
+        memset(&L, 0, sizeof L);
+        TRY(gp_tmember_step(be, &m, bx, by, bm, B, 1, &L, err));
+        t++;
+        double gn;
+        TRY(gp_tparams_adam(ps, "m0.", 1e-4f, t, 10.0f, &gn, err));
+        if (it >= 1) {
+            TRY(be->ops->sync(be, err));
+            el = now() - tstart;
+            if (el >= seconds) { *rate = (double)B * it / el; *ms = 1e3 * el / it; break; }
+        }
+    }
+done:
+    if (m.cap) gp_tmember_free(&m, be);
+    if (bx) be->ops->free(be, bx);
+    if (by) be->ops->free(be, by);
+    if (bm) be->ops->free(be, bm);
+    free(hx); free(hy); free(hm);
+    return st;
+}
+
+static int bench_train(const char *path, const char *backend, int threads, int vae_batch, int flow_batch,
+                       double seconds)
+{
+    gp_error err;
+    gp_backend *be = NULL;
+    char note[300] = "";
+    if (!strcmp(backend, "cuda") || !strcmp(backend, "auto")) {
+        if (gp_backend_open_cuda(0, &be, &err) != GP_OK) {
+            if (!strcmp(backend, "cuda")) { fprintf(stderr, "bench_gpu: %s\n", err.msg); return 77; }
+            snprintf(note, sizeof note, "CUDA not used: %.250s", err.msg);
+            be = NULL;
+        }
+    }
+    if (!be && gp_backend_open_cpu(threads, &be, &err) != GP_OK) { fprintf(stderr, "bench_gpu: %s\n", err.msg); return 1; }
+    be->deterministic = 1;   /* as galpost train runs it */
+    int on_gpu = !strcmp(be->ops->name, "cuda");
+    gp_weights *w = NULL;
+    gp_tparams ps;
+    memset(&ps, 0, sizeof ps);
+    int st = gp_weights_open(path, &w, &err);
+    if (!st) st = gp_tparams_from_weights(be, w, &ps, &err);
+    if (st) { fprintf(stderr, "bench_gpu: %s\n", err.msg); gp_weights_close(w); gp_backend_close(be); return 1; }
+    char date[32];
+    time_t t0 = time(NULL);
+    struct tm tmv;
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime_r(&t0, &tmv));
+    printf("# bench_gpu: training steps (forward, backward, Adam), default architecture\n");
+    printf("# backend: %s   date: %s\n", be->description, date);
+    if (*note) printf("# note: %s\n", note);
+    printf("%8s %8s %12s %10s\n", "stage", "batch", "items/s", "ms/step");
+    double rate = 0, ms = 0;
+    int rc = 0;
+    if (vae_batch > 0) {
+        if ((st = bench_vae(be, w, &ps, vae_batch, seconds, &rate, &ms, &err))) {
+            fprintf(stderr, "bench_gpu: VAE steps: %s\n", err.msg);
+            rc = 1;
+        } else {
+            printf("%8s %8d %12.1f %10.2f   images/s\n", "vae", vae_batch, rate, ms);
+            printf("train\t%s\tvae\t%d\t%.1f\t%.2f\n", on_gpu ? "cuda" : "cpu", vae_batch, rate, ms);
+        }
+        fflush(stdout);
+    }
+    if (flow_batch > 0) {
+        if ((st = bench_flow(be, w, &ps, flow_batch, seconds, &rate, &ms, &err))) {
+            fprintf(stderr, "bench_gpu: flow steps: %s\n", err.msg);
+            rc = 1;
+        } else {
+            printf("%8s %8d %12.1f %10.2f   galaxies/s\n", "flow", flow_batch, rate, ms);
+            printf("train\t%s\tflow\t%d\t%.1f\t%.2f\n", on_gpu ? "cuda" : "cpu", flow_batch, rate, ms);
+        }
+        fflush(stdout);
+    }
+    gp_tparams_free(&ps);
+    gp_weights_close(w);
+    gp_backend_close(be);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    const char *backend = "auto", *batches = "64,256,1024", *save = NULL;
-    int nsamples = 100, ensemble = 1, threads = 0;
+    const char *backend = "auto", *batches = "64,256,1024", *save = NULL, *mode = "infer";
+    int nsamples = 100, ensemble = 1, threads = 0, vae_batch = 64, flow_batch = 256;
     double seconds = 2, peak_gflops = 0, peak_gbs = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -131,10 +313,14 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--peak-gflops")) peak_gflops = atof(v);
         else if (!strcmp(o, "--peak-gbs")) peak_gbs = atof(v);
         else if (!strcmp(o, "--save-model")) save = v;
+        else if (!strcmp(o, "--mode")) mode = v;
+        else if (!strcmp(o, "--vae-batch")) vae_batch = atoi(v);
+        else if (!strcmp(o, "--flow-batch")) flow_batch = atoi(v);
         else { usage(); return 2; }
         i++;
     }
-    if (nsamples < 2 || ensemble < 1 || ensemble > 16 || seconds <= 0) { usage(); return 2; }
+    if (nsamples < 2 || ensemble < 1 || ensemble > 16 || seconds <= 0 || vae_batch < 0 || flow_batch < 0 ||
+        (strcmp(mode, "infer") && strcmp(mode, "train"))) { usage(); return 2; }
 
     gp_arch a = gp_arch_default();
     a.ensemble = ensemble;
@@ -143,6 +329,11 @@ int main(int argc, char **argv)
     else snprintf(path, sizeof path, "%s/bench_gpu_%d.gpw", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
     gp_error err;
     if (gp_model_write_random(path, &a, 1, &err)) { fprintf(stderr, "bench_gpu: %s\n", err.msg); return 1; }
+    if (!strcmp(mode, "train")) {
+        int rc = bench_train(path, backend, threads, vae_batch, flow_batch, seconds);
+        if (!save) unlink(path);
+        return rc;
+    }
     gp_model_options mo = gp_model_options_default();
     mo.backend = !strcmp(backend, "cuda") ? GP_BACKEND_CUDA : !strcmp(backend, "cpu") ? GP_BACKEND_CPU : GP_BACKEND_AUTO;
     mo.threads = threads;

@@ -5,7 +5,11 @@
  *   gp_cuda_backend.cu  open/close, memory, copies, host index arrays,
  *                       the operation table
  *   gp_cuda_kernels.cu  element-wise kernels (bodies in gp_cuda_elem.h)
- *   gp_cuda_dnn.cu      dense layers (cuBLAS) and convolutions (cuDNN)
+ *   gp_cuda_dnn.cu      dense layers (cuBLAS) and convolutions (cuDNN),
+ *                       forward and backward
+ *   gp_cuda_train.cu    the training operations other than the backward
+ *                       passes of dense layers and convolutions: element-wise
+ *                       kernels and the losses' deterministic reductions
  *
  * All work goes to one stream per backend, so operations are ordered and
  * the host only waits in download() and sync().  Every CUDA, cuBLAS and
@@ -27,8 +31,16 @@
 
 /* Host index arrays staged to the device (see gp_cuda_index). */
 #define GP_CUDA_INDEX_SLOTS 8
-/* Convolution plans kept (descriptors + algorithm per shape). */
-#define GP_CUDA_CONV_PLANS  32
+/* Convolution plans kept (descriptors + algorithm per shape and direction):
+ * a training step of the VAE alone uses 17. */
+#define GP_CUDA_CONV_PLANS  64
+/* Blocks of the first pass of a reduction (gp_cuda_train.cu). */
+#define GP_CUDA_RED_BLOCKS  1024
+
+/* What a convolution plan runs, on the geometry of `transpose`: the
+ * forward convolution, its data gradient (the adjoint) or its filter
+ * gradient. */
+enum { GP_CUDA_CONV_FWD = 0, GP_CUDA_CONV_BWD_DATA = 1, GP_CUDA_CONV_BWD_FILTER = 2 };
 
 typedef struct gp_cuda_index_slot {
     void        *host;     /* pinned copy of the last contents */
@@ -41,11 +53,12 @@ typedef struct gp_cuda_index_slot {
 
 typedef struct gp_cuda_conv_plan {
     int    valid;
-    int    key[10];        /* transpose, n, cin, h, w, cout, k, stride, pad, tf32 */
+    int    key[12];        /* transpose, n, cin, h, w, cout, k, stride, pad, tf32, kind,
+                              find (1: algorithm timed by cudnnFind, 0: heuristics) */
     cudnnTensorDescriptor_t      in, out;
     cudnnFilterDescriptor_t      filter;
     cudnnConvolutionDescriptor_t conv;
-    int    algo;           /* cudnnConvolutionFwdAlgo_t or ...BwdDataAlgo_t */
+    int    algo;           /* cudnnConvolutionFwdAlgo_t, ...BwdDataAlgo_t or ...BwdFilterAlgo_t */
     size_t workspace;      /* bytes */
     unsigned long long used;
 } gp_cuda_conv_plan;
@@ -72,6 +85,9 @@ typedef struct gp_cuda {
     size_t         pinned_bytes[2];
     cudaEvent_t    pinned_done[2];
     int            pinned_next;
+    /* reductions of the losses: GP_CUDA_RED_BLOCKS + 1 device doubles and
+     * one pinned host double, allocated on first use */
+    double        *red, *red_host;
     unsigned long long clock;
 } gp_cuda;
 
@@ -114,6 +130,10 @@ int gp_cuda_workspace(gp_cuda *c, size_t bytes, const char *what, gp_error *err)
 /* ---- kernels (gp_cuda_kernels.cu); pointers are device memory ---- */
 
 typedef struct gp_cu_small { int n; int v[GP_CU_SMALL]; } gp_cu_small;
+/* s = idx[0..m-1] (the first GP_CU_SMALL of them, all checked to lie in
+ * 0..limit-1): GP_OK or GP_ERR_ARG. */
+int gp_cuda_small_copy(const int *idx, int m, int limit, gp_cu_small *s, const char *what,
+                       gp_error *err);
 typedef struct gp_cu_stretch_par {
     float inv_soft[GP_CU_SMALL], offset[GP_CU_SMALL], inv_scale[GP_CU_SMALL];
 } gp_cu_stretch_par;
@@ -150,7 +170,51 @@ int gp_cuda_conv2d(gp_backend *be, const float *X, int n, int cin, int h, int w,
 int gp_cuda_conv_transpose2d(gp_backend *be, const float *X, int n, int cin, int h, int w,
                              const float *W, const float *b, int cout, int k, int stride,
                              int pad, gp_act act, float slope, float *Y, gp_error *err);
+int gp_cuda_dense_backward(gp_backend *be, const float *X, int rows, int in, const float *W,
+                           int out, const float *dY, float *dX, float *dW, float *db, gp_error *err);
+int gp_cuda_conv2d_backward(gp_backend *be, const float *X, int n, int cin, int h, int w,
+                            const float *W, int cout, int k, int stride, int pad,
+                            const float *dY, float *dX, float *dW, float *db, gp_error *err);
+int gp_cuda_conv_transpose2d_backward(gp_backend *be, const float *X, int n, int cin, int h,
+                                      int w, const float *W, int cout, int k, int stride,
+                                      int pad, const float *dY, float *dX, float *dW, float *db,
+                                      gp_error *err);
 /* Release the convolution plans. */
 void gp_cuda_plans_free(gp_cuda *c);
+
+/* ---- training operations (gp_cuda_train.cu), see gp_backend.h ---- */
+
+/* db[c] += sum over images i and positions q of dY[(i * channels + c) * plane + q],
+ * summed in a fixed order in double (dense layers: plane 1). */
+int gp_cuda_k_channel_sums(gp_cuda *c, const float *dY, int n, int channels, size_t plane,
+                           float *db, const char *what, gp_error *err);
+/* Release the reduction buffers. */
+void gp_cuda_train_free(gp_cuda *c);
+
+int gp_cuda_zero(gp_backend *be, void *x, size_t bytes, gp_error *err);
+int gp_cuda_act_backward(gp_backend *be, const float *Y, const float *dY, size_t n, gp_act act,
+                         float slope, float *dX, gp_error *err);
+int gp_cuda_reparam(gp_backend *be, const float *mu, const float *logvar, const float *eps,
+                    size_t n, float *z, gp_error *err);
+int gp_cuda_reparam_backward(gp_backend *be, const float *logvar, const float *eps,
+                             const float *dz, size_t n, float *dmu, float *dlogvar, gp_error *err);
+int gp_cuda_kl_normal(gp_backend *be, const float *mu, const float *logvar, size_t n,
+                      double weight, double *loss, float *dmu, float *dlogvar, gp_error *err);
+int gp_cuda_coupling_backward(gp_backend *be, const float *x, int rows, int dim, const int *tidx,
+                              int nt, const float *st, float S, const float *ld_weight, float *dy,
+                              float *dst, gp_error *err);
+int gp_cuda_mse(gp_backend *be, const float *P, const float *T, const float *mask, int rows,
+                int dim, double w, double *loss, float *dP, gp_error *err);
+int gp_cuda_bce_logits(gp_backend *be, const float *logit, const float *y, const float *mask,
+                       int rows, double w, double *loss, float *dlogit, gp_error *err);
+int gp_cuda_normal_nll(gp_backend *be, const float *z, const float *mask, int rows, int dim,
+                       double w, double *loss, float *dz, gp_error *err);
+int gp_cuda_copy_cols(gp_backend *be, const float *X, int rows, int xcols, int xoff, float *Y,
+                      int ycols, int yoff, int m, int accumulate, gp_error *err);
+int gp_cuda_axpby(gp_backend *be, float a, const float *X, float b, const float *Z, size_t n,
+                  float *Y, gp_error *err);
+int gp_cuda_adam(gp_backend *be, float *w, const float *g, float *m, float *v, size_t n, float lr,
+                 float b1, float b2, float eps, long t, gp_error *err);
+int gp_cuda_sumsq(gp_backend *be, const float *x, size_t n, double *out, gp_error *err);
 
 #endif

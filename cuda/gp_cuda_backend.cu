@@ -298,7 +298,7 @@ int gp_cuda_index(gp_cuda *c, const void *host, size_t bytes, const void **out,
 }
 
 /* Small index arrays travel by value in the kernel's arguments. */
-static int small_copy(const int *idx, int m, int limit, gp_cu_small *s, const char *what,
+int gp_cuda_small_copy(const int *idx, int m, int limit, gp_cu_small *s, const char *what,
                       gp_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -383,7 +383,7 @@ static int cu_gather_cols(gp_backend *be, const float *X, int rows, int ncols,
     char what[80];
     snprintf(what, sizeof what, "gather_cols %d x %d -> %d", rows, ncols, m);
     gp_cu_small small;
-    TRY(small_copy(idx, m, ncols, &small, what, err));
+    TRY(gp_cuda_small_copy(idx, m, ncols, &small, what, err));
     TRY(gp_cuda_enter(c, what, err));
     const void *d_idx = NULL;
     if (m > GP_CU_SMALL) TRY(gp_cuda_index(c, idx, sizeof(int) * (size_t)m, &d_idx, what, err));
@@ -401,7 +401,7 @@ static int cu_coupling(gp_backend *be, float *x, int rows, int dim, const int *t
     char what[80];
     snprintf(what, sizeof what, "coupling %d rows x %d (%d transformed, dir %d)", rows, dim, nt, dir);
     gp_cu_small small;
-    TRY(small_copy(tidx, nt, dim, &small, what, err));
+    TRY(gp_cuda_small_copy(tidx, nt, dim, &small, what, err));
     TRY(gp_cuda_enter(c, what, err));
     const void *d_idx = NULL;
     if (nt > GP_CU_SMALL) TRY(gp_cuda_index(c, tidx, sizeof(int) * (size_t)nt, &d_idx, what, err));
@@ -438,6 +438,7 @@ static void cu_close(gp_backend *be)
     if (cudaSetDevice(c->device) == cudaSuccess) {
         if (c->stream) (void)cudaStreamSynchronize(c->stream);
         gp_cuda_plans_free(c);
+        gp_cuda_train_free(c);
         for (size_t i = 0; i < c->nmirrors; i++) (void)cudaFree(c->mirrors[i]);
         if (c->ws) (void)cudaFree(c->ws);
         for (int h = 0; h < 2; h++) {
@@ -486,6 +487,23 @@ static gp_backend_ops make_ops(void)
     o.close = cu_close;
     o.exp_half = cu_exp_half;
     o.host_staging = cu_host_staging;
+    /* training */
+    o.zero = gp_cuda_zero;
+    o.dense_backward = gp_cuda_dense_backward;
+    o.act_backward = gp_cuda_act_backward;
+    o.conv2d_backward = gp_cuda_conv2d_backward;
+    o.conv_transpose2d_backward = gp_cuda_conv_transpose2d_backward;
+    o.reparam = gp_cuda_reparam;
+    o.reparam_backward = gp_cuda_reparam_backward;
+    o.kl_normal = gp_cuda_kl_normal;
+    o.coupling_backward = gp_cuda_coupling_backward;
+    o.mse = gp_cuda_mse;
+    o.bce_logits = gp_cuda_bce_logits;
+    o.normal_nll = gp_cuda_normal_nll;
+    o.copy_cols = gp_cuda_copy_cols;
+    o.axpby = gp_cuda_axpby;
+    o.adam = gp_cuda_adam;
+    o.sumsq = gp_cuda_sumsq;
     return o;
 }
 

@@ -124,4 +124,128 @@ GP_CU_FN void gp_cu_activate_at(size_t i, float *x, int act, float slope)
     x[i] = gp_cu_act(x[i], act, slope);
 }
 
+/* ---- training (gp_cpu_train.c); "+=" and "=" as there ---- */
+
+/* dX[i] = dY[i] act'(x_i) from the activation's output Y (dX may alias dY). */
+GP_CU_FN void gp_cu_act_backward_at(size_t i, const float *Y, const float *dY, int act,
+                                    float slope, float *dX)
+{
+    float g = dY[i];
+    switch (act) {
+    case GP_ACT_RELU: dX[i] = Y[i] > 0.0f ? g : 0.0f; break;
+    case GP_ACT_LEAKY_RELU: dX[i] = Y[i] > 0.0f ? g : slope * g; break;
+    case GP_ACT_TANH: dX[i] = g * (1.0f - Y[i] * Y[i]); break;
+    case GP_ACT_SIGMOID: dX[i] = g * Y[i] * (1.0f - Y[i]); break;
+    default: dX[i] = g; break;
+    }
+}
+
+GP_CU_FN void gp_cu_reparam_at(size_t i, const float *mu, const float *logvar, const float *eps,
+                               float *z)
+{
+    z[i] = mu[i] + expf(0.5f * logvar[i]) * eps[i];
+}
+
+/* dmu = dz, dlogvar = dz eps exp(logvar/2) / 2 (dmu may alias dz). */
+GP_CU_FN void gp_cu_reparam_backward_at(size_t i, const float *logvar, const float *eps,
+                                        const float *dz, float *dmu, float *dlogvar)
+{
+    float g = dz[i];
+    dlogvar[i] = 0.5f * g * eps[i] * expf(0.5f * logvar[i]);
+    dmu[i] = g;
+}
+
+/* Term i of the KL sum (before `weight`); dmu, dlogvar (may be NULL) += the
+ * weighted gradients, in double then rounded as the CPU backend does. */
+GP_CU_FN double gp_cu_kl_at(size_t i, const float *mu, const float *logvar, double weight,
+                            float *dmu, float *dlogvar)
+{
+    double m = mu[i], lv = logvar[i], e = exp(lv);
+    if (dmu) dmu[i] += (float)(weight * m);
+    if (dlogvar) dlogvar[i] += (float)(weight * 0.5 * (e - 1.0));
+    return 0.5 * (m * m + e - 1.0 - lv);
+}
+
+/* Row r of coupling_backward (forward direction): dy in place, dst "=". */
+GP_CU_FN void gp_cu_coupling_backward_row(int r, const float *x, int dim, const int *tidx, int nt,
+                                          const float *st, float S, const float *ld_weight,
+                                          float *dy, float *dst)
+{
+    const float *xr = x + (size_t)r * dim;
+    const float *sr = st + (size_t)r * 2 * nt;
+    float *g = dy + (size_t)r * dim;
+    float *gs = dst + (size_t)r * 2 * nt;
+    float lw = ld_weight ? ld_weight[r] : 0.0f;
+    for (int k = 0; k < nt; k++) {
+        float th = tanhf(sr[k] / S);
+        float s = S * th, es = expf(s);
+        float gy = g[tidx[k]];
+        float ds = gy * xr[tidx[k]] * es + lw;
+        gs[k] = ds * (1.0f - th * th);
+        gs[nt + k] = gy;
+        g[tidx[k]] = gy * es;
+    }
+}
+
+/* Term i = r * dim + d of the masked squared error (before w); dP "=". */
+GP_CU_FN double gp_cu_mse_at(size_t i, const float *P, const float *T, const float *mask,
+                             int dim, double w, float *dP)
+{
+    double m = mask ? mask[i / (size_t)dim] : 1.0;
+    double e = (double)P[i] - T[i];
+    if (dP) dP[i] = (float)(2.0 * w * m * e);
+    return m * e * e;
+}
+
+/* Term r of the binary cross-entropy on logits (before w); dlogit "=". */
+GP_CU_FN double gp_cu_bce_at(size_t r, const float *logit, const float *y, const float *mask,
+                             double w, float *dlogit)
+{
+    double m = mask ? mask[r] : 1.0, l = logit[r];
+    double sp = l > 0 ? l + log1p(exp(-l)) : log1p(exp(l));  /* softplus */
+    if (dlogit) dlogit[r] = (float)(w * m * (1.0 / (1.0 + exp(-l)) - y[r]));
+    return m * (sp - y[r] * l);
+}
+
+/* Term i = r * dim + d of the standard-normal NLL (before w); dz "=". */
+GP_CU_FN double gp_cu_normal_nll_at(size_t i, const float *z, const float *mask, int dim,
+                                    double w, float *dz)
+{
+    const double half_log_2pi = 0.91893853320467274178;
+    double m = mask ? mask[i / (size_t)dim] : 1.0;
+    if (dz) dz[i] = (float)(w * m * z[i]);
+    return m * (0.5 * (double)z[i] * z[i] + half_log_2pi);
+}
+
+GP_CU_FN double gp_cu_sumsq_at(size_t i, const float *x)
+{
+    return (double)x[i] * x[i];
+}
+
+/* Element i = r * m + j of copy_cols: Y[r, yoff + j] (=|+=) X[r, xoff + j]. */
+GP_CU_FN void gp_cu_copy_cols_at(size_t i, const float *X, int xcols, int xoff, float *Y,
+                                 int ycols, int yoff, int m, int accumulate)
+{
+    size_t r = i / (size_t)m, j = i % (size_t)m;
+    float v = X[r * (size_t)xcols + xoff + j];
+    float *y = Y + r * (size_t)ycols + yoff + j;
+    if (accumulate) *y += v;
+    else *y = v;
+}
+
+GP_CU_FN void gp_cu_axpby_at(size_t i, float a, const float *X, float b, const float *Z, float *Y)
+{
+    Y[i] = a * X[i] + b * Z[i];
+}
+
+/* One Adam update; a = lr sqrt(c2) / c1 and epsh = eps sqrt(c2) computed
+ * by the caller in double and rounded to float, as the CPU backend does. */
+GP_CU_FN void gp_cu_adam_at(size_t i, float *w, const float *g, float *m, float *v, float a,
+                            float b1, float b2, float epsh)
+{
+    m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+    v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+    w[i] -= a * m[i] / (sqrtf(v[i]) + epsh);
+}
+
 #endif

@@ -265,6 +265,10 @@ struct gp_backend {
                             (0: the engine's default); the CUDA backend
                             sizes it from the device's free memory */
     int   chunk_rows;     /* sample rows per inference chunk (0: default) */
+    int   deterministic;  /* set by the caller (training): every operation
+                            must give the same bits from run to run; the CUDA
+                            backend then picks convolution algorithms by
+                            cuDNN's heuristics instead of timing them */
     char  description[128];
     void *impl;          /* backend private state */
 };

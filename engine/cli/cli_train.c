@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli_common.h"
 #include "cli/gp_cli.h"
 #include "train/gp_train_run.h"
 
@@ -28,6 +29,7 @@ static void usage(FILE *f)
         "  --encoder-from MODEL   reuse MODEL's trained VAE and stretch (skip the VAE stage)\n"
         "  --seed S               seed of the split, initialisation and shuffles (1)\n"
         "  --threads T            CPU threads (0: all)\n"
+        "  --backend B            cpu, cuda or auto (default cpu; auto: CUDA when usable)\n"
         "  --ensemble K           flow-stage members (5)\n"
         "  --max-rows N           use at most N usable rows\n"
         "  --vae-count N          galaxies reserved for the VAE (25%% of the rows)\n"
@@ -54,7 +56,7 @@ static int parse_list(const char *s, int *v, int n)
 int gp_cli_train(int argc, char **argv)
 {
     enum { O_PHOT = 256, O_ENC, O_SEED, O_THREADS, O_ENS, O_MAXROWS, O_VAEN, O_VEP, O_VB, O_VLR, O_VBETA,
-           O_FEP, O_FB, O_FLR, O_PAT, O_CH, O_LAT, O_TRUNK, O_HH, O_FH, O_CPL, O_LOG };
+           O_FEP, O_FB, O_FLR, O_PAT, O_CH, O_LAT, O_TRUNK, O_HH, O_FH, O_CPL, O_LOG, O_BACKEND };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"workdir", required_argument, 0, 'w'},
         {"photometry", no_argument, 0, O_PHOT}, {"encoder-from", required_argument, 0, O_ENC},
@@ -68,6 +70,7 @@ int gp_cli_train(int argc, char **argv)
         {"latent", required_argument, 0, O_LAT}, {"trunk", required_argument, 0, O_TRUNK},
         {"head-hidden", required_argument, 0, O_HH}, {"flow-hidden", required_argument, 0, O_FH},
         {"couplings", required_argument, 0, O_CPL}, {"log", required_argument, 0, O_LOG},
+        {"backend", required_argument, 0, O_BACKEND},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     gp_train_opts o;
     gp_train_opts_default(&o);
@@ -107,6 +110,12 @@ int gp_cli_train(int argc, char **argv)
         case O_FH: if (gp_cli_parse_int(optarg, 1, 65536, &v)) BAD("--flow-hidden"); o.arch.flow_hidden = (int)v; break;
         case O_CPL: if (gp_cli_parse_int(optarg, 1, 32, &v)) BAD("--couplings"); o.arch.couplings = (int)v; break;
         case O_LOG: logpath = optarg; break;
+        case O_BACKEND:
+            if (gp_cli_parse_backend(optarg, &o.backend)) {
+                fprintf(stderr, "galpost train: --backend must be auto, cpu or cuda, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

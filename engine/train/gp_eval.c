@@ -110,7 +110,8 @@ static int baseline_mlp(gp_backend *be, const char *tmpdir, const char *tag, con
     memset(&ps, 0, sizeof ps);
     gp_tmlp m;
     memset(&m, 0, sizeof m);
-    float *bx = NULL, *by = NULL, *bm = NULL, *best = NULL, *dY = NULL, *tmp = NULL;
+    /* host batches; dbx, ddY their backend copies (the MLP's input and output gradient) */
+    float *bx = NULL, *by = NULL, *bm = NULL, *best = NULL, *dY = NULL, *hp = NULL, *dbx = NULL, *ddY = NULL;
     long *order = NULL;
     int st = gp_weights_writer_new(&wr, err);
     if (st) return st;
@@ -150,9 +151,11 @@ static int baseline_mlp(gp_backend *be, const char *tmpdir, const char *tag, con
     for (int i = 0; i < ps.n; i++) np += ps.p[i].n;
     bx = malloc(sizeof(float) * (size_t)B * in); by = malloc(sizeof(float) * (size_t)B * 9);
     bm = malloc(sizeof(float) * B); best = malloc(sizeof(float) * np);
-    dY = malloc(sizeof(float) * (size_t)B * 9); tmp = malloc(sizeof(float) * (size_t)B * 9);
+    dY = malloc(sizeof(float) * (size_t)B * 9); hp = malloc(sizeof(float) * (size_t)B * 9);
     order = malloc(sizeof(long) * (size_t)(ntr ? ntr : 1));
-    if (!bx || !by || !bm || !best || !dY || !tmp || !order) { st = GP_FAIL(err, GP_ERR_NOMEM, "baseline buffers"); goto done; }
+    dbx = be->ops->alloc(be, sizeof(float) * (size_t)B * in);
+    ddY = be->ops->alloc(be, sizeof(float) * (size_t)B * 9);
+    if (!bx || !by || !bm || !best || !dY || !hp || !order || !dbx || !ddY) { st = GP_FAIL(err, GP_ERR_NOMEM, "baseline buffers"); goto done; }
     double best_val = INFINITY;
     int bad = 0, best_ep = 0;
     long step = 0;
@@ -177,17 +180,20 @@ static int baseline_mlp(gp_backend *be, const char *tmpdir, const char *tag, con
                     bm[i] = M[r];
                 }
                 float *P;
-                TRY(gp_tmlp_forward(be, &m, bx, nb, &P, err));
+                TRY(be->ops->upload(be, dbx, bx, sizeof(float) * (size_t)nb * in, err));
+                TRY(gp_tmlp_forward(be, &m, dbx, nb, &P, err));
+                TRY(be->ops->download(be, hp, P, sizeof(float) * (size_t)nb * 9, err));
                 for (int i = 0; i < nb; i++)
                     for (int q = 0; q < 9; q++) {
                         double wq = (q == 4) ? bm[i] : 1.0;
-                        double e = (double)P[i * 9 + q] - by[i * 9 + q];
+                        double e = (double)hp[i * 9 + q] - by[i * 9 + q];
                         loss += wq * e * e;
                         dY[i * 9 + q] = (float)(2.0 * wq * e / nb);
                     }
                 if (pass) continue;
                 TRY(gp_tparams_zero_grad(&ps, NULL, err));
-                TRY(gp_tmlp_backward(be, &m, nb, dY, NULL, err));
+                TRY(be->ops->upload(be, ddY, dY, sizeof(float) * (size_t)nb * 9, err));
+                TRY(gp_tmlp_backward(be, &m, nb, ddY, NULL, err));
                 step++;
                 TRY(gp_tparams_adam(&ps, NULL, 1e-3f, step, 10.0f, NULL, err));
             }
@@ -196,29 +202,37 @@ static int baseline_mlp(gp_backend *be, const char *tmpdir, const char *tag, con
                 if (vl < best_val - 1e-5) {
                     best_val = vl; bad = 0; best_ep = ep + 1;
                     size_t off = 0;
-                    for (int i = 0; i < ps.n; i++) { memcpy(best + off, ps.p[i].w, sizeof(float) * ps.p[i].n); off += ps.p[i].n; }
+                    for (int i = 0; i < ps.n; i++) {
+                        TRY(be->ops->download(be, best + off, ps.p[i].w, sizeof(float) * ps.p[i].n, err));
+                        off += ps.p[i].n;
+                    }
                 } else bad++;
             }
         }
     }
     {
         size_t off = 0;
-        for (int i = 0; i < ps.n; i++) { memcpy(ps.p[i].w, best + off, sizeof(float) * ps.p[i].n); off += ps.p[i].n; }
+        for (int i = 0; i < ps.n; i++) {
+            TRY(be->ops->upload(be, ps.p[i].w, best + off, sizeof(float) * ps.p[i].n, err));
+            off += ps.p[i].n;
+        }
     }
     if (logf) fprintf(logf, "baseline %s: best validation MSE %.4f at epoch %d\n", tag, best_val, best_ep);
     for (long b0 = 0; b0 < nte; b0 += B) {
         int nb = (int)(nte - b0 < B ? nte - b0 : B);
         float *P;
-        memcpy(bx, Xte + (size_t)b0 * in, sizeof(float) * (size_t)nb * in);
-        TRY(gp_tmlp_forward(be, &m, bx, nb, &P, err));
-        memcpy(Pte + (size_t)b0 * 9, P, sizeof(float) * (size_t)nb * 9);
+        TRY(be->ops->upload(be, dbx, Xte + (size_t)b0 * in, sizeof(float) * (size_t)nb * in, err));
+        TRY(gp_tmlp_forward(be, &m, dbx, nb, &P, err));
+        TRY(be->ops->download(be, Pte + (size_t)b0 * 9, P, sizeof(float) * (size_t)nb * 9, err));
     }
 done:
     if (m.nl) gp_tmlp_free(&m, be);
     gp_tparams_free(&ps);
     gp_weights_close(w);
     unlink(path);
-    free(bx); free(by); free(bm); free(best); free(dY); free(tmp); free(order);
+    if (dbx) be->ops->free(be, dbx);
+    if (ddY) be->ops->free(be, ddY);
+    free(bx); free(by); free(bm); free(best); free(dY); free(hp); free(order);
     return st;
 }
 

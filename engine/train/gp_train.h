@@ -97,6 +97,7 @@ typedef struct gp_tflow {
     float   *in;                          /* [nl x cap x (nkeep|nrowin + ctx)] conditioner inputs */
     float   *st[GP_FLOW_MAX_LAYERS];      /* conditioner outputs (the MLP's buffers) */
     float   *dst, *din, *ldw;             /* scratch */
+    double  *ld;                          /* [cap] log-determinants (backend memory) */
 } gp_tflow;
 
 /* RealNVP: prefix "m0.core_flow", masks from the file's metadata key (flow.core). */

@@ -111,7 +111,8 @@ static int flow_alloc(gp_tflow *f, gp_backend *be, gp_error *err)
     f->dst = balloc(be, (size_t)f->cap * 2 * f->dim);
     f->din = balloc(be, (size_t)f->cap * maxin);
     f->ldw = balloc(be, (size_t)f->cap);
-    if (!f->xs || !f->in || !f->dst || !f->din || !f->ldw)
+    f->ld = be->ops->alloc(be, sizeof(double) * (size_t)(f->cap ? f->cap : 1));
+    if (!f->xs || !f->in || !f->dst || !f->din || !f->ldw || !f->ld)
         return GP_FAIL(err, GP_ERR_NOMEM, "flow: cannot allocate buffers for %d rows", f->cap);
     return GP_OK;
 }
@@ -182,6 +183,7 @@ void gp_tflow_free(gp_tflow *f, gp_backend *be)
     be->ops->free(be, f->dst);
     be->ops->free(be, f->din);
     be->ops->free(be, f->ldw);
+    be->ops->free(be, f->ld);
     memset(f, 0, sizeof *f);
 }
 
@@ -195,7 +197,9 @@ int gp_tflow_nll_forward(gp_backend *be, gp_tflow *f, const float *r, const floa
     const gp_backend_ops *o = be->ops;
     size_t xsz = (size_t)f->cap * f->dim;
     TRY(o->copy_cols(be, r, rows, f->dim, 0, f->xs, f->dim, 0, f->dim, 0, err));
-    double *ld = calloc((size_t)(rows ? rows : 1), sizeof(double));
+    /* log-determinants accumulate in backend memory (coupling's contract) */
+    TRY(o->zero(be, f->ld, sizeof(double) * (size_t)rows, err));
+    double *ld = malloc(sizeof(double) * (size_t)(rows ? rows : 1));
     float *hm = malloc(sizeof(float) * (size_t)(rows ? rows : 1));
     if (!ld || !hm) { free(ld); free(hm); return GP_FAIL(err, GP_ERR_NOMEM, "flow: cannot allocate log-determinants"); }
     int st = GP_OK;
@@ -211,8 +215,9 @@ int gp_tflow_nll_forward(gp_backend *be, gp_tflow *f, const float *r, const floa
         if (!st) st = o->copy_cols(be, ctx, rows, f->ctx, 0, in, nin, nk, f->ctx, 0, err);
         if (!st) st = gp_tmlp_forward(be, &f->cond[l], in, rows, &f->st[l], err);
         if (!st) st = o->copy_cols(be, x, rows, f->dim, 0, xn, f->dim, 0, f->dim, 0, err);
-        if (!st) st = o->coupling(be, xn, rows, f->dim, f->trans[l], f->nt[l], f->st[l], f->S, +1, ld, err);
+        if (!st) st = o->coupling(be, xn, rows, f->dim, f->trans[l], f->nt[l], f->st[l], f->S, +1, f->ld, err);
     }
+    if (!st && loss) st = o->download(be, ld, f->ld, sizeof(double) * (size_t)rows, err);
     if (!st && loss) {
         const float *z = f->xs + (size_t)f->nl * xsz;
         st = o->normal_nll(be, z, mask, rows, f->dim, w, loss, NULL, err);

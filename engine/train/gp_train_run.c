@@ -27,6 +27,7 @@ void gp_train_opts_default(gp_train_opts *o)
     memset(o, 0, sizeof *o);
     o->arch = gp_arch_default();
     o->seed = 1;
+    o->backend = GP_BACKEND_CPU;
     o->vae_count = 0;          /* 0: 25% of the usable rows */
     o->vae_epochs = 4;
     o->vae_batch = 16;
@@ -784,7 +785,19 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
     double soft[3] = { 0.01, 0.01, 0.01 }, off[3] = { 0, 0, 0 }, scl[3] = { 1, 1, 1 };
 
     /* backend and the parameter set (from a random model written with the same architecture) */
-    TRY(gp_backend_open_cpu(o->threads, &c.be, err));
+    if (o->backend == GP_BACKEND_CUDA) {
+        TRY(gp_backend_open_cuda(o->device, &c.be, err));
+    } else if (o->backend == GP_BACKEND_AUTO) {
+        gp_error cerr;
+        gp_error_clear(&cerr);
+        if (gp_backend_open_cuda(o->device, &c.be, &cerr) != GP_OK) {
+            c.be = NULL;
+            logf_(o, "CUDA not used: %s", cerr.msg);
+        }
+    }
+    if (!c.be) TRY(gp_backend_open_cpu(o->threads, &c.be, err));
+    c.be->deterministic = 1;   /* a run is reproducible for a given seed */
+    logf_(o, "backend: %s", c.be->description);
     TRY(gp_backend_check_training(c.be, err));
     TRY(gp_model_write_random(c.init_path, &o->arch, o->seed, err));
     TRY(gp_weights_open(c.init_path, &c.init, err));

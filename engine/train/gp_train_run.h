@@ -38,7 +38,9 @@ typedef struct gp_train_opts {
     const char *encoder_from;  /* take the trained VAE (and stretch) from this model: skip stage 2 */
     gp_arch     arch;
     uint64_t    seed;
-    int         threads;
+    int         threads;       /* CPU backend threads (0: all) */
+    gp_backend_kind backend;   /* GP_BACKEND_CPU (the default), _CUDA, or _AUTO (CUDA when usable) */
+    int         device;        /* CUDA device ordinal */
     long        vae_count;     /* galaxies reserved for the VAE */
     long        max_rows;      /* use at most this many usable rows (0: all) */
     int         vae_epochs, vae_batch;

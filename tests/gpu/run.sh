@@ -17,10 +17,13 @@
 #   tests/gpu/run.sh --table DIR   print the table again from a results folder
 #
 # Steps: the fallback test; the CPU/GPU parity test (every operation, every model
-# stage, gp_infer end to end; float32 limits); the same comparisons with
+# stage, gp_infer end to end, every training operation and a few training steps;
+# float32 limits); the same comparisons with
 # GP_CUDA_TF32=1, reported without limits (the accuracy cost of TF32);
 # bench_gpu (galaxies/s of the full pipeline, 100 samples per galaxy per flow,
-# batches 64 to 4096, float32 and TF32, and the CPU backend at batch 64); the
+# batches 64 to 4096, float32 and TF32, and the CPU backend at batch 64);
+# bench_gpu --mode train (training steps: VAE at batch 64 in images/s, one
+# flow-stage member at batch 256 in galaxies/s, CUDA float32 and CPU); the
 # PyTorch port of the model on the same card when bench/torch_model.py exists
 # and takes --device (the contract is written above its call below); then the
 # table.  Results go to $OUT (the device tool's folder) or
@@ -34,7 +37,7 @@ case "${1:-}" in
   --packed) mode=packed; dir=${2:?"--packed needs a directory"} ;;
   --table) mode=table; dir=${2:?"--table needs a directory"} ;;
   "") ;;
-  -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
   *) echo "usage: $0 [--pack DIR | --packed DIR | --table DIR]" >&2; exit 2 ;;
 esac
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -45,7 +48,7 @@ print_table() {  # $1: results folder, $2: 0 when the parity tests passed
   local res=$1 fail=$2
   echo "galpost CUDA backend on $(tail -n +2 "$res/gpu.txt" 2>/dev/null | head -1), $(date -u '+%Y-%m-%d')"
   awk -v title="parity float32" -f - "$res/parity.txt" <<'AWK'
-function cat_of(w) { return w ~ /^stage/ ? "stages" : (w ~ /^(gp_infer|GPU )/ ? "end to end" : "operations") }
+function cat_of(w) { return w ~ /^train step/ ? "train steps" : (w ~ /^train / ? "train ops" : (w ~ /^stage/ ? "stages" : (w ~ /^(gp_infer|GPU )/ ? "end to end" : "operations"))) }
 /^parity / && /\(limit/ {
   n = split($0, f, / +/); st = f[n]; err = ""; w = ""
   for (i = 2; i <= n; i++) if (f[i] == "(limit") { err = f[i - 1]; break } else if (i < n - 1) w = w (w == "" ? "" : " ") f[i]
@@ -58,7 +61,7 @@ END {
 }
 AWK
   awk -v title="parity TF32 (cost)" -f - "$res/parity_tf32.txt" <<'AWK'
-function cat_of(w) { return w ~ /^stage/ ? "stages" : (w ~ /^(gp_infer|GPU )/ ? "end to end" : "operations") }
+function cat_of(w) { return w ~ /^train step/ ? "train steps" : (w ~ /^train / ? "train ops" : (w ~ /^stage/ ? "stages" : (w ~ /^(gp_infer|GPU )/ ? "end to end" : "operations"))) }
 /^parity / && /\(limit/ {
   n = split($0, f, / +/); err = ""; w = ""
   for (i = 2; i <= n; i++) if (f[i] == "(limit") { err = f[i - 1]; break } else if (i < n - 1) w = w (w == "" ? "" : " ") f[i]
@@ -85,6 +88,21 @@ AWK
     }' "$res/bench.txt" "$res/torch.txt"
   grep -h '^# per galaxy\|^# roofline' "$res/bench.txt" | head -2 | sed 's/^# /  /'
   grep -h '^# gp_infer profile' "$res/bench.txt" | sed 's/^# /  /'
+  echo "training steps (forward, backward, Adam), items/s (ms/step):"
+  awk -F'\t' '
+    $1 == "train" { k = $3 "\t" $4; if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }; v[$2, k] = $5; ms[$2, k] = $6 }
+    END {
+      if (nk == 0) { print "  (none ran)"; exit }
+      printf "  %-28s %22s %18s %20s %8s %10s\n", "stage", "cuda float32", "cpu", "pytorch eager", "vs cpu", "vs torch"
+      for (i = 1; i <= nk; i++) { k = keys[i]; split(k, p, "\t")
+        label = p[1] == "vae" ? "VAE, batch " p[2] " (images/s)" : "flow member, batch " p[2] " (gal/s)"
+        g = (("cuda", k) in v) ? sprintf("%.1f (%.1f ms)", v["cuda", k], ms["cuda", k]) : "-"
+        c = (("cpu", k) in v) ? sprintf("%.1f (%.0f ms)", v["cpu", k], ms["cpu", k]) : "-"
+        q = (("cuda", k) in v) && (("cpu", k) in v) && v["cpu", k] > 0 ? sprintf("%.1fx", v["cuda", k] / v["cpu", k]) : "-"
+        t = (("pytorch", k) in v) ? sprintf("%.1f (%.1f ms)", v["pytorch", k], ms["pytorch", k]) : "-"
+        r = (("cuda", k) in v) && (("pytorch", k) in v) && v["pytorch", k] > 0 ? sprintf("%.2fx", v["cuda", k] / v["pytorch", k]) : "-"
+        printf "  %-28s %22s %18s %20s %8s %10s\n", label, g, c, t, q, r }
+    }' "$res/train.txt" 2>/dev/null
   [ $fail -eq 0 ] && echo "RESULT: parity passed" || echo "RESULT: FAILED (see $res)"
 }
 
@@ -184,6 +202,12 @@ say "benchmark: full pipeline, 100 samples per galaxy per flow"
 } >"$res/bench.txt" 2>&1
 grep -v '^bench' "$res/bench.txt"
 
+say "benchmark: training steps (VAE batch 64, flow member batch 256)"
+{ "$bin_bench" --mode train --backend cuda --vae-batch 64 --flow-batch 256 --seconds 2
+  "$bin_bench" --mode train --backend cpu --vae-batch 64 --flow-batch 256 --seconds 2
+} >"$res/train.txt" 2>&1
+grep -v '^train' "$res/train.txt"
+
 # The PyTorch port (bench/torch_model.py, written for the CPU comparison) on the
 # same card, on the same model file and inputs.  Contract: it takes --device
 # cuda, --model FILE, --inputs FILE (bench/torch_model.py write_inputs format),
@@ -212,6 +236,13 @@ for line in open(sys.argv[1]):
         d = json.loads(line)
         if 'pipeline_gps' in d: print('torch\tcuda\t%d\t100\t%.1f' % (d.get('batch', int(sys.argv[2])), d['pipeline_gps']))" "$tmpd/out" "$B" >>"$res/torch.txt" 2>/dev/null
   done
+  # training steps, bench_gpu --mode train's definition (torch_model.py --train)
+  if grep -q -- '--train' "$tp"; then
+    ( cd "$top" && PYTHONUNBUFFERED=1 timeout 120 python3 bench/torch_model.py --device cuda --model "$tmpd/model.gpw" \
+        --train --vae-batch 64 --flow-batch 256 --seconds 2 ) >>"$res/train.txt" 2>&1 \
+      || echo "bench/torch_model.py --train: exit status $?" >>"$res/train.txt"
+    grep '^train.pytorch' "$res/train.txt"
+  fi
   rm -rf "$tmpd"
   tail -15 "$res/torch.txt"
 elif [ -f "$tp" ]; then

@@ -207,6 +207,142 @@ static void test_elementwise(void **state)
     }
 }
 
+/* The training bodies (gp_cuda_train.cu's kernels and reductions) against
+ * the CPU backend's training operations: gradients elementwise, and the
+ * loss terms summed here in order against the CPU's loss. */
+#define EXPECT_LOSS(a, b, what) do { double a_ = (a), b_ = (b); \
+    if (!(fabs(a_ - b_) <= 1e-12 * (1 + fabs(b_)))) fail_msg("%s: loss %.17g vs %.17g", (what), a_, b_); } while (0)
+
+static void test_training(void **state)
+{
+    (void)state;
+    enum { N = 301, ROWS = 43, DIM = 7 };
+    float Y[N], dY[N], A[N], B[N], mu[N], lv[N], eps[N], C[N], D[N];
+    gp_test_fill(Y, N, 1.0);
+    gp_test_fill(dY, N, 1.0);
+    gp_test_fill(mu, N, 1.0);
+    gp_test_fill(lv, N, 1.0);
+    gp_test_fill(eps, N, 1.0);
+    /* act_backward from outputs in each activation's range, in place and not */
+    for (int a = GP_ACT_NONE; a <= GP_ACT_SIGMOID; a++) {
+        float Yo[N];
+        for (size_t i = 0; i < N; i++) Yo[i] = a == GP_ACT_SIGMOID ? 1.0f / (1.0f + expf(-Y[i])) : a == GP_ACT_TANH ? tanhf(Y[i]) : Y[i];
+        poison(A, N);
+        poison(B, N);
+        assert_int_equal(cpu->ops->act_backward(cpu, Yo, dY, N, (gp_act)a, 0.2f, A, NULL), GP_OK);
+        for (size_t i = 0; i < N; i++) gp_cu_act_backward_at(i, Yo, dY, a, 0.2f, B);
+        EXPECT_CLOSE(B, A, N, "act_backward");
+        memcpy(B, dY, sizeof B);
+        for (size_t i = 0; i < N; i++) gp_cu_act_backward_at(i, Yo, B, a, 0.2f, B);
+        EXPECT_CLOSE(B, A, N, "act_backward in place");
+    }
+    /* reparam and its backward */
+    poison(A, N);
+    poison(B, N);
+    assert_int_equal(cpu->ops->reparam(cpu, mu, lv, eps, N, A, NULL), GP_OK);
+    for (size_t i = 0; i < N; i++) gp_cu_reparam_at(i, mu, lv, eps, B);
+    EXPECT_CLOSE(B, A, N, "reparam");
+    poison(A, N); poison(B, N); poison(C, N); poison(D, N);
+    assert_int_equal(cpu->ops->reparam_backward(cpu, lv, eps, dY, N, A, C, NULL), GP_OK);
+    for (size_t i = 0; i < N; i++) gp_cu_reparam_backward_at(i, lv, eps, dY, B, D);
+    EXPECT_CLOSE(B, A, N, "reparam_backward dmu");
+    EXPECT_CLOSE(D, C, N, "reparam_backward dlogvar");
+    /* KL: "+=" gradients */
+    gp_test_fill(A, N, 1.0);
+    memcpy(B, A, sizeof B);
+    gp_test_fill(C, N, 1.0);
+    memcpy(D, C, sizeof D);
+    double la = 0.25, lb = 0.0;
+    assert_int_equal(cpu->ops->kl_normal(cpu, mu, lv, N, 0.3, &la, A, C, NULL), GP_OK);
+    for (size_t i = 0; i < N; i++) lb += gp_cu_kl_at(i, mu, lv, 0.3, B, D);
+    EXPECT_LOSS(0.25 + 0.3 * lb, la, "kl_normal");
+    EXPECT_CLOSE(B, A, N, "kl_normal dmu");
+    EXPECT_CLOSE(D, C, N, "kl_normal dlogvar");
+    /* mse, normal_nll over ROWS x DIM with and without a row mask; bce per row */
+    float mask[ROWS];
+    for (int r = 0; r < ROWS; r++) mask[r] = (float)(r % 3 != 1);
+    for (int m = 0; m < 2; m++) {
+        const float *mk = m ? mask : NULL;
+        size_t n = (size_t)ROWS * DIM;
+        poison(A, N); poison(B, N);
+        la = 1.5; lb = 0.0;
+        assert_int_equal(cpu->ops->mse(cpu, mu, lv, mk, ROWS, DIM, 0.7, &la, A, NULL), GP_OK);
+        for (size_t i = 0; i < n; i++) lb += gp_cu_mse_at(i, mu, lv, mk, DIM, 0.7, B);
+        EXPECT_LOSS(1.5 + 0.7 * lb, la, "mse");
+        EXPECT_CLOSE(B, A, n, "mse gradient");
+        poison(A, N); poison(B, N);
+        la = 1.5; lb = 0.0;
+        assert_int_equal(cpu->ops->normal_nll(cpu, mu, mk, ROWS, DIM, 0.7, &la, A, NULL), GP_OK);
+        for (size_t i = 0; i < n; i++) lb += gp_cu_normal_nll_at(i, mu, mk, DIM, 0.7, B);
+        EXPECT_LOSS(1.5 + 0.7 * lb, la, "normal_nll");
+        EXPECT_CLOSE(B, A, n, "normal_nll gradient");
+        float yb[ROWS], lg[ROWS];
+        for (int r = 0; r < ROWS; r++) { yb[r] = (float)(r % 2); lg[r] = 8.0f * mu[r]; }   /* both softplus branches */
+        poison(A, N); poison(B, N);
+        la = 1.5; lb = 0.0;
+        assert_int_equal(cpu->ops->bce_logits(cpu, lg, yb, mk, ROWS, 0.7, &la, A, NULL), GP_OK);
+        for (size_t r = 0; r < ROWS; r++) lb += gp_cu_bce_at(r, lg, yb, mk, 0.7, B);
+        EXPECT_LOSS(1.5 + 0.7 * lb, la, "bce_logits");
+        EXPECT_CLOSE(B, A, ROWS, "bce_logits gradient");
+    }
+    double sa = -1, sb = 0;
+    assert_int_equal(cpu->ops->sumsq(cpu, mu, N, &sa, NULL), GP_OK);
+    for (size_t i = 0; i < N; i++) sb += gp_cu_sumsq_at(i, mu);
+    EXPECT_LOSS(sb, sa, "sumsq");
+    /* coupling_backward with and without log-det weights, kept/transformed columns */
+    struct { int dim, nt; int tidx[4]; } cfg[3] = { {4, 2, {1, 3}}, {4, 2, {0, 2}}, {1, 1, {0}} };
+    for (int c = 0; c < 3; c++)
+        for (int w = 0; w < 2; w++) {
+            int dim = cfg[c].dim, nt = cfg[c].nt;
+            float x[ROWS * 4], st[ROWS * 8], ga[ROWS * 4], gb[ROWS * 4], sa_[ROWS * 8], sb_[ROWS * 8], ldw[ROWS];
+            gp_test_fill(x, (size_t)ROWS * dim, 1.0);
+            gp_test_fill(st, (size_t)ROWS * 2 * nt, 2.0);
+            gp_test_fill(ga, (size_t)ROWS * dim, 1.0);
+            gp_test_fill(ldw, ROWS, 1.0);
+            memcpy(gb, ga, sizeof ga);
+            poison(sa_, ROWS * 8); poison(sb_, ROWS * 8);
+            assert_int_equal(cpu->ops->coupling_backward(cpu, x, ROWS, dim, cfg[c].tidx, nt, st, 3.0f, w ? ldw : NULL,
+                                                         ga, sa_, NULL), GP_OK);
+            for (int r = 0; r < ROWS; r++)
+                gp_cu_coupling_backward_row(r, x, dim, cfg[c].tidx, nt, st, 3.0f, w ? ldw : NULL, gb, sb_);
+            EXPECT_CLOSE(gb, ga, (size_t)ROWS * dim, "coupling_backward dx");
+            EXPECT_CLOSE(sb_, sa_, (size_t)ROWS * 2 * nt, "coupling_backward dst");
+        }
+    /* copy_cols = and +=, axpby (aliased too), adam */
+    for (int acc = 0; acc < 2; acc++) {
+        float Ya[ROWS * DIM], Yb[ROWS * DIM];
+        gp_test_fill(Ya, ROWS * DIM, 1.0);
+        memcpy(Yb, Ya, sizeof Ya);
+        assert_int_equal(cpu->ops->copy_cols(cpu, mu, ROWS, 5, 1, Ya, DIM, 3, 3, acc, NULL), GP_OK);
+        for (size_t i = 0; i < (size_t)ROWS * 3; i++) gp_cu_copy_cols_at(i, mu, 5, 1, Yb, DIM, 3, 3, acc);
+        EXPECT_CLOSE(Yb, Ya, ROWS * DIM, "copy_cols");
+    }
+    poison(A, N); poison(B, N);
+    assert_int_equal(cpu->ops->axpby(cpu, 0.3f, mu, -1.7f, lv, N, A, NULL), GP_OK);
+    for (size_t i = 0; i < N; i++) gp_cu_axpby_at(i, 0.3f, mu, -1.7f, lv, B);
+    EXPECT_CLOSE(B, A, N, "axpby");
+    memcpy(A, mu, sizeof A);
+    memcpy(B, mu, sizeof B);
+    assert_int_equal(cpu->ops->axpby(cpu, 0.5f, A, 2.0f, A, N, A, NULL), GP_OK);
+    for (size_t i = 0; i < N; i++) gp_cu_axpby_at(i, 0.5f, B, 2.0f, B, B);
+    EXPECT_CLOSE(B, A, N, "axpby aliased");
+    float wa[N], wb[N], ma[N], mb[N], va[N], vb[N];
+    gp_test_fill(wa, N, 1.0);
+    memcpy(wb, wa, sizeof wa);
+    gp_test_fill(ma, N, 0.1);
+    memcpy(mb, ma, sizeof ma);
+    for (size_t i = 0; i < N; i++) va[i] = vb[i] = 0.01f * (float)(i % 7);
+    for (long t = 1; t <= 3; t++) {
+        assert_int_equal(cpu->ops->adam(cpu, wa, dY, ma, va, N, 1e-2f, 0.9f, 0.999f, 1e-8f, t, NULL), GP_OK);
+        double c1 = 1.0 - pow(0.9f, (double)t), c2 = 1.0 - pow(0.999f, (double)t);
+        float a = (float)(1e-2f * sqrt(c2) / c1), epsh = (float)(1e-8f * sqrt(c2));
+        for (size_t i = 0; i < N; i++) gp_cu_adam_at(i, wb, dY, mb, vb, a, 0.9f, 0.999f, epsh);
+    }
+    EXPECT_CLOSE(wb, wa, N, "adam weights");
+    EXPECT_CLOSE(mb, ma, N, "adam first moments");
+    EXPECT_CLOSE(vb, va, N, "adam second moments");
+}
+
 int main(void)
 {
     gp_test_seed("test_cuda_elem");
@@ -217,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_rows_and_columns),
         cmocka_unit_test(test_coupling),
         cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_training),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

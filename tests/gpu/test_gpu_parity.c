@@ -11,7 +11,11 @@
  *  - gp_infer end to end, samples per quantity, limit 1e-4, across several
  *    chunks; and GPU batch-size consistency;
  *  - failures come back as statuses: an impossible allocation returns NULL
- *    and the backend keeps working; bad shapes give GP_ERR_ARG.
+ *    and the backend keeps working; bad shapes give GP_ERR_ARG;
+ *  - every training operation (limits as above; losses, summed in double,
+ *    1e-9), then a few VAE and flow-member training steps from the same
+ *    weights on both backends (losses and gradient norms), and the GPU's
+ *    steps run twice for bit-identical results (determinism).
  * Exit 77 (skip) when no CUDA device is usable.  Each comparison prints a
  * line "parity <what> <error> (limit ...)" that tests/gpu/run.sh tabulates.
  */
@@ -24,6 +28,7 @@
 #include "galpost/gp_model.h"
 #include "gp_model_internal.h"
 #include "gp_rng.h"
+#include "train/gp_train.h"
 #include "../gp_test_util.h"
 
 static gp_backend *cpu, *gpu;
@@ -721,6 +726,574 @@ static void test_infer_chunks(void **state)
     free(ra); free(rb); free(gal); free(cut);
 }
 
+/* ------------------------------------------------------------ training
+ *
+ * Every training operation, CPU against GPU on the same fresh random
+ * inputs (outputs poisoned first, prior "+=" contents random), then a few
+ * training steps of a VAE and of a flow-stage member from the same initial
+ * weights on both backends, and the GPU's run-to-run determinism.  A
+ * failing comparison (or a failed call, reported as "inf") does not stop
+ * the other comparisons of its test: each check reports, the test fails at
+ * its end.  Lines start "parity  train " (operations) and
+ * "parity  train step " (steps), for tests/gpu/run.sh.
+ */
+
+static int tfail;        /* a comparison of the current training test failed */
+static gp_backend *gpu2; /* a second CUDA backend (determinism across fresh plans) */
+
+static void treport(const char *what, double e, double limit)
+{
+    static int measure_only = -1;
+    if (measure_only < 0) measure_only = getenv("GP_PARITY_MEASURE_ONLY") && !strcmp(getenv("GP_PARITY_MEASURE_ONLY"), "1");
+    printf("parity  %-58s %10.3e  (limit %.1e)  %s\n", what, e, limit, e <= limit ? "ok" : "FAIL");
+    fflush(stdout);
+    if (!(e <= limit) && !measure_only) tfail = 1;
+}
+
+/* A call that must succeed: on failure a FAIL line for `what` and the
+ * message, and the check returns (its other comparisons are skipped). */
+#define TOK(what, call) do { gp_error_clear(&E); int st_ = (call); if (st_ != GP_OK) { \
+    printf("parity  %-58s %10.3e  (limit %.1e)  FAIL\n", (what), INFINITY, 0.0); \
+    printf("#       %s: %s: %s\n", #call, gp_status_string(st_), E.msg); \
+    fflush(stdout); tfail = 1; return; } } while (0)
+
+static void tdone(const char *test)
+{
+    int f = tfail;
+    tfail = 0;
+    if (f) fail_msg("%s: comparisons failed (parity lines above)", test);
+}
+
+/* relative error of one double */
+static double relerr1(double a, double b)
+{
+    return relerr_d(&a, &b, 1);
+}
+
+/* one float array of the GPU against the CPU's */
+static void tcompare(const char *what, const float *dgpu, const float *cpu_v, size_t n, double limit)
+{
+    float *g = host_of(dgpu, n);
+    treport(what, relerr(g, cpu_v, n), limit);
+    free(g);
+}
+
+static void chk_dense_backward(int rows, int in, int out, int with_dx, int with_db)
+{
+    char what[96], w2[136];
+    snprintf(what, sizeof what, "train dense_backward %dx%d->%d%s%s", rows, in, out, with_dx ? "" : " no dX",
+             with_db ? "" : " no db");
+    size_t nx = (size_t)rows * in, nw = (size_t)out * in, ny = (size_t)rows * out;
+    float *X = host_random(nx, 1.0), *W = host_random(nw, 1.0 / sqrt(in)), *dY = host_random(ny, 1.0);
+    float *gW = host_random(nw, 0.1), *gb = host_random((size_t)out, 0.1), *dX = host_poisoned(nx);
+    float *gb0 = malloc(sizeof(float) * out);
+    memcpy(gb0, gb, sizeof(float) * out);
+    float *Xd = dev_copy(X, nx), *Wd = dev_copy(W, nw), *dYd = dev_copy(dY, ny), *gWd = dev_copy(gW, nw);
+    float *gbd = dev_copy(gb, (size_t)out), *dXd = dev_poisoned(nx);
+    TOK(what, cpu->ops->dense_backward(cpu, X, rows, in, W, out, dY, with_dx ? dX : NULL, gW, with_db ? gb : NULL, &E));
+    TOK(what, gpu->ops->dense_backward(gpu, Xd, rows, in, Wd, out, dYd, with_dx ? dXd : NULL, gWd, with_db ? gbd : NULL, &E));
+    if (with_dx) { snprintf(w2, sizeof w2, "%s: dX", what); tcompare(w2, dXd, dX, nx, dot_limit(out)); }
+    snprintf(w2, sizeof w2, "%s: dW +=", what);
+    tcompare(w2, gWd, gW, nw, dot_limit(rows));
+    snprintf(w2, sizeof w2, "%s: db %s", what, with_db ? "+=" : "untouched (exact)");
+    tcompare(w2, gbd, with_db ? gb : gb0, (size_t)out, with_db ? dot_limit(rows) : 0.0);
+    dev_free(Xd); dev_free(Wd); dev_free(dYd); dev_free(gWd); dev_free(gbd); dev_free(dXd);
+    free(X); free(W); free(dY); free(gW); free(gb); free(dX); free(gb0);
+}
+
+static void test_train_dense_backward(void **state)
+{
+    (void)state;
+    const int shapes[][3] = { {1, 7, 3}, {5, 33, 17}, {64, 73, 256}, {300, 256, 256},
+                              {6400, 66, 64}, {64, 25600, 32}, {16, 32, 25600} };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        chk_dense_backward(shapes[s][0], shapes[s][1], shapes[s][2], 1, 1);
+    chk_dense_backward(37, 19, 11, 0, 1);
+    chk_dense_backward(37, 19, 11, 1, 0);
+    tdone("dense_backward");
+}
+
+static void chk_act_backward(gp_act a, int in_place)
+{
+    const size_t n = 100003;
+    char what[96];
+    snprintf(what, sizeof what, "train act_backward %s%s", gp_act_name(a), in_place ? " in place" : "");
+    float *Y = host_random(n, 2.0), *dY = host_random(n, 1.0), *dX = host_poisoned(n);
+    OK(cpu->ops->activate(cpu, Y, n, a, 0.2f, &E));   /* outputs of the activation */
+    float *Yd = dev_copy(Y, n), *dYd = dev_copy(dY, n), *dXd = in_place ? dYd : dev_poisoned(n);
+    if (in_place) memcpy(dX, dY, sizeof(float) * n);
+    TOK(what, cpu->ops->act_backward(cpu, Y, in_place ? dX : dY, n, a, 0.2f, dX, &E));
+    TOK(what, gpu->ops->act_backward(gpu, Yd, dYd, n, a, 0.2f, dXd, &E));
+    tcompare(what, dXd, dX, n, a == GP_ACT_NONE ? 0.0 : 1e-6);
+    dev_free(Yd); dev_free(dYd); if (!in_place) dev_free(dXd);
+    free(Y); free(dY); free(dX);
+}
+
+static void test_train_act_backward(void **state)
+{
+    (void)state;
+    for (int a = GP_ACT_NONE; a <= GP_ACT_SIGMOID; a++)
+        for (int ip = 0; ip < 2; ip++) chk_act_backward((gp_act)a, ip);
+    tdone("act_backward");
+}
+
+/* conv2d_backward (transpose 0) on cfg = { n cin h cout k s p }, or
+ * conv_transpose2d_backward on the way back: cout channels at Ho -> cin. */
+static void chk_conv_backward(const int *cfg, int transpose, int with_dx, int with_db)
+{
+    int n = cfg[0], cin = cfg[1], h = cfg[2], cout = cfg[3], k = cfg[4], s = cfg[5], p = cfg[6];
+    int ho = (h + 2 * p - k) / s + 1;
+    /* the layer: input ci x hi, output co x hy, weights nw */
+    int ci = transpose ? cout : cin, hi = transpose ? ho : h, co = transpose ? cin : cout;
+    int hy = transpose ? (ho - 1) * s - 2 * p + k : ho;
+    size_t nx = (size_t)n * ci * hi * hi, ny = (size_t)n * co * hy * hy, nw = (size_t)cout * cin * k * k;
+    char what[112], w2[136];
+    snprintf(what, sizeof what, "train %s %dx%dx%dx%d->%d k%d s%d p%d%s%s",
+             transpose ? "conv_transpose2d_backward" : "conv2d_backward", n, ci, hi, hi, co, k, s, p,
+             with_dx ? "" : " no dX", with_db ? "" : " no db");
+    float *X = host_random(nx, 1.0), *W = host_random(nw, 1.0 / sqrt(ci * k * k)), *dY = host_random(ny, 1.0);
+    float *gW = host_random(nw, 0.1), *gb = host_random((size_t)co, 0.1), *dX = host_poisoned(nx);
+    float *Xd = dev_copy(X, nx), *Wd = dev_copy(W, nw), *dYd = dev_copy(dY, ny), *gWd = dev_copy(gW, nw);
+    float *gbd = dev_copy(gb, (size_t)co), *dXd = dev_poisoned(nx);
+    if (!transpose) {
+        TOK(what, cpu->ops->conv2d_backward(cpu, X, n, ci, hi, hi, W, co, k, s, p, dY, with_dx ? dX : NULL, gW,
+                                            with_db ? gb : NULL, &E));
+        TOK(what, gpu->ops->conv2d_backward(gpu, Xd, n, ci, hi, hi, Wd, co, k, s, p, dYd, with_dx ? dXd : NULL, gWd,
+                                            with_db ? gbd : NULL, &E));
+    } else {
+        TOK(what, cpu->ops->conv_transpose2d_backward(cpu, X, n, ci, hi, hi, W, co, k, s, p, dY, with_dx ? dX : NULL,
+                                                      gW, with_db ? gb : NULL, &E));
+        TOK(what, gpu->ops->conv_transpose2d_backward(gpu, Xd, n, ci, hi, hi, Wd, co, k, s, p, dYd,
+                                                      with_dx ? dXd : NULL, gWd, with_db ? gbd : NULL, &E));
+    }
+    /* dX sums over co k k / s^2 terms (conv2d^T) or co k k (the forward conv);
+     * dW over n x (positions); db over n x Ho x Wo of dY */
+    if (with_dx) { snprintf(w2, sizeof w2, "%s: dX", what); tcompare(w2, dXd, dX, nx, dot_limit((double)co * k * k)); }
+    snprintf(w2, sizeof w2, "%s: dW +=", what);
+    tcompare(w2, gWd, gW, nw, dot_limit((double)n * (transpose ? hi * hi : hy * hy)));
+    if (with_db) { snprintf(w2, sizeof w2, "%s: db +=", what); tcompare(w2, gbd, gb, (size_t)co, dot_limit((double)n * hy * hy)); }
+    dev_free(Xd); dev_free(Wd); dev_free(dYd); dev_free(gWd); dev_free(gbd); dev_free(dXd);
+    free(X); free(W); free(dY); free(gW); free(gb); free(dX);
+}
+
+static const int conv_cfg[][7] = { /* n cin h cout k s p */
+    {1, 3, 16, 5, 4, 2, 1}, {3, 4, 10, 6, 4, 2, 1}, {2, 2, 9, 3, 3, 1, 1}, {2, 5, 12, 4, 3, 2, 0},
+    {4, 3, 160, 32, 4, 2, 1}, {4, 32, 80, 64, 4, 2, 1}, {4, 64, 40, 128, 4, 2, 1},
+};
+
+static void test_train_conv2d_backward(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof conv_cfg / sizeof conv_cfg[0]; c++) chk_conv_backward(conv_cfg[c], 0, 1, 1);
+    chk_conv_backward(conv_cfg[1], 0, 0, 1);
+    chk_conv_backward(conv_cfg[1], 0, 1, 0);
+    tdone("conv2d_backward");
+}
+
+static void test_train_conv_transpose2d_backward(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof conv_cfg / sizeof conv_cfg[0]; c++) chk_conv_backward(conv_cfg[c], 1, 1, 1);
+    chk_conv_backward(conv_cfg[1], 1, 0, 1);
+    chk_conv_backward(conv_cfg[1], 1, 1, 0);
+    tdone("conv_transpose2d_backward");
+}
+
+static void chk_latent(void)
+{
+    const size_t n = 100003;
+    float *mu = host_random(n, 1.0), *lv = host_random(n, 1.0), *eps = host_random(n, 1.0), *dz = host_random(n, 1.0);
+    float *z = host_poisoned(n), *dmu = host_poisoned(n), *dlv = host_poisoned(n);
+    float *mud = dev_copy(mu, n), *lvd = dev_copy(lv, n), *epsd = dev_copy(eps, n), *dzd = dev_copy(dz, n);
+    float *zd = dev_poisoned(n), *dmud = dev_poisoned(n), *dlvd = dev_poisoned(n);
+    TOK("train reparam", cpu->ops->reparam(cpu, mu, lv, eps, n, z, &E));
+    TOK("train reparam", gpu->ops->reparam(gpu, mud, lvd, epsd, n, zd, &E));
+    tcompare("train reparam", zd, z, n, 1e-6);
+    TOK("train reparam_backward", cpu->ops->reparam_backward(cpu, lv, eps, dz, n, dmu, dlv, &E));
+    TOK("train reparam_backward", gpu->ops->reparam_backward(gpu, lvd, epsd, dzd, n, dmud, dlvd, &E));
+    tcompare("train reparam_backward: dmu (exact)", dmud, dmu, n, 0.0);
+    tcompare("train reparam_backward: dlogvar", dlvd, dlv, n, 1e-6);
+    /* KL with "+=" gradients onto random contents, then the loss alone */
+    gp_test_fill(dmu, n, 0.1);
+    gp_test_fill(dlv, n, 0.1);
+    OK(gpu->ops->upload(gpu, dmud, dmu, sizeof(float) * n, &E));
+    OK(gpu->ops->upload(gpu, dlvd, dlv, sizeof(float) * n, &E));
+    double lc = 0.5, lg = 0.5;
+    TOK("train kl_normal", cpu->ops->kl_normal(cpu, mu, lv, n, 0.37, &lc, dmu, dlv, &E));
+    TOK("train kl_normal", gpu->ops->kl_normal(gpu, mud, lvd, n, 0.37, &lg, dmud, dlvd, &E));
+    treport("train kl_normal: loss +=", relerr1(lg, lc), 1e-9);
+    tcompare("train kl_normal: dmu +=", dmud, dmu, n, 1e-6);
+    tcompare("train kl_normal: dlogvar +=", dlvd, dlv, n, 1e-6);
+    lc = lg = 0.0;
+    TOK("train kl_normal loss only", cpu->ops->kl_normal(cpu, mu, lv, n, 1.0, &lc, NULL, NULL, &E));
+    TOK("train kl_normal loss only", gpu->ops->kl_normal(gpu, mud, lvd, n, 1.0, &lg, NULL, NULL, &E));
+    treport("train kl_normal loss only", relerr1(lg, lc), 1e-9);
+    dev_free(mud); dev_free(lvd); dev_free(epsd); dev_free(dzd); dev_free(zd); dev_free(dmud); dev_free(dlvd);
+    free(mu); free(lv); free(eps); free(dz); free(z); free(dmu); free(dlv);
+}
+
+static void test_train_latent(void **state)
+{
+    (void)state;
+    chk_latent();
+    tdone("reparam / kl_normal");
+}
+
+static void chk_coupling_backward(int dim, int nt, const int *tidx, int with_ldw)
+{
+    const int rows = 5000;
+    char what[96], w2[136];
+    snprintf(what, sizeof what, "train coupling_backward dim %d nt %d%s", dim, nt, with_ldw ? " ld_weight" : "");
+    size_t nx = (size_t)rows * dim, ns = (size_t)rows * 2 * nt;
+    float *x = host_random(nx, 1.0), *st = host_random(ns, 2.0), *dy = host_random(nx, 1.0);
+    float *ldw = host_random((size_t)rows, 1.0), *dst = host_poisoned(ns);
+    float *xd = dev_copy(x, nx), *std_ = dev_copy(st, ns), *dyd = dev_copy(dy, nx), *ldwd = dev_copy(ldw, (size_t)rows);
+    float *dstd = dev_poisoned(ns);
+    TOK(what, cpu->ops->coupling_backward(cpu, x, rows, dim, tidx, nt, st, 3.0f, with_ldw ? ldw : NULL, dy, dst, &E));
+    TOK(what, gpu->ops->coupling_backward(gpu, xd, rows, dim, tidx, nt, std_, 3.0f, with_ldw ? ldwd : NULL, dyd, dstd, &E));
+    snprintf(w2, sizeof w2, "%s: dx", what);
+    tcompare(w2, dyd, dy, nx, 1e-5);
+    snprintf(w2, sizeof w2, "%s: dst", what);
+    tcompare(w2, dstd, dst, ns, 1e-5);
+    dev_free(xd); dev_free(std_); dev_free(dyd); dev_free(ldwd); dev_free(dstd);
+    free(x); free(st); free(dy); free(ldw); free(dst);
+}
+
+static void test_train_coupling_backward(void **state)
+{
+    (void)state;
+    const int t13[2] = { 1, 3 }, t02[2] = { 0, 2 }, t0[1] = { 0 };
+    const int t10[10] = { 11, 0, 2, 3, 5, 6, 8, 9, 10, 1 };   /* more than 8: a staged index array */
+    for (int w = 0; w < 2; w++) {
+        chk_coupling_backward(4, 2, t13, w);
+        chk_coupling_backward(4, 2, t02, w);
+        chk_coupling_backward(1, 1, t0, w);
+        chk_coupling_backward(12, 10, t10, w);
+    }
+    tdone("coupling_backward");
+}
+
+/* mse (kind 0), bce_logits (1) or normal_nll (2) on rows x dim (bce: dim 1) */
+static void chk_loss(int kind, int rows, int dim, int with_mask, int with_loss, int with_grad)
+{
+    static const char *names[3] = { "mse", "bce_logits", "normal_nll" };
+    if (kind == 1) dim = 1;
+    char what[96], w2[136];
+    snprintf(what, sizeof what, "train %s %dx%d%s%s%s", names[kind], rows, dim, with_mask ? " mask" : "",
+             with_loss ? "" : " no loss", with_grad ? "" : " no gradient");
+    size_t n = (size_t)rows * dim;
+    float *P = host_random(n, kind == 1 ? 4.0 : 1.0), *T = host_random(n, 1.0), *mask = host_random((size_t)rows, 1.0);
+    float *g = host_poisoned(n);
+    for (int r = 0; r < rows; r++) mask[r] = (float)(r % 3 != 1);
+    if (kind == 1) for (size_t i = 0; i < n; i++) T[i] = (float)(T[i] > 0);
+    float *Pd = dev_copy(P, n), *Td = dev_copy(T, n), *md = dev_copy(mask, (size_t)rows), *gd = dev_poisoned(n);
+    const float *mc = with_mask ? mask : NULL, *mg = with_mask ? md : NULL;
+    double lc = 2.5, lg = 2.5, w = 1.0 / rows;
+    double *plc = with_loss ? &lc : NULL, *plg = with_loss ? &lg : NULL;
+    float *gc = with_grad ? g : NULL, *gg = with_grad ? gd : NULL;
+    if (kind == 0) {
+        TOK(what, cpu->ops->mse(cpu, P, T, mc, rows, dim, w, plc, gc, &E));
+        TOK(what, gpu->ops->mse(gpu, Pd, Td, mg, rows, dim, w, plg, gg, &E));
+    } else if (kind == 1) {
+        TOK(what, cpu->ops->bce_logits(cpu, P, T, mc, rows, w, plc, gc, &E));
+        TOK(what, gpu->ops->bce_logits(gpu, Pd, Td, mg, rows, w, plg, gg, &E));
+    } else {
+        TOK(what, cpu->ops->normal_nll(cpu, P, mc, rows, dim, w, plc, gc, &E));
+        TOK(what, gpu->ops->normal_nll(gpu, Pd, mg, rows, dim, w, plg, gg, &E));
+    }
+    if (with_loss) { snprintf(w2, sizeof w2, "%s: loss +=", what); treport(w2, relerr1(lg, lc), 1e-9); }
+    if (with_grad) { snprintf(w2, sizeof w2, "%s: gradient", what); tcompare(w2, gd, g, n, 1e-6); }
+    dev_free(Pd); dev_free(Td); dev_free(md); dev_free(gd);
+    free(P); free(T); free(mask); free(g);
+}
+
+static void test_train_losses(void **state)
+{
+    (void)state;
+    for (int kind = 0; kind < 3; kind++) {
+        for (int m = 0; m < 2; m++) chk_loss(kind, 5000, 4, m, 1, 1);
+        chk_loss(kind, 300, 4, 1, 1, 0);
+        chk_loss(kind, 300, 4, 0, 0, 1);
+        chk_loss(kind, 1, 1, 0, 1, 1);
+    }
+    /* the VAE's reconstruction: 16 images of 3 x 160 x 160 in one reduction */
+    chk_loss(0, 16, GP_CUTOUT_PIXELS, 0, 1, 1);
+    tdone("losses");
+}
+
+static void chk_copies(void)
+{
+    const int rows = 5000, xc = 13, yc = 9;
+    float *X = host_random((size_t)rows * xc, 1.0), *Y = host_random((size_t)rows * yc, 1.0);
+    float *Xd = dev_copy(X, (size_t)rows * xc), *Yd = dev_copy(Y, (size_t)rows * yc);
+    const int blocks[][3] = { { 0, 0, 9 }, { 4, 2, 5 }, { 12, 8, 1 }, { 3, 0, 0 } };   /* xoff yoff m */
+    for (int acc = 0; acc < 2; acc++)
+        for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
+            char what[96];
+            snprintf(what, sizeof what, "train copy_cols %d cols %d->%d of %d->%d %s (exact)", blocks[b][2],
+                     blocks[b][0], blocks[b][1], xc, yc, acc ? "+=" : "=");
+            TOK(what, cpu->ops->copy_cols(cpu, X, rows, xc, blocks[b][0], Y, yc, blocks[b][1], blocks[b][2], acc, &E));
+            TOK(what, gpu->ops->copy_cols(gpu, Xd, rows, xc, blocks[b][0], Yd, yc, blocks[b][1], blocks[b][2], acc, &E));
+            tcompare(what, Yd, Y, (size_t)rows * yc, 0.0);
+        }
+    const size_t n = 100003;
+    float *A = host_random(n, 1.0), *B = host_random(n, 1.0), *C = host_poisoned(n);
+    float *Ad = dev_copy(A, n), *Bd = dev_copy(B, n), *Cd = dev_poisoned(n);
+    TOK("train axpby", cpu->ops->axpby(cpu, 0.7f, A, -1.3f, B, n, C, &E));
+    TOK("train axpby", gpu->ops->axpby(gpu, 0.7f, Ad, -1.3f, Bd, n, Cd, &E));
+    tcompare("train axpby", Cd, C, n, 1e-6);
+    TOK("train axpby in place", cpu->ops->axpby(cpu, 0.25f, A, 1.0f, B, n, A, &E));
+    TOK("train axpby in place", gpu->ops->axpby(gpu, 0.25f, Ad, 1.0f, Bd, n, Ad, &E));
+    tcompare("train axpby in place", Ad, A, n, 1e-6);
+    /* zero: poisoned, then zeroed (an odd byte count); the byte after is left alone */
+    float *Zd = dev_poisoned(n);
+    const size_t nz = sizeof(float) * (n - 1) + 3;
+    TOK("train zero (exact)", gpu->ops->zero(gpu, Zd, nz, &E));
+    float *Zh = host_of(Zd, n);
+    const unsigned char *zb = (const unsigned char *)Zh;
+    int okz = zb[nz] != 0;   /* the NaN's top byte */
+    for (size_t i = 0; i < nz; i++) okz &= zb[i] == 0;
+    treport("train zero (exact)", okz ? 0.0 : INFINITY, 0.0);
+    dev_free(Xd); dev_free(Yd); dev_free(Ad); dev_free(Bd); dev_free(Cd); dev_free(Zd);
+    free(X); free(Y); free(A); free(B); free(C); free(Zh);
+}
+
+static void test_train_copies(void **state)
+{
+    (void)state;
+    chk_copies();
+    tdone("copy_cols / axpby / zero");
+}
+
+static void chk_adam_sumsq(void)
+{
+    const size_t n = 100003;
+    float *w = host_random(n, 1.0), *m = calloc(n, sizeof(float)), *v = calloc(n, sizeof(float)), *g = host_random(n, 1.0);
+    float *wd = dev_copy(w, n), *md = dev_copy(m, n), *vd = dev_copy(v, n), *gd = dev_copy(g, n);
+    for (long t = 1; t <= 5; t++) {
+        gp_test_fill(g, n, 1.0);
+        OK(gpu->ops->upload(gpu, gd, g, sizeof(float) * n, &E));
+        TOK("train adam", cpu->ops->adam(cpu, w, g, m, v, n, 1e-3f, 0.9f, 0.999f, 1e-8f, t, &E));
+        TOK("train adam", gpu->ops->adam(gpu, wd, gd, md, vd, n, 1e-3f, 0.9f, 0.999f, 1e-8f, t, &E));
+    }
+    tcompare("train adam 5 steps: weights", wd, w, n, 1e-6);
+    tcompare("train adam 5 steps: first moments", md, m, n, 1e-6);
+    tcompare("train adam 5 steps: second moments", vd, v, n, 1e-6);
+    const size_t sizes[3] = { 1, n, (size_t)16 * GP_CUTOUT_PIXELS };
+    for (int s = 0; s < 3; s++) {
+        float *x = host_random(sizes[s], 1.0), *xd = dev_copy(x, sizes[s]);
+        double a = -1, b = -2;
+        char what[64];
+        snprintf(what, sizeof what, "train sumsq of %zu", sizes[s]);
+        TOK(what, cpu->ops->sumsq(cpu, x, sizes[s], &a, &E));
+        TOK(what, gpu->ops->sumsq(gpu, xd, sizes[s], &b, &E));
+        treport(what, relerr1(b, a), 1e-9);
+        dev_free(xd);
+        free(x);
+    }
+    dev_free(wd); dev_free(md); dev_free(vd); dev_free(gd);
+    free(w); free(m); free(v); free(g);
+}
+
+static void test_train_adam_sumsq(void **state)
+{
+    (void)state;
+    chk_adam_sumsq();
+    tdone("adam / sumsq");
+}
+
+static void test_train_failures(void **state)
+{
+    (void)state;
+    gp_error err;
+    float x[16] = {0};
+    float *d = dev_copy(x, 16);
+    assert_int_equal(gp_backend_check_training(gpu, &err), GP_OK);
+    assert_int_equal(gpu->ops->dense_backward(gpu, d, 1, 0, d, 1, d, d, d, d, &err), GP_ERR_ARG);
+    assert_int_equal(gpu->ops->conv2d_backward(gpu, d, 1, 1, 1, 1, d, 1, 4, 2, 0, d, d, d, d, &err), GP_ERR_ARG);
+    assert_int_equal(gpu->ops->conv_transpose2d_backward(gpu, d, 1, 1, 1, 1, d, 1, 1, 1, 1, d, d, d, d, &err), GP_ERR_ARG);
+    assert_int_equal(gpu->ops->copy_cols(gpu, d, 2, 4, 3, d, 4, 0, 2, 0, &err), GP_ERR_ARG);
+    assert_int_equal(gpu->ops->adam(gpu, d, d, d, d, 4, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, &err), GP_ERR_ARG);
+    int tidx[1] = { 0 };
+    assert_int_equal(gpu->ops->coupling_backward(gpu, d, 2, 2, tidx, 0, d, 3.0f, NULL, d, d, &err), GP_ERR_ARG);
+    assert_int_equal(gpu->ops->act_backward(gpu, d, d, 4, (gp_act)99, 0.2f, d, &err), GP_ERR_ARG);
+    /* still working after the refusals */
+    double s = -1;
+    OK(gpu->ops->sumsq(gpu, d, 16, &s, &E));
+    assert_true(s == 0.0);
+    dev_free(d);
+}
+
+/* --------------------------------------------------- training steps */
+
+#define TSTEPS 3
+
+typedef struct tstep_out {
+    double loss[TSTEPS], gnorm[TSTEPS];
+} tstep_out;
+
+/* `steps` VAE training steps (gp_tvae_step + Adam on enc./dec.) of the
+ * model in `path` on backend be, n images x (host), eps [steps x n x latent]. */
+static int vae_steps(gp_backend *be, const char *path, const float *x, const float *eps, int n, tstep_out *o,
+                     gp_error *err)
+{
+    gp_weights *w = NULL;
+    gp_tparams ps;
+    gp_tvae v;
+    memset(&ps, 0, sizeof ps);
+    memset(&v, 0, sizeof v);
+    float *xd = NULL;
+    int st = gp_weights_open(path, &w, err);
+    if (!st) st = gp_tparams_from_weights(be, w, &ps, err);
+    if (!st) st = gp_tvae_bind(&v, &ps, w, n, err);
+    if (!st && !(xd = be->ops->alloc(be, sizeof(float) * (size_t)n * GP_CUTOUT_PIXELS)))
+        st = GP_FAIL(err, GP_ERR_NOMEM, "images");
+    if (!st) st = be->ops->upload(be, xd, x, sizeof(float) * (size_t)n * GP_CUTOUT_PIXELS, err);
+    for (int s = 0; s < TSTEPS && !st; s++) {
+        double rec = 0, kl = 0, g1 = 0, g2 = 0;
+        st = gp_tparams_zero_grad(&ps, "enc.", err);
+        if (!st) st = gp_tparams_zero_grad(&ps, "dec.", err);
+        if (!st) st = gp_tvae_step(be, &v, xd, n, eps + (size_t)s * n * v.latent, 1.0, &rec, &kl, 1, err);
+        if (!st) st = gp_tparams_adam(&ps, "enc.", 1e-3f, s + 1, 0.0f, &g1, err);
+        if (!st) st = gp_tparams_adam(&ps, "dec.", 1e-3f, s + 1, 0.0f, &g2, err);
+        o->loss[s] = rec + kl;
+        o->gnorm[s] = sqrt(g1 * g1 + g2 * g2);
+    }
+    if (xd) be->ops->free(be, xd);
+    if (v.cap) gp_tvae_free(&v, be);
+    gp_tparams_free(&ps);
+    gp_weights_close(w);
+    return st;
+}
+
+/* `steps` flow-stage steps of member 0 (gp_tmember_step + Adam with clipping). */
+static int member_steps(gp_backend *be, const char *path, const float *X, const float *Y, const float *M, int rows,
+                        tstep_out *o, gp_error *err)
+{
+    gp_weights *w = NULL;
+    gp_tparams ps;
+    gp_tmember m;
+    memset(&ps, 0, sizeof ps);
+    memset(&m, 0, sizeof m);
+    float *Xd = NULL, *Yd = NULL, *Md = NULL;
+    int tin = 0;
+    const char *acts;
+    double slope = 0.2;
+    gp_act act = GP_ACT_LEAKY_RELU;
+    int st = gp_weights_open(path, &w, err);
+    if (!st) st = gp_tparams_from_weights(be, w, &ps, err);
+    if (!st) st = gp_weights_meta_str(w, "mlp.activation", &acts, err);
+    if (!st && gp_act_parse(acts, &act)) st = GP_FAIL(err, GP_ERR_FORMAT, "activation '%s'", acts);
+    if (!st) st = gp_weights_meta_f64(w, "mlp.leaky_slope", &slope, err);
+    if (!st) {
+        gp_tparam *t = gp_tparams_find(&ps, "m0.trunk.0.weight");
+        if (!t) st = GP_FAIL(err, GP_ERR_NOTFOUND, "m0.trunk.0.weight");
+        else tin = (int)t->dims[1];
+        if (!st && tin != 2 * gp_arch_default().latent + GP_NPHOT)
+            st = GP_FAIL(err, GP_ERR_FORMAT, "trunk input %d, expected 2 x latent + %d", tin, GP_NPHOT);
+    }
+    if (!st) st = gp_tmember_bind(&m, &ps, w, 0, tin, act, (float)slope, rows, err);
+    if (!st) {
+        Xd = be->ops->alloc(be, sizeof(float) * (size_t)rows * tin);
+        Yd = be->ops->alloc(be, sizeof(float) * (size_t)rows * 9);
+        Md = be->ops->alloc(be, sizeof(float) * (size_t)rows);
+        if (!Xd || !Yd || !Md) st = GP_FAIL(err, GP_ERR_NOMEM, "batch");
+    }
+    if (!st) st = be->ops->upload(be, Xd, X, sizeof(float) * (size_t)rows * tin, err);
+    if (!st) st = be->ops->upload(be, Yd, Y, sizeof(float) * (size_t)rows * 9, err);
+    if (!st) st = be->ops->upload(be, Md, M, sizeof(float) * (size_t)rows, err);
+    for (int s = 0; s < TSTEPS && !st; s++) {
+        gp_tlosses L;
+        memset(&L, 0, sizeof L);
+        double gn = 0;
+        st = gp_tparams_zero_grad(&ps, "m0.", err);
+        if (!st) st = gp_tmember_step(be, &m, Xd, Yd, Md, rows, 1, &L, err);
+        if (!st) st = gp_tparams_adam(&ps, "m0.", 1e-3f, s + 1, 10.0f, &gn, err);
+        o->loss[s] = L.mse_core + L.mse_oh + L.mse_line + L.bce + L.nll_core + L.nll_oh + L.nll_line;
+        o->gnorm[s] = gn;
+    }
+    if (Xd) be->ops->free(be, Xd);
+    if (Yd) be->ops->free(be, Yd);
+    if (Md) be->ops->free(be, Md);
+    if (m.cap) gp_tmember_free(&m, be);
+    gp_tparams_free(&ps);
+    gp_weights_close(w);
+    return st;
+}
+
+/* CPU vs GPU per step (the first step's gradient norm compares every
+ * backward pass on identical weights; later steps follow Adam, which
+ * amplifies float differences of tiny gradients), then GPU vs GPU exactly:
+ * the second GPU run is on a freshly opened backend (new plans, as in a new
+ * process), both in the deterministic mode that galpost train uses. */
+static void report_steps(const char *label, const tstep_out *c, const tstep_out *g, const tstep_out *g2)
+{
+    char what[112];
+    for (int s = 0; s < TSTEPS; s++) {
+        snprintf(what, sizeof what, "train step %s step %d: loss", label, s + 1);
+        treport(what, relerr1(g->loss[s], c->loss[s]), s == 0 ? 1e-4 : 1e-3);
+        snprintf(what, sizeof what, "train step %s step %d: gradient norm", label, s + 1);
+        treport(what, relerr1(g->gnorm[s], c->gnorm[s]), s == 0 ? 1e-4 : 1e-2);
+    }
+    int same = 1;
+    for (int s = 0; s < TSTEPS; s++) same &= g->loss[s] == g2->loss[s] && g->gnorm[s] == g2->gnorm[s];
+    snprintf(what, sizeof what, "train step %s: GPU run to run (exact)", label);
+    treport(what, same ? 0.0 : INFINITY, 0.0);
+    if (!same)
+        for (int s = 0; s < TSTEPS; s++)
+            printf("#       step %d: loss %.17g vs %.17g, gradient norm %.17g vs %.17g\n", s + 1, g->loss[s], g2->loss[s],
+                   g->gnorm[s], g2->gnorm[s]);
+}
+
+static void chk_vae_steps(const char *path, int n)
+{
+    const int latent = gp_arch_default().latent;
+    float *x = host_random((size_t)n * GP_CUTOUT_PIXELS, 0.5), *eps = host_random((size_t)TSTEPS * n * latent, 1.0);
+    tstep_out c, g, g2;
+    char what[96];
+    snprintf(what, sizeof what, "train step VAE %d images", n);
+    TOK(what, vae_steps(cpu, path, x, eps, n, &c, &E));
+    TOK(what, vae_steps(gpu, path, x, eps, n, &g, &E));
+    TOK(what, vae_steps(gpu2, path, x, eps, n, &g2, &E));
+    report_steps(what + strlen("train step "), &c, &g, &g2);
+    free(x); free(eps);
+}
+
+static void chk_member_steps(const char *path, int rows)
+{
+    const gp_arch a = gp_arch_default();
+    const int tin = 2 * a.latent + GP_NPHOT;
+    float *X = host_random((size_t)rows * tin, 1.0), *Y = host_random((size_t)rows * 9, 1.0), *M = host_poisoned((size_t)rows);
+    for (int r = 0; r < rows; r++) M[r] = (float)(gp_test_uniform() < 0.7);
+    tstep_out c, g, g2;
+    char what[96];
+    snprintf(what, sizeof what, "train step flow member %d rows", rows);
+    TOK(what, member_steps(cpu, path, X, Y, M, rows, &c, &E));
+    TOK(what, member_steps(gpu, path, X, Y, M, rows, &g, &E));
+    TOK(what, member_steps(gpu2, path, X, Y, M, rows, &g2, &E));
+    report_steps(what + strlen("train step "), &c, &g, &g2);
+    free(X); free(Y); free(M);
+}
+
+static void test_train_steps(void **state)
+{
+    (void)state;
+    char path[512];
+    gp_test_tmpname(path, sizeof path, ".gpw");
+    gp_arch a = gp_arch_default();
+    a.flow_gain = 0.5f;   /* flows far enough from the identity to matter */
+    OK(gp_model_write_random(path, &a, (uint64_t)(gp_test_uniform() * 1e9), &E));
+    OK(gp_backend_open_cuda(0, &gpu2, &E));
+    gpu->deterministic = gpu2->deterministic = 1;
+    chk_vae_steps(path, 16);
+    chk_member_steps(path, 256);
+    gpu->deterministic = 0;
+    gp_backend_close(gpu2);
+    gpu2 = NULL;
+    unlink(path);
+    tdone("training steps");
+}
+
 int main(void)
 {
     gp_test_seed("test_gpu_parity");
@@ -746,6 +1319,17 @@ int main(void)
         cmocka_unit_test(test_flows),
         cmocka_unit_test(test_infer_end_to_end),
         cmocka_unit_test(test_infer_chunks),
+        cmocka_unit_test(test_train_dense_backward),
+        cmocka_unit_test(test_train_act_backward),
+        cmocka_unit_test(test_train_conv2d_backward),
+        cmocka_unit_test(test_train_conv_transpose2d_backward),
+        cmocka_unit_test(test_train_latent),
+        cmocka_unit_test(test_train_coupling_backward),
+        cmocka_unit_test(test_train_losses),
+        cmocka_unit_test(test_train_copies),
+        cmocka_unit_test(test_train_adam_sumsq),
+        cmocka_unit_test(test_train_failures),
+        cmocka_unit_test(test_train_steps),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     gp_backend_close(gpu);
