@@ -558,7 +558,9 @@ static int cuda_init(gp_backend *be, gp_cuda *c, gp_error *err)
     const char *ch = getenv("GP_CUDA_CHUNK");
     if (ch && atol(ch) > 0) chunk = atol(ch);
     if (chunk < 64) chunk = 64;
-    if (chunk > 4096) chunk = 4096;
+    /* at most 1024: a batch of several chunks overlaps one chunk's host
+     * summaries with the next chunk's GPU work (gp_infer) */
+    if (chunk > 1024) chunk = 1024;
     be->chunk_galaxies = (int)chunk;
     be->chunk_rows = (int)(chunk * 1000 < (1L << 22) ? chunk * 1000 : (1L << 22));
     snprintf(be->description, sizeof be->description, "cuda:%d (%.60s, %.1f GiB%s)", c->device,

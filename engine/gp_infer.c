@@ -103,6 +103,29 @@ static int check_galaxy(const gp_model *m, const gp_galaxy *g, gp_result *r)
     return GP_OK;
 }
 
+/* Results initialised and inputs checked, in parallel: each galaxy's
+ * result written by one thread only. */
+typedef struct check_job {
+    const gp_model  *m;
+    const gp_galaxy *gal;
+    gp_result       *res;
+    int              nsamples;
+} check_job;
+
+static void check_range(void *ctx, size_t begin, size_t end)
+{
+    check_job *j = ctx;
+    for (size_t i = begin; i < end; i++) {
+        gp_result *r = &j->res[i];
+        memset(r, 0, sizeof *r);
+        r->id = j->gal[i].id;
+        r->flags = j->gal[i].flags;
+        r->nsamples = j->nsamples;
+        r->summary.bpt_class = -1;
+        (void)check_galaxy(j->m, &j->gal[i], r);
+    }
+}
+
 #define TRY(x) do { if ((st = (x)) != GP_OK) goto done; } while (0)
 #define ALLOC(var, n, what) do { if (!((var) = buf_alloc(&B, (n), (what), err))) { st = GP_ERR_NOMEM; goto done; } } while (0)
 
@@ -413,14 +436,13 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     int first_bad = GP_OK;
     int *good = malloc(sizeof(int) * (n ? n : 1));
     if (!good) return GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate the batch index");
+    /* every pixel checked, by all the backend's CPUs (all CPUs for a GPU's) */
+    const int check_threads = strcmp(m->be->ops->name, "cpu") == 0 ? m->be->threads : gp_cpu_count();
+    check_job cj = { m, gal, res, o.nsamples };
+    (void)gp_parallel_for(check_threads, n, check_range, &cj);
     size_t ngood = 0;
     for (size_t i = 0; i < n; i++) {
-        memset(&res[i], 0, sizeof res[i]);
-        res[i].id = gal[i].id;
-        res[i].flags = gal[i].flags;
-        res[i].nsamples = o.nsamples;
-        res[i].summary.bpt_class = -1;
-        if (check_galaxy(m, &gal[i], &res[i]) == GP_OK) good[ngood++] = (int)i;
+        if (res[i].status == GP_OK) good[ngood++] = (int)i;
         else if (first_bad == GP_OK) {
             first_bad = GP_FAIL(err, res[i].status, "%s", res[i].message);
         }
