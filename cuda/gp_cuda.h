@@ -138,9 +138,6 @@ typedef struct gp_cu_stretch_par {
     float inv_soft[GP_CU_SMALL], offset[GP_CU_SMALL], inv_scale[GP_CU_SMALL];
 } gp_cu_stretch_par;
 
-/* Y = the transposed convolution of X by W, no bias (gp_cu_deconv_at). */
-int gp_cuda_k_deconv(gp_cuda *c, const float *X, int n, int cin, int h, int w, const float *W, int cout,
-                     int k, int s, int p, int ho, int wo, float *Y, const char *what, gp_error *err);
 int gp_cuda_k_bias_act(gp_cuda *c, float *y, size_t n, int channels, size_t plane,
                        const float *b, gp_act act, float slope, const char *what, gp_error *err);
 int gp_cuda_k_stretch(gp_cuda *c, float *x, size_t n, int bands, size_t plane,

@@ -11,12 +11,10 @@
  * and activation follow in one kernel.
  *
  * Convolutions (NCHW, float): conv2d is cudnnConvolutionForward with the
- * PyTorch weight layout [Cout x Cin x k x k]; conv_transpose2d (and
- * conv2d's backward data, the same operation) is a direct gather kernel
- * (gp_cu_deconv_at): cuDNN 9's backward-data algorithm 1 left most of the
- * output unwritten on an H200 for a batch of 6 images of 128 x 20 x 20,
- * while batches of 4 and 16 were right.  The plans below keep the
- * backward-data kind for completeness.  A plan
+ * PyTorch weight layout [Cout x Cin x k x k]; conv_transpose2d is the
+ * adjoint, cudnnConvolutionBackwardData of the convolution that maps the
+ * output back to the input, whose filter [K = Cin, C = Cout, k, k] is
+ * exactly PyTorch's ConvTranspose2d layout [Cin x Cout x k x k].  A plan
  * (descriptors, algorithm, workspace size) is kept per shape and
  * direction; the algorithm is the fastest one cudnnFind measures (or
  * cuDNN's heuristic with GP_CUDA_CONV_ALGO=heuristic) whose workspace
@@ -293,12 +291,6 @@ static int conv_run(gp_backend *be, int transpose, const float *X, int n, int ci
     if ((double)n * cout * ho * wo > 2147483647.0 || (double)n * cin * h * w > 2147483647.0)
         return GP_FAIL(err, GP_ERR_ARG, "CUDA %s: more than 2^31 values in a tensor", what);
     TRY(gp_cuda_enter(c, what, err));
-    if (transpose) {
-        /* direct gather kernel, not cuDNN's backward data (gp_cu_deconv_at) */
-        TRY(gp_cuda_k_deconv(c, X, n, cin, h, w, W, cout, k, stride, pad, ho, wo, Y, what, err));
-        return gp_cuda_k_bias_act(c, Y, (size_t)n * cout * (size_t)ho * wo, cout, (size_t)ho * wo, b, act,
-                                  slope, what, err);
-    }
     const int key[12] = { transpose, n, cin, h, w, cout, k, stride, pad, c->tf32,
                           transpose ? GP_CUDA_CONV_BWD_DATA : GP_CUDA_CONV_FWD, conv_find(be) };
     gp_cuda_conv_plan *p;
@@ -395,11 +387,7 @@ static int conv_backward(gp_backend *be, int transpose, const float *X, int n, i
     TRY(gp_cuda_enter(c, what, err));
     const float one = 1.0f, zero = 0.0f;
     gp_cuda_conv_plan *p;
-    if (dX && !transpose) {
-        /* conv2d's backward data is the transposed convolution of dY: the
-         * direct gather kernel, not cuDNN's backward data (gp_cu_deconv_at) */
-        TRY(gp_cuda_k_deconv(c, dY, n, cout, ho, wo, W, cin, k, stride, pad, h, w, dX, what, err));
-    } else if (dX) {
+    if (dX) {
         const int key[12] = { transpose, n, cin, h, w, cout, k, stride, pad, c->tf32,
                               transpose ? GP_CUDA_CONV_FWD : GP_CUDA_CONV_BWD_DATA, conv_find(be) };
         TRY(plan_get(c, key, ho, wo, &p, what, err));

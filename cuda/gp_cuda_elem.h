@@ -248,40 +248,4 @@ GP_CU_FN void gp_cu_adam_at(size_t i, float *w, const float *g, float *m, float 
     w[i] -= a * m[i] / (sqrtf(v[i]) + epsh);
 }
 
-/* Element i of a transposed convolution without bias, Y [n x cout x ho x
- * wo] from X [n x cin x h x w] and W [cin x cout x k x k] (PyTorch's
- * ConvTranspose2d layout), y = iy s - p + ky: each output gathers the
- * inputs that reach it, summed over ci, then ky, then kx (a fixed order).
- * Also the backward-data of conv2d (X = dY, W = the conv2d's [cout x cin
- * x k x k] read as [cin' = cout x cout' = cin], (ho, wo) = the conv2d's
- * input size).  cuDNN's backward-data algorithm 1 left most outputs
- * unwritten for some batch sizes on an H200 (cuDNN 9, batch 6 of 128 x
- * 20 x 20), so this direct gather replaces it. */
-GP_CU_FN float gp_cu_deconv_at(size_t i, const float *X, int cin, int h, int w, const float *W,
-                               int cout, int k, int s, int p, int ho, int wo)
-{
-    int x = (int)(i % (size_t)wo);
-    size_t t = i / (size_t)wo;
-    int y = (int)(t % (size_t)ho);
-    t /= (size_t)ho;
-    int co = (int)(t % (size_t)cout);
-    size_t b = t / (size_t)cout;
-    int ky0 = (y + p) % s, kx0 = (x + p) % s;
-    float acc = 0.0f;
-    for (int ci = 0; ci < cin; ci++) {
-        const float *xin = X + (b * (size_t)cin + (size_t)ci) * (size_t)h * (size_t)w;
-        const float *wk = W + ((size_t)ci * (size_t)cout + (size_t)co) * (size_t)k * (size_t)k;
-        for (int ky = ky0; ky < k; ky += s) {
-            int iy = (y + p - ky) / s;   /* exact: y + p - ky is a multiple of s */
-            if (iy < 0 || iy >= h) continue;
-            for (int kx = kx0; kx < k; kx += s) {
-                int ix = (x + p - kx) / s;
-                if (ix < 0 || ix >= w) continue;
-                acc += xin[(size_t)iy * (size_t)w + (size_t)ix] * wk[ky * k + kx];
-            }
-        }
-    }
-    return acc;
-}
-
 #endif

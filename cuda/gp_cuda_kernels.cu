@@ -74,22 +74,6 @@ __global__ void k_activate(float *x, size_t n, int act, float slope)
     GRID_STRIDE(i, n) gp_cu_activate_at(i, x, act, slope);
 }
 
-__global__ void k_deconv(const float *X, size_t total, int cin, int h, int w, const float *W, int cout,
-                         int k, int s, int p, int ho, int wo, float *Y)
-{
-    GRID_STRIDE(i, total) Y[i] = gp_cu_deconv_at(i, X, cin, h, w, W, cout, k, s, p, ho, wo);
-}
-
-int gp_cuda_k_deconv(gp_cuda *c, const float *X, int n, int cin, int h, int w, const float *W, int cout,
-                     int k, int s, int p, int ho, int wo, float *Y, const char *what, gp_error *err)
-{
-    size_t total = (size_t)n * (size_t)cout * (size_t)ho * (size_t)wo;
-    if (total == 0) return GP_OK;
-    k_deconv<<<grid_for(total), GP_CU_BLOCK, 0, c->stream>>>(X, total, cin, h, w, W, cout, k, s, p, ho, wo, Y);
-    GP_CU_LAUNCHED(err, what);
-    return GP_OK;
-}
-
 int gp_cuda_k_bias_act(gp_cuda *c, float *y, size_t n, int channels, size_t plane,
                        const float *b, gp_act act, float slope, const char *what, gp_error *err)
 {
