@@ -67,24 +67,36 @@ void gp_cpu_amx_pack_b(const float *Wr, int N, int K, uint16_t *B)
         }
 }
 
+/* 16 floats -> their three bf16 parts */
+static inline void split16(__m512 v, __m256i *h0, __m256i *h1, __m256i *h2)
+{
+    __m256bh a = _mm512_cvtneps_pbh(v);
+    v = _mm512_sub_ps(v, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)a), 16)));
+    __m256bh b = _mm512_cvtneps_pbh(v);
+    v = _mm512_sub_ps(v, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)b), 16)));
+    *h0 = (__m256i)a;
+    *h1 = (__m256i)b;
+    *h2 = (__m256i)_mm512_cvtneps_pbh(v);
+}
+
 /* n floats of s -> the three bf16 parts at d, d + plane, d + 2 plane */
 static inline void split_run(const float *s, size_t n, uint16_t *d, size_t plane)
 {
+    __m256i h0, h1, h2;
     size_t i = 0;
-    for (; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        __m512 v = _mm512_maskz_loadu_ps(m, s + i);
-        for (int part = 0; part < 3; part++) {
-            __m256bh h = _mm512_cvtneps_pbh(v);
-            if (n - i >= 16) _mm256_storeu_si256((__m256i *)(d + part * plane + i), (__m256i)h);
-            else {   /* tail (no AVX512-BW/VL masked store in this file's flags) */
-                uint16_t t[16];
-                _mm256_storeu_si256((__m256i *)t, (__m256i)h);
-                memcpy(d + part * plane + i, t, sizeof(uint16_t) * (n - i));
-            }
-            if (part < 2)
-                v = _mm512_sub_ps(v, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)h), 16)));
-        }
+    for (; i + 16 <= n; i += 16) {
+        split16(_mm512_loadu_ps(s + i), &h0, &h1, &h2);
+        _mm256_storeu_si256((__m256i *)(d + i), h0);
+        _mm256_storeu_si256((__m256i *)(d + plane + i), h1);
+        _mm256_storeu_si256((__m256i *)(d + 2 * plane + i), h2);
+    }
+    if (i < n) {   /* tail (no AVX512-BW/VL masked store with this file's flags) */
+        uint16_t t[3][16];
+        split16(_mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1u), s + i), &h0, &h1, &h2);
+        _mm256_storeu_si256((__m256i *)t[0], h0);
+        _mm256_storeu_si256((__m256i *)t[1], h1);
+        _mm256_storeu_si256((__m256i *)t[2], h2);
+        for (int part = 0; part < 3; part++) memcpy(d + part * plane + i, t[part], sizeof(uint16_t) * (n - i));
     }
 }
 
