@@ -24,6 +24,15 @@ libgalpost_la_SOURCES += \
 libgalpost_la_SOURCES += engine/cpu/gp_cpu_math.h engine/cpu/gp_cpu_stretch.c \
 	engine/cpu/gp_cpu_encoder.c engine/cpu/gp_cpu_flows.c \
 	engine/cpu/gp_cpu_wcache.c engine/cpu/gp_cpu_gemm.c
+# AMX kernels: their own flags, so in a convenience library of their own;
+# called only after gp_cpu_have_amx() (gp_cpu_gemm.c, built without them)
+if GP_AMX
+noinst_LTLIBRARIES += libgpamx.la
+libgpamx_la_CPPFLAGS = $(AM_CPPFLAGS)
+libgpamx_la_CFLAGS = $(AM_CFLAGS) $(AMX_CFLAGS)
+libgpamx_la_SOURCES = engine/cpu/gp_cpu_amx.c
+libgalpost_la_LIBADD += libgpamx.la
+endif
 # -- FITS/WCS frames, cutouts, photometry --
 libgalpost_la_SOURCES += \
 	engine/gp_fits_util.h engine/gp_fits_util.c \

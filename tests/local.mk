@@ -58,6 +58,12 @@ tests_test_cpu_fast_SOURCES = tests/test_cpu_fast.c
 tests_test_cpu_fast_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_cpu_fast_LDADD = $(TEST_LDADD)
 
+# the AMX split-bf16 convolution against double references, with and without AMX
+check_PROGRAMS += tests/test_cpu_amx
+tests_test_cpu_amx_SOURCES = tests/test_cpu_amx.c
+tests_test_cpu_amx_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_cpu_amx_LDADD = $(TEST_LDADD)
+
 # every test program above is a test
 TESTS += $(check_PROGRAMS)
 

@@ -3,8 +3,9 @@
  * references, on fresh random inputs.
  *  - conv_stack equals a double-precision convolution reference layer by
  *    layer (relative error < 1e-5), on the direct first-layer path (cout a
- *    multiple of 32) and the GEMM path, and is bit-identical for 1, 2 and 3
- *    threads and for a batch or its images one at a time;
+ *    multiple of 32), the GEMM path and, where the CPU has it, the AMX
+ *    path (and each again with GP_CPU_NO_AMX=1), and is bit-identical for
+ *    1, 2 and 3 threads and for a batch or its images one at a time;
  *  - the stretch equals (asinh(x/soft) - offset)/scale in double within
  *    2 float ulps (and passes +-inf and NaN through);
  *  - member_sample equals the composed path (normals, gp_realnvp_apply,
@@ -80,24 +81,33 @@ static void check_stack(const int *ch, int nconv, int k, int s, int p, int hw, i
         memcpy(R + i * out, a, sizeof(double) * out);
         free(a);
     }
-    for (int threads = 1; threads <= 3; threads++) {
-        gp_backend *be;
-        assert_int_equal(gp_backend_open_cpu(threads, &be, NULL), GP_OK);
-        assert_non_null(be->ops->conv_stack);
-        for (size_t j = 0; j < out * n; j++) y[j] = NAN;
-        assert_int_equal(be->ops->conv_stack(be, x, n, hw, hw, nconv, L, GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_OK);
-        double e = gp_test_relerr(y, R, out * n);
-        if (!(e < 1e-5)) fail_msg("conv_stack %d->%d, %d threads: relative error %g", ch[0], ch[nconv], threads, e);
-        if (threads == 1) memcpy(y1, y, sizeof(float) * out * n);
-        else if (memcmp(y, y1, sizeof(float) * out * n)) fail_msg("conv_stack: %d threads differ from 1 thread", threads);
-        /* one image at a time: the same bits */
-        for (int i = 0; i < n; i++) {
-            assert_int_equal(be->ops->conv_stack(be, x + i * in, 1, hw, hw, nconv, L, GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_OK);
-            if (memcmp(y, y1 + i * out, sizeof(float) * out))
-                fail_msg("conv_stack: image %d alone differs from the batch (%d threads)", i, threads);
+    /* where the CPU has AMX, its kernel takes the layers it can (k cin and
+     * cout multiples of 32); both paths are checked (GP_CPU_NO_AMX) */
+    char *no_amx = getenv("GP_CPU_NO_AMX") ? strdup(getenv("GP_CPU_NO_AMX")) : NULL;
+    for (int path = 0; path < 2; path++) {
+        if (path == 1) setenv("GP_CPU_NO_AMX", "1", 1);
+        for (int threads = 1; threads <= 3; threads++) {
+            gp_backend *be;
+            assert_int_equal(gp_backend_open_cpu(threads, &be, NULL), GP_OK);
+            assert_non_null(be->ops->conv_stack);
+            for (size_t j = 0; j < out * n; j++) y[j] = NAN;
+            assert_int_equal(be->ops->conv_stack(be, x, n, hw, hw, nconv, L, GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_OK);
+            double e = gp_test_relerr(y, R, out * n);
+            if (!(e < 1e-5)) fail_msg("conv_stack %d->%d, %d threads: relative error %g", ch[0], ch[nconv], threads, e);
+            if (threads == 1) memcpy(y1, y, sizeof(float) * out * n);
+            else if (memcmp(y, y1, sizeof(float) * out * n)) fail_msg("conv_stack: %d threads differ from 1 thread", threads);
+            /* one image at a time: the same bits */
+            for (int i = 0; i < n; i++) {
+                assert_int_equal(be->ops->conv_stack(be, x + i * in, 1, hw, hw, nconv, L, GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_OK);
+                if (memcmp(y, y1 + i * out, sizeof(float) * out))
+                    fail_msg("conv_stack: image %d alone differs from the batch (%d threads)", i, threads);
+            }
+            gp_backend_close(be);
         }
-        gp_backend_close(be);
     }
+    if (no_amx) setenv("GP_CPU_NO_AMX", no_amx, 1);
+    else unsetenv("GP_CPU_NO_AMX");
+    free(no_amx);
     for (int l = 0; l < nconv; l++) { free(W[l]); free(b[l]); }
     free(x); free(y); free(y1); free(R);
 }

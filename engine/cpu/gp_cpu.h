@@ -27,6 +27,28 @@ const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in);
 void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
                                gp_act act, float slope, float *Y);
 int gp_cpu_have_avx512(void);
+/* 1 when the AMX kernels below may run: built with them, CPUID has
+ * AMX-TILE, AMX-BF16 and AVX512-BF16, the kernel granted the tile state
+ * (asked once per process), and GP_CPU_NO_AMX is unset, empty or "0" (read
+ * at every call, so a test or benchmark can compare both paths). */
+int gp_cpu_have_amx(void);
+/* AMX split-bf16 convolution (gp_cpu_amx.c), as accurate as fp32:
+ * pack_b: Wr [N x K] (gp_cpu_conv_weights' order) -> B, three bf16 planes
+ * of N x K in the tile layout (K, N multiples of 32); */
+void gp_cpu_amx_pack_b(const float *Wr, int N, int K, uint16_t *B);
+/* conv_x6: the implicit-GEMM form, no im2col: x, the band's padded HWC
+ * input rows (pitch wp pixels of c channels; the first is output row 0's
+ * first tap row) -> C, row q = oy wq + ox (wq = wp / s rounded up; only ox
+ * < wo are outputs) of N channels, for rows output rows; k c a multiple of
+ * 32.  A: scratch of gp_cpu_amx_conv_scratch() uint16 values (64-byte
+ * aligned), which also gives C's row count (*c_rows). */
+size_t gp_cpu_amx_conv_scratch(int wp, int c, int k, int s, int wo, int rows, size_t *c_rows);
+void gp_cpu_amx_conv_x6(const float *x, int wp, int c, int k, int s, int wo, int rows, const uint16_t *B, int N,
+                        uint16_t *A, float *C);
+/* A convolution's weights packed for gp_cpu_amx_conv_x6 (the order of
+ * gp_cpu_conv_weights(be, L, 0)), cached by the backend; NULL when out of
+ * memory. */
+const uint16_t *gp_cpu_conv_weights_amx(gp_backend *be, const gp_conv_layer *L);
 int gp_cpu_member_sample(gp_backend *be, const struct gp_net *net, int k, uint64_t seed,
                          const uint64_t *gal_id, const int *row_gal, const int *sample_idx, int rows,
                          const float *trunk, const float *head, const float *lhead, int ngal,

@@ -188,9 +188,12 @@ static int cpu_dense(gp_backend *be, const float *X, int rows, int in,
     double flops = 2.0 * rows * in * out;
     int threads = be->threads;
     if (threads > 1 && flops >= 2e6 && rows >= 2) {
-        /* blocks of at least 8 rows, about 4 per thread for balance */
+        /* blocks of at least 8 rows, about 4 per thread for balance; one
+         * per thread when the weights outgrow L2 (the encoder's mu and
+         * logvar layers, 6.5 MB each): every block packs all of W again */
         int nblk = 4 * threads;
         if (nblk > rows / 8) nblk = rows / 8 > threads ? rows / 8 : threads;
+        if ((size_t)in * out * sizeof(float) > ((size_t)2 << 20)) nblk = threads;
         if (nblk > rows) nblk = rows;
         j.block = (rows + nblk - 1) / nblk;
         nblk = (rows + j.block - 1) / j.block;

@@ -1,13 +1,19 @@
 /*
  * gp_cpu_gemm.c: a row-block GEMM for the flows' hidden layers (AVX-512):
  * one FMA chain per output in k order, so a row's values do not depend on
- * the other rows of its block.
+ * the other rows of its block.  Also the CPU feature checks
+ * (gp_cpu_have_avx512, gp_cpu_have_amx), built without any ISA flags.
  */
+#include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "gp_cpu.h"
 #if defined(__GNUC__) && defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -64,6 +70,36 @@ int gp_cpu_have_avx512(void)
     if (cpu < 0) cpu = __builtin_cpu_supports("avx512f");
     return cpu;
 }
+
+#if defined(GP_HAVE_AMX) && defined(SYS_arch_prctl)
+static int amx_usable;
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+/* CPUID: AMX-TILE, AMX-BF16 (leaf 7 EDX bits 24, 22), AVX512-BF16 (leaf 7
+ * subleaf 1 EAX bit 5), AVX-512F; then the kernel's permission for the
+ * process to use the tile data state (Linux 5.16+), asked once. */
+static void amx_probe(void)
+{
+    unsigned a, b, c, d;
+    if (!gp_cpu_have_avx512() || __get_cpuid_max(0, NULL) < 7) return;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!(d & (1u << 24)) || !(d & (1u << 22))) return;
+    __cpuid_count(7, 1, a, b, c, d);
+    if (!(a & (1u << 5))) return;
+    const long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
+    amx_usable = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+
+int gp_cpu_have_amx(void)
+{
+    pthread_once(&amx_once, amx_probe);
+    if (!amx_usable) return 0;
+    const char *off = getenv("GP_CPU_NO_AMX");
+    return !(off && *off && *off != '0');
+}
+#else
+int gp_cpu_have_amx(void) { return 0; }
+#endif
 #else
 void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
                                gp_act act, float slope, float *Y)
@@ -71,5 +107,6 @@ void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, in
     (void)X; (void)R; (void)K; (void)WT; (void)N; (void)bias; (void)act; (void)slope; (void)Y;
 }
 int gp_cpu_have_avx512(void) { return 0; }
+int gp_cpu_have_amx(void) { return 0; }
 #endif
 

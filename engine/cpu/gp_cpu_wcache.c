@@ -78,3 +78,38 @@ const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in)
     return Wt;
 }
 
+
+/* The weights of a convolution as gp_cpu_amx_gemm_x6's B, three bf16
+ * planes in the tile layout (kind 3; the uint16 data in a float block). */
+const uint16_t *gp_cpu_conv_weights_amx(gp_backend *be, const gp_conv_layer *L)
+{
+#ifndef GP_HAVE_AMX
+    (void)be; (void)L;
+    return NULL;
+#else
+    const float *Wr = gp_cpu_conv_weights(be, L, 0);
+    if (!Wr) return NULL;
+    gp_cpu_impl *im = be->impl;
+    const int K = L->cin * L->k * L->k;
+    size_t n = (size_t)L->cout * K;
+    pthread_mutex_lock(&im->mx);
+    for (gp_cpu_wcache *e = im->wcache; e; e = e->next)
+        if (e->W == L->W && e->n == n && e->transposed == 3) {
+            pthread_mutex_unlock(&im->mx);
+            return (const uint16_t *)e->Wr;
+        }
+    gp_cpu_wcache *e = malloc(sizeof *e);
+    /* 64-byte aligned: each tile row is one cache line */
+    float *B = aligned_alloc(64, (sizeof(uint16_t) * 3 * n + 63) & ~(size_t)63);
+    if (!e || !B) { free(e); free(B); pthread_mutex_unlock(&im->mx); return NULL; }
+    gp_cpu_amx_pack_b(Wr, L->cout, K, (uint16_t *)B);
+    e->W = L->W;
+    e->Wr = B;
+    e->n = n;
+    e->transposed = 3;
+    e->next = im->wcache;
+    im->wcache = e;
+    pthread_mutex_unlock(&im->mx);
+    return (const uint16_t *)B;
+#endif
+}
