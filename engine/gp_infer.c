@@ -73,6 +73,24 @@ static void buf_free_all(infer_buffers *b)
     b->n = 0;
 }
 
+/* 1 when none of p[0..n-1] is inf or NaN (exponent bits all ones): a
+ * branch-free OR over the bits that GCC vectorizes (a scalar isfinite per
+ * pixel cost ~0.1 ms a galaxy, 6% of the CPU pipeline); the slow loop
+ * below runs only to name the first bad pixel. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(GP_NO_CLONES)
+__attribute__((optimize("O3"), target_clones("avx512f", "avx2", "default")))
+#endif
+static int all_finite(const float *p, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, p + i, sizeof b);
+        bad |= (uint32_t)((b & 0x7F800000u) == 0x7F800000u);
+    }
+    return !bad;
+}
+
 /* Check one galaxy's inputs; fill res->status/message on failure. */
 static int check_galaxy(const gp_model *m, const gp_galaxy *g, gp_result *r)
 {
@@ -90,15 +108,16 @@ static int check_galaxy(const gp_model *m, const gp_galaxy *g, gp_result *r)
                      (unsigned long long)g->id);
             return GP_ERR_DATA;
         }
-        for (size_t p = 0; p < GP_CUTOUT_PIXELS; p++)
-            if (!isfinite(g->cutout[p])) {
-                r->status = GP_ERR_DATA;
-                snprintf(r->message, sizeof r->message,
-                         "galaxy %llu: cutout pixel %zu (band %c, x=%zu, y=%zu) is not finite",
-                         (unsigned long long)g->id, p, "gri"[p / (GP_CUTOUT_SIZE * GP_CUTOUT_SIZE)],
-                         p % GP_CUTOUT_SIZE, (p / GP_CUTOUT_SIZE) % GP_CUTOUT_SIZE);
-                return GP_ERR_DATA;
-            }
+        if (!all_finite(g->cutout, GP_CUTOUT_PIXELS))
+            for (size_t p = 0; p < GP_CUTOUT_PIXELS; p++)
+                if (!isfinite(g->cutout[p])) {
+                    r->status = GP_ERR_DATA;
+                    snprintf(r->message, sizeof r->message,
+                             "galaxy %llu: cutout pixel %zu (band %c, x=%zu, y=%zu) is not finite",
+                             (unsigned long long)g->id, p, "gri"[p / (GP_CUTOUT_SIZE * GP_CUTOUT_SIZE)],
+                             p % GP_CUTOUT_SIZE, (p / GP_CUTOUT_SIZE) % GP_CUTOUT_SIZE);
+                    return GP_ERR_DATA;
+                }
     }
     return GP_OK;
 }

@@ -248,6 +248,26 @@ static void test_bad_galaxies_fail_alone(void **state)
     assert_int_equal(r[2].status, GP_ERR_DATA);
     assert_non_null(strstr(r[2].message, "magnitude z"));
     assert_non_null(strstr(err.msg, idbuf));
+    /* the vectorized pixel check: inf, -inf and NaN at the first, the last
+     * and inner pixels, one at a time, each rejected and located */
+    {
+        const float badv[3] = { INFINITY, -INFINITY, NAN };
+        const size_t pos[4] = { 0, GP_CUTOUT_PIXELS - 1, 17, 2 * GP_CUTOUT_SIZE * GP_CUTOUT_SIZE + 31 };
+        for (int v = 0; v < 3; v++)
+            for (int q = 0; q < 4; q++) {
+                memcpy(bad, gal[1].cutout, sizeof(float) * GP_CUTOUT_PIXELS);
+                bad[pos[q]] = badv[v];
+                gp_galaxy one = gal[1];
+                one.cutout = bad;
+                assert_int_equal(gp_infer(m, &one, 1, &io, r, &err), GP_ERR_DATA);
+                char where[64];
+                size_t p = pos[q];
+                snprintf(where, sizeof where, "pixel %zu (band %c, x=%zu, y=%zu)", p,
+                         "gri"[p / (GP_CUTOUT_SIZE * GP_CUTOUT_SIZE)], p % GP_CUTOUT_SIZE,
+                         (p / GP_CUTOUT_SIZE) % GP_CUTOUT_SIZE);
+                if (!strstr(r[0].message, where)) fail_msg("%s: expected '%s'", r[0].message, where);
+            }
+    }
     /* missing cutout for an image model */
     gp_galaxy nocut = gal[0];
     nocut.cutout = NULL;

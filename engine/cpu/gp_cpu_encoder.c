@@ -437,11 +437,19 @@ static void band(const stack_geom *g, int l, int b, const float *in, float *out,
 placed:
 #endif
     if (!y_nchw) return;
-    /* transpose [P x cout] -> y[cout][oy0*wo + i] (bias and activation applied) */
+    /* transpose [P x cout] -> y[cout][oy0*wo + i] (bias and activation
+     * applied), in blocks of 16 pixels, a block's rows (16 x cout floats)
+     * in L1 while each channel's run is written.  (This is ~5% of the
+     * encoder's CPU time either way: the stores to the batch-sized output
+     * miss the caches.) */
     const size_t plane = (size_t)ho * wo;
-    for (int co = 0; co < L->cout; co++) {
-        float *yr = y_nchw + (size_t)co * plane + (size_t)oy0 * wo;
-        for (int i = 0; i < P; i++) yr[i] = tmp[(size_t)i * L->cout + co];
+    for (int i0 = 0; i0 < P; i0 += 16) {
+        const int ni = P - i0 < 16 ? P - i0 : 16;
+        const float *tb = tmp + (size_t)i0 * L->cout;
+        for (int co = 0; co < L->cout; co++) {
+            float *yr = y_nchw + (size_t)co * plane + (size_t)oy0 * wo + i0;
+            for (int i = 0; i < ni; i++) yr[i] = tb[(size_t)i * L->cout + co];
+        }
     }
 }
 
@@ -465,6 +473,41 @@ static void zero_border(float *y, int c, int h, int w, int pad)
 }
 
 
+#if HAVE_DIRECT
+/* One row of three channel planes r, g, b into rgb rgb ... (n pixels),
+ * 16 pixels (three vectors) per step by two-source permutes. */
+__attribute__((target("avx512f")))
+static void interleave3_avx512(const float *r, const float *g, const float *b, int n, float *out)
+{
+    /* output lane e of vector v is pixel (16v + e) / 3, channel (16v + e) % 3:
+     * channels 0 and 1 from r and g (index 16 + pixel), 2 from b */
+    static const int32_t irg[3][16] = {
+        { 0, 16, 0, 1, 17, 1, 2, 18, 2, 3, 19, 3, 4, 20, 4, 5 },
+        { 21, 5, 6, 22, 6, 7, 23, 7, 8, 24, 8, 9, 25, 9, 10, 26 },
+        { 10, 11, 27, 11, 12, 28, 12, 13, 29, 13, 14, 30, 14, 15, 31, 15 } };
+    static const int32_t ib[3][16] = {
+        { 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5 },
+        { 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9, 10, 10 },
+        { 10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15, 15 } };
+    static const __mmask16 mb[3] = { 0x4924, 0x2492, 0x9249 };   /* lanes of channel 2 */
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 vr = _mm512_loadu_ps(r + i), vg = _mm512_loadu_ps(g + i), vb = _mm512_loadu_ps(b + i);
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++) {
+            __m512 t = _mm512_permutex2var_ps(vr, _mm512_loadu_si512(irg[v]), vg);
+            t = _mm512_mask_permutexvar_ps(t, mb[v], _mm512_loadu_si512(ib[v]), vb);
+            _mm512_storeu_ps(out + 3 * (size_t)i + 16 * v, t);
+        }
+    }
+    for (; i < n; i++) {
+        out[3 * (size_t)i] = r[i];
+        out[3 * (size_t)i + 1] = g[i];
+        out[3 * (size_t)i + 2] = b[i];
+    }
+}
+#endif
+
 /* X image (CHW) -> HWC with a zero border of `pad` pixels */
 static void to_hwc(const float *x, int c, int h, int w, int pad, float *y)
 {
@@ -478,6 +521,13 @@ static void to_hwc(const float *x, int c, int h, int w, int pad, float *y)
         memset(row, 0, sizeof(float) * (size_t)pad * c);
         memset(row + (size_t)(pad + w) * c, 0, sizeof(float) * (size_t)pad * c);
         row += (size_t)pad * c;
+#if HAVE_DIRECT
+        if (c == 3 && gp_cpu_have_avx512()) {   /* (a pure copy: the same values either way) */
+            const float *src = x + (size_t)r * w;
+            interleave3_avx512(src, src + (size_t)h * w, src + 2 * (size_t)h * w, w, row);
+            continue;
+        }
+#endif
         for (int ci = 0; ci < c; ci++) {
             const float *src = x + ((size_t)ci * h + r) * w;
             for (int i = 0; i < w; i++) row[(size_t)i * c + ci] = src[i];
