@@ -23,7 +23,7 @@ libgalpost_la_SOURCES += \
 # -- fast CPU engine (issue 7) --
 libgalpost_la_SOURCES += engine/cpu/gp_cpu_math.h engine/cpu/gp_cpu_stretch.c \
 	engine/cpu/gp_cpu_encoder.c engine/cpu/gp_cpu_flows.c \
-	engine/cpu/gp_cpu_wcache.c engine/cpu/gp_cpu_gemm.c
+	engine/cpu/gp_cpu_wcache.c engine/cpu/gp_cpu_gemm.c engine/cpu/gp_cpu_dense_rows.c
 # AMX kernels: their own flags, so in a convenience library of their own;
 # called only after gp_cpu_have_amx() (gp_cpu_gemm.c, built without them)
 if GP_AMX

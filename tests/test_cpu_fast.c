@@ -11,6 +11,11 @@
  *  - member_sample equals the composed path (normals, gp_realnvp_apply,
  *    gp_affine1d_apply, add_rows) within 1e-5 relative, and is
  *    bit-identical for 1, 2 and 3 threads and for any split of the rows;
+ *  - the dense kernel (gp_cpu_dense_rows) equals double loops within 1e-5,
+ *    gives the same bits on every instruction-set path, for any subset of
+ *    the rows and for 1, 2 and 3 threads; inference with a model of the
+ *    default architecture gives the same samples for 1 and 2 threads and
+ *    for a galaxy in a batch of 24 or of 5;
  *  - the thread pool covers every index once, also in a child process
  *    forked after the pool started (which must not wait for the parent's
  *    workers).
@@ -23,6 +28,7 @@
 
 #include "galpost/gp_model.h"
 #include "gp_model_internal.h"
+#include "cpu/gp_cpu.h"
 #include "gp_parallel.h"
 #include "gp_rng.h"
 #include "gp_test_util.h"
@@ -259,6 +265,121 @@ static void count_range(void *ctx, int chunk, size_t begin, size_t end)
     for (size_t i = begin; i < end; i++) v[i]++;
 }
 
+/* The fixed-order dense kernel: against double loops; the same bits on
+ * every instruction-set path, for any subset of the rows, and through the
+ * backend's dense op with 1, 2 and 3 threads (the property OpenBLAS's sgemm
+ * lacks); K above the kernel's block (4096) and sizes that are not
+ * multiples of the tiles. */
+static void test_dense_rows(void **state)
+{
+    (void)state;
+    static const int shp[][3] = { { 70, 73, 256 }, { 64, 256, 128 }, { 13, 128, 5 }, { 9, 9000, 33 }, { 3, 17, 1 } };
+    gp_backend *be[3];
+    for (int t = 0; t < 3; t++) assert_int_equal(gp_backend_open_cpu(t + 1, &be[t], NULL), GP_OK);
+    for (size_t q = 0; q < sizeof shp / sizeof shp[0]; q++) {
+        int R = shp[q][0], K = shp[q][1], N = shp[q][2];
+        float *X = malloc(sizeof(float) * R * K), *W = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+        float *Y[3], *Z = malloc(sizeof(float) * R * N);
+        double *ref = malloc(sizeof(double) * R * N);
+        gp_test_fill(X, (size_t)R * K, 1.0);
+        gp_test_fill(W, (size_t)N * K, 1.0 / sqrt(K));
+        gp_test_fill(b, (size_t)N, 0.5);
+        double num = 0, den = 0;
+        for (int r = 0; r < R; r++)
+            for (int o = 0; o < N; o++) {
+                double acc = b[o];
+                for (int k = 0; k < K; k++) acc += (double)X[(size_t)r * K + k] * W[(size_t)o * K + k];
+                ref[(size_t)r * N + o] = acc;
+                if (fabs(acc) > den) den = fabs(acc);
+            }
+        for (int path = 0; path < 3; path++) {
+            Y[path] = malloc(sizeof(float) * R * N);
+            for (size_t i = 0; i < (size_t)R * N; i++) Y[path][i] = NAN;
+            int st = gp_cpu_dense_rows_path(X, R, K, W, N, b, Y[path], path);
+            if (st == -2) { free(Y[path]); Y[path] = NULL; continue; }   /* this CPU lacks the path */
+            assert_int_equal(st, 0);
+            for (size_t i = 0; i < (size_t)R * N; i++) {
+                if (!isfinite(Y[path][i])) fail_msg("dense rows %dx%d->%d path %d: output %zu not finite", R, K, N, path, i);
+                double d = fabs(Y[path][i] - ref[i]);
+                if (d > num) num = d;
+            }
+            if (!(num / den < 1e-5)) fail_msg("dense rows %dx%d->%d path %d: relative error %g", R, K, N, path, num / den);
+            if (path > 0 && Y[0] && memcmp(Y[path], Y[0], sizeof(float) * R * N))
+                fail_msg("dense rows %dx%d->%d: path %d differs from the scalar path", R, K, N, path);
+        }
+        /* rows alone or in part: the same bits as in the whole batch */
+        for (int r0 = 0; r0 < R; r0 += 5) {
+            int nr = R - r0 < 3 ? R - r0 : 3;
+            assert_int_equal(gp_cpu_dense_rows(X + (size_t)r0 * K, nr, K, W, N, b, Z), 0);
+            if (memcmp(Z, Y[0] + (size_t)r0 * N, sizeof(float) * nr * N))
+                fail_msg("dense rows %dx%d->%d: rows %d..%d differ when computed alone", R, K, N, r0, r0 + nr - 1);
+        }
+        /* the backend's dense op: the same bits for 1, 2 and 3 threads */
+        for (int t = 0; t < 3; t++) {
+            for (size_t i = 0; i < (size_t)R * N; i++) Z[i] = NAN;
+            assert_int_equal(be[t]->ops->dense(be[t], X, R, K, W, b, N, GP_ACT_NONE, 0.0f, Z, NULL), GP_OK);
+            if (memcmp(Z, Y[0], sizeof(float) * R * N))
+                fail_msg("dense %dx%d->%d: %d threads differ from the kernel", R, K, N, t + 1);
+        }
+        for (int path = 0; path < 3; path++) free(Y[path]);
+        free(X); free(W); free(b); free(Z); free(ref);
+    }
+    for (int t = 0; t < 3; t++) gp_backend_close(be[t]);
+}
+
+/* Inference with a model of the default architecture (the sizes at which
+ * OpenBLAS's row-count-dependent sums showed): samples bit-identical for 1
+ * and 2 threads and for a galaxy inferred within a batch or with a few
+ * others. */
+static void test_default_arch_determinism(void **state)
+{
+    (void)state;
+    char path[512];
+    gp_test_tmpname(path, sizeof path, ".gpw");
+    gp_arch a = gp_arch_default();
+    a.ensemble = 2;
+    gp_error err;
+    if (gp_model_write_random(path, &a, 5, &err)) fail_msg("%s", err.msg);
+    enum { NG = 24 };
+    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * NG);
+    gp_test_fill(cut, (size_t)GP_CUTOUT_PIXELS * NG, 0.05);
+    gp_galaxy gal[NG];
+    for (int g = 0; g < NG; g++) {
+        gal[g].id = 77 + (uint64_t)g * 1000003u;
+        gal[g].cutout = cut + (size_t)g * GP_CUTOUT_PIXELS;
+        gal[g].flags = 0;
+        float m[5] = { 18.9f, 17.6f, 16.8f + 0.02f * g, 16.4f, 16.1f };
+        memcpy(gal[g].mag, m, sizeof m);
+    }
+    gp_infer_options io = gp_infer_options_default();
+    io.nsamples = 60;
+    io.seed = 11;
+    io.keep_samples = 1;
+    gp_result r1[NG], r2[NG], r3[5];
+    gp_model *m[2];
+    for (int t = 0; t < 2; t++) {
+        gp_model_options o = gp_model_options_default();
+        o.backend = GP_BACKEND_CPU;
+        o.threads = t + 1;
+        if (gp_model_open(path, &o, &m[t], &err)) fail_msg("%s", err.msg);
+    }
+    assert_int_equal(gp_infer(m[0], gal, NG, &io, r1, &err), GP_OK);
+    assert_int_equal(gp_infer(m[1], gal, NG, &io, r2, &err), GP_OK);
+    assert_int_equal(gp_infer(m[1], gal + 9, 5, &io, r3, &err), GP_OK);
+    size_t bytes = sizeof(float) * (size_t)io.nsamples * GP_NQ;
+    for (int g = 0; g < NG; g++)
+        if (memcmp(r1[g].samples, r2[g].samples, bytes)) fail_msg("galaxy %d: samples differ between 1 and 2 threads", g);
+    for (int g = 0; g < 5; g++)
+        if (memcmp(r3[g].samples, r1[g + 9].samples, bytes)) fail_msg("galaxy %d: samples differ in a batch of 5", g + 9);
+    gp_result_free(r1, NG);
+    gp_result_free(r2, NG);
+    gp_result_free(r3, 5);
+    gp_model_close(m[0]);
+    gp_model_close(m[1]);
+    free(cut);
+    unlink(path);
+}
+
 static void test_pool_fork(void **state)
 {
     (void)state;
@@ -289,6 +410,8 @@ int main(void)
         cmocka_unit_test(test_conv_stack),
         cmocka_unit_test(test_stretch),
         cmocka_unit_test(test_member_sample),
+        cmocka_unit_test(test_dense_rows),
+        cmocka_unit_test(test_default_arch_determinism),
         cmocka_unit_test(test_pool_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,15 @@ const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in);
 void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
                                gp_act act, float slope, float *Y);
 int gp_cpu_have_avx512(void);
+/* Y [R x N] = X [R x K] W^T + b (b may be NULL), W [N x K] as stored, each
+ * output summed in one fixed order (16 interleaved fused chains, then a
+ * fixed tree, then the bias: gp_cpu_dense_rows.c), so that a row's values
+ * depend on that row alone and are the same bits on every instruction set.
+ * Returns 0, or -1 when out of memory.  _path forces 0 scalar, 1 AVX2, 2
+ * AVX-512 (tests); -2 when the CPU lacks it. */
+int gp_cpu_dense_rows(const float *X, int R, int K, const float *W, int N, const float *b, float *Y);
+int gp_cpu_dense_rows_path(const float *X, int R, int K, const float *W, int N, const float *b, float *Y,
+                           int path);
 /* 1 when the AMX kernels below may run: built with them, CPUID has
  * AMX-TILE, AMX-BF16 and AVX512-BF16, the kernel granted the tile state
  * (asked once per process), and GP_CPU_NO_AMX is unset, empty or "0" (read

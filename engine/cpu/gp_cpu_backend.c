@@ -157,25 +157,28 @@ struct dense_job {
     gp_act act;
     float slope;
     float *Y;
+    int nomem;      /* set by a block that could not get its buffer */
 };
 
-/* row blocks [begin, end) of `block` rows: GEMM, then bias and activation
- * while the block is in cache */
+/* row blocks [begin, end) of `block` rows: the fixed-order dense kernel
+ * (bias included), then the activation while the block is in cache */
 static void dense_blocks(void *ctx, size_t begin, size_t end)
 {
     struct dense_job *j = ctx;
     for (size_t blk = begin; blk < end; blk++) {
         int r0 = (int)blk * j->block, r1 = r0 + j->block < j->rows ? r0 + j->block : j->rows;
         float *y = j->Y + (size_t)r0 * j->out;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, j->out, j->in, 1.0f,
-                    j->X + (size_t)r0 * j->in, j->in, j->W, j->in, 0.0f, y, j->out);
-        gp_cpu_bias_act_cols(y, r1 - r0, j->out, (size_t)j->out, j->b, j->act, j->slope);
+        if (gp_cpu_dense_rows(j->X + (size_t)r0 * j->in, r1 - r0, j->in, j->W, j->out, j->b, y)) {
+            j->nomem = 1;
+            continue;
+        }
+        gp_cpu_bias_act_cols(y, r1 - r0, j->out, (size_t)j->out, NULL, j->act, j->slope);
     }
 }
 
-/* Each output row is one GEMM row whatever the blocking (a row's dot
- * products do not depend on the other rows), so blocks are free to vary
- * with the thread count. */
+/* Each output row's sums run in one fixed order whatever the blocking
+ * (gp_cpu_dense_rows), so blocks are free to vary with the thread count
+ * and a row's values do not depend on the batch. */
 static int cpu_dense(gp_backend *be, const float *X, int rows, int in,
                      const float *W, const float *b, int out, gp_act act,
                      float slope, float *Y, gp_error *err)
@@ -183,7 +186,7 @@ static int cpu_dense(gp_backend *be, const float *X, int rows, int in,
     if (rows < 0 || in < 1 || out < 1)
         return GP_FAIL(err, GP_ERR_ARG, "dense: invalid shape rows=%d in=%d out=%d", rows, in, out);
     if (rows == 0) return GP_OK;
-    struct dense_job j = { X, W, b, rows, in, out, rows, act, slope, Y };
+    struct dense_job j = { X, W, b, rows, in, out, rows, act, slope, Y, 0 };
     gp_blas_set_threads(1);
     double flops = 2.0 * rows * in * out;
     int threads = be->threads;
@@ -201,6 +204,8 @@ static int cpu_dense(gp_backend *be, const float *X, int rows, int in,
     } else {
         dense_blocks(&j, 0, 1);
     }
+    if (j.nomem)
+        return GP_FAIL(err, GP_ERR_NOMEM, "dense %dx%d -> %d: cannot allocate the partial sums", rows, in, out);
     return GP_OK;
 }
 

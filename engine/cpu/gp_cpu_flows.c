@@ -9,7 +9,9 @@
  * rows per operation.  Each conditioner's first layer is split as in
  * gp_cond_mlp_forward: the context part W_ctx trunk + b once per galaxy
  * before the region, the row part (1 to 4 inputs) as a short loop; hidden
- * and output layers are single-threaded cblas_sgemm on the block.  A row's
+ * and output layers run on the block through the AVX-512 row GEMM or the
+ * fixed-order dense kernel (gp_cpu_dense_rows.c; OpenBLAS's sgemm sums in
+ * an order that depends on the number of rows).  A row's
  * arithmetic does not depend on the block it falls in, the batch or the
  * thread count, so samples are bit-identical in any batch with any number
  * of threads; they equal the composed path's (gp_realnvp_apply) up to the
@@ -107,7 +109,9 @@ static void cond_block(const flow_job *j, const gp_cond_mlp *c, const float *G, 
             wt = gp_cpu_dense_wt(j->be, d->W, d->out, d->in);
         if (wt) {
             gp_cpu_gemm_rows64_avx512(in, R, d->in, wt, d->out, d->b, a, net->slope, out);
-        } else {
+        } else if (gp_cpu_dense_rows(in, R, d->in, d->W, d->out, d->b, out) == 0) {
+            gp_cpu_bias_act_cols(out, R, d->out, (size_t)d->out, NULL, a, net->slope);
+        } else {   /* no memory for the partial sums: right values, not in the fixed order */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, d->out, d->in, 1.0f, in, d->in, d->W, d->in,
                         0.0f, out, d->out);
             gp_cpu_bias_act_cols(out, R, d->out, (size_t)d->out, d->b, a, net->slope);
@@ -187,6 +191,8 @@ static void blocks_range(void *ctx, int chunk, size_t begin, size_t end)
 static void context_term(const gp_cond_mlp *c, const float *trunk, int ngal, float *G)
 {
     const gp_dense *l0 = &c->net.layer[0];
+    /* a galaxy's context must not depend on the batch: the fixed-order kernel */
+    if (gp_cpu_dense_rows(trunk, ngal, c->nctx, c->w_ctx, l0->out, l0->b, G) == 0) return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngal, l0->out, c->nctx, 1.0f, trunk, c->nctx,
                 c->w_ctx, c->nctx, 0.0f, G, l0->out);
     gp_cpu_bias_act_cols(G, ngal, l0->out, (size_t)l0->out, l0->b, GP_ACT_NONE, 0.0f);

@@ -1,0 +1,229 @@
+/*
+ * gp_cpu_dense_rows.c: the CPU backend's dense layers, with the same
+ * arithmetic for a row whatever else is computed.
+ *
+ * Y[r][o] = b[o] + sum_k X[r][k] W[o][k], W in its stored [out x in]
+ * layout, is computed in one fixed order: 16 partial sums, sum l taking
+ * k = l, l + 16, l + 32, ... as a chain of fused multiply-adds in k order;
+ * then the tree s[l] += s[l + 8], s[l] += s[l + 4], s[l] += s[l + 2],
+ * s[0] += s[1]; then + b[o].  A row's values therefore depend on nothing
+ * but that row and the weights: not on how many rows are computed with it,
+ * where it sits in the batch or how rows are split over threads; and they
+ * are the same bits on every path (AVX-512: one 16-lane vector per sum;
+ * AVX2 + FMA: two 8-lane vectors; scalar: fmaf), since each lane runs the
+ * same fused chain and the tree is done in scalar code.
+ *
+ * Why not OpenBLAS: its sgemm kernels for different numbers of rows sum in
+ * different orders (a 256 -> 128 layer differed in the last bit for most
+ * outputs between 64 and 8 rows), which made posterior samples depend on
+ * the batch and the thread count.
+ *
+ * Blocking: rows and outputs in 4 x 4 register tiles; K in blocks of
+ * KBLOCK so that a block of W (all outputs) stays in L2 while every row
+ * passes through it, the 16 partial sums of each output waiting in memory
+ * between blocks (only for K > KBLOCK: the encoder's mean and log-variance
+ * layers).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gp_cpu.h"
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define KBLOCK 4096   /* a block of W: 4096 x 32 outputs x 4 B = 512 KB */
+#define TR 4          /* rows per register tile */
+#define TO 4          /* outputs per register tile */
+
+/* The fixed reduction of 16 partial sums, then the bias. */
+static inline float finish(float s[16], float b)
+{
+    for (int l = 0; l < 8; l++) s[l] += s[l + 8];
+    for (int l = 0; l < 4; l++) s[l] += s[l + 4];
+    for (int l = 0; l < 2; l++) s[l] += s[l + 2];
+    return (s[0] + s[1]) + b;
+}
+
+/* Partial sums S [R x N x 16] over k in [k0, k1) (S holds the sums so far). */
+static void sums_scalar(const float *X, int R, int K, int k0, int k1, const float *W, int N, float *S)
+{
+    for (int r = 0; r < R; r++)
+        for (int o = 0; o < N; o++) {
+            const float *x = X + (size_t)r * K, *w = W + (size_t)o * K;
+            float *s = S + ((size_t)r * N + o) * 16;
+            for (int k = k0; k < k1; k++) s[k & 15] = fmaf(x[k], w[k], s[k & 15]);
+        }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/* k0 and k1 - k0 are multiples of 16 except for the last block's end. */
+__attribute__((target("avx512f")))
+static void sums_avx512(const float *X, int R, int K, int k0, int k1, const float *W, int N, float *S)
+{
+    for (int r0 = 0; r0 < R; r0 += TR)
+        for (int o0 = 0; o0 < N; o0 += TO) {
+            int nr = R - r0 < TR ? R - r0 : TR, no = N - o0 < TO ? N - o0 : TO;
+            const float *xr[TR], *wr[TO];
+            for (int i = 0; i < TR; i++) xr[i] = X + (size_t)(r0 + (i < nr ? i : 0)) * K;
+            for (int j = 0; j < TO; j++) wr[j] = W + (size_t)(o0 + (j < no ? j : 0)) * K;
+            __m512 acc[TR][TO];
+            for (int i = 0; i < TR; i++)
+                for (int j = 0; j < TO; j++)
+                    acc[i][j] = (i < nr && j < no) ? _mm512_loadu_ps(S + ((size_t)(r0 + i) * N + o0 + j) * 16)
+                                                   : _mm512_setzero_ps();
+            int k = k0;
+            for (; k + 16 <= k1; k += 16) {
+                __m512 xv[TR], wv[TO];
+#pragma GCC unroll 4
+                for (int i = 0; i < TR; i++) xv[i] = _mm512_loadu_ps(xr[i] + k);
+#pragma GCC unroll 4
+                for (int j = 0; j < TO; j++) wv[j] = _mm512_loadu_ps(wr[j] + k);
+#pragma GCC unroll 4
+                for (int i = 0; i < TR; i++)
+#pragma GCC unroll 4
+                    for (int j = 0; j < TO; j++) acc[i][j] = _mm512_fmadd_ps(xv[i], wv[j], acc[i][j]);
+            }
+            if (k < k1) {   /* the tail: lanes 0 .. k1 - k - 1 (k is a multiple of 16) */
+                __mmask16 m = (__mmask16)((1u << (k1 - k)) - 1u);
+                for (int i = 0; i < TR; i++) {
+                    __m512 xv = _mm512_maskz_loadu_ps(m, xr[i] + k);
+                    for (int j = 0; j < TO; j++)
+                        acc[i][j] = _mm512_mask3_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, wr[j] + k), acc[i][j], m);
+                }
+            }
+            for (int i = 0; i < nr; i++)
+                for (int j = 0; j < no; j++) _mm512_storeu_ps(S + ((size_t)(r0 + i) * N + o0 + j) * 16, acc[i][j]);
+        }
+}
+
+__attribute__((target("avx2,fma")))
+static void sums_avx2(const float *X, int R, int K, int k0, int k1, const float *W, int N, float *S)
+{
+    for (int r0 = 0; r0 < R; r0 += TR)
+        for (int o0 = 0; o0 < N; o0 += TO) {
+            int nr = R - r0 < TR ? R - r0 : TR, no = N - o0 < TO ? N - o0 : TO;
+            const float *xr[TR], *wr[TO];
+            for (int i = 0; i < TR; i++) xr[i] = X + (size_t)(r0 + (i < nr ? i : 0)) * K;
+            for (int j = 0; j < TO; j++) wr[j] = W + (size_t)(o0 + (j < no ? j : 0)) * K;
+            __m256 lo[TR][TO], hi[TR][TO];
+            for (int i = 0; i < TR; i++)
+                for (int j = 0; j < TO; j++) {
+                    const float *s = S + ((size_t)(r0 + (i < nr ? i : 0)) * N + o0 + (j < no ? j : 0)) * 16;
+                    lo[i][j] = _mm256_loadu_ps(s);
+                    hi[i][j] = _mm256_loadu_ps(s + 8);
+                }
+            int k = k0;
+            for (; k + 16 <= k1; k += 16)
+                for (int i = 0; i < TR; i++) {
+                    __m256 xl = _mm256_loadu_ps(xr[i] + k), xh = _mm256_loadu_ps(xr[i] + k + 8);
+                    for (int j = 0; j < TO; j++) {
+                        lo[i][j] = _mm256_fmadd_ps(xl, _mm256_loadu_ps(wr[j] + k), lo[i][j]);
+                        hi[i][j] = _mm256_fmadd_ps(xh, _mm256_loadu_ps(wr[j] + k + 8), hi[i][j]);
+                    }
+                }
+            for (int i = 0; i < nr; i++)
+                for (int j = 0; j < no; j++) {
+                    float *s = S + ((size_t)(r0 + i) * N + o0 + j) * 16;
+                    _mm256_storeu_ps(s, lo[i][j]);
+                    _mm256_storeu_ps(s + 8, hi[i][j]);
+                    const float *x = xr[i], *w = wr[j];
+                    for (int kk = k; kk < k1; kk++) s[kk & 15] = fmaf(x[kk], w[kk], s[kk & 15]);
+                }
+        }
+}
+
+static int isa(void)
+{
+    static int v = -1;
+    if (v < 0)
+        v = __builtin_cpu_supports("avx512f") ? 2
+            : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+    return v;
+}
+#endif
+
+/* The partial sums' buffer, one per thread (not gp_cpu_thread_scratch's:
+ * the flows call this while holding that one), freed when the thread ends. */
+static pthread_key_t sums_key;
+static pthread_once_t sums_once = PTHREAD_ONCE_INIT;
+struct sums_buf { float *p; size_t n; };
+
+static void sums_free(void *v)
+{
+    struct sums_buf *b = v;
+    if (b) free(b->p);
+    free(b);
+}
+
+static void sums_init(void) { (void)pthread_key_create(&sums_key, sums_free); }
+
+static float *sums_buffer(size_t floats)
+{
+    pthread_once(&sums_once, sums_init);
+    struct sums_buf *b = pthread_getspecific(sums_key);
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        if (pthread_setspecific(sums_key, b)) { free(b); return NULL; }
+    }
+    if (b->n < floats) {
+        float *p = malloc(sizeof(float) * floats);
+        if (!p) return NULL;
+        free(b->p);
+        b->p = p;
+        b->n = floats;
+    }
+    return b->p;
+}
+
+/* Rows in chunks whose partial sums (rows x N x 16 floats) fit in 256 KB,
+ * at least TR rows; each chunk passes through all of K, block by block. */
+static int dense_rows(const float *X, int R, int K, const float *W, int N, const float *b, float *Y, int path)
+{
+    if (R <= 0) return 0;
+    int chunk = (int)((256u << 10) / ((size_t)N * 16 * sizeof(float)));
+    if (chunk < TR) chunk = TR;
+    if (chunk > R) chunk = R;
+    float *S = sums_buffer((size_t)chunk * N * 16);
+    if (!S) return -1;
+    for (int c0 = 0; c0 < R; c0 += chunk) {
+        int cr = R - c0 < chunk ? R - c0 : chunk;
+        const float *Xc = X + (size_t)c0 * K;
+        memset(S, 0, sizeof(float) * (size_t)cr * N * 16);
+        for (int k0 = 0; k0 < K; k0 += KBLOCK) {
+            int k1 = K - k0 < KBLOCK ? K : k0 + KBLOCK;
+#if defined(__GNUC__) && defined(__x86_64__)
+            if (path == 2) { sums_avx512(Xc, cr, K, k0, k1, W, N, S); continue; }
+            if (path == 1) { sums_avx2(Xc, cr, K, k0, k1, W, N, S); continue; }
+#endif
+            sums_scalar(Xc, cr, K, k0, k1, W, N, S);
+        }
+        for (int r = 0; r < cr; r++)
+            for (int o = 0; o < N; o++)
+                Y[(size_t)(c0 + r) * N + o] = finish(S + ((size_t)r * N + o) * 16, b ? b[o] : 0.0f);
+    }
+    return 0;
+}
+
+int gp_cpu_dense_rows(const float *X, int R, int K, const float *W, int N, const float *b, float *Y)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    return dense_rows(X, R, K, W, N, b, Y, isa());
+#else
+    return dense_rows(X, R, K, W, N, b, Y, 0);
+#endif
+}
+
+int gp_cpu_dense_rows_path(const float *X, int R, int K, const float *W, int N, const float *b, float *Y,
+                           int path)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (path > isa()) return -2;
+#else
+    if (path > 0) return -2;
+#endif
+    return dense_rows(X, R, K, W, N, b, Y, path);
+}
