@@ -152,6 +152,17 @@ typedef struct gp_backend_ops {
      * from its own memory. */
     void *(*host_staging)(gp_backend *be, size_t bytes, gp_error *err);
 
+    /* Optional, may be NULL (gp_infer then uploads the cutouts, calls
+     * stretch and gp_net_encode).  The encoder on cutouts in host memory:
+     * cutouts[i] [3 x 160 x 160] for i < n, stretched with net's constants
+     * as stretch() does, then net's convolutions and its mean and
+     * log-variance layers into mu and logvar [n x latent] (backend
+     * memory); scratch: gp_net_encoder_scratch(net, n) floats of backend
+     * memory.  The values of the composed path up to the order of the
+     * sums.  The CPU backend stretches each image while it is in cache. */
+    int (*encode_cutouts)(gp_backend *be, const struct gp_net *net, const float *const *cutouts, int n,
+                          float *scratch, float *mu, float *logvar, gp_error *err);
+
     /* ---- training (engine/train/): backward passes, losses, Adam ----
      * Gradient buffers named d* are backend memory.  "+=" accumulates
      * (parameter gradients are zeroed once per step with `zero`); "="
@@ -296,7 +307,7 @@ void gp_backend_close(gp_backend *be);
  * changes whenever one of them changes, and a module whose abi, structure
  * sizes or galpost version differ from the library's is refused, never
  * called. */
-#define GP_BACKEND_ABI 1
+#define GP_BACKEND_ABI 2   /* 2: encode_cutouts */
 #define GP_BACKEND_MODULE_SYMBOL "gp_backend_module_entry"
 
 typedef struct gp_backend_module {

@@ -218,17 +218,25 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
 
     /* trunk input: [mu, sigma, photometry] */
     if (net->uses_image) {
-        float *x, *scratch, *mu, *lv;
+        float *x = NULL, *scratch, *mu, *lv;
         /* With page-locked staging, blocks of GP_STAGE_GALAXIES: the next
          * block is gathered on the host while the GPU copies and encodes
          * this one.  Otherwise the chunk in one block. */
         int blk = ops->host_staging && nb > GP_STAGE_GALAXIES ? GP_STAGE_GALAXIES : nb;
-        ALLOC(x, (size_t)blk * GP_CUTOUT_PIXELS, "cutouts");
+        if (!ops->encode_cutouts) ALLOC(x, (size_t)blk * GP_CUTOUT_PIXELS, "cutouts");
         ALLOC(scratch, gp_net_encoder_scratch(net, blk), "encoder activations");
         ALLOC(mu, (size_t)nb * net->latent, "latent means");
         ALLOC(lv, (size_t)nb * net->latent, "latent log-variances");
         double t0 = prof->on ? now_s() : 0;
-        for (int g0 = 0; g0 < nb; g0 += blk) {
+        if (ops->encode_cutouts) {   /* straight from the callers' cutouts, no batch-sized copy */
+            const float **cut = malloc(sizeof *cut * (size_t)nb);
+            if (!cut) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate cutout pointers"); goto done; }
+            for (int g = 0; g < nb; g++) cut[g] = gal[idx[g]].cutout;
+            st = ops->encode_cutouts(be, net, cut, nb, scratch, mu, lv, err);
+            free(cut);
+            if (st) goto done;
+            if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; }
+        } else for (int g0 = 0; g0 < nb; g0 += blk) {
             int cnt = nb - g0 < blk ? nb - g0 : blk;
             TRY(upload_cutouts(be, gal, idx + g0, cnt, x, err));
             if (prof->on) { TRY(ops->sync(be, err)); prof->upload += now_s() - t0; t0 = now_s(); }

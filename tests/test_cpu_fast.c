@@ -6,6 +6,9 @@
  *    multiple of 32), the GEMM path and, where the CPU has it, the AMX
  *    path (and each again with GP_CPU_NO_AMX=1), and is bit-identical for
  *    1, 2 and 3 threads and for a batch or its images one at a time;
+ *    and conv_stack on cutouts stretched as read is bit-identical to
+ *    stretching copies and stacking those; so is ops->encode_cutouts to
+ *    stretch + gp_net_encode on a model of the default architecture;
  *  - the stretch equals (asinh(x/soft) - offset)/scale in double within
  *    2 float ulps (and passes +-inf and NaN through);
  *  - member_sample equals the composed path (normals, gp_realnvp_apply,
@@ -107,6 +110,27 @@ static void check_stack(const int *ch, int nconv, int k, int s, int p, int hw, i
                 assert_int_equal(be->ops->conv_stack(be, x + i * in, 1, hw, hw, nconv, L, GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_OK);
                 if (memcmp(y, y1 + i * out, sizeof(float) * out))
                     fail_msg("conv_stack: image %d alone differs from the batch (%d threads)", i, threads);
+            }
+            /* stretched as read (gp_cpu_conv_stack_cutouts, images by
+             * pointer, here in reverse order): the bits of stretching
+             * copies first and stacking those */
+            if (ch[0] == 3) {
+                const float soft[3] = { 0.2f, 0.35f, 0.5f }, off[3] = { 0.1f, -0.2f, 0 }, scl[3] = { 1.5f, 2.5f, 1 };
+                float *xs = malloc(sizeof(float) * in * n), *ys = malloc(sizeof(float) * out * n);
+                const float **xp = malloc(sizeof *xp * n);
+                memcpy(xs, x, sizeof(float) * in * n);
+                assert_int_equal(be->ops->stretch(be, xs, n, 3, hw * hw, soft, off, scl, NULL), GP_OK);
+                assert_int_equal(be->ops->conv_stack(be, xs, n, hw, hw, nconv, L, GP_ACT_LEAKY_RELU, 0.2f, ys, NULL),
+                                 GP_OK);
+                for (int i = 0; i < n; i++) xp[i] = x + (size_t)(n - 1 - i) * in;
+                for (size_t j = 0; j < out * n; j++) y[j] = NAN;
+                assert_int_equal(gp_cpu_conv_stack_cutouts(be, xp, n, hw, hw, soft, off, scl, nconv, L,
+                                                           GP_ACT_LEAKY_RELU, 0.2f, y, NULL), GP_OK);
+                for (int i = 0; i < n; i++)
+                    if (memcmp(y + i * out, ys + (size_t)(n - 1 - i) * out, sizeof(float) * out))
+                        fail_msg("conv_stack_cutouts: image %d differs from stretch + conv_stack (%d threads)", i,
+                                 threads);
+                free(xs); free(ys); free(xp);
             }
             gp_backend_close(be);
         }
@@ -327,6 +351,57 @@ static void test_dense_rows(void **state)
     for (int t = 0; t < 3; t++) gp_backend_close(be[t]);
 }
 
+/* ops->encode_cutouts on a model of the default architecture: mu and
+ * logvar bit-identical to the composed path (copies stretched, then
+ * gp_net_encode), for 1 and 2 threads, with and without AMX. */
+static void test_encode_cutouts(void **state)
+{
+    (void)state;
+    char path[512];
+    gp_test_tmpname(path, sizeof path, ".gpw");
+    gp_arch a = gp_arch_default();
+    a.ensemble = 1;
+    gp_error err;
+    if (gp_model_write_random(path, &a, 9, &err)) fail_msg("%s", err.msg);
+    enum { NG = 3 };
+    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * NG), *x = malloc(sizeof(float) * GP_CUTOUT_PIXELS * NG);
+    gp_test_fill(cut, (size_t)GP_CUTOUT_PIXELS * NG, 0.05);
+    const float *cp[NG];
+    for (int g = 0; g < NG; g++) cp[g] = cut + (size_t)g * GP_CUTOUT_PIXELS;
+    char *no_amx = getenv("GP_CPU_NO_AMX") ? strdup(getenv("GP_CPU_NO_AMX")) : NULL;
+    for (int run = 0; run < 4; run++) {
+        if (run == 2) setenv("GP_CPU_NO_AMX", "1", 1);
+        gp_model_options o = gp_model_options_default();
+        o.backend = GP_BACKEND_CPU;
+        o.threads = 1 + run % 2;
+        gp_model *m;
+        if (gp_model_open(path, &o, &m, &err)) fail_msg("%s", err.msg);
+        const gp_net *net = &m->net;
+        gp_backend *be = m->be;
+        assert_non_null(be->ops->encode_cutouts);
+        size_t nl = (size_t)NG * net->latent;
+        float *scr = malloc(sizeof(float) * gp_net_encoder_scratch(net, NG));
+        float *mu0 = malloc(sizeof(float) * nl * 4), *lv0 = mu0 + nl, *mu1 = lv0 + nl, *lv1 = mu1 + nl;
+        for (size_t i = 0; i < 4 * nl; i++) mu0[i] = NAN;
+        memcpy(x, cut, sizeof(float) * GP_CUTOUT_PIXELS * NG);
+        assert_int_equal(be->ops->stretch(be, x, NG, GP_CUTOUT_BANDS, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE, net->soft,
+                                          net->offset, net->scale, NULL), GP_OK);
+        assert_int_equal(gp_net_encode(be, net, x, NG, scr, mu0, lv0, NULL), GP_OK);
+        assert_int_equal(be->ops->encode_cutouts(be, net, cp, NG, scr, mu1, lv1, NULL), GP_OK);
+        for (size_t i = 0; i < 2 * nl; i++)
+            if (!isfinite(mu0[i])) fail_msg("composed encoder: value %zu is %g", i, (double)mu0[i]);
+        if (memcmp(mu0, mu1, sizeof(float) * nl) || memcmp(lv0, lv1, sizeof(float) * nl))
+            fail_msg("encode_cutouts differs from stretch + gp_net_encode (%d threads, run %d)", o.threads, run);
+        free(scr); free(mu0);
+        gp_model_close(m);
+    }
+    if (no_amx) setenv("GP_CPU_NO_AMX", no_amx, 1);
+    else unsetenv("GP_CPU_NO_AMX");
+    free(no_amx);
+    free(cut); free(x);
+    unlink(path);
+}
+
 /* Inference with a model of the default architecture (the sizes at which
  * OpenBLAS's row-count-dependent sums showed): samples bit-identical for 1
  * and 2 threads and for a galaxy inferred within a batch or with a few
@@ -411,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_stretch),
         cmocka_unit_test(test_member_sample),
         cmocka_unit_test(test_dense_rows),
+        cmocka_unit_test(test_encode_cutouts),
         cmocka_unit_test(test_default_arch_determinism),
         cmocka_unit_test(test_pool_fork),
     };

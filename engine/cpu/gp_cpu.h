@@ -36,6 +36,11 @@ int gp_cpu_have_avx512(void);
 int gp_cpu_dense_rows(const float *X, int R, int K, const float *W, int N, const float *b, float *Y);
 int gp_cpu_dense_rows_path(const float *X, int R, int K, const float *W, int N, const float *b, float *Y,
                            int path);
+/* Two layers on the same rows in one pass over X (the encoder's mean and
+ * log-variance): Y1 [R x N1] = X W1^T + b1 and Y2 [R x N2] = X W2^T + b2,
+ * the bits of two gp_cpu_dense_rows calls. */
+int gp_cpu_dense_rows_pair(const float *X, int R, int K, const float *W1, int N1, const float *b1, float *Y1,
+                           const float *W2, int N2, const float *b2, float *Y2);
 /* 1 when the AMX kernels below may run: built with them, CPUID has
  * AMX-TILE, AMX-BF16 and AVX512-BF16, the kernel granted the tile state
  * (asked once per process), and GP_CPU_NO_AMX is unset, empty or "0" (read
@@ -64,6 +69,17 @@ int gp_cpu_member_sample(gp_backend *be, const struct gp_net *net, int k, uint64
                          float *core, float *oh, float *line, gp_error *err);
 int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int nconv,
                       const gp_conv_layer *layer, gp_act act, float slope, float *Y, gp_error *err);
+/* gp_cpu_conv_stack on images X[i] (i < n, each [cin x h x w], cin <= 4),
+ * each stretched as it is read, y = (asinh(x / soft[c]) - offset[c]) /
+ * scale[c] with the constants and arithmetic of ops->stretch: the same
+ * bits as stretching copies of the images and calling gp_cpu_conv_stack,
+ * with no batch-sized copy of the inputs. */
+int gp_cpu_conv_stack_cutouts(gp_backend *be, const float *const *X, int n, int h, int w, const float *soft,
+                              const float *offset, const float *scale, int nconv, const gp_conv_layer *layer,
+                              gp_act act, float slope, float *Y, gp_error *err);
+/* ops->encode_cutouts (gp_backend.h). */
+int gp_cpu_encode_cutouts(gp_backend *be, const struct gp_net *net, const float *const *cutouts, int n,
+                          float *scratch, float *mu, float *logvar, gp_error *err);
 
 static inline float gp_cpu_activate(float v, gp_act act, float slope)
 {

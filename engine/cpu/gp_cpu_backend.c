@@ -333,6 +333,7 @@ static const gp_backend_ops cpu_ops = {
     .activate = cpu_activate,
     .close = cpu_close,
     .conv_stack = gp_cpu_conv_stack,
+    .encode_cutouts = gp_cpu_encode_cutouts,
     .member_sample = gp_cpu_member_sample,
     /* training (gp_cpu_train.c) */
     .zero = gp_cpu_zero,

@@ -48,12 +48,19 @@ static inline float finish(float s[16], float b)
     return (s[0] + s[1]) + b;
 }
 
+/* Output o's weights: row o of W for o < N1, else row o - N1 of W2 (two
+ * layers on the same input computed as one). */
+static inline const float *wrow(const float *W, const float *W2, int N1, int o, int K)
+{
+    return o < N1 ? W + (size_t)o * K : W2 + (size_t)(o - N1) * K;
+}
+
 /* Partial sums S [R x N x 16] over k in [k0, k1) (S holds the sums so far). */
-static void sums_scalar(const float *X, int R, int K, int k0, int k1, const float *W, int N, float *S)
+static void sums_scalar(const float *X, int R, int K, int k0, int k1, const float *W, const float *W2, int N1, int N, float *S)
 {
     for (int r = 0; r < R; r++)
         for (int o = 0; o < N; o++) {
-            const float *x = X + (size_t)r * K, *w = W + (size_t)o * K;
+            const float *x = X + (size_t)r * K, *w = wrow(W, W2, N1, o, K);
             float *s = S + ((size_t)r * N + o) * 16;
             for (int k = k0; k < k1; k++) s[k & 15] = fmaf(x[k], w[k], s[k & 15]);
         }
@@ -62,14 +69,14 @@ static void sums_scalar(const float *X, int R, int K, int k0, int k1, const floa
 #if defined(__GNUC__) && defined(__x86_64__)
 /* k0 and k1 - k0 are multiples of 16 except for the last block's end. */
 __attribute__((target("avx512f")))
-static void sums_avx512(const float *X, int R, int K, int k0, int k1, const float *W, int N, float *S)
+static void sums_avx512(const float *X, int R, int K, int k0, int k1, const float *W, const float *W2, int N1, int N, float *S)
 {
     for (int r0 = 0; r0 < R; r0 += TR)
         for (int o0 = 0; o0 < N; o0 += TO) {
             int nr = R - r0 < TR ? R - r0 : TR, no = N - o0 < TO ? N - o0 : TO;
             const float *xr[TR], *wr[TO];
             for (int i = 0; i < TR; i++) xr[i] = X + (size_t)(r0 + (i < nr ? i : 0)) * K;
-            for (int j = 0; j < TO; j++) wr[j] = W + (size_t)(o0 + (j < no ? j : 0)) * K;
+            for (int j = 0; j < TO; j++) wr[j] = wrow(W, W2, N1, o0 + (j < no ? j : 0), K);
             __m512 acc[TR][TO];
             for (int i = 0; i < TR; i++)
                 for (int j = 0; j < TO; j++)
@@ -101,14 +108,14 @@ static void sums_avx512(const float *X, int R, int K, int k0, int k1, const floa
 }
 
 __attribute__((target("avx2,fma")))
-static void sums_avx2(const float *X, int R, int K, int k0, int k1, const float *W, int N, float *S)
+static void sums_avx2(const float *X, int R, int K, int k0, int k1, const float *W, const float *W2, int N1, int N, float *S)
 {
     for (int r0 = 0; r0 < R; r0 += TR)
         for (int o0 = 0; o0 < N; o0 += TO) {
             int nr = R - r0 < TR ? R - r0 : TR, no = N - o0 < TO ? N - o0 : TO;
             const float *xr[TR], *wr[TO];
             for (int i = 0; i < TR; i++) xr[i] = X + (size_t)(r0 + (i < nr ? i : 0)) * K;
-            for (int j = 0; j < TO; j++) wr[j] = W + (size_t)(o0 + (j < no ? j : 0)) * K;
+            for (int j = 0; j < TO; j++) wr[j] = wrow(W, W2, N1, o0 + (j < no ? j : 0), K);
             __m256 lo[TR][TO], hi[TR][TO];
             for (int i = 0; i < TR; i++)
                 for (int j = 0; j < TO; j++) {
@@ -181,7 +188,8 @@ static float *sums_buffer(size_t floats)
 
 /* Rows in chunks whose partial sums (rows x N x 16 floats) fit in 256 KB,
  * at least TR rows; each chunk passes through all of K, block by block. */
-static int dense_rows(const float *X, int R, int K, const float *W, int N, const float *b, float *Y, int path)
+static int dense_rows(const float *X, int R, int K, const float *W, const float *W2, int N1, int N, const float *b,
+                      const float *b2, float *Y, float *Y2, int path)
 {
     if (R <= 0) return 0;
     int chunk = (int)((256u << 10) / ((size_t)N * 16 * sizeof(float)));
@@ -196,14 +204,18 @@ static int dense_rows(const float *X, int R, int K, const float *W, int N, const
         for (int k0 = 0; k0 < K; k0 += KBLOCK) {
             int k1 = K - k0 < KBLOCK ? K : k0 + KBLOCK;
 #if defined(__GNUC__) && defined(__x86_64__)
-            if (path == 2) { sums_avx512(Xc, cr, K, k0, k1, W, N, S); continue; }
-            if (path == 1) { sums_avx2(Xc, cr, K, k0, k1, W, N, S); continue; }
+            if (path == 2) { sums_avx512(Xc, cr, K, k0, k1, W, W2, N1, N, S); continue; }
+            if (path == 1) { sums_avx2(Xc, cr, K, k0, k1, W, W2, N1, N, S); continue; }
 #endif
-            sums_scalar(Xc, cr, K, k0, k1, W, N, S);
+            sums_scalar(Xc, cr, K, k0, k1, W, W2, N1, N, S);
         }
-        for (int r = 0; r < cr; r++)
-            for (int o = 0; o < N; o++)
-                Y[(size_t)(c0 + r) * N + o] = finish(S + ((size_t)r * N + o) * 16, b ? b[o] : 0.0f);
+        for (int r = 0; r < cr; r++) {
+            for (int o = 0; o < N1; o++)
+                Y[(size_t)(c0 + r) * N1 + o] = finish(S + ((size_t)r * N + o) * 16, b ? b[o] : 0.0f);
+            for (int o = N1; o < N; o++)
+                Y2[(size_t)(c0 + r) * (N - N1) + o - N1] = finish(S + ((size_t)r * N + o) * 16,
+                                                                  b2 ? b2[o - N1] : 0.0f);
+        }
     }
     return 0;
 }
@@ -211,9 +223,9 @@ static int dense_rows(const float *X, int R, int K, const float *W, int N, const
 int gp_cpu_dense_rows(const float *X, int R, int K, const float *W, int N, const float *b, float *Y)
 {
 #if defined(__GNUC__) && defined(__x86_64__)
-    return dense_rows(X, R, K, W, N, b, Y, isa());
+    return dense_rows(X, R, K, W, NULL, N, N, b, NULL, Y, NULL, isa());
 #else
-    return dense_rows(X, R, K, W, N, b, Y, 0);
+    return dense_rows(X, R, K, W, NULL, N, N, b, NULL, Y, NULL, 0);
 #endif
 }
 
@@ -225,5 +237,15 @@ int gp_cpu_dense_rows_path(const float *X, int R, int K, const float *W, int N, 
 #else
     if (path > 0) return -2;
 #endif
-    return dense_rows(X, R, K, W, N, b, Y, path);
+    return dense_rows(X, R, K, W, NULL, N, N, b, NULL, Y, NULL, path);
+}
+
+int gp_cpu_dense_rows_pair(const float *X, int R, int K, const float *W1, int N1, const float *b1, float *Y1,
+                           const float *W2, int N2, const float *b2, float *Y2)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    return dense_rows(X, R, K, W1, W2, N1, N1 + N2, b1, b2, Y1, Y2, isa());
+#else
+    return dense_rows(X, R, K, W1, W2, N1, N1 + N2, b1, b2, Y1, Y2, 0);
+#endif
 }
