@@ -10,6 +10,8 @@
  * member k, galaxy-major, s = k, k+K, ...):
  *   stretched [n,3,160,160]  mu, logvar [n,latent]  decoded [n,3,160,160]
  *   (the decoder applied to mu)  tin [n,trunk_in]
+ *   (mu and logvar as gp_infer computes them: ops->encode_cutouts where the
+ *   backend has it)
  *   m<k>.trunk [n,T]  m<k>.head [n,5]  m<k>.cls [n]  m<k>.lhead [n,4]
  *   m<k>.noise_core [rows,4]  m<k>.noise_oh [rows]  m<k>.noise_line [rows,4]
  *   m<k>.core [rows,4]  m<k>.oh [rows]  m<k>.line [rows,4]  (standardized
@@ -95,7 +97,15 @@ int main(int argc, char **argv)
         CHECK(ops->stretch(be, x, n, GP_CUTOUT_BANDS, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE, net->soft, net->offset,
                            net->scale, &err));
         DUMP("stretched", x, sizeof(float) * pix);
-        CHECK(gp_net_encode(be, net, x, n, scr, mu, lv, &err));
+        if (ops->encode_cutouts) {   /* what gp_infer computes: the encoder straight from the cutouts */
+            const float **cp = malloc(sizeof *cp * (size_t)n);
+            if (!cp) { fprintf(stderr, "gp_dump: out of memory\n"); return 1; }
+            for (int g = 0; g < n; g++) cp[g] = cut + (size_t)g * GP_CUTOUT_PIXELS;
+            CHECK(ops->encode_cutouts(be, net, cp, n, scr, mu, lv, &err));
+            free(cp);
+        } else {
+            CHECK(gp_net_encode(be, net, x, n, scr, mu, lv, &err));
+        }
         DUMP("mu", mu, sizeof(float) * (size_t)n * L);
         DUMP("logvar", lv, sizeof(float) * (size_t)n * L);
         CHECK(gp_net_decode(be, net, mu, n, scr, dec, &err));

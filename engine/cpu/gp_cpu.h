@@ -22,6 +22,10 @@ void gp_cpu_wcache_free(gp_cpu_wcache *c);
 const float *gp_cpu_conv_weights(gp_backend *be, const gp_conv_layer *L, int transposed);
 /* W [out x in] transposed, cached by the backend; NULL when out of memory. */
 const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in);
+/* W [out x (c x p)] reading a CHW map, reordered to read the same map
+ * stored HWC (Wh[o][i c + ch] = W[o][ch p + i]), cached; NULL when out of
+ * memory. */
+const float *gp_cpu_dense_hwc(gp_backend *be, const float *W, int out, int c, int p);
 /* Y = act(X WT + b) on R rows, N a multiple of 64, AVX-512 (check
  * gp_cpu_have_avx512() first); each row's values independent of R. */
 void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, int N, const float *bias,
@@ -73,10 +77,11 @@ int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int n
  * each stretched as it is read, y = (asinh(x / soft[c]) - offset[c]) /
  * scale[c] with the constants and arithmetic of ops->stretch: the same
  * bits as stretching copies of the images and calling gp_cpu_conv_stack,
- * with no batch-sized copy of the inputs. */
+ * with no batch-sized copy of the inputs.  hwc_out: Y's images stored
+ * [Ho x Wo x Cout] (the same values, not transposed back to NCHW). */
 int gp_cpu_conv_stack_cutouts(gp_backend *be, const float *const *X, int n, int h, int w, const float *soft,
-                              const float *offset, const float *scale, int nconv, const gp_conv_layer *layer,
-                              gp_act act, float slope, float *Y, gp_error *err);
+                              const float *offset, const float *scale, int hwc_out, int nconv,
+                              const gp_conv_layer *layer, gp_act act, float slope, float *Y, gp_error *err);
 /* ops->encode_cutouts (gp_backend.h). */
 int gp_cpu_encode_cutouts(gp_backend *be, const struct gp_net *net, const float *const *cutouts, int n,
                           float *scratch, float *mu, float *logvar, gp_error *err);

@@ -24,8 +24,13 @@
  * callers' cutouts by pointer and stretches each input row as it builds
  * the first layer's HWC input: no batch-sized copy, stretch pass or
  * re-read of the inputs (they were ~4 + 5% of the pipeline as 20 MB
- * passes); then the mean and log-variance layers in one pass over the
- * features.  The values are those of stretch + conv_stack + two dense.
+ * passes).  There the last layer stays HWC (the transposition to NCHW
+ * was ~5%) and the mean and log-variance layers read it with their
+ * weights' inputs reordered once (gp_cpu_dense_hwc), both in one pass over
+ * the features: the values of stretch + conv_stack + two dense up to the
+ * order of the latent layers' sums (k runs over pixel-major instead of
+ * channel-major inputs), still the same bits in any batch and with any
+ * thread count.
  *
  * With at least as many images as threads, each thread takes whole images
  * (three convolutions of one galaxy in ~3 MB of per-thread scratch, no
@@ -73,6 +78,7 @@ typedef struct stack_geom {
     int stretch;                     /* stretch the input as it is read: x -> (asinh(x isoft) - off) iscale */
     float isoft[MAX_IN], off[MAX_IN], iscale[MAX_IN];
     size_t row_floats;               /* the stretched input row, c[0] x w[0] floats, after the activations */
+    int hwc_out;                     /* Y per image HWC (no transposition back to NCHW) */
     float *Y;
     float *shared;                   /* fewer images than threads: activations of the current image */
     int cur_layer;
@@ -388,7 +394,7 @@ static void band(const stack_geom *g, int l, int b, const float *in, float *out,
     const int oy0 = b * g->band_rows[l], oy1 = oy0 + g->band_rows[l] < ho ? oy0 + g->band_rows[l] : ho;
     const int P = (oy1 - oy0) * wo;
     /* where the band's HWC rows go: the next layer's (padded) input, or tmp */
-    const int q = y_nchw ? 0 : g->ip[l + 1];
+    const int q = y_nchw || l == g->nconv - 1 ? 0 : g->ip[l + 1];
     float *o;
     size_t opitch;
     if (y_nchw) { o = tmp; opitch = (size_t)wo * L->cout; }
@@ -592,8 +598,9 @@ static void images_range(void *ctx, size_t begin, size_t end)
         for (int l = 0; l < g->nconv; l++) {
             int last = l == g->nconv - 1;
             float *in = s + act_offset(g, l), *out = last ? NULL : s + act_offset(g, l + 1);
-            for (int b = 0; b < g->bands[l]; b++)
-                band(g, l, b, in, out, last ? g->Y + img * out_floats : NULL, col, tmp);
+            float *y = last ? g->Y + img * out_floats : NULL;
+            if (last && g->hwc_out) { out = y; y = NULL; }   /* as if into an unpadded next input */
+            for (int b = 0; b < g->bands[l]; b++) band(g, l, b, in, out, y, col, tmp);
         }
     }
 }
@@ -608,14 +615,15 @@ static void bands_range(void *ctx, size_t begin, size_t end)
     if (!s) { g->failed = 1; return; }
     const size_t out_floats = (size_t)g->c[g->nconv] * g->h[g->nconv] * g->w[g->nconv];
     float *in = g->shared + act_offset(g, l), *out = last ? NULL : g->shared + act_offset(g, l + 1);
-    for (size_t b = begin; b < end; b++)
-        band(g, l, (int)b, in, out, last ? g->Y + g->cur_img * out_floats : NULL, s, s + g->col_floats);
+    float *y = last ? g->Y + g->cur_img * out_floats : NULL;
+    if (last && g->hwc_out) { out = y; y = NULL; }
+    for (size_t b = begin; b < end; b++) band(g, l, (int)b, in, out, y, s, s + g->col_floats);
 }
 
 /* The stack on images X (contiguous) or Xp[i], stretched as read when
  * soft is not NULL. */
 static int conv_stack(gp_backend *be, const float *X, const float *const *Xp, const float *soft,
-                      const float *offset, const float *scale, int n, int h, int w, int nconv,
+                      const float *offset, const float *scale, int hwc_out, int n, int h, int w, int nconv,
                       const gp_conv_layer *layer, gp_act act, float slope, float *Y, gp_error *err)
 {
     if (n < 0 || nconv < 1 || nconv > MAX_STACK || h < 1 || w < 1)
@@ -623,7 +631,7 @@ static int conv_stack(gp_backend *be, const float *X, const float *const *Xp, co
     if (n == 0) return GP_OK;
     stack_geom g;
     memset(&g, 0, sizeof g);
-    g.n = n; g.nconv = nconv; g.layer = layer; g.act = act; g.slope = slope; g.X = X; g.Xp = Xp; g.Y = Y;
+    g.n = n; g.nconv = nconv; g.layer = layer; g.act = act; g.slope = slope; g.X = X; g.Xp = Xp; g.Y = Y; g.hwc_out = hwc_out;
     g.h[0] = h; g.w[0] = w; g.c[0] = layer[0].cin;
     if (soft) {
         if (g.c[0] > MAX_IN)
@@ -715,18 +723,18 @@ static int conv_stack(gp_backend *be, const float *X, const float *const *Xp, co
 int gp_cpu_conv_stack(gp_backend *be, const float *X, int n, int h, int w, int nconv,
                       const gp_conv_layer *layer, gp_act act, float slope, float *Y, gp_error *err)
 {
-    return conv_stack(be, X, NULL, NULL, NULL, NULL, n, h, w, nconv, layer, act, slope, Y, err);
+    return conv_stack(be, X, NULL, NULL, NULL, NULL, 0, n, h, w, nconv, layer, act, slope, Y, err);
 }
 
 int gp_cpu_conv_stack_cutouts(gp_backend *be, const float *const *X, int n, int h, int w, const float *soft,
-                              const float *offset, const float *scale, int nconv, const gp_conv_layer *layer,
-                              gp_act act, float slope, float *Y, gp_error *err)
+                              const float *offset, const float *scale, int hwc_out, int nconv,
+                              const gp_conv_layer *layer, gp_act act, float slope, float *Y, gp_error *err)
 {
     if (!X || !soft || !offset || !scale)
         return GP_FAIL(err, GP_ERR_ARG, "conv_stack: no cutouts or stretch constants");
     for (int i = 0; i < n; i++)
         if (!X[i]) return GP_FAIL(err, GP_ERR_ARG, "conv_stack: no cutout for image %d", i);
-    return conv_stack(be, NULL, X, soft, offset, scale, n, h, w, nconv, layer, act, slope, Y, err);
+    return conv_stack(be, NULL, X, soft, offset, scale, hwc_out, n, h, w, nconv, layer, act, slope, Y, err);
 }
 
 /* The mean and log-variance layers on rows [begin, end) of the features,
@@ -734,6 +742,7 @@ int gp_cpu_conv_stack_cutouts(gp_backend *be, const float *const *X, int n, int 
  * cpu_dense, whatever the rows). */
 typedef struct latent_job {
     const gp_net *net;
+    const float *Wmu, *Wlv;   /* the layers' weights reordered for HWC features */
     const float *F;
     float *mu, *logvar;
     int nomem;
@@ -744,8 +753,8 @@ static void latent_rows(void *ctx, size_t begin, size_t end)
     latent_job *j = ctx;
     const gp_net *net = j->net;
     const int K = net->enc_mu.in, L = net->latent;
-    if (gp_cpu_dense_rows_pair(j->F + begin * K, (int)(end - begin), K, net->enc_mu.W, L, net->enc_mu.b,
-                               j->mu + begin * L, net->enc_logvar.W, L, net->enc_logvar.b, j->logvar + begin * L))
+    if (gp_cpu_dense_rows_pair(j->F + begin * K, (int)(end - begin), K, j->Wmu, L, net->enc_mu.b,
+                               j->mu + begin * L, j->Wlv, L, net->enc_logvar.b, j->logvar + begin * L))
         j->nomem = 1;
 }
 
@@ -761,13 +770,20 @@ int gp_cpu_encode_cutouts(gp_backend *be, const struct gp_net *net, const float 
         gp_conv_layer l = { c->cin, c->cout, c->k, c->stride, c->pad, c->W, c->b };
         layer[i] = l;
     }
+    const int C = net->enc_conv[GP_ENC_CONVS - 1].cout, P = net->enc_h[GP_ENC_CONVS] * net->enc_h[GP_ENC_CONVS];
+    if (net->enc_logvar.in != net->enc_mu.in || net->enc_mu.in != C * P || net->enc_mu.out != net->latent ||
+        net->enc_logvar.out != net->latent)
+        return GP_FAIL(err, GP_ERR_ARG, "encode_cutouts: mean %d -> %d and log-variance %d -> %d layers, latent %d, "
+                       "features %d x %d", net->enc_mu.in, net->enc_mu.out, net->enc_logvar.in, net->enc_logvar.out,
+                       net->latent, C, P);
+    const float *Wmu = gp_cpu_dense_hwc(be, net->enc_mu.W, net->latent, C, P);
+    const float *Wlv = gp_cpu_dense_hwc(be, net->enc_logvar.W, net->latent, C, P);
+    if (!Wmu || !Wlv) return GP_FAIL(err, GP_ERR_NOMEM, "encode_cutouts: cannot reorder the latent layers' weights");
     int st = gp_cpu_conv_stack_cutouts(be, cutouts, n, net->enc_h[0], net->enc_h[0], net->soft, net->offset,
-                                       net->scale, GP_ENC_CONVS, layer, GP_ACT_LEAKY_RELU, net->slope, scratch, err);
+                                       net->scale, 1, GP_ENC_CONVS, layer, GP_ACT_LEAKY_RELU, net->slope, scratch,
+                                       err);
     if (st) return st;
-    if (net->enc_logvar.in != net->enc_mu.in || net->enc_mu.out != net->latent || net->enc_logvar.out != net->latent)
-        return GP_FAIL(err, GP_ERR_ARG, "encode_cutouts: mean %d -> %d and log-variance %d -> %d layers, latent %d",
-                       net->enc_mu.in, net->enc_mu.out, net->enc_logvar.in, net->enc_logvar.out, net->latent);
-    latent_job j = { net, scratch, mu, logvar, 0 };
+    latent_job j = { net, Wmu, Wlv, scratch, mu, logvar, 0 };
     gp_blas_set_threads(1);
     gp_parallel_for(be->threads, (size_t)n, latent_rows, &j);
     if (j.nomem) return GP_FAIL(err, GP_ERR_NOMEM, "encode_cutouts: cannot allocate the partial sums");

@@ -79,6 +79,32 @@ const float *gp_cpu_dense_wt(gp_backend *be, const float *W, int out, int in)
 }
 
 
+/* A dense weight W [out x (c x p)] whose input is a CHW feature map (c
+ * channels of p pixels) with its input reordered for the same map stored
+ * HWC: Wh[o][i * c + ch] = W[o][ch * p + i] (kind 4). */
+const float *gp_cpu_dense_hwc(gp_backend *be, const float *W, int out, int c, int p)
+{
+    gp_cpu_impl *im = be->impl;
+    size_t in = (size_t)c * p, n = (size_t)out * in;
+    pthread_mutex_lock(&im->mx);
+    for (gp_cpu_wcache *e = im->wcache; e; e = e->next)
+        if (e->W == W && e->n == n && e->transposed == 4) { pthread_mutex_unlock(&im->mx); return e->Wr; }
+    gp_cpu_wcache *e = malloc(sizeof *e);
+    float *Wh = malloc(sizeof(float) * n);
+    if (!e || !Wh) { free(e); free(Wh); pthread_mutex_unlock(&im->mx); return NULL; }
+    for (int o = 0; o < out; o++)
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < p; i++) Wh[(size_t)o * in + (size_t)i * c + ch] = W[(size_t)o * in + (size_t)ch * p + i];
+    e->W = W;
+    e->Wr = Wh;
+    e->n = n;
+    e->transposed = 4;
+    e->next = im->wcache;
+    im->wcache = e;
+    pthread_mutex_unlock(&im->mx);
+    return Wh;
+}
+
 /* The weights of a convolution as gp_cpu_amx_gemm_x6's B, three bf16
  * planes in the tile layout (kind 3; the uint16 data in a float block). */
 const uint16_t *gp_cpu_conv_weights_amx(gp_backend *be, const gp_conv_layer *L)
