@@ -107,6 +107,10 @@ void gp_cpu_bias_act_row(float *y, size_t n, float b, gp_act act, float slope);
 /* rows x cols block with row stride ld: y[r][c] = act(y[r][c] + bias[c]) (bias may be NULL). */
 void gp_cpu_bias_act_cols(float *y, int rows, int cols, size_t ld, const float *bias,
                           gp_act act, float slope);
+/* dst[r][c] = act(src[r][c] + bias[c]), rows x cols each contiguous: the
+ * bits of gp_cpu_bias_act_cols on src, then a copy. */
+void gp_cpu_bias_act_copy(float *restrict dst, const float *restrict src, int rows, int cols, const float *bias,
+                          gp_act act, float slope);
 
 void gp_cpu_im2col(const float *x, int cin, int h, int w, int k, int s, int p,
                    int ho, int wo, float *col);

@@ -118,6 +118,30 @@ GP_CPU_HOT void gp_cpu_bias_act_cols(float *y, int rows, int cols, size_t ld, co
     }
 }
 
+/* gp_cpu_bias_act_cols from src into dst (rows x cols each, contiguous):
+ * the same operations, one pass instead of an in-place pass and a copy. */
+GP_CPU_HOT void gp_cpu_bias_act_copy(float *restrict dst, const float *restrict src, int rows, int cols,
+                                     const float *bias, gp_act act, float slope)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *v = src + (size_t)r * cols;
+        float *d = dst + (size_t)r * cols;
+        switch (act) {
+        case GP_ACT_NONE:
+            for (int c = 0; c < cols; c++) d[c] = bias ? v[c] + bias[c] : v[c];
+            break;
+        case GP_ACT_RELU:
+            for (int c = 0; c < cols; c++) { float t = v[c] + (bias ? bias[c] : 0.0f); d[c] = t > 0.0f ? t : 0.0f; }
+            break;
+        case GP_ACT_LEAKY_RELU:
+            for (int c = 0; c < cols; c++) { float t = v[c] + (bias ? bias[c] : 0.0f); d[c] = t > 0.0f ? t : slope * t; }
+            break;
+        default:
+            for (int c = 0; c < cols; c++) d[c] = gp_cpu_activate(v[c] + (bias ? bias[c] : 0.0f), act, slope);
+        }
+    }
+}
+
 void gp_cpu_bias_act(float *y, int channels, size_t plane, const float *b,
                      gp_act act, float slope)
 {

@@ -409,9 +409,12 @@ static void band(const stack_geom *g, int l, int b, const float *in, float *out,
                            g->Wa[l], L->cout, (uint16_t *)col, tmp);
         for (int oy = oy0; oy < oy1; oy++) {
             float *t = tmp + (size_t)(oy - oy0) * wq * L->cout;
-            gp_cpu_bias_act_cols(t, wo, L->cout, (size_t)L->cout, L->b, g->act, g->slope);
-            if (y_nchw) memmove(tmp + (size_t)(oy - oy0) * wo * L->cout, t, sizeof(float) * (size_t)wo * L->cout);
-            else memcpy(o + (size_t)(oy - oy0) * opitch, t, sizeof(float) * (size_t)wo * L->cout);
+            if (y_nchw) {
+                gp_cpu_bias_act_cols(t, wo, L->cout, (size_t)L->cout, L->b, g->act, g->slope);
+                memmove(tmp + (size_t)(oy - oy0) * wo * L->cout, t, sizeof(float) * (size_t)wo * L->cout);
+            } else {   /* bias and activation on the way to the next input: one pass over the row */
+                gp_cpu_bias_act_copy(o + (size_t)(oy - oy0) * opitch, t, wo, L->cout, L->b, g->act, g->slope);
+            }
         }
         goto placed;
     }
