@@ -107,6 +107,65 @@ static void sums_avx512(const float *X, int R, int K, int k0, int k1, const floa
         }
 }
 
+/* The fixed tree of finish() on one vector of 16 partial sums, in
+ * registers (the same additions in the same pairs, so the same bits). */
+__attribute__((target("avx512f")))
+static inline float finish_avx512(__m512 s, float b)
+{
+    __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(s),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
+    __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+    __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+    __m128 t1 = _mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1));
+    return _mm_cvtss_f32(t1) + b;
+}
+
+/* The whole of K in one block (K <= KBLOCK): the 16 sums stay in registers
+ * and are finished there, no round trip through the sums' buffer (which
+ * cost more than the products for the flows' 64-wide layers). */
+__attribute__((target("avx512f")))
+static void direct_avx512(const float *X, int R, int K, const float *W, const float *W2, int N1, int N,
+                          const float *b, const float *b2, float *Y, float *Y2)
+{
+    const int N2 = N - N1;
+    for (int r0 = 0; r0 < R; r0 += TR)
+        for (int o0 = 0; o0 < N; o0 += TO) {
+            int nr = R - r0 < TR ? R - r0 : TR, no = N - o0 < TO ? N - o0 : TO;
+            const float *xr[TR], *wr[TO];
+            for (int i = 0; i < TR; i++) xr[i] = X + (size_t)(r0 + (i < nr ? i : 0)) * K;
+            for (int j = 0; j < TO; j++) wr[j] = wrow(W, W2, N1, o0 + (j < no ? j : 0), K);
+            __m512 acc[TR][TO];
+            for (int i = 0; i < TR; i++)
+                for (int j = 0; j < TO; j++) acc[i][j] = _mm512_setzero_ps();
+            int k = 0;
+            for (; k + 16 <= K; k += 16) {
+                __m512 xv[TR], wv[TO];
+#pragma GCC unroll 4
+                for (int i = 0; i < TR; i++) xv[i] = _mm512_loadu_ps(xr[i] + k);
+#pragma GCC unroll 4
+                for (int j = 0; j < TO; j++) wv[j] = _mm512_loadu_ps(wr[j] + k);
+#pragma GCC unroll 4
+                for (int i = 0; i < TR; i++)
+#pragma GCC unroll 4
+                    for (int j = 0; j < TO; j++) acc[i][j] = _mm512_fmadd_ps(xv[i], wv[j], acc[i][j]);
+            }
+            if (k < K) {
+                __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);
+                for (int i = 0; i < TR; i++) {
+                    __m512 xv = _mm512_maskz_loadu_ps(m, xr[i] + k);
+                    for (int j = 0; j < TO; j++)
+                        acc[i][j] = _mm512_mask3_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, wr[j] + k), acc[i][j], m);
+                }
+            }
+            for (int i = 0; i < nr; i++)
+                for (int j = 0; j < no; j++) {
+                    int o = o0 + j;
+                    if (o < N1) Y[(size_t)(r0 + i) * N1 + o] = finish_avx512(acc[i][j], b ? b[o] : 0.0f);
+                    else Y2[(size_t)(r0 + i) * N2 + o - N1] = finish_avx512(acc[i][j], b2 ? b2[o - N1] : 0.0f);
+                }
+        }
+}
+
 __attribute__((target("avx2,fma")))
 static void sums_avx2(const float *X, int R, int K, int k0, int k1, const float *W, const float *W2, int N1, int N, float *S)
 {
@@ -192,6 +251,12 @@ static int dense_rows(const float *X, int R, int K, const float *W, const float 
                       const float *b2, float *Y, float *Y2, int path)
 {
     if (R <= 0) return 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (path == 2 && K <= KBLOCK) {
+        direct_avx512(X, R, K, W, W2, N1, N, b, b2, Y, Y2);
+        return 0;
+    }
+#endif
     int chunk = (int)((256u << 10) / ((size_t)N * 16 * sizeof(float)));
     if (chunk < TR) chunk = TR;
     if (chunk > R) chunk = R;
