@@ -99,8 +99,13 @@ static inline float gp_cpu_activate(float v, gp_act act, float slope)
 
 /* Per-thread scratch of at least `floats` floats, 64-byte aligned, kept
  * for the thread's lifetime (freed when the thread exits); NULL when out of
- * memory.  Only valid until the same thread asks again. */
+ * memory.  Only valid until the same thread asks again for the same slot.
+ * gp_cpu_thread_scratch is slot 0 (the kernels' activations); slot 1 is
+ * the dense kernel's partial sums, which it needs while a caller (the
+ * flows) holds slot 0. */
+#define GP_CPU_SCRATCH_SLOTS 2
 float *gp_cpu_thread_scratch(size_t floats);
+float *gp_cpu_thread_scratch_slot(int slot, size_t floats);
 
 /* y[i] = act(y[i] + b) for n values (b a scalar). */
 void gp_cpu_bias_act_row(float *y, size_t n, float b, gp_act act, float slope);

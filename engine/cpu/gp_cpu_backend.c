@@ -15,44 +15,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "gp_cpu.h"
 #include "gp_cpu_math.h"
 #include "gp_parallel.h"
 #include "gp_rng.h"
 
-/* ---- per-thread scratch (im2col buffers) */
+/* ---- per-thread scratch: one buffer per slot (GP_CPU_SCRATCH_SLOTS) */
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-struct thread_scratch { float *p; size_t n; };
+struct thread_scratch { float *p[GP_CPU_SCRATCH_SLOTS]; size_t n[GP_CPU_SCRATCH_SLOTS]; };
 
 static void scratch_free(void *v)
 {
     struct thread_scratch *s = v;
-    if (s) free(s->p);
+    if (s)
+        for (int i = 0; i < GP_CPU_SCRATCH_SLOTS; i++) free(s->p[i]);
     free(s);
 }
 
 static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
 
-float *gp_cpu_thread_scratch(size_t floats)
+float *gp_cpu_thread_scratch_slot(int slot, size_t floats)
 {
+    if (slot < 0 || slot >= GP_CPU_SCRATCH_SLOTS) return NULL;
     pthread_once(&scratch_once, scratch_init);
     struct thread_scratch *s = pthread_getspecific(scratch_key);
     if (!s) {
         if (!(s = calloc(1, sizeof *s))) return NULL;
         if (pthread_setspecific(scratch_key, s)) { free(s); return NULL; }
     }
-    if (s->n < floats) {
+    if (s->n[slot] < floats) {
         void *p = NULL;
         if (posix_memalign(&p, 64, sizeof(float) * (floats ? floats : 1)) != 0) return NULL;
-        free(s->p);
-        s->p = p;
-        s->n = floats;
+        free(s->p[slot]);
+        s->p[slot] = p;
+        s->n[slot] = floats;
     }
-    return s->p;
+    return s->p[slot];
+}
+
+float *gp_cpu_thread_scratch(size_t floats)
+{
+    return gp_cpu_thread_scratch_slot(0, floats);
 }
 
 /* ---- memory, with a cache of large blocks */

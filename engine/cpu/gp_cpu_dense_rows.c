@@ -25,7 +25,6 @@
  * layers).
  */
 #include <math.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,10 +66,31 @@ static void sums_scalar(const float *X, int R, int K, int k0, int k1, const floa
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
-/* k0 and k1 - k0 are multiples of 16 except for the last block's end. */
+/* The fixed tree of finish() on one vector of 16 partial sums, in
+ * registers (the same additions in the same pairs, so the same bits). */
 __attribute__((target("avx512f")))
-static void sums_avx512(const float *X, int R, int K, int k0, int k1, const float *W, const float *W2, int N1, int N, float *S)
+static inline float finish_avx512(__m512 s, float b)
 {
+    __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(s),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
+    __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+    __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+    __m128 t1 = _mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1));
+    return _mm_cvtss_f32(t1) + b;
+}
+
+/* The sums over k in [k0, k1) (k0 and k1 - k0 multiples of 16 except for
+ * the last block's end), in 4 x 4 register tiles.  With S, they continue
+ * and return to the sums' buffer S [R x N x 16]; without (the whole of K
+ * in one block), they start at zero and are finished in registers into Y
+ * (outputs < N1) and Y2 with the biases b and b2, with no round trip
+ * through memory (which cost more than the products for the flows' 64-wide
+ * layers). */
+__attribute__((target("avx512f")))
+static void tiles_avx512(const float *X, int R, int K, int k0, int k1, const float *W, const float *W2, int N1,
+                         int N, float *S, const float *b, const float *b2, float *Y, float *Y2)
+{
+    const int N2 = N - N1;
     for (int r0 = 0; r0 < R; r0 += TR)
         for (int o0 = 0; o0 < N; o0 += TO) {
             int nr = R - r0 < TR ? R - r0 : TR, no = N - o0 < TO ? N - o0 : TO;
@@ -80,8 +100,8 @@ static void sums_avx512(const float *X, int R, int K, int k0, int k1, const floa
             __m512 acc[TR][TO];
             for (int i = 0; i < TR; i++)
                 for (int j = 0; j < TO; j++)
-                    acc[i][j] = (i < nr && j < no) ? _mm512_loadu_ps(S + ((size_t)(r0 + i) * N + o0 + j) * 16)
-                                                   : _mm512_setzero_ps();
+                    acc[i][j] = (S && i < nr && j < no) ? _mm512_loadu_ps(S + ((size_t)(r0 + i) * N + o0 + j) * 16)
+                                                        : _mm512_setzero_ps();
             int k = k0;
             for (; k + 16 <= k1; k += 16) {
                 __m512 xv[TR], wv[TO];
@@ -103,64 +123,10 @@ static void sums_avx512(const float *X, int R, int K, int k0, int k1, const floa
                 }
             }
             for (int i = 0; i < nr; i++)
-                for (int j = 0; j < no; j++) _mm512_storeu_ps(S + ((size_t)(r0 + i) * N + o0 + j) * 16, acc[i][j]);
-        }
-}
-
-/* The fixed tree of finish() on one vector of 16 partial sums, in
- * registers (the same additions in the same pairs, so the same bits). */
-__attribute__((target("avx512f")))
-static inline float finish_avx512(__m512 s, float b)
-{
-    __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(s),
-                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
-    __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
-    __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
-    __m128 t1 = _mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1));
-    return _mm_cvtss_f32(t1) + b;
-}
-
-/* The whole of K in one block (K <= KBLOCK): the 16 sums stay in registers
- * and are finished there, no round trip through the sums' buffer (which
- * cost more than the products for the flows' 64-wide layers). */
-__attribute__((target("avx512f")))
-static void direct_avx512(const float *X, int R, int K, const float *W, const float *W2, int N1, int N,
-                          const float *b, const float *b2, float *Y, float *Y2)
-{
-    const int N2 = N - N1;
-    for (int r0 = 0; r0 < R; r0 += TR)
-        for (int o0 = 0; o0 < N; o0 += TO) {
-            int nr = R - r0 < TR ? R - r0 : TR, no = N - o0 < TO ? N - o0 : TO;
-            const float *xr[TR], *wr[TO];
-            for (int i = 0; i < TR; i++) xr[i] = X + (size_t)(r0 + (i < nr ? i : 0)) * K;
-            for (int j = 0; j < TO; j++) wr[j] = wrow(W, W2, N1, o0 + (j < no ? j : 0), K);
-            __m512 acc[TR][TO];
-            for (int i = 0; i < TR; i++)
-                for (int j = 0; j < TO; j++) acc[i][j] = _mm512_setzero_ps();
-            int k = 0;
-            for (; k + 16 <= K; k += 16) {
-                __m512 xv[TR], wv[TO];
-#pragma GCC unroll 4
-                for (int i = 0; i < TR; i++) xv[i] = _mm512_loadu_ps(xr[i] + k);
-#pragma GCC unroll 4
-                for (int j = 0; j < TO; j++) wv[j] = _mm512_loadu_ps(wr[j] + k);
-#pragma GCC unroll 4
-                for (int i = 0; i < TR; i++)
-#pragma GCC unroll 4
-                    for (int j = 0; j < TO; j++) acc[i][j] = _mm512_fmadd_ps(xv[i], wv[j], acc[i][j]);
-            }
-            if (k < K) {
-                __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);
-                for (int i = 0; i < TR; i++) {
-                    __m512 xv = _mm512_maskz_loadu_ps(m, xr[i] + k);
-                    for (int j = 0; j < TO; j++)
-                        acc[i][j] = _mm512_mask3_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, wr[j] + k), acc[i][j], m);
-                }
-            }
-            for (int i = 0; i < nr; i++)
                 for (int j = 0; j < no; j++) {
                     int o = o0 + j;
-                    if (o < N1) Y[(size_t)(r0 + i) * N1 + o] = finish_avx512(acc[i][j], b ? b[o] : 0.0f);
+                    if (S) _mm512_storeu_ps(S + ((size_t)(r0 + i) * N + o) * 16, acc[i][j]);
+                    else if (o < N1) Y[(size_t)(r0 + i) * N1 + o] = finish_avx512(acc[i][j], b ? b[o] : 0.0f);
                     else Y2[(size_t)(r0 + i) * N2 + o - N1] = finish_avx512(acc[i][j], b2 ? b2[o - N1] : 0.0f);
                 }
         }
@@ -212,39 +178,6 @@ static int isa(void)
 }
 #endif
 
-/* The partial sums' buffer, one per thread (not gp_cpu_thread_scratch's:
- * the flows call this while holding that one), freed when the thread ends. */
-static pthread_key_t sums_key;
-static pthread_once_t sums_once = PTHREAD_ONCE_INIT;
-struct sums_buf { float *p; size_t n; };
-
-static void sums_free(void *v)
-{
-    struct sums_buf *b = v;
-    if (b) free(b->p);
-    free(b);
-}
-
-static void sums_init(void) { (void)pthread_key_create(&sums_key, sums_free); }
-
-static float *sums_buffer(size_t floats)
-{
-    pthread_once(&sums_once, sums_init);
-    struct sums_buf *b = pthread_getspecific(sums_key);
-    if (!b) {
-        if (!(b = calloc(1, sizeof *b))) return NULL;
-        if (pthread_setspecific(sums_key, b)) { free(b); return NULL; }
-    }
-    if (b->n < floats) {
-        float *p = malloc(sizeof(float) * floats);
-        if (!p) return NULL;
-        free(b->p);
-        b->p = p;
-        b->n = floats;
-    }
-    return b->p;
-}
-
 /* Rows in chunks whose partial sums (rows x N x 16 floats) fit in 256 KB,
  * at least TR rows; each chunk passes through all of K, block by block. */
 static int dense_rows(const float *X, int R, int K, const float *W, const float *W2, int N1, int N, const float *b,
@@ -253,14 +186,14 @@ static int dense_rows(const float *X, int R, int K, const float *W, const float 
     if (R <= 0) return 0;
 #if defined(__GNUC__) && defined(__x86_64__)
     if (path == 2 && K <= KBLOCK) {
-        direct_avx512(X, R, K, W, W2, N1, N, b, b2, Y, Y2);
+        tiles_avx512(X, R, K, 0, K, W, W2, N1, N, NULL, b, b2, Y, Y2);
         return 0;
     }
 #endif
     int chunk = (int)((256u << 10) / ((size_t)N * 16 * sizeof(float)));
     if (chunk < TR) chunk = TR;
     if (chunk > R) chunk = R;
-    float *S = sums_buffer((size_t)chunk * N * 16);
+    float *S = gp_cpu_thread_scratch_slot(1, (size_t)chunk * N * 16);   /* slot 0 may be the caller's */
     if (!S) return -1;
     for (int c0 = 0; c0 < R; c0 += chunk) {
         int cr = R - c0 < chunk ? R - c0 : chunk;
@@ -269,7 +202,7 @@ static int dense_rows(const float *X, int R, int K, const float *W, const float 
         for (int k0 = 0; k0 < K; k0 += KBLOCK) {
             int k1 = K - k0 < KBLOCK ? K : k0 + KBLOCK;
 #if defined(__GNUC__) && defined(__x86_64__)
-            if (path == 2) { sums_avx512(Xc, cr, K, k0, k1, W, W2, N1, N, S); continue; }
+            if (path == 2) { tiles_avx512(Xc, cr, K, k0, k1, W, W2, N1, N, S, NULL, NULL, NULL, NULL); continue; }
             if (path == 1) { sums_avx2(Xc, cr, K, k0, k1, W, W2, N1, N, S); continue; }
 #endif
             sums_scalar(Xc, cr, K, k0, k1, W, W2, N1, N, S);
