@@ -1,9 +1,9 @@
 /*
  * gp_cpu_backend.c: the CPU backend, the reference implementation of
- * gp_backend_ops.  Memory is host memory; dense layers use single-threaded
- * cblas_sgemm on blocks of rows spread over our thread pool (gp_parallel.h),
- * so OpenBLAS's own threads never compete with ours; element-wise
- * operations are plain loops, parallel where it pays.
+ * gp_backend_ops.  Memory is host memory; dense layers use the fixed-order
+ * kernel (gp_cpu_dense_rows.c) on blocks of rows spread over our thread
+ * pool (gp_parallel.h); element-wise operations are plain loops, parallel
+ * where it pays.
  *
  * Large buffers freed through ops->free are kept in a small cache and
  * handed out again by ops->alloc, so that inference does not fault fresh
@@ -192,13 +192,12 @@ static int cpu_dense(gp_backend *be, const float *X, int rows, int in,
         return GP_FAIL(err, GP_ERR_ARG, "dense: invalid shape rows=%d in=%d out=%d", rows, in, out);
     if (rows == 0) return GP_OK;
     struct dense_job j = { X, W, b, rows, in, out, rows, act, slope, Y, 0 };
-    gp_blas_set_threads(1);
     double flops = 2.0 * rows * in * out;
     int threads = be->threads;
     if (threads > 1 && flops >= 2e6 && rows >= 2) {
         /* blocks of at least 8 rows, about 4 per thread for balance; one
          * per thread when the weights outgrow L2 (the encoder's mu and
-         * logvar layers, 6.5 MB each): every block packs all of W again */
+         * logvar layers, 6.5 MB each): every block streams all of W */
         int nblk = 4 * threads;
         if (nblk > rows / 8) nblk = rows / 8 > threads ? rows / 8 : threads;
         if ((size_t)in * out * sizeof(float) > ((size_t)2 << 20)) nblk = threads;
