@@ -463,10 +463,12 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     int first_bad = GP_OK;
     int *good = malloc(sizeof(int) * (n ? n : 1));
     if (!good) return GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate the batch index");
-    /* every pixel checked, by all the backend's CPUs (all CPUs for a GPU's) */
-    const int check_threads = strcmp(m->be->ops->name, "cpu") == 0 ? m->be->threads : gp_cpu_count();
+    /* Host work uses the CPU backend's threads, or all CPUs beside a GPU's. */
+    const int cpu_backend = strcmp(m->be->ops->name, "cpu") == 0;
+    const int host_threads = cpu_backend ? m->be->threads : gp_cpu_count();
+    /* every pixel checked */
     check_job cj = { m, gal, res, o.nsamples };
-    (void)gp_parallel_for(check_threads, n, check_range, &cj);
+    (void)gp_parallel_for(host_threads, n, check_range, &cj);
     size_t ngood = 0;
     for (size_t i = 0; i < n; i++) {
         if (res[i].status == GP_OK) good[ngood++] = (int)i;
@@ -487,7 +489,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
      * done; after a GPU backend's chunk they run in the background on all
      * CPUs while the GPU works on the next chunk. */
     const char *be_env = getenv("GP_INFER_BACKGROUND_SUMMARIES");
-    const int on_cpu = strcmp(m->be->ops->name, "cpu") == 0 && !(be_env && strcmp(be_env, "1") == 0);
+    const int on_cpu = cpu_backend && !(be_env && strcmp(be_env, "1") == 0);
     const char *pe = getenv("GP_INFER_PROFILE");
     infer_profile prof = { pe && strcmp(pe, "1") == 0, 0, 0, 0, 0, 0, 0 };
     double t_start = prof.on ? now_s() : 0;
@@ -532,10 +534,10 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         cur->nb = nb;
         cur->sj = (summary_job){ res, idx, cur->samples, o.nsamples };
         if (on_cpu) {
-            (void)gp_parallel_for(m->be->threads, (size_t)nb, summaries_range, &cur->sj);
+            (void)gp_parallel_for(host_threads, (size_t)nb, summaries_range, &cur->sj);
             finish_chunk(cur, res, good, o.keep_samples, &first_bad, &prof, err);
         } else {
-            cur->threads = gp_cpu_count();
+            cur->threads = host_threads;
             cur->threaded = pthread_create(&cur->th, NULL, summaries_background, cur) == 0;
             if (!cur->threaded) summaries_background(cur);
         }
