@@ -63,23 +63,29 @@ static double relerr_d(const double *a, const double *b, size_t n)
     return num / (den + 1e-30);
 }
 
-/* GP_PARITY_MEASURE_ONLY=1 reports without failing: for measuring the
- * accuracy cost of GP_CUDA_TF32=1 (tests/gpu/run.sh). */
-static void report(const char *what, double e, double limit)
-{
-    static int measure_only = -1;
-    if (measure_only < 0) measure_only = getenv("GP_PARITY_MEASURE_ONLY") && !strcmp(getenv("GP_PARITY_MEASURE_ONLY"), "1");
-    printf("parity  %-58s %10.3e  (limit %.1e)  %s\n", what, e, limit, e <= limit ? "ok" : "FAIL");
-    fflush(stdout);
-    if (!(e <= limit) && !measure_only) fail_msg("%s: relative error %g above %g", what, e, limit);
-}
-
-/* report() that does not stop the test: for the layers of a stage whose
- * own report() follows. */
+/* One comparison's line, "parity <what> <error> (limit ...) ok|FAIL"
+ * (tests/gpu/run.sh tabulates them), without stopping the test: for the
+ * layers of a stage whose own report() follows. */
 static void report_only(const char *what, double e, double limit)
 {
     printf("parity  %-58s %10.3e  (limit %.1e)  %s\n", what, e, limit, e <= limit ? "ok" : "FAIL");
     fflush(stdout);
+}
+
+/* report_only(), then the test fails above the limit, except with
+ * GP_PARITY_MEASURE_ONLY=1 (measuring the accuracy cost of GP_CUDA_TF32=1
+ * in tests/gpu/run.sh). */
+static int measure_only(void)
+{
+    static int m = -1;
+    if (m < 0) m = getenv("GP_PARITY_MEASURE_ONLY") && !strcmp(getenv("GP_PARITY_MEASURE_ONLY"), "1");
+    return m;
+}
+
+static void report(const char *what, double e, double limit)
+{
+    report_only(what, e, limit);
+    if (!(e <= limit) && !measure_only()) fail_msg("%s: relative error %g above %g", what, e, limit);
 }
 
 /* float32 dot products of length K: error grows like sqrt(K) */
@@ -738,17 +744,14 @@ static gp_backend *gpu2; /* a second CUDA backend (determinism across fresh plan
 
 static void treport(const char *what, double e, double limit)
 {
-    static int measure_only = -1;
-    if (measure_only < 0) measure_only = getenv("GP_PARITY_MEASURE_ONLY") && !strcmp(getenv("GP_PARITY_MEASURE_ONLY"), "1");
-    printf("parity  %-58s %10.3e  (limit %.1e)  %s\n", what, e, limit, e <= limit ? "ok" : "FAIL");
-    fflush(stdout);
-    if (!(e <= limit) && !measure_only) tfail = 1;
+    report_only(what, e, limit);
+    if (!(e <= limit) && !measure_only()) tfail = 1;
 }
 
 /* A call that must succeed: on failure a FAIL line for `what` and the
  * message, and the check returns (its other comparisons are skipped). */
 #define TOK(what, call) do { gp_error_clear(&E); int st_ = (call); if (st_ != GP_OK) { \
-    printf("parity  %-58s %10.3e  (limit %.1e)  FAIL\n", (what), INFINITY, 0.0); \
+    report_only((what), INFINITY, 0.0); \
     printf("#       %s: %s: %s\n", #call, gp_status_string(st_), E.msg); \
     fflush(stdout); tfail = 1; return; } } while (0)
 
