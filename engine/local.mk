@@ -21,7 +21,7 @@ libgalpost_la_SOURCES += \
 	engine/gp_infer.c engine/gp_summary.c \
 	engine/gp_fits_cutout.c engine/gp_fits_results.c
 # -- fast CPU engine (issue 7) --
-libgalpost_la_SOURCES += engine/cpu/gp_cpu_math.h engine/cpu/gp_cpu_stretch.c \
+libgalpost_la_SOURCES += engine/cpu/gp_cpu_math.h engine/cpu/gp_cpu_simd.h engine/cpu/gp_cpu_stretch.c \
 	engine/cpu/gp_cpu_encoder.c engine/cpu/gp_cpu_flows.c \
 	engine/cpu/gp_cpu_wcache.c engine/cpu/gp_cpu_gemm.c engine/cpu/gp_cpu_dense_rows.c
 # AMX kernels: their own flags, so in a convenience library of their own;

@@ -46,6 +46,7 @@
 #include <cblas.h>
 
 #include "gp_cpu.h"
+#include "gp_cpu_simd.h"
 #include "gp_cpu_math.h"
 #include "gp_net.h"
 #include "gp_parallel.h"
@@ -293,10 +294,7 @@ static void direct_padded_avx512(const float *xp, int wp, int c, int k, int s, i
                 }
                 for (int i = 0; i < np; i++)
                     for (int v = 0; v < 2; v++) {
-                        __m512 r = a[i][v];
-                        __mmask16 pos = _mm512_cmp_ps_mask(r, zero, _CMP_GT_OQ);
-                        if (act == GP_ACT_LEAKY_RELU) r = _mm512_mask_blend_ps(pos, _mm512_mul_ps(r, vslope), r);
-                        else if (act == GP_ACT_RELU) r = _mm512_mask_blend_ps(pos, zero, r);
+                        __m512 r = gp_cpu_act_avx512(a[i][v], act, vslope);
                         _mm512_storeu_ps(orow + (size_t)(ox + i) * cout + c16 + 16 * v, r);
                     }
             }
@@ -350,10 +348,7 @@ static void direct64_avx512(const float *xp, int wp, int c, int k, int s, int wo
                 }
                 for (int i = 0; i < np; i++)
                     for (int v = 0; v < 4; v++) {
-                        __m512 r = a[i][v];
-                        __mmask16 pos = _mm512_cmp_ps_mask(r, zero, _CMP_GT_OQ);
-                        if (act == GP_ACT_LEAKY_RELU) r = _mm512_mask_blend_ps(pos, _mm512_mul_ps(r, vslope), r);
-                        else if (act == GP_ACT_RELU) r = _mm512_mask_blend_ps(pos, zero, r);
+                        __m512 r = gp_cpu_act_avx512(a[i][v], act, vslope);
                         _mm512_storeu_ps(orow + (size_t)(ox + i) * cout + cb + 16 * v, r);
                     }
             }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "gp_cpu.h"
+#include "gp_cpu_simd.h"
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
@@ -54,10 +55,7 @@ void gp_cpu_gemm_rows64_avx512(const float *X, int R, int K, const float *WT, in
             }
             for (int i = 0; i < np; i++)
                 for (int v = 0; v < 4; v++) {
-                    __m512 y = a[i][v];
-                    __mmask16 pos = _mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ);
-                    if (act == GP_ACT_LEAKY_RELU) y = _mm512_mask_blend_ps(pos, _mm512_mul_ps(y, vslope), y);
-                    else if (act == GP_ACT_RELU) y = _mm512_mask_blend_ps(pos, zero, y);
+                    __m512 y = gp_cpu_act_avx512(a[i][v], act, vslope);
                     _mm512_storeu_ps(Y + (size_t)(r0 + i) * N + cb + 16 * v, y);
                 }
         }
