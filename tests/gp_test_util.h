@@ -47,6 +47,35 @@ static inline double gp_test_relerr(const float *a, const double *b, size_t n)
     }
     return num / (den + 1e-30);
 }
+#ifdef GALPOST_GP_MODEL_H
+/* n synthetic galaxies: a Gaussian blob (random amplitude and radius) on
+ * noise in each band, plausible ugriz magnitudes, random ids, no flags.
+ * Returns the cutouts' buffer (caller frees), NULL when out of memory. */
+static inline float *gp_test_galaxies(gp_galaxy *gal, int n)
+{
+    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)(n > 0 ? n : 1));
+    if (!cut) return NULL;
+    for (int g = 0; g < n; g++) {
+        float *c = cut + (size_t)g * GP_CUTOUT_PIXELS;
+        double amp = 0.5 + 3 * gp_test_uniform(), rad = 3 + 10 * gp_test_uniform();
+        for (int b = 0; b < 3; b++)
+            for (int y = 0; y < GP_CUTOUT_SIZE; y++)
+                for (int x = 0; x < GP_CUTOUT_SIZE; x++) {
+                    double r2 = (x - 79.5) * (x - 79.5) + (y - 79.5) * (y - 79.5);
+                    c[(b * GP_CUTOUT_SIZE + y) * GP_CUTOUT_SIZE + x] =
+                        (float)(amp * (1 + 0.3 * b) * exp(-r2 / (2 * rad * rad)) + 0.03 * gp_test_normal());
+                }
+        gal[g].id = 1000 + (uint64_t)(gp_test_uniform() * 1e12);
+        gal[g].cutout = c;
+        double r = 14.5 + 3 * gp_test_uniform();
+        float m[5] = { (float)(r + 1.8), (float)(r + 0.8), (float)r, (float)(r - 0.4), (float)(r - 0.7) };
+        memcpy(gal[g].mag, m, sizeof m);
+        gal[g].flags = 0;
+    }
+    return cut;
+}
+#endif
+
 /* A temporary file name in $TMPDIR (caller unlinks). */
 static inline void gp_test_tmpname(char *buf, size_t n, const char *suffix)
 {

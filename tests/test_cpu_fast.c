@@ -449,16 +449,9 @@ static void test_default_arch_determinism(void **state)
     gp_error err;
     if (gp_model_write_random(path, &a, 5, &err)) fail_msg("%s", err.msg);
     enum { NG = 24 };
-    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * NG);
-    gp_test_fill(cut, (size_t)GP_CUTOUT_PIXELS * NG, 0.05);
     gp_galaxy gal[NG];
-    for (int g = 0; g < NG; g++) {
-        gal[g].id = 77 + (uint64_t)g * 1000003u;
-        gal[g].cutout = cut + (size_t)g * GP_CUTOUT_PIXELS;
-        gal[g].flags = 0;
-        float m[5] = { 18.9f, 17.6f, 16.8f + 0.02f * g, 16.4f, 16.1f };
-        memcpy(gal[g].mag, m, sizeof m);
-    }
+    float *cut = gp_test_galaxies(gal, NG);
+    assert_non_null(cut);
     gp_infer_options io = gp_infer_options_default();
     io.nsamples = 60;
     io.seed = 11;

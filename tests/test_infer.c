@@ -36,24 +36,9 @@ static int setup(void **state)
     if (gp_model_write_random(path_img, &a, 11, &err)) { fprintf(stderr, "%s\n", err.msg); return -1; }
     a.uses_image = 0;
     if (gp_model_write_random(path_phot, &a, 12, &err)) { fprintf(stderr, "%s\n", err.msg); return -1; }
-    cutouts = malloc(sizeof(float) * GP_CUTOUT_PIXELS * NG);
-    for (int g = 0; g < NG; g++) {
-        float *c = cutouts + (size_t)g * GP_CUTOUT_PIXELS;
-        double amp = 0.5 + 3 * gp_test_uniform(), rad = 3 + 10 * gp_test_uniform();
-        for (int b = 0; b < 3; b++)
-            for (int y = 0; y < GP_CUTOUT_SIZE; y++)
-                for (int x = 0; x < GP_CUTOUT_SIZE; x++) {
-                    double r2 = (x - 79.5) * (x - 79.5) + (y - 79.5) * (y - 79.5);
-                    c[(b * GP_CUTOUT_SIZE + y) * GP_CUTOUT_SIZE + x] =
-                        (float)(amp * (1 + 0.3 * b) * exp(-r2 / (2 * rad * rad)) + 0.03 * gp_test_normal());
-                }
-        gal[g].id = 1000 + (uint64_t)(gp_test_uniform() * 1e12);
-        gal[g].cutout = c;
-        double r = 14.5 + 3 * gp_test_uniform();
-        float m[5] = { (float)(r + 1.8), (float)(r + 0.8), (float)r, (float)(r - 0.4), (float)(r - 0.7) };
-        memcpy(gal[g].mag, m, sizeof m);
-        gal[g].flags = g == 2 ? GP_FLAG_EDGE : 0;
-    }
+    cutouts = gp_test_galaxies(gal, NG);
+    if (!cutouts) return -1;
+    gal[2].flags = GP_FLAG_EDGE;
     return 0;
 }
 

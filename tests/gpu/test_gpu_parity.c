@@ -620,28 +620,6 @@ static void test_flows(void **state)
 
 /* ------------------------------------------------------ end to end */
 
-static float *make_galaxies(gp_galaxy *gal, int n)
-{
-    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)n);
-    for (int g = 0; g < n; g++) {
-        float *c = cut + (size_t)g * GP_CUTOUT_PIXELS;
-        double amp = 0.5 + 3 * gp_test_uniform(), rad = 3 + 10 * gp_test_uniform();
-        for (int b = 0; b < 3; b++)
-            for (int y = 0; y < GP_CUTOUT_SIZE; y++)
-                for (int x = 0; x < GP_CUTOUT_SIZE; x++) {
-                    double r2 = (x - 79.5) * (x - 79.5) + (y - 79.5) * (y - 79.5);
-                    c[(b * GP_CUTOUT_SIZE + y) * GP_CUTOUT_SIZE + x] =
-                        (float)(amp * (1 + 0.3 * b) * exp(-r2 / (2 * rad * rad)) + 0.03 * gp_test_normal());
-                }
-        gal[g].id = 1000 + (uint64_t)(gp_test_uniform() * 1e15);
-        gal[g].cutout = c;
-        double r = 14.5 + 3 * gp_test_uniform();
-        float m[5] = { (float)(r + 1.8), (float)(r + 0.8), (float)r, (float)(r - 0.4), (float)(r - 0.7) };
-        memcpy(gal[g].mag, m, sizeof m);
-        gal[g].flags = 0;
-    }
-    return cut;
-}
 
 /* Per quantity, max |gpu - cpu| / max |cpu| over all galaxies and samples. */
 static void compare_results(const gp_result *rg, const gp_result *rc, int n, int ns, const char *label, double limit)
@@ -680,7 +658,7 @@ static void test_infer_end_to_end(void **state)
     (void)state;
     const int n = 150;
     gp_galaxy *gal = malloc(sizeof(gp_galaxy) * n);
-    float *cut = make_galaxies(gal, n);
+    float *cut = gp_test_galaxies(gal, n);
     gp_result *rc = malloc(sizeof(gp_result) * n), *rg = malloc(sizeof(gp_result) * n);
     const int nsamples[2] = { 100, 37 };
     for (int t = 0; t < 2; t++) {
@@ -712,7 +690,7 @@ static void test_infer_chunks(void **state)
     OK(gp_model_open(model_path, &o, &small, &E));
     unsetenv("GP_CUDA_CHUNK");
     gp_galaxy *gal = malloc(sizeof(gp_galaxy) * n);
-    float *cut = make_galaxies(gal, n);
+    float *cut = gp_test_galaxies(gal, n);
     gp_result *ra = malloc(sizeof(gp_result) * n), *rb = malloc(sizeof(gp_result) * n);
     gp_infer_options io = { ns, 77, 1 };
     OK(gp_infer(small, gal, (size_t)n, &io, ra, &E));   /* chunks of 64, 64, 22 */
