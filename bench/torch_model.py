@@ -366,29 +366,15 @@ class GalpostTorch(nn.Module):
 _C_OVER_H0, _OMEGA_M = 4282.749400, 0.3
 
 
-def _lum_dist_mpc(z):
-    """Luminosity distance by Simpson's rule on 2 ceil(z/0.01) (>= 8) intervals,
-    as engine/gp_cosmo.c, vectorized (z > 0)."""
-    n = np.maximum(2 * np.ceil(z / 0.01), 8).astype(np.int64)
-    nmax = int(n.max()) if n.size else 8
-    i = np.arange(nmax + 1)
-    h = z / n
-    x = h[:, None] * i[None, :]
-    f = 1.0 / np.sqrt(_OMEGA_M * (1 + x) ** 3 + 1 - _OMEGA_M)
-    wts = np.where(i % 2 == 1, 4.0, 2.0)[None, :] * np.ones_like(x)
-    wts[:, 0] = 1.0
-    wts[i[None, :] == n[:, None]] = 1.0
-    wts[i[None, :] > n[:, None]] = 0.0
-    return (1 + z) * _C_OVER_H0 * (f * wts).sum(axis=1) * h / 3.0
-
-
 def _np(t):
     """A tensor as a numpy array, downloaded first when on a device."""
     return t.cpu().numpy()
 
 
 def _lum_dist_mpc_t(z, chunk=65536):
-    """_lum_dist_mpc in torch on z's device (z > 0), in row chunks."""
+    """Luminosity distance by Simpson's rule on 2 ceil(z/0.01) (>= 8) intervals,
+    as engine/gp_cosmo.c, vectorized in torch on z's device (z > 0), in row
+    chunks."""
     out = torch.empty_like(z)
     for a in range(0, z.numel(), chunk):
         zz = z[a:a + chunk]
@@ -432,13 +418,9 @@ def summaries(samples):
     z = s[:, :, 2]
     oks = (ha > 0) & (z > 0)
     sfr = torch.full_like(ha, float("nan"))
-    if s.is_cuda:
-        zt = z[oks]
-        dl = _lum_dist_mpc_t(zt) * 3.0857e24 if zt.numel() else None
-    else:
-        zn = z[oks].numpy()
-        dl = torch.from_numpy(_lum_dist_mpc(zn) * 3.0857e24) if zn.size else None
-    if dl is not None:
+    zt = z[oks]
+    if zt.numel():
+        dl = _lum_dist_mpc_t(zt) * 3.0857e24
         L = 4 * math.pi * dl * dl * ha[oks] * 1e-17 * torch.pow(10.0, 0.4 * 3.326 * ebv[oks])
         sfr[oks] = torch.log10(L) - 41.27
     x = torch.where((ha > 0) & (nii > 0), torch.log10(nii / ha), nan)
