@@ -126,7 +126,10 @@ static void smith_colours(double mr, double z, double *red, double *red_rms,
 /* rest-frame (z = 0) colour anchors u-g, r-i, i-z versus g-r (Fukugita+95 types [M],
  * tuned against dr14-galaxies-specz.csv: sim/CALIBRATION.md) */
 static const double anchor_gr[3] = { 0.35, 0.60, 0.77 };
-static const double anchor_ug[3] = { 0.90, 1.30, 1.70 };
+/* u-g of the blue and red populations: value at g-r = 0.35 (blue) or 0.77 (red),
+ * slope in g-r (tuned against the real u-r bimodality: CALIBRATION.md section 6) */
+static const double ug_blue[2] = { 0.82, 1.60 };
+static const double ug_red[2] = { 1.75, 1.00 };
 static const double anchor_ri[3] = { 0.18, 0.33, 0.40 };
 static const double anchor_iz[3] = { 0.13, 0.27, 0.29 };
 
@@ -248,7 +251,11 @@ static void draw_colours(gp_mock_rng *r, gp_mock_galaxy *g)
     /* 0.1(g-r) -> (g-r) at z = 0: the band shift reddens red spectra more than
      * flat blue ones (physics.md gives a constant -0.1 as rough; tuned, CALIBRATION.md) */
     double gr = g->gr01 - 0.13 * clip((g->gr01 - 0.4) / 0.55, 0.0, 1.0);
-    double ug = anchor_interp(anchor_ug, gr) + 0.10 * gp_mock_rng_normal(r);
+    /* u-g: the blue and red populations follow their own lines in (g-r, u-g), mixed
+     * with the same sSFR weight as g-r, so that u-r separates them as in the real
+     * sample (tuned, CALIBRATION.md section 6) */
+    double ug = (1.0 - w) * (ug_blue[0] + ug_blue[1] * (gr - 0.35)) +
+                w * (ug_red[0] + ug_red[1] * (gr - 0.77)) + 0.07 * gp_mock_rng_normal(r);
     double ri = anchor_interp(anchor_ri, gr) + 0.03 * gp_mock_rng_normal(r);
     double iz = anchor_interp(anchor_iz, gr) + 0.04 * gp_mock_rng_normal(r);
     /* individual dust beyond the mean already in the colour relations (SF and green):

@@ -158,6 +158,7 @@ static int csv_col(const csv_table *t, const char *name, const char *path, gp_er
 
 static void fill_compare(gp_mock_compare *c, const char *name, double *m, long nm, double *r, long nr)
 {
+    memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
     c->n_mock = nm; c->n_real = nr;
     percentiles(m, nm, c->mock_pct);   /* sorts */
@@ -240,6 +241,21 @@ int gp_mock_compare_real(const gp_mock_galaxy *g, long n, const char *datadir,
                 if (row[lr] > 0 && row[lr] <= 17.77 && row[lc[k]] > 0) r[nr++] = log10(row[lc[k]]);
             }
             fill_compare(&cmp[(*ncmp)++], lnames[k], m, nm, r, nr);
+        }
+        if (*ncmp < maxcmp) {
+            /* u-r bimodality in one redshift bin (a narrow bin: the peaks move with z) */
+            long nm = 0, nr = 0;
+            for (long i = 0; i < n; i++)
+                if (colour_cut_mock(&g[i]) && g[i].z >= 0.06 && g[i].z < 0.10)
+                    m[nm++] = g[i].modelmag[0] - g[i].modelmag[2];
+            for (long i = 0; i < a.nrow; i++) {
+                const double *row = a.val + i * a.ncol;
+                if (row[cr] <= 17.77 && row[czz] >= 0.06 && row[czz] < 0.10) r[nr++] = row[cu] - row[cr];
+            }
+            gp_mock_compare *c = &cmp[(*ncmp)++];
+            fill_compare(c, "u-r, 0.06<=z<0.10", m, nm, r, nr);
+            c->has_mix = gp_mock_bimodal_fit(m, nm, &c->mock_mix) == 0 &&
+                         gp_mock_bimodal_fit(r, nr, &c->real_mix) == 0;
         }
     }
     free(m); free(r); free(a.val); free(b.val);
@@ -424,6 +440,15 @@ static void print_report(FILE *out, uint64_t seed, const gp_mock_summary *s, con
                     c[k].name, c[k].n_mock, c[k].n_real, c[k].mock_pct[0], c[k].mock_pct[1], c[k].mock_pct[2],
                     c[k].mock_pct[3], c[k].mock_pct[4], c[k].real_pct[0], c[k].real_pct[1], c[k].real_pct[2],
                     c[k].real_pct[3], c[k].real_pct[4], c[k].ks_d);
+        for (int k = 0; k < nc; k++) {
+            if (!c[k].has_mix) continue;
+            fprintf(out, "\n%s as two Gaussians (blue cloud | red sequence; Ashman's D: peak separation):\n", c[k].name);
+            const gp_mock_bimodal *f[2] = { &c[k].mock_mix, &c[k].real_mix };
+            for (int j = 0; j < 2; j++)
+                fprintf(out, "  %-4s weight %.2f mean %.3f sigma %.3f | weight %.2f mean %.3f sigma %.3f | D %.2f\n",
+                        j ? "SDSS" : "mock", f[j]->weight[0], f[j]->mean[0], f[j]->sigma[0],
+                        f[j]->weight[1], f[j]->mean[1], f[j]->sigma[1], f[j]->ashman_d);
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "gp_mock.h"
+#include "gp_mock_bimodal.h"
 
 /* gp_mock_sample() - draw galaxies first..first+n-1 (MGS-selected) with nthreads threads
  * (0: all CPUs) into a new array (*out, free() it).  GP_OK, GP_ERR_ARG, GP_ERR_NOMEM. */
@@ -31,13 +32,16 @@ typedef struct gp_mock_compare {
     long   n_mock, n_real;
     double mock_pct[5], real_pct[5];    /* 10/25/50/75/90 */
     double ks_d;                        /* two-sample Kolmogorov-Smirnov distance */
+    int    has_mix;                     /* 1: mock_mix and real_mix are filled */
+    gp_mock_bimodal mock_mix, real_mix; /* two-Gaussian fits (bimodality of a colour) */
 } gp_mock_compare;
 
 /*
  * gp_mock_compare_real() - compare colours (u-g, g-r, r-i, i-z; same cut u<=19.6,
  * g<=20, r<=17.77 as the real dr14-galaxies-specz.csv sample), g-r in redshift bins,
- * redshift, and the line fluxes (all four lines S/N > 3, r <= 17.77) against
- * ugriz-bpt-lines.csv in datadir/sdss-tables.
+ * redshift, the line fluxes (all four lines S/N > 3, r <= 17.77) against
+ * ugriz-bpt-lines.csv in datadir/sdss-tables, and last u-r at 0.06 <= z < 0.10 with a
+ * two-Gaussian fit on each side (has_mix: the red and blue peaks and their separation).
  * Returned: cmp[0..*ncmp-1] (at most maxcmp).
  * Function return value: GP_OK, GP_ERR_NOTFOUND (a table is missing: naming it),
  *   GP_ERR_FORMAT (a column is missing), GP_ERR_NOMEM.

@@ -16,6 +16,7 @@ libgpsim_la_SOURCES = \
 	sim/gp_mock_table.h sim/gp_mock_table.c \
 	sim/gp_mock_shards.h sim/gp_mock_shards.c \
 	sim/gp_mock_field.h sim/gp_mock_field.c \
+	sim/gp_mock_bimodal.h sim/gp_mock_bimodal.c \
 	sim/gp_mock_report.h sim/gp_mock_report.c
 
 galpost_SOURCES += sim/cli_mock.c
