@@ -381,6 +381,22 @@ static void test_dense_rows(void **state)
             if (memcmp(Z, Y[0], sizeof(float) * R * N))
                 fail_msg("dense %dx%d->%d: %d threads differ from the kernel", R, K, N, t + 1);
         }
+        /* two layers on the same rows as one (the first N1 = N/2 + 1
+         * outputs, then the rest; tiles of four that straddle the two and
+         * tiles within one): the same bits as each layer alone */
+        int N1 = N / 2 + 1, N2 = N - N1;
+        if (N2 > 0) {
+            float *P1 = malloc(sizeof(float) * R * N1), *P2 = malloc(sizeof(float) * R * N2);
+            float *A2 = malloc(sizeof(float) * R * N2);
+            assert_int_equal(gp_cpu_dense_rows_pair(X, R, K, W, N1, b, P1, W + (size_t)N1 * K, N2, b + N1, P2), 0);
+            assert_int_equal(gp_cpu_dense_rows(X, R, K, W + (size_t)N1 * K, N2, b + N1, A2), 0);
+            for (int r = 0; r < R; r++)
+                if (memcmp(P1 + (size_t)r * N1, Y[0] + (size_t)r * N, sizeof(float) * N1))
+                    fail_msg("dense rows pair %dx%d->%d+%d: row %d of the first layer differs", R, K, N1, N2, r);
+            if (memcmp(P2, A2, sizeof(float) * R * N2))
+                fail_msg("dense rows pair %dx%d->%d+%d: the second layer differs", R, K, N1, N2);
+            free(P1); free(P2); free(A2);
+        }
         for (int path = 0; path < 3; path++) free(Y[path]);
         free(X); free(W); free(b); free(Z); free(ref);
     }
