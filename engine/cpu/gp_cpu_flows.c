@@ -52,9 +52,11 @@ static void act_inplace(float *x, size_t n, gp_act act, float slope)
 }
 
 /* h[r][u] = (sum_i x[r][i] w[u][i]) + g[row_gal[r]][u], summed in i order,
- * vectorized over u through wt = w transposed [nrow x H] */
+ * vectorized over u through wt = w transposed [nrow x H]; with leaky = 1,
+ * then the leaky ReLU exactly as gp_cpu_bias_act_row with a zero bias
+ * applies it (v = h + 0, v > 0 ? v : slope v), in the same pass */
 GP_CPU_HOT static void first_layer(const float *x, int R, int nrow, const float *wt, int H, const float *G,
-                                   const int *rg, float *h)
+                                   const int *rg, int leaky, float slope, float *h)
 {
     for (int r = 0; r < R; r++) {
         float *o = h + (size_t)r * H;
@@ -62,7 +64,10 @@ GP_CPU_HOT static void first_layer(const float *x, int R, int nrow, const float 
         for (int u = 0; u < H; u++) o[u] = xr[0] * wt[u];
         for (int i = 1; i < nrow; i++)
             for (int u = 0; u < H; u++) o[u] += xr[i] * wt[(size_t)i * H + u];
-        for (int u = 0; u < H; u++) o[u] += g[u];
+        if (leaky)
+            for (int u = 0; u < H; u++) { float v = (o[u] + g[u]) + 0.0f; o[u] = v > 0.0f ? v : slope * v; }
+        else
+            for (int u = 0; u < H; u++) o[u] += g[u];
     }
 }
 
@@ -77,11 +82,14 @@ static void cond_block(const flow_job *j, const gp_cond_mlp *c, const float *G, 
     int single = c->net.nlayers == 1;
     float *h = single ? Y : h0;
     float wrt[GP_FLOW_MAX_DIM * 256];
+    /* the hidden layer's activation fused into the first layer's pass */
+    int fused = !single && net->act == GP_ACT_LEAKY_RELU;
     if (nrow <= GP_FLOW_MAX_DIM && H <= 256) {
         for (int u = 0; u < H; u++)
             for (int i = 0; i < nrow; i++) wrt[(size_t)i * H + u] = c->w_row[(size_t)u * nrow + i];
-        first_layer(xrow, R, nrow, wrt, H, G, rg, h);
+        first_layer(xrow, R, nrow, wrt, H, G, rg, fused, net->slope, h);
     } else {
+        fused = 0;
         for (int r = 0; r < R; r++) {
             const float *g = G + (size_t)rg[r] * H, *x = xrow + (size_t)r * nrow;
             float *o = h + (size_t)r * H;
@@ -97,7 +105,7 @@ static void cond_block(const flow_job *j, const gp_cond_mlp *c, const float *G, 
         if (c->net.act_last) act_inplace(Y, (size_t)R * H, net->act, net->slope);
         return;
     }
-    act_inplace(h0, (size_t)R * H, net->act, net->slope);
+    if (!fused) act_inplace(h0, (size_t)R * H, net->act, net->slope);
     const float *in = h0;
     for (int i = 1; i < c->net.nlayers; i++) {
         const gp_dense *d = &c->net.layer[i];
