@@ -23,7 +23,7 @@
 #define GP_CPU_INLINE static inline
 #endif
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(GP_NO_CLONES)
-#define GP_CPU_HOT GP_CPU_OPT __attribute__((target_clones("avx2", "default")))
+#define GP_CPU_HOT GP_CPU_OPT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define GP_CPU_HOT GP_CPU_OPT
 #endif
