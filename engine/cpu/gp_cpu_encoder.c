@@ -702,7 +702,7 @@ static int conv_stack(gp_backend *be, const float *X, const float *const *Xp, co
     g.col_floats = (g.col_floats + 15) & ~(size_t)15;
     gp_blas_set_threads(1);
     if (n >= be->threads || be->threads == 1) {
-        gp_parallel_for(be->threads, (size_t)n, images_range, &g);
+        gp_parallel_dynamic(be->threads, (size_t)n, images_range, &g);   /* an image per claim */
     } else {
         g.shared = malloc(sizeof(float) * (g.act_floats + g.row_floats));
         if (!g.shared) return GP_FAIL(err, GP_ERR_NOMEM, "conv_stack: cannot allocate activations");

@@ -153,9 +153,8 @@ static void realnvp_block(const flow_job *j, const gp_realnvp *f, const float *G
     }
 }
 
-static void blocks_range(void *ctx, int chunk, size_t begin, size_t end)
+static void blocks_range(void *ctx, size_t begin, size_t end)
 {
-    (void)chunk;
     flow_job *j = ctx;
     const gp_member *mm = j->mm;
     const size_t W = (size_t)j->width, B = GP_FLOW_BLOCK;
@@ -206,6 +205,23 @@ static void context_term(const gp_cond_mlp *c, const float *trunk, int ngal, flo
     gp_cpu_bias_act_cols(G, ngal, l0->out, (size_t)l0->out, l0->b, GP_ACT_NONE, 0.0f);
 }
 
+/* The context terms of the conditioners, one conditioner per item, over
+ * the backend's threads (each G written by one thread, with the same
+ * kernel, so the same bits as in one thread; serial, they were ~1% of the
+ * pipeline's wall time with one of two threads idle). */
+typedef struct context_job {
+    const gp_cond_mlp *cond[2 * GP_FLOW_MAX_LAYERS + 1];
+    float *G[2 * GP_FLOW_MAX_LAYERS + 1];
+    const float *trunk;
+    int ngal;
+} context_job;
+
+static void context_items(void *ctx, size_t begin, size_t end)
+{
+    context_job *c = ctx;
+    for (size_t i = begin; i < end; i++) context_term(c->cond[i], c->trunk, c->ngal, c->G[i]);
+}
+
 static int cond_width(const gp_cond_mlp *c)
 {
     return gp_mlp_width(&c->net);
@@ -248,20 +264,28 @@ int gp_cpu_member_sample(gp_backend *be, const gp_net *net, int k, uint64_t seed
     float *pos = G;
     flow_job j = { be, net, mm, seed, gal_id, row_gal, sample_idx, rows, ngal, width, head, lhead,
                    NULL, NULL, NULL, core, oh, line, 0 };
+    context_job cj;
+    size_t nc = 0;
+    cj.trunk = trunk;
+    cj.ngal = ngal;
     j.Gcore = pos;
     for (int i = 0; i < fc->nlayers; i++) {
-        context_term(&fc->layer[i].cond, trunk, ngal, pos);
+        cj.cond[nc] = &fc->layer[i].cond;
+        cj.G[nc++] = pos;
         pos += (size_t)ngal * fc->layer[i].cond.net.layer[0].out;
     }
     j.Gline = pos;
     for (int i = 0; i < fl->nlayers; i++) {
-        context_term(&fl->layer[i].cond, trunk, ngal, pos);
+        cj.cond[nc] = &fl->layer[i].cond;
+        cj.G[nc++] = pos;
         pos += (size_t)ngal * fl->layer[i].cond.net.layer[0].out;
     }
     j.Goh = pos;
-    context_term(&mm->oh_flow.cond, trunk, ngal, pos);
+    cj.cond[nc] = &mm->oh_flow.cond;
+    cj.G[nc++] = pos;
+    gp_parallel_for(be->threads, nc, context_items, &cj);
     size_t nblk = ((size_t)rows + GP_FLOW_BLOCK - 1) / GP_FLOW_BLOCK;
-    gp_parallel_chunks(be->threads, nblk, blocks_range, &j);
+    gp_parallel_dynamic(be->threads, nblk, blocks_range, &j);   /* a block per claim */
     free(G);
     if (j.failed) return GP_FAIL(err, GP_ERR_NOMEM, "member_sample: out of memory for per-thread scratch");
     return GP_OK;
