@@ -188,7 +188,10 @@ int gp_parallel_dynamic(int threads, size_t n, gp_range_fn fn, void *ctx)
     if (n == 0) return GP_OK;
     if (threads < 1) threads = 1;
     if ((size_t)threads > n) threads = (int)n;
-    if (threads == 1) { fn(ctx, 0, n); return GP_OK; }
+    if (threads == 1) {
+        for (size_t i = 0; i < n; i++) fn(ctx, i, i + 1);
+        return GP_OK;
+    }
     struct dynamic_job d = { fn, ctx, n, 0 };
     return gp_parallel_for(threads, (size_t)threads, dynamic_run, &d);
 }

@@ -38,6 +38,7 @@
 #include "gp_rng.h"
 #include "gp_test_util.h"
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 static void conv_ref_d(const double *x, int cin, int h, int w, const float *W, const float *b, int cout,
@@ -519,6 +520,13 @@ static void test_default_arch_determinism(void **state)
     unlink(path);
 }
 
+static void dynamic_item(void *ctx, size_t begin, size_t end)
+{
+    _Atomic int *hits = ctx;
+    if (end != begin + 1) atomic_fetch_add(&hits[begin], 1000);   /* one index per call */
+    for (size_t i = begin; i < end; i++) atomic_fetch_add(&hits[i], 1);
+}
+
 static void test_pool_fork(void **state)
 {
     (void)state;
@@ -526,6 +534,17 @@ static void test_pool_fork(void **state)
     memset(v, 0, sizeof v);
     for (int t = 1; t <= 4; t++) assert_int_equal(gp_parallel_chunks(t, 1000, count_range, v), GP_OK);
     for (int i = 0; i < 1000; i++) assert_int_equal(v[i], 4);
+    /* gp_parallel_dynamic: every index exactly once, one at a time, for
+     * 1 to 4 threads (and more threads than items) */
+    static _Atomic int hits[1000];
+    for (int t = 1; t <= 5; t++) {
+        size_t n = t == 5 ? 3 : 1000;
+        for (int i = 0; i < 1000; i++) atomic_store(&hits[i], 0);
+        assert_int_equal(gp_parallel_dynamic(t, n, dynamic_item, hits), GP_OK);
+        for (size_t i = 0; i < 1000; i++)
+            if (atomic_load(&hits[i]) != (i < n ? 1 : 0))
+                fail_msg("gp_parallel_dynamic(%d, %zu): index %zu ran %d times", t, n, i, atomic_load(&hits[i]));
+    }
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
