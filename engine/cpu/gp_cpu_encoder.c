@@ -546,6 +546,9 @@ static void to_hwc(const stack_geom *g, const float *x, int c, int h, int w, int
         const float *src = x + (size_t)r * w;   /* channel ci's row at src + ci * cs */
         size_t cs = (size_t)h * w;
         if (g->stretch) {
+            if (r + 4 < h)   /* the cutout rows four ahead, on their way from memory meanwhile */
+                for (int ci = 0; ci < c; ci++)
+                    for (int p = 0; p < w; p += 16) __builtin_prefetch(src + ci * cs + (size_t)4 * w + p, 0, 3);
             for (int ci = 0; ci < c; ci++) {
                 memcpy(rb + (size_t)ci * w, src + ci * cs, sizeof(float) * (size_t)w);
                 gp_cpu_stretch_plane(rb + (size_t)ci * w, (size_t)w, g->isoft[ci], g->off[ci], g->iscale[ci]);
