@@ -30,7 +30,7 @@
 #include "gp_parallel.h"
 #include "gp_rng.h"
 
-#define GP_FLOW_BLOCK 64
+#define GP_FLOW_BLOCK 60   /* 10 of the row GEMM's 6-row tiles, 15 of the dense kernel's 4-row tiles (64 left a part-empty tile in each) */
 
 typedef struct flow_job {
     gp_backend *be;
