@@ -173,6 +173,29 @@ int gp_parallel_for(int threads, size_t n, gp_range_fn fn, void *ctx)
     return gp_parallel_chunks(threads, n, range_adapter_run, &a);
 }
 
+struct dynamic_job { gp_range_fn fn; void *ctx; size_t n; atomic_size_t next; };
+
+static void dynamic_run(void *ctx, size_t begin, size_t end)
+{
+    (void)begin; (void)end;
+    struct dynamic_job *d = ctx;
+    size_t i;
+    while ((i = atomic_fetch_add_explicit(&d->next, 1, memory_order_relaxed)) < d->n) d->fn(d->ctx, i, i + 1);
+}
+
+int gp_parallel_dynamic(int threads, size_t n, gp_range_fn fn, void *ctx)
+{
+    if (n == 0) return GP_OK;
+    if (threads < 1) threads = 1;
+    if ((size_t)threads > n) threads = (int)n;
+    if (threads == 1) {
+        for (size_t i = 0; i < n; i++) fn(ctx, i, i + 1);
+        return GP_OK;
+    }
+    struct dynamic_job d = { fn, ctx, n, 0 };
+    return gp_parallel_for(threads, (size_t)threads, dynamic_run, &d);
+}
+
 void gp_blas_set_threads(int threads)
 {
     static _Atomic int current = -1;

@@ -23,6 +23,13 @@ int gp_parallel_for(int threads, size_t n, gp_range_fn fn, void *ctx);
 typedef void (*gp_chunk_fn)(void *ctx, int chunk, size_t begin, size_t end);
 int gp_parallel_chunks(int threads, size_t n, gp_chunk_fn fn, void *ctx);
 
+/* fn(ctx, i, i + 1) for every i in [0, n), each index handed to whichever
+ * of `threads` threads is free next (an atomic counter), so a thread that
+ * runs slower (another process on its core) takes fewer items instead of
+ * holding the others at the end; for items whose results do not depend on
+ * the thread that computes them.  Returns as gp_parallel_for. */
+int gp_parallel_dynamic(int threads, size_t n, gp_range_fn fn, void *ctx);
+
 /* OpenBLAS thread control, so our threads and OpenBLAS's don't multiply. */
 void gp_blas_set_threads(int threads);
 

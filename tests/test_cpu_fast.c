@@ -33,10 +33,12 @@
 #include "galpost/gp_model.h"
 #include "gp_model_internal.h"
 #include "cpu/gp_cpu.h"
+#include "cpu/gp_cpu_math.h"
 #include "gp_parallel.h"
 #include "gp_rng.h"
 #include "gp_test_util.h"
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 static void conv_ref_d(const double *x, int cin, int h, int w, const float *W, const float *b, int cout,
@@ -197,7 +199,8 @@ static void test_stretch(void **state)
         int c = (i / plane) % 3;
         float xs = x0[i] * (1.0f / soft[c]);
         double a = asinh((double)xs);
-        /* the float asinh within 1 ulp, then two float operations */
+        /* the float asinh within 3 ulp (2.2e-7 relative over every float
+         * from 2^-12 up, checked once exhaustively), then two float operations */
         double tol = 2.5 * (fabs(a) * 1.2e-7 + 1e-45) / scl[c] + 3 * 6e-8 * fabs((a - off[c]) / scl[c]);
         double ref = (a - off[c]) * (1.0 / scl[c]);
         if (!(fabs(x[i] - ref) <= tol)) fail_msg("stretch of %g: %.9g vs %.9g", (double)x0[i], (double)x[i], ref);
@@ -205,6 +208,26 @@ static void test_stretch(void **state)
     assert_true(isinf(x[0]) && x[0] > 0);
     assert_true(isinf(x[1]) && x[1] < 0);
     assert_true(isnan(x[2]));
+    /* the vector paths give the scalar gp_asinhf's bits, also around its
+     * branch points (a = 2^-12; 1 + t = sqrt(2), 2, 2 sqrt(2) at a = 0.3536,
+     * 0.75, 1.2374; a = 2^12; a^2 overflowing) and on random values */
+    const float edge[] = { 0x1p-12f, 0.35355339f, 0.75f, 1.23743687f, 0x1p12f, 1.8446744e19f, 3e38f };
+    size_t ne = 0;
+    for (size_t k = 0; k < sizeof edge / sizeof *edge; k++) {
+        float v = edge[k];
+        for (int j = 0; j < 200; j++) v = nextafterf(v, 0.0f);
+        for (int j = 0; j < 400; j++, ne++) {
+            x0[ne] = (ne & 1) ? -v : v;
+            v = nextafterf(v, INFINITY);
+        }
+    }
+    for (size_t i = ne; i < (size_t)3 * plane * n; i++) x0[i] = (float)((gp_test_uniform() - 0.5) * pow(10.0, -6 + 12 * gp_test_uniform()));
+    memcpy(x, x0, sizeof(float) * 3 * plane * n);
+    gp_cpu_stretch_plane(x, (size_t)3 * plane * n, 1.0f, 0.0f, 1.0f);
+    for (size_t i = 0; i < (size_t)3 * plane * n; i++) {
+        float r = (gp_asinhf(x0[i] * 1.0f) - 0.0f) * 1.0f;
+        if (memcmp(&r, &x[i], sizeof r)) fail_msg("stretch of %.9g: %.9g, scalar gp_asinhf %.9g", (double)x0[i], (double)x[i], (double)r);
+    }
     free(x); free(x0);
     gp_backend_close(be);
 }
@@ -236,14 +259,16 @@ static void composed(gp_model *m, int k, uint64_t seed, const uint64_t *ids, con
     free(scr); free(hc); free(ho);
 }
 
-static void test_member_sample(void **state)
+/* flow_hidden 24: the generic first layer and the fixed-order kernel for
+ * the hidden layers; 64: the AVX-512 first layer and row GEMM of the
+ * default architecture */
+static void member_sample_case(int flow_hidden)
 {
-    (void)state;
     char path[512];
     gp_test_tmpname(path, sizeof path, ".gpw");
     gp_arch a = gp_arch_default();
     a.uses_image = 0;
-    a.trunk[0] = 24; a.trunk[1] = 40; a.head_hidden = 8; a.flow_hidden = 24; a.couplings = 6;
+    a.trunk[0] = 24; a.trunk[1] = 40; a.head_hidden = 8; a.flow_hidden = flow_hidden; a.couplings = 6;
     a.ensemble = 2; a.flow_gain = 0.3f;
     gp_error err;
     assert_int_equal(gp_model_write_random(path, &a, (uint64_t)(gp_test_uniform() * 1e9), &err), GP_OK);
@@ -294,6 +319,13 @@ static void test_member_sample(void **state)
     }
     unlink(path);
     free(row_gal); free(sidx); free(trunk); free(c1); free(o1); free(l1); free(c2); free(o2); free(l2);
+}
+
+static void test_member_sample(void **state)
+{
+    (void)state;
+    member_sample_case(24);
+    member_sample_case(64);
 }
 
 static void count_range(void *ctx, int chunk, size_t begin, size_t end)
@@ -358,6 +390,22 @@ static void test_dense_rows(void **state)
             assert_int_equal(be[t]->ops->dense(be[t], X, R, K, W, b, N, GP_ACT_NONE, 0.0f, Z, NULL), GP_OK);
             if (memcmp(Z, Y[0], sizeof(float) * R * N))
                 fail_msg("dense %dx%d->%d: %d threads differ from the kernel", R, K, N, t + 1);
+        }
+        /* two layers on the same rows as one (the first N1 = N/2 + 1
+         * outputs, then the rest; tiles of four that straddle the two and
+         * tiles within one): the same bits as each layer alone */
+        int N1 = N / 2 + 1, N2 = N - N1;
+        if (N2 > 0) {
+            float *P1 = malloc(sizeof(float) * R * N1), *P2 = malloc(sizeof(float) * R * N2);
+            float *A2 = malloc(sizeof(float) * R * N2);
+            assert_int_equal(gp_cpu_dense_rows_pair(X, R, K, W, N1, b, P1, W + (size_t)N1 * K, N2, b + N1, P2), 0);
+            assert_int_equal(gp_cpu_dense_rows(X, R, K, W + (size_t)N1 * K, N2, b + N1, A2), 0);
+            for (int r = 0; r < R; r++)
+                if (memcmp(P1 + (size_t)r * N1, Y[0] + (size_t)r * N, sizeof(float) * N1))
+                    fail_msg("dense rows pair %dx%d->%d+%d: row %d of the first layer differs", R, K, N1, N2, r);
+            if (memcmp(P2, A2, sizeof(float) * R * N2))
+                fail_msg("dense rows pair %dx%d->%d+%d: the second layer differs", R, K, N1, N2);
+            free(P1); free(P2); free(A2);
         }
         for (int path = 0; path < 3; path++) free(Y[path]);
         free(X); free(W); free(b); free(Z); free(ref);
@@ -481,6 +529,13 @@ static void test_default_arch_determinism(void **state)
     unlink(path);
 }
 
+static void dynamic_item(void *ctx, size_t begin, size_t end)
+{
+    _Atomic int *hits = ctx;
+    if (end != begin + 1) atomic_fetch_add(&hits[begin], 1000);   /* one index per call */
+    for (size_t i = begin; i < end; i++) atomic_fetch_add(&hits[i], 1);
+}
+
 static void test_pool_fork(void **state)
 {
     (void)state;
@@ -488,6 +543,17 @@ static void test_pool_fork(void **state)
     memset(v, 0, sizeof v);
     for (int t = 1; t <= 4; t++) assert_int_equal(gp_parallel_chunks(t, 1000, count_range, v), GP_OK);
     for (int i = 0; i < 1000; i++) assert_int_equal(v[i], 4);
+    /* gp_parallel_dynamic: every index exactly once, one at a time, for
+     * 1 to 4 threads (and more threads than items) */
+    static _Atomic int hits[1000];
+    for (int t = 1; t <= 5; t++) {
+        size_t n = t == 5 ? 3 : 1000;
+        for (int i = 0; i < 1000; i++) atomic_store(&hits[i], 0);
+        assert_int_equal(gp_parallel_dynamic(t, n, dynamic_item, hits), GP_OK);
+        for (size_t i = 0; i < 1000; i++)
+            if (atomic_load(&hits[i]) != (i < n ? 1 : 0))
+                fail_msg("gp_parallel_dynamic(%d, %zu): index %zu ran %d times", t, n, i, atomic_load(&hits[i]));
+    }
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);

@@ -209,6 +209,62 @@ static void test_summaries_match_naive(void **state)
     gp_model_close(m);
 }
 
+/* gp_summary_compute's median, p16 and p84 (placed by a partial sort)
+ * equal the interpolation between neighbours of a full qsort, bit for
+ * bit, for sample counts from 2 to 1000, with ties, in random, ascending
+ * and descending order. */
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double naive_quantile(const double *v, int n, double q)
+{
+    double pos = q * (n - 1);
+    int i = (int)floor(pos);
+    if (i >= n - 1) return v[n - 1];
+    return v[i] + (pos - i) * (v[i + 1] - v[i]);
+}
+
+static void test_summary_quantiles(void **state)
+{
+    (void)state;
+    static const int ns[] = { 2, 3, 5, 16, 17, 18, 33, 100, 101, 257, 1000 };
+    float *smp = malloc(sizeof(float) * 1000 * GP_NQ);
+    double *col = malloc(sizeof(double) * 1000);
+    assert_non_null(smp);
+    assert_non_null(col);
+    for (size_t t = 0; t < sizeof ns / sizeof *ns; t++)
+        for (int order = 0; order < 3; order++) {
+            int n = ns[t];
+            for (int i = 0; i < n * GP_NQ; i++) {
+                double u = gp_test_uniform();
+                /* quantity 0 with many ties, the others continuous */
+                smp[i] = i % GP_NQ == 0 ? (float)floor(4 * u) : (float)(3 * u - 1);
+            }
+            if (order) /* each quantity's column sorted ascending (1) or descending (2) */
+                for (int q = 0; q < GP_NQ; q++) {
+                    for (int i = 0; i < n; i++) col[i] = smp[(size_t)i * GP_NQ + q];
+                    qsort(col, (size_t)n, sizeof *col, cmpd);
+                    for (int i = 0; i < n; i++) smp[(size_t)i * GP_NQ + q] = (float)col[order == 1 ? i : n - 1 - i];
+                }
+            gp_summary s = { 0 };
+            gp_error err;
+            assert_int_equal(gp_summary_compute(smp, n, &s, &err), GP_OK);
+            for (int q = 0; q < GP_NQ; q++) {
+                for (int i = 0; i < n; i++) col[i] = smp[(size_t)i * GP_NQ + q];
+                qsort(col, (size_t)n, sizeof *col, cmpd);
+                double m = naive_quantile(col, n, 0.5), lo = naive_quantile(col, n, 0.16), hi = naive_quantile(col, n, 0.84);
+                if (memcmp(&m, &s.median[q], sizeof m) || memcmp(&lo, &s.p16[q], sizeof lo) || memcmp(&hi, &s.p84[q], sizeof hi))
+                    fail_msg("n %d order %d quantity %d: %.17g %.17g %.17g vs naive %.17g %.17g %.17g", n, order, q,
+                             s.p16[q], s.median[q], s.p84[q], lo, m, hi);
+            }
+        }
+    free(smp);
+    free(col);
+}
+
 static void test_bad_galaxies_fail_alone(void **state)
 {
     (void)state;
@@ -315,6 +371,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_summaries_match_naive),
+        cmocka_unit_test(test_summary_quantiles),
         cmocka_unit_test(test_background_summaries),
         cmocka_unit_test(test_bad_galaxies_fail_alone),
         cmocka_unit_test(test_photometry_only),

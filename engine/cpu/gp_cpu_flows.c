@@ -30,7 +30,7 @@
 #include "gp_parallel.h"
 #include "gp_rng.h"
 
-#define GP_FLOW_BLOCK 64
+#define GP_FLOW_BLOCK 60   /* 10 of the row GEMM's 6-row tiles, 15 of the dense kernel's 4-row tiles (64 left a part-empty tile in each) */
 
 typedef struct flow_job {
     gp_backend *be;
@@ -52,9 +52,11 @@ static void act_inplace(float *x, size_t n, gp_act act, float slope)
 }
 
 /* h[r][u] = (sum_i x[r][i] w[u][i]) + g[row_gal[r]][u], summed in i order,
- * vectorized over u through wt = w transposed [nrow x H] */
+ * vectorized over u through wt = w transposed [nrow x H]; with leaky = 1,
+ * then the leaky ReLU exactly as gp_cpu_bias_act_row with a zero bias
+ * applies it (v = h + 0, v > 0 ? v : slope v), in the same pass */
 GP_CPU_HOT static void first_layer(const float *x, int R, int nrow, const float *wt, int H, const float *G,
-                                   const int *rg, float *h)
+                                   const int *rg, int leaky, float slope, float *h)
 {
     for (int r = 0; r < R; r++) {
         float *o = h + (size_t)r * H;
@@ -62,9 +64,48 @@ GP_CPU_HOT static void first_layer(const float *x, int R, int nrow, const float 
         for (int u = 0; u < H; u++) o[u] = xr[0] * wt[u];
         for (int i = 1; i < nrow; i++)
             for (int u = 0; u < H; u++) o[u] += xr[i] * wt[(size_t)i * H + u];
-        for (int u = 0; u < H; u++) o[u] += g[u];
+        if (leaky)
+            for (int u = 0; u < H; u++) { float v = (o[u] + g[u]) + 0.0f; o[u] = v > 0.0f ? v : slope * v; }
+        else
+            for (int u = 0; u < H; u++) o[u] += g[u];
     }
 }
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+/* first_layer for H = 64 with AVX-512: a row's 64 sums in four registers
+ * (the same multiplications and additions in the same order, no fused
+ * multiply-add, so the same bits), stored once; the generic loops spent
+ * more on the vectorizer's loop control than on the arithmetic. */
+__attribute__((target("avx512f")))
+static void first_layer64_avx512(const float *x, int R, int nrow, const float *wt, const float *G, const int *rg,
+                                 int leaky, float slope, float *h)
+{
+    const __m512 zero = _mm512_setzero_ps(), vs = _mm512_set1_ps(slope);
+    for (int r = 0; r < R; r++) {
+        const float *xr = x + (size_t)r * nrow, *g = G + (size_t)rg[r] * 64;
+        __m512 o[4];
+        __m512 x0 = _mm512_set1_ps(xr[0]);
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) o[v] = _mm512_mul_ps(x0, _mm512_loadu_ps(wt + 16 * v));
+        for (int i = 1; i < nrow; i++) {
+            __m512 xi = _mm512_set1_ps(xr[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++)
+                o[v] = _mm512_add_ps(o[v], _mm512_mul_ps(xi, _mm512_loadu_ps(wt + (size_t)i * 64 + 16 * v)));
+        }
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) {
+            __m512 y = _mm512_add_ps(o[v], _mm512_loadu_ps(g + 16 * v));
+            if (leaky) {
+                y = _mm512_add_ps(y, zero);
+                y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ), _mm512_mul_ps(vs, y), y);
+            }
+            _mm512_storeu_ps(h + (size_t)r * 64 + 16 * v, y);
+        }
+    }
+}
+#endif
 
 /* Conditioner on a block: Y [R x out] from xrow [R x nrow] and the
  * per-galaxy first-layer term G [ngal x H]. h0, h1: R x width scratch. */
@@ -77,11 +118,19 @@ static void cond_block(const flow_job *j, const gp_cond_mlp *c, const float *G, 
     int single = c->net.nlayers == 1;
     float *h = single ? Y : h0;
     float wrt[GP_FLOW_MAX_DIM * 256];
+    /* the hidden layer's activation fused into the first layer's pass */
+    int fused = !single && net->act == GP_ACT_LEAKY_RELU;
     if (nrow <= GP_FLOW_MAX_DIM && H <= 256) {
         for (int u = 0; u < H; u++)
             for (int i = 0; i < nrow; i++) wrt[(size_t)i * H + u] = c->w_row[(size_t)u * nrow + i];
-        first_layer(xrow, R, nrow, wrt, H, G, rg, h);
+#if defined(__GNUC__) && defined(__x86_64__)
+        if (H == 64 && gp_cpu_have_avx512())
+            first_layer64_avx512(xrow, R, nrow, wrt, G, rg, fused, net->slope, h);
+        else
+#endif
+            first_layer(xrow, R, nrow, wrt, H, G, rg, fused, net->slope, h);
     } else {
+        fused = 0;
         for (int r = 0; r < R; r++) {
             const float *g = G + (size_t)rg[r] * H, *x = xrow + (size_t)r * nrow;
             float *o = h + (size_t)r * H;
@@ -97,7 +146,7 @@ static void cond_block(const flow_job *j, const gp_cond_mlp *c, const float *G, 
         if (c->net.act_last) act_inplace(Y, (size_t)R * H, net->act, net->slope);
         return;
     }
-    act_inplace(h0, (size_t)R * H, net->act, net->slope);
+    if (!fused) act_inplace(h0, (size_t)R * H, net->act, net->slope);
     const float *in = h0;
     for (int i = 1; i < c->net.nlayers; i++) {
         const gp_dense *d = &c->net.layer[i];
@@ -145,9 +194,8 @@ static void realnvp_block(const flow_job *j, const gp_realnvp *f, const float *G
     }
 }
 
-static void blocks_range(void *ctx, int chunk, size_t begin, size_t end)
+static void blocks_range(void *ctx, size_t begin, size_t end)
 {
-    (void)chunk;
     flow_job *j = ctx;
     const gp_member *mm = j->mm;
     const size_t W = (size_t)j->width, B = GP_FLOW_BLOCK;
@@ -198,6 +246,23 @@ static void context_term(const gp_cond_mlp *c, const float *trunk, int ngal, flo
     gp_cpu_bias_act_cols(G, ngal, l0->out, (size_t)l0->out, l0->b, GP_ACT_NONE, 0.0f);
 }
 
+/* The context terms of the conditioners, one conditioner per item, over
+ * the backend's threads (each G written by one thread, with the same
+ * kernel, so the same bits as in one thread; serial, they were ~1% of the
+ * pipeline's wall time with one of two threads idle). */
+typedef struct context_job {
+    const gp_cond_mlp *cond[2 * GP_FLOW_MAX_LAYERS + 1];
+    float *G[2 * GP_FLOW_MAX_LAYERS + 1];
+    const float *trunk;
+    int ngal;
+} context_job;
+
+static void context_items(void *ctx, size_t begin, size_t end)
+{
+    context_job *c = ctx;
+    for (size_t i = begin; i < end; i++) context_term(c->cond[i], c->trunk, c->ngal, c->G[i]);
+}
+
 static int cond_width(const gp_cond_mlp *c)
 {
     return gp_mlp_width(&c->net);
@@ -240,20 +305,28 @@ int gp_cpu_member_sample(gp_backend *be, const gp_net *net, int k, uint64_t seed
     float *pos = G;
     flow_job j = { be, net, mm, seed, gal_id, row_gal, sample_idx, rows, ngal, width, head, lhead,
                    NULL, NULL, NULL, core, oh, line, 0 };
+    context_job cj;
+    size_t nc = 0;
+    cj.trunk = trunk;
+    cj.ngal = ngal;
     j.Gcore = pos;
     for (int i = 0; i < fc->nlayers; i++) {
-        context_term(&fc->layer[i].cond, trunk, ngal, pos);
+        cj.cond[nc] = &fc->layer[i].cond;
+        cj.G[nc++] = pos;
         pos += (size_t)ngal * fc->layer[i].cond.net.layer[0].out;
     }
     j.Gline = pos;
     for (int i = 0; i < fl->nlayers; i++) {
-        context_term(&fl->layer[i].cond, trunk, ngal, pos);
+        cj.cond[nc] = &fl->layer[i].cond;
+        cj.G[nc++] = pos;
         pos += (size_t)ngal * fl->layer[i].cond.net.layer[0].out;
     }
     j.Goh = pos;
-    context_term(&mm->oh_flow.cond, trunk, ngal, pos);
+    cj.cond[nc] = &mm->oh_flow.cond;
+    cj.G[nc++] = pos;
+    gp_parallel_for(be->threads, nc, context_items, &cj);
     size_t nblk = ((size_t)rows + GP_FLOW_BLOCK - 1) / GP_FLOW_BLOCK;
-    gp_parallel_chunks(be->threads, nblk, blocks_range, &j);
+    gp_parallel_dynamic(be->threads, nblk, blocks_range, &j);   /* a block per claim */
     free(G);
     if (j.failed) return GP_FAIL(err, GP_ERR_NOMEM, "member_sample: out of memory for per-thread scratch");
     return GP_OK;
