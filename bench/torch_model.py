@@ -282,7 +282,9 @@ class GalpostTorch(nn.Module):
         """[n, 5] float32 ugriz -> [n, 9] standardized colours + magnitudes (float32 as galpost)."""
         mags = np.asarray(mags, dtype=np.float32)
         raw = np.concatenate([mags[:, :4] - mags[:, 1:], mags], axis=1)
-        return torch.from_numpy(((raw - self.phot_mean) / self.phot_std).astype(np.float32))
+        # held within +-5 training standard deviations, as galpost does (GP_PHOT_CLIP)
+        std = ((raw - self.phot_mean) / self.phot_std).astype(np.float32)
+        return torch.from_numpy(np.clip(std, -5.0, 5.0).astype(np.float32))
 
     def trunk_input(self, cutouts, mags):
         phot = self.photometry(mags).to(self.device)

@@ -13,7 +13,7 @@ void gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT
 {
     float raw[GP_NPHOT] = { mag[0] - mag[1], mag[1] - mag[2], mag[2] - mag[3], mag[3] - mag[4],
                             mag[0], mag[1], mag[2], mag[3], mag[4] };
-    for (int i = 0; i < GP_NPHOT; i++) out[i] = (raw[i] - net->phot_mean[i]) / net->phot_std[i];
+    for (int i = 0; i < GP_NPHOT; i++) out[i] = (float)gp_phot_clip((raw[i] - net->phot_mean[i]) / net->phot_std[i]);
 }
 
 int gp_mlp_width(const gp_mlp *m)

@@ -5,6 +5,8 @@
  *  - summaries equal a naive recomputation from the samples;
  *  - a galaxy with NaN pixels or absurd magnitudes fails alone, with a
  *    message naming it, and the others are still computed;
+ *  - magnitudes far outside the training distribution (a band's
+ *    non-detection) are clipped to GP_PHOT_CLIP standard deviations;
  *  - the photometry-only variant and ensembles work;
  *  - small chunks with background summaries (a GPU backend's way) give the
  *    same bits.
@@ -321,6 +323,34 @@ static void test_bad_galaxies_fail_alone(void **state)
     gp_model_close(m);
 }
 
+/* A band's non-detection (SDSS writes modelMag 30 for it) or any other magnitude far
+ * outside the training distribution is held at GP_PHOT_CLIP standard deviations: u = 30
+ * and u = 38 give the same samples, while a u inside the clip still matters. */
+static void test_photometry_clipped(void **state)
+{
+    (void)state;
+    gp_model *m = open_model(path_img, 2);
+    gp_galaxy g[3] = { gal[0], gal[0], gal[0] };
+    g[0].mag[0] = 30.0f;   /* u - g and u both more than 5 sigma out (random model: u 19.3 +- 1.0) */
+    g[1].mag[0] = 38.0f;
+    g[2].mag[0] = 22.5f;   /* 3.2 sigma: inside */
+    gp_infer_options io = gp_infer_options_default();
+    io.nsamples = 60;
+    io.keep_samples = 1;
+    gp_result r[3], ref;
+    gp_error err;
+    assert_int_equal(gp_infer(m, g, 3, &io, r, &err), GP_OK);
+    assert_int_equal(gp_infer(m, &gal[0], 1, &io, &ref, &err), GP_OK);
+    size_t bytes = sizeof(float) * io.nsamples * GP_NQ;
+    for (size_t i = 0; i < (size_t)io.nsamples * GP_NQ; i++) assert_true(isfinite(r[0].samples[i]));
+    assert_memory_equal(r[0].samples, r[1].samples, bytes);
+    assert_true(memcmp(r[0].samples, r[2].samples, bytes) != 0);
+    assert_true(memcmp(r[2].samples, ref.samples, bytes) != 0);
+    gp_result_free(r, 3);
+    gp_result_free(&ref, 1);
+    gp_model_close(m);
+}
+
 static void test_photometry_only(void **state)
 {
     (void)state;
@@ -374,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_summary_quantiles),
         cmocka_unit_test(test_background_summaries),
         cmocka_unit_test(test_bad_galaxies_fail_alone),
+        cmocka_unit_test(test_photometry_clipped),
         cmocka_unit_test(test_photometry_only),
         cmocka_unit_test(test_open_errors),
     };

@@ -876,7 +876,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
                 const float *mg = d->mag + r * 5;
                 double raw[GP_NPHOT] = { mg[0] - mg[1], mg[1] - mg[2], mg[2] - mg[3], mg[3] - mg[4], mg[0], mg[1], mg[2], mg[3], mg[4] };
                 float *ph = x + (image ? 2 * o->arch.latent : 0);
-                for (int i = 0; i < GP_NPHOT; i++) ph[i] = (float)((raw[i] - pm[i]) / ps_[i]);
+                for (int i = 0; i < GP_NPHOT; i++) ph[i] = (float)gp_phot_clip((raw[i] - pm[i]) / ps_[i]);
                 for (int q = 0; q < 9; q++) {
                     double v = d->target[r * 9 + q];
                     fd[p].Y[(size_t)j * 9 + q] = isfinite(v) ? (float)((v - tm[q]) / ts[q]) : 0.0f;
