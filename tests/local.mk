@@ -38,6 +38,12 @@ tests_test_infer_SOURCES = tests/test_infer.c
 tests_test_infer_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_infer_LDADD = $(TEST_LDADD)
 
+# the shipped photometry model's redshifts on real SDSS galaxies (skips without ../shared)
+check_PROGRAMS += tests/test_real_redshift
+tests_test_real_redshift_SOURCES = tests/test_real_redshift.c
+tests_test_real_redshift_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_real_redshift_LDADD = $(TEST_LDADD)
+
 check_PROGRAMS += tests/test_fits_io
 tests_test_fits_io_SOURCES = tests/test_fits_io.c
 tests_test_fits_io_CPPFLAGS = $(TEST_CPPFLAGS)
