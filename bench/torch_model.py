@@ -322,7 +322,9 @@ class GalpostTorch(nn.Module):
             oh = mm.oh_sample(zo, core, trunk, row_gal, split_context) + head[:, NCORE:].index_select(0, row_gal)
             line = mm.line_flow.sample(zl, trunk, row_gal, split_context) + lhead.index_select(0, row_gal)
             v = torch.cat([core, oh, line], dim=1).numpy().astype(np.float64)
-            out[row_gal_np, sample_idx] = (v * self.target_std + self.target_mean).astype(np.float32)
+            smp = (v * self.target_std + self.target_mean).astype(np.float32)
+            smp[:, 5:] = np.maximum(smp[:, 5:], 0.0)  # lines: y = log10(1 + max(F, 0)) >= 0, as galpost
+            out[row_gal_np, sample_idx] = smp
             pdet += 1.0 / (1.0 + np.exp(-cls[:, 0].numpy().astype(np.float64))) / K
         return out, pdet
 
@@ -358,7 +360,9 @@ class GalpostTorch(nn.Module):
             oh = mm.oh_sample(zo, core, trunk, row_gal) + head[:, NCORE:].index_select(0, row_gal)
             line = mm.line_flow.sample(zl, trunk, row_gal) + lhead.index_select(0, row_gal)
             v = torch.cat([core, oh, line], dim=1).double()
-            out[row_gal, sample_idx] = (v * tstd + tmean).float()
+            smp = (v * tstd + tmean).float()
+            smp[:, 5:] = smp[:, 5:].clamp_min(0.0)  # lines: y >= 0, as galpost
+            out[row_gal, sample_idx] = smp
             pdet += torch.sigmoid(cls[:, 0].double()) / K
         return out, pdet
 

@@ -345,6 +345,10 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
                    sizeof(float) * GP_NLINE);
             for (int q = 0; q < GP_NQ; q++)
                 dst[q] = (float)(v[q] * net->target_std[q] + net->target_mean[q]);
+            /* lines are y = log10(1 + max(F, 0)) (design.md): y < 0 is outside the
+             * quantity's support, so such a sample is the flux F = 0 it stands for */
+            for (int q = GP_Q_HALPHA; q < GP_Q_HALPHA + GP_NLINE; q++)
+                if (dst[q] < 0.0f) dst[q] = 0.0f;
         }
         for (int g = 0; g < nb; g++) pdet[g] += 1.0 / (1.0 + exp(-(double)h_cls[g])) / K;
         if (prof->on) prof->download += now_s() - t1;

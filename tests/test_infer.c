@@ -344,6 +344,18 @@ static void test_photometry_clipped(void **state)
     size_t bytes = sizeof(float) * io.nsamples * GP_NQ;
     for (size_t i = 0; i < (size_t)io.nsamples * GP_NQ; i++) assert_true(isfinite(r[0].samples[i]));
     assert_memory_equal(r[0].samples, r[1].samples, bytes);
+    /* line samples are y = log10(1 + max(F, 0)) >= 0; the untrained flows put many
+     * below 0, which are held at 0 (F = 0) */
+    int zeros = 0;
+    for (int k = 0; k < 3; k++)
+        for (int s = 0; s < io.nsamples; s++)
+            for (int q = GP_Q_HALPHA; q <= GP_Q_OIII5007; q++) {
+                float y = r[k].samples[(size_t)s * GP_NQ + q];
+                assert_true(y >= 0.0f);
+                zeros += y == 0.0f;
+            }
+    printf("# %d of %d line samples at F = 0\n", zeros, 3 * io.nsamples * 4);
+    assert_true(zeros > 0);
     assert_true(memcmp(r[0].samples, r[2].samples, bytes) != 0);
     assert_true(memcmp(r[2].samples, ref.samples, bytes) != 0);
     gp_result_free(r, 3);

@@ -17,6 +17,7 @@
 #include "gp_dataset.h"
 #include "gp_model_internal.h"
 #include "gp_test_util.h"
+#include "train/gp_eval.h"
 #include "train/gp_train.h"
 #include "train/gp_train_run.h"
 
@@ -431,6 +432,43 @@ static void test_train_deterministic_and_resumable(void **state)
 }
 
 /* a backend without a training operation is refused by name */
+/* The evaluation's PIT: without ties the usual (below + 0.5) / (n + 1) for any u; with
+ * ties (a line flux of exactly 0 in the truth and in many samples) a rank drawn
+ * uniformly over the tie, so that a calibrated posterior with a point mass gives
+ * uniform PITs: checked on draws where truth and samples come from the same
+ * mixture of a point mass at 0 (35%) and a half-normal. */
+static void test_eval_pit(void **state)
+{
+    (void)state;
+    for (double u = 0.0; u < 1.0; u += 0.125) {
+        assert_true(fabs(gp_eval_pit(0, 0, 99, u) - 0.005) < 1e-12);
+        assert_true(fabs(gp_eval_pit(99, 0, 99, u) - 0.995) < 1e-12);
+    }
+    assert_true(fabs(gp_eval_pit(0, 60, 199, 0.0) - 0.5 / 200.0) < 1e-12);
+    assert_true(fabs(gp_eval_pit(0, 60, 199, 0.999999) - 60.5 / 200.0) < 1e-12);
+    assert_true(fabs(gp_eval_pit(10, 60, 199, 0.5) - 40.5 / 200.0) < 1e-12);
+    gp_test_seed("test_eval_pit");
+    enum { G = 4000, N = 199 };
+    int hist[10] = { 0 };
+    for (int g = 0; g < G; g++) {
+        double t = gp_test_uniform() < 0.35 ? 0.0 : fabs(gp_test_normal());
+        long below = 0, ties = 0;
+        for (int s = 0; s < N; s++) {
+            double v = gp_test_uniform() < 0.35 ? 0.0 : fabs(gp_test_normal());
+            below += v < t;
+            ties += v == t;
+        }
+        double p = gp_eval_pit(below, ties, N, gp_test_uniform());
+        assert_true(p > 0.0 && p < 1.0);
+        hist[(int)(p * 10)]++;
+    }
+    /* each decile holds 400 +- 20 (1 sigma); allow 5 sigma; the mid-rank or the
+     * old strict rank would put ~700 or ~140 in the first decile */
+    for (int b = 0; b < 10; b++) {
+        if (abs(hist[b] - G / 10) > 100) fail_msg("PIT decile %d holds %d of %d", b, hist[b], G);
+    }
+}
+
 static void test_backend_check(void **state)
 {
     (void)state;
@@ -456,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_trainer_matches_inference),
         cmocka_unit_test(test_dataset_bad_rows),
         cmocka_unit_test(test_train_deterministic_and_resumable),
+        cmocka_unit_test(test_eval_pit),
         cmocka_unit_test(test_backend_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,25 @@ void gp_eval_opts_default(gp_eval_opts *o)
     o->baselines = 1;
 }
 
+/* Randomized PIT (see gp_eval.h). */
+double gp_eval_pit(long below, long ties, long n, double u)
+{
+    long rank = below + (long)(u * (double)(ties + 1));
+    if (rank > below + ties) rank = below + ties;
+    return (rank + 0.5) / (n + 1.0);
+}
+
+/* u in [0, 1) from (galaxy id, quantity): splitmix64, so the randomized PIT is
+ * the same in every run */
+static double pit_uniform(uint64_t id, int q)
+{
+    uint64_t z = id + 0x9E3779B97F4A7C15ull * (uint64_t)(q + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (z >> 11) * (1.0 / 9007199254740992.0);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -483,10 +502,12 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                     double mk = quantile(smp, c, 0.5), hw = 0.5 * (quantile(smp, c, 0.84) - quantile(smp, c, 0.16));
                     ga += hw * hw; gm += mk; gm2 += mk * mk;
                 }
+                long ties = 0;
                 for (int s = 0; s < N; s++) {
                     float v = res[g].samples[(size_t)s * NQ + q];
                     smp[s] = v;
                     if (v < tv) below++;
+                    else if (v == tv) ties++;
                 }
                 ale[i * NQ + q] = ga / K;
                 double em = gm / K;
@@ -497,7 +518,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                 hi68[i * NQ + q] = quantile(smp, N, 0.84);
                 lo95[i * NQ + q] = quantile(smp, N, 0.025);
                 hi95[i * NQ + q] = quantile(smp, N, 0.975);
-                pit[i * NQ + q] = (below + 0.5) / (N + 1.0);
+                pit[i * NQ + q] = gp_eval_pit(below, ties, N, pit_uniform(d->id[r], q));
             }
         }
         gp_result_free(res, (size_t)nb);

@@ -42,6 +42,20 @@ typedef struct gp_eval_opts {
 } gp_eval_opts;
 
 void gp_eval_opts_default(gp_eval_opts *o);
+
+/*
+ * gp_eval_pit() - probability integral transform of a true value among n
+ * posterior samples, `below` of them smaller than it and `ties` equal to it.
+ * Given u in [0, 1), the rank is below + floor(u (ties + 1)) (at most
+ * below + ties) and the PIT (rank + 0.5) / (n + 1).  Without ties this is
+ * the usual (below + 0.5) / (n + 1); with ties (a true line flux of exactly
+ * 0, y = log10(1 + max(F, 0)) = 0, where the posterior also has a point
+ * mass) it is the randomized PIT, uniform for a calibrated posterior,
+ * instead of piling up at one end of the tie.  gp_eval_run() takes u from a
+ * hash of the galaxy's objID and the quantity, so reports are reproducible.
+ */
+double gp_eval_pit(long below, long ties, long n, double u);
+
 int  gp_eval_run(const gp_eval_opts *o, gp_error *err);
 
 #endif

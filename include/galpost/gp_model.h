@@ -40,7 +40,7 @@ typedef enum gp_quantity {
     GP_Q_Z,             /* redshift                   (z)           */
     GP_Q_LOGMBH,        /* log10 M_BH / Msun (McConnell & Ma 2013)  */
     GP_Q_OH,            /* 12 + log10(O/H), T04 scale (oh_p50)      */
-    GP_Q_HALPHA,        /* log10(1 + max(F,0)), F in 1e-17 erg/s/cm2 */
+    GP_Q_HALPHA,        /* log10(1 + max(F,0)), F in 1e-17 erg/s/cm2; samples >= 0 */
     GP_Q_HBETA,
     GP_Q_NII6584,
     GP_Q_OIII5007,
