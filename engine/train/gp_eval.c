@@ -37,15 +37,11 @@ double gp_eval_pit(long below, long ties, long n, double u)
     return (rank + 0.5) / (n + 1.0);
 }
 
-/* u in [0, 1) from (galaxy id, quantity): splitmix64, so the randomized PIT is
- * the same in every run */
+/* u in [0, 1) from (galaxy id, quantity), so the randomized PIT is the same
+ * in every run */
 static double pit_uniform(uint64_t id, int q)
 {
-    uint64_t z = id + 0x9E3779B97F4A7C15ull * (uint64_t)(q + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (z >> 11) * (1.0 / 9007199254740992.0);
+    return (gp_splitmix64(id + 0x9E3779B97F4A7C15ull * (uint64_t)q) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 static double now_s(void)
@@ -144,10 +140,10 @@ static int baseline_mlp(gp_backend *be, const char *tmpdir, const char *tag, con
             double sd = sqrt(2.0 / dims[l][1]) * (l == 2 ? 0.5 : 1.0);
             for (size_t i = 0; i < nw; i++) {
                 /* Box-Muller from a splitmix stream */
-                s += 0x9E3779B97F4A7C15ull; uint64_t z = s; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull; z = (z ^ (z >> 27)) * 0x94D049BB133111EBull; z ^= z >> 31;
-                double u1 = ((z >> 11) + 0.5) / 9007199254740992.0;
-                s += 0x9E3779B97F4A7C15ull; z = s; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull; z = (z ^ (z >> 27)) * 0x94D049BB133111EBull; z ^= z >> 31;
-                double u2 = ((z >> 11) + 0.5) / 9007199254740992.0;
+                double u1 = ((gp_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
+                s += 0x9E3779B97F4A7C15ull;
+                double u2 = ((gp_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
+                s += 0x9E3779B97F4A7C15ull;
                 v[i] = (float)(sd * sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
             }
             char name[64];

@@ -22,6 +22,18 @@
 #include "gp_backend.h"
 #include "gp_net.h"
 
+/* splitmix64 (Steele, Lea & Flood 2014): one step of the generator whose
+ * state advances by 0x9E3779B97F4A7C15, as a mixing function of x.  The
+ * trainer's shuffles and split and the evaluation's baselines and PIT
+ * draws use it (the model's noise uses Philox, gp_rng.h). */
+static inline uint64_t gp_splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
 /* GP_OK when the backend implements every training operation of
  * gp_backend.h, else GP_ERR_BACKEND naming the first missing one. */
 int gp_backend_check_training(const gp_backend *be, gp_error *err);

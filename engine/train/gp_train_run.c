@@ -87,20 +87,11 @@ static void progress_line(const gp_train_opts *o, const char *stage, int epoch, 
     fflush(stderr);
 }
 
-/* splitmix64: the shuffles (the model's noise uses Philox, gp_rng.h). */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 static void shuffle(long *a, long n, uint64_t seed, uint64_t salt)
 {
-    uint64_t s = mix64(seed ^ mix64(salt));
+    uint64_t s = gp_splitmix64(seed ^ gp_splitmix64(salt));
     for (long i = n - 1; i > 0; i--) {
-        s = mix64(s);
+        s = gp_splitmix64(s);
         long j = (long)(s % (uint64_t)(i + 1));
         long t = a[i]; a[i] = a[j]; a[j] = t;
     }
@@ -123,7 +114,7 @@ int gp_train_partition(const gp_dataset *d, uint64_t seed, long vae_count, long 
     for (long i = 0; i < d->n; i++) {
         part[i] = GP_PART_BAD;
         if (d->bad[i]) continue;
-        k[nu].key = mix64(mix64(seed ^ 0x5151A7ull) ^ d->id[i]);
+        k[nu].key = gp_splitmix64(gp_splitmix64(seed ^ 0x5151A7ull) ^ d->id[i]);
         k[nu].row = i;
         nu++;
     }
