@@ -31,6 +31,25 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Hoare partition of v[0..n) (n > 16) about the median of its first, middle
+ * and last values: afterwards v[0, left) <= pivot <= v[left, n); returns left.
+ * Shared by the sort and the rank selection, so both move values alike. */
+static size_t partition_doubles(double *v, size_t n)
+{
+    size_t m = n / 2;
+    double a = v[0], b = v[m], c = v[n - 1];
+    double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+    size_t i = 0, j = n - 1;
+    for (;;) {
+        while (v[i] < piv) i++;
+        while (v[j] > piv) j--;
+        if (i >= j) break;
+        double t = v[i]; v[i] = v[j]; v[j] = t;
+        i++; j--;
+    }
+    return j + 1;
+}
+
 /* Ascending sort of finite doubles: quicksort (median of three, insertion
  * sort below 16, the smaller side first) with the comparison inlined,
  * ~3x faster than qsort's callbacks on a click's 1000 samples; past a
@@ -40,19 +59,7 @@ static void sort_doubles(double *v, size_t n, int depth)
 {
     while (n > 16) {
         if (depth-- <= 0) { qsort(v, n, sizeof *v, cmp_double); return; }
-        size_t m = n / 2;
-        double a = v[0], b = v[m], c = v[n - 1];
-        double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (v[i] < piv) i++;
-            while (v[j] > piv) j--;
-            if (i >= j) break;
-            double t = v[i]; v[i] = v[j]; v[j] = t;
-            i++; j--;
-        }
-        /* [0, j] <= piv <= [j+1, n) */
-        size_t left = j + 1;
+        size_t left = partition_doubles(v, n);
         if (left < n - left) { sort_doubles(v, left, depth); v += left; n -= left; }
         else { sort_doubles(v + left, n - left, depth); n = left; }
     }
@@ -75,8 +82,8 @@ static double quantile_sorted(const double *v, int n, double q)
 
 /* Partial sort of finite doubles: afterwards v[r[k]] holds the value that
  * sort_doubles would put there, for each of the nr (<= 8) ranks r[]
- * (ascending, distinct, in [0, n)).  Quickselect with sort_doubles'
- * partition: each partition sends the ranks below its split to the left
+ * (ascending, distinct, in [0, n)).  Quickselect with
+ * partition_doubles: each partition sends the ranks below its split to the left
  * side (recursion) and the rest to the right (loop); spans of 16 or fewer
  * values are sorted, and past the depth limit the span goes to qsort.
  * Three quantiles so cost a few passes over the values instead of a sort
@@ -87,19 +94,7 @@ static void select_ranks(double *v, size_t n, const size_t *r, int nr, int depth
     while (nr > 0) {
         if (n <= 16) { sort_doubles(v, n, 0); return; }
         if (depth-- <= 0) { qsort(v, n, sizeof *v, cmp_double); return; }
-        size_t m = n / 2;
-        double a = v[0], b = v[m], c = v[n - 1];
-        double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (v[i] < piv) i++;
-            while (v[j] > piv) j--;
-            if (i >= j) break;
-            double t = v[i]; v[i] = v[j]; v[j] = t;
-            i++; j--;
-        }
-        /* [0, j] <= piv <= [j+1, n) */
-        size_t left = j + 1;
+        size_t left = partition_doubles(v, n);
         int nl = 0;
         while (nl < nr && r[nl] < left) nl++;
         if (nl == nr) { n = left; continue; }
