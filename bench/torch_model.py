@@ -500,6 +500,19 @@ def _bench_loop(fn, seconds, min_iters=3):
             return it, t
 
 
+def _latency_runs(fn, seconds, max_runs):
+    """Wall times (s) of fn after one warm-up call: for `seconds` (at least 5
+    runs), at most max_runs."""
+    lat = []
+    fn()
+    t0 = time.perf_counter()
+    while len(lat) < max_runs and (time.perf_counter() - t0 < seconds or len(lat) < 5):
+        s = time.perf_counter()
+        fn()
+        lat.append(time.perf_counter() - s)
+    return lat
+
+
 def bench(model, ids, mags, cut, seconds, split_context=False):
     B = 64
     ids, mags, cutt = ids[:B], mags[:B], torch.from_numpy(cut[:B])
@@ -516,13 +529,7 @@ def bench(model, ids, mags, cut, seconds, split_context=False):
 
         it, t = _bench_loop(lambda: pipeline(B, 100), seconds)
         res["pipeline_gps"] = it * B / t
-        lat = []
-        pipeline(1, 1000)
-        t0 = time.perf_counter()
-        while len(lat) < 200 and (time.perf_counter() - t0 < seconds or len(lat) < 5):
-            s = time.perf_counter()
-            pipeline(1, 1000)
-            lat.append(time.perf_counter() - s)
+        lat = _latency_runs(lambda: pipeline(1, 1000), seconds, 200)
         res["latency_ms"] = 1e3 * float(np.median(lat))
         res["latency_runs"] = len(lat)
     return res
@@ -563,13 +570,7 @@ def bench_device(model, ids, mags, cut, seconds, batch):
 
         it, t = _bench_loop(lambda: pipeline(B, 100), seconds)
         res["pipeline_gps"] = it * B / t
-        lat = []
-        pipeline(1, 1000)
-        t0 = time.perf_counter()
-        while len(lat) < 50 and (time.perf_counter() - t0 < seconds or len(lat) < 5):
-            s = time.perf_counter()
-            pipeline(1, 1000)
-            lat.append(time.perf_counter() - s)
+        lat = _latency_runs(lambda: pipeline(1, 1000), seconds, 50)
         res["latency_ms"] = 1e3 * float(np.median(lat))
     return res
 
