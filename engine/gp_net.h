@@ -128,6 +128,15 @@ const char *gp_act_name(gp_act a);
  * standard deviations lie all but about 1 in 10^4 of the mock's galaxies. */
 #define GP_PHOT_CLIP 5.0
 
+/* The photometry inputs before standardization, in their order: the colours
+ * u-g, g-r, r-i, i-z, then the magnitudes u, g, r, i, z (float arithmetic,
+ * as in inference; training takes its statistics from the same values). */
+static inline void gp_phot_raw(const float mag[5], float raw[GP_NPHOT])
+{
+    for (int i = 0; i < 4; i++) raw[i] = mag[i] - mag[i + 1];
+    for (int i = 0; i < 5; i++) raw[4 + i] = mag[i];
+}
+
 /* v clipped to [-GP_PHOT_CLIP, GP_PHOT_CLIP]; NaN stays NaN (the input check rejects it). */
 static inline double gp_phot_clip(double v)
 {

@@ -11,8 +11,8 @@
 
 void gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT])
 {
-    float raw[GP_NPHOT] = { mag[0] - mag[1], mag[1] - mag[2], mag[2] - mag[3], mag[3] - mag[4],
-                            mag[0], mag[1], mag[2], mag[3], mag[4] };
+    float raw[GP_NPHOT];
+    gp_phot_raw(mag, raw);
     for (int i = 0; i < GP_NPHOT; i++) out[i] = (float)gp_phot_clip((raw[i] - net->phot_mean[i]) / net->phot_std[i]);
 }
 

@@ -752,8 +752,9 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
         for (long j = 0; j < nrows[1]; j++) {
             long r = rows[1][j];
             const float *mg = d->mag + r * 5;
-            double raw[GP_NPHOT] = { mg[0] - mg[1], mg[1] - mg[2], mg[2] - mg[3], mg[3] - mg[4], mg[0], mg[1], mg[2], mg[3], mg[4] };
-            for (int i = 0; i < GP_NPHOT; i++) { pm[i] += raw[i]; s2p[i] += raw[i] * raw[i]; }
+            float raw[GP_NPHOT];
+            gp_phot_raw(mg, raw);
+            for (int i = 0; i < GP_NPHOT; i++) { pm[i] += raw[i]; s2p[i] += (double)raw[i] * raw[i]; }
             for (int q = 0; q < 9; q++) {
                 double v = d->target[r * 9 + q];
                 if (!isfinite(v)) continue;
@@ -865,7 +866,8 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
                 float *x = fd[p].X + (size_t)j * tin;
                 if (image) memcpy(x, lat + (size_t)(base + j) * 2 * o->arch.latent, sizeof(float) * 2 * o->arch.latent);
                 const float *mg = d->mag + r * 5;
-                double raw[GP_NPHOT] = { mg[0] - mg[1], mg[1] - mg[2], mg[2] - mg[3], mg[3] - mg[4], mg[0], mg[1], mg[2], mg[3], mg[4] };
+                float raw[GP_NPHOT];
+                gp_phot_raw(mg, raw);
                 float *ph = x + (image ? 2 * o->arch.latent : 0);
                 for (int i = 0; i < GP_NPHOT; i++) ph[i] = (float)gp_phot_clip((raw[i] - pm[i]) / ps_[i]);
                 for (int q = 0; q < 9; q++) {
