@@ -271,7 +271,10 @@ static int save_checkpoint(run_ctx *c, gp_error *err)
 #undef I
 #undef F
     if (!st) st = gp_tparams_write(&c->ps, wr, 1, err);
-    if (!st && c->best && s->stage == 1) {
+    /* the member's best-epoch copy, once it has one (before its first epoch the
+     * buffer holds nothing of it: load_checkpoint then finds no best.* and
+     * starts from none, as here) */
+    if (!st && c->best && s->stage == 1 && isfinite(s->best_val)) {
         char pre[32];
         member_prefix(pre, sizeof pre, s->member);
         size_t off = 0;
@@ -311,6 +314,7 @@ static int load_checkpoint(run_ctx *c, gp_error *err)
     GI("ckpt.flow_epoch", s->flow_epoch);
     GI("ckpt.flow_step", s->flow_step);
     GF("ckpt.best_val", s->best_val);
+    if (s->best_val >= 1e300) s->best_val = INFINITY;   /* save_checkpoint's "none yet" */
     GI("ckpt.bad_epochs", s->bad_epochs);
     GI("ckpt.best_epoch", s->best_epoch);
     GF("ckpt.vae_seconds", s->vae_seconds);
