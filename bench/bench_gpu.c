@@ -8,8 +8,10 @@
  *   bench_gpu [--backend cuda|cpu|auto] [--batch 64,256,1024] [--samples 100]
  *             [--ensemble 1] [--seconds 2] [--threads 0]
  *             [--peak-gflops G --peak-gbs B] [--save-model PATH]
+ *             [--host pinned|pageable]
  *   bench_gpu --mode train [--backend ...] [--vae-batch 64] [--flow-batch 256]
  *             [--seconds 2] [--threads 0]
+ *   bench_gpu --mode encoder [--backend ...] [--batch 128,256,1024] [--seconds 2]
  *
  * --mode train measures training steps instead (engine/train): VAE steps
  * (batch upload, stretch, encoder and decoder forward and backward,
@@ -19,6 +21,13 @@
  * galaxies/s, printing lines "train<TAB>backend<TAB>vae|flow<TAB>batch
  * <TAB>items/s<TAB>ms/step".
  *
+ * --mode encoder times the encoder's stages on the backend, one block of
+ * `batch` images at a time (as gp_infer runs them): the stretch, each
+ * convolution with its bias and activation, the mean and log-variance
+ * layers, each stage synchronized, and the whole encoder unsynchronized;
+ * microseconds per image and GFLOP/s, lines "encoder<TAB>batch<TAB>stage
+ * <TAB>us/image<TAB>GFLOP/s".
+ *
  * FLOPs count the multiply-adds of convolutions and dense layers (2 per
  * multiply-add).  Bytes estimate the device-memory traffic of the kernels
  * as the backend runs them (each operation reads its inputs and writes its
@@ -27,6 +36,12 @@
  * with "bench" are for tests/gpu/run.sh.  --save-model keeps the random
  * model (seed 1) for another program, e.g. the PyTorch port.  Exit 77 when
  * the requested backend is not available.
+ *
+ * --host: where the cutouts start.  pinned (default): in
+ * gp_cutouts_alloc() memory, page-locked for a GPU, as the batch command
+ * keeps them (and as the PyTorch comparison starts from pinned memory);
+ * pageable: in malloc() memory, so gp_infer gathers them into its staging
+ * first.  The "bench" lines name the backend "cuda" or "cuda-pageable".
  */
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +51,7 @@
 #include <unistd.h>
 
 #include "galpost/gp_model.h"
+#include "gp_model_internal.h"
 #include "train/gp_train.h"
 
 typedef struct counts {
@@ -122,9 +138,10 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_gpu [--backend cuda|cpu|auto] [--batch 64,256,1024] [--samples 100]\n"
                     "                 [--ensemble 1] [--seconds 2] [--threads 0] [--peak-gflops G --peak-gbs B]\n"
-                    "                 [--save-model PATH]\n"
+                    "                 [--save-model PATH] [--host pinned|pageable]\n"
                     "       bench_gpu --mode train [--backend cuda|cpu|auto] [--vae-batch 64] [--flow-batch 256]\n"
-                    "                 [--seconds 2] [--threads 0]\n");
+                    "                 [--seconds 2] [--threads 0]\n"
+                    "       bench_gpu --mode encoder [--backend cuda|cpu|auto] [--batch 128,256] [--seconds 2]\n");
 }
 
 /* ------------------------------------------------------ training steps */
@@ -296,9 +313,103 @@ static int bench_train(const char *path, const char *backend, int threads, int v
     return rc;
 }
 
+/* ------------------------------------------------------ encoder stages */
+
+static int bench_encoder(gp_model *m, const char *batches, double seconds)
+{
+    gp_backend *be = m->be;
+    const gp_backend_ops *ops = be->ops;
+    const gp_net *net = &m->net;
+    gp_error err;
+    printf("# encoder stages on %s, one block at a time, each stage synchronized (us per image)\n",
+           m->be->description);
+    printf("%8s %-34s %12s %10s\n", "block", "stage", "us/image", "GFLOP/s");
+    for (const char *p = batches; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        int B = atoi(p);
+        if (B < 1) continue;
+        size_t npix = (size_t)B * GP_CUTOUT_PIXELS;
+        float *h = malloc(sizeof(float) * npix);
+        float *x = ops->alloc(be, sizeof(float) * npix), *x0 = ops->alloc(be, sizeof(float) * npix);
+        float *scr = ops->alloc(be, sizeof(float) * gp_net_encoder_scratch(net, B));
+        float *mu = ops->alloc(be, sizeof(float) * (size_t)B * net->latent);
+        float *lv = ops->alloc(be, sizeof(float) * (size_t)B * net->latent);
+        if (!h || !x || !x0 || !scr || !mu || !lv) { fprintf(stderr, "bench_gpu: out of memory at block %d\n", B); return 1; }
+        uint64_t r = 88172645463325252ull;
+        for (size_t i = 0; i < npix; i++) { r ^= r << 13; r ^= r >> 7; r ^= r << 17; h[i] = (float)((r >> 40) * 0x1p-24) - 0.2f; }
+        if (ops->upload(be, x0, h, sizeof(float) * npix, &err)) { fprintf(stderr, "bench_gpu: %s\n", err.msg); return 1; }
+        size_t half = gp_net_encoder_scratch(net, B) / 2;
+        const char *names[6];
+        char cname[3][64];
+        double flop[6] = { 0 }, tsum[6] = { 0 };
+        names[0] = "upload (device copy) + stretch";
+        for (int i = 0; i < GP_ENC_CONVS; i++) {
+            const gp_conv *c = &net->enc_conv[i];
+            snprintf(cname[i], sizeof cname[i], "conv%d %dx%d %d->%d k%d s%d + bias, act", i, net->enc_h[i],
+                     net->enc_h[i], c->cin, c->cout, c->k, c->stride);
+            names[1 + i] = cname[i];
+            flop[1 + i] = 2.0 * c->cin * c->cout * c->k * c->k * net->enc_h[i + 1] * net->enc_h[i + 1];
+        }
+        names[4] = "mean + log-variance layers";
+        flop[4] = 2.0 * 2 * net->enc_mu.in * net->latent;
+        names[5] = "whole encoder, unsynchronized";
+        int reps = 0;
+        double t_all = 0, t0;
+        for (int warm = 1; warm >= 0; warm--) {
+            double start = now();
+            do {
+                int st = 0;
+                t0 = now();
+                st |= ops->upload(be, x, x0, sizeof(float) * npix, &err);
+                st |= ops->stretch(be, x, B, GP_CUTOUT_BANDS, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE, net->soft, net->offset,
+                                   net->scale, &err);
+                st |= ops->sync(be, &err);
+                if (!warm) tsum[0] += now() - t0;
+                const float *in = x;
+                for (int i = 0; i < GP_ENC_CONVS; i++) {
+                    const gp_conv *c = &net->enc_conv[i];
+                    float *out = scr + (size_t)(i & 1) * half;
+                    t0 = now();
+                    st |= ops->conv2d(be, in, B, c->cin, net->enc_h[i], net->enc_h[i], c->W, c->b, c->cout, c->k,
+                                      c->stride, c->pad, GP_ACT_LEAKY_RELU, net->slope, out, &err);
+                    st |= ops->sync(be, &err);
+                    if (!warm) tsum[1 + i] += now() - t0;
+                    in = out;
+                }
+                t0 = now();
+                st |= ops->dense(be, in, B, net->enc_mu.in, net->enc_mu.W, net->enc_mu.b, net->latent, GP_ACT_NONE,
+                                 0.0f, mu, &err);
+                st |= ops->dense(be, in, B, net->enc_logvar.in, net->enc_logvar.W, net->enc_logvar.b, net->latent,
+                                 GP_ACT_NONE, 0.0f, lv, &err);
+                st |= ops->sync(be, &err);
+                if (!warm) tsum[4] += now() - t0;
+                st |= ops->upload(be, x, x0, sizeof(float) * npix, &err);
+                st |= ops->sync(be, &err);
+                t0 = now();
+                st |= ops->stretch(be, x, B, GP_CUTOUT_BANDS, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE, net->soft, net->offset,
+                                   net->scale, &err);
+                st |= gp_net_encode(be, net, x, B, scr, mu, lv, &err);
+                st |= ops->sync(be, &err);
+                if (!warm) { t_all += now() - t0; reps++; }
+                if (st) { fprintf(stderr, "bench_gpu: encoder block %d: %s\n", B, err.msg); return 1; }
+            } while (now() - start < (warm ? 0.3 : seconds));
+        }
+        tsum[5] = t_all;
+        for (int k = 0; k < 6; k++) {
+            double us = 1e6 * tsum[k] / reps / B;
+            double f = k == 5 ? flop[1] + flop[2] + flop[3] + flop[4] : flop[k];
+            printf("%8d %-34s %12.2f %10.0f\n", B, names[k], us, f > 0 ? f / (us * 1e3) : 0.0);
+            printf("encoder\t%d\t%s\t%.3f\t%.0f\n", B, names[k], us, f > 0 ? f / (us * 1e3) : 0.0);
+        }
+        fflush(stdout);
+        free(h);
+        ops->free(be, x); ops->free(be, x0); ops->free(be, scr); ops->free(be, mu); ops->free(be, lv);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *backend = "auto", *batches = "64,256,1024", *save = NULL, *mode = "infer";
+    const char *backend = "auto", *batches = "64,256,1024", *save = NULL, *mode = "infer", *host = "pinned";
     int nsamples = 100, ensemble = 1, threads = 0, vae_batch = 64, flow_batch = 256;
     double seconds = 2, peak_gflops = 0, peak_gbs = 0;
     for (int i = 1; i < argc; i++) {
@@ -316,11 +427,17 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--mode")) mode = v;
         else if (!strcmp(o, "--vae-batch")) vae_batch = atoi(v);
         else if (!strcmp(o, "--flow-batch")) flow_batch = atoi(v);
+        else if (!strcmp(o, "--host")) host = v;
         else { usage(); return 2; }
         i++;
     }
     if (nsamples < 2 || ensemble < 1 || ensemble > 16 || seconds <= 0 || vae_batch < 0 || flow_batch < 0 ||
-        (strcmp(mode, "infer") && strcmp(mode, "train"))) { usage(); return 2; }
+        (strcmp(mode, "infer") && strcmp(mode, "train") && strcmp(mode, "encoder")) ||
+        (strcmp(host, "pinned") && strcmp(host, "pageable"))) {
+        usage();
+        return 2;
+    }
+    const int pageable = !strcmp(host, "pageable");
 
     gp_arch a = gp_arch_default();
     a.ensemble = ensemble;
@@ -344,6 +461,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gpu: %s\n", err.msg);
         return st == GP_ERR_BACKEND ? 77 : 1;
     }
+    if (!strcmp(mode, "encoder")) {
+        int rc = bench_encoder(m, batches, seconds);
+        gp_model_close(m);
+        return rc;
+    }
     const char *name = gp_model_backend_name(m);
     int on_gpu = !strncmp(name, "cuda", 4);
     if (!peak_gflops && !peak_gbs && on_gpu) card_peaks(name, &peak_gflops, &peak_gbs);
@@ -358,7 +480,8 @@ int main(int argc, char **argv)
         p++;
     }
     if (maxb < 1) { usage(); return 2; }
-    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)maxb);
+    float *cut = pageable ? malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)maxb)
+                          : gp_cutouts_alloc(m, (size_t)maxb, &err);
     gp_galaxy *gal = malloc(sizeof(gp_galaxy) * (size_t)maxb);
     gp_result *res = malloc(sizeof(gp_result) * (size_t)maxb);
     if (!cut || !gal || !res) { fprintf(stderr, "bench_gpu: out of memory for %d galaxies\n", maxb); return 1; }
@@ -387,7 +510,8 @@ int main(int argc, char **argv)
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime_r(&t0, &tmv));
     printf("# bench_gpu: full pipeline, %d samples per galaxy per flow, ensemble %d, default architecture\n",
            nsamples, ensemble);
-    printf("# backend: %s   date: %s\n", name, date);
+    printf("# backend: %s   date: %s   cutouts: %s\n", name, date,
+           pageable ? "malloc (pageable)" : "gp_cutouts_alloc (page-locked on a GPU)");
     if (*gp_model_backend_note(m)) printf("# note: %s\n", gp_model_backend_note(m));
     printf("# per galaxy: %.4f GFLOP, %.2f MB device traffic (estimate), %.2f MB host->device; "
            "weights %.1f MB per batch\n", c.flop * 1e-9, c.bytes * 1e-6, c.h2d * 1e-6, c.weight_bytes * 1e-6);
@@ -428,11 +552,13 @@ int main(int argc, char **argv)
             roof = 100 * gps / fmin(peak_gflops * 1e9 / c.flop, peak_gbs * 1e9 / bytes);
         }
         printf("%8d %12.1f %10.2f %10.1f %9.1f %10.2f%%\n", b, gps, 1e3 * el / reps, gflops, gbs, roof);
-        printf("bench\t%s\t%d\t%d\t%.1f\t%.2f\n", on_gpu ? "cuda" : "cpu", b, nsamples, gps, roof);
+        printf("bench\t%s%s\t%d\t%d\t%.1f\t%.2f\n", on_gpu ? "cuda" : "cpu", pageable ? "-pageable" : "", b, nsamples,
+               gps, roof);
         fflush(stdout);
     }
+    if (pageable) free(cut);
+    else gp_cutouts_free(m, cut);
     gp_model_close(m);
-    free(cut);
     free(gal);
     free(res);
     return 0;

@@ -683,12 +683,19 @@ def main(argv=None):
     ap.add_argument("--vae-batch", type=int, default=64)
     ap.add_argument("--flow-batch", type=int, default=256)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--tf32", choices=("default", "off", "on"), default="default",
+                    help="on a GPU: PyTorch's own default (TF32 allowed in cuDNN convolutions, not in "
+                         "matmuls), off (float32 everywhere, as galpost's default) or on (TF32 in both, "
+                         "as galpost's GP_CUDA_TF32=1)")
     ap.add_argument("--split-context", action="store_true",
                     help="conditioners' first layer split as galpost does (context once per galaxy)")
     a = ap.parse_args(argv)
     if not a.train and not a.inputs:
         ap.error("--inputs is needed (except with --train)")
     torch.set_num_threads(a.threads)
+    if a.tf32 != "default":
+        torch.backends.cudnn.allow_tf32 = a.tf32 == "on"
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32 == "on"
     try:
         model = GalpostTorch(GpWeights(a.model))
     except GpWeightsError as e:
@@ -709,6 +716,9 @@ def main(argv=None):
         res["device"] = torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else str(model.device)
     else:
         res = bench(model, ids, mags, cut, a.seconds, a.split_context)
+    res["tf32"] = a.tf32
+    res["cudnn_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+    res["matmul_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
     res["torch"] = torch.__version__
     res["threads"] = torch.get_num_threads()
     res["split_context"] = a.split_context

@@ -85,6 +85,16 @@ typedef struct gp_cuda {
     size_t         pinned_bytes[2];
     cudaEvent_t    pinned_done[2];
     int            pinned_next;
+    /* overlapped uploads (upload_slot): a copy stream; per slot the event
+     * of its last release (on `stream`) and of its last copy (on
+     * `copy_stream`) */
+    cudaStream_t   copy_stream;
+    cudaEvent_t    slot_free[2], slot_ready[2];
+    int            slot_released[2];
+    /* callers' page-locked memory (host_alloc) */
+    void         **host_ptr;
+    size_t        *host_len;
+    size_t         nhost, caphost;
     /* reductions of the losses: GP_CUDA_RED_BLOCKS + 1 device doubles and
      * one pinned host double, allocated on first use */
     double        *red, *red_host;
@@ -155,6 +165,8 @@ int gp_cuda_k_coupling(gp_cuda *c, float *x, int rows, int dim, const int *tidx,
                        double *logdet, const char *what, gp_error *err);
 int gp_cuda_k_add(gp_cuda *c, const float *X, const float *Z, size_t n, float *Y,
                   const char *what, gp_error *err);
+int gp_cuda_k_flag_nonfinite(gp_cuda *c, const float *x, size_t n, size_t per, int *flags,
+                             const char *what, gp_error *err);
 int gp_cuda_k_exp_half(gp_cuda *c, const float *X, size_t n, float *Y, const char *what,
                        gp_error *err);
 int gp_cuda_k_activate(gp_cuda *c, float *x, size_t n, gp_act act, float slope,

@@ -186,6 +186,126 @@ static void *cu_host_staging(gp_backend *be, size_t bytes, gp_error *err)
     return c->pinned[h];
 }
 
+/* Callers' page-locked memory (gp_cutouts_alloc), remembered so that
+ * host_owns() is an address check. */
+static void *cu_host_alloc(gp_backend *be, size_t bytes, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (gp_cuda_enter(c, "host allocation", err)) return NULL;
+    char what[80];
+    snprintf(what, sizeof what, "page-locked host allocation of %zu bytes", bytes);
+    if (c->nhost == c->caphost) {
+        size_t cap = c->caphost ? 2 * c->caphost : 8;
+        void **p = (void **)realloc(c->host_ptr, cap * sizeof *p);
+        if (p) c->host_ptr = p;
+        size_t *l = p ? (size_t *)realloc(c->host_len, cap * sizeof *l) : NULL;
+        if (l) c->host_len = l;
+        if (!p || !l) { GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot grow the table", what); return NULL; }
+        c->caphost = cap;
+    }
+    void *p = NULL;
+    cudaError_t e = cudaMallocHost(&p, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        gp_cuda_fail_rt(err, e, what, "cudaMallocHost", __func__, __FILE__, __LINE__);
+        return NULL;
+    }
+    c->host_ptr[c->nhost] = p;
+    c->host_len[c->nhost] = bytes;
+    c->nhost++;
+    return p;
+}
+
+static void cu_host_free(gp_backend *be, void *p)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (!p) return;
+    for (size_t i = 0; i < c->nhost; i++)
+        if (c->host_ptr[i] == p) {
+            /* copies out of it may still be queued */
+            if (cudaSetDevice(c->device) == cudaSuccess) {
+                if (c->copy_stream) (void)cudaStreamSynchronize(c->copy_stream);
+                (void)cudaStreamSynchronize(c->stream);
+                (void)cudaFreeHost(p);
+            }
+            (void)cudaGetLastError();
+            c->host_ptr[i] = c->host_ptr[c->nhost - 1];
+            c->host_len[i] = c->host_len[c->nhost - 1];
+            c->nhost--;
+            return;
+        }
+}
+
+static int cu_host_owns(gp_backend *be, const void *p, size_t bytes)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    const char *q = (const char *)p;
+    for (size_t i = 0; i < c->nhost; i++) {
+        const char *a = (const char *)c->host_ptr[i];
+        if (q >= a && bytes <= c->host_len[i] && (size_t)(q - a) <= c->host_len[i] - bytes) return 1;
+    }
+    return 0;
+}
+
+/* The copy stream and the slots' events, created on first use. */
+static int slots_ready(gp_cuda *c, gp_error *err)
+{
+    if (!c->copy_stream)
+        GP_CU(err, "overlapped uploads: copy stream", cudaStreamCreateWithFlags, &c->copy_stream,
+              cudaStreamNonBlocking);
+    for (int s = 0; s < 2; s++) {
+        if (!c->slot_free[s])
+            GP_CU(err, "overlapped uploads: events", cudaEventCreateWithFlags, &c->slot_free[s],
+                  cudaEventDisableTiming);
+        if (!c->slot_ready[s])
+            GP_CU(err, "overlapped uploads: events", cudaEventCreateWithFlags, &c->slot_ready[s],
+                  cudaEventDisableTiming);
+    }
+    return GP_OK;
+}
+
+static int cu_slot_release(gp_backend *be, int s, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (s < 0 || s > 1) return GP_FAIL(err, GP_ERR_ARG, "CUDA upload slot %d: must be 0 or 1", s);
+    int st = gp_cuda_enter(c, "upload slot release", err);
+    if (!st) st = slots_ready(c, err);
+    if (st) return st;
+    GP_CU(err, "upload slot release", cudaEventRecord, c->slot_free[s], c->stream);
+    c->slot_released[s] = 1;
+    return GP_OK;
+}
+
+/* The copy waits for the slot's last release (or, never released, for
+ * everything queued so far); the compute stream waits for the copy. */
+static int cu_upload_slot(gp_backend *be, int s, void *dst, const void *src, size_t bytes, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (s < 0 || s > 1) return GP_FAIL(err, GP_ERR_ARG, "CUDA upload slot %d: must be 0 or 1", s);
+    if (!bytes) return GP_OK;
+    if (!dst || !src) return GP_FAIL(err, GP_ERR_ARG, "CUDA upload of %zu bytes: NULL pointer", bytes);
+    int st = gp_cuda_enter(c, "upload", err);
+    if (!st) st = slots_ready(c, err);
+    if (st) return st;
+    char what[80];
+    snprintf(what, sizeof what, "overlapped upload of %zu bytes (slot %d)", bytes, s);
+    int h = -1;
+    for (int i = 0; i < 2; i++) {
+        const char *p = (const char *)c->pinned[i];
+        if (p && (const char *)src >= p && (const char *)src + bytes <= p + c->pinned_bytes[i]) h = i;
+    }
+    if (h < 0 && !cu_host_owns(be, src, bytes))
+        return GP_FAIL(err, GP_ERR_ARG, "%s: the source is not page-locked memory of this backend", what);
+    if (!c->slot_released[s]) GP_CU(err, what, cudaEventRecord, c->slot_free[s], c->stream);
+    GP_CU(err, what, cudaStreamWaitEvent, c->copy_stream, c->slot_free[s], 0);
+    GP_CU(err, what, cudaMemcpyAsync, dst, src, bytes, cudaMemcpyHostToDevice, c->copy_stream);
+    GP_CU(err, what, cudaEventRecord, c->slot_ready[s], c->copy_stream);
+    if (h >= 0) GP_CU(err, what, cudaEventRecord, c->pinned_done[h], c->copy_stream);
+    GP_CU(err, what, cudaStreamWaitEvent, c->stream, c->slot_ready[s], 0);
+    c->slot_released[s] = 0;
+    return GP_OK;
+}
+
 /* Device -> host: waits for the queued work and the copy. */
 static int cu_download(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
 {
@@ -415,6 +535,16 @@ static int cu_add(gp_backend *be, const float *X, const float *Z, size_t n, floa
     return gp_cuda_k_add(c, X, Z, n, Y, "add", err);
 }
 
+static int cu_flag_nonfinite(gp_backend *be, const float *x, int n, size_t per, int *flags, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (n < 0 || per < 1) return GP_FAIL(err, GP_ERR_ARG, "flag_nonfinite: %d images of %zu values", n, per);
+    char what[64];
+    snprintf(what, sizeof what, "flag_nonfinite %d x %zu", n, per);
+    TRY(gp_cuda_enter(c, what, err));
+    return gp_cuda_k_flag_nonfinite(c, x, (size_t)n * per, per, flags, what, err);
+}
+
 static int cu_exp_half(gp_backend *be, const float *X, size_t n, float *Y, gp_error *err)
 {
     gp_cuda *c = gp_cuda_of(be);
@@ -441,10 +571,16 @@ static void cu_close(gp_backend *be)
         gp_cuda_train_free(c);
         for (size_t i = 0; i < c->nmirrors; i++) (void)cudaFree(c->mirrors[i]);
         if (c->ws) (void)cudaFree(c->ws);
+        if (c->copy_stream) (void)cudaStreamSynchronize(c->copy_stream);
         for (int h = 0; h < 2; h++) {
             if (c->pinned[h]) (void)cudaFreeHost(c->pinned[h]);
             if (c->pinned_done[h]) (void)cudaEventDestroy(c->pinned_done[h]);
+            if (c->slot_free[h]) (void)cudaEventDestroy(c->slot_free[h]);
+            if (c->slot_ready[h]) (void)cudaEventDestroy(c->slot_ready[h]);
         }
+        /* callers' page-locked memory not freed by them */
+        for (size_t i = 0; i < c->nhost; i++) (void)cudaFreeHost(c->host_ptr[i]);
+        if (c->copy_stream) (void)cudaStreamDestroy(c->copy_stream);
         for (int i = 0; i < GP_CUDA_INDEX_SLOTS; i++) {
             gp_cuda_index_slot *s = &c->index[i];
             if (s->host) (void)cudaFreeHost(s->host);
@@ -459,6 +595,8 @@ static void cu_close(gp_backend *be)
         (void)cudaGetLastError();
     }
     free(c->mirrors);
+    free(c->host_ptr);
+    free(c->host_len);
     free(c);
     be->impl = NULL;
 }
@@ -486,7 +624,13 @@ static gp_backend_ops make_ops(void)
     o.activate = cu_activate;
     o.close = cu_close;
     o.exp_half = cu_exp_half;
+    o.flag_nonfinite = cu_flag_nonfinite;
     o.host_staging = cu_host_staging;
+    o.host_alloc = cu_host_alloc;
+    o.host_free = cu_host_free;
+    o.host_owns = cu_host_owns;
+    o.slot_release = cu_slot_release;
+    o.upload_slot = cu_upload_slot;
     /* training */
     o.zero = gp_cuda_zero;
     o.dense_backward = gp_cuda_dense_backward;

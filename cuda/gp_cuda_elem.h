@@ -67,6 +67,16 @@ GP_CU_FN void gp_cu_stretch_at(size_t i, float *x, int bands, size_t plane,
     x[i] = (asinhf(x[i] * inv_soft[c]) - offset[c]) * inv_scale[c];
 }
 
+/* Element i of flag_nonfinite: flags[i / per] = 1 when x[i] is an inf or
+ * a NaN (exponent bits all ones, as gp_infer's host check decides); other
+ * flags are left as they are. */
+GP_CU_FN void gp_cu_flag_nonfinite_at(size_t i, const float *x, size_t per, int *flags)
+{
+    union { float f; uint32_t u; } v;
+    v.f = x[i];
+    if ((v.u & 0x7F800000u) == 0x7F800000u) flags[i / per] = 1;
+}
+
 /* Row r of the normals operation: out[r*dim + d], d < dim <= 4. */
 GP_CU_FN void gp_cu_normals_row(int r, uint64_t seed, const uint64_t *gal_id,
                                 const int *row_gal, const int *sample_idx,

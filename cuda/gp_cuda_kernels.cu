@@ -33,6 +33,11 @@ __global__ void k_stretch(float *x, size_t n, int bands, size_t plane, gp_cu_str
     GRID_STRIDE(i, n) gp_cu_stretch_at(i, x, bands, plane, p.inv_soft, p.offset, p.inv_scale);
 }
 
+__global__ void k_flag_nonfinite(const float *x, size_t n, size_t per, int *flags)
+{
+    GRID_STRIDE(i, n) gp_cu_flag_nonfinite_at(i, x, per, flags);
+}
+
 __global__ void k_normals(uint64_t seed, const uint64_t *gal_id, const int *row_gal,
                           const int *sample_idx, int rows, int stream, int dim, float *out)
 {
@@ -141,6 +146,15 @@ int gp_cuda_k_add(gp_cuda *c, const float *X, const float *Z, size_t n, float *Y
 {
     if (n == 0) return GP_OK;
     k_add<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(X, Z, n, Y);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
+}
+
+int gp_cuda_k_flag_nonfinite(gp_cuda *c, const float *x, size_t n, size_t per, int *flags,
+                             const char *what, gp_error *err)
+{
+    if (n == 0) return GP_OK;
+    k_flag_nonfinite<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(x, n, per, flags);
     GP_CU_LAUNCHED(err, what);
     return GP_OK;
 }

@@ -152,6 +152,39 @@ typedef struct gp_backend_ops {
      * from its own memory. */
     void *(*host_staging)(gp_backend *be, size_t bytes, gp_error *err);
 
+    /* Optional, may be NULL (gp_infer then scans every pixel on the host
+     * before inference).  flags[g] = 1 (backend int memory, zeroed by the
+     * caller) for each image g < n of x [n x per] holding an inf or a NaN;
+     * the others' flags are left as they are. */
+    int (*flag_nonfinite)(gp_backend *be, const float *x, int n, size_t per, int *flags, gp_error *err);
+
+    /* Optional, may be NULL (all three or none).  Host memory that callers
+     * keep their inputs in (gp_cutouts_alloc) and that upload() and
+     * upload_slot() read directly, page-locked for a GPU: host_alloc()
+     * returns at least `bytes` of it, or NULL with *err filled;
+     * host_free() releases it; host_owns() is 1 when [p, p + bytes) lies
+     * inside one such allocation (an address range check, no driver
+     * call), else 0. */
+    void *(*host_alloc)(gp_backend *be, size_t bytes, gp_error *err);
+    void  (*host_free)(gp_backend *be, void *p);
+    int   (*host_owns)(gp_backend *be, const void *p, size_t bytes);
+
+    /* Optional, may be NULL (both or none; uploads then use upload() and
+     * run in turn with the computations).  Uploads that overlap the
+     * computations, through two slots (s = 0 or 1), each naming a
+     * destination buffer the caller reuses:
+     *   slot_release(be, s): the work queued so far is the last to read or
+     *     write slot s's destination; call it once after allocating that
+     *     buffer and again after queueing the last work that uses it.
+     *   upload_slot(be, s, dst, src, bytes): copy bytes from src into dst
+     *     on a copy engine of its own, once the work queued before slot s's
+     *     last release has finished (not the work queued since); the work
+     *     queued after this call waits for the copy.  src must be
+     *     host_staging() or host_alloc() memory and stay unchanged until
+     *     the next download() or sync(); it returns at once. */
+    int (*slot_release)(gp_backend *be, int s, gp_error *err);
+    int (*upload_slot)(gp_backend *be, int s, void *dst, const void *src, size_t bytes, gp_error *err);
+
     /* Optional, may be NULL (gp_infer then uploads the cutouts, calls
      * stretch and gp_net_encode).  The encoder on cutouts in host memory:
      * cutouts[i] [3 x 160 x 160] for i < n, stretched with net's constants

@@ -8,13 +8,18 @@
  * depends only on the galaxy (trunk, heads, the context part of every
  * conditioner's first layer) is computed once per galaxy, not per sample.
  *
- * With a GPU backend the cutouts travel through the backend's page-locked
- * staging buffer (gathered by all CPUs), and a chunk's summaries run on the
- * host in the background while the GPU works on the next chunk.
+ * With a GPU backend the cutouts are copied in blocks, each block's copy
+ * beside the previous block's encoder: straight from the caller's
+ * page-locked memory when they lie there in order (gp_cutouts_alloc), else
+ * through the backend's page-locked staging (gathered by all CPUs).  A
+ * chunk's summaries run on the host in the background while the GPU works
+ * on the next chunk.
  *
  * Environment (diagnosis and tests; results never depend on it):
  *   GP_INFER_PROFILE=1               seconds per stage on stderr
  *   GP_INFER_CHUNK=N                 at most N galaxies per chunk
+ *   GP_INFER_BLOCK=N                 galaxies per GPU upload and encoder
+ *                                    block (default 128)
  *   GP_INFER_BACKGROUND_SUMMARIES=1  background summaries on the CPU backend too
  */
 #include <math.h>
@@ -39,7 +44,7 @@
  * is a little slower than without). */
 typedef struct infer_profile {
     int    on;
-    double upload, encoder, flows, download, summaries_wait, total;
+    double checks, upload, encoder, flows, download, summaries_wait, total;
 } infer_profile;
 
 static double now_s(void)
@@ -91,8 +96,10 @@ static int all_finite(const float *p, size_t n)
     return !bad;
 }
 
-/* Check one galaxy's inputs; fill res->status/message on failure. */
-static int check_galaxy(const gp_model *m, const gp_galaxy *g, gp_result *r)
+/* Check one galaxy's inputs; fill res->status/message on failure.
+ * pixels = 0: every check but the pixel scan (the backend flags
+ * non-finite pixels on the device: flag_nonfinite). */
+static int check_galaxy(const gp_model *m, const gp_galaxy *g, gp_result *r, int pixels)
 {
     for (int i = 0; i < GP_NMAG; i++)
         if (!isfinite(g->mag[i]) || g->mag[i] < 5.0f || g->mag[i] > 40.0f) {
@@ -108,7 +115,7 @@ static int check_galaxy(const gp_model *m, const gp_galaxy *g, gp_result *r)
                      (unsigned long long)g->id);
             return GP_ERR_DATA;
         }
-        if (!all_finite(g->cutout, GP_CUTOUT_PIXELS))
+        if (pixels && !all_finite(g->cutout, GP_CUTOUT_PIXELS))
             for (size_t p = 0; p < GP_CUTOUT_PIXELS; p++)
                 if (!isfinite(g->cutout[p])) {
                     r->status = GP_ERR_DATA;
@@ -129,6 +136,7 @@ typedef struct check_job {
     const gp_galaxy *gal;
     gp_result       *res;
     int              nsamples;
+    int              pixels;     /* scan the pixels (else the backend flags them) */
 } check_job;
 
 static void check_range(void *ctx, size_t begin, size_t end)
@@ -141,7 +149,7 @@ static void check_range(void *ctx, size_t begin, size_t end)
         r->flags = j->gal[i].flags;
         r->nsamples = j->nsamples;
         r->summary.bpt_class = -1;
-        (void)check_galaxy(j->m, &j->gal[i], r);
+        (void)check_galaxy(j->m, &j->gal[i], r, j->pixels);
     }
 }
 
@@ -161,15 +169,30 @@ static void gather_range(void *ctx, size_t begin, size_t end)
         memcpy(j->dst + g * GP_CUTOUT_PIXELS, j->gal[j->idx[g]].cutout, sizeof(float) * GP_CUTOUT_PIXELS);
 }
 
+/* 1 when the cutouts of galaxies idx[0..nb-1] lie one after another, in
+ * their order, in memory the backend reads directly (gp_cutouts_alloc). */
+static int cutouts_direct(gp_backend *be, const gp_galaxy *gal, const int *idx, int nb)
+{
+    const float *first = gal[idx[0]].cutout;
+    for (int g = 1; g < nb; g++)
+        if (gal[idx[g]].cutout != first + (size_t)g * GP_CUTOUT_PIXELS) return 0;
+    return be->ops->host_owns(be, first, sizeof(float) * GP_CUTOUT_PIXELS * (size_t)nb);
+}
+
 /* Cutouts of galaxies idx[0..nb-1] into x [nb x 3 x 160 x 160] on the
- * backend: through the backend's page-locked staging when it has one
- * (gathered there by all CPUs, then one copy that runs while the caller
- * goes on), else one upload per cutout. */
+ * backend.  With overlapped uploads (slot >= 0): straight from the
+ * caller's page-locked memory when the cutouts lie there in order, else
+ * gathered by all CPUs into the backend's page-locked staging first; the
+ * copy runs beside the computations queued before it.  Without: through
+ * the staging and upload() when the backend has staging, else one
+ * upload per cutout. */
 static int upload_cutouts(gp_backend *be, const gp_galaxy *gal, const int *idx, int nb, float *x,
-                          gp_error *err)
+                          int slot, gp_error *err)
 {
     const gp_backend_ops *ops = be->ops;
     const size_t each = sizeof(float) * GP_CUTOUT_PIXELS;
+    if (slot >= 0 && ops->host_owns && cutouts_direct(be, gal, idx, nb))
+        return ops->upload_slot(be, slot, x, gal[idx[0]].cutout, each * (size_t)nb, err);
     if (ops->host_staging) {
         gp_error serr;
         gp_error_clear(&serr);
@@ -177,6 +200,7 @@ static int upload_cutouts(gp_backend *be, const gp_galaxy *gal, const int *idx, 
         if (stage) {
             gather_job j = { gal, idx, stage };
             (void)gp_parallel_for(gp_cpu_count(), (size_t)nb, gather_range, &j);
+            if (slot >= 0) return ops->upload_slot(be, slot, x, stage, each * (size_t)nb, err);
             return ops->upload(be, x, stage, each * (size_t)nb, err);
         }
         /* no page-locked memory to be had: upload from the caller's */
@@ -188,15 +212,50 @@ static int upload_cutouts(gp_backend *be, const gp_galaxy *gal, const int *idx, 
     return GP_OK;
 }
 
-/* One chunk: galaxies idx[0..nb-1]; samples land in host arrays out[g] (N x 9). */
+/* Sample rows downloaded as [core rows x 4 | O/H rows | line rows x 4],
+ * un-standardized into each galaxy's samples; rows in parallel (each
+ * writes its own sample). */
+typedef struct scatter_job {
+    const gp_net *net;
+    const float  *h_rows;
+    int           rows;
+    const int    *row_gal, *sample_idx;
+    float       **out;
+} scatter_job;
+
+static void scatter_range(void *ctx, size_t begin, size_t end)
+{
+    const scatter_job *j = ctx;
+    const gp_net *net = j->net;
+    const size_t rows = (size_t)j->rows;
+    for (size_t r = begin; r < end; r++) {
+        float *dst = j->out[j->row_gal[r]] + (size_t)j->sample_idx[r] * GP_NQ;
+        float v[GP_NQ];
+        memcpy(v, j->h_rows + r * GP_NCORE, sizeof(float) * GP_NCORE);
+        v[GP_Q_OH] = j->h_rows[rows * GP_NCORE + r];
+        memcpy(v + GP_Q_HALPHA, j->h_rows + rows * (GP_NCORE + 1) + r * GP_NLINE, sizeof(float) * GP_NLINE);
+        for (int q = 0; q < GP_NQ; q++)
+            dst[q] = (float)(v[q] * net->target_std[q] + net->target_mean[q]);
+        /* lines are y = log10(1 + max(F, 0)) (design.md): y < 0 is outside the
+         * quantity's support, so such a sample is the flux F = 0 it stands for */
+        for (int q = GP_Q_HALPHA; q < GP_Q_HALPHA + GP_NLINE; q++)
+            if (dst[q] < 0.0f) dst[q] = 0.0f;
+    }
+}
+
+/* One chunk: galaxies idx[0..nb-1]; samples land in host arrays out[g] (N x 9);
+ * bad[g] = 1 where the backend found a non-finite pixel (flag_nonfinite),
+ * else 0. */
 static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb,
-                       const gp_infer_options *opt, float **out, double *pdet, infer_profile *prof,
-                       gp_error *err)
+                       const gp_infer_options *opt, float **out, double *pdet, int *bad,
+                       infer_profile *prof, gp_error *err)
 {
     gp_backend *be = m->be;
     const gp_backend_ops *ops = be->ops;
     const gp_net *net = &m->net;
     const int N = opt->nsamples, K = net->K, T = net->trunk_out;
+    /* host work: the CPU backend's threads, or all CPUs beside a GPU */
+    const int host_threads = strcmp(ops->name, "cpu") == 0 ? be->threads : gp_cpu_count();
     infer_buffers B = { be, {0}, 0 };
     int st = GP_OK;
     float *h_tin = NULL, *h_rows = NULL, *h_cls = NULL;
@@ -215,15 +274,35 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
         goto done;
     }
     for (int g = 0; g < nb; g++) ids[g] = gal[idx[g]].id;
+    memset(bad, 0, sizeof(int) * (size_t)nb);
 
     /* trunk input: [mu, sigma, photometry] */
     if (net->uses_image) {
-        float *x = NULL, *scratch, *mu, *lv;
-        /* With page-locked staging, blocks of GP_STAGE_GALAXIES: the next
-         * block is gathered on the host while the GPU copies and encodes
+        float *xs[2] = { NULL, NULL }, *scratch, *mu, *lv;
+        /* With page-locked staging, blocks of GP_STAGE_GALAXIES
+         * (GP_INFER_BLOCK): the next block is gathered on the host while
+         * the GPU copies and encodes this one, and with overlapped uploads
+         * it is copied into the other slot's buffer while the GPU encodes
          * this one.  Otherwise the chunk in one block. */
-        int blk = ops->host_staging && nb > GP_STAGE_GALAXIES ? GP_STAGE_GALAXIES : nb;
-        if (!ops->encode_cutouts) ALLOC(x, (size_t)blk * GP_CUTOUT_PIXELS, "cutouts");
+        int blk = nb;
+        if (ops->host_staging) {
+            const char *be_blk = getenv("GP_INFER_BLOCK");
+            int want = be_blk && atoi(be_blk) > 0 ? atoi(be_blk) : GP_STAGE_GALAXIES;
+            if (nb > want) blk = want;
+        }
+        const int slots = ops->upload_slot && !ops->encode_cutouts ? 2 : 1;
+        int *dflags = NULL;   /* per galaxy: a non-finite pixel (device check) */
+        if (ops->flag_nonfinite && !ops->encode_cutouts) {
+            float *fl;
+            ALLOC(fl, (size_t)nb, "pixel flags");   /* nb ints: sizeof(int) == sizeof(float) */
+            dflags = (int *)(void *)fl;
+            TRY(ops->upload(be, dflags, bad, sizeof(int) * (size_t)nb, err));   /* zeros */
+        }
+        if (!ops->encode_cutouts)
+            for (int s = 0; s < slots; s++) {
+                ALLOC(xs[s], (size_t)blk * GP_CUTOUT_PIXELS, "cutouts");
+                if (slots == 2) TRY(ops->slot_release(be, s, err));
+            }
         ALLOC(scratch, gp_net_encoder_scratch(net, blk), "encoder activations");
         ALLOC(mu, (size_t)nb * net->latent, "latent means");
         ALLOC(lv, (size_t)nb * net->latent, "latent log-variances");
@@ -236,16 +315,21 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
             free(cut);
             if (st) goto done;
             if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; }
-        } else for (int g0 = 0; g0 < nb; g0 += blk) {
+        } else for (int g0 = 0, b = 0; g0 < nb; g0 += blk, b++) {
             int cnt = nb - g0 < blk ? nb - g0 : blk;
-            TRY(upload_cutouts(be, gal, idx + g0, cnt, x, err));
+            int s = b % slots;
+            float *x = xs[s];
+            TRY(upload_cutouts(be, gal, idx + g0, cnt, x, slots == 2 ? s : -1, err));
+            if (dflags) TRY(ops->flag_nonfinite(be, x, cnt, GP_CUTOUT_PIXELS, dflags + g0, err));
             if (prof->on) { TRY(ops->sync(be, err)); prof->upload += now_s() - t0; t0 = now_s(); }
             TRY(ops->stretch(be, x, cnt, GP_CUTOUT_BANDS, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE,
                              net->soft, net->offset, net->scale, err));
             TRY(gp_net_encode(be, net, x, cnt, scratch, mu + (size_t)g0 * net->latent,
                               lv + (size_t)g0 * net->latent, err));
+            if (slots == 2) TRY(ops->slot_release(be, s, err));
             if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; t0 = now_s(); }
         }
+        if (dflags) TRY(ops->download(be, bad, dflags, sizeof(int) * (size_t)nb, err));
         TRY(ops->exp_half(be, lv, (size_t)nb * net->latent, lv, err));
         float *hmu = malloc(sizeof(float) * (size_t)nb * net->latent * 2);
         if (!hmu) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate latent copies"); goto done; }
@@ -336,20 +420,9 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
         TRY(ops->download(be, h_rows + (size_t)rows * GP_NCORE, oh, sizeof(float) * (size_t)rows, err));
         TRY(ops->download(be, h_rows + (size_t)rows * (GP_NCORE + 1), line, sizeof(float) * (size_t)rows * GP_NLINE, err));
         TRY(ops->download(be, h_cls, cls, sizeof(float) * (size_t)nb, err));
-        for (int r = 0; r < rows; r++) {
-            float *dst = out[row_gal[r]] + (size_t)sample_idx[r] * GP_NQ;
-            float v[GP_NQ];
-            memcpy(v, h_rows + (size_t)r * GP_NCORE, sizeof(float) * GP_NCORE);
-            v[GP_Q_OH] = h_rows[(size_t)rows * GP_NCORE + r];
-            memcpy(v + GP_Q_HALPHA, h_rows + (size_t)rows * (GP_NCORE + 1) + (size_t)r * GP_NLINE,
-                   sizeof(float) * GP_NLINE);
-            for (int q = 0; q < GP_NQ; q++)
-                dst[q] = (float)(v[q] * net->target_std[q] + net->target_mean[q]);
-            /* lines are y = log10(1 + max(F, 0)) (design.md): y < 0 is outside the
-             * quantity's support, so such a sample is the flux F = 0 it stands for */
-            for (int q = GP_Q_HALPHA; q < GP_Q_HALPHA + GP_NLINE; q++)
-                if (dst[q] < 0.0f) dst[q] = 0.0f;
-        }
+        scatter_job sj = { net, h_rows, rows, row_gal, sample_idx, out };
+        if (rows >= 4096) (void)gp_parallel_for(host_threads, (size_t)rows, scatter_range, &sj);
+        else scatter_range(&sj, 0, (size_t)rows);
         for (int g = 0; g < nb; g++) pdet[g] += 1.0 / (1.0 + exp(-(double)h_cls[g])) / K;
         if (prof->on) prof->download += now_s() - t1;
     }
@@ -373,6 +446,7 @@ static void summaries_range(void *ctx, size_t begin, size_t end)
     summary_job *j = ctx;
     for (size_t g = begin; g < end; g++) {
         gp_result *r = &j->res[j->idx[g]];
+        if (r->status) continue;   /* a pixel the device check flagged */
         gp_error serr;
         int ss = gp_summary_compute(j->samples[g], j->nsamples, &r->summary, &serr);
         if (ss) {
@@ -388,6 +462,7 @@ static void summaries_range(void *ctx, size_t begin, size_t end)
 typedef struct chunk_state {
     float     **samples;      /* [per_chunk] */
     double     *pdet;         /* [per_chunk] */
+    int        *bad;          /* [per_chunk] non-finite pixels (device check) */
     size_t      c0;           /* first galaxy: good[c0] */
     int         nb;           /* galaxies held (0: none) */
     summary_job sj;
@@ -470,9 +545,14 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     /* Host work uses the CPU backend's threads, or all CPUs beside a GPU's. */
     const int cpu_backend = strcmp(m->be->ops->name, "cpu") == 0;
     const int host_threads = cpu_backend ? m->be->threads : gp_cpu_count();
+    const char *pe = getenv("GP_INFER_PROFILE");
+    infer_profile prof = { pe && strcmp(pe, "1") == 0, 0, 0, 0, 0, 0, 0, 0 };
+    double t_start = prof.on ? now_s() : 0;
     /* every pixel checked */
-    check_job cj = { m, gal, res, o.nsamples };
+    const int device_check = m->be->ops->flag_nonfinite && !m->be->ops->encode_cutouts && m->net.uses_image;
+    check_job cj = { m, gal, res, o.nsamples, !device_check };
     (void)gp_parallel_for(host_threads, n, check_range, &cj);
+    if (prof.on) prof.checks = now_s() - t_start;
     size_t ngood = 0;
     for (size_t i = 0; i < n; i++) {
         if (res[i].status == GP_OK) good[ngood++] = (int)i;
@@ -494,16 +574,14 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
      * CPUs while the GPU works on the next chunk. */
     const char *be_env = getenv("GP_INFER_BACKGROUND_SUMMARIES");
     const int on_cpu = cpu_backend && !(be_env && strcmp(be_env, "1") == 0);
-    const char *pe = getenv("GP_INFER_PROFILE");
-    infer_profile prof = { pe && strcmp(pe, "1") == 0, 0, 0, 0, 0, 0, 0 };
-    double t_start = prof.on ? now_s() : 0;
     chunk_state cs[2];
     memset(cs, 0, sizeof cs);
     int st = GP_OK;
     for (int i = 0; i < 2; i++) {
         cs[i].samples = calloc((size_t)per_chunk, sizeof(float *));
         cs[i].pdet = calloc((size_t)per_chunk, sizeof(double));
-        if (!cs[i].samples || !cs[i].pdet) {
+        cs[i].bad = calloc((size_t)per_chunk, sizeof(int));
+        if (!cs[i].samples || !cs[i].pdet || !cs[i].bad) {
             st = GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate chunk tables");
             goto out;
         }
@@ -522,7 +600,16 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
                 goto out;
             }
         }
-        st = infer_chunk(m, gal, idx, nb, &o, cur->samples, cur->pdet, &prof, err);
+        st = infer_chunk(m, gal, idx, nb, &o, cur->samples, cur->pdet, cur->bad, &prof, err);
+        /* galaxies whose pixels the device flagged: the host scan names the
+         * pixel (their samples are discarded, the others' unaffected: no
+         * stage mixes galaxies) */
+        for (int g = 0; !st && g < nb; g++)
+            if (cur->bad[g] && check_galaxy(m, &gal[idx[g]], &res[idx[g]], 1) == GP_OK) {
+                res[idx[g]].status = GP_ERR_DATA;
+                snprintf(res[idx[g]].message, sizeof res[idx[g]].message,
+                         "galaxy %llu: cutout has a non-finite pixel", (unsigned long long)gal[idx[g]].id);
+            }
         /* (a failure's message in err is not overwritten by a galaxy's) */
         if (prev->nb) finish_chunk(prev, res, good, o.keep_samples, &first_bad, &prof, st ? NULL : err);
         if (st) {
@@ -551,19 +638,28 @@ out:
         if (cs[i].nb) finish_chunk(&cs[i], res, good, o.keep_samples, &first_bad, &prof, st ? NULL : err);
         free(cs[i].samples);
         free(cs[i].pdet);
+        free(cs[i].bad);
     }
     free(good);
     if (prof.on) {
         prof.total = now_s() - t_start;
-        fprintf(stderr, "gp_infer profile: %zu galaxies x %d samples on %s: upload %.2f ms, encoder %.2f ms, "
-                "flows %.2f ms, download %.2f ms, waiting for summaries %.2f ms, total %.2f ms\n",
-                ngood, o.nsamples, m->be->ops->name, 1e3 * prof.upload, 1e3 * prof.encoder, 1e3 * prof.flows,
+        fprintf(stderr, "gp_infer profile: %zu galaxies x %d samples on %s: input checks %.2f ms, upload %.2f ms, "
+                "encoder %.2f ms, flows %.2f ms, download %.2f ms, waiting for summaries %.2f ms, total %.2f ms\n",
+                ngood, o.nsamples, m->be->ops->name, 1e3 * prof.checks, 1e3 * prof.upload, 1e3 * prof.encoder,
+                1e3 * prof.flows,
                 1e3 * prof.download, 1e3 * prof.summaries_wait, 1e3 * prof.total);
     }
     if (st) {
         gp_result_free(res, n);
         return st;
     }
+    /* the first failing galaxy in input order, whichever check found it */
+    if (first_bad != GP_OK)
+        for (size_t i = 0; i < n; i++)
+            if (res[i].status != GP_OK) {
+                first_bad = GP_FAIL(err, res[i].status, "%s", res[i].message);
+                break;
+            }
     return first_bad;
 }
 

@@ -80,6 +80,35 @@ void gp_model_close(gp_model *m)
     free(m);
 }
 
+float *gp_cutouts_alloc(gp_model *m, size_t n, gp_error *err)
+{
+    if (!m) { GP_FAIL(err, GP_ERR_ARG, "gp_cutouts_alloc: NULL model"); return NULL; }
+    if (n > ((size_t)1 << 30)) { GP_FAIL(err, GP_ERR_ARG, "gp_cutouts_alloc: %zu cutouts is too many", n); return NULL; }
+    size_t bytes = sizeof(float) * GP_CUTOUT_PIXELS * (n ? n : 1);
+    const gp_backend_ops *ops = m->be->ops;
+    if (ops->host_alloc) {
+        gp_error herr;
+        gp_error_clear(&herr);
+        void *p = ops->host_alloc(m->be, bytes, &herr);
+        if (p) return p;
+        /* no page-locked memory to be had: plain memory works, only slower */
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) {
+        GP_FAIL(err, GP_ERR_NOMEM, "gp_cutouts_alloc: cannot allocate %zu cutouts (%zu bytes)", n, bytes);
+        return NULL;
+    }
+    return p;
+}
+
+void gp_cutouts_free(gp_model *m, float *p)
+{
+    if (!p) return;
+    const gp_backend_ops *ops = m ? m->be->ops : NULL;
+    if (ops && ops->host_owns && ops->host_owns(m->be, p, 1)) ops->host_free(m->be, p);
+    else free(p);
+}
+
 const char *gp_model_path(const gp_model *m) { return gp_weights_path(m->w); }
 const char *gp_model_backend_name(const gp_model *m) { return m->be->description; }
 const char *gp_model_backend_note(const gp_model *m) { return m->note; }

@@ -323,6 +323,38 @@ static void test_bad_galaxies_fail_alone(void **state)
     gp_model_close(m);
 }
 
+/* gp_cutouts_alloc on the CPU backend: 64-byte aligned memory that
+ * gp_infer reads like any other (the same bits as from malloc'd cutouts);
+ * bad arguments are errors, not crashes. */
+static void test_cutouts_alloc(void **state)
+{
+    (void)state;
+    gp_model *m = open_model(path_img, 2);
+    gp_error err;
+    float *pin = gp_cutouts_alloc(m, NG, &err);
+    assert_non_null(pin);
+    assert_int_equal((uintptr_t)pin % 64, 0);
+    memcpy(pin, cutouts, sizeof(float) * GP_CUTOUT_PIXELS * NG);
+    gp_galaxy gp[NG];
+    memcpy(gp, gal, sizeof gp);
+    for (int g = 0; g < NG; g++) gp[g].cutout = pin + (size_t)g * GP_CUTOUT_PIXELS;
+    gp_infer_options io = { 40, 5, 1 };
+    gp_result ra[NG], rb[NG];
+    assert_int_equal(gp_infer(m, gal, NG, &io, ra, &err), GP_OK);
+    assert_int_equal(gp_infer(m, gp, NG, &io, rb, &err), GP_OK);
+    for (int g = 0; g < NG; g++)
+        assert_memory_equal(ra[g].samples, rb[g].samples, sizeof(float) * 40 * GP_NQ);
+    gp_result_free(ra, NG);
+    gp_result_free(rb, NG);
+    gp_cutouts_free(m, pin);
+    gp_cutouts_free(m, NULL);
+    assert_null(gp_cutouts_alloc(NULL, 1, &err));
+    assert_int_equal(err.status, GP_ERR_ARG);
+    assert_null(gp_cutouts_alloc(m, (size_t)1 << 40, &err));
+    assert_non_null(strstr(err.msg, "too many"));
+    gp_model_close(m);
+}
+
 /* A band's non-detection (SDSS writes modelMag 30 for it) or any other magnitude far
  * outside the training distribution is held at GP_PHOT_CLIP standard deviations: u = 30
  * and u = 38 give the same samples, while a u inside the clip still matters. */
@@ -417,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_background_summaries),
         cmocka_unit_test(test_bad_galaxies_fail_alone),
         cmocka_unit_test(test_photometry_clipped),
+        cmocka_unit_test(test_cutouts_alloc),
         cmocka_unit_test(test_photometry_only),
         cmocka_unit_test(test_open_errors),
     };

@@ -273,8 +273,13 @@ static int infer_batch(gp_model *m, const char **shards, int n, const char *outp
     gp_galaxy *g = calloc((size_t)batch, sizeof *g);
     gp_result *res = calloc((size_t)batch, sizeof *res);
     long *rows = calloc((size_t)batch, sizeof *rows);
-    if (d->has_images) pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)batch);
-    if (!g || !res || !rows || (d->has_images && !pix)) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
+    /* page-locked on a GPU: each batch's cutouts, stored in order, are
+     * copied straight to the device (gp_cutouts_alloc) */
+    if (d->has_images && !(pix = gp_cutouts_alloc(m, (size_t)batch, &err))) {
+        fprintf(stderr, "galpost infer: %s\n", err.msg);
+        goto out;
+    }
+    if (!g || !res || !rows) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
     if (gp_results_writer_open(output, gp_model_path(m), keep, &w, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -355,7 +360,8 @@ static int infer_batch(gp_model *m, const char **shards, int n, const char *outp
     rc = 0;
 out:
     if (w) gp_results_writer_abort(w);
-    free(g); free(res); free(rows); free(pix);
+    free(g); free(res); free(rows);
+    gp_cutouts_free(m, pix);
     gp_dataset_close(d);
     return rc;
 }

@@ -103,6 +103,29 @@ int  gp_model_open(const char *path, const gp_model_options *opt,
                    gp_model **out, gp_error *err);
 void gp_model_close(gp_model *m);
 
+/*
+ * gp_cutouts_alloc() - memory for n cutouts that m's backend reads fastest.
+ *
+ * For a GPU backend it is page-locked host memory: gp_infer() copies
+ * cutouts that lie there one after another, in the order of its galaxy
+ * array, straight to the device while the device encodes the previous
+ * block, with no gathering copy on the host.  For the CPU backend it is
+ * plain memory (64-byte aligned).  Cutouts anywhere else give the same
+ * results, only more slowly on a GPU.
+ *
+ * Given:
+ *   m         gp_model*   The model whose backend will read the cutouts.
+ *   n         size_t      Cutouts (n x GP_CUTOUT_PIXELS floats).
+ * Returned:
+ *   err       gp_error*   Why it failed.
+ * Function return value:
+ *   The memory (falls back to plain memory when page-locked memory cannot
+ *   be had), or NULL with GP_ERR_NOMEM or GP_ERR_ARG in err.  Release it
+ *   with gp_cutouts_free(m, p) before gp_model_close(m).
+ */
+float *gp_cutouts_alloc(gp_model *m, size_t n, gp_error *err);
+void   gp_cutouts_free(gp_model *m, float *p);
+
 /* Facts about an open model. */
 const char *gp_model_path(const gp_model *m);
 const char *gp_model_backend_name(const gp_model *m); /* "cpu" or "cuda:N (name)" */

@@ -71,23 +71,26 @@ function cat_of(w) { return w ~ /^train step/ ? "train steps" : (w ~ /^train / ?
 END { printf "%s: %d comparisons\n", title, tot; for (c in worst) printf "  worst %-11s %10s  %s\n", c, worst[c], what[c] }
 AWK
   echo "galaxies/s, full pipeline, 100 samples per galaxy per flow (% of the FP32 roofline):"
+  echo "  (cutouts in page-locked memory for both, as gp_cutouts_alloc gives them; \"pageable\": galpost from malloc'd"
+  echo "   cutouts; pytorch: its default precision, TF32 in convolutions, and float32 throughout; ratios same precision)"
   awk -F'\t' '
     $1 == "bench" { b[$3] = 1; v[$2, $3] = $5; r[$2, $3] = $6 }
-    $1 == "torch" { b[$3] = 1; v["torch", $3] = $5 }
+    $1 == "torch" { b[$3] = 1; v["torch-" $2, $3] = $5 }
+    function f0(key, k) { return ((key, k) in v) ? sprintf("%.0f", v[key, k]) : "-" }
+    function ratio(a, bkey, k) { return ((a, k) in v) && ((bkey, k) in v) && v[bkey, k] > 0 ? sprintf("%.2fx", v[a, k] / v[bkey, k]) : "-" }
     END {
-      printf "  %6s %18s %18s %12s %14s %10s\n", "batch", "cuda float32", "cuda TF32", "cpu", "pytorch eager", "ratio"
+      printf "  %6s %16s %9s %16s %6s %9s %9s %11s %11s\n", "batch", "cuda float32", "pageable", "cuda TF32", "cpu",
+             "torch f32", "torch def", "f32/f32", "TF32/def"
       nb = 0; for (k in b) bs[++nb] = k + 0
       for (i = 1; i <= nb; i++) for (j = i + 1; j <= nb; j++) if (bs[j] < bs[i]) { t = bs[i]; bs[i] = bs[j]; bs[j] = t }
       for (i = 1; i <= nb; i++) { k = bs[i]
         f = (("cuda", k) in v) ? sprintf("%.0f (%.1f%%)", v["cuda", k], r["cuda", k]) : "-"
         t = (("cuda-tf32", k) in v) ? sprintf("%.0f (%.1f%%)", v["cuda-tf32", k], r["cuda-tf32", k]) : "-"
-        c = (("cpu", k) in v) ? sprintf("%.0f", v["cpu", k]) : "-"
-        p = (("torch", k) in v) ? sprintf("%.0f", v["torch", k]) : "-"
-        q = (("torch", k) in v) && (("cuda", k) in v) && v["torch", k] > 0 ? sprintf("%.2fx", v["cuda", k] / v["torch", k]) : "-"
-        printf "  %6d %18s %18s %12s %14s %10s\n", k, f, t, c, p, q }
+        printf "  %6d %16s %9s %16s %6s %9s %9s %11s %11s\n", k, f, f0("cuda-pageable", k), t, f0("cpu", k),
+               f0("torch-cuda-fp32", k), f0("torch-cuda", k), ratio("cuda", "torch-cuda-fp32", k), ratio("cuda-tf32", "torch-cuda", k) }
     }' "$res/bench.txt" "$res/torch.txt"
   grep -h '^# per galaxy\|^# roofline' "$res/bench.txt" | head -2 | sed 's/^# /  /'
-  grep -h '^# gp_infer profile' "$res/bench.txt" | sed 's/^# /  /'
+  grep -h '^# gp_infer profile\|^# (pageable)\|^# blocks of\|^# chunks of' "$res/bench.txt" | sed 's/^# /  /'
   echo "training steps (forward, backward, Adam), items/s (ms/step):"
   awk -F'\t' '
     $1 == "train" { k = $3 "\t" $4; if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }; v[$2, k] = $5; ms[$2, k] = $6 }
@@ -193,14 +196,29 @@ GP_CUDA_TF32=1 GP_PARITY_MEASURE_ONLY=1 "$bin_parity" >"$res/parity_tf32.txt" 2>
 
 say "benchmark: full pipeline, 100 samples per galaxy per flow"
 { "$bin_bench" --backend cuda --batch 64,256,1024,4096 --samples 100 --seconds 2
+  "$bin_bench" --backend cuda --batch 64,1024,4096 --samples 100 --seconds 2 --host pageable
   GP_CUDA_TF32=1 "$bin_bench" --backend cuda --batch 64,256,1024,4096 --samples 100 --seconds 2 | sed 's/^bench\tcuda/bench\tcuda-tf32/'
   "$bin_bench" --backend cpu --batch 64 --samples 100 --seconds 2
+  # upload/encoder blocks of 256 instead of 128 (GP_INFER_BLOCK); chunks of 512 instead of 1024
+  GP_INFER_BLOCK=256 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# blocks of 256:/'
+  GP_CUDA_CHUNK=512 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# chunks of 512:/'
   # where the time goes (stages synchronized: a little slower than above)
   for B in 64 4096; do
     GP_INFER_PROFILE=1 "$bin_bench" --backend cuda --batch $B --samples 100 --seconds 1 2>&1 | grep '^gp_infer profile' | tail -1 | sed 's/^/# /'
   done
+  GP_INFER_PROFILE=1 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 1 --host pageable 2>&1 | grep '^gp_infer profile' | tail -1 | sed 's/^/# (pageable) /'
 } >"$res/bench.txt" 2>&1
 grep -v '^bench' "$res/bench.txt"
+
+say "encoder stages (one block at a time, each stage synchronized)"
+{ echo "## float32, algorithms timed (cudnnFind)"
+  "$bin_bench" --mode encoder --backend cuda --batch 128,512,2048 --seconds 1
+  echo "## TF32"
+  GP_CUDA_TF32=1 "$bin_bench" --mode encoder --backend cuda --batch 128,2048 --seconds 1 | sed 's/^encoder/encoder-tf32/'
+  echo "## float32, algorithms by cuDNN's heuristics"
+  GP_CUDA_CONV_ALGO=heuristic "$bin_bench" --mode encoder --backend cuda --batch 128 --seconds 1 | sed 's/^encoder/encoder-heuristic/'
+} >"$res/encoder.txt" 2>&1
+grep -v '^encoder' "$res/encoder.txt"
 
 say "benchmark: training steps (VAE batch 64, flow member batch 256)"
 { "$bin_bench" --mode train --backend cuda --vae-batch 64 --flow-batch 256 --seconds 2
@@ -223,10 +241,15 @@ if [ -f "$tp" ] && grep -q -- '--device' "$tp"; then
   maxb=${tb##* }
   ( cd "$top/bench" && PYTHONUNBUFFERED=1 python3 -c "import sys; import torch_model as t; t.write_inputs(sys.argv[1], *t.make_inputs(int(sys.argv[2])))" \
       "$tmpd/inputs.bin" "$maxb" ) >"$res/torch.txt" 2>&1
-  for B in $tb; do
+  # PyTorch's default precision (TF32 in cuDNN convolutions) and float32
+  # throughout (--tf32 off, galpost's default), where the script has --tf32
+  modes=default; grep -q -- '--tf32' "$tp" && modes="default off"
+  for mode in $modes; do
+   for B in $tb; do
     bopt=; [ "$tb" = 64 ] || bopt="--batch $B"
+    topt=; [ "$modes" = default ] || topt="--tf32 $mode"
     ( cd "$top" && PYTHONUNBUFFERED=1 timeout 240 python3 bench/torch_model.py --device cuda --model "$tmpd/model.gpw" \
-        --inputs "$tmpd/inputs.bin" --seconds 2 $bopt ) >"$tmpd/out" 2>&1 || echo "bench/torch_model.py batch $B: exit status $?" >>"$res/torch.txt"
+        --inputs "$tmpd/inputs.bin" --seconds 2 $bopt $topt ) >"$tmpd/out" 2>&1 || echo "bench/torch_model.py batch $B ($mode): exit status $?" >>"$res/torch.txt"
     cat "$tmpd/out" >>"$res/torch.txt"
     python3 -c "
 import json, sys
@@ -234,7 +257,8 @@ for line in open(sys.argv[1]):
     line = line.strip()
     if line.startswith('{'):
         d = json.loads(line)
-        if 'pipeline_gps' in d: print('torch\tcuda\t%d\t100\t%.1f' % (d.get('batch', int(sys.argv[2])), d['pipeline_gps']))" "$tmpd/out" "$B" >>"$res/torch.txt" 2>/dev/null
+        if 'pipeline_gps' in d: print('torch\t%s\t%d\t100\t%.1f' % ('cuda' if sys.argv[3] == 'default' else 'cuda-fp32', d.get('batch', int(sys.argv[2])), d['pipeline_gps']))" "$tmpd/out" "$B" "$mode" >>"$res/torch.txt" 2>/dev/null
+   done
   done
   # training steps, bench_gpu --mode train's definition (torch_model.py --train)
   if grep -q -- '--train' "$tp"; then

@@ -6,6 +6,7 @@
  * kernel on machines without a GPU; tests/gpu/test_gpu_parity.c checks the
  * kernels themselves on a device.
  */
+#include <float.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -80,6 +81,31 @@ static void test_bias_act(void **state)
     EXPECT_CLOSE(G, Y, 42, "bias_act (dense layout)");
     free(y);
     free(g);
+}
+
+/* flag_nonfinite's element: exactly the images holding an inf or a NaN
+ * (first, last and inner pixels, at random among fresh finite values,
+ * huge and subnormal ones included) are flagged, the others left alone. */
+static void test_flag_nonfinite(void **state)
+{
+    (void)state;
+    const int n = 7;
+    const size_t per = 301, tot = (size_t)n * per;
+    float *x = malloc(sizeof(float) * tot);
+    gp_test_fill(x, tot, 3.0);
+    x[5] = 3.4e38f;
+    x[per + 9] = 1e-41f;
+    x[2 * per + 17] = -FLT_MAX;
+    const float badv[3] = { INFINITY, -INFINITY, NAN };
+    int want[7] = { 0, 0, 0, 0, 0, 0, 0 };
+    x[3 * per] = badv[0]; want[3] = 1;                       /* first pixel */
+    x[5 * per - 1] = badv[1]; want[4] = 1;                   /* last pixel */
+    x[6 * per + (size_t)(gp_test_uniform() * (per - 2)) + 1] = badv[2]; want[6] = 1;
+    int flags[7] = { 0, 0, 0, 0, 0, 0, 9 };                  /* a flag already set stays set */
+    for (size_t i = 0; i < tot; i++) gp_cu_flag_nonfinite_at(i, x, per, flags);
+    for (int g = 0; g < 6; g++) assert_int_equal(flags[g], want[g]);
+    assert_true(flags[6] != 0);
+    free(x);
 }
 
 static void test_stretch(void **state)
@@ -349,6 +375,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bias_act),
         cmocka_unit_test(test_stretch),
+        cmocka_unit_test(test_flag_nonfinite),
         cmocka_unit_test(test_normals),
         cmocka_unit_test(test_rows_and_columns),
         cmocka_unit_test(test_coupling),
