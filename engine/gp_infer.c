@@ -36,8 +36,11 @@
 
 #define GP_CHUNK_GALAXIES 64
 #define GP_CHUNK_ROWS     32768
-/* galaxies per page-locked upload block (backends with host_staging) */
-#define GP_STAGE_GALAXIES 128
+/* galaxies per upload and encoder block (backends with host_staging): a
+ * quarter of a chunk, within these bounds (larger blocks run cuDNN's
+ * convolutions faster, smaller ones overlap sooner) */
+#define GP_BLOCK_MIN 128
+#define GP_BLOCK_MAX 512
 
 /* GP_INFER_PROFILE=1: seconds per stage, summed over a gp_infer call and
  * printed on stderr at its end (stages are then synchronized, so the total
@@ -243,10 +246,34 @@ static void scatter_range(void *ctx, size_t begin, size_t end)
     }
 }
 
+/* Overlapped uploads (backends with upload_slot) across a gp_infer call:
+ * the two slots' device buffers of `blk` cutouts, the slot the next block
+ * goes to, and the first block of the next chunk, queued into a slot
+ * while this chunk's last block is encoded. */
+typedef struct upload_pipe {
+    float     *xs[2];
+    int        blk;
+    int        next_slot;
+    int        pre_slot;     /* -1: nothing prefetched */
+    const int *pre_idx;      /* its galaxies, pre_cnt of them */
+    int        pre_cnt;
+} upload_pipe;
+
+/* The block size for chunks of per_chunk galaxies (GP_INFER_BLOCK overrides). */
+static int block_galaxies(int per_chunk)
+{
+    const char *e = getenv("GP_INFER_BLOCK");
+    if (e && atoi(e) > 0) return atoi(e);
+    int b = per_chunk / 4;
+    return b < GP_BLOCK_MIN ? GP_BLOCK_MIN : b > GP_BLOCK_MAX ? GP_BLOCK_MAX : b;
+}
+
 /* One chunk: galaxies idx[0..nb-1]; samples land in host arrays out[g] (N x 9);
  * bad[g] = 1 where the backend found a non-finite pixel (flag_nonfinite),
- * else 0. */
+ * else 0.  With overlapped uploads (pipe non-NULL) the next chunk's
+ * galaxies next_idx[0..next_nb-1] have their first block queued. */
 static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb,
+                       const int *next_idx, int next_nb, upload_pipe *pipe,
                        const gp_infer_options *opt, float **out, double *pdet, int *bad,
                        infer_profile *prof, gp_error *err)
 {
@@ -279,18 +306,14 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
     /* trunk input: [mu, sigma, photometry] */
     if (net->uses_image) {
         float *xs[2] = { NULL, NULL }, *scratch, *mu, *lv;
-        /* With page-locked staging, blocks of GP_STAGE_GALAXIES
-         * (GP_INFER_BLOCK): the next block is gathered on the host while
-         * the GPU copies and encodes this one, and with overlapped uploads
-         * it is copied into the other slot's buffer while the GPU encodes
-         * this one.  Otherwise the chunk in one block. */
+        /* With page-locked staging, blocks (block_galaxies): the next block
+         * is gathered on the host while the GPU copies and encodes this
+         * one, and with overlapped uploads (pipe) it is copied into the
+         * other slot's buffer while the GPU encodes this one.  Otherwise
+         * the chunk in one block. */
         int blk = nb;
-        if (ops->host_staging) {
-            const char *be_blk = getenv("GP_INFER_BLOCK");
-            int want = be_blk && atoi(be_blk) > 0 ? atoi(be_blk) : GP_STAGE_GALAXIES;
-            if (nb > want) blk = want;
-        }
-        const int slots = ops->upload_slot && !ops->encode_cutouts ? 2 : 1;
+        if (pipe) blk = pipe->blk;
+        else if (ops->host_staging && nb > block_galaxies(nb)) blk = block_galaxies(nb);
         int *dflags = NULL;   /* per galaxy: a non-finite pixel (device check) */
         if (ops->flag_nonfinite && !ops->encode_cutouts) {
             float *fl;
@@ -298,11 +321,8 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
             dflags = (int *)(void *)fl;
             TRY(ops->upload(be, dflags, bad, sizeof(int) * (size_t)nb, err));   /* zeros */
         }
-        if (!ops->encode_cutouts)
-            for (int s = 0; s < slots; s++) {
-                ALLOC(xs[s], (size_t)blk * GP_CUTOUT_PIXELS, "cutouts");
-                if (slots == 2) TRY(ops->slot_release(be, s, err));
-            }
+        if (pipe) { xs[0] = pipe->xs[0]; xs[1] = pipe->xs[1]; }
+        else if (!ops->encode_cutouts) ALLOC(xs[0], (size_t)blk * GP_CUTOUT_PIXELS, "cutouts");
         ALLOC(scratch, gp_net_encoder_scratch(net, blk), "encoder activations");
         ALLOC(mu, (size_t)nb * net->latent, "latent means");
         ALLOC(lv, (size_t)nb * net->latent, "latent log-variances");
@@ -315,18 +335,38 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
             free(cut);
             if (st) goto done;
             if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; }
-        } else for (int g0 = 0, b = 0; g0 < nb; g0 += blk, b++) {
+        } else for (int g0 = 0; g0 < nb; g0 += blk) {
             int cnt = nb - g0 < blk ? nb - g0 : blk;
-            int s = b % slots;
+            int s = 0;
+            if (pipe && g0 == 0 && pipe->pre_slot >= 0 && !(pipe->pre_idx == idx && pipe->pre_cnt == cnt))
+                pipe->pre_slot = -1;   /* (not this chunk's first block: unused) */
+            if (!pipe) TRY(upload_cutouts(be, gal, idx + g0, cnt, xs[0], -1, err));
+            else if (g0 == 0 && pipe->pre_slot >= 0) {
+                s = pipe->pre_slot;   /* queued by the previous chunk */
+                pipe->pre_slot = -1;
+            } else {
+                s = pipe->next_slot;
+                pipe->next_slot ^= 1;
+                TRY(upload_cutouts(be, gal, idx + g0, cnt, xs[s], s, err));
+            }
             float *x = xs[s];
-            TRY(upload_cutouts(be, gal, idx + g0, cnt, x, slots == 2 ? s : -1, err));
             if (dflags) TRY(ops->flag_nonfinite(be, x, cnt, GP_CUTOUT_PIXELS, dflags + g0, err));
             if (prof->on) { TRY(ops->sync(be, err)); prof->upload += now_s() - t0; t0 = now_s(); }
             TRY(ops->stretch(be, x, cnt, GP_CUTOUT_BANDS, GP_CUTOUT_SIZE * GP_CUTOUT_SIZE,
                              net->soft, net->offset, net->scale, err));
             TRY(gp_net_encode(be, net, x, cnt, scratch, mu + (size_t)g0 * net->latent,
                               lv + (size_t)g0 * net->latent, err));
-            if (slots == 2) TRY(ops->slot_release(be, s, err));
+            if (pipe) TRY(ops->slot_release(be, s, err));
+            /* the next chunk's first block, copied beside this chunk's last
+             * one (queued after it: the work queued after a copy waits) */
+            if (pipe && g0 + blk >= nb && next_nb > 0) {
+                int ncnt = next_nb < blk ? next_nb : blk, ns = pipe->next_slot;
+                pipe->next_slot ^= 1;
+                TRY(upload_cutouts(be, gal, next_idx, ncnt, xs[ns], ns, err));
+                pipe->pre_slot = ns;
+                pipe->pre_idx = next_idx;
+                pipe->pre_cnt = ncnt;
+            }
             if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; t0 = now_s(); }
         }
         if (dflags) TRY(ops->download(be, bad, dflags, sizeof(int) * (size_t)nb, err));
@@ -530,6 +570,18 @@ static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int ke
     c->nb = 0;
 }
 
+/* Galaxies in the chunk starting at good[c0], `remaining` from there.
+ * With background summaries (a GPU backend) a batch of several chunks
+ * ends with a quarter chunk, so that only a small chunk's summaries wait
+ * with no GPU work beside them. */
+static int chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu)
+{
+    if (remaining > (size_t)per_chunk) return per_chunk;
+    if (!on_cpu && c0 > 0 && 2 * remaining >= (size_t)per_chunk && remaining >= 8)
+        return (int)(remaining - remaining / 4);
+    return (int)remaining;
+}
+
 int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options *opt,
              gp_result *res, gp_error *err)
 {
@@ -577,6 +629,8 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     chunk_state cs[2];
     memset(cs, 0, sizeof cs);
     int st = GP_OK;
+    upload_pipe pipe_s = { { NULL, NULL }, 0, 0, -1, NULL, 0 }, *pipe = NULL;
+    const gp_backend_ops *ops = m->be->ops;
     for (int i = 0; i < 2; i++) {
         cs[i].samples = calloc((size_t)per_chunk, sizeof(float *));
         cs[i].pdet = calloc((size_t)per_chunk, sizeof(double));
@@ -586,11 +640,25 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
             goto out;
         }
     }
-    int k = 0;
-    for (size_t c0 = 0; c0 < ngood; c0 += (size_t)per_chunk, k++) {
+    /* overlapped uploads: the slots' buffers, for the whole call */
+    if (ops->upload_slot && !ops->encode_cutouts && m->net.uses_image && ngood > 0) {
+        pipe_s.blk = block_galaxies(per_chunk);
+        for (int s = 0; s < 2; s++) {
+            pipe_s.xs[s] = ops->alloc(m->be, sizeof(float) * GP_CUTOUT_PIXELS * (size_t)pipe_s.blk);
+            if (!pipe_s.xs[s]) {
+                st = GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate %d cutouts on the device", pipe_s.blk);
+                goto out;
+            }
+            if ((st = ops->slot_release(m->be, s, err))) goto out;
+        }
+        pipe = &pipe_s;
+    }
+    int k = 0, nb = 0;
+    for (size_t c0 = 0; c0 < ngood; c0 += (size_t)nb, k++) {
         chunk_state *cur = &cs[k & 1], *prev = &cs[(k + 1) & 1];
-        int nb = (int)((ngood - c0) < (size_t)per_chunk ? (ngood - c0) : (size_t)per_chunk);
+        nb = chunk_size(ngood - c0, per_chunk, c0, on_cpu);
         const int *idx = good + c0;
+        const int next_nb = c0 + (size_t)nb < ngood ? chunk_size(ngood - c0 - (size_t)nb, per_chunk, c0 + (size_t)nb, on_cpu) : 0;
         for (int g = 0; g < nb; g++) {
             cur->samples[g] = malloc(sizeof(float) * (size_t)o.nsamples * GP_NQ);
             cur->pdet[g] = 0.0;
@@ -600,7 +668,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
                 goto out;
             }
         }
-        st = infer_chunk(m, gal, idx, nb, &o, cur->samples, cur->pdet, cur->bad, &prof, err);
+        st = infer_chunk(m, gal, idx, nb, idx + nb, next_nb, pipe, &o, cur->samples, cur->pdet, cur->bad, &prof, err);
         /* galaxies whose pixels the device flagged: the host scan names the
          * pixel (their samples are discarded, the others' unaffected: no
          * stage mixes galaxies) */
@@ -634,6 +702,8 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         }
     }
 out:
+    for (int s = 0; s < 2; s++)
+        if (pipe_s.xs[s]) ops->free(m->be, pipe_s.xs[s]);
     for (int i = 0; i < 2; i++) {
         if (cs[i].nb) finish_chunk(&cs[i], res, good, o.keep_samples, &first_bad, &prof, st ? NULL : err);
         free(cs[i].samples);

@@ -38,6 +38,12 @@ tests_test_infer_SOURCES = tests/test_infer.c
 tests_test_infer_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_infer_LDADD = $(TEST_LDADD)
 
+# gp_infer's GPU path (slots, prefetch, device pixel check) on a wrapped CPU backend
+check_PROGRAMS += tests/test_infer_pipeline
+tests_test_infer_pipeline_SOURCES = tests/test_infer_pipeline.c
+tests_test_infer_pipeline_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_infer_pipeline_LDADD = $(TEST_LDADD)
+
 # the shipped photometry model's redshifts on real SDSS galaxies (skips without ../shared)
 check_PROGRAMS += tests/test_real_redshift
 tests_test_real_redshift_SOURCES = tests/test_real_redshift.c

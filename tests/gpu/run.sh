@@ -21,13 +21,19 @@
 # float32 limits); the same comparisons with
 # GP_CUDA_TF32=1, reported without limits (the accuracy cost of TF32);
 # bench_gpu (galaxies/s of the full pipeline, 100 samples per galaxy per flow,
-# batches 64 to 4096, float32 and TF32, and the CPU backend at batch 64);
+# batches 64 to 4096, float32 and TF32 from page-locked cutouts, float32 from
+# pageable ones, and the CPU backend at batch 64, with stage profiles);
+# bench_gpu --mode encoder (the encoder's stages per block size);
 # bench_gpu --mode train (training steps: VAE at batch 64 in images/s, one
 # flow-stage member at batch 256 in galaxies/s, CUDA float32 and CPU); the
 # PyTorch port of the model on the same card when bench/torch_model.py exists
 # and takes --device (the contract is written above its call below); then the
-# table.  Results go to $OUT (the device tool's folder) or
-# ./gpu-results.  Exit status: 0 when the parity tests pass.
+# table.  PyTorch runs at its default precision (TF32 in cuDNN convolutions)
+# and in float32 throughout (--tf32 off); the ratios compare like precisions.
+# GP_GPU_QUICK=1 skips the TF32 parity run, the encoder stages and the
+# training steps (a rerun with little device time left).  Results go to $OUT
+# (the device tool's folder) or ./gpu-results.  Exit status: 0 when the parity
+# tests pass.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mode=build
@@ -37,7 +43,7 @@ case "${1:-}" in
   --packed) mode=packed; dir=${2:?"--packed needs a directory"} ;;
   --table) mode=table; dir=${2:?"--table needs a directory"} ;;
   "") ;;
-  -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
   *) echo "usage: $0 [--pack DIR | --packed DIR | --table DIR]" >&2; exit 2 ;;
 esac
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -60,7 +66,7 @@ END {
   for (c in worst) printf "  worst %-11s %10s  %s\n", c, worst[c], what[c]
 }
 AWK
-  awk -v title="parity TF32 (cost)" -f - "$res/parity_tf32.txt" <<'AWK'
+  [ -f "$res/parity_tf32.txt" ] && awk -v title="parity TF32 (cost)" -f - "$res/parity_tf32.txt" <<'AWK'
 function cat_of(w) { return w ~ /^train step/ ? "train steps" : (w ~ /^train / ? "train ops" : (w ~ /^stage/ ? "stages" : (w ~ /^(gp_infer|GPU )/ ? "end to end" : "operations"))) }
 /^parity / && /\(limit/ {
   n = split($0, f, / +/); err = ""; w = ""
@@ -191,16 +197,23 @@ fi
 grep -E 'FAIL|skipped|ERROR' "$res/parity.txt" | head -20
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv >"$res/gpu.txt" 2>&1 || true
-say "parity with GP_CUDA_TF32=1 (measured, no limits)"
-GP_CUDA_TF32=1 GP_PARITY_MEASURE_ONLY=1 "$bin_parity" >"$res/parity_tf32.txt" 2>&1 || echo "TF32 parity run: exit status $?"
+# GP_GPU_QUICK=1 (a rerun with little device time left): no TF32 parity, encoder
+# stages or training steps
+quick=${GP_GPU_QUICK:-0}
+if [ "$quick" != 1 ]; then
+  say "parity with GP_CUDA_TF32=1 (measured, no limits)"
+  GP_CUDA_TF32=1 GP_PARITY_MEASURE_ONLY=1 "$bin_parity" >"$res/parity_tf32.txt" 2>&1 || echo "TF32 parity run: exit status $?"
+fi
 
 say "benchmark: full pipeline, 100 samples per galaxy per flow"
 { "$bin_bench" --backend cuda --batch 64,256,1024,4096 --samples 100 --seconds 2
   "$bin_bench" --backend cuda --batch 64,1024,4096 --samples 100 --seconds 2 --host pageable
   GP_CUDA_TF32=1 "$bin_bench" --backend cuda --batch 64,256,1024,4096 --samples 100 --seconds 2 | sed 's/^bench\tcuda/bench\tcuda-tf32/'
   "$bin_bench" --backend cpu --batch 64 --samples 100 --seconds 2
-  # upload/encoder blocks of 256 instead of 128 (GP_INFER_BLOCK); chunks of 512 instead of 1024
-  GP_INFER_BLOCK=256 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# blocks of 256:/'
+  # upload/encoder blocks of 128 and 512 instead of a quarter chunk (GP_INFER_BLOCK); chunks of 512 instead of 1024
+  for blk in 128 512; do
+    GP_INFER_BLOCK=$blk "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed "s/^bench/# blocks of $blk:/"
+  done
   GP_CUDA_CHUNK=512 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# chunks of 512:/'
   # where the time goes (stages synchronized: a little slower than above)
   for B in 64 4096; do
@@ -210,6 +223,7 @@ say "benchmark: full pipeline, 100 samples per galaxy per flow"
 } >"$res/bench.txt" 2>&1
 grep -v '^bench' "$res/bench.txt"
 
+[ "$quick" = 1 ] || {
 say "encoder stages (one block at a time, each stage synchronized)"
 { echo "## float32, algorithms timed (cudnnFind)"
   "$bin_bench" --mode encoder --backend cuda --batch 128,512,2048 --seconds 1
@@ -225,6 +239,7 @@ say "benchmark: training steps (VAE batch 64, flow member batch 256)"
   "$bin_bench" --mode train --backend cpu --vae-batch 64 --flow-batch 256 --seconds 2
 } >"$res/train.txt" 2>&1
 grep -v '^train' "$res/train.txt"
+}
 
 # The PyTorch port (bench/torch_model.py, written for the CPU comparison) on the
 # same card, on the same model file and inputs.  Contract: it takes --device
@@ -261,7 +276,7 @@ for line in open(sys.argv[1]):
    done
   done
   # training steps, bench_gpu --mode train's definition (torch_model.py --train)
-  if grep -q -- '--train' "$tp"; then
+  if [ "$quick" != 1 ] && grep -q -- '--train' "$tp"; then
     ( cd "$top" && PYTHONUNBUFFERED=1 timeout 120 python3 bench/torch_model.py --device cuda --model "$tmpd/model.gpw" \
         --train --vae-batch 64 --flow-batch 256 --seconds 2 ) >>"$res/train.txt" 2>&1 \
       || echo "bench/torch_model.py --train: exit status $?" >>"$res/train.txt"
