@@ -71,7 +71,7 @@ static void usage(FILE *f)
         "  --row K           infer row K (0-based over all shards) and print it\n"
         "  -o, --output F    batch: write a FITS table of summaries to F\n"
         "  --keep-samples N  batch: also store N samples per galaxy (HDU SAMPLES)\n"
-        "  --batch B         galaxies per inference call (default 64)\n"
+        "  --batch B         galaxies per inference call (default 64; 1024 on a GPU)\n"
         "options:\n"
         "  --model FILE      weights file (default: $GALPOST_MODEL or the installed model)\n"
         "  --samples N       posterior samples (default 1000)\n"
@@ -382,7 +382,7 @@ int gp_cli_infer(int argc, char **argv)
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *shards[MAX_SHARDS];
     int nshards = 0;
-    long row = -1, keep = 0, batch = 64;
+    long row = -1, keep = 0, batch = 0;   /* 0: 64 on the CPU, 1024 on a GPU */
     const char *output = NULL, *frames = NULL, *catalog = NULL;
     double ra = NAN, dec = NAN;
     int have_samples = 0;
@@ -447,6 +447,8 @@ int gp_cli_infer(int argc, char **argv)
         if (keep > nsamples) { fprintf(stderr, "galpost infer: --keep-samples %ld exceeds --samples %ld\n", keep, nsamples); return 2; }
         gp_model *m = gp_cli_open_model(model, backend, (int)threads);
         if (!m) return 1;
+        /* a GPU runs large batches several times faster (bench/RESULTS.md) */
+        if (batch == 0) batch = strncmp(gp_model_backend_name(m), "cuda", 4) == 0 ? 1024 : 64;
         int rc = output ? infer_batch(m, shards, nshards, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch)
                         : infer_row(m, shards, nshards, row, (int)nsamples, (uint64_t)seed, json);
         gp_model_close(m);
