@@ -82,7 +82,12 @@ static void test_member_gradients(void **state)
         for (int t = 0; t < 3; t++) {
             size_t j = (size_t)(gp_test_uniform() * p->n);
             float keep = p->w[j];
-            const float h = 2e-3f;
+            /* The loss is ~70 in float: its rounding (~2e-5) over 2h was the
+             * error at h = 2e-3 (1 seed in ~100 failed, e.g. 23327172123:
+             * analytic 0.0666, 0.0631 at 2e-3, 0.0668 at 8e-3); the member's
+             * activations are smooth (tanh), so a larger step costs little
+             * curvature error.  400 seeds: no failure. */
+            const float h = 8e-3f;
             p->w[j] = keep + h;
             double lp = member_loss(be, &m, X, Y, M, rows);
             p->w[j] = keep - h;
