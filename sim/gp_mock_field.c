@@ -356,11 +356,8 @@ int gp_mock_write_field(const gp_mock_field_opt *o, long *ngal_out, gp_error *er
     if (o->field < 0 || o->field > 9999) return GP_FAIL(err, GP_ERR_ARG, "mock field: field %d is not within 0-9999", o->field);
     if (!(o->ra >= 0 && o->ra < 360) || !(o->dec > -85 && o->dec < 85))
         return GP_FAIL(err, GP_ERR_ARG, "mock field: centre (%g, %g) is not within 0<=ra<360, -85<dec<85", o->ra, o->dec);
-    struct stat sb;
-    if (!o->outdir || stat(o->outdir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return GP_FAIL(err, GP_ERR_IO, "mock field: '%s' is not a directory", o->outdir ? o->outdir : "(null)");
-    if (access(o->outdir, W_OK) != 0)
-        return GP_FAIL(err, GP_ERR_IO, "mock field: directory '%s' is not writable", o->outdir);
+    int st_dir = gp_mock_outdir_ready(o->outdir, "mock field", err);
+    if (st_dir) return st_dir;
 
     uint64_t fkey = ((uint64_t)o->run << 20) ^ ((uint64_t)o->camcol << 16) ^ (uint64_t)o->field;
     gp_mock_rng r;

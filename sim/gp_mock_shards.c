@@ -243,13 +243,8 @@ int gp_mock_write_shards(const gp_mock_shard_opt *o, gp_error *err)
             return GP_FAIL(err, GP_ERR_ARG, "mock shards: band index %d", o->bands[b]);
     if (o->size < 16 || o->size > 1024)
         return GP_FAIL(err, GP_ERR_ARG, "mock shards: cutout size %d is not within 16-1024", o->size);
-    if (!o->outdir || !*o->outdir)
-        return GP_FAIL(err, GP_ERR_ARG, "mock shards: no output directory");
-    struct stat sb;
-    if (stat(o->outdir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return GP_FAIL(err, GP_ERR_IO, "mock shards: '%s' is not a directory", o->outdir);
-    if (access(o->outdir, W_OK) != 0)
-        return GP_FAIL(err, GP_ERR_IO, "mock shards: directory '%s' is not writable", o->outdir);
+    int st_dir = gp_mock_outdir_ready(o->outdir, "mock shards", err);
+    if (st_dir) return st_dir;
     int nthreads = o->nthreads > 0 ? o->nthreads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1) nthreads = 1;
     if (nthreads > 64) nthreads = 64;

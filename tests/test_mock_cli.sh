@@ -23,7 +23,12 @@ expect 2 "invalid bands" mock shards -n 10 -o "$T" --bands xyz
 expect 2 "invalid camcol" mock field -o "$T" --camcol 9
 expect 2 "invalid dec" mock field -o "$T" --dec 95
 expect 2 "unknown sub-command" mock frobnicate
-expect 1 "not a directory" mock shards -n 4 -o "$T/missing"
+# a missing output directory is created (its last component); a file or a missing parent is an error
+: >"$T/afile"
+expect 1 "not a directory" mock shards -n 4 -o "$T/afile"
+expect 1 "cannot create directory" mock shards -n 4 -o "$T/missing/deeper"
+"$G" mock shards -n 3 --shard-size 3 --seed 9 -o "$T/new" 2>"$T/err" && [ -s "$T/new/shard-00000.fits" ] \
+    || { echo "FAIL: shards into a new directory: $(cat "$T/err")"; fail=1; }
 expect 1 "not a writable" mock report -n 10 -o /nonexistent
 "$G" mock shards -n 5 --shard-size 5 --seed 9 -o "$T" 2>"$T/err" || { echo "FAIL: small run: $(cat "$T/err")"; fail=1; }
 [ -s "$T/shard-00000.fits" ] || { echo "FAIL: no shard written"; fail=1; }
