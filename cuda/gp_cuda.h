@@ -7,6 +7,7 @@
  *   gp_cuda_kernels.cu  element-wise kernels (bodies in gp_cuda_elem.h)
  *   gp_cuda_dnn.cu      dense layers (cuBLAS) and convolutions (cuDNN),
  *                       forward and backward
+ *   gp_cuda_flows.cu    member_sample: a member's flows fused in one kernel
  *   gp_cuda_train.cu    the training operations other than the backward
  *                       passes of dense layers and convolutions: element-wise
  *                       kernels and the losses' deterministic reductions
@@ -193,6 +194,15 @@ int gp_cuda_conv_transpose2d_backward(gp_backend *be, const float *X, int n, int
                                       gp_error *err);
 /* Release the convolution plans. */
 void gp_cuda_plans_free(gp_cuda *c);
+
+/* ---- member_sample (gp_cuda_flows.cu), see gp_backend.h ---- */
+
+struct gp_net;
+int gp_cuda_member_sample_fits(gp_backend *be, const struct gp_net *net, int k);
+int gp_cuda_member_sample(gp_backend *be, const struct gp_net *net, int k, uint64_t seed,
+                          const uint64_t *gal_id, const int *row_gal, const int *sample_idx, int rows,
+                          const float *trunk, const float *head, const float *lhead, int ngal,
+                          float *core, float *oh, float *line, gp_error *err);
 
 /* ---- training operations (gp_cuda_train.cu), see gp_backend.h ---- */
 

@@ -631,6 +631,8 @@ static gp_backend_ops make_ops(void)
     o.host_owns = cu_host_owns;
     o.slot_release = cu_slot_release;
     o.upload_slot = cu_upload_slot;
+    o.member_sample = gp_cuda_member_sample;
+    o.member_sample_fits = gp_cuda_member_sample_fits;
     /* training */
     o.zero = gp_cuda_zero;
     o.dense_backward = gp_cuda_dense_backward;

@@ -258,4 +258,169 @@ GP_CU_FN void gp_cu_adam_at(size_t i, float *w, const float *g, float *m, float 
     w[i] -= a * m[i] / (sqrtf(v[i]) + epsh);
 }
 
+/* ---- posterior sampling of one ensemble member, fused (member_sample) ----
+ *
+ * One sample row's whole chain, as the CPU backend's member_sample and the
+ * composed path compute it: Philox base noise, the core flow's couplings
+ * in the sampling direction, + the core head means, the O/H conditioner on
+ * the sampled core values, + the O/H mean, the line flow, + the line means.
+ * Conditioners of width GP_CU_FLOW_H only (a row's activations stay in
+ * registers on the GPU), with at most GP_CU_COND_MID hidden layers between
+ * the first and the output layer; the first layer's context part (W_ctx
+ * trunk + b, per galaxy) is precomputed into G.  The chain travels in the
+ * kernel's arguments (which take at most 4 KB), so it holds few pointers
+ * and its indices are bytes. */
+#define GP_CU_FLOW_H     64
+#define GP_CU_COND_MID   2
+#define GP_CU_CHAIN_MAX  16   /* couplings per flow */
+
+typedef struct gp_cu_cond {
+    const float *w_row;                     /* [H x nrow] first layer, row part */
+    const float *w_mid[GP_CU_COND_MID];     /* [H x H] hidden layers */
+    const float *b_mid[GP_CU_COND_MID];     /* [H] */
+    const float *w_out, *b_out;             /* [nout x H], [nout] */
+    const float *G;                         /* [ngal x H] context part + first bias */
+    unsigned char nrow, nmid, nout, act_last;
+} gp_cu_cond;
+
+typedef struct gp_cu_flowstep {
+    gp_cu_cond    c;
+    unsigned char nkeep, nt, keep[4], trans[4];
+} gp_cu_flowstep;
+
+typedef struct gp_cu_chain {
+    gp_cu_flowstep core[GP_CU_CHAIN_MAX], line[GP_CU_CHAIN_MAX];   /* in stored order */
+    gp_cu_cond     oh;
+    int            ncore, nline, act;
+    float          slope, core_S, line_S, oh_S;
+    const float   *head, *lhead;            /* [ngal x 5], [ngal x 4] */
+    uint64_t       seed;
+    const uint64_t *gal_id;
+    const int     *row_gal, *sample_idx;
+    float         *out_core, *out_oh, *out_line;   /* [rows x 4], [rows], [rows x 4] */
+} gp_cu_chain;
+
+/* One conditioner's weights in fixed places: the GPU kernel stages the
+ * current conditioner here in shared memory, where a warp's threads all
+ * read the same word (a broadcast) at offsets known at compile time. */
+typedef struct gp_cu_cond_w {
+    float w_row[GP_CU_FLOW_H * 4];
+    float w_mid[GP_CU_COND_MID][GP_CU_FLOW_H * GP_CU_FLOW_H];
+    float b_mid[GP_CU_COND_MID][GP_CU_FLOW_H];
+    float w_out[8 * GP_CU_FLOW_H];
+    float b_out[8];
+} gp_cu_cond_w;
+
+/* c's weights into w, the values t, t + nt, t + 2 nt, ... of each array
+ * (a block's thread t of nt; t = 0, nt = 1 copies all). */
+GP_CU_FN void gp_cu_cond_stage(const gp_cu_cond *c, gp_cu_cond_w *w, int t, int nt)
+{
+    const int H = GP_CU_FLOW_H;
+    for (int i = t; i < H * c->nrow; i += nt) w->w_row[i] = c->w_row[i];
+    for (int m = 0; m < c->nmid; m++) {
+        for (int i = t; i < H * H; i += nt) w->w_mid[m][i] = c->w_mid[m][i];
+        for (int i = t; i < H; i += nt) w->b_mid[m][i] = c->b_mid[m][i];
+    }
+    for (int i = t; i < H * c->nout; i += nt) w->w_out[i] = c->w_out[i];
+    for (int i = t; i < c->nout; i += nt) w->b_out[i] = c->b_out[i];
+}
+
+/* out[0..nout-1] = the conditioner c (weights staged in w) on the row
+ * inputs xin[0..nrow-1] of a row whose galaxy's G row is gG:
+ * h = act(W_row xin + gG), the hidden layers, then the output layer
+ * (activated when act_last). */
+GP_CU_FN void gp_cu_cond_row(const gp_cu_cond *c, const gp_cu_cond_w *w, const float *gG,
+                             const float *xin, int act, float slope, float *out)
+{
+    float h[GP_CU_FLOW_H], h2[GP_CU_FLOW_H], xv[4];
+    const int nrow = c->nrow;
+    /* (fixed indices: the inputs stay in registers) */
+    for (int i = 0; i < 4; i++) xv[i] = i < nrow ? xin[i] : 0.0f;
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+    for (int u = 0; u < GP_CU_FLOW_H; u++) {
+        float v = xv[0] * w->w_row[u * nrow];
+        for (int i = 1; i < 4; i++)
+            if (i < nrow) v += xv[i] * w->w_row[u * nrow + i];
+        h[u] = gp_cu_act(v + gG[u], act, slope);
+    }
+    for (int m = 0; m < c->nmid; m++) {
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+        for (int v = 0; v < GP_CU_FLOW_H; v++) {
+            float acc = 0.0f;
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+            for (int u = 0; u < GP_CU_FLOW_H; u++) acc += w->w_mid[m][v * GP_CU_FLOW_H + u] * h[u];
+            h2[v] = gp_cu_act(acc + w->b_mid[m][v], act, slope);
+        }
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+        for (int u = 0; u < GP_CU_FLOW_H; u++) h[u] = h2[u];
+    }
+    for (int o = 0; o < c->nout; o++) {
+        float acc = 0.0f;
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+        for (int u = 0; u < GP_CU_FLOW_H; u++) acc += w->w_out[o * GP_CU_FLOW_H + u] * h[u];
+        acc += w->b_out[o];
+        out[o] = c->act_last ? gp_cu_act(acc, act, slope) : acc;
+    }
+}
+
+/* One coupling in the sampling direction on a row's values x[]:
+ * x_t = (x_t - t) exp(-s), s = S tanh(s_raw / S), [s_raw | t] from the
+ * conditioner (weights staged in w) on the kept values. */
+GP_CU_FN void gp_cu_flowstep_inverse(const gp_cu_flowstep *s, const gp_cu_cond_w *w, const float *gG,
+                                     float S, int act, float slope, float *x)
+{
+    float xk[4] = { 0.0f, 0.0f, 0.0f, 0.0f }, st[8];
+    for (int k = 0; k < s->nkeep; k++) xk[k] = x[s->keep[k]];
+    gp_cu_cond_row(&s->c, w, gG, xk, act, slope, st);
+    for (int k = 0; k < s->nt; k++) {
+        float sc = S * tanhf(st[k] / S), t = st[s->nt + k];
+        x[s->trans[k]] = (x[s->trans[k]] - t) * expf(-sc);
+    }
+}
+
+/* Base noise of row r: core[4], O/H, line[4]. */
+GP_CU_FN void gp_cu_member_noise(int r, const gp_cu_chain *ch, float *xc, float *xo, float *xl)
+{
+    uint64_t id = ch->gal_id[ch->row_gal[r]];
+    uint32_t smp = (uint32_t)ch->sample_idx[r];
+    float n4[4];
+    gp_rng_normals4(ch->seed, id, smp, GP_STREAM_CORE, xc);
+    gp_rng_normals4(ch->seed, id, smp, GP_STREAM_OH, n4);
+    *xo = n4[0];
+    gp_rng_normals4(ch->seed, id, smp, GP_STREAM_LINE, xl);
+}
+
+/* The O/H step on row values: xo = (xo - t) exp(-s) + the O/H mean, from
+ * the conditioner (weights staged in w) on the sampled core values xc. */
+GP_CU_FN float gp_cu_oh_inverse(const gp_cu_chain *ch, const gp_cu_cond_w *w, const float *gG,
+                                const float *xc, float xo, float mean)
+{
+    float st[8];
+    gp_cu_cond_row(&ch->oh, w, gG, xc, ch->act, ch->slope, st);
+    float sc = ch->oh_S * tanhf(st[0] / ch->oh_S);
+    return (xo - st[1]) * expf(-sc) + mean;
+}
+
+/* Row r's results: the core values xc, O/H xo and line residuals xl (+ the
+ * line means) into ch->out_core, ch->out_oh and ch->out_line. */
+GP_CU_FN void gp_cu_member_store(int r, const gp_cu_chain *ch, const float *xc, float xo, const float *xl)
+{
+    const int g = ch->row_gal[r];
+    for (int d = 0; d < 4; d++) {
+        ch->out_core[(size_t)r * 4 + d] = xc[d];
+        ch->out_line[(size_t)r * 4 + d] = xl[d] + ch->lhead[(size_t)g * 4 + d];
+    }
+    ch->out_oh[r] = xo;
+}
+
 #endif

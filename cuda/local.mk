@@ -12,21 +12,21 @@
 # The GPU tests and the GPU benchmark are listed here too, so that this
 # backend's build lives in one fragment.
 GP_CUDA_CU_FILES = cuda/gp_cuda_backend.cu cuda/gp_cuda_kernels.cu cuda/gp_cuda_dnn.cu \
-	cuda/gp_cuda_train.cu
-GP_CUDA_H_FILES = cuda/gp_cuda.h cuda/gp_cuda_elem.h
+	cuda/gp_cuda_flows.cu cuda/gp_cuda_train.cu
+GP_CUDA_H_FILES = cuda/gp_cuda.h cuda/gp_cuda_elem.h cuda/gp_cuda_chain.h
 EXTRA_DIST += $(GP_CUDA_CU_FILES) cuda/gp_cuda.h cuda/gp_cuda_module.c
-noinst_HEADERS += cuda/gp_cuda_elem.h
+noinst_HEADERS += cuda/gp_cuda_elem.h cuda/gp_cuda_chain.h
 
 if GP_CUDA
 pkglib_LTLIBRARIES += cuda/galpost-cuda.la
 cuda_galpost_cuda_la_SOURCES = cuda/gp_cuda_module.c engine/gp_error.c
 cuda_galpost_cuda_la_CPPFLAGS = $(AM_CPPFLAGS)
 cuda_galpost_cuda_la_LIBADD = cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo \
-	cuda/gp_cuda_train.lo $(CUDA_LIBS)
+	cuda/gp_cuda_flows.lo cuda/gp_cuda_train.lo $(CUDA_LIBS)
 cuda_galpost_cuda_la_LDFLAGS = -module -avoid-version -shared \
 	-export-symbols-regex '^gp_backend_module_entry$$'
 EXTRA_cuda_galpost_cuda_la_DEPENDENCIES = cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo \
-	cuda/gp_cuda_train.lo
+	cuda/gp_cuda_flows.lo cuda/gp_cuda_train.lo
 # make check uses the module just built, not an installed one
 GP_CUDA_TESTS_ENVIRONMENT = GALPOST_CUDA_MODULE='$(abs_top_builddir)/cuda/.libs/galpost-cuda.so'; \
 	export GALPOST_CUDA_MODULE;
@@ -46,8 +46,8 @@ GP_NVCC_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/include -I$(top_srcdir)/eng
 	  echo "pic_object='.libs/$(*F).o'"; \
 	  echo "non_pic_object=none"; } > $@-t && mv -f $@-t $@
 
-cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo cuda/gp_cuda_train.lo: \
-	$(GP_CUDA_H_FILES) engine/gp_backend.h engine/gp_rng.h include/galpost/gp_error.h config.h
+cuda/gp_cuda_backend.lo cuda/gp_cuda_kernels.lo cuda/gp_cuda_dnn.lo cuda/gp_cuda_flows.lo cuda/gp_cuda_train.lo: \
+	$(GP_CUDA_H_FILES) engine/gp_backend.h engine/gp_net.h engine/gp_rng.h include/galpost/gp_error.h config.h
 
 clean-local: clean-local-cuda
 clean-local-cuda:

@@ -140,6 +140,11 @@ typedef struct gp_backend_ops {
                          const uint64_t *gal_id, const int *row_gal, const int *sample_idx,
                          int rows, const float *trunk, const float *head, const float *lhead,
                          int ngal, float *core, float *oh, float *line, gp_error *err);
+    /* Optional, may be NULL (member_sample then takes every net).  1 when
+     * member_sample runs member k of net, 0 when the caller must compose
+     * the flows (the CUDA backend's fused kernel takes conditioners of
+     * one width and depth only). */
+    int (*member_sample_fits)(gp_backend *be, const struct gp_net *net, int k);
 
     /* Optional, may be NULL.  A page-locked host buffer of at least `bytes`
      * owned by the backend, from which upload() copies fastest (a GPU's
@@ -340,7 +345,7 @@ void gp_backend_close(gp_backend *be);
  * changes whenever one of them changes, and a module whose abi, structure
  * sizes or galpost version differ from the library's is refused, never
  * called. */
-#define GP_BACKEND_ABI 2   /* 2: encode_cutouts */
+#define GP_BACKEND_ABI 3   /* 2: encode_cutouts; 3: member_sample_fits, CUDA member_sample */
 #define GP_BACKEND_MODULE_SYMBOL "gp_backend_module_entry"
 
 typedef struct gp_backend_module {

@@ -429,8 +429,9 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
         TRY(gp_mlp_forward(be, &mm->core_head, net->act, net->slope, trunk, nb, tmp, head, err));
         TRY(gp_mlp_forward(be, &mm->classifier, net->act, net->slope, trunk, nb, tmp, cls, err));
         TRY(gp_mlp_forward(be, &mm->line_head, net->act, net->slope, trunk, nb, tmp, lhead, err));
-        if (ops->member_sample) {
-            /* the backend's fused sampling (the CPU's runs each row's whole chain in cache) */
+        if (ops->member_sample && (!ops->member_sample_fits || ops->member_sample_fits(be, net, k))) {
+            /* the backend's fused sampling (each row's whole chain in cache on the CPU, in
+             * registers on the GPU) */
             TRY(ops->member_sample(be, net, k, opt->seed, ids, row_gal, sample_idx, rows, trunk, head, lhead,
                                    nb, core, oh, line, err));
         } else {

@@ -13,7 +13,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "gp_cuda_elem.h"
+#include "gp_cuda_chain.h"
+#include "gp_model_internal.h"
 #include "cpu/gp_cpu.h"
 #include "../gp_test_util.h"
 
@@ -369,6 +373,137 @@ static void test_training(void **state)
     EXPECT_CLOSE(vb, va, N, "adam second moments");
 }
 
+/* The CUDA member_sample kernel's sequence on the host: each conditioner
+ * staged once (as a block does into shared memory), then applied to every
+ * row's values. */
+static void member_rows(const gp_cu_chain *ch, int rows)
+{
+    static gp_cu_cond_w w;
+    static float xc[4096][4], xo[4096], xl[4096][4];
+    assert_true(rows <= 4096);
+    for (int r = 0; r < rows; r++) gp_cu_member_noise(r, ch, xc[r], &xo[r], xl[r]);
+    for (int i = ch->ncore - 1; i >= 0; i--) {
+        memset(&w, 0xff, sizeof w);   /* NaN: a weight not staged shows */
+        gp_cu_cond_stage(&ch->core[i].c, &w, 0, 1);
+        for (int r = 0; r < rows; r++)
+            gp_cu_flowstep_inverse(&ch->core[i], &w, ch->core[i].c.G + (size_t)ch->row_gal[r] * GP_CU_FLOW_H,
+                                   ch->core_S, ch->act, ch->slope, xc[r]);
+    }
+    for (int r = 0; r < rows; r++)
+        for (int d = 0; d < 4; d++) xc[r][d] += ch->head[(size_t)ch->row_gal[r] * 5 + d];
+    memset(&w, 0xff, sizeof w);
+    gp_cu_cond_stage(&ch->oh, &w, 0, 1);
+    for (int r = 0; r < rows; r++)
+        xo[r] = gp_cu_oh_inverse(ch, &w, ch->oh.G + (size_t)ch->row_gal[r] * GP_CU_FLOW_H, xc[r], xo[r],
+                                 ch->head[(size_t)ch->row_gal[r] * 5 + 4]);
+    for (int i = ch->nline - 1; i >= 0; i--) {
+        memset(&w, 0xff, sizeof w);
+        /* staged by 3 "threads", as a block's threads share the copy */
+        for (int t = 0; t < 3; t++) gp_cu_cond_stage(&ch->line[i].c, &w, t, 3);
+        for (int r = 0; r < rows; r++)
+            gp_cu_flowstep_inverse(&ch->line[i], &w, ch->line[i].c.G + (size_t)ch->row_gal[r] * GP_CU_FLOW_H,
+                                   ch->line_S, ch->act, ch->slope, xl[r]);
+    }
+    for (int r = 0; r < rows; r++) gp_cu_member_store(r, ch, xc[r], xo[r], xl[r]);
+}
+
+/* The fused sampler's chain (the CUDA member_sample kernel's arithmetic) on a random model, against the CPU backend's
+ * member_sample; architectures it does not take are declined by
+ * gp_cu_chain_fill (the CUDA backend then composes the flows). */
+static void member_row_case(int flow_hidden, int flow_depth, int fits)
+{
+    char path[512];
+    gp_test_tmpname(path, sizeof path, ".gpw");
+    gp_arch a = gp_arch_default();
+    a.uses_image = 0;
+    a.trunk[0] = 24; a.trunk[1] = 40; a.head_hidden = 8;
+    a.flow_hidden = flow_hidden; a.flow_depth = flow_depth; a.ensemble = 2; a.flow_gain = 0.3f;
+    gp_error err;
+    assert_int_equal(gp_model_write_random(path, &a, (uint64_t)(gp_test_uniform() * 1e9), &err), GP_OK);
+    gp_model_options o = gp_model_options_default();
+    o.backend = GP_BACKEND_CPU;
+    o.threads = 1;
+    gp_model *m;
+    assert_int_equal(gp_model_open(path, &o, &m, &err), GP_OK);
+    unlink(path);
+    /* random biases (the file's are zeros), so that a bias left out fails */
+    float *bias[2][2 * GP_FLOW_MAX_LAYERS + 1][GP_MLP_MAX_LAYERS];
+    memset(bias, 0, sizeof bias);
+    for (int k = 0; k < 2; k++) {
+        gp_member *mm = &m->net.member[k];
+        gp_cond_mlp *cs[2 * GP_FLOW_MAX_LAYERS + 1];
+        int n = 0;
+        for (int i = 0; i < mm->core_flow.nlayers; i++) cs[n++] = &mm->core_flow.layer[i].cond;
+        for (int i = 0; i < mm->line_flow.nlayers; i++) cs[n++] = &mm->line_flow.layer[i].cond;
+        cs[n++] = &mm->oh_flow.cond;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < cs[i]->net.nlayers; j++) {
+                bias[k][i][j] = malloc(sizeof(float) * (size_t)cs[i]->net.layer[j].out);
+                gp_test_fill(bias[k][i][j], (size_t)cs[i]->net.layer[j].out, 0.3);
+                cs[i]->net.layer[j].b = bias[k][i][j];
+            }
+    }
+    gp_cu_chain ch;
+    assert_int_equal(gp_cu_chain_fill(&m->net, 0, &ch), fits);
+    assert_int_equal(gp_cu_chain_fill(&m->net, 2, &ch), 0);   /* no member 2 */
+    if (!fits) goto done;
+    const int ngal = 3, per = 37, rows = ngal * per, T = 40;
+    uint64_t ids[3] = { 5, (uint64_t)(gp_test_uniform() * 1e15), 1ull << 41 };
+    int row_gal[3 * 37], sidx[3 * 37];
+    for (int r = 0; r < rows; r++) { row_gal[r] = (r * 7) % ngal; sidx[r] = 3 * r + 2; }
+    float trunk[3 * 40], head[15], lhead[12];
+    gp_test_fill(trunk, (size_t)ngal * T, 1.0);
+    gp_test_fill(head, 15, 1.0);
+    gp_test_fill(lhead, 12, 1.0);
+    static float c1[3 * 37 * 4], o1[3 * 37], l1[3 * 37 * 4], c2[3 * 37 * 4], o2[3 * 37], l2[3 * 37 * 4];
+    uint64_t seed = 1 + (uint64_t)(gp_test_uniform() * 1e6);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(m->be->ops->member_sample(m->be, &m->net, k, seed, ids, row_gal, sidx, rows, trunk, head,
+                                                   lhead, ngal, c1, o1, l1, NULL), GP_OK);
+        assert_int_equal(gp_cu_chain_fill(&m->net, k, &ch), 1);
+        const gp_member *mm = &m->net.member[k];
+        const gp_cond_mlp *conds[2 * GP_CU_CHAIN_MAX + 1];
+        gp_cu_cond *dst[2 * GP_CU_CHAIN_MAX + 1];
+        int n = 0;
+        for (int i = 0; i < ch.ncore; i++) { conds[n] = &mm->core_flow.layer[i].cond; dst[n++] = &ch.core[i].c; }
+        for (int i = 0; i < ch.nline; i++) { conds[n] = &mm->line_flow.layer[i].cond; dst[n++] = &ch.line[i].c; }
+        conds[n] = &mm->oh_flow.cond; dst[n++] = &ch.oh;
+        assert_int_equal(ch.ncore, a.couplings);
+        float *G = malloc(sizeof(float) * (size_t)n * ngal * GP_CU_FLOW_H);
+        for (int i = 0; i < n; i++) {
+            float *Gi = G + (size_t)i * ngal * GP_CU_FLOW_H;
+            assert_int_equal(cpu->ops->dense(cpu, trunk, ngal, conds[i]->nctx, conds[i]->w_ctx,
+                                             conds[i]->net.layer[0].b, GP_CU_FLOW_H, GP_ACT_NONE, 0.0f, Gi, NULL), GP_OK);
+            dst[i]->G = Gi;
+        }
+        ch.head = head; ch.lhead = lhead; ch.seed = seed; ch.gal_id = ids;
+        ch.row_gal = row_gal; ch.sample_idx = sidx;
+        ch.out_core = c2; ch.out_oh = o2; ch.out_line = l2;
+        poison(c2, (size_t)rows * 4); poison(o2, (size_t)rows); poison(l2, (size_t)rows * 4);
+        member_rows(&ch, rows);
+        double e;
+        if (!((e = relerr(c2, c1, (size_t)rows * 4)) < 1e-5)) fail_msg("member row core (H %d, depth %d, member %d): %g", flow_hidden, flow_depth, k, e);
+        if (!((e = relerr(o2, o1, (size_t)rows)) < 1e-5)) fail_msg("member row O/H (H %d, depth %d, member %d): %g", flow_hidden, flow_depth, k, e);
+        if (!((e = relerr(l2, l1, (size_t)rows * 4)) < 1e-5)) fail_msg("member row lines (H %d, depth %d, member %d): %g", flow_hidden, flow_depth, k, e);
+        free(G);
+    }
+done:
+    gp_model_close(m);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 2 * GP_FLOW_MAX_LAYERS + 1; i++)
+            for (int j = 0; j < GP_MLP_MAX_LAYERS; j++) free(bias[k][i][j]);
+}
+
+static void test_member_row(void **state)
+{
+    (void)state;
+    member_row_case(64, 2, 1);   /* the default conditioners: one hidden 64 -> 64 layer */
+    member_row_case(64, 1, 1);
+    member_row_case(64, 3, 1);
+    member_row_case(64, 4, 0);   /* too deep for the kernel */
+    member_row_case(24, 2, 0);   /* not 64 wide */
+}
+
 int main(void)
 {
     gp_test_seed("test_cuda_elem");
@@ -381,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_coupling),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_training),
+        cmocka_unit_test(test_member_row),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

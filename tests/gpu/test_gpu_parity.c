@@ -653,6 +653,88 @@ static void compare_results(const gp_result *rg, const gp_result *rc, int n, int
     report(what, pdet, limit);
 }
 
+/* The fused member_sample kernel (one thread per sample row, the chain in
+ * registers) against the CPU backend's member_sample on the same inputs,
+ * rows of several galaxies interleaved and a row count that leaves the
+ * last block part-empty. */
+static void test_member_sample(void **state)
+{
+    (void)state;
+    const gp_net *nc = &mcpu->net, *ng = &mgpu->net;
+    assert_non_null(gpu->ops->member_sample);
+    const int ngal = 13, rows = 3001, T = nc->trunk_out;
+    uint64_t ids[13];
+    for (int g = 0; g < ngal; g++) ids[g] = (uint64_t)(gp_test_uniform() * 1e15);
+    int *row_gal = malloc(sizeof(int) * rows), *sidx = malloc(sizeof(int) * rows);
+    for (int r = 0; r < rows; r++) { row_gal[r] = (int)(gp_test_uniform() * ngal); sidx[r] = r; }
+    float *trunk = host_random((size_t)ngal * T, 1.0), *head = host_random((size_t)ngal * 5, 1.0);
+    float *lhead = host_random((size_t)ngal * 4, 1.0);
+    float *dtrunk = dev_copy(trunk, (size_t)ngal * T), *dhead = dev_copy(head, (size_t)ngal * 5);
+    float *dlhead = dev_copy(lhead, (size_t)ngal * 4);
+    uint64_t seed = 1 + (uint64_t)(gp_test_uniform() * 1e9);
+    for (int k = 0; k < nc->K; k++) {
+        assert_true(gpu->ops->member_sample_fits(mgpu->be, ng, k));
+        float *c1 = host_poisoned((size_t)rows * 4), *o1 = host_poisoned((size_t)rows), *l1 = host_poisoned((size_t)rows * 4);
+        OK(mcpu->be->ops->member_sample(mcpu->be, nc, k, seed, ids, row_gal, sidx, rows, trunk, head, lhead, ngal,
+                                         c1, o1, l1, &E));
+        float *dc = dev_poisoned((size_t)rows * 4), *dox = dev_poisoned((size_t)rows), *dl = dev_poisoned((size_t)rows * 4);
+        OK(mgpu->be->ops->member_sample(mgpu->be, ng, k, seed, ids, row_gal, sidx, rows, dtrunk, dhead, dlhead, ngal,
+                                         dc, dox, dl, &E));
+        float *c2 = host_of(dc, (size_t)rows * 4), *o2 = host_of(dox, (size_t)rows), *l2 = host_of(dl, (size_t)rows * 4);
+        char name[80];
+        snprintf(name, sizeof name, "stage member %d fused sampling: core", k);
+        report(name, relerr(c2, c1, (size_t)rows * 4), 1e-4);
+        snprintf(name, sizeof name, "stage member %d fused sampling: O/H", k);
+        report(name, relerr(o2, o1, (size_t)rows), 1e-4);
+        snprintf(name, sizeof name, "stage member %d fused sampling: lines", k);
+        report(name, relerr(l2, l1, (size_t)rows * 4), 1e-4);
+        dev_free(dc); dev_free(dox); dev_free(dl);
+        free(c1); free(o1); free(l1); free(c2); free(o2); free(l2);
+    }
+    /* a member that does not exist is an error, not a launch */
+    assert_int_equal(mgpu->be->ops->member_sample(mgpu->be, ng, nc->K, seed, ids, row_gal, sidx, rows, dtrunk, dhead,
+                                                  dlhead, ngal, dtrunk, dtrunk, dtrunk, &E), GP_ERR_ARG);
+    dev_free(dtrunk); dev_free(dhead); dev_free(dlhead);
+    free(trunk); free(head); free(lhead); free(row_gal); free(sidx);
+}
+
+/* A model whose conditioners the fused kernel does not take (32 wide):
+ * member_sample_fits declines it and gp_infer composes the flows on the
+ * GPU, to the CPU's values. */
+static void test_infer_composed_flows(void **state)
+{
+    (void)state;
+    gp_arch a = gp_arch_default();
+    a.uses_image = 0;
+    a.flow_hidden = 32;
+    a.ensemble = 2;
+    a.flow_gain = 0.5f;
+    char path[512];
+    gp_test_tmpname(path, sizeof path, ".gpw");
+    OK(gp_model_write_random(path, &a, (uint64_t)(gp_test_uniform() * 1e9), &E));
+    gp_model_options o = gp_model_options_default();
+    gp_model *c = NULL, *g = NULL;
+    o.backend = GP_BACKEND_CPU;
+    OK(gp_model_open(path, &o, &c, &E));
+    o.backend = GP_BACKEND_CUDA;
+    OK(gp_model_open(path, &o, &g, &E));
+    unlink(path);
+    assert_false(g->be->ops->member_sample_fits(g->be, &g->net, 0));
+    const int n = 40, ns = 50;
+    gp_galaxy *gal = malloc(sizeof(gp_galaxy) * n);
+    float *cut = gp_test_galaxies(gal, n);
+    gp_result *rc = malloc(sizeof(gp_result) * n), *rg = malloc(sizeof(gp_result) * n);
+    gp_infer_options io = { ns, (uint64_t)(gp_test_uniform() * 1e12), 1 };
+    OK(gp_infer(c, gal, (size_t)n, &io, rc, &E));
+    OK(gp_infer(g, gal, (size_t)n, &io, rg, &E));
+    compare_results(rg, rc, n, ns, "gp_infer, 32-wide conditioners (composed flows):", 1e-4);
+    gp_result_free(rc, (size_t)n);
+    gp_result_free(rg, (size_t)n);
+    gp_model_close(c);
+    gp_model_close(g);
+    free(rc); free(rg); free(gal); free(cut);
+}
+
 static void test_infer_end_to_end(void **state)
 {
     (void)state;
@@ -1352,6 +1434,8 @@ int main(void)
         cmocka_unit_test(test_encoder_decoder),
         cmocka_unit_test(test_mlps),
         cmocka_unit_test(test_flows),
+        cmocka_unit_test(test_member_sample),
+        cmocka_unit_test(test_infer_composed_flows),
         cmocka_unit_test(test_infer_end_to_end),
         cmocka_unit_test(test_infer_chunks),
         cmocka_unit_test(test_infer_pinned),

@@ -1,0 +1,157 @@
+/*
+ * gp_cuda_flows.cu: the CUDA backend's member_sample operation
+ * (gp_backend.h): an ensemble member's posterior sampling in one kernel.
+ *
+ * Composed layer by layer (gp_realnvp_apply), a member's 25 conditioners
+ * cost ~250 launches per chunk, and every hidden activation [rows x 64]
+ * makes several round trips through device memory: at 4096 galaxies x 100
+ * samples the flows took 22 ms on an H200, a quarter of the pipeline, at
+ * ~4 TFLOP/s.  Here each thread carries one sample row through the whole
+ * chain (gp_cuda_elem.h's gp_cu_flowstep_inverse and friends) with its 64
+ * activations in registers, and each block stages the current
+ * conditioner's weights in shared memory, where every thread of a warp
+ * reads the same word (a broadcast).  The context terms (W_ctx trunk + b
+ * for each conditioner, per galaxy) are computed first by cuBLAS, as the
+ * composed path does.  Models whose conditioners are not 64 wide (or
+ * deeper than gp_cuda_elem.h's limits) are declined by member_sample_fits
+ * and composed by gp_infer.
+ *
+ * Environment (benchmarks): GP_CUDA_FLOW_OCC=3 runs the kernel at three
+ * blocks an SM (registers capped, some spilled) instead of two.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gp_cuda.h"
+#include "gp_cuda_chain.h"
+
+#define GP_CU_FLOW_THREADS 128
+
+/* The current conditioner's weights into shared memory by the whole block
+ * (the previous one's readers done first). */
+__device__ static void stage(const gp_cu_cond *c, gp_cu_cond_w *w)
+{
+    __syncthreads();
+    gp_cu_cond_stage(c, w, (int)threadIdx.x, (int)blockDim.x);
+    __syncthreads();
+}
+
+/* One thread per sample row; whole blocks stride together over the rows,
+ * because every thread takes part in the staging.  The sequence is the
+ * composed path's (gp_infer): core couplings last-stored first, + the core
+ * means, O/H, line couplings, + the line means. */
+template <int MinBlocks>
+__global__ void __launch_bounds__(GP_CU_FLOW_THREADS, MinBlocks)
+k_member_sample(const gp_cu_chain ch, int rows)
+{
+    __shared__ __align__(16) gp_cu_cond_w w;
+    for (int base = blockIdx.x * blockDim.x; base < rows; base += gridDim.x * blockDim.x) {
+        const int r = base + (int)threadIdx.x, on = r < rows;
+        const int g = on ? ch.row_gal[r] : 0;
+        const size_t gh = (size_t)g * GP_CU_FLOW_H;
+        float xc[4] = { 0, 0, 0, 0 }, xo = 0.0f, xl[4] = { 0, 0, 0, 0 };
+        if (on) gp_cu_member_noise(r, &ch, xc, &xo, xl);
+        for (int i = ch.ncore - 1; i >= 0; i--) {
+            stage(&ch.core[i].c, &w);
+            if (on) gp_cu_flowstep_inverse(&ch.core[i], &w, ch.core[i].c.G + gh, ch.core_S, ch.act, ch.slope, xc);
+        }
+        if (on)
+            for (int d = 0; d < 4; d++) xc[d] += ch.head[(size_t)g * 5 + d];
+        stage(&ch.oh, &w);
+        if (on) xo = gp_cu_oh_inverse(&ch, &w, ch.oh.G + gh, xc, xo, ch.head[(size_t)g * 5 + 4]);
+        for (int i = ch.nline - 1; i >= 0; i--) {
+            stage(&ch.line[i].c, &w);
+            if (on) gp_cu_flowstep_inverse(&ch.line[i], &w, ch.line[i].c.G + gh, ch.line_S, ch.act, ch.slope, xl);
+        }
+        if (on) gp_cu_member_store(r, &ch, xc, xo, xl);
+    }
+}
+
+static_assert(sizeof(gp_cu_chain) <= 4000, "the chain must fit a kernel's 4 KB of arguments");
+
+int gp_cuda_member_sample_fits(gp_backend *be, const gp_net *net, int k)
+{
+    (void)be;
+    gp_cu_chain ch;
+    return net && gp_cu_chain_fill(net, k, &ch);
+}
+
+/* G = trunk W_ctx^T + b0 for one conditioner (the composed path's dense). */
+static int context_term(gp_backend *be, const gp_cond_mlp *c, const float *trunk, int ngal, float *G,
+                        gp_error *err)
+{
+    return gp_cuda_dense(be, trunk, ngal, c->nctx, c->w_ctx, c->net.layer[0].b, c->net.layer[0].out,
+                         GP_ACT_NONE, 0.0f, G, err);
+}
+
+int gp_cuda_member_sample(gp_backend *be, const gp_net *net, int k, uint64_t seed, const uint64_t *gal_id,
+                          const int *row_gal, const int *sample_idx, int rows, const float *trunk,
+                          const float *head, const float *lhead, int ngal, float *core, float *oh,
+                          float *line, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (!net || k < 0 || k >= net->K || rows < 0 || ngal < 1)
+        return GP_FAIL(err, GP_ERR_ARG, "CUDA member_sample: member %d of %d, %d rows, %d galaxies", k,
+                       net ? net->K : 0, rows, ngal);
+    if (rows == 0) return GP_OK;
+    gp_cu_chain ch;
+    if (!gp_cu_chain_fill(net, k, &ch))
+        return GP_FAIL(err, GP_ERR_ARG, "CUDA member_sample: member %d's conditioners are not %d wide with "
+                       "at most %d hidden layers (member_sample_fits says so; compose the flows)",
+                       k, GP_CU_FLOW_H, GP_CU_COND_MID);
+    char what[96];
+    snprintf(what, sizeof what, "member_sample %d rows of %d galaxies (member %d)", rows, ngal, k);
+    for (int r = 0; r < rows; r++)
+        if (row_gal[r] < 0 || row_gal[r] >= ngal)
+            return GP_FAIL(err, GP_ERR_ARG, "CUDA %s: row %d maps to galaxy %d", what, r, row_gal[r]);
+    int st = gp_cuda_enter(c, what, err);
+    if (st) return st;
+    /* context terms: one [ngal x H] block per conditioner */
+    const size_t per = (size_t)ngal * GP_CU_FLOW_H;
+    const int nterms = ch.ncore + ch.nline + 1;
+    float *G = (float *)be->ops->alloc(be, sizeof(float) * per * (size_t)nterms);
+    if (!G) return GP_FAIL(err, GP_ERR_NOMEM, "CUDA %s: cannot allocate %d context terms", what, nterms);
+    const gp_member *mm = &net->member[k];
+    for (int i = 0; i < ch.ncore && !st; i++) {
+        ch.core[i].c.G = G + per * (size_t)i;
+        st = context_term(be, &mm->core_flow.layer[i].cond, trunk, ngal, G + per * (size_t)i, err);
+    }
+    for (int i = 0; i < ch.nline && !st; i++) {
+        ch.line[i].c.G = G + per * (size_t)(ch.ncore + i);
+        st = context_term(be, &mm->line_flow.layer[i].cond, trunk, ngal, G + per * (size_t)(ch.ncore + i), err);
+    }
+    if (!st) {
+        ch.oh.G = G + per * (size_t)(nterms - 1);
+        st = context_term(be, &mm->oh_flow.cond, trunk, ngal, G + per * (size_t)(nterms - 1), err);
+    }
+    const void *d_id = NULL, *d_rg = NULL, *d_si = NULL;
+    if (!st) st = gp_cuda_index(c, gal_id, sizeof(uint64_t) * (size_t)ngal, &d_id, what, err);
+    if (!st) st = gp_cuda_index(c, row_gal, sizeof(int) * (size_t)rows, &d_rg, what, err);
+    if (!st) st = gp_cuda_index(c, sample_idx, sizeof(int) * (size_t)rows, &d_si, what, err);
+    if (!st) {
+        ch.head = head;
+        ch.lhead = lhead;
+        ch.seed = seed;
+        ch.gal_id = (const uint64_t *)d_id;
+        ch.row_gal = (const int *)d_rg;
+        ch.sample_idx = (const int *)d_si;
+        ch.out_core = core;
+        ch.out_oh = oh;
+        ch.out_line = line;
+        unsigned blocks = (unsigned)((rows + GP_CU_FLOW_THREADS - 1) / GP_CU_FLOW_THREADS);
+        /* registers: 254 a thread and no spill at 2 blocks an SM (the
+         * default), or 3 blocks with ~200 bytes spilled (GP_CUDA_FLOW_OCC=3) */
+        const char *occ = getenv("GP_CUDA_FLOW_OCC");
+        if (occ && strcmp(occ, "3") == 0)
+            k_member_sample<3><<<blocks, GP_CU_FLOW_THREADS, 0, c->stream>>>(ch, rows);
+        else
+            k_member_sample<2><<<blocks, GP_CU_FLOW_THREADS, 0, c->stream>>>(ch, rows);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) st = gp_cuda_fail_rt(err, e, what, "kernel launch", __func__, __FILE__, __LINE__);
+    }
+    be->ops->free(be, G);   /* stream-ordered: after the kernel */
+    return st;
+}
