@@ -13,8 +13,9 @@
  *                       kernels and the losses' deterministic reductions
  *
  * All work goes to one stream per backend, so operations are ordered and
- * the host only waits in download() and sync().  Every CUDA, cuBLAS and
- * cuDNN status is checked; a failure becomes GP_ERR_BACKEND with the
+ * the host waits only in download(), sync(), fence_wait() and for buffers
+ * it refills (staging, index slots).  Every CUDA, cuBLAS and cuDNN status
+ * is checked; a failure becomes GP_ERR_BACKEND with the
  * library's message, the operation and its shape.  A backend is used by one
  * host thread at a time (like the model that owns it).
  */
@@ -31,7 +32,7 @@
 #include "gp_cuda_elem.h"
 
 /* Host index arrays staged to the device (see gp_cuda_index). */
-#define GP_CUDA_INDEX_SLOTS 8
+#define GP_CUDA_INDEX_SLOTS 16   /* gp_infer stages 2K + 1 arrays a chunk (K members) */
 /* Convolution plans kept (descriptors + algorithm per shape and direction):
  * a training step of the VAE alone uses 17. */
 #define GP_CUDA_CONV_PLANS  64
@@ -92,6 +93,8 @@ typedef struct gp_cuda {
     cudaStream_t   copy_stream;
     cudaEvent_t    slot_free[2], slot_ready[2];
     int            slot_released[2];
+    /* fences (fence_record / fence_wait), created on first use */
+    cudaEvent_t    fence[2];
     /* callers' page-locked memory (host_alloc) */
     void         **host_ptr;
     size_t        *host_len;

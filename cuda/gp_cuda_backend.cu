@@ -321,6 +321,44 @@ static int cu_download(gp_backend *be, void *dst, const void *src, size_t bytes,
     return GP_OK;
 }
 
+/* Device -> host, queued: returns at once (the copy runs beside the work
+ * queued later when dst is page-locked; from pageable memory the driver
+ * waits for it). */
+static int cu_download_async(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (!bytes) return GP_OK;
+    if (!dst || !src) return GP_FAIL(err, GP_ERR_ARG, "CUDA download of %zu bytes: NULL pointer", bytes);
+    int st = gp_cuda_enter(c, "download", err);
+    if (st) return st;
+    char what[64];
+    snprintf(what, sizeof what, "queued download of %zu bytes", bytes);
+    GP_CU(err, what, cudaMemcpyAsync, dst, src, bytes, cudaMemcpyDefault, c->stream);
+    return GP_OK;
+}
+
+static int cu_fence_record(gp_backend *be, int f, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (f < 0 || f > 1) return GP_FAIL(err, GP_ERR_ARG, "CUDA fence %d: must be 0 or 1", f);
+    int st = gp_cuda_enter(c, "fence", err);
+    if (st) return st;
+    if (!c->fence[f]) GP_CU(err, "fence", cudaEventCreateWithFlags, &c->fence[f], cudaEventDisableTiming);
+    GP_CU(err, "fence", cudaEventRecord, c->fence[f], c->stream);
+    return GP_OK;
+}
+
+static int cu_fence_wait(gp_backend *be, int f, gp_error *err)
+{
+    gp_cuda *c = gp_cuda_of(be);
+    if (f < 0 || f > 1) return GP_FAIL(err, GP_ERR_ARG, "CUDA fence %d: must be 0 or 1", f);
+    if (!c->fence[f]) return GP_OK;
+    int st = gp_cuda_enter(c, "fence wait", err);
+    if (st) return st;
+    GP_CU(err, "fence wait", cudaEventSynchronize, c->fence[f]);
+    return GP_OK;
+}
+
 static int cu_sync(gp_backend *be, gp_error *err)
 {
     gp_cuda *c = gp_cuda_of(be);
@@ -577,6 +615,7 @@ static void cu_close(gp_backend *be)
             if (c->pinned_done[h]) (void)cudaEventDestroy(c->pinned_done[h]);
             if (c->slot_free[h]) (void)cudaEventDestroy(c->slot_free[h]);
             if (c->slot_ready[h]) (void)cudaEventDestroy(c->slot_ready[h]);
+            if (c->fence[h]) (void)cudaEventDestroy(c->fence[h]);
         }
         /* callers' page-locked memory not freed by them */
         for (size_t i = 0; i < c->nhost; i++) (void)cudaFreeHost(c->host_ptr[i]);
@@ -631,6 +670,9 @@ static gp_backend_ops make_ops(void)
     o.host_owns = cu_host_owns;
     o.slot_release = cu_slot_release;
     o.upload_slot = cu_upload_slot;
+    o.download_async = cu_download_async;
+    o.fence_record = cu_fence_record;
+    o.fence_wait = cu_fence_wait;
     o.member_sample = gp_cuda_member_sample;
     o.member_sample_fits = gp_cuda_member_sample_fits;
     /* training */

@@ -190,6 +190,20 @@ typedef struct gp_backend_ops {
     int (*slot_release)(gp_backend *be, int s, gp_error *err);
     int (*upload_slot)(gp_backend *be, int s, void *dst, const void *src, size_t bytes, gp_error *err);
 
+    /* Optional, may be NULL (all three or none; gp_infer then downloads
+     * with download(), which waits).  Downloads that let the host go on:
+     *   download_async(be, dst, src, bytes): copy bytes from backend memory
+     *     src into host memory dst once the work queued before it has
+     *     finished, and return at once (beside the work queued after it
+     *     when dst is host_alloc() memory); dst holds the data once a fence
+     *     recorded after the call has been waited for.
+     *   fence_record(be, f): fence f (0 or 1) marks the work queued so far.
+     *   fence_wait(be, f): wait until the work fence f marks has finished
+     *     (not the work queued since); a fence never recorded is done. */
+    int (*download_async)(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err);
+    int (*fence_record)(gp_backend *be, int f, gp_error *err);
+    int (*fence_wait)(gp_backend *be, int f, gp_error *err);
+
     /* Optional, may be NULL (gp_infer then uploads the cutouts, calls
      * stretch and gp_net_encode).  The encoder on cutouts in host memory:
      * cutouts[i] [3 x 160 x 160] for i < n, stretched with net's constants
@@ -345,7 +359,8 @@ void gp_backend_close(gp_backend *be);
  * changes whenever one of them changes, and a module whose abi, structure
  * sizes or galpost version differ from the library's is refused, never
  * called. */
-#define GP_BACKEND_ABI 3   /* 2: encode_cutouts; 3: member_sample_fits, CUDA member_sample */
+#define GP_BACKEND_ABI 3   /* 2: encode_cutouts; 3: member_sample_fits, CUDA member_sample,
+                              download_async and fences */
 #define GP_BACKEND_MODULE_SYMBOL "gp_backend_module_entry"
 
 typedef struct gp_backend_module {

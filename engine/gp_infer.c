@@ -8,6 +8,13 @@
  * depends only on the galaxy (trunk, heads, the context part of every
  * conditioner's first layer) is computed once per galaxy, not per sample.
  *
+ * A chunk goes through three phases: chunk_encode (the trunk input built
+ * on the backend), chunk_flows (trunk, heads, flows, and the samples'
+ * downloads queued) and chunk_collect (wait for them, scatter them into
+ * each galaxy's samples).  The next chunk's encode is queued before the
+ * host waits for this chunk's samples, so on a GPU the device always has
+ * work queued while the host scatters samples and runs summaries.
+ *
  * With a GPU backend the cutouts are copied in blocks, each block's copy
  * beside the previous block's encoder: straight from the caller's
  * page-locked memory when they lie there in order (gp_cutouts_alloc), else
@@ -268,44 +275,100 @@ static int block_galaxies(int per_chunk)
     return b < GP_BLOCK_MIN ? GP_BLOCK_MIN : b > GP_BLOCK_MAX ? GP_BLOCK_MAX : b;
 }
 
-/* One chunk: galaxies idx[0..nb-1]; samples land in host arrays out[g] (N x 9);
- * bad[g] = 1 where the backend found a non-finite pixel (flag_nonfinite),
- * else 0.  With overlapped uploads (pipe non-NULL) the next chunk's
- * galaxies next_idx[0..next_nb-1] have their first block queued. */
-static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb,
-                       const int *next_idx, int next_nb, upload_pipe *pipe,
-                       const gp_infer_options *opt, float **out, double *pdet, int *bad,
-                       infer_profile *prof, gp_error *err)
+/* A chunk between its phases: the encoder's results on the backend (from
+ * chunk_encode to chunk_flows), then the host area its samples are
+ * downloaded into (from chunk_flows to chunk_collect). */
+typedef struct chunk_flight {
+    const int *idx;          /* its galaxies: good indices */
+    int        nb;
+    float     *tin;          /* backend [nb x trunk_in]: the trunk input */
+    int       *dflags;       /* backend [nb]: non-finite pixels (device check), or NULL */
+    /* host, for chunk_collect */
+    float     *h;            /* [K sample blocks | K x nb logits | nb flags] */
+    int        rows[GP_ENSEMBLE_MAX];
+    size_t     off[GP_ENSEMBLE_MAX];   /* member k's rows start at h + off[k] */
+    int       *row_gal, *sample_idx;   /* [nb x N]: member k's from k's first row */
+    size_t     cap_rows;
+    int        fence;        /* -1: downloads already waited for */
+} chunk_flight;
+
+/* The host area for fl's downloads: at least `floats` floats of the
+ * model's area `slot`, page-locked where the backend offers it. */
+static float *host_area(gp_model *m, int slot, size_t floats, gp_error *err)
+{
+    size_t bytes = sizeof(float) * (floats ? floats : 1);
+    if (m->dl_bytes[slot] >= bytes) return m->dl[slot];
+    const gp_backend_ops *ops = m->be->ops;
+    if (m->dl[slot]) {
+        if (m->dl_backend[slot] && ops->host_free) ops->host_free(m->be, m->dl[slot]);
+        else free(m->dl[slot]);
+    }
+    m->dl[slot] = NULL;
+    m->dl_bytes[slot] = 0;
+    m->dl_backend[slot] = 0;
+    bytes += bytes / 4;   /* room for a larger chunk next time */
+    if (ops->host_alloc && ops->download_async) {
+        gp_error herr;
+        gp_error_clear(&herr);
+        m->dl[slot] = ops->host_alloc(m->be, bytes, &herr);
+        m->dl_backend[slot] = m->dl[slot] != NULL;
+    }
+    if (!m->dl[slot]) m->dl[slot] = malloc(bytes);   /* (then the downloads wait: slower, same values) */
+    if (!m->dl[slot]) {
+        GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate %zu bytes for a chunk's samples", bytes);
+        return NULL;
+    }
+    m->dl_bytes[slot] = bytes;
+    return m->dl[slot];
+}
+
+/* Queue a download: without waiting when the backend can (the area is
+ * then read after fence_wait), else at once. */
+static int fetch(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
+{
+    if (be->ops->download_async) return be->ops->download_async(be, dst, src, bytes, err);
+    return be->ops->download(be, dst, src, bytes, err);
+}
+
+/* Phase 1 of a chunk, galaxies idx[0..nb-1]: its trunk input
+ * [mu, sigma, photometry] built on the backend (fl->tin), from the
+ * encoder on its cutouts for an image model; with the device pixel check,
+ * fl->dflags.  Nothing here waits for the backend unless profiling.  With
+ * overlapped uploads (pipe non-NULL) the next chunk's galaxies
+ * next_idx[0..next_nb-1] have their first block queued. */
+static int chunk_encode(gp_model *m, const gp_galaxy *gal, const int *idx, int nb,
+                        const int *next_idx, int next_nb, upload_pipe *pipe, chunk_flight *fl,
+                        infer_profile *prof, gp_error *err)
 {
     gp_backend *be = m->be;
     const gp_backend_ops *ops = be->ops;
     const gp_net *net = &m->net;
-    const int N = opt->nsamples, K = net->K, T = net->trunk_out;
-    /* host work: the CPU backend's threads, or all CPUs beside a GPU */
-    const int host_threads = strcmp(ops->name, "cpu") == 0 ? be->threads : gp_cpu_count();
     infer_buffers B = { be, {0}, 0 };
     int st = GP_OK;
-    float *h_tin = NULL, *h_rows = NULL, *h_cls = NULL;
-    int *row_gal = NULL, *sample_idx = NULL;
-    uint64_t *ids = NULL;
+    float *h_phot = NULL, *tin = NULL;
+    int *dflags = NULL;
+    fl->idx = idx;
+    fl->nb = nb;
+    fl->tin = NULL;
+    fl->dflags = NULL;
 
-    h_tin = malloc(sizeof(float) * (size_t)nb * net->trunk_in);
-    ids = malloc(sizeof(uint64_t) * (size_t)nb);
-    h_cls = malloc(sizeof(float) * (size_t)nb);
-    int maxrows = nb * ((N + K - 1) / K);
-    row_gal = malloc(sizeof(int) * (size_t)maxrows);
-    sample_idx = malloc(sizeof(int) * (size_t)maxrows);
-    h_rows = malloc(sizeof(float) * (size_t)maxrows * 9);
-    if (!h_tin || !ids || !h_cls || !row_gal || !sample_idx || !h_rows) {
-        st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate inference buffers for %d galaxies x %d samples", nb, N);
+    h_phot = malloc(sizeof(float) * (size_t)nb * GP_NPHOT);
+    tin = ops->alloc(be, sizeof(float) * (size_t)nb * net->trunk_in);
+    if (!h_phot || !tin) {
+        st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the trunk input of %d galaxies", nb);
         goto done;
     }
-    for (int g = 0; g < nb; g++) ids[g] = gal[idx[g]].id;
-    memset(bad, 0, sizeof(int) * (size_t)nb);
-
-    /* trunk input: [mu, sigma, photometry] */
-    if (net->uses_image) {
-        float *xs[2] = { NULL, NULL }, *scratch, *mu, *lv;
+    for (int g = 0; g < nb; g++) gp_net_photometry(net, gal[idx[g]].mag, h_phot + (size_t)g * GP_NPHOT);
+    if (!net->uses_image) {   /* the trunk input is the photometry */
+        if (net->trunk_in != GP_NPHOT) {
+            st = GP_FAIL(err, GP_ERR_INTERNAL, "photometry model with a trunk input of %d values", net->trunk_in);
+            goto done;
+        }
+        TRY(ops->upload(be, tin, h_phot, sizeof(float) * (size_t)nb * GP_NPHOT, err));
+        goto done;
+    }
+    {
+        float *xs[2] = { NULL, NULL }, *scratch, *mu, *lv, *phot;
         /* With page-locked staging, blocks (block_galaxies): the next block
          * is gathered on the host while the GPU copies and encodes this
          * one, and with overlapped uploads (pipe) it is copied into the
@@ -314,18 +377,18 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
         int blk = nb;
         if (pipe) blk = pipe->blk;
         else if (ops->host_staging && nb > block_galaxies(nb)) blk = block_galaxies(nb);
-        int *dflags = NULL;   /* per galaxy: a non-finite pixel (device check) */
         if (ops->flag_nonfinite && !ops->encode_cutouts) {
-            float *fl;
-            ALLOC(fl, (size_t)nb, "pixel flags");   /* nb ints: sizeof(int) == sizeof(float) */
-            dflags = (int *)(void *)fl;
-            TRY(ops->upload(be, dflags, bad, sizeof(int) * (size_t)nb, err));   /* zeros */
+            dflags = ops->alloc(be, sizeof(int) * (size_t)nb);
+            if (!dflags) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate pixel flags"); goto done; }
+            TRY(ops->zero(be, dflags, sizeof(int) * (size_t)nb, err));
         }
         if (pipe) { xs[0] = pipe->xs[0]; xs[1] = pipe->xs[1]; }
         else if (!ops->encode_cutouts) ALLOC(xs[0], (size_t)blk * GP_CUTOUT_PIXELS, "cutouts");
         ALLOC(scratch, gp_net_encoder_scratch(net, blk), "encoder activations");
         ALLOC(mu, (size_t)nb * net->latent, "latent means");
         ALLOC(lv, (size_t)nb * net->latent, "latent log-variances");
+        ALLOC(phot, (size_t)nb * GP_NPHOT, "photometry");
+        TRY(ops->upload(be, phot, h_phot, sizeof(float) * (size_t)nb * GP_NPHOT, err));
         double t0 = prof->on ? now_s() : 0;
         if (ops->encode_cutouts) {   /* straight from the callers' cutouts, no batch-sized copy */
             const float **cut = malloc(sizeof *cut * (size_t)nb);
@@ -369,26 +432,62 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
             }
             if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; t0 = now_s(); }
         }
-        if (dflags) TRY(ops->download(be, bad, dflags, sizeof(int) * (size_t)nb, err));
-        TRY(ops->exp_half(be, lv, (size_t)nb * net->latent, lv, err));
-        float *hmu = malloc(sizeof(float) * (size_t)nb * net->latent * 2);
-        if (!hmu) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate latent copies"); goto done; }
-        st = ops->download(be, hmu, mu, sizeof(float) * (size_t)nb * net->latent, err);
-        if (!st) st = ops->download(be, hmu + (size_t)nb * net->latent, lv, sizeof(float) * (size_t)nb * net->latent, err);
-        if (!st)
-            for (int g = 0; g < nb; g++) {
-                float *t = h_tin + (size_t)g * net->trunk_in;
-                memcpy(t, hmu + (size_t)g * net->latent, sizeof(float) * (size_t)net->latent);
-                memcpy(t + net->latent, hmu + (size_t)(nb + g) * net->latent, sizeof(float) * (size_t)net->latent);
-                gp_net_photometry(net, gal[idx[g]].mag, t + 2 * net->latent);
-            }
-        free(hmu);
-        if (st) goto done;
-    } else {
-        for (int g = 0; g < nb; g++) gp_net_photometry(net, gal[idx[g]].mag, h_tin + (size_t)g * net->trunk_in);
+        /* [mu, sigma = exp(logvar / 2), photometry] on the backend */
+        const int L = net->latent, Ti = net->trunk_in;
+        TRY(ops->exp_half(be, lv, (size_t)nb * L, lv, err));
+        TRY(ops->copy_cols(be, mu, nb, L, 0, tin, Ti, 0, L, 0, err));
+        TRY(ops->copy_cols(be, lv, nb, L, 0, tin, Ti, L, L, 0, err));
+        TRY(ops->copy_cols(be, phot, nb, GP_NPHOT, 0, tin, Ti, 2 * L, GP_NPHOT, 0, err));
     }
+done:
+    buf_free_all(&B);   /* (backend frees are ordered after the work queued) */
+    free(h_phot);
+    if (st) {
+        if (tin) ops->free(be, tin);
+        if (dflags) ops->free(be, dflags);
+        return st;
+    }
+    fl->tin = tin;
+    fl->dflags = dflags;
+    return GP_OK;
+}
 
-    float *tin, *trunk, *tmp, *head, *cls, *lhead, *hc, *hoh, *core, *oh, *line, *fscr;
+/* Phase 2: the trunk, heads and flows of every member on fl's trunk
+ * input, and the samples, logits and pixel flags queued for download into
+ * the model's host area `slot` (fence `slot` marks them when the backend
+ * has fences).  Frees fl->tin and fl->dflags. */
+static int chunk_flows(gp_model *m, const gp_galaxy *gal, chunk_flight *fl, int slot,
+                       const gp_infer_options *opt, infer_profile *prof, gp_error *err)
+{
+    gp_backend *be = m->be;
+    const gp_backend_ops *ops = be->ops;
+    const gp_net *net = &m->net;
+    const int N = opt->nsamples, K = net->K, T = net->trunk_out, nb = fl->nb;
+    infer_buffers B = { be, {0}, 0 };
+    int st = GP_OK;
+    uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)nb);
+    const int maxrows = nb * ((N + K - 1) / K);
+    if (fl->cap_rows < (size_t)nb * N) {
+        free(fl->row_gal);
+        free(fl->sample_idx);
+        fl->row_gal = malloc(sizeof(int) * (size_t)nb * N);
+        fl->sample_idx = malloc(sizeof(int) * (size_t)nb * N);
+        fl->cap_rows = fl->row_gal && fl->sample_idx ? (size_t)nb * N : 0;
+    }
+    /* host area: member blocks of rows x 9, then K x nb logits, nb flags */
+    fl->h = host_area(m, slot, (size_t)nb * N * 9 + (size_t)(K + 1) * nb, err);
+    fl->fence = -1;
+    if (!ids || !fl->cap_rows || !fl->h) {
+        st = fl->h ? GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate inference buffers for %d galaxies x %d samples", nb, N)
+                   : GP_ERR_NOMEM;
+        goto done;
+    }
+    for (int g = 0; g < nb; g++) ids[g] = gal[fl->idx[g]].id;
+    float *h_cls = fl->h + (size_t)nb * N * 9;
+    int *h_flags = (int *)(void *)(h_cls + (size_t)K * nb);   /* sizeof(int) == sizeof(float) */
+    if (fl->dflags) TRY(fetch(be, h_flags, fl->dflags, sizeof(int) * (size_t)nb, err));
+
+    float *trunk, *tmp, *head, *cls, *lhead, *hc, *hoh, *core, *oh, *line, *fscr;
     int wmax = 1;
     size_t fsz = 1;
     for (int k = 0; k < K; k++) {
@@ -402,7 +501,6 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
         if (b > fsz) fsz = b;
         if (c > fsz) fsz = c;
     }
-    ALLOC(tin, (size_t)nb * net->trunk_in, "trunk input");
     ALLOC(trunk, (size_t)nb * T, "trunk output");
     ALLOC(tmp, 2 * (size_t)nb * wmax, "MLP activations");
     ALLOC(head, (size_t)nb * (GP_NCORE + 1), "core means");
@@ -414,16 +512,20 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
     ALLOC(oh, (size_t)maxrows, "O/H samples");
     ALLOC(line, (size_t)maxrows * GP_NLINE, "line samples");
     ALLOC(fscr, fsz, "flow scratch");
-    TRY(ops->upload(be, tin, h_tin, sizeof(float) * (size_t)nb * net->trunk_in, err));
 
     static const int core_cols[GP_NCORE] = { 0, 1, 2, 3 };
     static const int oh_col[1] = { 4 };
+    const float *tin = fl->tin;
+    size_t off = 0;
     for (int k = 0; k < K; k++) {
         const gp_member *mm = &net->member[k];
         double t1 = prof->on ? now_s() : 0;
+        int *row_gal = fl->row_gal + off / 9, *sample_idx = fl->sample_idx + off / 9;
         int rows = 0;
         for (int g = 0; g < nb; g++)
             for (int s = k; s < N; s += K) { row_gal[rows] = g; sample_idx[rows] = s; rows++; }
+        fl->rows[k] = rows;
+        fl->off[k] = off;
         if (rows == 0) continue;
         TRY(gp_mlp_forward(be, &mm->trunk, net->act, net->slope, tin, nb, tmp, trunk, err));
         TRY(gp_mlp_forward(be, &mm->core_head, net->act, net->slope, trunk, nb, tmp, head, err));
@@ -453,24 +555,65 @@ static int infer_chunk(gp_model *m, const gp_galaxy *gal, const int *idx, int nb
             TRY(gp_realnvp_apply(be, &mm->line_flow, net->act, net->slope, line, rows, trunk, nb, row_gal,
                                  -1, NULL, fscr, err));
             TRY(ops->add_rows(be, line, rows, GP_NLINE, lhead, row_gal, err));
-
         }
-        TRY(ops->sync(be, err));
-        if (prof->on) { prof->flows += now_s() - t1; t1 = now_s(); }
-        TRY(ops->download(be, h_rows, core, sizeof(float) * (size_t)rows * GP_NCORE, err));
-        TRY(ops->download(be, h_rows + (size_t)rows * GP_NCORE, oh, sizeof(float) * (size_t)rows, err));
-        TRY(ops->download(be, h_rows + (size_t)rows * (GP_NCORE + 1), line, sizeof(float) * (size_t)rows * GP_NLINE, err));
-        TRY(ops->download(be, h_cls, cls, sizeof(float) * (size_t)nb, err));
-        scatter_job sj = { net, h_rows, rows, row_gal, sample_idx, out };
-        if (rows >= 4096) (void)gp_parallel_for(host_threads, (size_t)rows, scatter_range, &sj);
-        else scatter_range(&sj, 0, (size_t)rows);
-        for (int g = 0; g < nb; g++) pdet[g] += 1.0 / (1.0 + exp(-(double)h_cls[g])) / K;
-        if (prof->on) prof->download += now_s() - t1;
+        if (prof->on) { TRY(ops->sync(be, err)); prof->flows += now_s() - t1; t1 = now_s(); }
+        /* [core rows x 4 | O/H rows | line rows x 4]; queued after this
+         * member's work, before the next member's overwrites the buffers */
+        float *h_rows = fl->h + off;
+        TRY(fetch(be, h_rows, core, sizeof(float) * (size_t)rows * GP_NCORE, err));
+        TRY(fetch(be, h_rows + (size_t)rows * GP_NCORE, oh, sizeof(float) * (size_t)rows, err));
+        TRY(fetch(be, h_rows + (size_t)rows * (GP_NCORE + 1), line, sizeof(float) * (size_t)rows * GP_NLINE, err));
+        TRY(fetch(be, h_cls + (size_t)k * nb, cls, sizeof(float) * (size_t)nb, err));
+        if (prof->on) { TRY(ops->sync(be, err)); prof->download += now_s() - t1; }
+        off += (size_t)rows * 9;
+    }
+    if (ops->download_async && ops->fence_record) {
+        TRY(ops->fence_record(be, slot, err));
+        fl->fence = slot;
     }
 done:
-    buf_free_all(&B);
-    free(h_tin); free(ids); free(h_cls); free(row_gal); free(sample_idx); free(h_rows);
+    buf_free_all(&B);   /* (ordered after the work and the downloads queued) */
+    if (fl->tin) ops->free(be, fl->tin);
+    if (fl->dflags) ops->free(be, fl->dflags);
+    fl->tin = NULL;
+    fl->dflags = NULL;
+    free(ids);
     return st;
+}
+
+/* Phase 3: wait for fl's downloads, then its samples into the host arrays
+ * out[g] (N x 9, un-standardized), P(detectable) into pdet[g] and the
+ * device's pixel flags into bad[g] (0 without the check). */
+static int chunk_collect(gp_model *m, chunk_flight *fl, const gp_infer_options *opt, float **out, double *pdet,
+                         int *bad, int has_flags, infer_profile *prof, gp_error *err)
+{
+    gp_backend *be = m->be;
+    const gp_net *net = &m->net;
+    const int K = net->K, nb = fl->nb, N = opt->nsamples;
+    const int host_threads = strcmp(be->ops->name, "cpu") == 0 ? be->threads : gp_cpu_count();
+    double t1 = prof->on ? now_s() : 0;
+    if (fl->fence >= 0) {
+        int st = be->ops->fence_wait(be, fl->fence, err);
+        if (st) return st;
+        fl->fence = -1;
+    }
+    const float *h_cls = fl->h + (size_t)nb * N * 9;
+    const int *h_flags = (const int *)(const void *)(h_cls + (size_t)K * nb);
+    for (int g = 0; g < nb; g++) {
+        pdet[g] = 0.0;
+        bad[g] = has_flags ? h_flags[g] : 0;
+    }
+    for (int k = 0; k < K; k++) {
+        int rows = fl->rows[k];
+        if (rows == 0) continue;
+        scatter_job sj = { net, fl->h + fl->off[k], rows, fl->row_gal + fl->off[k] / 9,
+                           fl->sample_idx + fl->off[k] / 9, out };
+        if (rows >= 4096) (void)gp_parallel_for(host_threads, (size_t)rows, scatter_range, &sj);
+        else scatter_range(&sj, 0, (size_t)rows);
+        for (int g = 0; g < nb; g++) pdet[g] += 1.0 / (1.0 + exp(-(double)h_cls[(size_t)k * nb + g])) / K;
+    }
+    if (prof->on) prof->download += now_s() - t1;
+    return GP_OK;
 }
 
 /* Summaries of a chunk's galaxies, in parallel: each galaxy's result is
@@ -583,6 +726,16 @@ static int chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu)
     return (int)remaining;
 }
 
+/* Galaxies good[c0..ngood-1] failed with st (err's message). */
+static void fail_from(gp_result *res, const int *good, size_t c0, size_t ngood, int st, const gp_error *err)
+{
+    for (size_t i = c0; i < ngood; i++) {
+        res[good[i]].status = st;
+        snprintf(res[good[i]].message, sizeof res[good[i]].message, "inference failed: %.200s",
+                 err ? err->msg : gp_status_string(st));
+    }
+}
+
 int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options *opt,
              gp_result *res, gp_error *err)
 {
@@ -629,6 +782,9 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     const int on_cpu = cpu_backend && !(be_env && strcmp(be_env, "1") == 0);
     chunk_state cs[2];
     memset(cs, 0, sizeof cs);
+    chunk_flight fl[2];
+    memset(fl, 0, sizeof fl);
+    fl[0].fence = fl[1].fence = -1;
     int st = GP_OK;
     upload_pipe pipe_s = { { NULL, NULL }, 0, 0, -1, NULL, 0 }, *pipe = NULL;
     const gp_backend_ops *ops = m->be->ops;
@@ -654,22 +810,41 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         }
         pipe = &pipe_s;
     }
+    /* Chunk k's phases: encode (queued during chunk k-1's flows), flows
+     * and downloads (queued), then the next chunk's encode is queued before
+     * the host waits for chunk k's samples, so that a GPU has work while
+     * the host scatters them and starts their summaries. */
+    const int has_flags = ops->flag_nonfinite && !ops->encode_cutouts && m->net.uses_image;
     int k = 0, nb = 0;
+    if (ngood > 0) {
+        nb = chunk_size(ngood, per_chunk, 0, on_cpu);
+        int nn = (size_t)nb < ngood ? chunk_size(ngood - (size_t)nb, per_chunk, (size_t)nb, on_cpu) : 0;
+        st = chunk_encode(m, gal, good, nb, good + nb, nn, pipe, &fl[0], &prof, err);
+        if (st) { fail_from(res, good, 0, ngood, st, err); goto out; }
+    }
     for (size_t c0 = 0; c0 < ngood; c0 += (size_t)nb, k++) {
         chunk_state *cur = &cs[k & 1], *prev = &cs[(k + 1) & 1];
-        nb = chunk_size(ngood - c0, per_chunk, c0, on_cpu);
+        chunk_flight *f = &fl[k & 1], *fnext = &fl[(k + 1) & 1];
+        nb = f->nb;
         const int *idx = good + c0;
-        const int next_nb = c0 + (size_t)nb < ngood ? chunk_size(ngood - c0 - (size_t)nb, per_chunk, c0 + (size_t)nb, on_cpu) : 0;
         for (int g = 0; g < nb; g++) {
             cur->samples[g] = malloc(sizeof(float) * (size_t)o.nsamples * GP_NQ);
-            cur->pdet[g] = 0.0;
             if (!cur->samples[g]) {
                 for (int h = 0; h < g; h++) { free(cur->samples[h]); cur->samples[h] = NULL; }
                 st = GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate %d samples", o.nsamples);
-                goto out;
+                break;
             }
         }
-        st = infer_chunk(m, gal, idx, nb, idx + nb, next_nb, pipe, &o, cur->samples, cur->pdet, cur->bad, &prof, err);
+        if (!st) st = chunk_flows(m, gal, f, k & 1, &o, &prof, err);
+        /* the next chunk's encoder, queued behind these flows */
+        size_t c1 = c0 + (size_t)nb;
+        if (!st && c1 < ngood) {
+            int n1 = chunk_size(ngood - c1, per_chunk, c1, on_cpu);
+            size_t c2 = c1 + (size_t)n1;
+            int n2 = c2 < ngood ? chunk_size(ngood - c2, per_chunk, c2, on_cpu) : 0;
+            st = chunk_encode(m, gal, good + c1, n1, good + c2, n2, pipe, fnext, &prof, err);
+        }
+        if (!st) st = chunk_collect(m, f, &o, cur->samples, cur->pdet, cur->bad, has_flags, &prof, err);
         /* galaxies whose pixels the device flagged: the host scan names the
          * pixel (their samples are discarded, the others' unaffected: no
          * stage mixes galaxies) */
@@ -683,11 +858,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         if (prev->nb) finish_chunk(prev, res, good, o.keep_samples, &first_bad, &prof, st ? NULL : err);
         if (st) {
             for (int g = 0; g < nb; g++) { free(cur->samples[g]); cur->samples[g] = NULL; }
-            for (size_t i = c0; i < ngood; i++) {
-                res[good[i]].status = st;
-                snprintf(res[good[i]].message, sizeof res[good[i]].message, "inference failed: %.200s",
-                         err ? err->msg : gp_status_string(st));
-            }
+            fail_from(res, good, c0, ngood, st, err);
             goto out;
         }
         cur->c0 = c0;
@@ -703,6 +874,13 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         }
     }
 out:
+    if (st) (void)ops->sync(m->be, NULL);   /* nothing queued outlives the call's buffers */
+    for (int i = 0; i < 2; i++) {
+        if (fl[i].tin) ops->free(m->be, fl[i].tin);
+        if (fl[i].dflags) ops->free(m->be, fl[i].dflags);
+        free(fl[i].row_gal);
+        free(fl[i].sample_idx);
+    }
     for (int s = 0; s < 2; s++)
         if (pipe_s.xs[s]) ops->free(m->be, pipe_s.xs[s]);
     for (int i = 0; i < 2; i++) {

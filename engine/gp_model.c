@@ -71,9 +71,21 @@ fail:
     return st;
 }
 
+void gp_model_host_areas_free(gp_model *m)
+{
+    for (int i = 0; i < 2; i++) {
+        if (m->dl[i] && m->dl_backend[i] && m->be->ops->host_free) m->be->ops->host_free(m->be, m->dl[i]);
+        else free(m->dl[i]);
+        m->dl[i] = NULL;
+        m->dl_bytes[i] = 0;
+        m->dl_backend[i] = 0;
+    }
+}
+
 void gp_model_close(gp_model *m)
 {
     if (!m) return;
+    gp_model_host_areas_free(m);
     gp_backend_close(m->be);
     gp_net_free(&m->net);
     gp_weights_close(m->w);

@@ -10,5 +10,14 @@ struct gp_model {
     gp_net      net;
     gp_backend *be;
     char        note[1200];
+    /* gp_infer's host areas for the samples of two chunks in flight, kept
+     * between calls: host_alloc() memory (page-locked on a GPU, so that
+     * downloads into it run beside the next chunk's work) or malloc'd */
+    void       *dl[2];
+    size_t      dl_bytes[2];
+    int         dl_backend[2];   /* from host_alloc() */
 };
+
+/* gp_model_host_areas_free() - release m->dl (gp_model_close does). */
+void gp_model_host_areas_free(gp_model *m);
 #endif

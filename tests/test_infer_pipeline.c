@@ -2,14 +2,16 @@
  * test_infer_pipeline.c: gp_infer's GPU-style path, on a machine without a
  * GPU.  The CPU backend's operations are wrapped in a table that adds what
  * the CUDA backend offers gp_infer (page-locked staging and caller memory,
- * two upload slots, the device pixel check) and drops the CPU's fused
- * encoder, so gp_infer takes the path it takes on a GPU: cutouts in
- * blocks through two alternating slots, each chunk's first block queued
- * during the previous chunk, background summaries, a quarter chunk at the
- * end, pixels flagged by the backend.  The wrapped operations check the
- * slot protocol (a slot is never refilled before the work that reads it
- * has released it, a block is never read before it was copied), and the
- * samples must equal the plain CPU backend's bit for bit.
+ * two upload slots, the device pixel check, queued downloads and fences)
+ * and drops the CPU's fused encoder, so gp_infer takes the path it takes
+ * on a GPU: cutouts in blocks through two alternating slots, each chunk's
+ * first block queued during the previous chunk, the next chunk's encoder
+ * queued before the host waits for this chunk's samples, background
+ * summaries, a quarter chunk at the end, pixels flagged by the backend.
+ * The wrapped operations check the protocols (a slot is never refilled
+ * before the work that reads it has released it, a block is never read
+ * before it was copied, a queued download is read only after its fence),
+ * and the samples must equal the plain CPU backend's bit for bit.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,9 +133,75 @@ static int w_stretch(gp_backend *be, float *x, int n, int bands, int plane, cons
     return cpu_ops->stretch(be, x, n, bands, plane, soft, offset, scale, err);
 }
 
+/* Queued downloads: the source is read at once (later work on the CPU
+ * would change it; on a GPU it runs after the copy), the destination is
+ * poisoned and written only when a fence recorded after the download is
+ * waited for, so a reader that does not wait sees NaN. */
+static struct {
+    void  *dst, *snap;
+    size_t bytes;
+    int    fence;            /* -1: no fence recorded after it yet */
+} Q[256];
+static int nq, queued_total, fence_waits;
+
+static int w_download_async(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
+{
+    (void)err;
+    if (!w_host_owns(be, dst, bytes)) W.violations++;   /* would not overlap on a GPU */
+    if (nq == (int)(sizeof Q / sizeof Q[0])) { W.violations++; return GP_ERR_INTERNAL; }
+    Q[nq].snap = malloc(bytes ? bytes : 1);
+    memcpy(Q[nq].snap, src, bytes);
+    memset(dst, 0xff, bytes);
+    Q[nq].dst = dst;
+    Q[nq].bytes = bytes;
+    Q[nq].fence = -1;
+    nq++;
+    queued_total++;
+    return GP_OK;
+}
+
+static void deliver(int fence)   /* fence -2: everything */
+{
+    int j = 0;
+    for (int i = 0; i < nq; i++) {
+        if (fence == -2 || (Q[i].fence == fence && fence >= 0)) {
+            memcpy(Q[i].dst, Q[i].snap, Q[i].bytes);
+            free(Q[i].snap);
+        } else {
+            Q[j++] = Q[i];
+        }
+    }
+    nq = j;
+}
+
+static int w_fence_record(gp_backend *be, int f, gp_error *err)
+{
+    (void)be; (void)err;
+    if (f < 0 || f > 1) { W.violations++; return GP_ERR_ARG; }
+    for (int i = 0; i < nq; i++)
+        if (Q[i].fence == -1) Q[i].fence = f;
+    return GP_OK;
+}
+
+static int w_fence_wait(gp_backend *be, int f, gp_error *err)
+{
+    (void)be; (void)err;
+    if (f < 0 || f > 1) { W.violations++; return GP_ERR_ARG; }
+    fence_waits++;
+    deliver(f);
+    return GP_OK;
+}
+
+static int w_sync(gp_backend *be, gp_error *err)
+{
+    deliver(-2);
+    return cpu_ops->sync(be, err);
+}
+
 static void counts_reset(void)
 {
     W.violations = W.uploads_slot = W.uploads_direct = W.releases = W.flags_calls = 0;
+    queued_total = fence_waits = 0;
 }
 
 /* wrap 0: the CPU backend without its fused encoder (the reference: the
@@ -165,6 +233,10 @@ static gp_model *open_model(int wrap, int chunk)
         wrapped.upload_slot = w_upload_slot;
         wrapped.flag_nonfinite = w_flag_nonfinite;
         wrapped.stretch = w_stretch;
+        wrapped.download_async = w_download_async;
+        wrapped.fence_record = w_fence_record;
+        wrapped.fence_wait = w_fence_wait;
+        wrapped.sync = w_sync;
         m->be->ops = &wrapped;
         m->be->chunk_galaxies = chunk;
     }
@@ -173,6 +245,7 @@ static gp_model *open_model(int wrap, int chunk)
 
 static void close_model(gp_model *m)
 {
+    gp_model_host_areas_free(m);   /* through the wrapper that allocated them */
     m->be->ops = cpu_ops;
     gp_model_close(m);
 }
@@ -217,7 +290,7 @@ static void expect_same(const gp_result *a, const gp_result *b, int n, int ns, i
  * 64 galaxies, blocks of 7 or 16 (partial blocks at chunk ends, a
  * prefetched first block per chunk), one galaxy with a NaN pixel: the
  * same samples as the CPU backend, the slot protocol kept, the bad galaxy
- * named alike. */
+ * named alike, every queued download read only after its fence. */
 static void test_pipeline_same_samples(void **state)
 {
     (void)state;
@@ -261,6 +334,8 @@ static void test_pipeline_same_samples(void **state)
         assert_string_equal(rw[bad].message, rc[bad].message);
         expect_same(rw, rc, NG, ns, bad);
         assert_int_equal(W.violations, 0);
+        assert_int_equal(nq, 0);                 /* every queued download delivered */
+        assert_true(queued_total > 0 && fence_waits > 0);
         assert_true(W.flags_calls > 0);
         assert_true(W.releases > 2);
         if (pinned) assert_true(W.uploads_direct > 0);   /* straight from the caller's memory */
