@@ -163,7 +163,7 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
         for (int l = 0; l < 4 && !rc; l++) {
             if ((rc = read_col(f, path, lines[l], nrows, c, need_t, NULL, err))) break;
             for (long i = 0; i < nrows; i++) {
-                double y = usable(c[i]) ? log10(1.0 + (c[i] > 0 ? c[i] : 0.0)) : NAN;
+                double y = usable(c[i]) ? gp_line_target(c[i]) : NAN;
                 if (!isfinite(y)) d->bad[base + i] |= line_bad;
                 d->target[(base + i) * GP_NQ + GP_Q_HALPHA + l] = (float)y;
             }

@@ -23,6 +23,7 @@
 #ifndef GALPOST_GP_DATASET_H
 #define GALPOST_GP_DATASET_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -38,11 +39,34 @@ enum {
     GP_BAD_NREASON = 4
 };
 
+/* A line's training target from its measured flux F (1e-17 erg/s/cm^2):
+ * sign(F) log10(1 + |F|).  For F >= 0 it is design.md's quantity
+ * y = log10(1 + max(F, 0)); below, it continues it smoothly (same slope
+ * at 0, logarithmic for large |F|) instead of piling every F <= 0 on
+ * y = 0.  A flow cannot put a point mass on y = 0, so trained on the pile
+ * it gave galaxies with undetected lines too little probability of
+ * F <= 0 (their truths fell inside the 68% interval 1% of the time);
+ * trained on the measured fluxes it learns P(F <= 0), and inference
+ * reports samples below 0 as F = 0. */
+static inline double gp_line_target(double F)
+{
+    return F >= 0.0 ? log10(1.0 + F) : -log10(1.0 - F);
+}
+
+/* The reported line quantity y = log10(1 + max(F, 0)) of a target. */
+static inline double gp_line_truth(double target)
+{
+    return target > 0.0 ? target : 0.0;
+}
+
 typedef struct gp_dataset {
     long      n;               /* rows over all shards */
     float    *mag;             /* [n x 5] extinction-corrected ugriz */
-    float    *target;          /* [n x 9] quantities (gp_quantity order);
-                                  O/H is NaN when not measurable */
+    float    *target;          /* [n x 9] training targets (gp_quantity order);
+                                  O/H is NaN when not measurable; lines as
+                                  gp_line_target(F), which keeps a measured
+                                  F <= 0 (the reported quantity is
+                                  gp_line_truth() of it) */
     uint8_t  *oh_ok;           /* metallicity measurable */
     uint8_t  *bad;             /* GP_BAD_* bits, 0 = usable */
     uint64_t *id;              /* objID, or shard/row when absent */

@@ -293,6 +293,8 @@ static void write_shard(const char *path, int with_images)
         if (g == 3) vals[4] = NAN;
         if (g == 7) vals[16] = -9999;
         if (g == 11) vals[17] = NAN;
+        if (g == 5) vals[18] = -3.0;   /* a measured Hbeta below 0 (noise) */
+        if (g == 6) vals[19] = 0.0;
         for (int c = 1; c < NC; c++) {
             if (c == 15) { int iv = (int)vals[15]; fits_write_col(f, TINT, c + 1, g + 1, 1, 1, &iv, &st); }
             else fits_write_col(f, TDOUBLE, c + 1, g + 1, 1, 1, &vals[c], &st);
@@ -324,6 +326,13 @@ static void test_dataset_bad_rows(void **state)
     assert_true(d->oh_ok[0] && !d->oh_ok[1] && isnan(d->target[1 * 9 + GP_Q_OH]));
     assert_true(fabs(d->target[0 * 9 + GP_Q_LOGMBH] - gp_mbh_from_vdisp(80)) < 1e-5);
     assert_true(fabs(d->target[2 * 9 + GP_Q_HALPHA] - log10(1 + 22.0)) < 1e-5);
+    /* a measured flux <= 0 keeps its value in the training target (sign(F) log10(1 + |F|)),
+     * and the reported quantity of it is 0 */
+    assert_true(fabs(d->target[5 * 9 + GP_Q_HBETA] + log10(1 + 3.0)) < 1e-6);
+    assert_true(d->target[6 * 9 + GP_Q_NII6584] == 0.0f);
+    assert_true(gp_line_truth(d->target[5 * 9 + GP_Q_HBETA]) == 0.0);
+    assert_true(fabs(gp_line_truth(d->target[2 * 9 + GP_Q_HALPHA]) - log10(1 + 22.0)) < 1e-5);
+    assert_false(d->bad[5] || d->bad[6]);
     assert_true(fabs(d->mag[0 * 5 + 2] + 0.05 - 0.0) > 1.0);  /* extinction applied: a magnitude, not 0 */
     int8_t part[NGAL];
     assert_int_equal(gp_train_partition(d, 3, 10, 0, part, NULL), GP_OK);
@@ -449,6 +458,12 @@ static void test_train_deterministic_and_resumable(void **state)
 }
 
 /* a backend without a training operation is refused by name */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* The evaluation's PIT: without ties the usual (below + 0.5) / (n + 1) for any u; with
  * ties (a line flux of exactly 0 in the truth and in many samples) a rank drawn
  * uniformly over the tie, so that a calibrated posterior with a point mass gives
@@ -466,19 +481,35 @@ static void test_eval_pit(void **state)
     assert_true(fabs(gp_eval_pit(10, 60, 199, 0.5) - 40.5 / 200.0) < 1e-12);
     gp_test_seed("test_eval_pit");
     enum { G = 4000, N = 199 };
-    int hist[10] = { 0 };
+    int hist[10] = { 0 }, pit68 = 0, int68 = 0;
+    static double v[N];
     for (int g = 0; g < G; g++) {
         double t = gp_test_uniform() < 0.35 ? 0.0 : fabs(gp_test_normal());
         long below = 0, ties = 0;
         for (int s = 0; s < N; s++) {
-            double v = gp_test_uniform() < 0.35 ? 0.0 : fabs(gp_test_normal());
-            below += v < t;
-            ties += v == t;
+            v[s] = gp_test_uniform() < 0.35 ? 0.0 : fabs(gp_test_normal());
+            below += v[s] < t;
+            ties += v[s] == t;
         }
         double p = gp_eval_pit(below, ties, N, gp_test_uniform());
         assert_true(p > 0.0 && p < 1.0);
         hist[(int)(p * 10)]++;
+        pit68 += gp_eval_pit_covered(p, 0.68);
+        /* the central 68% interval of the samples (linear interpolation, as eval) */
+        qsort(v, N, sizeof v[0], cmp_double);
+        double a = 0.16 * (N - 1), b = 0.84 * (N - 1);
+        double lo = v[(int)a] + (a - (int)a) * (v[(int)a + 1] - v[(int)a]);
+        double hi = v[(int)b] + (b - (int)b) * (v[(int)b + 1] - v[(int)b]);
+        int68 += t >= lo && t <= hi;
     }
+    /* coverage by the PIT is the nominal 68% (+- 0.0074, 1 sigma; 5 sigma
+     * allowed); the interval [0, p84] holds every true 0, ~84% in all */
+    if (fabs(pit68 / (double)G - 0.68) > 0.037) fail_msg("PIT coverage %.3f, not 0.68", pit68 / (double)G);
+    if (!(int68 / (double)G > 0.78)) fail_msg("interval coverage %.3f: the point mass should inflate it", int68 / (double)G);
+    assert_int_equal(gp_eval_pit_covered(0.16, 0.68), 1);
+    assert_int_equal(gp_eval_pit_covered(0.155, 0.68), 0);
+    assert_int_equal(gp_eval_pit_covered(0.975, 0.95), 1);
+    assert_int_equal(gp_eval_pit_covered(0.98, 0.95), 0);
     /* each decile holds 400 +- 20 (1 sigma); allow 5 sigma; the mid-rank or the
      * old strict rank would put ~700 or ~140 in the first decile */
     for (int b = 0; b < 10; b++) {

@@ -56,6 +56,18 @@ void gp_eval_opts_default(gp_eval_opts *o);
  */
 double gp_eval_pit(long below, long ties, long n, double u);
 
+/*
+ * gp_eval_pit_covered() - 1 when a true value of PIT `pit` lies in the
+ * central `level` (0.68, 0.95) of its posterior, |pit - 0.5| <= level / 2,
+ * else 0.  For a continuous posterior this is the central interval's
+ * coverage; where the posterior has a point mass (line fluxes at F <= 0,
+ * reported as y = 0) the interval [0, p84] contains every true 0, so
+ * interval coverage overstates calibration there, while the randomized
+ * PIT's coverage is `level` for a calibrated posterior.  gp_eval_run()
+ * reports both.
+ */
+int gp_eval_pit_covered(double pit, double level);
+
 int  gp_eval_run(const gp_eval_opts *o, gp_error *err);
 
 #endif
