@@ -291,6 +291,8 @@ typedef struct gp_cu_flowstep {
 typedef struct gp_cu_chain {
     gp_cu_flowstep core[GP_CU_CHAIN_MAX], line[GP_CU_CHAIN_MAX];   /* in stored order */
     gp_cu_cond     oh;
+    const float   *packed;                  /* [ncore + nline + 1] packed conditioners
+                                               (gp_cu_cond_w): core, line, O/H */
     int            ncore, nline, act;
     float          slope, core_S, line_S, oh_S;
     const float   *head, *lhead;            /* [ngal x 5], [ngal x 4] */
@@ -300,39 +302,81 @@ typedef struct gp_cu_chain {
     float         *out_core, *out_oh, *out_line;   /* [rows x 4], [rows], [rows x 4] */
 } gp_cu_chain;
 
-/* One conditioner's weights in fixed places: the GPU kernel stages the
- * current conditioner here in shared memory, where a warp's threads all
- * read the same word (a broadcast) at offsets known at compile time. */
+/* One conditioner's weights packed for the fused sampler: the hidden and
+ * output layers transposed ([u][v]: input u's weights to every output v
+ * side by side), so that a thread accumulates 8 outputs at once from two
+ * 16-byte reads, with zeros past nrow, nmid and nout.  gp_cuda_member_sample
+ * packs every conditioner once a call (gp_cu_cond_pack_at); a block of the
+ * kernel copies the current one into shared memory, where all threads of a
+ * warp read the same words (broadcasts) at offsets known at compile time. */
 typedef struct gp_cu_cond_w {
-    float w_row[GP_CU_FLOW_H * 4];
-    float w_mid[GP_CU_COND_MID][GP_CU_FLOW_H * GP_CU_FLOW_H];
+    float w_row[GP_CU_FLOW_H * 4];                               /* [u * nrow + i] */
+    float w_midT[GP_CU_COND_MID][GP_CU_FLOW_H * GP_CU_FLOW_H];   /* [u * H + v] = W[v][u] */
     float b_mid[GP_CU_COND_MID][GP_CU_FLOW_H];
-    float w_out[8 * GP_CU_FLOW_H];
+    float w_outT[GP_CU_FLOW_H * 8];                              /* [u * 8 + o] = W_out[o][u] */
     float b_out[8];
 } gp_cu_cond_w;
+#define GP_CU_COND_W_FLOATS (sizeof(gp_cu_cond_w) / sizeof(float))
 
-/* c's weights into w, the values t, t + nt, t + 2 nt, ... of each array
- * (a block's thread t of nt; t = 0, nt = 1 copies all). */
-GP_CU_FN void gp_cu_cond_stage(const gp_cu_cond *c, gp_cu_cond_w *w, int t, int nt)
+/* Float i (< GP_CU_COND_W_FLOATS) of c's packed weights. */
+GP_CU_FN float gp_cu_cond_pack_at(const gp_cu_cond *c, size_t i)
 {
-    const int H = GP_CU_FLOW_H;
-    for (int i = t; i < H * c->nrow; i += nt) w->w_row[i] = c->w_row[i];
-    for (int m = 0; m < c->nmid; m++) {
-        for (int i = t; i < H * H; i += nt) w->w_mid[m][i] = c->w_mid[m][i];
-        for (int i = t; i < H; i += nt) w->b_mid[m][i] = c->b_mid[m][i];
+    const size_t H = GP_CU_FLOW_H;
+    const size_t o_mid = offsetof(gp_cu_cond_w, w_midT) / sizeof(float);
+    const size_t o_bmid = offsetof(gp_cu_cond_w, b_mid) / sizeof(float);
+    const size_t o_out = offsetof(gp_cu_cond_w, w_outT) / sizeof(float);
+    const size_t o_bout = offsetof(gp_cu_cond_w, b_out) / sizeof(float);
+    if (i < o_mid) return i < H * c->nrow ? c->w_row[i] : 0.0f;
+    if (i < o_bmid) {
+        size_t m = (i - o_mid) / (H * H), r = (i - o_mid) % (H * H), u = r / H, v = r % H;
+        return m < c->nmid ? c->w_mid[m][v * H + u] : 0.0f;
     }
-    for (int i = t; i < H * c->nout; i += nt) w->w_out[i] = c->w_out[i];
-    for (int i = t; i < c->nout; i += nt) w->b_out[i] = c->b_out[i];
+    if (i < o_out) {
+        size_t m = (i - o_bmid) / H, v = (i - o_bmid) % H;
+        return m < c->nmid ? c->b_mid[m][v] : 0.0f;
+    }
+    if (i < o_bout) {
+        size_t u = (i - o_out) / 8, o = (i - o_out) % 8;
+        return o < c->nout ? c->w_out[o * H + u] : 0.0f;
+    }
+    return i - o_bout < c->nout ? c->b_out[i - o_bout] : 0.0f;
 }
 
-/* out[0..nout-1] = the conditioner c (weights staged in w) on the row
+/* The parts of a packed conditioner with nmid hidden layers that the
+ * sampler reads, in 16-byte words: [0, *a_end) (first layer, the hidden
+ * layers in use) and [*b_begin, *all) (hidden biases, output layer). */
+GP_CU_FN void gp_cu_cond_w_parts(int nmid, int *a_end, int *b_begin, int *all)
+{
+    *a_end = (int)(offsetof(gp_cu_cond_w, w_midT) / 16) + nmid * GP_CU_FLOW_H * GP_CU_FLOW_H / 4;
+    *b_begin = (int)(offsetof(gp_cu_cond_w, b_mid) / 16);
+    *all = (int)(sizeof(gp_cu_cond_w) / 16);
+}
+
+/* o[0..7] = p[0..7] (p 16-byte aligned): two 16-byte reads on the GPU. */
+GP_CU_FN void gp_cu_load8(const float *p, float *o)
+{
+#ifdef __CUDA_ARCH__
+    const float4 a = ((const float4 *)p)[0], b = ((const float4 *)p)[1];
+    o[0] = a.x; o[1] = a.y; o[2] = a.z; o[3] = a.w;
+    o[4] = b.x; o[5] = b.y; o[6] = b.z; o[7] = b.w;
+#else
+    for (int j = 0; j < 8; j++) o[j] = p[j];
+#endif
+}
+
+/* out[0..nout-1] = the conditioner c (weights packed in w) on the row
  * inputs xin[0..nrow-1] of a row whose galaxy's G row is gG:
  * h = act(W_row xin + gG), the hidden layers, then the output layer
- * (activated when act_last). */
+ * (activated when act_last).  Each output's sum runs over the inputs in
+ * order, from 0, and adds the bias last; 8 outputs are summed side by side
+ * (independent chains, which the GPU overlaps).  On the GPU the loops over
+ * inputs are unrolled (h stays in registers) and the loops over groups of
+ * 8 outputs are not (the code of a layer stays small enough for the
+ * instruction caches). */
 GP_CU_FN void gp_cu_cond_row(const gp_cu_cond *c, const gp_cu_cond_w *w, const float *gG,
                              const float *xin, int act, float slope, float *out)
 {
-    float h[GP_CU_FLOW_H], h2[GP_CU_FLOW_H], xv[4];
+    float h[GP_CU_FLOW_H], h2[GP_CU_FLOW_H], xv[4], acc[8], wv[8];
     const int nrow = c->nrow;
     /* (fixed indices: the inputs stay in registers) */
     for (int i = 0; i < 4; i++) xv[i] = i < nrow ? xin[i] : 0.0f;
@@ -345,31 +389,59 @@ GP_CU_FN void gp_cu_cond_row(const gp_cu_cond *c, const gp_cu_cond_w *w, const f
             if (i < nrow) v += xv[i] * w->w_row[u * nrow + i];
         h[u] = gp_cu_act(v + gG[u], act, slope);
     }
+#ifdef __CUDACC__
+#pragma unroll 1
+#endif
     for (int m = 0; m < c->nmid; m++) {
+        const float *WT = w->w_midT[m];
+#ifdef __CUDACC__
+#pragma unroll 1
+#endif
+        for (int v0 = 0; v0 < GP_CU_FLOW_H; v0 += 8) {
 #ifdef __CUDACC__
 #pragma unroll
 #endif
-        for (int v = 0; v < GP_CU_FLOW_H; v++) {
-            float acc = 0.0f;
+            for (int j = 0; j < 8; j++) acc[j] = 0.0f;
 #ifdef __CUDACC__
 #pragma unroll
 #endif
-            for (int u = 0; u < GP_CU_FLOW_H; u++) acc += w->w_mid[m][v * GP_CU_FLOW_H + u] * h[u];
-            h2[v] = gp_cu_act(acc + w->b_mid[m][v], act, slope);
+            for (int u = 0; u < GP_CU_FLOW_H; u++) {
+                const float hu = h[u];
+                gp_cu_load8(WT + u * GP_CU_FLOW_H + v0, wv);
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+                for (int j = 0; j < 8; j++) acc[j] += wv[j] * hu;
+            }
+            gp_cu_load8(w->b_mid[m] + v0, wv);
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+            for (int j = 0; j < 8; j++) h2[v0 + j] = gp_cu_act(acc[j] + wv[j], act, slope);
         }
 #ifdef __CUDACC__
 #pragma unroll
 #endif
         for (int u = 0; u < GP_CU_FLOW_H; u++) h[u] = h2[u];
     }
-    for (int o = 0; o < c->nout; o++) {
-        float acc = 0.0f;
 #ifdef __CUDACC__
 #pragma unroll
 #endif
-        for (int u = 0; u < GP_CU_FLOW_H; u++) acc += w->w_out[o * GP_CU_FLOW_H + u] * h[u];
-        acc += w->b_out[o];
-        out[o] = c->act_last ? gp_cu_act(acc, act, slope) : acc;
+    for (int o = 0; o < 8; o++) acc[o] = 0.0f;
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+    for (int u = 0; u < GP_CU_FLOW_H; u++) {
+        const float hu = h[u];
+        gp_cu_load8(w->w_outT + u * 8, wv);
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+        for (int o = 0; o < 8; o++) acc[o] += wv[o] * hu;
+    }
+    for (int o = 0; o < c->nout; o++) {
+        float a = acc[o] + w->b_out[o];
+        out[o] = c->act_last ? gp_cu_act(a, act, slope) : a;
     }
 }
 
@@ -386,6 +458,15 @@ GP_CU_FN void gp_cu_flowstep_inverse(const gp_cu_flowstep *s, const gp_cu_cond_w
         float sc = S * tanhf(st[k] / S), t = st[s->nt + k];
         x[s->trans[k]] = (x[s->trans[k]] - t) * expf(-sc);
     }
+}
+
+/* Conditioner j of a chain in its packed order: core couplings, line
+ * couplings, O/H. */
+GP_CU_FN const gp_cu_cond *gp_cu_chain_cond(const gp_cu_chain *ch, int j)
+{
+    if (j < ch->ncore) return &ch->core[j].c;
+    if (j < ch->ncore + ch->nline) return &ch->line[j - ch->ncore].c;
+    return &ch->oh;
 }
 
 /* Base noise of row r: core[4], O/H, line[4]. */

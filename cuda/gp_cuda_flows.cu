@@ -9,8 +9,9 @@
  * ~4 TFLOP/s.  Here each thread carries one sample row through the whole
  * chain (gp_cuda_elem.h's gp_cu_flowstep_inverse and friends) with its 64
  * activations in registers, and each block stages the current
- * conditioner's weights in shared memory, where every thread of a warp
- * reads the same word (a broadcast).  The context terms (W_ctx trunk + b
+ * conditioner's weights (packed and transposed once a call, k_pack) in
+ * shared memory, where every thread of a warp reads the same words (a
+ * broadcast), 8 outputs accumulated side by side.  The context terms (W_ctx trunk + b
  * for each conditioner, per galaxy) are computed first by cuBLAS, as the
  * composed path does.  Models whose conditioners are not 64 wide (or
  * deeper than gp_cuda_elem.h's limits) are declined by member_sample_fits
@@ -21,6 +22,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +32,28 @@
 
 #define GP_CU_FLOW_THREADS 128
 
-/* The current conditioner's weights into shared memory by the whole block
- * (the previous one's readers done first). */
-__device__ static void stage(const gp_cu_cond *c, gp_cu_cond_w *w)
+/* Packed conditioner j of the chain: blob [nterms x GP_CU_COND_W_FLOATS]. */
+__global__ void k_pack(const gp_cu_chain ch, int nterms, float *blob)
 {
+    const size_t n = (size_t)nterms * GP_CU_COND_W_FLOATS;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        int j = (int)(i / GP_CU_COND_W_FLOATS);
+        blob[i] = gp_cu_cond_pack_at(gp_cu_chain_cond(&ch, j), i % GP_CU_COND_W_FLOATS);
+    }
+}
+
+/* Packed conditioner j into shared memory by the whole block (after the
+ * previous one's readers are done): the first layer, the nmid hidden
+ * layers in use, and from the hidden biases on, in 16-byte words. */
+__device__ static void stage(const gp_cu_chain &ch, int j, int nmid, gp_cu_cond_w *w)
+{
+    const float4 *src = (const float4 *)(ch.packed + (size_t)j * GP_CU_COND_W_FLOATS);
+    float4 *dst = (float4 *)w;
+    int a_end, b_begin, all;
+    gp_cu_cond_w_parts(nmid, &a_end, &b_begin, &all);
     __syncthreads();
-    gp_cu_cond_stage(c, w, (int)threadIdx.x, (int)blockDim.x);
+    for (int i = threadIdx.x; i < a_end; i += blockDim.x) dst[i] = src[i];
+    for (int i = b_begin + threadIdx.x; i < all; i += blockDim.x) dst[i] = src[i];
     __syncthreads();
 }
 
@@ -54,17 +72,21 @@ k_member_sample(const gp_cu_chain ch, int rows)
         const size_t gh = (size_t)g * GP_CU_FLOW_H;
         float xc[4] = { 0, 0, 0, 0 }, xo = 0.0f, xl[4] = { 0, 0, 0, 0 };
         if (on) gp_cu_member_noise(r, &ch, xc, &xo, xl);
-        for (int i = ch.ncore - 1; i >= 0; i--) {
-            stage(&ch.core[i].c, &w);
-            if (on) gp_cu_flowstep_inverse(&ch.core[i], &w, ch.core[i].c.G + gh, ch.core_S, ch.act, ch.slope, xc);
-        }
-        if (on)
-            for (int d = 0; d < 4; d++) xc[d] += ch.head[(size_t)g * 5 + d];
-        stage(&ch.oh, &w);
-        if (on) xo = gp_cu_oh_inverse(&ch, &w, ch.oh.G + gh, xc, xo, ch.head[(size_t)g * 5 + 4]);
-        for (int i = ch.nline - 1; i >= 0; i--) {
-            stage(&ch.line[i].c, &w);
-            if (on) gp_cu_flowstep_inverse(&ch.line[i], &w, ch.line[i].c.G + gh, ch.line_S, ch.act, ch.slope, xl);
+        /* steps 0..ncore-1: core couplings ncore-1..0; step ncore: O/H;
+         * then line couplings nline-1..0 (one copy of the coupling code) */
+        for (int s = 0; s <= ch.ncore + ch.nline; s++) {
+            if (s == ch.ncore) {
+                if (on)
+                    for (int d = 0; d < 4; d++) xc[d] += ch.head[(size_t)g * 5 + d];
+                stage(ch, ch.ncore + ch.nline, ch.oh.nmid, &w);
+                if (on) xo = gp_cu_oh_inverse(&ch, &w, ch.oh.G + gh, xc, xo, ch.head[(size_t)g * 5 + 4]);
+                continue;
+            }
+            const int line = s > ch.ncore, i = line ? ch.ncore + ch.nline - s : ch.ncore - 1 - s;
+            const gp_cu_flowstep *st = line ? &ch.line[i] : &ch.core[i];
+            stage(ch, line ? ch.ncore + i : i, st->c.nmid, &w);
+            if (on) gp_cu_flowstep_inverse(st, &w, st->c.G + gh, line ? ch.line_S : ch.core_S, ch.act, ch.slope,
+                                           line ? xl : xc);
         }
         if (on) gp_cu_member_store(r, &ch, xc, xo, xl);
     }
@@ -112,8 +134,9 @@ int gp_cuda_member_sample(gp_backend *be, const gp_net *net, int k, uint64_t see
     /* context terms: one [ngal x H] block per conditioner */
     const size_t per = (size_t)ngal * GP_CU_FLOW_H;
     const int nterms = ch.ncore + ch.nline + 1;
-    float *G = (float *)be->ops->alloc(be, sizeof(float) * per * (size_t)nterms);
+    float *G = (float *)be->ops->alloc(be, sizeof(float) * (per + GP_CU_COND_W_FLOATS) * (size_t)nterms);
     if (!G) return GP_FAIL(err, GP_ERR_NOMEM, "CUDA %s: cannot allocate %d context terms", what, nterms);
+    float *packed = G + per * (size_t)nterms;   /* (16-byte aligned: per is a multiple of 64) */
     const gp_member *mm = &net->member[k];
     for (int i = 0; i < ch.ncore && !st; i++) {
         ch.core[i].c.G = G + per * (size_t)i;
@@ -141,6 +164,14 @@ int gp_cuda_member_sample(gp_backend *be, const gp_net *net, int k, uint64_t see
         ch.out_core = core;
         ch.out_oh = oh;
         ch.out_line = line;
+        ch.packed = packed;
+        k_pack<<<(unsigned)((nterms * GP_CU_COND_W_FLOATS + 255) / 256), 256, 0, c->stream>>>(ch, nterms, packed);
+        cudaError_t pe = cudaGetLastError();
+        if (pe != cudaSuccess) {
+            st = gp_cuda_fail_rt(err, pe, what, "kernel launch (packing)", __func__, __FILE__, __LINE__);
+            be->ops->free(be, G);
+            return st;
+        }
         unsigned blocks = (unsigned)((rows + GP_CU_FLOW_THREADS - 1) / GP_CU_FLOW_THREADS);
         /* registers: 254 a thread and no spill at 2 blocks an SM (the
          * default), or 3 blocks with ~200 bytes spilled (GP_CUDA_FLOW_OCC=3) */

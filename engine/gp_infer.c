@@ -11,9 +11,9 @@
  * A chunk goes through three phases: chunk_encode (the trunk input built
  * on the backend), chunk_flows (trunk, heads, flows, and the samples'
  * downloads queued) and chunk_collect (wait for them, scatter them into
- * each galaxy's samples).  The next chunk's encode is queued before the
- * host waits for this chunk's samples, so on a GPU the device always has
- * work queued while the host scatters samples and runs summaries.
+ * each galaxy's samples).  The next chunk's encode and flows are queued
+ * before the host waits for this chunk's samples, so on a GPU the device
+ * has work queued while the host scatters samples and runs summaries.
  *
  * With a GPU backend the cutouts are copied in blocks, each block's copy
  * beside the previous block's encoder: straight from the caller's
@@ -28,6 +28,9 @@
  *   GP_INFER_BLOCK=N                 galaxies per GPU upload and encoder
  *                                    block (default 128)
  *   GP_INFER_BACKGROUND_SUMMARIES=1  background summaries on the CPU backend too
+ *   GP_INFER_SPLIT=0                 a GPU batch of one chunk stays whole (by
+ *                                    default one of 512 galaxies or more ends
+ *                                    with a quarter chunk)
  */
 #include <math.h>
 #include <pthread.h>
@@ -717,11 +720,15 @@ static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int ke
 /* Galaxies in the chunk starting at good[c0], `remaining` from there.
  * With background summaries (a GPU backend) a batch of several chunks
  * ends with a quarter chunk, so that only a small chunk's summaries wait
- * with no GPU work beside them. */
-static int chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu)
+ * with no GPU work beside them; so does a batch of one chunk of at least
+ * GP_SPLIT_MIN galaxies (unless GP_INFER_SPLIT=0). */
+#define GP_SPLIT_MIN 512
+static int chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu, int split_single)
 {
     if (remaining > (size_t)per_chunk) return per_chunk;
     if (!on_cpu && c0 > 0 && 2 * remaining >= (size_t)per_chunk && remaining >= 8)
+        return (int)(remaining - remaining / 4);
+    if (!on_cpu && c0 == 0 && split_single && remaining >= GP_SPLIT_MIN)
         return (int)(remaining - remaining / 4);
     return (int)remaining;
 }
@@ -810,16 +817,19 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         }
         pipe = &pipe_s;
     }
-    /* Chunk k's phases: encode (queued during chunk k-1's flows), flows
-     * and downloads (queued), then the next chunk's encode is queued before
-     * the host waits for chunk k's samples, so that a GPU has work while
-     * the host scatters them and starts their summaries. */
+    /* Chunk k's encode and flows (with its downloads) are queued before
+     * the host waits for chunk k-1's samples, so that a GPU has a whole
+     * chunk of work while the host scatters them and starts their
+     * summaries. */
     const int has_flags = ops->flag_nonfinite && !ops->encode_cutouts && m->net.uses_image;
+    const char *se = getenv("GP_INFER_SPLIT");
+    const int split = !(se && strcmp(se, "0") == 0);
     int k = 0, nb = 0;
     if (ngood > 0) {
-        nb = chunk_size(ngood, per_chunk, 0, on_cpu);
-        int nn = (size_t)nb < ngood ? chunk_size(ngood - (size_t)nb, per_chunk, (size_t)nb, on_cpu) : 0;
+        nb = chunk_size(ngood, per_chunk, 0, on_cpu, split);
+        int nn = (size_t)nb < ngood ? chunk_size(ngood - (size_t)nb, per_chunk, (size_t)nb, on_cpu, split) : 0;
         st = chunk_encode(m, gal, good, nb, good + nb, nn, pipe, &fl[0], &prof, err);
+        if (!st) st = chunk_flows(m, gal, &fl[0], 0, &o, &prof, err);
         if (st) { fail_from(res, good, 0, ngood, st, err); goto out; }
     }
     for (size_t c0 = 0; c0 < ngood; c0 += (size_t)nb, k++) {
@@ -835,14 +845,14 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
                 break;
             }
         }
-        if (!st) st = chunk_flows(m, gal, f, k & 1, &o, &prof, err);
-        /* the next chunk's encoder, queued behind these flows */
+        /* the next chunk's encoder and flows, queued behind this chunk's */
         size_t c1 = c0 + (size_t)nb;
         if (!st && c1 < ngood) {
-            int n1 = chunk_size(ngood - c1, per_chunk, c1, on_cpu);
+            int n1 = chunk_size(ngood - c1, per_chunk, c1, on_cpu, split);
             size_t c2 = c1 + (size_t)n1;
-            int n2 = c2 < ngood ? chunk_size(ngood - c2, per_chunk, c2, on_cpu) : 0;
+            int n2 = c2 < ngood ? chunk_size(ngood - c2, per_chunk, c2, on_cpu, split) : 0;
             st = chunk_encode(m, gal, good + c1, n1, good + c2, n2, pipe, fnext, &prof, err);
+            if (!st) st = chunk_flows(m, gal, fnext, (k + 1) & 1, &o, &prof, err);
         }
         if (!st) st = chunk_collect(m, f, &o, cur->samples, cur->pdet, cur->bad, has_flags, &prof, err);
         /* galaxies whose pixels the device flagged: the host scan names the

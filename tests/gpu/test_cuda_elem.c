@@ -373,6 +373,22 @@ static void test_training(void **state)
     EXPECT_CLOSE(vb, va, N, "adam second moments");
 }
 
+/* The CUDA member_sample kernel's staging on the host: conditioner c
+ * packed (k_pack's gp_cu_cond_pack_at), then only the parts the kernel
+ * copies into shared memory moved into w, which is poisoned first (NaN):
+ * a weight the kernel would not have shows. */
+static void stage_host(const gp_cu_cond *c, gp_cu_cond_w *w)
+{
+    static gp_cu_cond_w blob;
+    float *b = (float *)(void *)&blob, *d = (float *)(void *)w;
+    for (size_t i = 0; i < GP_CU_COND_W_FLOATS; i++) b[i] = gp_cu_cond_pack_at(c, i);
+    memset(w, 0xff, sizeof *w);
+    int a_end, b_begin, all;
+    gp_cu_cond_w_parts(c->nmid, &a_end, &b_begin, &all);
+    memcpy(d, b, 16 * (size_t)a_end);
+    memcpy(d + 4 * (size_t)b_begin, b + 4 * (size_t)b_begin, 16 * (size_t)(all - b_begin));
+}
+
 /* The CUDA member_sample kernel's sequence on the host: each conditioner
  * staged once (as a block does into shared memory), then applied to every
  * row's values. */
@@ -383,23 +399,22 @@ static void member_rows(const gp_cu_chain *ch, int rows)
     assert_true(rows <= 4096);
     for (int r = 0; r < rows; r++) gp_cu_member_noise(r, ch, xc[r], &xo[r], xl[r]);
     for (int i = ch->ncore - 1; i >= 0; i--) {
-        memset(&w, 0xff, sizeof w);   /* NaN: a weight not staged shows */
-        gp_cu_cond_stage(&ch->core[i].c, &w, 0, 1);
+        assert_ptr_equal(gp_cu_chain_cond(ch, i), &ch->core[i].c);
+        stage_host(&ch->core[i].c, &w);
         for (int r = 0; r < rows; r++)
             gp_cu_flowstep_inverse(&ch->core[i], &w, ch->core[i].c.G + (size_t)ch->row_gal[r] * GP_CU_FLOW_H,
                                    ch->core_S, ch->act, ch->slope, xc[r]);
     }
     for (int r = 0; r < rows; r++)
         for (int d = 0; d < 4; d++) xc[r][d] += ch->head[(size_t)ch->row_gal[r] * 5 + d];
-    memset(&w, 0xff, sizeof w);
-    gp_cu_cond_stage(&ch->oh, &w, 0, 1);
+    assert_ptr_equal(gp_cu_chain_cond(ch, ch->ncore + ch->nline), &ch->oh);
+    stage_host(&ch->oh, &w);
     for (int r = 0; r < rows; r++)
         xo[r] = gp_cu_oh_inverse(ch, &w, ch->oh.G + (size_t)ch->row_gal[r] * GP_CU_FLOW_H, xc[r], xo[r],
                                  ch->head[(size_t)ch->row_gal[r] * 5 + 4]);
     for (int i = ch->nline - 1; i >= 0; i--) {
-        memset(&w, 0xff, sizeof w);
-        /* staged by 3 "threads", as a block's threads share the copy */
-        for (int t = 0; t < 3; t++) gp_cu_cond_stage(&ch->line[i].c, &w, t, 3);
+        assert_ptr_equal(gp_cu_chain_cond(ch, ch->ncore + i), &ch->line[i].c);
+        stage_host(&ch->line[i].c, &w);
         for (int r = 0; r < rows; r++)
             gp_cu_flowstep_inverse(&ch->line[i], &w, ch->line[i].c.G + (size_t)ch->row_gal[r] * GP_CU_FLOW_H,
                                    ch->line_S, ch->act, ch->slope, xl[r]);
