@@ -306,8 +306,8 @@ static int cu_upload_slot(gp_backend *be, int s, void *dst, const void *src, siz
     return GP_OK;
 }
 
-/* Device -> host: waits for the queued work and the copy. */
-static int cu_download(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
+/* A device -> host copy queued on the backend's stream. */
+static int queue_download(gp_backend *be, void *dst, const void *src, size_t bytes, int wait, gp_error *err)
 {
     gp_cuda *c = gp_cuda_of(be);
     if (!bytes) return GP_OK;
@@ -315,10 +315,16 @@ static int cu_download(gp_backend *be, void *dst, const void *src, size_t bytes,
     int st = gp_cuda_enter(c, "download", err);
     if (st) return st;
     char what[64];
-    snprintf(what, sizeof what, "download of %zu bytes", bytes);
+    snprintf(what, sizeof what, "%sdownload of %zu bytes", wait ? "" : "queued ", bytes);
     GP_CU(err, what, cudaMemcpyAsync, dst, src, bytes, cudaMemcpyDefault, c->stream);
-    GP_CU(err, what, cudaStreamSynchronize, c->stream);
+    if (wait) GP_CU(err, what, cudaStreamSynchronize, c->stream);
     return GP_OK;
+}
+
+/* Device -> host: waits for the queued work and the copy. */
+static int cu_download(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
+{
+    return queue_download(be, dst, src, bytes, 1, err);
 }
 
 /* Device -> host, queued: returns at once (the copy runs beside the work
@@ -326,15 +332,7 @@ static int cu_download(gp_backend *be, void *dst, const void *src, size_t bytes,
  * waits for it). */
 static int cu_download_async(gp_backend *be, void *dst, const void *src, size_t bytes, gp_error *err)
 {
-    gp_cuda *c = gp_cuda_of(be);
-    if (!bytes) return GP_OK;
-    if (!dst || !src) return GP_FAIL(err, GP_ERR_ARG, "CUDA download of %zu bytes: NULL pointer", bytes);
-    int st = gp_cuda_enter(c, "download", err);
-    if (st) return st;
-    char what[64];
-    snprintf(what, sizeof what, "queued download of %zu bytes", bytes);
-    GP_CU(err, what, cudaMemcpyAsync, dst, src, bytes, cudaMemcpyDefault, c->stream);
-    return GP_OK;
+    return queue_download(be, dst, src, bytes, 0, err);
 }
 
 static int cu_fence_record(gp_backend *be, int f, gp_error *err)

@@ -364,6 +364,29 @@ GP_CU_FN void gp_cu_load8(const float *p, float *o)
 #endif
 }
 
+/* acc[j] = sum over u < GP_CU_FLOW_H, in order from 0, of
+ * WT[u * stride + j] h[u], for j < 8 (WT 16-byte aligned, stride a
+ * multiple of 4): 8 independent sums. */
+GP_CU_FN void gp_cu_sum8(const float *WT, int stride, const float *h, float *acc)
+{
+    float wv[8];
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+    for (int j = 0; j < 8; j++) acc[j] = 0.0f;
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+    for (int u = 0; u < GP_CU_FLOW_H; u++) {
+        const float hu = h[u];
+        gp_cu_load8(WT + u * stride, wv);
+#ifdef __CUDACC__
+#pragma unroll
+#endif
+        for (int j = 0; j < 8; j++) acc[j] += wv[j] * hu;
+    }
+}
+
 /* out[0..nout-1] = the conditioner c (weights packed in w) on the row
  * inputs xin[0..nrow-1] of a row whose galaxy's G row is gG:
  * h = act(W_row xin + gG), the hidden layers, then the output layer
@@ -398,21 +421,7 @@ GP_CU_FN void gp_cu_cond_row(const gp_cu_cond *c, const gp_cu_cond_w *w, const f
 #pragma unroll 1
 #endif
         for (int v0 = 0; v0 < GP_CU_FLOW_H; v0 += 8) {
-#ifdef __CUDACC__
-#pragma unroll
-#endif
-            for (int j = 0; j < 8; j++) acc[j] = 0.0f;
-#ifdef __CUDACC__
-#pragma unroll
-#endif
-            for (int u = 0; u < GP_CU_FLOW_H; u++) {
-                const float hu = h[u];
-                gp_cu_load8(WT + u * GP_CU_FLOW_H + v0, wv);
-#ifdef __CUDACC__
-#pragma unroll
-#endif
-                for (int j = 0; j < 8; j++) acc[j] += wv[j] * hu;
-            }
+            gp_cu_sum8(WT + v0, GP_CU_FLOW_H, h, acc);
             gp_cu_load8(w->b_mid[m] + v0, wv);
 #ifdef __CUDACC__
 #pragma unroll
@@ -424,21 +433,7 @@ GP_CU_FN void gp_cu_cond_row(const gp_cu_cond *c, const gp_cu_cond_w *w, const f
 #endif
         for (int u = 0; u < GP_CU_FLOW_H; u++) h[u] = h2[u];
     }
-#ifdef __CUDACC__
-#pragma unroll
-#endif
-    for (int o = 0; o < 8; o++) acc[o] = 0.0f;
-#ifdef __CUDACC__
-#pragma unroll
-#endif
-    for (int u = 0; u < GP_CU_FLOW_H; u++) {
-        const float hu = h[u];
-        gp_cu_load8(w->w_outT + u * 8, wv);
-#ifdef __CUDACC__
-#pragma unroll
-#endif
-        for (int o = 0; o < 8; o++) acc[o] += wv[o] * hu;
-    }
+    gp_cu_sum8(w->w_outT, 8, h, acc);
     for (int o = 0; o < c->nout; o++) {
         float a = acc[o] + w->b_out[o];
         out[o] = c->act_last ? gp_cu_act(a, act, slope) : a;

@@ -83,4 +83,26 @@ static inline void gp_test_tmpname(char *buf, size_t n, const char *suffix)
     static int counter;
     snprintf(buf, n, "%s/gp_test_%d_%d%s", dir ? dir : "/tmp", (int)getpid(), counter++, suffix);
 }
+
+#ifdef GALPOST_GP_MODEL_H
+/* A model of random weights (architecture a, NULL: the default) on the CPU
+ * backend with `threads` threads, its file already removed; NULL (the
+ * reason on stderr) on failure. */
+static inline gp_model *gp_test_random_model(const gp_arch *a, int threads)
+{
+    char path[512];
+    gp_test_tmpname(path, sizeof path, ".gpw");
+    gp_error err;
+    gp_model *m = NULL;
+    if (gp_model_write_random(path, a, (uint64_t)(gp_test_uniform() * 1e9), &err) == GP_OK) {
+        gp_model_options o = gp_model_options_default();
+        o.backend = GP_BACKEND_CPU;
+        o.threads = threads;
+        if (gp_model_open(path, &o, &m, &err) != GP_OK) m = NULL;
+    }
+    if (!m) fprintf(stderr, "random model: %s\n", err.msg);
+    unlink(path);
+    return m;
+}
+#endif
 #endif
