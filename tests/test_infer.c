@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "galpost/gp_model.h"
+#include "gp_cosmo.h"
 #include "gp_test_util.h"
 
 #define NG 5
@@ -227,6 +228,91 @@ static double naive_quantile(const double *v, int n, double q)
     int i = (int)floor(pos);
     if (i >= n - 1) return v[n - 1];
     return v[i] + (pos - i) * (v[i + 1] - v[i]);
+}
+
+/* The per-sample line diagnostics of gp_summary_compute against the
+ * formulas of gp_summary.c's header computed naively (pow, then the log10
+ * of the whole luminosity), on fresh random samples with lines at exactly
+ * y = 0 (F = 0) among them: counts, BPT fractions and class exactly,
+ * medians and percentiles to 1e-9. */
+static int naive_bpt(double x, double y)
+{
+    if (x < 0.05 && y < 0.61 / (x - 0.05) + 1.30) return GP_BPT_STARFORMING;
+    if (x < 0.47 && y < 0.61 / (x - 0.47) + 1.19) return GP_BPT_COMPOSITE;
+    return y > 1.05 * x + 0.45 ? GP_BPT_SEYFERT : GP_BPT_LINER;
+}
+
+static void expect_stat(const gp_stat *st, double *v, int n, const char *what)
+{
+    if (st->n != n) fail_msg("%s: %d values, naive %d", what, st->n, n);
+    if (n == 0) return;
+    qsort(v, (size_t)n, sizeof *v, cmpd);
+    const double q[3] = { naive_quantile(v, n, 0.16), naive_quantile(v, n, 0.5), naive_quantile(v, n, 0.84) };
+    const double g[3] = { st->p16, st->median, st->p84 };
+    for (int k = 0; k < 3; k++)
+        if (!(fabs(g[k] - q[k]) <= 1e-9 * (1 + fabs(q[k])))) fail_msg("%s: %.17g vs naive %.17g", what, g[k], q[k]);
+}
+
+static void test_summary_lines(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    static float smp[N * GP_NQ];
+    static double sfr[N], dec[N], av[N], n2[N], o3n2[N], ln2[N], lo3[N];
+    for (int t = 0; t < 20; t++) {
+        for (int i = 0; i < N; i++) {
+            float *x = smp + (size_t)i * GP_NQ;
+            for (int q = 0; q < GP_Q_HALPHA; q++) x[q] = (float)(2 * gp_test_uniform() - 0.5);
+            x[GP_Q_Z] = (float)(0.3 * gp_test_uniform() - 0.02);   /* a few z <= 0 */
+            for (int l = 0; l < GP_NLINE; l++)
+                x[GP_Q_HALPHA + l] = gp_test_uniform() < 0.15 ? 0.0f : (float)(2.5 * gp_test_uniform());
+        }
+        gp_summary s = { 0 };
+        gp_error err;
+        assert_int_equal(gp_summary_compute(smp, N, &s, &err), GP_OK);
+        int nsfr = 0, ndec = 0, nn2 = 0, no3 = 0, nx = 0, ny = 0, nbpt = 0, counts[GP_NBPT] = { 0 };
+        for (int i = 0; i < N; i++) {
+            const float *x = smp + (size_t)i * GP_NQ;
+            double ha = pow(10.0, x[GP_Q_HALPHA]) - 1, hb = pow(10.0, x[GP_Q_HBETA]) - 1;
+            double nii = pow(10.0, x[GP_Q_NII6584]) - 1, oiii = pow(10.0, x[GP_Q_OIII5007]) - 1, ebv = 0;
+            if (ha > 0 && hb > 0) {
+                dec[ndec] = ha / hb;
+                ebv = 1.966 * log10(ha / hb / 2.86);
+                if (ebv < 0) ebv = 0;
+                av[ndec++] = 4.05 * ebv;
+            }
+            if (ha > 0 && x[GP_Q_Z] > 0) {
+                double dl = gp_cosmo_lumdist_mpc(x[GP_Q_Z]) * 3.0857e24;
+                sfr[nsfr++] = log10(4 * M_PI * dl * dl * ha * 1e-17 * pow(10.0, 0.4 * 3.326 * ebv)) - 41.27;
+            }
+            double bx = NAN, by = NAN;
+            if (ha > 0 && nii > 0) {
+                bx = ln2[nx++] = log10(nii / ha);
+                if (bx > -2.5 && bx < -0.3) n2[nn2++] = 8.90 + 0.57 * bx;
+            }
+            if (hb > 0 && oiii > 0) by = lo3[ny++] = log10(oiii / hb);
+            if (isfinite(bx) && isfinite(by)) {
+                counts[naive_bpt(bx, by)]++;
+                nbpt++;
+                if (by - bx < 1.9) o3n2[no3++] = 8.73 - 0.32 * (by - bx);
+            }
+        }
+        expect_stat(&s.sfr_halpha, sfr, nsfr, "log SFR(Halpha)");
+        expect_stat(&s.balmer_decrement, dec, ndec, "Balmer decrement");
+        expect_stat(&s.a_v, av, ndec, "A_V");
+        expect_stat(&s.oh_n2, n2, nn2, "O/H (N2)");
+        expect_stat(&s.oh_o3n2, o3n2, no3, "O/H (O3N2)");
+        expect_stat(&s.log_n2, ln2, nx, "log [NII]/Halpha");
+        expect_stat(&s.log_o3, lo3, ny, "log [OIII]/Hbeta");
+        assert_int_equal(s.bpt_n, nbpt);
+        assert_true(nbpt > 0 && nbpt < N);   /* the zeros leave some samples unclassified */
+        int best = -1;
+        for (int c = 0; c < GP_NBPT; c++) {
+            assert_true(s.p_bpt[c] == (double)counts[c] / nbpt);
+            if (best < 0 || counts[c] > counts[best]) best = c;
+        }
+        assert_int_equal(s.bpt_class, best);
+    }
 }
 
 static void test_summary_quantiles(void **state)
@@ -446,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_summaries_match_naive),
         cmocka_unit_test(test_summary_quantiles),
+        cmocka_unit_test(test_summary_lines),
         cmocka_unit_test(test_background_summaries),
         cmocka_unit_test(test_bad_galaxies_fail_alone),
         cmocka_unit_test(test_photometry_clipped),
