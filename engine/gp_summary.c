@@ -31,23 +31,35 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Hoare partition of v[0..n) (n > 16) about the median of its first, middle
- * and last values: afterwards v[0, left) <= pivot <= v[left, n); returns left.
- * Shared by the sort and the rank selection, so both move values alike. */
+/* Partition of v[0..n) (n > 16) about the median of its first, middle and
+ * last values: afterwards v[0, left) <= pivot <= v[left, n) with
+ * 0 < left < n; returns left.  Branch-free (Lomuto, every value moved
+ * whatever the comparison says), because the comparisons of a posterior's
+ * samples against a pivot cannot be predicted: Hoare's loops mispredicted
+ * about every other value.  When nothing lies below the pivot (it is the
+ * minimum), a second pass moves the values equal to it; when all are
+ * equal, any split is one.  Shared by the sort and the rank selection, so
+ * both move values alike. */
 static size_t partition_doubles(double *v, size_t n)
 {
     size_t m = n / 2;
     double a = v[0], b = v[m], c = v[n - 1];
     double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-    size_t i = 0, j = n - 1;
-    for (;;) {
-        while (v[i] < piv) i++;
-        while (v[j] > piv) j--;
-        if (i >= j) break;
-        double t = v[i]; v[i] = v[j]; v[j] = t;
-        i++; j--;
+    size_t left = 0;
+    for (size_t j = 0; j < n; j++) {
+        double x = v[j];
+        v[j] = v[left];
+        v[left] = x;
+        left += x < piv;
     }
-    return j + 1;
+    if (left > 0) return left;
+    for (size_t j = 0; j < n; j++) {
+        double x = v[j];
+        v[j] = v[left];
+        v[left] = x;
+        left += x <= piv;
+    }
+    return left < n ? left : n / 2;
 }
 
 /* Ascending sort of finite doubles: quicksort (median of three, insertion
