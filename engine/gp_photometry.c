@@ -148,7 +148,8 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
     out->sky = skylev;
     out->sky_rms = skyrms;
     out->nsky = (int)kept;
-    out->flux_err = sqrt(area * skyrms * skyrms * (1.0 + area / (double)kept));
+    /* the sky level is a median: its variance is pi/2 times the mean's */
+    out->flux_err = sqrt(area * skyrms * skyrms * (1.0 + M_PI_2 * area / (double)kept));
     return GP_OK;
 }
 

@@ -251,9 +251,11 @@ gp_phot_options gp_phot_options_default(void);
 typedef struct gp_phot {
     double flux;       /* sky-subtracted flux in the aperture, frame units
                           (nanomaggies) */
-    double flux_err;   /* 1-sigma from the sky noise: sqrt(A s^2 (1 + A/n)),
+    double flux_err;   /* 1-sigma from the sky noise: sqrt(A s^2 (1 + (pi/2) A/n)),
                           A aperture area in pixels, s the sky rms, n the
-                          number of sky pixels (no source Poisson term) */
+                          number of sky pixels; pi/2: the variance of the
+                          sky's median over its mean's (no source Poisson
+                          term) */
     double sky;        /* sky level per pixel */
     double sky_rms;    /* sky rms per pixel (1.4826 MAD) */
     double area;       /* aperture area on the frame, pixels */
