@@ -287,36 +287,25 @@ typedef struct chunk_flight {
     float     *tin;          /* backend [nb x trunk_in]: the trunk input */
     int       *dflags;       /* backend [nb]: non-finite pixels (device check), or NULL */
     /* host, for chunk_collect */
-    float     *h;            /* [K sample blocks | K x nb logits | nb flags] */
+    float     *h;            /* [K sample blocks of rows[k] x 9 | K x nb logits | nb flags] */
     int        rows[GP_ENSEMBLE_MAX];
-    size_t     off[GP_ENSEMBLE_MAX];   /* member k's rows start at h + off[k] */
+    int        flags;        /* the pixel flags were downloaded */
     int       *row_gal, *sample_idx;   /* [nb x N]: member k's from k's first row */
     size_t     cap_rows;
     int        fence;        /* -1: downloads already waited for */
 } chunk_flight;
 
 /* The host area for fl's downloads: at least `floats` floats of the
- * model's area `slot`, page-locked where the backend offers it. */
+ * model's area `slot`, grown when short (gp_model_host_alloc: page-locked
+ * on a GPU; plain memory makes the downloads wait, with the same values). */
 static float *host_area(gp_model *m, int slot, size_t floats, gp_error *err)
 {
     size_t bytes = sizeof(float) * (floats ? floats : 1);
     if (m->dl_bytes[slot] >= bytes) return m->dl[slot];
-    const gp_backend_ops *ops = m->be->ops;
-    if (m->dl[slot]) {
-        if (m->dl_backend[slot] && ops->host_free) ops->host_free(m->be, m->dl[slot]);
-        else free(m->dl[slot]);
-    }
-    m->dl[slot] = NULL;
+    gp_model_host_free(m, m->dl[slot]);
     m->dl_bytes[slot] = 0;
-    m->dl_backend[slot] = 0;
     bytes += bytes / 4;   /* room for a larger chunk next time */
-    if (ops->host_alloc && ops->download_async) {
-        gp_error herr;
-        gp_error_clear(&herr);
-        m->dl[slot] = ops->host_alloc(m->be, bytes, &herr);
-        m->dl_backend[slot] = m->dl[slot] != NULL;
-    }
-    if (!m->dl[slot]) m->dl[slot] = malloc(bytes);   /* (then the downloads wait: slower, same values) */
+    m->dl[slot] = gp_model_host_alloc(m, bytes);
     if (!m->dl[slot]) {
         GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate %zu bytes for a chunk's samples", bytes);
         return NULL;
@@ -480,6 +469,7 @@ static int chunk_flows(gp_model *m, const gp_galaxy *gal, chunk_flight *fl, int 
     /* host area: member blocks of rows x 9, then K x nb logits, nb flags */
     fl->h = host_area(m, slot, (size_t)nb * N * 9 + (size_t)(K + 1) * nb, err);
     fl->fence = -1;
+    fl->flags = fl->dflags != NULL;
     if (!ids || !fl->cap_rows || !fl->h) {
         st = fl->h ? GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate inference buffers for %d galaxies x %d samples", nb, N)
                    : GP_ERR_NOMEM;
@@ -519,16 +509,15 @@ static int chunk_flows(gp_model *m, const gp_galaxy *gal, chunk_flight *fl, int 
     static const int core_cols[GP_NCORE] = { 0, 1, 2, 3 };
     static const int oh_col[1] = { 4 };
     const float *tin = fl->tin;
-    size_t off = 0;
+    size_t r0 = 0;   /* member k's first row */
     for (int k = 0; k < K; k++) {
         const gp_member *mm = &net->member[k];
         double t1 = prof->on ? now_s() : 0;
-        int *row_gal = fl->row_gal + off / 9, *sample_idx = fl->sample_idx + off / 9;
+        int *row_gal = fl->row_gal + r0, *sample_idx = fl->sample_idx + r0;
         int rows = 0;
         for (int g = 0; g < nb; g++)
             for (int s = k; s < N; s += K) { row_gal[rows] = g; sample_idx[rows] = s; rows++; }
         fl->rows[k] = rows;
-        fl->off[k] = off;
         if (rows == 0) continue;
         TRY(gp_mlp_forward(be, &mm->trunk, net->act, net->slope, tin, nb, tmp, trunk, err));
         TRY(gp_mlp_forward(be, &mm->core_head, net->act, net->slope, trunk, nb, tmp, head, err));
@@ -562,13 +551,13 @@ static int chunk_flows(gp_model *m, const gp_galaxy *gal, chunk_flight *fl, int 
         if (prof->on) { TRY(ops->sync(be, err)); prof->flows += now_s() - t1; t1 = now_s(); }
         /* [core rows x 4 | O/H rows | line rows x 4]; queued after this
          * member's work, before the next member's overwrites the buffers */
-        float *h_rows = fl->h + off;
+        float *h_rows = fl->h + 9 * r0;
         TRY(fetch(be, h_rows, core, sizeof(float) * (size_t)rows * GP_NCORE, err));
         TRY(fetch(be, h_rows + (size_t)rows * GP_NCORE, oh, sizeof(float) * (size_t)rows, err));
         TRY(fetch(be, h_rows + (size_t)rows * (GP_NCORE + 1), line, sizeof(float) * (size_t)rows * GP_NLINE, err));
         TRY(fetch(be, h_cls + (size_t)k * nb, cls, sizeof(float) * (size_t)nb, err));
         if (prof->on) { TRY(ops->sync(be, err)); prof->download += now_s() - t1; }
-        off += (size_t)rows * 9;
+        r0 += (size_t)rows;
     }
     if (ops->download_async && ops->fence_record) {
         TRY(ops->fence_record(be, slot, err));
@@ -586,14 +575,14 @@ done:
 
 /* Phase 3: wait for fl's downloads, then its samples into the host arrays
  * out[g] (N x 9, un-standardized), P(detectable) into pdet[g] and the
- * device's pixel flags into bad[g] (0 without the check). */
+ * device's pixel flags into bad[g] (0 without the check); the scatter on
+ * host_threads threads. */
 static int chunk_collect(gp_model *m, chunk_flight *fl, const gp_infer_options *opt, float **out, double *pdet,
-                         int *bad, int has_flags, infer_profile *prof, gp_error *err)
+                         int *bad, int host_threads, infer_profile *prof, gp_error *err)
 {
     gp_backend *be = m->be;
     const gp_net *net = &m->net;
     const int K = net->K, nb = fl->nb, N = opt->nsamples;
-    const int host_threads = strcmp(be->ops->name, "cpu") == 0 ? be->threads : gp_cpu_count();
     double t1 = prof->on ? now_s() : 0;
     if (fl->fence >= 0) {
         int st = be->ops->fence_wait(be, fl->fence, err);
@@ -604,16 +593,17 @@ static int chunk_collect(gp_model *m, chunk_flight *fl, const gp_infer_options *
     const int *h_flags = (const int *)(const void *)(h_cls + (size_t)K * nb);
     for (int g = 0; g < nb; g++) {
         pdet[g] = 0.0;
-        bad[g] = has_flags ? h_flags[g] : 0;
+        bad[g] = fl->flags ? h_flags[g] : 0;
     }
+    size_t r0 = 0;   /* member k's first row */
     for (int k = 0; k < K; k++) {
         int rows = fl->rows[k];
         if (rows == 0) continue;
-        scatter_job sj = { net, fl->h + fl->off[k], rows, fl->row_gal + fl->off[k] / 9,
-                           fl->sample_idx + fl->off[k] / 9, out };
+        scatter_job sj = { net, fl->h + 9 * r0, rows, fl->row_gal + r0, fl->sample_idx + r0, out };
         if (rows >= 4096) (void)gp_parallel_for(host_threads, (size_t)rows, scatter_range, &sj);
         else scatter_range(&sj, 0, (size_t)rows);
         for (int g = 0; g < nb; g++) pdet[g] += 1.0 / (1.0 + exp(-(double)h_cls[(size_t)k * nb + g])) / K;
+        r0 += (size_t)rows;
     }
     if (prof->on) prof->download += now_s() - t1;
     return GP_OK;
@@ -743,6 +733,20 @@ static void fail_from(gp_result *res, const int *good, size_t c0, size_t ngood, 
     }
 }
 
+/* Queue the chunk starting at good[c0] (its size by chunk_size) into fl:
+ * its encoder (with the first block of the chunk after it) and flows,
+ * downloads into the model's host area `slot`. */
+static int queue_chunk(gp_model *m, const gp_galaxy *gal, const int *good, size_t ngood, size_t c0,
+                       int per_chunk, int on_cpu, int split, upload_pipe *pipe, chunk_flight *fl, int slot,
+                       const gp_infer_options *o, infer_profile *prof, gp_error *err)
+{
+    int n = chunk_size(ngood - c0, per_chunk, c0, on_cpu, split);
+    size_t c1 = c0 + (size_t)n;
+    int n1 = c1 < ngood ? chunk_size(ngood - c1, per_chunk, c1, on_cpu, split) : 0;
+    int st = chunk_encode(m, gal, good + c0, n, good + c1, n1, pipe, fl, prof, err);
+    return st ? st : chunk_flows(m, gal, fl, slot, o, prof, err);
+}
+
 int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options *opt,
              gp_result *res, gp_error *err)
 {
@@ -821,16 +825,12 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
      * the host waits for chunk k-1's samples, so that a GPU has a whole
      * chunk of work while the host scatters them and starts their
      * summaries. */
-    const int has_flags = ops->flag_nonfinite && !ops->encode_cutouts && m->net.uses_image;
     const char *se = getenv("GP_INFER_SPLIT");
     const int split = !(se && strcmp(se, "0") == 0);
     int k = 0, nb = 0;
-    if (ngood > 0) {
-        nb = chunk_size(ngood, per_chunk, 0, on_cpu, split);
-        int nn = (size_t)nb < ngood ? chunk_size(ngood - (size_t)nb, per_chunk, (size_t)nb, on_cpu, split) : 0;
-        st = chunk_encode(m, gal, good, nb, good + nb, nn, pipe, &fl[0], &prof, err);
-        if (!st) st = chunk_flows(m, gal, &fl[0], 0, &o, &prof, err);
-        if (st) { fail_from(res, good, 0, ngood, st, err); goto out; }
+    if (ngood > 0 && (st = queue_chunk(m, gal, good, ngood, 0, per_chunk, on_cpu, split, pipe, &fl[0], 0, &o, &prof, err))) {
+        fail_from(res, good, 0, ngood, st, err);
+        goto out;
     }
     for (size_t c0 = 0; c0 < ngood; c0 += (size_t)nb, k++) {
         chunk_state *cur = &cs[k & 1], *prev = &cs[(k + 1) & 1];
@@ -846,15 +846,10 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
             }
         }
         /* the next chunk's encoder and flows, queued behind this chunk's */
-        size_t c1 = c0 + (size_t)nb;
-        if (!st && c1 < ngood) {
-            int n1 = chunk_size(ngood - c1, per_chunk, c1, on_cpu, split);
-            size_t c2 = c1 + (size_t)n1;
-            int n2 = c2 < ngood ? chunk_size(ngood - c2, per_chunk, c2, on_cpu, split) : 0;
-            st = chunk_encode(m, gal, good + c1, n1, good + c2, n2, pipe, fnext, &prof, err);
-            if (!st) st = chunk_flows(m, gal, fnext, (k + 1) & 1, &o, &prof, err);
-        }
-        if (!st) st = chunk_collect(m, f, &o, cur->samples, cur->pdet, cur->bad, has_flags, &prof, err);
+        if (!st && c0 + (size_t)nb < ngood)
+            st = queue_chunk(m, gal, good, ngood, c0 + (size_t)nb, per_chunk, on_cpu, split, pipe, fnext,
+                             (k + 1) & 1, &o, &prof, err);
+        if (!st) st = chunk_collect(m, f, &o, cur->samples, cur->pdet, cur->bad, host_threads, &prof, err);
         /* galaxies whose pixels the device flagged: the host scan names the
          * pixel (their samples are discarded, the others' unaffected: no
          * stage mixes galaxies) */

@@ -71,14 +71,34 @@ fail:
     return st;
 }
 
+void *gp_model_host_alloc(gp_model *m, size_t bytes)
+{
+    const gp_backend_ops *ops = m->be->ops;
+    if (ops->host_alloc) {
+        gp_error herr;
+        gp_error_clear(&herr);
+        void *p = ops->host_alloc(m->be, bytes, &herr);
+        if (p) return p;
+        /* no page-locked memory to be had: plain memory works, only slower */
+    }
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 1) == 0 ? p : NULL;
+}
+
+void gp_model_host_free(gp_model *m, void *p)
+{
+    if (!p) return;
+    const gp_backend_ops *ops = m ? m->be->ops : NULL;
+    if (ops && ops->host_owns && ops->host_owns(m->be, p, 1)) ops->host_free(m->be, p);
+    else free(p);
+}
+
 void gp_model_host_areas_free(gp_model *m)
 {
     for (int i = 0; i < 2; i++) {
-        if (m->dl[i] && m->dl_backend[i] && m->be->ops->host_free) m->be->ops->host_free(m->be, m->dl[i]);
-        else free(m->dl[i]);
+        gp_model_host_free(m, m->dl[i]);
         m->dl[i] = NULL;
         m->dl_bytes[i] = 0;
-        m->dl_backend[i] = 0;
     }
 }
 
@@ -97,28 +117,14 @@ float *gp_cutouts_alloc(gp_model *m, size_t n, gp_error *err)
     if (!m) { GP_FAIL(err, GP_ERR_ARG, "gp_cutouts_alloc: NULL model"); return NULL; }
     if (n > ((size_t)1 << 30)) { GP_FAIL(err, GP_ERR_ARG, "gp_cutouts_alloc: %zu cutouts is too many", n); return NULL; }
     size_t bytes = sizeof(float) * GP_CUTOUT_PIXELS * (n ? n : 1);
-    const gp_backend_ops *ops = m->be->ops;
-    if (ops->host_alloc) {
-        gp_error herr;
-        gp_error_clear(&herr);
-        void *p = ops->host_alloc(m->be, bytes, &herr);
-        if (p) return p;
-        /* no page-locked memory to be had: plain memory works, only slower */
-    }
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes) != 0) {
-        GP_FAIL(err, GP_ERR_NOMEM, "gp_cutouts_alloc: cannot allocate %zu cutouts (%zu bytes)", n, bytes);
-        return NULL;
-    }
+    void *p = gp_model_host_alloc(m, bytes);
+    if (!p) GP_FAIL(err, GP_ERR_NOMEM, "gp_cutouts_alloc: cannot allocate %zu cutouts (%zu bytes)", n, bytes);
     return p;
 }
 
 void gp_cutouts_free(gp_model *m, float *p)
 {
-    if (!p) return;
-    const gp_backend_ops *ops = m ? m->be->ops : NULL;
-    if (ops && ops->host_owns && ops->host_owns(m->be, p, 1)) ops->host_free(m->be, p);
-    else free(p);
+    gp_model_host_free(m, p);
 }
 
 const char *gp_model_path(const gp_model *m) { return gp_weights_path(m->w); }

@@ -11,12 +11,18 @@ struct gp_model {
     gp_backend *be;
     char        note[1200];
     /* gp_infer's host areas for the samples of two chunks in flight, kept
-     * between calls: host_alloc() memory (page-locked on a GPU, so that
-     * downloads into it run beside the next chunk's work) or malloc'd */
+     * between calls (gp_model_host_alloc: page-locked on a GPU, so that
+     * downloads into them run beside the next chunk's work) */
     void       *dl[2];
     size_t      dl_bytes[2];
-    int         dl_backend[2];   /* from host_alloc() */
 };
+
+/* gp_model_host_alloc() - `bytes` of host memory that the model's backend
+ * copies from and to directly (host_alloc: page-locked on a GPU) when it
+ * can, else plain (64-byte aligned); NULL when neither can be had.
+ * gp_model_host_free() releases either kind (NULL is a no-op). */
+void *gp_model_host_alloc(gp_model *m, size_t bytes);
+void  gp_model_host_free(gp_model *m, void *p);
 
 /* gp_model_host_areas_free() - release m->dl (gp_model_close does). */
 void gp_model_host_areas_free(gp_model *m);
