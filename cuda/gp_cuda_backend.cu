@@ -15,7 +15,8 @@
  * cuDNN (float32 is the default); GP_CUDA_CONV_ALGO=heuristic picks
  * convolution algorithms by cuDNN's heuristics instead of timing them
  * (cudnnFind); GP_CUDA_CHUNK=N sets the galaxies per inference chunk
- * (default: from the device's free memory).
+ * (default: from the device's free memory); GP_CUDA_FLOW_OCC=3 runs the
+ * flow kernel at three blocks an SM (gp_cuda_flows.cu).
  */
 #include "config.h"
 
@@ -732,6 +733,8 @@ static int cuda_init(gp_backend *be, gp_cuda *c, gp_error *err)
     c->tf32 = env_flag("GP_CUDA_TF32");
     const char *algo = getenv("GP_CUDA_CONV_ALGO");
     c->find_algo = !(algo && strcmp(algo, "heuristic") == 0);
+    const char *occ = getenv("GP_CUDA_FLOW_OCC");
+    c->flow_occ3 = occ && strcmp(occ, "3") == 0;
     GP_CUBLAS(err, what, cublasCreate, &c->blas);
     GP_CUBLAS(err, what, cublasSetStream, c->blas, c->stream);
     GP_CUBLAS(err, what, cublasSetMathMode, c->blas,

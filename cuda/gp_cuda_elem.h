@@ -447,12 +447,11 @@ GP_CU_FN void gp_cu_flowstep_inverse(const gp_cu_flowstep *s, const gp_cu_cond_w
                                      float S, int act, float slope, float *x)
 {
     float xk[4] = { 0.0f, 0.0f, 0.0f, 0.0f }, st[8];
+    int tidx[4];
     for (int k = 0; k < s->nkeep; k++) xk[k] = x[s->keep[k]];
+    for (int k = 0; k < s->nt; k++) tidx[k] = s->trans[k];
     gp_cu_cond_row(&s->c, w, gG, xk, act, slope, st);
-    for (int k = 0; k < s->nt; k++) {
-        float sc = S * tanhf(st[k] / S), t = st[s->nt + k];
-        x[s->trans[k]] = (x[s->trans[k]] - t) * expf(-sc);
-    }
+    gp_cu_coupling_row(0, x, 4, tidx, s->nt, st, S, -1, NULL);
 }
 
 /* Conditioner j of a chain in its packed order: core couplings, line
@@ -482,9 +481,10 @@ GP_CU_FN float gp_cu_oh_inverse(const gp_cu_chain *ch, const gp_cu_cond_w *w, co
                                 const float *xc, float xo, float mean)
 {
     float st[8];
+    const int only[1] = { 0 };
     gp_cu_cond_row(&ch->oh, w, gG, xc, ch->act, ch->slope, st);
-    float sc = ch->oh_S * tanhf(st[0] / ch->oh_S);
-    return (xo - st[1]) * expf(-sc) + mean;
+    gp_cu_coupling_row(0, &xo, 1, only, 1, st, ch->oh_S, -1, NULL);
+    return xo + mean;
 }
 
 /* Row r's results: the core values xc, O/H xo and line residuals xl (+ the

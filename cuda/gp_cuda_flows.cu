@@ -17,14 +17,14 @@
  * deeper than gp_cuda_elem.h's limits) are declined by member_sample_fits
  * and composed by gp_infer.
  *
- * Environment (benchmarks): GP_CUDA_FLOW_OCC=3 runs the kernel at three
- * blocks an SM (registers capped, some spilled) instead of two.
+ * GP_CUDA_FLOW_OCC=3 (benchmarks, read at open: gp_cuda.flow_occ3) runs
+ * the kernel at three blocks an SM (registers capped, some spilled)
+ * instead of two.
  */
 #include "config.h"
 
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "gp_cuda.h"
@@ -101,12 +101,29 @@ int gp_cuda_member_sample_fits(gp_backend *be, const gp_net *net, int k)
     return net && gp_cu_chain_fill(net, k, &ch);
 }
 
-/* G = trunk W_ctx^T + b0 for one conditioner (the composed path's dense). */
-static int context_term(gp_backend *be, const gp_cond_mlp *c, const float *trunk, int ngal, float *G,
-                        gp_error *err)
+/* Member mm's conditioner j in the chain's packed order (core couplings,
+ * line couplings, O/H), ncore and nline couplings. */
+static const gp_cond_mlp *member_cond(const gp_member *mm, int ncore, int nline, int j)
 {
-    return gp_cuda_dense(be, trunk, ngal, c->nctx, c->w_ctx, c->net.layer[0].b, c->net.layer[0].out,
-                         GP_ACT_NONE, 0.0f, G, err);
+    if (j < ncore) return &mm->core_flow.layer[j].cond;
+    if (j < ncore + nline) return &mm->line_flow.layer[j - ncore].cond;
+    return &mm->oh_flow.cond;
+}
+
+/* The packing and the sampling kernels for ch (its context terms, index
+ * arrays and outputs filled; packed: nterms x GP_CU_COND_W_FLOATS). */
+static int launch(gp_cuda *c, const gp_cu_chain &ch, int nterms, int rows, const char *what, gp_error *err)
+{
+    k_pack<<<(unsigned)((nterms * GP_CU_COND_W_FLOATS + 255) / 256), 256, 0, c->stream>>>(ch, nterms,
+                                                                                      (float *)ch.packed);
+    GP_CU_LAUNCHED(err, what);
+    unsigned blocks = (unsigned)((rows + GP_CU_FLOW_THREADS - 1) / GP_CU_FLOW_THREADS);
+    /* registers: ~225 a thread and no spill at 2 blocks an SM (the default),
+     * or 168 with ~50 bytes spilled at 3 (GP_CUDA_FLOW_OCC=3) */
+    if (c->flow_occ3) k_member_sample<3><<<blocks, GP_CU_FLOW_THREADS, 0, c->stream>>>(ch, rows);
+    else k_member_sample<2><<<blocks, GP_CU_FLOW_THREADS, 0, c->stream>>>(ch, rows);
+    GP_CU_LAUNCHED(err, what);
+    return GP_OK;
 }
 
 int gp_cuda_member_sample(gp_backend *be, const gp_net *net, int k, uint64_t seed, const uint64_t *gal_id,
@@ -131,24 +148,18 @@ int gp_cuda_member_sample(gp_backend *be, const gp_net *net, int k, uint64_t see
             return GP_FAIL(err, GP_ERR_ARG, "CUDA %s: row %d maps to galaxy %d", what, r, row_gal[r]);
     int st = gp_cuda_enter(c, what, err);
     if (st) return st;
-    /* context terms: one [ngal x H] block per conditioner */
+    /* context terms G = trunk W_ctx^T + b0 (the composed path's dense), one
+     * [ngal x H] block per conditioner, then the packed conditioners */
     const size_t per = (size_t)ngal * GP_CU_FLOW_H;
     const int nterms = ch.ncore + ch.nline + 1;
     float *G = (float *)be->ops->alloc(be, sizeof(float) * (per + GP_CU_COND_W_FLOATS) * (size_t)nterms);
     if (!G) return GP_FAIL(err, GP_ERR_NOMEM, "CUDA %s: cannot allocate %d context terms", what, nterms);
-    float *packed = G + per * (size_t)nterms;   /* (16-byte aligned: per is a multiple of 64) */
-    const gp_member *mm = &net->member[k];
-    for (int i = 0; i < ch.ncore && !st; i++) {
-        ch.core[i].c.G = G + per * (size_t)i;
-        st = context_term(be, &mm->core_flow.layer[i].cond, trunk, ngal, G + per * (size_t)i, err);
-    }
-    for (int i = 0; i < ch.nline && !st; i++) {
-        ch.line[i].c.G = G + per * (size_t)(ch.ncore + i);
-        st = context_term(be, &mm->line_flow.layer[i].cond, trunk, ngal, G + per * (size_t)(ch.ncore + i), err);
-    }
-    if (!st) {
-        ch.oh.G = G + per * (size_t)(nterms - 1);
-        st = context_term(be, &mm->oh_flow.cond, trunk, ngal, G + per * (size_t)(nterms - 1), err);
+    for (int j = 0; j < nterms && !st; j++) {
+        const gp_cond_mlp *cm = member_cond(&net->member[k], ch.ncore, ch.nline, j);
+        float *Gj = G + per * (size_t)j;
+        ((gp_cu_cond *)gp_cu_chain_cond(&ch, j))->G = Gj;
+        st = gp_cuda_dense(be, trunk, ngal, cm->nctx, cm->w_ctx, cm->net.layer[0].b, cm->net.layer[0].out,
+                           GP_ACT_NONE, 0.0f, Gj, err);
     }
     const void *d_id = NULL, *d_rg = NULL, *d_si = NULL;
     if (!st) st = gp_cuda_index(c, gal_id, sizeof(uint64_t) * (size_t)ngal, &d_id, what, err);
@@ -164,25 +175,9 @@ int gp_cuda_member_sample(gp_backend *be, const gp_net *net, int k, uint64_t see
         ch.out_core = core;
         ch.out_oh = oh;
         ch.out_line = line;
-        ch.packed = packed;
-        k_pack<<<(unsigned)((nterms * GP_CU_COND_W_FLOATS + 255) / 256), 256, 0, c->stream>>>(ch, nterms, packed);
-        cudaError_t pe = cudaGetLastError();
-        if (pe != cudaSuccess) {
-            st = gp_cuda_fail_rt(err, pe, what, "kernel launch (packing)", __func__, __FILE__, __LINE__);
-            be->ops->free(be, G);
-            return st;
-        }
-        unsigned blocks = (unsigned)((rows + GP_CU_FLOW_THREADS - 1) / GP_CU_FLOW_THREADS);
-        /* registers: 254 a thread and no spill at 2 blocks an SM (the
-         * default), or 3 blocks with ~200 bytes spilled (GP_CUDA_FLOW_OCC=3) */
-        const char *occ = getenv("GP_CUDA_FLOW_OCC");
-        if (occ && strcmp(occ, "3") == 0)
-            k_member_sample<3><<<blocks, GP_CU_FLOW_THREADS, 0, c->stream>>>(ch, rows);
-        else
-            k_member_sample<2><<<blocks, GP_CU_FLOW_THREADS, 0, c->stream>>>(ch, rows);
-        cudaError_t e = cudaGetLastError();
-        if (e != cudaSuccess) st = gp_cuda_fail_rt(err, e, what, "kernel launch", __func__, __FILE__, __LINE__);
+        ch.packed = G + per * (size_t)nterms;   /* (16-byte aligned: per is a multiple of 64) */
+        st = launch(c, ch, nterms, rows, what, err);
     }
-    be->ops->free(be, G);   /* stream-ordered: after the kernel */
+    be->ops->free(be, G);   /* stream-ordered: after the kernels */
     return st;
 }
