@@ -373,11 +373,11 @@ static int eval_figures(const char *outdir, long nt, const double *med, const do
         double nx[21], ny[21];
         for (int q = 0; q < NQ; q++) {
             long n = 0;
-            for (long i = 0; i < nt; i++) if (mask[i * NQ + q]) x[n++] = fabs(pit[i * NQ + q] - 0.5);
+            for (long i = 0; i < nt; i++) if (mask[i * NQ + q]) x[n++] = pit[i * NQ + q];
             for (int k = 0; k <= 20; k++) {
                 double a = k / 20.0;
                 long c = 0;
-                for (long i = 0; i < n; i++) c += x[i] <= a / 2;
+                for (long i = 0; i < n; i++) c += gp_eval_pit_covered(x[i], a);
                 nx[k] = a; ny[k] = n ? (double)c / n : NAN;
             }
             gp_plot_style cs = { col[q][0], col[q][1], col[q][2], 1, 2, 0, 0, qlabel[q] };
