@@ -21,6 +21,10 @@ tests_test_weights_LDADD = $(TEST_LDADD) $(ZLIB_LIBS)
 TESTS += tests/test_model_info.sh
 dist_check_SCRIPTS += tests/test_model_info.sh
 
+# mock -> train -> eval through the command line; eval's figures recomputed from its tables
+TESTS += tests/test_train_eval_cli.sh
+dist_check_SCRIPTS += tests/test_train_eval_cli.sh
+
 
 noinst_HEADERS += tests/gp_test_util.h
 check_PROGRAMS += tests/test_layers

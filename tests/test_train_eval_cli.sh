@@ -1,0 +1,152 @@
+#!/bin/sh
+# test_train_eval_cli.sh: the training protocol end to end through the
+# command line, as a user retraining galpost would run it: `galpost mock
+# shards` writes a small sample, `galpost train` trains a photometry-only
+# model and a (tiny) image model on it, and `galpost eval` evaluates both on
+# the test split they never saw.  Every figure eval writes to metrics.csv is
+# recomputed here from its per-galaxy table (galaxies.csv) by plain awk
+# loops: R^2 of the posterior median and of the posterior mean, RMSE, bias,
+# interval and PIT coverage, the classifier's accuracy; `--record` puts the
+# same figures into the model file and changes nothing else; bad arguments
+# and missing shards are refused with messages.
+set -u
+top=${GP_TOP_BUILDDIR:?GP_TOP_BUILDDIR is not set (run through make check)}
+G=$top/galpost
+[ -x "$G" ] || { echo "no galpost binary at $G"; exit 99; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/gp_train_eval.XXXXXX") || exit 99
+trap 'rm -rf "$T"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$G" mock shards -n 400 --shard-size 200 --seed 5 -o "$T/m" 2>"$T/err" || fail "mock shards: $(cat "$T/err")"
+
+# ---- training: photometry-only model, then a tiny image model ----
+"$G" train --photometry -o "$T/p.gpw" -w "$T/p.work" --vae-count 40 --ensemble 2 --flow-epochs 3 \
+    --patience 2 --threads 1 --seed 3 "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
+    || fail "train --photometry: $(tail -5 "$T/train.out")"
+[ -s "$T/p.gpw" ] || fail "train wrote no model"
+grep -q 'member 1 done: best validation loss' "$T/p.work/train.log" || fail "train.log lacks the members' results"
+"$G" model info "$T/p.gpw" >"$T/info" 2>&1 || fail "model info of the trained model"
+grep -E -q 'train\.split\.test +I64 +55$' "$T/info" || fail "unexpected test split: $(grep split "$T/info")"
+
+"$G" train -o "$T/i.gpw" -w "$T/i.work" --vae-count 48 --vae-epochs 1 --ensemble 2 --flow-epochs 2 \
+    --patience 2 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 \
+    --flow-hidden 16 --couplings 2 "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
+    || fail "train (image): $(tail -5 "$T/train.out")"
+grep -q 'vae epoch 1/1' "$T/i.work/train.log" || fail "the image model's train.log lacks the VAE epoch"
+
+# ---- evaluation ----
+# check_eval DIR MODEL: metrics.csv against figures recomputed from galaxies.csv,
+# which has one row for each of the model's train.split.test galaxies
+check_eval() {
+    d=$1
+    nt=$("$G" model info "$2" | awk '$1 == "train.split.test" { print $3 }')
+    for f in report.md metrics.csv galaxies.csv eval.log; do [ -s "$d/$f" ] || fail "$d/$f missing or empty"; done
+    for f in pred_vs_true.png pit.png calibration.png; do
+        [ "$(head -c 8 "$d/$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$d/$f is not a PNG"
+    done
+    grep -i -q -E '(^|,)-?(nan|inf)' "$d/metrics.csv" && fail "$d/metrics.csv has a NaN or infinity"
+    grep -q '^| galpost, posterior mean |' "$d/report.md" || fail "$d/report.md lacks the posterior-mean row"
+    [ "$(($(wc -l <"$d/galaxies.csv") - 1))" -eq "${nt:-0}" ] || fail "$d/galaxies.csv: not ${nt:-?} test galaxies"
+    awk -F, '
+        function bad(msg) { print "FAIL: '"$d"': " msg > "/dev/stderr"; failed = 1 }
+        function near(a, b) { return (a - b) <= 2e-6 && (b - a) <= 2e-6 }
+        FNR == NR {
+            if (FNR == 1) {
+                nq = (NF - 3) / 6
+                for (q = 0; q < nq; q++) { name[q] = $(4 + 6 * q); sub(/_true$/, "", name[q]) }
+                next
+            }
+            ng++
+            if (($2 > 0.5) == ($3 == 1)) right++
+            for (q = 0; q < nq; q++) {
+                c = 4 + 6 * q
+                if ($c == "") continue
+                t = $c + 0; n[q]++; st[q] += t; stt[q] += t * t
+                if (!($(c + 3) <= $(c + 1) && $(c + 1) <= $(c + 4))) bad(name[q] " median outside its 68% interval")
+                e = $(c + 1) - t; sse[q] += e * e; sb[q] += e
+                e = $(c + 2) - t; ssm[q] += e * e
+                if (t >= $(c + 3) + 0 && t <= $(c + 4) + 0) c68[q]++
+                p = $(c + 5) - 0.5; if (p < 0) p = -p
+                if (p <= 0.34) p68[q]++
+            }
+            next
+        }
+        FNR == 1 { next }
+        $1 == "galpost" && $2 == "classifier_accuracy" {
+            if (!near($4, right / ng)) bad("accuracy " $4 " vs " right / ng)
+            seen_acc = 1
+            next
+        }
+        $1 == "galpost" {
+            for (q = 0; q < nq && name[q] != $2; q++);
+            if (q == nq) { bad("unknown quantity " $2); next }
+            seen[q] = 1
+            sst = stt[q] - st[q] * st[q] / n[q]
+            if ($3 != n[q]) bad($2 " n " $3 " vs " n[q])
+            if (!near($4, 1 - sse[q] / sst)) bad($2 " R^2 " $4 " vs " 1 - sse[q] / sst)
+            if (!near($5, sqrt(sse[q] / n[q]))) bad($2 " RMSE " $5 " vs " sqrt(sse[q] / n[q]))
+            if (!near($6, sb[q] / n[q])) bad($2 " bias " $6 " vs " sb[q] / n[q])
+            if (!near($9, c68[q] / n[q])) bad($2 " 68% coverage " $9 " vs " c68[q] / n[q])
+            if (!near($15, p68[q] / n[q])) bad($2 " 68% PIT coverage " $15 " vs " p68[q] / n[q])
+            if (!near($17, 1 - ssm[q] / sst)) bad($2 " R^2 of the mean " $17 " vs " 1 - ssm[q] / sst)
+            if (!near($18, sqrt(ssm[q] / n[q]))) bad($2 " RMSE of the mean " $18 " vs " sqrt(ssm[q] / n[q]))
+            if (!($10 >= $9 && $10 <= 1)) bad($2 " 95% coverage " $10 " below the 68% one")
+            next
+        }
+        { baseline[$1]++ }
+        END {
+            if (nq != 9) bad(nq " quantities in galaxies.csv")
+            for (q = 0; q < nq; q++) if (!seen[q]) bad("metrics.csv lacks " name[q])
+            if (!seen_acc) bad("metrics.csv lacks the classifier accuracy")
+            if (baseline["\"photometry + MLP\""] != 9) bad("metrics.csv lacks the photometry + MLP baseline")
+            exit failed
+        }' "$d/galaxies.csv" "$d/metrics.csv" || fail "$d: metrics.csv disagrees with galaxies.csv"
+}
+
+sum_before=$(cksum <"$T/p.gpw")
+"$G" eval -m "$T/p.gpw" -o "$T/evp" --threads 1 "$T"/m/shard-*.fits >"$T/eval.out" 2>&1 \
+    || fail "eval: $(tail -5 "$T/eval.out")"
+[ "$(cksum <"$T/p.gpw")" = "$sum_before" ] || fail "eval without --record changed the model file"
+check_eval "$T/evp" "$T/p.gpw"
+# the photometry of a 400-galaxy mock says something about stellar mass and redshift even after 3 epochs
+awk -F, '$1 == "galpost" && ($2 == "lgm_tot_p50" || $2 == "z") && !($4 > 0.3) { exit 1 }' "$T/evp/metrics.csv" \
+    || fail "photometry model: R^2 of log M* or z at most 0.3: $(grep -E 'lgm_tot|,z,' "$T/evp/metrics.csv")"
+
+# --record: the same figures into the file, nothing else changed
+# (the header's size, checksum and entry count change with the eval.* keys)
+"$G" model info "$T/p.gpw" | tail -n +7 | grep -v '^  eval\.' >"$T/b"
+cp -r "$T/evp" "$T/evp.first"
+"$G" eval -m "$T/p.gpw" -o "$T/evp" --threads 1 --record "$T"/m/shard-*.fits >"$T/eval.out" 2>&1 \
+    || fail "eval --record: $(tail -5 "$T/eval.out")"
+cmp -s "$T/evp/metrics.csv" "$T/evp.first/metrics.csv" || fail "a second eval gave other figures"
+"$G" model info "$T/p.gpw" >"$T/info" 2>&1 || fail "model info after --record"
+tail -n +7 "$T/info" | grep -v '^  eval\.' >"$T/a"
+cmp -s "$T/a" "$T/b" || fail "--record changed more than eval.*: $(diff "$T/b" "$T/a" | head -5)"
+acc=$(awk -F, '$2 == "classifier_accuracy" { print $4 }' "$T/evp/metrics.csv")
+rec=$(awk '$1 == "eval.classifier_accuracy" { print $3 }' "$T/info")
+awk -v a="$acc" -v b="$rec" 'BEGIN { exit !(a - b < 1e-6 && b - a < 1e-6) }' \
+    || fail "recorded accuracy $rec, metrics.csv $acc"
+r2m=$(awk -F, '$1 == "galpost" && $2 == "z" { print $17 }' "$T/evp/metrics.csv")
+grep '^  eval\.r2_mean ' "$T/info" | tr -d '[],' | awk -v want="$r2m" '{ d = $5 - want; exit !(d < 1e-6 && d > -1e-6) }' \
+    || fail "recorded eval.r2_mean of z differs from metrics.csv ($r2m): $(grep 'eval.r2_mean' "$T/info")"
+
+"$G" eval -m "$T/i.gpw" -o "$T/evi" --threads 1 --latents "$T/i.work/latents.f32" "$T"/m/shard-*.fits \
+    >"$T/eval.out" 2>&1 || fail "eval (image): $(tail -5 "$T/eval.out")"
+check_eval "$T/evi" "$T/i.gpw"
+for b in "image embedding + MLP" "image embedding + kNN (k=10)"; do
+    [ "$(grep -c -F "\"$b\"," "$T/evi/metrics.csv")" -eq 9 ] || fail "image model: metrics.csv lacks the $b baseline"
+done
+
+# ---- refusals ----
+"$G" eval -m "$T/p.gpw" -o "$T/x" "$T/m/absent.fits" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q -F "$T/m/absent.fits" "$T/err" || fail "missing shard: rc $rc, $(cat "$T/err")"
+"$G" eval -m "$T/p.gpw" "$T"/m/shard-*.fits >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "eval without -o: rc $rc"
+"$G" model random "$T/r.gpw" --small --photometry >/dev/null 2>&1 || fail "model random"
+"$G" eval -m "$T/r.gpw" -o "$T/x" "$T"/m/shard-*.fits >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'nothing to evaluate' "$T/err" || fail "untrained model: rc $rc, $(cat "$T/err")"
+"$G" train -o "$T/x.gpw" --flow-epochs 0 "$T"/m/shard-*.fits >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q 'flow-epochs' "$T/err" || fail "train --flow-epochs 0: rc $rc"
+[ -e "$T/x.gpw" ] && fail "a refused train left $T/x.gpw"
+echo PASS
