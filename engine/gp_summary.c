@@ -160,34 +160,51 @@ int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *e
     double p_detect = out->p_detect;
     memset(out, 0, sizeof *out);
     out->p_detect = p_detect;
-    double *v = malloc(sizeof(double) * (size_t)n * 8);
+    /* v: the selection's scratch (8 columns, reused by the line diagnostics);
+     * x: the samples by quantity, then centred */
+    double *v = malloc(sizeof(double) * (size_t)n * (8 + GP_NQ));
     if (!v) return GP_FAIL(err, GP_ERR_NOMEM, "summary: cannot allocate %d samples", n);
+    double *xq = v + 8 * (size_t)n;
 
+    /* Sums over the samples in ascending order, as a loop per quantity (and
+     * per pair of quantities) would add them, but with the quantities inner:
+     * nine independent chains of additions instead of one at a time. */
+    double sum[GP_NQ] = {0}, ss[GP_NQ] = {0};
+    for (int i = 0; i < n; i++)
+        for (int q = 0; q < GP_NQ; q++) {
+            double t = samples[(size_t)i * GP_NQ + q];
+            xq[(size_t)q * n + i] = t;
+            sum[q] += t;
+        }
     for (int q = 0; q < GP_NQ; q++) {
-        double s = 0;
-        for (int i = 0; i < n; i++) s += (v[i] = samples[(size_t)i * GP_NQ + q]);
-        double mean = s / n, ss = 0;
-        for (int i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
-        out->mean[q] = mean;
-        out->std[q] = sqrt(ss / n);
+        out->mean[q] = sum[q] / n;
+        memcpy(v, xq + (size_t)q * n, sizeof(double) * (size_t)n);
         gp_stat st;
         stat_of(v, n, &st);
         out->median[q] = st.median;
         out->p16[q] = st.p16;
         out->p84[q] = st.p84;
     }
-    for (int a = 0; a < GP_NQ; a++)
+    for (int i = 0; i < n; i++)
+        for (int q = 0; q < GP_NQ; q++) {
+            double d = xq[(size_t)q * n + i] - out->mean[q];
+            xq[(size_t)q * n + i] = d;
+            ss[q] += d * d;
+        }
+    for (int q = 0; q < GP_NQ; q++) out->std[q] = sqrt(ss[q] / n);
+    for (int a = 0; a < GP_NQ; a++) {
+        const double *xa = xq + (size_t)a * n;
+        double c[GP_NQ] = {0};
+        for (int i = 0; i < n; i++)
+            for (int b = a; b < GP_NQ; b++) c[b] += xa[i] * xq[(size_t)b * n + i];
         for (int b = a; b < GP_NQ; b++) {
-            double c = 0;
-            for (int i = 0; i < n; i++)
-                c += (samples[(size_t)i * GP_NQ + a] - out->mean[a]) * (samples[(size_t)i * GP_NQ + b] - out->mean[b]);
-            c /= n;
             double d = out->std[a] * out->std[b];
-            double r = a == b ? 1.0 : (d > 0 ? c / d : 0.0);
+            double r = a == b ? 1.0 : (d > 0 ? c[b] / n / d : 0.0);
             if (r > 1) r = 1;
             if (r < -1) r = -1;
             out->corr[a][b] = out->corr[b][a] = r;
         }
+    }
 
     /* per-sample line diagnostics */
     double *sfr = v, *dec = v + n, *av = v + 2 * (size_t)n, *n2oh = v + 3 * (size_t)n,
