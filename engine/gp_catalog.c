@@ -23,6 +23,7 @@ struct gp_catalog {
     float  *mag;      /* n x 5 */
     float  *ext;      /* n x 5 */
     int    *type;     /* n, -1 when unknown */
+    uint64_t *objid;  /* n, 0 when the catalogue has no objID column */
     int     has_ext;
     size_t *order;    /* usable rows sorted by dec */
     double *sdec;     /* their declinations */
@@ -50,6 +51,7 @@ void gp_catalog_close(gp_catalog *c)
     if (!c) return;
     free(c->path); free(c->ra); free(c->dec); free(c->mag); free(c->ext); free(c->order);
     free(c->type);
+    free(c->objid);
     free(c->sdec);
     free(c);
 }
@@ -67,7 +69,8 @@ static int catalog_alloc(gp_catalog *c, size_t n, gp_error *err)
     c->mag = malloc(sizeof(float) * 5 * m);
     c->ext = calloc(5 * m, sizeof(float));
     c->type = malloc(sizeof(int) * m);
-    if (!c->ra || !c->dec || !c->mag || !c->ext || !c->type)
+    c->objid = calloc(m, sizeof(uint64_t));
+    if (!c->ra || !c->dec || !c->mag || !c->ext || !c->type || !c->objid)
         return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for %zu rows", c->path, n);
     return GP_OK;
 }
@@ -138,6 +141,33 @@ static int fits_read_bands(gp_catalog *c, fitsfile *fp, const char *prefix, floa
     return GP_OK;
 }
 
+/* The objID column: 64-bit integers (CasJobs tables) or decimal strings
+ * (photoObj files write OBJID as 19 characters). */
+static int fits_read_objid(gp_catalog *c, fitsfile *fp, int col, gp_error *err)
+{
+    int status = 0, typecode = 0, anynul = 0;
+    long repeat = 0, width = 0, n = (long)c->n;
+    fits_get_coltype(fp, col, &typecode, &repeat, &width, &status);
+    if (!status && typecode != TSTRING) {
+        LONGLONG nul = 0;
+        /* SDSS objIDs are below 2^63 */
+        fits_read_col(fp, TLONGLONG, col, 1, 1, n, &nul, (LONGLONG *)c->objid, &anynul, &status);
+    }
+    for (long i = 0; !status && typecode == TSTRING && i < n; i++) {
+        char buf[80] = "", *p = buf, *end = NULL;
+        if (repeat >= (long)sizeof buf) break;
+        fits_read_col(fp, TSTRING, col, i + 1, 1, 1, NULL, &p, &anynul, &status);
+        while (*p == ' ') p++;
+        errno = 0;
+        unsigned long long id = *p ? strtoull(p, &end, 10) : 0;
+        if (*p && (*p == '-' || errno || (*end && *end != ' ')))
+            return GP_FAIL(err, GP_ERR_FORMAT, "%s: row %ld: objID '%s' is not an object ID", c->path, i + 1, buf);
+        c->objid[i] = (uint64_t)id;
+    }
+    if (status) return gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
+    return GP_OK;
+}
+
 static int catalog_read_fits(gp_catalog *c, gp_error *err)
 {
     fitsfile *fp = NULL;
@@ -162,6 +192,8 @@ static int catalog_read_fits(gp_catalog *c, gp_error *err)
     int found = 0;
     if (!st) st = fits_read_bands(c, fp, "modelMag", c->mag, 1, &found, err);
     if (!st) st = fits_read_bands(c, fp, "extinction", c->ext, 0, &c->has_ext, err);
+    int cid = fits_col(fp, "objID");
+    if (!st && cid) st = fits_read_objid(c, fp, cid, err);
     int ctype = fits_col(fp, "type");
     for (long i = 0; !st && i < n; i++) c->type[i] = -1;
     if (!st && ctype) {
@@ -215,7 +247,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
     char **f = malloc(sizeof(char *) * CSV_MAX_FIELDS);
     char **names = malloc(sizeof(char *) * CSV_MAX_FIELDS);
     if (!f || !names) { free(f); free(names); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path); }
-    int nnames = 0, icol[12], only_r = 0, itype = -1;
+    int nnames = 0, icol[12], only_r = 0, itype = -1, iid = -1;
     size_t rows = 0, rcap = 0;
 
     while ((len = getline(&line, &cap, in)) >= 0) {
@@ -260,6 +292,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
             }
             c->has_ext = next == 5 || only_r;
             itype = csv_find(names, nnames, "type");
+            iid = csv_find(names, nnames, "objID");
             continue;
         }
         if (*p == '#') continue;
@@ -281,7 +314,9 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
             if (next) c->ext = next;
             int *ntype = realloc(c->type, sizeof(int) * nc);
             if (ntype) c->type = ntype;
-            if (!nra || !ndec || !nmag || !next || !ntype) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", c->path, lineno); break; }
+            uint64_t *nid = realloc(c->objid, sizeof(uint64_t) * nc);
+            if (nid) c->objid = nid;
+            if (!nra || !ndec || !nmag || !next || !ntype || !nid) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", c->path, lineno); break; }
             rcap = nc;
         }
         double v[12];
@@ -300,6 +335,18 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         c->ra[rows] = v[0];
         c->dec[rows] = v[1];
         c->type[rows] = itype >= 0 && *f[itype] ? atoi(f[itype]) : -1;
+        c->objid[rows] = 0;
+        if (iid >= 0 && *f[iid]) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long id = strtoull(f[iid], &end, 10);
+            if (*end || errno || f[iid][0] == '-') {
+                st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%s' is not an object ID",
+                             c->path, lineno, names[iid], f[iid]);
+                break;
+            }
+            c->objid[rows] = (uint64_t)id;
+        }
         for (int b = 0; b < 5; b++) {
             c->mag[5 * rows + b] = (float)v[2 + b];
             c->ext[5 * rows + b] = !c->has_ext ? 0.0f : only_r ? (float)v[7 + 2] * ext_ratio[b] : (float)v[7 + b];
@@ -382,6 +429,7 @@ static void fill_entry(const gp_catalog *c, size_t r, gp_catalog_entry *out)
     out->dec = c->dec[r];
     out->sep = 0;
     out->type = c->type ? c->type[r] : -1;
+    out->objid = c->objid ? c->objid[r] : 0;
     for (int b = 0; b < 5; b++) {
         out->extinction[b] = c->ext[5 * r + b];
         out->mag[b] = c->mag[5 * r + b] - c->ext[5 * r + b];
@@ -420,8 +468,13 @@ int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_er
 {
     if (!c || !out || row >= c->n)
         return GP_FAIL(err, GP_ERR_ARG, "%s: no row %zu (%zu rows)", c ? c->path : "(null)", row, c ? c->n : 0);
-    if (!row_usable(c, row))
+    if (!row_usable(c, row)) {
+        memset(out, 0, sizeof *out);
+        out->row = row;
+        out->objid = c->objid ? c->objid[row] : 0;
+        out->type = c->type ? c->type[row] : -1;
         return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu has no usable position or magnitudes", c->path, row + 1);
+    }
     fill_entry(c, row, out);
     return GP_OK;
 }

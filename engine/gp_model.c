@@ -152,6 +152,19 @@ int gp_model_default_path(char *buf, size_t size, gp_error *err)
     return GP_OK;
 }
 
+int gp_model_default_photometry_path(char *buf, size_t size, gp_error *err)
+{
+    const char *env = getenv("GALPOST_PHOTOMETRY_MODEL");
+    const char *cand = env && *env ? env : GP_DATADIR "/galpost-photometry.gpw";
+    if (strlen(cand) + 1 > size) return GP_FAIL(err, GP_ERR_ARG, "model path buffer too small");
+    if (access(cand, R_OK) != 0)
+        return GP_FAIL(err, GP_ERR_NOTFOUND, "no model given and the photometry-only model %s is not readable%s",
+                       cand, env && *env ? " ($GALPOST_PHOTOMETRY_MODEL)"
+                                         : " (install galpost, set $GALPOST_PHOTOMETRY_MODEL or use --model)");
+    memcpy(buf, cand, strlen(cand) + 1);
+    return GP_OK;
+}
+
 static long mlp_params(const gp_mlp *mm)
 {
     long n = 0;

@@ -50,7 +50,7 @@ static const char *CSV =
     "objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,"
     "extinction_u,extinction_g,extinction_r,extinction_i,extinction_z\n"
     "1,150.0000,2.0000,19.5,18.1,17.4,17.0,16.8,0.20,0.15,0.10,0.08,0.06\n"
-    "2,150.0010,2.0000,20.5,19.1,18.4,18.0,17.8,0.21,0.16,0.11,0.09,0.07\n"
+    "1237648720693755918,150.0010,2.0000,20.5,19.1,18.4,18.0,17.8,0.21,0.16,0.11,0.09,0.07\n"
     "# a comment\n"
     "3,150.0002,2.0001,-9999,-9999,-9999,-9999,-9999,0,0,0,0,0\n"
     "4,10.0,-30.0,21.0,20.0,19.5,19.2,19.0,0.05,0.04,0.03,0.02,0.01\n"
@@ -70,6 +70,7 @@ static void test_csv_match_and_extinction(void **state)
     /* object 3 (sentinels) is closer to this query than object 1 but unusable */
     assert_int_equal(gp_catalog_match(c, 150.00025, 2.0001, 2.0, &m, &err), GP_OK);
     assert_int_equal(m.row, 0);
+    assert_true(m.objid == 1);
     assert_true(fabs(m.sep - gp_sky_separation(150.00025, 2.0001, 150.0, 2.0)) < 1e-9);
     const float want[5] = { 19.30f, 17.95f, 17.30f, 16.92f, 16.74f };
     for (int b = 0; b < 5; b++) assert_true(fabs(m.mag[b] - want[b]) < 1e-5);
@@ -87,7 +88,9 @@ static void test_csv_match_and_extinction(void **state)
     /* rows by number: the sentinel row is refused */
     assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_OK);
     assert_true(m.ra == 150.001 && m.type == -1 && fabs(m.mag[2] - 18.29f) < 1e-5);
+    assert_true(m.objid == 1237648720693755918ULL);   /* above 2^53: not through a double */
     assert_int_equal(gp_catalog_row(c, 2, &m, &err), GP_ERR_DATA);
+    assert_true(m.row == 2 && m.objid == 3);   /* still named, for a failed row in a batch */
     assert_int_equal(gp_catalog_row(c, 5, &m, &err), GP_ERR_ARG);
     gp_catalog_close(c);
 }
@@ -105,7 +108,18 @@ static void test_csv_without_extinction(void **state)
     gp_catalog_entry m;
     assert_int_equal(gp_catalog_match(c, 20.5, -3.25, 0.5, &m, &err), GP_OK);
     assert_true(m.mag[4] == 16.25f && m.extinction[4] == 0.0f);
+    assert_true(m.objid == 0);   /* no objID column */
     gp_catalog_close(c);
+    /* an objID that is not a non-negative integer: the file, line and column named */
+    p = write_text("badid.csv",
+        "objid,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n"
+        "7,20.5,-3.25,19.0,18.0,17.0,16.5,16.25\n"
+        "-8,20.6,-3.25,19.0,18.0,17.0,16.5,16.25\n");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_FORMAT);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "badid.csv"));
+    assert_non_null(strstr(err.msg, "line 3"));
+    assert_non_null(strstr(err.msg, "objid"));
 }
 
 /* extinction_r alone: the other bands scaled by the SFD98 ratios */
@@ -209,7 +223,7 @@ static void test_real_photoobj(void **state)
     assert_true(gp_catalog_has_extinction(c));
     /* independent read of every row with cfitsio */
     fitsfile *fp = NULL;
-    int status = 0, cra, cdec, cmag, cext, anynul;
+    int status = 0, cra, cdec, cmag, cext, cid, anynul;
     long n = 0;
     fits_open_table(&fp, p, READONLY, &status);
     fits_get_num_rows(fp, &n, &status);
@@ -217,6 +231,7 @@ static void test_real_photoobj(void **state)
     fits_get_colnum(fp, CASEINSEN, "DEC", &cdec, &status);
     fits_get_colnum(fp, CASEINSEN, "MODELMAG", &cmag, &status);
     fits_get_colnum(fp, CASEINSEN, "EXTINCTION", &cext, &status);
+    fits_get_colnum(fp, CASEINSEN, "OBJID", &cid, &status);
     assert_int_equal(status, 0);
     assert_int_equal(gp_catalog_size(c), (size_t)n);
     int matched = 0;
@@ -227,6 +242,9 @@ static void test_real_photoobj(void **state)
         fits_read_col(fp, TDOUBLE, cdec, r, 1, 1, NULL, &dec, &anynul, &status);
         fits_read_col(fp, TFLOAT, cmag, r, 1, 5, NULL, mag, &anynul, &status);
         fits_read_col(fp, TFLOAT, cext, r, 1, 5, NULL, ext, &anynul, &status);
+        char idtext[64] = "", *idp = idtext;
+        fits_read_col(fp, TSTRING, cid, r, 1, 1, NULL, &idp, &anynul, &status);
+        assert_int_equal(status, 0);
         int usable = 1;
         for (int b = 0; b < 5; b++) if (!(mag[b] > -9000 && mag[b] < 9000)) usable = 0;
         gp_catalog_entry m;
@@ -235,6 +253,13 @@ static void test_real_photoobj(void **state)
         assert_int_equal(st, GP_OK);
         if ((long)m.row != r - 1) continue;   /* a duplicate position (deblended child) */
         assert_true(m.type >= 0 && m.type <= 8);    /* PhotoObj TYPE read along */
+        char mine[32];
+        snprintf(mine, sizeof mine, "%llu", (unsigned long long)m.objid);
+        assert_true(m.objid > 0);
+        const char *idt = idtext;
+        while (*idt == ' ') idt++;
+        assert_true(strncmp(idt, mine, strlen(mine)) == 0);   /* the OBJID string, digit for digit */
+        assert_true(idt[strlen(mine)] == '\0' || idt[strlen(mine)] == ' ');
         for (int b = 0; b < 5; b++) assert_true(fabs(m.mag[b] - (mag[b] - ext[b])) < 1e-4);
         matched++;
     }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_infer_cli.sh: `galpost infer` on real files and processes: one row of
 # a mock shard, the whole shard in batch (FITS table, atomically renamed),
-# and the errors a user meets (missing file, bad arguments, unwritable
+# a photometric catalogue in batch (the same table as the shard's), and the
+# errors a user meets (missing file, bad arguments, unwritable
 # output), each with a clear message and the right exit status.
 set -u
 top=${GP_TOP_BUILDDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -36,6 +37,35 @@ json3=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --r
 grep -q "24 galaxies (0 failed)" "$tmp/err" || { cat "$tmp/err"; fail "batch summary line"; }
 ls "$tmp" | grep -q partial && fail "a partial file was left behind"
 head -c 2880 "$tmp/post.fits" | grep -q "SIMPLE  =" || fail "result is not FITS"
+
+# a photometric catalogue in batch (photometry-only model): the shard's own
+# table read as a PhotoObj catalogue gives the same galaxies (objID), the
+# same extinction-corrected magnitudes, hence byte for byte the same table
+"$galpost" model random "$tmp/p.gpw" --small --photometry --seed 4 || fail "model random --photometry"
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$shard" -o "$tmp/ps.fits" --batch 7 2>"$tmp/err" || { cat "$tmp/err"; fail "batch infer, photometry model"; }
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$shard" -o "$tmp/pc.fits" --batch 7 2>"$tmp/err" || { cat "$tmp/err"; fail "catalogue batch"; }
+grep -q "24 galaxies (0 failed)" "$tmp/err" || { cat "$tmp/err"; fail "catalogue batch summary line"; }
+cmp -s "$tmp/ps.fits" "$tmp/pc.fits" || fail "catalogue batch differs from the shard batch"
+# a CSV catalogue with a sentinel row: every row written, the bad one failed and named
+cat >"$tmp/cat.csv" <<'CSV'
+objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_u,extinction_g,extinction_r,extinction_i,extinction_z
+1237648720693755918,150.0,2.0,19.5,18.1,17.4,17.0,16.8,0.20,0.15,0.10,0.08,0.06
+1237648720693755919,150.1,2.0,-9999,-9999,-9999,-9999,-9999,0,0,0,0,0
+1237648720693755920,150.2,2.1,18.5,17.0,16.3,15.9,15.6,0.1,0.07,0.05,0.04,0.03
+CSV
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$tmp/cat.csv" -o "$tmp/pcsv.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue batch"; }
+grep -q "3 galaxies (1 failed)" "$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue: summary line"; }
+grep -a -q "cat.csv: row 2 has no usable position or magnitudes" "$tmp/pcsv.fits" || fail "the failed row's message is not in the table"
+# an image model cannot take magnitudes alone; a batch needs -o
+"$galpost" infer --model "$tmp/m.gpw" --catalog "$tmp/cat.csv" -o "$tmp/x.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "photometry-only" "$tmp/err" || { cat "$tmp/err"; fail "image model on a catalogue: exit $rc"; }
+[ -e "$tmp/x.fits" ] && fail "a refused batch left $tmp/x.fits"
+"$galpost" infer --model "$tmp/p.gpw" --catalog "$tmp/cat.csv" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "-o OUT.fits" "$tmp/err" || fail "--catalog without --frames or -o: exit $rc"
+GALPOST_PHOTOMETRY_MODEL="$tmp/absent.gpw" "$galpost" infer --catalog "$tmp/cat.csv" -o "$tmp/x.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "absent.gpw" "$tmp/err" || fail "no photometry model: exit $rc"
+GALPOST_PHOTOMETRY_MODEL="$tmp/p.gpw" "$galpost" infer --backend cpu --catalog "$tmp/cat.csv" -o "$tmp/pd.fits" 2>/dev/null \
+    && cmp -s "$tmp/pd.fits" "$tmp/pcsv.fits" || fail "\$GALPOST_PHOTOMETRY_MODEL not used by default"
 
 # frames with WCS: a mock field, colours from its photoObj catalogue, from
 # the command line, or measured on the five frames

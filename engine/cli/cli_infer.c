@@ -16,6 +16,9 @@
  *       a whole catalogue in batch: a FITS table of summaries (and samples
  *       with --keep-samples), written in constant memory under a temporary
  *       name and renamed when complete; progress on a terminal.
+ *   galpost infer [options] --catalog FILE -o OUT.fits
+ *       every row of a photometric catalogue (CSV or FITS, PhotoObj
+ *       columns) in batch, magnitudes only: the photometry-only model.
  */
 #include <getopt.h>
 #include <math.h>
@@ -52,6 +55,7 @@ static void usage(FILE *f)
         "       galpost infer [options] --frames G,R,I[,U,Z] --ra RA --dec DEC [--mags ...|--catalog F]\n"
         "       galpost infer [options] --shard FILE [--shard FILE...] --row K\n"
         "       galpost infer [options] --shard FILE [--shard FILE...] -o OUT.fits\n"
+        "       galpost infer [options] --catalog FILE -o OUT.fits\n"
         "\n"
         "one galaxy:\n"
         "  --cutout FILE     160x160x3 FITS cube of g, r, i planes in nanomaggies\n"
@@ -72,6 +76,10 @@ static void usage(FILE *f)
         "  -o, --output F    batch: write a FITS table of summaries to F\n"
         "  --keep-samples N  batch: also store N samples per galaxy (HDU SAMPLES)\n"
         "  --batch B         galaxies per inference call (default 64; 1024 on a GPU)\n"
+        "a photometric catalogue (PhotoObj columns, FITS or CSV), every row in batch:\n"
+        "  --catalog FILE -o OUT.fits   magnitudes only, so the photometry-only model\n"
+        "                    (default: $GALPOST_PHOTOMETRY_MODEL or the installed one);\n"
+        "                    ids from the objID column, else the row number\n"
         "options:\n"
         "  --model FILE      weights file (default: $GALPOST_MODEL or the installed model)\n"
         "  --samples N       posterior samples (default 1000)\n"
@@ -261,11 +269,53 @@ out:
     return rc;
 }
 
-static int infer_batch(gp_model *m, const char **shards, int n, const char *output, int nsamples,
+/* Where a batch's galaxies come from: the rows of training-format shards
+ * (magnitudes and, for an image model, cutouts) or of a photometric
+ * catalogue (magnitudes only). */
+typedef struct batch_source {
+    long n;                       /* rows, in output order */
+    int  images;                  /* the galaxies need cutouts (read_images) */
+    /* galaxy r's id and magnitudes; nonzero with why[] set for a row that
+     * cannot be inferred (it is written as a failed row) */
+    int  (*row)(void *ctx, long r, gp_galaxy *g, char *why, size_t size);
+    int  (*read_images)(void *ctx, const long *rows, int n, float *pix, gp_error *err);
+    void *ctx;
+} batch_source;
+
+static int shard_row(void *ctx, long r, gp_galaxy *g, char *why, size_t size)
+{
+    const gp_dataset *d = ctx;
+    g->id = d->id[r];
+    g->flags = 0;
+    if (d->bad[r]) { snprintf(why, size, "row %ld: %s", r, bad_reason(d->bad[r])); return 1; }
+    memcpy(g->mag, d->mag + r * 5, sizeof g->mag);
+    return 0;
+}
+
+static int shard_images(void *ctx, const long *rows, int n, float *pix, gp_error *err)
+{
+    return gp_dataset_read_images(ctx, rows, n, pix, err);
+}
+
+/* A catalogue row's galaxy: its objID (or its 1-based row number when the
+ * catalogue has none) and its extinction-corrected magnitudes. */
+static int catalog_galaxy(void *ctx, long r, gp_galaxy *g, char *why, size_t size)
+{
+    const gp_catalog *c = ctx;
+    gp_catalog_entry e;
+    gp_error err;
+    int st = gp_catalog_row(c, (size_t)r, &e, &err);
+    g->id = e.objid ? e.objid : (uint64_t)r + 1;
+    g->flags = 0;
+    g->cutout = NULL;
+    if (st) { snprintf(why, size, "%s", err.msg); return 1; }
+    memcpy(g->mag, e.mag, sizeof g->mag);
+    return 0;
+}
+
+static int infer_batch(gp_model *m, const batch_source *src, const char *output, int nsamples,
                        uint64_t seed, int keep, int batch)
 {
-    gp_dataset *d;
-    if (open_dataset(m, shards, n, &d)) return 1;
     gp_error err;
     gp_results_writer *w = NULL;
     int rc = 1;
@@ -275,7 +325,7 @@ static int infer_batch(gp_model *m, const char **shards, int n, const char *outp
     long *rows = calloc((size_t)batch, sizeof *rows);
     /* page-locked on a GPU: each batch's cutouts, stored in order, are
      * copied straight to the device (gp_cutouts_alloc) */
-    if (d->has_images && !(pix = gp_cutouts_alloc(m, (size_t)batch, &err))) {
+    if (src->images && !(pix = gp_cutouts_alloc(m, (size_t)batch, &err))) {
         fprintf(stderr, "galpost infer: %s\n", err.msg);
         goto out;
     }
@@ -291,21 +341,19 @@ static int infer_batch(gp_model *m, const char **shards, int n, const char *outp
     double t0 = now_s(), last = 0;
     long failed = 0;
     gp_infer_options io = { nsamples, seed, keep > 0 };
-    for (long start = 0; start < d->n; start += batch) {
+    for (long start = 0; start < src->n; start += batch) {
         if (interrupted) break;
-        int nb = (int)(d->n - start < batch ? d->n - start : batch);
+        int nb = (int)(src->n - start < batch ? src->n - start : batch);
         int ngood = 0;
         for (int k = 0; k < nb; k++) {
-            long r = start + k;
-            if (d->bad[r]) continue;
-            rows[ngood] = r;
-            g[ngood].id = d->id[r];
-            memcpy(g[ngood].mag, d->mag + r * 5, sizeof g[ngood].mag);
-            g[ngood].flags = 0;
-            g[ngood].cutout = pix ? pix + (size_t)ngood * GP_CUTOUT_PIXELS : NULL;
-            ngood++;
+            gp_galaxy one;
+            char why[sizeof res->message];
+            if (src->row(src->ctx, start + k, &one, why, sizeof why)) continue;
+            rows[ngood] = start + k;
+            one.cutout = pix ? pix + (size_t)ngood * GP_CUTOUT_PIXELS : NULL;
+            g[ngood++] = one;
         }
-        if (pix && ngood && gp_dataset_read_images(d, rows, ngood, pix, &err)) {
+        if (pix && ngood && src->read_images(src->ctx, rows, ngood, pix, &err)) {
             fprintf(stderr, "%sgalpost infer: %s\n", tty ? "\n" : "", err.msg);
             goto out;
         }
@@ -313,20 +361,21 @@ static int infer_batch(gp_model *m, const char **shards, int n, const char *outp
             int st = gp_infer(m, g, (size_t)ngood, &io, res, &err);
             if (st && st != GP_ERR_DATA) { fprintf(stderr, "%sgalpost infer: %s\n", tty ? "\n" : "", err.msg); goto out; }
         }
-        /* write in catalogue order, bad rows as failed rows */
+        /* write in input order, unusable rows as failed rows */
         int j = 0;
         for (int k = 0; k < nb; k++) {
-            long r = start + k;
             gp_result one;
             const gp_result *p;
-            if (d->bad[r]) {
+            if (j < ngood && rows[j] == start + k) p = &res[j++];
+            else {
+                gp_galaxy gb;
                 memset(&one, 0, sizeof one);
-                one.id = d->id[r];
+                (void)src->row(src->ctx, start + k, &gb, one.message, sizeof one.message);
+                one.id = gb.id;
                 one.status = GP_ERR_DATA;
                 one.summary.bpt_class = -1;
-                snprintf(one.message, sizeof one.message, "row %ld: %s", r, bad_reason(d->bad[r]));
                 p = &one;
-            } else p = &res[j++];
+            }
             if (p->status) failed++;
             if (gp_results_writer_append(w, p, 1, &err)) {
                 fprintf(stderr, "%sgalpost infer: %s\n", tty ? "\n" : "", err.msg);
@@ -337,11 +386,11 @@ static int infer_batch(gp_model *m, const char **shards, int n, const char *outp
         gp_result_free(res, (size_t)ngood);
         double t = now_s() - t0;
         long done = start + nb;
-        if (tty && (t - last > 0.5 || done == d->n)) {
+        if (tty && (t - last > 0.5 || done == src->n)) {
             double rate = done / (t > 0 ? t : 1e-9);
-            double eta = (d->n - done) / (rate > 0 ? rate : 1);
+            double eta = (src->n - done) / (rate > 0 ? rate : 1);
             fprintf(stderr, "\rgalpost infer: %ld/%ld galaxies  %.1f/s  ETA %dm%02ds  failed %ld   ",
-                    done, d->n, rate, (int)(eta / 60), (int)eta % 60, failed);
+                    done, src->n, rate, (int)(eta / 60), (int)eta % 60, failed);
             last = t;
         }
     }
@@ -356,13 +405,45 @@ static int infer_batch(gp_model *m, const char **shards, int n, const char *outp
     w = NULL;
     double t = now_s() - t0;
     fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) in %.1f s (%.1f galaxies/s) -> %s\n",
-            d->n, failed, t, d->n / (t > 0 ? t : 1e-9), output);
+            src->n, failed, t, src->n / (t > 0 ? t : 1e-9), output);
     rc = 0;
 out:
     if (w) gp_results_writer_abort(w);
     free(g); free(res); free(rows);
     gp_cutouts_free(m, pix);
+    return rc;
+}
+
+static int infer_shards(gp_model *m, const char **shards, int n, const char *output, int nsamples,
+                        uint64_t seed, int keep, int batch)
+{
+    gp_dataset *d;
+    if (open_dataset(m, shards, n, &d)) return 1;
+    batch_source src = { d->n, d->has_images, shard_row, shard_images, d };
+    int rc = infer_batch(m, &src, output, nsamples, seed, keep, batch);
     gp_dataset_close(d);
+    return rc;
+}
+
+/* A photometric catalogue in batch: magnitudes only, so a photometry-only
+ * model. */
+static int infer_catalog(gp_model *m, const char *path, const char *output, int nsamples,
+                         uint64_t seed, int keep, int batch)
+{
+    if (gp_model_uses_image(m)) {
+        fprintf(stderr, "galpost infer: %s needs g, r, i cutouts and %s gives magnitudes only: "
+                "use a photometry-only model (--model .../galpost-photometry.gpw)\n", gp_model_path(m), path);
+        return 2;
+    }
+    gp_catalog *c = NULL;
+    gp_error err;
+    if (gp_catalog_open(path, &c, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); return 1; }
+    if (!gp_catalog_has_extinction(c))
+        fprintf(stderr, "galpost infer: %s has no extinction columns: its magnitudes are used as they are "
+                "(the model expects them corrected for Galactic extinction)\n", path);
+    batch_source src = { (long)gp_catalog_size(c), 0, catalog_galaxy, NULL, c };
+    int rc = infer_batch(m, &src, output, nsamples, seed, keep, batch);
+    gp_catalog_close(c);
     return rc;
 }
 
@@ -438,7 +519,26 @@ int gp_cli_infer(int argc, char **argv)
         gp_model_close(m);
         return rc;
     }
-    if (catalog) { fprintf(stderr, "galpost infer: --catalog goes with --frames\n"); return 2; }
+    if (catalog) {
+        if (cutout || nshards) { fprintf(stderr, "galpost infer: give --catalog with --frames, or --catalog F -o OUT.fits alone\n"); return 2; }
+        if (!output) { fprintf(stderr, "galpost infer: --catalog without --frames is a batch: give -o OUT.fits\n"); return 2; }
+        if (have_mags || row >= 0) { fprintf(stderr, "galpost infer: --mags and --row do not go with a --catalog batch\n"); return 2; }
+        if (!have_samples) nsamples = 100;   /* design.md: 100 in batch */
+        if (keep > nsamples) { fprintf(stderr, "galpost infer: --keep-samples %ld exceeds --samples %ld\n", keep, nsamples); return 2; }
+        /* magnitudes only: without --model, the installed photometry-only model */
+        char def[4096];
+        gp_error err;
+        if (!model) {
+            if (gp_model_default_photometry_path(def, sizeof def, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); return 1; }
+            model = def;
+        }
+        gp_model *m = gp_cli_open_model(model, backend, (int)threads);
+        if (!m) return 1;
+        if (batch == 0) batch = strncmp(gp_model_backend_name(m), "cuda", 4) == 0 ? 1024 : 64;
+        int rc = infer_catalog(m, catalog, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch);
+        gp_model_close(m);
+        return rc;
+    }
     if (nshards) {
         if (cutout) { fprintf(stderr, "galpost infer: give --cutout or --shard, not both\n"); return 2; }
         if ((row >= 0) == (output != NULL)) { fprintf(stderr, "galpost infer: with --shard, give either --row K or -o OUT.fits\n"); return 2; }
@@ -449,13 +549,13 @@ int gp_cli_infer(int argc, char **argv)
         if (!m) return 1;
         /* a GPU runs large batches several times faster (bench/RESULTS.md) */
         if (batch == 0) batch = strncmp(gp_model_backend_name(m), "cuda", 4) == 0 ? 1024 : 64;
-        int rc = output ? infer_batch(m, shards, nshards, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch)
+        int rc = output ? infer_shards(m, shards, nshards, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch)
                         : infer_row(m, shards, nshards, row, (int)nsamples, (uint64_t)seed, json);
         gp_model_close(m);
         return rc;
     }
     if (!cutout) { fprintf(stderr, "galpost infer: --cutout FILE or --shard FILE is required\n"); usage(stderr); return 2; }
-    if (row >= 0 || output || keep) { fprintf(stderr, "galpost infer: --row, -o and --keep-samples go with --shard\n"); return 2; }
+    if (row >= 0 || output || keep) { fprintf(stderr, "galpost infer: --row, -o and --keep-samples go with --shard or --catalog\n"); return 2; }
 
     float *pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
     if (!pix) { fprintf(stderr, "galpost infer: out of memory\n"); return 1; }

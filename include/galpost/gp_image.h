@@ -56,8 +56,10 @@
  *   Schlegel, Finkbeiner & Davis (1998) ratios (5.155, 3.793, 2.751, 2.086,
  *   1.479)/2.751.  Without extinction columns the magnitudes are used as
  *   they are, and gp_catalog_has_extinction() says so.  An optional integer
- *   column 'type' (PhotoObj: 3 galaxy, 6 star) is kept with each row.  Rows whose magnitudes are not finite or are SDSS sentinels
- *   (<= -9000 or >= 9000) are never matched.
+ *   column 'type' (PhotoObj: 3 galaxy, 6 star) and an optional objID
+ *   column (unsigned 64-bit) are kept with each row.  Rows whose
+ *   magnitudes are not finite or are SDSS sentinels (<= -9000 or >= 9000)
+ *   are never matched.
  */
 #ifndef GALPOST_GP_IMAGE_H
 #define GALPOST_GP_IMAGE_H
@@ -335,6 +337,7 @@ typedef struct gp_catalog_entry {
     float  mag[GP_NBANDS];       /* modelMag - extinction, ugriz */
     float  extinction[GP_NBANDS];/* 0 when the catalogue has none */
     int    type;                 /* PhotoObj type (3 galaxy, 6 star), -1 if unknown */
+    uint64_t objid;              /* the objID column, 0 if the catalogue has none */
 } gp_catalog_entry;
 
 /*
@@ -357,7 +360,8 @@ int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
  *
  * Function return value:
  *   GP_OK; GP_ERR_ARG (row out of range); GP_ERR_DATA (the row has no
- *   usable position or magnitudes: it is never matched).
+ *   usable position or magnitudes: it is never matched; out->row, objid
+ *   and type are still set, the rest zeroed).
  */
 int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err);
 

@@ -263,6 +263,20 @@ void gp_summary_print(const gp_result *r, FILE *out);
  */
 int gp_model_default_path(char *buf, size_t size, gp_error *err);
 
+/*
+ * gp_model_default_photometry_path() - the photometry-only model used when
+ * only magnitudes are given and no model is named: the file in
+ * $GALPOST_PHOTOMETRY_MODEL when set, else the installed one
+ * (PKGDATADIR/galpost-photometry.gpw).
+ *
+ * Returned:
+ *   buf       char*     The path (NUL-terminated).
+ * Function return value:
+ *   GP_OK; GP_ERR_NOTFOUND when it is not readable (message says where it
+ *   looked); GP_ERR_ARG when buf is too small.
+ */
+int gp_model_default_photometry_path(char *buf, size_t size, gp_error *err);
+
 /* ------------------------------------------------------- architecture */
 
 #define GP_ARCH_MAX_HIDDEN 6
