@@ -49,10 +49,10 @@ tests_test_infer_pipeline_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_infer_pipeline_LDADD = $(TEST_LDADD)
 
 # the shipped photometry model's redshifts on real SDSS galaxies (skips without ../shared)
-check_PROGRAMS += tests/test_real_redshift
-tests_test_real_redshift_SOURCES = tests/test_real_redshift.c
-tests_test_real_redshift_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_test_real_redshift_LDADD = $(TEST_LDADD)
+check_PROGRAMS += tests/test_real_sdss
+tests_test_real_sdss_SOURCES = tests/test_real_sdss.c
+tests_test_real_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_real_sdss_LDADD = $(TEST_LDADD)
 
 check_PROGRAMS += tests/test_fits_io
 tests_test_fits_io_SOURCES = tests/test_fits_io.c

@@ -530,6 +530,27 @@ static void test_eval_pit(void **state)
     }
 }
 
+/* The VAE's adaptive gradient clip: no history, no clip; a norm within the
+ * bound passes and moves the mean; a spike is scaled to the bound and moves
+ * the mean by the bound only; a non-finite norm is left to the divergence
+ * check. */
+static void test_adaptive_clip(void **state)
+{
+    (void)state;
+    double ema = 0;
+    assert_true(gp_train_adaptive_clip(&ema, 20000.0, 4.0, 0.02) == 1.0);
+    assert_true(ema == 20000.0);
+    assert_true(gp_train_adaptive_clip(&ema, 70000.0, 4.0, 0.02) == 1.0);
+    assert_true(fabs(ema - (0.98 * 20000.0 + 0.02 * 70000.0)) < 1e-9);
+    double before = ema, s = gp_train_adaptive_clip(&ema, 5.3e7, 4.0, 0.02);
+    assert_true(fabs(s * 5.3e7 - 4.0 * before) < 1e-6 * before);
+    assert_true(fabs(ema - (0.98 * before + 0.02 * 4.0 * before)) < 1e-9 * before);
+    before = ema;
+    assert_true(gp_train_adaptive_clip(&ema, NAN, 4.0, 0.02) == 1.0);
+    assert_true(gp_train_adaptive_clip(&ema, INFINITY, 4.0, 0.02) == 1.0);
+    assert_true(ema == before);
+}
+
 static void test_backend_check(void **state)
 {
     (void)state;
@@ -556,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_dataset_bad_rows),
         cmocka_unit_test(test_train_deterministic_and_resumable),
         cmocka_unit_test(test_eval_pit),
+        cmocka_unit_test(test_adaptive_clip),
         cmocka_unit_test(test_backend_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,6 +62,15 @@ gp_tparam *gp_tparams_find(const gp_tparams *ps, const char *name);
 void gp_tparams_free(gp_tparams *ps);
 /* Zero the gradients of parameters whose names start with prefix. */
 int  gp_tparams_zero_grad(gp_tparams *ps, const char *prefix, gp_error *err);
+/* Gradient norm over the parameters whose names start with prefix. */
+int  gp_tparams_grad_norm(gp_tparams *ps, const char *prefix, double *norm, gp_error *err);
+/* Adaptive clipping: the factor (<= 1) that brings a gradient of norm
+ * `norm` within `factor` times *ema, the running mean of the previous
+ * norms, then *ema moves toward the (clipped) norm with weight `weight`.
+ * *ema = 0 means no history: it becomes norm and nothing is clipped.  A
+ * non-finite norm returns 1 and leaves *ema as it is (the caller reports
+ * the divergence). */
+double gp_train_adaptive_clip(double *ema, double norm, double factor, double weight);
 /* Global gradient norm over the prefix, then Adam with clipping to clip (<= 0: none). */
 int  gp_tparams_adam(gp_tparams *ps, const char *prefix, float lr, long t, float clip,
                      double *gnorm, gp_error *err);

@@ -128,8 +128,17 @@ int gp_tparams_reset_moments(gp_tparams *ps, const char *prefix, gp_error *err)
     return GP_OK;
 }
 
-int gp_tparams_adam(gp_tparams *ps, const char *prefix, float lr, long t, float clip,
-                    double *gnorm, gp_error *err)
+double gp_train_adaptive_clip(double *ema, double norm, double factor, double weight)
+{
+    if (!isfinite(norm)) return 1.0;
+    if (!(*ema > 0)) { *ema = norm; return 1.0; }
+    double bound = factor * *ema, scale = 1.0;
+    if (norm > bound) { scale = bound / norm; norm = bound; }
+    *ema = (1.0 - weight) * *ema + weight * norm;
+    return scale;
+}
+
+int gp_tparams_grad_norm(gp_tparams *ps, const char *prefix, double *norm, gp_error *err)
 {
     gp_backend *be = ps->be;
     double total = 0.0;
@@ -139,7 +148,16 @@ int gp_tparams_adam(gp_tparams *ps, const char *prefix, float lr, long t, float 
         TRY(be->ops->sumsq(be, ps->p[i].g, ps->p[i].n, &s, err));
         total += s;
     }
-    double norm = sqrt(total);
+    *norm = sqrt(total);
+    return GP_OK;
+}
+
+int gp_tparams_adam(gp_tparams *ps, const char *prefix, float lr, long t, float clip,
+                    double *gnorm, gp_error *err)
+{
+    gp_backend *be = ps->be;
+    double norm;
+    TRY(gp_tparams_grad_norm(ps, prefix, &norm, err));
     if (gnorm) *gnorm = norm;
     if (!isfinite(norm))
         return GP_FAIL(err, GP_ERR_DATA, "training diverged: gradient norm of '%s*' is %g at step %ld",

@@ -220,6 +220,8 @@ typedef struct run_state {
     int    best_epoch;
     double vae_seconds, flow_seconds;
     double vae_last_loss;
+    double vae_gnorm_ema;  /* running mean of the VAE's (clipped) gradient norm; 0: none yet */
+    long   vae_clipped;    /* VAE steps whose gradient was clipped */
     double member_val[GP_ENSEMBLE_MAX];
     int    member_epochs[GP_ENSEMBLE_MAX];
 } run_state;
@@ -262,6 +264,8 @@ static int save_checkpoint(run_ctx *c, gp_error *err)
     F("ckpt.vae_seconds", s->vae_seconds);
     F("ckpt.flow_seconds", s->flow_seconds);
     F("ckpt.vae_last_loss", s->vae_last_loss);
+    F("ckpt.vae_gnorm_ema", s->vae_gnorm_ema);
+    I("ckpt.vae_clipped", s->vae_clipped);
     if (!st) st = gp_weights_writer_set_f64_array(wr, "ckpt.member_val", s->member_val, GP_ENSEMBLE_MAX, err);
     {
         int64_t me[GP_ENSEMBLE_MAX];
@@ -320,6 +324,9 @@ static int load_checkpoint(run_ctx *c, gp_error *err)
     GF("ckpt.vae_seconds", s->vae_seconds);
     GF("ckpt.flow_seconds", s->flow_seconds);
     GF("ckpt.vae_last_loss", s->vae_last_loss);
+    /* (absent from checkpoints written before the clip: the mean restarts) */
+    if (gp_weights_meta_f64(w, "ckpt.vae_gnorm_ema", &f, NULL) == GP_OK) s->vae_gnorm_ema = f;
+    if (gp_weights_meta_i64(w, "ckpt.vae_clipped", &v, NULL) == GP_OK) s->vae_clipped = v;
 #undef GI
 #undef GF
     {
@@ -382,6 +389,35 @@ static void vae_eps(uint64_t seed, uint64_t id, int epoch, int latent, float *ep
     }
 }
 
+/* The VAE's gradient-norm clip: a step whose encoder + decoder gradient
+ * norm exceeds GP_VAE_CLIP times the running mean of the previous steps'
+ * norms is scaled down to that bound (both parts by the same factor).
+ * The reconstruction loss is a sum over 76,800 pixels, so one image the
+ * encoder maps far out (a log-variance of 11, say) can give one batch a
+ * gradient a thousand times the usual: unclipped, such a spike sent a
+ * 14-epoch training of the shipped architecture to NaN in six steps
+ * (step 4261, norm 5e7 against ~2e4).  The mean (weight 1/50, the bound
+ * counted instead of a clipped spike) starts at the first step's norm;
+ * *clip_enc and *clip_dec are the per-part bounds gp_tparams_adam takes
+ * (0: no clip). */
+#define GP_VAE_CLIP 4.0
+static int vae_clip(run_ctx *c, float *clip_enc, float *clip_dec, gp_error *err)
+{
+    double ne, nd;
+    int st = gp_tparams_grad_norm(&c->ps, "enc.", &ne, err);
+    if (!st) st = gp_tparams_grad_norm(&c->ps, "dec.", &nd, err);
+    if (st) return st;
+    double norm = sqrt(ne * ne + nd * nd);
+    *clip_enc = *clip_dec = 0.0f;
+    double scale = gp_train_adaptive_clip(&c->s.vae_gnorm_ema, norm, GP_VAE_CLIP, 0.02);
+    if (scale < 1.0) {
+        *clip_enc = (float)(ne * scale);
+        *clip_dec = (float)(nd * scale);
+        c->s.vae_clipped++;
+    }
+    return GP_OK;
+}
+
 static int stage_vae(run_ctx *c, gp_dataset *d, const long *vrows, long nv, const float soft[3],
                      const float off[3], const float scl[3], gp_error *err)
 {
@@ -425,8 +461,10 @@ static int stage_vae(run_ctx *c, gp_dataset *d, const long *vrows, long nv, cons
             double rec = 0, kl = 0, gn1, gn2;
             TRY(gp_tvae_step(be, &v, x, B, eps, o->vae_beta, &rec, &kl, 1, err));
             c->s.vae_step++;
-            TRY(gp_tparams_adam(&c->ps, "enc.", o->vae_lr, c->s.vae_step, 0.0f, &gn1, err));
-            TRY(gp_tparams_adam(&c->ps, "dec.", o->vae_lr, c->s.vae_step, 0.0f, &gn2, err));
+            float clip1, clip2;
+            TRY(vae_clip(c, &clip1, &clip2, err));
+            TRY(gp_tparams_adam(&c->ps, "enc.", o->vae_lr, c->s.vae_step, clip1, &gn1, err));
+            TRY(gp_tparams_adam(&c->ps, "dec.", o->vae_lr, c->s.vae_step, clip2, &gn2, err));
             if (!isfinite(rec) || !isfinite(kl)) { st = GP_FAIL(err, GP_ERR_DATA, "VAE diverged at step %ld (loss %g + %g)", c->s.vae_step, rec, kl); goto done; }
             ep_rec += rec * B; ep_kl += kl * B; ep_n += B;
             c->s.vae_batch = b + 1;
@@ -452,8 +490,9 @@ static int stage_vae(run_ctx *c, gp_dataset *d, const long *vrows, long nv, cons
         c->s.vae_batch = 0;
         c->s.vae_seconds = sec0 + (now_s() - t0);
         if (ep_n) c->s.vae_last_loss = (ep_rec + ep_kl) / ep_n;
-        logf_(o, "vae epoch %d/%d: reconstruction %.2f + KL %.2f per image (%ld images, %.1f min so far)", ep + 1,
-              o->vae_epochs, ep_n ? ep_rec / ep_n : 0, ep_n ? ep_kl / ep_n : 0, ep_n, c->s.vae_seconds / 60);
+        logf_(o, "vae epoch %d/%d: reconstruction %.2f + KL %.2f per image (%ld images, %.1f min so far; %ld steps clipped in all)",
+              ep + 1, o->vae_epochs, ep_n ? ep_rec / ep_n : 0, ep_n ? ep_kl / ep_n : 0, ep_n, c->s.vae_seconds / 60,
+              c->s.vae_clipped);
         TRY(save_checkpoint(c, err));
         last_ckpt = now_s();
     }
@@ -945,6 +984,8 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
             F("train.vae.lr", o->vae_lr);
             F("train.vae.beta", o->vae_beta);
             F("train.vae.final_loss", c.s.vae_last_loss);
+            I("train.vae.clipped_steps", c.s.vae_clipped);
+            S("train.vae.clip", "gradient norm (encoder + decoder) held within 4 times the running mean of the previous steps' norms (weight 1/50)");
             F("train.vae.seconds", c.s.vae_seconds);
             S("train.vae.loss", "sum over pixels of squared error on the stretched image + beta KL(q(z|x) || N(0,1)), per image");
         }
