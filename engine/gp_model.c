@@ -140,29 +140,32 @@ const gp_weights *gp_model_weights(const gp_model *m) { return m->w; }
 #define GP_DATADIR "/usr/local/share/galpost"
 #endif
 
-int gp_model_default_path(char *buf, size_t size, gp_error *err)
+/* The file in $env when set, else PKGDATADIR/file; `what` names it in the
+ * message when it is not readable. */
+static int installed_model_path(const char *env_name, const char *file, const char *what, char *buf,
+                                size_t size, gp_error *err)
 {
-    const char *env = getenv("GALPOST_MODEL");
-    const char *cand = env && *env ? env : GP_DATADIR "/galpost-default.gpw";
+    const char *env = getenv(env_name);
+    char installed[4096];
+    snprintf(installed, sizeof installed, "%s/%s", GP_DATADIR, file);
+    const char *cand = env && *env ? env : installed;
     if (strlen(cand) + 1 > size) return GP_FAIL(err, GP_ERR_ARG, "model path buffer too small");
     if (access(cand, R_OK) != 0)
-        return GP_FAIL(err, GP_ERR_NOTFOUND, "no model given and the default model %s is not readable%s",
-                       cand, env && *env ? " ($GALPOST_MODEL)" : " (install galpost, set $GALPOST_MODEL or use --model)");
+        return GP_FAIL(err, GP_ERR_NOTFOUND, "no model given and the %s %s is not readable (%s%s%s)", what, cand,
+                       env && *env ? "$" : "install galpost, set $", env_name, env && *env ? "" : " or use --model");
     memcpy(buf, cand, strlen(cand) + 1);
     return GP_OK;
 }
 
+int gp_model_default_path(char *buf, size_t size, gp_error *err)
+{
+    return installed_model_path("GALPOST_MODEL", "galpost-default.gpw", "default model", buf, size, err);
+}
+
 int gp_model_default_photometry_path(char *buf, size_t size, gp_error *err)
 {
-    const char *env = getenv("GALPOST_PHOTOMETRY_MODEL");
-    const char *cand = env && *env ? env : GP_DATADIR "/galpost-photometry.gpw";
-    if (strlen(cand) + 1 > size) return GP_FAIL(err, GP_ERR_ARG, "model path buffer too small");
-    if (access(cand, R_OK) != 0)
-        return GP_FAIL(err, GP_ERR_NOTFOUND, "no model given and the photometry-only model %s is not readable%s",
-                       cand, env && *env ? " ($GALPOST_PHOTOMETRY_MODEL)"
-                                         : " (install galpost, set $GALPOST_PHOTOMETRY_MODEL or use --model)");
-    memcpy(buf, cand, strlen(cand) + 1);
-    return GP_OK;
+    return installed_model_path("GALPOST_PHOTOMETRY_MODEL", "galpost-photometry.gpw", "photometry-only model",
+                                buf, size, err);
 }
 
 static long mlp_params(const gp_mlp *mm)
