@@ -442,8 +442,10 @@ static int stage_vae(run_ctx *c, gp_dataset *d, const long *vrows, long nv, cons
         int ep = c->s.vae_epoch;
         for (long i = 0; i < nv; i++) order[i] = vrows[i];
         shuffle(order, nv, o->seed, 0xAE00ull + (uint64_t)ep);
+        /* the epoch's mean loss leaves out clipped steps: one such batch
+         * (loss 1e17, say) would otherwise hide the other 499 */
         double ep_rec = 0, ep_kl = 0;
-        long ep_n = 0;
+        long ep_n = 0, ep_clipped = 0;
         for (long b = c->s.vae_batch; b < nb; b++) {
             if (o->interrupted && *o->interrupted) {
                 st = save_checkpoint(c, err);
@@ -466,18 +468,19 @@ static int stage_vae(run_ctx *c, gp_dataset *d, const long *vrows, long nv, cons
             TRY(gp_tparams_adam(&c->ps, "enc.", o->vae_lr, c->s.vae_step, clip1, &gn1, err));
             TRY(gp_tparams_adam(&c->ps, "dec.", o->vae_lr, c->s.vae_step, clip2, &gn2, err));
             if (!isfinite(rec) || !isfinite(kl)) { st = GP_FAIL(err, GP_ERR_DATA, "VAE diverged at step %ld (loss %g + %g)", c->s.vae_step, rec, kl); goto done; }
-            ep_rec += rec * B; ep_kl += kl * B; ep_n += B;
+            if (clip1 > 0 || clip2 > 0) ep_clipped++;
+            else { ep_rec += rec * B; ep_kl += kl * B; ep_n += B; }
             c->s.vae_batch = b + 1;
             done_total++;
             session_batches++;
             double el = now_s() - t0;
             double rate = session_batches * B / (el > 1e-9 ? el : 1e-9);
-            progress_line(o, "[vae]", ep + 1, o->vae_epochs, (b + 1) * B, nb * B, ep_rec / ep_n + ep_kl / ep_n,
+            progress_line(o, "[vae]", ep + 1, o->vae_epochs, (b + 1) * B, nb * B, ep_n ? (ep_rec + ep_kl) / ep_n : 0,
                           rate, (all - done_total) * (double)B / rate);
             if (o->log && (b + 1) % 50 == 0)
             {
                 fprintf(o->log, "vae epoch %d batch %ld/%ld rec %.2f kl %.2f (per image) %.1f img/s\n", ep + 1, b + 1, nb,
-                        ep_rec / ep_n, ep_kl / ep_n, rate);
+                        ep_n ? ep_rec / ep_n : 0, ep_n ? ep_kl / ep_n : 0, rate);
                 fflush(o->log);
             }
             if (now_s() - last_ckpt > 300) {
@@ -490,9 +493,9 @@ static int stage_vae(run_ctx *c, gp_dataset *d, const long *vrows, long nv, cons
         c->s.vae_batch = 0;
         c->s.vae_seconds = sec0 + (now_s() - t0);
         if (ep_n) c->s.vae_last_loss = (ep_rec + ep_kl) / ep_n;
-        logf_(o, "vae epoch %d/%d: reconstruction %.2f + KL %.2f per image (%ld images, %.1f min so far; %ld steps clipped in all)",
-              ep + 1, o->vae_epochs, ep_n ? ep_rec / ep_n : 0, ep_n ? ep_kl / ep_n : 0, ep_n, c->s.vae_seconds / 60,
-              c->s.vae_clipped);
+        logf_(o, "vae epoch %d/%d: reconstruction %.2f + KL %.2f per image (%ld images; %ld clipped batches left out, "
+              "%ld in all; %.1f min so far)", ep + 1, o->vae_epochs, ep_n ? ep_rec / ep_n : 0, ep_n ? ep_kl / ep_n : 0,
+              ep_n, ep_clipped, c->s.vae_clipped, c->s.vae_seconds / 60);
         TRY(save_checkpoint(c, err));
         last_ckpt = now_s();
     }
