@@ -65,6 +65,7 @@ libgalpost_la_SOURCES += engine/cpu/gp_cpu_train.c \
 	engine/train/gp_train_run.h engine/train/gp_train_run.c \
 	engine/train/gp_eval.h engine/train/gp_eval.c
 galpost_SOURCES += engine/cli/cli_train.c engine/cli/cli_eval.c
+galpost_SOURCES += engine/cli/cli_shards.c
 # -- end training block --
 
 # -- sim helpers in libgalpost (issue 3): cosmology (internal), PNG plots (cairo) --

@@ -17,6 +17,7 @@ static const struct subcommand commands[] = {
     { "model", gp_cli_model, "inspect and create model weights files" },
     { "train", gp_cli_train, "train a model on training shards" },
     { "eval", gp_cli_eval, "evaluate a trained model on its held-out test split" },
+    { "shards", gp_cli_shards, "training shards from a real SDSS export and its frames" },
     { "mock", gp_cli_mock, "simulate SDSS-like galaxies, training shards and fields" },
     { NULL, NULL, NULL }
 };

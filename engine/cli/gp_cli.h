@@ -12,6 +12,7 @@ int gp_cli_model_random(int argc, char **argv); /* engine/cli/cli_model_random.c
 int gp_cli_mock(int argc, char **argv);    /* sim/cli_mock.c */
 int gp_cli_train(int argc, char **argv);   /* engine/cli/cli_train.c */
 int gp_cli_eval(int argc, char **argv);    /* engine/cli/cli_eval.c */
+int gp_cli_shards(int argc, char **argv);  /* engine/cli/cli_shards.c */
 
 /* Shared helpers for the sub-commands (engine/cli/cli_util.c). */
 int gp_cli_parse_int(const char *s, long lo, long hi, long *out);

@@ -1,0 +1,408 @@
+/*
+ * cli_shards.c: `galpost shards`, training shards (sim/FORMAT.md) from a
+ * real SDSS export and the SDSS frames of its fields.
+ *
+ *   galpost shards -t EXPORT.fits --frames DIR -o OUTDIR [--shard-size N]
+ *       every row of the export (a CasJobs table with objID, ra, dec, run,
+ *       camcol, field and the columns of sim/FORMAT.md) gets its g, r, i
+ *       cutout, cut through each band's own WCS by the engine's cutout code
+ *       (the one DS9 clicks use); rows and cutouts go to OUTDIR/shard-NNNNN.fits
+ *       in field order, rows whose frames are missing or whose centre is off
+ *       them are left out and listed in OUTDIR/shards.log.
+ *   galpost shards -t EXPORT.fits --list-frames [--frames DIR]
+ *       prints the SAS address of every frame the export needs (those not
+ *       yet in DIR), one per line, for `wget -i`.
+ *
+ * Frames are looked for as DIR/frame-B-RRRRRR-C-FFFF.fits[.bz2], in
+ * DIR/RRRRRR-C-FFFF/ and in DIR/RUN/CAMCOL/ (the SAS layout).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fitsio.h>
+
+#include "galpost/gp_image.h"
+#include "galpost/gp_model.h"
+#include "cli/gp_cli.h"
+
+#define SAS_FRAMES "https://data.sdss.org/sas/%s/eboss/photoObj/frames/%d/%d/%d/frame-%c-%06d-%d-%04d.fits.bz2"
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { (void)sig; interrupted = 1; }
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: galpost shards -t EXPORT.fits --frames DIR -o OUTDIR [--shard-size N]\n"
+        "       galpost shards -t EXPORT.fits --list-frames [--frames DIR] [--release R]\n"
+        "  Training shards (sim/FORMAT.md) from a real SDSS export (the CasJobs query of\n"
+        "  sim/FORMAT.md, downloaded as FITS) and the SDSS frames of its fields: each\n"
+        "  galaxy's g, r, i cutout is cut through each band's WCS, north up.\n"
+        "options:\n"
+        "  -t, --table FILE   the export (its first binary table; needs objID, ra, dec,\n"
+        "                     run, camcol, field; rerun optional, 301)\n"
+        "  --frames DIR       where the frame-{g,r,i}-RRRRRR-C-FFFF.fits[.bz2] files are\n"
+        "                     (directly, in RRRRRR-C-FFFF/ or in RUN/CAMCOL/)\n"
+        "  -o, --output DIR   shards are written there as shard-NNNNN.fits\n"
+        "  --shard-size N     galaxies per shard (5000)\n"
+        "  --list-frames      print the SAS address of each frame not found in DIR\n"
+        "  --release R        data release of those addresses (dr17)\n");
+}
+
+/* One export row: where it is and which field's frames hold it. */
+typedef struct shard_row {
+    long   row;             /* 1-based table row */
+    double ra, dec;
+    long   run, rerun, camcol, field;
+} shard_row;
+
+static int cmp_field(const void *a, const void *b)
+{
+    const shard_row *x = a, *y = b;
+    if (x->run != y->run) return x->run < y->run ? -1 : 1;
+    if (x->camcol != y->camcol) return x->camcol < y->camcol ? -1 : 1;
+    if (x->field != y->field) return x->field < y->field ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static int same_field(const shard_row *a, const shard_row *b)
+{
+    return a->run == b->run && a->camcol == b->camcol && a->field == b->field;
+}
+
+static void fits_message(int status, char *buf, size_t n)
+{
+    char msg[FLEN_STATUS] = "";
+    fits_get_errstatus(status, msg);
+    snprintf(buf, n, "%s", msg);
+}
+
+/* Reads the position and field columns of the export's first binary table. */
+static int read_table(const char *path, fitsfile **out, shard_row **rows, long *nrows)
+{
+    fitsfile *f = NULL;
+    int st = 0;
+    char msg[FLEN_STATUS];
+    if (fits_open_table(&f, path, READONLY, &st)) {
+        fits_message(st, msg, sizeof msg);
+        fprintf(stderr, "galpost shards: %s: cannot open as a FITS table: %s\n", path, msg);
+        return 1;
+    }
+    long n = 0;
+    fits_get_num_rows(f, &n, &st);
+    static const char *const need[6] = { "objID", "ra", "dec", "run", "camcol", "field" };
+    int col[7] = { 0 };
+    for (int k = 0; k < 6 && !st; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s", need[k]);
+        if (fits_get_colnum(f, CASEINSEN, name, &col[k], &st)) {
+            fprintf(stderr, "galpost shards: %s: no '%s' column\n", path, need[k]);
+            fits_close_file(f, &st);
+            return 1;
+        }
+    }
+    {
+        int s2 = 0;
+        if (fits_get_colnum(f, CASEINSEN, "rerun", &col[6], &s2)) { col[6] = 0; fits_clear_errmsg(); }
+    }
+    shard_row *r = calloc((size_t)(n ? n : 1), sizeof *r);
+    double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    if (!r || !v) {
+        free(r); free(v);
+        fits_close_file(f, &st);
+        fprintf(stderr, "galpost shards: out of memory for %ld rows\n", n);
+        return 1;
+    }
+    for (long i = 0; i < n; i++) { r[i].row = i + 1; r[i].rerun = 301; }
+    for (int k = 1; k < 7 && !st; k++) {
+        if (!col[k]) continue;
+        double nul = NAN;
+        int any = 0;
+        fits_read_col(f, TDOUBLE, col[k], 1, 1, n, &nul, v, &any, &st);
+        for (long i = 0; i < n && !st; i++) {
+            switch (k) {
+            case 1: r[i].ra = v[i]; break;
+            case 2: r[i].dec = v[i]; break;
+            case 3: r[i].run = isfinite(v[i]) ? (long)v[i] : -1; break;
+            case 4: r[i].camcol = isfinite(v[i]) ? (long)v[i] : -1; break;
+            case 5: r[i].field = isfinite(v[i]) ? (long)v[i] : -1; break;
+            case 6: r[i].rerun = isfinite(v[i]) ? (long)v[i] : 301; break;
+            }
+        }
+    }
+    free(v);
+    if (st) {
+        fits_message(st, msg, sizeof msg);
+        fprintf(stderr, "galpost shards: %s: cannot read the table: %s\n", path, msg);
+        free(r);
+        st = 0;
+        fits_close_file(f, &st);
+        return 1;
+    }
+    *out = f;
+    *rows = r;
+    *nrows = n;
+    return 0;
+}
+
+/* The path of a field's frame in dir, or 0 when none of the layouts has it. */
+static int find_frame(const char *dir, const shard_row *r, char band, char *buf, size_t n)
+{
+    char name[64];
+    snprintf(name, sizeof name, "frame-%c-%06ld-%ld-%04ld.fits", band, r->run, r->camcol, r->field);
+    for (int s = 0; s < 3; s++) {   /* DIR/, DIR/RRRRRR-C-FFFF/, DIR/RUN/CAMCOL/ */
+        char d[64] = "";
+        if (s == 1) snprintf(d, sizeof d, "%06ld-%ld-%04ld/", r->run, r->camcol, r->field);
+        if (s == 2) snprintf(d, sizeof d, "%ld/%ld/", r->run, r->camcol);
+        for (int z = 0; z < 2; z++) {
+            snprintf(buf, n, "%s/%s%s%s", dir, d, name, z ? ".bz2" : "");
+            if (access(buf, R_OK) == 0) return 1;
+        }
+    }
+    return 0;
+}
+
+static int list_frames(const shard_row *r, long n, const char *dir, const char *release)
+{
+    long listed = 0;
+    for (long i = 0; i < n; i++) {
+        if (i > 0 && same_field(&r[i], &r[i - 1])) continue;
+        if (r[i].run < 0 || r[i].camcol < 1 || r[i].camcol > 6 || r[i].field < 0) continue;
+        for (const char *b = "gri"; *b; b++) {
+            char path[4200];
+            if (dir && find_frame(dir, &r[i], *b, path, sizeof path)) continue;
+            printf(SAS_FRAMES "\n", release, (int)r[i].rerun, (int)r[i].run, (int)r[i].camcol, *b, (int)r[i].run,
+                   (int)r[i].camcol, (int)r[i].field);
+            listed++;
+        }
+    }
+    fprintf(stderr, "galpost shards: %ld frame%s to fetch\n", listed, listed == 1 ? "" : "s");
+    return 0;
+}
+
+/* One shard being written: the cube grows plane by plane under a temporary
+ * name; close_shard() sizes it, appends the rows and renames the file. */
+typedef struct shard_out {
+    fitsfile *f;
+    char path[4200], tmp[4300];
+    long ngal, first;
+    long *rows;             /* table rows of its planes */
+} shard_out;
+
+static int open_shard(shard_out *s, const char *outdir, long k, long first, long cap)
+{
+    int st = 0;
+    snprintf(s->path, sizeof s->path, "%s/shard-%05ld.fits", outdir, k);
+    snprintf(s->tmp, sizeof s->tmp, "!%s.partial", s->path);
+    s->ngal = 0;
+    s->first = first;
+    fits_create_file(&s->f, s->tmp, &st);
+    long naxes[4] = { GP_CUTOUT_SIZE, GP_CUTOUT_SIZE, GP_CUTOUT_BANDS, cap };
+    fits_create_img(s->f, FLOAT_IMG, 4, naxes, &st);
+    double pix = GP_PIXEL_SCALE;
+    int size = GP_CUTOUT_SIZE;
+    long long seed = 0;
+    fits_write_key(s->f, TSTRING, "GPFORMAT", "galpost-train-1", "galpost training shard, sim/FORMAT.md", &st);
+    fits_write_key(s->f, TSTRING, "BUNIT", "nanomaggy", "1 nanomaggy = 3.631e-6 Jy", &st);
+    fits_write_key(s->f, TSTRING, "BANDS", "gri", "band of each plane of axis 3", &st);
+    fits_write_key(s->f, TINT, "CUTSIZE", &size, "cutout side, pixels", &st);
+    fits_write_key(s->f, TDOUBLE, "PIXSCALE", &pix, "arcsec per pixel", &st);
+    fits_write_key(s->f, TSTRING, "ORIENT", "north up, east left", "cutout orientation (row 1 at the south)", &st);
+    fits_write_key(s->f, TSTRING, "SKYSUB", "T", "sky subtracted, like SDSS frames", &st);
+    fits_write_key(s->f, TSTRING, "ORIGIN", "SDSS", "SDSS frames cut by galpost shards", &st);
+    fits_write_key(s->f, TLONGLONG, "SEED", &seed, "no seed: real data", &st);
+    fits_write_key(s->f, TLONG, "FIRSTIDX", &first, "galaxy index of plane 1", &st);
+    if (st) {
+        char msg[FLEN_STATUS];
+        fits_message(st, msg, sizeof msg);
+        fprintf(stderr, "galpost shards: %s: cannot create: %s\n", s->tmp + 1, msg);
+        if (s->f) { int s2 = 0; fits_delete_file(s->f, &s2); s->f = NULL; }
+        return 1;
+    }
+    return 0;
+}
+
+static int close_shard(shard_out *s, fitsfile *table)
+{
+    int st = 0;
+    long naxes[4] = { GP_CUTOUT_SIZE, GP_CUTOUT_SIZE, GP_CUTOUT_BANDS, s->ngal };
+    fits_resize_img(s->f, FLOAT_IMG, 4, naxes, &st);
+    fits_update_key(s->f, TLONG, "NGAL", &s->ngal, "galaxies in this shard", &st);
+    /* the export's table layout, then its rows in plane order */
+    fits_copy_header(table, s->f, &st);
+    long zero = 0;
+    fits_update_key(s->f, TLONG, "NAXIS2", &zero, NULL, &st);
+    fits_update_key(s->f, TSTRING, "EXTNAME", "GALAXIES", "row k: plane k of the primary cube", &st);
+    fits_set_hdustruc(s->f, &st);
+    for (long i = 0; i < s->ngal && !st; i++) fits_copy_rows(table, s->f, s->rows[i], 1, &st);
+    const char *tmp = s->tmp + 1;
+    fits_close_file(s->f, &st);
+    s->f = NULL;
+    if (st) {
+        char msg[FLEN_STATUS];
+        fits_message(st, msg, sizeof msg);
+        fprintf(stderr, "galpost shards: %s: cannot write: %s\n", tmp, msg);
+        unlink(tmp);
+        return 1;
+    }
+    if (rename(tmp, s->path) != 0) {
+        fprintf(stderr, "galpost shards: cannot rename %s to %s: %s\n", tmp, s->path, strerror(errno));
+        unlink(tmp);
+        return 1;
+    }
+    return 0;
+}
+
+static int build(const shard_row *r, long n, fitsfile *table, const char *dir, const char *outdir, long shard_size)
+{
+    char logpath[4200];
+    snprintf(logpath, sizeof logpath, "%s/shards.log", outdir);
+    FILE *log = fopen(logpath, "w");
+    if (!log) { fprintf(stderr, "galpost shards: %s: cannot write: %s\n", logpath, strerror(errno)); return 1; }
+    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
+    shard_out s = { 0 };
+    s.rows = malloc(sizeof(long) * (size_t)shard_size);
+    gp_frame *gri[3] = { NULL, NULL, NULL };
+    const shard_row *open_field = NULL;
+    int have_frames = 0, rc = 1, tty = gp_cli_is_terminal();
+    long written = 0, nshard = 0, no_frames = 0, off = 0, edge = 0;
+    time_t t0 = time(NULL);
+    if (!cut || !s.rows) { fprintf(stderr, "galpost shards: out of memory\n"); goto out; }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    for (long i = 0; i < n && !interrupted; i++) {
+        const shard_row *row = &r[i];
+        if (!open_field || !same_field(row, open_field)) {
+            for (int b = 0; b < 3; b++) { gp_frame_close(gri[b]); gri[b] = NULL; }
+            open_field = row;
+            have_frames = 1;
+            for (int b = 0; b < 3 && have_frames; b++) {
+                char path[4200];
+                gp_error err;
+                if (!find_frame(dir, row, "gri"[b], path, sizeof path)) {
+                    fprintf(log, "field %06ld-%ld-%04ld: no %c frame in %s\n", row->run, row->camcol, row->field,
+                            "gri"[b], dir);
+                    have_frames = 0;
+                } else if (gp_frame_open_file(path, &gri[b], &err)) {
+                    fprintf(log, "field %06ld-%ld-%04ld: %s\n", row->run, row->camcol, row->field, err.msg);
+                    have_frames = 0;
+                }
+            }
+        }
+        if (!have_frames) { fprintf(log, "row %ld: left out: no frames\n", row->row); no_frames++; continue; }
+        uint32_t flags = 0;
+        gp_error err;
+        if (gp_cutout_gri(gri, row->ra, row->dec, cut, &flags, &err)) {
+            fprintf(log, "row %ld: left out: %s\n", row->row, err.msg);
+            off++;
+            continue;
+        }
+        if (flags & GP_FLAG_EDGE) {
+            fprintf(log, "row %ld: cutout crosses the frame edge (padded with 0)\n", row->row);
+            edge++;
+        }
+        if (!s.f && open_shard(&s, outdir, nshard, written, shard_size)) goto out;
+        long long fpix = (long long)s.ngal * GP_CUTOUT_PIXELS + 1;
+        int st = 0;
+        if (fits_write_img(s.f, TFLOAT, fpix, GP_CUTOUT_PIXELS, cut, &st)) {
+            char msg[FLEN_STATUS];
+            fits_message(st, msg, sizeof msg);
+            fprintf(stderr, "galpost shards: %s: cannot write: %s\n", s.tmp + 1, msg);
+            goto out;
+        }
+        s.rows[s.ngal++] = row->row;
+        written++;
+        if (s.ngal == shard_size) {
+            if (close_shard(&s, table)) goto out;
+            nshard++;
+        }
+        if (tty && (i % 64 == 0 || i == n - 1)) {
+            double el = difftime(time(NULL), t0);
+            fprintf(stderr, "\rgalpost shards: %ld/%ld rows, %ld written  %.0f rows/s   ", i + 1, n, written,
+                    el > 0 ? (i + 1) / el : 0.0);
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (tty) fprintf(stderr, "\n");
+    if (interrupted) { fprintf(stderr, "galpost shards: interrupted; the complete shards stay, the current one is removed\n"); goto out; }
+    if (s.f && close_shard(&s, table)) goto out;
+    if (s.ngal) nshard++;
+    fprintf(stderr, "galpost shards: %ld of %ld galaxies in %ld shard%s in %s (%ld left out: %ld without frames, "
+            "%ld off their frames; %ld crossing a frame edge; see %s)\n", written, n, nshard, nshard == 1 ? "" : "s",
+            outdir, no_frames + off, no_frames, off, edge, logpath);
+    rc = written > 0 ? 0 : 1;
+    if (!written) fprintf(stderr, "galpost shards: no galaxy had its frames: nothing written\n");
+out:
+    if (s.f) { int st = 0; fits_delete_file(s.f, &st); }
+    for (int b = 0; b < 3; b++) gp_frame_close(gri[b]);
+    free(cut);
+    free(s.rows);
+    fclose(log);
+    return rc;
+}
+
+int gp_cli_shards(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"table", required_argument, 0, 't'}, {"frames", required_argument, 0, 'F'},
+        {"output", required_argument, 0, 'o'}, {"shard-size", required_argument, 0, 'n'},
+        {"list-frames", no_argument, 0, 'l'}, {"release", required_argument, 0, 'R'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *table = NULL, *dir = NULL, *outdir = NULL, *release = "dr17";
+    long shard_size = 5000;
+    int list = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ht:o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': table = optarg; break;
+        case 'F': dir = optarg; break;
+        case 'o': outdir = optarg; break;
+        case 'n':
+            if (gp_cli_parse_int(optarg, 1, 1000000, &shard_size)) {
+                fprintf(stderr, "galpost shards: --shard-size must be 1..1000000, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'l': list = 1; break;
+        case 'R': release = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) { fprintf(stderr, "galpost shards: unexpected argument '%s'\n", argv[optind]); return 2; }
+    if (!table) { fprintf(stderr, "galpost shards: -t EXPORT.fits is required\n"); usage(stderr); return 2; }
+    if (!list && (!dir || !outdir)) { fprintf(stderr, "galpost shards: give --frames DIR and -o OUTDIR (or --list-frames)\n"); return 2; }
+    if (!list) {
+        if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "galpost shards: cannot create directory %s: %s\n", outdir, strerror(errno));
+            return 1;
+        }
+        struct stat sb;
+        if (stat(outdir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(outdir, W_OK) != 0) {
+            fprintf(stderr, "galpost shards: %s is not a writable directory\n", outdir);
+            return 1;
+        }
+    }
+    fitsfile *f = NULL;
+    shard_row *r = NULL;
+    long n = 0;
+    if (read_table(table, &f, &r, &n)) return 1;
+    qsort(r, (size_t)n, sizeof *r, cmp_field);
+    int rc = list ? list_frames(r, n, dir, release) : build(r, n, f, dir, outdir, shard_size);
+    int st = 0;
+    fits_close_file(f, &st);
+    free(r);
+    return rc;
+}
