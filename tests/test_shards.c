@@ -10,6 +10,7 @@
  *    engine's own cutout of the frames at the row's position (bit for bit);
  *  - the table rows travel with their planes (objID), every export column
  *    is kept, the header keys of sim/FORMAT.md are set;
+ *  - one thread and all CPUs write the same bytes;
  *  - the shards read as a training data set (gp_dataset_open with images);
  *  - the two bad rows are left out and named in shards.log;
  *  - --list-frames prints the SAS addresses of the absent field's frames
@@ -289,6 +290,14 @@ static void test_shards_from_frames(void **state)
     snprintf(shard, sizeof shard, "%s/shard-%05d.fits.partial", outdir, 0);
     assert_true(fopen(shard, "rb") == NULL);   /* no partial file left */
     for (int b = 0; b < 3; b++) gp_frame_close(gri[b]);
+
+    /* the same shards from one thread (the run above used all CPUs) */
+    snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s' -o '%s/one' --shard-size 16 --threads 1", export, dir, dir);
+    assert_int_equal(run(cmd, log), 0);
+    for (int k = 0; k < nshards; k++) {
+        snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s/one/shard-%05d.fits'", names[k], dir, k);
+        assert_int_equal(system(cmd), 0);
+    }
 
     /* the shards are a training data set with images */
     gp_dataset *d = NULL;

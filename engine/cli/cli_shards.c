@@ -32,6 +32,7 @@
 #include "galpost/gp_image.h"
 #include "galpost/gp_model.h"
 #include "cli/gp_cli.h"
+#include "gp_parallel.h"
 
 #define SAS_FRAMES "https://data.sdss.org/sas/%s/eboss/photoObj/frames/%d/%d/%d/frame-%c-%06d-%d-%04d.fits.bz2"
 
@@ -53,6 +54,7 @@ static void usage(FILE *f)
         "                     (directly, in RRRRRR-C-FFFF/ or in RUN/CAMCOL/)\n"
         "  -o, --output DIR   shards are written there as shard-NNNNN.fits\n"
         "  --shard-size N     galaxies per shard (5000)\n"
+        "  --threads T        fields cut at once (0: all CPUs); the shards do not depend on it\n"
         "  --list-frames      print the SAS address of each frame not found in DIR\n"
         "  --release R        data release of those addresses (dr17)\n");
 }
@@ -261,76 +263,135 @@ static int close_shard(shard_out *s, fitsfile *table)
     return 0;
 }
 
-static int build(const shard_row *r, long n, fitsfile *table, const char *dir, const char *outdir, long shard_size)
+/* A block of whole fields cut in parallel, one field per thread at a time
+ * (each thread opens its field's frames: a gp_frame is not thread-safe);
+ * the results are written in row order afterwards, so the shards do not
+ * depend on the number of threads. */
+#define BLOCK_ROWS 512
+#define CUT_MSG    1024   /* as gp_error.msg */
+enum { CUT_OK = 0, CUT_NO_FRAMES = 1, CUT_OFF = 2 };
+typedef struct cut_block {
+    const shard_row *r;       /* the block's first row */
+    const long *field0;       /* nf + 1 offsets of the fields' first rows */
+    const char *dir;
+    float *cut;               /* rows x GP_CUTOUT_PIXELS */
+    int *status;
+    uint32_t *flags;
+    char (*msg)[CUT_MSG];
+} cut_block;
+
+static void cut_fields(void *ctx, size_t begin, size_t end)
+{
+    cut_block *c = ctx;
+    for (size_t f = begin; f < end; f++) {
+        long a = c->field0[f], b = c->field0[f + 1];
+        const shard_row *row = &c->r[a];
+        gp_frame *gri[3] = { NULL, NULL, NULL };
+        char why[CUT_MSG] = "";
+        for (int k = 0; k < 3 && !*why; k++) {
+            char path[4200];
+            gp_error err;
+            if (!find_frame(c->dir, row, "gri"[k], path, sizeof path))
+                snprintf(why, sizeof why, "no %c frame in %s", "gri"[k], c->dir);
+            else if (gp_frame_open_file(path, &gri[k], &err))
+                snprintf(why, sizeof why, "%s", err.msg);
+        }
+        for (long i = a; i < b; i++) {
+            c->flags[i] = 0;
+            if (*why) { c->status[i] = CUT_NO_FRAMES; snprintf(c->msg[i], sizeof c->msg[i], "%s", why); continue; }
+            gp_error err;
+            if (gp_cutout_gri(gri, c->r[i].ra, c->r[i].dec, c->cut + (size_t)i * GP_CUTOUT_PIXELS, &c->flags[i], &err)) {
+                c->status[i] = CUT_OFF;
+                snprintf(c->msg[i], sizeof c->msg[i], "%s", err.msg);
+            } else c->status[i] = CUT_OK;
+        }
+        for (int k = 0; k < 3; k++) gp_frame_close(gri[k]);
+    }
+}
+
+static int build(const shard_row *r, long n, fitsfile *table, const char *dir, const char *outdir, long shard_size,
+                 int threads)
 {
     char logpath[4200];
     snprintf(logpath, sizeof logpath, "%s/shards.log", outdir);
     FILE *log = fopen(logpath, "w");
     if (!log) { fprintf(stderr, "galpost shards: %s: cannot write: %s\n", logpath, strerror(errno)); return 1; }
-    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
     shard_out s = { 0 };
     s.rows = malloc(sizeof(long) * (size_t)shard_size);
-    gp_frame *gri[3] = { NULL, NULL, NULL };
-    const shard_row *open_field = NULL;
-    int have_frames = 0, rc = 1, tty = gp_cli_is_terminal();
-    long written = 0, nshard = 0, no_frames = 0, off = 0, edge = 0;
+    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * BLOCK_ROWS);
+    int *status = malloc(sizeof(int) * BLOCK_ROWS);
+    uint32_t *flags = malloc(sizeof(uint32_t) * BLOCK_ROWS);
+    char (*msg)[CUT_MSG] = malloc(sizeof *msg * BLOCK_ROWS);
+    long *field0 = malloc(sizeof(long) * (BLOCK_ROWS + 1));
+    int rc = 1, tty = gp_cli_is_terminal();
+    long written = 0, nshard = 0, no_frames = 0, off = 0, edge = 0, done = 0;
     time_t t0 = time(NULL);
-    if (!cut || !s.rows) { fprintf(stderr, "galpost shards: out of memory\n"); goto out; }
+    if (!cut || !s.rows || !status || !flags || !msg || !field0) { fprintf(stderr, "galpost shards: out of memory\n"); goto out; }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    for (long i = 0; i < n && !interrupted; i++) {
-        const shard_row *row = &r[i];
-        if (!open_field || !same_field(row, open_field)) {
-            for (int b = 0; b < 3; b++) { gp_frame_close(gri[b]); gri[b] = NULL; }
-            open_field = row;
-            have_frames = 1;
-            for (int b = 0; b < 3 && have_frames; b++) {
-                char path[4200];
-                gp_error err;
-                if (!find_frame(dir, row, "gri"[b], path, sizeof path)) {
-                    fprintf(log, "field %06ld-%ld-%04ld: no %c frame in %s\n", row->run, row->camcol, row->field,
-                            "gri"[b], dir);
-                    have_frames = 0;
-                } else if (gp_frame_open_file(path, &gri[b], &err)) {
-                    fprintf(log, "field %06ld-%ld-%04ld: %s\n", row->run, row->camcol, row->field, err.msg);
-                    have_frames = 0;
-                }
+    while (done < n && !interrupted) {
+        /* whole fields, up to BLOCK_ROWS rows (a larger field alone) */
+        long nb = 0, nf = 0;
+        while (done + nb < n) {
+            long e = done + nb + 1;
+            while (e < n && same_field(&r[e], &r[done + nb])) e++;
+            if (nb > 0 && e - done > BLOCK_ROWS) break;
+            field0[nf++] = nb;
+            nb = e - done;
+            if (nb >= BLOCK_ROWS) break;
+        }
+        field0[nf] = nb;
+        if (nb > BLOCK_ROWS) {   /* one field of more rows than a block: cut it in pieces of one field */
+            float *c2 = realloc(cut, sizeof(float) * GP_CUTOUT_PIXELS * (size_t)nb);
+            int *s2 = realloc(status, sizeof(int) * (size_t)nb);
+            uint32_t *f2 = realloc(flags, sizeof(uint32_t) * (size_t)nb);
+            char (*m2)[CUT_MSG] = realloc(msg, sizeof *msg * (size_t)nb);
+            if (c2) cut = c2;
+            if (s2) status = s2;
+            if (f2) flags = f2;
+            if (m2) msg = m2;
+            if (!c2 || !s2 || !f2 || !m2) { fprintf(stderr, "galpost shards: out of memory for a field of %ld rows\n", nb); goto out; }
+        }
+        cut_block cb = { r + done, field0, dir, cut, status, flags, msg };
+        (void)gp_parallel_dynamic(threads, (size_t)nf, cut_fields, &cb);
+        for (long i = 0; i < nb; i++) {
+            const shard_row *row = &r[done + i];
+            if (status[i] == CUT_NO_FRAMES) {
+                if (i == 0 || !same_field(row, row - 1))
+                    fprintf(log, "field %06ld-%ld-%04ld: %s\n", row->run, row->camcol, row->field, msg[i]);
+                fprintf(log, "row %ld: left out: no frames\n", row->row);
+                no_frames++;
+                continue;
+            }
+            if (status[i] == CUT_OFF) { fprintf(log, "row %ld: left out: %s\n", row->row, msg[i]); off++; continue; }
+            if (flags[i] & GP_FLAG_EDGE) {
+                fprintf(log, "row %ld: cutout crosses the frame edge (padded with 0)\n", row->row);
+                edge++;
+            }
+            if (!s.f && open_shard(&s, outdir, nshard, written, shard_size)) goto out;
+            long long fpix = (long long)s.ngal * GP_CUTOUT_PIXELS + 1;
+            int st = 0;
+            if (fits_write_img(s.f, TFLOAT, fpix, GP_CUTOUT_PIXELS, cut + (size_t)i * GP_CUTOUT_PIXELS, &st)) {
+                char m[FLEN_STATUS];
+                fits_message(st, m, sizeof m);
+                fprintf(stderr, "galpost shards: %s: cannot write: %s\n", s.tmp + 1, m);
+                goto out;
+            }
+            s.rows[s.ngal++] = row->row;
+            written++;
+            if (s.ngal == shard_size) {
+                if (close_shard(&s, table)) goto out;
+                nshard++;
             }
         }
-        if (!have_frames) { fprintf(log, "row %ld: left out: no frames\n", row->row); no_frames++; continue; }
-        uint32_t flags = 0;
-        gp_error err;
-        if (gp_cutout_gri(gri, row->ra, row->dec, cut, &flags, &err)) {
-            fprintf(log, "row %ld: left out: %s\n", row->row, err.msg);
-            off++;
-            continue;
-        }
-        if (flags & GP_FLAG_EDGE) {
-            fprintf(log, "row %ld: cutout crosses the frame edge (padded with 0)\n", row->row);
-            edge++;
-        }
-        if (!s.f && open_shard(&s, outdir, nshard, written, shard_size)) goto out;
-        long long fpix = (long long)s.ngal * GP_CUTOUT_PIXELS + 1;
-        int st = 0;
-        if (fits_write_img(s.f, TFLOAT, fpix, GP_CUTOUT_PIXELS, cut, &st)) {
-            char msg[FLEN_STATUS];
-            fits_message(st, msg, sizeof msg);
-            fprintf(stderr, "galpost shards: %s: cannot write: %s\n", s.tmp + 1, msg);
-            goto out;
-        }
-        s.rows[s.ngal++] = row->row;
-        written++;
-        if (s.ngal == shard_size) {
-            if (close_shard(&s, table)) goto out;
-            nshard++;
-        }
-        if (tty && (i % 64 == 0 || i == n - 1)) {
+        done += nb;
+        if (tty) {
             double el = difftime(time(NULL), t0);
-            fprintf(stderr, "\rgalpost shards: %ld/%ld rows, %ld written  %.0f rows/s   ", i + 1, n, written,
-                    el > 0 ? (i + 1) / el : 0.0);
+            fprintf(stderr, "\rgalpost shards: %ld/%ld rows, %ld written  %.0f rows/s   ", done, n, written,
+                    el > 0 ? done / el : 0.0);
         }
     }
     sigaction(SIGINT, &old_int, NULL);
@@ -346,8 +407,7 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
     if (!written) fprintf(stderr, "galpost shards: no galaxy had its frames: nothing written\n");
 out:
     if (s.f) { int st = 0; fits_delete_file(s.f, &st); }
-    for (int b = 0; b < 3; b++) gp_frame_close(gri[b]);
-    free(cut);
+    free(cut); free(status); free(flags); free(msg); free(field0);
     free(s.rows);
     fclose(log);
     return rc;
@@ -359,9 +419,10 @@ int gp_cli_shards(int argc, char **argv)
         {"table", required_argument, 0, 't'}, {"frames", required_argument, 0, 'F'},
         {"output", required_argument, 0, 'o'}, {"shard-size", required_argument, 0, 'n'},
         {"list-frames", no_argument, 0, 'l'}, {"release", required_argument, 0, 'R'},
+        {"threads", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *table = NULL, *dir = NULL, *outdir = NULL, *release = "dr17";
-    long shard_size = 5000;
+    long shard_size = 5000, threads = 0;
     int list = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ht:o:", opts, NULL)) != -1) {
@@ -376,6 +437,12 @@ int gp_cli_shards(int argc, char **argv)
             }
             break;
         case 'l': list = 1; break;
+        case 'T':
+            if (gp_cli_parse_int(optarg, 0, 256, &threads)) {
+                fprintf(stderr, "galpost shards: --threads must be 0..256, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'R': release = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -400,7 +467,8 @@ int gp_cli_shards(int argc, char **argv)
     long n = 0;
     if (read_table(table, &f, &r, &n)) return 1;
     qsort(r, (size_t)n, sizeof *r, cmp_field);
-    int rc = list ? list_frames(r, n, dir, release) : build(r, n, f, dir, outdir, shard_size);
+    int rc = list ? list_frames(r, n, dir, release) : build(r, n, f, dir, outdir, shard_size,
+                                                               threads > 0 ? (int)threads : gp_cpu_count());
     int st = 0;
     fits_close_file(f, &st);
     free(r);
