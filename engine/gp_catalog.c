@@ -148,24 +148,36 @@ static int fits_read_objid(gp_catalog *c, fitsfile *fp, int col, gp_error *err)
     int status = 0, typecode = 0, anynul = 0;
     long repeat = 0, width = 0, n = (long)c->n;
     fits_get_coltype(fp, col, &typecode, &repeat, &width, &status);
-    if (!status && typecode != TSTRING) {
+    if (status) return gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
+    if (typecode == TFLOAT || typecode == TDOUBLE || typecode == TCOMPLEX || typecode == TDBLCOMPLEX)
+        return GP_FAIL(err, GP_ERR_FORMAT, "%s: objID is a floating-point column, which cannot hold 64-bit object IDs exactly",
+                       c->path);
+    if (typecode != TSTRING) {
         LONGLONG nul = 0;
         /* SDSS objIDs are below 2^63 */
         fits_read_col(fp, TLONGLONG, col, 1, 1, n, &nul, (LONGLONG *)c->objid, &anynul, &status);
+        if (status) return gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
+        return GP_OK;
     }
-    for (long i = 0; !status && typecode == TSTRING && i < n; i++) {
-        char buf[80] = "", *p = buf, *end = NULL;
-        if (repeat >= (long)sizeof buf) break;
-        fits_read_col(fp, TSTRING, col, i + 1, 1, 1, NULL, &p, &anynul, &status);
+    char *buf = malloc((size_t)repeat + 1);
+    if (!buf) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
+    int st = GP_OK;
+    for (long i = 0; i < n && !st; i++) {
+        char *p = buf, *end = NULL;
+        *buf = '\0';
+        if (fits_read_col(fp, TSTRING, col, i + 1, 1, 1, NULL, &p, &anynul, &status)) {
+            st = gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
+            break;
+        }
         while (*p == ' ') p++;
         errno = 0;
         unsigned long long id = *p ? strtoull(p, &end, 10) : 0;
         if (*p && (*p == '-' || errno || (*end && *end != ' ')))
-            return GP_FAIL(err, GP_ERR_FORMAT, "%s: row %ld: objID '%s' is not an object ID", c->path, i + 1, buf);
-        c->objid[i] = (uint64_t)id;
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: row %ld: objID '%s' is not an object ID", c->path, i + 1, buf);
+        else c->objid[i] = (uint64_t)id;
     }
-    if (status) return gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
-    return GP_OK;
+    free(buf);
+    return st;
 }
 
 static int catalog_read_fits(gp_catalog *c, gp_error *err)

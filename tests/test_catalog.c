@@ -95,6 +95,49 @@ static void test_csv_match_and_extinction(void **state)
     gp_catalog_close(c);
 }
 
+/* A FITS table whose objID is a double (it cannot hold 19-digit ids): refused,
+ * naming the file; a long string column is read whatever its width. */
+static void test_fits_objid_columns(void **state)
+{
+    (void)state;
+    for (int kind = 0; kind < 2; kind++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/objid%d.fits", dir, kind);
+        fitsfile *f = NULL;
+        int st = 0;
+        char name[4200];
+        snprintf(name, sizeof name, "!%s", p);
+        char *ttype[5] = { "objID", "ra", "dec", "modelMag", "extinction" };
+        char *tform[5] = { kind ? "100A" : "D", "D", "D", "5E", "5E" };
+        fits_create_file(&f, name, &st);
+        fits_create_tbl(f, BINARY_TBL, 1, 5, ttype, tform, NULL, "CAT", &st);
+        double ra = 10, dec = 20, idd = 1237648720693755918.0;
+        float mag[5] = { 19, 18, 17, 16.5f, 16 }, ext[5] = { 0 };
+        char idtext[101] = "   1237648720693755918", *idp = idtext;
+        if (kind) fits_write_col(f, TSTRING, 1, 1, 1, 1, &idp, &st);
+        else fits_write_col(f, TDOUBLE, 1, 1, 1, 1, &idd, &st);
+        fits_write_col(f, TDOUBLE, 2, 1, 1, 1, &ra, &st);
+        fits_write_col(f, TDOUBLE, 3, 1, 1, 1, &dec, &st);
+        fits_write_col(f, TFLOAT, 4, 1, 1, 5, mag, &st);
+        fits_write_col(f, TFLOAT, 5, 1, 1, 5, ext, &st);
+        fits_close_file(f, &st);
+        assert_int_equal(st, 0);
+        gp_catalog *c = NULL;
+        gp_error err;
+        if (kind == 0) {
+            assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_FORMAT);
+            assert_non_null(strstr(err.msg, "objid0.fits"));
+            assert_non_null(strstr(err.msg, "objID"));
+        } else {
+            assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+            gp_catalog_entry m;
+            assert_int_equal(gp_catalog_row(c, 0, &m, &err), GP_OK);
+            assert_true(m.objid == 1237648720693755918ULL);
+            gp_catalog_close(c);
+        }
+    }
+}
+
 static void test_csv_without_extinction(void **state)
 {
     (void)state;
@@ -283,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_separation),
         cmocka_unit_test(test_csv_match_and_extinction),
         cmocka_unit_test(test_csv_without_extinction),
+        cmocka_unit_test(test_fits_objid_columns),
         cmocka_unit_test(test_csv_extinction_r_only),
         cmocka_unit_test(test_malformed_csv_refused),
         cmocka_unit_test(test_fits_table),

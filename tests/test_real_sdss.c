@@ -58,45 +58,74 @@ static int csv_column(char *header, const char *name)
     return -1;
 }
 
-static void test_photometric_redshifts(void **state)
+/* Reads the main-sample rows (r <= 17.77, five usable magnitudes) of a
+ * real table with columns u, g, r, i, z and the nv named value columns:
+ * galaxies with extinction-corrected magnitudes, values into val[row][k].
+ * Returns the number of rows; -1 when the table is absent (skip). */
+static int read_real_table(const char *file, const char *const *vnames, int nv, gp_galaxy *gal,
+                           double (*val)[8], int max)
 {
-    (void)state;
-    const char *data = getenv("GP_SHARED_DATA"), *top = getenv("GP_TOP_SRCDIR");
-    char path[4096], model_path[4096];
-    snprintf(path, sizeof path, "%s/sdss-tables/dr14-galaxies-specz.csv", data ? data : "");
-    snprintf(model_path, sizeof model_path, "%s/weights/galpost-photometry.gpw", top ? top : ".");
-    if (!data || access(path, R_OK) != 0) { skip(); return; }
-    assert_int_equal(access(model_path, R_OK), 0);
-
+    const char *data = getenv("GP_SHARED_DATA");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/sdss-tables/%s", data ? data : "", file);
+    if (!data || access(path, R_OK) != 0) return -1;
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     char line[4096], head[4096];
     assert_non_null(fgets(line, sizeof line, f));
-    const char *names[6] = { "u", "g", "r", "i", "z", "redshift" };
-    int col[6];
-    for (int c = 0; c < 6; c++) {
+    const char *bandn[GP_NMAG] = { "u", "g", "r", "i", "z" };
+    int col[GP_NMAG + 8];
+    for (int c = 0; c < GP_NMAG + nv; c++) {
         memcpy(head, line, sizeof head);
-        col[c] = csv_column(head, names[c]);
+        col[c] = csv_column(head, c < GP_NMAG ? bandn[c] : vnames[c - GP_NMAG]);
         assert_true(col[c] >= 0);
     }
     static const double r_ext[GP_NMAG] = { 4.239, 3.303, 2.285, 1.698, 1.263 };
-    gp_galaxy *gal = calloc(MAXROWS, sizeof *gal);
-    double *ztrue = calloc(MAXROWS, sizeof *ztrue);
-    assert_non_null(gal);
-    assert_non_null(ztrue);
     int n = 0;
-    while (n < MAXROWS && fgets(line, sizeof line, f)) {
+    while (n < max && fgets(line, sizeof line, f)) {
         double v[32];
-        int k = 0;
-        for (char *tok = strtok(line, ",\r\n"); tok && k < 32; tok = strtok(NULL, ",\r\n")) v[k++] = strtod(tok, NULL);
-        if (k <= col[5] || v[col[2]] > 17.77) continue;
+        int k = 0, ok = 1;
+        /* every field, empty ones too (NaN): strtok would shift the columns after one */
+        for (char *p = line; k < 32; k++) {
+            char *end = NULL;
+            v[k] = strtod(p, &end);
+            if (end == p || (*end != ',' && *end != '\r' && *end != '\n' && *end)) v[k] = NAN;
+            p = strchr(p, ',');
+            if (!p) { k++; break; }
+            p++;
+        }
+        for (int c = 0; c < GP_NMAG + nv; c++) if (col[c] >= k || !isfinite(v[col[c]])) ok = 0;
+        if (!ok || v[col[2]] > 17.77) continue;
+        for (int b = 0; b < GP_NMAG; b++) if (!(v[col[b]] > 10 && v[col[b]] < 30)) ok = 0;   /* sentinels */
+        if (!ok) continue;
         gal[n].id = (uint64_t)n + 1;
         for (int b = 0; b < GP_NMAG; b++) gal[n].mag[b] = (float)(v[col[b]] - r_ext[b] * 0.03);
-        ztrue[n++] = v[col[5]];
+        for (int c = 0; c < nv; c++) val[n][c] = v[col[GP_NMAG + c]];
+        n++;
     }
     fclose(f);
     printf("# %d main-sample galaxies from %s\n", n, path);
+    return n;
+}
+
+static void test_photometric_redshifts(void **state)
+{
+    (void)state;
+    const char *top = getenv("GP_TOP_SRCDIR");
+    char model_path[4096];
+    snprintf(model_path, sizeof model_path, "%s/weights/galpost-photometry.gpw", top ? top : ".");
+    static const char *const zname[1] = { "redshift" };
+    gp_galaxy *gal = calloc(MAXROWS, sizeof *gal);
+    double (*zrow)[8] = calloc(MAXROWS, sizeof *zrow), *ztrue = calloc(MAXROWS, sizeof *ztrue);
+    assert_non_null(gal);
+    assert_non_null(zrow);
+    assert_non_null(ztrue);
+    int n = read_real_table("dr14-galaxies-specz.csv", zname, 1, gal, zrow, MAXROWS);
+    if (n < 0) { free(gal); free(zrow); free(ztrue); skip(); return; }
     assert_true(n > 1000);
+    assert_int_equal(access(model_path, R_OK), 0);
+    for (int i = 0; i < n; i++) ztrue[i] = zrow[i][0];
+    free(zrow);
 
     gp_model_options o = gp_model_options_default();
     o.backend = GP_BACKEND_CPU;
@@ -134,48 +163,6 @@ static void test_photometric_redshifts(void **state)
     gp_result_free(res, (size_t)n);
     free(res); free(dz); free(dev); free(gal); free(ztrue);
     gp_model_close(m);
-}
-
-/* Reads the main-sample rows (r <= 17.77, five usable magnitudes) of a
- * real table with columns u, g, r, i, z and the nv named value columns:
- * galaxies with extinction-corrected magnitudes, values into val[row][k].
- * Returns the number of rows; -1 when the table is absent (skip). */
-static int read_real_table(const char *file, const char *const *vnames, int nv, gp_galaxy *gal,
-                           double (*val)[8], int max)
-{
-    const char *data = getenv("GP_SHARED_DATA");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/sdss-tables/%s", data ? data : "", file);
-    if (!data || access(path, R_OK) != 0) return -1;
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[4096], head[4096];
-    assert_non_null(fgets(line, sizeof line, f));
-    const char *bandn[GP_NMAG] = { "u", "g", "r", "i", "z" };
-    int col[GP_NMAG + 8];
-    for (int c = 0; c < GP_NMAG + nv; c++) {
-        memcpy(head, line, sizeof head);
-        col[c] = csv_column(head, c < GP_NMAG ? bandn[c] : vnames[c - GP_NMAG]);
-        assert_true(col[c] >= 0);
-    }
-    static const double r_ext[GP_NMAG] = { 4.239, 3.303, 2.285, 1.698, 1.263 };
-    int n = 0;
-    while (n < max && fgets(line, sizeof line, f)) {
-        double v[32];
-        int k = 0, ok = 1;
-        for (char *tok = strtok(line, ",\r\n"); tok && k < 32; tok = strtok(NULL, ",\r\n")) v[k++] = strtod(tok, NULL);
-        for (int c = 0; c < GP_NMAG + nv; c++) if (col[c] >= k) ok = 0;
-        if (!ok || v[col[2]] > 17.77) continue;
-        for (int b = 0; b < GP_NMAG; b++) if (!(v[col[b]] > 10 && v[col[b]] < 30)) ok = 0;   /* sentinels */
-        if (!ok) continue;
-        gal[n].id = (uint64_t)n + 1;
-        for (int b = 0; b < GP_NMAG; b++) gal[n].mag[b] = (float)(v[col[b]] - r_ext[b] * 0.03);
-        for (int c = 0; c < nv; c++) val[n][c] = v[col[GP_NMAG + c]];
-        n++;
-    }
-    fclose(f);
-    printf("# %d main-sample galaxies from %s\n", n, path);
-    return n;
 }
 
 static void test_line_fluxes(void **state)

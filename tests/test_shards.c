@@ -1,20 +1,24 @@
 /*
  * test_shards.c: `galpost shards` builds training shards from an SDSS-like
- * export and the frames of its field, run as a real process on real files.
+ * export and the frames of its fields, run as a real process on real files.
  *
- * A mock field (frames with WCS and its truth table, sim/) stands in for a
- * downloaded SDSS field; the export is the truth table with the rerun and
- * field columns a CasJobs export has, plus two rows that cannot be cut: one
- * off the frames, one in a field whose frames are absent.  Checked:
- *  - every other row is written, in field order, and each plane equals the
- *    engine's own cutout of the frames at the row's position (bit for bit);
+ * Two mock fields (frames with WCS and truth tables, `galpost mock field`)
+ * stand in for downloaded SDSS fields; the export is their truth tables with
+ * the rerun and field columns a CasJobs export has, plus two rows that
+ * cannot be cut: one off the frames, one in a field whose frames are absent.
+ * Checked:
+ *  - exactly the rows the engine can cut are written, in field order, and
+ *    each plane equals the engine's own cutout of its field's frames at the
+ *    row's position (bit for bit);
  *  - the table rows travel with their planes (objID), every export column
- *    is kept, the header keys of sim/FORMAT.md are set;
- *  - one thread and all CPUs write the same bytes;
+ *    is kept, the header keys of sim/FORMAT.md are set, no checksum of the
+ *    export is carried over, the printed shard count is the files';
+ *  - one thread and all CPUs write the same bytes (the two fields cut in
+ *    parallel); a shard size of exactly the galaxies gives one shard;
  *  - the shards read as a training data set (gp_dataset_open with images);
  *  - the two bad rows are left out and named in shards.log;
  *  - --list-frames prints the SAS addresses of the absent field's frames
- *    only; bad arguments are refused.
+ *    only; bad arguments and a directory holding shards are refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,59 +29,67 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <sys/wait.h>
+
 #include <fitsio.h>
 
 #include "galpost/gp_image.h"
 #include "galpost/gp_model.h"
-#include <dirent.h>
-#include <sys/wait.h>
-
 #include "gp_dataset.h"
 #include "image_fixture.h"
 
+#define NFIELD 2
 static char *dir;
-static struct { int run, camcol, field, rerun; } fo;
-static long ngal;
+static struct { int run, camcol, field, rerun; long ngal; } fo[NFIELD];
+static const int field_no[NFIELD] = { 100, 101 };
 
 /* A field file: kind "frame-g", "truth", ... */
-static void field_path(const char *kind, char *buf, size_t n)
+static void field_path(int k, const char *kind, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s/%s-%06d-%d-%04d.fits", dir, kind, fo.run, fo.camcol, fo.field);
+    snprintf(buf, n, "%s/%s-%06d-%d-%04d.fits", dir, kind, fo[k].run, fo[k].camcol, fo[k].field);
 }
 
-/* `galpost mock field` writes the frames, photoObj and truth of one field;
- * run, camcol and field from the frame's name, rerun from its header. */
+/* `galpost mock field` writes the frames, photoObj and truth of a field. */
 static int setup(void **state)
 {
     (void)state;
     dir = fx_tmpdir();
     if (!dir) return -1;
     const char *top = getenv("GP_TOP_BUILDDIR");
-    char cmd[8300];
-    snprintf(cmd, sizeof cmd, "'%s/galpost' mock field --seed 5 -o '%s' >/dev/null 2>&1", top ? top : ".", dir);
-    if (system(cmd) != 0) { fprintf(stderr, "galpost mock field failed\n"); return -1; }
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int found = 0;
-    while (d && (e = readdir(d)))
-        if (sscanf(e->d_name, "frame-g-%6d-%1d-%4d.fits", &fo.run, &fo.camcol, &fo.field) == 3) found = 1;
-    if (d) closedir(d);
-    if (!found) return -1;
-    char path[4300];
-    field_path("frame-r", path, sizeof path);
-    fitsfile *f = NULL;
-    int st = 0;
-    fits_open_file(&f, path, READONLY, &st);
-    if (fits_read_key(f, TINT, "RERUN", &fo.rerun, NULL, &st)) { st = 0; fo.rerun = 301; }
-    fits_close_file(f, &st);
-    field_path("truth", path, sizeof path);
-    char name[4400];
-    snprintf(name, sizeof name, "%s[GALAXIES]", path);
-    st = 0;
-    fits_open_file(&f, name, READONLY, &st);
-    fits_get_num_rows(f, &ngal, &st);
-    fits_close_file(f, &st);
-    return st ? -1 : 0;
+    for (int k = 0; k < NFIELD; k++) {
+        char cmd[8300];
+        snprintf(cmd, sizeof cmd, "'%s/galpost' mock field --seed %d --field %d -o '%s' >/dev/null 2>&1",
+                 top ? top : ".", 5 + k, field_no[k], dir);
+        if (system(cmd) != 0) { fprintf(stderr, "galpost mock field failed\n"); return -1; }
+        fo[k].field = -1;
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        int run, camcol, field;
+        while (d && (e = readdir(d)))
+            if (sscanf(e->d_name, "frame-g-%6d-%1d-%4d.fits", &run, &camcol, &field) == 3 && field == field_no[k]) {
+                fo[k].run = run;
+                fo[k].camcol = camcol;
+                fo[k].field = field;
+            }
+        if (d) closedir(d);
+        if (fo[k].field < 0) return -1;
+        char path[4300], name[4400];
+        field_path(k, "frame-r", path, sizeof path);
+        fitsfile *f = NULL;
+        int st = 0;
+        fits_open_file(&f, path, READONLY, &st);
+        if (fits_read_key(f, TINT, "RERUN", &fo[k].rerun, NULL, &st)) { st = 0; fo[k].rerun = 301; }
+        fits_close_file(f, &st);
+        field_path(k, "truth", path, sizeof path);
+        snprintf(name, sizeof name, "%s[GALAXIES]", path);
+        st = 0;
+        fits_open_file(&f, name, READONLY, &st);
+        fits_get_num_rows(f, &fo[k].ngal, &st);
+        fits_close_file(f, &st);
+        if (st) return -1;
+    }
+    return 0;
 }
 
 static int teardown(void **state)
@@ -108,33 +120,59 @@ static int file_contains(const char *path, const char *text)
     return found;
 }
 
-/* The export: the field's truth table, with rerun and field columns, and
- * two more rows copied from row 1: one moved off the frames, one moved to
- * field 999 (no frames). */
-static void write_export(const char *path, double *ra_off, uint64_t ids[2])
+static int exists(const char *path)
 {
-    char truth[4300];
-    field_path("truth", truth, sizeof truth);
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* The export: both fields' truth tables with rerun and field columns (and
+ * a checksum, as astropy or CasJobs may write), then two more rows copied
+ * from row 1: one moved 1 degree east (off the frames), one to field 999
+ * (no frames).  Returns the row count. */
+static long write_export(const char *path, uint64_t ids[2])
+{
     fitsfile *in = NULL, *out = NULL;
-    int st = 0;
-    char inname[4400], outname[4500];
-    snprintf(inname, sizeof inname, "%s[GALAXIES]", truth);
+    int st = 0, ncol = 0;
+    char name[4500], outname[4500], truth[4300];
     snprintf(outname, sizeof outname, "!%s", path);
-    fits_open_file(&in, inname, READONLY, &st);
     fits_create_file(&out, outname, &st);
     fits_create_img(out, BYTE_IMG, 0, NULL, &st);
-    fits_copy_hdu(in, out, 0, &st);
-    assert_int_equal(st, 0);
     long n = 0;
-    int ncol = 0;
-    fits_get_num_rows(out, &n, &st);
-    fits_get_num_cols(out, &ncol, &st);
-    fits_insert_col(out, ncol + 1, "rerun", "J", &st);
-    fits_insert_col(out, ncol + 2, "field", "J", &st);
-    for (long i = 1; i <= n; i++) {
-        int rr = fo.rerun, ff = fo.field;
-        fits_write_col(out, TINT, ncol + 1, i, 1, 1, &rr, &st);
-        fits_write_col(out, TINT, ncol + 2, i, 1, 1, &ff, &st);
+    for (int k = 0; k < NFIELD; k++) {
+        field_path(k, "truth", truth, sizeof truth);
+        snprintf(name, sizeof name, "%s[GALAXIES]", truth);
+        fits_open_file(&in, name, READONLY, &st);
+        if (k == 0) {
+            fits_copy_hdu(in, out, 0, &st);
+            fits_get_num_cols(out, &ncol, &st);
+            fits_insert_col(out, ncol + 1, "rerun", "J", &st);
+            fits_insert_col(out, ncol + 2, "field", "J", &st);
+        } else {
+            /* the same layout without the two columns: copy the rows byte by byte */
+            long rowlen = 0, nin = 0;
+            fits_read_key(in, TLONG, "NAXIS1", &rowlen, NULL, &st);
+            fits_get_num_rows(in, &nin, &st);
+            unsigned char *bytes = malloc((size_t)rowlen);
+            assert_non_null(bytes);
+            fits_insert_rows(out, n, nin, &st);
+            for (long i = 1; i <= nin && !st; i++) {
+                fits_read_tblbytes(in, i, 1, rowlen, bytes, &st);
+                fits_write_tblbytes(out, n + i, 1, rowlen, bytes, &st);
+            }
+            free(bytes);
+        }
+        long n1 = 0;
+        fits_get_num_rows(out, &n1, &st);
+        for (long i = n + 1; i <= n1; i++) {
+            int rr = fo[k].rerun, ff = fo[k].field;
+            fits_write_col(out, TINT, ncol + 1, i, 1, 1, &rr, &st);
+            fits_write_col(out, TINT, ncol + 2, i, 1, 1, &ff, &st);
+        }
+        n = n1;
+        fits_close_file(in, &st);
+        assert_int_equal(st, 0);
     }
     long rowlen = 0;
     fits_read_key(out, TLONG, "NAXIS1", &rowlen, NULL, &st);
@@ -157,35 +195,46 @@ static void write_export(const char *path, double *ra_off, uint64_t ids[2])
     fits_write_col(out, TLONGLONG, cid, n + 1, 1, 1, &id1, &st);
     fits_write_col(out, TINT, ncol + 2, n + 2, 1, 1, &field999, &st);
     fits_write_col(out, TLONGLONG, cid, n + 2, 1, 1, &id2, &st);
+    fits_write_chksum(out, &st);
     fits_close_file(out, &st);
-    fits_close_file(in, &st);
     assert_int_equal(st, 0);
-    *ra_off = far;
     ids[0] = (uint64_t)id1;
     ids[1] = (uint64_t)id2;
+    return n + 2;
+}
+
+/* Shard files of outdir (up to 64), in order; returns their count. */
+static int list_shards(const char *outdir, char names[][4600])
+{
+    int n = 0;
+    while (n < 64) {
+        snprintf(names[n], 4600, "%s/shard-%05d.fits", outdir, n);
+        if (!exists(names[n])) break;
+        n++;
+    }
+    return n;
 }
 
 static void test_shards_from_frames(void **state)
 {
     (void)state;
-    char export[4400], outdir[4400], log[4400], cmd[16000], shard[4600], shard1[4600];
+    char export[4400], outdir[4400], log[4400], cmd[16000], want[256];
     snprintf(export, sizeof export, "%s/export.fits", dir);
     snprintf(outdir, sizeof outdir, "%s/shards", dir);
     snprintf(log, sizeof log, "%s/cli.log", dir);
-    double far;
     uint64_t bad_ids[2];
-    write_export(export, &far, bad_ids);
-    assert_true(ngal > 20);
+    long nrows = write_export(export, bad_ids);
 
-    /* the engine's own cutouts: which truth rows lie on the frames */
-    gp_frame *gri[3];
-    for (int b = 0; b < 3; b++) {
-        char kind[16], path[4300];
-        snprintf(kind, sizeof kind, "frame-%c", "gri"[b]);
-        field_path(kind, path, sizeof path);
-        gp_error err;
-        assert_int_equal(gp_frame_open_file(path, &gri[b], &err), GP_OK);
-    }
+    /* the engine's own cutouts: which rows lie on their field's frames */
+    gp_frame *gri[NFIELD][3];
+    for (int k = 0; k < NFIELD; k++)
+        for (int b = 0; b < 3; b++) {
+            char kind[16], path[4300];
+            snprintf(kind, sizeof kind, "frame-%c", "gri"[b]);
+            field_path(k, kind, path, sizeof path);
+            gp_error err;
+            assert_int_equal(gp_frame_open_file(path, &gri[k][b], &err), GP_OK);
+        }
     float *want_px = malloc(sizeof(float) * GP_CUTOUT_PIXELS), *got = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
     assert_non_null(want_px);
     assert_non_null(got);
@@ -196,48 +245,43 @@ static void test_shards_from_frames(void **state)
         fits_open_table(&f, export, READONLY, &st);
         fits_get_colnum(f, CASEINSEN, "ra", &cra, &st);
         fits_get_colnum(f, CASEINSEN, "dec", &cdec, &st);
-        for (long i = 1; i <= ngal; i++) {
+        for (long i = 1; i <= fo[0].ngal + fo[1].ngal; i++) {
             double ra, dec;
             fits_read_col(f, TDOUBLE, cra, i, 1, 1, NULL, &ra, NULL, &st);
             fits_read_col(f, TDOUBLE, cdec, i, 1, 1, NULL, &dec, NULL, &st);
             gp_error err;
-            nok += gp_cutout_gri(gri, ra, dec, want_px, NULL, &err) == GP_OK;
+            nok += gp_cutout_gri(gri[i > fo[0].ngal], ra, dec, want_px, NULL, &err) == GP_OK;
         }
         fits_close_file(f, &st);
         assert_int_equal(st, 0);
     }
-    assert_true(nok > 20 && nok <= ngal);
+    assert_true(nok > 40);
 
     /* shards of 16: several shards, the last one partial */
     snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s' -o '%s' --shard-size 16", export, dir, outdir);
     assert_int_equal(run(cmd, log), 0);
-    char want[128];
-    snprintf(want, sizeof want, "%ld of %ld galaxies", nok, ngal + 2);
+    char names[64][4600];
+    int nshards = list_shards(outdir, names);
+    assert_int_equal(nshards, (nok + 15) / 16);
+    snprintf(want, sizeof want, "%ld of %ld galaxies in %d shards", nok, nrows, nshards);
     assert_true(file_contains(log, want));
-    char slog[4500];
+    char slog[4500], frow[64];
     snprintf(slog, sizeof slog, "%s/shards.log", outdir);
-    char frow[64];
-    snprintf(frow, sizeof frow, "row %ld: left out", ngal + 1);   /* off the frames */
+    snprintf(frow, sizeof frow, "row %ld: left out", nrows - 1);   /* off the frames */
     assert_true(file_contains(slog, frow));
-    snprintf(frow, sizeof frow, "row %ld: left out: no frames", ngal + 2);
+    snprintf(frow, sizeof frow, "row %ld: left out: no frames", nrows);
     assert_true(file_contains(slog, frow));
     assert_true(file_contains(slog, "-0999: no g frame"));
 
-    /* every plane against the engine's cutout of the same frames */
-    const char *paths[16];
-    char names[16][4600];
+    /* every plane against the engine's cutout of its field's frames */
     long total = 0;
-    int nshards = 0;
-    for (int k = 0; k < 16; k++) {
-        snprintf(names[k], sizeof names[k], "%s/shard-%05d.fits", outdir, k);
-        FILE *t = fopen(names[k], "rb");
-        if (!t) break;
-        fclose(t);
-        paths[nshards++] = names[k];
+    const char *paths[64];
+    for (int k = 0; k < nshards; k++) {
+        paths[k] = names[k];
         fitsfile *f = NULL;
         int st = 0, naxis = 0;
-        long naxes[4] = { 0 }, ngk = 0, first = -1, nrows = 0;
-        char fmt[80] = "", origin[80] = "", bands[80] = "";
+        long naxes[4] = { 0 }, ngk = 0, first = -1, nr = 0;
+        char fmt[80] = "", origin[80] = "", bands[80] = "", sum[80] = "";
         fits_open_file(&f, names[k], READONLY, &st);
         fits_get_img_param(f, 4, NULL, &naxis, naxes, &st);
         fits_read_key(f, TLONG, "NGAL", &ngk, NULL, &st);
@@ -253,10 +297,13 @@ static void test_shards_from_frames(void **state)
         assert_string_equal(fmt, "galpost-train-1");
         assert_string_equal(origin, "SDSS");
         assert_string_equal(bands, "gri");
-        assert_true(ngk == 16 || k > 0);
+        assert_true(ngk == 16 || k == nshards - 1);
         fits_movnam_hdu(f, BINARY_TBL, "GALAXIES", 0, &st);
-        fits_get_num_rows(f, &nrows, &st);
-        assert_int_equal(nrows, ngk);
+        fits_get_num_rows(f, &nr, &st);
+        assert_int_equal(nr, ngk);
+        assert_int_equal(fits_read_key(f, TSTRING, "CHECKSUM", sum, NULL, &st), KEY_NO_EXIST);
+        st = 0;
+        fits_clear_errmsg();
         int cra, cdec, cid, cfield, ncol = 0;
         fits_get_colnum(f, CASEINSEN, "ra", &cra, &st);
         fits_get_colnum(f, CASEINSEN, "dec", &cdec, &st);
@@ -265,39 +312,51 @@ static void test_shards_from_frames(void **state)
         fits_get_num_cols(f, &ncol, &st);
         assert_int_equal(st, 0);
         assert_true(ncol > 40);
-        for (long i = 1; i <= nrows; i++) {
+        for (long i = 1; i <= nr; i++) {
             double ra, dec;
             long long id;
+            int field;
             fits_read_col(f, TDOUBLE, cra, i, 1, 1, NULL, &ra, NULL, &st);
             fits_read_col(f, TDOUBLE, cdec, i, 1, 1, NULL, &dec, NULL, &st);
             fits_read_col(f, TLONGLONG, cid, i, 1, 1, NULL, &id, NULL, &st);
+            fits_read_col(f, TINT, cfield, i, 1, 1, NULL, &field, NULL, &st);
             assert_int_equal(st, 0);
             assert_true((uint64_t)id != bad_ids[0] && (uint64_t)id != bad_ids[1]);
+            assert_true(field == field_no[0] || field == field_no[1]);
             gp_error err;
             uint32_t flags = 0;
-            assert_int_equal(gp_cutout_gri(gri, ra, dec, want_px, &flags, &err), GP_OK);
+            assert_int_equal(gp_cutout_gri(gri[field == field_no[1]], ra, dec, want_px, &flags, &err), GP_OK);
             fits_movabs_hdu(f, 1, NULL, &st);
             fits_read_img(f, TFLOAT, (long long)(i - 1) * GP_CUTOUT_PIXELS + 1, GP_CUTOUT_PIXELS, NULL, got, NULL, &st);
             assert_int_equal(st, 0);
             assert_memory_equal(got, want_px, sizeof(float) * GP_CUTOUT_PIXELS);
             fits_movnam_hdu(f, BINARY_TBL, "GALAXIES", 0, &st);
         }
-        total += nrows;
+        total += nr;
         fits_close_file(f, &st);
+        char partial[4700];
+        snprintf(partial, sizeof partial, "%.4600s.partial", names[k]);
+        assert_false(exists(partial));
     }
     assert_int_equal(total, nok);
-    assert_true(nshards >= 2);
-    snprintf(shard, sizeof shard, "%s/shard-%05d.fits.partial", outdir, 0);
-    assert_true(fopen(shard, "rb") == NULL);   /* no partial file left */
-    for (int b = 0; b < 3; b++) gp_frame_close(gri[b]);
+    for (int k = 0; k < NFIELD; k++)
+        for (int b = 0; b < 3; b++) gp_frame_close(gri[k][b]);
 
-    /* the same shards from one thread (the run above used all CPUs) */
+    /* the same bytes from one thread (the run above used all CPUs) */
     snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s' -o '%s/one' --shard-size 16 --threads 1", export, dir, dir);
     assert_int_equal(run(cmd, log), 0);
     for (int k = 0; k < nshards; k++) {
-        snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s/one/shard-%05d.fits'", names[k], dir, k);
+        snprintf(cmd, sizeof cmd, "cmp -s '%.4600s' '%s/one/shard-%05d.fits'", names[k], dir, k);
         assert_int_equal(system(cmd), 0);
     }
+    /* a shard size of exactly the galaxies: one shard, said so */
+    snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s' -o '%s/exact' --shard-size %ld", export, dir, dir, nok);
+    assert_int_equal(run(cmd, log), 0);
+    snprintf(want, sizeof want, "%ld of %ld galaxies in 1 shard in", nok, nrows);
+    assert_true(file_contains(log, want));
+    char exact[64][4600];
+    snprintf(cmd, sizeof cmd, "%s/exact", dir);
+    assert_int_equal(list_shards(cmd, exact), 1);
 
     /* the shards are a training data set with images */
     gp_dataset *d = NULL;
@@ -308,39 +367,45 @@ static void test_shards_from_frames(void **state)
     assert_int_equal(gp_dataset_read_images(d, &row0, 1, got, &err), GP_OK);
     gp_dataset_close(d);
 
+    /* a directory holding shards is refused (they would be trained on with these) */
+    snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s' -o '%s' --shard-size 1000", export, dir, outdir);
+    assert_int_equal(run(cmd, log), 1);
+    assert_true(file_contains(log, "already holds shard files"));
+
     /* --list-frames: only the absent field's three frames */
     snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s' --list-frames", export, dir);
     assert_int_equal(run(cmd, log), 0);
-    snprintf(want, sizeof want, "/eboss/photoObj/frames/%d/%d/%d/frame-g-%06d-%d-0999.fits.bz2", fo.rerun, fo.run,
-             fo.camcol, fo.run, fo.camcol);
+    snprintf(want, sizeof want, "/eboss/photoObj/frames/%d/%d/%d/frame-g-%06d-%d-0999.fits.bz2", fo[0].rerun,
+             fo[0].run, fo[0].camcol, fo[0].run, fo[0].camcol);
     assert_true(file_contains(log, "https://data.sdss.org/sas/dr17"));
     assert_true(file_contains(log, want));
     assert_true(file_contains(log, "3 frames to fetch"));
-    snprintf(want, sizeof want, "-%04d.fits.bz2", fo.field);
+    snprintf(want, sizeof want, "-%04d.fits.bz2", fo[0].field);
     assert_false(file_contains(log, want));
     /* without --frames, every frame */
     snprintf(cmd, sizeof cmd, "-t '%s' --list-frames --release dr16", export);
     assert_int_equal(run(cmd, log), 0);
-    assert_true(file_contains(log, "6 frames to fetch"));
+    assert_true(file_contains(log, "9 frames to fetch"));
     assert_true(file_contains(log, "/sas/dr16/"));
 
     /* refusals */
-    snprintf(cmd, sizeof cmd, "--frames '%s' -o '%s'", dir, outdir);
+    snprintf(cmd, sizeof cmd, "--frames '%s' -o '%s/r1'", dir, dir);
     assert_int_equal(run(cmd, log), 2);
-    snprintf(cmd, sizeof cmd, "-t '%s' -o '%s'", export, outdir);
+    snprintf(cmd, sizeof cmd, "-t '%s' -o '%s/r2'", export, dir);
     assert_int_equal(run(cmd, log), 2);
-    snprintf(cmd, sizeof cmd, "-t '%s/absent.fits' --frames '%s' -o '%s'", dir, dir, outdir);
+    snprintf(cmd, sizeof cmd, "-t '%s/absent.fits' --frames '%s' -o '%s/r3'", dir, dir, dir);
     assert_int_equal(run(cmd, log), 1);
     assert_true(file_contains(log, "absent.fits"));
-    char truth[4300];
-    field_path("frame-r", truth, sizeof truth);   /* an image, no table */
-    snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s' -o '%s/s2'", truth, dir, dir);
+    char image[4300];
+    field_path(0, "frame-r", image, sizeof image);   /* an image, no table */
+    snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s' -o '%s/r4'", image, dir, dir);
     assert_int_equal(run(cmd, log), 1);
     /* frames elsewhere: nothing to write, an error, no shard */
-    snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s/shards' -o '%s/s3'", export, dir, dir);
+    snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s/one' -o '%s/r5'", export, dir, dir);
     assert_int_equal(run(cmd, log), 1);
-    snprintf(shard1, sizeof shard1, "%s/s3/shard-00000.fits", dir);
-    assert_true(fopen(shard1, "rb") == NULL);
+    assert_true(file_contains(log, "nothing written"));
+    snprintf(cmd, sizeof cmd, "%s/r5/shard-00000.fits", dir);
+    assert_false(exists(cmd));
     free(want_px);
     free(got);
 }

@@ -128,7 +128,8 @@ rec=$(awk '$1 == "eval.classifier_accuracy" { print $3 }' "$T/info")
 awk -v a="$acc" -v b="$rec" 'BEGIN { exit !(a - b < 1e-6 && b - a < 1e-6) }' \
     || fail "recorded accuracy $rec, metrics.csv $acc"
 r2m=$(awk -F, '$1 == "galpost" && $2 == "z" { print $17 }' "$T/evp/metrics.csv")
-grep '^  eval\.r2_mean ' "$T/info" | tr -d '[],' | awk -v want="$r2m" '{ d = $5 - want; exit !(d < 1e-6 && d > -1e-6) }' \
+grep '^  eval\.r2_mean ' "$T/info" | tr -d '[],' \
+    | awk -v want="$r2m" '{ d = $5 - want; ok = d < 1e-6 && d > -1e-6 } END { exit !(NR == 1 && ok) }' \
     || fail "recorded eval.r2_mean of z differs from metrics.csv ($r2m): $(grep 'eval.r2_mean' "$T/info")"
 
 "$G" eval -m "$T/i.gpw" -o "$T/evi" --threads 1 --latents "$T/i.work/latents.f32" "$T"/m/shard-*.fits \

@@ -16,6 +16,7 @@
  * Frames are looked for as DIR/frame-B-RRRRRR-C-FFFF.fits[.bz2], in
  * DIR/RRRRRR-C-FFFF/ and in DIR/RUN/CAMCOL/ (the SAS layout).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -98,8 +99,13 @@ static int read_table(const char *path, fitsfile **out, shard_row **rows, long *
         fprintf(stderr, "galpost shards: %s: cannot open as a FITS table: %s\n", path, msg);
         return 1;
     }
-    long n = 0;
+    long n = 0, pcount = 0;
     fits_get_num_rows(f, &n, &st);
+    if (!st && !fits_read_key(f, TLONG, "PCOUNT", &pcount, NULL, &st) && pcount > 0) {
+        fprintf(stderr, "galpost shards: %s: variable-length columns (PCOUNT %ld) are not supported\n", path, pcount);
+        fits_close_file(f, &st);
+        return 1;
+    }
     static const char *const need[6] = { "objID", "ra", "dec", "run", "camcol", "field" };
     int col[7] = { 0 };
     for (int k = 0; k < 6 && !st; k++) {
@@ -243,6 +249,11 @@ static int close_shard(shard_out *s, fitsfile *table)
     long zero = 0;
     fits_update_key(s->f, TLONG, "NAXIS2", &zero, NULL, &st);
     fits_update_key(s->f, TSTRING, "EXTNAME", "GALAXIES", "row k: plane k of the primary cube", &st);
+    /* the export's checksums describe its own rows */
+    for (const char *const *k = (const char *const[]){ "CHECKSUM", "DATASUM", NULL }; *k && !st; k++) {
+        int s2 = 0;
+        if (fits_delete_key(s->f, *k, &s2)) fits_clear_errmsg();
+    }
     fits_set_hdustruc(s->f, &st);
     for (long i = 0; i < s->ngal && !st; i++) fits_copy_rows(table, s->f, s->rows[i], 1, &st);
     const char *tmp = s->tmp + 1;
@@ -269,7 +280,7 @@ static int close_shard(shard_out *s, fitsfile *table)
  * depend on the number of threads. */
 #define BLOCK_ROWS 512
 #define CUT_MSG    1024   /* as gp_error.msg */
-enum { CUT_OK = 0, CUT_NO_FRAMES = 1, CUT_OFF = 2 };
+enum { CUT_OK = 0, CUT_NO_FRAMES = 1, CUT_OFF = 2, CUT_ERROR = 3 };
 typedef struct cut_block {
     const shard_row *r;       /* the block's first row */
     const long *field0;       /* nf + 1 offsets of the fields' first rows */
@@ -300,10 +311,11 @@ static void cut_fields(void *ctx, size_t begin, size_t end)
             c->flags[i] = 0;
             if (*why) { c->status[i] = CUT_NO_FRAMES; snprintf(c->msg[i], sizeof c->msg[i], "%s", why); continue; }
             gp_error err;
-            if (gp_cutout_gri(gri, c->r[i].ra, c->r[i].dec, c->cut + (size_t)i * GP_CUTOUT_PIXELS, &c->flags[i], &err)) {
-                c->status[i] = CUT_OFF;
-                snprintf(c->msg[i], sizeof c->msg[i], "%s", err.msg);
-            } else c->status[i] = CUT_OK;
+            int st = gp_cutout_gri(gri, c->r[i].ra, c->r[i].dec, c->cut + (size_t)i * GP_CUTOUT_PIXELS,
+                                   &c->flags[i], &err);
+            /* GP_ERR_DATA: the centre is off the frames or most pixels are not finite */
+            c->status[i] = st == GP_OK ? CUT_OK : st == GP_ERR_DATA ? CUT_OFF : CUT_ERROR;
+            if (st) snprintf(c->msg[i], sizeof c->msg[i], "%s", err.msg);
         }
         for (int k = 0; k < 3; k++) gp_frame_close(gri[k]);
     }
@@ -324,7 +336,7 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
     char (*msg)[CUT_MSG] = malloc(sizeof *msg * BLOCK_ROWS);
     long *field0 = malloc(sizeof(long) * (BLOCK_ROWS + 1));
     int rc = 1, tty = gp_cli_is_terminal();
-    long written = 0, nshard = 0, no_frames = 0, off = 0, edge = 0, done = 0;
+    long written = 0, nshard = 0, no_frames = 0, off = 0, failed = 0, edge = 0, done = 0;
     time_t t0 = time(NULL);
     if (!cut || !s.rows || !status || !flags || !msg || !field0) { fprintf(stderr, "galpost shards: out of memory\n"); goto out; }
     struct sigaction sa, old_int, old_term;
@@ -366,7 +378,12 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
                 no_frames++;
                 continue;
             }
-            if (status[i] == CUT_OFF) { fprintf(log, "row %ld: left out: %s\n", row->row, msg[i]); off++; continue; }
+            if (status[i] != CUT_OK) {
+                fprintf(log, "row %ld: left out: %s\n", row->row, msg[i]);
+                if (status[i] == CUT_OFF) off++;
+                else failed++;
+                continue;
+            }
             if (flags[i] & GP_FLAG_EDGE) {
                 fprintf(log, "row %ld: cutout crosses the frame edge (padded with 0)\n", row->row);
                 edge++;
@@ -398,13 +415,16 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
     sigaction(SIGTERM, &old_term, NULL);
     if (tty) fprintf(stderr, "\n");
     if (interrupted) { fprintf(stderr, "galpost shards: interrupted; the complete shards stay, the current one is removed\n"); goto out; }
-    if (s.f && close_shard(&s, table)) goto out;
-    if (s.ngal) nshard++;
+    if (s.f) {
+        if (close_shard(&s, table)) goto out;
+        nshard++;
+    }
     fprintf(stderr, "galpost shards: %ld of %ld galaxies in %ld shard%s in %s (%ld left out: %ld without frames, "
-            "%ld off their frames; %ld crossing a frame edge; see %s)\n", written, n, nshard, nshard == 1 ? "" : "s",
-            outdir, no_frames + off, no_frames, off, edge, logpath);
+            "%ld off their frames or with unusable pixels, %ld failed; %ld crossing a frame edge; see %s)\n", written,
+            n, nshard, nshard == 1 ? "" : "s", outdir, no_frames + off + failed, no_frames, off, failed, edge, logpath);
+    if (failed) fprintf(stderr, "galpost shards: %ld cutouts failed (errors other than the position: see %s)\n", failed, logpath);
     rc = written > 0 ? 0 : 1;
-    if (!written) fprintf(stderr, "galpost shards: no galaxy had its frames: nothing written\n");
+    if (!written) fprintf(stderr, "galpost shards: no galaxy could be cut: nothing written\n");
 out:
     if (s.f) { int st = 0; fits_delete_file(s.f, &st); }
     free(cut); free(status); free(flags); free(msg); free(field0);
@@ -459,6 +479,17 @@ int gp_cli_shards(int argc, char **argv)
         struct stat sb;
         if (stat(outdir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(outdir, W_OK) != 0) {
             fprintf(stderr, "galpost shards: %s is not a writable directory\n", outdir);
+            return 1;
+        }
+        /* shards of an earlier run would be trained on with these (shard-*.fits) */
+        DIR *d = opendir(outdir);
+        struct dirent *e;
+        int old = 0;
+        while (d && (e = readdir(d)))
+            if (!strncmp(e->d_name, "shard-", 6) && strstr(e->d_name, ".fits")) old = 1;
+        if (d) closedir(d);
+        if (old) {
+            fprintf(stderr, "galpost shards: %s already holds shard files: remove them or choose another directory\n", outdir);
             return 1;
         }
     }
