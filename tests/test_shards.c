@@ -15,7 +15,9 @@
  *    export is carried over, the printed shard count is the files';
  *  - one thread and all CPUs write the same bytes (the two fields cut in
  *    parallel); a shard size of exactly the galaxies gives one shard;
- *  - the shards read as a training data set (gp_dataset_open with images);
+ *  - the shards read as a training data set (gp_dataset_open with images)
+ *    and `galpost train` trains an image model on them; the export itself
+ *    trains the photometry-only model;
  *  - the two bad rows are left out and named in shards.log;
  *  - --list-frames prints the SAS addresses of the absent field's frames
  *    only; bad arguments and a directory holding shards are refused.
@@ -366,6 +368,23 @@ static void test_shards_from_frames(void **state)
     long row0 = 0;
     assert_int_equal(gp_dataset_read_images(d, &row0, 1, got, &err), GP_OK);
     gp_dataset_close(d);
+
+    /* the whole real-data path: the image model trains on the shards, the
+     * photometry-only model on the export as it is (its first binary table) */
+    const char *top = getenv("GP_TOP_BUILDDIR");
+    char tcmd[20000], tlog[4600];
+    snprintf(tlog, sizeof tlog, "%s/train.log", dir);
+    snprintf(tcmd, sizeof tcmd, "'%s/galpost' train -o '%s/img.gpw' -w '%s/img.work' --vae-count 40 --vae-epochs 1 "
+             "--ensemble 1 --flow-epochs 1 --threads 1 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 "
+             "--flow-hidden 16 --couplings 2 '%s'/shard-*.fits >'%s' 2>&1", top ? top : ".", dir, dir, outdir, tlog);
+    assert_int_equal(system(tcmd), 0);
+    snprintf(want, sizeof want, "data: %ld rows in %d shards", nok, nshards);
+    assert_true(file_contains(tlog, want));
+    snprintf(tcmd, sizeof tcmd, "'%s/galpost' train --photometry -o '%s/phot.gpw' -w '%s/phot.work' --vae-count 20 "
+             "--ensemble 1 --flow-epochs 1 --threads 1 '%s' >'%s' 2>&1", top ? top : ".", dir, dir, export, tlog);
+    assert_int_equal(system(tcmd), 0);
+    snprintf(want, sizeof want, "data: %ld rows in 1 shard", nrows);
+    assert_true(file_contains(tlog, want));
 
     /* a directory holding shards is refused (they would be trained on with these) */
     snprintf(cmd, sizeof cmd, "-t '%s' --frames '%s' -o '%s' --shard-size 1000", export, dir, outdir);
