@@ -57,7 +57,10 @@
  * is a little slower than without). */
 typedef struct infer_profile {
     int    on;
-    double checks, upload, encoder, flows, download, summaries_wait, total;
+    double checks, upload, encoder, flows, download, scatter, summaries_wait, total;
+    double summaries_work;   /* wall time of the summaries themselves, all chunks */
+    long   summarised;       /* galaxies summarised */
+    int    summary_threads;  /* the most threads a chunk's summaries ran on */
 } infer_profile;
 
 static double now_s(void)
@@ -589,6 +592,7 @@ static int chunk_collect(gp_model *m, chunk_flight *fl, const gp_infer_options *
         if (st) return st;
         fl->fence = -1;
     }
+    if (prof->on) { double t = now_s(); prof->download += t - t1; t1 = t; }
     const float *h_cls = fl->h + (size_t)nb * N * 9;
     const int *h_flags = (const int *)(const void *)(h_cls + (size_t)K * nb);
     for (int g = 0; g < nb; g++) {
@@ -605,7 +609,7 @@ static int chunk_collect(gp_model *m, chunk_flight *fl, const gp_infer_options *
         for (int g = 0; g < nb; g++) pdet[g] += 1.0 / (1.0 + exp(-(double)h_cls[(size_t)k * nb + g])) / K;
         r0 += (size_t)rows;
     }
-    if (prof->on) prof->download += now_s() - t1;
+    if (prof->on) prof->scatter += now_s() - t1;
     return GP_OK;
 }
 
@@ -646,6 +650,8 @@ typedef struct chunk_state {
     int         threads;      /* for the background summaries */
     pthread_t   th;
     int         threaded;     /* th is running */
+    double      sum_wall;     /* the summaries' wall time (profile) */
+    int         sum_parts;    /* and the threads they ran on */
 } chunk_state;
 
 typedef struct summary_part {
@@ -670,6 +676,7 @@ static void *summaries_background(void *arg)
     chunk_state *c = arg;
     enum { MAXPARTS = 64 };
     summary_part part[MAXPARTS];
+    double t0 = now_s();
     int np = c->threads < 1 ? 1 : (c->threads > MAXPARTS ? MAXPARTS : c->threads);
     if (np > c->nb) np = c->nb;
     for (int i = 0; i < np; i++) {
@@ -682,6 +689,8 @@ static void *summaries_background(void *arg)
         if (!part[i].started) summaries_range(&c->sj, part[i].begin, part[i].end);
     for (int i = 1; i < np; i++)
         if (part[i].started) pthread_join(part[i].th, NULL);
+    c->sum_wall = now_s() - t0;
+    c->sum_parts = np;
     return NULL;
 }
 
@@ -695,6 +704,11 @@ static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int ke
         pthread_join(c->th, NULL);
         c->threaded = 0;
         if (prof->on) prof->summaries_wait += now_s() - t0;
+    }
+    if (prof->on && c->nb) {
+        prof->summaries_work += c->sum_wall;
+        prof->summarised += c->nb;
+        if (c->sum_parts > prof->summary_threads) prof->summary_threads = c->sum_parts;
     }
     for (int g = 0; g < c->nb; g++) {
         gp_result *r = &res[good[c->c0 + (size_t)g]];
@@ -763,7 +777,9 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     const int cpu_backend = strcmp(m->be->ops->name, "cpu") == 0;
     const int host_threads = cpu_backend ? m->be->threads : gp_cpu_count();
     const char *pe = getenv("GP_INFER_PROFILE");
-    infer_profile prof = { pe && strcmp(pe, "1") == 0, 0, 0, 0, 0, 0, 0, 0 };
+    infer_profile prof;
+    memset(&prof, 0, sizeof prof);
+    prof.on = pe && strcmp(pe, "1") == 0;
     double t_start = prof.on ? now_s() : 0;
     /* every pixel checked */
     const int device_check = m->be->ops->flag_nonfinite && !m->be->ops->encode_cutouts && m->net.uses_image;
@@ -870,7 +886,10 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         cur->nb = nb;
         cur->sj = (summary_job){ res, idx, cur->samples, o.nsamples };
         if (on_cpu) {
+            double t0 = now_s();
             (void)gp_parallel_for(host_threads, (size_t)nb, summaries_range, &cur->sj);
+            cur->sum_wall = now_s() - t0;
+            cur->sum_parts = host_threads < nb ? host_threads : nb;
             finish_chunk(cur, res, good, o.keep_samples, &first_bad, &prof, err);
         } else {
             cur->threads = host_threads;
@@ -897,11 +916,14 @@ out:
     free(good);
     if (prof.on) {
         prof.total = now_s() - t_start;
+        /* the summaries' own wall time (beside GPU work on a GPU backend), and per galaxy and thread */
+        double per = prof.summarised ? 1e6 * prof.summaries_work * prof.summary_threads / (double)prof.summarised : 0;
         fprintf(stderr, "gp_infer profile: %zu galaxies x %d samples on %s: input checks %.2f ms, upload %.2f ms, "
-                "encoder %.2f ms, flows %.2f ms, download %.2f ms, waiting for summaries %.2f ms, total %.2f ms\n",
+                "encoder %.2f ms, flows %.2f ms, download %.2f ms, scatter %.2f ms, summaries %.2f ms for %ld galaxies "
+                "on %d threads (%.1f us a galaxy a thread), waiting for summaries %.2f ms, total %.2f ms\n",
                 ngood, o.nsamples, m->be->ops->name, 1e3 * prof.checks, 1e3 * prof.upload, 1e3 * prof.encoder,
-                1e3 * prof.flows,
-                1e3 * prof.download, 1e3 * prof.summaries_wait, 1e3 * prof.total);
+                1e3 * prof.flows, 1e3 * prof.download, 1e3 * prof.scatter, 1e3 * prof.summaries_work, prof.summarised,
+                prof.summary_threads, per, 1e3 * prof.summaries_wait, 1e3 * prof.total);
     }
     if (st) {
         gp_result_free(res, n);

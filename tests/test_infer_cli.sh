@@ -36,6 +36,11 @@ json3=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --r
 [ -s "$tmp/post.fits" ] || fail "no result table"
 grep -q "24 galaxies (0 failed)" "$tmp/err" || { cat "$tmp/err"; fail "batch summary line"; }
 ls "$tmp" | grep -q partial && fail "a partial file was left behind"
+# the profile (GP_INFER_PROFILE=1) names every stage, the summaries' own cost included
+GP_INFER_PROFILE=1 "$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" -o "$tmp/prof.fits" 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "profiled batch"; }
+grep -E -q "gp_infer profile: 24 galaxies .* scatter [0-9.]+ ms, summaries [0-9.]+ ms for 24 galaxies on [0-9]+ threads \([0-9.]+ us a galaxy a thread\)" "$tmp/err" \
+    || { cat "$tmp/err"; fail "profile line"; }
 head -c 2880 "$tmp/post.fits" | grep -q "SIMPLE  =" || fail "result is not FITS"
 
 # a photometric catalogue in batch (photometry-only model): the shard's own
