@@ -71,6 +71,10 @@ int  gp_tparams_grad_norm(gp_tparams *ps, const char *prefix, double *norm, gp_e
  * non-finite norm returns 1 and leaves *ema as it is (the caller reports
  * the divergence). */
 double gp_train_adaptive_clip(double *ema, double norm, double factor, double weight);
+/* GP_OK for a finite gradient norm; else GP_ERR_DATA "training diverged" naming prefix and step t. */
+int  gp_tparams_diverged(const char *prefix, double norm, long t, gp_error *err);
+/* Adam on the prefix's parameters, their gradients first multiplied by scale (1: as they are). */
+int  gp_tparams_adam_scaled(gp_tparams *ps, const char *prefix, float lr, long t, float scale, gp_error *err);
 /* Global gradient norm over the prefix, then Adam with clipping to clip (<= 0: none). */
 int  gp_tparams_adam(gp_tparams *ps, const char *prefix, float lr, long t, float clip,
                      double *gnorm, gp_error *err);

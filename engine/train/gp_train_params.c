@@ -152,17 +152,9 @@ int gp_tparams_grad_norm(gp_tparams *ps, const char *prefix, double *norm, gp_er
     return GP_OK;
 }
 
-int gp_tparams_adam(gp_tparams *ps, const char *prefix, float lr, long t, float clip,
-                    double *gnorm, gp_error *err)
+int gp_tparams_adam_scaled(gp_tparams *ps, const char *prefix, float lr, long t, float scale, gp_error *err)
 {
     gp_backend *be = ps->be;
-    double norm;
-    TRY(gp_tparams_grad_norm(ps, prefix, &norm, err));
-    if (gnorm) *gnorm = norm;
-    if (!isfinite(norm))
-        return GP_FAIL(err, GP_ERR_DATA, "training diverged: gradient norm of '%s*' is %g at step %ld",
-                       prefix ? prefix : "", norm, t);
-    float scale = (clip > 0 && norm > clip) ? (float)(clip / norm) : 1.0f;
     for (int i = 0; i < ps->n; i++) {
         gp_tparam *p = &ps->p[i];
         if (!starts(p->name, prefix)) continue;
@@ -170,6 +162,24 @@ int gp_tparams_adam(gp_tparams *ps, const char *prefix, float lr, long t, float 
         TRY(be->ops->adam(be, p->w, p->g, p->m, p->v, p->n, lr, 0.9f, 0.999f, 1e-8f, t, err));
     }
     return GP_OK;
+}
+
+int gp_tparams_diverged(const char *prefix, double norm, long t, gp_error *err)
+{
+    if (isfinite(norm)) return GP_OK;
+    return GP_FAIL(err, GP_ERR_DATA, "training diverged: gradient norm of '%s*' is %g at step %ld",
+                   prefix ? prefix : "", norm, t);
+}
+
+int gp_tparams_adam(gp_tparams *ps, const char *prefix, float lr, long t, float clip,
+                    double *gnorm, gp_error *err)
+{
+    double norm;
+    TRY(gp_tparams_grad_norm(ps, prefix, &norm, err));
+    if (gnorm) *gnorm = norm;
+    TRY(gp_tparams_diverged(prefix, norm, t, err));
+    float scale = (clip > 0 && norm > clip) ? (float)(clip / norm) : 1.0f;
+    return gp_tparams_adam_scaled(ps, prefix, lr, t, scale, err);
 }
 
 int gp_tparams_write(const gp_tparams *ps, gp_weights_writer *wr, int moments, gp_error *err)

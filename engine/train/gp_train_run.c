@@ -397,24 +397,20 @@ static void vae_eps(uint64_t seed, uint64_t id, int epoch, int latent, float *ep
  * gradient a thousand times the usual: unclipped, such a spike sent a
  * 14-epoch training of the shipped architecture to NaN in six steps
  * (step 4261, norm 5e7 against ~2e4).  The mean (weight 1/50, the bound
- * counted instead of a clipped spike) starts at the first step's norm;
- * *clip_enc and *clip_dec are the per-part bounds gp_tparams_adam takes
- * (0: no clip). */
+ * counted instead of a clipped spike) starts at the first step's norm.
+ * Returns through *scale the factor for both parts' gradients (1: not
+ * clipped); a non-finite norm is the divergence error. */
 #define GP_VAE_CLIP 4.0
-static int vae_clip(run_ctx *c, float *clip_enc, float *clip_dec, gp_error *err)
+static int vae_clip(run_ctx *c, float *scale, gp_error *err)
 {
     double ne, nd;
     int st = gp_tparams_grad_norm(&c->ps, "enc.", &ne, err);
     if (!st) st = gp_tparams_grad_norm(&c->ps, "dec.", &nd, err);
+    if (!st) st = gp_tparams_diverged("enc.", ne, c->s.vae_step, err);
+    if (!st) st = gp_tparams_diverged("dec.", nd, c->s.vae_step, err);
     if (st) return st;
-    double norm = sqrt(ne * ne + nd * nd);
-    *clip_enc = *clip_dec = 0.0f;
-    double scale = gp_train_adaptive_clip(&c->s.vae_gnorm_ema, norm, GP_VAE_CLIP, 0.02);
-    if (scale < 1.0) {
-        *clip_enc = (float)(ne * scale);
-        *clip_dec = (float)(nd * scale);
-        c->s.vae_clipped++;
-    }
+    *scale = (float)gp_train_adaptive_clip(&c->s.vae_gnorm_ema, sqrt(ne * ne + nd * nd), GP_VAE_CLIP, 0.02);
+    if (*scale < 1.0f) c->s.vae_clipped++;
     return GP_OK;
 }
 
@@ -460,15 +456,15 @@ static int stage_vae(run_ctx *c, gp_dataset *d, const long *vrows, long nv, cons
             for (int i = 0; i < B; i++) vae_eps(o->seed, d->id[br[i]], ep, v.latent, eps + (size_t)i * v.latent);
             TRY(gp_tparams_zero_grad(&c->ps, "enc.", err));
             TRY(gp_tparams_zero_grad(&c->ps, "dec.", err));
-            double rec = 0, kl = 0, gn1, gn2;
+            double rec = 0, kl = 0;
             TRY(gp_tvae_step(be, &v, x, B, eps, o->vae_beta, &rec, &kl, 1, err));
             c->s.vae_step++;
-            float clip1, clip2;
-            TRY(vae_clip(c, &clip1, &clip2, err));
-            TRY(gp_tparams_adam(&c->ps, "enc.", o->vae_lr, c->s.vae_step, clip1, &gn1, err));
-            TRY(gp_tparams_adam(&c->ps, "dec.", o->vae_lr, c->s.vae_step, clip2, &gn2, err));
+            float scale;
+            TRY(vae_clip(c, &scale, err));   /* (the norms once: gp_tparams_adam would take them again) */
+            TRY(gp_tparams_adam_scaled(&c->ps, "enc.", o->vae_lr, c->s.vae_step, scale, err));
+            TRY(gp_tparams_adam_scaled(&c->ps, "dec.", o->vae_lr, c->s.vae_step, scale, err));
             if (!isfinite(rec) || !isfinite(kl)) { st = GP_FAIL(err, GP_ERR_DATA, "VAE diverged at step %ld (loss %g + %g)", c->s.vae_step, rec, kl); goto done; }
-            if (clip1 > 0 || clip2 > 0) ep_clipped++;
+            if (scale < 1.0f) ep_clipped++;
             else { ep_rec += rec * B; ep_kl += kl * B; ep_n += B; }
             c->s.vae_batch = b + 1;
             done_total++;
