@@ -141,6 +141,23 @@ static int fits_read_bands(gp_catalog *c, fitsfile *fp, const char *prefix, floa
     return GP_OK;
 }
 
+/* A decimal object ID, blanks around it allowed: 0 and *id, or -1 when s is
+ * not a non-negative integer below 2^64.  An empty s is no ID (*id = 0). */
+static int parse_objid(const char *s, uint64_t *id)
+{
+    while (*s == ' ') s++;
+    *id = 0;
+    if (!*s) return 0;
+    if (*s == '-') return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    while (*end == ' ') end++;
+    if (end == s || *end || errno) return -1;
+    *id = (uint64_t)v;
+    return 0;
+}
+
 /* The objID column: 64-bit integers (CasJobs tables) or decimal strings
  * (photoObj files write OBJID as 19 characters). */
 static int fits_read_objid(gp_catalog *c, fitsfile *fp, int col, gp_error *err)
@@ -163,18 +180,12 @@ static int fits_read_objid(gp_catalog *c, fitsfile *fp, int col, gp_error *err)
     if (!buf) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
     int st = GP_OK;
     for (long i = 0; i < n && !st; i++) {
-        char *p = buf, *end = NULL;
+        char *p = buf;
         *buf = '\0';
-        if (fits_read_col(fp, TSTRING, col, i + 1, 1, 1, NULL, &p, &anynul, &status)) {
+        if (fits_read_col(fp, TSTRING, col, i + 1, 1, 1, NULL, &p, &anynul, &status))
             st = gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
-            break;
-        }
-        while (*p == ' ') p++;
-        errno = 0;
-        unsigned long long id = *p ? strtoull(p, &end, 10) : 0;
-        if (*p && (*p == '-' || errno || (*end && *end != ' ')))
+        else if (parse_objid(buf, &c->objid[i]))
             st = GP_FAIL(err, GP_ERR_FORMAT, "%s: row %ld: objID '%s' is not an object ID", c->path, i + 1, buf);
-        else c->objid[i] = (uint64_t)id;
     }
     free(buf);
     return st;
@@ -348,16 +359,10 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         c->dec[rows] = v[1];
         c->type[rows] = itype >= 0 && *f[itype] ? atoi(f[itype]) : -1;
         c->objid[rows] = 0;
-        if (iid >= 0 && *f[iid]) {
-            char *end = NULL;
-            errno = 0;
-            unsigned long long id = strtoull(f[iid], &end, 10);
-            if (*end || errno || f[iid][0] == '-') {
-                st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%s' is not an object ID",
-                             c->path, lineno, names[iid], f[iid]);
-                break;
-            }
-            c->objid[rows] = (uint64_t)id;
+        if (iid >= 0 && parse_objid(f[iid], &c->objid[rows])) {
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%s' is not an object ID",
+                         c->path, lineno, names[iid], f[iid]);
+            break;
         }
         for (int b = 0; b < 5; b++) {
             c->mag[5 * rows + b] = (float)v[2 + b];
