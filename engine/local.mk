@@ -37,6 +37,7 @@ endif
 libgalpost_la_SOURCES += \
 	engine/gp_fits_util.h engine/gp_fits_util.c \
 	engine/gp_frame.c engine/gp_cutout.c engine/gp_photometry.c engine/gp_catalog.c
+libgalpost_la_SOURCES += engine/gp_shard_write.h engine/gp_shard_write.c
 pkginclude_HEADERS += include/galpost/gp_image.h
 
 pkginclude_HEADERS += \

@@ -15,6 +15,7 @@
 #include "gp_mock_profile.h"
 #include "gp_mock_render.h"
 #include "gp_mock_table.h"
+#include "gp_shard_write.h"
 
 #define D2R (M_PI / 180.0)
 
@@ -356,7 +357,7 @@ int gp_mock_write_field(const gp_mock_field_opt *o, long *ngal_out, gp_error *er
     if (o->field < 0 || o->field > 9999) return GP_FAIL(err, GP_ERR_ARG, "mock field: field %d is not within 0-9999", o->field);
     if (!(o->ra >= 0 && o->ra < 360) || !(o->dec > -85 && o->dec < 85))
         return GP_FAIL(err, GP_ERR_ARG, "mock field: centre (%g, %g) is not within 0<=ra<360, -85<dec<85", o->ra, o->dec);
-    int st_dir = gp_mock_outdir_ready(o->outdir, "mock field", err);
+    int st_dir = gp_outdir_ready(o->outdir, "mock field", err);
     if (st_dir) return st_dir;
 
     uint64_t fkey = ((uint64_t)o->run << 20) ^ ((uint64_t)o->camcol << 16) ^ (uint64_t)o->field;

@@ -16,6 +16,7 @@
 #include "gp_mock_render.h"
 #include "gp_mock_shards.h"
 #include "gp_mock_table.h"
+#include "gp_shard_write.h"
 
 #define BLOCK 96
 
@@ -74,27 +75,11 @@ static int fits_fail(gp_error *err, int st, const char *path, const char *what)
 static int write_header(fitsfile *f, const gp_mock_shard_opt *o, long first, long count,
                         const char *path, gp_error *err)
 {
-    int st = 0;
-    long naxes[4] = { o->size, o->size, o->nbands, count };
-    fits_create_img(f, FLOAT_IMG, 4, naxes, &st);
     char bands[8] = { 0 };
     for (int b = 0; b < o->nbands; b++) bands[b] = gp_mock_band_names[o->bands[b]];
-    long long seed = (long long)o->seed;
-    double pix = GP_MOCK_PIXSCALE;
-    int size = o->size;
-    fits_write_key(f, TSTRING, "GPFORMAT", "galpost-train-1", "galpost training shard, sim/FORMAT.md", &st);
-    fits_write_key(f, TSTRING, "BUNIT", "nanomaggy", "1 nanomaggy = 3.631e-6 Jy", &st);
-    fits_write_key(f, TSTRING, "BANDS", bands, "band of each plane of axis 3", &st);
-    fits_write_key(f, TINT, "CUTSIZE", &size, "cutout side, pixels", &st);
-    fits_write_key(f, TDOUBLE, "PIXSCALE", &pix, "arcsec per pixel", &st);
-    fits_write_key(f, TSTRING, "ORIENT", "north up, east left", "cutout orientation (row 1 at the south)", &st);
-    fits_write_key(f, TSTRING, "SKYSUB", "T", "sky subtracted, like SDSS frames", &st);
-    fits_write_key(f, TSTRING, "ORIGIN", "galpost mock", "simulated (sim/), not SDSS data", &st);
-    fits_write_key(f, TLONGLONG, "SEED", &seed, "galpost mock --seed", &st);
-    fits_write_key(f, TLONG, "FIRSTIDX", &first, "galaxy index of plane 1", &st);
-    fits_write_key(f, TLONG, "NGAL", &count, "galaxies in this shard", &st);
-    if (st) return fits_fail(err, st, path, "cannot write the cube header");
-    return GP_OK;
+    gp_shard_cube c = { bands, o->size, GP_MOCK_PIXSCALE, count, first,
+                        "galpost mock", "simulated (sim/), not SDSS data", (long long)o->seed, "galpost mock --seed" };
+    return gp_shard_cube_create(f, &c, path, err);
 }
 
 /* Blocks are double-buffered: the worker threads draw and render block k+1 while
@@ -243,7 +228,7 @@ int gp_mock_write_shards(const gp_mock_shard_opt *o, gp_error *err)
             return GP_FAIL(err, GP_ERR_ARG, "mock shards: band index %d", o->bands[b]);
     if (o->size < 16 || o->size > 1024)
         return GP_FAIL(err, GP_ERR_ARG, "mock shards: cutout size %d is not within 16-1024", o->size);
-    int st_dir = gp_mock_outdir_ready(o->outdir, "mock shards", err);
+    int st_dir = gp_outdir_ready(o->outdir, "mock shards", err);
     if (st_dir) return st_dir;
     int nthreads = o->nthreads > 0 ? o->nthreads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1) nthreads = 1;

@@ -1,9 +1,5 @@
 /* gp_mock_table.c: SDSS/MPA-JHU galaxy table columns (sim/FORMAT.md). */
 #include "config.h"
-#include <errno.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,20 +146,5 @@ int gp_mock_table_write(fitsfile *f, long first_row, const gp_mock_galaxy *g, in
         return GP_FAIL(err, GP_ERR_FITS, "%s: cannot write table rows %ld-%ld: %s", path,
                        first_row, first_row + n - 1, msg);
     }
-    return GP_OK;
-}
-
-int gp_mock_outdir_ready(const char *dir, const char *who, gp_error *err)
-{
-    if (!dir || !*dir) return GP_FAIL(err, GP_ERR_ARG, "%s: no output directory", who);
-    struct stat sb;
-    if (stat(dir, &sb) != 0) {
-        if (errno != ENOENT || mkdir(dir, 0777) != 0)
-            return GP_FAIL(err, GP_ERR_IO, "%s: cannot create directory '%s': %s", who, dir, strerror(errno));
-        if (stat(dir, &sb) != 0)
-            return GP_FAIL(err, GP_ERR_IO, "%s: '%s': %s", who, dir, strerror(errno));
-    }
-    if (!S_ISDIR(sb.st_mode)) return GP_FAIL(err, GP_ERR_IO, "%s: '%s' is not a directory", who, dir);
-    if (access(dir, W_OK) != 0) return GP_FAIL(err, GP_ERR_IO, "%s: directory '%s' is not writable", who, dir);
     return GP_OK;
 }

@@ -30,13 +30,4 @@ int gp_mock_table_create(fitsfile *f, const char *extname, const char *path, gp_
 int gp_mock_table_write(fitsfile *f, long first_row, const gp_mock_galaxy *g, int n,
                         const char *path, gp_error *err);
 
-/*
- * gp_mock_outdir_ready() - an output directory to write into: created (its
- * last component) when it does not exist yet.
- * Given: dir, who (the command, for the message).  Returned: err.
- * Function return value: GP_OK; GP_ERR_ARG without a name; GP_ERR_IO when
- * it is not a directory, cannot be created or is not writable.
- */
-int gp_mock_outdir_ready(const char *dir, const char *who, gp_error *err);
-
 #endif

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +32,9 @@
 #include "galpost/gp_image.h"
 #include "galpost/gp_model.h"
 #include "cli/gp_cli.h"
+#include "gp_fits_util.h"
 #include "gp_parallel.h"
+#include "gp_shard_write.h"
 
 #define SAS_FRAMES "https://data.sdss.org/sas/%s/eboss/photoObj/frames/%d/%d/%d/frame-%c-%06d-%d-%04d.fits.bz2"
 
@@ -81,22 +82,17 @@ static int same_field(const shard_row *a, const shard_row *b)
     return a->run == b->run && a->camcol == b->camcol && a->field == b->field;
 }
 
-static void fits_message(int status, char *buf, size_t n)
-{
-    char msg[FLEN_STATUS] = "";
-    fits_get_errstatus(status, msg);
-    snprintf(buf, n, "%s", msg);
-}
+/* cfitsio's failure `status` on stderr, after the printf-style context. */
+#define FITS_REPORT(status, ...) do { gp_error e_; gp_fits_fail(&e_, (status), __VA_ARGS__); \
+        fprintf(stderr, "galpost shards: %s\n", e_.msg); } while (0)
 
 /* Reads the position and field columns of the export's first binary table. */
 static int read_table(const char *path, fitsfile **out, shard_row **rows, long *nrows)
 {
     fitsfile *f = NULL;
     int st = 0;
-    char msg[FLEN_STATUS];
     if (fits_open_table(&f, path, READONLY, &st)) {
-        fits_message(st, msg, sizeof msg);
-        fprintf(stderr, "galpost shards: %s: cannot open as a FITS table: %s\n", path, msg);
+        FITS_REPORT(st, "%s: cannot open as a FITS table", path);
         return 1;
     }
     long n = 0, pcount = 0;
@@ -148,8 +144,7 @@ static int read_table(const char *path, fitsfile **out, shard_row **rows, long *
     }
     free(v);
     if (st) {
-        fits_message(st, msg, sizeof msg);
-        fprintf(stderr, "galpost shards: %s: cannot read the table: %s\n", path, msg);
+        FITS_REPORT(st, "%s: cannot read the table", path);
         free(r);
         st = 0;
         fits_close_file(f, &st);
@@ -201,7 +196,7 @@ static int list_frames(const shard_row *r, long n, const char *dir, const char *
 typedef struct shard_out {
     fitsfile *f;
     char path[4200], tmp[4300];
-    long ngal, first;
+    long ngal;
     long *rows;             /* table rows of its planes */
 } shard_out;
 
@@ -211,28 +206,20 @@ static int open_shard(shard_out *s, const char *outdir, long k, long first, long
     snprintf(s->path, sizeof s->path, "%s/shard-%05ld.fits", outdir, k);
     snprintf(s->tmp, sizeof s->tmp, "!%s.partial", s->path);
     s->ngal = 0;
-    s->first = first;
-    fits_create_file(&s->f, s->tmp, &st);
-    long naxes[4] = { GP_CUTOUT_SIZE, GP_CUTOUT_SIZE, GP_CUTOUT_BANDS, cap };
-    fits_create_img(s->f, FLOAT_IMG, 4, naxes, &st);
-    double pix = GP_PIXEL_SCALE;
-    int size = GP_CUTOUT_SIZE;
-    long long seed = 0;
-    fits_write_key(s->f, TSTRING, "GPFORMAT", "galpost-train-1", "galpost training shard, sim/FORMAT.md", &st);
-    fits_write_key(s->f, TSTRING, "BUNIT", "nanomaggy", "1 nanomaggy = 3.631e-6 Jy", &st);
-    fits_write_key(s->f, TSTRING, "BANDS", "gri", "band of each plane of axis 3", &st);
-    fits_write_key(s->f, TINT, "CUTSIZE", &size, "cutout side, pixels", &st);
-    fits_write_key(s->f, TDOUBLE, "PIXSCALE", &pix, "arcsec per pixel", &st);
-    fits_write_key(s->f, TSTRING, "ORIENT", "north up, east left", "cutout orientation (row 1 at the south)", &st);
-    fits_write_key(s->f, TSTRING, "SKYSUB", "T", "sky subtracted, like SDSS frames", &st);
-    fits_write_key(s->f, TSTRING, "ORIGIN", "SDSS", "SDSS frames cut by galpost shards", &st);
-    fits_write_key(s->f, TLONGLONG, "SEED", &seed, "no seed: real data", &st);
-    fits_write_key(s->f, TLONG, "FIRSTIDX", &first, "galaxy index of plane 1", &st);
-    if (st) {
-        char msg[FLEN_STATUS];
-        fits_message(st, msg, sizeof msg);
-        fprintf(stderr, "galpost shards: %s: cannot create: %s\n", s->tmp + 1, msg);
-        if (s->f) { int s2 = 0; fits_delete_file(s->f, &s2); s->f = NULL; }
+    gp_error err;
+    /* sized for `cap` planes; close_shard() cuts it to those written */
+    gp_shard_cube c = { "gri", GP_CUTOUT_SIZE, GP_PIXEL_SCALE, cap, first,
+                        "SDSS", "SDSS frames cut by galpost shards", 0, "no seed: real data" };
+    if (fits_create_file(&s->f, s->tmp, &st)) {
+        FITS_REPORT(st, "%s: cannot create", s->tmp + 1);
+        s->f = NULL;
+        return 1;
+    }
+    if (gp_shard_cube_create(s->f, &c, s->tmp + 1, &err)) {
+        fprintf(stderr, "galpost shards: %s\n", err.msg);
+        int s2 = 0;
+        fits_delete_file(s->f, &s2);
+        s->f = NULL;
         return 1;
     }
     return 0;
@@ -260,9 +247,7 @@ static int close_shard(shard_out *s, fitsfile *table)
     fits_close_file(s->f, &st);
     s->f = NULL;
     if (st) {
-        char msg[FLEN_STATUS];
-        fits_message(st, msg, sizeof msg);
-        fprintf(stderr, "galpost shards: %s: cannot write: %s\n", tmp, msg);
+        FITS_REPORT(st, "%s: cannot write", tmp);
         unlink(tmp);
         return 1;
     }
@@ -392,9 +377,7 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
             long long fpix = (long long)s.ngal * GP_CUTOUT_PIXELS + 1;
             int st = 0;
             if (fits_write_img(s.f, TFLOAT, fpix, GP_CUTOUT_PIXELS, cut + (size_t)i * GP_CUTOUT_PIXELS, &st)) {
-                char m[FLEN_STATUS];
-                fits_message(st, m, sizeof m);
-                fprintf(stderr, "galpost shards: %s: cannot write: %s\n", s.tmp + 1, m);
+                FITS_REPORT(st, "%s: cannot write", s.tmp + 1);
                 goto out;
             }
             s.rows[s.ngal++] = row->row;
@@ -472,13 +455,9 @@ int gp_cli_shards(int argc, char **argv)
     if (!table) { fprintf(stderr, "galpost shards: -t EXPORT.fits is required\n"); usage(stderr); return 2; }
     if (!list && (!dir || !outdir)) { fprintf(stderr, "galpost shards: give --frames DIR and -o OUTDIR (or --list-frames)\n"); return 2; }
     if (!list) {
-        if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "galpost shards: cannot create directory %s: %s\n", outdir, strerror(errno));
-            return 1;
-        }
-        struct stat sb;
-        if (stat(outdir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(outdir, W_OK) != 0) {
-            fprintf(stderr, "galpost shards: %s is not a writable directory\n", outdir);
+        gp_error err;
+        if (gp_outdir_ready(outdir, "galpost shards", &err)) {
+            fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
         /* shards of an earlier run would be trained on with these (shard-*.fits) */
