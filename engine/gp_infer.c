@@ -34,6 +34,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ typedef struct infer_profile {
     int    on;
     double checks, upload, encoder, flows, download, scatter, summaries_wait, total;
     double summaries_work;   /* wall time of the summaries themselves, all chunks */
+    double summaries_cpu;    /* CPU time of their threads, all chunks */
     long   summarised;       /* galaxies summarised */
     int    summary_threads;  /* the most threads a chunk's summaries ran on */
 } infer_profile;
@@ -651,26 +653,51 @@ typedef struct chunk_state {
     pthread_t   th;
     int         threaded;     /* th is running */
     double      sum_wall;     /* the summaries' wall time (profile) */
+    double      sum_cpu;      /* their threads' CPU time (profile) */
     int         sum_parts;    /* and the threads they ran on */
+    atomic_size_t next;       /* next galaxy to hand out (background) */
 } chunk_state;
 
+/* CPU time of the calling thread, seconds. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0.0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 typedef struct summary_part {
-    summary_job *sj;
-    size_t       begin, end;
+    chunk_state *c;
     pthread_t    th;
     int          started;
+    double       cpu;         /* this part's CPU time */
 } summary_part;
 
+/* Galaxies are handed out a few at a time from c->next, so that a thread
+ * that gets less of its core (the GPU driver's thread, the main thread
+ * scattering the next chunk) takes fewer of them instead of holding the
+ * chunk's end: with a fixed split the slowest thread set the wall time.
+ * Each galaxy's summary is its own, so the results do not depend on who
+ * computes it. */
 static void *summary_part_main(void *arg)
 {
+    enum { BLOCK = 4 };
     summary_part *p = arg;
-    summaries_range(p->sj, p->begin, p->end);
+    chunk_state *c = p->c;
+    double t0 = thread_cpu_s();
+    for (;;) {
+        size_t b = atomic_fetch_add(&c->next, (size_t)BLOCK);
+        if (b >= (size_t)c->nb) break;
+        size_t e = b + BLOCK < (size_t)c->nb ? b + BLOCK : (size_t)c->nb;
+        summaries_range(&c->sj, b, e);
+    }
+    p->cpu = thread_cpu_s() - t0;
     return NULL;
 }
 
 /* Background summaries on threads of their own (not gp_parallel's pool,
- * which the next chunk's cutout gathering uses meanwhile); a part whose
- * thread cannot start runs here. */
+ * which the next chunk's cutout gathering uses meanwhile); this thread is
+ * one of them, and it works alone when no other can start. */
 static void *summaries_background(void *arg)
 {
     chunk_state *c = arg;
@@ -679,18 +706,23 @@ static void *summaries_background(void *arg)
     double t0 = now_s();
     int np = c->threads < 1 ? 1 : (c->threads > MAXPARTS ? MAXPARTS : c->threads);
     if (np > c->nb) np = c->nb;
+    atomic_store(&c->next, 0);
     for (int i = 0; i < np; i++) {
-        part[i].sj = &c->sj;
-        part[i].begin = (size_t)c->nb * (size_t)i / (size_t)np;
-        part[i].end = (size_t)c->nb * (size_t)(i + 1) / (size_t)np;
+        part[i].c = c;
+        part[i].cpu = 0.0;
         part[i].started = i > 0 && pthread_create(&part[i].th, NULL, summary_part_main, &part[i]) == 0;
     }
-    for (int i = 0; i < np; i++)
-        if (!part[i].started) summaries_range(&c->sj, part[i].begin, part[i].end);
+    summary_part_main(&part[0]);
+    int ran = 1;
+    c->sum_cpu = part[0].cpu;
     for (int i = 1; i < np; i++)
-        if (part[i].started) pthread_join(part[i].th, NULL);
+        if (part[i].started) {
+            pthread_join(part[i].th, NULL);
+            c->sum_cpu += part[i].cpu;
+            ran++;
+        }
     c->sum_wall = now_s() - t0;
-    c->sum_parts = np;
+    c->sum_parts = ran;
     return NULL;
 }
 
@@ -707,6 +739,7 @@ static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int ke
     }
     if (prof->on && c->nb) {
         prof->summaries_work += c->sum_wall;
+        prof->summaries_cpu += c->sum_cpu;
         prof->summarised += c->nb;
         if (c->sum_parts > prof->summary_threads) prof->summary_threads = c->sum_parts;
     }
@@ -809,6 +842,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     const int on_cpu = cpu_backend && !(be_env && strcmp(be_env, "1") == 0);
     chunk_state cs[2];
     memset(cs, 0, sizeof cs);
+    for (int i = 0; i < 2; i++) atomic_init(&cs[i].next, 0);
     chunk_flight fl[2];
     memset(fl, 0, sizeof fl);
     fl[0].fence = fl[1].fence = -1;
@@ -889,6 +923,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
             double t0 = now_s();
             (void)gp_parallel_for(host_threads, (size_t)nb, summaries_range, &cur->sj);
             cur->sum_wall = now_s() - t0;
+            cur->sum_cpu = 0.0;   /* the pool's threads are not timed one by one */
             cur->sum_parts = host_threads < nb ? host_threads : nb;
             finish_chunk(cur, res, good, o.keep_samples, &first_bad, &prof, err);
         } else {
@@ -916,14 +951,19 @@ out:
     free(good);
     if (prof.on) {
         prof.total = now_s() - t_start;
-        /* the summaries' own wall time (beside GPU work on a GPU backend), and per galaxy and thread */
+        /* the summaries' own wall time (beside GPU work on a GPU backend), and per galaxy and
+         * thread; for background summaries also their threads' CPU time per galaxy, which
+         * tells slow code (both high) from threads that wait for a core (wall >> CPU) */
         double per = prof.summarised ? 1e6 * prof.summaries_work * prof.summary_threads / (double)prof.summarised : 0;
+        char cpu[64] = "";
+        if (prof.summaries_cpu > 0 && prof.summarised)
+            snprintf(cpu, sizeof cpu, ", CPU %.1f us a galaxy", 1e6 * prof.summaries_cpu / (double)prof.summarised);
         fprintf(stderr, "gp_infer profile: %zu galaxies x %d samples on %s: input checks %.2f ms, upload %.2f ms, "
                 "encoder %.2f ms, flows %.2f ms, download %.2f ms, scatter %.2f ms, summaries %.2f ms for %ld galaxies "
-                "on %d threads (%.1f us a galaxy a thread), waiting for summaries %.2f ms, total %.2f ms\n",
+                "on %d threads (%.1f us a galaxy a thread%s), waiting for summaries %.2f ms, total %.2f ms\n",
                 ngood, o.nsamples, m->be->ops->name, 1e3 * prof.checks, 1e3 * prof.upload, 1e3 * prof.encoder,
                 1e3 * prof.flows, 1e3 * prof.download, 1e3 * prof.scatter, 1e3 * prof.summaries_work, prof.summarised,
-                prof.summary_threads, per, 1e3 * prof.summaries_wait, 1e3 * prof.total);
+                prof.summary_threads, per, cpu, 1e3 * prof.summaries_wait, 1e3 * prof.total);
     }
     if (st) {
         gp_result_free(res, n);

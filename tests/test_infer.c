@@ -157,6 +157,31 @@ static void test_background_summaries(void **state)
     gp_result_free(r, NG);
     gp_result_free(ref, NG);
     gp_model_close(m);
+
+    /* one chunk of 43 galaxies handed out a few at a time to 3 threads: the
+     * same summaries as the CPU backend's own pool */
+    enum { NB = 43 };
+    gp_galaxy gb[NB];
+    for (int g = 0; g < NB; g++) { gb[g] = gal[g % NG]; gb[g].id = 5000 + (uint64_t)g; }
+    gp_result *rb = calloc(NB, sizeof *rb), *rf = calloc(NB, sizeof *rf);
+    assert_non_null(rb);
+    assert_non_null(rf);
+    m = open_model(path_img, 3);
+    assert_int_equal(gp_infer(m, gb, NB, &io, rf, &err), GP_OK);
+    setenv("GP_INFER_BACKGROUND_SUMMARIES", "1", 1);
+    st = gp_infer(m, gb, NB, &io, rb, &err);
+    unsetenv("GP_INFER_BACKGROUND_SUMMARIES");
+    assert_int_equal(st, GP_OK);
+    for (int g = 0; g < NB; g++) {
+        assert_int_equal(rb[g].status, GP_OK);
+        if (memcmp(&rb[g].summary, &rf[g].summary, sizeof rb[g].summary))
+            fail_msg("galaxy %d of %d: background summary differs from the pool's", g, NB);
+    }
+    gp_result_free(rb, NB);
+    gp_result_free(rf, NB);
+    free(rb);
+    free(rf);
+    gp_model_close(m);
 }
 
 static int cmpf(const void *a, const void *b)
