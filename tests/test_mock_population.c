@@ -85,6 +85,22 @@ static void test_relations(void **state)
     }
     assert_true(n > 500);
     assert_true(fabs(r1 / n) < 0.05 && sqrt(r2 / n) < 0.15);
+    /* physics.md section 2: MPA-JHU's D4000-based SFRs of quenched galaxies pile up at
+     * log sSFR ~ -12 with a spread of 0.4-0.5 dex.  That is the catalogue value, so the
+     * label (sfr_tot_p50 - lgm_tot_p50), truth and measurement error together. */
+    double q1 = 0, q2 = 0;
+    long nq = 0;
+    for (long i = 0; i < NGAL; i++) {
+        const gp_mock_galaxy *g = &sample[i];
+        if (g->sfstate != GP_SFSTATE_QUENCHED) continue;
+        double s = g->sfr_tot_p50 - g->lgm_tot_p50;
+        q1 += s; q2 += s * s; nq++;
+    }
+    assert_true(nq > 500);
+    double qmean = q1 / nq, qsd = sqrt(q2 / nq - qmean * qmean);
+    printf("# quenched labels: log sSFR mean %.3f, spread %.3f (physics.md: -12, 0.4-0.5)\n", qmean, qsd);
+    assert_true(fabs(qmean + 12.0) < 0.1);
+    assert_true(qsd >= 0.4 && qsd <= 0.5);
 }
 
 static void test_kcorr_and_profiles(void **state)
