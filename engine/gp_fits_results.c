@@ -51,7 +51,7 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     w->nkeep = nkeep;
     int fst = 0;
     /* columns */
-    enum { MAXC = 3 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1 };
+    enum { MAXC = 5 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1 };
     char *names[MAXC], *forms[MAXC], *units[MAXC];
     char nbuf[MAXC][48], fbuf[MAXC][16], ubuf[MAXC][40];
     int nc = 0;
@@ -60,6 +60,8 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     COL("objID", "K", "");
     COL("status", "J", "");
     COL("flags", "J", "");
+    COL("latent_d2", "E", "");
+    COL("latent_d2_limit", "E", "");
     for (int q = 0; q < GP_NQ; q++)
         for (int s = 0; s < NSTAT; s++) {
             char n[48];
@@ -90,6 +92,11 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     fits_write_key(w->f, TSTRING, "ORIGIN", "galpost", "posterior summaries", &fst);
     if (model) fits_write_key_longstr(w->f, "MODEL", model, "weights file", &fst);
     fits_write_key(w->f, TSTRING, "LINEUNIT", "log10(1+F), F in 1e-17 erg/s/cm2", "line columns", &fst);
+    fits_write_key_longstr(w->f, "FLAGBITS",
+                           "1 cutout crosses the frame edge, 2 masked pixels filled, 4 resampled through WCS, "
+                           "16 catalogue magnitudes, 32 measured magnitudes, 256 photometry held at 5 sigma of the "
+                           "training set, 512 image unlike the training images (latent_d2 > latent_d2_limit)",
+                           "bits of the flags column", &fst);
     if (nkeep > 0) {
         char *sn[GP_NQ], *sf[GP_NQ], *su[GP_NQ];
         char snb[GP_NQ][32], sfb[GP_NQ][24];
@@ -126,6 +133,9 @@ int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t 
         fits_write_col(w->f, TLONGLONG, col++, row, 1, 1, &id, &fst);
         fits_write_col(w->f, TINT, col++, row, 1, 1, &status, &fst);
         fits_write_col(w->f, TINT, col++, row, 1, 1, &flags, &fst);
+        double ld[2] = { r->latent_d2, r->latent_d2_limit };
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &ld[0], &fst);
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &ld[1], &fst);
         int ok = r->status == GP_OK;
         for (int q = 0; q < GP_NQ; q++) {
             double v[NSTAT] = { s->median[q], s->p16[q], s->p84[q], s->mean[q], s->std[q] };

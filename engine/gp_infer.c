@@ -167,7 +167,16 @@ static void check_range(void *ctx, size_t begin, size_t end)
         r->flags = j->gal[i].flags;
         r->nsamples = j->nsamples;
         r->summary.bpt_class = -1;
-        (void)check_galaxy(j->m, &j->gal[i], r, j->pixels);
+        r->latent_d2 = r->latent_d2_limit = NAN;
+        if (check_galaxy(j->m, &j->gal[i], r, j->pixels) == GP_OK) {
+            /* the standardized inputs as gp_net_photometry computes them, before its clip */
+            const gp_net *net = &j->m->net;
+            float raw[GP_NPHOT];
+            gp_phot_raw(j->gal[i].mag, raw);
+            for (int k = 0; k < GP_NPHOT; k++)
+                if (fabs((double)((raw[k] - net->phot_mean[k]) / net->phot_std[k])) > GP_PHOT_CLIP)
+                    r->flags |= GP_FLAG_PHOT_CLIPPED;
+        }
     }
 }
 
@@ -292,7 +301,8 @@ typedef struct chunk_flight {
     float     *tin;          /* backend [nb x trunk_in]: the trunk input */
     int       *dflags;       /* backend [nb]: non-finite pixels (device check), or NULL */
     /* host, for chunk_collect */
-    float     *h;            /* [K sample blocks of rows[k] x 9 | K x nb logits | nb flags] */
+    float     *h;            /* [K sample blocks of rows[k] x 9 | K x nb logits | nb flags |
+                                 nb x trunk_in trunk inputs when the model has a latent check] */
     int        rows[GP_ENSEMBLE_MAX];
     int        flags;        /* the pixel flags were downloaded */
     int       *row_gal, *sample_idx;   /* [nb x N]: member k's from k's first row */
@@ -471,8 +481,10 @@ static int chunk_flows(gp_model *m, const gp_galaxy *gal, chunk_flight *fl, int 
         fl->sample_idx = malloc(sizeof(int) * (size_t)nb * N);
         fl->cap_rows = fl->row_gal && fl->sample_idx ? (size_t)nb * N : 0;
     }
-    /* host area: member blocks of rows x 9, then K x nb logits, nb flags */
-    fl->h = host_area(m, slot, (size_t)nb * N * 9 + (size_t)(K + 1) * nb, err);
+    /* host area: member blocks of rows x 9, then K x nb logits, nb flags and,
+     * for the latent check, the trunk inputs */
+    const int ood = net->latent_ood.dim > 0;
+    fl->h = host_area(m, slot, (size_t)nb * N * 9 + (size_t)(K + 1) * nb + (ood ? (size_t)nb * net->trunk_in : 0), err);
     fl->fence = -1;
     fl->flags = fl->dflags != NULL;
     if (!ids || !fl->cap_rows || !fl->h) {
@@ -484,6 +496,7 @@ static int chunk_flows(gp_model *m, const gp_galaxy *gal, chunk_flight *fl, int 
     float *h_cls = fl->h + (size_t)nb * N * 9;
     int *h_flags = (int *)(void *)(h_cls + (size_t)K * nb);   /* sizeof(int) == sizeof(float) */
     if (fl->dflags) TRY(fetch(be, h_flags, fl->dflags, sizeof(int) * (size_t)nb, err));
+    if (ood) TRY(fetch(be, (float *)(void *)(h_flags + nb), fl->tin, sizeof(float) * (size_t)nb * net->trunk_in, err));
 
     float *trunk, *tmp, *head, *cls, *lhead, *hc, *hoh, *core, *oh, *line, *fscr;
     int wmax = 1;
@@ -579,11 +592,12 @@ done:
 }
 
 /* Phase 3: wait for fl's downloads, then its samples into the host arrays
- * out[g] (N x 9, un-standardized), P(detectable) into pdet[g] and the
- * device's pixel flags into bad[g] (0 without the check); the scatter on
+ * out[g] (N x 9, un-standardized), P(detectable) into pdet[g], the
+ * device's pixel flags into bad[g] (0 without the check) and the latent
+ * check's squared distance into ld2[g] (NaN without it); the scatter on
  * host_threads threads. */
 static int chunk_collect(gp_model *m, chunk_flight *fl, const gp_infer_options *opt, float **out, double *pdet,
-                         int *bad, int host_threads, infer_profile *prof, gp_error *err)
+                         int *bad, double *ld2, int host_threads, infer_profile *prof, gp_error *err)
 {
     gp_backend *be = m->be;
     const gp_net *net = &m->net;
@@ -597,9 +611,18 @@ static int chunk_collect(gp_model *m, chunk_flight *fl, const gp_infer_options *
     if (prof->on) { double t = now_s(); prof->download += t - t1; t1 = t; }
     const float *h_cls = fl->h + (size_t)nb * N * 9;
     const int *h_flags = (const int *)(const void *)(h_cls + (size_t)K * nb);
+    const gp_ood *ood = &net->latent_ood;
+    const float *h_tin = (const float *)(const void *)(h_flags + nb);
     for (int g = 0; g < nb; g++) {
         pdet[g] = 0.0;
         bad[g] = fl->flags ? h_flags[g] : 0;
+        ld2[g] = NAN;
+        if (ood->dim > 0) {
+            double x[2 * 1024];
+            const float *t = h_tin + (size_t)g * net->trunk_in;
+            gp_ood_latent_vector(t, t + net->latent, net->latent, x);
+            ld2[g] = gp_ood_distance2(ood, x);
+        }
     }
     size_t r0 = 0;   /* member k's first row */
     for (int k = 0; k < K; k++) {
@@ -646,6 +669,8 @@ typedef struct chunk_state {
     float     **samples;      /* [per_chunk] */
     double     *pdet;         /* [per_chunk] */
     int        *bad;          /* [per_chunk] non-finite pixels (device check) */
+    double     *ld2;          /* [per_chunk] latent check's squared distance */
+    double      ood_limit;    /* and the model's limit */
     size_t      c0;           /* first galaxy: good[c0] */
     int         nb;           /* galaxies held (0: none) */
     summary_job sj;
@@ -746,6 +771,11 @@ static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int ke
     for (int g = 0; g < c->nb; g++) {
         gp_result *r = &res[good[c->c0 + (size_t)g]];
         r->summary.p_detect = c->pdet[g];
+        if (!isnan(c->ld2[g])) {
+            r->latent_d2 = c->ld2[g];
+            r->latent_d2_limit = c->ood_limit;
+            if (!(c->ld2[g] <= c->ood_limit)) r->flags |= GP_FLAG_IMAGE_UNLIKE;
+        }
         if (r->status && *first_bad == GP_OK) *first_bad = GP_FAIL(err, r->status, "%s", r->message);
         if (keep && r->status == GP_OK) r->samples = c->samples[g];
         else free(c->samples[g]);
@@ -853,7 +883,9 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         cs[i].samples = calloc((size_t)per_chunk, sizeof(float *));
         cs[i].pdet = calloc((size_t)per_chunk, sizeof(double));
         cs[i].bad = calloc((size_t)per_chunk, sizeof(int));
-        if (!cs[i].samples || !cs[i].pdet || !cs[i].bad) {
+        cs[i].ld2 = calloc((size_t)per_chunk, sizeof(double));
+        cs[i].ood_limit = m->net.latent_ood.d2_limit;
+        if (!cs[i].samples || !cs[i].pdet || !cs[i].bad || !cs[i].ld2) {
             st = GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate chunk tables");
             goto out;
         }
@@ -899,7 +931,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         if (!st && c0 + (size_t)nb < ngood)
             st = queue_chunk(m, gal, good, ngood, c0 + (size_t)nb, per_chunk, on_cpu, split, pipe, fnext,
                              (k + 1) & 1, &o, &prof, err);
-        if (!st) st = chunk_collect(m, f, &o, cur->samples, cur->pdet, cur->bad, host_threads, &prof, err);
+        if (!st) st = chunk_collect(m, f, &o, cur->samples, cur->pdet, cur->bad, cur->ld2, host_threads, &prof, err);
         /* galaxies whose pixels the device flagged: the host scan names the
          * pixel (their samples are discarded, the others' unaffected: no
          * stage mixes galaxies) */
@@ -947,6 +979,7 @@ out:
         free(cs[i].samples);
         free(cs[i].pdet);
         free(cs[i].bad);
+        free(cs[i].ld2);
     }
     free(good);
     if (prof.on) {

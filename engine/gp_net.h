@@ -24,6 +24,7 @@
 
 #include "galpost/gp_weights.h"
 #include "gp_backend.h"
+#include "gp_ood.h"
 
 #define GP_MLP_MAX_LAYERS   8
 #define GP_FLOW_MAX_LAYERS  32
@@ -98,6 +99,7 @@ typedef struct gp_net {
     gp_conv  enc_conv[GP_ENC_CONVS];
     gp_dense enc_mu, enc_logvar;
     gp_dense dec_fc;
+    gp_ood   latent_ood;  /* training-set likeness of [mu, ln sigma] (dim 0: none stored) */
     gp_conv  dec_deconv[GP_ENC_CONVS];
     /* photometry and targets */
     float  phot_mean[GP_NPHOT], phot_std[GP_NPHOT];

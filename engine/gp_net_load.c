@@ -307,6 +307,10 @@ int gp_net_load(const gp_weights *w, gp_backend *be, gp_net *net, gp_error *err)
         if ((st = load_dense(w, be, "enc.fc_logvar", flat, net->latent, &net->enc_logvar, err))) return st;
         if ((st = load_dense(w, be, "dec.fc", net->latent, flat, &net->dec_fc, err))) return st;
         net->trunk_in = 2 * net->latent + GP_NPHOT;
+        if ((st = gp_ood_read(w, "ood.latent", 2 * net->latent, &net->latent_ood, err))) {
+            gp_error_prefix(err, "%s", path);
+            return st;
+        }
     } else {
         net->trunk_in = GP_NPHOT;
     }
@@ -365,6 +369,7 @@ int gp_net_load(const gp_weights *w, gp_backend *be, gp_net *net, gp_error *err)
 fail:
     free(net->arena);
     net->arena = NULL;
+    gp_ood_free(&net->latent_ood);
     return st;
 }
 
@@ -373,4 +378,5 @@ void gp_net_free(gp_net *net)
     if (!net) return;
     free(net->arena);
     net->arena = NULL;
+    gp_ood_free(&net->latent_ood);
 }

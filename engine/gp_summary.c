@@ -261,6 +261,12 @@ void gp_summary_print(const gp_result *r, FILE *f)
             r->flags & GP_FLAG_MASKED ? ", masked pixels filled" : "",
             r->flags & GP_FLAG_RESAMPLED ? ", resampled" : "");
     if (r->status != GP_OK) { fprintf(f, "  failed: %s\n", r->message); return; }
+    if (r->flags & GP_FLAG_IMAGE_UNLIKE)
+        fprintf(f, "  WARNING: the image is unlike the training images (latent distance^2 %.1f, limit %.1f):"
+                " do not trust these posteriors\n", r->latent_d2, r->latent_d2_limit);
+    if (r->flags & GP_FLAG_PHOT_CLIPPED)
+        fprintf(f, "  WARNING: a colour or magnitude lies beyond 5 sigma of the training set and was held there"
+                " (a non-detection?)\n");
     fprintf(f, "  %-14s %10s %10s %10s %10s %10s\n", "quantity", "median", "-1sigma", "+1sigma", "mean", "std");
     for (int q = 0; q < GP_Q_HALPHA; q++)
         fprintf(f, "  %-14s %10.3f %10.3f %10.3f %10.3f %10.3f\n", gp_quantity_label(q), s->median[q],

@@ -17,6 +17,7 @@ static const char *flag_words(uint32_t f, char *buf, size_t n)
     const struct { uint32_t bit; const char *w; } t[] = {
         { GP_FLAG_EDGE, "edge" }, { GP_FLAG_MASKED, "masked" }, { GP_FLAG_RESAMPLED, "resampled" },
         { GP_FLAG_PHOT_CATALOG, "catalogue-colours" }, { GP_FLAG_PHOT_MEASURED, "measured-colours" },
+        { GP_FLAG_PHOT_CLIPPED, "photometry-clipped" }, { GP_FLAG_IMAGE_UNLIKE, "image-unlike-training" },
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (f & t[i].bit) {
@@ -43,6 +44,10 @@ char *gpd_format_summary_text(const gpd_result *res)
     fprintf(f, "  ugriz  %.3f %.3f %.3f %.3f %.3f\n", res->mag[0], res->mag[1], res->mag[2],
             res->mag[3], res->mag[4]);
     fprintf(f, "  flags  %s\n", flag_words(res->r.flags, fl, sizeof fl));
+    if (isfinite(res->r.latent_d2_limit))
+        fprintf(f, "  image likeness: latent distance^2 %.1f, training limit %.1f (99.9%% of the training images)%s\n",
+                res->r.latent_d2, res->r.latent_d2_limit,
+                (res->r.flags & GP_FLAG_IMAGE_UNLIKE) ? ": UNLIKE THE TRAINING IMAGES, do not trust the posteriors" : "");
     for (int b = 0; b < 3; b++)
         fprintf(f, "  cutout %c: sum %.4g nanomaggies, peak %.4g at (%d, %d)\n", "gri"[b], res->cut_sum[b],
                 res->cut_peak[b], res->cut_px[b], res->cut_py[b]);
@@ -119,6 +124,10 @@ char *gpd_format_summary_json(const gpd_result *res)
     }
     fprintf(f, "},\n  \"flags\": ");
     jstr(f, flag_words(res->r.flags, fl, sizeof fl));
+    fprintf(f, ",\n  \"latent_d2\": ");
+    jnum(f, res->r.latent_d2);
+    fprintf(f, ", \"latent_d2_limit\": ");
+    jnum(f, res->r.latent_d2_limit);
     fprintf(f, ",\n  \"quantities\": {\n");
     for (int q = 0; q < GP_NQ; q++) {
         fprintf(f, "    ");
@@ -259,6 +268,11 @@ static int overlay_lines(const gpd_result *res, char lines[][160], int max)
     if (bad && n < max)
         snprintf(lines[n++], 160, "warning:%s%s", bad & GP_FLAG_EDGE ? " cutout crosses the frame edge" : "",
                  bad & GP_FLAG_MASKED ? " masked pixels filled" : "");
+    if ((res->r.flags & GP_FLAG_IMAGE_UNLIKE) && n < max)
+        snprintf(lines[n++], 160, "warning: image unlike the training images (latent d2 %.0f > %.0f)",
+                 res->r.latent_d2, res->r.latent_d2_limit);
+    if ((res->r.flags & GP_FLAG_PHOT_CLIPPED) && n < max)
+        snprintf(lines[n++], 160, "warning: photometry beyond 5 sigma of the training set, held there");
     return n;
 }
 

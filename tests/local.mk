@@ -43,6 +43,11 @@ tests_test_infer_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_infer_LDADD = $(TEST_LDADD)
 
 # gp_infer's GPU path (slots, prefetch, device pixel check) on a wrapped CPU backend
+check_PROGRAMS += tests/test_ood
+tests_test_ood_SOURCES = tests/test_ood.c
+tests_test_ood_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_ood_LDADD = $(TEST_LDADD)
+
 check_PROGRAMS += tests/test_infer_pipeline
 tests_test_infer_pipeline_SOURCES = tests/test_infer_pipeline.c
 tests_test_infer_pipeline_CPPFLAGS = $(TEST_CPPFLAGS)

@@ -173,6 +173,7 @@ static void make_result(gpd_result *r, int n, uint64_t *rng)
     r->r.nsamples = n;
     r->r.samples = malloc(sizeof(float) * GP_NQ * (size_t)n);
     r->r.flags = GP_FLAG_RESAMPLED | GP_FLAG_PHOT_MEASURED | GP_FLAG_EDGE;
+    r->r.latent_d2 = r->r.latent_d2_limit = NAN;   /* as gp_infer leaves a model without the check */
     const double mu[GP_NQ] = { 10.5, 0.2, 0.08, 7.5, 8.8, 2.0, 1.5, 1.8, 1.2 };
     for (int i = 0; i < n; i++)
         for (int q = 0; q < GP_NQ; q++) {
@@ -281,7 +282,37 @@ static void test_formats(void **state)
     assert_int_equal(minimum, 0);
     assert_non_null(strstr(j, "\"log_sfr_halpha\": {\"median\": null"));
     assert_non_null(strstr(j, "\"lgm_tot_p50\": {"));
+    assert_non_null(strstr(j, "\"latent_d2\": null, \"latent_d2_limit\": null"));
     free(j);
+    /* inputs unlike the training set's: words, values and warnings everywhere */
+    t = gpd_format_summary_text(&r);
+    assert_null(strstr(t, "image likeness"));
+    free(t);
+    o = gpd_format_overlay(&r, 100, 200, 20, 0.5, 0);
+    assert_null(strstr(o, "unlike"));
+    assert_null(strstr(o, "5 sigma"));
+    free(o);
+    r.r.flags |= GP_FLAG_IMAGE_UNLIKE | GP_FLAG_PHOT_CLIPPED;
+    r.r.latent_d2 = 250.3;
+    r.r.latent_d2_limit = 120.5;
+    t = gpd_format_summary_text(&r);
+    assert_non_null(strstr(t, "flags  edge,resampled,measured-colours,photometry-clipped,image-unlike-training"));
+    assert_non_null(strstr(t, "image likeness: latent distance^2 250.3, training limit 120.5"));
+    assert_non_null(strstr(t, "UNLIKE THE TRAINING IMAGES"));
+    free(t);
+    j = gpd_format_summary_json(&r);
+    assert_non_null(strstr(j, "\"latent_d2\": 250.3, \"latent_d2_limit\": 120.5"));
+    free(j);
+    o = gpd_format_overlay(&r, 100, 200, 20, 0.5, 0);
+    assert_non_null(strstr(o, "warning: image unlike the training images (latent d2 250 > 120)"));
+    assert_non_null(strstr(o, "warning: photometry beyond 5 sigma of the training set"));
+    free(o);
+    /* a galaxy inside the limit: the values, no warning */
+    r.r.flags &= ~(GP_FLAG_IMAGE_UNLIKE | GP_FLAG_PHOT_CLIPPED);
+    r.r.latent_d2 = 60.0;
+    t = gpd_format_summary_text(&r);
+    assert_non_null(strstr(t, "image likeness: latent distance^2 60.0, training limit 120.5 (99.9% of the training images)\n"));
+    free(t);
     char *sm = gpd_format_samples_text(&r);
     int rows = 0;
     for (const char *c = sm; *c; c++) if (*c == '\n') rows++;

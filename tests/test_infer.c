@@ -501,6 +501,14 @@ static void test_photometry_clipped(void **state)
     assert_true(zeros > 0);
     assert_true(memcmp(r[0].samples, r[2].samples, bytes) != 0);
     assert_true(memcmp(r[2].samples, ref.samples, bytes) != 0);
+    /* the clipped galaxies say so (u = 22.5 too: u itself is inside, but its u - g is
+     * more than 5 sigma out); the reference, every input inside, does not */
+    printf("# u - g of the u = 22.5 galaxy: %.1f sigma\n", ((g[2].mag[0] - g[2].mag[1]) - 1.65) / 0.40);
+    assert_true(r[0].flags & GP_FLAG_PHOT_CLIPPED);
+    assert_true(r[1].flags & GP_FLAG_PHOT_CLIPPED);
+    assert_true(r[2].flags & GP_FLAG_PHOT_CLIPPED);
+    assert_false(ref.flags & GP_FLAG_PHOT_CLIPPED);
+    for (int k = 0; k < 3; k++) assert_int_equal(r[k].flags & ~GP_FLAG_PHOT_CLIPPED, g[k].flags);
     gp_result_free(r, 3);
     gp_result_free(&ref, 1);
     gp_model_close(m);

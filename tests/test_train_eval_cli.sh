@@ -34,6 +34,13 @@ grep -E -q 'train\.split\.test +I64 +55$' "$T/info" || fail "unexpected test spl
     --flow-hidden 16 --couplings 2 "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
     || fail "train (image): $(tail -5 "$T/train.out")"
 grep -q 'vae epoch 1/1' "$T/i.work/train.log" || fail "the image model's train.log lacks the VAE epoch"
+# the image model carries the latent check (gp_ood.h), fitted on its flow-stage training rows
+"$G" model info "$T/i.gpw" >"$T/iinfo" 2>&1 || fail "model info of the image model"
+ntr=$(awk '$1 == "train.split.train" { print $3 }' "$T/iinfo")
+grep -E -q "^  ood\.latent\.rows +I64 +$ntr\$" "$T/iinfo" || fail "image model: no ood.latent.rows = $ntr: $(grep ood "$T/iinfo")"
+grep -E -q '^  ood\.latent\.d2_limit +F64 +[0-9]' "$T/iinfo" || fail "image model: no positive ood.latent.d2_limit"
+grep -q 'latent check: \[mu, ln sigma\] of '"$ntr"' training galaxies' "$T/i.work/train.log" || fail "train.log lacks the latent check"
+grep -q 'ood\.' "$T/info" && fail "the photometry model has a latent check"
 
 # ---- evaluation ----
 # check_eval DIR MODEL: metrics.csv against figures recomputed from galaxies.csv,
@@ -135,6 +142,13 @@ grep '^  eval\.r2_mean ' "$T/info" | tr -d '[],' \
 "$G" eval -m "$T/i.gpw" -o "$T/evi" --threads 1 --latents "$T/i.work/latents.f32" "$T"/m/shard-*.fits \
     >"$T/eval.out" 2>&1 || fail "eval (image): $(tail -5 "$T/eval.out")"
 check_eval "$T/evi" "$T/i.gpw"
+# the test split is flagged about as often as the 99.9% limit says (0 or 1 of 55-60 galaxies
+# here; 30% would mean the check or its use is broken)
+nu=$(sed -n 's/^image unlike the training images .*: \([0-9]*\) of \([0-9]*\) test galaxies.*/\1 \2/p' "$T/evi/report.md")
+[ -n "$nu" ] || fail "report.md lacks the image check: $(grep -A3 'unlike' "$T/evi/report.md")"
+set -- $nu
+[ "$1" -le $(($2 * 3 / 10)) ] || fail "image check flags $1 of $2 test galaxies"
+grep -q 'image check: none (photometry-only model)' "$T/evp/report.md" || fail "photometry report lacks the image-check line"
 for b in "image embedding + MLP" "image embedding + kNN (k=10)"; do
     [ "$(grep -c -F "\"$b\"," "$T/evi/metrics.csv")" -eq 9 ] || fail "image model: metrics.csv lacks the $b baseline"
 done

@@ -93,8 +93,13 @@ static void usage(FILE *f)
 static void print_json(const gp_result *r, const char *model, FILE *f)
 {
     const gp_summary *s = &r->summary;
-    fprintf(f, "{\"id\": %llu, \"model\": \"%s\", \"nsamples\": %d, \"flags\": %u, \"quantities\": {",
+    fprintf(f, "{\"id\": %llu, \"model\": \"%s\", \"nsamples\": %d, \"flags\": %u, ",
             (unsigned long long)r->id, model, r->nsamples, r->flags);
+    if (isfinite(r->latent_d2_limit))   /* (NaN is not JSON) */
+        fprintf(f, "\"latent_d2\": %.6g, \"latent_d2_limit\": %.6g, ", r->latent_d2, r->latent_d2_limit);
+    else
+        fprintf(f, "\"latent_d2\": null, \"latent_d2_limit\": null, ");
+    fprintf(f, "\"quantities\": {");
     for (int q = 0; q < GP_NQ; q++)
         fprintf(f, "%s\"%s\": {\"median\": %.6g, \"p16\": %.6g, \"p84\": %.6g, \"mean\": %.6g, \"std\": %.6g}",
                 q ? ", " : "", gp_quantity_name(q), s->median[q], s->p16[q], s->p84[q], s->mean[q], s->std[q]);

@@ -474,6 +474,8 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     io.nsamples = N;
     io.seed = o->seed;
     io.keep_samples = 1;
+    long n_unlike = 0, n_clipped = 0;   /* test galaxies flagged by gp_infer's input checks */
+    double d2_limit = NAN;
     for (long c0 = 0; c0 < nt; c0 += CH) {
         if (o->interrupted && *o->interrupted) { st = GP_FAIL(err, GP_ERR_INTERRUPTED, "eval interrupted"); goto done; }
         int nb = (int)(nt - c0 < CH ? nt - c0 : CH);
@@ -490,6 +492,9 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         for (int g = 0; g < nb; g++) {
             long i = c0 + g, r = test[i];
             pdet[i] = res[g].summary.p_detect;
+            n_unlike += (res[g].flags & GP_FLAG_IMAGE_UNLIKE) != 0;
+            n_clipped += (res[g].flags & GP_FLAG_PHOT_CLIPPED) != 0;
+            if (isfinite(res[g].latent_d2_limit)) d2_limit = res[g].latent_d2_limit;
             for (int q = 0; q < NQ; q++) {
                 double tv = d->target[r * 9 + q];
                 if (q >= GP_Q_HALPHA) tv = gp_line_truth(tv);   /* the reported quantity */
@@ -810,6 +815,14 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             fprintf(g, "\n## Detectability classifier\n\naccuracy %.3f (paper: 0.84) on %ld test galaxies\n\n", acc, nt);
             fprintf(g, "| | predicted measurable | predicted not |\n|---|---|---|\n| measurable | %ld | %ld |\n| not measurable | %ld | %ld |\n",
                     tp, fn, fp, tn);
+            fprintf(g, "\n## Inputs unlike the training set's\n\n");
+            if (isfinite(d2_limit))
+                fprintf(g, "image unlike the training images (latent distance^2 above %.1f, the training split's 99.9%% quantile): "
+                        "%ld of %ld test galaxies (%.2f%%)  \n", d2_limit, n_unlike, nt, 100.0 * n_unlike / (nt ? nt : 1));
+            else
+                fprintf(g, "image check: none (%s)  \n", image ? "the model was written without one" : "photometry-only model");
+            fprintf(g, "photometry held at 5 sigma of the training split: %ld of %ld test galaxies (%.2f%%)\n", n_clipped, nt,
+                    100.0 * n_clipped / (nt ? nt : 1));
             fprintf(g, "\n## PIT histograms (10 bins, counts)\n\n");
             for (int q = 0; q < NQ; q++) {
                 fprintf(g, "- %s:", qlabel[q]);
@@ -840,6 +853,8 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         if (!st) st = gp_weights_writer_set_f64_array(wr, "eval.sigma_ale", sa, NQ, err);
         if (!st) st = gp_weights_writer_set_f64_array(wr, "eval.sigma_epi", se, NQ, err);
         if (!st) st = gp_weights_writer_set_f64(wr, "eval.classifier_accuracy", acc, err);
+        if (!st && isfinite(d2_limit)) st = gp_weights_writer_set_i64(wr, "eval.image_unlike", n_unlike, err);
+        if (!st) st = gp_weights_writer_set_i64(wr, "eval.photometry_clipped", n_clipped, err);
         if (!st) st = gp_weights_writer_set_i64(wr, "eval.test_galaxies", nt, err);
         if (!st) st = gp_weights_writer_set_str(wr, "eval.note", "held-out test split of the training data (train.split.*), galpost eval; quantities in target.names order", err);
         for (size_t i = 0; !st && i < gp_weights_tensor_count(w); i++) {

@@ -1007,6 +1007,27 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
 #undef I
 #undef F
 #undef FA
+        /* the training-set likeness check of the latent inputs (gp_ood.h), on the
+         * flow stage's training rows */
+        if (!st && image) {
+            const int L = o->arch.latent;
+            long n = fd[0].n;
+            double *xs = malloc(sizeof(double) * (size_t)(n ? n : 1) * 2 * L);
+            gp_ood ood;
+            if (!xs) st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the latent check's rows");
+            for (long j = 0; !st && j < n; j++) {
+                const float *x = fd[0].X + (size_t)j * tin;
+                gp_ood_latent_vector(x, x + L, L, xs + (size_t)j * 2 * L);
+            }
+            if (!st) st = gp_ood_fit(xs, n, 2 * L, 0.999, &ood, err);
+            free(xs);
+            if (!st) {
+                logf_(o, "latent check: [mu, ln sigma] of %ld training galaxies, squared Mahalanobis distance limit %.1f (99.9%%)",
+                      n, ood.d2_limit);
+                st = gp_ood_write(&ood, "ood.latent", wr, err);
+                gp_ood_free(&ood);
+            }
+        }
         if (!st) st = gp_tparams_write(&c.ps, wr, 0, err);
         if (!st) st = gp_weights_writer_write(wr, o->out, err);
         gp_weights_writer_free(wr);

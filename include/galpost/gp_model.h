@@ -149,6 +149,14 @@ void gp_model_print_architecture(const gp_model *m, FILE *out);
 #define GP_FLAG_RESAMPLED   0x4u  /* the cutout was resampled through WCS */
 #define GP_FLAG_PHOT_CATALOG  0x10u /* magnitudes from a photometric catalogue */
 #define GP_FLAG_PHOT_MEASURED 0x20u /* magnitudes measured on the frames */
+/* Result flags, set by gp_infer(): the inputs lie outside the training set's. */
+#define GP_FLAG_PHOT_CLIPPED  0x100u /* a colour or magnitude lay more than
+                                        5 standard deviations from the training
+                                        split's mean and was held there (e.g. a
+                                        band's non-detection) */
+#define GP_FLAG_IMAGE_UNLIKE  0x200u /* the cutout's latent inputs are unlike the
+                                        training images': latent_d2 above
+                                        latent_d2_limit (gp_result) */
 
 /* One galaxy to infer. */
 typedef struct gp_galaxy {
@@ -200,7 +208,17 @@ typedef struct gp_result {
     uint64_t   id;
     int        status;         /* GP_OK, or why this galaxy failed */
     char       message[256];   /* the failure, naming the galaxy */
-    uint32_t   flags;          /* the input flags */
+    uint32_t   flags;          /* the input flags, and GP_FLAG_PHOT_CLIPPED,
+                                  GP_FLAG_IMAGE_UNLIKE */
+    double     latent_d2;      /* squared Mahalanobis distance of the image's
+                                  latent inputs [mu, ln sigma] from the
+                                  training rows' mean under their covariance;
+                                  NaN for a photometry model or a model
+                                  stored without the check */
+    double     latent_d2_limit;/* the model's limit: the training rows' 99.9%
+                                  quantile of the same distance (NaN as above);
+                                  the posteriors of a galaxy above it are
+                                  returned unchanged but flagged */
     int        nsamples;
     float     *samples;        /* nsamples x GP_NQ, row-major; NULL unless
                                   keep_samples; free with gp_result_free() */
