@@ -129,6 +129,10 @@ static const double anchor_gr[3] = { 0.35, 0.60, 0.77 };
 /* u-g of the blue and red populations: value at g-r = 0.35 (blue) or 0.77 (red),
  * slope in g-r (tuned against the real u-r bimodality: CALIBRATION.md section 6) */
 static const double ug_blue[2] = { 0.82, 1.60 };
+/* main-sequence scatter of star-forming galaxies (dex) and the u-g response to the
+ * offset from the main sequence at fixed g-r (mag per dex; CALIBRATION.md section 8) */
+#define GP_MOCK_MS_SCATTER 0.2
+#define GP_MOCK_UG_MS_SLOPE 0.3
 static const double ug_red[2] = { 1.75, 1.00 };
 static const double anchor_ri[3] = { 0.18, 0.33, 0.40 };
 static const double anchor_iz[3] = { 0.13, 0.27, 0.29 };
@@ -181,7 +185,8 @@ static void draw_star_formation(gp_mock_rng *r, gp_mock_galaxy *g)
         g->logsfr_true = ms + gp_mock_rng_range(r, -1.4, -0.45);
     } else {
         g->sfstate = GP_SFSTATE_SF;
-        g->logsfr_true = ms + 0.2 * gp_mock_rng_normal(r);
+        /* physics.md: N(0, 0.2-0.3) */
+        g->logsfr_true = ms + GP_MOCK_MS_SCATTER * gp_mock_rng_normal(r);
     }
     /* metallicity (T04 scale): MZR, FMR-like shift with the offset from the MS, scatter */
     g->oh_true = mzr_t04(g->logm_true) - 0.08 * clip(g->logsfr_true - ms, -1.5, 1.0) +
@@ -254,8 +259,19 @@ static void draw_colours(gp_mock_rng *r, gp_mock_galaxy *g)
     /* u-g: the blue and red populations follow their own lines in (g-r, u-g), mixed
      * with the same sSFR weight as g-r, so that u-r separates them as in the real
      * sample (tuned, CALIBRATION.md section 6) */
+    /* On the main sequence a galaxy above it (younger stars) is bluer in u-g at the
+     * same g-r: in the real line table u-g at fixed g-r and r tracks the Halpha
+     * equivalent width of star-forming galaxies.  That term takes part of the 0.07
+     * mag of u-g scatter, whose total the real MGS sample fixes (CALIBRATION.md
+     * section 8). */
+    double ug_ms = 0.0, ug_rms = 0.07;
+    if (g->sfstate == GP_SFSTATE_SF) {
+        double a = GP_MOCK_UG_MS_SLOPE * GP_MOCK_MS_SCATTER;
+        ug_ms = -GP_MOCK_UG_MS_SLOPE * (g->logsfr_true - main_sequence(lm, g->z));
+        ug_rms = sqrt(0.07 * 0.07 - a * a);
+    }
     double ug = (1.0 - w) * (ug_blue[0] + ug_blue[1] * (gr - 0.35)) +
-                w * (ug_red[0] + ug_red[1] * (gr - 0.77)) + 0.07 * gp_mock_rng_normal(r);
+                w * (ug_red[0] + ug_red[1] * (gr - 0.77)) + ug_ms + ug_rms * gp_mock_rng_normal(r);
     double ri = anchor_interp(anchor_ri, gr) + 0.03 * gp_mock_rng_normal(r);
     double iz = anchor_interp(anchor_iz, gr) + 0.04 * gp_mock_rng_normal(r);
     /* individual dust beyond the mean already in the colour relations (SF and green):

@@ -101,6 +101,31 @@ static void test_relations(void **state)
     printf("# quenched labels: log sSFR mean %.3f, spread %.3f (physics.md: -12, 0.4-0.5)\n", qmean, qsd);
     assert_true(fabs(qmean + 12.0) < 0.1);
     assert_true(qsd >= 0.4 && qsd <= 0.5);
+    /* CALIBRATION.md section 8: among star-forming galaxies, u-g at fixed g-r tracks the
+     * offset from the main sequence (u-g residual about a linear fit in g-r against the
+     * true offset; the old mock, whose u-g knew only g-r and the sSFR weight, gave -0.3) */
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    long ns = 0;
+    for (long i = 0; i < NGAL; i++) {
+        const gp_mock_galaxy *g = &sample[i];
+        if (g->sfstate != GP_SFSTATE_SF) continue;
+        double gr = g->mag_true[1] - g->mag_true[2], ug = g->mag_true[0] - g->mag_true[1];
+        sx += gr; sy += ug; sxx += gr * gr; sxy += gr * ug; ns++;
+    }
+    assert_true(ns > 500);
+    double slope = (sxy - sx * sy / ns) / (sxx - sx * sx / ns), icpt = (sy - slope * sx) / ns;
+    double a1 = 0, a2 = 0, b1 = 0, b2 = 0, ab = 0;
+    for (long i = 0; i < NGAL; i++) {
+        const gp_mock_galaxy *g = &sample[i];
+        if (g->sfstate != GP_SFSTATE_SF) continue;
+        double gr = g->mag_true[1] - g->mag_true[2], ug = g->mag_true[0] - g->mag_true[1];
+        double res = ug - (icpt + slope * gr), dms = g->logsfr_true - g->logm_true;
+        a1 += res; a2 += res * res; b1 += dms; b2 += dms * dms; ab += res * dms;
+    }
+    double corr = (ab / ns - a1 / ns * b1 / ns) /
+                  sqrt((a2 / ns - a1 * a1 / ns / ns) * (b2 / ns - b1 * b1 / ns / ns));
+    printf("# star-forming galaxies: corr(u-g at fixed g-r, log sSFR) %.2f\n", corr);
+    assert_true(corr < -0.5);
 }
 
 static void test_kcorr_and_profiles(void **state)
