@@ -60,7 +60,8 @@ typedef struct infer_profile {
     int    on;
     double checks, upload, encoder, flows, download, scatter, summaries_wait, total;
     double summaries_work;   /* wall time of the summaries themselves, all chunks */
-    double summaries_cpu;    /* CPU time of their threads, all chunks */
+    double summaries_cpu;    /* CPU time of their threads, all chunks (background only) */
+    long   summarised_cpu;   /* galaxies those threads summarised */
     long   summarised;       /* galaxies summarised */
     int    summary_threads;  /* the most threads a chunk's summaries ran on */
 } infer_profile;
@@ -618,7 +619,7 @@ static int chunk_collect(gp_model *m, chunk_flight *fl, const gp_infer_options *
         bad[g] = fl->flags ? h_flags[g] : 0;
         ld2[g] = NAN;
         if (ood->dim > 0) {
-            double x[2 * 1024];
+            double x[GP_OOD_MAX_DIM];
             const float *t = h_tin + (size_t)g * net->trunk_in;
             gp_ood_latent_vector(t, t + net->latent, net->latent, x);
             ld2[g] = gp_ood_distance2(ood, x);
@@ -765,13 +766,14 @@ static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int ke
     if (prof->on && c->nb) {
         prof->summaries_work += c->sum_wall;
         prof->summaries_cpu += c->sum_cpu;
+        if (c->sum_cpu > 0) prof->summarised_cpu += c->nb;
         prof->summarised += c->nb;
         if (c->sum_parts > prof->summary_threads) prof->summary_threads = c->sum_parts;
     }
     for (int g = 0; g < c->nb; g++) {
         gp_result *r = &res[good[c->c0 + (size_t)g]];
         r->summary.p_detect = c->pdet[g];
-        if (!isnan(c->ld2[g])) {
+        if (!isnan(c->ld2[g]) && r->status == GP_OK) {   /* (not for a galaxy that failed) */
             r->latent_d2 = c->ld2[g];
             r->latent_d2_limit = c->ood_limit;
             if (!(c->ld2[g] <= c->ood_limit)) r->flags |= GP_FLAG_IMAGE_UNLIKE;
@@ -989,8 +991,8 @@ out:
          * tells slow code (both high) from threads that wait for a core (wall >> CPU) */
         double per = prof.summarised ? 1e6 * prof.summaries_work * prof.summary_threads / (double)prof.summarised : 0;
         char cpu[64] = "";
-        if (prof.summaries_cpu > 0 && prof.summarised)
-            snprintf(cpu, sizeof cpu, ", CPU %.1f us a galaxy", 1e6 * prof.summaries_cpu / (double)prof.summarised);
+        if (prof.summaries_cpu > 0 && prof.summarised_cpu)
+            snprintf(cpu, sizeof cpu, ", CPU %.1f us a galaxy", 1e6 * prof.summaries_cpu / (double)prof.summarised_cpu);
         fprintf(stderr, "gp_infer profile: %zu galaxies x %d samples on %s: input checks %.2f ms, upload %.2f ms, "
                 "encoder %.2f ms, flows %.2f ms, download %.2f ms, scatter %.2f ms, summaries %.2f ms for %ld galaxies "
                 "on %d threads (%.1f us a galaxy a thread%s), waiting for summaries %.2f ms, total %.2f ms\n",

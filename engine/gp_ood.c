@@ -28,9 +28,9 @@ void gp_ood_free(gp_ood *o)
 
 double gp_ood_distance2(const gp_ood *o, const double *x)
 {
-    if (!o || o->dim <= 0) return NAN;
+    if (!o || o->dim <= 0 || o->dim > GP_OOD_MAX_DIM) return NAN;
     const int D = o->dim;
-    double y[1024], d2 = 0.0;
+    double y[GP_OOD_MAX_DIM], d2 = 0.0;
     const double *row = o->chol;
     for (int i = 0; i < D; i++) {
         if (!isfinite(x[i])) return INFINITY;
@@ -55,8 +55,9 @@ int gp_ood_fit(const double *x, long n, int dim, double quantile, gp_ood *out, g
 {
     if (!x || !out) return GP_FAIL(err, GP_ERR_ARG, "gp_ood_fit: NULL argument");
     memset(out, 0, sizeof *out);
-    if (dim < 1 || dim > 1024 || n <= dim)
-        return GP_FAIL(err, GP_ERR_ARG, "gp_ood_fit: %ld rows of %d values (need 1-1024 values and more rows than values)", n, dim);
+    if (dim < 1 || dim > GP_OOD_MAX_DIM || n <= dim)
+        return GP_FAIL(err, GP_ERR_ARG, "gp_ood_fit: %ld rows of %d values (need 1-%d values and more rows than values)",
+                       n, dim, GP_OOD_MAX_DIM);
     if (!(quantile > 0.5 && quantile < 1.0))
         return GP_FAIL(err, GP_ERR_ARG, "gp_ood_fit: quantile %g outside (0.5, 1)", quantile);
     const size_t D = (size_t)dim;
@@ -79,12 +80,14 @@ int gp_ood_fit(const double *x, long n, int dim, double quantile, gp_ood *out, g
             for (size_t j = 0; j <= i; j++) cov[i * D + j] += di * (xr[j] - mean[j]);
         }
     }
-    double tr = 0.0;
+    double vmax = 0.0;
     for (size_t i = 0; i < D; i++) {
         for (size_t j = 0; j <= i; j++) cov[i * D + j] = cov[j * D + i] = cov[i * D + j] / (double)(n - 1);
-        tr += cov[i * D + i];
+        if (cov[i * D + i] > vmax) vmax = cov[i * D + i];
     }
-    for (size_t i = 0; i < D; i++) cov[i * D + i] += 1e-9 * tr / (double)D;
+    /* A ridge of 1e-6 of the largest variance: a dimension the VAE collapsed (nearly
+     * constant) must not turn float rounding, e.g. another backend's, into distance. */
+    for (size_t i = 0; i < D; i++) cov[i * D + i] += 1e-6 * vmax;
     /* The row-major lower triangle is the column-major upper one: dpotrf("U")
      * leaves U (A = U^T U) there, i.e. L = U^T row-major. */
     int nn = dim, info = 0;
@@ -148,9 +151,24 @@ int gp_ood_read(const gp_weights *w, const char *prefix, int dim, gp_ood *out, g
     const double *mean, *chol;
     size_t nm, nc;
     snprintf(key, sizeof key, "%s.mean", prefix);
-    if (gp_weights_meta_f64_array(w, key, &mean, &nm, NULL) != GP_OK) return GP_OK;   /* no check */
+    int st = gp_weights_meta_f64_array(w, key, &mean, &nm, err);
+    if (st == GP_ERR_NOTFOUND) {   /* no check: every other key must be absent too */
+        static const char *other[] = { "chol", "d2_limit", "quantile", "rows" };
+        for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+            gp_meta_entry e;
+            snprintf(key, sizeof key, "%s.%s", prefix, other[i]);
+            for (size_t k = 0; k < gp_weights_meta_count(w); k++)
+                if (gp_weights_meta_at(w, k, &e, NULL) == GP_OK && strcmp(e.key, key) == 0)
+                    return GP_FAIL(err, GP_ERR_FORMAT, "metadata '%s' without '%s.mean'", key, prefix);
+        }
+        gp_error_clear(err);
+        return GP_OK;
+    }
+    if (st) return st;   /* present with another type */
     const size_t D = (size_t)dim;
-    if (dim < 1 || dim > 1024 || nm != D)
+    if (dim < 1 || dim > GP_OOD_MAX_DIM)
+        return GP_FAIL(err, GP_ERR_FORMAT, "%s: a check of %d values is beyond the %d galpost supports", key, dim, GP_OOD_MAX_DIM);
+    if (nm != D)
         return GP_FAIL(err, GP_ERR_FORMAT, "%s: %zu values, the model's check needs %d", key, nm, dim);
     snprintf(key, sizeof key, "%s.chol", prefix);
     if (gp_weights_meta_f64_array(w, key, &chol, &nc, NULL) != GP_OK || nc != D * (D + 1) / 2)
@@ -168,8 +186,8 @@ int gp_ood_read(const gp_weights *w, const char *prefix, int dim, gp_ood *out, g
     if (gp_weights_meta_f64(w, key, &lim, NULL) != GP_OK || !(lim > 0) || !isfinite(lim))
         return GP_FAIL(err, GP_ERR_FORMAT, "%s: missing or not a positive number", key);
     snprintf(key, sizeof key, "%s.quantile", prefix);
-    if (gp_weights_meta_f64(w, key, &q, NULL) != GP_OK || !(q > 0 && q < 1))
-        return GP_FAIL(err, GP_ERR_FORMAT, "%s: missing or outside (0, 1)", key);
+    if (gp_weights_meta_f64(w, key, &q, NULL) != GP_OK || !(q > 0.5 && q < 1))
+        return GP_FAIL(err, GP_ERR_FORMAT, "%s: missing or outside (0.5, 1)", key);
     snprintf(key, sizeof key, "%s.rows", prefix);
     if (gp_weights_meta_i64(w, key, &rows, NULL) != GP_OK || rows <= 0)
         return GP_FAIL(err, GP_ERR_FORMAT, "%s: missing or not positive", key);

@@ -20,6 +20,9 @@
 #include "galpost/gp_error.h"
 #include "galpost/gp_weights.h"
 
+/* The most values a check takes (an image model's latent of up to 512). */
+#define GP_OOD_MAX_DIM 1024
+
 typedef struct gp_ood {
     int     dim;        /* 0: no check (a model written without one) */
     double *mean;       /* [dim] */
@@ -36,14 +39,16 @@ typedef struct gp_ood {
  * Given:
  *   x         const double*  n rows of dim values, row i at x + i * dim.
  *   n         long           Rows (more than dim).
- *   dim       int            Values per row (1 to 1024).
+ *   dim       int            Values per row (1 to GP_OOD_MAX_DIM).
  *   quantile  double         Fraction of the rows to fall within the limit,
  *                            in (0.5, 1), e.g. 0.999.
  *
  * Returned:
  *   out       gp_ood*        Mean, Cholesky factor of the covariance (a ridge
- *                            of 1e-9 of the mean variance is added to the
- *                            diagonal) and d2_limit, the `quantile`
+ *                            of 1e-6 of the largest variance is added to the
+ *                            diagonal, so that a nearly constant dimension
+ *                            does not turn rounding into distance) and
+ *                            d2_limit, the `quantile`
  *                            quantile of the rows' own squared distances.
  *                            Free with gp_ood_free().
  *
@@ -59,7 +64,8 @@ int gp_ood_fit(const double *x, long n, int dim, double quantile, gp_ood *out, g
  * gp_ood_distance2() - squared Mahalanobis distance of x (dim values) from
  * the training mean: |L^-1 (x - mean)|^2 by forward substitution.  Returns
  * +inf when a value of x is not finite (an input far from anything trained
- * on), NaN when the check is absent (o->dim == 0).
+ * on), NaN when the check is absent (o->dim == 0) or larger than
+ * GP_OOD_MAX_DIM.
  */
 double gp_ood_distance2(const gp_ood *o, const double *x);
 
@@ -78,10 +84,12 @@ void gp_ood_latent_vector(const float *mu, const float *sigma, int L, double *x)
 int gp_ood_write(const gp_ood *o, const char *prefix, gp_weights_writer *wr, gp_error *err);
 
 /*
- * gp_ood_read() - read the check stored under `prefix`.  A file without it
- * gives o->dim = 0 and GP_OK; one with it must have dim = `dim`, a chol of
- * dim (dim + 1) / 2 values with a positive diagonal and a positive limit,
- * else GP_ERR_FORMAT naming the key.
+ * gp_ood_read() - read the check stored under `prefix`.  A file without any
+ * of its keys gives o->dim = 0 and GP_OK; one with it must have dim = `dim`
+ * (at most GP_OOD_MAX_DIM), a chol of dim (dim + 1) / 2 values with a
+ * positive diagonal, a positive limit, a quantile in (0.5, 1) and a
+ * positive row count, else GP_ERR_FORMAT naming the key (also for a key of
+ * the check without prefix.mean, or prefix.mean of another type).
  */
 int gp_ood_read(const gp_weights *w, const char *prefix, int dim, gp_ood *out, gp_error *err);
 

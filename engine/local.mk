@@ -4,7 +4,8 @@ libgalpost_la_CPPFLAGS = $(AM_CPPFLAGS) $(CFITSIO_CFLAGS) $(WCSLIB_CFLAGS) \
 	$(OPENBLAS_CFLAGS) $(ZLIB_CFLAGS)
 libgalpost_la_LIBADD = $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) \
 	$(ZLIB_LIBS) $(PTHREAD_LIBS) -lm
-libgalpost_la_LDFLAGS = -version-info 0:0:0
+# 1:0:0 since gp_result gained latent_d2 and latent_d2_limit (2026-11-27)
+libgalpost_la_LDFLAGS = -version-info 1:0:0
 libgalpost_la_SOURCES = \
 	engine/gp_error.c
 # -- weights I/O (weights/FORMAT.md) --

@@ -133,6 +133,8 @@ static const double ug_blue[2] = { 0.82, 1.60 };
  * offset from the main sequence at fixed g-r (mag per dex; CALIBRATION.md section 8) */
 #define GP_MOCK_MS_SCATTER 0.2
 #define GP_MOCK_UG_MS_SLOPE 0.3
+_Static_assert(GP_MOCK_UG_MS_SLOPE * GP_MOCK_MS_SCATTER < 0.07,
+               "the u-g term must fit in the 0.07 mag of u-g scatter it takes a part of");
 static const double ug_red[2] = { 1.75, 1.00 };
 static const double anchor_ri[3] = { 0.18, 0.33, 0.40 };
 static const double anchor_iz[3] = { 0.13, 0.27, 0.29 };

@@ -11,7 +11,9 @@
  * The wrapped operations check the protocols (a slot is never refilled
  * before the work that reads it has released it, a block is never read
  * before it was copied, a queued download is read only after its fence),
- * and the samples must equal the plain CPU backend's bit for bit.
+ * and the samples must equal the plain CPU backend's bit for bit.  The
+ * model carries a latent check (gp_ood.h), so the trunk inputs are among the
+ * queued downloads, and the distances and flags must equal the CPU's too.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,8 @@
 #include "galpost/gp_model.h"
 #include "gp_backend.h"
 #include "gp_model_internal.h"
+#include "gp_ood.h"
+#include "train/gp_train.h"
 #include "gp_test_util.h"
 
 #define NG 150
@@ -260,6 +264,12 @@ static int setup(void **state)
     gp_error err;
     gp_test_tmpname(path_img, sizeof path_img, ".gpw");
     if (gp_model_write_random(path_img, &a, 21, &err)) { fprintf(stderr, "%s\n", err.msg); return -1; }
+    /* a latent check (mean 0, unit covariance; the tests set the limit) */
+    const int D = 2 * a.latent;
+    double mean[16] = { 0 }, chol[16 * 17 / 2] = { 0 };
+    for (int i = 0; i < D; i++) chol[i * (i + 1) / 2 + i] = 1.0;
+    gp_ood o = { D, mean, chol, 1.0, 0.999, 100 };
+    if (gp_test_add_latent_check(path_img, path_img, &o, &err)) { fprintf(stderr, "%s\n", err.msg); return -1; }
     cutouts = gp_test_galaxies(gal, NG);
     return cutouts ? 0 : -1;
 }
@@ -282,6 +292,9 @@ static void expect_same(const gp_result *a, const gp_result *b, int n, int ns, i
         if (memcmp(a[g].samples, b[g].samples, sizeof(float) * ns * GP_NQ) != 0)
             fail_msg("galaxy %d: samples differ from the CPU backend's", g);
         assert_true(a[g].summary.median[0] == b[g].summary.median[0]);
+        if (!(a[g].latent_d2 == b[g].latent_d2) || a[g].flags != b[g].flags)
+            fail_msg("galaxy %d: latent check %g (flags %u) against the CPU backend's %g (%u)", g, a[g].latent_d2,
+                     a[g].flags, b[g].latent_d2, b[g].flags);
     }
 }
 
@@ -305,7 +318,22 @@ static void test_pipeline_same_samples(void **state)
     for (int g = 0; g < NG; g++) gm[g].cutout = cut + (size_t)g * GP_CUTOUT_PIXELS;
     gp_infer_options io = { ns, 4242, 1 };
     gp_result rc[NG], rw[NG];
+    /* the limit: the median distance of a first run, so that about half are flagged */
+    double d2[NG];
     assert_int_equal(gp_infer(ref, gm, NG, &io, rc, &err), GP_ERR_DATA);
+    int nd = 0;
+    for (int g = 0; g < NG; g++) if (g != bad) d2[nd++] = rc[g].latent_d2;
+    for (int i = 1; i < nd; i++)
+        for (int j = i; j > 0 && d2[j] < d2[j - 1]; j--) { double t = d2[j]; d2[j] = d2[j - 1]; d2[j - 1] = t; }
+    const double limit = d2[nd / 2];
+    assert_true(isfinite(limit) && limit > 0);
+    gp_result_free(rc, NG);
+    ref->net.latent_ood.d2_limit = limit;
+    assert_int_equal(gp_infer(ref, gm, NG, &io, rc, &err), GP_ERR_DATA);
+    int flagged = 0;
+    for (int g = 0; g < NG; g++) flagged += (rc[g].flags & GP_FLAG_IMAGE_UNLIKE) != 0;
+    assert_true(flagged > NG / 4 && flagged < 3 * NG / 4);
+    assert_false(rc[bad].flags & GP_FLAG_IMAGE_UNLIKE);   /* a failed galaxy is not judged */
     char want_err[1024];
     snprintf(want_err, sizeof want_err, "%s", err.msg);
     assert_int_equal(rc[bad].status, GP_ERR_DATA);
@@ -314,6 +342,7 @@ static void test_pipeline_same_samples(void **state)
     const int chunks[2] = { 40, 64 };
     for (int t = 0; t < 4; t++) {
         gp_model *m = open_model(1, chunks[t & 1]);
+        m->net.latent_ood.d2_limit = limit;
         int pinned = t >= 2;
         float *pin = NULL;
         gp_galaxy gp[NG];

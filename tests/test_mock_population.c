@@ -103,7 +103,9 @@ static void test_relations(void **state)
     assert_true(qsd >= 0.4 && qsd <= 0.5);
     /* CALIBRATION.md section 8: among star-forming galaxies, u-g at fixed g-r tracks the
      * offset from the main sequence (u-g residual about a linear fit in g-r against the
-     * true offset; the old mock, whose u-g knew only g-r and the sSFR weight, gave -0.3) */
+     * true log sSFR, intrinsic colours; the old mock, whose u-g knew only g-r and the
+     * sSFR weight, gave -0.33 here, through the weight's effect on the main sequence's
+     * lower tail) */
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
     long ns = 0;
     for (long i = 0; i < NGAL; i++) {

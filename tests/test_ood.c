@@ -25,8 +25,8 @@
 #include "galpost/gp_weights.h"
 #include "gp_model_internal.h"
 #include "gp_ood.h"
-#include "gp_test_util.h"
 #include "train/gp_train.h"
+#include "gp_test_util.h"
 
 /* rows x = A z + b with z standard normal: covariance A A^T */
 static double *correlated_rows(long n, int D, const double *A, const double *b, double shift)
@@ -81,8 +81,8 @@ static void test_fit_against_reference(void **state)
     enum { D = 7 };
     const long n = 4000;
     double A[D * D], b[D];
-    for (int i = 0; i < D * D; i++) A[i] = 0.6 * gp_test_normal();
-    for (int i = 0; i < D; i++) { A[i * D + i] += 1.5; b[i] = 3 * gp_test_normal(); }
+    for (int i = 0; i < D * D; i++) A[i] = 0.3 * gp_test_normal();   /* well conditioned: */
+    for (int i = 0; i < D; i++) { A[i * D + i] += 2.5; b[i] = 3 * gp_test_normal(); }   /* fresh each run */
     double *x = correlated_rows(n, D, A, b, 0.0);
     gp_ood o;
     gp_error err;
@@ -95,6 +95,9 @@ static void test_fit_against_reference(void **state)
     for (long r = 0; r < n; r++)
         for (int i = 0; i < D; i++)
             for (int j = 0; j < D; j++) cov[i * D + j] += (x[r * D + i] - mean[i]) * (x[r * D + j] - mean[j]) / (n - 1);
+    double vmax = 0;   /* the documented ridge: 1e-6 of the largest variance */
+    for (int i = 0; i < D; i++) if (cov[i * D + i] > vmax) vmax = cov[i * D + i];
+    for (int i = 0; i < D; i++) cov[i * D + i] += 1e-6 * vmax;
     float fm[D], fc[D * D];
     for (int i = 0; i < D; i++) fm[i] = (float)o.mean[i];
     double em = gp_test_relerr(fm, mean, D);
@@ -167,21 +170,8 @@ static void test_latent_vector(void **state)
 /* the random image model of path `src` with a check [mean, chol, limit] added, written to `dst` */
 static void add_check(const char *src, const char *dst, const gp_ood *o)
 {
-    gp_weights *w;
-    gp_weights_writer *wr;
     gp_error err;
-    assert_int_equal(gp_weights_open(src, &w, &err), GP_OK);
-    assert_int_equal(gp_weights_writer_new(&wr, &err), GP_OK);
-    assert_int_equal(gp_weights_copy_meta(w, wr, &err), GP_OK);
-    for (size_t i = 0; i < gp_weights_tensor_count(w); i++) {
-        gp_tensor_info t;
-        assert_int_equal(gp_weights_tensor_at(w, i, &t, &err), GP_OK);
-        assert_int_equal(gp_weights_writer_add_tensor(wr, t.name, t.ndim, t.dims, t.data, &err), GP_OK);
-    }
-    if (o) assert_int_equal(gp_ood_write(o, "ood.latent", wr, &err), GP_OK);
-    assert_int_equal(gp_weights_writer_write(wr, dst, &err), GP_OK);
-    gp_weights_writer_free(wr);
-    gp_weights_close(w);
+    if (gp_test_add_latent_check(src, dst, o, &err) != GP_OK) fail_msg("adding the check: %s", err.msg);
 }
 
 static void test_weights_round_trip(void **state)
@@ -227,6 +217,33 @@ static void test_weights_round_trip(void **state)
     assert_int_equal(gp_weights_open(dst, &w, &err), GP_OK);
     assert_int_equal(gp_ood_read(w, "ood.latent", D, &r, &err), GP_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "ood.latent.chol"));
+    gp_weights_close(w);
+    /* a quantile the fit would refuse, and a key of the check without its mean */
+    o.chol[2] = 1.0;
+    o.quantile = 0.4;
+    add_check(src, dst, &o);
+    assert_int_equal(gp_weights_open(dst, &w, &err), GP_OK);
+    assert_int_equal(gp_ood_read(w, "ood.latent", D, &r, &err), GP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "ood.latent.quantile"));
+    gp_weights_close(w);
+    {
+        gp_weights_writer *wr;
+        assert_int_equal(gp_weights_open(src, &w, &err), GP_OK);
+        assert_int_equal(gp_weights_writer_new(&wr, &err), GP_OK);
+        assert_int_equal(gp_weights_copy_meta(w, wr, &err), GP_OK);
+        assert_int_equal(gp_weights_writer_set_f64(wr, "ood.latent.d2_limit", 10.0, &err), GP_OK);
+        for (size_t i = 0; i < gp_weights_tensor_count(w); i++) {
+            gp_tensor_info t;
+            assert_int_equal(gp_weights_tensor_at(w, i, &t, &err), GP_OK);
+            assert_int_equal(gp_weights_writer_add_tensor(wr, t.name, t.ndim, t.dims, t.data, &err), GP_OK);
+        }
+        assert_int_equal(gp_weights_writer_write(wr, dst, &err), GP_OK);
+        gp_weights_writer_free(wr);
+        gp_weights_close(w);
+    }
+    assert_int_equal(gp_weights_open(dst, &w, &err), GP_OK);
+    assert_int_equal(gp_ood_read(w, "ood.latent", D, &r, &err), GP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "ood.latent.d2_limit"));
     gp_weights_close(w);
     /* without the keys: no check, no error */
     assert_int_equal(gp_weights_open(src, &w, &err), GP_OK);

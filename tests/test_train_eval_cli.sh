@@ -41,6 +41,14 @@ grep -E -q "^  ood\.latent\.rows +I64 +$ntr\$" "$T/iinfo" || fail "image model: 
 grep -E -q '^  ood\.latent\.d2_limit +F64 +[0-9]' "$T/iinfo" || fail "image model: no positive ood.latent.d2_limit"
 grep -q 'latent check: \[mu, ln sigma\] of '"$ntr"' training galaxies' "$T/i.work/train.log" || fail "train.log lacks the latent check"
 grep -q 'ood\.' "$T/info" && fail "the photometry model has a latent check"
+# too few training rows for the check (14 rows, 16 values): the model is still written, without it
+"$G" train -o "$T/s.gpw" -w "$T/s.work" --max-rows 60 --vae-count 40 --vae-epochs 1 --ensemble 1 --flow-epochs 1 \
+    --patience 1 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 \
+    --flow-hidden 16 --couplings 2 "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
+    || fail "train (image, 60 rows): $(tail -5 "$T/train.out")"
+grep -q "latent check (ood.latent) not stored in $T/s.gpw: gp_ood_fit: 14 rows of 16 values" "$T/s.work/train.log" \
+    || fail "the small model's train.log does not say why it has no latent check: $(grep -i latent "$T/s.work/train.log")"
+"$G" model info "$T/s.gpw" | grep -q 'ood\.' && fail "the small model has a latent check"
 
 # ---- evaluation ----
 # check_eval DIR MODEL: metrics.csv against figures recomputed from galaxies.csv,

@@ -95,10 +95,13 @@ static void print_json(const gp_result *r, const char *model, FILE *f)
     const gp_summary *s = &r->summary;
     fprintf(f, "{\"id\": %llu, \"model\": \"%s\", \"nsamples\": %d, \"flags\": %u, ",
             (unsigned long long)r->id, model, r->nsamples, r->flags);
-    if (isfinite(r->latent_d2_limit))   /* (NaN is not JSON) */
-        fprintf(f, "\"latent_d2\": %.6g, \"latent_d2_limit\": %.6g, ", r->latent_d2, r->latent_d2_limit);
-    else
-        fprintf(f, "\"latent_d2\": null, \"latent_d2_limit\": null, ");
+    /* (NaN and inf are not JSON: null) */
+    double ld[2] = { r->latent_d2, r->latent_d2_limit };
+    for (int k = 0; k < 2; k++) {
+        fprintf(f, "\"%s\": ", k ? "latent_d2_limit" : "latent_d2");
+        if (isfinite(ld[k])) fprintf(f, "%.6g, ", ld[k]);
+        else fprintf(f, "null, ");
+    }
     fprintf(f, "\"quantities\": {");
     for (int q = 0; q < GP_NQ; q++)
         fprintf(f, "%s\"%s\": {\"median\": %.6g, \"p16\": %.6g, \"p84\": %.6g, \"mean\": %.6g, \"std\": %.6g}",
@@ -379,6 +382,7 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
                 one.id = gb.id;
                 one.status = GP_ERR_DATA;
                 one.summary.bpt_class = -1;
+                one.latent_d2 = one.latent_d2_limit = NAN;
                 p = &one;
             }
             if (p->status) failed++;

@@ -1019,14 +1019,21 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
                 const float *x = fd[0].X + (size_t)j * tin;
                 gp_ood_latent_vector(x, x + L, L, xs + (size_t)j * 2 * L);
             }
-            if (!st) st = gp_ood_fit(xs, n, 2 * L, 0.999, &ood, err);
-            free(xs);
             if (!st) {
-                logf_(o, "latent check: [mu, ln sigma] of %ld training galaxies, squared Mahalanobis distance limit %.1f (99.9%%)",
-                      n, ood.d2_limit);
-                st = gp_ood_write(&ood, "ood.latent", wr, err);
-                gp_ood_free(&ood);
+                /* optional: a model the check cannot be fitted for (a latent over 512, too
+                 * few rows, a degenerate covariance) is written without it */
+                gp_error oerr;
+                gp_error_clear(&oerr);
+                if (gp_ood_fit(xs, n, 2 * L, 0.999, &ood, &oerr) == GP_OK) {
+                    logf_(o, "latent check: [mu, ln sigma] of %ld training galaxies, squared Mahalanobis distance limit %.1f (99.9%%)",
+                          n, ood.d2_limit);
+                    st = gp_ood_write(&ood, "ood.latent", wr, err);
+                    gp_ood_free(&ood);
+                } else {
+                    logf_(o, "latent check (ood.latent) not stored in %s: %s", o->out, oerr.msg);
+                }
             }
+            free(xs);
         }
         if (!st) st = gp_tparams_write(&c.ps, wr, 0, err);
         if (!st) st = gp_weights_writer_write(wr, o->out, err);
