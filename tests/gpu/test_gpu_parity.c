@@ -27,6 +27,7 @@
 
 #include "galpost/gp_model.h"
 #include "gp_model_internal.h"
+#include "gp_ood.h"
 #include "gp_rng.h"
 #include "train/gp_train.h"
 #include "../gp_test_util.h"
@@ -168,6 +169,19 @@ static int setup(void **state)
     if (gp_model_write_random(model_path, &a, (uint64_t)(gp_test_uniform() * 1e9), &E)) {
         fprintf(stderr, "%s\n", E.msg);
         return -1;
+    }
+    /* a latent check (mean 0, unit covariance, no limit), so that gp_infer's latent_d2
+     * is compared between the backends too */
+    {
+        const int D = 2 * a.latent;
+        double *mean = calloc((size_t)D, sizeof(double)), *chol = calloc((size_t)D * (D + 1) / 2, sizeof(double));
+        if (!mean || !chol) return -1;
+        for (int i = 0; i < D; i++) chol[i * (i + 1) / 2 + i] = 1.0;
+        gp_ood o = { D, mean, chol, 1e300, 0.999, 100 };
+        int st = gp_test_add_latent_check(model_path, model_path, &o, &E);
+        free(mean);
+        free(chol);
+        if (st) { fprintf(stderr, "%s\n", E.msg); return -1; }
     }
     gp_model_options o = gp_model_options_default();
     o.backend = GP_BACKEND_CPU;
@@ -651,6 +665,22 @@ static void compare_results(const gp_result *rg, const gp_result *rc, int n, int
     char what[96];
     snprintf(what, sizeof what, "%s p_detect (absolute)", label);
     report(what, pdet, limit);
+    /* the latent check's distance (NaN on both for a model without one) */
+    double num = 0, den = 0;
+    int with = 0;
+    for (int g = 0; g < n; g++) {
+        double a = rg[g].latent_d2, b = rc[g].latent_d2;
+        if (isnan(a) && isnan(b)) continue;
+        with++;
+        if (!isfinite(a) || !isfinite(b)) { num = INFINITY; continue; }
+        if (fabs(a - b) > num) num = fabs(a - b);
+        if (fabs(b) > den) den = fabs(b);
+        assert_int_equal(rg[g].flags, rc[g].flags);
+    }
+    if (with) {
+        snprintf(what, sizeof what, "%s latent_d2", label);
+        report(what, num / (den + 1e-30), 10 * limit);
+    }
 }
 
 /* The fused member_sample kernel (one thread per sample row, the chain in
