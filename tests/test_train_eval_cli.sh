@@ -68,12 +68,15 @@ check_eval() {
         function near(a, b) { return (a - b) <= 2e-6 && (b - a) <= 2e-6 }
         FNR == NR {
             if (FNR == 1) {
-                nq = (NF - 3) / 6
+                nq = (NF - 5) / 6   # objid, p_detect, oh_measurable, 6 per quantity, flags, latent_d2
+                if ($(NF - 1) != "flags" || $NF != "latent_d2") bad("galaxies.csv does not end with flags, latent_d2")
                 for (q = 0; q < nq; q++) { name[q] = $(4 + 6 * q); sub(/_true$/, "", name[q]) }
                 next
             }
             ng++
             if (($2 > 0.5) == ($3 == 1)) right++
+            if (int($(NF - 1) / 512) % 2) unlike++
+            if ($NF != "") withd2++
             for (q = 0; q < nq; q++) {
                 c = 4 + 6 * q
                 if ($c == "") continue
@@ -88,6 +91,14 @@ check_eval() {
             next
         }
         FNR == 1 { next }
+        FILENAME ~ /report\.md$/ {
+            if ($0 ~ /^image unlike the training images/) {
+                split($0, w, ": "); split(w[2], cw, " ")
+                if (cw[1] != unlike) bad("report.md counts " cw[1] " image-unlike galaxies, galaxies.csv " unlike + 0)
+                seen_unlike = 1
+            }
+            next
+        }
         $1 == "galpost" && $2 == "classifier_accuracy" {
             if (!near($4, right / ng)) bad("accuracy " $4 " vs " right / ng)
             seen_acc = 1
@@ -114,9 +125,11 @@ check_eval() {
             if (nq != 9) bad(nq " quantities in galaxies.csv")
             for (q = 0; q < nq; q++) if (!seen[q]) bad("metrics.csv lacks " name[q])
             if (!seen_acc) bad("metrics.csv lacks the classifier accuracy")
+            if (withd2 && !seen_unlike) bad("report.md lacks the count of image-unlike galaxies")
+            if (!withd2 && unlike) bad(unlike " galaxies flagged image-unlike without a latent distance")
             if (baseline["\"photometry + MLP\""] != 9) bad("metrics.csv lacks the photometry + MLP baseline")
             exit failed
-        }' "$d/galaxies.csv" "$d/metrics.csv" || fail "$d: metrics.csv disagrees with galaxies.csv"
+        }' "$d/galaxies.csv" "$d/metrics.csv" "$d/report.md" || fail "$d: metrics.csv or report.md disagrees with galaxies.csv"
 }
 
 sum_before=$(cksum <"$T/p.gpw")

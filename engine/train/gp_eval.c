@@ -405,7 +405,8 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     long *test = NULL, *trainr = NULL, *valr = NULL;
     float *img = NULL, *smp = NULL;
     double *med = NULL, *mean = NULL, *lo68 = NULL, *hi68 = NULL, *lo95 = NULL, *hi95 = NULL, *pit = NULL, *ale = NULL, *epi = NULL,
-           *truth = NULL, *pdet = NULL;
+           *truth = NULL, *pdet = NULL, *ld2 = NULL;
+    uint32_t *gflags = NULL;
     uint8_t *mask = NULL;
     float *emb_tr = NULL, *emb_va = NULL, *emb_te = NULL;
     float *Ytr = NULL, *Mtr = NULL, *Yva = NULL, *Mva = NULL, *Pb[3] = { NULL, NULL, NULL };
@@ -464,9 +465,11 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     hi95 = malloc(sizeof(double) * (size_t)nt * NQ); pit = malloc(sizeof(double) * (size_t)nt * NQ);
     ale = malloc(sizeof(double) * (size_t)nt * NQ); epi = malloc(sizeof(double) * (size_t)nt * NQ);
     truth = malloc(sizeof(double) * (size_t)nt * NQ); pdet = malloc(sizeof(double) * (size_t)nt);
+    ld2 = malloc(sizeof(double) * (size_t)nt); gflags = malloc(sizeof(uint32_t) * (size_t)nt);
     mask = malloc((size_t)nt * NQ);
     res = calloc((size_t)CH, sizeof(gp_result));
-    if ((image && !img) || !smp || !med || !mean || !lo68 || !hi68 || !lo95 || !hi95 || !pit || !ale || !epi || !truth || !pdet || !mask || !res) {
+    if ((image && !img) || !smp || !med || !mean || !lo68 || !hi68 || !lo95 || !hi95 || !pit || !ale || !epi || !truth || !pdet ||
+        !ld2 || !gflags || !mask || !res) {
         st = GP_FAIL(err, GP_ERR_NOMEM, "eval: cannot allocate per-galaxy figures");
         goto done;
     }
@@ -492,6 +495,8 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         for (int g = 0; g < nb; g++) {
             long i = c0 + g, r = test[i];
             pdet[i] = res[g].summary.p_detect;
+            ld2[i] = res[g].latent_d2;
+            gflags[i] = res[g].flags;
             n_unlike += (res[g].flags & GP_FLAG_IMAGE_UNLIKE) != 0;
             n_clipped += (res[g].flags & GP_FLAG_PHOT_CLIPPED) != 0;
             if (isfinite(res[g].latent_d2_limit)) d2_limit = res[g].latent_d2_limit;
@@ -745,7 +750,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             const char *nm = gp_quantity_name(q);
             fprintf(f, ",%s_true,%s_median,%s_mean,%s_p16,%s_p84,%s_pit", nm, nm, nm, nm, nm, nm);
         }
-        fprintf(f, "\n");
+        fprintf(f, ",flags,latent_d2\n");
         for (long i = 0; i < nt; i++) {
             fprintf(f, "%llu,%.9g,%d", (unsigned long long)d->id[test[i]], pdet[i], mask[i * NQ + GP_Q_OH]);
             for (int q = 0; q < NQ; q++) {
@@ -754,7 +759,8 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                 fprintf(f, ",%.9g,%.9g,%.9g,%.9g,%.9g", med[i * NQ + q], mean[i * NQ + q], lo68[i * NQ + q], hi68[i * NQ + q],
                         pit[i * NQ + q]);
             }
-            fprintf(f, "\n");
+            if (isfinite(ld2[i])) fprintf(f, ",%u,%.9g\n", (unsigned)gflags[i], ld2[i]);
+            else fprintf(f, ",%u,\n", (unsigned)gflags[i]);   /* no check */
         }
         if (fclose(f)) { st = GP_FAIL(err, GP_ERR_IO, "%s: write failed", path); goto done; }
 
@@ -872,7 +878,7 @@ done:
     if (logf) fclose(logf);
     free(res);
     free(img); free(smp); free(med); free(mean); free(lo68); free(hi68); free(lo95); free(hi95); free(pit); free(ale); free(epi);
-    free(truth); free(pdet); free(mask); free(emb_tr); free(emb_va); free(emb_te); free(Ytr); free(Mtr); free(Yva); free(Mva);
+    free(truth); free(pdet); free(ld2); free(gflags); free(mask); free(emb_tr); free(emb_va); free(emb_te); free(Ytr); free(Mtr); free(Yva); free(Mva);
     for (int b = 0; b < 3; b++) free(Pb[b]);
     free(part); free(test); free(trainr); free(valr);
     gp_dataset_close(d);
