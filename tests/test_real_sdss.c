@@ -25,6 +25,14 @@
  *    0.25 for each line (measured -0.06, +0.06, -0.15, +0.13).  Redder
  *    galaxies are predicted 0.3-1.0 lower than measured: the mock, selected
  *    the same way, shows most of that (README), so it is not asserted.
+ *
+ * The latent check on real frames (../shared/data/sdss-frames, the shipped
+ * image model; weights/README.md, 2026-11-27): five main-sample galaxies of
+ * fields 003918-3-0213 and 004510-4-0030, cut from their g, r, i frames, are
+ * not flagged unlike the training images (measured d2 34-175 against a
+ * limit of 786), while the first of them in counts rather than nanomaggies
+ * (x100) is; a saturated star with the colours aperture photometry gives it
+ * there (i - z = 1.9) has its photometry held at 5 sigma (flag 256).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +40,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "galpost/gp_image.h"
 #include "galpost/gp_model.h"
 #include "gp_test_util.h"
 
@@ -238,6 +247,71 @@ static void test_line_fluxes(void **state)
     gp_model_close(m);
 }
 
+static void test_latent_check_real_frames(void **state)
+{
+    (void)state;
+    const char *top = getenv("GP_TOP_SRCDIR"), *data = getenv("GP_SHARED_DATA");
+    char model_path[4096], path[4096];
+    snprintf(model_path, sizeof model_path, "%s/weights/galpost-default.gpw", top ? top : ".");
+    /* RA, Dec, field; magnitudes measured on the u..z frames (galpost infer --frames) */
+    static const struct { double ra, dec; int field; float mag[5]; } src[] = {
+        { 229.525730, 42.744718, 0, { 17.028f, 15.716f, 15.128f, 14.735f, 14.455f } },
+        { 200.377497, 36.903089, 1, { 18.969f, 17.940f, 17.473f, 17.141f, 16.966f } },
+        { 200.448238, 36.768266, 1, { 20.173f, 18.207f, 17.278f, 16.871f, 16.458f } },
+        { 200.509758, 36.731862, 1, { 20.130f, 18.112f, 16.896f, 16.407f, 16.076f } },
+        { 200.512458, 36.748041, 1, { 20.770f, 18.464f, 17.090f, 16.380f, 15.887f } },
+        { 229.589277, 42.822617, 0, { 13.750f, 14.221f, 13.909f, 13.666f, 11.746f } },   /* saturated star */
+    };
+    enum { NS = sizeof src / sizeof src[0], NGAL = 5 };
+    static const char *const field[2] = { "003918-3-0213", "004510-4-0030" };
+    gp_frame *fr[2][3] = { { NULL } };
+    gp_error err;
+    for (int f = 0; f < 2; f++)
+        for (int b = 0; b < 3; b++) {
+            snprintf(path, sizeof path, "%s/sdss-frames/%s/frame-%c-%s.fits.bz2", data ? data : "", field[f], "gri"[b], field[f]);
+            if (access(path, R_OK) != 0) { printf("# skip: no %s\n", path); skip(); return; }
+            if (gp_frame_open_file(path, &fr[f][b], &err)) fail_msg("%s", err.msg);
+        }
+    gp_model_options o = gp_model_options_default();
+    o.backend = GP_BACKEND_CPU;
+    gp_model *m = NULL;
+    if (gp_model_open(model_path, &o, &m, &err)) fail_msg("gp_model_open: %s", err.msg);
+    assert_int_equal(gp_model_uses_image(m), 1);
+    float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (NS + 1));
+    assert_non_null(cut);
+    gp_galaxy gal[NS + 1];
+    for (int i = 0; i < NS; i++) {
+        uint32_t flags = 0;
+        if (gp_cutout_gri(fr[src[i].field], src[i].ra, src[i].dec, cut + (size_t)i * GP_CUTOUT_PIXELS, &flags, &err))
+            fail_msg("cutout %d: %s", i, err.msg);
+        gal[i] = (gp_galaxy){ (uint64_t)(i + 1), cut + (size_t)i * GP_CUTOUT_PIXELS, { 0 }, flags };
+        memcpy(gal[i].mag, src[i].mag, sizeof gal[i].mag);
+    }
+    /* the first galaxy in counts (x100) instead of nanomaggies */
+    for (size_t p = 0; p < GP_CUTOUT_PIXELS; p++) cut[(size_t)NS * GP_CUTOUT_PIXELS + p] = 100.0f * cut[p];
+    gal[NS] = gal[0];
+    gal[NS].id = 99;
+    gal[NS].cutout = cut + (size_t)NS * GP_CUTOUT_PIXELS;
+    gp_infer_options io = gp_infer_options_default();
+    io.nsamples = 50;
+    gp_result r[NS + 1];
+    assert_int_equal(gp_infer(m, gal, NS + 1, &io, r, &err), GP_OK);
+    for (int i = 0; i <= NS; i++)
+        printf("# source %d: latent d2 %.1f (limit %.1f), flags %u\n", i, r[i].latent_d2, r[i].latent_d2_limit, r[i].flags);
+    for (int i = 0; i < NGAL; i++) {
+        assert_true(isfinite(r[i].latent_d2) && r[i].latent_d2 < 0.5 * r[i].latent_d2_limit);
+        assert_false(r[i].flags & (GP_FLAG_IMAGE_UNLIKE | GP_FLAG_PHOT_CLIPPED));
+    }
+    assert_true(r[NS - 1].flags & GP_FLAG_PHOT_CLIPPED);
+    assert_true(r[NS].flags & GP_FLAG_IMAGE_UNLIKE);
+    assert_true(r[NS].latent_d2 > r[NS].latent_d2_limit);
+    gp_result_free(r, NS + 1);
+    gp_model_close(m);
+    free(cut);
+    for (int f = 0; f < 2; f++)
+        for (int b = 0; b < 3; b++) gp_frame_close(fr[f][b]);
+}
+
 int main(void)
 {
     const char *data = getenv("GP_SHARED_DATA");
@@ -250,6 +324,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_photometric_redshifts),
         cmocka_unit_test(test_line_fluxes),
+        cmocka_unit_test(test_latent_check_real_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
