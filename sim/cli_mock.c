@@ -14,8 +14,6 @@
 #include "gp_mock_report.h"
 #include "gp_mock_shards.h"
 
-static volatile sig_atomic_t interrupted = 0;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
 static void usage(FILE *f)
 {
@@ -120,15 +118,14 @@ int gp_cli_mock(int argc, char **argv)
     if (!out) { fprintf(stderr, "galpost mock %s: an output directory is needed (-o DIR)\n", cmd); return 2; }
     if (mode != 2 && n < 0) { fprintf(stderr, "galpost mock %s: a galaxy count is needed (-n N)\n", cmd); return 2; }
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    gp_cli_interrupts_catch(NULL);
     gp_error err;
     gp_error_clear(&err);
     int rc;
     if (mode == 1) {
         progress pr = { now(), gp_cli_is_terminal() };
         so.seed = seed; so.n = n; so.outdir = out;
-        so.progress = show_progress; so.progress_arg = &pr; so.interrupted = &interrupted;
+        so.progress = show_progress; so.progress_arg = &pr; so.interrupted = &gp_cli_interrupted;
         rc = gp_mock_write_shards(&so, &err);
         if (!rc) {
             double dt = now() - pr.t0;

@@ -6,9 +6,6 @@
 #include "cli/gp_cli.h"
 #include "train/gp_eval.h"
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -66,8 +63,8 @@ int gp_cli_eval(int argc, char **argv)
     o.data = (const char *const *)(argv + optind);
     o.ndata = argc - optind;
     o.progress = gp_cli_is_terminal();
-    o.interrupted = &interrupted;
-    signal(SIGINT, on_signal);
+    o.interrupted = &gp_cli_interrupted;
+    gp_cli_interrupts_catch(NULL);
     gp_error err;
     gp_error_clear(&err);
     if (gp_eval_run(&o, &err)) {

@@ -38,8 +38,6 @@
 
 #define MAX_SHARDS GP_DATASET_MAX_SHARDS
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
 static double now_s(void)
 {
@@ -339,18 +337,14 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
     }
     if (!g || !res || !rows) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
     if (gp_results_writer_open(output, gp_model_path(m), keep, &w, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    interrupted = 0;
+    gp_cli_signals saved;
+    gp_cli_interrupts_catch(&saved);
     int tty = gp_cli_is_terminal();
     double t0 = now_s(), last = 0;
     long failed = 0;
     gp_infer_options io = { nsamples, seed, keep > 0 };
     for (long start = 0; start < src->n; start += batch) {
-        if (interrupted) break;
+        if (gp_cli_interrupted) break;
         int nb = (int)(src->n - start < batch ? src->n - start : batch);
         int ngood = 0;
         for (int k = 0; k < nb; k++) {
@@ -403,10 +397,9 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
             last = t;
         }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    gp_cli_interrupts_restore(&saved);
     if (tty) fprintf(stderr, "\n");
-    if (interrupted) {
+    if (gp_cli_interrupted) {
         fprintf(stderr, "galpost infer: interrupted: %s not written\n", output);
         goto out;
     }

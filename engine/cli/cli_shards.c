@@ -38,8 +38,6 @@
 
 #define SAS_FRAMES "https://data.sdss.org/sas/%s/eboss/photoObj/frames/%d/%d/%d/frame-%c-%06d-%d-%04d.fits.bz2"
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
 static void usage(FILE *f)
 {
@@ -324,12 +322,9 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
     long written = 0, nshard = 0, no_frames = 0, off = 0, failed = 0, edge = 0, done = 0;
     time_t t0 = time(NULL);
     if (!cut || !s.rows || !status || !flags || !msg || !field0) { fprintf(stderr, "galpost shards: out of memory\n"); goto out; }
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    while (done < n && !interrupted) {
+    gp_cli_signals saved;
+    gp_cli_interrupts_catch(&saved);
+    while (done < n && !gp_cli_interrupted) {
         /* whole fields, up to BLOCK_ROWS rows (a larger field alone) */
         long nb = 0, nf = 0;
         while (done + nb < n) {
@@ -394,10 +389,9 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
                     el > 0 ? done / el : 0.0);
         }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    gp_cli_interrupts_restore(&saved);
     if (tty) fprintf(stderr, "\n");
-    if (interrupted) { fprintf(stderr, "galpost shards: interrupted; the complete shards stay, the current one is removed\n"); goto out; }
+    if (gp_cli_interrupted) { fprintf(stderr, "galpost shards: interrupted; the complete shards stay, the current one is removed\n"); goto out; }
     if (s.f) {
         if (close_shard(&s, table)) goto out;
         nshard++;

@@ -11,9 +11,6 @@
 #include "cli/gp_cli.h"
 #include "train/gp_train_run.h"
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -132,9 +129,8 @@ int gp_cli_train(int argc, char **argv)
     for (int i = 0; i < argc && pos < sizeof cmd; i++) pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, " %s", argv[i]);
     o.command = cmd;
     o.progress = gp_cli_is_terminal();
-    o.interrupted = &interrupted;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    o.interrupted = &gp_cli_interrupted;
+    gp_cli_interrupts_catch(NULL);
     gp_error err;
     gp_error_clear(&err);
     if (!logpath) { snprintf(lp, sizeof lp, "%s/train.log", workdir); logpath = lp; }

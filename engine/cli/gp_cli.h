@@ -6,6 +6,8 @@
 #ifndef GALPOST_GP_CLI_H
 #define GALPOST_GP_CLI_H
 
+#include <signal.h>
+
 int gp_cli_model(int argc, char **argv);   /* engine/cli/cli_model.c */
 int gp_cli_infer(int argc, char **argv);   /* engine/cli/cli_infer.c */
 int gp_cli_model_random(int argc, char **argv); /* engine/cli/cli_model_random.c */
@@ -18,5 +20,15 @@ int gp_cli_shards(int argc, char **argv);  /* engine/cli/cli_shards.c */
 int gp_cli_parse_int(const char *s, long lo, long hi, long *out);
 int gp_cli_parse_double(const char *s, double lo, double hi, double *out);
 int gp_cli_is_terminal(void);  /* stderr is a terminal: show progress */
+
+/* Interrupts of a long-running sub-command: gp_cli_interrupts_catch() clears
+ * gp_cli_interrupted and makes SIGINT and SIGTERM set it (the sub-command
+ * stops cleanly at its next check) instead of killing the process; the
+ * previous handlers go to `saved` (may be NULL) for
+ * gp_cli_interrupts_restore(). */
+typedef struct gp_cli_signals { struct sigaction sigint, sigterm; } gp_cli_signals;
+extern volatile sig_atomic_t gp_cli_interrupted;
+void gp_cli_interrupts_catch(gp_cli_signals *saved);
+void gp_cli_interrupts_restore(const gp_cli_signals *saved);
 
 #endif
