@@ -170,13 +170,8 @@ static void check_range(void *ctx, size_t begin, size_t end)
         r->summary.bpt_class = -1;
         r->latent_d2 = r->latent_d2_limit = NAN;
         if (check_galaxy(j->m, &j->gal[i], r, j->pixels) == GP_OK) {
-            /* the standardized inputs as gp_net_photometry computes them, before its clip */
-            const gp_net *net = &j->m->net;
-            float raw[GP_NPHOT];
-            gp_phot_raw(j->gal[i].mag, raw);
-            for (int k = 0; k < GP_NPHOT; k++)
-                if (fabs((double)((raw[k] - net->phot_mean[k]) / net->phot_std[k])) > GP_PHOT_CLIP)
-                    r->flags |= GP_FLAG_PHOT_CLIPPED;
+            float ph[GP_NPHOT];
+            if (gp_net_photometry(&j->m->net, j->gal[i].mag, ph) > 0) r->flags |= GP_FLAG_PHOT_CLIPPED;
         }
     }
 }

@@ -145,8 +145,9 @@ static inline double gp_phot_clip(double v)
     return v > GP_PHOT_CLIP ? GP_PHOT_CLIP : v < -GP_PHOT_CLIP ? -GP_PHOT_CLIP : v;
 }
 
-/* Standardized photometry: 4 colours then 5 magnitudes, each clipped (gp_phot_clip). */
-void gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT]);
+/* Standardized photometry: 4 colours then 5 magnitudes, each clipped (gp_phot_clip).
+ * Returns how many of the nine were clipped. */
+int gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT]);
 
 /* Scratch bytes the encoder needs for n images. */
 size_t gp_net_encoder_scratch(const gp_net *net, int n);

@@ -9,11 +9,17 @@
 
 #define TRY(x) do { int st_ = (x); if (st_) return st_; } while (0)
 
-void gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT])
+int gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT])
 {
     float raw[GP_NPHOT];
     gp_phot_raw(mag, raw);
-    for (int i = 0; i < GP_NPHOT; i++) out[i] = (float)gp_phot_clip((raw[i] - net->phot_mean[i]) / net->phot_std[i]);
+    int clipped = 0;
+    for (int i = 0; i < GP_NPHOT; i++) {
+        double v = (raw[i] - net->phot_mean[i]) / net->phot_std[i];
+        out[i] = (float)gp_phot_clip(v);
+        clipped += v > GP_PHOT_CLIP || v < -GP_PHOT_CLIP;
+    }
+    return clipped;
 }
 
 int gp_mlp_width(const gp_mlp *m)
