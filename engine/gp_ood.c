@@ -155,11 +155,10 @@ int gp_ood_read(const gp_weights *w, const char *prefix, int dim, gp_ood *out, g
     if (st == GP_ERR_NOTFOUND) {   /* no check: every other key must be absent too */
         static const char *other[] = { "chol", "d2_limit", "quantile", "rows" };
         for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
-            gp_meta_entry e;
+            const char *any;   /* present whatever its type: not GP_ERR_NOTFOUND */
             snprintf(key, sizeof key, "%s.%s", prefix, other[i]);
-            for (size_t k = 0; k < gp_weights_meta_count(w); k++)
-                if (gp_weights_meta_at(w, k, &e, NULL) == GP_OK && strcmp(e.key, key) == 0)
-                    return GP_FAIL(err, GP_ERR_FORMAT, "metadata '%s' without '%s.mean'", key, prefix);
+            if (gp_weights_meta_str(w, key, &any, NULL) != GP_ERR_NOTFOUND)
+                return GP_FAIL(err, GP_ERR_FORMAT, "metadata '%s' without '%s.mean'", key, prefix);
         }
         gp_error_clear(err);
         return GP_OK;
