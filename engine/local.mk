@@ -66,7 +66,8 @@ libgalpost_la_SOURCES += engine/cpu/gp_cpu_train.c \
 	engine/train/gp_train.h engine/train/gp_train_params.c \
 	engine/train/gp_train_layers.c engine/train/gp_train_model.c \
 	engine/train/gp_train_run.h engine/train/gp_train_run.c \
-	engine/train/gp_eval.h engine/train/gp_eval.c
+	engine/train/gp_eval.h engine/train/gp_eval.c \
+	engine/train/gp_latent_cache.h engine/train/gp_latent_cache.c
 galpost_SOURCES += engine/cli/cli_train.c engine/cli/cli_eval.c
 galpost_SOURCES += engine/cli/cli_shards.c
 # -- end training block --

@@ -42,11 +42,18 @@ tests_test_infer_SOURCES = tests/test_infer.c
 tests_test_infer_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_infer_LDADD = $(TEST_LDADD)
 
-# gp_infer's GPU path (slots, prefetch, device pixel check) on a wrapped CPU backend
 check_PROGRAMS += tests/test_ood
 tests_test_ood_SOURCES = tests/test_ood.c
 tests_test_ood_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_ood_LDADD = $(TEST_LDADD)
+
+# the trainer's latent cache and its fingerprint
+check_PROGRAMS += tests/test_latent_cache
+tests_test_latent_cache_SOURCES = tests/test_latent_cache.c
+tests_test_latent_cache_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_latent_cache_LDADD = $(TEST_LDADD)
+
+# gp_infer's GPU path (slots, prefetch, device pixel check) on a wrapped CPU backend
 
 check_PROGRAMS += tests/test_infer_pipeline
 tests_test_infer_pipeline_SOURCES = tests/test_infer_pipeline.c

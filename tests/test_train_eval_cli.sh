@@ -49,6 +49,35 @@ grep -q 'ood\.' "$T/info" && fail "the photometry model has a latent check"
 grep -q "latent check (ood.latent) not stored in $T/s.gpw: gp_ood_fit: 14 rows of 16 values" "$T/s.work/train.log" \
     || fail "the small model's train.log does not say why it has no latent check: $(grep -i latent "$T/s.work/train.log")"
 "$G" model info "$T/s.gpw" | grep -q 'ood\.' && fail "the small model has a latent check"
+# the latent cache is reused only for the same rows and the same encoder: a flow stage on
+# i's encoder reads i's cache; one on v's encoder (i's VAE trained one epoch longer: same
+# rows, same band stretch, other weights) and one on fewer rows do not
+"$G" train -o "$T/v.gpw" -w "$T/v.work" --vae-count 48 --vae-epochs 2 --ensemble 1 --flow-epochs 1 \
+    --patience 1 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 \
+    --flow-hidden 16 --couplings 2 "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
+    || fail "train (image, v): $(tail -5 "$T/train.out")"
+grep 'band stretch' "$T/i.work/train.log" | sed 's/^.*band stretch/band stretch/' >"$T/a"
+grep 'band stretch' "$T/v.work/train.log" | sed 's/^.*band stretch/band stretch/' >"$T/b"
+cmp -s "$T/a" "$T/b" || fail "v's band stretch differs from i's"
+nflow=$(awk '$1 ~ /^train\.split\.(train|val|test)$/ { n += $3 } END { print n }' "$T/iinfo")
+flow_stage() {  # OUT ENCODER CACHE [extra options]
+    o=$1 e=$2 c=$3; shift 3
+    rm -rf "$T/$o.work"; mkdir "$T/$o.work" && cp "$c" "$T/$o.work/latents.f32" || fail "copy of $c"
+    "$G" train -o "$T/$o.gpw" -w "$T/$o.work" --encoder-from "$e" --vae-count 48 --ensemble 1 --flow-epochs 1 \
+        --patience 1 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 \
+        --flow-hidden 16 --couplings 2 "$@" "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
+        || fail "train $o: $(tail -5 "$T/train.out")"
+}
+flow_stage j "$T/i.gpw" "$T/i.work/latents.f32"
+grep -q "latents of $nflow galaxies read from $T/j.work/latents.f32" "$T/j.work/train.log" \
+    || fail "the same rows and encoder did not reuse the cache: $(grep -i latent "$T/j.work/train.log")"
+flow_stage k "$T/v.gpw" "$T/i.work/latents.f32"
+grep -q "latent cache $T/k.work/latents.f32 not used (made from other rows, another encoder or another band stretch): encoding again" \
+    "$T/k.work/train.log" || fail "another encoder reused the cache: $(grep -i latent "$T/k.work/train.log")"
+grep -q "encoded $nflow galaxies" "$T/k.work/train.log" || fail "k did not encode its galaxies"
+flow_stage l "$T/i.gpw" "$T/i.work/latents.f32" --max-rows 300
+grep -q "latent cache $T/l.work/latents.f32 not used (made for $nflow rows of latent 8)" "$T/l.work/train.log" \
+    || fail "fewer rows reused the cache: $(grep -i latent "$T/l.work/train.log")"
 
 # ---- evaluation ----
 # check_eval DIR MODEL: metrics.csv against figures recomputed from galaxies.csv,
@@ -163,6 +192,17 @@ grep '^  eval\.r2_mean ' "$T/info" | tr -d '[],' \
 "$G" eval -m "$T/i.gpw" -o "$T/evi" --threads 1 --latents "$T/i.work/latents.f32" "$T"/m/shard-*.fits \
     >"$T/eval.out" 2>&1 || fail "eval (image): $(tail -5 "$T/eval.out")"
 check_eval "$T/evi" "$T/i.gpw"
+grep -q "latents of the baselines' $nflow galaxies read from $T/i.work/latents.f32" "$T/evi/eval.log" \
+    || fail "eval did not use the trainer's cache: $(grep -i latent "$T/eval.out" "$T/evi/eval.log")"
+# a cache of the same rows from another encoder (k's, made on v's encoder) is refused and the
+# baselines encoded afresh, to the same figures as with i's own cache
+"$G" eval -m "$T/i.gpw" -o "$T/evk" --threads 1 --latents "$T/k.work/latents.f32" "$T"/m/shard-*.fits \
+    >"$T/eval.out" 2>&1 || fail "eval (image, foreign cache): $(tail -5 "$T/eval.out")"
+grep -q "latent cache $T/k.work/latents.f32 not used (made from other rows, another encoder or another band stretch); encoding instead" \
+    "$T/eval.out" || fail "eval used another encoder's cache: $(grep -i latent "$T/eval.out")"
+grep '"image embedding' "$T/evi/metrics.csv" | cut -d, -f1-4 >"$T/a"
+grep '"image embedding' "$T/evk/metrics.csv" | cut -d, -f1-4 >"$T/b"
+cmp -s "$T/a" "$T/b" || fail "baselines from the cache and encoded afresh differ: $(diff "$T/a" "$T/b" | head -4)"
 # the test split is flagged about as often as the 99.9% limit says (0 or 1 of 55-60 galaxies
 # here; 30% would mean the check or its use is broken)
 nu=$(sed -n 's/^image unlike the training images .*: \([0-9]*\) of \([0-9]*\) test galaxies.*/\1 \2/p' "$T/evi/report.md")

@@ -14,6 +14,7 @@
 #include "galpost/gp_weights.h"
 #include "gp_dataset.h"
 #include "gp_eval.h"
+#include "gp_latent_cache.h"
 #include "gp_model_internal.h"
 #include "gp_train.h"
 #include "gp_train_run.h"
@@ -35,6 +36,33 @@ double gp_eval_pit(long below, long ties, long n, double u)
     long rank = below + (long)(u * (double)(ties + 1));
     if (rank > below + ties) rank = below + ties;
     return (rank + 0.5) / (n + 1.0);
+}
+
+/* The fingerprint gp_train gave its latent cache ([train, val, test] rows in
+ * partition order, the encoder's "enc.*" tensors, the band stretch). */
+static int eval_latent_key(const gp_weights *w, const gp_net *net, const gp_dataset *d, const long *tr, long ntr,
+                           const long *va, long nva, const long *te, long nte, int L, uint64_t *key, gp_error *err)
+{
+    gp_latent_tensor t[256];
+    int nt = 0, st = GP_OK;
+    long n = ntr + nva + nte;
+    uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
+    if (!ids) return GP_FAIL(err, GP_ERR_NOMEM, "latent cache row list");
+    for (long i = 0; i < ntr; i++) ids[i] = d->id[tr[i]];
+    for (long i = 0; i < nva; i++) ids[ntr + i] = d->id[va[i]];
+    for (long i = 0; i < nte; i++) ids[ntr + nva + i] = d->id[te[i]];
+    for (size_t i = 0; i < gp_weights_tensor_count(w) && !st; i++) {
+        gp_tensor_info ti;
+        if ((st = gp_weights_tensor_at(w, i, &ti, err))) break;
+        if (strncmp(ti.name, "enc.", 4)) continue;
+        if (nt == 256) { st = GP_FAIL(err, GP_ERR_FORMAT, "%s: more than 256 encoder tensors", gp_weights_path(w)); break; }
+        t[nt].name = ti.name; t[nt].data = ti.data; t[nt].n = (size_t)ti.nelem; nt++;
+    }
+    float s9[9] = { net->soft[0], net->soft[1], net->soft[2], net->offset[0], net->offset[1], net->offset[2],
+                    net->scale[0], net->scale[1], net->scale[2] };
+    if (!st) st = gp_latent_cache_key(ids, n, t, nt, s9, L, key, err);
+    free(ids);
+    return st;
 }
 
 int gp_eval_pit_covered(double pit, double level)
@@ -626,14 +654,22 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         long ntest_all = 0;
         for (long i = 0; i < d->n; i++) ntest_all += part[i] == GP_PART_TEST;
         if (image && o->latents) {
-            FILE *f = fopen(o->latents, "rb");
-            long hdr[2];
-            if (f && fread(hdr, sizeof hdr, 1, f) == 1 && hdr[0] == ntr_all + nva_all + ntest_all && hdr[1] == L) {
-                cache = malloc(sizeof(float) * (size_t)hdr[0] * 2 * L);
-                if (cache && fread(cache, sizeof(float) * 2 * L, (size_t)hdr[0], f) != (size_t)hdr[0]) { free(cache); cache = NULL; }
+            long nall = ntr_all + nva_all + ntest_all;
+            uint64_t key;
+            char why[160];
+            cache = malloc(sizeof(float) * (size_t)(nall ? nall : 1) * 2 * L);
+            if (!cache) { st = GP_FAIL(err, GP_ERR_NOMEM, "latent cache of %ld rows", nall); goto done; }
+            if ((st = eval_latent_key(w, net, d, trainr, ntr_all, valr, nva_all, test, ntest_all, L, &key, err))) {
+                free(cache);
+                goto done;
             }
-            if (f) fclose(f);
-            if (!cache) fprintf(stderr, "galpost eval: latent cache %s does not match this split; encoding instead\n", o->latents);
+            if (!gp_latent_cache_read(o->latents, nall, L, key, cache, why, sizeof why)) {
+                fprintf(stderr, "galpost eval: latent cache %s not used (%s); encoding instead\n", o->latents, why);
+                if (logf) fprintf(logf, "latent cache %s not used (%s); encoding instead\n", o->latents, why);
+                free(cache);
+                cache = NULL;
+            } else if (logf)
+                fprintf(logf, "latents of the baselines' %ld galaxies read from %s\n", nall, o->latents);
         }
         struct { const long *rows; long n; float *X; float *Y; float *M; long cache_off; } sets[3] = {
             { trainr, ntrb, emb_tr, Ytr, Mtr, 0 }, { valr, nva_all, emb_va, Yva, Mva, ntr_all }, { test, nt, emb_te, NULL, NULL, ntr_all + nva_all } };

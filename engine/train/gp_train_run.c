@@ -19,6 +19,7 @@
 #include "gp_rng.h"
 #include "gp_train.h"
 #include "gp_train_run.h"
+#include "gp_latent_cache.h"
 
 #define TRY(x) do { if ((st = (x)) != GP_OK) goto done; } while (0)
 
@@ -502,20 +503,48 @@ done:
     return st;
 }
 
+/* The fingerprint of a latent cache for these rows, this encoder ("enc.*"
+ * parameters, downloaded from the backend) and this stretch. */
+static int latent_key(run_ctx *c, gp_dataset *d, const long *rows, long n, const float soft[3],
+                      const float off[3], const float scl[3], int latent, uint64_t *key, gp_error *err)
+{
+    gp_latent_tensor t[256];
+    int nt = 0, st = GP_OK;
+    uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
+    if (!ids) return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the latent cache's row list");
+    for (long i = 0; i < n; i++) ids[i] = d->id[rows[i]];
+    for (int i = 0; i < c->ps.n && !st; i++) {
+        gp_tparam *p = &c->ps.p[i];
+        if (strncmp(p->name, "enc.", 4)) continue;
+        if (nt == 256) { st = GP_FAIL(err, GP_ERR_INTERNAL, "more than 256 encoder tensors"); break; }
+        float *h = malloc(sizeof(float) * (p->n ? p->n : 1));
+        if (!h) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate a copy of %s", p->name); break; }
+        t[nt].name = p->name; t[nt].data = h; t[nt].n = p->n; nt++;
+        st = c->be->ops->download(c->be, h, p->w, sizeof(float) * p->n, err);
+    }
+    float s9[9] = { soft[0], soft[1], soft[2], off[0], off[1], off[2], scl[0], scl[1], scl[2] };
+    if (!st) st = gp_latent_cache_key(ids, n, t, nt, s9, latent, key, err);
+    for (int i = 0; i < nt; i++) free((void *)t[i].data);
+    free(ids);
+    return st;
+}
+
 /* Encode rows with the (frozen) encoder: out [n x 2*latent] = [mu, sigma].
- * Cached in the work directory. */
+ * Cached in the work directory (gp_latent_cache.h), and read back only for
+ * the same rows, encoder and stretch. */
 static int encode_rows(run_ctx *c, gp_dataset *d, const long *rows, long n, const float soft[3],
                        const float off[3], const float scl[3], int latent, float *out, gp_error *err)
 {
     const gp_train_opts *o = c->o;
-    FILE *f = fopen(c->latents, "rb");
-    if (f) {
-        long hdr[2];
-        int ok = fread(hdr, sizeof hdr, 1, f) == 1 && hdr[0] == n && hdr[1] == latent &&
-                 fread(out, sizeof(float) * 2 * latent, (size_t)n, f) == (size_t)n;
-        fclose(f);
-        if (ok) { logf_(o, "latents of %ld galaxies read from %s", n, c->latents); return GP_OK; }
+    uint64_t key;
+    char why[160];
+    int kst = latent_key(c, d, rows, n, soft, off, scl, latent, &key, err);
+    if (kst) return kst;
+    if (gp_latent_cache_read(c->latents, n, latent, key, out, why, sizeof why)) {
+        logf_(o, "latents of %ld galaxies read from %s", n, c->latents);
+        return GP_OK;
     }
+    if (access(c->latents, F_OK) == 0) logf_(o, "latent cache %s not used (%s): encoding again", c->latents, why);
     gp_backend *be = c->be;
     int B = 32;
     gp_tvae v;
@@ -551,12 +580,9 @@ static int encode_rows(run_ctx *c, gp_dataset *d, const long *rows, long n, cons
     }
     if (!st) {
         logf_(o, "encoded %ld galaxies in %.1f s", n, now_s() - t0);
-        f = fopen(c->latents, "wb");
-        if (f) {
-            long hdr[2] = { n, latent };
-            int ok = fwrite(hdr, sizeof hdr, 1, f) == 1 && fwrite(out, sizeof(float) * 2 * latent, (size_t)n, f) == (size_t)n;
-            if (fclose(f) || !ok) unlink(c->latents);
-        }
+        gp_error werr;
+        if (gp_latent_cache_write(c->latents, n, latent, key, out, &werr))
+            logf_(o, "latent cache not kept: %s", werr.msg);
     }
 done:
     gp_tvae_free(&v, be);
