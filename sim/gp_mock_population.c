@@ -265,7 +265,8 @@ static void draw_colours(gp_mock_rng *r, gp_mock_galaxy *g)
      * same g-r: in the real line table u-g at fixed g-r and r tracks the Halpha
      * equivalent width of star-forming galaxies.  That term takes part of the 0.07
      * mag of u-g scatter, whose total the real MGS sample fixes (CALIBRATION.md
-     * section 8). */
+     * section 8).  The sSFR weight w below the main sequence adds another 0.15
+     * mag/dex in the same direction, so u-g responds 0.45 mag/dex in all. */
     double ug_ms = 0.0, ug_rms = 0.07;
     if (g->sfstate == GP_SFSTATE_SF) {
         double a = GP_MOCK_UG_MS_SLOPE * GP_MOCK_MS_SCATTER;
