@@ -55,7 +55,8 @@ static void usage(FILE *f)
         "  --model FILE  --backend auto|cpu|cuda  --threads N  --samples N  --seed N\n"
         "  --catalog FILE  --match_radius ARCSEC  --aperture ARCSEC  --ds9 TARGET\n"
         "  --name XPANAME  --log FILE  --log_level error|warn|info|debug  --pidfile FILE\n"
-        "  --overlay yes|no  --plot yes|no  --max_queue N  --max_galaxies N  --timeout S\n"
+        "  --overlay yes|no  --plot yes|no  --show_errors yes|no  --max_queue N\n"
+        "  --max_galaxies N  --timeout S\n"
         "see galpostd(1); 'xpaget galpost help' lists the XPA sub-commands\n");
 }
 

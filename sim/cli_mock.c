@@ -86,8 +86,17 @@ int gp_cli_mock(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
+    /* options each sub-command takes: any other is refused, not ignored */
+    const char *given = NULL;
     while ((c = getopt_long(argc - 1, argv + 1, "n:o:h", longopts, NULL)) != -1) {
         const char *a = optarg;
+        static const struct { int opt, modes; const char *name; } owner[] = {
+            { 'n', 1 | 4, "-n" }, { O_SHARD, 1, "--shard-size" }, { O_BANDS, 1, "--bands" },
+            { O_SIZE, 1, "--size" }, { O_FIRST, 1, "--first" }, { O_THREADS, 1, "--threads" },
+            { O_RUN, 2, "--run" }, { O_CAMCOL, 2, "--camcol" }, { O_FIELD, 2, "--field" },
+            { O_RA, 2, "--ra" }, { O_DEC, 2, "--dec" }, { O_DATA, 4, "--data" } };
+        for (size_t k = 0; k < sizeof owner / sizeof owner[0]; k++)
+            if (owner[k].opt == c && !(owner[k].modes & (1 << (mode - 1)))) given = owner[k].name;
         switch (c) {
         case 'n': if (gp_cli_parse_int(a, 1, 1000000000L, &n)) return bad("galaxy count (1-1e9)", a); break;
         case 'o': out = a; break;
@@ -100,7 +109,7 @@ int gp_cli_mock(int argc, char **argv)
             break;
         case O_SIZE: if (gp_cli_parse_int(a, 16, 1024, &v)) return bad("cutout size (16-1024)", a); so.size = (int)v; break;
         case O_FIRST: if (gp_cli_parse_int(a, 0, 1L << 40, &v)) return bad("first index", a); so.first = v; break;
-        case O_THREADS: if (gp_cli_parse_int(a, 1, 64, &v)) return bad("thread count (1-64)", a); so.nthreads = (int)v; break;
+        case O_THREADS: if (gp_cli_parse_int(a, 0, 64, &v)) return bad("thread count (0-64, 0: all CPUs)", a); so.nthreads = (int)v; break;
         case O_RUN: if (gp_cli_parse_int(a, 1, 999999, &v)) return bad("run (1-999999)", a); fo.run = (int)v; break;
         case O_CAMCOL: if (gp_cli_parse_int(a, 1, 6, &v)) return bad("camcol (1-6)", a); fo.camcol = (int)v; break;
         case O_FIELD: if (gp_cli_parse_int(a, 0, 9999, &v)) return bad("field (0-9999)", a); fo.field = (int)v; break;
@@ -115,6 +124,10 @@ int gp_cli_mock(int argc, char **argv)
         }
     }
     if (optind < argc - 1) { fprintf(stderr, "galpost mock %s: unexpected argument '%s'\n", cmd, argv[optind + 1]); return 2; }
+    if (given) {
+        fprintf(stderr, "galpost mock %s: %s does not apply to mock %s (see galpost-mock(1))\n", cmd, given, cmd);
+        return 2;
+    }
     if (!out) { fprintf(stderr, "galpost mock %s: an output directory is needed (-o DIR)\n", cmd); return 2; }
     if (mode != 2 && n < 0) { fprintf(stderr, "galpost mock %s: a galaxy count is needed (-n N)\n", cmd); return 2; }
 

@@ -23,6 +23,11 @@ expect 2 "invalid bands" mock shards -n 10 -o "$T" --bands xyz
 expect 2 "invalid camcol" mock field -o "$T" --camcol 9
 expect 2 "invalid dec" mock field -o "$T" --dec 95
 expect 2 "unknown sub-command" mock frobnicate
+# an option of another sub-command is refused, not ignored
+expect 2 "-n does not apply to mock field" mock field -o "$T" -n 5
+expect 2 "--run does not apply to mock shards" mock shards -n 3 -o "$T" --run 5
+expect 2 "--threads does not apply to mock report" mock report -n 3 -o "$T" --threads 2
+expect 2 "invalid thread count" mock shards -n 3 -o "$T" --threads -1
 # a missing output directory is created (its last component); a file or a missing parent is an error
 : >"$T/afile"
 expect 1 "not a directory" mock shards -n 4 -o "$T/afile"
@@ -33,4 +38,7 @@ expect 1 "not a writable" mock report -n 10 -o /nonexistent
 "$G" mock shards -n 5 --shard-size 5 --seed 9 -o "$T" 2>"$T/err" || { echo "FAIL: small run: $(cat "$T/err")"; fail=1; }
 [ -s "$T/shard-00000.fits" ] || { echo "FAIL: no shard written"; fail=1; }
 ls "$T" | grep -q partial && { echo "FAIL: a .partial file was left"; fail=1; }
+# --threads 0 means all CPUs, as for infer, train and shards, and gives the same shard
+"$G" mock shards -n 5 --shard-size 5 --seed 9 --threads 0 -o "$T/t0" 2>"$T/err" || { echo "FAIL: --threads 0: $(cat "$T/err")"; fail=1; }
+cmp -s "$T/shard-00000.fits" "$T/t0/shard-00000.fits" || { echo "FAIL: --threads 0 gave another shard"; fail=1; }
 exit $fail
