@@ -206,6 +206,13 @@ int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *e
         const float *s = samples + (size_t)i * GP_NQ;
         double ha = pow(10.0, s[GP_Q_HALPHA]) - 1, hb = pow(10.0, s[GP_Q_HBETA]) - 1;
         double nii = pow(10.0, s[GP_Q_NII6584]) - 1, oiii = pow(10.0, s[GP_Q_OIII5007]) - 1;
+        /* a sample whose flux overflows (a flow far outside its training range,
+         * log10(1 + F) in the hundreds) defines no diagnostic: inf / inf would
+         * turn the percentiles into NaN */
+        if (!isfinite(ha)) ha = NAN;
+        if (!isfinite(hb)) hb = NAN;
+        if (!isfinite(nii)) nii = NAN;
+        if (!isfinite(oiii)) oiii = NAN;
         double ebv = 0;
         if (ha > 0 && hb > 0) {
             double d = ha / hb;
@@ -264,6 +271,9 @@ void gp_summary_print(const gp_result *r, FILE *f)
     if (r->flags & GP_FLAG_IMAGE_UNLIKE)
         fprintf(f, "  WARNING: the image is unlike the training images (latent distance^2 %.1f, limit %.1f):"
                 " do not trust these posteriors\n", r->latent_d2, r->latent_d2_limit);
+    if (r->flags & GP_FLAG_PHOT_UNLIKE)
+        fprintf(f, "  WARNING: the colours and magnitudes together are unlike the training set's (distance^2 %.1f,"
+                " limit %.1f): do not trust these posteriors\n", r->phot_d2, r->phot_d2_limit);
     if (r->flags & GP_FLAG_PHOT_CLIPPED)
         fprintf(f, "  WARNING: a colour or magnitude lies beyond 5 sigma of the training set and was held there"
                 " (a non-detection?)\n");
