@@ -51,7 +51,7 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     w->nkeep = nkeep;
     int fst = 0;
     /* columns */
-    enum { MAXC = 5 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1 };
+    enum { MAXC = 7 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1 };
     char *names[MAXC], *forms[MAXC], *units[MAXC];
     char nbuf[MAXC][48], fbuf[MAXC][16], ubuf[MAXC][40];
     int nc = 0;
@@ -62,6 +62,8 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     COL("flags", "J", "");
     COL("latent_d2", "E", "");
     COL("latent_d2_limit", "E", "");
+    COL("phot_d2", "E", "");
+    COL("phot_d2_limit", "E", "");
     for (int q = 0; q < GP_NQ; q++)
         for (int s = 0; s < NSTAT; s++) {
             char n[48];
@@ -95,7 +97,8 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     fits_write_key_longstr(w->f, "FLAGBITS",
                            "1 cutout crosses the frame edge, 2 masked pixels filled, 4 resampled through WCS, "
                            "16 catalogue magnitudes, 32 measured magnitudes, 256 photometry held at 5 sigma of the "
-                           "training set, 512 image unlike the training images (latent_d2 > latent_d2_limit)",
+                           "training set, 512 image unlike the training images (latent_d2 > latent_d2_limit), "
+                           "1024 colours and magnitudes unlike the training set's (phot_d2 > phot_d2_limit)",
                            "bits of the flags column", &fst);
     if (nkeep > 0) {
         char *sn[GP_NQ], *sf[GP_NQ], *su[GP_NQ];
@@ -136,6 +139,9 @@ int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t 
         double ld[2] = { r->latent_d2, r->latent_d2_limit };
         fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &ld[0], &fst);
         fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &ld[1], &fst);
+        double phd[2] = { r->phot_d2, r->phot_d2_limit };
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &phd[0], &fst);
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &phd[1], &fst);
         int ok = r->status == GP_OK;
         for (int q = 0; q < GP_NQ; q++) {
             double v[NSTAT] = { s->median[q], s->p16[q], s->p84[q], s->mean[q], s->std[q] };

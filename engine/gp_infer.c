@@ -169,9 +169,18 @@ static void check_range(void *ctx, size_t begin, size_t end)
         r->nsamples = j->nsamples;
         r->summary.bpt_class = -1;
         r->latent_d2 = r->latent_d2_limit = NAN;
+        r->phot_d2 = r->phot_d2_limit = NAN;
         if (check_galaxy(j->m, &j->gal[i], r, j->pixels) == GP_OK) {
+            const gp_net *net = &j->m->net;
             float ph[GP_NPHOT];
-            if (gp_net_photometry(&j->m->net, j->gal[i].mag, ph) > 0) r->flags |= GP_FLAG_PHOT_CLIPPED;
+            if (gp_net_photometry(net, j->gal[i].mag, ph) > 0) r->flags |= GP_FLAG_PHOT_CLIPPED;
+            if (net->phot_ood.dim == GP_PHOT_OOD_DIM) {
+                double x[GP_PHOT_OOD_DIM];
+                gp_net_phot_check_vector(net, j->gal[i].mag, x);
+                r->phot_d2 = gp_ood_distance2(&net->phot_ood, x);
+                r->phot_d2_limit = net->phot_ood.d2_limit;
+                if (!(r->phot_d2 <= r->phot_d2_limit)) r->flags |= GP_FLAG_PHOT_UNLIKE;
+            }
         }
     }
 }

@@ -314,10 +314,18 @@ int gp_net_load(const gp_weights *w, gp_backend *be, gp_net *net, gp_error *err)
     } else {
         net->trunk_in = GP_NPHOT;
     }
+    if ((st = gp_ood_read(w, "ood.phot", GP_PHOT_OOD_DIM, &net->phot_ood, err))) {
+        gp_error_prefix(err, "%s", path);
+        gp_ood_free(&net->latent_ood);
+        return st;
+    }
 
     size_t nar = arena_floats(w, net->K);
     net->arena = malloc(sizeof(float) * (nar ? nar : 1));
-    if (!net->arena) return GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate %zu floats for the flow conditioners", path, nar);
+    if (!net->arena) {
+        st = GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate %zu floats for the flow conditioners", path, nar);
+        goto fail;
+    }
     float *pos = net->arena;
 
     for (int k = 0; k < net->K; k++) {
@@ -370,6 +378,7 @@ fail:
     free(net->arena);
     net->arena = NULL;
     gp_ood_free(&net->latent_ood);
+    gp_ood_free(&net->phot_ood);
     return st;
 }
 
@@ -379,4 +388,5 @@ void gp_net_free(gp_net *net)
     free(net->arena);
     net->arena = NULL;
     gp_ood_free(&net->latent_ood);
+    gp_ood_free(&net->phot_ood);
 }

@@ -5,7 +5,7 @@ libgalpost_la_CPPFLAGS = $(AM_CPPFLAGS) $(CFITSIO_CFLAGS) $(WCSLIB_CFLAGS) \
 libgalpost_la_LIBADD = $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) \
 	$(ZLIB_LIBS) $(PTHREAD_LIBS) -lm
 # 1:0:0 since gp_result gained latent_d2 and latent_d2_limit (2026-11-27)
-libgalpost_la_LDFLAGS = -version-info 1:0:0
+libgalpost_la_LDFLAGS = -version-info 2:0:0
 libgalpost_la_SOURCES = \
 	engine/gp_error.c
 # -- weights I/O (weights/FORMAT.md) --

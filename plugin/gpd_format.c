@@ -18,6 +18,7 @@ static const char *flag_words(uint32_t f, char *buf, size_t n)
         { GP_FLAG_EDGE, "edge" }, { GP_FLAG_MASKED, "masked" }, { GP_FLAG_RESAMPLED, "resampled" },
         { GP_FLAG_PHOT_CATALOG, "catalogue-colours" }, { GP_FLAG_PHOT_MEASURED, "measured-colours" },
         { GP_FLAG_PHOT_CLIPPED, "photometry-clipped" }, { GP_FLAG_IMAGE_UNLIKE, "image-unlike-training" },
+        { GP_FLAG_PHOT_UNLIKE, "photometry-unlike-training" },
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (f & t[i].bit) {
@@ -48,6 +49,10 @@ char *gpd_format_summary_text(const gpd_result *res)
         fprintf(f, "  image likeness: latent distance^2 %.1f, training limit %.1f (99.9%% of the training images)%s\n",
                 res->r.latent_d2, res->r.latent_d2_limit,
                 (res->r.flags & GP_FLAG_IMAGE_UNLIKE) ? ": UNLIKE THE TRAINING IMAGES, do not trust the posteriors" : "");
+    if (isfinite(res->r.phot_d2_limit))
+        fprintf(f, "  photometry likeness: distance^2 %.1f, training limit %.1f (99.9%% of the training galaxies)%s\n",
+                res->r.phot_d2, res->r.phot_d2_limit,
+                (res->r.flags & GP_FLAG_PHOT_UNLIKE) ? ": UNLIKE THE TRAINING SET, do not trust the posteriors" : "");
     for (int b = 0; b < 3; b++)
         fprintf(f, "  cutout %c: sum %.4g nanomaggies, peak %.4g at (%d, %d)\n", "gri"[b], res->cut_sum[b],
                 res->cut_peak[b], res->cut_px[b], res->cut_py[b]);
@@ -128,6 +133,10 @@ char *gpd_format_summary_json(const gpd_result *res)
     jnum(f, res->r.latent_d2);
     fprintf(f, ", \"latent_d2_limit\": ");
     jnum(f, res->r.latent_d2_limit);
+    fprintf(f, ",\n  \"phot_d2\": ");
+    jnum(f, res->r.phot_d2);
+    fprintf(f, ", \"phot_d2_limit\": ");
+    jnum(f, res->r.phot_d2_limit);
     fprintf(f, ",\n  \"quantities\": {\n");
     for (int q = 0; q < GP_NQ; q++) {
         fprintf(f, "    ");
@@ -271,6 +280,9 @@ static int overlay_lines(const gpd_result *res, char lines[][160], int max)
     if ((res->r.flags & GP_FLAG_IMAGE_UNLIKE) && n < max)
         snprintf(lines[n++], 160, "warning: image unlike the training images (latent d2 %.0f > %.0f)",
                  res->r.latent_d2, res->r.latent_d2_limit);
+    if ((res->r.flags & GP_FLAG_PHOT_UNLIKE) && n < max)
+        snprintf(lines[n++], 160, "warning: colours unlike the training set (d2 %.0f > %.0f)",
+                 res->r.phot_d2, res->r.phot_d2_limit);
     if ((res->r.flags & GP_FLAG_PHOT_CLIPPED) && n < max)
         snprintf(lines[n++], 160, "warning: photometry beyond 5 sigma of the training set, held there");
     return n;

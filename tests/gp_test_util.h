@@ -106,9 +106,11 @@ static inline gp_model *gp_test_random_model(const gp_arch *a, int threads)
 }
 #endif
 #if defined(GP_OOD_H) && defined(GALPOST_GP_TRAIN_H)
-/* The weights file `src` written again to `dst` with the latent check o stored
- * as `ood.latent.*` (o NULL: without it); GP_OK or the failing call's status. */
-static inline int gp_test_add_latent_check(const char *src, const char *dst, const gp_ood *o, gp_error *err)
+/* The weights file `src` written again to `dst` with the check o stored under
+ * `prefix` ("ood.latent", "ood.phot"; o NULL: without it); GP_OK or the
+ * failing call's status. */
+static inline int gp_test_add_check(const char *src, const char *dst, const char *prefix, const gp_ood *o,
+                                    gp_error *err)
 {
     gp_weights *w = NULL;
     gp_weights_writer *wr = NULL;
@@ -120,11 +122,15 @@ static inline int gp_test_add_latent_check(const char *src, const char *dst, con
         st = gp_weights_tensor_at(w, i, &t, err);
         if (!st) st = gp_weights_writer_add_tensor(wr, t.name, t.ndim, t.dims, t.data, err);
     }
-    if (!st && o) st = gp_ood_write(o, "ood.latent", wr, err);
+    if (!st && o) st = gp_ood_write(o, prefix, wr, err);
     if (!st) st = gp_weights_writer_write(wr, dst, err);
     gp_weights_writer_free(wr);
     gp_weights_close(w);
     return st;
+}
+static inline int gp_test_add_latent_check(const char *src, const char *dst, const gp_ood *o, gp_error *err)
+{
+    return gp_test_add_check(src, dst, "ood.latent", o, err);
 }
 #endif
 #endif

@@ -10,7 +10,10 @@
  *  - gp_infer with an image model carrying a check: latent_d2 equals the
  *    reference distance of [mu, ln sigma] from the encoder, and exactly the
  *    galaxies above the stored limit get GP_FLAG_IMAGE_UNLIKE; a model
- *    without the check and a photometry model give NaN and no flag. */
+ *    without the check and a photometry model give NaN and no flag;
+ *  - the photometry check (ood.phot): phot_d2 against a reference from the
+ *    magnitudes by hand, exactly the galaxies above its limit flagged
+ *    GP_FLAG_PHOT_UNLIKE, a check of the wrong size refused at load. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -374,6 +377,110 @@ static void test_infer_flags(void **state)
     unlink(src); unlink(dst); unlink(phot);
 }
 
+/* gp_infer with the photometry check (`ood.phot.*`): phot_d2 against a
+ * reference from the magnitudes by hand (colours and r, standardized by the
+ * model's statistics, explicit inverse of the covariance); exactly the
+ * galaxies above the limit flagged GP_FLAG_PHOT_UNLIKE, nothing else changed;
+ * a check of the wrong size refused at load, naming it. */
+static void test_infer_phot_check(void **state)
+{
+    (void)state;
+    enum { NG = 24, D = GP_PHOT_OOD_DIM };
+    gp_arch a = gp_arch_default();
+    a.uses_image = 0; a.ensemble = 1; a.trunk[0] = 16; a.trunk[1] = 16; a.head_hidden = 8; a.flow_hidden = 8; a.couplings = 2;
+    char src[256], dst[256];
+    gp_test_tmpname(src, sizeof src, ".gpw");
+    gp_test_tmpname(dst, sizeof dst, ".gpw");
+    gp_error err;
+    assert_int_equal(gp_model_write_random(src, &a, 23, &err), GP_OK);
+    gp_galaxy gal[NG];
+    float *cut = gp_test_galaxies(gal, NG);
+    assert_non_null(cut);
+    for (int g = 0; g < NG; g++)   /* colours spread over a few tenths of a magnitude */
+        for (int b = 0; b < 5; b++) gal[g].mag[b] += (float)(0.3 * gp_test_normal());
+    gp_model_options mo = gp_model_options_default();
+    mo.backend = GP_BACKEND_CPU;
+    mo.threads = 2;
+    gp_model *m;
+    assert_int_equal(gp_model_open(src, &mo, &m, &err), GP_OK);
+    float pm[GP_NPHOT], ps[GP_NPHOT];
+    memcpy(pm, m->net.phot_mean, sizeof pm);
+    memcpy(ps, m->net.phot_std, sizeof ps);
+    gp_infer_options io = gp_infer_options_default();
+    io.nsamples = 20;
+    io.keep_samples = 1;
+    gp_result rn[NG];
+    assert_int_equal(gp_infer(m, gal, NG, &io, rn, &err), GP_OK);
+    for (int g = 0; g < NG; g++) {   /* no check stored: NaN, no flag */
+        assert_true(isnan(rn[g].phot_d2) && isnan(rn[g].phot_d2_limit));
+        assert_false(rn[g].flags & GP_FLAG_PHOT_UNLIKE);
+    }
+    gp_model_close(m);
+
+    gp_ood o = { 0 };
+    o.dim = D;
+    o.mean = malloc(sizeof(double) * D);
+    o.chol = malloc(sizeof(double) * D * (D + 1) / 2);
+    for (int i = 0; i < D; i++) o.mean[i] = 0.3 * gp_test_normal();
+    for (int i = 0, k = 0; i < D; i++)
+        for (int j = 0; j <= i; j++, k++) o.chol[k] = j == i ? 0.5 + gp_test_uniform() : 0.2 * gp_test_normal();
+    o.quantile = 0.999;
+    o.rows = 1000;
+    double *cov = calloc((size_t)D * D, sizeof(double)), *inv = malloc(sizeof(double) * D * D), want[NG];
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++)
+            for (int k = 0; k <= (i < j ? i : j); k++) cov[i * D + j] += o.chol[i * (i + 1) / 2 + k] * o.chol[j * (j + 1) / 2 + k];
+    invert(cov, D, inv);
+    for (int g = 0; g < NG; g++) {
+        const float *mg = gal[g].mag;
+        /* u-g, g-r, r-i, i-z (inputs 0-3) and r (input 6) */
+        double raw[D] = { mg[0] - mg[1], mg[1] - mg[2], mg[2] - mg[3], mg[3] - mg[4], mg[2] };
+        const int col[D] = { 0, 1, 2, 3, 6 };
+        double v[D];
+        for (int i = 0; i < D; i++) v[i] = (raw[i] - pm[col[i]]) / ps[col[i]];
+        want[g] = quad_form(inv, o.mean, v, D);
+    }
+    double sorted[NG];
+    memcpy(sorted, want, sizeof sorted);
+    for (int i = 1; i < NG; i++)
+        for (int j = i; j > 0 && sorted[j] < sorted[j - 1]; j--) { double t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t; }
+    o.d2_limit = 0.5 * (sorted[NG / 2 - 1] + sorted[NG / 2]);
+    assert_int_equal(gp_test_add_check(src, dst, "ood.phot", &o, &err), GP_OK);
+    assert_int_equal(gp_model_open(dst, &mo, &m, &err), GP_OK);
+    gp_result r[NG];
+    assert_int_equal(gp_infer(m, gal, NG, &io, r, &err), GP_OK);
+    float got[NG];
+    int flagged = 0;
+    for (int g = 0; g < NG; g++) {
+        got[g] = (float)r[g].phot_d2;
+        assert_true(r[g].phot_d2_limit == o.d2_limit);
+        int above = want[g] > o.d2_limit;
+        flagged += above;
+        assert_int_equal(!!(r[g].flags & GP_FLAG_PHOT_UNLIKE), above);
+        assert_int_equal(r[g].flags & ~GP_FLAG_PHOT_UNLIKE, rn[g].flags);
+        assert_memory_equal(r[g].samples, rn[g].samples, sizeof(float) * io.nsamples * GP_NQ);
+    }
+    double e = gp_test_relerr(got, want, NG);
+    printf("# phot_d2 of %d galaxies against the reference: relative error %.2g\n", NG, e);
+    assert_true(e < 1e-4);
+    assert_int_equal(flagged, NG / 2);
+    gp_result_free(r, NG);
+    gp_result_free(rn, NG);
+    gp_model_close(m);
+
+    /* a check of another size is refused, naming it */
+    gp_ood o4 = o;
+    o4.dim = 4;
+    assert_int_equal(gp_test_add_check(src, dst, "ood.phot", &o4, &err), GP_OK);
+    m = NULL;
+    assert_int_equal(gp_model_open(dst, &mo, &m, &err), GP_ERR_FORMAT);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "ood.phot"));
+    gp_ood_free(&o);
+    free(cov); free(inv); free(cut);
+    unlink(src); unlink(dst);
+}
+
 int main(void)
 {
     gp_test_seed("test_ood");
@@ -382,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_latent_vector),
         cmocka_unit_test(test_weights_round_trip),
         cmocka_unit_test(test_infer_flags),
+        cmocka_unit_test(test_infer_phot_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,17 @@ ntr=$(awk '$1 == "train.split.train" { print $3 }' "$T/iinfo")
 grep -E -q "^  ood\.latent\.rows +I64 +$ntr\$" "$T/iinfo" || fail "image model: no ood.latent.rows = $ntr: $(grep ood "$T/iinfo")"
 grep -E -q '^  ood\.latent\.d2_limit +F64 +[0-9]' "$T/iinfo" || fail "image model: no positive ood.latent.d2_limit"
 grep -q 'latent check: \[mu, ln sigma\] of '"$ntr"' training galaxies' "$T/i.work/train.log" || fail "train.log lacks the latent check"
-grep -q 'ood\.' "$T/info" && fail "the photometry model has a latent check"
+grep -q 'ood\.latent' "$T/info" && fail "the photometry model has a latent check"
+# both carry the photometry check, fitted on the flow stage's training rows (5 values: colours and r)
+for m in p i; do
+    "$G" model info "$T/$m.gpw" >"$T/minfo" 2>&1 || fail "model info $m"
+    n=$(awk '$1 == "train.split.train" { print $3 }' "$T/minfo")
+    grep -E -q "^  ood\.phot\.rows +I64 +$n\$" "$T/minfo" || fail "$m: no ood.phot.rows = $n: $(grep ood.phot "$T/minfo")"
+    grep -E -q '^  ood\.phot\.d2_limit +F64 +[0-9]' "$T/minfo" || fail "$m: no positive ood.phot.d2_limit"
+    grep -E -q '^  ood\.phot\.mean +F64_ARRAY \[[^,]+(, [^,]+){4}\]$' "$T/minfo" \
+        || fail "$m: ood.phot.mean is not 5 values: $(grep ood.phot.mean "$T/minfo")"
+    grep -q "photometry check: colours and r of $n training galaxies" "$T/$m.work/train.log" || fail "$m: train.log lacks the photometry check"
+done
 # too few training rows for the check (14 rows, 16 values): the model is still written, without it
 "$G" train -o "$T/s.gpw" -w "$T/s.work" --max-rows 60 --vae-count 40 --vae-epochs 1 --ensemble 1 --flow-epochs 1 \
     --patience 1 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 \
@@ -48,7 +58,7 @@ grep -q 'ood\.' "$T/info" && fail "the photometry model has a latent check"
     || fail "train (image, 60 rows): $(tail -5 "$T/train.out")"
 grep -q "latent check (ood.latent) not stored in $T/s.gpw: gp_ood_fit: 14 rows of 16 values" "$T/s.work/train.log" \
     || fail "the small model's train.log does not say why it has no latent check: $(grep -i latent "$T/s.work/train.log")"
-"$G" model info "$T/s.gpw" | grep -q 'ood\.' && fail "the small model has a latent check"
+"$G" model info "$T/s.gpw" | grep -q 'ood\.latent' && fail "the small model has a latent check"
 # the latent cache is reused only for the same rows and the same encoder: a flow stage on
 # i's encoder reads i's cache; one on v's encoder (i's VAE trained one epoch longer: same
 # rows, same band stretch, other weights) and one on fewer rows do not
@@ -105,6 +115,7 @@ check_eval() {
             ng++
             if (($2 > 0.5) == ($3 == 1)) right++
             if (int($(NF - 1) / 512) % 2) unlike++
+            if (int($(NF - 1) / 1024) % 2) punlike++
             if ($NF != "") withd2++
             for (q = 0; q < nq; q++) {
                 c = 4 + 6 * q
@@ -125,6 +136,11 @@ check_eval() {
                 split($0, w, ": "); split(w[2], cw, " ")
                 if (cw[1] != unlike) bad("report.md counts " cw[1] " image-unlike galaxies, galaxies.csv " unlike + 0)
                 seen_unlike = 1
+            }
+            if ($0 ~ /^colours and magnitudes unlike the training set/) {
+                split($0, w, ": "); split(w[2], cw, " ")
+                if (cw[1] != punlike) bad("report.md counts " cw[1] " photometry-unlike galaxies, galaxies.csv " punlike + 0)
+                seen_punlike = 1
             }
             next
         }
@@ -155,6 +171,7 @@ check_eval() {
             for (q = 0; q < nq; q++) if (!seen[q]) bad("metrics.csv lacks " name[q])
             if (!seen_acc) bad("metrics.csv lacks the classifier accuracy")
             if (withd2 && !seen_unlike) bad("report.md lacks the count of image-unlike galaxies")
+            if (!seen_punlike) bad("report.md lacks the count of photometry-unlike galaxies")
             if (!withd2 && unlike) bad(unlike " galaxies flagged image-unlike without a latent distance")
             if (baseline["\"photometry + MLP\""] != 9) bad("metrics.csv lacks the photometry + MLP baseline")
             exit failed

@@ -505,7 +505,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     io.nsamples = N;
     io.seed = o->seed;
     io.keep_samples = 1;
-    long n_unlike = 0, n_clipped = 0;   /* test galaxies flagged by gp_infer's input checks */
+    long n_unlike = 0, n_clipped = 0, n_phot_unlike = 0;   /* test galaxies flagged by gp_infer's input checks */
     double d2_limit = NAN;
     for (long c0 = 0; c0 < nt; c0 += CH) {
         if (o->interrupted && *o->interrupted) { st = GP_FAIL(err, GP_ERR_INTERRUPTED, "eval interrupted"); goto done; }
@@ -527,6 +527,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             gflags[i] = res[g].flags;
             n_unlike += (res[g].flags & GP_FLAG_IMAGE_UNLIKE) != 0;
             n_clipped += (res[g].flags & GP_FLAG_PHOT_CLIPPED) != 0;
+            n_phot_unlike += (res[g].flags & GP_FLAG_PHOT_UNLIKE) != 0;
             if (isfinite(res[g].latent_d2_limit)) d2_limit = res[g].latent_d2_limit;
             for (int q = 0; q < NQ; q++) {
                 double tv = d->target[r * 9 + q];
@@ -863,6 +864,12 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                         "%ld of %ld test galaxies (%.2f%%)  \n", d2_limit, n_unlike, nt, 100.0 * n_unlike / (nt ? nt : 1));
             else
                 fprintf(g, "image check: none (%s)  \n", image ? "the model was written without one" : "photometry-only model");
+            if (isfinite(model->net.phot_ood.d2_limit) && model->net.phot_ood.dim > 0)
+                fprintf(g, "colours and magnitudes unlike the training set's (distance^2 above %.1f, the training split's "
+                        "99.9%% quantile): %ld of %ld test galaxies (%.2f%%)  \n", model->net.phot_ood.d2_limit, n_phot_unlike, nt,
+                        100.0 * n_phot_unlike / (nt ? nt : 1));
+            else
+                fprintf(g, "photometry check: none (the model was written without one)  \n");
             fprintf(g, "photometry held at 5 sigma of the training split: %ld of %ld test galaxies (%.2f%%)\n", n_clipped, nt,
                     100.0 * n_clipped / (nt ? nt : 1));
             fprintf(g, "\n## PIT histograms (10 bins, counts)\n\n");
@@ -897,6 +904,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         if (!st) st = gp_weights_writer_set_f64(wr, "eval.classifier_accuracy", acc, err);
         if (!st && isfinite(d2_limit)) st = gp_weights_writer_set_i64(wr, "eval.image_unlike", n_unlike, err);
         if (!st) st = gp_weights_writer_set_i64(wr, "eval.photometry_clipped", n_clipped, err);
+        if (!st && model->net.phot_ood.dim > 0) st = gp_weights_writer_set_i64(wr, "eval.photometry_unlike", n_phot_unlike, err);
         if (!st) st = gp_weights_writer_set_i64(wr, "eval.test_galaxies", nt, err);
         if (!st) st = gp_weights_writer_set_str(wr, "eval.note", "held-out test split of the training data (train.split.*), galpost eval; quantities in target.names order", err);
         for (size_t i = 0; !st && i < gp_weights_tensor_count(w); i++) {

@@ -970,8 +970,8 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
 #define F(k, v) if (!st) st = gp_weights_writer_set_f64(wr, k, v, err)
 #define FA(k, v, n) if (!st) st = gp_weights_writer_set_f64_array(wr, k, v, n, err)
         I("model.trained", 1);
-        snprintf(buf, sizeof buf, "galpost %s model (VAE + conditional RealNVP flows, ensemble of %d) trained by galpost train",
-                 image ? "image" : "photometry-only", o->arch.ensemble);
+        snprintf(buf, sizeof buf, "galpost %s model (%sconditional RealNVP flows, ensemble of %d) trained by galpost train",
+                 image ? "image" : "photometry-only", image ? "VAE + " : "MLP trunk + ", o->arch.ensemble);
         S("model.description", buf);
         FA("phot.mean", pm, GP_NPHOT);
         FA("phot.std", ps_, GP_NPHOT);
@@ -1057,6 +1057,32 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
                     gp_ood_free(&ood);
                 } else {
                     logf_(o, "latent check (ood.latent) not stored in %s: %s", o->out, oerr.msg);
+                }
+            }
+            free(xs);
+        }
+        /* the same check of the photometry (gp_net_phot_check_vector), for both
+         * kinds of model, on the flow stage's training rows, with the float
+         * statistics inference will read back */
+        if (!st) {
+            long n = nrows[1];
+            double *xs = malloc(sizeof(double) * (size_t)(n ? n : 1) * GP_PHOT_OOD_DIM);
+            float fm[GP_NPHOT], fs[GP_NPHOT];
+            for (int i = 0; i < GP_NPHOT; i++) { fm[i] = (float)pm[i]; fs[i] = (float)ps_[i]; }
+            if (!xs) st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the photometry check's rows");
+            for (long j = 0; !st && j < n; j++)
+                gp_phot_check_vector(fm, fs, d->mag + rows[1][j] * 5, xs + (size_t)j * GP_PHOT_OOD_DIM);
+            if (!st) {
+                gp_ood ood;
+                gp_error oerr;
+                gp_error_clear(&oerr);
+                if (gp_ood_fit(xs, n, GP_PHOT_OOD_DIM, 0.999, &ood, &oerr) == GP_OK) {
+                    logf_(o, "photometry check: colours and r of %ld training galaxies, squared Mahalanobis distance limit %.1f (99.9%%)",
+                          n, ood.d2_limit);
+                    st = gp_ood_write(&ood, "ood.phot", wr, err);
+                    gp_ood_free(&ood);
+                } else {
+                    logf_(o, "photometry check (ood.phot) not stored in %s: %s", o->out, oerr.msg);
                 }
             }
             free(xs);

@@ -157,6 +157,9 @@ void gp_model_print_architecture(const gp_model *m, FILE *out);
 #define GP_FLAG_IMAGE_UNLIKE  0x200u /* the cutout's latent inputs are unlike the
                                         training images': latent_d2 above
                                         latent_d2_limit (gp_result) */
+#define GP_FLAG_PHOT_UNLIKE   0x400u /* the colours and magnitudes together are
+                                        unlike the training set's: phot_d2
+                                        above phot_d2_limit (gp_result) */
 
 /* One galaxy to infer. */
 typedef struct gp_galaxy {
@@ -209,7 +212,7 @@ typedef struct gp_result {
     int        status;         /* GP_OK, or why this galaxy failed */
     char       message[256];   /* the failure, naming the galaxy */
     uint32_t   flags;          /* the input flags, and GP_FLAG_PHOT_CLIPPED,
-                                  GP_FLAG_IMAGE_UNLIKE */
+                                  GP_FLAG_IMAGE_UNLIKE, GP_FLAG_PHOT_UNLIKE */
     double     latent_d2;      /* squared Mahalanobis distance of the image's
                                   latent inputs [mu, ln sigma] from the
                                   training rows' mean under their covariance;
@@ -219,6 +222,11 @@ typedef struct gp_result {
                                   quantile of the same distance (NaN as above);
                                   the posteriors of a galaxy above it are
                                   returned unchanged but flagged */
+    double     phot_d2;        /* the same for the photometry: the four
+                                  colours and r, standardized, from the
+                                  training rows' (both kinds of model); NaN
+                                  for a model stored without the check */
+    double     phot_d2_limit;  /* its 99.9% quantile on the training rows */
     int        nsamples;
     float     *samples;        /* nsamples x GP_NQ, row-major; NULL unless
                                   keep_samples; free with gp_result_free() */
