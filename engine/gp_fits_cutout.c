@@ -1,4 +1,5 @@
 /* gp_fits_cutout.c: single gri cutouts in FITS (see gp_fits.h). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,71 @@ static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
     fits_read_errmsg(detail);
     fits_clear_errmsg();
     return GP_FAIL(err, GP_ERR_FITS, "%s: %s: %s%s%s", path, what, msg, *detail ? "; " : "", detail);
+}
+
+/* The OBJID keyword exactly: an integer keyword or a string holding a
+ * decimal integer, 0 <= id < 2^64 (read through a double it would lose the
+ * low digits of a 19-digit SDSS objID).  *id = 0 when absent. */
+static int read_objid(fitsfile *f, const char *path, uint64_t *id, gp_error *err)
+{
+    char card[FLEN_VALUE] = "", text[FLEN_VALUE] = "";
+    int k = 0;
+    *id = 0;
+    if (fits_read_keyword(f, "OBJID", card, NULL, &k)) {
+        fits_clear_errmsg();
+        return GP_OK;   /* absent */
+    }
+    const char *s = card;
+    if (card[0] == '\'') {
+        k = 0;
+        if (fits_read_key(f, TSTRING, "OBJID", text, NULL, &k)) {
+            fits_clear_errmsg();
+            return GP_FAIL(err, GP_ERR_FORMAT, "%s: keyword OBJID = %s cannot be read as a string", path, card);
+        }
+        s = text;
+    }
+    while (*s == ' ') s++;
+    const char *p = s;
+    while (*p >= '0' && *p <= '9') p++;
+    const char *e = p;
+    while (*e == ' ') e++;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = p > s ? strtoull(s, &end, 10) : 0;
+    if (p == s || *e || errno || end != p)
+        return GP_FAIL(err, GP_ERR_FORMAT, "%s: keyword OBJID = %s is not an object ID (a non-negative integer below 2^64)",
+                       path, card);
+    *id = (uint64_t)v;
+    return GP_OK;
+}
+
+/* RA, DEC, OBJID and MAG_U..MAG_Z; a MAG keyword that is present but not a
+ * number is marked in info->mag_bad. */
+static int read_info(fitsfile *f, const char *path, gp_cutout_info *info, gp_error *err)
+{
+    info->ra = info->dec = NAN;
+    info->objid = 0;
+    info->mag_bad = 0;
+    double v;
+    int k = 0;
+    if (!fits_read_key(f, TDOUBLE, "RA", &v, NULL, &k)) info->ra = v;
+    k = 0;
+    if (!fits_read_key(f, TDOUBLE, "DEC", &v, NULL, &k)) info->dec = v;
+    int st = read_objid(f, path, &info->objid, err);
+    for (int b = 0; b < GP_NMAG; b++) {
+        char key[16];
+        snprintf(key, sizeof key, "MAG_%c", "UGRIZ"[b]);
+        k = 0;
+        info->mag[b] = NAN;
+        if (!fits_read_key(f, TDOUBLE, key, &v, NULL, &k)) {
+            if (isfinite(v)) info->mag[b] = (float)v;
+            else info->mag_bad |= 1u << b;
+        } else if (k != KEY_NO_EXIST) {
+            info->mag_bad |= 1u << b;
+        }
+    }
+    fits_clear_errmsg();
+    return st;
 }
 
 int gp_cutout_read_fits(const char *path, float *out, gp_cutout_info *info, gp_error *err)
@@ -47,23 +113,11 @@ int gp_cutout_read_fits(const char *path, float *out, gp_cutout_info *info, gp_e
         return st;
     }
     if (info) {
-        info->ra = info->dec = NAN;
-        info->objid = 0;
-        double v;
-        int k = 0;
-        if (!fits_read_key(f, TDOUBLE, "RA", &v, NULL, &k)) info->ra = v;
-        k = 0;
-        if (!fits_read_key(f, TDOUBLE, "DEC", &v, NULL, &k)) info->dec = v;
-        k = 0;
-        LONGLONG id;
-        if (!fits_read_key(f, TLONGLONG, "OBJID", &id, NULL, &k)) info->objid = (uint64_t)id;
-        for (int b = 0; b < GP_NMAG; b++) {
-            char key[16];
-            snprintf(key, sizeof key, "MAG_%c", "UGRIZ"[b]);
-            k = 0;
-            info->mag[b] = fits_read_key(f, TDOUBLE, key, &v, NULL, &k) ? NAN : (float)v;
+        int st = read_info(f, path, info, err);
+        if (st) {
+            fst = 0; fits_close_file(f, &fst);
+            return st;
         }
-        fits_clear_errmsg();
     }
     fits_close_file(f, &fst);
     return GP_OK;
@@ -88,7 +142,10 @@ int gp_cutout_write_fits(const char *path, const float *cutout, const gp_cutout_
     if (info) {
         if (isfinite(info->ra)) fits_write_key(f, TDOUBLE, "RA", (void *)&info->ra, "centre RA (deg, ICRS)", &fst);
         if (isfinite(info->dec)) fits_write_key(f, TDOUBLE, "DEC", (void *)&info->dec, "centre Dec (deg, ICRS)", &fst);
-        if (info->objid) { LONGLONG id = (LONGLONG)info->objid; fits_write_key(f, TLONGLONG, "OBJID", &id, "object id", &fst); }
+        if (info->objid) {   /* unsigned: every 64-bit id, as read_objid() reads it */
+            ULONGLONG id = info->objid;
+            fits_write_key(f, TULONGLONG, "OBJID", &id, "object id", &fst);
+        }
         for (int b = 0; b < GP_NMAG; b++)
             if (isfinite(info->mag[b])) {
                 char key[16];

@@ -27,6 +27,36 @@ static void test_cutout_round_trip(void **state)
     assert_true(out.ra == in.ra && out.dec == in.dec);
     assert_true(out.objid == in.objid);
     for (int b = 0; b < 5; b++) assert_true(fabs(out.mag[b] - in.mag[b]) < 1e-5);
+    assert_int_equal(out.mag_bad, 0);
+    /* an id above 2^63 round-trips (the writer's OBJID is unsigned) */
+    in.objid = 18446744073709551615ull;
+    assert_int_equal(gp_cutout_write_fits(path, c, &in, &err), GP_OK);
+    assert_int_equal(gp_cutout_read_fits(path, d, &out, &err), GP_OK);
+    assert_true(out.objid == in.objid);
+    /* OBJID as a string keyword, exactly; MAG_R not a number is marked, not absent */
+    {
+        fitsfile *g;
+        int gst = 0;
+        fits_open_file(&g, path, READWRITE, &gst);
+        fits_update_key(g, TSTRING, "OBJID", "1237648702973329533", NULL, &gst);
+        fits_update_key(g, TSTRING, "MAG_R", "abc", NULL, &gst);
+        fits_close_file(g, &gst);
+        assert_int_equal(gst, 0);
+        assert_int_equal(gp_cutout_read_fits(path, d, &out, &err), GP_OK);
+        assert_true(out.objid == 1237648702973329533ull);
+        assert_int_equal(out.mag_bad, 1u << 2);
+        assert_true(isnan(out.mag[2]) && fabs(out.mag[1] - in.mag[1]) < 1e-5);
+        long long neg = -5;
+        gst = 0;
+        fits_open_file(&g, path, READWRITE, &gst);
+        fits_update_key(g, TLONGLONG, "OBJID", &neg, NULL, &gst);
+        fits_close_file(g, &gst);
+        assert_int_equal(gst, 0);
+        assert_int_equal(gp_cutout_read_fits(path, d, &out, &err), GP_ERR_FORMAT);
+        assert_non_null(strstr(err.msg, path));
+        assert_non_null(strstr(err.msg, "OBJID"));
+        assert_int_equal(gp_cutout_read_fits(path, d, NULL, &err), GP_OK);   /* keywords not asked for */
+    }
     unlink(path);
     /* wrong shape: a 2-D image */
     fitsfile *f;

@@ -98,14 +98,131 @@ echo "$out" | grep -q -E "measured on the frames|colours:" || fail "measured col
 if [ $rc -eq 0 ]; then grep -q "catalogue" "$tmp/out" || fail "catalogue colours not named"
 else [ $rc -eq 1 ] && grep -q "photoObj" "$tmp/err" || { cat "$tmp/err"; fail "catalogue mode: exit $rc"; }; fi
 
+# single cutouts, written here byte by byte: a 160x160x3 float image with the
+# given keyword cards (zero pixels; mkcut_nan puts a NaN at pixel 38481)
+card() { printf '%-80.80s' "$1"; }
+num() { card "$(printf '%-8s= %20s' "$1" "$2")"; }
+str() { card "$(printf "%-8s= '%s'" "$1" "$2")"; }
+mkcut() {   # mkcut FILE CARD...
+    f=$1; shift
+    { num SIMPLE T; num BITPIX -32; num NAXIS 3; num NAXIS1 160; num NAXIS2 160; num NAXIS3 3
+      n=7; for c in "$@"; do printf '%s' "$c"; n=$((n + 1)); done; card END
+      printf '%*s' $(( (36 - n % 36) % 36 * 80 )) ''
+      head -c 308160 /dev/zero; } >"$f"
+}
+mags="$(num MAG_U 20.28)$(num MAG_G 17.98)$(num MAG_R 16.78)$(num MAG_I 16.28)$(num MAG_Z 15.95)"
+mkcut "$tmp/c.fits" "$(num OBJID 12345)" "$mags"
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/c.fits" --samples 50 --json >"$tmp/out" 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "infer --cutout"; }
+grep -q '^{"id": 12345,' "$tmp/out" || fail "cutout OBJID: $(cat "$tmp/out")"
+# OBJID exactly, as a string or an integer keyword (through a double it came out ...408)
+for k in str num; do
+    mkcut "$tmp/cid.fits" "$($k OBJID 1237648702973329533)" "$mags"
+    "$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/cid.fits" --samples 50 --json >"$tmp/out" 2>"$tmp/err" \
+        || { cat "$tmp/err"; fail "infer --cutout, $k OBJID"; }
+    grep -q '^{"id": 1237648702973329533,' "$tmp/out" || fail "$k OBJID not exact: $(cut -c1-40 "$tmp/out")"
+done
+# a negative or non-integer OBJID is refused, naming the file and the keyword
+for bad in "$(num OBJID -5)" "$(str OBJID -5)" "$(str OBJID 12x)" "$(num OBJID 1.5)" "$(str OBJID 18446744073709551616)"; do
+    mkcut "$tmp/cbad.fits" "$bad" "$mags"
+    "$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/cbad.fits" --samples 50 >"$tmp/out" 2>"$tmp/err"; rc=$?
+    [ $rc -eq 1 ] && grep -q "cbad.fits: keyword OBJID" "$tmp/err" && [ ! -s "$tmp/out" ] \
+        || { cat "$tmp/err"; fail "bad OBJID card '$bad': exit $rc"; }
+done
+# a MAG keyword that is not a number is said to be one (not "no MAG_R keyword")
+mkcut "$tmp/cmag.fits" "$(num OBJID 7)" "$(num MAG_U 20.28)$(num MAG_G 17.98)$(str MAG_R abc)$(num MAG_I 16.28)$(num MAG_Z 15.95)"
+"$galpost" infer --model "$tmp/m.gpw" --cutout "$tmp/cmag.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "cmag.fits: keyword MAG_R is not a number" "$tmp/err" || { cat "$tmp/err"; fail "MAG_R='abc': exit $rc"; }
+# a non-finite pixel: still an error, naming the file
+cp "$tmp/c.fits" "$tmp/cnan.fits"
+off=$(( $(grep -a -b -o "END     " "$tmp/c.fits" | head -1 | cut -d: -f1) / 2880 * 2880 + 2880 + 38480 * 4 ))
+printf '\177\300\000\000' | dd of="$tmp/cnan.fits" bs=1 seek=$off conv=notrunc 2>/dev/null
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/cnan.fits" --samples 50 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "cnan.fits: .*not finite" "$tmp/err" || { cat "$tmp/err"; fail "NaN pixel: exit $rc"; }
+# a photometry-only model given an image says, once, that the image is not used
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --cutout "$tmp/c.fits" --samples 50 >/dev/null 2>"$tmp/err" || fail "photometry model on a cutout"
+[ "$(grep -c "photometry-only model: the cutout is not used" "$tmp/err")" -eq 1 ] || { cat "$tmp/err"; fail "no note that the cutout is unused"; }
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$shard" --row 3 --samples 50 >/dev/null 2>"$tmp/err" || fail "photometry model on a shard row"
+[ "$(grep -c "photometry-only model: the shards' cutouts are not used" "$tmp/err")" -eq 1 ] || { cat "$tmp/err"; fail "no note that the shard's cutouts are unused"; }
+
+# results that never reached standard output are a failure (exit 1, said)
+for args in "--cutout $tmp/c.fits" "--cutout $tmp/c.fits --json" "--shard $shard --row 5"; do
+    "$galpost" infer --model "$tmp/m.gpw" --backend cpu --samples 50 $args >/dev/full 2>"$tmp/err"; rc=$?
+    [ $rc -eq 1 ] && grep -q "galpost: cannot write to standard output: No space left on device" "$tmp/err" \
+        || { cat "$tmp/err"; fail "infer $args >/dev/full: exit $rc"; }
+done
+"$galpost" shards -t "$photo" --list-frames >/dev/full 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "cannot write to standard output" "$tmp/err" || { cat "$tmp/err"; fail "shards --list-frames >/dev/full: exit $rc"; }
+"$galpost" model info "$tmp/m.gpw" >/dev/full 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] || fail "model info >/dev/full: exit $rc"
+
+# an output is never one of the inputs, by name or by another name (same inode)
+cp "$tmp/cat.csv" "$tmp/same.csv"; cp "$tmp/c.fits" "$tmp/same.fits"
+ln "$tmp/p.gpw" "$tmp/plink.gpw"
+refuse() {   # refuse WHAT PATTERN FILE ARGS...: exit 2, the message, FILE unchanged
+    what=$1; pat=$2; f=$3; shift 3
+    cp "$f" "$tmp/before"
+    "$galpost" "$@" >/dev/null 2>"$tmp/err"; rc=$?
+    [ $rc -eq 2 ] && grep -q -- "$pat" "$tmp/err" || { cat "$tmp/err"; fail "$what: exit $rc"; }
+    cmp -s "$f" "$tmp/before" || fail "$what: $f was changed"
+}
+refuse "catalogue -o itself" "-o and --catalog name the same file $tmp/same.csv: refusing to overwrite an input" "$tmp/same.csv" \
+    infer --model "$tmp/p.gpw" --catalog "$tmp/same.csv" -o "$tmp/same.csv"
+refuse "catalogue -o itself by another path" "-o $tmp/./same.csv is the same file as --catalog $tmp/same.csv" "$tmp/same.csv" \
+    infer --model "$tmp/p.gpw" --catalog "$tmp/same.csv" -o "$tmp/./same.csv"
+refuse "--samples-out on the cutout" "--samples-out and --cutout name the same file" "$tmp/same.fits" \
+    infer --model "$tmp/m.gpw" --cutout "$tmp/same.fits" --samples-out "$tmp/same.fits"
+refuse "-o on the model (a hard link)" "-o $tmp/plink.gpw is the same file as --model $tmp/p.gpw" "$tmp/p.gpw" \
+    infer --model "$tmp/p.gpw" --catalog "$tmp/cat.csv" -o "$tmp/plink.gpw"
+refuse "-o on a shard" "-o and --shard name the same file" "$shard" \
+    infer --model "$tmp/m.gpw" --shard "$shard" -o "$shard"
+refuse "--samples-out on a frame" "--samples-out and --frames name the same file" "$fg" \
+    infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 1 --dec 1 --samples-out "$fg"
+refuse "train -o on its shard" "-o and shard name the same file" "$shard" \
+    train --photometry -o "$shard" "$shard"
+refuse "train -o on --encoder-from" "-o and --encoder-from name the same file" "$tmp/m.gpw" \
+    train -o "$tmp/m.gpw" --encoder-from "$tmp/m.gpw" "$shard"
+mkdir -p "$tmp/sh"; cp "$photo" "$tmp/sh/shards.log"
+refuse "shards log on the export" "shards.log) and -t name the same file" "$tmp/sh/shards.log" \
+    shards -t "$tmp/sh/shards.log" --frames "$tmp/field" -o "$tmp/sh"
+
+# options a mode would ignore are refused, naming them
+refuse "--json in a catalogue batch" "--json does not go with --catalog" "$tmp/cat.csv" \
+    infer --model "$tmp/p.gpw" --catalog "$tmp/cat.csv" -o "$tmp/j.fits" --json
+refuse "--samples-out in a shard batch" "--samples-out does not go with --shard" "$shard" \
+    infer --model "$tmp/m.gpw" --shard "$shard" -o "$tmp/j.fits" --samples-out "$tmp/s.txt"
+refuse "--mags with --shard" "--mags does not go with --shard" "$shard" \
+    infer --model "$tmp/m.gpw" --shard "$shard" --row 1 --mags 19,18,17,16.5,16
+refuse "--id in a shard batch" "--id does not go with --shard" "$shard" \
+    infer --model "$tmp/m.gpw" --shard "$shard" -o "$tmp/j.fits" --id 5
+refuse "--ra without --frames" "--ra and --dec go with --frames" "$tmp/c.fits" \
+    infer --model "$tmp/m.gpw" --cutout "$tmp/c.fits" --ra 10 --dec 10
+refuse "-o with --frames" "-o, --keep-samples and --batch go with --shard or --catalog" "$fg" \
+    infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 1 --dec 1 -o "$tmp/j.fits"
+[ -e "$tmp/j.fits" ] || [ -e "$tmp/s.txt" ] && fail "a refused command wrote a file"
+# --samples-out with --row is written (it was ignored)
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 2 --samples 30 --samples-out "$tmp/row.txt" >/dev/null 2>&1 \
+    || fail "--row --samples-out"
+[ "$(grep -c -v '^#' "$tmp/row.txt")" -eq 30 ] || fail "--row --samples-out: not 30 samples"
+
 # errors
+"$galpost" infer 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] || fail "no input: exit $rc"
+for k in --cutout --frames --shard --catalog; do head -1 "$tmp/err" | grep -q -- "$k" || fail "no input: $k not named"; done
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/c.fits" --samples-out /nonexistent-dir/s.txt >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "cannot write --samples-out /nonexistent-dir/s.txt: directory /nonexistent-dir does not exist" "$tmp/err" \
+    || { cat "$tmp/err"; fail "--samples-out in a missing directory: exit $rc"; }
+[ -s "$tmp/out" ] && fail "--samples-out in a missing directory: inferred anyway"
+"$galpost" shards -t "$photo" --frames "$tmp/no-frames-here" -o "$tmp/sh2" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q -- "--frames $tmp/no-frames-here: no such directory" "$tmp/err" || { cat "$tmp/err"; fail "shards, missing frames directory: exit $rc"; }
 "$galpost" infer --model "$tmp/m.gpw" --shard "$tmp/nope.fits" --row 0 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] || fail "missing shard: exit $rc"
 grep -q "nope.fits" "$tmp/err" || fail "missing shard not named"
 "$galpost" infer --model "$tmp/m.gpw" --shard "$shard" --row 9999 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "24 rows" "$tmp/err" || fail "row out of range: exit $rc"
 "$galpost" infer --model "$tmp/m.gpw" --shard "$shard" -o /nonexistent-dir/p.fits 2>"$tmp/err"; rc=$?
-[ $rc -eq 1 ] && grep -q "/nonexistent-dir/p.fits" "$tmp/err" || fail "unwritable output: exit $rc"
+[ $rc -eq 1 ] && grep -q "cannot write -o /nonexistent-dir/p.fits: directory /nonexistent-dir does not exist" "$tmp/err" \
+    || { cat "$tmp/err"; fail "unwritable output: exit $rc"; }
 "$galpost" infer --model "$tmp/m.gpw" --shard "$shard" 2>/dev/null; rc=$?
 [ $rc -eq 2 ] || fail "--shard without --row or -o: exit $rc"
 "$galpost" infer --samples 1 --cutout x.fits 2>/dev/null; rc=$?

@@ -20,6 +20,7 @@
  *       every row of a photometric catalogue (CSV or FITS, PhotoObj
  *       columns) in batch, magnitudes only: the photometry-only model.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -110,10 +111,18 @@ static void print_json(const gp_result *r, const char *model, FILE *f)
     fprintf(f, "}}\n");
 }
 
+/* A photometry-only model given an image: say once that it is not used. */
+static void image_unused_note(gp_model *m, const char *what)
+{
+    if (!gp_model_uses_image(m))
+        fprintf(stderr, "galpost infer: note: %s is a photometry-only model: %s not used, only the magnitudes\n",
+                gp_model_path(m), what);
+}
+
 static int write_samples(const gp_result *r, const char *path)
 {
     FILE *f = fopen(path, "w");
-    if (!f) { fprintf(stderr, "galpost infer: cannot write %s\n", path); return 1; }
+    if (!f) { fprintf(stderr, "galpost infer: cannot write --samples-out %s: %s\n", path, strerror(errno)); return 1; }
     fprintf(f, "#");
     for (int q = 0; q < GP_NQ; q++) fprintf(f, " %s", gp_quantity_name(q));
     fprintf(f, "\n");
@@ -121,7 +130,8 @@ static int write_samples(const gp_result *r, const char *path)
         for (int q = 0; q < GP_NQ; q++) fprintf(f, "%s%.7g", q ? " " : "", r->samples[i * GP_NQ + q]);
         fprintf(f, "\n");
     }
-    if (fclose(f)) { fprintf(stderr, "galpost infer: error writing %s\n", path); return 1; }
+    int bad = ferror(f);
+    if (fclose(f) || bad) { fprintf(stderr, "galpost infer: error writing --samples-out %s: %s\n", path, strerror(errno)); return 1; }
     return 0;
 }
 
@@ -228,7 +238,7 @@ static const char *bad_reason(unsigned bad)
 }
 
 static int infer_row(gp_model *m, const char **shards, int n, long row, int nsamples,
-                     uint64_t seed, int json)
+                     uint64_t seed, int json, const char *samples_out)
 {
     gp_dataset *d;
     if (open_dataset(m, shards, n, &d)) return 1;
@@ -247,7 +257,7 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
         }
         g.cutout = pix;
     }
-    gp_infer_options io = { nsamples, seed, 0 };
+    gp_infer_options io = { nsamples, seed, samples_out != NULL };
     gp_result r;
     if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
     if (json) print_json(&r, gp_model_path(m), stdout);
@@ -268,7 +278,8 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
             printf("\n");
         }
     }
-    rc = 0;
+    rc = samples_out ? write_samples(&r, samples_out) : 0;
+    gp_result_free(&r, 1);
 out:
     free(pix);
     gp_dataset_close(d);
@@ -508,12 +519,88 @@ int gp_cli_infer(int argc, char **argv)
         }
     }
     if (optind < argc) { fprintf(stderr, "galpost infer: unexpected argument '%s'\n", argv[optind]); usage(stderr); return 2; }
+
+    /* which input; then refuse every option the mode would ignore */
+    int inputs = !!cutout + !!frames + (nshards > 0) + (catalog && !frames);
+    if (inputs == 0) {
+        fprintf(stderr, "galpost infer: an input is required: --cutout FILE, --frames G,R,I --ra RA --dec DEC, "
+                "--shard FILE (--row K or -o OUT.fits) or --catalog FILE -o OUT.fits\n");
+        usage(stderr);
+        return 2;
+    }
+    if (inputs > 1) {
+        fprintf(stderr, "galpost infer: give one input: --cutout, --frames (with --catalog for the colours), "
+                "--shard or --catalog\n");
+        return 2;
+    }
+    int batch_mode = !frames && !cutout && output != NULL;   /* --shard or --catalog with -o */
+    if (!frames && (isfinite(ra) || isfinite(dec))) {
+        fprintf(stderr, "galpost infer: --ra and --dec go with --frames\n");
+        return 2;
+    }
+    if (row >= 0 && !nshards) { fprintf(stderr, "galpost infer: --row goes with --shard\n"); return 2; }
+    if ((output || keep || batch) && (cutout || frames)) {
+        fprintf(stderr, "galpost infer: -o, --keep-samples and --batch go with --shard or --catalog\n");
+        return 2;
+    }
+    if (batch_mode) {
+        const char *in = catalog ? "--catalog" : "--shard";
+        if (json) { fprintf(stderr, "galpost infer: --json does not go with %s ... -o (the results go to the FITS table)\n", in); return 2; }
+        if (samples_out) { fprintf(stderr, "galpost infer: --samples-out does not go with %s ... -o (use --keep-samples N)\n", in); return 2; }
+        if (id >= 0) { fprintf(stderr, "galpost infer: --id does not go with %s ... -o (ids come from the objID column)\n", in); return 2; }
+    }
+    if (nshards) {
+        if ((row >= 0) == (output != NULL)) { fprintf(stderr, "galpost infer: with --shard, give either --row K or -o OUT.fits\n"); return 2; }
+        if (!output && (keep || batch)) { fprintf(stderr, "galpost infer: --keep-samples and --batch need -o OUT.fits\n"); return 2; }
+        if (have_mags) { fprintf(stderr, "galpost infer: --mags does not go with --shard (the magnitudes come from its table)\n"); return 2; }
+        if (id >= 0) { fprintf(stderr, "galpost infer: --id does not go with --shard (ids come from its objID column)\n"); return 2; }
+    }
+    if (catalog && !frames) {
+        if (!output) { fprintf(stderr, "galpost infer: --catalog without --frames is a batch: give -o OUT.fits\n"); return 2; }
+        if (have_mags) { fprintf(stderr, "galpost infer: --mags does not go with a --catalog batch\n"); return 2; }
+    }
     if (frames) {
-        if (cutout || nshards) { fprintf(stderr, "galpost infer: give one of --cutout, --frames or --shard\n"); return 2; }
         if (!isfinite(ra) || !isfinite(dec)) { fprintf(stderr, "galpost infer: --frames needs --ra and --dec\n"); return 2; }
         if (have_mags && catalog) { fprintf(stderr, "galpost infer: give --mags or --catalog, not both\n"); return 2; }
+    }
+    if (output && !have_samples) nsamples = 100;   /* design.md: 100 in batch */
+    if (keep > nsamples) { fprintf(stderr, "galpost infer: --keep-samples %ld exceeds --samples %ld\n", keep, nsamples); return 2; }
+
+    /* the model: a --catalog batch has magnitudes only, so without --model
+     * the installed photometry-only model */
+    char def[4096];
+    gp_error err;
+    if (!model) {
+        int st = catalog && !frames ? gp_model_default_photometry_path(def, sizeof def, &err)
+                                    : gp_model_default_path(def, sizeof def, &err);
+        if (st) { fprintf(stderr, "galpost infer: %s\n", err.msg); return 1; }
+        model = def;
+    }
+
+    /* outputs: never an input, and writable, before any work */
+    {
+        const char *outs[2] = { output, samples_out }, *outopt[2] = { "-o", "--samples-out" };
+        for (int o = 0; o < 2; o++) {
+            if (!outs[o]) continue;
+            int rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--model", model);
+            if (!rc) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--cutout", cutout);
+            if (!rc) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--catalog", catalog);
+            for (int k = 0; k < nshards && !rc; k++) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--shard", shards[k]);
+            if (frames && !rc) {
+                char fl[8192], *save = NULL;
+                snprintf(fl, sizeof fl, "%s", frames);
+                for (char *t = strtok_r(fl, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save))
+                    rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--frames", t);
+            }
+            if (rc) return rc;
+            if (gp_cli_output_writable("infer", outopt[o], outs[o], o == 1)) return 1;
+        }
+    }
+
+    if (frames) {
         gp_model *m = gp_cli_open_model(model, backend, (int)threads);
         if (!m) return 1;
+        image_unused_note(m, "the frames' cutout is");
         /* without --id, the position keys the sampler (0.001" resolution) */
         uint64_t pid = ((uint64_t)llround(ra * 3.6e6) << 30) ^ (uint64_t)llround((dec + 90.0) * 3.6e6);
         int rc = infer_frames(m, frames, ra, dec, have_mags ? mags : NULL, catalog,
@@ -522,18 +609,6 @@ int gp_cli_infer(int argc, char **argv)
         return rc;
     }
     if (catalog) {
-        if (cutout || nshards) { fprintf(stderr, "galpost infer: give --catalog with --frames, or --catalog F -o OUT.fits alone\n"); return 2; }
-        if (!output) { fprintf(stderr, "galpost infer: --catalog without --frames is a batch: give -o OUT.fits\n"); return 2; }
-        if (have_mags || row >= 0) { fprintf(stderr, "galpost infer: --mags and --row do not go with a --catalog batch\n"); return 2; }
-        if (!have_samples) nsamples = 100;   /* design.md: 100 in batch */
-        if (keep > nsamples) { fprintf(stderr, "galpost infer: --keep-samples %ld exceeds --samples %ld\n", keep, nsamples); return 2; }
-        /* magnitudes only: without --model, the installed photometry-only model */
-        char def[4096];
-        gp_error err;
-        if (!model) {
-            if (gp_model_default_photometry_path(def, sizeof def, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); return 1; }
-            model = def;
-        }
         gp_model *m = gp_cli_open_model(model, backend, (int)threads);
         if (!m) return 1;
         if (batch == 0) batch = strncmp(gp_model_backend_name(m), "cuda", 4) == 0 ? 1024 : 64;
@@ -542,30 +617,29 @@ int gp_cli_infer(int argc, char **argv)
         return rc;
     }
     if (nshards) {
-        if (cutout) { fprintf(stderr, "galpost infer: give --cutout or --shard, not both\n"); return 2; }
-        if ((row >= 0) == (output != NULL)) { fprintf(stderr, "galpost infer: with --shard, give either --row K or -o OUT.fits\n"); return 2; }
-        if (keep && !output) { fprintf(stderr, "galpost infer: --keep-samples needs -o OUT.fits\n"); return 2; }
-        if (!have_samples && output) nsamples = 100;   /* design.md: 100 in batch */
-        if (keep > nsamples) { fprintf(stderr, "galpost infer: --keep-samples %ld exceeds --samples %ld\n", keep, nsamples); return 2; }
         gp_model *m = gp_cli_open_model(model, backend, (int)threads);
         if (!m) return 1;
+        image_unused_note(m, "the shards' cutouts are");
         /* a GPU runs large batches several times faster (bench/RESULTS.md) */
         if (batch == 0) batch = strncmp(gp_model_backend_name(m), "cuda", 4) == 0 ? 1024 : 64;
         int rc = output ? infer_shards(m, shards, nshards, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch)
-                        : infer_row(m, shards, nshards, row, (int)nsamples, (uint64_t)seed, json);
+                        : infer_row(m, shards, nshards, row, (int)nsamples, (uint64_t)seed, json, samples_out);
         gp_model_close(m);
         return rc;
     }
-    if (!cutout) { fprintf(stderr, "galpost infer: --cutout FILE or --shard FILE is required\n"); usage(stderr); return 2; }
-    if (row >= 0 || output || keep) { fprintf(stderr, "galpost infer: --row, -o and --keep-samples go with --shard or --catalog\n"); return 2; }
 
     float *pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
     if (!pix) { fprintf(stderr, "galpost infer: out of memory\n"); return 1; }
     gp_cutout_info info;
-    gp_error err;
     if (gp_cutout_read_fits(cutout, pix, &info, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); free(pix); return 1; }
     if (!have_mags) {
         for (int b = 0; b < 5; b++) mags[b] = info.mag[b];
+        for (int b = 0; b < 5; b++)
+            if (info.mag_bad & (1u << b)) {
+                fprintf(stderr, "galpost infer: %s: keyword MAG_%c is not a number: give --mags U,G,R,I,Z\n", cutout, "UGRIZ"[b]);
+                free(pix);
+                return 1;
+            }
         for (int b = 0; b < 5; b++)
             if (!isfinite(mags[b])) {
                 fprintf(stderr, "galpost infer: %s has no MAG_%c keyword: give --mags U,G,R,I,Z\n", cutout, "UGRIZ"[b]);
@@ -575,13 +649,15 @@ int gp_cli_infer(int argc, char **argv)
     }
     gp_model *m = gp_cli_open_model(model, backend, (int)threads);
     if (!m) { free(pix); return 1; }
+    image_unused_note(m, "the cutout is");
     gp_galaxy g = { id >= 0 ? (uint64_t)id : (info.objid ? info.objid : 1), pix, {0}, 0 };
     memcpy(g.mag, mags, sizeof mags);
     gp_infer_options io = { (int)nsamples, (uint64_t)seed, samples_out != NULL };
     gp_result r;
     int st = gp_infer(m, &g, 1, &io, &r, &err);
     int rc = 0;
-    if (st) { fprintf(stderr, "galpost infer: %s\n", err.msg); rc = 1; }
+    /* unusable inputs (a non-finite pixel): name the file they came from */
+    if (st) { fprintf(stderr, "galpost infer: %s%s%s\n", st == GP_ERR_DATA ? cutout : "", st == GP_ERR_DATA ? ": " : "", err.msg); rc = 1; }
     else {
         if (json) print_json(&r, gp_model_path(m), stdout);
         else {

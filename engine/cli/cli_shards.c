@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -420,7 +421,7 @@ int gp_cli_shards(int argc, char **argv)
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *table = NULL, *dir = NULL, *outdir = NULL, *release = "dr17";
     long shard_size = 5000, threads = 0;
-    int list = 0, c;
+    int list = 0, c, shard_size_given = 0, release_given = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ht:o:", opts, NULL)) != -1) {
         switch (c) {
@@ -428,6 +429,7 @@ int gp_cli_shards(int argc, char **argv)
         case 'F': dir = optarg; break;
         case 'o': outdir = optarg; break;
         case 'n':
+            shard_size_given = 1;
             if (gp_cli_parse_int(optarg, 1, 1000000, &shard_size)) {
                 fprintf(stderr, "galpost shards: --shard-size must be 1..1000000, got '%s'\n", optarg);
                 return 2;
@@ -440,7 +442,7 @@ int gp_cli_shards(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'R': release = optarg; break;
+        case 'R': release = optarg; release_given = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -448,7 +450,22 @@ int gp_cli_shards(int argc, char **argv)
     if (optind < argc) { fprintf(stderr, "galpost shards: unexpected argument '%s'\n", argv[optind]); return 2; }
     if (!table) { fprintf(stderr, "galpost shards: -t EXPORT.fits is required\n"); usage(stderr); return 2; }
     if (!list && (!dir || !outdir)) { fprintf(stderr, "galpost shards: give --frames DIR and -o OUTDIR (or --list-frames)\n"); return 2; }
+    if (list && outdir) { fprintf(stderr, "galpost shards: -o does not go with --list-frames (the addresses go to standard output)\n"); return 2; }
+    if (list && shard_size_given) { fprintf(stderr, "galpost shards: --shard-size does not go with --list-frames\n"); return 2; }
+    if (!list && release_given) { fprintf(stderr, "galpost shards: --release goes with --list-frames\n"); return 2; }
+    /* a mistyped frames directory would leave every galaxy out "without frames" */
+    struct stat sb;
+    if (dir && stat(dir, &sb) != 0) {
+        fprintf(stderr, "galpost shards: --frames %s: %s\n", dir, errno == ENOENT ? "no such directory" : strerror(errno));
+        return 1;
+    }
+    if (dir && !S_ISDIR(sb.st_mode)) { fprintf(stderr, "galpost shards: --frames %s is not a directory\n", dir); return 1; }
     if (!list) {
+        /* the log is the one output with a fixed name that an input could have */
+        char logpath[4200];
+        snprintf(logpath, sizeof logpath, "%s/shards.log", outdir);
+        int rc = gp_cli_output_clash("shards", "-o DIR (its shards.log)", logpath, "-t", table);
+        if (rc) return rc;
         gp_error err;
         if (gp_outdir_ready(outdir, "galpost shards", &err)) {
             fprintf(stderr, "%s\n", err.msg);

@@ -121,6 +121,17 @@ int gp_cli_train(int argc, char **argv)
     if (!out || optind >= argc) { usage(stderr); return 2; }
     o.data = (const char *const *)(argv + optind);
     o.ndata = argc - optind;
+    /* the weights file (and an explicit log) must not replace an input */
+    {
+        const char *outs[2] = { out, logpath }, *outopt[2] = { "-o", "--log" };
+        for (int k = 0; k < 2; k++) {
+            if (!outs[k]) continue;
+            int rc = gp_cli_output_clash("train", outopt[k], outs[k], "--encoder-from", o.encoder_from);
+            for (int i = 0; i < o.ndata && !rc; i++) rc = gp_cli_output_clash("train", outopt[k], outs[k], "shard", o.data[i]);
+            if (!rc && k == 1) rc = gp_cli_output_clash("train", "--log", logpath, "-o", out);
+            if (rc) return rc;
+        }
+    }
     char wd[4096], lp[4200], cmd[4096];
     if (!workdir) { snprintf(wd, sizeof wd, "%s.work", out); workdir = wd; }
     o.out = out;

@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/gp_cli.h"
@@ -55,4 +57,62 @@ int gp_cli_parse_double(const char *s, double lo, double hi, double *out)
 int gp_cli_is_terminal(void)
 {
     return isatty(STDERR_FILENO);
+}
+
+int gp_cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int gp_cli_output_clash(const char *cmd, const char *outopt, const char *out, const char *inopt, const char *in)
+{
+    if (!gp_cli_same_file(out, in)) return 0;
+    if (!strcmp(out, in))
+        fprintf(stderr, "galpost %s: %s and %s name the same file %s: refusing to overwrite an input\n",
+                cmd, outopt, inopt, out);
+    else
+        fprintf(stderr, "galpost %s: %s %s is the same file as %s %s: refusing to overwrite an input\n",
+                cmd, outopt, out, inopt, in);
+    return 2;
+}
+
+int gp_cli_output_writable(const char *cmd, const char *opt, const char *path, int in_place)
+{
+    char dir[4096];
+    struct stat sb;
+    if (!path || !*path) { fprintf(stderr, "galpost %s: %s: empty file name\n", cmd, opt); return 1; }
+    if (strlen(path) >= sizeof dir) { fprintf(stderr, "galpost %s: %s: file name too long\n", cmd, opt); return 1; }
+    strcpy(dir, path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (stat(dir, &sb) != 0) {
+        if (errno == ENOENT)
+            fprintf(stderr, "galpost %s: cannot write %s %s: directory %s does not exist\n", cmd, opt, path, dir);
+        else
+            fprintf(stderr, "galpost %s: cannot write %s %s: directory %s: %s\n", cmd, opt, path, dir, strerror(errno));
+        return 1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "galpost %s: cannot write %s %s: %s is not a directory\n", cmd, opt, path, dir);
+        return 1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "galpost %s: cannot write %s %s: directory %s: %s\n", cmd, opt, path, dir, strerror(errno));
+        return 1;
+    }
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "galpost %s: cannot write %s %s: it is a directory\n", cmd, opt, path);
+            return 1;
+        }
+        if (in_place && access(path, W_OK) != 0) {
+            fprintf(stderr, "galpost %s: cannot write %s %s: %s\n", cmd, opt, path, strerror(errno));
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -1,4 +1,5 @@
 /* galpost_main.c: the `galpost` program, a dispatcher over sub-commands. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,7 +31,7 @@ static void usage(FILE *f)
     fprintf(f, "\n'galpost COMMAND --help' describes a command; see galpost(1).\n");
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) { usage(stderr); return 2; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -43,4 +44,18 @@ int main(int argc, char **argv)
     fprintf(stderr, "galpost: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = dispatch(argc, argv);
+    /* a result that never reached standard output (a full disk, a closed
+     * pipe) is a failure, not a success: flush it and look */
+    errno = 0;
+    int e = fflush(stdout) ? errno : 0;
+    if (ferror(stdout) || e) {
+        fprintf(stderr, "galpost: cannot write to standard output: %s\n", strerror(e ? e : EIO));
+        if (!rc) rc = 1;
+    }
+    return rc;
 }

@@ -21,6 +21,20 @@ int gp_cli_parse_int(const char *s, long lo, long hi, long *out);
 int gp_cli_parse_double(const char *s, double lo, double hi, double *out);
 int gp_cli_is_terminal(void);  /* stderr is a terminal: show progress */
 
+/* Output files.  gp_cli_same_file(): 1 when a and b both exist and are the
+ * same file (same st_dev and st_ino, whatever the names).
+ * gp_cli_output_clash(): prints "galpost CMD: ... refusing to overwrite an
+ * input" naming both options and the file and returns 2 when output `out`
+ * (option outopt) is input `in` (option inopt), else 0.
+ * gp_cli_output_writable(): checks before the work that `path` (option
+ * opt) can be written: its directory exists, is a directory and is
+ * writable, the path is not a directory, and with in_place (the file is
+ * opened for writing rather than renamed into place) an existing file is
+ * writable; prints why not (strerror) and returns 1, else 0. */
+int gp_cli_same_file(const char *a, const char *b);
+int gp_cli_output_clash(const char *cmd, const char *outopt, const char *out, const char *inopt, const char *in);
+int gp_cli_output_writable(const char *cmd, const char *opt, const char *path, int in_place);
+
 /* Interrupts of a long-running sub-command: gp_cli_interrupts_catch() clears
  * gp_cli_interrupted and makes SIGINT and SIGTERM set it (the sub-command
  * stops cleanly at its next check) instead of killing the process; the

@@ -19,8 +19,10 @@ extern "C" {
 /* Facts read along with a cutout (NAN / 0 when absent). */
 typedef struct gp_cutout_info {
     double   ra, dec;        /* RA, DEC keywords (degrees) */
-    uint64_t objid;          /* OBJID keyword */
-    float    mag[GP_NMAG];   /* MAG_U .. MAG_Z keywords, NAN when absent */
+    uint64_t objid;          /* OBJID keyword, exact (integer or string keyword) */
+    float    mag[GP_NMAG];   /* MAG_U .. MAG_Z keywords, NAN when absent or bad */
+    unsigned mag_bad;        /* read: bit b set when MAG_<band b> is present but
+                                not a finite number; ignored by the writer */
 } gp_cutout_info;
 
 /*
@@ -31,9 +33,14 @@ typedef struct gp_cutout_info {
  * Returned:
  *   out       float*            GP_CUTOUT_PIXELS values.
  *   info      gp_cutout_info*   Optional keywords (may be NULL).
+ * The OBJID keyword is read exactly as a 64-bit unsigned integer, from an
+ * integer keyword or a string keyword holding decimal digits.
+ *
  * Function return value:
  *   GP_OK; GP_ERR_FITS (cannot open or read; cfitsio's message and the
- *   path); GP_ERR_FORMAT (wrong dimensions, naming them).
+ *   path); GP_ERR_FORMAT (wrong dimensions, naming them; with info, an
+ *   OBJID that is negative, not an integer or 2^64 or more, naming the
+ *   file and the keyword).
  */
 int gp_cutout_read_fits(const char *path, float *out, gp_cutout_info *info,
                         gp_error *err);
