@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,11 @@ struct gp_catalog {
     size_t *order;    /* usable rows sorted by dec */
     double *sdec;     /* their declinations */
     size_t  nuse;     /* usable rows */
+    long   *line;     /* n: a CSV row's line in the file (from 1); NULL for FITS */
+    unsigned char *bad;  /* n: the row could not be read (its reason in errs) */
+    struct row_error { size_t row; char *msg; } *errs;   /* by row, ascending */
+    size_t  nerrs, errcap;
+    char   *colname[12];  /* ra, dec, modelMag_u..z, extinction_u..z as the file names them */
 };
 
 static const char *const bands = "ugriz";
@@ -53,7 +59,47 @@ void gp_catalog_close(gp_catalog *c)
     free(c->type);
     free(c->objid);
     free(c->sdec);
+    free(c->line);
+    free(c->bad);
+    for (size_t i = 0; i < c->nerrs; i++) free(c->errs[i].msg);
+    free(c->errs);
+    for (int k = 0; k < 12; k++) free(c->colname[k]);
     free(c);
+}
+
+/* Why row `row` could not be read (a CSV cell that is not a number, a line
+ * with the wrong number of fields), kept for gp_catalog_row(). */
+static int row_error(gp_catalog *c, size_t row, gp_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int row_error(gp_catalog *c, size_t row, gp_error *err, const char *fmt, ...)
+{
+    if (c->nerrs == c->errcap) {
+        size_t nc = c->errcap ? 2 * c->errcap : 16;
+        struct row_error *ne = realloc(c->errs, sizeof *ne * nc);
+        if (!ne) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
+        c->errs = ne;
+        c->errcap = nc;
+    }
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char *m = strdup(buf);
+    if (!m) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
+    c->errs[c->nerrs].row = row;
+    c->errs[c->nerrs++].msg = m;
+    return GP_OK;
+}
+
+static const char *row_error_msg(const gp_catalog *c, size_t row)
+{
+    size_t a = 0, b = c->nerrs;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (c->errs[m].row < row) a = m + 1; else b = m;
+    }
+    return a < c->nerrs && c->errs[a].row == row ? c->errs[a].msg : NULL;
 }
 
 const char *gp_catalog_path(const gp_catalog *c) { return c ? c->path : ""; }
@@ -271,6 +317,8 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
     char **names = malloc(sizeof(char *) * CSV_MAX_FIELDS);
     if (!f || !names) { free(f); free(names); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path); }
     int nnames = 0, icol[12], only_r = 0, itype = -1, iid = -1;
+    long first_line = 0;     /* the first non-empty line, to say why no header was found */
+    char first_delim = 0;    /* a delimiter other than ',' seen on it */
     size_t rows = 0, rcap = 0;
 
     while ((len = getline(&line, &cap, in)) >= 0) {
@@ -281,6 +329,10 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         if (!*p) continue;
         if (!hdr) {
             if (*p == '#') p++;
+            if (!first_line) {
+                first_line = lineno;
+                first_delim = strchr(p, ';') ? ';' : strchr(p, '\t') ? '\t' : strchr(p, '|') ? '|' : 0;
+            }
             if (!strchr(p, ',')) continue;   /* "#Table1" and other preambles */
             hdr = strdup(p);
             if (!hdr) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path); break; }
@@ -314,17 +366,18 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
                 break;
             }
             c->has_ext = next == 5 || only_r;
+            for (int k = 0; k < 12; k++)
+                if (icol[k] >= 0 && !(c->colname[k] = strdup(names[icol[k]]))) {
+                    st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
+                    break;
+                }
+            if (st) break;
             itype = csv_find(names, nnames, "type");
             iid = csv_find(names, nnames, "objID");
             continue;
         }
         if (*p == '#') continue;
         int nf = csv_split(p, f, CSV_MAX_FIELDS);
-        if (nf != nnames) {
-            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld has %d fields, the header (line %ld) has %d",
-                         c->path, lineno, nf, hdrline, nnames);
-            break;
-        }
         if (rows == rcap) {
             size_t nc = rcap ? 2 * rcap : 1024;
             double *nra = realloc(c->ra, sizeof(double) * nc);
@@ -339,8 +392,29 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
             if (ntype) c->type = ntype;
             uint64_t *nid = realloc(c->objid, sizeof(uint64_t) * nc);
             if (nid) c->objid = nid;
-            if (!nra || !ndec || !nmag || !next || !ntype || !nid) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", c->path, lineno); break; }
+            long *nline = realloc(c->line, sizeof(long) * nc);
+            if (nline) c->line = nline;
+            unsigned char *nbad = realloc(c->bad, nc);
+            if (nbad) c->bad = nbad;
+            if (!nra || !ndec || !nmag || !next || !ntype || !nid || !nline || !nbad) {
+                st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", c->path, lineno);
+                break;
+            }
             rcap = nc;
+        }
+        c->line[rows] = lineno;
+        c->bad[rows] = 0;
+        c->objid[rows] = 0;
+        c->type[rows] = -1;
+        if (nf != nnames) {
+            /* its cells cannot be told apart: a failed row, the rest are read */
+            c->ra[rows] = c->dec[rows] = NAN;
+            for (int b = 0; b < 5; b++) c->mag[5 * rows + b] = c->ext[5 * rows + b] = NAN;
+            c->bad[rows] = 1;
+            if ((st = row_error(c, rows, err, "%d fields, the header (line %ld) has %d", nf, hdrline, nnames)))
+                break;
+            rows++;
+            continue;
         }
         double v[12];
         int nv = c->has_ext ? 12 : 7;
@@ -350,19 +424,26 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
             char *end = NULL;
             errno = 0;
             v[k] = *s ? strtod(s, &end) : NAN;
-            if (*s && (end == s || *end))
-                st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%s' is not a number",
-                             c->path, lineno, names[icol[k]], s);
+            if (*s && (end == s || *end)) {
+                /* "null", "abc": a failed row naming the cell, like NaN and -9999 */
+                v[k] = NAN;
+                if (!c->bad[rows]) {
+                    c->bad[rows] = 1;
+                    st = row_error(c, rows, err, "column '%s': '%.40s' is not a number", names[icol[k]], s);
+                }
+            }
         }
         if (st) break;
         c->ra[rows] = v[0];
         c->dec[rows] = v[1];
         c->type[rows] = itype >= 0 && *f[itype] ? atoi(f[itype]) : -1;
-        c->objid[rows] = 0;
         if (iid >= 0 && parse_objid(f[iid], &c->objid[rows])) {
-            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%s' is not an object ID",
-                         c->path, lineno, names[iid], f[iid]);
-            break;
+            c->objid[rows] = 0;
+            if (!c->bad[rows]) {
+                c->bad[rows] = 1;
+                if ((st = row_error(c, rows, err, "column '%s': '%.40s' is not an object ID", names[iid], f[iid])))
+                    break;
+            }
         }
         for (int b = 0; b < 5; b++) {
             c->mag[5 * rows + b] = (float)v[2 + b];
@@ -370,7 +451,16 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         }
         rows++;
     }
-    if (!st && !hdr) st = GP_FAIL(err, GP_ERR_FORMAT, "%s: no header line with column names", c->path);
+    if (!st && !hdr) {
+        if (first_delim)
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: no comma-separated header line: line %ld looks %s-delimited, and galpost reads "
+                         "comma-separated files (CSV) only", c->path, first_line, first_delim == ';' ? "';'" :
+                         first_delim == '|' ? "'|'" : "tab");
+        else if (first_line)
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: no comma-separated header line with column names (ra, dec, modelMag_u, ...)", c->path);
+        else
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: empty: no header line with column names", c->path);
+    }
     free(line); free(hdr); free(f); free(names);
     if (st) return st;
     c->n = rows;
@@ -389,6 +479,7 @@ static int cmp_dec_row(const void *a, const void *b)
 
 static int row_usable(const gp_catalog *c, size_t i)
 {
+    if (c->bad && c->bad[i]) return 0;
     if (!isfinite(c->ra[i]) || !isfinite(c->dec[i]) || c->dec[i] < -90 || c->dec[i] > 90) return 0;
     for (int b = 0; b < 5; b++) {
         float m = c->mag[5 * i + b], e = c->ext[5 * i + b];
@@ -481,6 +572,47 @@ int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
     return GP_OK;
 }
 
+/* Why row `row` is unusable, naming the row (from 0), its CSV line and the
+ * column. */
+static int row_unusable(const gp_catalog *c, size_t row, gp_error *err)
+{
+    char where[64] = "";
+    if (c->line) snprintf(where, sizeof where, " (line %ld)", c->line[row]);
+    const char *why = row_error_msg(c, row);
+    if (why) return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: %s", c->path, row, where, why);
+    static const char *const dflt[12] = { "ra", "dec", "modelMag_u", "modelMag_g", "modelMag_r", "modelMag_i", "modelMag_z",
+                                          "extinction_u", "extinction_g", "extinction_r", "extinction_i", "extinction_z" };
+#define NAME(k) (c->colname[k] ? c->colname[k] : dflt[k])
+    double pos[2] = { c->ra[row], c->dec[row] };
+    for (int k = 0; k < 2; k++)
+        if (isnan(pos[k]))
+            return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' is empty or NaN: not a usable position", c->path,
+                           row, where, NAME(k));
+        else if (!isfinite(pos[k]) || (k == 1 && (pos[k] < -90 || pos[k] > 90)))
+            return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' = %g is not a usable position", c->path, row,
+                           where, NAME(k), pos[k]);
+    for (int b = 0; b < 5; b++) {
+        float m = c->mag[5 * row + b], e = c->ext[5 * row + b];
+        if (!isfinite(m) || m <= -9000 || m >= 9000) {
+            if (isnan(m))
+                return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' is empty or NaN: not a usable magnitude",
+                               c->path, row, where, NAME(2 + b));
+            return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' = %g is not a usable magnitude", c->path, row,
+                           where, NAME(2 + b), m);
+        }
+        if (!isfinite(e) || e < -1 || e > 50) {
+            int k = c->colname[7 + b] || !c->colname[9] ? 7 + b : 9;   /* extinction_r alone */
+            if (isnan(e))
+                return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' is empty or NaN: not a usable extinction",
+                               c->path, row, where, NAME(k));
+            return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' gives extinction %g, not a usable one", c->path,
+                           row, where, NAME(k), e);
+        }
+    }
+#undef NAME
+    return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s has no usable position or magnitudes", c->path, row, where);
+}
+
 int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err)
 {
     if (!c || !out || row >= c->n)
@@ -490,7 +622,7 @@ int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_er
         out->row = row;
         out->objid = c->objid ? c->objid[row] : 0;
         out->type = c->type ? c->type[row] : -1;
-        return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu has no usable position or magnitudes", c->path, row + 1);
+        return row_unusable(c, row, err);
     }
     fill_entry(c, row, out);
     return GP_OK;

@@ -91,6 +91,8 @@ static void test_csv_match_and_extinction(void **state)
     assert_true(m.objid == 1237648720693755918ULL);   /* above 2^53: not through a double */
     assert_int_equal(gp_catalog_row(c, 2, &m, &err), GP_ERR_DATA);
     assert_true(m.row == 2 && m.objid == 3);   /* still named, for a failed row in a batch */
+    /* the message names the row (from 0), its line and the column */
+    assert_non_null(strstr(err.msg, "cat.csv: row 2 (line 6): column 'modelMag_u' = -9999 is not a usable magnitude"));
     assert_int_equal(gp_catalog_row(c, 5, &m, &err), GP_ERR_ARG);
     gp_catalog_close(c);
 }
@@ -153,16 +155,20 @@ static void test_csv_without_extinction(void **state)
     assert_true(m.mag[4] == 16.25f && m.extinction[4] == 0.0f);
     assert_true(m.objid == 0);   /* no objID column */
     gp_catalog_close(c);
-    /* an objID that is not a non-negative integer: the file, line and column named */
+    /* an objID that is not a non-negative integer: that row fails, naming
+     * the file, row, line and column; it is never matched */
     p = write_text("badid.csv",
         "objid,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n"
         "7,20.5,-3.25,19.0,18.0,17.0,16.5,16.25\n"
         "-8,20.6,-3.25,19.0,18.0,17.0,16.5,16.25\n");
-    assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_FORMAT);
-    assert_null(c);
-    assert_non_null(strstr(err.msg, "badid.csv"));
-    assert_non_null(strstr(err.msg, "line 3"));
-    assert_non_null(strstr(err.msg, "objid"));
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_int_equal(gp_catalog_size(c), 2);
+    assert_int_equal(gp_catalog_row(c, 0, &m, &err), GP_OK);
+    assert_true(m.objid == 7);
+    assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_ERR_DATA);
+    assert_non_null(strstr(err.msg, "badid.csv: row 1 (line 3): column 'objid': '-8' is not an object ID"));
+    assert_int_equal(gp_catalog_match(c, 20.6, -3.25, 0.5, &m, &err), GP_ERR_NOTFOUND);
+    gp_catalog_close(c);
 }
 
 /* extinction_r alone: the other bands scaled by the SFD98 ratios */
@@ -195,13 +201,35 @@ static void test_malformed_csv_refused(void **state)
     assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_NOTFOUND);
     assert_non_null(strstr(err.msg, "modelMag_z"));
     assert_null(c);
-    p = write_text("short.csv", "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n1,2,3,4,5,6,7\n1,2,3\n");
+    /* a line with the wrong number of fields, a cell that is not a number
+     * ("abc", "null"): failed rows naming row, line and column; the other
+     * rows are read */
+    gp_catalog_entry m;
+    p = write_text("short.csv", "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n1,2,13,14,15,16,17\n1,2,3\n"
+                   "3,4,13,14,15,16,17\n");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_int_equal(gp_catalog_size(c), 3);
+    assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_ERR_DATA);
+    assert_non_null(strstr(err.msg, "short.csv: row 1 (line 3): 3 fields, the header (line 1) has 7"));
+    assert_int_equal(gp_catalog_row(c, 2, &m, &err), GP_OK);
+    assert_true(m.ra == 3 && m.mag[4] == 17);
+    gp_catalog_close(c);
+    p = write_text("text.csv", "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n1,2,13,14,abc,16,17\n"
+                   "1,2,13,14,15,16,null\n1,2,13,14,15,16,17\n");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_int_equal(gp_catalog_row(c, 0, &m, &err), GP_ERR_DATA);
+    assert_non_null(strstr(err.msg, "text.csv: row 0 (line 2): column 'modelMag_r': 'abc' is not a number"));
+    assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_ERR_DATA);
+    assert_non_null(strstr(err.msg, "row 1 (line 3): column 'modelMag_z': 'null' is not a number"));
+    assert_int_equal(gp_catalog_row(c, 2, &m, &err), GP_OK);
+    assert_int_equal(gp_catalog_match(c, 1, 2, 1.0, &m, &err), GP_OK);
+    assert_int_equal(m.row, 2);
+    gp_catalog_close(c);
+    /* another delimiter is named, not "no header" */
+    p = write_text("semi.csv", "objID;ra;dec\n1;2;3\n");
     assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_FORMAT);
-    assert_non_null(strstr(err.msg, "line 3"));
-    p = write_text("text.csv", "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n1,2,3,4,abc,6,7\n");
-    assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_FORMAT);
-    assert_non_null(strstr(err.msg, "modelMag_r"));
-    assert_non_null(strstr(err.msg, "abc"));
+    assert_non_null(strstr(err.msg, "semi.csv: no comma-separated header line: line 1 looks ';'-delimited"));
+    c = NULL;
     p = write_text("partial.csv", "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_u\n1,2,3,4,5,6,7,8\n");
     assert_int_equal(gp_catalog_open(p, &c, &err), GP_ERR_NOTFOUND);
     assert_non_null(strstr(err.msg, "extinction"));

@@ -60,7 +60,30 @@ objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_u
 CSV
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$tmp/cat.csv" -o "$tmp/pcsv.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue batch"; }
 grep -q "3 galaxies (1 failed)" "$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue: summary line"; }
-grep -a -q "cat.csv: row 2 has no usable position or magnitudes" "$tmp/pcsv.fits" || fail "the failed row's message is not in the table"
+grep -a -q "cat.csv: row 1 (line 3): column 'modelMag_u' = -9999 is not a usable magnitude" "$tmp/pcsv.fits" \
+    || fail "the failed row's message (row from 0, line, column) is not in the table"
+# a ragged line, a 'null' or non-numeric cell, a bad objID: failed rows
+# naming row, line and column; the rest of the batch is inferred
+cat >"$tmp/rag.csv" <<'CSV'
+objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z
+11,150.0,2.0,19.5,18.1,17.4,17.0,16.8
+12,150.1,2.0,null,18.1,17.4,17.0,16.8
+13,150.1,2.0,19.5,18.1
+14,150.1,2.0,19.5,abc,17.4,17.0,16.8
+x15,150.1,2.0,19.5,18.1,17.4,17.0,16.8
+16,150.2,2.1,18.5,17.0,16.3,15.9,15.6
+CSV
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$tmp/rag.csv" -o "$tmp/rag.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "ragged CSV batch"; }
+grep -q "6 galaxies (4 failed)" "$tmp/err" || { cat "$tmp/err"; fail "ragged CSV: summary line"; }
+for m in "row 1 (line 3): column 'modelMag_u': 'null' is not a number" "row 2 (line 4): 5 fields, the header (line 1) has 8" \
+         "row 3 (line 5): column 'modelMag_g': 'abc' is not a number" "row 4 (line 6): column 'objID': 'x15' is not an object ID"; do
+    grep -a -q "rag.csv: $m" "$tmp/rag.fits" || fail "ragged CSV: '$m' not in the table"
+done
+# another delimiter is named
+printf 'objID;ra;dec\n1;2;3\n' >"$tmp/semi.csv"
+"$galpost" infer --model "$tmp/p.gpw" --catalog "$tmp/semi.csv" -o "$tmp/semi.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "semi.csv: no comma-separated header line: line 1 looks ';'-delimited" "$tmp/err" \
+    || { cat "$tmp/err"; fail "semicolon CSV: exit $rc"; }
 # an image model cannot take magnitudes alone; a batch needs -o
 "$galpost" infer --model "$tmp/m.gpw" --catalog "$tmp/cat.csv" -o "$tmp/x.fits" 2>"$tmp/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "photometry-only" "$tmp/err" || { cat "$tmp/err"; fail "image model on a catalogue: exit $rc"; }

@@ -318,9 +318,13 @@ typedef struct gp_catalog gp_catalog;
  * Function return value:
  *   GP_OK; GP_ERR_IO (cannot open); GP_ERR_FITS; GP_ERR_NOTFOUND (a
  *   required column is missing: message names the file and the column);
- *   GP_ERR_FORMAT (CSV line with the wrong number of fields or a
- *   non-numeric value: message names file, line and column; no rows);
+ *   GP_ERR_FORMAT (no comma-separated header line: message says which
+ *   delimiter the file seems to use; FITS objID of floating type);
  *   GP_ERR_NOMEM.
+ *   A CSV data line with the wrong number of fields, or a cell that is not
+ *   a number ("null", "abc") or not an object ID, does not fail the
+ *   catalogue: that row is kept as unusable, and gp_catalog_row() says
+ *   why.
  */
 int  gp_catalog_open(const char *path, gp_catalog **out, gp_error *err);
 void gp_catalog_close(gp_catalog *c);
@@ -360,8 +364,11 @@ int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
  *
  * Function return value:
  *   GP_OK; GP_ERR_ARG (row out of range); GP_ERR_DATA (the row has no
- *   usable position or magnitudes: it is never matched; out->row, objid
- *   and type are still set, the rest zeroed).
+ *   usable position or magnitudes, or could not be read: it is never
+ *   matched; out->row, objid and type are still set, the rest zeroed; the
+ *   message names the file, the row counted from 0, for a CSV file its
+ *   line counted from 1, the column and why, e.g. "cat.csv: row 1 (line
+ *   3): column 'modelMag_u' = -9999 is not a usable magnitude").
  */
 int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err);
 
