@@ -222,7 +222,11 @@ refuse "--ra without --frames" "--ra and --dec go with --frames" "$tmp/c.fits" \
     infer --model "$tmp/m.gpw" --cutout "$tmp/c.fits" --ra 10 --dec 10
 refuse "-o with --frames" "-o, --keep-samples and --batch go with --shard or --catalog" "$fg" \
     infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 1 --dec 1 -o "$tmp/j.fits"
-[ -e "$tmp/j.fits" ] || [ -e "$tmp/s.txt" ] && fail "a refused command wrote a file"
+refuse "shards --list-frames -o" "-o does not go with --list-frames" "$photo" \
+    shards -t "$photo" --list-frames -o "$tmp/j"
+refuse "shards --release without --list-frames" "--release goes with --list-frames" "$photo" \
+    shards -t "$photo" --frames "$tmp/field" -o "$tmp/j" --release dr16
+[ -e "$tmp/j.fits" ] || [ -e "$tmp/s.txt" ] || [ -e "$tmp/j" ] && fail "a refused command wrote a file"
 # --samples-out with --row is written (it was ignored)
 "$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 2 --samples 30 --samples-out "$tmp/row.txt" >/dev/null 2>&1 \
     || fail "--row --samples-out"

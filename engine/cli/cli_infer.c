@@ -85,8 +85,10 @@ static void usage(FILE *f)
         "  --seed S          sampler seed (default 1)\n"
         "  --threads T       CPU threads (default: all CPUs)\n"
         "  --backend B       auto, cpu or cuda (default auto)\n"
-        "  --json            print the summary as JSON\n"
-        "  --samples-out F   write the samples as text (one row per sample)\n");
+        "  --json            one galaxy: print the summary as JSON\n"
+        "  --samples-out F   one galaxy: write the samples as text (one row per sample)\n"
+        "an output that is one of the inputs, or an option the input does not use, is\n"
+        "refused (exit 2)\n");
 }
 
 static void print_json(const gp_result *r, const char *model, FILE *f)
