@@ -25,6 +25,17 @@ echo "$out" | grep -q "catalogue values:" || fail "catalogue values not shown"
 grep -q "UNTRAINED" "$tmp/err" || fail "untrained model not announced on stderr"
 json=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 --json 2>/dev/null) || fail "infer --json"
 echo "$json" | grep -q '"lgm_tot_p50": {"median": ' || fail "json lacks lgm_tot_p50: $json"
+echo "$json" | grep -q '"line_unit": "log10(1+F), F in 1e-17 erg/s/cm2"' || fail "json lacks the line unit: $json"
+# a model without the input checks: their distances are null; the shipped photometry
+# model has the photometry check: a distance and its limit
+echo "$json" | grep -q '"phot_d2": null, "phot_d2_limit": null' || fail "random model: phot_d2 not null: $json"
+src=${GP_TOP_SRCDIR:-$top}
+if [ -r "$src/weights/galpost-photometry.gpw" ]; then
+    pj=$("$galpost" infer --model "$src/weights/galpost-photometry.gpw" --backend cpu --shard "$shard" --row 5 \
+        --samples 50 --json 2>/dev/null) || fail "infer --json with the shipped photometry model"
+    echo "$pj" | grep -E -q '"phot_d2": [0-9.e+-]+, "phot_d2_limit": [0-9.e+-]+,' \
+        || fail "shipped photometry model: no phot_d2 in JSON: $pj"
+fi
 # same seed, same answer; another seed, another answer
 json2=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 --json 2>/dev/null)
 [ "$json" = "$json2" ] || fail "same seed gave different summaries"

@@ -97,12 +97,16 @@ static void print_json(const gp_result *r, const char *model, FILE *f)
     fprintf(f, "{\"id\": %llu, \"model\": \"%s\", \"nsamples\": %d, \"flags\": %u, ",
             (unsigned long long)r->id, model, r->nsamples, r->flags);
     /* (NaN and inf are not JSON: null) */
-    double ld[2] = { r->latent_d2, r->latent_d2_limit };
-    for (int k = 0; k < 2; k++) {
-        fprintf(f, "\"%s\": ", k ? "latent_d2_limit" : "latent_d2");
+    double ld[4] = { r->latent_d2, r->latent_d2_limit, r->phot_d2, r->phot_d2_limit };
+    static const char *const ldn[4] = { "latent_d2", "latent_d2_limit", "phot_d2", "phot_d2_limit" };
+    for (int k = 0; k < 4; k++) {
+        fprintf(f, "\"%s\": ", ldn[k]);
         if (isfinite(ld[k])) fprintf(f, "%.6g, ", ld[k]);
         else fprintf(f, "null, ");
     }
+    /* the line quantities are log10(1 + F) as in the FITS tables (LINEUNIT), not
+     * the fluxes of the text summary */
+    fprintf(f, "\"line_unit\": \"log10(1+F), F in 1e-17 erg/s/cm2\", ");
     fprintf(f, "\"quantities\": {");
     for (int q = 0; q < GP_NQ; q++)
         fprintf(f, "%s\"%s\": {\"median\": %.6g, \"p16\": %.6g, \"p84\": %.6g, \"mean\": %.6g, \"std\": %.6g}",
@@ -390,6 +394,7 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
                 one.status = GP_ERR_DATA;
                 one.summary.bpt_class = -1;
                 one.latent_d2 = one.latent_d2_limit = NAN;
+                one.phot_d2 = one.phot_d2_limit = NAN;
                 p = &one;
             }
             if (p->status) failed++;
