@@ -26,6 +26,8 @@ static const char *const stat_names[NSTAT] = { "median", "p16", "p84", "mean", "
 #define NDERIVED 7
 static const char *const derived_names[NDERIVED] = {
     "sfr_halpha", "balmer_decrement", "a_v", "oh_n2", "oh_o3n2", "log_n2ha", "log_o3hb" };
+static const char *const derived_units[NDERIVED] = {
+    "log10 Msun/yr", "", "mag", "12+log10(O/H)", "12+log10(O/H)", "dex", "dex" };
 static const char *const bpt_cols[GP_NBPT] = { "p_bpt_sf", "p_bpt_composite", "p_bpt_seyfert", "p_bpt_liner" };
 
 static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
@@ -78,7 +80,7 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
         for (int s = 0; s < 3; s++) {
             char n[48];
             snprintf(n, sizeof n, "%s_%s", derived_names[d], stat_names[s]);
-            COL(n, "E", "");
+            COL(n, "E", derived_units[d]);
         }
     COL("message", "120A", "");
 #undef COL
@@ -101,15 +103,17 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
                            "1024 colours and magnitudes unlike the training set's (phot_d2 > phot_d2_limit)",
                            "bits of the flags column", &fst);
     if (nkeep > 0) {
-        char *sn[GP_NQ], *sf[GP_NQ], *su[GP_NQ];
+        /* objID, then one vector column per quantity (created in that order, so
+         * that cfitsio's keywords and their comments stay in column order) */
+        char *sn[GP_NQ + 1], *sf[GP_NQ + 1], *su[GP_NQ + 1];
         char snb[GP_NQ][32], sfb[GP_NQ][24];
+        sn[0] = (char *)"objID"; sf[0] = (char *)"K"; su[0] = (char *)"";
         for (int q = 0; q < GP_NQ; q++) {
             snprintf(snb[q], sizeof snb[q], "%s", gp_quantity_name(q));
             snprintf(sfb[q], sizeof sfb[q], "%dE", nkeep);
-            sn[q] = snb[q]; sf[q] = sfb[q]; su[q] = (char *)gp_quantity_unit(q);
+            sn[q + 1] = snb[q]; sf[q + 1] = sfb[q]; su[q + 1] = (char *)gp_quantity_unit(q);
         }
-        fits_create_tbl(w->f, BINARY_TBL, 0, GP_NQ, sn, sf, su, "SAMPLES", &fst);
-        fits_insert_col(w->f, 1, "objID", "K", &fst);
+        fits_create_tbl(w->f, BINARY_TBL, 0, GP_NQ + 1, sn, sf, su, "SAMPLES", &fst);
         fits_movabs_hdu(w->f, 2, NULL, &fst);
     }
     if (fst) {
@@ -191,6 +195,17 @@ int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t 
         if (fst) return fits_fail(err, fst, w->path, "cannot write a result row");
         w->row = row;
     }
+    return GP_OK;
+}
+
+int gp_results_writer_set_key(gp_results_writer *w, const char *key, const char *value,
+                              const char *comment, gp_error *err)
+{
+    if (!w || !key || !value || !key[0] || strlen(key) > 8)
+        return GP_FAIL(err, GP_ERR_ARG, "gp_results_writer_set_key: bad writer or keyword '%s'", key ? key : "(null)");
+    int fst = 0;
+    fits_write_key_longstr(w->f, key, value, comment, &fst);
+    if (fst) return fits_fail(err, fst, w->path, "cannot write a header keyword");
     return GP_OK;
 }
 

@@ -71,6 +71,14 @@ objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_u
 CSV
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$tmp/cat.csv" -o "$tmp/pcsv.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue batch"; }
 grep -q "3 galaxies (1 failed)" "$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue: summary line"; }
+grep -a -q "PHOTNOTE" "$tmp/pcsv.fits" && fail "a catalogue with extinction columns got a PHOTNOTE"
+# without extinction columns the magnitudes are used as they are: said on stderr and in the table
+cut -d, -f1-8 "$tmp/cat.csv" >"$tmp/noext.csv"
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$tmp/noext.csv" -o "$tmp/noext.fits" 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "CSV catalogue without extinction"; }
+grep -q "has no extinction columns" "$tmp/err" || fail "no warning about the missing extinction columns"
+grep -a -q "PHOTNOTE= 'NOT corrected for Galactic extinction" "$tmp/noext.fits" \
+    || fail "the table does not record that its magnitudes were not extinction-corrected"
 grep -a -q "cat.csv: row 1 (line 3): column 'modelMag_u' = -9999 is not a usable magnitude" "$tmp/pcsv.fits" \
     || fail "the failed row's message (row from 0, line, column) is not in the table"
 # a ragged line, a 'null' or non-numeric cell, a bad objID: failed rows
@@ -149,6 +157,12 @@ mkcut "$tmp/c.fits" "$(num OBJID 12345)" "$mags"
 "$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/c.fits" --samples 50 --json >"$tmp/out" 2>"$tmp/err" \
     || { cat "$tmp/err"; fail "infer --cutout"; }
 grep -q '^{"id": 12345,' "$tmp/out" || fail "cutout OBJID: $(cat "$tmp/out")"
+# the magnitudes used and their source, and the derived line diagnostics
+grep -q '"magnitudes": {"ugriz": \[20.28, 17.98, 16.78, 16.28, 15.95\], "source": "cutout keywords"}' "$tmp/out" \
+    || fail "cutout JSON: magnitudes or their source missing: $(cut -c1-300 "$tmp/out")"
+grep -q '"derived": {"sfr_halpha": {"median": ' "$tmp/out" || fail "cutout JSON: no derived diagnostics"
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/c.fits" --mags 20,18,17,16.5,16 --samples 50 --json \
+    2>/dev/null | grep -q '"ugriz": \[20, 18, 17, 16.5, 16\], "source": "command line"' || fail "--mags: source not 'command line'"
 # OBJID exactly, as a string or an integer keyword (through a double it came out ...408)
 for k in str num; do
     mkcut "$tmp/cid.fits" "$($k OBJID 1237648702973329533)" "$mags"

@@ -91,11 +91,38 @@ static void usage(FILE *f)
         "refused (exit 2)\n");
 }
 
-static void print_json(const gp_result *r, const char *model, FILE *f)
+/* a number, or null for NaN and inf (not JSON) */
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.6g", v);
+    else fprintf(f, "null");
+}
+
+/* a string with JSON's escapes */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* One galaxy's result as JSON: the magnitudes it was given and where they came
+ * from, the input checks, the quantities, BPT and the derived line diagnostics. */
+static void print_json(const gp_result *r, const char *model, const float mag[5], const char *source, FILE *f)
 {
     const gp_summary *s = &r->summary;
-    fprintf(f, "{\"id\": %llu, \"model\": \"%s\", \"nsamples\": %d, \"flags\": %u, ",
-            (unsigned long long)r->id, model, r->nsamples, r->flags);
+    fprintf(f, "{\"id\": %llu, \"model\": ", (unsigned long long)r->id);
+    json_str(f, model);
+    fprintf(f, ", \"nsamples\": %d, \"flags\": %u, \"magnitudes\": {\"ugriz\": [", r->nsamples, r->flags);
+    for (int b = 0; b < 5; b++) { if (b) fprintf(f, ", "); json_num(f, mag[b]); }
+    fprintf(f, "], \"source\": ");
+    json_str(f, source);
+    fprintf(f, "}, ");
     /* (NaN and inf are not JSON: null) */
     double ld[4] = { r->latent_d2, r->latent_d2_limit, r->phot_d2, r->phot_d2_limit };
     static const char *const ldn[4] = { "latent_d2", "latent_d2_limit", "phot_d2", "phot_d2_limit" };
@@ -114,6 +141,20 @@ static void print_json(const gp_result *r, const char *model, FILE *f)
     fprintf(f, "}, \"p_detect\": %.6g, \"bpt\": {\"class\": \"%s\", \"n\": %d", s->p_detect,
             gp_bpt_class_name(s->bpt_class), s->bpt_n);
     for (int c = 0; c < GP_NBPT; c++) fprintf(f, ", \"p_%s\": %.6g", c == 0 ? "sf" : c == 1 ? "composite" : c == 2 ? "seyfert" : "liner", s->p_bpt[c]);
+    const struct { const char *name; const gp_stat *st; } d[] = {
+        { "sfr_halpha", &s->sfr_halpha }, { "balmer_decrement", &s->balmer_decrement }, { "a_v", &s->a_v },
+        { "oh_n2", &s->oh_n2 }, { "oh_o3n2", &s->oh_o3n2 }, { "log_n2ha", &s->log_n2 }, { "log_o3hb", &s->log_o3 },
+    };
+    fprintf(f, "}, \"derived\": {");
+    for (size_t k = 0; k < sizeof d / sizeof d[0]; k++) {
+        fprintf(f, "%s\"%s\": {\"median\": ", k ? ", " : "", d[k].name);
+        json_num(f, d[k].st->median);
+        fprintf(f, ", \"p16\": ");
+        json_num(f, d[k].st->p16);
+        fprintf(f, ", \"p84\": ");
+        json_num(f, d[k].st->p84);
+        fprintf(f, ", \"n\": %d}", d[k].st->n);
+    }
     fprintf(f, "}}\n");
 }
 
@@ -206,7 +247,7 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
     gp_infer_options io = { nsamples, seed, samples_out != NULL };
     gp_result r;
     if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
-    if (json) print_json(&r, gp_model_path(m), stdout);
+    if (json) print_json(&r, gp_model_path(m), g.mag, source, stdout);
     else {
         printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
                gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
@@ -266,7 +307,7 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
     gp_infer_options io = { nsamples, seed, samples_out != NULL };
     gp_result r;
     if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
-    if (json) print_json(&r, gp_model_path(m), stdout);
+    if (json) print_json(&r, gp_model_path(m), g.mag, "catalogue (training shard), extinction-corrected", stdout);
     else {
         printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
                gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
@@ -303,6 +344,7 @@ typedef struct batch_source {
     int  (*row)(void *ctx, long r, gp_galaxy *g, char *why, size_t size);
     int  (*read_images)(void *ctx, const long *rows, int n, float *pix, gp_error *err);
     void *ctx;
+    const char *phot_note;        /* recorded as PHOTNOTE in the table (NULL: none) */
 } batch_source;
 
 static int shard_row(void *ctx, long r, gp_galaxy *g, char *why, size_t size)
@@ -353,7 +395,11 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
         goto out;
     }
     if (!g || !res || !rows) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
-    if (gp_results_writer_open(output, gp_model_path(m), keep, &w, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    if (gp_results_writer_open(output, gp_model_path(m), keep, &w, &err) ||
+        (src->phot_note && gp_results_writer_set_key(w, "PHOTNOTE", src->phot_note, "the input magnitudes", &err))) {
+        fprintf(stderr, "galpost infer: %s\n", err.msg);
+        goto out;
+    }
     gp_cli_signals saved;
     gp_cli_interrupts_catch(&saved);
     int tty = gp_cli_is_terminal();
@@ -439,7 +485,7 @@ static int infer_shards(gp_model *m, const char **shards, int n, const char *out
 {
     gp_dataset *d;
     if (open_dataset(m, shards, n, &d)) return 1;
-    batch_source src = { d->n, d->has_images, shard_row, shard_images, d };
+    batch_source src = { d->n, d->has_images, shard_row, shard_images, d, NULL };
     int rc = infer_batch(m, &src, output, nsamples, seed, keep, batch);
     gp_dataset_close(d);
     return rc;
@@ -461,7 +507,9 @@ static int infer_catalog(gp_model *m, const char *path, const char *output, int 
     if (!gp_catalog_has_extinction(c))
         fprintf(stderr, "galpost infer: %s has no extinction columns: its magnitudes are used as they are "
                 "(the model expects them corrected for Galactic extinction)\n", path);
-    batch_source src = { (long)gp_catalog_size(c), 0, catalog_galaxy, NULL, c };
+    batch_source src = { (long)gp_catalog_size(c), 0, catalog_galaxy, NULL, c,
+                         gp_catalog_has_extinction(c) ? NULL
+                                                      : "NOT corrected for Galactic extinction: the catalogue has no extinction columns" };
     int rc = infer_batch(m, &src, output, nsamples, seed, keep, batch);
     gp_catalog_close(c);
     return rc;
@@ -666,12 +714,12 @@ int gp_cli_infer(int argc, char **argv)
     /* unusable inputs (a non-finite pixel): name the file they came from */
     if (st) { fprintf(stderr, "galpost infer: %s%s%s\n", st == GP_ERR_DATA ? cutout : "", st == GP_ERR_DATA ? ": " : "", err.msg); rc = 1; }
     else {
-        if (json) print_json(&r, gp_model_path(m), stdout);
+        if (json) print_json(&r, gp_model_path(m), g.mag, have_mags ? "command line" : "cutout keywords", stdout);
         else {
             printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
                    gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
-            printf("input: %s, magnitudes u g r i z = %.3f %.3f %.3f %.3f %.3f (command line%s)\n", cutout,
-                   mags[0], mags[1], mags[2], mags[3], mags[4], have_mags ? "" : ": cutout keywords");
+            printf("input: %s, magnitudes u g r i z = %.3f %.3f %.3f %.3f %.3f (%s)\n", cutout,
+                   mags[0], mags[1], mags[2], mags[3], mags[4], have_mags ? "command line" : "cutout keywords");
             gp_summary_print(&r, stdout);
         }
         if (samples_out && write_samples(&r, samples_out)) rc = 1;

@@ -62,9 +62,10 @@ typedef struct gp_results_writer gp_results_writer;
  * The file is written under a temporary name next to `path` and renamed
  * into place only by gp_results_writer_close(), so an interrupted run never
  * leaves a file that looks complete.  HDU 1 ("SUMMARY") has one row per
- * galaxy: objID, status, flags, message, for each quantity NAME_median,
+ * galaxy: objID, status, flags, latent_d2, latent_d2_limit, phot_d2,
+ * phot_d2_limit, for each quantity NAME_median,
  * NAME_p16, NAME_p84, NAME_mean, NAME_std, then p_detect, the BPT class
- * probabilities, bpt_class and the derived line diagnostics.  With
+ * probabilities, bpt_class, the derived line diagnostics and message.  With
  * `nsamples_kept` > 0, HDU 2 ("SAMPLES") holds one row per galaxy with one
  * vector column of nsamples_kept values per quantity.
  *
@@ -79,6 +80,21 @@ typedef struct gp_results_writer gp_results_writer;
  */
 int gp_results_writer_open(const char *path, const char *model, int nsamples_kept,
                            gp_results_writer **out, gp_error *err);
+
+/*
+ * gp_results_writer_set_key() - record a string keyword in the SUMMARY
+ * header (e.g. how the input magnitudes were obtained).
+ *
+ * Given:
+ *   key, value, comment  const char*  FITS keyword (8 characters at most),
+ *                                     its value (long strings continue) and
+ *                                     comment.
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG for a NULL writer or a bad key; GP_ERR_FITS naming
+ *   the path.
+ */
+int gp_results_writer_set_key(gp_results_writer *w, const char *key, const char *value,
+                              const char *comment, gp_error *err);
 
 /* Append n results (samples are stored only when kept and present). */
 int gp_results_writer_append(gp_results_writer *w, const gp_result *res,
