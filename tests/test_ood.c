@@ -171,6 +171,28 @@ static void test_latent_vector(void **state)
 }
 
 /* the random image model of path `src` with a check [mean, chol, limit] added, written to `dst` */
+/* A random check of D values (mean, lower-triangular factor with a positive
+ * diagonal; limit and rows left to the caller) and the explicit inverse of
+ * its covariance L L^T in inv [D x D], the reference for its distances. */
+static void random_check(int D, gp_ood *o, double *inv)
+{
+    memset(o, 0, sizeof *o);
+    o->dim = D;
+    o->mean = malloc(sizeof(double) * D);
+    o->chol = malloc(sizeof(double) * D * (D + 1) / 2);
+    for (int i = 0; i < D; i++) o->mean[i] = 0.3 * gp_test_normal();
+    for (int i = 0, k = 0; i < D; i++)
+        for (int j = 0; j <= i; j++, k++) o->chol[k] = j == i ? 0.5 + gp_test_uniform() : 0.2 * gp_test_normal();
+    o->quantile = 0.999;
+    o->rows = 1000;
+    double *cov = calloc((size_t)D * D, sizeof(double));
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++)
+            for (int k = 0; k <= (i < j ? i : j); k++) cov[i * D + j] += o->chol[i * (i + 1) / 2 + k] * o->chol[j * (j + 1) / 2 + k];
+    invert(cov, D, inv);
+    free(cov);
+}
+
 static void add_check(const char *src, const char *dst, const gp_ood *o)
 {
     gp_error err;
@@ -299,23 +321,11 @@ static void test_infer_flags(void **state)
     }
     gp_result_free(r0, NG);
     gp_model_close(m);
-    /* a random check: mean, lower-triangular factor with a positive diagonal */
-    gp_ood o = { 0 };
-    o.dim = D;
-    o.mean = malloc(sizeof(double) * D);
-    o.chol = malloc(sizeof(double) * D * (D + 1) / 2);
-    for (int i = 0; i < D; i++) o.mean[i] = 0.3 * gp_test_normal();
-    for (int i = 0, k = 0; i < D; i++)
-        for (int j = 0; j <= i; j++, k++) o.chol[k] = j == i ? 0.5 + gp_test_uniform() : 0.2 * gp_test_normal();
-    o.quantile = 0.999;
-    o.rows = 1000;
+    /* a random check; reference distances from the explicit inverse of L L^T */
+    gp_ood o;
+    double *inv = malloc(sizeof(double) * D * D), want[NG];
+    random_check(D, &o, inv);
     o.d2_limit = 1e300;
-    /* reference distances: the explicit inverse of L L^T */
-    double *cov = calloc((size_t)D * D, sizeof(double)), *inv = malloc(sizeof(double) * D * D), want[NG];
-    for (int i = 0; i < D; i++)
-        for (int j = 0; j < D; j++)
-            for (int k = 0; k <= (i < j ? i : j); k++) cov[i * D + j] += o.chol[i * (i + 1) / 2 + k] * o.chol[j * (j + 1) / 2 + k];
-    invert(cov, D, inv);
     for (int g = 0; g < NG; g++) {
         double v[64], sg[32];
         for (int j = 0; j < L; j++) { v[j] = mu[g * L + j]; sg[j] = exp(0.5 * lv[g * L + j]); v[L + j] = log(sg[j]); }
@@ -373,7 +383,7 @@ static void test_infer_flags(void **state)
     gp_result_free(r, NG);
     gp_model_close(m);
     gp_ood_free(&o);
-    free(cov); free(inv); free(x); free(scr); free(mu); free(lv); free(cut);
+    free(inv); free(x); free(scr); free(mu); free(lv); free(cut);
     unlink(src); unlink(dst); unlink(phot);
 }
 
@@ -417,20 +427,9 @@ static void test_infer_phot_check(void **state)
     }
     gp_model_close(m);
 
-    gp_ood o = { 0 };
-    o.dim = D;
-    o.mean = malloc(sizeof(double) * D);
-    o.chol = malloc(sizeof(double) * D * (D + 1) / 2);
-    for (int i = 0; i < D; i++) o.mean[i] = 0.3 * gp_test_normal();
-    for (int i = 0, k = 0; i < D; i++)
-        for (int j = 0; j <= i; j++, k++) o.chol[k] = j == i ? 0.5 + gp_test_uniform() : 0.2 * gp_test_normal();
-    o.quantile = 0.999;
-    o.rows = 1000;
-    double *cov = calloc((size_t)D * D, sizeof(double)), *inv = malloc(sizeof(double) * D * D), want[NG];
-    for (int i = 0; i < D; i++)
-        for (int j = 0; j < D; j++)
-            for (int k = 0; k <= (i < j ? i : j); k++) cov[i * D + j] += o.chol[i * (i + 1) / 2 + k] * o.chol[j * (j + 1) / 2 + k];
-    invert(cov, D, inv);
+    gp_ood o;
+    double *inv = malloc(sizeof(double) * D * D), want[NG];
+    random_check(D, &o, inv);
     for (int g = 0; g < NG; g++) {
         const float *mg = gal[g].mag;
         /* u-g, g-r, r-i, i-z (inputs 0-3) and r (input 6) */
@@ -477,7 +476,7 @@ static void test_infer_phot_check(void **state)
     assert_null(m);
     assert_non_null(strstr(err.msg, "ood.phot"));
     gp_ood_free(&o);
-    free(cov); free(inv); free(cut);
+    free(inv); free(cut);
     unlink(src); unlink(dst);
 }
 

@@ -765,6 +765,27 @@ static int copy_encoder(run_ctx *c, const char *path, double soft[3], double off
     return st;
 }
 
+/* Fit a training-set likeness check (gp_ood.h) on n rows of dim values and
+ * store it under `prefix`.  Optional: a check that cannot be fitted (too
+ * few rows, a degenerate covariance, too many values) leaves the model
+ * without it and the log says why; only writing it can fail the run. */
+static int store_check(const gp_train_opts *o, const double *xs, long n, int dim, const char *prefix,
+                       const char *what, const char *of, gp_weights_writer *wr, gp_error *err)
+{
+    gp_ood ood;
+    gp_error oerr;
+    gp_error_clear(&oerr);
+    if (gp_ood_fit(xs, n, dim, 0.999, &ood, &oerr) != GP_OK) {
+        logf_(o, "%s (%s) not stored in %s: %s", what, prefix, o->out, oerr.msg);
+        return GP_OK;
+    }
+    logf_(o, "%s: %s of %ld training galaxies, squared Mahalanobis distance limit %.1f (99.9%%)", what, of, n,
+          ood.d2_limit);
+    int st = gp_ood_write(&ood, prefix, wr, err);
+    gp_ood_free(&ood);
+    return st;
+}
+
 int gp_train_run(const gp_train_opts *o, gp_error *err)
 {
     run_ctx c;
@@ -1039,26 +1060,12 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
             const int L = o->arch.latent;
             long n = fd[0].n;
             double *xs = malloc(sizeof(double) * (size_t)(n ? n : 1) * 2 * L);
-            gp_ood ood;
             if (!xs) st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the latent check's rows");
             for (long j = 0; !st && j < n; j++) {
                 const float *x = fd[0].X + (size_t)j * tin;
                 gp_ood_latent_vector(x, x + L, L, xs + (size_t)j * 2 * L);
             }
-            if (!st) {
-                /* optional: a model the check cannot be fitted for (a latent over 512, too
-                 * few rows, a degenerate covariance) is written without it */
-                gp_error oerr;
-                gp_error_clear(&oerr);
-                if (gp_ood_fit(xs, n, 2 * L, 0.999, &ood, &oerr) == GP_OK) {
-                    logf_(o, "latent check: [mu, ln sigma] of %ld training galaxies, squared Mahalanobis distance limit %.1f (99.9%%)",
-                          n, ood.d2_limit);
-                    st = gp_ood_write(&ood, "ood.latent", wr, err);
-                    gp_ood_free(&ood);
-                } else {
-                    logf_(o, "latent check (ood.latent) not stored in %s: %s", o->out, oerr.msg);
-                }
-            }
+            if (!st) st = store_check(o, xs, n, 2 * L, "ood.latent", "latent check", "[mu, ln sigma]", wr, err);
             free(xs);
         }
         /* the same check of the photometry (gp_net_phot_check_vector), for both
@@ -1072,19 +1079,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
             if (!xs) st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the photometry check's rows");
             for (long j = 0; !st && j < n; j++)
                 gp_phot_check_vector(fm, fs, d->mag + rows[1][j] * 5, xs + (size_t)j * GP_PHOT_OOD_DIM);
-            if (!st) {
-                gp_ood ood;
-                gp_error oerr;
-                gp_error_clear(&oerr);
-                if (gp_ood_fit(xs, n, GP_PHOT_OOD_DIM, 0.999, &ood, &oerr) == GP_OK) {
-                    logf_(o, "photometry check: colours and r of %ld training galaxies, squared Mahalanobis distance limit %.1f (99.9%%)",
-                          n, ood.d2_limit);
-                    st = gp_ood_write(&ood, "ood.phot", wr, err);
-                    gp_ood_free(&ood);
-                } else {
-                    logf_(o, "photometry check (ood.phot) not stored in %s: %s", o->out, oerr.msg);
-                }
-            }
+            if (!st) st = store_check(o, xs, n, GP_PHOT_OOD_DIM, "ood.phot", "photometry check", "colours and r", wr, err);
             free(xs);
         }
         if (!st) st = gp_tparams_write(&c.ps, wr, 0, err);
