@@ -756,6 +756,16 @@ static void *summaries_background(void *arg)
     return NULL;
 }
 
+/* A galaxy that failed after the input checks (pixels the device flagged,
+ * a failed summary, a failed batch) is not judged: the photometry verdicts
+ * that check_range gave it are withdrawn, as for one that failed them. */
+static void unjudge(gp_result *r)
+{
+    r->flags &= ~(GP_FLAG_PHOT_CLIPPED | GP_FLAG_PHOT_UNLIKE | GP_FLAG_IMAGE_UNLIKE);
+    r->phot_d2 = r->phot_d2_limit = NAN;
+    r->latent_d2 = r->latent_d2_limit = NAN;
+}
+
 /* Wait for a chunk's summaries and hand its samples over (kept when asked
  * for and the galaxy succeeded, freed otherwise). */
 static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int keep, int *first_bad,
@@ -782,6 +792,7 @@ static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int ke
             r->latent_d2_limit = c->ood_limit;
             if (!(c->ld2[g] <= c->ood_limit)) r->flags |= GP_FLAG_IMAGE_UNLIKE;
         }
+        if (r->status) unjudge(r);
         if (r->status && *first_bad == GP_OK) *first_bad = GP_FAIL(err, r->status, "%s", r->message);
         if (keep && r->status == GP_OK) r->samples = c->samples[g];
         else free(c->samples[g]);
@@ -810,6 +821,7 @@ static int chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu, in
 static void fail_from(gp_result *res, const int *good, size_t c0, size_t ngood, int st, const gp_error *err)
 {
     for (size_t i = c0; i < ngood; i++) {
+        unjudge(&res[good[i]]);
         res[good[i]].status = st;
         snprintf(res[good[i]].message, sizeof res[good[i]].message, "inference failed: %.200s",
                  err ? err->msg : gp_status_string(st));

@@ -206,33 +206,42 @@ int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *e
         const float *s = samples + (size_t)i * GP_NQ;
         double ha = pow(10.0, s[GP_Q_HALPHA]) - 1, hb = pow(10.0, s[GP_Q_HBETA]) - 1;
         double nii = pow(10.0, s[GP_Q_NII6584]) - 1, oiii = pow(10.0, s[GP_Q_OIII5007]) - 1;
-        /* a sample whose flux overflows (a flow far outside its training range,
-         * log10(1 + F) in the hundreds) defines no diagnostic: inf / inf would
-         * turn the percentiles into NaN */
+        /* a sample far outside the training range (log10(1 + F) in the
+         * hundreds, as a flow extrapolating gives) can overflow a flux, a ratio
+         * or the dust correction: such a value defines no diagnostic, since
+         * inf - inf would turn the percentiles into NaN */
         if (!isfinite(ha)) ha = NAN;
         if (!isfinite(hb)) hb = NAN;
         if (!isfinite(nii)) nii = NAN;
         if (!isfinite(oiii)) oiii = NAN;
         double ebv = 0;
         if (ha > 0 && hb > 0) {
-            double d = ha / hb;
-            dec[ndec++] = d;
-            ebv = 1.966 * log10(d / 2.86);
-            if (ebv < 0) ebv = 0;
-            av[ndec - 1] = 4.05 * ebv;
+            double d = ha / hb, e = 1.966 * log10(d / 2.86);
+            if (e < 0) e = 0;
+            if (isfinite(d) && isfinite(4.05 * e)) {
+                ebv = e;
+                dec[ndec] = d;
+                av[ndec++] = 4.05 * e;
+            }
         }
         if (ha > 0 && s[GP_Q_Z] > 0) {
             double dl_cm = gp_cosmo_lumdist_mpc(s[GP_Q_Z]) * 3.0857e24;
             double L = 4 * M_PI * dl_cm * dl_cm * ha * 1e-17 * pow(10.0, 0.4 * 3.326 * ebv);
-            sfr[nsfr++] = log10(L) - 41.27;
+            double lsfr = log10(L) - 41.27;
+            if (isfinite(lsfr)) sfr[nsfr++] = lsfr;
         }
         double x = NAN, y = NAN;
         if (ha > 0 && nii > 0) {
             x = log10(nii / ha);
-            ln2[nx++] = x;
-            if (x > -2.5 && x < -0.3) n2oh[nn2++] = 8.90 + 0.57 * x;
+            if (isfinite(x)) {
+                ln2[nx++] = x;
+                if (x > -2.5 && x < -0.3) n2oh[nn2++] = 8.90 + 0.57 * x;
+            }
         }
-        if (hb > 0 && oiii > 0) { y = log10(oiii / hb); lo3[ny++] = y; }
+        if (hb > 0 && oiii > 0) {
+            y = log10(oiii / hb);
+            if (isfinite(y)) lo3[ny++] = y;
+        }
         if (isfinite(x) && isfinite(y)) {
             counts[gp_bpt_classify(x, y)]++;
             nbpt++;

@@ -291,8 +291,10 @@ static void test_summary_lines(void **state)
             x[GP_Q_Z] = (float)(0.3 * gp_test_uniform() - 0.02);   /* a few z <= 0 */
             for (int l = 0; l < GP_NLINE; l++) {
                 double u = gp_test_uniform();
-                /* 3%: a flux that overflows a double (10^400), as a flow far out gives */
-                x[GP_Q_HALPHA + l] = u < 0.15 ? 0.0f : u < 0.18 ? 400.0f : (float)(2.5 * gp_test_uniform());
+                /* 3%: a flux that overflows a double (10^400), 3% one whose dust
+                 * correction or luminosity does (10^150-10^300), as flows far out give */
+                x[GP_Q_HALPHA + l] = u < 0.15 ? 0.0f : u < 0.18 ? 400.0f
+                                   : u < 0.21 ? (float)(150 + 150 * gp_test_uniform()) : (float)(2.5 * gp_test_uniform());
             }
         }
         gp_summary s = { 0 };
@@ -307,22 +309,27 @@ static void test_summary_lines(void **state)
             if (x[GP_Q_HBETA] > 300) hb = -1;
             if (x[GP_Q_NII6584] > 300) nii = -1;
             if (x[GP_Q_OIII5007] > 300) oiii = -1;
+            /* (a value that overflows is no value: skipped) */
             if (ha > 0 && hb > 0) {
-                dec[ndec] = ha / hb;
-                ebv = 1.966 * log10(ha / hb / 2.86);
-                if (ebv < 0) ebv = 0;
-                av[ndec++] = 4.05 * ebv;
+                double e = 1.966 * log10(ha / hb / 2.86);
+                if (e < 0) e = 0;
+                if (isfinite(ha / hb) && isfinite(4.05 * e)) {
+                    ebv = e;
+                    dec[ndec] = ha / hb;
+                    av[ndec++] = 4.05 * e;
+                }
             }
             if (ha > 0 && x[GP_Q_Z] > 0) {
                 double dl = gp_cosmo_lumdist_mpc(x[GP_Q_Z]) * 3.0857e24;
-                sfr[nsfr++] = log10(4 * M_PI * dl * dl * ha * 1e-17 * pow(10.0, 0.4 * 3.326 * ebv)) - 41.27;
+                double v = log10(4 * M_PI * dl * dl * ha * 1e-17 * pow(10.0, 0.4 * 3.326 * ebv)) - 41.27;
+                if (isfinite(v)) sfr[nsfr++] = v;
             }
             double bx = NAN, by = NAN;
-            if (ha > 0 && nii > 0) {
+            if (ha > 0 && nii > 0 && isfinite(log10(nii / ha))) {
                 bx = ln2[nx++] = log10(nii / ha);
                 if (bx > -2.5 && bx < -0.3) n2[nn2++] = 8.90 + 0.57 * bx;
             }
-            if (hb > 0 && oiii > 0) by = lo3[ny++] = log10(oiii / hb);
+            if (hb > 0 && oiii > 0 && isfinite(log10(oiii / hb))) by = lo3[ny++] = log10(oiii / hb);
             if (isfinite(bx) && isfinite(by)) {
                 counts[naive_bpt(bx, by)]++;
                 nbpt++;

@@ -271,7 +271,16 @@ static int setup(void **state)
     gp_ood o = { D, mean, chol, 1.0, 0.999, 100 };
     if (gp_test_add_latent_check(path_img, path_img, &o, &err)) { fprintf(stderr, "%s\n", err.msg); return -1; }
     cutouts = gp_test_galaxies(gal, NG);
-    return cutouts ? 0 : -1;
+    if (!cutouts) return -1;
+    /* a photometry check about the galaxies' mean colours and r (unit covariance;
+     * the tests set the limit), and colours spread so that distances differ */
+    for (int g = 0; g < NG; g++)
+        for (int b = 0; b < 5; b++) gal[g].mag[b] += (float)(0.2 * gp_test_normal());
+    double pmean[GP_PHOT_OOD_DIM] = { 0 }, pchol[GP_PHOT_OOD_DIM * (GP_PHOT_OOD_DIM + 1) / 2] = { 0 };
+    for (int i = 0; i < GP_PHOT_OOD_DIM; i++) pchol[i * (i + 1) / 2 + i] = 1.0;
+    gp_ood po = { GP_PHOT_OOD_DIM, pmean, pchol, 1.0, 0.999, 100 };
+    if (gp_test_add_check(path_img, path_img, "ood.phot", &po, &err)) { fprintf(stderr, "%s\n", err.msg); return -1; }
+    return 0;
 }
 
 static int teardown(void **state)
@@ -292,7 +301,7 @@ static void expect_same(const gp_result *a, const gp_result *b, int n, int ns, i
         if (memcmp(a[g].samples, b[g].samples, sizeof(float) * ns * GP_NQ) != 0)
             fail_msg("galaxy %d: samples differ from the CPU backend's", g);
         assert_true(a[g].summary.median[0] == b[g].summary.median[0]);
-        if (!(a[g].latent_d2 == b[g].latent_d2) || a[g].flags != b[g].flags)
+        if (!(a[g].latent_d2 == b[g].latent_d2) || !(a[g].phot_d2 == b[g].phot_d2) || a[g].flags != b[g].flags)
             fail_msg("galaxy %d: latent check %g (flags %u) against the CPU backend's %g (%u)", g, a[g].latent_d2,
                      a[g].flags, b[g].latent_d2, b[g].flags);
     }
@@ -318,22 +327,30 @@ static void test_pipeline_same_samples(void **state)
     for (int g = 0; g < NG; g++) gm[g].cutout = cut + (size_t)g * GP_CUTOUT_PIXELS;
     gp_infer_options io = { ns, 4242, 1 };
     gp_result rc[NG], rw[NG];
-    /* the limit: the median distance of a first run, so that about half are flagged */
-    double d2[NG];
+    /* the limits: the median distances of a first run, so that about half are flagged */
+    double d2[NG], pd2[NG];
     assert_int_equal(gp_infer(ref, gm, NG, &io, rc, &err), GP_ERR_DATA);
     int nd = 0;
-    for (int g = 0; g < NG; g++) if (g != bad) d2[nd++] = rc[g].latent_d2;
+    for (int g = 0; g < NG; g++) if (g != bad) { d2[nd] = rc[g].latent_d2; pd2[nd++] = rc[g].phot_d2; }
     for (int i = 1; i < nd; i++)
         for (int j = i; j > 0 && d2[j] < d2[j - 1]; j--) { double t = d2[j]; d2[j] = d2[j - 1]; d2[j - 1] = t; }
-    const double limit = d2[nd / 2];
+    for (int i = 1; i < nd; i++)
+        for (int j = i; j > 0 && pd2[j] < pd2[j - 1]; j--) { double t = pd2[j]; pd2[j] = pd2[j - 1]; pd2[j - 1] = t; }
+    const double limit = d2[nd / 2], plimit = pd2[nd / 2];
     assert_true(isfinite(limit) && limit > 0);
+    assert_true(isfinite(plimit) && plimit > 0);
     gp_result_free(rc, NG);
     ref->net.latent_ood.d2_limit = limit;
+    ref->net.phot_ood.d2_limit = plimit;
     assert_int_equal(gp_infer(ref, gm, NG, &io, rc, &err), GP_ERR_DATA);
     int flagged = 0;
     for (int g = 0; g < NG; g++) flagged += (rc[g].flags & GP_FLAG_IMAGE_UNLIKE) != 0;
     assert_true(flagged > NG / 4 && flagged < 3 * NG / 4);
     assert_false(rc[bad].flags & GP_FLAG_IMAGE_UNLIKE);   /* a failed galaxy is not judged */
+    int pflagged = 0;
+    for (int g = 0; g < NG; g++) pflagged += (rc[g].flags & GP_FLAG_PHOT_UNLIKE) != 0;
+    assert_true(pflagged > NG / 4 && pflagged < 3 * NG / 4);
+    assert_true(isnan(rc[bad].phot_d2) && !(rc[bad].flags & (GP_FLAG_PHOT_UNLIKE | GP_FLAG_PHOT_CLIPPED)));
     char want_err[1024];
     snprintf(want_err, sizeof want_err, "%s", err.msg);
     assert_int_equal(rc[bad].status, GP_ERR_DATA);
@@ -343,6 +360,7 @@ static void test_pipeline_same_samples(void **state)
     for (int t = 0; t < 4; t++) {
         gp_model *m = open_model(1, chunks[t & 1]);
         m->net.latent_ood.d2_limit = limit;
+        m->net.phot_ood.d2_limit = plimit;
         int pinned = t >= 2;
         float *pin = NULL;
         gp_galaxy gp[NG];
@@ -361,6 +379,10 @@ static void test_pipeline_same_samples(void **state)
         assert_int_equal(st, GP_ERR_DATA);
         assert_string_equal(err.msg, want_err);
         assert_string_equal(rw[bad].message, rc[bad].message);
+        /* the galaxy the device check failed is not judged either (its pixels
+         * failed after the photometry was looked at) */
+        assert_true(isnan(rw[bad].phot_d2) && isnan(rw[bad].phot_d2_limit));
+        assert_int_equal(rw[bad].flags, rc[bad].flags);
         expect_same(rw, rc, NG, ns, bad);
         assert_int_equal(W.violations, 0);
         assert_int_equal(nq, 0);                 /* every queued download delivered */

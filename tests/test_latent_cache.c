@@ -1,7 +1,8 @@
 /* test_latent_cache.c: the trainer's latent cache (engine/train/gp_latent_cache.c).
  *  - a cache written and read back with the same fingerprint gives the same
  *    floats, bit for bit, on fresh random latents;
- *  - the fingerprint changes with any one of: one objID, the order of two
+ *  - the fingerprint changes with any one of: one objID, one value read with
+ *    a row (the same objIDs in a mock of another seed), the order of two
  *    rows, one bit of one encoder weight, a tensor's name, one stretch value,
  *    the latent size; it does not change with the order the tensors are
  *    given in;
@@ -28,6 +29,7 @@ enum { N = 37, L = 5, NT = 3 };
 
 typedef struct fixture {
     uint64_t ids[N];
+    float rd[N * 3];
     float w0[12], w1[7], w2[3];
     gp_latent_tensor t[NT];
     float stretch[9];
@@ -36,6 +38,7 @@ typedef struct fixture {
 static void fixture_fill(fixture *f)
 {
     for (int i = 0; i < N; i++) f->ids[i] = (uint64_t)(gp_test_uniform() * 1e15) + 1;
+    gp_test_fill(f->rd, N * 3, 1.0);
     gp_test_fill(f->w0, 12, 1.0);
     gp_test_fill(f->w1, 7, 1.0);
     gp_test_fill(f->w2, 3, 1.0);
@@ -49,7 +52,7 @@ static uint64_t key_of(const fixture *f, int latent)
 {
     uint64_t k = 0;
     gp_error err;
-    assert_int_equal(gp_latent_cache_key(f->ids, N, f->t, NT, f->stretch, latent, &k, &err), GP_OK);
+    assert_int_equal(gp_latent_cache_key(f->ids, f->rd, 3, N, f->t, NT, f->stretch, latent, &k, &err), GP_OK);
     return k;
 }
 
@@ -67,6 +70,8 @@ static void test_key_sensitivity(void **state)
     assert_int_equal(key_of(&g, L), k0);
 
     g = f; g.ids[N / 2] ^= 1; assert_int_not_equal(key_of(&g, L), k0);
+    /* the same objIDs, another galaxy (a mock of another seed): one value read with a row */
+    g = f; g.rd[3 * 7 + 1] += 0.001f; assert_int_not_equal(key_of(&g, L), k0);
     g = f; g.ids[3] = f.ids[4]; g.ids[4] = f.ids[3]; assert_int_not_equal(key_of(&g, L), k0);
     g = f;
     uint32_t bits;
@@ -81,10 +86,11 @@ static void test_key_sensitivity(void **state)
     gp_error err;
     uint64_t k;
     g = f; g.t[1].name = g.t[0].name;
-    assert_int_equal(gp_latent_cache_key(g.ids, N, g.t, NT, g.stretch, L, &k, &err), GP_ERR_ARG);
+    assert_int_equal(gp_latent_cache_key(g.ids, g.rd, 3, N, g.t, NT, g.stretch, L, &k, &err), GP_ERR_ARG);
     assert_non_null(strstr(err.msg, "enc.conv0.w"));
-    assert_int_equal(gp_latent_cache_key(f.ids, -1, f.t, NT, f.stretch, L, &k, &err), GP_ERR_ARG);
-    assert_int_equal(gp_latent_cache_key(NULL, N, f.t, NT, f.stretch, L, &k, &err), GP_ERR_ARG);
+    assert_int_equal(gp_latent_cache_key(f.ids, f.rd, 3, -1, f.t, NT, f.stretch, L, &k, &err), GP_ERR_ARG);
+    assert_int_equal(gp_latent_cache_key(NULL, f.rd, 3, N, f.t, NT, f.stretch, L, &k, &err), GP_ERR_ARG);
+    assert_int_equal(gp_latent_cache_key(f.ids, NULL, 3, N, f.t, NT, f.stretch, L, &k, &err), GP_ERR_ARG);
 }
 
 static void test_round_trip_and_refusals(void **state)

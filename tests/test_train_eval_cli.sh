@@ -75,7 +75,7 @@ flow_stage() {  # OUT ENCODER CACHE [extra options]
     rm -rf "$T/$o.work"; mkdir "$T/$o.work" && cp "$c" "$T/$o.work/latents.f32" || fail "copy of $c"
     "$G" train -o "$T/$o.gpw" -w "$T/$o.work" --encoder-from "$e" --vae-count 48 --ensemble 1 --flow-epochs 1 \
         --patience 1 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 \
-        --flow-hidden 16 --couplings 2 "$@" "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
+        --flow-hidden 16 --couplings 2 "$@" "${SH:-$T/m}"/shard-*.fits >"$T/train.out" 2>&1 \
         || fail "train $o: $(tail -5 "$T/train.out")"
 }
 flow_stage j "$T/i.gpw" "$T/i.work/latents.f32"
@@ -88,6 +88,11 @@ grep -q "encoded $nflow galaxies" "$T/k.work/train.log" || fail "k did not encod
 flow_stage l "$T/i.gpw" "$T/i.work/latents.f32" --max-rows 300
 grep -q "latent cache $T/l.work/latents.f32 not used (made for $nflow rows of latent 8)" "$T/l.work/train.log" \
     || fail "fewer rows reused the cache: $(grep -i latent "$T/l.work/train.log")"
+# the same objIDs, other galaxies: a mock of another seed is not the cached sample
+"$G" mock shards -n 400 --shard-size 200 --seed 6 -o "$T/m6" 2>"$T/err" || fail "mock shards (seed 6): $(cat "$T/err")"
+SH="$T/m6" flow_stage q "$T/i.gpw" "$T/i.work/latents.f32"
+grep -q "latent cache $T/q.work/latents.f32 not used (made from other rows" "$T/q.work/train.log" \
+    || fail "a mock of another seed reused the cache: $(grep -i latent "$T/q.work/train.log")"
 
 # ---- evaluation ----
 # check_eval DIR MODEL: metrics.csv against figures recomputed from galaxies.csv,
@@ -239,6 +244,10 @@ done
 "$G" model random "$T/r.gpw" --small --photometry >/dev/null 2>&1 || fail "model random"
 "$G" eval -m "$T/r.gpw" -o "$T/x" "$T"/m/shard-*.fits >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'nothing to evaluate' "$T/err" || fail "untrained model: rc $rc, $(cat "$T/err")"
+# two outputs naming one file that does not exist yet (the log would be replaced by the weights)
+"$G" train -o "$T/y.gpw" --log "$T/./y.gpw" --photometry "$T"/m/shard-*.fits >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "name the same file\|is the same file" "$T/err" && [ ! -e "$T/y.gpw" ] \
+    || fail "-o and --log naming one new file: rc $rc, $(cat "$T/err")"
 "$G" train -o "$T/x.gpw" --flow-epochs 0 "$T"/m/shard-*.fits >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q 'flow-epochs' "$T/err" || fail "train --flow-epochs 0: rc $rc"
 [ -e "$T/x.gpw" ] && fail "a refused train left $T/x.gpw"

@@ -177,8 +177,14 @@ static int write_samples(const gp_result *r, const char *path)
         for (int q = 0; q < GP_NQ; q++) fprintf(f, "%s%.7g", q ? " " : "", r->samples[i * GP_NQ + q]);
         fprintf(f, "\n");
     }
-    int bad = ferror(f);
-    if (fclose(f) || bad) { fprintf(stderr, "galpost infer: error writing --samples-out %s: %s\n", path, strerror(errno)); return 1; }
+    errno = 0;
+    int bad = fflush(f) ? errno : ferror(f) ? EIO : 0;
+    if (fclose(f) && !bad) bad = errno ? errno : EIO;
+    if (bad) {
+        fprintf(stderr, "galpost infer: error writing --samples-out %s: %s\n", path, strerror(bad));
+        unlink(path);   /* (not a half-written file that looks complete) */
+        return 1;
+    }
     return 0;
 }
 

@@ -59,10 +59,27 @@ int gp_cli_is_terminal(void)
     return isatty(STDERR_FILENO);
 }
 
+/* The directory part of path into dir ("." when none) and its last part. */
+static const char *split_path(const char *path, char *dir, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) { snprintf(dir, n, "."); return path; }
+    if (slash == path) snprintf(dir, n, "/");
+    else snprintf(dir, n, "%.*s", (int)(slash - path), path);
+    return slash + 1;
+}
+
 int gp_cli_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
-    if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    if (!a || !b) return 0;
+    int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (ea != eb) return 0;   /* one exists, the other not: different files */
+    /* neither exists yet (two outputs): the same name in the same directory */
+    char da[4096], db[4096];
+    const char *na = split_path(a, da, sizeof da), *nb = split_path(b, db, sizeof db);
+    if (strcmp(na, nb) || stat(da, &sa) != 0 || stat(db, &sb) != 0) return 0;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 

@@ -54,7 +54,8 @@ int main(int argc, char **argv)
     errno = 0;
     int e = fflush(stdout) ? errno : 0;
     if (ferror(stdout) || e) {
-        fprintf(stderr, "galpost: cannot write to standard output: %s\n", strerror(e ? e : EIO));
+        /* (a sub-command that failed has said why already) */
+        if (!rc) fprintf(stderr, "galpost: cannot write to standard output: %s\n", e ? strerror(e) : "write error");
         if (!rc) rc = 1;
     }
     return rc;

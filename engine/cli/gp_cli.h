@@ -22,7 +22,9 @@ int gp_cli_parse_double(const char *s, double lo, double hi, double *out);
 int gp_cli_is_terminal(void);  /* stderr is a terminal: show progress */
 
 /* Output files.  gp_cli_same_file(): 1 when a and b both exist and are the
- * same file (same st_dev and st_ino, whatever the names).
+ * same file (same st_dev and st_ino, whatever the names), or when neither
+ * exists yet and they name the same entry of the same directory (two
+ * outputs).
  * gp_cli_output_clash(): prints "galpost CMD: ... refusing to overwrite an
  * input" naming both options and the file and returns 2 when output `out`
  * (option outopt) is input `in` (option inopt), else 0.

@@ -47,10 +47,13 @@ static int eval_latent_key(const gp_weights *w, const gp_net *net, const gp_data
     int nt = 0, st = GP_OK;
     long n = ntr + nva + nte;
     uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
-    if (!ids) return GP_FAIL(err, GP_ERR_NOMEM, "latent cache row list");
-    for (long i = 0; i < ntr; i++) ids[i] = d->id[tr[i]];
-    for (long i = 0; i < nva; i++) ids[ntr + i] = d->id[va[i]];
-    for (long i = 0; i < nte; i++) ids[ntr + nva + i] = d->id[te[i]];
+    float *rd = malloc(sizeof(float) * (size_t)(n ? n : 1) * GP_LATENT_ROWDATA);
+    if (!ids || !rd) { free(ids); free(rd); return GP_FAIL(err, GP_ERR_NOMEM, "latent cache row list"); }
+    for (long i = 0; i < n; i++) {
+        long r = i < ntr ? tr[i] : i < ntr + nva ? va[i - ntr] : te[i - ntr - nva];
+        ids[i] = d->id[r];
+        gp_latent_rowdata(d, r, rd + (size_t)i * GP_LATENT_ROWDATA);
+    }
     for (size_t i = 0; i < gp_weights_tensor_count(w) && !st; i++) {
         gp_tensor_info ti;
         if ((st = gp_weights_tensor_at(w, i, &ti, err))) break;
@@ -60,8 +63,9 @@ static int eval_latent_key(const gp_weights *w, const gp_net *net, const gp_data
     }
     float s9[9] = { net->soft[0], net->soft[1], net->soft[2], net->offset[0], net->offset[1], net->offset[2],
                     net->scale[0], net->scale[1], net->scale[2] };
-    if (!st) st = gp_latent_cache_key(ids, n, t, nt, s9, L, key, err);
+    if (!st) st = gp_latent_cache_key(ids, rd, GP_LATENT_ROWDATA, n, t, nt, s9, L, key, err);
     free(ids);
+    free(rd);
     return st;
 }
 
@@ -658,13 +662,15 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             long nall = ntr_all + nva_all + ntest_all;
             uint64_t key;
             char why[160];
+            /* (the cache only spares work: without memory for it, or without
+             * a fingerprint, encode) */
             cache = malloc(sizeof(float) * (size_t)(nall ? nall : 1) * 2 * L);
-            if (!cache) { st = GP_FAIL(err, GP_ERR_NOMEM, "latent cache of %ld rows", nall); goto done; }
-            if ((st = eval_latent_key(w, net, d, trainr, ntr_all, valr, nva_all, test, ntest_all, L, &key, err))) {
-                free(cache);
-                goto done;
-            }
-            if (!gp_latent_cache_read(o->latents, nall, L, key, cache, why, sizeof why)) {
+            gp_error kerr;
+            gp_error_clear(&kerr);
+            if (!cache) snprintf(why, sizeof why, "no memory for %ld rows", nall);
+            else if (eval_latent_key(w, net, d, trainr, ntr_all, valr, nva_all, test, ntest_all, L, &key, &kerr))
+                snprintf(why, sizeof why, "%.150s", kerr.msg);
+            if (!cache || kerr.status != GP_OK || !gp_latent_cache_read(o->latents, nall, L, key, cache, why, sizeof why)) {
                 fprintf(stderr, "galpost eval: latent cache %s not used (%s); encoding instead\n", o->latents, why);
                 if (logf) fprintf(logf, "latent cache %s not used (%s); encoding instead\n", o->latents, why);
                 free(cache);

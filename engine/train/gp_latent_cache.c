@@ -26,11 +26,14 @@ static int by_name(const void *a, const void *b)
     return strcmp((*(const gp_latent_tensor *const *)a)->name, (*(const gp_latent_tensor *const *)b)->name);
 }
 
-int gp_latent_cache_key(const uint64_t *ids, long n, const gp_latent_tensor *enc, int nenc,
+int gp_latent_cache_key(const uint64_t *ids, const float *rowdata, int rowlen, long n,
+                        const gp_latent_tensor *enc, int nenc,
                         const float stretch[9], int latent, uint64_t *key, gp_error *err)
 {
-    if (!key || !stretch || n < 0 || (n > 0 && !ids) || nenc < 0 || nenc > MAX_TENSORS || (nenc > 0 && !enc))
-        return GP_FAIL(err, GP_ERR_ARG, "gp_latent_cache_key: bad arguments (n %ld, %d tensors)", n, nenc);
+    if (!key || !stretch || n < 0 || (n > 0 && !ids) || rowlen < 0 || rowlen > 64 || (n > 0 && rowlen > 0 && !rowdata) ||
+        nenc < 0 || nenc > MAX_TENSORS || (nenc > 0 && !enc))
+        return GP_FAIL(err, GP_ERR_ARG, "gp_latent_cache_key: bad arguments (n %ld, %d values per row, %d tensors)", n,
+                       rowlen, nenc);
     const gp_latent_tensor *s[MAX_TENSORS];
     for (int i = 0; i < nenc; i++) {
         if (!enc[i].name || (enc[i].n && !enc[i].data))
@@ -39,9 +42,10 @@ int gp_latent_cache_key(const uint64_t *ids, long n, const gp_latent_tensor *enc
     }
     qsort(s, (size_t)nenc, sizeof s[0], by_name);
     uint64_t h = 0xCBF29CE484222325ull;
-    int64_t hdr[3] = { n, latent, nenc };
+    int64_t hdr[4] = { n, latent, nenc, rowlen };
     h = fnv1a(h, hdr, sizeof hdr);
     h = fnv1a(h, ids, sizeof(uint64_t) * (size_t)n);
+    if (rowlen > 0) h = fnv1a(h, rowdata, sizeof(float) * (size_t)n * (size_t)rowlen);
     for (int i = 0; i < nenc; i++) {
         if (i > 0 && !strcmp(s[i]->name, s[i - 1]->name))
             return GP_FAIL(err, GP_ERR_ARG, "gp_latent_cache_key: tensor %s given twice", s[i]->name);

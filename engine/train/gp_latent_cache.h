@@ -8,7 +8,11 @@
  * only valid for the rows it was made from, in the same order, and for the
  * same encoder and band stretch; the file therefore carries a fingerprint of
  * all three, and a reader uses it only when the fingerprint it computes
- * itself is the same.  (Caches without one, written before 2026-11-27, are
+ * itself is the same.  The rows are identified by their objIDs and by
+ * values read with them (magnitudes, pixel noise): a mock regenerated with
+ * another seed has the same objIDs but not the same galaxies.  (Hashing the
+ * pixels themselves would cost the read the cache saves; a change of the
+ * renderer alone that leaves every catalogue value as it was is not seen.)  (Caches without one, written before 2026-11-27, are
  * never used: they were accepted on their row count alone.)
  *
  * File layout, native byte order (the cache never leaves the machine that
@@ -26,6 +30,16 @@
 #include <stdint.h>
 
 #include "galpost/gp_error.h"
+#include "gp_dataset.h"
+
+/* The values of row r that identify its galaxy besides the objID, for the
+ * fingerprint: the ugriz magnitudes and the g, r, i pixel noise. */
+#define GP_LATENT_ROWDATA 8
+static inline void gp_latent_rowdata(const gp_dataset *d, long r, float out[GP_LATENT_ROWDATA])
+{
+    for (int b = 0; b < 5; b++) out[b] = d->mag[r * 5 + b];
+    for (int b = 0; b < 3; b++) out[5 + b] = d->sigma_pix ? d->sigma_pix[r * 3 + b] : 0.0f;
+}
 
 /* One encoder tensor as the fingerprint sees it: its name ("enc.*") and
  * values in host memory. */
@@ -40,6 +54,10 @@ typedef struct gp_latent_tensor {
  *
  * Given:
  *   ids       const uint64_t*         objIDs of the cached rows, in cache order.
+ *   rowdata   const float*            rowlen values per row read with it (the
+ *                                     magnitudes and pixel noise), in the same
+ *                                     order; NULL when rowlen is 0.
+ *   rowlen    int                     Values per row (0-64).
  *   n         long                    Number of rows.
  *   enc       const gp_latent_tensor* The encoder's tensors, in any order
  *                                     (they are hashed sorted by name).
@@ -52,10 +70,11 @@ typedef struct gp_latent_tensor {
  *   key       uint64_t*               64-bit FNV-1a of all of the above.
  *
  * Function return value:
- *   int       GP_OK, or GP_ERR_ARG (NULL pointers, n < 0, nenc outside
- *             0-256, two tensors of the same name).
+ *   int       GP_OK, or GP_ERR_ARG (NULL pointers, n < 0, rowlen outside
+ *             0-64, nenc outside 0-256, two tensors of the same name).
  */
-int gp_latent_cache_key(const uint64_t *ids, long n, const gp_latent_tensor *enc, int nenc,
+int gp_latent_cache_key(const uint64_t *ids, const float *rowdata, int rowlen, long n,
+                        const gp_latent_tensor *enc, int nenc,
                         const float stretch[9], int latent, uint64_t *key, gp_error *err);
 
 /*

@@ -511,8 +511,9 @@ static int latent_key(run_ctx *c, gp_dataset *d, const long *rows, long n, const
     gp_latent_tensor t[256];
     int nt = 0, st = GP_OK;
     uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
-    if (!ids) return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the latent cache's row list");
-    for (long i = 0; i < n; i++) ids[i] = d->id[rows[i]];
+    float *rd = malloc(sizeof(float) * (size_t)(n ? n : 1) * GP_LATENT_ROWDATA);
+    if (!ids || !rd) { free(ids); free(rd); return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the latent cache's row list"); }
+    for (long i = 0; i < n; i++) { ids[i] = d->id[rows[i]]; gp_latent_rowdata(d, rows[i], rd + (size_t)i * GP_LATENT_ROWDATA); }
     for (int i = 0; i < c->ps.n && !st; i++) {
         gp_tparam *p = &c->ps.p[i];
         if (strncmp(p->name, "enc.", 4)) continue;
@@ -523,9 +524,10 @@ static int latent_key(run_ctx *c, gp_dataset *d, const long *rows, long n, const
         st = c->be->ops->download(c->be, h, p->w, sizeof(float) * p->n, err);
     }
     float s9[9] = { soft[0], soft[1], soft[2], off[0], off[1], off[2], scl[0], scl[1], scl[2] };
-    if (!st) st = gp_latent_cache_key(ids, n, t, nt, s9, latent, key, err);
+    if (!st) st = gp_latent_cache_key(ids, rd, GP_LATENT_ROWDATA, n, t, nt, s9, latent, key, err);
     for (int i = 0; i < nt; i++) free((void *)t[i].data);
     free(ids);
+    free(rd);
     return st;
 }
 
