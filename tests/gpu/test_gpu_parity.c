@@ -182,6 +182,11 @@ static int setup(void **state)
         free(mean);
         free(chol);
         if (st) { fprintf(stderr, "%s\n", E.msg); return -1; }
+        /* and a photometry check (unit covariance about 0, no limit) */
+        double pm[GP_PHOT_OOD_DIM] = { 0 }, pc[GP_PHOT_OOD_DIM * (GP_PHOT_OOD_DIM + 1) / 2] = { 0 };
+        for (int i = 0; i < GP_PHOT_OOD_DIM; i++) pc[i * (i + 1) / 2 + i] = 1.0;
+        gp_ood po = { GP_PHOT_OOD_DIM, pm, pc, 1e300, 0.999, 100 };
+        if (gp_test_add_check(model_path, model_path, "ood.phot", &po, &E)) { fprintf(stderr, "%s\n", E.msg); return -1; }
     }
     gp_model_options o = gp_model_options_default();
     o.backend = GP_BACKEND_CPU;
@@ -680,6 +685,13 @@ static void compare_results(const gp_result *rg, const gp_result *rc, int n, int
     if (with) {
         snprintf(what, sizeof what, "%s latent_d2", label);
         report(what, num / (den + 1e-30), 10 * limit);
+    }
+    /* the photometry check is computed on the host from the magnitudes alone:
+     * the same bits on both backends, for every galaxy that did not fail */
+    for (int g = 0; g < n; g++) {
+        if (rg[g].status || rc[g].status) continue;
+        if (!(rg[g].phot_d2 == rc[g].phot_d2 || (isnan(rg[g].phot_d2) && isnan(rc[g].phot_d2))))
+            fail_msg("%s galaxy %d: phot_d2 %.17g on the GPU, %.17g on the CPU", label, g, rg[g].phot_d2, rc[g].phot_d2);
     }
 }
 
