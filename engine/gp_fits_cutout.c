@@ -63,12 +63,14 @@ static int read_info(fitsfile *f, const char *path, gp_cutout_info *info, gp_err
     info->ra = info->dec = NAN;
     info->objid = 0;
     info->mag_bad = 0;
+    info->objid_bad = 0;
     double v;
     int k = 0;
     if (!fits_read_key(f, TDOUBLE, "RA", &v, NULL, &k)) info->ra = v;
     k = 0;
     if (!fits_read_key(f, TDOUBLE, "DEC", &v, NULL, &k)) info->dec = v;
     int st = read_objid(f, path, &info->objid, err);
+    if (st) { info->objid = 0; info->objid_bad = 1; }
     for (int b = 0; b < GP_NMAG; b++) {
         char key[16];
         snprintf(key, sizeof key, "MAG_%c", "UGRIZ"[b]);

@@ -52,9 +52,14 @@ static void test_cutout_round_trip(void **state)
         fits_update_key(g, TLONGLONG, "OBJID", &neg, NULL, &gst);
         fits_close_file(g, &gst);
         assert_int_equal(gst, 0);
+        memset(d, 0, sizeof(float) * GP_CUTOUT_PIXELS);
         assert_int_equal(gp_cutout_read_fits(path, d, &out, &err), GP_ERR_FORMAT);
         assert_non_null(strstr(err.msg, path));
         assert_non_null(strstr(err.msg, "OBJID"));
+        /* the OBJID alone: pixels and the other keywords still read, for a caller with its own id */
+        assert_true(out.objid_bad && out.objid == 0);
+        assert_true(fabs(out.mag[1] - in.mag[1]) < 1e-5);
+        assert_memory_equal(d, c, sizeof(float) * GP_CUTOUT_PIXELS);
         assert_int_equal(gp_cutout_read_fits(path, d, NULL, &err), GP_OK);   /* keywords not asked for */
     }
     unlink(path);

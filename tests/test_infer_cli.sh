@@ -176,6 +176,11 @@ for bad in "$(num OBJID -5)" "$(str OBJID -5)" "$(str OBJID 12x)" "$(num OBJID 1
     "$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/cbad.fits" --samples 50 >"$tmp/out" 2>"$tmp/err"; rc=$?
     [ $rc -eq 1 ] && grep -q "cbad.fits: keyword OBJID" "$tmp/err" && [ ! -s "$tmp/out" ] \
         || { cat "$tmp/err"; fail "bad OBJID card '$bad': exit $rc"; }
+    grep -q -- "--id" "$tmp/err" || fail "bad OBJID: the message does not point at --id"
+    # --id names the galaxy: the keyword does not matter then
+    "$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/cbad.fits" --id 42 --samples 50 --json >"$tmp/out" 2>"$tmp/err" \
+        || { cat "$tmp/err"; fail "bad OBJID card '$bad' with --id 42"; }
+    grep -q '^{"id": 42,' "$tmp/out" || fail "--id 42 over a bad OBJID: $(cut -c1-40 "$tmp/out")"
 done
 # a MAG keyword that is not a number is said to be one (not "no MAG_R keyword")
 mkcut "$tmp/cmag.fits" "$(num OBJID 7)" "$(num MAG_U 20.28)$(num MAG_G 17.98)$(str MAG_R abc)$(num MAG_I 16.28)$(num MAG_Z 15.95)"

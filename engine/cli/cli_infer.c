@@ -692,7 +692,13 @@ int gp_cli_infer(int argc, char **argv)
     float *pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
     if (!pix) { fprintf(stderr, "galpost infer: out of memory\n"); return 1; }
     gp_cutout_info info;
-    if (gp_cutout_read_fits(cutout, pix, &info, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); free(pix); return 1; }
+    memset(&info, 0, sizeof info);
+    if (gp_cutout_read_fits(cutout, pix, &info, &err) && !(info.objid_bad && id >= 0)) {
+        /* (a malformed OBJID does not matter when --id names the galaxy) */
+        fprintf(stderr, "galpost infer: %s%s\n", err.msg, info.objid_bad ? " (or give --id N)" : "");
+        free(pix);
+        return 1;
+    }
     if (!have_mags) {
         for (int b = 0; b < 5; b++) mags[b] = info.mag[b];
         for (int b = 0; b < 5; b++)

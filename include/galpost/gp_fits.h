@@ -23,6 +23,8 @@ typedef struct gp_cutout_info {
     float    mag[GP_NMAG];   /* MAG_U .. MAG_Z keywords, NAN when absent or bad */
     unsigned mag_bad;        /* read: bit b set when MAG_<band b> is present but
                                 not a finite number; ignored by the writer */
+    int      objid_bad;      /* read: OBJID is present but not an object ID
+                                (objid is then 0); ignored by the writer */
 } gp_cutout_info;
 
 /*
@@ -40,7 +42,8 @@ typedef struct gp_cutout_info {
  *   GP_OK; GP_ERR_FITS (cannot open or read; cfitsio's message and the
  *   path); GP_ERR_FORMAT (wrong dimensions, naming them; with info, an
  *   OBJID that is negative, not an integer or 2^64 or more, naming the
- *   file and the keyword).
+ *   file and the keyword: then alone out and info are still filled, with
+ *   info->objid_bad set, for a caller that has an ID of its own).
  */
 int gp_cutout_read_fits(const char *path, float *out, gp_cutout_info *info,
                         gp_error *err);
