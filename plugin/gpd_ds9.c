@@ -385,14 +385,23 @@ static int plot_bpt(gpd_daemon *d, gpd_job *job, gp_error *err)
     if (!job->ds9id[0]) gpd_ds9_identity(job);
     int reuse = exists && !strcmp(d->plot_target, job->ds9id) && d->plot_posteriors >= 0;
     if (reuse) {
-        if ((st = set_cmd(t, err, "plot current %s", ref))) return st;
-        for (int k = d->plot_posteriors - 1; k >= 0; k--)
-            if ((st = set_cmd(t, err, "plot current dataset %d", d->plot_dataset[k])) ||
-                (st = set_cmd(t, err, "plot delete dataset")))
-                return st;
-        d->plot_posteriors = 0;
-        if ((st = set_cmd(t, err, "plot title {%s}", title))) return st;
-    } else {
+        st = set_cmd(t, err, "plot current %s", ref);
+        for (int k = d->plot_posteriors - 1; k >= 0 && !st; k--)
+            if (!(st = set_cmd(t, err, "plot current dataset %d", d->plot_dataset[k])))
+                st = set_cmd(t, err, "plot delete dataset");
+        if (!st) st = set_cmd(t, err, "plot title {%s}", title);
+        if (st) {
+            /* the plot is not as it was left (a dataset deleted or the window
+             * changed by hand): build it afresh instead of failing this job
+             * and every later one */
+            gp_error_clear(err);
+            d->plot_target[0] = '\0';
+            reuse = 0;
+        } else {
+            d->plot_posteriors = 0;
+        }
+    }
+    if (!reuse) {
         if (exists && ((st = set_cmd(t, err, "plot current %s", ref)) || (st = set_cmd(t, err, "plot close"))))
             return st;
         d->plot_target[0] = '\0';

@@ -228,6 +228,24 @@ poll 10 status_shown || fail "no status in a DS9 text window: $(ds9_text_windows
 pass "status in a DS9 text window"
 ds9_close_text_windows $D
 
+# a posterior dataset deleted from the BPT plot by hand: the next request rebuilds the
+# plot instead of failing (it and every request after it, as it once did)
+xpaset -p $D regions delete all
+circle "$RA1" "$DEC1" 8
+contains "$(run_task $D "Infer selected")" "done #" "infer before the plot is changed by hand"
+xpaset -p $D plot current galpost_bpt
+ds=$(xpaget $D plot current dataset)
+contains "$(xpaget $D plot name)" "posterior" "the current dataset ($ds) is the posterior"
+xpaset -p $D plot delete dataset
+xpaset -p $D frame 2
+contains "$(run_task $D "Infer selected")" "done #" "request after a BPT dataset was deleted by hand"
+contains "$(run_task $D "Infer selected")" "done #" "and the request after it"
+xpaset -p $D plot current galpost_bpt
+xpaset -p $D plot current dataset 4
+contains "$(xpaget $D plot name)" "posterior" "the rebuilt plot has the posterior again"
+xpaset -p $D frame 2
+xpaset -p $D regions delete all
+
 # 7. bad input: a clear error in DS9's text window, galpostd keeps serving
 alive() { contains "$(xpaget galpost status)" "queue: 0 queued" "galpostd still serves ($1)"; }
 xpaset -p $D regions delete all
