@@ -26,8 +26,11 @@ void gpx_init(int timeout_s)
 {
     char v[32];
     snprintf(v, sizeof v, "%d", timeout_s > 0 ? timeout_s : 30);
-    setenv("XPA_SHORT_TIMEOUT", v, 0);
-    setenv("XPA_LONG_TIMEOUT", v, 0);
+    /* the daemon's own setting wins over an inherited environment (it is
+     * the documented limit; a shell's XPA_SHORT_TIMEOUT=15 made every
+     * request to an unresponsive DS9 wait 15 s whatever --timeout said) */
+    setenv("XPA_SHORT_TIMEOUT", v, 1);
+    setenv("XPA_LONG_TIMEOUT", v, 1);
 }
 
 static int send_cb(void *client_data, void *call_data, char *paramlist, char **buf, size_t *len)

@@ -7,6 +7,7 @@
  * -> publish (DS9).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "config.h"
 #include "galpost/gp_fits.h"
+#include "galpost/gp_weights.h"
 #include "gp_xpa.h"
 #include "gpd_daemon.h"
 
@@ -587,6 +589,17 @@ static int set_set(void *ctx, const char *cmd, const char *params, const char *b
         return fail(errmsg, n, "set: '%s' can only be changed when galpostd starts (configuration file or --%s)", key, key);
     gpd_config c = d->cfg;
     if (gpd_config_set(&c, key, value, errmsg, n)) return -1;
+    /* a model or catalogue that cannot be opened is refused here, with the
+     * settings left as they are: the reload would fail later, in the
+     * background, while `set` answered success and showed the bad value */
+    if (!strcmp(key, "model") && c.model[0]) {
+        gp_weights *w = NULL;
+        gp_error e;
+        if (gp_weights_open(c.model, &w, &e)) return fail(errmsg, n, "set model: %s", e.msg);
+        gp_weights_close(w);
+    }
+    if ((!strcmp(key, "catalog") || !strcmp(key, "catalogue")) && c.catalog[0] && access(c.catalog, R_OK) != 0)
+        return fail(errmsg, n, "set catalog: %s cannot be read: %s", c.catalog, strerror(errno));
     if (!strcmp(key, "log") && gpd_log_open(c.log, c.log_level))
         return fail(errmsg, n, "set log: cannot open %s", c.log);
     d->cfg = c;

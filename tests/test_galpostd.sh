@@ -81,11 +81,24 @@ contains "$st" "reload done" "SIGHUP reload"
 pass "SIGHUP re-read the configuration"
 grep -q "SIGHUP: configuration re-read" "$WORK/galpostd.log" || fail "no SIGHUP in the log"
 
-# a reload that fails keeps the old model
-xpaset -p galpost set model "$WORK/missing.gpw" || fail "set model"
+# a model that cannot be opened is refused by `set` itself, the setting unchanged
+before=$(xpaget galpost set model)
+out=$(xpaset -p galpost set model "$WORK/missing.gpw" 2>&1) && fail "set model to a missing file accepted"
+contains "$out" "set model: " "missing model refused"
+contains "$out" "missing.gpw" "the refusal names the file"
+[ "$(xpaget galpost set model)" = "$before" ] || fail "a refused model changed the setting: $(xpaget galpost set model)"
+printf 'not a weights file\n' >"$WORK/junk.gpw"
+out=$(xpaset -p galpost set model "$WORK/junk.gpw" 2>&1) && fail "set model to a junk file accepted"
+contains "$out" "junk.gpw" "junk model refused, naming it"
+out=$(xpaset -p galpost set catalog "$WORK/missing.csv" 2>&1) && fail "set catalog to a missing file accepted"
+contains "$out" "missing.csv cannot be read" "missing catalogue refused"
+# a reload that fails later (a readable file that is no catalogue) keeps the old model
+xpaset -p galpost set catalog "$WORK/junk.gpw" || fail "set catalog"
 st=$(wait_job reload)
 contains "$st" "keeping the previous model" "failed reload keeps the model"
 contains "$(xpaget galpost status)" "model: $WORK/model.gpw" "the old model is still in use"
+xpaset -p galpost set catalog none || fail "set catalog none"
+contains "$(wait_job reload)" "reload done" "reload after the catalogue is removed"
 
 # a second instance is refused while the first serves
 out=$("$B/galpostd" -f --model "$WORK/model.gpw" --log "$WORK/second.log" 2>&1) && fail "second instance started"
