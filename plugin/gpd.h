@@ -126,6 +126,9 @@ typedef struct gpd_shape {
  */
 int gpd_parse_regions(const char *wcs, const char *image, gpd_shape *out, int max);
 
+/* Regions of a frame counted (beyond max_galaxies they are reported, not inferred). */
+#define GPD_REGIONS_COUNTED 10000
+
 /* Split a whitespace-separated list of integers ("1 2 3 "). */
 int gpd_parse_int_list(const char *s, int *out, int max);
 

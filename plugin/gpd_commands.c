@@ -755,6 +755,12 @@ static void publish(gpd_daemon *d, gpd_job *j)
     if (nfail)
         snprintf(j->error, sizeof j->error, "%d of %d galaxies failed; the first: %s", nfail, j->nshape,
                  j->out[first_fail].message);
+    if (j->nskipped) {
+        size_t l = strlen(j->error);
+        snprintf(j->error + l, sizeof j->error - l, "%s%d%s region%s beyond max_galaxies (%d) not inferred",
+                 l ? "; " : "", j->nskipped, j->nskipped >= GPD_REGIONS_COUNTED - j->nshape ? " or more" : "",
+                 j->nskipped == 1 ? "" : "s", j->cfg.max_galaxies);
+    }
     job_finish(d, j, GPD_JOB_DONE);
 }
 

@@ -51,6 +51,7 @@ typedef struct gpd_job {
     gpd_config      cfg;          /* settings when submitted */
     /* gathered from DS9 (main thread) */
     int             nshape;
+    int             nskipped;     /* regions beyond max_galaxies, not inferred */
     gpd_shape      *shapes;
     int             nsrc;
     gpd_source     *src;

@@ -189,9 +189,14 @@ static int gather_positions(gpd_job *job, gp_error *err)
     if (st) return st;
     /* image positions for the overlay come from the frame's WCS (worker) */
     int sky = strstr(w, "\nicrs") != NULL || !strncmp(w, "icrs", 4);
-    job->shapes = calloc((size_t)max, sizeof *job->shapes);
+    /* room for every region a frame may reasonably hold, so that those beyond
+     * max_galaxies are counted and reported rather than dropped unseen */
+    int cap = max > GPD_REGIONS_COUNTED ? max : GPD_REGIONS_COUNTED;
+    job->shapes = calloc((size_t)cap, sizeof *job->shapes);
     if (!job->shapes) { free(w); return GP_FAIL(err, GP_ERR_NOMEM, "out of memory"); }
-    job->nshape = sky ? gpd_parse_regions(w, NULL, job->shapes, max) : 0;
+    int total = sky ? gpd_parse_regions(w, NULL, job->shapes, cap) : 0;
+    job->nshape = total < max ? total : max;
+    job->nskipped = total - job->nshape;
     int any = strchr(w, '(') != NULL;
     if (job->nshape == 0 && !any) {
         /* a frame without a celestial WCS lists no regions in wcs: the

@@ -246,6 +246,17 @@ contains "$(xpaget $D plot name)" "posterior" "the rebuilt plot has the posterio
 xpaset -p $D frame 2
 xpaset -p $D regions delete all
 
+# regions beyond max_galaxies are reported, not dropped unseen
+xpaset -p galpost set max_galaxies 2 || fail "set max_galaxies"
+circle "$RA1" "$DEC1" 8
+circle "$RA2" "$DEC2" 8
+circle "$RA1" "$(awk -v d="$DEC1" 'BEGIN { printf "%.6f", d + 0.002 }')" 8
+xpaset -p galpost infer all ds9 $D tag mx || fail "xpaset infer all"
+contains "$(wait_job mx)" "1 region beyond max_galaxies (2) not inferred" "regions beyond max_galaxies reported"
+xpaset -p galpost set max_galaxies 64 || fail "set max_galaxies back"
+xpaset -p $D frame 2
+xpaset -p $D regions delete all
+
 # 7. bad input: a clear error in DS9's text window, galpostd keeps serving
 alive() { contains "$(xpaget galpost status)" "queue: 0 queued" "galpostd still serves ($1)"; }
 xpaset -p $D regions delete all
