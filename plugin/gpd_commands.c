@@ -675,6 +675,10 @@ static void job_finish(gpd_daemon *d, gpd_job *j, gpd_job_state state)
         /* the observer clicked in DS9: tell them there (not when DS9 is gone) */
         if (j->kind != GPD_JOB_RELOAD && j->cfg.show_errors && j->status != GP_ERR_XPA)
             gpd_ds9_show_error(j->target, j->error);
+    } else if (j->kind == GPD_JOB_INFER && j->error[0] && j->cfg.show_errors) {
+        /* done, but some galaxies failed or were not inferred: their regions
+         * got no overlay, so say why in DS9 too */
+        gpd_ds9_show_error(j->target, j->error);
     }
     double total = (j->t_done - j->t_submit) * 1e3;
     if (j->kind == GPD_JOB_INFER && state == GPD_JOB_DONE) {

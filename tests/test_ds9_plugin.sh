@@ -253,6 +253,10 @@ circle "$RA2" "$DEC2" 8
 circle "$RA1" "$(awk -v d="$DEC1" 'BEGIN { printf "%.6f", d + 0.002 }')" 8
 xpaset -p galpost infer all ds9 $D tag mx || fail "xpaset infer all"
 contains "$(wait_job mx)" "1 region beyond max_galaxies (2) not inferred" "regions beyond max_galaxies reported"
+skipped_shown() { case "$(ds9_text_windows $D)" in *"galpost: "*"not inferred"*) return 0 ;; esac; return 1; }
+poll 10 skipped_shown || fail "the skipped region is not said in a DS9 text window: $(ds9_text_windows $D)"
+pass "a partly done request is explained in a DS9 text window"
+ds9_close_text_windows $D
 xpaset -p galpost set max_galaxies 64 || fail "set max_galaxies back"
 xpaset -p $D frame 2
 xpaset -p $D regions delete all
