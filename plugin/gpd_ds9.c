@@ -159,8 +159,21 @@ static int gather_positions(gpd_job *job, gp_error *err)
         return GP_OK;
     }
     if (job->args.where == GPD_WHERE_CROSSHAIR) {
-        char *w = NULL, *im = NULL;
-        int st = get_text(t, "crosshair wcs icrs degrees", &w, err);
+        char *w = NULL, *im = NULL, *mode = NULL;
+        /* DS9 keeps a crosshair position in every mode, but shows it only in
+         * crosshair mode: inferring at one the observer cannot see is a surprise */
+        int st = get_text(t, "mode", &mode, err);
+        if (st) return st;
+        mode[strcspn(mode, " \n")] = '\0';
+        if (strcmp(mode, "crosshair")) {
+            st = GP_FAIL(err, GP_ERR_NOTFOUND,
+                         "DS9 '%s' is in %s mode, so it shows no crosshair: choose Edit > Crosshair and click the galaxy "
+                         "(or use: infer selected | infer RA DEC)", t, mode[0] ? mode : "another");
+            free(mode);
+            return st;
+        }
+        free(mode);
+        st = get_text(t, "crosshair wcs icrs degrees", &w, err);
         if (st) return st;
         double ra, dec;
         if (sscanf(w, "%lf %lf", &ra, &dec) != 2 || !(dec >= -90 && dec <= 90)) {

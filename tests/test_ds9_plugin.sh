@@ -143,6 +143,9 @@ xpaset -p $D crosshair "$RA2" "$DEC2" wcs icrs
 contains "$(run_task $D "Infer at crosshair")" "done" "infer at crosshair"
 contains "$(xpaget galpost summary)" "RA $(printf '%.6f' "$RA2")" "crosshair position used"
 xpaset -p $D mode region
+# out of crosshair mode DS9 shows no crosshair: refused, not inferred at an invisible one
+contains "$(run_task $D "Infer at crosshair")" "is in region mode, so it shows no crosshair" "crosshair outside crosshair mode"
+ds9_close_text_windows $D
 if command -v xdotool >/dev/null 2>&1; then
     xpaset -p $D single
     xpaset -p $D frame 2
