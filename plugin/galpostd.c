@@ -169,7 +169,9 @@ static void reload_config(gpd_daemon *d)
 {
     gpd_config c;
     char msg[1024];
-    if (build_config(d, &c, 1, msg, sizeof msg)) {
+    /* (the default configuration file is optional here as at start-up: without
+     * it SIGHUP still reopens the log and reloads the model and catalogue) */
+    if (build_config(d, &c, d->config_required, msg, sizeof msg)) {
         gpd_log(GPD_LOG_ERROR, "SIGHUP: %s; keeping the current settings", msg);
         return;
     }
@@ -233,6 +235,7 @@ int main(int argc, char **argv)
         }
     }
     int file_required = d->config_path[0] != '\0';
+    d->config_required = file_required;
     if (!file_required) {
         const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
         if (x && *x) snprintf(d->config_path, sizeof d->config_path, "%s/galpost/galpostd.conf", x);

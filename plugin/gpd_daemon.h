@@ -77,6 +77,7 @@ typedef struct gpd_frame_cache gpd_frame_cache;
 typedef struct gpd_daemon {
     gpd_config   cfg;              /* live settings (main thread) */
     char         config_path[GPD_PATH_MAX];
+    int          config_required; /* named with -c: it must exist (the default one may not) */
     char       **overrides;        /* command-line KEY VALUE pairs, re-applied on reload */
     int          noverrides;
     char         tmpdir[GPD_PATH_MAX];

@@ -249,6 +249,13 @@ contains "$(xpaget $D plot name)" "posterior" "the rebuilt plot has the posterio
 xpaset -p $D frame 2
 xpaset -p $D regions delete all
 
+# SIGHUP without a configuration file (this daemon has none): the model is reloaded
+nre=$(grep -c "SIGHUP: configuration re-read" "$WORK/galpostd.log")
+kill -HUP "$GPD_PID"
+hup_done() { [ "$(grep -c "SIGHUP: configuration re-read" "$WORK/galpostd.log")" -gt "$nre" ]; }
+poll 10 hup_done || fail "SIGHUP without a configuration file: $(grep SIGHUP "$WORK/galpostd.log" | tail -2)"
+contains "$(wait_job reload)" "reload done" "SIGHUP without a configuration file reloads the model"
+
 # regions beyond max_galaxies are reported, not dropped unseen
 xpaset -p galpost set max_galaxies 2 || fail "set max_galaxies"
 circle "$RA1" "$DEC1" 8
