@@ -17,6 +17,10 @@ int gpd_parse_angle(const char *s, int hours, double *deg)
     char *end;
     errno = 0;
     if (!strchr(s, ':')) {
+        /* decimal degrees only: strtod would also take hexadecimal ("0x10" as 16),
+         * "inf" and "nan" */
+        for (const char *q = s; *q; q++)
+            if (!isdigit((unsigned char)*q) && !strchr("+-.eE", *q)) return -1;
         double v = strtod(s, &end);
         if (*end || errno || !isfinite(v)) return -1;
         *deg = v;
@@ -227,7 +231,8 @@ static int listing_shapes(const char *text, int sky, double *xs, double *ys, dou
         char *save = NULL;
         for (char *tok = strtok_r(line, ";", &save); tok && n < max; tok = strtok_r(NULL, ";", &save)) {
             while (isspace((unsigned char)*tok)) tok++;
-            if (*tok == '#' || !*tok) continue;
+            /* '-shape(...)' is an exclude region: the area to leave out, no galaxy */
+            if (*tok == '#' || *tok == '-' || !*tok) continue;
             double x, y, r;
             if (parse_shape(tok, sky, &x, &y, &r)) {
                 xs[n] = x; ys[n] = y; rs[n] = r;

@@ -60,7 +60,7 @@ static void test_parse_angle(void **state)
     assert_true(fabs(v - 45.25) < 1e-12);
     assert_int_equal(gpd_parse_angle("1e1", 0, &v), 0);
     assert_true(v == 10.0);
-    const char *bad[] = { "", "abc", "1:60:00", "1:2:3:4", "1:", "nan", "inf", "12 ", ":3" };
+    const char *bad[] = { "", "abc", "1:60:00", "1:2:3:4", "1:", "nan", "inf", "12 ", ":3", "0x10", "1e", "infinity" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (gpd_parse_angle(bad[i], 0, &v) == 0) fail_msg("'%s' accepted", bad[i]);
 }
@@ -78,10 +78,10 @@ static void test_parse_regions(void **state)
         "point(150.4,2.5) # point=circle\n"
         "# text(150.5,2.6) text={not a galaxy}\n"
         "circle(150.6,2.7,3\") # tag={galpost} tag={galpost-3}\n"
-        "-circle(150.7,2.8,0.001d); polygon(10,20,10.001,20,10.001,20.001,10,20.001)\n";
+        "-circle(150.7,2.8,0.001d); circle(150.8,2.9,0.001d); polygon(10,20,10.001,20,10.001,20.001,10,20.001)\n";
     const char *img =
         "image\ncircle(100,200,20.2)\nellipse(110,210,10,15,30)\nbox(120,220,75,25,0)\npoint(130,230)\n"
-        "# text(1,1) text={x}\ncircle(5,5,5) # tag={galpost}\ncircle(140,240,9); polygon(1,1,3,1,3,3,1,3)\n";
+        "# text(1,1) text={x}\ncircle(5,5,5) # tag={galpost}\n-circle(140,240,9); circle(150,250,9); polygon(1,1,3,1,3,3,1,3)\n";
     gpd_shape s[16];
     int n = gpd_parse_regions(wcs, img, s, 16);
     assert_int_equal(n, 6);
@@ -91,6 +91,8 @@ static void test_parse_regions(void **state)
     assert_true(fabs(s[2].radius - 15.0) < 1e-9);     /* box: half of 0.5' */
     assert_true(s[3].radius == 0.0 && s[3].ra == 150.4);
     assert_true(fabs(s[4].radius - 3.6) < 1e-9);      /* 0.001 degree */
+    for (int i = 0; i < n; i++) assert_true(s[i].ra != 150.7);   /* '-circle': an exclude region, no galaxy */
+    assert_true(s[4].ra == 150.8 && s[4].has_image && s[4].x == 150);
     assert_true(fabs(s[5].ra - 10.0005) < 1e-9 && fabs(s[5].dec - 20.0005) < 1e-9);
     double cd = cos(20.0005 * M_PI / 180.0), r = 0.0005 * 3600.0 * sqrt(cd * cd + 1.0);  /* centre to a vertex */
     assert_true(fabs(s[5].radius - r) / r < 0.01);
