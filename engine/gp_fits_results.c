@@ -98,7 +98,8 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     fits_write_key(w->f, TSTRING, "LINEUNIT", "log10(1+F), F in 1e-17 erg/s/cm2", "line columns", &fst);
     fits_write_key_longstr(w->f, "FLAGBITS",
                            "1 cutout crosses the frame edge, 2 masked pixels filled, 4 resampled through WCS, "
-                           "16 catalogue magnitudes, 32 measured magnitudes, 256 photometry held at 5 sigma of the "
+                           "16 catalogue magnitudes, 32 measured magnitudes, 64 u or z not detected (magnitude 30), "
+                           "256 photometry held at 5 sigma of the "
                            "training set, 512 image unlike the training images (latent_d2 > latent_d2_limit), "
                            "1024 colours and magnitudes unlike the training set's (phot_d2 > phot_d2_limit)",
                            "bits of the flags column", &fst);

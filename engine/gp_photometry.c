@@ -168,9 +168,19 @@ int gp_phot_magnitudes(gp_frame *const ugriz[GP_NBANDS], double ra, double dec,
         gp_phot p;
         int st = gp_phot_aperture(ugriz[b], ra, dec, opt, &p, err);
         if (st) { gp_error_prefix(err, "%s band", gp_band_name(b)); return st; }
-        if (!(p.flux > 0))
+        if (!(p.flux > 0)) {
+            /* u and z, the bands a faint or red galaxy often leaves undetected:
+             * a non-detection, written as SDSS writes one; g, r and i (the
+             * image's bands): no galaxy there */
+            if (b == GP_BAND_U || b == GP_BAND_Z) {
+                mag[b] = GP_NONDETECTION_MAG;
+                if (magerr) magerr[b] = NAN;
+                fl |= p.flags | GP_FLAG_NONDETECTION;
+                continue;
+            }
             return GP_FAIL(err, GP_ERR_DATA, "%s band: %s: no positive flux at RA %.6f Dec %.6f (%.3g +- %.2g nanomaggies)",
                            gp_band_name(b), gp_frame_name(ugriz[b]), ra, dec, p.flux, p.flux_err);
+        }
         mag[b] = (float)(22.5 - 2.5 * log10(p.flux));
         if (magerr) magerr[b] = (float)(1.0857 * p.flux_err / p.flux);
         fl |= p.flags;

@@ -283,6 +283,9 @@ void gp_summary_print(const gp_result *r, FILE *f)
     if (r->flags & GP_FLAG_PHOT_UNLIKE)
         fprintf(f, "  WARNING: the colours and magnitudes together are unlike the training set's (distance^2 %.1f,"
                 " limit %.1f): do not trust these posteriors\n", r->phot_d2, r->phot_d2_limit);
+    if (r->flags & GP_FLAG_NONDETECTION)
+        fprintf(f, "  note: u or z had no positive flux in the aperture: its magnitude is %.0f, as SDSS writes a"
+                " non-detection\n", (double)GP_NONDETECTION_MAG);
     if (r->flags & GP_FLAG_PHOT_CLIPPED)
         fprintf(f, "  WARNING: a colour or magnitude lies beyond 5 sigma of the training set and was held there"
                 " (a non-detection?)\n");

@@ -17,6 +17,7 @@ static const char *flag_words(uint32_t f, char *buf, size_t n)
     const struct { uint32_t bit; const char *w; } t[] = {
         { GP_FLAG_EDGE, "edge" }, { GP_FLAG_MASKED, "masked" }, { GP_FLAG_RESAMPLED, "resampled" },
         { GP_FLAG_PHOT_CATALOG, "catalogue-colours" }, { GP_FLAG_PHOT_MEASURED, "measured-colours" },
+        { GP_FLAG_NONDETECTION, "non-detection" },
         { GP_FLAG_PHOT_CLIPPED, "photometry-clipped" }, { GP_FLAG_IMAGE_UNLIKE, "image-unlike-training" },
         { GP_FLAG_PHOT_UNLIKE, "photometry-unlike-training" },
     };
@@ -35,7 +36,7 @@ char *gpd_format_summary_text(const gpd_result *res)
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
     if (!f) return NULL;
-    char fl[128];
+    char fl[256];
     fprintf(f, "galpost #%d  RA %.6f  Dec %+.6f  (ICRS)\n", res->id, res->ra, res->dec);
     fprintf(f, "  model %s%s, seed %llu, %.1f ms\n", res->model,
             res->model_trained ? "" : " (UNTRAINED: random weights, not physics)",
@@ -99,7 +100,7 @@ char *gpd_format_summary_json(const gpd_result *res)
     FILE *f = open_memstream(&out, &len);
     if (!f) return NULL;
     const gp_summary *s = &res->r.summary;
-    char fl[128];
+    char fl[256];
     fprintf(f, "{\n  \"id\": %d,\n  \"ra\": %.8f,\n  \"dec\": %.8f,\n  \"radius_arcsec\": ", res->id, res->ra, res->dec);
     jnum(f, res->radius);
     fprintf(f, ",\n  \"model\": ");

@@ -153,6 +153,35 @@ static void test_magnitudes_need_five_bands(void **state)
     /* off the frames */
     assert_int_equal(gp_phot_magnitudes(fr, RA0 + 0.1, DEC0, NULL, mag, NULL, NULL, &err), GP_ERR_DATA);
     assert_non_null(strstr(err.msg, "off the image"));
+    /* no positive flux: in u or z a non-detection (magnitude 30, flagged, the
+     * other bands measured as before); in g, r or i refused, naming the band */
+    for (int nb = 0; nb < 3; nb++) {
+        int band = nb == 0 ? GP_BAND_U : nb == 1 ? GP_BAND_Z : GP_BAND_G;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/frame-%s-9n.fits", dir, gp_band_name(band));
+        write_source(p, -3.0, 1.3, 0.0, 0.01, 0.396, 90.0, NULL);
+        gp_frame *keep = fr[band], *none = NULL;
+        assert_int_equal(gp_frame_open_file(p, &none, &err), GP_OK);
+        fr[band] = none;
+        float m2[GP_NBANDS], e2[GP_NBANDS];
+        uint32_t f2 = 0;
+        int st = gp_phot_magnitudes(fr, RA0, DEC0, NULL, m2, e2, &f2, &err);
+        if (band == GP_BAND_G) {
+            assert_int_equal(st, GP_ERR_DATA);
+            assert_non_null(strstr(err.msg, "g band"));
+            assert_non_null(strstr(err.msg, "no positive flux"));
+        } else {
+            assert_int_equal(st, GP_OK);
+            assert_true(m2[band] == GP_NONDETECTION_MAG && isnan(e2[band]));
+            assert_true(f2 & GP_FLAG_NONDETECTION);
+            for (int b = 0; b < GP_NBANDS; b++)
+                if (b != band) assert_true(m2[b] == mag[b] || fabs(m2[b] - mag[b]) < 1e-6);
+        }
+        fr[band] = keep;
+        gp_frame_close(none);
+    }
+    assert_int_equal(gp_phot_magnitudes(fr, RA0, DEC0, NULL, mag, merr, &fl, &err), GP_OK);
+    assert_false(fl & GP_FLAG_NONDETECTION);
     for (int b = 0; b < GP_NBANDS; b++) gp_frame_close(fr[b]);
 }
 

@@ -296,7 +296,9 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
  *   flags     uint32_t*     Photometry flags OR-ed (may be NULL).
  * Function return value:
  *   GP_OK; GP_ERR_NOTFOUND when a band has no frame (message: "no u
- *   frame: ..."); GP_ERR_DATA when a band's flux is not positive; the
+ *   frame: ..."); GP_ERR_DATA when the g, r or i flux is not positive
+ *   (a u or z flux that is not positive is a non-detection: magnitude
+ *   GP_NONDETECTION_MAG, magerr NaN, GP_FLAG_NONDETECTION in flags); the
  *   gp_phot_aperture() statuses, prefixed by the band.
  */
 int gp_phot_magnitudes(gp_frame *const ugriz[GP_NBANDS], double ra, double dec,

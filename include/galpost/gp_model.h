@@ -149,6 +149,12 @@ void gp_model_print_architecture(const gp_model *m, FILE *out);
 #define GP_FLAG_RESAMPLED   0x4u  /* the cutout was resampled through WCS */
 #define GP_FLAG_PHOT_CATALOG  0x10u /* magnitudes from a photometric catalogue */
 #define GP_FLAG_PHOT_MEASURED 0x20u /* magnitudes measured on the frames */
+#define GP_FLAG_NONDETECTION  0x40u /* measured: the u or z aperture held no
+                                       positive flux; that magnitude is set to
+                                       GP_NONDETECTION_MAG, as SDSS writes a
+                                       non-detection (and the training data
+                                       have it), then held at 5 sigma (0x100) */
+#define GP_NONDETECTION_MAG   30.0f
 /* Result flags, set by gp_infer(): the inputs lie outside the training set's. */
 #define GP_FLAG_PHOT_CLIPPED  0x100u /* a colour or magnitude lay more than
                                         5 standard deviations from the training
