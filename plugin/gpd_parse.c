@@ -76,7 +76,8 @@ int gpd_parse_infer(const char *params, gpd_infer_args *a, char *msg, size_t msg
         if (!strcmp(w, "ds9") || !strcmp(w, "tag")) {
             char v[1024];
             int rv = next_word(&p, v, sizeof v);
-            if (rv <= 0) { snprintf(msg, msglen, "infer: '%s' needs a value", w); return -1; }
+            if (rv < 0) { snprintf(msg, msglen, "infer: the value of '%s' is longer than %zu characters", w, sizeof v - 1); return -1; }
+            if (rv == 0) { snprintf(msg, msglen, "infer: '%s' needs a value", w); return -1; }
             if (!strcmp(w, "ds9")) snprintf(a->target, sizeof a->target, "%s", v);
             else {
                 if (strlen(v) >= sizeof a->tag) { snprintf(msg, msglen, "infer: tag longer than %zu characters", sizeof a->tag - 1); return -1; }

@@ -46,6 +46,12 @@ static void test_parse_infer(void **state)
         assert_int_equal(gpd_parse_infer(bad[i].in, &a, msg, sizeof msg), -1);
         if (!strstr(msg, bad[i].needle)) fail_msg("'%s': message '%s' lacks '%s'", bad[i].in, msg, bad[i].needle);
     }
+    /* a value too long is said to be too long, not missing */
+    char longv[1200] = "tag ";
+    memset(longv + 4, 'a', 1100);
+    longv[1104] = '\0';
+    assert_int_equal(gpd_parse_infer(longv, &a, msg, sizeof msg), -1);
+    if (!strstr(msg, "longer than")) fail_msg("long tag: '%s'", msg);
 }
 
 static void test_parse_angle(void **state)
