@@ -105,7 +105,11 @@ int gpd_parse_infer(const char *params, gpd_infer_args *a, char *msg, size_t msg
             }
             if (next_word(&p, d, sizeof d) <= 0) { snprintf(msg, msglen, "infer: RA %s needs a Dec", w); return -1; }
             if (gpd_parse_angle(d, 0, &dec) != 0) { snprintf(msg, msglen, "infer: '%s' is not a Dec (degrees or d:m:s)", d); return -1; }
-            if (ra < 0 || ra >= 360) { snprintf(msg, msglen, "infer: RA %s is outside 0..360 degrees", w); return -1; }
+            if (ra < 0 || ra >= 360) {
+                if (strchr(w, ':')) snprintf(msg, msglen, "infer: RA %s is outside 0h..24h (0 <= RA < 360 degrees)", w);
+                else snprintf(msg, msglen, "infer: RA %s is outside 0 <= RA < 360 degrees", w);
+                return -1;
+            }
             if (dec < -90 || dec > 90) { snprintf(msg, msglen, "infer: Dec %s is outside -90..90 degrees", d); return -1; }
             a->where = GPD_WHERE_POSITION;
             a->ra = ra;

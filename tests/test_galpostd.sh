@@ -43,7 +43,7 @@ expect_error() {   # expect_error NEEDLE WHAT command...
     contains "$out" "$needle" "$what"
 }
 expect_error "'foo' is not selected, all, crosshair" "infer foo" xpaset -p galpost infer foo
-expect_error "outside 0..360" "infer with RA 400" xpaset -p galpost infer 400 10
+expect_error "outside 0 <= RA < 360 degrees" "infer with RA 400" xpaset -p galpost infer 400 10
 expect_error "needs a Dec" "infer with RA only" xpaset -p galpost infer 150.1
 expect_error "is not a Dec" "infer with a bad Dec" xpaset -p galpost infer 150.1 north
 expect_error "unexpected 'extra'" "infer with extra words" xpaset -p galpost infer selected extra

@@ -38,7 +38,7 @@ static void test_parse_infer(void **state)
     assert_string_equal(a.target, "gpt");
     const struct { const char *in, *needle; } bad[] = {
         { "foo", "'foo' is not selected" }, { "150.1", "needs a Dec" }, { "150.1 x", "'x' is not a Dec" },
-        { "360 0", "outside 0..360" }, { "10 -91", "outside -90..90" }, { "all crosshair", "unexpected 'crosshair'" },
+        { "360 0", "outside 0 <= RA < 360 degrees" }, { "25:00:00 0", "outside 0h..24h" }, { "10 -91", "outside -90..90" }, { "all crosshair", "unexpected 'crosshair'" },
         { "ds9", "'ds9' needs a value" }, { "tag a{b}", "may hold only" }, { "1:99:00 2", "not selected, all" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
