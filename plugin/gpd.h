@@ -137,7 +137,8 @@ int gpd_parse_int_list(const char *s, int *out, int max);
 /* One galaxy's result as kept by the daemon. */
 typedef struct gpd_result {
     int       id;            /* #N shown to the user */
-    double    ra, dec, radius;
+    double    ra, dec, radius;  /* radius: the region's, arcsec (0 for a point or RA/Dec) */
+    double    aperture;      /* photometry aperture radius used, arcsec; NAN for catalogue magnitudes */
     char      colours[256];  /* where the magnitudes came from */
     float     mag[GP_NMAG];
     float     magerr[GP_NMAG];  /* NAN for catalogue magnitudes */

@@ -103,6 +103,8 @@ char *gpd_format_summary_json(const gpd_result *res)
     char fl[256];
     fprintf(f, "{\n  \"id\": %d,\n  \"ra\": %.8f,\n  \"dec\": %.8f,\n  \"radius_arcsec\": ", res->id, res->ra, res->dec);
     jnum(f, res->radius);
+    fprintf(f, ",\n  \"aperture_arcsec\": ");   /* the photometry's, null for catalogue magnitudes */
+    jnum(f, res->aperture);
     fprintf(f, ",\n  \"model\": ");
     jstr(f, res->model);
     fprintf(f, ",\n  \"model_trained\": %s,\n  \"seed\": %llu,\n  \"nsamples\": %d,\n  \"compute_ms\": %.2f,\n",

@@ -282,6 +282,7 @@ static void compute_infer(gpd_daemon *d, gpd_job *job)
         r->ra = sh->ra;
         r->dec = sh->dec;
         r->radius = sh->radius;
+        r->aperture = NAN;
         for (int b = 0; b < 3; b++) {
             char nm[GPD_PATH_MAX + 64];
             snprintf(r->frames[b], sizeof r->frames[b], "%s", source_name(&job->src[bsrc[GP_BAND_G + b]], nm, sizeof nm));
@@ -319,6 +320,7 @@ static void compute_infer(gpd_daemon *d, gpd_job *job)
                 continue;
             }
             flags |= GP_FLAG_PHOT_MEASURED;
+            r->aperture = po.radius;
             snprintf(r->colours, sizeof r->colours,
                      "measured in a %.1f\" aperture (sky %.1f\"-%.1f\") on the u, g, r, i, z frames; not extinction-corrected",
                      po.radius, 2 * po.radius, 3 * po.radius);
