@@ -187,23 +187,6 @@ static int fits_read_bands(gp_catalog *c, fitsfile *fp, const char *prefix, floa
     return GP_OK;
 }
 
-/* A decimal object ID, blanks around it allowed: 0 and *id, or -1 when s is
- * not a non-negative integer below 2^64.  An empty s is no ID (*id = 0). */
-static int parse_objid(const char *s, uint64_t *id)
-{
-    while (*s == ' ') s++;
-    *id = 0;
-    if (!*s) return 0;
-    if (*s == '-') return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    while (*end == ' ') end++;
-    if (end == s || *end || errno) return -1;
-    *id = (uint64_t)v;
-    return 0;
-}
-
 /* The objID column: 64-bit integers (CasJobs tables) or decimal strings
  * (photoObj files write OBJID as 19 characters). */
 static int fits_read_objid(gp_catalog *c, fitsfile *fp, int col, gp_error *err)
@@ -230,7 +213,7 @@ static int fits_read_objid(gp_catalog *c, fitsfile *fp, int col, gp_error *err)
         *buf = '\0';
         if (fits_read_col(fp, TSTRING, col, i + 1, 1, 1, NULL, &p, &anynul, &status))
             st = gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
-        else if (parse_objid(buf, &c->objid[i]))
+        else if (gp_parse_objid(buf, &c->objid[i]))
             st = GP_FAIL(err, GP_ERR_FORMAT, "%s: row %ld: objID '%s' is not an object ID", c->path, i + 1, buf);
     }
     free(buf);
@@ -437,7 +420,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         c->ra[rows] = v[0];
         c->dec[rows] = v[1];
         c->type[rows] = itype >= 0 && *f[itype] ? atoi(f[itype]) : -1;
-        if (iid >= 0 && parse_objid(f[iid], &c->objid[rows])) {
+        if (iid >= 0 && gp_parse_objid(f[iid], &c->objid[rows])) {
             c->objid[rows] = 0;
             if (!c->bad[rows]) {
                 c->bad[rows] = 1;

@@ -1,5 +1,4 @@
 /* gp_fits_cutout.c: single gri cutouts in FITS (see gp_fits.h). */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <fitsio.h>
 
 #include "galpost/gp_fits.h"
+#include "gp_fits_util.h"
 
 static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
 {
@@ -20,9 +20,8 @@ static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
     return GP_FAIL(err, GP_ERR_FITS, "%s: %s: %s%s%s", path, what, msg, *detail ? "; " : "", detail);
 }
 
-/* The OBJID keyword exactly: an integer keyword or a string holding a
- * decimal integer, 0 <= id < 2^64 (read through a double it would lose the
- * low digits of a 19-digit SDSS objID).  *id = 0 when absent. */
+/* The OBJID keyword exactly (gp_parse_objid): an integer keyword or a
+ * string holding a decimal integer, 0 <= id < 2^64.  *id = 0 when absent. */
 static int read_objid(fitsfile *f, const char *path, uint64_t *id, gp_error *err)
 {
     char card[FLEN_VALUE] = "", text[FLEN_VALUE] = "";
@@ -41,18 +40,9 @@ static int read_objid(fitsfile *f, const char *path, uint64_t *id, gp_error *err
         }
         s = text;
     }
-    while (*s == ' ') s++;
-    const char *p = s;
-    while (*p >= '0' && *p <= '9') p++;
-    const char *e = p;
-    while (*e == ' ') e++;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = p > s ? strtoull(s, &end, 10) : 0;
-    if (p == s || *e || errno || end != p)
+    if (gp_parse_objid(s, id))
         return GP_FAIL(err, GP_ERR_FORMAT, "%s: keyword OBJID = %s is not an object ID (a non-negative integer below 2^64)",
                        path, card);
-    *id = (uint64_t)v;
     return GP_OK;
 }
 

@@ -101,11 +101,7 @@ int gp_cli_output_writable(const char *cmd, const char *opt, const char *path, i
     struct stat sb;
     if (!path || !*path) { fprintf(stderr, "galpost %s: %s: empty file name\n", cmd, opt); return 1; }
     if (strlen(path) >= sizeof dir) { fprintf(stderr, "galpost %s: %s: file name too long\n", cmd, opt); return 1; }
-    strcpy(dir, path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
+    (void)split_path(path, dir, sizeof dir);
     if (stat(dir, &sb) != 0) {
         if (errno == ENOENT)
             fprintf(stderr, "galpost %s: cannot write %s %s: directory %s does not exist\n", cmd, opt, path, dir);
