@@ -176,7 +176,7 @@ static void check_range(void *ctx, size_t begin, size_t end)
             if (gp_net_photometry(net, j->gal[i].mag, ph) > 0) r->flags |= GP_FLAG_PHOT_CLIPPED;
             if (net->phot_ood.dim == GP_PHOT_OOD_DIM) {
                 double x[GP_PHOT_OOD_DIM];
-                gp_net_phot_check_vector(net, j->gal[i].mag, x);
+                gp_phot_check_vector(net->phot_mean, net->phot_std, j->gal[i].mag, x);
                 r->phot_d2 = gp_ood_distance2(&net->phot_ood, x);
                 r->phot_d2_limit = net->phot_ood.d2_limit;
                 if (!(r->phot_d2 <= r->phot_d2_limit)) r->flags |= GP_FLAG_PHOT_UNLIKE;

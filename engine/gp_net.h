@@ -103,7 +103,7 @@ typedef struct gp_net {
     gp_conv  dec_deconv[GP_ENC_CONVS];
     /* photometry and targets */
     float  phot_mean[GP_NPHOT], phot_std[GP_NPHOT];
-    gp_ood phot_ood;      /* training-set likeness of the photometry (gp_net_phot_check_vector; dim 0: none) */
+    gp_ood phot_ood;      /* training-set likeness of the photometry (gp_phot_check_vector; dim 0: none) */
     double target_mean[9], target_std[9];
     int    trunk_in, trunk_out;
     /* ensemble */
@@ -156,7 +156,8 @@ int gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT]
  * plus colours), and a Mahalanobis distance does not depend on which basis
  * of them is used.  A colour combination the training set never had (a
  * blend, a bad band, a star) lies far out even when each value alone is
- * within the clip. */
+ * within the clip.  mean, std: the training split's statistics as floats
+ * (net->phot_mean and phot_std in inference, the same values in training). */
 #define GP_PHOT_OOD_DIM 5
 static inline void gp_phot_check_vector(const float mean[GP_NPHOT], const float std[GP_NPHOT], const float mag[5],
                                         double x[GP_PHOT_OOD_DIM])
@@ -166,7 +167,6 @@ static inline void gp_phot_check_vector(const float mean[GP_NPHOT], const float 
     gp_phot_raw(mag, raw);
     for (int i = 0; i < GP_PHOT_OOD_DIM; i++) x[i] = (raw[col[i]] - mean[col[i]]) / std[col[i]];
 }
-void gp_net_phot_check_vector(const gp_net *net, const float mag[5], double x[GP_PHOT_OOD_DIM]);
 
 /* Scratch bytes the encoder needs for n images. */
 size_t gp_net_encoder_scratch(const gp_net *net, int n);

@@ -22,11 +22,6 @@ int gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT]
     return clipped;
 }
 
-void gp_net_phot_check_vector(const gp_net *net, const float mag[5], double x[GP_PHOT_OOD_DIM])
-{
-    gp_phot_check_vector(net->phot_mean, net->phot_std, mag, x);
-}
-
 int gp_mlp_width(const gp_mlp *m)
 {
     int wmax = 1;

@@ -45,15 +45,6 @@ static int eval_latent_key(const gp_weights *w, const gp_net *net, const gp_data
 {
     gp_latent_tensor t[256];
     int nt = 0, st = GP_OK;
-    long n = ntr + nva + nte;
-    uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
-    float *rd = malloc(sizeof(float) * (size_t)(n ? n : 1) * GP_LATENT_ROWDATA);
-    if (!ids || !rd) { free(ids); free(rd); return GP_FAIL(err, GP_ERR_NOMEM, "latent cache row list"); }
-    for (long i = 0; i < n; i++) {
-        long r = i < ntr ? tr[i] : i < ntr + nva ? va[i - ntr] : te[i - ntr - nva];
-        ids[i] = d->id[r];
-        gp_latent_rowdata(d, r, rd + (size_t)i * GP_LATENT_ROWDATA);
-    }
     for (size_t i = 0; i < gp_weights_tensor_count(w) && !st; i++) {
         gp_tensor_info ti;
         if ((st = gp_weights_tensor_at(w, i, &ti, err))) break;
@@ -63,9 +54,9 @@ static int eval_latent_key(const gp_weights *w, const gp_net *net, const gp_data
     }
     float s9[9] = { net->soft[0], net->soft[1], net->soft[2], net->offset[0], net->offset[1], net->offset[2],
                     net->scale[0], net->scale[1], net->scale[2] };
-    if (!st) st = gp_latent_cache_key(ids, rd, GP_LATENT_ROWDATA, n, t, nt, s9, L, key, err);
-    free(ids);
-    free(rd);
+    const long *lists[3] = { tr, va, te };
+    const long counts[3] = { ntr, nva, nte };
+    if (!st) st = gp_latent_cache_key_rows(d, 3, lists, counts, t, nt, s9, L, key, err);
     return st;
 }
 

@@ -59,6 +59,38 @@ int gp_latent_cache_key(const uint64_t *ids, const float *rowdata, int rowlen, l
     return GP_OK;
 }
 
+#define ROWDATA 8   /* ugriz magnitudes, g r i pixel noise */
+
+int gp_latent_cache_key_rows(const gp_dataset *d, int nparts, const long *const rows[], const long nrows[],
+                             const gp_latent_tensor *enc, int nenc, const float stretch[9], int latent,
+                             uint64_t *key, gp_error *err)
+{
+    if (!d || nparts < 1 || nparts > 4 || !rows || !nrows)
+        return GP_FAIL(err, GP_ERR_ARG, "gp_latent_cache_key_rows: bad arguments (%d row lists)", nparts);
+    long n = 0;
+    for (int p = 0; p < nparts; p++) n += nrows[p];
+    uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
+    float *rd = malloc(sizeof(float) * (size_t)(n ? n : 1) * ROWDATA);
+    if (!ids || !rd) {
+        free(ids);
+        free(rd);
+        return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the latent cache's row list (%ld rows)", n);
+    }
+    long i = 0;
+    for (int p = 0; p < nparts; p++)
+        for (long j = 0; j < nrows[p]; j++, i++) {
+            long r = rows[p][j];
+            float *x = rd + (size_t)i * ROWDATA;
+            ids[i] = d->id[r];
+            for (int b = 0; b < 5; b++) x[b] = d->mag[r * 5 + b];
+            for (int b = 0; b < 3; b++) x[5 + b] = d->sigma_pix ? d->sigma_pix[r * 3 + b] : 0.0f;
+        }
+    int st = gp_latent_cache_key(ids, rd, ROWDATA, n, enc, nenc, stretch, latent, key, err);
+    free(ids);
+    free(rd);
+    return st;
+}
+
 static void say(char *why, size_t whylen, const char *fmt, long a, long b)
 {
     if (why && whylen) snprintf(why, whylen, fmt, a, b);

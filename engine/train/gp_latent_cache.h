@@ -32,15 +32,6 @@
 #include "galpost/gp_error.h"
 #include "gp_dataset.h"
 
-/* The values of row r that identify its galaxy besides the objID, for the
- * fingerprint: the ugriz magnitudes and the g, r, i pixel noise. */
-#define GP_LATENT_ROWDATA 8
-static inline void gp_latent_rowdata(const gp_dataset *d, long r, float out[GP_LATENT_ROWDATA])
-{
-    for (int b = 0; b < 5; b++) out[b] = d->mag[r * 5 + b];
-    for (int b = 0; b < 3; b++) out[5 + b] = d->sigma_pix ? d->sigma_pix[r * 3 + b] : 0.0f;
-}
-
 /* One encoder tensor as the fingerprint sees it: its name ("enc.*") and
  * values in host memory. */
 typedef struct gp_latent_tensor {
@@ -76,6 +67,26 @@ typedef struct gp_latent_tensor {
 int gp_latent_cache_key(const uint64_t *ids, const float *rowdata, int rowlen, long n,
                         const gp_latent_tensor *enc, int nenc,
                         const float stretch[9], int latent, uint64_t *key, gp_error *err);
+
+/*
+ * gp_latent_cache_key_rows() - gp_latent_cache_key() of rows of a dataset:
+ * the rows of `nparts` lists, one list after the other (the trainer's
+ * [train, validation, test] order), identified by their objIDs and, as
+ * row data, their ugriz magnitudes and g, r, i pixel noise.
+ *
+ * Given:
+ *   d              const gp_dataset*   The shards.
+ *   nparts         int                 Row lists (1-4).
+ *   rows, nrows    const long*[], const long[]  The lists and their lengths.
+ *   enc, nenc, stretch, latent         As gp_latent_cache_key().
+ * Returned:
+ *   key            uint64_t*
+ * Function return value:
+ *   int            GP_OK; GP_ERR_NOMEM; gp_latent_cache_key()'s errors.
+ */
+int gp_latent_cache_key_rows(const gp_dataset *d, int nparts, const long *const rows[], const long nrows[],
+                             const gp_latent_tensor *enc, int nenc, const float stretch[9], int latent,
+                             uint64_t *key, gp_error *err);
 
 /*
  * gp_latent_cache_read() - the cached latents, if they are those asked for.

@@ -510,10 +510,6 @@ static int latent_key(run_ctx *c, gp_dataset *d, const long *rows, long n, const
 {
     gp_latent_tensor t[256];
     int nt = 0, st = GP_OK;
-    uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
-    float *rd = malloc(sizeof(float) * (size_t)(n ? n : 1) * GP_LATENT_ROWDATA);
-    if (!ids || !rd) { free(ids); free(rd); return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the latent cache's row list"); }
-    for (long i = 0; i < n; i++) { ids[i] = d->id[rows[i]]; gp_latent_rowdata(d, rows[i], rd + (size_t)i * GP_LATENT_ROWDATA); }
     for (int i = 0; i < c->ps.n && !st; i++) {
         gp_tparam *p = &c->ps.p[i];
         if (strncmp(p->name, "enc.", 4)) continue;
@@ -524,10 +520,9 @@ static int latent_key(run_ctx *c, gp_dataset *d, const long *rows, long n, const
         st = c->be->ops->download(c->be, h, p->w, sizeof(float) * p->n, err);
     }
     float s9[9] = { soft[0], soft[1], soft[2], off[0], off[1], off[2], scl[0], scl[1], scl[2] };
-    if (!st) st = gp_latent_cache_key(ids, rd, GP_LATENT_ROWDATA, n, t, nt, s9, latent, key, err);
+    const long *lists[1] = { rows };
+    if (!st) st = gp_latent_cache_key_rows(d, 1, lists, &n, t, nt, s9, latent, key, err);
     for (int i = 0; i < nt; i++) free((void *)t[i].data);
-    free(ids);
-    free(rd);
     return st;
 }
 
@@ -1070,7 +1065,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
             if (!st) st = store_check(o, xs, n, 2 * L, "ood.latent", "latent check", "[mu, ln sigma]", wr, err);
             free(xs);
         }
-        /* the same check of the photometry (gp_net_phot_check_vector), for both
+        /* the same check of the photometry (gp_phot_check_vector), for both
          * kinds of model, on the flow stage's training rows, with the float
          * statistics inference will read back */
         if (!st) {
