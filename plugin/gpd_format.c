@@ -46,14 +46,14 @@ char *gpd_format_summary_text(const gpd_result *res)
     fprintf(f, "  ugriz  %.3f %.3f %.3f %.3f %.3f\n", res->mag[0], res->mag[1], res->mag[2],
             res->mag[3], res->mag[4]);
     fprintf(f, "  flags  %s\n", flag_words(res->r.flags, fl, sizeof fl));
+    /* the distances always; the warnings when over the limit come with the
+     * summary (gp_summary_print) */
     if (isfinite(res->r.latent_d2_limit))
-        fprintf(f, "  image likeness: latent distance^2 %.1f, training limit %.1f (99.9%% of the training images)%s\n",
-                res->r.latent_d2, res->r.latent_d2_limit,
-                (res->r.flags & GP_FLAG_IMAGE_UNLIKE) ? ": UNLIKE THE TRAINING IMAGES, do not trust the posteriors" : "");
+        fprintf(f, "  image likeness: latent distance^2 %.1f, training limit %.1f (99.9%% of the training images)\n",
+                res->r.latent_d2, res->r.latent_d2_limit);
     if (isfinite(res->r.phot_d2_limit))
-        fprintf(f, "  photometry likeness: distance^2 %.1f, training limit %.1f (99.9%% of the training galaxies)%s\n",
-                res->r.phot_d2, res->r.phot_d2_limit,
-                (res->r.flags & GP_FLAG_PHOT_UNLIKE) ? ": UNLIKE THE TRAINING SET, do not trust the posteriors" : "");
+        fprintf(f, "  photometry likeness: distance^2 %.1f, training limit %.1f (99.9%% of the training galaxies)\n",
+                res->r.phot_d2, res->r.phot_d2_limit);
     for (int b = 0; b < 3; b++)
         fprintf(f, "  cutout %c: sum %.4g nanomaggies, peak %.4g at (%d, %d)\n", "gri"[b], res->cut_sum[b],
                 res->cut_peak[b], res->cut_px[b], res->cut_py[b]);

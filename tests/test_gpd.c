@@ -306,7 +306,8 @@ static void test_formats(void **state)
     t = gpd_format_summary_text(&r);
     assert_non_null(strstr(t, "flags  edge,resampled,measured-colours,photometry-clipped,image-unlike-training"));
     assert_non_null(strstr(t, "image likeness: latent distance^2 250.3, training limit 120.5"));
-    assert_non_null(strstr(t, "UNLIKE THE TRAINING IMAGES"));
+    assert_non_null(strstr(t, "WARNING: the image is unlike the training images (latent distance^2 250.3, limit 120.5)"));
+    assert_null(strstr(t, "UNLIKE THE TRAINING"));   /* said once, not twice */
     free(t);
     j = gpd_format_summary_json(&r);
     assert_non_null(strstr(j, "\"latent_d2\": 250.3, \"latent_d2_limit\": 120.5"));

@@ -501,7 +501,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     io.seed = o->seed;
     io.keep_samples = 1;
     long n_unlike = 0, n_clipped = 0, n_phot_unlike = 0;   /* test galaxies flagged by gp_infer's input checks */
-    double d2_limit = NAN;
+    const gp_ood *lood = &model->net.latent_ood, *pood = &model->net.phot_ood;
     for (long c0 = 0; c0 < nt; c0 += CH) {
         if (o->interrupted && *o->interrupted) { st = GP_FAIL(err, GP_ERR_INTERRUPTED, "eval interrupted"); goto done; }
         int nb = (int)(nt - c0 < CH ? nt - c0 : CH);
@@ -523,7 +523,6 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             n_unlike += (res[g].flags & GP_FLAG_IMAGE_UNLIKE) != 0;
             n_clipped += (res[g].flags & GP_FLAG_PHOT_CLIPPED) != 0;
             n_phot_unlike += (res[g].flags & GP_FLAG_PHOT_UNLIKE) != 0;
-            if (isfinite(res[g].latent_d2_limit)) d2_limit = res[g].latent_d2_limit;
             for (int q = 0; q < NQ; q++) {
                 double tv = d->target[r * 9 + q];
                 if (q >= GP_Q_HALPHA) tv = gp_line_truth(tv);   /* the reported quantity */
@@ -856,14 +855,14 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             fprintf(g, "| | predicted measurable | predicted not |\n|---|---|---|\n| measurable | %ld | %ld |\n| not measurable | %ld | %ld |\n",
                     tp, fn, fp, tn);
             fprintf(g, "\n## Inputs unlike the training set's\n\n");
-            if (isfinite(d2_limit))
+            if (lood->dim > 0)
                 fprintf(g, "image unlike the training images (latent distance^2 above %.1f, the training split's 99.9%% quantile): "
-                        "%ld of %ld test galaxies (%.2f%%)  \n", d2_limit, n_unlike, nt, 100.0 * n_unlike / (nt ? nt : 1));
+                        "%ld of %ld test galaxies (%.2f%%)  \n", lood->d2_limit, n_unlike, nt, 100.0 * n_unlike / (nt ? nt : 1));
             else
                 fprintf(g, "image check: none (%s)  \n", image ? "the model was written without one" : "photometry-only model");
-            if (isfinite(model->net.phot_ood.d2_limit) && model->net.phot_ood.dim > 0)
+            if (pood->dim > 0)
                 fprintf(g, "colours and magnitudes unlike the training set's (distance^2 above %.1f, the training split's "
-                        "99.9%% quantile): %ld of %ld test galaxies (%.2f%%)  \n", model->net.phot_ood.d2_limit, n_phot_unlike, nt,
+                        "99.9%% quantile): %ld of %ld test galaxies (%.2f%%)  \n", pood->d2_limit, n_phot_unlike, nt,
                         100.0 * n_phot_unlike / (nt ? nt : 1));
             else
                 fprintf(g, "photometry check: none (the model was written without one)  \n");
@@ -899,9 +898,9 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         if (!st) st = gp_weights_writer_set_f64_array(wr, "eval.sigma_ale", sa, NQ, err);
         if (!st) st = gp_weights_writer_set_f64_array(wr, "eval.sigma_epi", se, NQ, err);
         if (!st) st = gp_weights_writer_set_f64(wr, "eval.classifier_accuracy", acc, err);
-        if (!st && isfinite(d2_limit)) st = gp_weights_writer_set_i64(wr, "eval.image_unlike", n_unlike, err);
+        if (!st && lood->dim > 0) st = gp_weights_writer_set_i64(wr, "eval.image_unlike", n_unlike, err);
         if (!st) st = gp_weights_writer_set_i64(wr, "eval.photometry_clipped", n_clipped, err);
-        if (!st && model->net.phot_ood.dim > 0) st = gp_weights_writer_set_i64(wr, "eval.photometry_unlike", n_phot_unlike, err);
+        if (!st && pood->dim > 0) st = gp_weights_writer_set_i64(wr, "eval.photometry_unlike", n_phot_unlike, err);
         if (!st) st = gp_weights_writer_set_i64(wr, "eval.test_galaxies", nt, err);
         if (!st) st = gp_weights_writer_set_str(wr, "eval.note", "held-out test split of the training data (train.split.*), galpost eval; quantities in target.names order", err);
         for (size_t i = 0; !st && i < gp_weights_tensor_count(w); i++) {
