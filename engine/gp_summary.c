@@ -208,8 +208,12 @@ int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *e
         double nii = pow(10.0, s[GP_Q_NII6584]) - 1, oiii = pow(10.0, s[GP_Q_OIII5007]) - 1;
         /* a sample far outside the training range (log10(1 + F) in the
          * hundreds, as a flow extrapolating gives) can overflow a flux, a ratio
-         * or the dust correction: a diagnostic that is not finite is left out,
-         * since inf - inf would turn the percentiles into NaN */
+         * or the dust correction: such a value defines no diagnostic, since
+         * inf - inf would turn the percentiles into NaN */
+        if (!isfinite(ha)) ha = NAN;
+        if (!isfinite(hb)) hb = NAN;
+        if (!isfinite(nii)) nii = NAN;
+        if (!isfinite(oiii)) oiii = NAN;
         double ebv = 0;
         if (ha > 0 && hb > 0) {
             double d = ha / hb, e = 1.966 * log10(d / 2.86);
