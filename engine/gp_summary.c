@@ -209,7 +209,9 @@ int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *e
         /* a sample far outside the training range (log10(1 + F) in the
          * hundreds, as a flow extrapolating gives) can overflow a flux, a ratio
          * or the dust correction: such a value defines no diagnostic, since
-         * inf - inf would turn the percentiles into NaN */
+         * inf - inf would turn the percentiles into NaN.  (The per-value tests
+         * below do not make this step redundant: an overflowing Hbeta under a
+         * finite Halpha gives a finite decrement of 0.) */
         if (!isfinite(ha)) ha = NAN;
         if (!isfinite(hb)) hb = NAN;
         if (!isfinite(nii)) nii = NAN;
