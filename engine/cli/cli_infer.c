@@ -123,13 +123,12 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
     fprintf(f, "], \"source\": ");
     json_str(f, source);
     fprintf(f, "}, ");
-    /* (NaN and inf are not JSON: null) */
     double ld[4] = { r->latent_d2, r->latent_d2_limit, r->phot_d2, r->phot_d2_limit };
     static const char *const ldn[4] = { "latent_d2", "latent_d2_limit", "phot_d2", "phot_d2_limit" };
     for (int k = 0; k < 4; k++) {
         fprintf(f, "\"%s\": ", ldn[k]);
-        if (isfinite(ld[k])) fprintf(f, "%.6g, ", ld[k]);
-        else fprintf(f, "null, ");
+        json_num(f, ld[k]);
+        fprintf(f, ", ");
     }
     /* the line quantities are log10(1 + F) as in the FITS tables (LINEUNIT), not
      * the fluxes of the text summary */
