@@ -60,6 +60,8 @@ galpost_SOURCES = \
 	engine/cli/cli_infer.c \
 	engine/cli/cli_model_random.c
 galpost_SOURCES += engine/cli/cli_model.c
+# JSON writing shared by galpost infer --json and the plug-in (header-only)
+noinst_HEADERS += engine/gp_json.h
 # -- training and evaluation (issue 4: engine/train/, gp_dataset) --
 libgalpost_la_SOURCES += engine/cpu/gp_cpu_train.c \
 	engine/gp_dataset.h engine/gp_dataset.c \

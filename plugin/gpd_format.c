@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gp_json.h"
 #include "gpd.h"
 
 double gpd_line_flux(double y) { return pow(10.0, y) - 1.0; }
@@ -63,33 +64,16 @@ char *gpd_format_summary_text(const gpd_result *res)
 }
 
 /* JSON number, null for non-finite values. */
-static void jnum(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.6g", v);
-    else fputs("null", f);
-}
-
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void jstat(FILE *f, const char *name, const gp_stat *s, int last)
 {
     fprintf(f, "    ");
-    jstr(f, name);
+    gp_json_str(f, name);
     fprintf(f, ": {\"median\": ");
-    jnum(f, s->median);
+    gp_json_num(f, s->median);
     fprintf(f, ", \"p16\": ");
-    jnum(f, s->p16);
+    gp_json_num(f, s->p16);
     fprintf(f, ", \"p84\": ");
-    jnum(f, s->p84);
+    gp_json_num(f, s->p84);
     fprintf(f, ", \"n\": %d}%s\n", s->n, last ? "" : ",");
 }
 
@@ -102,81 +86,81 @@ char *gpd_format_summary_json(const gpd_result *res)
     const gp_summary *s = &res->r.summary;
     char fl[256];
     fprintf(f, "{\n  \"id\": %d,\n  \"ra\": %.8f,\n  \"dec\": %.8f,\n  \"radius_arcsec\": ", res->id, res->ra, res->dec);
-    jnum(f, res->radius);
+    gp_json_num(f, res->radius);
     fprintf(f, ",\n  \"aperture_arcsec\": ");   /* the photometry's, null for catalogue magnitudes */
-    jnum(f, res->aperture);
+    gp_json_num(f, res->aperture);
     fprintf(f, ",\n  \"model\": ");
-    jstr(f, res->model);
+    gp_json_str(f, res->model);
     fprintf(f, ",\n  \"model_trained\": %s,\n  \"seed\": %llu,\n  \"nsamples\": %d,\n  \"compute_ms\": %.2f,\n",
             res->model_trained ? "true" : "false", (unsigned long long)res->seed, res->r.nsamples, res->compute_ms);
     fprintf(f, "  \"frames\": {\"g\": ");
-    jstr(f, res->frames[0]);
+    gp_json_str(f, res->frames[0]);
     fprintf(f, ", \"r\": ");
-    jstr(f, res->frames[1]);
+    gp_json_str(f, res->frames[1]);
     fprintf(f, ", \"i\": ");
-    jstr(f, res->frames[2]);
+    gp_json_str(f, res->frames[2]);
     fprintf(f, "},\n  \"colours\": ");
-    jstr(f, res->colours);
+    gp_json_str(f, res->colours);
     fprintf(f, ",\n  \"mag\": {");
     for (int b = 0; b < GP_NMAG; b++) {
         fprintf(f, "%s\"%c\": ", b ? ", " : "", "ugriz"[b]);
-        jnum(f, res->mag[b]);
+        gp_json_num(f, res->mag[b]);
     }
     fprintf(f, "},\n  \"cutout\": {");
     for (int b = 0; b < 3; b++) {
         fprintf(f, "%s\"%c\": {\"sum\": ", b ? ", " : "", "gri"[b]);
-        jnum(f, res->cut_sum[b]);
+        gp_json_num(f, res->cut_sum[b]);
         fprintf(f, ", \"peak\": ");
-        jnum(f, res->cut_peak[b]);
+        gp_json_num(f, res->cut_peak[b]);
         fprintf(f, ", \"peak_x\": %d, \"peak_y\": %d}", res->cut_px[b], res->cut_py[b]);
     }
     fprintf(f, "},\n  \"flags\": ");
-    jstr(f, flag_words(res->r.flags, fl, sizeof fl));
+    gp_json_str(f, flag_words(res->r.flags, fl, sizeof fl));
     fprintf(f, ",\n  \"latent_d2\": ");
-    jnum(f, res->r.latent_d2);
+    gp_json_num(f, res->r.latent_d2);
     fprintf(f, ", \"latent_d2_limit\": ");
-    jnum(f, res->r.latent_d2_limit);
+    gp_json_num(f, res->r.latent_d2_limit);
     fprintf(f, ",\n  \"phot_d2\": ");
-    jnum(f, res->r.phot_d2);
+    gp_json_num(f, res->r.phot_d2);
     fprintf(f, ", \"phot_d2_limit\": ");
-    jnum(f, res->r.phot_d2_limit);
+    gp_json_num(f, res->r.phot_d2_limit);
     fprintf(f, ",\n  \"quantities\": {\n");
     for (int q = 0; q < GP_NQ; q++) {
         fprintf(f, "    ");
-        jstr(f, gp_quantity_name(q));
+        gp_json_str(f, gp_quantity_name(q));
         fprintf(f, ": {\"unit\": ");
-        jstr(f, gp_quantity_unit(q));
+        gp_json_str(f, gp_quantity_unit(q));
         fprintf(f, ", \"median\": ");
-        jnum(f, s->median[q]);
+        gp_json_num(f, s->median[q]);
         fprintf(f, ", \"p16\": ");
-        jnum(f, s->p16[q]);
+        gp_json_num(f, s->p16[q]);
         fprintf(f, ", \"p84\": ");
-        jnum(f, s->p84[q]);
+        gp_json_num(f, s->p84[q]);
         fprintf(f, ", \"mean\": ");
-        jnum(f, s->mean[q]);
+        gp_json_num(f, s->mean[q]);
         fprintf(f, ", \"std\": ");
-        jnum(f, s->std[q]);
+        gp_json_num(f, s->std[q]);
         if (q >= GP_Q_HALPHA) {
             fprintf(f, ", \"flux_median\": ");
-            jnum(f, gpd_line_flux(s->median[q]));
+            gp_json_num(f, gpd_line_flux(s->median[q]));
             fprintf(f, ", \"flux_p16\": ");
-            jnum(f, gpd_line_flux(s->p16[q]));
+            gp_json_num(f, gpd_line_flux(s->p16[q]));
             fprintf(f, ", \"flux_p84\": ");
-            jnum(f, gpd_line_flux(s->p84[q]));
+            gp_json_num(f, gpd_line_flux(s->p84[q]));
         }
         fprintf(f, "}%s\n", q + 1 < GP_NQ ? "," : "");
     }
     fprintf(f, "  },\n  \"p_detect\": ");
-    jnum(f, s->p_detect);
+    gp_json_num(f, s->p_detect);
     fprintf(f, ",\n  \"bpt\": {\"class\": ");
-    if (s->bpt_class >= 0) jstr(f, gp_bpt_class_name(s->bpt_class));
+    if (s->bpt_class >= 0) gp_json_str(f, gp_bpt_class_name(s->bpt_class));
     else fputs("null", f);
     fprintf(f, ", \"n\": %d", s->bpt_n);
     for (int c = 0; c < GP_NBPT; c++) {
         fprintf(f, ", ");
-        jstr(f, gp_bpt_class_name(c));
+        gp_json_str(f, gp_bpt_class_name(c));
         fprintf(f, ": ");
-        jnum(f, s->p_bpt[c]);
+        gp_json_num(f, s->p_bpt[c]);
     }
     fprintf(f, "},\n  \"derived\": {\n");
     jstat(f, "log_sfr_halpha", &s->sfr_halpha, 0);

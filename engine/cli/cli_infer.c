@@ -35,6 +35,7 @@
 #include "galpost/gp_model.h"
 #include "cli/cli_common.h"
 #include "cli/gp_cli.h"
+#include "gp_json.h"
 #include "gp_dataset.h"
 
 #define MAX_SHARDS GP_DATASET_MAX_SHARDS
@@ -91,43 +92,23 @@ static void usage(FILE *f)
         "refused (exit 2)\n");
 }
 
-/* a number, or null for NaN and inf (not JSON) */
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.6g", v);
-    else fprintf(f, "null");
-}
-
-/* a string with JSON's escapes */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* One galaxy's result as JSON: the magnitudes it was given and where they came
  * from, the input checks, the quantities, BPT and the derived line diagnostics. */
 static void print_json(const gp_result *r, const char *model, const float mag[5], const char *source, FILE *f)
 {
     const gp_summary *s = &r->summary;
     fprintf(f, "{\"id\": %llu, \"model\": ", (unsigned long long)r->id);
-    json_str(f, model);
+    gp_json_str(f, model);
     fprintf(f, ", \"nsamples\": %d, \"flags\": %u, \"magnitudes\": {\"ugriz\": [", r->nsamples, r->flags);
-    for (int b = 0; b < 5; b++) { if (b) fprintf(f, ", "); json_num(f, mag[b]); }
+    for (int b = 0; b < 5; b++) { if (b) fprintf(f, ", "); gp_json_num(f, mag[b]); }
     fprintf(f, "], \"source\": ");
-    json_str(f, source);
+    gp_json_str(f, source);
     fprintf(f, "}, ");
     double ld[4] = { r->latent_d2, r->latent_d2_limit, r->phot_d2, r->phot_d2_limit };
     static const char *const ldn[4] = { "latent_d2", "latent_d2_limit", "phot_d2", "phot_d2_limit" };
     for (int k = 0; k < 4; k++) {
         fprintf(f, "\"%s\": ", ldn[k]);
-        json_num(f, ld[k]);
+        gp_json_num(f, ld[k]);
         fprintf(f, ", ");
     }
     /* the line quantities are log10(1 + F) as in the FITS tables (LINEUNIT), not
@@ -147,11 +128,11 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
     fprintf(f, "}, \"derived\": {");
     for (size_t k = 0; k < sizeof d / sizeof d[0]; k++) {
         fprintf(f, "%s\"%s\": {\"median\": ", k ? ", " : "", d[k].name);
-        json_num(f, d[k].st->median);
+        gp_json_num(f, d[k].st->median);
         fprintf(f, ", \"p16\": ");
-        json_num(f, d[k].st->p16);
+        gp_json_num(f, d[k].st->p16);
         fprintf(f, ", \"p84\": ");
-        json_num(f, d[k].st->p84);
+        gp_json_num(f, d[k].st->p84);
         fprintf(f, ", \"n\": %d}", d[k].st->n);
     }
     fprintf(f, "}}\n");
