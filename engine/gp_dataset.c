@@ -126,8 +126,10 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
     for (int q = 0; q < 3 && !rc; q++) {
         if ((rc = read_col(f, path, direct[q], nrows, c, need_t, NULL, err))) break;
         for (long i = 0; i < nrows; i++) {
-            if (!usable(c[i])) d->bad[base + i] |= core_bad;
-            d->target[(base + i) * GP_NQ + q] = (float)c[i];
+            double v = c[i];
+            if (q == GP_Q_Z && usable(v)) v = gp_z_to_target(v, GP_Z_SOFTPLUS);   /* NaN for z <= 0 */
+            if (!usable(c[i]) || !isfinite(v)) d->bad[base + i] |= core_bad;
+            d->target[(base + i) * GP_NQ + q] = (float)v;
         }
     }
     if (!rc) {

@@ -268,6 +268,8 @@ static void scatter_range(void *ctx, size_t begin, size_t end)
         memcpy(v + GP_Q_HALPHA, j->h_rows + rows * (GP_NCORE + 1) + r * GP_NLINE, sizeof(float) * GP_NLINE);
         for (int q = 0; q < GP_NQ; q++)
             dst[q] = (float)(v[q] * net->target_std[q] + net->target_mean[q]);
+        /* the z target is a positive redshift's transform in newer models */
+        dst[GP_Q_Z] = (float)gp_z_from_target(v[GP_Q_Z] * net->target_std[GP_Q_Z] + net->target_mean[GP_Q_Z], net->z_softplus);
         /* lines are y = log10(1 + max(F, 0)) (design.md): y < 0 is outside the
          * quantity's support, so such a sample is the flux F = 0 it stands for */
         for (int q = GP_Q_HALPHA; q < GP_Q_HALPHA + GP_NLINE; q++)

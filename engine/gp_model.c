@@ -250,4 +250,6 @@ void gp_model_print_architecture(const gp_model *m, FILE *f)
     for (int q = 0; q < GP_NQ; q++)
         fprintf(f, "    %-16s %-26s mean %.5g std %.5g\n", gp_quantity_name(q), gp_quantity_unit(q),
                 n->target_mean[q], n->target_std[q]);
+    if (n->z_softplus > 0)
+        fprintf(f, "    (z is trained as s ln(exp(z/s) - 1), s = %g: its posterior samples are positive)\n", n->z_softplus);
 }

@@ -20,6 +20,7 @@
 #ifndef GALPOST_GP_NET_H
 #define GALPOST_GP_NET_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "galpost/gp_weights.h"
@@ -105,12 +106,36 @@ typedef struct gp_net {
     float  phot_mean[GP_NPHOT], phot_std[GP_NPHOT];
     gp_ood phot_ood;      /* training-set likeness of the photometry (gp_phot_check_vector; dim 0: none) */
     double target_mean[9], target_std[9];
+    double z_softplus;    /* target.z_softplus: the z target's scale s (gp_z_from_target); 0: z itself */
     int    trunk_in, trunk_out;
     /* ensemble */
     float    *arena;       /* split first layers of the conditioners */
     int       K;
     gp_member member[GP_ENSEMBLE_MAX];
 } gp_net;
+
+/* The redshift a z target t stands for.  Models with target.z_softplus = s
+ * are trained on t = s ln(exp(z/s) - 1), whose inverse
+ * z = s ln(1 + exp(t/s)) is positive for every t: a flow on t cannot put
+ * posterior mass at z <= 0.  The two agree within 2e-11 for z >= 30 s and
+ * differ only near 0 (z = s gives t = 0.54 s).  s = 0: t is z itself (files
+ * written before the key existed). */
+static inline double gp_z_from_target(double t, double s)
+{
+    if (!(s > 0.0)) return t;
+    double x = t / s;
+    return x > 30.0 ? t : s * log1p(exp(x));
+}
+
+/* The z target of a redshift z > 0 for scale s > 0 (inverse of
+ * gp_z_from_target); NaN for z <= 0. */
+static inline double gp_z_to_target(double z, double s)
+{
+    if (!(s > 0.0)) return z;
+    if (!(z > 0.0)) return NAN;
+    double x = z / s;
+    return x > 30.0 ? z : s * log(expm1(x));
+}
 
 /* Build the architecture from an open weights file, validating every key
  * and tensor shape.  Tensor data stay in the file mapping. */

@@ -245,6 +245,22 @@ int gp_net_load(const gp_weights *w, gp_backend *be, gp_net *net, gp_error *err)
     for (int i = 0; i < GP_NPHOT; i++) { net->phot_mean[i] = (float)pm[i]; net->phot_std[i] = (float)ps[i]; }
     if ((st = meta_f64s(w, "target.mean", 9, net->target_mean, 0, err))) return st;
     if ((st = meta_f64s(w, "target.std", 9, net->target_std, 1, err))) return st;
+    net->z_softplus = 0.0;
+    {
+        gp_error zerr;
+        gp_error_clear(&zerr);
+        double zs = 0.0;
+        st = gp_weights_meta_f64(w, "target.z_softplus", &zs, &zerr);
+        if (st == GP_OK) {
+            if (!(zs > 0.0 && zs < 1.0))
+                return GP_FAIL(err, GP_ERR_FORMAT, "%s: metadata 'target.z_softplus' = %g outside (0, 1)", path, zs);
+            net->z_softplus = zs;
+        } else if (st != GP_ERR_NOTFOUND) {
+            *err = zerr;   /* names the file and the key */
+            return st;
+        }
+        st = GP_OK;
+    }
 
     if ((st = meta_int(w, "ensemble.size", 1, GP_ENSEMBLE_MAX, &net->K, err))) return st;
 

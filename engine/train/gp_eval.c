@@ -524,8 +524,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             n_clipped += (res[g].flags & GP_FLAG_PHOT_CLIPPED) != 0;
             n_phot_unlike += (res[g].flags & GP_FLAG_PHOT_UNLIKE) != 0;
             for (int q = 0; q < NQ; q++) {
-                double tv = d->target[r * 9 + q];
-                if (q >= GP_Q_HALPHA) tv = gp_line_truth(tv);   /* the reported quantity */
+                double tv = gp_target_truth(q, d->target[r * 9 + q]);   /* the reported quantity */
                 truth[i * NQ + q] = tv;
                 mask[i * NQ + q] = (uint8_t)(q == GP_Q_OH ? d->oh_ok[r] : 1);
                 /* per member (sample s belongs to member s mod K): robust location and spread,
@@ -762,8 +761,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             if (!have_b[b]) continue;
             for (int q = 0; q < NQ; q++) {
                 for (long i = 0; i < nt; i++) {
-                    pv[i] = Pb[b][i * 9 + q] * tstd[q] + tmean[q];
-                    if (q >= GP_Q_HALPHA) pv[i] = (float)gp_line_truth(pv[i]);   /* as galpost's samples */
+                    pv[i] = (float)gp_target_truth(q, Pb[b][i * 9 + q] * tstd[q] + tmean[q]);   /* as galpost's samples */
                     tv[i] = truth[i * NQ + q];
                     mk[i] = mask[i * NQ + q];
                 }

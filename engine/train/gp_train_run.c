@@ -995,6 +995,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
         FA("phot.std", ps_, GP_NPHOT);
         FA("target.mean", tm, 9);
         FA("target.std", ts, 9);
+        F("target.z_softplus", GP_Z_SOFTPLUS);   /* the z target is gp_z_to_target(z) */
         if (image) {
             FA("image.softening", soft, 3);
             FA("image.offset", off, 3);
