@@ -131,8 +131,23 @@ out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi"
 echo "$out" | grep -q "command line" || fail "colour source not named: $out"
 out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi,$fu,$fz" --ra "$1" --dec "$2" --samples 100 2>&1)
 echo "$out" | grep -q -E "measured on the frames|colours:" || fail "measured colours: $out"
-"$galpost" infer --model "$tmp/m.gpw" --frames "$fg,$fr" --ra "$1" --dec "$2" --mags 19,18,17,16.5,16 2>"$tmp/err"; rc=$?
-[ $rc -eq 1 ] && grep -q "no i frame" "$tmp/err" || fail "missing i frame: exit $rc"
+# a band missing from --frames is a usage error (exit 2) like every other
+# missing input: g, r or i always; u or z when the colours are measured
+for miss in g r i; do
+    list=""; for b in g r i; do [ $b = $miss ] || list="$list${list:+,}$(echo "$fg" | sed "s/frame-g-/frame-$b-/")"; done
+    "$galpost" infer --model "$tmp/m.gpw" --frames "$list" --ra "$1" --dec "$2" --mags 19,18,17,16.5,16 >"$tmp/out" 2>"$tmp/err"; rc=$?
+    [ $rc -eq 2 ] && grep -q "no $miss frame among --frames" "$tmp/err" && [ ! -s "$tmp/out" ] \
+        || { cat "$tmp/err"; fail "missing $miss frame: exit $rc"; }
+done
+for miss in u z; do
+    list="$fg,$fr,$fi"; [ $miss = u ] && list="$list,$fz" || list="$list,$fu"
+    "$galpost" infer --model "$tmp/m.gpw" --frames "$list" --ra "$1" --dec "$2" >"$tmp/out" 2>"$tmp/err"; rc=$?
+    [ $rc -eq 2 ] && grep -q "no $miss frame among --frames: measured colours need u, g, r, i and z frames" "$tmp/err" \
+        && [ ! -s "$tmp/out" ] || { cat "$tmp/err"; fail "missing $miss frame, colours measured: exit $rc"; }
+    # with the colours given, u and z frames are not needed
+    "$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$list" --ra "$1" --dec "$2" --mags 19,18,17,16.5,16 \
+        --samples 50 >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "no $miss frame but --mags: refused"; }
+done
 "$galpost" infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra "$1" 2>/dev/null; rc=$?
 [ $rc -eq 2 ] || fail "--frames without --dec: exit $rc"
 # colours from the field's catalogue: either a match, or a clear refusal naming it

@@ -198,8 +198,22 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
         band[b] = f;
     }
     gp_frame *gri[3] = { band[GP_BAND_G], band[GP_BAND_R], band[GP_BAND_I] };
+    /* a band the input needs and --frames lacks is a usage error (exit 2),
+     * like every other missing input: g, r and i always, u and z when the
+     * colours are measured on the frames */
     for (int k = 0; k < 3; k++)
-        if (!gri[k]) { fprintf(stderr, "galpost infer: no %c frame among --frames\n", "gri"[k]); goto out; }
+        if (!gri[k]) {
+            fprintf(stderr, "galpost infer: no %c frame among --frames (g, r and i are needed)\n", "gri"[k]);
+            rc = 2;
+            goto out;
+        }
+    for (int b = 0; b < GP_NBANDS && !mags && !catalog; b++)
+        if (!band[b]) {
+            fprintf(stderr, "galpost infer: no %s frame among --frames: measured colours need u, g, r, i and z "
+                    "frames (or give --mags or --catalog)\n", gp_band_name(b));
+            rc = 2;
+            goto out;
+        }
     pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
     if (!pix) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
     uint32_t flags = 0;
