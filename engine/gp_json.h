@@ -1,5 +1,5 @@
 /*
- * gp_json.h: the two JSON writing helpers that galpost infer --json and the
+ * gp_json.h: the JSON writing helpers that galpost infer --json and the
  * plug-in's summaries share (internal, header-only).
  */
 #ifndef GALPOST_GP_JSON_H
@@ -15,15 +15,43 @@ static inline void gp_json_num(FILE *f, double v)
     else fputs("null", f);
 }
 
-/* A string with JSON's escapes for quotes, backslashes and control characters
- * (other bytes pass through: file names are written as the system gives them). */
+/* The length of the well-formed UTF-8 sequence at p (1 to 4), or 0 when
+ * there is none there; *bad is then the length of its maximal ill-formed
+ * prefix (at least 1), which is replaced by one U+FFFD (Unicode's
+ * "maximal subpart" practice).  Overlong forms, surrogates and code points
+ * above U+10FFFF are ill-formed. */
+static inline int gp_json_utf8_len(const unsigned char *p, int *bad)
+{
+    unsigned c = p[0];
+    int n;
+    unsigned lo = 0x80, hi = 0xbf;   /* the second byte's range */
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) { n = 3; if (c == 0xe0) lo = 0xa0; if (c == 0xed) hi = 0x9f; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 4; if (c == 0xf0) lo = 0x90; if (c == 0xf4) hi = 0x8f; }
+    else { *bad = 1; return 0; }
+    for (int k = 1; k < n; k++) {
+        unsigned b = p[k];   /* (the terminating NUL is never a continuation) */
+        if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf)) { *bad = k; return 0; }
+    }
+    return n;
+}
+
+/* A string as JSON: quotes and backslashes escaped, control characters
+ * (U+0000..U+001F, U+007F..U+009F) as \u00XX, and bytes that are not
+ * UTF-8 (a Latin-1 file name) as \ufffd, so that the output is valid JSON
+ * whatever bytes the system gives. */
 static inline void gp_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int bad = 0, n = gp_json_utf8_len(p, &bad);
+        if (!n) { fputs("\\ufffd", f); p += bad; continue; }
+        unsigned cp = n == 1 ? p[0] : n == 2 ? ((p[0] & 0x1fu) << 6 | (p[1] & 0x3fu)) : 0x100;
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+        else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) fprintf(f, "\\u%04x", cp);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n;
     }
     fputc('"', f);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "gp_json.h"
 #include "gpd.h"
 #include "image_fixture.h"
 
@@ -333,6 +334,44 @@ static void test_formats(void **state)
     free(r.r.samples);
 }
 
+/* gp_json_str's output for s, in a static buffer. */
+static const char *json_of(const char *s)
+{
+    static char buf[512];
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    assert_non_null(f);
+    gp_json_str(f, s);
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+/* JSON strings are valid UTF-8 whatever the bytes: a Latin-1 byte, an
+ * overlong form, a surrogate, a truncated sequence become U+FFFD; control
+ * characters are escaped; well-formed UTF-8 passes through */
+static void test_json_strings(void **state)
+{
+    (void)state;
+    assert_string_equal(json_of("/data/caf\xe9/m.gpw"), "\"/data/caf\\ufffd/m.gpw\"");   /* Latin-1 e-acute */
+    assert_string_equal(json_of("caf\xc3\xa9 \xce\xb1 \xf0\x9f\x94\xad"), "\"caf\xc3\xa9 \xce\xb1 \xf0\x9f\x94\xad\"");
+    assert_string_equal(json_of("a\"b\\c\n\x01\x7f\xc2\x85"), "\"a\\\"b\\\\c\\u000a\\u0001\\u007f\\u0085\"");
+    assert_string_equal(json_of("\xc0\xaf"), "\"\\ufffd\\ufffd\"");          /* overlong '/' */
+    assert_string_equal(json_of("\xed\xa0\x80x"), "\"\\ufffd\\ufffd\\ufffdx\"");   /* a surrogate */
+    assert_string_equal(json_of("\xf4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");   /* above U+10FFFF */
+    assert_string_equal(json_of("\xe2\x82x"), "\"\\ufffdx\"");            /* truncated: one U+FFFD */
+    assert_string_equal(json_of("\xe2\x82"), "\"\\ufffd\"");              /* ... at the end */
+    assert_string_equal(json_of("\xff\xfe"), "\"\\ufffd\\ufffd\"");
+    /* the plug-in's summary with such a model path */
+    uint64_t rng = fx_seed();
+    gpd_result r;
+    make_result(&r, 10, &rng);
+    snprintf(r.model, sizeof r.model, "/data/caf\xe9.gpw");
+    char *j = gpd_format_summary_json(&r);
+    assert_non_null(strstr(j, "\"model\": \"/data/caf\\ufffd.gpw\""));
+    for (const unsigned char *c = (const unsigned char *)j; *c; c++) assert_true(*c < 0x80 || *c >= 0xc2);
+    free(j);
+    free(r.r.samples);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_parse_regions),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_json_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,6 +176,13 @@ grep -q '^{"id": 12345,' "$tmp/out" || fail "cutout OBJID: $(cat "$tmp/out")"
 grep -q '"magnitudes": {"ugriz": \[20.28, 17.98, 16.78, 16.28, 15.95\], "source": "cutout keywords"}' "$tmp/out" \
     || fail "cutout JSON: magnitudes or their source missing: $(cut -c1-300 "$tmp/out")"
 grep -q '"derived": {"sfr_halpha": {"median": ' "$tmp/out" || fail "cutout JSON: no derived diagnostics"
+# a file name that is not UTF-8 (a Latin-1 e-acute) is written as U+FFFD: valid JSON
+lat=$(printf '%s/mod\351l.gpw' "$tmp"); cp "$tmp/m.gpw" "$lat"
+"$galpost" infer --model "$lat" --backend cpu --cutout "$tmp/c.fits" --samples 50 --json >"$tmp/out" 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "infer --json, Latin-1 model path"; }
+grep -q "\"model\": \"$tmp/mod\\\\ufffdl.gpw\"" "$tmp/out" || fail "Latin-1 path not written as \\ufffd: $(cut -c1-200 "$tmp/out")"
+iconv -f UTF-8 -t UTF-8 "$tmp/out" >/dev/null 2>&1 || fail "JSON with a Latin-1 path is not UTF-8"
+rm -f "$lat"
 "$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/c.fits" --mags 20,18,17,16.5,16 --samples 50 --json \
     2>/dev/null | grep -q '"ugriz": \[20, 18, 17, 16.5, 16\], "source": "command line"' || fail "--mags: source not 'command line'"
 # OBJID exactly, as a string or an integer keyword (through a double it came out ...408)
