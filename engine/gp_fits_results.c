@@ -11,6 +11,7 @@
 #include <fitsio.h>
 
 #include "galpost/gp_fits.h"
+#include "gp_derived.h"
 
 struct gp_results_writer {
     fitsfile *f;
@@ -23,11 +24,9 @@ struct gp_results_writer {
 
 #define NSTAT 5
 static const char *const stat_names[NSTAT] = { "median", "p16", "p84", "mean", "std" };
-#define NDERIVED 7
-static const char *const derived_names[NDERIVED] = {
-    "sfr_halpha", "balmer_decrement", "a_v", "oh_n2", "oh_o3n2", "log_n2ha", "log_o3hb" };
-static const char *const derived_units[NDERIVED] = {
-    "log10 Msun/yr", "", "mag", "12+log10(O/H)", "12+log10(O/H)", "dex", "dex" };
+/* the derived line diagnostics: names and units shared with the JSON
+ * summaries (gp_derived.h) */
+#define NDERIVED GP_NDERIVED
 static const char *const bpt_cols[GP_NBPT] = { "p_bpt_sf", "p_bpt_composite", "p_bpt_seyfert", "p_bpt_liner" };
 
 static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
@@ -79,8 +78,8 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     for (int d = 0; d < NDERIVED; d++)
         for (int s = 0; s < 3; s++) {
             char n[48];
-            snprintf(n, sizeof n, "%s_%s", derived_names[d], stat_names[s]);
-            COL(n, "E", derived_units[d]);
+            snprintf(n, sizeof n, "%s_%s", gp_derived_name(d), stat_names[s]);
+            COL(n, "E", gp_derived_unit(d));
         }
     COL("message", "120A", "");
 #undef COL
@@ -167,12 +166,11 @@ int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t 
         fits_write_col(w->f, TSTRING, col++, row, 1, 1, &clsp, &fst);
         int bn = ok ? s->bpt_n : 0;
         fits_write_col(w->f, TINT, col++, row, 1, 1, &bn, &fst);
-        const gp_stat *d[NDERIVED] = { &s->sfr_halpha, &s->balmer_decrement, &s->a_v, &s->oh_n2,
-                                       &s->oh_o3n2, &s->log_n2, &s->log_o3 };
         for (int k = 0; k < NDERIVED; k++) {
-            double v[3] = { d[k]->median, d[k]->p16, d[k]->p84 };
+            const gp_stat *d = gp_derived_stat(s, k);
+            double v[3] = { d->median, d->p16, d->p84 };
             for (int j = 0; j < 3; j++) {
-                double x = ok && d[k]->n > 0 ? v[j] : NAN;
+                double x = ok && d->n > 0 ? v[j] : NAN;
                 fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &x, &fst);
             }
         }

@@ -20,7 +20,7 @@ libgalpost_la_SOURCES += \
 	engine/gp_net.h engine/gp_net_load.c engine/gp_net_forward.c \
 	engine/gp_ood.h engine/gp_ood.c \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
-	engine/gp_infer.c engine/gp_summary.c \
+	engine/gp_infer.c engine/gp_summary.c engine/gp_derived.h engine/gp_derived.c \
 	engine/gp_fits_cutout.c engine/gp_fits_results.c
 # -- fast CPU engine (issue 7) --
 libgalpost_la_SOURCES += engine/cpu/gp_cpu_math.h engine/cpu/gp_cpu_simd.h engine/cpu/gp_cpu_stretch.c \

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gp_derived.h"
 #include "gp_json.h"
 #include "gpd.h"
 
@@ -63,18 +64,22 @@ char *gpd_format_summary_text(const gpd_result *res)
     return out;
 }
 
-/* JSON number, null for non-finite values. */
-static void jstat(FILE *f, const char *name, const gp_stat *s, int last)
+/* A derived diagnostic by the name and unit of galpost infer --json and the
+ * FITS tables (gp_derived.h); null for non-finite values. */
+static void jstat(FILE *f, int k, const gp_summary *sum)
 {
+    const gp_stat *s = gp_derived_stat(sum, k);
     fprintf(f, "    ");
-    gp_json_str(f, name);
-    fprintf(f, ": {\"median\": ");
+    gp_json_str(f, gp_derived_name(k));
+    fprintf(f, ": {\"unit\": ");
+    gp_json_str(f, gp_derived_unit(k));
+    fprintf(f, ", \"median\": ");
     gp_json_num(f, s->median);
     fprintf(f, ", \"p16\": ");
     gp_json_num(f, s->p16);
     fprintf(f, ", \"p84\": ");
     gp_json_num(f, s->p84);
-    fprintf(f, ", \"n\": %d}%s\n", s->n, last ? "" : ",");
+    fprintf(f, ", \"n\": %d}%s\n", s->n, k + 1 == GP_NDERIVED ? "" : ",");
 }
 
 char *gpd_format_summary_json(const gpd_result *res)
@@ -163,13 +168,7 @@ char *gpd_format_summary_json(const gpd_result *res)
         gp_json_num(f, s->p_bpt[c]);
     }
     fprintf(f, "},\n  \"derived\": {\n");
-    jstat(f, "log_sfr_halpha", &s->sfr_halpha, 0);
-    jstat(f, "balmer_decrement", &s->balmer_decrement, 0);
-    jstat(f, "a_v", &s->a_v, 0);
-    jstat(f, "oh_n2", &s->oh_n2, 0);
-    jstat(f, "oh_o3n2", &s->oh_o3n2, 0);
-    jstat(f, "log_n2", &s->log_n2, 0);
-    jstat(f, "log_o3", &s->log_o3, 1);
+    for (int k = 0; k < GP_NDERIVED; k++) jstat(f, k, s);
     fprintf(f, "  }\n}\n");
     fclose(f);
     return out;

@@ -67,6 +67,8 @@ pass "$n text regions tagged galpost"
 sum=$(xpaget galpost summary 1)
 contains "$sum" "measured in a 8.0\" aperture" "colours measured on the frames (region radius)"
 contains "$(xpaget galpost summary 1 json)" "\"aperture_arcsec\": 8," "JSON: the aperture used"
+contains "$(xpaget galpost summary 1 json)" "\"log_n2ha\": {\"unit\": \"dex\", \"median\": " \
+    "JSON: derived diagnostics by galpost infer's and the FITS tables' names and units"
 contains "$sum" "flags  resampled,measured-colours" "flags: resampled, measured colours"
 # the overlay's numbers are the result's: log M* median to 2 decimals
 med=$(xpaget galpost summary 1 json | awk -F'"median": ' '/"lgm_tot_p50"/ { split($2, a, ","); printf "%.2f", a[1] }')

@@ -289,7 +289,23 @@ static void test_formats(void **state)
     }
     assert_int_equal(depth, 0);
     assert_int_equal(minimum, 0);
-    assert_non_null(strstr(j, "\"log_sfr_halpha\": {\"median\": null"));
+    /* the derived diagnostics by the CLI's and the FITS tables' names and units */
+    assert_non_null(strstr(j, "\"sfr_halpha\": {\"unit\": \"log10 Msun/yr\", \"median\": null"));
+    {
+        const char *want_d[7][2] = { { "sfr_halpha", "log10 Msun/yr" }, { "balmer_decrement", "" }, { "a_v", "mag" },
+                                     { "oh_n2", "12+log10(O/H)" }, { "oh_o3n2", "12+log10(O/H)" },
+                                     { "log_n2ha", "dex" }, { "log_o3hb", "dex" } };
+        const char *d = strstr(j, "\"derived\": {");
+        assert_non_null(d);
+        for (int k = 0; k < 7; k++) {
+            char w[96];
+            snprintf(w, sizeof w, "    \"%s\": {\"unit\": \"%s\", \"median\": ", want_d[k][0], want_d[k][1]);
+            assert_non_null(strstr(d, w));
+        }
+        assert_null(strstr(j, "log_sfr_halpha"));   /* the old names */
+        assert_null(strstr(j, "\"log_n2\""));
+        assert_null(strstr(j, "\"log_o3\""));
+    }
     assert_non_null(strstr(j, "\"lgm_tot_p50\": {"));
     assert_non_null(strstr(j, "\"latent_d2\": null, \"latent_d2_limit\": null"));
     free(j);

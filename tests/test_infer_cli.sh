@@ -53,6 +53,20 @@ GP_INFER_PROFILE=1 "$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "
 grep -E -q "gp_infer profile: 24 galaxies .* scatter [0-9.]+ ms, summaries [0-9.]+ ms for 24 galaxies on [0-9]+ threads \([0-9.]+ us a galaxy a thread\)" "$tmp/err" \
     || { cat "$tmp/err"; fail "profile line"; }
 head -c 2880 "$tmp/post.fits" | grep -q "SIMPLE  =" || fail "result is not FITS"
+# the derived diagnostics have one name and unit in --json and in the table
+# (NAME_median, TUNIT; the plug-in's summary json uses them too)
+hdr=$(head -c 57600 "$tmp/post.fits" | fold -w 80)
+nd=0
+for d in $(printf '%s\n' "$json" | sed 's/.*"derived": {//' | grep -o '"[a-z0-9_]*": {"median": [^}]*}' | tr ' ' '~'); do
+    name=$(echo "$d" | sed 's/^"\([a-z0-9_]*\)".*/\1/'); unit=$(echo "$d" | sed 's/.*"unit":~"\([^"]*\)"}$/\1/' | tr '~' ' ')
+    col=$(printf '%s\n' "$hdr" | sed -n "s/^TTYPE\([0-9]*\) *= '${name}_median *'.*/\1/p")
+    [ -n "$col" ] || fail "--json's derived '$name' is not a column ${name}_median of the table"
+    tu=$(printf '%s\n' "$hdr" | sed -n "s/^TUNIT$col *= '\([^']*\)'.*/\1/p" | sed 's/ *$//')
+    [ "$tu" = "$unit" ] || fail "derived '$name': unit '$unit' in --json, '$tu' in the table"
+    nd=$((nd + 1))
+done
+[ $nd -eq 7 ] || fail "--json has $nd derived diagnostics, not 7: $json"
+printf '%s\n' "$json" | grep -q '"log_n2ha": {"median": [^}]*"unit": "dex"}' || fail "--json: no log_n2ha in dex"
 
 # a photometric catalogue in batch (photometry-only model): the shard's own
 # table read as a PhotoObj catalogue gives the same galaxies (objID), the

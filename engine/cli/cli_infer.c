@@ -37,6 +37,7 @@
 #include "cli/gp_cli.h"
 #include "gp_json.h"
 #include "gp_dataset.h"
+#include "gp_derived.h"
 
 #define MAX_SHARDS GP_DATASET_MAX_SHARDS
 
@@ -121,19 +122,19 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
     fprintf(f, "}, \"p_detect\": %.6g, \"bpt\": {\"class\": \"%s\", \"n\": %d", s->p_detect,
             gp_bpt_class_name(s->bpt_class), s->bpt_n);
     for (int c = 0; c < GP_NBPT; c++) fprintf(f, ", \"p_%s\": %.6g", c == 0 ? "sf" : c == 1 ? "composite" : c == 2 ? "seyfert" : "liner", s->p_bpt[c]);
-    const struct { const char *name; const gp_stat *st; } d[] = {
-        { "sfr_halpha", &s->sfr_halpha }, { "balmer_decrement", &s->balmer_decrement }, { "a_v", &s->a_v },
-        { "oh_n2", &s->oh_n2 }, { "oh_o3n2", &s->oh_o3n2 }, { "log_n2ha", &s->log_n2 }, { "log_o3hb", &s->log_o3 },
-    };
+    /* the derived diagnostics by the FITS tables' names and units (gp_derived.h) */
     fprintf(f, "}, \"derived\": {");
-    for (size_t k = 0; k < sizeof d / sizeof d[0]; k++) {
-        fprintf(f, "%s\"%s\": {\"median\": ", k ? ", " : "", d[k].name);
-        gp_json_num(f, d[k].st->median);
+    for (int k = 0; k < GP_NDERIVED; k++) {
+        const gp_stat *d = gp_derived_stat(s, k);
+        fprintf(f, "%s\"%s\": {\"median\": ", k ? ", " : "", gp_derived_name(k));
+        gp_json_num(f, d->median);
         fprintf(f, ", \"p16\": ");
-        gp_json_num(f, d[k].st->p16);
+        gp_json_num(f, d->p16);
         fprintf(f, ", \"p84\": ");
-        gp_json_num(f, d[k].st->p84);
-        fprintf(f, ", \"n\": %d}", d[k].st->n);
+        gp_json_num(f, d->p84);
+        fprintf(f, ", \"n\": %d, \"unit\": ", d->n);
+        gp_json_str(f, gp_derived_unit(k));
+        fprintf(f, "}");
     }
     fprintf(f, "}}\n");
 }
