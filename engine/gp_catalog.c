@@ -25,6 +25,7 @@ struct gp_catalog {
     float  *ext;      /* n x 5 */
     int    *type;     /* n, -1 when unknown */
     uint64_t *objid;  /* n, 0 when the catalogue has no objID column */
+    int     has_objid;   /* it has one */
     int     has_ext;
     size_t *order;    /* usable rows sorted by dec */
     double *sdec;     /* their declinations */
@@ -105,6 +106,14 @@ static const char *row_error_msg(const gp_catalog *c, size_t row)
 const char *gp_catalog_path(const gp_catalog *c) { return c ? c->path : ""; }
 size_t gp_catalog_size(const gp_catalog *c) { return c ? c->n : 0; }
 int gp_catalog_has_extinction(const gp_catalog *c) { return c && c->has_ext; }
+int gp_catalog_has_objid(const gp_catalog *c) { return c && c->has_objid; }
+
+size_t gp_catalog_unreadable(const gp_catalog *c, size_t *first)
+{
+    if (!c || !c->nerrs) return 0;
+    if (first) *first = c->errs[0].row;   /* (by row, ascending) */
+    return c->nerrs;
+}
 
 static int catalog_alloc(gp_catalog *c, size_t n, gp_error *err)
 {
@@ -199,9 +208,18 @@ static int fits_read_objid(gp_catalog *c, fitsfile *fp, int col, gp_error *err)
         return GP_FAIL(err, GP_ERR_FORMAT, "%s: objID is a floating-point column, which cannot hold 64-bit object IDs exactly",
                        c->path);
     if (typecode != TSTRING) {
-        LONGLONG nul = 0;
-        /* SDSS objIDs are below 2^63 */
-        fits_read_col(fp, TLONGLONG, col, 1, 1, n, &nul, (LONGLONG *)c->objid, &anynul, &status);
+        /* a signed column (CasJobs' bigint) as it is, the bits of a
+         * negative value kept; an unsigned one (TZERO = 2^63, as astropy
+         * writes uint64) exactly, above 2^63 too */
+        int eqtype = 0;
+        fits_get_eqcoltype(fp, col, &eqtype, &repeat, &width, &status);
+        if (eqtype == TULONGLONG) {
+            ULONGLONG nul = 0;
+            fits_read_col(fp, TULONGLONG, col, 1, 1, n, &nul, (ULONGLONG *)c->objid, &anynul, &status);
+        } else {
+            LONGLONG nul = 0;
+            fits_read_col(fp, TLONGLONG, col, 1, 1, n, &nul, (LONGLONG *)c->objid, &anynul, &status);
+        }
         if (status) return gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
         return GP_OK;
     }
@@ -245,6 +263,7 @@ static int catalog_read_fits(gp_catalog *c, gp_error *err)
     if (!st) st = fits_read_bands(c, fp, "modelMag", c->mag, 1, &found, err);
     if (!st) st = fits_read_bands(c, fp, "extinction", c->ext, 0, &c->has_ext, err);
     int cid = fits_col(fp, "objID");
+    c->has_objid = cid != 0;
     if (!st && cid) st = fits_read_objid(c, fp, cid, err);
     int ctype = fits_col(fp, "type");
     for (long i = 0; !st && i < n; i++) c->type[i] = -1;
@@ -357,6 +376,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
             if (st) break;
             itype = csv_find(names, nnames, "type");
             iid = csv_find(names, nnames, "objID");
+            c->has_objid = iid >= 0;
             continue;
         }
         if (*p == '#') continue;
@@ -390,7 +410,11 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         c->objid[rows] = 0;
         c->type[rows] = -1;
         if (nf != nnames) {
-            /* its cells cannot be told apart: a failed row, the rest are read */
+            /* its cells cannot be told apart: a failed row, the rest are
+             * read.  An objID in the first column is still its own (no
+             * field before it to be missing or extra), so the row keeps
+             * its id when that cell is one. */
+            if (iid == 0 && gp_parse_objid(f[0], &c->objid[rows])) c->objid[rows] = 0;
             c->ra[rows] = c->dec[rows] = NAN;
             for (int b = 0; b < 5; b++) c->mag[5 * rows + b] = c->ext[5 * rows + b] = NAN;
             c->bad[rows] = 1;

@@ -81,7 +81,7 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
             snprintf(n, sizeof n, "%s_%s", gp_derived_name(d), stat_names[s]);
             COL(n, "E", gp_derived_unit(d));
         }
-    COL("message", "120A", "");
+    COL("message", "255A", "");   /* all of gp_result.message: the reason comes after a long path */
 #undef COL
     w->ncols = nc;
     if (fits_create_file(&w->f, w->tmp, &fst) ||
@@ -174,8 +174,8 @@ int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t 
                 fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &x, &fst);
             }
         }
-        char msg[128];
-        snprintf(msg, sizeof msg, "%.119s", r->message);
+        char msg[sizeof r->message];
+        snprintf(msg, sizeof msg, "%s", r->message);
         char *mp = msg;
         fits_write_col(w->f, TSTRING, col++, row, 1, 1, &mp, &fst);
         if (w->nkeep > 0) {

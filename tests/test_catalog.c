@@ -171,6 +171,99 @@ static void test_csv_without_extinction(void **state)
     gp_catalog_close(c);
 }
 
+/* Rows that cannot be read: counted (gp_catalog_unreadable), never matched,
+ * and each keeps its objID where that cell can be read: in a line with the
+ * wrong number of fields only a first-column objID is (no field before it
+ * can be missing or extra). */
+static void test_unreadable_rows(void **state)
+{
+    (void)state;
+    const char *p = write_text("unread.csv",
+        "objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n"
+        "7,20.5,-3.25,19.0,18.0,17.0,16.5,16.25\n"
+        "8,20.5,-3.25,19.0,18.0\n"
+        "x9,20.5,-3.25,19.0,18.0\n"
+        "10,20.5,-3.25,19.0,abc,17.0,16.5,16.25\n");
+    gp_catalog *c = NULL;
+    gp_error err;
+    gp_catalog_entry m;
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_true(gp_catalog_has_objid(c));
+    size_t first = 99;
+    assert_int_equal(gp_catalog_unreadable(c, &first), 3);
+    assert_int_equal(first, 1);
+    const uint64_t want[4] = { 7, 8, 0, 10 };
+    for (size_t r = 0; r < 4; r++) {
+        assert_int_equal(gp_catalog_row(c, r, &m, &err), r ? GP_ERR_DATA : GP_OK);
+        assert_true(m.objid == want[r]);
+    }
+    assert_int_equal(gp_catalog_match(c, 20.5, -3.25, 1.0, &m, &err), GP_OK);
+    assert_int_equal(m.row, 0);
+    gp_catalog_close(c);
+    /* objID in another column: a ragged line's cells cannot be told apart */
+    p = write_text("unread2.csv",
+        "ra,dec,objID,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n"
+        "20.5,-3.25,8,19.0,18.0\n");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_int_equal(gp_catalog_row(c, 0, &m, &err), GP_ERR_DATA);
+    assert_true(m.objid == 0);
+    assert_int_equal(gp_catalog_unreadable(c, NULL), 1);
+    gp_catalog_close(c);
+    /* no objID column; every row read */
+    p = write_text("unread3.csv",
+        "ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n"
+        "20.5,-3.25,-9999,18.0,17.0,16.5,16.25\n");
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_false(gp_catalog_has_objid(c));
+    first = 99;
+    assert_int_equal(gp_catalog_unreadable(c, &first), 0);   /* a sentinel is read, only unusable */
+    assert_int_equal(first, 99);
+    gp_catalog_close(c);
+}
+
+/* A FITS objID column, signed (CasJobs' bigint) or unsigned (TZERO = 2^63,
+ * astropy's uint64): both read exactly, an unsigned id above 2^63 too (it
+ * overflowed the signed read and failed the whole catalogue) */
+static void test_fits_objid_signedness(void **state)
+{
+    (void)state;
+    for (int uns = 0; uns < 2; uns++) {
+        char p[4096], name[4200];
+        snprintf(p, sizeof p, "%s/objid-%s.fits", dir, uns ? "unsigned" : "signed");
+        snprintf(name, sizeof name, "!%s", p);
+        fitsfile *f = NULL;
+        int st = 0;
+        char *ttype[4] = { "objID", "ra", "dec", "modelMag" };
+        char *tform[4] = { uns ? "1W" : "1K", "D", "D", "5E" };
+        fits_create_file(&f, name, &st);
+        fits_create_tbl(f, BINARY_TBL, 2, 4, ttype, tform, NULL, "CAT", &st);
+        double ra[2] = { 10, 11 }, dec[2] = { 20, 20 };
+        float mag[10] = { 19, 18, 17, 16.5f, 16, 19, 18, 17, 16.5f, 16 };
+        if (uns) {
+            ULONGLONG id[2] = { 1237648720693755918ULL, 18446744073709551615ULL };
+            fits_write_col(f, TULONGLONG, 1, 1, 1, 2, id, &st);
+        } else {
+            LONGLONG id[2] = { 1237648720693755918LL, 5 };
+            fits_write_col(f, TLONGLONG, 1, 1, 1, 2, id, &st);
+        }
+        fits_write_col(f, TDOUBLE, 2, 1, 1, 2, ra, &st);
+        fits_write_col(f, TDOUBLE, 3, 1, 1, 2, dec, &st);
+        fits_write_col(f, TFLOAT, 4, 1, 1, 10, mag, &st);
+        fits_close_file(f, &st);
+        assert_int_equal(st, 0);
+        gp_catalog *c = NULL;
+        gp_error err;
+        assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+        gp_catalog_entry m;
+        assert_int_equal(gp_catalog_row(c, 0, &m, &err), GP_OK);
+        assert_true(m.objid == 1237648720693755918ULL);
+        assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_OK);
+        assert_true(m.objid == (uns ? 18446744073709551615ULL : 5));
+        assert_true(gp_catalog_has_objid(c));
+        gp_catalog_close(c);
+    }
+}
+
 /* extinction_r alone: the other bands scaled by the SFD98 ratios */
 static void test_csv_extinction_r_only(void **state)
 {
@@ -355,6 +448,8 @@ int main(void)
         cmocka_unit_test(test_csv_match_and_extinction),
         cmocka_unit_test(test_csv_without_extinction),
         cmocka_unit_test(test_fits_objid_columns),
+        cmocka_unit_test(test_unreadable_rows),
+        cmocka_unit_test(test_fits_objid_signedness),
         cmocka_unit_test(test_csv_extinction_r_only),
         cmocka_unit_test(test_malformed_csv_refused),
         cmocka_unit_test(test_fits_table),

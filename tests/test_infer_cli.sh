@@ -10,6 +10,20 @@ galpost="$top/galpost"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 fail() { echo "FAIL: $*"; exit 1; }
+# table_ids FILE: the objID column (the first, 64-bit) of a result table's
+# SUMMARY rows, one a line, read from the bytes (ids below 2^63)
+table_ids() {
+    hdr=$(head -c 100000 "$1" | fold -w 80)
+    w=$(printf '%s\n' "$hdr" | sed -n 's/^NAXIS1  = *\([0-9]*\).*/\1/p' | head -1)
+    n=$(printf '%s\n' "$hdr" | sed -n 's/^NAXIS2  = *\([0-9]*\).*/\1/p' | head -1)
+    end=$(printf '%s\n' "$hdr" | grep -a -n '^END *$' | sed -n '2s/:.*//p')   # the table header's END card
+    start=$(( (end * 80 + 2879) / 2880 * 2880 ))
+    i=0
+    while [ $i -lt "$n" ]; do
+        echo $(( 0x$(od -An -tx1 -j $((start + i * w)) -N 8 "$1" | tr -d ' \n') ))
+        i=$((i + 1))
+    done
+}
 
 "$galpost" model random "$tmp/m.gpw" --small --seed 4 || fail "model random"
 "$galpost" mock shards -n 24 --seed 9 -o "$tmp" >/dev/null 2>&1 || fail "mock shards"
@@ -112,6 +126,13 @@ for m in "row 1 (line 3): column 'modelMag_u': 'null' is not a number" "row 2 (l
          "row 3 (line 5): column 'modelMag_g': 'abc' is not a number" "row 4 (line 6): column 'objID': 'x15' is not an object ID"; do
     grep -a -q "rag.csv: $m" "$tmp/rag.fits" || fail "ragged CSV: '$m' not in the table"
 done
+# failed rows keep their objID where its cell can be read (the ragged line's
+# is its first field); only x15 gets its row number (5, from 1), and says so
+[ "$(table_ids "$tmp/rag.fits" | tr '\n' ' ')" = "11 12 13 14 5 16 " ] \
+    || fail "ragged CSV: ids $(table_ids "$tmp/rag.fits" | tr '\n' ' ')"
+grep -a -q "no readable objID: id 5 is the row number (from 1); $tmp/rag.csv: row 4 (line 6): column 'objID'" "$tmp/rag.fits" \
+    || fail "ragged CSV: the row-number id is not said"
+[ "$(grep -a -o "no readable objID" "$tmp/rag.fits" | wc -l)" -eq 1 ] || fail "ragged CSV: a row with an objID said it had none"
 # another delimiter is named
 printf 'objID;ra;dec\n1;2;3\n' >"$tmp/semi.csv"
 "$galpost" infer --model "$tmp/p.gpw" --catalog "$tmp/semi.csv" -o "$tmp/semi.fits" 2>"$tmp/err"; rc=$?
@@ -168,6 +189,21 @@ done
 "$galpost" infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra "$1" --dec "$2" --catalog "$photo" >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc -eq 0 ]; then grep -q "catalogue" "$tmp/out" || fail "catalogue colours not named"
 else [ $rc -eq 1 ] && grep -q "photoObj" "$tmp/err" || { cat "$tmp/err"; fail "catalogue mode: exit $rc"; }; fi
+# catalogue rows that cannot be read are never matched: their count is said
+# on stderr (with the first one's reason) and in the colours' source
+{ echo "objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z"
+  echo "21,$1,$2,19.5,18.1,17.4,17.0,16.8"
+  echo "22,$1,$2,19.5,18.1"
+  echo "23,$1,$2,19.5,abc,17.4,17.0,16.8"; } >"$tmp/fcat.csv"
+for fmt in text json; do
+    opt=; [ $fmt = json ] && opt=--json
+    "$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi" --ra "$1" --dec "$2" --catalog "$tmp/fcat.csv" \
+        --samples 50 $opt >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; fail "frames + CSV catalogue ($fmt)"; }
+    grep -q "fcat.csv: 2 rows could not be read and were not matched (the first: $tmp/fcat.csv: row 1 (line 3): 5 fields" "$tmp/err" \
+        || { cat "$tmp/err"; fail "frames + catalogue ($fmt): unreadable rows not counted on stderr"; }
+    grep -q "catalogue $tmp/fcat.csv row 0 .*; 2 unreadable rows not matched" "$tmp/out" \
+        || fail "frames + catalogue ($fmt): unreadable rows not in the source: $(head -c 600 "$tmp/out")"
+done
 
 # single cutouts, written here byte by byte: a 160x160x3 float image with the
 # given keyword cards (zero pixels; mkcut_nan puts a NaN at pixel 38481)

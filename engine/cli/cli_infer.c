@@ -227,14 +227,25 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
         source = "command line";
     } else if (catalog) {
         gp_catalog_entry e;
-        if (gp_catalog_open(catalog, &cat, &err) || gp_catalog_match(cat, ra, dec, 2.0, &e, &err)) {
-            fprintf(stderr, "galpost infer: %s\n", err.msg);
-            goto out;
+        if (gp_catalog_open(catalog, &cat, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+        /* rows that could not be read are never matched: say how many,
+         * before the match (the galaxy may be one of them) and in the source */
+        size_t first = 0, nbad = gp_catalog_unreadable(cat, &first);
+        char unread[64] = "";
+        if (nbad) {
+            gp_catalog_entry fe;
+            gp_error ferr;
+            gp_catalog_row(cat, first, &fe, &ferr);
+            fprintf(stderr, "galpost infer: %s: %zu row%s could not be read and %s not matched (the first: %s)\n",
+                    catalog, nbad, nbad == 1 ? "" : "s", nbad == 1 ? "was" : "were", ferr.msg);
+            snprintf(unread, sizeof unread, "; %zu unreadable row%s not matched", nbad, nbad == 1 ? "" : "s");
         }
+        if (gp_catalog_match(cat, ra, dec, 2.0, &e, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
         memcpy(g.mag, e.mag, sizeof g.mag);
         g.flags |= GP_FLAG_PHOT_CATALOG;
-        snprintf(srcbuf, sizeof srcbuf, "catalogue %s row %zu (%.2f\" away)%s", catalog, e.row, e.sep,
-                 gp_catalog_has_extinction(cat) ? ", extinction-corrected" : ", NOT extinction-corrected (no extinction columns)");
+        snprintf(srcbuf, sizeof srcbuf, "catalogue %s row %zu (%.2f\" away)%s%s", catalog, e.row, e.sep,
+                 gp_catalog_has_extinction(cat) ? ", extinction-corrected" : ", NOT extinction-corrected (no extinction columns)",
+                 unread);
         source = srcbuf;
     } else {
         uint32_t pf = 0;
@@ -364,7 +375,10 @@ static int shard_images(void *ctx, const long *rows, int n, float *pix, gp_error
 }
 
 /* A catalogue row's galaxy: its objID (or its 1-based row number when the
- * catalogue has none) and its extinction-corrected magnitudes. */
+ * catalogue has none) and its extinction-corrected magnitudes.  A failed
+ * row keeps its objID when its cell can be read; when the catalogue has an
+ * objID column but that cell cannot be read, its message says that the id
+ * is the row number (first, so that the table's message column keeps it). */
 static int catalog_galaxy(void *ctx, long r, gp_galaxy *g, char *why, size_t size)
 {
     const gp_catalog *c = ctx;
@@ -374,6 +388,10 @@ static int catalog_galaxy(void *ctx, long r, gp_galaxy *g, char *why, size_t siz
     g->id = e.objid ? e.objid : (uint64_t)r + 1;
     g->flags = 0;
     g->cutout = NULL;
+    if (st && !e.objid && gp_catalog_has_objid(c)) {
+        snprintf(why, size, "no readable objID: id %ld is the row number (from 1); %s", r + 1, err.msg);
+        return 1;
+    }
     if (st) { snprintf(why, size, "%s", err.msg); return 1; }
     memcpy(g->mag, e.mag, sizeof g->mag);
     return 0;

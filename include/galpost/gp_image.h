@@ -334,6 +334,17 @@ void gp_catalog_close(gp_catalog *c);
 const char *gp_catalog_path(const gp_catalog *c);
 size_t      gp_catalog_size(const gp_catalog *c);       /* rows read */
 int         gp_catalog_has_extinction(const gp_catalog *c);
+int         gp_catalog_has_objid(const gp_catalog *c);  /* it has an objID column */
+
+/*
+ * gp_catalog_unreadable() - how many rows could not be read (a CSV line
+ * with the wrong number of fields, a cell that is not a number or not an
+ * object ID); gp_catalog_match() never returns them, so a caller that
+ * matches says how many there are.  With first != NULL and a nonzero
+ * count, *first is the first such row (0-based), for gp_catalog_row() to
+ * say why.
+ */
+size_t gp_catalog_unreadable(const gp_catalog *c, size_t *first);
 
 /* A catalogue match. */
 typedef struct gp_catalog_entry {
@@ -343,7 +354,10 @@ typedef struct gp_catalog_entry {
     float  mag[GP_NBANDS];       /* modelMag - extinction, ugriz */
     float  extinction[GP_NBANDS];/* 0 when the catalogue has none */
     int    type;                 /* PhotoObj type (3 galaxy, 6 star), -1 if unknown */
-    uint64_t objid;              /* the objID column, 0 if the catalogue has none */
+    uint64_t objid;              /* the objID column, 0 if the catalogue has none
+                                    or the row's cell cannot be read (in a CSV
+                                    line with the wrong number of fields, only
+                                    a first-column objID is read) */
 } gp_catalog_entry;
 
 /*
