@@ -52,7 +52,7 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     w->nkeep = nkeep;
     int fst = 0;
     /* columns */
-    enum { MAXC = 7 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1 };
+    enum { MAXC = 9 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1 };
     char *names[MAXC], *forms[MAXC], *units[MAXC];
     char nbuf[MAXC][48], fbuf[MAXC][16], ubuf[MAXC][40];
     int nc = 0;
@@ -65,6 +65,8 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
     COL("latent_d2_limit", "E", "");
     COL("phot_d2", "E", "");
     COL("phot_d2_limit", "E", "");
+    COL("source_snr", "E", "");
+    COL("source_peak", "E", "arcsec");
     for (int q = 0; q < GP_NQ; q++)
         for (int s = 0; s < NSTAT; s++) {
             char n[48];
@@ -100,7 +102,8 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
                            "16 catalogue magnitudes, 32 measured magnitudes, 64 u or z not detected (magnitude 30), "
                            "256 photometry held at 5 sigma of the "
                            "training set, 512 image unlike the training images (latent_d2 > latent_d2_limit), "
-                           "1024 colours and magnitudes unlike the training set's (phot_d2 > phot_d2_limit)",
+                           "1024 colours and magnitudes unlike the training set's (phot_d2 > phot_d2_limit), "
+                           "2048 no source at the centre of the cutout (source_snr < 15 or source_peak > 4.75 arcsec)",
                            "bits of the flags column", &fst);
     if (nkeep > 0) {
         /* objID, then one vector column per quantity (created in that order, so
@@ -146,6 +149,9 @@ int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t 
         double phd[2] = { r->phot_d2, r->phot_d2_limit };
         fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &phd[0], &fst);
         fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &phd[1], &fst);
+        double src[2] = { r->source_snr, r->source_peak };
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &src[0], &fst);
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &src[1], &fst);
         int ok = r->status == GP_OK;
         for (int q = 0; q < GP_NQ; q++) {
             double v[NSTAT] = { s->median[q], s->p16[q], s->p84[q], s->mean[q], s->std[q] };

@@ -44,6 +44,7 @@
 #include "gp_model_internal.h"
 #include "gp_parallel.h"
 #include "gp_rng.h"
+#include "gp_source_check.h"
 
 #define GP_CHUNK_GALAXIES 64
 #define GP_CHUNK_ROWS     32768
@@ -170,6 +171,7 @@ static void check_range(void *ctx, size_t begin, size_t end)
         r->summary.bpt_class = -1;
         r->latent_d2 = r->latent_d2_limit = NAN;
         r->phot_d2 = r->phot_d2_limit = NAN;
+        r->source_snr = r->source_peak = NAN;
         if (check_galaxy(j->m, &j->gal[i], r, j->pixels) == GP_OK) {
             const gp_net *net = &j->m->net;
             float ph[GP_NPHOT];
@@ -180,6 +182,13 @@ static void check_range(void *ctx, size_t begin, size_t end)
                 r->phot_d2 = gp_ood_distance2(&net->phot_ood, x);
                 r->phot_d2_limit = net->phot_ood.d2_limit;
                 if (!(r->phot_d2 <= r->phot_d2_limit)) r->flags |= GP_FLAG_PHOT_UNLIKE;
+            }
+            /* on the host, so identical on every backend; cannot fail on a cutout */
+            gp_source src;
+            if (j->gal[i].cutout && gp_source_check(j->gal[i].cutout, &src, NULL) == GP_OK) {
+                r->source_snr = src.snr;
+                r->source_peak = src.peak;
+                if (src.no_source) r->flags |= GP_FLAG_NO_SOURCE;
             }
         }
     }
@@ -759,13 +768,15 @@ static void *summaries_background(void *arg)
 }
 
 /* A galaxy that failed after the input checks (pixels the device flagged,
- * a failed summary, a failed batch) is not judged: the photometry verdicts
- * that check_range gave it are withdrawn, as for one that failed them. */
+ * a failed summary, a failed batch) is not judged: the photometry and
+ * source verdicts that check_range gave it are withdrawn, as for one that
+ * failed them. */
 static void unjudge(gp_result *r)
 {
-    r->flags &= ~(GP_FLAG_PHOT_CLIPPED | GP_FLAG_PHOT_UNLIKE | GP_FLAG_IMAGE_UNLIKE);
+    r->flags &= ~(GP_FLAG_PHOT_CLIPPED | GP_FLAG_PHOT_UNLIKE | GP_FLAG_IMAGE_UNLIKE | GP_FLAG_NO_SOURCE);
     r->phot_d2 = r->phot_d2_limit = NAN;
     r->latent_d2 = r->latent_d2_limit = NAN;
+    r->source_snr = r->source_peak = NAN;
 }
 
 /* Wait for a chunk's summaries and hand its samples over (kept when asked

@@ -285,6 +285,10 @@ void gp_summary_print(const gp_result *r, FILE *f)
     if (r->flags & GP_FLAG_PHOT_UNLIKE)
         fprintf(f, "  WARNING: the colours and magnitudes together are unlike the training set's (distance^2 %.1f,"
                 " limit %.1f): do not trust these posteriors\n", r->phot_d2, r->phot_d2_limit);
+    if (r->flags & GP_FLAG_NO_SOURCE)
+        fprintf(f, "  WARNING: no source at the centre of the cutout (central S/N %.1f, limit %.0f; brightness peak"
+                " %.1f\" from the centre, limit %.2f\"): do not trust these posteriors\n", r->source_snr,
+                GP_SOURCE_SNR_LIMIT, r->source_peak, GP_SOURCE_PEAK_LIMIT);
     if (r->flags & GP_FLAG_NONDETECTION)
         fprintf(f, "  note: u or z had no positive flux in the aperture: its magnitude is %.0f, as SDSS writes a"
                 " non-detection\n", (double)GP_NONDETECTION_MAG);

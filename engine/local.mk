@@ -4,8 +4,9 @@ libgalpost_la_CPPFLAGS = $(AM_CPPFLAGS) $(CFITSIO_CFLAGS) $(WCSLIB_CFLAGS) \
 	$(OPENBLAS_CFLAGS) $(ZLIB_CFLAGS)
 libgalpost_la_LIBADD = $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) \
 	$(ZLIB_LIBS) $(PTHREAD_LIBS) -lm
-# 1:0:0 since gp_result gained latent_d2 and latent_d2_limit (2026-11-27)
-libgalpost_la_LDFLAGS = -version-info 2:0:0
+# 1:0:0 since gp_result gained latent_d2 and latent_d2_limit (2026-11-27),
+# 3:0:0 since it gained source_snr and source_peak (GP_FLAG_NO_SOURCE)
+libgalpost_la_LDFLAGS = -version-info 3:0:0
 libgalpost_la_SOURCES = \
 	engine/gp_error.c
 # -- weights I/O (weights/FORMAT.md) --
@@ -19,6 +20,7 @@ libgalpost_la_SOURCES += \
 	engine/cpu/gp_cpu.h engine/cpu/gp_cpu_backend.c engine/cpu/gp_cpu_conv.c \
 	engine/gp_net.h engine/gp_net_load.c engine/gp_net_forward.c \
 	engine/gp_ood.h engine/gp_ood.c \
+	engine/gp_source_check.h engine/gp_source_check.c \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
 	engine/gp_infer.c engine/gp_summary.c engine/gp_derived.h engine/gp_derived.c \
 	engine/gp_fits_cutout.c engine/gp_fits_results.c

@@ -21,7 +21,7 @@ static const char *flag_words(uint32_t f, char *buf, size_t n)
         { GP_FLAG_PHOT_CATALOG, "catalogue-colours" }, { GP_FLAG_PHOT_MEASURED, "measured-colours" },
         { GP_FLAG_NONDETECTION, "non-detection" },
         { GP_FLAG_PHOT_CLIPPED, "photometry-clipped" }, { GP_FLAG_IMAGE_UNLIKE, "image-unlike-training" },
-        { GP_FLAG_PHOT_UNLIKE, "photometry-unlike-training" },
+        { GP_FLAG_PHOT_UNLIKE, "photometry-unlike-training" }, { GP_FLAG_NO_SOURCE, "no-source" },
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (f & t[i].bit) {
@@ -56,6 +56,9 @@ char *gpd_format_summary_text(const gpd_result *res)
     if (isfinite(res->r.phot_d2_limit))
         fprintf(f, "  photometry likeness: distance^2 %.1f, training limit %.1f (99.9%% of the training galaxies)\n",
                 res->r.phot_d2, res->r.phot_d2_limit);
+    if (isfinite(res->r.source_snr))
+        fprintf(f, "  source at the centre: S/N %.1f within 2.4\" (limit %.0f), brightness peak %.1f\" away (limit %.2f\")\n",
+                res->r.source_snr, GP_SOURCE_SNR_LIMIT, res->r.source_peak, GP_SOURCE_PEAK_LIMIT);
     for (int b = 0; b < 3; b++)
         fprintf(f, "  cutout %c: sum %.4g nanomaggies, peak %.4g at (%d, %d)\n", "gri"[b], res->cut_sum[b],
                 res->cut_peak[b], res->cut_px[b], res->cut_py[b]);
@@ -129,6 +132,10 @@ char *gpd_format_summary_json(const gpd_result *res)
     gp_json_num(f, res->r.phot_d2);
     fprintf(f, ", \"phot_d2_limit\": ");
     gp_json_num(f, res->r.phot_d2_limit);
+    fprintf(f, ",\n  \"source_snr\": ");
+    gp_json_num(f, res->r.source_snr);
+    fprintf(f, ", \"source_peak\": ");
+    gp_json_num(f, res->r.source_peak);
     fprintf(f, ",\n  \"quantities\": {\n");
     for (int q = 0; q < GP_NQ; q++) {
         fprintf(f, "    ");
@@ -259,6 +266,9 @@ static int overlay_lines(const gpd_result *res, char lines[][160], int max)
         else
             snprintf(lines[n++], 160, "BPT: undefined");
     }
+    if ((res->r.flags & GP_FLAG_NO_SOURCE) && n < max)
+        snprintf(lines[n++], 160, "warning: no source at the centre (S/N %.1f, peak %.1f\")",
+                 res->r.source_snr, res->r.source_peak);
     uint32_t bad = res->r.flags & (GP_FLAG_EDGE | GP_FLAG_MASKED);
     if (bad && n < max)
         snprintf(lines[n++], 160, "warning:%s%s", bad & GP_FLAG_EDGE ? " cutout crosses the frame edge" : "",

@@ -105,9 +105,10 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
     fprintf(f, "], \"source\": ");
     gp_json_str(f, source);
     fprintf(f, "}, ");
-    double ld[4] = { r->latent_d2, r->latent_d2_limit, r->phot_d2, r->phot_d2_limit };
-    static const char *const ldn[4] = { "latent_d2", "latent_d2_limit", "phot_d2", "phot_d2_limit" };
-    for (int k = 0; k < 4; k++) {
+    double ld[6] = { r->latent_d2, r->latent_d2_limit, r->phot_d2, r->phot_d2_limit, r->source_snr, r->source_peak };
+    static const char *const ldn[6] = { "latent_d2", "latent_d2_limit", "phot_d2", "phot_d2_limit", "source_snr",
+                                        "source_peak" };
+    for (int k = 0; k < 6; k++) {
         fprintf(f, "\"%s\": ", ldn[k]);
         gp_json_num(f, ld[k]);
         fprintf(f, ", ");
@@ -460,6 +461,7 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
                 one.summary.bpt_class = -1;
                 one.latent_d2 = one.latent_d2_limit = NAN;
                 one.phot_d2 = one.phot_d2_limit = NAN;
+                one.source_snr = one.source_peak = NAN;
                 p = &one;
             }
             if (p->status) failed++;

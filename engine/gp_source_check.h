@@ -1,0 +1,68 @@
+/*
+ * gp_source_check.h: is there a source at the centre of a cutout?
+ *
+ * The model was trained on cutouts centred on a galaxy, and it answers with
+ * a confident galaxy posterior whatever it is given: empty sky, a cube of
+ * zeros, a click beside the galaxy.  Those inputs land among the training
+ * images' latent representations (gp_ood.h does not catch them), so this
+ * check looks at the pixels themselves, on the host, before and apart from
+ * the backend (identical on the CPU and the GPU).  gp_infer() runs it on
+ * every galaxy that has a cutout and sets GP_FLAG_NO_SOURCE (gp_model.h)
+ * when it fails; the posteriors are not changed.
+ *
+ * The statistic, per cutout (g, r, i planes, nanomaggies):
+ *   - each band's sky level and noise: the median and 1.4826 x the median
+ *     absolute deviation of the finite, non-zero pixels on a lattice of
+ *     every third row and column beyond 64 pixels (25") from the centre
+ *     (about 1,400 pixels: zeros are the padding of a cutout that crosses
+ *     a frame edge; where more than half of those pixels are equal the
+ *     noise is their rms about the median instead);
+ *   - snr: the sky-subtracted g + r + i flux within GP_SOURCE_APERTURE
+ *     pixels of the centre over its noise, sqrt(sum of N sigma_b^2) over
+ *     the bands (N pixels in the aperture; pixel noise taken as
+ *     uncorrelated, so on resampled real cutouts blank sky spreads about
+ *     1.7 times wider than N(0, 1));
+ *   - peak: from the brightest of the four central pixels, climb the
+ *     g + r + i image smoothed by a 3x3 box to its first local maximum;
+ *     peak is that maximum's distance from the centre, the climb stopping
+ *     once it lies beyond GP_SOURCE_PEAK_LIMIT (the centre then lies on
+ *     the slope of something else: the halo of a galaxy beside it).
+ * A band with fewer than 64 usable sky pixels or none that differ (blank,
+ * all zeros, constant) makes snr 0.  Non-finite pixels are left out of
+ * every sum (gp_infer() refuses such a galaxy before judging it).
+ * Cost: about 5,000 pixels read and two selections over 1,400 values per
+ * band; no allocation.
+ */
+#ifndef GP_SOURCE_CHECK_H
+#define GP_SOURCE_CHECK_H
+
+#include "galpost/gp_error.h"
+#include "galpost/gp_model.h"
+
+/* Aperture radius of snr, pixels (2.4"). */
+#define GP_SOURCE_APERTURE 6.0
+
+typedef struct gp_source {
+    double snr;         /* central g + r + i signal-to-noise (0 when a band is blank) */
+    double peak;        /* distance of the climb's end from the centre, arcsec */
+    int    blank_band;  /* -1, or the first band (0 g, 1 r, 2 i) that is blank or constant */
+    int    no_source;   /* 1: blank_band >= 0, or snr below GP_SOURCE_SNR_LIMIT,
+                           or peak beyond GP_SOURCE_PEAK_LIMIT (gp_model.h) */
+} gp_source;
+
+/*
+ * gp_source_check() - judge whether a cutout has a source at its centre.
+ *
+ * Given:
+ *   cutout    const float*  GP_CUTOUT_PIXELS values: g, r, i planes of
+ *                           GP_CUTOUT_SIZE^2, row-major, centred on the
+ *                           corner shared by the four central pixels.
+ * Returned:
+ *   out       gp_source*    The statistics and the verdict.
+ *   err       gp_error*     Why it failed.
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG when cutout or out is NULL.
+ */
+int gp_source_check(const float *cutout, gp_source *out, gp_error *err);
+
+#endif
