@@ -10,6 +10,29 @@ galpost="$top/galpost"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 fail() { echo "FAIL: $*"; exit 1; }
+# set_cell FILE COLUMN ROW HEX: write the 4-byte big-endian float HEX into
+# cell (ROW from 0, COLUMN an E column) of FILE's binary table
+set_cell() {
+    tab=$(grep -a -b -o "XTENSION= 'BINTABLE'" "$1" | head -1 | cut -d: -f1)
+    hdr=$(tail -c +$((tab + 1)) "$1" | head -c 57600 | fold -w 80)
+    w=$(printf '%s\n' "$hdr" | sed -n 's/^NAXIS1  = *\([0-9]*\).*/\1/p' | head -1)
+    end=$(printf '%s\n' "$hdr" | grep -a -n '^END *$' | head -1 | cut -d: -f1)
+    off=0; k=1
+    while :; do
+        name=$(printf '%s\n' "$hdr" | sed -n "s/^TTYPE$k *= '\([^ ']*\) *'.*/\1/p")
+        [ -n "$name" ] || fail "set_cell: no column $2 in $1"
+        [ "$name" = "$2" ] && break
+        form=$(printf '%s\n' "$hdr" | sed -n "s/^TFORM$k *= '\([^ ']*\) *'.*/\1/p")
+        rep=$(echo "$form" | sed 's/[A-Z].*//'); rep=${rep:-1}
+        case $(echo "$form" | sed 's/^[0-9]*//') in
+            K|D) sz=8 ;; E|J) sz=4 ;; I) sz=2 ;; A|B|L) sz=1 ;; *) fail "set_cell: TFORM $form" ;;
+        esac
+        off=$((off + rep * sz)); k=$((k + 1))
+    done
+    at=$((tab + (end * 80 + 2879) / 2880 * 2880 + $3 * w + off))
+    oct=""; for x in $(echo "$4" | sed 's/../& /g'); do oct="$oct$(printf '\\%03o' "0x$x")"; done
+    printf "$oct" | dd of="$1" bs=1 seek=$at conv=notrunc 2>/dev/null
+}
 # table_ids FILE: the objID column (the first, 64-bit) of a result table's
 # SUMMARY rows, one a line, read from the bytes (ids below 2^63)
 table_ids() {
@@ -61,6 +84,23 @@ json3=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --r
 [ -s "$tmp/post.fits" ] || fail "no result table"
 grep -q "24 galaxies (0 failed)" "$tmp/err" || { cat "$tmp/err"; fail "batch summary line"; }
 ls "$tmp" | grep -q partial && fail "a partial file was left behind"
+# rows with unusable photometry are failed rows naming the shard, the row and
+# the column (and the row of the whole input when it is not the first shard)
+mkdir -p "$tmp/badsh"; bad="$tmp/badsh/bad.fits"; cp "$shard" "$bad"
+set_cell "$bad" modelMag_u 2 c61c3c00     # -9999
+set_cell "$bad" extinction_g 5 7fc00000   # NaN
+set_cell "$bad" modelMag_r 7 42340000     # 45: beyond 40 after the extinction
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --shard "$bad" -o "$tmp/badsh/post.fits" 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "batch with bad photometry"; }
+grep -q "48 galaxies (3 failed)" "$tmp/err" || { cat "$tmp/err"; fail "bad photometry: summary line"; }
+for m in "row 2 (row 26 of the input): column 'modelMag_u' = -9999 is not a usable magnitude" \
+         "row 5 (row 29 of the input): column 'extinction_g' is empty or NaN: not a usable extinction" \
+         "row 7 (row 31 of the input): columns 'modelMag_r' - 'extinction_r' = 45 - "; do
+    grep -a -q "$bad: $m" "$tmp/badsh/post.fits" || fail "bad photometry: '$m' not in the table"
+done
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$bad" --row 5 >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "galpost infer: $bad: row 5: column 'extinction_g' is empty or NaN" "$tmp/err" \
+    || { cat "$tmp/err"; fail "--row of a bad row: exit $rc"; }
 # the profile (GP_INFER_PROFILE=1) names every stage, the summaries' own cost included
 GP_INFER_PROFILE=1 "$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" -o "$tmp/prof.fits" 2>"$tmp/err" \
     || { cat "$tmp/err"; fail "profiled batch"; }

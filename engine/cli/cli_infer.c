@@ -34,6 +34,7 @@
 #include "galpost/gp_image.h"
 #include "galpost/gp_model.h"
 #include "cli/cli_common.h"
+#include "cli/cli_shard_why.h"
 #include "cli/gp_cli.h"
 #include "gp_json.h"
 #include "gp_dataset.h"
@@ -290,13 +291,6 @@ static int open_dataset(gp_model *m, const char **shards, int n, gp_dataset **d)
     return 0;
 }
 
-static const char *bad_reason(unsigned bad)
-{
-    if (bad & GP_BAD_PHOT) return "unusable photometry (NaN, sentinel or absurd magnitude or extinction)";
-    if (bad & GP_BAD_IMAGE) return "non-finite pixels in the cutout";
-    return "unusable row";
-}
-
 static int infer_row(gp_model *m, const char **shards, int n, long row, int nsamples,
                      uint64_t seed, int json, const char *samples_out)
 {
@@ -306,7 +300,15 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
     float *pix = NULL;
     gp_error err;
     if (row >= d->n) { fprintf(stderr, "galpost infer: --row %ld: the catalogue has %ld rows\n", row, d->n); goto out; }
-    if (d->bad[row]) { fprintf(stderr, "galpost infer: row %ld: %s\n", row, bad_reason(d->bad[row])); goto out; }
+    if (d->bad[row]) {
+        /* the shard, its row and the column */
+        gp_cli_shard_rows *w = gp_cli_shard_why_new(d);
+        char why[512];
+        if (w) gp_cli_shard_why(w, row, why, sizeof why);
+        fprintf(stderr, "galpost infer: %s\n", w ? why : "out of memory");
+        gp_cli_shard_why_free(w);
+        goto out;
+    }
     gp_galaxy g = { d->id[row], NULL, {0}, 0 };
     memcpy(g.mag, d->mag + row * 5, sizeof g.mag);
     if (d->has_images) {
@@ -360,19 +362,27 @@ typedef struct batch_source {
     const char *phot_note;        /* recorded as PHOTNOTE in the table (NULL: none) */
 } batch_source;
 
+/* A shard batch's rows, and why a failed one failed (its shard, row and
+ * column: cli_shard_why.h) */
+typedef struct shard_ctx {
+    gp_dataset       *d;
+    gp_cli_shard_rows *why;
+} shard_ctx;
+
 static int shard_row(void *ctx, long r, gp_galaxy *g, char *why, size_t size)
 {
-    const gp_dataset *d = ctx;
+    const shard_ctx *c = ctx;
+    const gp_dataset *d = c->d;
     g->id = d->id[r];
     g->flags = 0;
-    if (d->bad[r]) { snprintf(why, size, "row %ld: %s", r, bad_reason(d->bad[r])); return 1; }
+    if (d->bad[r]) { gp_cli_shard_why(c->why, r, why, size); return 1; }
     memcpy(g->mag, d->mag + r * 5, sizeof g->mag);
     return 0;
 }
 
 static int shard_images(void *ctx, const long *rows, int n, float *pix, gp_error *err)
 {
-    return gp_dataset_read_images(ctx, rows, n, pix, err);
+    return gp_dataset_read_images(((shard_ctx *)ctx)->d, rows, n, pix, err);
 }
 
 /* A catalogue row's galaxy: its objID (or its 1-based row number when the
@@ -506,8 +516,11 @@ static int infer_shards(gp_model *m, const char **shards, int n, const char *out
 {
     gp_dataset *d;
     if (open_dataset(m, shards, n, &d)) return 1;
-    batch_source src = { d->n, d->has_images, shard_row, shard_images, d, NULL };
+    shard_ctx ctx = { d, gp_cli_shard_why_new(d) };
+    if (!ctx.why) { fprintf(stderr, "galpost infer: out of memory\n"); gp_dataset_close(d); return 1; }
+    batch_source src = { d->n, d->has_images, shard_row, shard_images, &ctx, NULL };
     int rc = infer_batch(m, &src, output, nsamples, seed, keep, batch);
+    gp_cli_shard_why_free(ctx.why);
     gp_dataset_close(d);
     return rc;
 }
