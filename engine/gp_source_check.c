@@ -10,8 +10,8 @@
 #define N        GP_CUTOUT_SIZE
 #define PLANE    ((size_t)N * N)
 #define CENTRE   (0.5 * (N - 1))        /* 79.5: the corner of the four central pixels */
-#define SKY_R2   (64.0 * 64.0)          /* sky pixels lie beyond 64 pixels */
-#define SKY_STEP 3                      /* every third row and column */
+#define SKY_R    64                     /* sky pixels lie beyond 64 pixels */
+#define SKY_STEP 4                      /* every fourth row and column */
 #define SKY_MAX  (((N + SKY_STEP - 1) / SKY_STEP) * ((N + SKY_STEP - 1) / SKY_STEP))
 #define SKY_MIN  64                     /* fewer usable sky pixels: the band is blank */
 #define PEAK_LIMIT_PIX (GP_SOURCE_PEAK_LIMIT / GP_PIXEL_SCALE)
@@ -47,12 +47,14 @@ static int band_sky(const float *p, double *sky, double *sigma)
 {
     float v[SKY_MAX];
     int n = 0;
-    for (int y = 0; y < N; y += SKY_STEP)
+    for (int y = 0; y < N; y += SKY_STEP) {
+        const int dy = 2 * y - (N - 1);   /* twice the offset from the centre */
         for (int x = 0; x < N; x += SKY_STEP) {
-            double dx = x - CENTRE, dy = y - CENTRE;
-            float f = p[(size_t)y * N + (size_t)x];
-            if (dx * dx + dy * dy > SKY_R2 && isfinite(f) && f != 0.0f) v[n++] = f;
+            const int dx = 2 * x - (N - 1);
+            const float f = p[(size_t)y * N + (size_t)x];
+            if (dx * dx + dy * dy > 4 * SKY_R * SKY_R && isfinite(f) && f != 0.0f) v[n++] = f;
         }
+    }
     if (n < SKY_MIN) return 0;
     double med = select_kth(v, n, n / 2);
     double ss = 0;

@@ -13,8 +13,8 @@
  * The statistic, per cutout (g, r, i planes, nanomaggies):
  *   - each band's sky level and noise: the median and 1.4826 x the median
  *     absolute deviation of the finite, non-zero pixels on a lattice of
- *     every third row and column beyond 64 pixels (25") from the centre
- *     (about 1,400 pixels: zeros are the padding of a cutout that crosses
+ *     every fourth row and column beyond 64 pixels (25") from the centre
+ *     (about 800 pixels: zeros are the padding of a cutout that crosses
  *     a frame edge; where more than half of those pixels are equal the
  *     noise is their rms about the median instead);
  *   - snr: the sky-subtracted g + r + i flux within GP_SOURCE_APERTURE
@@ -30,7 +30,7 @@
  * A band with fewer than 64 usable sky pixels or none that differ (blank,
  * all zeros, constant) makes snr 0.  Non-finite pixels are left out of
  * every sum (gp_infer() refuses such a galaxy before judging it).
- * Cost: about 5,000 pixels read and two selections over 1,400 values per
+ * Cost: about 2,000 pixels read and two selections over 800 values per
  * band; no allocation.
  */
 #ifndef GP_SOURCE_CHECK_H

@@ -123,3 +123,11 @@ check_PROGRAMS += tests/test_shards
 tests_test_shards_SOURCES = tests/test_shards.c $(IMAGE_FIXTURE)
 tests_test_shards_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_shards_LDADD = $(TEST_LDADD)
+
+# the source check (GP_FLAG_NO_SOURCE): synthetic cutouts, gp_infer, real frames
+check_PROGRAMS += tests/test_source_check
+tests_test_source_check_SOURCES = tests/test_source_check.c
+tests_test_source_check_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_source_check_LDADD = $(TEST_LDADD)
+TESTS += tests/test_source_check_cli.sh
+dist_check_SCRIPTS += tests/test_source_check_cli.sh
