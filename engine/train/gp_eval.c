@@ -501,6 +501,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     io.seed = o->seed;
     io.keep_samples = 1;
     long n_unlike = 0, n_clipped = 0, n_phot_unlike = 0;   /* test galaxies flagged by gp_infer's input checks */
+    long n_no_source = 0;                                   /* ... and by its source check (image models) */
     const gp_ood *lood = &model->net.latent_ood, *pood = &model->net.phot_ood;
     for (long c0 = 0; c0 < nt; c0 += CH) {
         if (o->interrupted && *o->interrupted) { st = GP_FAIL(err, GP_ERR_INTERRUPTED, "eval interrupted"); goto done; }
@@ -523,6 +524,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             n_unlike += (res[g].flags & GP_FLAG_IMAGE_UNLIKE) != 0;
             n_clipped += (res[g].flags & GP_FLAG_PHOT_CLIPPED) != 0;
             n_phot_unlike += (res[g].flags & GP_FLAG_PHOT_UNLIKE) != 0;
+            n_no_source += (res[g].flags & GP_FLAG_NO_SOURCE) != 0;
             for (int q = 0; q < NQ; q++) {
                 double tv = gp_target_truth(q, d->target[r * 9 + q]);   /* the reported quantity */
                 truth[i * NQ + q] = tv;
@@ -864,6 +866,10 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                         100.0 * n_phot_unlike / (nt ? nt : 1));
             else
                 fprintf(g, "photometry check: none (the model was written without one)  \n");
+            if (image)
+                fprintf(g, "no source at the centre of the cutout (S/N below %.0f or peak beyond %.2f\"): %ld of %ld test "
+                        "galaxies (%.2f%%)  \n", GP_SOURCE_SNR_LIMIT, GP_SOURCE_PEAK_LIMIT, n_no_source, nt,
+                        100.0 * n_no_source / (nt ? nt : 1));
             fprintf(g, "photometry held at 5 sigma of the training split: %ld of %ld test galaxies (%.2f%%)\n", n_clipped, nt,
                     100.0 * n_clipped / (nt ? nt : 1));
             fprintf(g, "\n## PIT histograms (10 bins, counts)\n\n");
@@ -899,6 +905,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         if (!st && lood->dim > 0) st = gp_weights_writer_set_i64(wr, "eval.image_unlike", n_unlike, err);
         if (!st) st = gp_weights_writer_set_i64(wr, "eval.photometry_clipped", n_clipped, err);
         if (!st && pood->dim > 0) st = gp_weights_writer_set_i64(wr, "eval.photometry_unlike", n_phot_unlike, err);
+        if (!st && image) st = gp_weights_writer_set_i64(wr, "eval.no_source", n_no_source, err);
         if (!st) st = gp_weights_writer_set_i64(wr, "eval.test_galaxies", nt, err);
         if (!st) st = gp_weights_writer_set_str(wr, "eval.note", "held-out test split of the training data (train.split.*), galpost eval; quantities in target.names order", err);
         for (size_t i = 0; !st && i < gp_weights_tensor_count(w); i++) {
