@@ -9,17 +9,27 @@
  *    non-detection) are clipped to GP_PHOT_CLIP standard deviations;
  *  - the photometry-only variant and ensembles work;
  *  - small chunks with background summaries (a GPU backend's way) give the
- *    same bits.
+ *    same bits;
+ *  - a model whose z target is softplus-transformed (target.z_softplus)
+ *    gives the transform's inverse of the untransformed model's samples,
+ *    all positive.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "galpost/gp_model.h"
 #include "gp_cosmo.h"
 #include "gp_test_util.h"
+#include "gp_net.h"
+#include "galpost/gp_weights.h"
+#include "train/gp_train.h"
 
 #define NG 5
 static char path_img[512], path_phot[512];
@@ -551,6 +561,123 @@ static void test_photometry_only(void **state)
     gp_model_close(m);
 }
 
+/* path_img with target.z_softplus = s (and its z standardisation widened to
+ * std zstd, so that many samples of the random model fall below z = 0) */
+static void write_z_softplus_model(const char *path, double s, double zstd)
+{
+    gp_error err;
+    gp_weights *w = NULL;
+    gp_weights_writer *wr = NULL;
+    if (gp_weights_open(path_img, &w, &err)) fail_msg("%s", err.msg);
+    if (gp_weights_writer_new(&wr, &err)) fail_msg("%s", err.msg);
+    int st = gp_weights_copy_meta(w, wr, &err);
+    const double *m, *sd;
+    size_t n;
+    double tm[9], ts[9];
+    if (!st) st = gp_weights_meta_f64_array(w, "target.mean", &m, &n, &err);
+    if (!st) st = gp_weights_meta_f64_array(w, "target.std", &sd, &n, &err);
+    if (!st) {
+        memcpy(tm, m, sizeof tm);
+        memcpy(ts, sd, sizeof ts);
+        tm[GP_Q_Z] = 0.03;
+        ts[GP_Q_Z] = zstd;
+        st = gp_weights_writer_set_f64_array(wr, "target.mean", tm, 9, &err);
+    }
+    if (!st) st = gp_weights_writer_set_f64_array(wr, "target.std", ts, 9, &err);
+    if (!st && s > 0) st = gp_weights_writer_set_f64(wr, "target.z_softplus", s, &err);
+    for (size_t i = 0; !st && i < gp_weights_tensor_count(w); i++) {
+        gp_tensor_info t;
+        st = gp_weights_tensor_at(w, i, &t, &err);
+        if (!st) st = gp_weights_writer_add_tensor(wr, t.name, t.ndim, t.dims, t.data, &err);
+    }
+    if (!st) st = gp_weights_writer_write(wr, path, &err);
+    gp_weights_writer_free(wr);
+    gp_weights_close(w);
+    if (st) fail_msg("%s", err.msg);
+}
+
+static void test_z_softplus(void **state)
+{
+    (void)state;
+    char plain[512], soft[512];
+    gp_test_tmpname(plain, sizeof plain, ".gpw");
+    gp_test_tmpname(soft, sizeof soft, ".gpw");
+    const double s = 0.02;
+    write_z_softplus_model(plain, 0.0, 0.05);
+    write_z_softplus_model(soft, s, 0.05);
+    gp_infer_options io = gp_infer_options_default();
+    io.nsamples = 301;   /* odd: the median is one sample, so it transforms exactly */
+    io.seed = (uint64_t)time(NULL);   /* fresh samples each run */
+    io.keep_samples = 1;
+    gp_error err;
+    gp_result rp[NG], rs[NG];
+    gp_model *mp = open_model(plain, 1), *ms = open_model(soft, 2);
+    assert_int_equal(gp_infer(mp, gal, NG, &io, rp, &err), GP_OK);
+    assert_int_equal(gp_infer(ms, gal, NG, &io, rs, &err), GP_OK);
+    long below = 0, total = 0;
+    for (int g = 0; g < NG; g++) {
+        assert_int_equal(rp[g].status, GP_OK);
+        assert_int_equal(rs[g].status, GP_OK);
+        for (int i = 0; i < io.nsamples; i++) {
+            const float *a = rp[g].samples + (size_t)i * GP_NQ, *b = rs[g].samples + (size_t)i * GP_NQ;
+            /* the transform's inverse of the same sample (naive formula, double) */
+            double want = s * log(1.0 + exp((double)a[GP_Q_Z] / s));
+            assert_true(isfinite(b[GP_Q_Z]) && b[GP_Q_Z] > 0.0f);
+            assert_true(fabs(b[GP_Q_Z] - want) <= 1e-5 * fabs(want) + 1e-7);
+            for (int q = 0; q < GP_NQ; q++)   /* the other quantities are the same bits */
+                if (q != GP_Q_Z) assert_memory_equal(&a[q], &b[q], sizeof(float));
+            below += a[GP_Q_Z] <= 0.0f;
+            total++;
+        }
+        /* the median is the transform of the median */
+        double wm = s * log(1.0 + exp(rp[g].summary.median[GP_Q_Z] / s));
+        assert_true(fabs(rs[g].summary.median[GP_Q_Z] - wm) <= 1e-5 * wm + 1e-7);
+    }
+    /* the test means something: the plain model put samples at z <= 0 */
+    assert_true(below > total / 20);
+    gp_result_free(rp, NG);
+    gp_result_free(rs, NG);
+    gp_model_close(mp);
+    gp_model_close(ms);
+    unlink(plain);
+    unlink(soft);
+}
+
+static void test_z_softplus_bad_key(void **state)
+{
+    (void)state;
+    char bad[512];
+    gp_test_tmpname(bad, sizeof bad, ".gpw");
+    write_z_softplus_model(bad, 1.5, 0.05);
+    gp_model_options o = gp_model_options_default();
+    o.backend = GP_BACKEND_CPU;
+    gp_model *m = NULL;
+    gp_error err;
+    assert_int_equal(gp_model_open(bad, &o, &m, &err), GP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "target.z_softplus"));
+    assert_non_null(strstr(err.msg, bad));
+    assert_null(m);
+    unlink(bad);
+}
+
+static void test_z_target_roundtrip(void **state)
+{
+    (void)state;
+    srand((unsigned)time(NULL));
+    for (int i = 0; i < 2000; i++) {
+        double z = 1e-4 + 2.0 * rand() / (double)RAND_MAX;
+        double t = gp_z_to_target(z, 0.02);
+        assert_true(isfinite(t));
+        assert_true(fabs(gp_z_from_target(t, 0.02) - z) <= 1e-12 + 1e-9 * z);
+        if (z > 0.6) assert_true(fabs(t - z) < 1e-10);   /* z itself beyond 30 s */
+    }
+    assert_true(isnan(gp_z_to_target(0.0, 0.02)));
+    assert_true(isnan(gp_z_to_target(-0.01, 0.02)));
+    assert_true(gp_z_from_target(-1.0, 0.02) > 0.0);            /* any target is a positive z */
+    assert_true(gp_z_from_target(0.123, 0.0) == 0.123);          /* s = 0: z itself */
+    assert_true(gp_z_to_target(-0.01, 0.0) == -0.01);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -589,6 +716,9 @@ int main(void)
         cmocka_unit_test(test_cutouts_alloc),
         cmocka_unit_test(test_photometry_only),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_z_softplus),
+        cmocka_unit_test(test_z_softplus_bad_key),
+        cmocka_unit_test(test_z_target_roundtrip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -28,6 +28,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 grep -q 'member 1 done: best validation loss' "$T/p.work/train.log" || fail "train.log lacks the members' results"
 "$G" model info "$T/p.gpw" >"$T/info" 2>&1 || fail "model info of the trained model"
 grep -E -q 'train\.split\.test +I64 +55$' "$T/info" || fail "unexpected test split: $(grep split "$T/info")"
+# redshift trained through the softplus transform, recorded for inference
+grep -E -q '^  target\.z_softplus +F64 +0\.02$' "$T/info" || fail "no target.z_softplus = 0.02: $(grep target "$T/info")"
 
 "$G" train -o "$T/i.gpw" -w "$T/i.work" --vae-count 48 --vae-epochs 1 --ensemble 2 --flow-epochs 2 \
     --patience 2 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 \
@@ -224,7 +226,12 @@ grep -q "latent cache $T/k.work/latents.f32 not used (made from other rows, anot
     "$T/eval.out" || fail "eval used another encoder's cache: $(grep -i latent "$T/eval.out")"
 grep '"image embedding' "$T/evi/metrics.csv" | cut -d, -f1-4 >"$T/a"
 grep '"image embedding' "$T/evk/metrics.csv" | cut -d, -f1-4 >"$T/b"
-cmp -s "$T/a" "$T/b" || fail "baselines from the cache and encoded afresh differ: $(diff "$T/a" "$T/b" | head -4)"
+# The trainer's encoder (training layers) and inference's (gp_net_encode) agree to float
+# rounding, not bit for bit (measured: latents within 1.5e-6), so the baselines' R^2 agree
+# to 1e-3, not to every printed digit.
+paste -d, "$T/a" "$T/b" | awk -F, '{ d = $4 - $8; if (d < 0) d = -d; if ($2 != $6 || $3 != $7 || d > 1e-3) bad = 1 }
+    END { exit bad || NR != 18 }   # MLP and kNN, 9 quantities each' \
+    || fail "baselines from the cache and encoded afresh differ: $(diff "$T/a" "$T/b" | head -4)"
 # the test split is flagged about as often as the 99.9% limit says (0 or 1 of 55-60 galaxies
 # here; 30% would mean the check or its use is broken)
 nu=$(sed -n 's/^image unlike the training images .*: \([0-9]*\) of \([0-9]*\) test galaxies.*/\1 \2/p' "$T/evi/report.md")
