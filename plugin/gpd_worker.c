@@ -121,10 +121,15 @@ static void model_facts(gpd_daemon *d)
         d->model_ensemble = gp_model_ensemble_size(d->model);
         d->model_image = gp_model_uses_image(d->model);
     }
-    if (d->catalog)
-        snprintf(d->catalog_desc, sizeof d->catalog_desc, "%s (%zu rows%s)", gp_catalog_path(d->catalog),
-                 gp_catalog_size(d->catalog), gp_catalog_has_extinction(d->catalog) ? "" : ", no extinction columns");
-    else
+    if (d->catalog) {
+        /* rows that could not be read are never matched: said, not skipped silently */
+        size_t nbad = gp_catalog_unreadable(d->catalog, NULL);
+        char unread[64] = "";
+        if (nbad) snprintf(unread, sizeof unread, ", %zu unreadable row%s never matched", nbad, nbad == 1 ? "" : "s");
+        snprintf(d->catalog_desc, sizeof d->catalog_desc, "%s (%zu rows%s%s)", gp_catalog_path(d->catalog),
+                 gp_catalog_size(d->catalog), gp_catalog_has_extinction(d->catalog) ? "" : ", no extinction columns",
+                 unread);
+    } else
         snprintf(d->catalog_desc, sizeof d->catalog_desc, "none");
     pthread_mutex_unlock(&d->mu);
 }

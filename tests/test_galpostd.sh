@@ -97,6 +97,13 @@ xpaset -p galpost set catalog "$WORK/junk.gpw" || fail "set catalog"
 st=$(wait_job reload)
 contains "$st" "keeping the previous model" "failed reload keeps the model"
 contains "$(xpaget galpost status)" "model: $WORK/model.gpw" "the old model is still in use"
+# a catalogue's rows that cannot be read are never matched, and status says how many
+printf 'ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n150.1,2.2,19,18,17,16.5,16\n150.1,2.2,19\n150.1,2.2,x,18,17,16.5,16\n' \
+    >"$WORK/unread.csv"
+xpaset -p galpost set catalog "$WORK/unread.csv" || fail "set catalog unread.csv"
+contains "$(wait_job reload)" "reload done" "reload with a catalogue with unreadable rows"
+contains "$(xpaget galpost status)" "catalog: $WORK/unread.csv (3 rows, no extinction columns, 2 unreadable rows never matched)" \
+    "status counts the catalogue's unreadable rows"
 xpaset -p galpost set catalog none || fail "set catalog none"
 contains "$(wait_job reload)" "reload done" "reload after the catalogue is removed"
 
