@@ -64,8 +64,8 @@ static inline double gp_line_truth(double target)
 /* The redshift target's softplus scale s (gp_z_to_target, engine/gp_net.h):
  * galpost train trains on t = s ln(exp(z/s) - 1) and records s as
  * target.z_softplus, so that no posterior sample has z <= 0.  s is about
- * the photometric redshift error: the target is z itself within 2e-11 above
- * z = 0.6, and 4% below it at z = 0.05.  A row with z <= 0 is unusable
+ * the photometric redshift error: the target is z itself within 1.4e-4
+ * above z = 0.1 (2e-11 above 0.6) and 0.0017 below it at z = 0.05.  A row with z <= 0 is unusable
  * (GP_BAD_CORE). */
 #define GP_Z_SOFTPLUS 0.02
 
