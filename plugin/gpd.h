@@ -143,6 +143,10 @@ typedef struct gpd_result {
     float     mag[GP_NMAG];
     float     magerr[GP_NMAG];  /* NAN for catalogue magnitudes */
     char      frames[3][GPD_PATH_MAX / 4];  /* g, r, i sources */
+    int       phot_model;    /* the model takes no image (photometry only) */
+    int       no_cutout;     /* no cutout was made (photometry-only model) ... */
+    char      nocut_why[768];   /* ... and why */
+    char      posframe[GPD_PATH_MAX / 4];   /* photometry-only model: the image placing the galaxy */
     char      model[GPD_PATH_MAX / 4];
     int       model_trained;
     uint64_t  seed;

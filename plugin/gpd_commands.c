@@ -37,11 +37,14 @@ static const char help_text[] =
     "    current frame, at the crosshair, or at RA DEC (degrees, or h:m:s d:m:s); TARGET is\n"
     "    the DS9 to use (title or XPA method, default from 'set ds9'); returns at once,\n"
     "    the result is drawn in DS9 when ready; 'xpaget galpost job WORD' follows it\n"
+    "    an image model needs g, r, i images (and a catalogue or u, z images for ugriz); a\n"
+    "    photometry-only model needs one image with a WCS and a catalogue, or u, g, r, i, z\n"
+    "    images; 'xpaget galpost status' says which (needs:)\n"
     "xpaget galpost summary [ID] [text|json]   posterior summary (default: the last result)\n"
     "xpaget galpost samples [ID] [text|fits]   posterior samples (text rows or a FITS table)\n"
     "xpaget galpost bpt [ID]                  BPT class probabilities and line ratios\n"
     "xpaget galpost job [WORD]                state of a request: queued, running, done, failed\n"
-    "xpaget galpost status                    model, backend, queue, timings\n"
+    "xpaget galpost status                    model, backend, catalogue, needs, queue, timings\n"
     "xpaget galpost model [info]              the model (info: every metadata key and tensor)\n"
     "xpaget galpost catalog [N] [all]         the N brightest catalogue galaxies (all: any type)\n"
     "xpaget galpost set [KEY]                 current settings\n"
@@ -246,6 +249,20 @@ static double median_timing(const gpd_daemon *d, int col)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* What a request needs from DS9, for this model and catalogue. */
+static const char *inputs_needed(int uses_image, int catalog)
+{
+    if (uses_image)
+        return catalog ? "g, r, i images with a celestial WCS (cutouts); ugriz from the catalogue, "
+                         "else measured on u, g, r, i, z images"
+                       : "g, r, i images with a celestial WCS (cutouts) and u, z images (ugriz measured; "
+                         "no catalogue)";
+    return catalog ? "one image with a celestial WCS (positions; photometry-only model); ugriz from the catalogue, "
+                     "else measured on u, g, r, i, z images"
+                   : "u, g, r, i, z images with a celestial WCS (photometry-only model, ugriz measured; with a "
+                     "catalogue one image would do: set catalog FILE)";
+}
+
 static int get_status(void *ctx, const char *cmd, const char *params, char **out, size_t *outlen,
                       char *errmsg, size_t n)
 {
@@ -262,6 +279,7 @@ static int get_status(void *ctx, const char *cmd, const char *params, char **out
             d->model_trained ? "" : " (UNTRAINED: random weights, not physics)", d->backend_name);
     if (d->backend_note[0]) fprintf(f, "backend_note: %s\n", d->backend_note);
     fprintf(f, "catalog: %s\n", d->catalog_desc);
+    fprintf(f, "needs: %s\n", inputs_needed(d->model_image, d->catalog_loaded));
     pthread_mutex_unlock(&d->mu);
     fprintf(f, "samples: %d\nseed: %llu\nds9: %s\n", d->cfg.samples, (unsigned long long)d->cfg.seed, d->cfg.ds9);
     fprintf(f, "queue: %d queued, %s\n", d->nqueued, d->current ? "1 running" : "idle");
@@ -628,7 +646,7 @@ const gpx_command gpd_commands[] = {
     { "samples", "[ID] [text|fits]: posterior samples", get_samples, NULL },
     { "bpt", "[ID]: BPT class probabilities", get_bpt, NULL },
     { "job", "[TAG]: state of a request", get_job, NULL },
-    { "status", "model, backend, queue and timings", get_status, NULL },
+    { "status", "model, backend, catalogue, what a request needs, queue and timings", get_status, NULL },
     { "model", "[info]: the model", get_model, NULL },
     { "catalog", "[N] [all]: the brightest catalogue galaxies", get_catalog, NULL },
     { "set", "[KEY] | KEY VALUE: settings", get_set, set_set },

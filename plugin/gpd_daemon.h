@@ -135,6 +135,7 @@ typedef struct gpd_daemon {
     char   backend_name[256];
     char   backend_note[512];
     int    model_trained, model_threads, model_ensemble, model_image;
+    int    catalog_loaded;
     char   catalog_desc[GPD_PATH_MAX + 64];
 } gpd_daemon;
 
@@ -145,6 +146,28 @@ void gpd_worker_submit(gpd_daemon *d, gpd_job *job);
 void gpd_worker_stop(gpd_daemon *d);
 void gpd_daemon_free_models(gpd_daemon *d);
 void gpd_wake(gpd_daemon *d);
+
+/* gpd_inputs.c (worker): a galaxy's cutout and magnitudes from the job's
+ * images (opened by the worker) and the catalogue. */
+typedef struct gpd_opened {
+    gp_frame  *const *fr;         /* the job's sources, NULL where not open */
+    const int        *open_st;    /* non-zero: not open ... */
+    const char      (*open_msg)[512];  /* ... and why */
+    int               cur_src;    /* the current frame's source, or -1 */
+} gpd_opened;
+
+const char *gpd_source_name(const gpd_source *s, char *buf, size_t n);
+
+/* Non-zero, with why, when no galaxy of the job can be inferred: a
+ * photometry-only model with no catalogue and not all five bands. */
+int gpd_inputs_refuse(const gpd_job *job, int uses_image, const gp_catalog *cat, char *why, size_t n);
+
+/* One galaxy's inputs: r (position, frames, colours, magnitudes, cutout
+ * statistics), cut (GP_CUTOUT_PIXELS floats; *has_cut says whether it was
+ * filled) and *flags.  Returns GP_OK, or a status with msg. */
+int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, const gp_catalog *cat,
+                      const gpd_shape *sh, float *cut, int *has_cut, uint32_t *flags, gpd_result *r,
+                      char *msg, size_t n);
 
 /* gpd_ds9.c (main thread) */
 int gpd_ds9_gather(gpd_job *job, gp_error *err);

@@ -126,8 +126,10 @@ static int read_current(gpd_job *job, int frame, const char *channel, char *cwd,
     }
     char *mem = NULL;
     size_t memlen = 0;
-    if (!path[0] && band != GP_BAND_UNKNOWN) {
-        /* loaded from a pipe: fetch the frame's FITS */
+    if (!path[0] && (band != GP_BAND_UNKNOWN || frame == job->cur_frame)) {
+        /* loaded from a pipe: fetch the frame's FITS (the current frame's
+         * whatever its band: its WCS places the overlay and, for a
+         * photometry-only model, the galaxy) */
         st = gpx_get(t, "fits", &mem, &memlen, err);
         if (st) return st;
     }

@@ -40,10 +40,14 @@ char *gpd_format_summary_text(const gpd_result *res)
     if (!f) return NULL;
     char fl[256];
     fprintf(f, "galpost #%d  RA %.6f  Dec %+.6f  (ICRS)\n", res->id, res->ra, res->dec);
-    fprintf(f, "  model %s%s, seed %llu, %.1f ms\n", res->model,
+    fprintf(f, "  model %s%s%s, seed %llu, %.1f ms\n", res->model, res->phot_model ? " (photometry only)" : "",
             res->model_trained ? "" : " (UNTRAINED: random weights, not physics)",
             (unsigned long long)res->seed, res->compute_ms);
-    fprintf(f, "  image g %s\n        r %s\n        i %s\n", res->frames[0], res->frames[1], res->frames[2]);
+    if (res->posframe[0]) fprintf(f, "  position from %s\n", res->posframe);
+    if (res->no_cutout)
+        fprintf(f, "  image none (photometry only; no g, r, i cutout for the source check: %s)\n", res->nocut_why);
+    else
+        fprintf(f, "  image g %s\n        r %s\n        i %s\n", res->frames[0], res->frames[1], res->frames[2]);
     fprintf(f, "  colours: %s\n", res->colours);
     fprintf(f, "  ugriz  %.3f %.3f %.3f %.3f %.3f\n", res->mag[0], res->mag[1], res->mag[2],
             res->mag[3], res->mag[4]);
@@ -59,7 +63,7 @@ char *gpd_format_summary_text(const gpd_result *res)
     if (isfinite(res->r.source_snr))
         fprintf(f, "  source at the centre: S/N %.1f within 2.4\" (limit %.0f), brightness peak %.1f\" away (limit %.2f\")\n",
                 res->r.source_snr, GP_SOURCE_SNR_LIMIT, res->r.source_peak, GP_SOURCE_PEAK_LIMIT);
-    for (int b = 0; b < 3; b++)
+    for (int b = 0; b < 3 && !res->no_cutout; b++)
         fprintf(f, "  cutout %c: sum %.4g nanomaggies, peak %.4g at (%d, %d)\n", "gri"[b], res->cut_sum[b],
                 res->cut_peak[b], res->cut_px[b], res->cut_py[b]);
     gp_summary_print(&res->r, f);
@@ -101,28 +105,41 @@ char *gpd_format_summary_json(const gpd_result *res)
     gp_json_str(f, res->model);
     fprintf(f, ",\n  \"model_trained\": %s,\n  \"seed\": %llu,\n  \"nsamples\": %d,\n  \"compute_ms\": %.2f,\n",
             res->model_trained ? "true" : "false", (unsigned long long)res->seed, res->r.nsamples, res->compute_ms);
-    fprintf(f, "  \"frames\": {\"g\": ");
-    gp_json_str(f, res->frames[0]);
-    fprintf(f, ", \"r\": ");
-    gp_json_str(f, res->frames[1]);
-    fprintf(f, ", \"i\": ");
-    gp_json_str(f, res->frames[2]);
-    fprintf(f, "},\n  \"colours\": ");
+    fprintf(f, "  \"photometry_only\": %s,\n  \"position_frame\": ", res->phot_model ? "true" : "false");
+    if (res->posframe[0]) gp_json_str(f, res->posframe);
+    else fprintf(f, "null");
+    /* without a cutout: frames and cutout null, and why */
+    fprintf(f, ",\n  \"no_cutout\": ");
+    if (res->no_cutout) gp_json_str(f, res->nocut_why);
+    else fprintf(f, "null");
+    if (res->no_cutout) {
+        fprintf(f, ",\n  \"frames\": null");
+    } else {
+        fprintf(f, ",\n  \"frames\": {\"g\": ");
+        gp_json_str(f, res->frames[0]);
+        fprintf(f, ", \"r\": ");
+        gp_json_str(f, res->frames[1]);
+        fprintf(f, ", \"i\": ");
+        gp_json_str(f, res->frames[2]);
+        fprintf(f, "}");
+    }
+    fprintf(f, ",\n  \"colours\": ");
     gp_json_str(f, res->colours);
     fprintf(f, ",\n  \"mag\": {");
     for (int b = 0; b < GP_NMAG; b++) {
         fprintf(f, "%s\"%c\": ", b ? ", " : "", "ugriz"[b]);
         gp_json_num(f, res->mag[b]);
     }
-    fprintf(f, "},\n  \"cutout\": {");
-    for (int b = 0; b < 3; b++) {
-        fprintf(f, "%s\"%c\": {\"sum\": ", b ? ", " : "", "gri"[b]);
+    fprintf(f, "},\n  \"cutout\": ");
+    if (res->no_cutout) fprintf(f, "null");
+    for (int b = 0; b < 3 && !res->no_cutout; b++) {
+        fprintf(f, "%s\"%c\": {\"sum\": ", b ? ", " : "{", "gri"[b]);
         gp_json_num(f, res->cut_sum[b]);
         fprintf(f, ", \"peak\": ");
         gp_json_num(f, res->cut_peak[b]);
-        fprintf(f, ", \"peak_x\": %d, \"peak_y\": %d}", res->cut_px[b], res->cut_py[b]);
+        fprintf(f, ", \"peak_x\": %d, \"peak_y\": %d}%s", res->cut_px[b], res->cut_py[b], b == 2 ? "}" : "");
     }
-    fprintf(f, "},\n  \"flags\": ");
+    fprintf(f, ",\n  \"flags\": ");
     gp_json_str(f, flag_words(res->r.flags, fl, sizeof fl));
     fprintf(f, ",\n  \"latent_d2\": ");
     gp_json_num(f, res->r.latent_d2);
@@ -239,7 +256,8 @@ static int overlay_lines(const gpd_result *res, char lines[][160], int max)
     int n = 0;
     char v[96];
     const char *src = (res->r.flags & GP_FLAG_PHOT_CATALOG) ? "catalogue colours" : "measured colours";
-    snprintf(lines[n++], 160, "galpost #%d  (%s%s)", res->id, src, res->model_trained ? "" : ", untrained model");
+    snprintf(lines[n++], 160, "galpost #%d  (%s%s%s)", res->id, src, res->phot_model ? ", photometry-only model" : "",
+             res->model_trained ? "" : ", untrained model");
     static const struct { int q; const char *label; int digits; } phys[] = {
         { GP_Q_LOGMSTAR, "log M*/Msun", 2 }, { GP_Q_LOGSFR, "log SFR", 2 }, { GP_Q_Z, "z", 3 },
         { GP_Q_LOGMBH, "log M_BH", 2 },

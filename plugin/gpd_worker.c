@@ -121,6 +121,7 @@ static void model_facts(gpd_daemon *d)
         d->model_ensemble = gp_model_ensemble_size(d->model);
         d->model_image = gp_model_uses_image(d->model);
     }
+    d->catalog_loaded = d->catalog != NULL;
     if (d->catalog) {
         /* rows that could not be read are never matched: said, not skipped silently */
         size_t nbad = gp_catalog_unreadable(d->catalog, NULL);
@@ -186,45 +187,6 @@ static uint64_t position_key(double ra, double dec)
     return (a << 32) ^ b;
 }
 
-static const char *source_name(const gpd_source *s, char *buf, size_t n)
-{
-    if (s->channel[0])
-        snprintf(buf, n, "frame %d %s channel (%s)", s->frame, s->channel, s->path[0] ? s->path : "no file");
-    else
-        snprintf(buf, n, "frame %d (%s)", s->frame, s->path[0] ? s->path : "no file");
-    return buf;
-}
-
-/* Choose, for one position, the first frame of `band` that has a WCS and
- * covers the position.  On failure, a message saying why. */
-static gp_frame *pick(gpd_job *job, gp_frame **fr, const int *open_st, const char (*open_msg)[512],
-                      int band, double ra, double dec, char *why, size_t n, int *src_index)
-{
-    int seen = 0, nowcs = -1, off = -1, broken = -1;
-    for (int i = 0; i < job->nsrc; i++) {
-        if (job->src[i].band != band) continue;
-        seen++;
-        if (open_st[i]) { if (broken < 0) broken = i; continue; }
-        if (!gp_frame_has_wcs(fr[i])) { if (nowcs < 0) nowcs = i; continue; }
-        if (!gp_frame_contains(fr[i], ra, dec)) { if (off < 0) off = i; continue; }
-        if (src_index) *src_index = i;
-        return fr[i];
-    }
-    char nm[GPD_PATH_MAX + 64];
-    if (!seen)
-        snprintf(why, n, "no %s image among the %d frames of DS9 '%s' (bands come from the FILTER keyword or names like frame-%s-...)",
-                 gp_band_name(band), job->nsrc, job->target, gp_band_name(band));
-    else if (off >= 0)
-        snprintf(why, n, "RA %.6f Dec %+.6f is off every %s image (e.g. %s)", ra, dec, gp_band_name(band),
-                 source_name(&job->src[off], nm, sizeof nm));
-    else if (nowcs >= 0)
-        snprintf(why, n, "the %s image %s has no celestial WCS (CTYPE/CRVAL/CD keywords)", gp_band_name(band),
-                 source_name(&job->src[nowcs], nm, sizeof nm));
-    else
-        snprintf(why, n, "the %s image cannot be read: %s", gp_band_name(band), open_msg[broken]);
-    return NULL;
-}
-
 static void compute_infer(gpd_daemon *d, gpd_job *job)
 {
     if (!d->cache) d->cache = calloc(1, sizeof *d->cache);
@@ -258,96 +220,28 @@ static void compute_infer(gpd_daemon *d, gpd_job *job)
         if (b != GP_BAND_UNKNOWN) s->band = b;
         if (s->frame == job->cur_frame && cur_src < 0) cur_src = i;
     }
+    int uses_image = gp_model_uses_image(d->model);
+    if (gpd_inputs_refuse(job, uses_image, d->catalog, job->error, sizeof job->error)) {
+        job->status = GP_ERR_NOTFOUND;
+        goto done;
+    }
+    gpd_opened op = { fr, open_st, (const char (*)[512])open_msg, cur_src };
     int k = 0;
     for (int i = 0; i < n; i++) {
         gpd_shape *sh = &job->shapes[i];
         gpd_outcome *o = &job->out[i];
-        o->status = GP_ERR_DATA;
-        gp_frame *band[GP_NBANDS] = { NULL };
-        int bsrc[GP_NBANDS] = { -1, -1, -1, -1, -1 };
-        char why[768] = "";
-        for (int b = GP_BAND_G; b <= GP_BAND_I && !why[0]; b++) {
-            band[b] = pick(job, fr, open_st, open_msg, b, sh->ra, sh->dec, why, sizeof why, &bsrc[b]);
-        }
-        if (why[0]) { snprintf(o->message, sizeof o->message, "%s", why); continue; }
-        char dummy[768];
-        band[GP_BAND_U] = pick(job, fr, open_st, open_msg, GP_BAND_U, sh->ra, sh->dec, dummy, sizeof dummy, &bsrc[GP_BAND_U]);
-        band[GP_BAND_Z] = pick(job, fr, open_st, open_msg, GP_BAND_Z, sh->ra, sh->dec, dummy, sizeof dummy, &bsrc[GP_BAND_Z]);
-
-        gp_frame *gri[3] = { band[GP_BAND_G], band[GP_BAND_R], band[GP_BAND_I] };
+        gpd_result *r = &o->res;
         uint32_t flags = 0;
+        int has_cut = 0;
         float *c = cut + (size_t)k * GP_CUTOUT_PIXELS;
-        if (gp_cutout_gri(gri, sh->ra, sh->dec, c, &flags, &err)) {
-            o->status = err.status;
-            snprintf(o->message, sizeof o->message, "%s", err.msg);
+        int st = gpd_inputs_galaxy(job, &op, uses_image, d->catalog, sh, c, &has_cut, &flags, r, o->message,
+                                   sizeof o->message);
+        if (st) {
+            o->status = st;
             continue;
         }
-        gpd_result *r = &o->res;
-        memset(r, 0, sizeof *r);
-        r->ra = sh->ra;
-        r->dec = sh->dec;
-        r->radius = sh->radius;
-        r->aperture = NAN;
-        for (int b = 0; b < 3; b++) {
-            char nm[GPD_PATH_MAX + 64];
-            snprintf(r->frames[b], sizeof r->frames[b], "%s", source_name(&job->src[bsrc[GP_BAND_G + b]], nm, sizeof nm));
-        }
-        int have_mags = 0;
-        char catmiss[600] = "";
-        if (d->catalog) {
-            gp_catalog_entry m;
-            if (gp_catalog_match(d->catalog, sh->ra, sh->dec, job->cfg.match_radius, &m, &err) == GP_OK) {
-                memcpy(r->mag, m.mag, sizeof r->mag);
-                for (int b = 0; b < GP_NMAG; b++) r->magerr[b] = NAN;
-                flags |= GP_FLAG_PHOT_CATALOG;
-                snprintf(r->colours, sizeof r->colours, "catalogue %s row %zu (%.2f\" away)%s",
-                         gp_catalog_path(d->catalog), m.row + 1, m.sep,
-                         gp_catalog_has_extinction(d->catalog) ? ", extinction-corrected" : ", no extinction columns");
-                have_mags = 1;
-            } else {
-                snprintf(catmiss, sizeof catmiss, "no catalogue object within %.1f\" and ", job->cfg.match_radius);
-            }
-        }
-        if (!have_mags) {
-            if (!band[GP_BAND_U] || !band[GP_BAND_Z]) {
-                o->status = GP_ERR_NOTFOUND;
-                snprintf(o->message, sizeof o->message,
-                         "no colours for RA %.6f Dec %+.6f: %sno %s%s%s image covers it (measured colours need u, g, r, i and z frames)",
-                         sh->ra, sh->dec, catmiss, !band[GP_BAND_U] ? "u" : "",
-                         !band[GP_BAND_U] && !band[GP_BAND_Z] ? " or " : "", !band[GP_BAND_Z] ? "z" : "");
-                continue;
-            }
-            gp_phot_options po = gp_phot_options_default();
-            po.radius = sh->radius > 0 ? fmin(fmax(sh->radius, 1.5), 30.0) : job->cfg.aperture;
-            if (gp_phot_magnitudes(band, sh->ra, sh->dec, &po, r->mag, r->magerr, &flags, &err)) {
-                o->status = err.status;
-                snprintf(o->message, sizeof o->message, "colours: %s", err.msg);
-                continue;
-            }
-            flags |= GP_FLAG_PHOT_MEASURED;
-            r->aperture = po.radius;
-            snprintf(r->colours, sizeof r->colours,
-                     "measured in a %.1f\" aperture (sky %.1f\"-%.1f\") on the u, g, r, i, z frames; not extinction-corrected",
-                     po.radius, 2 * po.radius, 3 * po.radius);
-        }
-        for (int b = 0; b < 3; b++) {
-            const float *pl = c + (size_t)b * GP_CUTOUT_SIZE * GP_CUTOUT_SIZE;
-            double sum = 0, peak = -INFINITY;
-            for (int y = 0; y < GP_CUTOUT_SIZE; y++)
-                for (int x = 0; x < GP_CUTOUT_SIZE; x++) {
-                    double v = pl[y * GP_CUTOUT_SIZE + x];
-                    sum += v;
-                    if (abs(2 * x + 1 - GP_CUTOUT_SIZE) <= 40 && abs(2 * y + 1 - GP_CUTOUT_SIZE) <= 40 && v > peak) {
-                        peak = v;
-                        r->cut_px[b] = x;
-                        r->cut_py[b] = y;
-                    }
-                }
-            r->cut_sum[b] = sum;
-            r->cut_peak[b] = peak;
-        }
         gal[k].id = position_key(sh->ra, sh->dec);
-        gal[k].cutout = c;
+        gal[k].cutout = has_cut ? c : NULL;
         memcpy(gal[k].mag, r->mag, sizeof gal[k].mag);
         gal[k].flags = flags;
         gi[k] = i;

@@ -350,6 +350,104 @@ contains "$s" "i frame 1 red channel" "the i image is the red channel"
 [ "$(xpaget $D rgb channel)" = green ] || fail "the RGB channel was not restored"
 pass "the user's RGB channel restored"
 
+# 8. a photometry-only model needs one image with a celestial WCS (DS9 places the
+# regions through it) and the catalogue's magnitudes: here a single r image
+"$B/galpost" model random "$WORK/phot.gpw" --seed 5 --photometry >/dev/null || fail "galpost model random --photometry"
+xpaset -p galpost set model "$WORK/phot.gpw" || fail "set model phot.gpw"
+contains "$(wait_job reload)" "reload done" "photometry-only model loaded (catalogue set)"
+contains "$(xpaget galpost status)" "needs: one image with a celestial WCS (positions; photometry-only model)" \
+    "status: a photometry-only model with a catalogue needs one image"
+load_frames "$WORK/field" r
+rpath="$WORK/field/frame-r-000001-1-0001.fits"
+circle "$RA1" "$DEC1" 8
+circle "$RA2" "$DEC2" 6
+st=$(run_task $D "Infer selected")
+case $st in *" done #"*" #"*) pass "photometry-only model, one r image: both selected galaxies inferred ($st)" ;;
+    *) fail "photometry-only model on one r image: $st" ;; esac
+set -- $st; id1=${3#\#}; id2=${4#\#}
+s1=$(xpaget galpost summary "$id1"); s2=$(xpaget galpost summary "$id2")
+case $s1 in *"RA $(printf '%.6f' "$RA2")"*) t=$s1; s1=$s2; s2=$t ;; esac   # DS9 lists regions in its own order
+contains "$s1" "RA $(printf '%.6f' "$RA1")" "a result for galaxy 1"
+contains "$s1" "colours: catalogue $WORK/field/photo.csv row 1" "galaxy 1: catalogue magnitudes"
+contains "$s1" "ugriz  18.300 16.950 16.200 15.800 15.550" "galaxy 1: extinction-corrected catalogue magnitudes"
+contains "$s2" "colours: catalogue $WORK/field/photo.csv row 2" "galaxy 2: catalogue magnitudes"
+contains "$s2" "ugriz  19.600 18.550 17.900 17.550 17.350" "galaxy 2: extinction-corrected catalogue magnitudes"
+contains "$s1" "(photometry only)" "the summary names a photometry-only model"
+contains "$s1" "position from frame " "the summary names the frame placing the galaxy"
+contains "$s1" "($rpath), through DS9" "... the r image"
+contains "$s1" "image none (photometry only; no g, r, i cutout for the source check: no g image among the 1 frames" \
+    "no cutout, and why"
+contains "$s1" "flags  catalogue-colours" "flags: catalogue colours only"
+j1=$(xpaget galpost summary "$id1" json)
+contains "$j1" '"photometry_only": true' "JSON: photometry_only"
+contains "$j1" '"frames": null' "JSON: no frames"
+contains "$j1" '"cutout": null' "JSON: no cutout"
+contains "$j1" '"lgm_tot_p50": {' "JSON: posterior quantities"
+[ "$(xpaget galpost samples "$id1" | grep -vc '^#')" -eq 1000 ] || fail "samples of the photometry-only result: not 1000 rows"
+pass "1000 posterior samples"
+regs=$(xpaget $D regions -format ds9 -system wcs -sky icrs)
+contains "$regs" "galpost #$id1  (catalogue colours, photometry-only model, untrained model)" "overlay of galaxy 1"
+contains "$regs" "galpost #$id2  (catalogue colours, photometry-only model, untrained model)" "overlay of galaxy 2"
+contains "$(xpaget $D plot)" "galpost_bpt" "BPT plot"
+# RA/Dec given: it must fall on an image with a celestial WCS
+xpaset -p galpost infer "$RA2" "$DEC2" tag ph1 || fail "infer RA DEC"
+contains "$(wait_job ph1)" "ph1 done #" "photometry-only model at a given RA/Dec on the r image"
+contains "$(xpaget galpost summary)" "position from frame " "given RA/Dec placed on the r image"
+contains "$(xpaget galpost summary)" "($rpath)" "... named"
+xpaset -p galpost infer "$RA1" "$(awk -v d="$DEC1" 'BEGIN { printf "%.6f", d + 0.06 }')" tag ph2 || fail "infer off"
+contains "$(wait_job ph2)" "is off every image with a celestial WCS among the 1 frames of DS9 '$D'" "RA/Dec off the only image"
+# the crosshair
+xpaset -p $D crosshair "$RA1" "$DEC1" wcs icrs
+contains "$(run_task $D "Infer at crosshair")" "done #" "photometry-only model at the crosshair"
+contains "$(xpaget galpost summary)" "row 1 (" "crosshair galaxy matched in the catalogue"
+xpaset -p $D mode region
+# any single image with a WCS: no FILTER keyword, no SDSS name, loaded from a pipe
+mkdir -p "$WORK/single"
+LC_ALL=C sed 's/FILTER  = /NOFILTER= /' "$rpath" >"$WORK/single/image.fits"
+grep -q "NOFILTER= " "$WORK/single/image.fits" || fail "could not remove the FILTER keyword"
+xpaset -p $D frame delete all
+xpaset -p $D frame new
+xpaset $D fits <"$WORK/single/image.fits" || fail "pipe load"
+xpaset -p galpost infer "$RA1" "$DEC1" tag ph3 || fail "infer RA DEC"
+contains "$(wait_job ph3)" "ph3 done #" "photometry-only model on one piped image of no known band"
+contains "$(xpaget galpost summary)" "(no file)" "the piped image placed the galaxy"
+circle "$RA2" "$DEC2" 6
+contains "$(run_task $D "Infer selected")" "done #" "a region on the piped image"
+contains "$(xpaget galpost summary)" "row 2 (" "region galaxy matched in the catalogue"
+# a frame without WCS cannot place a given RA/Dec
+load_frames "$WORK/nowcs" r
+xpaset -p galpost infer "$RA1" "$DEC1" tag ph4 || fail "infer RA DEC"
+contains "$(wait_job ph4)" "none of the 1 frames of DS9 '$D' is an image with a celestial WCS" "no WCS to place RA/Dec"
+# without a catalogue, one image is not enough: refused, saying what is missing
+load_frames "$WORK/field" r
+xpaset -p galpost set catalog none || fail "set catalog none"
+contains "$(wait_job reload)" "reload done" "catalogue removed"
+contains "$(xpaget galpost status)" "needs: u, g, r, i, z images with a celestial WCS (photometry-only model" \
+    "status: without a catalogue the five images are needed"
+circle "$RA1" "$DEC1" 8
+st=$(run_task $D "Infer selected")
+contains "$st" "failed: the photometry-only model needs ugriz magnitudes: no catalogue is set (xpaset -p galpost set catalog FILE) and DS9 '" \
+    "no catalogue and one image: refused, saying there is no catalogue"
+contains "$st" "' has no u, g, i or z image among its 1 frame to measure them on (measured magnitudes need u, g, r, i and z images)" \
+    "... and which images are missing"
+refusal_shown() { case "$(ds9_text_windows $D)" in *"galpost: the photometry-only model needs ugriz magnitudes"*) return 0 ;; esac; return 1; }
+poll 10 refusal_shown || fail "the refusal is not in a DS9 text window: $(ds9_text_windows $D)"
+pass "the refusal is shown in a DS9 text window"
+ds9_close_text_windows $D
+alive "photometry-only model without a catalogue"
+# ... and with the five images the magnitudes are measured (and g, r, i give the
+# cutout for the source check)
+load_frames "$WORK/field" g r i u z
+circle "$RA1" "$DEC1" 8
+contains "$(run_task $D "Infer selected")" "done #" "photometry-only model, no catalogue, five images"
+s=$(xpaget galpost summary)
+contains "$s" "measured in a 8.0\" aperture" "magnitudes measured on the five images"
+contains "$s" "flags  resampled,measured-colours" "flags: resampled, measured colours"
+contains "$s" "source at the centre: S/N" "the g, r, i cutout gave the source check"
+xpaset -p galpost set model "$WORK/model.gpw" || fail "set model back"
+xpaset -p galpost set catalog "$WORK/field/photo.csv" || fail "set catalog back"
+contains "$(wait_job reload)" "reload done" "image model and catalogue back"
+
 # DS9 gone mid-request: stopped, then killed while galpostd waits on it
 kill -STOP "$DS9_PID"
 xpaset -p galpost infer "$RA1" "$DEC1" ds9 $D tag gone || fail "infer queued"

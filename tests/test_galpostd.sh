@@ -32,6 +32,10 @@ contains "$s" "seed: 5" "status: seed from the command line"
 contains "$s" "UNTRAINED" "status: says the model is untrained"
 contains "$s" "queue: 0 queued, idle" "status: queue"
 contains "$(xpaget galpost help)" "xpaset -p galpost infer" "help"
+contains "$(xpaget galpost help)" "photometry-only model needs one image with a WCS and a catalogue" \
+    "help says what a photometry-only model needs"
+contains "$s" "needs: g, r, i images with a celestial WCS (cutouts) and u, z images (ugriz measured; no catalogue)" \
+    "status: what an image model without a catalogue needs"
 contains "$(xpaget galpost model)" "trained: no" "model"
 contains "$(xpaget galpost model info)" "model.trained" "model info"
 contains "$(xpaget galpost set)" "match_radius 2" "set lists the settings"
@@ -104,8 +108,23 @@ xpaset -p galpost set catalog "$WORK/unread.csv" || fail "set catalog unread.csv
 contains "$(wait_job reload)" "reload done" "reload with a catalogue with unreadable rows"
 contains "$(xpaget galpost status)" "catalog: $WORK/unread.csv (3 rows, no extinction columns, 2 unreadable rows never matched)" \
     "status counts the catalogue's unreadable rows"
+contains "$(xpaget galpost status)" "needs: g, r, i images with a celestial WCS (cutouts); ugriz from the catalogue, else measured" \
+    "status: what an image model with a catalogue needs"
 xpaset -p galpost set catalog none || fail "set catalog none"
 contains "$(wait_job reload)" "reload done" "reload after the catalogue is removed"
+# a photometry-only model: status says what it needs with and without a catalogue
+"$B/galpost" model random "$WORK/phot.gpw" --seed 7 --photometry >/dev/null || fail "galpost model random --photometry"
+xpaset -p galpost set model "$WORK/phot.gpw" || fail "set model phot.gpw"
+contains "$(wait_job reload)" "reload done" "photometry-only model loaded"
+contains "$(xpaget galpost status)" "needs: u, g, r, i, z images with a celestial WCS (photometry-only model, ugriz measured; with a catalogue one image would do" \
+    "status: a photometry-only model without a catalogue needs the five images"
+xpaset -p galpost set catalog "$WORK/unread.csv" || fail "set catalog unread.csv"
+contains "$(wait_job reload)" "reload done" "photometry-only model with a catalogue"
+contains "$(xpaget galpost status)" "needs: one image with a celestial WCS (positions; photometry-only model); ugriz from the catalogue" \
+    "status: a photometry-only model with a catalogue needs one image"
+xpaset -p galpost set catalog none || fail "set catalog none"
+xpaset -p galpost set model "$WORK/model.gpw" || fail "set model back"
+contains "$(wait_job reload)" "reload done" "image model back"
 
 # a second instance is refused while the first serves
 out=$("$B/galpostd" -f --model "$WORK/model.gpw" --log "$WORK/second.log" 2>&1) && fail "second instance started"

@@ -364,6 +364,65 @@ static const char *json_of(const char *s)
 /* JSON strings are valid UTF-8 whatever the bytes: a Latin-1 byte, an
  * overlong form, a surrogate, a truncated sequence become U+FFFD; control
  * characters are escaped; well-formed UTF-8 passes through */
+/* Braces balanced and never closed before opened. */
+static int json_balanced(const char *j)
+{
+    int depth = 0;
+    for (const char *c = j; *c; c++) {
+        if (*c == '{') depth++;
+        if (*c == '}' && --depth < 0) return 0;
+    }
+    return depth == 0;
+}
+
+/* A photometry-only model's result without a cutout: no image lines, null
+ * frames and cutout in JSON, the frame that placed the galaxy; an image
+ * model's result says photometry_only false and has no position frame. */
+static void test_formats_photometry_only(void **state)
+{
+    (void)state;
+    uint64_t rng = fx_seed();
+    gpd_result r;
+    make_result(&r, 200, &rng);
+    char *j = gpd_format_summary_json(&r);
+    assert_true(json_balanced(j));
+    assert_non_null(strstr(j, "\"photometry_only\": false,\n  \"position_frame\": null,\n  \"no_cutout\": null,\n  \"frames\": {\"g\": "));
+    assert_non_null(strstr(j, "\"cutout\": {\"g\": {\"sum\": "));
+    free(j);
+    char *t = gpd_format_summary_text(&r);
+    assert_non_null(strstr(t, "  image g "));
+    assert_null(strstr(t, "position from"));
+    assert_null(strstr(t, "photometry only"));
+    free(t);
+
+    r.phot_model = 1;
+    r.no_cutout = 1;
+    r.r.flags = GP_FLAG_PHOT_CATALOG;
+    r.r.source_snr = r.r.source_peak = NAN;
+    snprintf(r.nocut_why, sizeof r.nocut_why, "no g image among the 1 frames of DS9 'x'");
+    snprintf(r.posframe, sizeof r.posframe, "frame 3 (/data/r.fits), through DS9");
+    snprintf(r.colours, sizeof r.colours, "catalogue c.csv row 1");
+    t = gpd_format_summary_text(&r);
+    assert_non_null(strstr(t, "  model m.gpw (photometry only) (UNTRAINED"));
+    assert_non_null(strstr(t, "  position from frame 3 (/data/r.fits), through DS9\n"));
+    assert_non_null(strstr(t, "  image none (photometry only; no g, r, i cutout for the source check: no g image among the 1 frames of DS9 'x')\n"));
+    assert_null(strstr(t, "image g"));
+    assert_null(strstr(t, "cutout g:"));
+    assert_null(strstr(t, "source at the centre"));
+    free(t);
+    j = gpd_format_summary_json(&r);
+    assert_true(json_balanced(j));
+    assert_non_null(strstr(j, "\"photometry_only\": true,\n  \"position_frame\": \"frame 3 (/data/r.fits), through DS9\",\n"
+                              "  \"no_cutout\": \"no g image among the 1 frames of DS9 'x'\",\n  \"frames\": null,\n"));
+    assert_non_null(strstr(j, "\"cutout\": null,\n  \"flags\": \"catalogue-colours\""));
+    assert_non_null(strstr(j, "\"source_snr\": null"));
+    free(j);
+    char *o = gpd_format_overlay(&r, 100, 200, 20, 1.0, 0);
+    assert_non_null(strstr(o, "galpost #7  (catalogue colours, photometry-only model, untrained model)"));
+    free(o);
+    free(r.r.samples);
+}
+
 static void test_json_strings(void **state)
 {
     (void)state;
@@ -396,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_parse_regions),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_formats_photometry_only),
         cmocka_unit_test(test_json_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
