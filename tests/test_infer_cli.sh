@@ -62,6 +62,9 @@ echo "$out" | grep -q "catalogue values:" || fail "catalogue values not shown"
 grep -q "UNTRAINED" "$tmp/err" || fail "untrained model not announced on stderr"
 json=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 --json 2>/dev/null) || fail "infer --json"
 echo "$json" | grep -q '"lgm_tot_p50": {"median": ' || fail "json lacks lgm_tot_p50: $json"
+# -m is --model, as for galpost eval: the same model gives the same JSON
+json_m=$("$galpost" infer -m "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 --json 2>/dev/null) || fail "infer -m"
+[ "$json_m" = "$json" ] || fail "infer -m and --model differ"
 echo "$json" | grep -q '"line_unit": "log10(1+F), F in 1e-17 erg/s/cm2"' || fail "json lacks the line unit: $json"
 # a model without the input checks: their distances are null; the shipped photometry
 # model has the photometry check: a distance and its limit

@@ -83,7 +83,7 @@ static void usage(FILE *f)
         "                    (default: $GALPOST_PHOTOMETRY_MODEL or the installed one);\n"
         "                    ids from the objID column, else the row number\n"
         "options:\n"
-        "  --model FILE      weights file (default: $GALPOST_MODEL or the installed model)\n"
+        "  -m, --model FILE  weights file (default: $GALPOST_MODEL or the installed model)\n"
         "  --samples N       posterior samples (default 1000)\n"
         "  --seed S          sampler seed (default 1)\n"
         "  --threads T       CPU threads (default: all CPUs)\n"
@@ -552,7 +552,7 @@ static int infer_catalog(gp_model *m, const char *path, const char *output, int 
 int gp_cli_infer(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"cutout", required_argument, 0, 'c'}, {"mags", required_argument, 0, 'm'},
+        {"cutout", required_argument, 0, 'c'}, {"mags", required_argument, 0, 'g'},
         {"id", required_argument, 0, 'i'}, {"model", required_argument, 0, 'M'},
         {"samples", required_argument, 0, 'n'}, {"seed", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'}, {"backend", required_argument, 0, 'b'},
@@ -576,7 +576,7 @@ int gp_cli_infer(int argc, char **argv)
     gp_backend_kind backend = GP_BACKEND_AUTO;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hm:o:", opts, NULL)) != -1) {
         switch (c) {
         case 'S':
             if (nshards == MAX_SHARDS) { fprintf(stderr, "galpost infer: more than %d --shard files\n", MAX_SHARDS); return 2; }
@@ -591,11 +591,12 @@ int gp_cli_infer(int argc, char **argv)
         case 'C': catalog = optarg; break;
         case 'R': if (gp_cli_parse_double(optarg, 0.0, 360.0, &ra)) { fprintf(stderr, "galpost infer: --ra must be 0..360 degrees, got '%s'\n", optarg); return 2; } break;
         case 'D': if (gp_cli_parse_double(optarg, -90.0, 90.0, &dec)) { fprintf(stderr, "galpost infer: --dec must be -90..90 degrees, got '%s'\n", optarg); return 2; } break;
-        case 'm':
+        case 'g':
             if (gp_cli_parse_mags(optarg, mags)) { fprintf(stderr, "galpost infer: --mags needs five magnitudes U,G,R,I,Z between 5 and 40, got '%s'\n", optarg); return 2; }
             have_mags = 1;
             break;
         case 'i': if (gp_cli_parse_int(optarg, 0, 0x7fffffffffffffffL, &id)) { fprintf(stderr, "galpost infer: bad --id '%s'\n", optarg); return 2; } break;
+        case 'm': /* as galpost eval spells it */
         case 'M': model = optarg; break;
         case 'n': have_samples = 1; if (gp_cli_parse_int(optarg, 2, 1000000, &nsamples)) { fprintf(stderr, "galpost infer: --samples must be 2..1000000, got '%s'\n", optarg); return 2; } break;
         case 's': if (gp_cli_parse_int(optarg, 0, 0x7fffffffffffffffL, &seed)) { fprintf(stderr, "galpost infer: bad --seed '%s'\n", optarg); return 2; } break;
