@@ -21,7 +21,9 @@ Sampling follows galpost exactly (engine/gp_infer.c, engine/gp_rng.h):
     r = (u - t) exp(-s), oh = r + head[4]  (the same direction as the core
     flow's sampling; weights/FORMAT.md).
   * lines: as the core flow (stream 2) plus the line head;
-  * unstandardized in double: v * target.std + target.mean, then float32.
+  * unstandardized in double: v * target.std + target.mean, then float32;
+    with target.z_softplus = s the redshift column is s ln(1 + exp(t / s)),
+    held at the least float (gp_z_from_target, engine/gp_net.h).
 """
 import argparse
 import json
@@ -208,6 +210,8 @@ class GalpostTorch(nn.Module):
         self.phot_std = np.asarray(m["phot.std"], dtype=np.float32)
         self.target_mean = np.asarray(m["target.mean"], dtype=np.float64)
         self.target_std = np.asarray(m["target.std"], dtype=np.float64)
+        # redshift trained as s ln(exp(z/s) - 1) (absent: z itself)
+        self.z_softplus = float(m.get("target.z_softplus", 0.0))
         self.K = int(m["ensemble.size"])
         if self.uses_image:
             soft = np.asarray(m["image.softening"], dtype=np.float32)
@@ -322,7 +326,11 @@ class GalpostTorch(nn.Module):
             oh = mm.oh_sample(zo, core, trunk, row_gal, split_context) + head[:, NCORE:].index_select(0, row_gal)
             line = mm.line_flow.sample(zl, trunk, row_gal, split_context) + lhead.index_select(0, row_gal)
             v = torch.cat([core, oh, line], dim=1).numpy().astype(np.float64)
-            smp = (v * self.target_std + self.target_mean).astype(np.float32)
+            t = v * self.target_std + self.target_mean
+            if self.z_softplus > 0:
+                zs = self.z_softplus
+                t[:, 2] = np.maximum(zs * np.logaddexp(0.0, t[:, 2] / zs), np.finfo(np.float32).tiny)
+            smp = t.astype(np.float32)
             smp[:, 5:] = np.maximum(smp[:, 5:], 0.0)  # lines: y = log10(1 + max(F, 0)) >= 0, as galpost
             out[row_gal_np, sample_idx] = smp
             pdet += 1.0 / (1.0 + np.exp(-cls[:, 0].numpy().astype(np.float64))) / K
@@ -360,7 +368,11 @@ class GalpostTorch(nn.Module):
             oh = mm.oh_sample(zo, core, trunk, row_gal) + head[:, NCORE:].index_select(0, row_gal)
             line = mm.line_flow.sample(zl, trunk, row_gal) + lhead.index_select(0, row_gal)
             v = torch.cat([core, oh, line], dim=1).double()
-            smp = (v * tstd + tmean).float()
+            t = v * tstd + tmean
+            if self.z_softplus > 0:
+                zs = self.z_softplus
+                t[:, 2] = (zs * torch.nn.functional.softplus(t[:, 2] / zs)).clamp_min(float(np.finfo(np.float32).tiny))
+            smp = t.float()
             smp[:, 5:] = smp[:, 5:].clamp_min(0.0)  # lines: y >= 0, as galpost
             out[row_gal, sample_idx] = smp
             pdet += torch.sigmoid(cls[:, 0].double()) / K

@@ -65,7 +65,7 @@ static inline double gp_line_truth(double target)
  * galpost train trains on t = s ln(exp(z/s) - 1) and records s as
  * target.z_softplus, so that no posterior sample has z <= 0.  s is about
  * the photometric redshift error: the target is z itself within 1.4e-4
- * above z = 0.1 (2e-11 above 0.6) and 0.0017 below it at z = 0.05.  A row with z <= 0 is unusable
+ * above z = 0.1 (2e-15 above 0.6) and 0.0017 below it at z = 0.05.  A row with z <= 0 is unusable
  * (GP_BAD_CORE). */
 #define GP_Z_SOFTPLUS 0.02
 

@@ -103,7 +103,7 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
                            "256 photometry held at 5 sigma of the "
                            "training set, 512 image unlike the training images (latent_d2 > latent_d2_limit), "
                            "1024 colours and magnitudes unlike the training set's (phot_d2 > phot_d2_limit), "
-                           "2048 no source at the centre of the cutout (source_snr < 15 or source_peak > 4.75 arcsec)",
+                           "2048 no source at the centre of the cutout (source_snr < 15, source_peak > 4.75 arcsec, or a blank band)",
                            "bits of the flags column", &fst);
     if (nkeep > 0) {
         /* objID, then one vector column per quantity (created in that order, so

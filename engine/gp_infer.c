@@ -183,9 +183,13 @@ static void check_range(void *ctx, size_t begin, size_t end)
                 r->phot_d2_limit = net->phot_ood.d2_limit;
                 if (!(r->phot_d2 <= r->phot_d2_limit)) r->flags |= GP_FLAG_PHOT_UNLIKE;
             }
-            /* on the host, so identical on every backend; cannot fail on a cutout */
+            /* on the host, so identical on every backend; cannot fail on a cutout.
+             * It judges inputs the result rests on: the cutout of an image model,
+             * or, for a photometry-only model, the frames the magnitudes were
+             * measured on at this position; not a cutout that nothing reads */
             gp_source src;
-            if (j->gal[i].cutout && gp_source_check(j->gal[i].cutout, &src, NULL) == GP_OK) {
+            const int judged = j->m->net.uses_image || (j->gal[i].flags & GP_FLAG_PHOT_MEASURED);
+            if (judged && j->gal[i].cutout && gp_source_check(j->gal[i].cutout, &src, NULL) == GP_OK) {
                 r->source_snr = src.snr;
                 r->source_peak = src.peak;
                 if (src.no_source) r->flags |= GP_FLAG_NO_SOURCE;

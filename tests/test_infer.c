@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -603,11 +604,16 @@ static void test_z_softplus(void **state)
     gp_test_tmpname(plain, sizeof plain, ".gpw");
     gp_test_tmpname(soft, sizeof soft, ".gpw");
     const double s = 0.02;
-    write_z_softplus_model(plain, 0.0, 0.05);
-    write_z_softplus_model(soft, s, 0.05);
+    /* a z standardisation of 0.05 puts a fair share of samples below 0; one of
+     * 5 puts many below t = -2.04, where the exact z is under the least float */
+    for (int pass = 0; pass < 2; pass++) {
+    const double zstd = pass ? 5.0 : 0.05;
+    write_z_softplus_model(plain, 0.0, zstd);
+    write_z_softplus_model(soft, s, zstd);
     gp_infer_options io = gp_infer_options_default();
     io.nsamples = 301;   /* odd: the median is one sample, so it transforms exactly */
     io.seed = (uint64_t)time(NULL);   /* fresh samples each run */
+    print_message("test_z_softplus: seed %llu\n", (unsigned long long)io.seed);
     io.keep_samples = 1;
     gp_error err;
     gp_result rp[NG], rs[NG];
@@ -620,10 +626,17 @@ static void test_z_softplus(void **state)
         assert_int_equal(rs[g].status, GP_OK);
         for (int i = 0; i < io.nsamples; i++) {
             const float *a = rp[g].samples + (size_t)i * GP_NQ, *b = rs[g].samples + (size_t)i * GP_NQ;
-            /* the transform's inverse of the same sample (naive formula, double) */
-            double want = s * log(1.0 + exp((double)a[GP_Q_Z] / s));
+            /* the transform's inverse of the same sample (naive formula, double;
+             * held at the least float where it is smaller) */
+            double x = (double)a[GP_Q_Z] / s;
+            /* log(1 + e^x) naively, or e^x where 1 + e^x rounds (error e^x / 2) */
+            double want = s * (x < -20.0 ? exp(x) : log(1.0 + exp(x)));
+            if (want < FLT_MIN) want = FLT_MIN;
             assert_true(isfinite(b[GP_Q_Z]) && b[GP_Q_Z] > 0.0f);
-            assert_true(fabs(b[GP_Q_Z] - want) <= 1e-5 * fabs(want) + 1e-7);
+            /* a's float rounding of t (relative 6e-8) moves z by |t| 6e-8 / s relative
+             * where z ~ s exp(t/s) */
+            double rel = 1e-5 + 2.0 * FLT_EPSILON * fabs(a[GP_Q_Z]) / s;
+            assert_true(fabs(b[GP_Q_Z] - want) <= rel * want);
             for (int q = 0; q < GP_NQ; q++)   /* the other quantities are the same bits */
                 if (q != GP_Q_Z) assert_memory_equal(&a[q], &b[q], sizeof(float));
             below += a[GP_Q_Z] <= 0.0f;
@@ -639,6 +652,7 @@ static void test_z_softplus(void **state)
     gp_result_free(rs, NG);
     gp_model_close(mp);
     gp_model_close(ms);
+    }
     unlink(plain);
     unlink(soft);
 }
@@ -663,7 +677,9 @@ static void test_z_softplus_bad_key(void **state)
 static void test_z_target_roundtrip(void **state)
 {
     (void)state;
-    srand((unsigned)time(NULL));
+    unsigned seed = (unsigned)time(NULL);
+    print_message("test_z_target_roundtrip: seed %u\n", seed);
+    srand(seed);
     for (int i = 0; i < 2000; i++) {
         double z = 1e-4 + 2.0 * rand() / (double)RAND_MAX;
         double t = gp_z_to_target(z, 0.02);
@@ -674,6 +690,8 @@ static void test_z_target_roundtrip(void **state)
     assert_true(isnan(gp_z_to_target(0.0, 0.02)));
     assert_true(isnan(gp_z_to_target(-0.01, 0.02)));
     assert_true(gp_z_from_target(-1.0, 0.02) > 0.0);            /* any target is a positive z */
+    assert_true((float)gp_z_from_target(-3.0, 0.02) > 0.0f);    /* also as a float sample */
+    assert_true((float)gp_z_from_target(-1e30, 0.02) > 0.0f);
     assert_true(gp_z_from_target(0.123, 0.0) == 0.123);          /* s = 0: z itself */
     assert_true(gp_z_to_target(-0.01, 0.0) == -0.01);
 }

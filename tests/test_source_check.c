@@ -266,8 +266,18 @@ static void test_through_infer(void **state)
     gp_model_close(m);
     unlink(path);
 
-    /* a photometry-only model and no cutout: not judged */
+    /* a photometry-only model: a blank cutout it does not read is not judged
+     * when the magnitudes were given (catalogue, --mags), and is when they
+     * were measured on the frames at this position; no cutout: not judged */
     m = small_model(0, path, sizeof path);
+    gp_galaxy pg[2] = { g[1], g[1] };
+    pg[1].flags = GP_FLAG_PHOT_MEASURED;
+    assert_int_equal(gp_infer(m, pg, 2, &io, r, &err), GP_OK);
+    assert_true(isnan(r[0].source_snr) && isnan(r[0].source_peak));
+    assert_false(r[0].flags & GP_FLAG_NO_SOURCE);
+    gp_source sb = check(g[1].cutout);
+    assert_true(r[1].source_snr == sb.snr && (r[1].flags & GP_FLAG_NO_SOURCE));
+    gp_result_free(r, 2);
     g[0].cutout = NULL;
     assert_int_equal(gp_infer(m, g, 1, &io, r, &err), GP_OK);
     assert_true(isnan(r[0].source_snr) && isnan(r[0].source_peak));

@@ -379,6 +379,8 @@ static void *stopper(void *arg)
     return NULL;
 }
 
+static gp_error train_err;   /* the last run_train's error record */
+
 static int run_train(const char *shard, const char *out, const char *work, volatile sig_atomic_t *intr)
 {
     gp_train_opts o;
@@ -398,10 +400,9 @@ static int run_train(const char *shard, const char *out, const char *work, volat
     o.flow_batch = 8;
     o.patience = 5;
     o.interrupted = intr;
-    gp_error err;
-    gp_error_clear(&err);
-    int st = gp_train_run(&o, &err);
-    if (st && st != GP_ERR_INTERRUPTED) fprintf(stderr, "run_train(%s): %s: %s\n", out, gp_status_string(st), err.msg);
+    gp_error_clear(&train_err);
+    int st = gp_train_run(&o, &train_err);
+    if (st && st != GP_ERR_INTERRUPTED) fprintf(stderr, "run_train(%s): %s: %s\n", out, gp_status_string(st), train_err.msg);
     return st;
 }
 
@@ -474,6 +475,42 @@ static void test_train_deterministic_and_resumable(void **state)
     assert_int_equal(run_train(shard, out4, w4, &stop_flag), GP_ERR_INTERRUPTED);
     assert_int_equal(run_train(shard, out4, w4, NULL), GP_OK);
     assert_true(same_tensors(out1, out4));
+    /* a checkpoint whose flow stage was trained on another redshift target
+     * (one written before the transform has no ckpt.z_softplus, read as 0: z
+     * itself) is refused, naming the checkpoint, instead of being finished
+     * and recorded under this target */
+    {
+        char ck[300], ck2[310];
+        snprintf(ck, sizeof ck, "%s/checkpoint.gpw", w1);
+        snprintf(ck2, sizeof ck2, "%s.tmp", ck);
+        for (int pass = 0; pass < 2; pass++) {
+            gp_weights *w = NULL;
+            gp_weights_writer *wr = NULL;
+            gp_error err;
+            assert_int_equal(gp_weights_open(ck, &w, &err), GP_OK);
+            int64_t stage = 0;
+            assert_int_equal(gp_weights_meta_i64(w, "ckpt.stage", &stage, &err), GP_OK);
+            assert_true(stage >= 1);
+            double zs = 0;
+            assert_int_equal(gp_weights_meta_f64(w, "ckpt.z_softplus", &zs, &err), GP_OK);
+            assert_true(zs == (pass ? 0.0 : GP_Z_SOFTPLUS));   /* pass 1 reads pass 0's rewrite */
+            assert_int_equal(gp_weights_writer_new(&wr, &err), GP_OK);
+            assert_int_equal(gp_weights_copy_meta(w, wr, &err), GP_OK);
+            assert_int_equal(gp_weights_writer_set_f64(wr, "ckpt.z_softplus", pass ? 0.05 : 0.0, &err), GP_OK);
+            for (size_t i = 0; i < gp_weights_tensor_count(w); i++) {
+                gp_tensor_info t;
+                assert_int_equal(gp_weights_tensor_at(w, i, &t, &err), GP_OK);
+                assert_int_equal(gp_weights_writer_add_tensor(wr, t.name, t.ndim, t.dims, t.data, &err), GP_OK);
+            }
+            assert_int_equal(gp_weights_writer_write(wr, ck2, &err), GP_OK);
+            gp_weights_writer_free(wr);
+            gp_weights_close(w);
+            assert_int_equal(rename(ck2, ck), 0);
+            assert_int_equal(run_train(shard, out1, w1, NULL), GP_ERR_ARG);
+            assert_non_null(strstr(train_err.msg, ck));
+            assert_non_null(strstr(train_err.msg, pass ? "another redshift transform" : "z itself"));
+        }
+    }
     unlink(out1); unlink(out2); unlink(out3); unlink(out4); unlink(shard);
     rm_work(w1); rm_work(w2); rm_work(w3); rm_work(w4);
 }

@@ -267,6 +267,7 @@ static int save_checkpoint(run_ctx *c, gp_error *err)
     F("ckpt.vae_last_loss", s->vae_last_loss);
     F("ckpt.vae_gnorm_ema", s->vae_gnorm_ema);
     I("ckpt.vae_clipped", s->vae_clipped);
+    F("ckpt.z_softplus", GP_Z_SOFTPLUS);   /* the redshift target the flow members are trained on */
     if (!st) st = gp_weights_writer_set_f64_array(wr, "ckpt.member_val", s->member_val, GP_ENSEMBLE_MAX, err);
     {
         int64_t me[GP_ENSEMBLE_MAX];
@@ -312,6 +313,19 @@ static int load_checkpoint(run_ctx *c, gp_error *err)
 #define GI(k, dst) if ((st = gp_weights_meta_i64(w, k, &v, err))) goto done; dst = v
 #define GF(k, dst) if ((st = gp_weights_meta_f64(w, k, &f, err))) goto done; dst = f
     GI("ckpt.stage", s->stage);
+    if (s->stage >= 1) {
+        /* flow members already trained on one redshift target must not be
+         * finished on another (the final file records one target.z_softplus) */
+        double zs = 0.0;
+        if (gp_weights_meta_f64(w, "ckpt.z_softplus", &zs, NULL) != GP_OK) zs = 0.0;
+        if (zs != GP_Z_SOFTPLUS) {
+            st = GP_FAIL(err, GP_ERR_ARG, "%s: checkpoint's flow stage was trained on %s, this galpost trains on "
+                         "s ln(exp(z/s) - 1) with s = %g (remove the checkpoint to retrain the flow stage; "
+                         "--encoder-from keeps the VAE)", c->ckpt,
+                         zs > 0 ? "another redshift transform" : "z itself", GP_Z_SOFTPLUS);
+            goto done;
+        }
+    }
     GI("ckpt.vae_epoch", s->vae_epoch);
     GI("ckpt.vae_batch", s->vae_batch);
     GI("ckpt.vae_step", s->vae_step);
