@@ -105,28 +105,47 @@ static inline gp_model *gp_test_random_model(const gp_arch *a, int threads)
     return m;
 }
 #endif
-#if defined(GP_OOD_H) && defined(GALPOST_GP_TRAIN_H)
-/* The weights file `src` written again to `dst` with the check o stored under
- * `prefix` ("ood.latent", "ood.phot"; o NULL: without it); GP_OK or the
- * failing call's status. */
-static inline int gp_test_add_check(const char *src, const char *dst, const char *prefix, const gp_ood *o,
-                                    gp_error *err)
+#if defined(GALPOST_GP_TRAIN_H)
+/* The weights file `src` written again to `dst`, every key and tensor, with
+ * edit(w, wr, ctx) (when not NULL) changing or adding metadata of the copy
+ * first; GP_OK or the failing call's status. */
+typedef int (*gp_test_weights_edit)(const gp_weights *w, gp_weights_writer *wr, void *ctx, gp_error *err);
+static inline int gp_test_rewrite_weights(const char *src, const char *dst, gp_test_weights_edit edit, void *ctx,
+                                          gp_error *err)
 {
     gp_weights *w = NULL;
     gp_weights_writer *wr = NULL;
     int st = gp_weights_open(src, &w, err);
     if (!st) st = gp_weights_writer_new(&wr, err);
     if (!st) st = gp_weights_copy_meta(w, wr, err);
+    if (!st && edit) st = edit(w, wr, ctx, err);
     for (size_t i = 0; !st && i < gp_weights_tensor_count(w); i++) {
         gp_tensor_info t;
         st = gp_weights_tensor_at(w, i, &t, err);
         if (!st) st = gp_weights_writer_add_tensor(wr, t.name, t.ndim, t.dims, t.data, err);
     }
-    if (!st && o) st = gp_ood_write(o, prefix, wr, err);
     if (!st) st = gp_weights_writer_write(wr, dst, err);
     gp_weights_writer_free(wr);
     gp_weights_close(w);
     return st;
+}
+#endif
+#if defined(GP_OOD_H) && defined(GALPOST_GP_TRAIN_H)
+struct gp_test_check { const char *prefix; const gp_ood *o; };
+static inline int gp_test_add_check_edit(const gp_weights *w, gp_weights_writer *wr, void *ctx, gp_error *err)
+{
+    (void)w;
+    const struct gp_test_check *c = ctx;
+    return c->o ? gp_ood_write(c->o, c->prefix, wr, err) : GP_OK;
+}
+/* The weights file `src` written again to `dst` with the check o stored under
+ * `prefix` ("ood.latent", "ood.phot"; o NULL: without it); GP_OK or the
+ * failing call's status. */
+static inline int gp_test_add_check(const char *src, const char *dst, const char *prefix, const gp_ood *o,
+                                    gp_error *err)
+{
+    struct gp_test_check c = { prefix, o };
+    return gp_test_rewrite_weights(src, dst, gp_test_add_check_edit, &c, err);
 }
 static inline int gp_test_add_latent_check(const char *src, const char *dst, const gp_ood *o, gp_error *err)
 {

@@ -27,10 +27,10 @@
 
 #include "galpost/gp_model.h"
 #include "gp_cosmo.h"
-#include "gp_test_util.h"
 #include "gp_net.h"
 #include "galpost/gp_weights.h"
 #include "train/gp_train.h"
+#include "gp_test_util.h"
 
 #define NG 5
 static char path_img[512], path_phot[512];
@@ -564,37 +564,31 @@ static void test_photometry_only(void **state)
 
 /* path_img with target.z_softplus = s (and its z standardisation widened to
  * std zstd, so that many samples of the random model fall below z = 0) */
-static void write_z_softplus_model(const char *path, double s, double zstd)
+struct z_edit { double s, zstd; };
+static int z_softplus_edit(const gp_weights *w, gp_weights_writer *wr, void *ctx, gp_error *err)
 {
-    gp_error err;
-    gp_weights *w = NULL;
-    gp_weights_writer *wr = NULL;
-    if (gp_weights_open(path_img, &w, &err)) fail_msg("%s", err.msg);
-    if (gp_weights_writer_new(&wr, &err)) fail_msg("%s", err.msg);
-    int st = gp_weights_copy_meta(w, wr, &err);
+    const struct z_edit *e = ctx;
     const double *m, *sd;
     size_t n;
     double tm[9], ts[9];
-    if (!st) st = gp_weights_meta_f64_array(w, "target.mean", &m, &n, &err);
-    if (!st) st = gp_weights_meta_f64_array(w, "target.std", &sd, &n, &err);
-    if (!st) {
-        memcpy(tm, m, sizeof tm);
-        memcpy(ts, sd, sizeof ts);
-        tm[GP_Q_Z] = 0.03;
-        ts[GP_Q_Z] = zstd;
-        st = gp_weights_writer_set_f64_array(wr, "target.mean", tm, 9, &err);
-    }
-    if (!st) st = gp_weights_writer_set_f64_array(wr, "target.std", ts, 9, &err);
-    if (!st && s > 0) st = gp_weights_writer_set_f64(wr, "target.z_softplus", s, &err);
-    for (size_t i = 0; !st && i < gp_weights_tensor_count(w); i++) {
-        gp_tensor_info t;
-        st = gp_weights_tensor_at(w, i, &t, &err);
-        if (!st) st = gp_weights_writer_add_tensor(wr, t.name, t.ndim, t.dims, t.data, &err);
-    }
-    if (!st) st = gp_weights_writer_write(wr, path, &err);
-    gp_weights_writer_free(wr);
-    gp_weights_close(w);
-    if (st) fail_msg("%s", err.msg);
+    int st = gp_weights_meta_f64_array(w, "target.mean", &m, &n, err);
+    if (!st) st = gp_weights_meta_f64_array(w, "target.std", &sd, &n, err);
+    if (st) return st;
+    memcpy(tm, m, sizeof tm);
+    memcpy(ts, sd, sizeof ts);
+    tm[GP_Q_Z] = 0.03;
+    ts[GP_Q_Z] = e->zstd;
+    st = gp_weights_writer_set_f64_array(wr, "target.mean", tm, 9, err);
+    if (!st) st = gp_weights_writer_set_f64_array(wr, "target.std", ts, 9, err);
+    if (!st && e->s > 0) st = gp_weights_writer_set_f64(wr, "target.z_softplus", e->s, err);
+    return st;
+}
+
+static void write_z_softplus_model(const char *path, double s, double zstd)
+{
+    gp_error err;
+    struct z_edit e = { s, zstd };
+    if (gp_test_rewrite_weights(path_img, path, z_softplus_edit, &e, &err)) fail_msg("%s", err.msg);
 }
 
 static void test_z_softplus(void **state)
