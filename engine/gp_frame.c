@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,6 +269,32 @@ long gp_frame_width(const gp_frame *f) { return f ? f->nx : 0; }
 long gp_frame_height(const gp_frame *f) { return f ? f->ny : 0; }
 int gp_frame_has_wcs(const gp_frame *f) { return f && f->wcs; }
 double gp_frame_pixel_scale(const gp_frame *f) { return f && f->wcs ? f->scale : 0.0; }
+
+int gp_frame_header(const gp_frame *f, char **cards, int *ncards, gp_error *err)
+{
+    if (!f || !f->fp || !cards || !ncards) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_header: NULL argument");
+    *cards = NULL;
+    *ncards = 0;
+    int status = 0, n = 0, more = 0;
+    /* records, not fits_hdr2str: that one rewrites a tile-compressed
+     * image's header as the uncompressed image's */
+    if (fits_get_hdrspace(f->fp, &n, &more, &status))
+        return gp_fits_fail(err, status, "%s: cannot read the header", f->name);
+    char *s = malloc((size_t)n * 80 + 1);
+    if (!s) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for the header", f->name);
+    for (int i = 0; i < n; i++) {
+        char card[FLEN_CARD] = "";
+        if (fits_read_record(f->fp, i + 1, card, &status)) {
+            free(s);
+            return gp_fits_fail(err, status, "%s: cannot read header card %d", f->name, i + 1);
+        }
+        snprintf(s + (size_t)i * 80, 81, "%-80.80s", card);
+    }
+    s[(size_t)n * 80] = '\0';
+    *cards = s;
+    *ncards = n;
+    return GP_OK;
+}
 
 void gp_frame_set_band(gp_frame *f, int band)
 {

@@ -662,7 +662,7 @@ const size_t gpd_ncommands = sizeof gpd_commands / sizeof gpd_commands[0];
 void gpd_job_free(gpd_job *j)
 {
     if (!j) return;
-    for (int i = 0; i < j->nsrc; i++) free(j->src[i].mem);
+    for (int i = 0; i < j->nsrc; i++) { free(j->src[i].mem); free(j->src[i].hdr); }
     free(j->src);
     free(j->shapes);
     if (j->out)
@@ -676,7 +676,7 @@ static void job_finish(gpd_daemon *d, gpd_job *j, gpd_job_state state)
 {
     j->state = state;
     j->t_done = gpd_now();
-    for (int i = 0; i < j->nsrc; i++) { free(j->src[i].mem); j->src[i].mem = NULL; }
+    for (int i = 0; i < j->nsrc; i++) { free(j->src[i].mem); free(j->src[i].hdr); }
     free(j->src);
     j->src = NULL;
     j->nsrc = 0;

@@ -27,8 +27,11 @@ typedef struct gpd_source {
     char   channel[8];          /* RGB channel, or "" */
     int    band;                /* gp_band, GP_BAND_UNKNOWN when not known */
     char   path[GPD_PATH_MAX];  /* file DS9 loaded, or "" */
-    char  *mem;                 /* the frame's FITS, when there is no file */
+    char  *mem;                 /* the frame's FITS, when there is no file or
+                                   the file is not what DS9 shows */
     size_t memlen;
+    char  *hdr;                 /* DS9's header of the frame (`fits header`), or NULL */
+    const char *file_note;      /* with mem and a path: why the file was not used */
 } gpd_source;
 
 /* The outcome for one galaxy. */
@@ -168,6 +171,15 @@ int gpd_inputs_refuse(const gpd_job *job, int uses_image, const gp_catalog *cat,
 int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, const gp_catalog *cat,
                       const gpd_shape *sh, float *cut, int *has_cut, uint32_t *flags, gpd_result *r,
                       char *msg, size_t n);
+
+/* gpd_header.c: the file DS9 loaded against DS9's header of the frame.
+ * gpd_header_differs: 1 (with the first difference in why), 0 the same,
+ * -1 out of memory; cards are ncards 80-character records. */
+enum { GPD_FILE_SAME, GPD_FILE_CHANGED, GPD_FILE_GONE, GPD_FILE_UNCHECKED };
+int gpd_header_differs(const char *ds9hdr, const char *cards, int ncards, char *why, size_t n);
+/* Main thread: a plain FITS file's header compared at once; a compressed
+ * one is GPD_FILE_UNCHECKED (the worker compares it). */
+int gpd_header_check_file(const char *path, const char *ds9hdr, char *why, size_t n);
 
 /* gpd_ds9.c (main thread) */
 int gpd_ds9_gather(gpd_job *job, gp_error *err);

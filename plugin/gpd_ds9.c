@@ -124,8 +124,33 @@ static int read_current(gpd_job *job, int frame, const char *channel, char *cwd,
         else if (!strcmp(channel, "green")) band = GP_BAND_R;
         else if (!strcmp(channel, "blue")) band = GP_BAND_G;
     }
-    char *mem = NULL;
+    char *mem = NULL, *hdr = NULL;
     size_t memlen = 0;
+    const char *note = NULL;
+    if (path[0]) {
+        /* the pixels are read from the file: it must still be what DS9
+         * shows (gpd_header.c).  When it is not, or is gone, the frame's
+         * FITS comes from DS9 instead. */
+        size_t hl;
+        gp_error e3;
+        char why[512] = "", nm[GPD_PATH_MAX + 64];
+        if (gpx_get(t, "fits header", &hdr, &hl, &e3) != GP_OK) {
+            gpd_log(GPD_LOG_DEBUG, "frame %d: no header from DS9 to check %s against: %s", frame, path, e3.msg);
+            hdr = NULL;
+        } else {
+            int fs = gpd_header_check_file(path, hdr, why, sizeof why);
+            if (fs == GPD_FILE_CHANGED || fs == GPD_FILE_GONE) {
+                note = fs == GPD_FILE_GONE ? "the file is gone" : "the file changed after loading";
+                gpd_source tmp = { .frame = frame };
+                snprintf(tmp.channel, sizeof tmp.channel, "%s", channel);
+                snprintf(tmp.path, sizeof tmp.path, "%s", path);
+                gpd_log(GPD_LOG_WARN, "%s: the file on disk is not what DS9 shows (%s: %s): its pixels are read from DS9",
+                        gpd_source_name(&tmp, nm, sizeof nm), fs == GPD_FILE_GONE ? "it is gone" : "it changed after loading", why);
+                st = gpx_get(t, "fits", &mem, &memlen, err);
+                if (st) { free(hdr); return st; }
+            }
+        }
+    }
     if (!path[0] && (band != GP_BAND_UNKNOWN || frame == job->cur_frame)) {
         /* loaded from a pipe: fetch the frame's FITS (the current frame's
          * whatever its band: its WCS places the overlay and, for a
@@ -135,8 +160,11 @@ static int read_current(gpd_job *job, int frame, const char *channel, char *cwd,
     }
     if (add_source(job, frame, channel, band, path, mem, memlen)) {
         free(mem);
+        free(hdr);
         return GP_FAIL(err, GP_ERR_NOMEM, "out of memory");
     }
+    job->src[job->nsrc - 1].hdr = hdr;
+    job->src[job->nsrc - 1].file_note = note;
     return GP_OK;
 }
 
@@ -329,6 +357,7 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
             for (int k = 0; k < job->nsrc; k++)
                 if (job->src[k].frame == ids[i] && !job->src[k].channel[0]) {
                     free(job->src[k].mem);
+                    free(job->src[k].hdr);
                     job->src[k] = job->src[--job->nsrc];
                     k--;
                 }

@@ -20,6 +20,14 @@
 
 const char *gpd_source_name(const gpd_source *s, char *buf, size_t n)
 {
+    if (s->path[0] && s->mem && s->file_note) {
+        /* the file was not what DS9 shows: its pixels came from DS9 */
+        if (s->channel[0])
+            snprintf(buf, n, "frame %d %s channel (%s; %s: read from DS9)", s->frame, s->channel, s->path, s->file_note);
+        else
+            snprintf(buf, n, "frame %d (%s; %s: read from DS9)", s->frame, s->path, s->file_note);
+        return buf;
+    }
     if (s->channel[0])
         snprintf(buf, n, "frame %d %s channel (%s)", s->frame, s->channel, s->path[0] ? s->path : "no file");
     else

@@ -19,9 +19,12 @@
 
 struct cache_entry {
     char      key[GPD_PATH_MAX + 32];
-    time_t    mtime;
+    struct timespec mtime, ctime;
     off_t     size;
+    ino_t     ino;
     gp_frame *frame;
+    char     *cards;    /* a file's header as opened, to compare with DS9's */
+    int       ncards;
     uint64_t  used;
 };
 
@@ -50,8 +53,26 @@ static int stat_file(const char *path, struct stat *st)
 static void cache_free(gpd_frame_cache *c)
 {
     if (!c) return;
-    for (int i = 0; i < CACHE_SLOTS; i++) gp_frame_close(c->e[i].frame);
+    for (int i = 0; i < CACHE_SLOTS; i++) { gp_frame_close(c->e[i].frame); free(c->e[i].cards); }
     free(c);
+}
+
+/* A file must be what DS9 shows: its header, as opened, against DS9's
+ * (taken at gather time).  The main thread already compared a plain FITS
+ * file and fetched the frame from DS9 when it differed; this catches a
+ * compressed file (too slow to read on the main thread, see gpd_header.c)
+ * and a file replaced since the gather. */
+static int check_header(const gpd_source *s, const struct cache_entry *e, gp_error *err)
+{
+    if (s->mem || !s->hdr || !e->cards) return GP_OK;
+    char why[512], nm[GPD_PATH_MAX + 64];
+    int d = gpd_header_differs(s->hdr, e->cards, e->ncards, why, sizeof why);
+    if (d < 0) return GP_FAIL(err, GP_ERR_NOMEM, "%s: %s", gpd_source_name(s, nm, sizeof nm), why);
+    if (d > 0)
+        return GP_FAIL(err, GP_ERR_DATA,
+                       "%s: the file on disk is not what DS9 shows (it changed after loading: %s); reload it in DS9",
+                       gpd_source_name(s, nm, sizeof nm), why);
+    return GP_OK;
 }
 
 /* The open frame of a source (cached); the cache keeps ownership. */
@@ -60,12 +81,15 @@ static int cache_frame(gpd_frame_cache *c, const gpd_source *s, gp_frame **out, 
     char key[sizeof c->e[0].key];
     struct stat st;
     memset(&st, 0, sizeof st);
-    if (s->path[0]) {
-        if (stat_file(s->path, &st) != 0)
-            return GP_FAIL(err, GP_ERR_IO, "frame %d: %s: %s", s->frame, s->path, strerror(errno));
-        snprintf(key, sizeof key, "%s", s->path);
-    } else if (s->mem) {
+    char nm[GPD_PATH_MAX + 64];
+    /* a file that is not what DS9 shows came through XPA (mem) */
+    if (s->mem) {
         snprintf(key, sizeof key, "mem:%016llx:%zu", (unsigned long long)fnv1a(s->mem, s->memlen), s->memlen);
+    } else if (s->path[0]) {
+        if (stat_file(s->path, &st) != 0)
+            return GP_FAIL(err, GP_ERR_IO, "%s: the file DS9 loaded cannot be read (%s): reload it in DS9",
+                           gpd_source_name(s, nm, sizeof nm), strerror(errno));
+        snprintf(key, sizeof key, "%s", s->path);
     } else {
         return GP_FAIL(err, GP_ERR_NOTFOUND, "frame %d: no image", s->frame);
     }
@@ -73,13 +97,17 @@ static int cache_frame(gpd_frame_cache *c, const gpd_source *s, gp_frame **out, 
     for (int i = 0; i < CACHE_SLOTS; i++) {
         struct cache_entry *e = &c->e[i];
         if (!e->frame || strcmp(e->key, key)) continue;
-        if (!s->path[0] || (e->mtime == st.st_mtime && e->size == st.st_size)) {
+        if (s->mem || (e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec &&
+                       e->ctime.tv_sec == st.st_ctim.tv_sec && e->ctime.tv_nsec == st.st_ctim.tv_nsec &&
+                       e->size == st.st_size && e->ino == st.st_ino)) {
             e->used = c->clock;
             *out = e->frame;
-            return GP_OK;
+            return check_header(s, e, err);
         }
         gp_frame_close(e->frame);   /* the file changed on disk: reopen */
         e->frame = NULL;
+        free(e->cards);
+        e->cards = NULL;
     }
     int lru = -1;
     for (int i = 0; i < CACHE_SLOTS && lru < 0; i++)
@@ -90,21 +118,29 @@ static int cache_frame(gpd_frame_cache *c, const gpd_source *s, gp_frame **out, 
             if (c->e[i].used < c->e[lru].used) lru = i;
     }
     gp_frame *f = NULL;
-    int rc = s->path[0] ? gp_frame_open_file(s->path, &f, err)
-                        : gp_frame_open_memory(s->mem, s->memlen, "DS9 frame (no file)", &f, err);
+    char *cards = NULL;
+    int ncards = 0;
+    int rc = !s->mem ? gp_frame_open_file(s->path, &f, err)
+                     : gp_frame_open_memory(s->mem, s->memlen, s->path[0] ? s->path : "DS9 frame (no file)", &f, err);
+    if (!rc && !s->mem && (rc = gp_frame_header(f, &cards, &ncards, err))) gp_frame_close(f);
     if (rc) {
         gp_error_prefix(err, "frame %d", s->frame);
         return rc;
     }
     struct cache_entry *e = &c->e[lru];
     gp_frame_close(e->frame);
+    free(e->cards);
     snprintf(e->key, sizeof e->key, "%s", key);
-    e->mtime = st.st_mtime;
+    e->mtime = st.st_mtim;
+    e->ctime = st.st_ctim;
     e->size = st.st_size;
+    e->ino = st.st_ino;
     e->frame = f;
+    e->cards = cards;
+    e->ncards = ncards;
     e->used = c->clock;
     *out = f;
-    return GP_OK;
+    return check_header(s, e, err);
 }
 
 /* -------------------------------------------------------------- model */

@@ -5,7 +5,7 @@ GPD_CORE = \
 	plugin/gpd.h plugin/gpd_daemon.h plugin/gp_xpa.h \
 	plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c
 galpostd_SOURCES = $(GPD_CORE) \
-	plugin/galpostd.c plugin/gpd_commands.c plugin/gpd_worker.c plugin/gpd_inputs.c plugin/gpd_ds9.c \
+	plugin/galpostd.c plugin/gpd_commands.c plugin/gpd_worker.c plugin/gpd_inputs.c plugin/gpd_ds9.c plugin/gpd_header.c \
 	plugin/gp_xpa.c
 galpostd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin $(XPA_CFLAGS)
 galpostd_LDADD = libgalpost.la $(XPA_LIBS) $(PTHREAD_LIBS) -lm

@@ -448,6 +448,63 @@ xpaset -p galpost set model "$WORK/model.gpw" || fail "set model back"
 xpaset -p galpost set catalog "$WORK/field/photo.csv" || fail "set catalog back"
 contains "$(wait_job reload)" "reload done" "image model and catalogue back"
 
+# 8. a file changed or deleted on disk after DS9 loaded it: galpostd reads
+# the pixels DS9 shows (from DS9) or refuses, never the file's new pixels
+mkdir -p "$WORK/chg"
+cp "$WORK/field"/frame-[gru]-000001-1-0001.fits "$WORK/field/frame-z-000001-1-0001.fits" "$WORK/chg/"
+gzip -c "$WORK/field/frame-i-000001-1-0001.fits" >"$WORK/chg/frame-i-000001-1-0001.fits.gz"
+shift_crval() {   # shift_crval IN OUT: the same frame, CRVAL1 185.25 -> 185.26 (the same card length)
+    LC_ALL=C sed 's/^\(.*CRVAL1  =               \)185.25 /\1185.26 /' "$1" >"$2.tmp" && mv "$2.tmp" "$2"
+    grep -q "CRVAL1  =               185.26 " "$2" || fail "could not shift CRVAL1 in $2"
+}
+band_sum() {   # band_sum BAND: the cutout total of the newest result in BAND
+    xpaget galpost summary json | sed -n "s/.*\"$1\": {\"sum\": \([^,]*\),.*/\1/p"
+}
+xpaset -p $D frame delete all
+for f in frame-g-000001-1-0001.fits frame-r-000001-1-0001.fits frame-i-000001-1-0001.fits.gz \
+         frame-u-000001-1-0001.fits frame-z-000001-1-0001.fits; do
+    xpaset -p $D frame new
+    xpaset -p $D fits "$WORK/chg/$f" || fail "DS9 cannot load $f"
+done
+xpaset -p galpost infer "$RA1" "$DEC1" tag chg0 || fail "infer"
+contains "$(wait_job chg0)" "chg0 done #" "files as DS9 loaded them"
+r0=$(band_sum r) g0=$(band_sum g)
+[ -n "$r0" ] && [ -n "$g0" ] || fail "no cutout sums in the JSON summary"
+# the r file rewritten (another WCS), the g file deleted, DS9 not told
+shift_crval "$WORK/field/frame-r-000001-1-0001.fits" "$WORK/chg/frame-r-000001-1-0001.fits"
+rm "$WORK/chg/frame-g-000001-1-0001.fits"
+xpaset -p galpost infer "$RA1" "$DEC1" tag chg1 || fail "infer"
+contains "$(wait_job chg1)" "chg1 done #" "a changed and a deleted file: the request is done"
+[ "$(band_sum r)" = "$r0" ] || fail "r cutout total $(band_sum r), not $r0: the changed file's pixels were used"
+[ "$(band_sum g)" = "$g0" ] || fail "g cutout total $(band_sum g), not $g0"
+pass "the pixels are those DS9 shows (r: $r0, g: $g0), read from DS9"
+s=$(xpaget galpost summary)
+contains "$s" "frame-r-000001-1-0001.fits; the file changed after loading: read from DS9)" "summary: the changed r file said"
+contains "$s" "frame-g-000001-1-0001.fits; the file is gone: read from DS9)" "summary: the deleted g file said"
+contains "$(cat "$WORK/galpostd.log")" "frame-r-000001-1-0001.fits): the file on disk is not what DS9 shows (it changed after loading: CRVAL1 = 185.26 in the file, 185.25 in DS9)" \
+    "log: the first differing card"
+alive "changed and deleted files"
+# a compressed file is compared by the worker: a clear refusal
+shift_crval "$WORK/field/frame-i-000001-1-0001.fits" "$WORK/chg/i.fits"
+gzip -c "$WORK/chg/i.fits" >"$WORK/chg/frame-i-000001-1-0001.fits.gz"
+xpaset -p galpost infer "$RA1" "$DEC1" tag chg2 || fail "infer"
+st=$(wait_job chg2)
+contains "$st" "chg2 failed" "a changed .gz file: refused"
+contains "$st" "frame 3 ($WORK/chg/frame-i-000001-1-0001.fits.gz): the file on disk is not what DS9 shows (it changed after loading: CRVAL1 = 185.26 in the file, 185.25 in DS9); reload it in DS9" \
+    "... naming the frame, the file and the first differing card"
+alive "a changed .gz file"
+# reloaded in DS9, the new files are used as they are
+xpaset -p $D frame 2
+xpaset -p $D fits "$WORK/chg/frame-r-000001-1-0001.fits" || fail "reload r"
+xpaset -p $D frame 3
+xpaset -p $D fits "$WORK/chg/frame-i-000001-1-0001.fits.gz" || fail "reload i"
+xpaset -p galpost infer "$RA1" "$DEC1" tag chg3 || fail "infer"
+contains "$(wait_job chg3)" "chg3 done #" "reloaded files: done"
+[ "$(band_sum r)" != "$r0" ] || fail "the reloaded r file gave the old cutout total $r0"
+pass "the reloaded r file is read (r: $(band_sum r), was $r0)"
+s=$(xpaget galpost summary)
+contains "$s" "r frame 2 ($WORK/chg/frame-r-000001-1-0001.fits)" "summary: the reloaded r file read from disk"
+
 # DS9 gone mid-request: stopped, then killed while galpostd waits on it
 kill -STOP "$DS9_PID"
 xpaset -p galpost infer "$RA1" "$DEC1" ds9 $D tag gone || fail "infer queued"

@@ -164,6 +164,17 @@ int   gp_frame_has_wcs(const gp_frame *f);      /* 1: celestial WCS usable */
 double gp_frame_pixel_scale(const gp_frame *f); /* arcsec/pixel at the
                                                    reference point; 0 without WCS */
 
+/*
+ * gp_frame_header() - the frame's header cards as stored in its HDU: *ncards
+ * records of 80 characters (blank-padded, END not included) in one
+ * NUL-terminated malloc'ed string (free()).  A tile-compressed image gives
+ * its table header, as DS9's `fits header` shows it.
+ *
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG; GP_ERR_NOMEM; GP_ERR_FITS.
+ */
+int gp_frame_header(const gp_frame *f, char **cards, int *ncards, gp_error *err);
+
 /* gp_frame_set_band() - override the band (e.g. an RGB frame's channel). */
 void gp_frame_set_band(gp_frame *f, int band);
 
