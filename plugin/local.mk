@@ -22,7 +22,7 @@ TESTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh tests/test_ds9_sdss.sh
 EXTRA_DIST += tests/ds9_lib.sh
 check_PROGRAMS += tests/test_gpd
 tests_test_gpd_SOURCES = tests/test_gpd.c tests/image_fixture.c tests/image_fixture.h \
-	plugin/gpd.h plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c
+	plugin/gpd.h plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c plugin/gpd_header.c
 tests_test_gpd_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/plugin
 tests_test_gpd_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation
 tests_test_gpd_LDADD = $(TEST_LDADD) $(PTHREAD_LIBS)

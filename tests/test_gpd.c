@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "gp_json.h"
 #include "gpd.h"
+#include "gpd_daemon.h"
 #include "image_fixture.h"
 
 static void test_parse_infer(void **state)
@@ -447,6 +449,64 @@ static void test_json_strings(void **state)
     free(r.r.samples);
 }
 
+/* 80-character records from lines, as cfitsio gives a header */
+static char *records(const char *const *lines, int n)
+{
+    char *s = malloc((size_t)n * 80 + 1);
+    for (int i = 0; i < n; i++) snprintf(s + (size_t)i * 80, 81, "%-80.80s", lines[i]);
+    return s;
+}
+
+static void test_header_compare(void **state)
+{
+    (void)state;
+    static const char *const file[] = {
+        "SIMPLE  =                    T / conforms", "NAXIS   =                    2", "",
+        "CRVAL1  =               185.25 / RA", "DATE-OBS= '2024-03-01T02:03:04' / start", "HISTORY reduced / twice",
+    };
+    char *cards = records(file, 6), why[512] = "";
+    /* DS9's text: one card a line, blank-padded or not, END last */
+    const char *same = "SIMPLE  =                    T / conforms     \nNAXIS   =                    2\n"
+                       "CRVAL1  =               185.25 / RA\nDATE-OBS= '2024-03-01T02:03:04' / start\n"
+                       "HISTORY reduced / twice\nEND                       \n";
+    assert_int_equal(gpd_header_differs(same, cards, 6, why, sizeof why), 0);
+    const char *crval = "SIMPLE  =                    T / conforms\nNAXIS   =                    2\n"
+                        "CRVAL1  =               185.24 / RA\nDATE-OBS= '2024-03-01T02:03:04' / start\n"
+                        "HISTORY reduced / twice\nEND\n";
+    assert_int_equal(gpd_header_differs(crval, cards, 6, why, sizeof why), 1);
+    assert_string_equal(why, "CRVAL1 = 185.25 in the file, 185.24 in DS9");
+    const char *nodate = "SIMPLE  =                    T / conforms\nNAXIS   =                    2\n"
+                         "CRVAL1  =               185.25 / RA\nHISTORY reduced / twice\nEND\n";
+    assert_int_equal(gpd_header_differs(nodate, cards, 6, why, sizeof why), 1);
+    assert_string_equal(why, "DATE-OBS = '2024-03-01T02:03:04' in the file, no DATE-OBS in DS9");
+    const char *more = "SIMPLE  =                    T / conforms\nNAXIS   =                    2\n"
+                       "CRVAL1  =               185.25 / RA\nDATE-OBS= '2024-03-01T02:03:04' / start\n"
+                       "HISTORY reduced / twice\nRUN     =                 1992\nEND\n";
+    assert_int_equal(gpd_header_differs(more, cards, 6, why, sizeof why), 1);
+    assert_string_equal(why, "RUN = 1992 in DS9, no RUN in the file");
+    const char *hist = "SIMPLE  =                    T / conforms\nNAXIS   =                    2\n"
+                       "CRVAL1  =               185.25 / RA\nDATE-OBS= '2024-03-01T02:03:04' / start\n"
+                       "HISTORY reduced / once\nEND\n";
+    assert_int_equal(gpd_header_differs(hist, cards, 6, why, sizeof why), 1);
+    assert_string_equal(why, "HISTORY reduced / twice in the file, reduced / once in DS9");
+    /* cards after END are not the header */
+    const char *after = "SIMPLE  =                    T / conforms\nNAXIS   =                    2\n"
+                        "CRVAL1  =               185.25 / RA\nDATE-OBS= '2024-03-01T02:03:04' / start\n"
+                        "HISTORY reduced / twice\nEND\nCRVAL1  =                    0\n";
+    assert_int_equal(gpd_header_differs(after, cards, 6, why, sizeof why), 0);
+    free(cards);
+    /* a missing file; a compressed one is left to the worker */
+    assert_int_equal(gpd_header_check_file("/nonexistent/galpost/frame-r.fits[1]", same, why, sizeof why), GPD_FILE_GONE);
+    assert_string_equal(why, "No such file or directory");
+    char path[] = "/tmp/test_gpd_hdrXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "BZh91AY&SY", 10), 10);
+    close(fd);
+    assert_int_equal(gpd_header_check_file(path, same, why, sizeof why), GPD_FILE_UNCHECKED);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_formats_photometry_only),
         cmocka_unit_test(test_json_strings),
+        cmocka_unit_test(test_header_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
