@@ -183,17 +183,7 @@ static void check_range(void *ctx, size_t begin, size_t end)
                 r->phot_d2_limit = net->phot_ood.d2_limit;
                 if (!(r->phot_d2 <= r->phot_d2_limit)) r->flags |= GP_FLAG_PHOT_UNLIKE;
             }
-            /* on the host, so identical on every backend; cannot fail on a cutout.
-             * It judges inputs the result rests on: the cutout of an image model,
-             * or, for a photometry-only model, the frames the magnitudes were
-             * measured on at this position; not a cutout that nothing reads */
-            gp_source src;
-            const int judged = j->m->net.uses_image || (j->gal[i].flags & GP_FLAG_PHOT_MEASURED);
-            if (judged && j->gal[i].cutout && gp_source_check(j->gal[i].cutout, &src, NULL) == GP_OK) {
-                r->source_snr = src.snr;
-                r->source_peak = src.peak;
-                if (src.no_source) r->flags |= GP_FLAG_NO_SOURCE;
-            }
+            /* (the source check runs with the summaries: source_check) */
         }
     }
 }
@@ -658,13 +648,34 @@ static int chunk_collect(gp_model *m, chunk_flight *fl, const gp_infer_options *
     return GP_OK;
 }
 
-/* Summaries of a chunk's galaxies, in parallel: each galaxy's result is
- * written by one thread only, failures into its own status and message. */
+/* The source check (gp_source_check.h) of galaxy g into its result.  It
+ * judges inputs the result rests on: the cutout of an image model or, for a
+ * photometry-only model, the frames its magnitudes were measured on at this
+ * position; not a cutout that nothing reads.  On the host, so identical on
+ * every backend, and with the summaries, so that on a GPU backend it runs
+ * while the device works on the next chunk (a pass before any device work
+ * delayed the batch, as the host's pixel scan had: bench/RESULTS.md). */
+static void source_check(const gp_model *m, const gp_galaxy *g, gp_result *r)
+{
+    gp_source src;
+    const int judged = m->net.uses_image || (g->flags & GP_FLAG_PHOT_MEASURED);
+    if (judged && g->cutout && gp_source_check(g->cutout, &src, NULL) == GP_OK) {
+        r->source_snr = src.snr;
+        r->source_peak = src.peak;
+        if (src.no_source) r->flags |= GP_FLAG_NO_SOURCE;
+    }
+}
+
+/* Summaries of a chunk's galaxies (and their source checks), in parallel:
+ * each galaxy's result is written by one thread only, failures into its own
+ * status and message. */
 typedef struct summary_job {
     gp_result   *res;
     const int   *idx;
     float *const *samples;
     int          nsamples;
+    const gp_model  *m;
+    const gp_galaxy *gal;
 } summary_job;
 
 static void summaries_range(void *ctx, size_t begin, size_t end)
@@ -672,7 +683,8 @@ static void summaries_range(void *ctx, size_t begin, size_t end)
     summary_job *j = ctx;
     for (size_t g = begin; g < end; g++) {
         gp_result *r = &j->res[j->idx[g]];
-        if (r->status) continue;   /* a pixel the device check flagged */
+        if (r->status) continue;   /* a pixel the device check flagged: not judged */
+        source_check(j->m, &j->gal[j->idx[g]], r);
         gp_error serr;
         int ss = gp_summary_compute(j->samples[g], j->nsamples, &r->summary, &serr);
         if (ss) {
@@ -985,7 +997,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         }
         cur->c0 = c0;
         cur->nb = nb;
-        cur->sj = (summary_job){ res, idx, cur->samples, o.nsamples };
+        cur->sj = (summary_job){ res, idx, cur->samples, o.nsamples, m, gal };
         if (on_cpu) {
             double t0 = now_s();
             (void)gp_parallel_for(host_threads, (size_t)nb, summaries_range, &cur->sj);

@@ -304,6 +304,11 @@ static void expect_same(const gp_result *a, const gp_result *b, int n, int ns, i
         if (!(a[g].latent_d2 == b[g].latent_d2) || !(a[g].phot_d2 == b[g].phot_d2) || a[g].flags != b[g].flags)
             fail_msg("galaxy %d: latent check %g (flags %u) against the CPU backend's %g (%u)", g, a[g].latent_d2,
                      a[g].flags, b[g].latent_d2, b[g].flags);
+        /* the source check (with the background summaries here) judged every
+         * galaxy that did not fail, as the CPU backend did */
+        if (!isfinite(a[g].source_snr) || a[g].source_snr != b[g].source_snr || a[g].source_peak != b[g].source_peak)
+            fail_msg("galaxy %d: source check S/N %g peak %g against the CPU backend's %g %g", g, a[g].source_snr,
+                     a[g].source_peak, b[g].source_snr, b[g].source_peak);
     }
 }
 
@@ -382,6 +387,7 @@ static void test_pipeline_same_samples(void **state)
         /* the galaxy the device check failed is not judged either (its pixels
          * failed after the photometry was looked at) */
         assert_true(isnan(rw[bad].phot_d2) && isnan(rw[bad].phot_d2_limit));
+        assert_true(isnan(rw[bad].source_snr) && isnan(rw[bad].source_peak));
         assert_int_equal(rw[bad].flags, rc[bad].flags);
         expect_same(rw, rc, NG, ns, bad);
         assert_int_equal(W.violations, 0);
