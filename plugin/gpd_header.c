@@ -10,6 +10,13 @@
  * RUN, CRVAL or DATASUM is a difference).  A file rewritten with new
  * pixels under an identical header cannot be told apart this way.
  *
+ * DS9 8.4.1, seen by experiment: `fits header` is the HDU's cards exactly
+ * as stored (80 characters each, blanks kept), the same for .fits, .gz
+ * and .bz2 files; for an empty primary `file` answers "f.fits[1]" and the
+ * header is the extension's alone; a tile-compressed image shows its
+ * BINTABLE header (hence gp_frame_header's raw records); an RGB frame
+ * answers for the current channel.
+ *
  * Where the comparison runs was chosen by measurement (galpostd(1)):
  * reading a plain FITS file's header costs 0.1-0.7 ms, so the main thread
  * compares at gather time and, on a difference or a missing file, fetches
