@@ -394,7 +394,11 @@ char *gpd_format_bpt_points(const gpd_result *res, int *npts)
             double ha = gpd_line_flux(s[GP_Q_HALPHA]), hb = gpd_line_flux(s[GP_Q_HBETA]);
             double n2 = gpd_line_flux(s[GP_Q_NII6584]), o3 = gpd_line_flux(s[GP_Q_OIII5007]);
             if (!(ha > 0 && hb > 0 && n2 > 0 && o3 > 0)) continue;
-            fprintf(f, "%.5f %.5f\n", log10(n2 / ha), log10(o3 / hb));
+            /* a flow sample far out overflows a flux (log10(1+F) = 1123 on blank
+             * sky): its ratio is not a point, and DS9 refuses "inf" in plot data */
+            double x = log10(n2 / ha), y = log10(o3 / hb);
+            if (!isfinite(x) || !isfinite(y)) continue;
+            fprintf(f, "%.5f %.5f\n", x, y);
             (*npts)++;
         }
     fclose(f);

@@ -148,17 +148,34 @@ static void test_results_table(void **state)
     fits_get_colnum(f, CASEINSEN, "z", &col, &fst);
     fits_read_col(f, TFLOAT, col, 3, 1, 20, NULL, z, &anynul, &fst);
     for (int k = 0; k < 20; k++) assert_true(z[k] == r[2].samples[k * GP_NQ + GP_Q_Z]);
+    /* SAMPLES is the last HDU, after SUMMARY, with every row */
+    int nhdu = 0;
+    fits_get_num_hdus(f, &nhdu, &fst);
+    assert_int_equal(nhdu, 3);
+    fits_get_num_rows(f, &nrows, &fst);
+    assert_int_equal(nrows, 3);
+    fits_read_col(f, TLONGLONG, 1, 1, 1, 3, NULL, ids, &anynul, &fst);
+    assert_true(ids[0] == 11 && ids[1] == 12 && ids[2] == 13);
     fits_close_file(f, &fst);
     assert_int_equal(fst, 0);
     unlink(path);
-    /* aborted: no file at the final name, no partial file left */
-    assert_int_equal(gp_results_writer_open(path, NULL, 0, &w, &err), GP_OK);
-    assert_int_equal(gp_results_writer_append(w, r, 1, &err), GP_OK);
-    gp_results_writer_abort(w);
-    assert_int_not_equal(stat(path, &sb), 0);
-    char partial[600];
+    /* no partial file left (the table's, and the samples' kept apart until close) */
+    char partial[600], partial_s[640];
     snprintf(partial, sizeof partial, "%s.partial-%d", path, (int)getpid());
+    snprintf(partial_s, sizeof partial_s, "%s.samples", partial);
     assert_int_not_equal(stat(partial, &sb), 0);
+    assert_int_not_equal(stat(partial_s, &sb), 0);
+    /* aborted, with and without samples: no file at the final name, no partial file left */
+    for (int keep = 0; keep <= 20; keep += 20) {
+        assert_int_equal(gp_results_writer_open(path, NULL, keep, &w, &err), GP_OK);
+        assert_int_equal(gp_results_writer_append(w, r, 1, &err), GP_OK);
+        assert_int_equal(stat(partial, &sb), 0);
+        if (keep) assert_int_equal(stat(partial_s, &sb), 0);
+        gp_results_writer_abort(w);
+        assert_int_not_equal(stat(path, &sb), 0);
+        assert_int_not_equal(stat(partial, &sb), 0);
+        assert_int_not_equal(stat(partial_s, &sb), 0);
+    }
     gp_result_free(r, 3);
     /* an unwritable directory is refused with the path in the message */
     assert_int_equal(gp_results_writer_open("/nonexistent-dir/out.fits", NULL, 0, &w, &err), GP_ERR_FITS);

@@ -254,6 +254,37 @@ static void test_formats(void **state)
     assert_int_equal(np, ne);
     assert_true(ne > 500 && ne < 1000);   /* some samples have a line flux <= 0 */
     free(pts);
+    /* a sample whose Hbeta overflows (F = inf, as a far-out flow sample on
+     * blank sky gave) or whose [NII] does is no point: DS9 refuses "inf" */
+    {
+        float keep[2][GP_NQ];
+        memcpy(keep[0], r.r.samples, sizeof keep[0]);
+        memcpy(keep[1], r.r.samples + GP_NQ, sizeof keep[1]);
+        float *s0 = r.r.samples, *s1 = r.r.samples + GP_NQ;
+        s0[GP_Q_HALPHA] = s0[GP_Q_NII6584] = s0[GP_Q_OIII5007] = 1.0f;
+        s0[GP_Q_HBETA] = 1123.0f;
+        s1[GP_Q_HALPHA] = s1[GP_Q_HBETA] = s1[GP_Q_OIII5007] = 1.0f;
+        s1[GP_Q_NII6584] = 400.0f;
+        int np2 = 0;
+        char *pts2 = gpd_format_bpt_points(&r, &np2);
+        assert_non_null(pts2);
+        assert_null(strstr(pts2, "inf"));
+        assert_null(strstr(pts2, "nan"));
+        int lines = 0;
+        for (const char *c = pts2; *c; c++) lines += *c == '\n';
+        assert_int_equal(lines, np2);
+        /* both edited samples were points before (all four fluxes positive) */
+        int before_ok = 0;
+        for (int k = 0; k < 2; k++) {
+            double ha = pow(10, keep[k][GP_Q_HALPHA]) - 1, hb = pow(10, keep[k][GP_Q_HBETA]) - 1;
+            double n2 = pow(10, keep[k][GP_Q_NII6584]) - 1, o3 = pow(10, keep[k][GP_Q_OIII5007]) - 1;
+            before_ok += ha > 0 && hb > 0 && n2 > 0 && o3 > 0;
+        }
+        assert_int_equal(np2, np - before_ok);
+        free(pts2);
+        memcpy(r.r.samples, keep[0], sizeof keep[0]);
+        memcpy(r.r.samples + GP_NQ, keep[1], sizeof keep[1]);
+    }
 
     /* the curves follow their equations and stay in the plot */
     for (int c = 0; c < GPD_BPT_CURVES; c++) {
