@@ -285,7 +285,12 @@ void gp_summary_print(const gp_result *r, FILE *f)
     if (r->flags & GP_FLAG_PHOT_UNLIKE)
         fprintf(f, "  WARNING: the colours and magnitudes together are unlike the training set's (distance^2 %.1f,"
                 " limit %.1f): do not trust these posteriors\n", r->phot_d2, r->phot_d2_limit);
-    if (r->flags & GP_FLAG_NO_SOURCE)
+    if ((r->flags & GP_FLAG_NO_SOURCE) && r->source_snr >= GP_SOURCE_SNR_LIMIT)
+        /* bright enough, but on the slope of something beside the position */
+        fprintf(f, "  WARNING: the cutout is not centred on a source (the light rises away from the centre to a"
+                " peak %.1f\" or more away, limit %.2f\"; central S/N %.1f): do not trust these posteriors\n",
+                r->source_peak, GP_SOURCE_PEAK_LIMIT, r->source_snr);
+    else if (r->flags & GP_FLAG_NO_SOURCE)
         fprintf(f, "  WARNING: no source at the centre of the cutout (central S/N %.1f, limit %.0f; brightness peak"
                 " %.1f\" from the centre, limit %.2f\"): do not trust these posteriors\n", r->source_snr,
                 GP_SOURCE_SNR_LIMIT, r->source_peak, GP_SOURCE_PEAK_LIMIT);

@@ -45,7 +45,7 @@ char *gpd_format_summary_text(const gpd_result *res)
             (unsigned long long)res->seed, res->compute_ms);
     if (res->posframe[0]) fprintf(f, "  position from %s\n", res->posframe);
     if (res->no_cutout)
-        fprintf(f, "  image none (photometry only; no g, r, i cutout for the source check: %s)\n", res->nocut_why);
+        fprintf(f, "  image none (photometry only; no g, r, i cutout: %s)\n", res->nocut_why);
     else
         fprintf(f, "  image g %s\n        r %s\n        i %s\n", res->frames[0], res->frames[1], res->frames[2]);
     fprintf(f, "  colours: %s\n", res->colours);
@@ -284,9 +284,14 @@ static int overlay_lines(const gpd_result *res, char lines[][160], int max)
         else
             snprintf(lines[n++], 160, "BPT: undefined");
     }
-    if ((res->r.flags & GP_FLAG_NO_SOURCE) && n < max)
-        snprintf(lines[n++], 160, "warning: no source at the centre (S/N %.1f, peak %.1f\")",
-                 res->r.source_snr, res->r.source_peak);
+    if ((res->r.flags & GP_FLAG_NO_SOURCE) && n < max) {
+        if (res->r.source_snr >= GP_SOURCE_SNR_LIMIT)   /* bright, but beside a source */
+            snprintf(lines[n++], 160, "warning: not centred on a source (peak %.1f\" away, S/N %.1f)",
+                     res->r.source_peak, res->r.source_snr);
+        else
+            snprintf(lines[n++], 160, "warning: no source at the centre (S/N %.1f, peak %.1f\")",
+                     res->r.source_snr, res->r.source_peak);
+    }
     uint32_t bad = res->r.flags & (GP_FLAG_EDGE | GP_FLAG_MASKED);
     if (bad && n < max)
         snprintf(lines[n++], 160, "warning:%s%s", bad & GP_FLAG_EDGE ? " cutout crosses the frame edge" : "",

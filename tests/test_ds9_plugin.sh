@@ -375,7 +375,7 @@ contains "$s2" "ugriz  19.600 18.550 17.900 17.550 17.350" "galaxy 2: extinction
 contains "$s1" "(photometry only)" "the summary names a photometry-only model"
 contains "$s1" "position from frame " "the summary names the frame placing the galaxy"
 contains "$s1" "($rpath), through DS9" "... the r image"
-contains "$s1" "image none (photometry only; no g, r, i cutout for the source check: no g image among the 1 frames" \
+contains "$s1" "image none (photometry only; no g, r, i cutout: no g image among the 1 frames" \
     "no cutout, and why"
 contains "$s1" "flags  catalogue-colours" "flags: catalogue colours only"
 j1=$(xpaget galpost summary "$id1" json)

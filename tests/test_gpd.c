@@ -438,7 +438,7 @@ static void test_formats_photometry_only(void **state)
     t = gpd_format_summary_text(&r);
     assert_non_null(strstr(t, "  model m.gpw (photometry only) (UNTRAINED"));
     assert_non_null(strstr(t, "  position from frame 3 (/data/r.fits), through DS9\n"));
-    assert_non_null(strstr(t, "  image none (photometry only; no g, r, i cutout for the source check: no g image among the 1 frames of DS9 'x')\n"));
+    assert_non_null(strstr(t, "  image none (photometry only; no g, r, i cutout: no g image among the 1 frames of DS9 'x')\n"));
     assert_null(strstr(t, "image g"));
     assert_null(strstr(t, "cutout g:"));
     assert_null(strstr(t, "source at the centre"));

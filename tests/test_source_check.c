@@ -288,6 +288,39 @@ static void test_through_infer(void **state)
     free(c);
 }
 
+/* the text summary says which verdict it is: no source at all, or a bright
+ * position on the slope of something beside it ("no source" at S/N 665
+ * read as a bug to a user) */
+static void test_summary_wording(void **state)
+{
+    (void)state;
+    for (int off = 0; off < 2; off++) {
+        gp_result r;
+        memset(&r, 0, sizeof r);
+        r.status = GP_OK;
+        r.nsamples = 0;
+        r.summary.bpt_class = -1;
+        r.latent_d2 = r.latent_d2_limit = r.phot_d2 = r.phot_d2_limit = NAN;
+        r.flags = GP_FLAG_NO_SOURCE;
+        r.source_snr = off ? 664.8 : 3.2;
+        r.source_peak = off ? 5.0 : 0.4;
+        char *txt = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&txt, &len);
+        assert_non_null(f);
+        gp_summary_print(&r, f);
+        fclose(f);
+        if (off) {
+            assert_non_null(strstr(txt, "WARNING: the cutout is not centred on a source"));
+            assert_null(strstr(txt, "no source at the centre"));
+        } else {
+            assert_non_null(strstr(txt, "WARNING: no source at the centre of the cutout"));
+            assert_null(strstr(txt, "not centred"));
+        }
+        free(txt);
+    }
+}
+
 /* real frames: the five galaxies of test_real_sdss.c pass; blank sky (picked
  * at least 8" from any 2.5-sigma pixel of the smoothed r frame) and the
  * positions 12.5" east and west of the galaxies are flagged */
@@ -389,6 +422,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_snr_limit_edge),
         cmocka_unit_test(test_nan_and_args),
         cmocka_unit_test(test_through_infer),
+        cmocka_unit_test(test_summary_wording),
         cmocka_unit_test(test_real_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

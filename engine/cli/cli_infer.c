@@ -252,7 +252,9 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
     } else {
         uint32_t pf = 0;
         if (gp_phot_magnitudes(band, ra, dec, NULL, g.mag, NULL, &pf, &err)) {
-            fprintf(stderr, "galpost infer: colours: %s (give --mags, --catalog, or u, g, r, i, z frames)\n", err.msg);
+            /* all five frames are there (checked above): the position is the question */
+            fprintf(stderr, "galpost infer: colours: %s (is there a galaxy at this position? "
+                    "magnitudes can also come from --mags or --catalog)\n", err.msg);
             goto out;
         }
         g.flags |= GP_FLAG_PHOT_MEASURED;
