@@ -30,6 +30,9 @@ struct gp_catalog {
     size_t *order;    /* usable rows sorted by dec */
     double *sdec;     /* their declinations */
     size_t  nuse;     /* usable rows */
+    size_t *border;   /* unusable rows with a usable position, sorted by dec */
+    double *bsdec;    /* their declinations */
+    size_t  nbadpos;  /* how many */
     long   *line;     /* n: a CSV row's line in the file (from 1); NULL for FITS */
     unsigned char *bad;  /* n: the row could not be read (its reason in errs) */
     struct row_error { size_t row; char *msg; } *errs;   /* by row, ascending */
@@ -60,6 +63,8 @@ void gp_catalog_close(gp_catalog *c)
     free(c->type);
     free(c->objid);
     free(c->sdec);
+    free(c->border);
+    free(c->bsdec);
     free(c->line);
     free(c->bad);
     for (size_t i = 0; i < c->nerrs; i++) free(c->errs[i].msg);
@@ -484,10 +489,15 @@ static int cmp_dec_row(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int pos_usable(const gp_catalog *c, size_t i)
+{
+    return isfinite(c->ra[i]) && isfinite(c->dec[i]) && c->dec[i] >= -90 && c->dec[i] <= 90;
+}
+
 static int row_usable(const gp_catalog *c, size_t i)
 {
     if (c->bad && c->bad[i]) return 0;
-    if (!isfinite(c->ra[i]) || !isfinite(c->dec[i]) || c->dec[i] < -90 || c->dec[i] > 90) return 0;
+    if (!pos_usable(c, i)) return 0;
     for (int b = 0; b < 5; b++) {
         float m = c->mag[5 * i + b], e = c->ext[5 * i + b];
         if (!isfinite(m) || m <= -9000 || m >= 9000 || !isfinite(e) || e < -1 || e > 50) return 0;
@@ -517,22 +527,33 @@ int gp_catalog_open(const char *path, gp_catalog **out, gp_error *err)
         fclose(in);
     }
     if (st) { gp_catalog_close(c); return st; }
-    /* index the usable rows by declination */
-    struct dec_row *dr = malloc(sizeof *dr * (c->n ? c->n : 1));
-    c->order = malloc(sizeof(size_t) * (c->n ? c->n : 1));
-    c->sdec = malloc(sizeof(double) * (c->n ? c->n : 1));
-    if (!dr || !c->order || !c->sdec) {
+    /* index the usable rows by declination, and apart the unusable rows
+     * whose position is usable: a query that only such a row is near is
+     * told why it cannot be matched */
+    size_t m1 = c->n ? c->n : 1;
+    struct dec_row *dr = malloc(sizeof *dr * m1), *db = malloc(sizeof *db * m1);
+    c->order = malloc(sizeof(size_t) * m1);
+    c->sdec = malloc(sizeof(double) * m1);
+    c->border = malloc(sizeof(size_t) * m1);
+    c->bsdec = malloc(sizeof(double) * m1);
+    if (!dr || !db || !c->order || !c->sdec || !c->border || !c->bsdec) {
         free(dr);
+        free(db);
         gp_catalog_close(c);
         return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path);
     }
-    size_t k = 0;
+    size_t k = 0, kb = 0;
     for (size_t i = 0; i < c->n; i++)
         if (row_usable(c, i)) { dr[k].dec = c->dec[i]; dr[k].row = i; k++; }
+        else if (pos_usable(c, i)) { db[kb].dec = c->dec[i]; db[kb].row = i; kb++; }
     qsort(dr, k, sizeof *dr, cmp_dec_row);
+    qsort(db, kb, sizeof *db, cmp_dec_row);
     for (size_t i = 0; i < k; i++) { c->order[i] = dr[i].row; c->sdec[i] = dr[i].dec; }
+    for (size_t i = 0; i < kb; i++) { c->border[i] = db[i].row; c->bsdec[i] = db[i].dec; }
     free(dr);
+    free(db);
     c->nuse = k;
+    c->nbadpos = kb;
     *out = c;
     return GP_OK;
 }
@@ -551,79 +572,120 @@ static void fill_entry(const gp_catalog *c, size_t r, gp_catalog_entry *out)
     }
 }
 
+/* The nearest of the `k` rows `order` (declinations `sdec`, ascending)
+ * within `radius` arcsec of (ra, dec): its separation, INFINITY if none. */
+static double nearest(const gp_catalog *c, const size_t *order, const double *sdec, size_t k, double ra,
+                      double dec, double radius, size_t *row)
+{
+    /* first row with dec >= dec - radius */
+    double lo = dec - radius / 3600.0, hi = dec + radius / 3600.0;
+    size_t a = 0, b = k;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (sdec[m] < lo) a = m + 1; else b = m;
+    }
+    double best = INFINITY;
+    for (size_t i = a; i < k && sdec[i] <= hi; i++) {
+        size_t r = order[i];
+        double s = gp_sky_separation(ra, dec, c->ra[r], c->dec[r]);
+        if (s < best) { best = s; *row = r; }
+    }
+    return best;
+}
+
+/* Where row `row` is, as a person counts: "row N" from 1 (the first data
+ * row is row 1) and, for a CSV file, " (line L)" from 1. */
+static void row_where(const gp_catalog *c, size_t row, char *buf, size_t n)
+{
+    if (c->line) snprintf(buf, n, "row %zu (line %ld)", row + 1, c->line[row]);
+    else snprintf(buf, n, "row %zu", row + 1);
+}
+
+static void row_why(const gp_catalog *c, size_t row, char *buf, size_t n);
+
 int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
                      gp_catalog_entry *out, gp_error *err)
 {
     if (!c || !out || !(radius > 0) || !isfinite(ra) || !isfinite(dec))
         return GP_FAIL(err, GP_ERR_ARG, "gp_catalog_match: bad argument");
-    size_t k = c->nuse;
-    /* first usable row with dec >= dec - radius */
-    double lo = dec - radius / 3600.0, hi = dec + radius / 3600.0;
-    size_t a = 0, b = k;
-    while (a < b) {
-        size_t m = a + (b - a) / 2;
-        if (c->sdec[m] < lo) a = m + 1; else b = m;
-    }
-    double best = INFINITY;
     size_t brow = 0;
-    for (size_t i = a; i < k && c->sdec[i] <= hi; i++) {
-        size_t r = c->order[i];
-        double s = gp_sky_separation(ra, dec, c->ra[r], c->dec[r]);
-        if (s < best) { best = s; brow = r; }
-    }
-    if (!(best <= radius))
+    double best = nearest(c, c->order, c->sdec, c->nuse, ra, dec, radius, &brow);
+    if (!(best <= radius)) {
+        /* an unusable row there is the object the user is pointing at:
+         * say why it cannot be used rather than that nothing is there */
+        double bad = nearest(c, c->border, c->bsdec, c->nbadpos, ra, dec, radius, &brow);
+        if (bad <= radius) {
+            memset(out, 0, sizeof *out);
+            out->row = brow;
+            out->ra = c->ra[brow];
+            out->dec = c->dec[brow];
+            out->sep = bad;
+            out->objid = c->objid ? c->objid[brow] : 0;
+            out->type = c->type ? c->type[brow] : -1;
+            char where[64], why[600];
+            row_where(c, brow, where, sizeof where);
+            row_why(c, brow, why, sizeof why);
+            return GP_FAIL(err, GP_ERR_DATA, "%s: %s, the nearest object within %.2f\" of RA %.6f Dec %.6f (%.2f\" "
+                           "away), cannot be used: %s", c->path, where, radius, ra, dec, bad, why);
+        }
         return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no object within %.2f\" of RA %.6f Dec %.6f",
                        c->path, radius, ra, dec);
+    }
     fill_entry(c, brow, out);
     out->sep = best;
     return GP_OK;
 }
 
-/* Why row `row` is unusable, naming the row (from 0), its CSV line and the
- * column. */
-static int row_unusable(const gp_catalog *c, size_t row, gp_error *err)
+/* Why row `row` is unusable, naming the column. */
+static void row_why(const gp_catalog *c, size_t row, char *buf, size_t n)
 {
-    char where[64] = "";
-    if (c->line) snprintf(where, sizeof where, " (line %ld)", c->line[row]);
     const char *why = row_error_msg(c, row);
-    if (why) return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: %s", c->path, row, where, why);
+    if (why) { snprintf(buf, n, "%s", why); return; }
     static const char *const dflt[12] = { "ra", "dec", "modelMag_u", "modelMag_g", "modelMag_r", "modelMag_i", "modelMag_z",
                                           "extinction_u", "extinction_g", "extinction_r", "extinction_i", "extinction_z" };
 #define NAME(k) (c->colname[k] ? c->colname[k] : dflt[k])
     double pos[2] = { c->ra[row], c->dec[row] };
     for (int k = 0; k < 2; k++)
-        if (isnan(pos[k]))
-            return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' is empty or NaN: not a usable position", c->path,
-                           row, where, NAME(k));
-        else if (!isfinite(pos[k]) || (k == 1 && (pos[k] < -90 || pos[k] > 90)))
-            return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' = %g is not a usable position", c->path, row,
-                           where, NAME(k), pos[k]);
+        if (isnan(pos[k])) {
+            snprintf(buf, n, "column '%s' is empty or NaN: not a usable position", NAME(k));
+            return;
+        } else if (!isfinite(pos[k]) || (k == 1 && (pos[k] < -90 || pos[k] > 90))) {
+            snprintf(buf, n, "column '%s' = %g is not a usable position", NAME(k), pos[k]);
+            return;
+        }
     for (int b = 0; b < 5; b++) {
         float m = c->mag[5 * row + b], e = c->ext[5 * row + b];
         if (!isfinite(m) || m <= -9000 || m >= 9000) {
-            if (isnan(m))
-                return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' is empty or NaN: not a usable magnitude",
-                               c->path, row, where, NAME(2 + b));
-            return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' = %g is not a usable magnitude", c->path, row,
-                           where, NAME(2 + b), m);
+            if (isnan(m)) snprintf(buf, n, "column '%s' is empty or NaN: not a usable magnitude", NAME(2 + b));
+            else snprintf(buf, n, "column '%s' = %g is not a usable magnitude", NAME(2 + b), m);
+            return;
         }
         if (!isfinite(e) || e < -1 || e > 50) {
             int k = c->colname[7 + b] || !c->colname[9] ? 7 + b : 9;   /* extinction_r alone */
-            if (isnan(e))
-                return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' is empty or NaN: not a usable extinction",
-                               c->path, row, where, NAME(k));
-            return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s: column '%s' gives extinction %g, not a usable one", c->path,
-                           row, where, NAME(k), e);
+            if (isnan(e)) snprintf(buf, n, "column '%s' is empty or NaN: not a usable extinction", NAME(k));
+            else snprintf(buf, n, "column '%s' gives extinction %g, not a usable one", NAME(k), e);
+            return;
         }
     }
 #undef NAME
-    return GP_FAIL(err, GP_ERR_DATA, "%s: row %zu%s has no usable position or magnitudes", c->path, row, where);
+    snprintf(buf, n, "no usable position or magnitudes");
+}
+
+/* Why row `row` is unusable, naming the row (from 1), its CSV line and the
+ * column. */
+static int row_unusable(const gp_catalog *c, size_t row, gp_error *err)
+{
+    char where[64], why[600];
+    row_where(c, row, where, sizeof where);
+    row_why(c, row, why, sizeof why);
+    return GP_FAIL(err, GP_ERR_DATA, "%s: %s: %s", c->path, where, why);
 }
 
 int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err)
 {
     if (!c || !out || row >= c->n)
-        return GP_FAIL(err, GP_ERR_ARG, "%s: no row %zu (%zu rows)", c ? c->path : "(null)", row, c ? c->n : 0);
+        return GP_FAIL(err, GP_ERR_ARG, "%s: row index %zu (from 0) is past the last of %zu rows", c ? c->path : "(null)",
+                        row, c ? c->n : 0);
     if (!row_usable(c, row)) {
         memset(out, 0, sizeof *out);
         out->row = row;

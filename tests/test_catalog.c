@@ -91,8 +91,9 @@ static void test_csv_match_and_extinction(void **state)
     assert_true(m.objid == 1237648720693755918ULL);   /* above 2^53: not through a double */
     assert_int_equal(gp_catalog_row(c, 2, &m, &err), GP_ERR_DATA);
     assert_true(m.row == 2 && m.objid == 3);   /* still named, for a failed row in a batch */
-    /* the message names the row (from 0), its line and the column */
-    assert_non_null(strstr(err.msg, "cat.csv: row 2 (line 6): column 'modelMag_u' = -9999 is not a usable magnitude"));
+    /* the message names the row (from 1: row index 2 is the third data
+     * row, as a person counts them), its line and the column */
+    assert_non_null(strstr(err.msg, "cat.csv: row 3 (line 6): column 'modelMag_u' = -9999 is not a usable magnitude"));
     assert_int_equal(gp_catalog_row(c, 5, &m, &err), GP_ERR_ARG);
     gp_catalog_close(c);
 }
@@ -166,8 +167,11 @@ static void test_csv_without_extinction(void **state)
     assert_int_equal(gp_catalog_row(c, 0, &m, &err), GP_OK);
     assert_true(m.objid == 7);
     assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_ERR_DATA);
-    assert_non_null(strstr(err.msg, "badid.csv: row 1 (line 3): column 'objid': '-8' is not an object ID"));
-    assert_int_equal(gp_catalog_match(c, 20.6, -3.25, 0.5, &m, &err), GP_ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "badid.csv: row 2 (line 3): column 'objid': '-8' is not an object ID"));
+    /* never matched: a query on it is told why */
+    assert_int_equal(gp_catalog_match(c, 20.6, -3.25, 0.5, &m, &err), GP_ERR_DATA);
+    assert_non_null(strstr(err.msg, "badid.csv: row 2 (line 3), the nearest object within 0.50\""));
+    assert_non_null(strstr(err.msg, "cannot be used: column 'objid': '-8' is not an object ID"));
     gp_catalog_close(c);
 }
 
@@ -285,6 +289,47 @@ static void test_csv_extinction_r_only(void **state)
     gp_catalog_close(c);
 }
 
+/* A query that only an unusable row is near (its position readable, a
+ * magnitude 'null' or -9999) is told that row and why, not that nothing is
+ * there; a usable row within the radius still wins, however farther; a row
+ * whose position cannot be read leaves the plain "no object". */
+static void test_match_names_unusable_row(void **state)
+{
+    (void)state;
+    const char *p = write_text("near.csv",
+        "objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n"
+        "11,30.0,10.0,19.0,18.0,17.0,16.5,16.25\n"
+        "12,30.0,10.0005,19.0,18.0,17.0,16.5,16.25\n"
+        "13,30.0,10.001,-9999,18.0,17.0,16.5,16.25\n"
+        "14,30.0,10.002,null,18.0,17.0,16.5,16.25\n"
+        "15,30.0,10.003,19.0\n"
+        "16,x,10.004,19.0,18.0,17.0,16.5,16.25\n");
+    gp_catalog *c = NULL;
+    gp_error err;
+    gp_catalog_entry m;
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    /* on row 4 ('null' u): GP_ERR_DATA naming it, its line, the column */
+    assert_int_equal(gp_catalog_match(c, 30.0, 10.002, 2.0, &m, &err), GP_ERR_DATA);
+    assert_non_null(strstr(err.msg, "near.csv: row 4 (line 5), the nearest object within 2.00\" of RA 30.000000 Dec "
+                                    "10.002000 (0.00\" away), cannot be used: column 'modelMag_u': 'null' is not a number"));
+    assert_true(m.row == 3 && m.objid == 14 && m.ra == 30.0 && m.dec == 10.002 && m.sep < 1e-6);
+    /* 1" off the sentinel row 3, 2.6" from row 2: row 3 named */
+    assert_int_equal(gp_catalog_match(c, 30.0, 10.0013, 1.5, &m, &err), GP_ERR_DATA);
+    assert_non_null(strstr(err.msg, "near.csv: row 3 (line 4), the nearest object within 1.50\""));
+    assert_non_null(strstr(err.msg, "cannot be used: column 'modelMag_u' = -9999 is not a usable magnitude"));
+    assert_true(m.row == 2 && m.objid == 13 && fabs(m.sep - gp_sky_separation(30.0, 10.0013, 30.0, 10.001)) < 1e-9);
+    /* a usable row within the radius wins over a nearer unusable one */
+    assert_int_equal(gp_catalog_match(c, 30.0, 10.0009, 2.0, &m, &err), GP_OK);
+    assert_true(m.row == 1 && m.objid == 12);
+    /* rows whose position cannot be read (a ragged line, ra 'x') are never near */
+    assert_int_equal(gp_catalog_match(c, 30.0, 10.003, 1.0, &m, &err), GP_ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "near.csv: no object within 1.00\""));
+    assert_int_equal(gp_catalog_match(c, 30.0, 10.004, 1.0, &m, &err), GP_ERR_NOTFOUND);
+    /* beyond the radius of everything: nothing */
+    assert_int_equal(gp_catalog_match(c, 31.0, 10.002, 2.0, &m, &err), GP_ERR_NOTFOUND);
+    gp_catalog_close(c);
+}
+
 static void test_malformed_csv_refused(void **state)
 {
     (void)state;
@@ -303,7 +348,7 @@ static void test_malformed_csv_refused(void **state)
     assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
     assert_int_equal(gp_catalog_size(c), 3);
     assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_ERR_DATA);
-    assert_non_null(strstr(err.msg, "short.csv: row 1 (line 3): 3 fields, the header (line 1) has 7"));
+    assert_non_null(strstr(err.msg, "short.csv: row 2 (line 3): 3 fields, the header (line 1) has 7"));
     assert_int_equal(gp_catalog_row(c, 2, &m, &err), GP_OK);
     assert_true(m.ra == 3 && m.mag[4] == 17);
     gp_catalog_close(c);
@@ -311,9 +356,9 @@ static void test_malformed_csv_refused(void **state)
                    "1,2,13,14,15,16,null\n1,2,13,14,15,16,17\n");
     assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
     assert_int_equal(gp_catalog_row(c, 0, &m, &err), GP_ERR_DATA);
-    assert_non_null(strstr(err.msg, "text.csv: row 0 (line 2): column 'modelMag_r': 'abc' is not a number"));
+    assert_non_null(strstr(err.msg, "text.csv: row 1 (line 2): column 'modelMag_r': 'abc' is not a number"));
     assert_int_equal(gp_catalog_row(c, 1, &m, &err), GP_ERR_DATA);
-    assert_non_null(strstr(err.msg, "row 1 (line 3): column 'modelMag_z': 'null' is not a number"));
+    assert_non_null(strstr(err.msg, "text.csv: row 2 (line 3): column 'modelMag_z': 'null' is not a number"));
     assert_int_equal(gp_catalog_row(c, 2, &m, &err), GP_OK);
     assert_int_equal(gp_catalog_match(c, 1, 2, 1.0, &m, &err), GP_OK);
     assert_int_equal(m.row, 2);
@@ -451,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_unreadable_rows),
         cmocka_unit_test(test_fits_objid_signedness),
         cmocka_unit_test(test_csv_extinction_r_only),
+        cmocka_unit_test(test_match_names_unusable_row),
         cmocka_unit_test(test_malformed_csv_refused),
         cmocka_unit_test(test_fits_table),
         cmocka_unit_test(test_real_photoobj),

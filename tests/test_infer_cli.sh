@@ -150,8 +150,8 @@ cut -d, -f1-8 "$tmp/cat.csv" >"$tmp/noext.csv"
 grep -q "has no extinction columns" "$tmp/err" || fail "no warning about the missing extinction columns"
 grep -a -q "PHOTNOTE= 'NOT corrected for Galactic extinction" "$tmp/noext.fits" \
     || fail "the table does not record that its magnitudes were not extinction-corrected"
-grep -a -q "cat.csv: row 1 (line 3): column 'modelMag_u' = -9999 is not a usable magnitude" "$tmp/pcsv.fits" \
-    || fail "the failed row's message (row from 0, line, column) is not in the table"
+grep -a -q "cat.csv: row 2 (line 3): column 'modelMag_u' = -9999 is not a usable magnitude" "$tmp/pcsv.fits" \
+    || fail "the failed row's message (row from 1, line, column) is not in the table"
 # a ragged line, a 'null' or non-numeric cell, a bad objID: failed rows
 # naming row, line and column; the rest of the batch is inferred
 cat >"$tmp/rag.csv" <<'CSV'
@@ -165,15 +165,15 @@ x15,150.1,2.0,19.5,18.1,17.4,17.0,16.8
 CSV
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$tmp/rag.csv" -o "$tmp/rag.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "ragged CSV batch"; }
 grep -q "6 galaxies (4 failed)" "$tmp/err" || { cat "$tmp/err"; fail "ragged CSV: summary line"; }
-for m in "row 1 (line 3): column 'modelMag_u': 'null' is not a number" "row 2 (line 4): 5 fields, the header (line 1) has 8" \
-         "row 3 (line 5): column 'modelMag_g': 'abc' is not a number" "row 4 (line 6): column 'objID': 'x15' is not an object ID"; do
+for m in "row 2 (line 3): column 'modelMag_u': 'null' is not a number" "row 3 (line 4): 5 fields, the header (line 1) has 8" \
+         "row 4 (line 5): column 'modelMag_g': 'abc' is not a number" "row 5 (line 6): column 'objID': 'x15' is not an object ID"; do
     grep -a -q "rag.csv: $m" "$tmp/rag.fits" || fail "ragged CSV: '$m' not in the table"
 done
 # failed rows keep their objID where its cell can be read (the ragged line's
 # is its first field); only x15 gets its row number (5, from 1), and says so
 [ "$(table_ids "$tmp/rag.fits" | tr '\n' ' ')" = "11 12 13 14 5 16 " ] \
     || fail "ragged CSV: ids $(table_ids "$tmp/rag.fits" | tr '\n' ' ')"
-grep -a -q "no readable objID: id 5 is the row number (from 1); $tmp/rag.csv: row 4 (line 6): column 'objID'" "$tmp/rag.fits" \
+grep -a -q "no readable objID: id 5 is the row number (from 1); $tmp/rag.csv: row 5 (line 6): column 'objID'" "$tmp/rag.fits" \
     || fail "ragged CSV: the row-number id is not said"
 [ "$(grep -a -o "no readable objID" "$tmp/rag.fits" | wc -l)" -eq 1 ] || fail "ragged CSV: a row with an objID said it had none"
 # another delimiter is named
@@ -242,11 +242,21 @@ for fmt in text json; do
     opt=; [ $fmt = json ] && opt=--json
     "$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi" --ra "$1" --dec "$2" --catalog "$tmp/fcat.csv" \
         --samples 50 $opt >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; fail "frames + CSV catalogue ($fmt)"; }
-    grep -q "fcat.csv: 2 rows could not be read and were not matched (the first: $tmp/fcat.csv: row 1 (line 3): 5 fields" "$tmp/err" \
+    grep -q "fcat.csv: 2 rows could not be read and were not matched (the first: $tmp/fcat.csv: row 2 (line 3): 5 fields" "$tmp/err" \
         || { cat "$tmp/err"; fail "frames + catalogue ($fmt): unreadable rows not counted on stderr"; }
-    grep -q "catalogue $tmp/fcat.csv row 0 .*; 2 unreadable rows not matched" "$tmp/out" \
+    # the first data row is row 1, as in every message and as galpostd counts
+    grep -q "catalogue $tmp/fcat.csv row 1 (.*; 2 unreadable rows not matched" "$tmp/out" \
         || fail "frames + catalogue ($fmt): unreadable rows not in the source: $(head -c 600 "$tmp/out")"
 done
+# the galaxy's own row cannot be used ('null' u) and no usable row is within
+# 2": the error names that row, its line and why, not "no object"
+{ echo "objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z"
+  echo "31,$1,$2,null,18.1,17.4,17.0,16.8"
+  echo "32,$1,$(awk -v d="$2" 'BEGIN { printf "%.6f", d + 0.01 }'),19.5,18.1,17.4,17.0,16.8"; } >"$tmp/ncat.csv"
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi" --ra "$1" --dec "$2" --catalog "$tmp/ncat.csv" \
+    --samples 50 >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "galpost infer: $tmp/ncat.csv: row 1 (line 2), the nearest object within 2.00\" of RA .* (0.00\" away), cannot be used: column 'modelMag_u': 'null' is not a number" "$tmp/err" \
+    || { cat "$tmp/err"; fail "frames + catalogue: the galaxy's unusable row not named (exit $rc)"; }
 
 # single cutouts, written here byte by byte: a 160x160x3 float image with the
 # given keyword cards (zero pixels; mkcut_nan puts a NaN at pixel 38481)

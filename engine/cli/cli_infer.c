@@ -245,7 +245,7 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
         if (gp_catalog_match(cat, ra, dec, 2.0, &e, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
         memcpy(g.mag, e.mag, sizeof g.mag);
         g.flags |= GP_FLAG_PHOT_CATALOG;
-        snprintf(srcbuf, sizeof srcbuf, "catalogue %s row %zu (%.2f\" away)%s%s", catalog, e.row, e.sep,
+        snprintf(srcbuf, sizeof srcbuf, "catalogue %s row %zu (%.2f\" away)%s%s", catalog, e.row + 1, e.sep,
                  gp_catalog_has_extinction(cat) ? ", extinction-corrected" : ", NOT extinction-corrected (no extinction columns)",
                  unread);
         source = srcbuf;

@@ -350,7 +350,8 @@ int         gp_catalog_has_objid(const gp_catalog *c);  /* it has an objID colum
 /*
  * gp_catalog_unreadable() - how many rows could not be read (a CSV line
  * with the wrong number of fields, a cell that is not a number or not an
- * object ID); gp_catalog_match() never returns them, so a caller that
+ * object ID); gp_catalog_match() never matches them (it names the nearest,
+ * GP_ERR_DATA, when only such rows lie within the radius), so a caller that
  * matches says how many there are.  With first != NULL and a nonzero
  * count, *first is the first such row (0-based), for gp_catalog_row() to
  * say why.
@@ -359,7 +360,8 @@ size_t gp_catalog_unreadable(const gp_catalog *c, size_t *first);
 
 /* A catalogue match. */
 typedef struct gp_catalog_entry {
-    size_t row;                  /* 0-based data row */
+    size_t row;                  /* 0-based data row index (messages say
+                                    "row N" with N = row + 1) */
     double ra, dec;              /* the object's position */
     double sep;                  /* separation from the query, arcsec */
     float  mag[GP_NBANDS];       /* modelMag - extinction, ugriz */
@@ -380,7 +382,16 @@ typedef struct gp_catalog_entry {
  * Returned:
  *   out       gp_catalog_entry*
  * Function return value:
- *   GP_OK; GP_ERR_NOTFOUND (nothing within radius); GP_ERR_ARG.
+ *   GP_OK; GP_ERR_NOTFOUND (nothing within radius); GP_ERR_DATA (no
+ *   usable object within radius, but a row that cannot be used is: the
+ *   nearest such row, whose position could be read; out->row, ra, dec,
+ *   sep, objid and type are set, the rest zeroed, and the message names
+ *   the file, the row from 1, a CSV file's line, the column and why, e.g.
+ *   "cat.csv: row 5 (line 6), the nearest object within 2.00" of RA ...
+ *   Dec ... (0.36" away), cannot be used: column 'modelMag_u': 'null' is
+ *   not a number"); GP_ERR_ARG.
+ *   A caller that falls back to other magnitudes treats GP_ERR_DATA as
+ *   no match, and can pass its message on.
  */
 int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
                      gp_catalog_entry *out, gp_error *err);
@@ -393,9 +404,10 @@ int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
  *   GP_OK; GP_ERR_ARG (row out of range); GP_ERR_DATA (the row has no
  *   usable position or magnitudes, or could not be read: it is never
  *   matched; out->row, objid and type are still set, the rest zeroed; the
- *   message names the file, the row counted from 0, for a CSV file its
- *   line counted from 1, the column and why, e.g. "cat.csv: row 1 (line
- *   3): column 'modelMag_u' = -9999 is not a usable magnitude").
+ *   message names the file, the row counted from 1 as a person counts data
+ *   rows (row index 0 is "row 1"), for a CSV file its line counted from 1,
+ *   the column and why, e.g. "cat.csv: row 2 (line 3): column 'modelMag_u'
+ *   = -9999 is not a usable magnitude").
  */
 int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err);
 
