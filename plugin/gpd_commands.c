@@ -586,6 +586,35 @@ static int set_plot(void *ctx, const char *cmd, const char *params, const char *
     return 0;
 }
 
+static void job_finish(gpd_daemon *d, gpd_job *j, gpd_job_state state);
+
+/* set catalog: read before answering (gpd_set_catalog), so that a script's
+ * next `xpaget galpost catalog`, status or infer uses the new catalogue and
+ * a file that is no catalogue is refused here, the setting unchanged.  A
+ * reload still queued (set model just before) gets the new catalogue, and
+ * `xpaget galpost job reload` says done, as when a reload job loaded it. */
+static int set_catalog_now(gpd_daemon *d, const gpd_config *c, const char *value, char *errmsg, size_t n)
+{
+    gp_error e;
+    if (gpd_set_catalog(d, c->catalog, &e)) return fail(errmsg, n, "set catalog: %s", e.msg);
+    d->cfg = *c;
+    gpd_log(GPD_LOG_INFO, "set catalog %s", value);
+    for (gpd_job *j = d->head; j; j = j->next)
+        if (j->kind == GPD_JOB_RELOAD) snprintf(j->cfg.catalog, sizeof j->cfg.catalog, "%s", c->catalog);
+    if (d->current && d->current->kind == GPD_JOB_RELOAD)
+        snprintf(d->current->cfg.catalog, sizeof d->current->cfg.catalog, "%s", c->catalog);
+    gpd_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->seq = ++d->next_seq;
+        j->kind = GPD_JOB_RELOAD;
+        j->cfg = *c;
+        j->t_submit = j->t_start = gpd_now();
+        snprintf(j->tag, sizeof j->tag, "reload");
+        job_finish(d, j, GPD_JOB_DONE);
+    }
+    return 0;
+}
+
 static int set_set(void *ctx, const char *cmd, const char *params, const char *buf, size_t len,
                    char *errmsg, size_t n)
 {
@@ -616,8 +645,7 @@ static int set_set(void *ctx, const char *cmd, const char *params, const char *b
         if (gp_weights_open(c.model, &w, &e)) return fail(errmsg, n, "set model: %s", e.msg);
         gp_weights_close(w);
     }
-    if ((!strcmp(key, "catalog") || !strcmp(key, "catalogue")) && c.catalog[0] && access(c.catalog, R_OK) != 0)
-        return fail(errmsg, n, "set catalog: %s cannot be read: %s", c.catalog, strerror(errno));
+    if (!strcmp(key, "catalog") || !strcmp(key, "catalogue")) return set_catalog_now(d, &c, value, errmsg, n);
     if (!strcmp(key, "log") && gpd_log_open(c.log, c.log_level))
         return fail(errmsg, n, "set log: cannot open %s", c.log);
     d->cfg = c;

@@ -144,6 +144,7 @@ typedef struct gpd_daemon {
 
 /* gpd_worker.c */
 int  gpd_load_model(gpd_daemon *d, const gpd_config *cfg, gp_error *err);
+int  gpd_set_catalog(gpd_daemon *d, const char *path, gp_error *err);   /* main thread: read, then swap */
 int  gpd_worker_start(gpd_daemon *d, gp_error *err);
 void gpd_worker_submit(gpd_daemon *d, gpd_job *job);
 void gpd_worker_stop(gpd_daemon *d);

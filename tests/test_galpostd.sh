@@ -95,33 +95,55 @@ printf 'not a weights file\n' >"$WORK/junk.gpw"
 out=$(xpaset -p galpost set model "$WORK/junk.gpw" 2>&1) && fail "set model to a junk file accepted"
 contains "$out" "junk.gpw" "junk model refused, naming it"
 out=$(xpaset -p galpost set catalog "$WORK/missing.csv" 2>&1) && fail "set catalog to a missing file accepted"
-contains "$out" "missing.csv cannot be read" "missing catalogue refused"
-# a reload that fails later (a readable file that is no catalogue) keeps the old model
-xpaset -p galpost set catalog "$WORK/junk.gpw" || fail "set catalog"
-st=$(wait_job reload)
-contains "$st" "keeping the previous model" "failed reload keeps the model"
+contains "$out" "set catalog: $WORK/missing.csv: cannot open" "missing catalogue refused"
+# set catalog reads the catalogue before it answers: a readable file that is
+# no catalogue is refused by set itself, with the reason, the setting and
+# the model unchanged
+out=$(xpaset -p galpost set catalog "$WORK/junk.gpw" 2>&1) && fail "set catalog to a file that is no catalogue accepted"
+contains "$out" "set catalog: $WORK/junk.gpw: no " "a file that is no catalogue refused by set, naming it and why"
+[ "$(xpaget galpost set catalog)" = none ] || fail "a refused catalogue changed the setting: $(xpaget galpost set catalog)"
+pass "a refused catalogue leaves the setting"
+contains "$(xpaget galpost status)" "model: $WORK/model.gpw" "the model is still in use"
+# a reload that fails (SIGHUP, the configuration file naming a file that is
+# no catalogue) keeps the old model and catalogue
+echo "catalog = $WORK/junk.gpw" >>"$WORK/galpostd.conf"
+kill -HUP "$GPD_PID"
+reload_failed() { grep -q "reload failed, keeping the previous model: $WORK/junk.gpw: no " "$WORK/galpostd.log"; }
+poll 10 reload_failed || fail "SIGHUP with a bad catalogue: no failed reload in the log"
+pass "failed reload keeps the model"
 contains "$(xpaget galpost status)" "model: $WORK/model.gpw" "the old model is still in use"
+sed -i '/^catalog = /d' "$WORK/galpostd.conf"
+xpaset -p galpost set catalog none || fail "set catalog none after the failed reload"
 # a catalogue's rows that cannot be read are never matched, and status says how many
 printf 'ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n150.1,2.2,19,18,17,16.5,16\n150.1,2.2,19\n150.1,2.2,x,18,17,16.5,16\n' \
     >"$WORK/unread.csv"
 xpaset -p galpost set catalog "$WORK/unread.csv" || fail "set catalog unread.csv"
-contains "$(wait_job reload)" "reload done" "reload with a catalogue with unreadable rows"
+# ... and once set answers, the catalogue is in use: a script queries it at
+# once (no job to wait for); its first data row is row 1, as in every message
+contains "$(xpaget galpost catalog 2>&1)" "1 150.1000000 +2.2000000 19.000 18.000 17.000 16.500 16.000 -1" \
+    "xpaget galpost catalog right after set catalog lists it, row 1 first"
 contains "$(xpaget galpost status)" "catalog: $WORK/unread.csv (3 rows, no extinction columns, 2 unreadable rows never matched)" \
     "status counts the catalogue's unreadable rows"
+contains "$(xpaget galpost job reload)" "reload done" "job reload says the catalogue is loaded"
 contains "$(xpaget galpost status)" "needs: g, r, i images with a celestial WCS (cutouts); ugriz from the catalogue, else measured" \
     "status: what an image model with a catalogue needs"
 xpaset -p galpost set catalog none || fail "set catalog none"
-contains "$(wait_job reload)" "reload done" "reload after the catalogue is removed"
+contains "$(xpaget galpost status)" "catalog: none" "set catalog none: no catalogue once set answers"
+out=$(xpaget galpost catalog 2>&1) && fail "catalog listed after set catalog none"
+contains "$out" "catalog: no catalogue" "no catalogue to list"
 # a photometry-only model: status says what it needs with and without a catalogue
 "$B/galpost" model random "$WORK/phot.gpw" --seed 7 --photometry >/dev/null || fail "galpost model random --photometry"
 xpaset -p galpost set model "$WORK/phot.gpw" || fail "set model phot.gpw"
 contains "$(wait_job reload)" "reload done" "photometry-only model loaded"
 contains "$(xpaget galpost status)" "needs: u, g, r, i, z images with a celestial WCS (photometry-only model, ugriz measured; with a catalogue one image would do" \
     "status: a photometry-only model without a catalogue needs the five images"
+# a catalogue set while a model reload may still be queued: the reload keeps it
+xpaset -p galpost set model "$WORK/phot.gpw" || fail "set model phot.gpw again"
 xpaset -p galpost set catalog "$WORK/unread.csv" || fail "set catalog unread.csv"
 contains "$(wait_job reload)" "reload done" "photometry-only model with a catalogue"
 contains "$(xpaget galpost status)" "needs: one image with a celestial WCS (positions; photometry-only model); ugriz from the catalogue" \
     "status: a photometry-only model with a catalogue needs one image"
+contains "$(xpaget galpost status)" "catalog: $WORK/unread.csv (3 rows" "the model reload kept the catalogue set after it"
 xpaset -p galpost set catalog none || fail "set catalog none"
 xpaset -p galpost set model "$WORK/model.gpw" || fail "set model back"
 contains "$(wait_job reload)" "reload done" "image model back"
