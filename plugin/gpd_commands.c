@@ -263,6 +263,28 @@ static const char *inputs_needed(int uses_image, int catalog)
                      "catalogue one image would do: set catalog FILE)";
 }
 
+/* The catalogue set last (under mu): that of the newest set catalog still
+ * to be swapped in by the worker, else the one in use. */
+static const gp_catalog *catalog_set(const gpd_daemon *d, int *pending)
+{
+    const gpd_job *p = NULL;
+    if (d->current && d->current->catalog_only && !d->current->catalog_swapped) p = d->current;
+    for (const gpd_job *j = d->head; j; j = j->next)
+        if (j->catalog_only) p = j;
+    *pending = p != NULL;
+    return p ? p->catalog : d->catalog;
+}
+
+static void catalog_desc(const gp_catalog *c, char *buf, size_t n)
+{
+    if (!c) { snprintf(buf, n, "none"); return; }
+    size_t nbad = gp_catalog_unreadable(c, NULL);
+    char unread[64] = "";
+    if (nbad) snprintf(unread, sizeof unread, ", %zu unreadable row%s never matched", nbad, nbad == 1 ? "" : "s");
+    snprintf(buf, n, "%s (%zu rows%s%s)", gp_catalog_path(c), gp_catalog_size(c),
+             gp_catalog_has_extinction(c) ? "" : ", no extinction columns", unread);
+}
+
 static int get_status(void *ctx, const char *cmd, const char *params, char **out, size_t *outlen,
                       char *errmsg, size_t n)
 {
@@ -278,8 +300,16 @@ static int get_status(void *ctx, const char *cmd, const char *params, char **out
     fprintf(f, "model: %s%s\nbackend: %s\n", d->model_path,
             d->model_trained ? "" : " (UNTRAINED: random weights, not physics)", d->backend_name);
     if (d->backend_note[0]) fprintf(f, "backend_note: %s\n", d->backend_note);
-    fprintf(f, "catalog: %s\n", d->catalog_desc);
-    fprintf(f, "needs: %s\n", inputs_needed(d->model_image, d->catalog_loaded));
+    int pending;
+    const gp_catalog *cs = catalog_set(d, &pending);
+    if (pending) {
+        /* set, for the requests queued after it */
+        char desc[GPD_PATH_MAX + 64];
+        catalog_desc(cs, desc, sizeof desc);
+        fprintf(f, "catalog: %s (set; requests queued before it use %s)\n", desc, d->catalog_desc);
+    } else
+        fprintf(f, "catalog: %s\n", d->catalog_desc);
+    fprintf(f, "needs: %s\n", inputs_needed(d->model_image, pending ? cs != NULL : d->catalog_loaded));
     pthread_mutex_unlock(&d->mu);
     fprintf(f, "samples: %d\nseed: %llu\nds9: %s\n", d->cfg.samples, (unsigned long long)d->cfg.seed, d->cfg.ds9);
     fprintf(f, "queue: %d queued, %s\n", d->nqueued, d->current ? "1 running" : "idle");
@@ -357,7 +387,8 @@ static int get_catalog(void *ctx, const char *cmd, const char *params, char **ou
             return fail(errmsg, n, "%s: '%s' is not a count (1..100000) or 'all'", cmd, w[i]);
     }
     pthread_mutex_lock(&d->mu);
-    const gp_catalog *c = d->catalog;
+    int pending;
+    const gp_catalog *c = catalog_set(d, &pending);   /* the one set last, in use or not yet */
     if (!c) {
         pthread_mutex_unlock(&d->mu);
         return fail(errmsg, n, "%s: no catalogue (xpaset -p galpost set catalog FILE)", cmd);
@@ -586,32 +617,25 @@ static int set_plot(void *ctx, const char *cmd, const char *params, const char *
     return 0;
 }
 
-static void job_finish(gpd_daemon *d, gpd_job *j, gpd_job_state state);
-
-/* set catalog: read before answering (gpd_set_catalog), so that a script's
- * next `xpaget galpost catalog`, status or infer uses the new catalogue and
- * a file that is no catalogue is refused here, the setting unchanged.  A
- * reload still queued (set model just before) gets the new catalogue, and
- * `xpaget galpost job reload` says done, as when a reload job loaded it. */
+/* set catalog: the file is read before the answer, so that a file that is
+ * no catalogue is refused by set itself (the setting unchanged), and
+ * swapped in by the worker in queue order (a job tagged reload): requests
+ * queued before it use the previous catalogue, those after it this one.
+ * xpaget galpost catalog and status answer for it at once (catalog_set). */
 static int set_catalog_now(gpd_daemon *d, const gpd_config *c, const char *value, char *errmsg, size_t n)
 {
     gp_error e;
-    if (gpd_set_catalog(d, c->catalog, &e)) return fail(errmsg, n, "set catalog: %s", e.msg);
+    gp_catalog *cat = NULL;
+    if (c->catalog[0] && gp_catalog_open(c->catalog, &cat, &e)) return fail(errmsg, n, "set catalog: %s", e.msg);
+    gpd_job *j = job_new(d, GPD_JOB_RELOAD, errmsg, n);
+    if (!j) { gp_catalog_close(cat); return -1; }
+    j->catalog_only = 1;
+    j->catalog = cat;
+    snprintf(j->tag, sizeof j->tag, "reload");
     d->cfg = *c;
+    j->cfg = *c;
     gpd_log(GPD_LOG_INFO, "set catalog %s", value);
-    for (gpd_job *j = d->head; j; j = j->next)
-        if (j->kind == GPD_JOB_RELOAD) snprintf(j->cfg.catalog, sizeof j->cfg.catalog, "%s", c->catalog);
-    if (d->current && d->current->kind == GPD_JOB_RELOAD)
-        snprintf(d->current->cfg.catalog, sizeof d->current->cfg.catalog, "%s", c->catalog);
-    gpd_job *j = calloc(1, sizeof *j);
-    if (j) {
-        j->seq = ++d->next_seq;
-        j->kind = GPD_JOB_RELOAD;
-        j->cfg = *c;
-        j->t_submit = j->t_start = gpd_now();
-        snprintf(j->tag, sizeof j->tag, "reload");
-        job_finish(d, j, GPD_JOB_DONE);
-    }
+    job_enqueue(d, j);
     return 0;
 }
 
@@ -690,6 +714,7 @@ const size_t gpd_ncommands = sizeof gpd_commands / sizeof gpd_commands[0];
 void gpd_job_free(gpd_job *j)
 {
     if (!j) return;
+    gp_catalog_close(j->catalog);
     for (int i = 0; i < j->nsrc; i++) { free(j->src[i].mem); free(j->src[i].hdr); }
     free(j->src);
     free(j->shapes);
@@ -704,6 +729,8 @@ static void job_finish(gpd_daemon *d, gpd_job *j, gpd_job_state state)
 {
     j->state = state;
     j->t_done = gpd_now();
+    gp_catalog_close(j->catalog);   /* set catalog's previous one, or its own if never swapped */
+    j->catalog = NULL;
     for (int i = 0; i < j->nsrc; i++) { free(j->src[i].mem); free(j->src[i].hdr); }
     free(j->src);
     j->src = NULL;

@@ -63,6 +63,10 @@ typedef struct gpd_job {
     /* computed (worker) */
     gpd_outcome    *out;
     int             nok;
+    /* a reload of the catalogue alone (set catalog): opened by set, swapped
+     * in by the worker in queue order (catalog_swapped), then the old one */
+    int             catalog_only, catalog_swapped;
+    gp_catalog     *catalog;
     /* result */
     int             status;
     char            error[1024];
@@ -144,7 +148,6 @@ typedef struct gpd_daemon {
 
 /* gpd_worker.c */
 int  gpd_load_model(gpd_daemon *d, const gpd_config *cfg, gp_error *err);
-int  gpd_set_catalog(gpd_daemon *d, const char *path, gp_error *err);   /* main thread: read, then swap */
 int  gpd_worker_start(gpd_daemon *d, gp_error *err);
 void gpd_worker_submit(gpd_daemon *d, gpd_job *job);
 void gpd_worker_stop(gpd_daemon *d);

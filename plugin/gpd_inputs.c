@@ -204,10 +204,11 @@ int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, 
         snprintf(r->nocut_why, sizeof r->nocut_why, "%s", cutwhy);
     }
 
-    char catmiss[600] = "";
+    char catmiss[sizeof err.msg + 32] = "", catbad[96] = "";
     if (cat) {
         gp_catalog_entry m;
-        if (gp_catalog_match(cat, sh->ra, sh->dec, job->cfg.match_radius, &m, &err) == GP_OK) {
+        int mst = gp_catalog_match(cat, sh->ra, sh->dec, job->cfg.match_radius, &m, &err);
+        if (mst == GP_OK) {
             memcpy(r->mag, m.mag, sizeof r->mag);
             for (int b = 0; b < GP_NMAG; b++) r->magerr[b] = NAN;
             *flags |= GP_FLAG_PHOT_CATALOG;
@@ -215,7 +216,12 @@ int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, 
                      m.row + 1, m.sep, gp_catalog_has_extinction(cat) ? ", extinction-corrected" : ", no extinction columns");
             return GP_OK;
         }
-        snprintf(catmiss, sizeof catmiss, "no catalogue object within %.1f\" and ", job->cfg.match_radius);
+        if (mst == GP_ERR_DATA) {
+            /* the object there is a row that cannot be used: say which and why */
+            snprintf(catmiss, sizeof catmiss, "catalogue %s; and ", err.msg);
+            snprintf(catbad, sizeof catbad, "; catalogue row %zu, %.2f\" away, cannot be used", m.row + 1, m.sep);
+        } else
+            snprintf(catmiss, sizeof catmiss, "no catalogue object within %.1f\" and ", job->cfg.match_radius);
     }
     /* measured: every band on an image that covers the galaxy */
     char dummy[768];
@@ -240,7 +246,7 @@ int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, 
     *flags |= GP_FLAG_PHOT_MEASURED;
     r->aperture = po.radius;
     snprintf(r->colours, sizeof r->colours,
-             "measured in a %.1f\" aperture (sky %.1f\"-%.1f\") on the u, g, r, i, z frames; not extinction-corrected",
-             po.radius, 2 * po.radius, 3 * po.radius);
+             "measured in a %.1f\" aperture (sky %.1f\"-%.1f\") on the u, g, r, i, z frames; not extinction-corrected%s",
+             po.radius, 2 * po.radius, 3 * po.radius, catbad);
     return GP_OK;
 }

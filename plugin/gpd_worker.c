@@ -203,27 +203,6 @@ int gpd_load_model(gpd_daemon *d, const gpd_config *cfg, gp_error *err)
     return GP_OK;
 }
 
-/* `set catalog` (main thread): the catalogue is read before the answer, so
- * that a script's next query or request uses it and a file that is no
- * catalogue is refused by `set` itself.  The worker may be computing with
- * the old one: it is swapped once the worker is idle (one computation at
- * most; the main thread gives it nothing meanwhile). */
-int gpd_set_catalog(gpd_daemon *d, const char *path, gp_error *err)
-{
-    gp_catalog *c = NULL;
-    int st = path[0] ? gp_catalog_open(path, &c, err) : GP_OK;
-    if (st) return st;
-    pthread_mutex_lock(&d->mu);
-    while (d->work) pthread_cond_wait(&d->cv, &d->mu);   /* broadcast when the worker is done */
-    gp_catalog *old_c = d->catalog;
-    d->catalog = c;
-    pthread_mutex_unlock(&d->mu);
-    gp_catalog_close(old_c);
-    model_facts(d);
-    gpd_log(GPD_LOG_INFO, "catalogue %s", d->catalog_desc);
-    return GP_OK;
-}
-
 void gpd_daemon_free_models(gpd_daemon *d)
 {
     gp_model_close(d->model);
@@ -369,6 +348,19 @@ done:
 static void compute_reload(gpd_daemon *d, gpd_job *job)
 {
     gp_error err;
+    if (job->catalog_only) {
+        /* set catalog opened it; in use from here on, in queue order (the
+         * main thread lists it under mu, xpaget galpost catalog) */
+        pthread_mutex_lock(&d->mu);
+        gp_catalog *old_c = d->catalog;
+        d->catalog = job->catalog;
+        job->catalog = old_c;   /* closed when the job finishes */
+        job->catalog_swapped = 1;
+        pthread_mutex_unlock(&d->mu);
+        model_facts(d);
+        gpd_log(GPD_LOG_INFO, "catalogue %s", d->catalog_desc);
+        return;
+    }
     if (gpd_load_model(d, &job->cfg, &err)) {
         job->status = err.status;
         snprintf(job->error, sizeof job->error, "reload failed, keeping the previous model: %s", err.msg);
@@ -397,7 +389,6 @@ static void *worker_main(void *arg)
         job->t_computed = gpd_now();
         job->state = GPD_JOB_COMPUTED;
         d->work = NULL;
-        pthread_cond_broadcast(&d->cv);   /* gpd_set_catalog() may be waiting for this */
         gpd_wake(d);
     }
     pthread_mutex_unlock(&d->mu);

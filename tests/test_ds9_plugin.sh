@@ -140,6 +140,22 @@ contains "$(wait_job cat)" "done" "infer with catalogue"
 s3=$(xpaget galpost summary)
 contains "$s3" "colours: catalogue $WORK/field/photo.csv row 1" "colours from the catalogue"
 contains "$s3" "ugriz  18.300 16.950 16.200 15.800 15.550" "extinction-corrected catalogue magnitudes"
+# set catalog answers once the file is read; requests queued before the next
+# set use this one: a catalogue whose galaxy-1 row has a 'null' u (it cannot
+# be used: the magnitudes are measured, and the colours say why not the
+# catalogue's), then the good one again, each followed by a request at once
+awk -F, -v OFS=, 'NR == 2 { $4 = "null" } 1' "$WORK/field/photo.csv" >"$WORK/nullu.csv"
+xpaset -p galpost set catalog "$WORK/nullu.csv" || fail "set catalog nullu.csv"
+xpaset -p galpost infer "$RA1" "$DEC1" tag catbad || fail "infer after set catalog"
+xpaset -p galpost set catalog "$WORK/field/photo.csv" || fail "set catalog photo.csv again"
+xpaset -p galpost infer "$RA1" "$DEC1" tag catok || fail "infer after the second set catalog"
+contains "$(wait_job catok)" "done" "infer after the second set catalog"
+contains "$(wait_job catbad)" "done" "infer on the row that cannot be used"
+set -- $(wait_job catbad); contains "$(xpaget galpost summary "${3#\#}")" \
+    "on the u, g, r, i, z frames; not extinction-corrected; catalogue row 1, 0.00\" away, cannot be used" \
+    "a catalogue row that cannot be used: measured, and said (the request queued before the next set catalog)"
+set -- $(wait_job catok); contains "$(xpaget galpost summary "${3#\#}")" "colours: catalogue $WORK/field/photo.csv row 1 (" \
+    "the request after the next set catalog uses it"
 
 # 4. crosshair and the key binding
 xpaset -p $D crosshair "$RA2" "$DEC2" wcs icrs
@@ -401,6 +417,15 @@ xpaset -p $D crosshair "$RA1" "$DEC1" wcs icrs
 contains "$(run_task $D "Infer at crosshair")" "done #" "photometry-only model at the crosshair"
 contains "$(xpaget galpost summary)" "row 1 (" "crosshair galaxy matched in the catalogue"
 xpaset -p $D mode region
+# on one image, a click on a catalogue row that cannot be used ('null' u) with
+# no usable row within match_radius: refused naming the row, its line and why
+xpaset -p galpost set catalog "$WORK/nullu.csv" || fail "set catalog nullu.csv"
+xpaset -p galpost infer "$RA1" "$DEC1" tag ph5 || fail "infer on the unusable row"
+st=$(wait_job ph5)
+contains "$st" "failed: no magnitudes for RA " "the unusable row: no magnitudes"
+contains "$st" "catalogue $WORK/nullu.csv: row 1 (line 2), the nearest object within 2.00\" of RA" "... naming the row and its line"
+contains "$st" "cannot be used: column 'modelMag_u': 'null' is not a number; and no " "... and why"
+xpaset -p galpost set catalog "$WORK/field/photo.csv" || fail "set catalog photo.csv back"
 # any single image with a WCS: no FILTER keyword, no SDSS name, loaded from a pipe
 mkdir -p "$WORK/single"
 LC_ALL=C sed 's/FILTER  = /NOFILTER= /' "$rpath" >"$WORK/single/image.fits"

@@ -124,7 +124,7 @@ contains "$(xpaget galpost catalog 2>&1)" "1 150.1000000 +2.2000000 19.000 18.00
     "xpaget galpost catalog right after set catalog lists it, row 1 first"
 contains "$(xpaget galpost status)" "catalog: $WORK/unread.csv (3 rows, no extinction columns, 2 unreadable rows never matched)" \
     "status counts the catalogue's unreadable rows"
-contains "$(xpaget galpost job reload)" "reload done" "job reload says the catalogue is loaded"
+contains "$(wait_job reload)" "reload done" "the catalogue's reload job ends"
 contains "$(xpaget galpost status)" "needs: g, r, i images with a celestial WCS (cutouts); ugriz from the catalogue, else measured" \
     "status: what an image model with a catalogue needs"
 xpaset -p galpost set catalog none || fail "set catalog none"
