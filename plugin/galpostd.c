@@ -195,6 +195,7 @@ static void cleanup(gpd_daemon *d)
     for (int i = 0; i < GPD_RESULTS_KEPT; i++)
         if (d->results[i]) { gp_result_free(&d->results[i]->r, 1); free(d->results[i]); }
     gpd_daemon_free_models(d);
+    gpd_verified_clear();
     if (d->cfg.pidfile[0]) unlink(d->cfg.pidfile);
     if (d->tmpdir[0]) rmdir(d->tmpdir);
     if (d->wake[0] >= 0) close(d->wake[0]);

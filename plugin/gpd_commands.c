@@ -321,6 +321,10 @@ static int get_status(void *ctx, const char *cmd, const char *params, char **out
                 median_timing(d, 0), median_timing(d, 1), median_timing(d, 2), median_timing(d, 3),
                 d->ntimings < GPD_TIMINGS_KEPT ? d->ntimings : GPD_TIMINGS_KEPT);
     }
+    long hf, hs;
+    gpd_verified_counts(&hf, &hs);
+    fprintf(f, "ds9_headers: %ld fetched, %ld not fetched (files unchanged since found to be what DS9 shows)\n",
+            hf, hs);
     if (d->next_id) fprintf(f, "last_result: #%d\n", d->next_id);
     if (d->last_error[0]) fprintf(f, "last_error: %s\n", d->last_error);
     fclose(f);
@@ -850,6 +854,8 @@ void gpd_queue_run(gpd_daemon *d)
             int computed = j->state == GPD_JOB_COMPUTED;
             pthread_mutex_unlock(&d->mu);
             if (!computed) return;   /* the worker will wake us */
+            /* files the worker found to be what DS9 shows */
+            if (j->kind == GPD_JOB_INFER) gpd_verified_from_worker(j);
             if (j->kind == GPD_JOB_INFER) publish(d, j);
             else job_finish(d, j, j->status ? GPD_JOB_FAILED : GPD_JOB_DONE);
             continue;

@@ -6,6 +6,8 @@
 #define GALPOST_GPD_DAEMON_H
 
 #include <pthread.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "gp_xpa.h"
 #include "gpd.h"
@@ -21,6 +23,17 @@ typedef enum gpd_job_state {
     GPD_JOB_FAILED
 } gpd_job_state;
 
+/* A file's identity on disk (gpd_verified.c): what must not have changed
+ * for a file checked against DS9 to need no new check. */
+typedef struct gpd_file_id {
+    int             ok;
+    dev_t           dev;
+    ino_t           ino;
+    off_t           size;
+    struct timespec mtim, ctim;
+    struct timespec seen;       /* CLOCK_REALTIME when taken */
+} gpd_file_id;
+
 /* One image found among DS9's frames. */
 typedef struct gpd_source {
     int    frame;               /* DS9 frame id */
@@ -32,6 +45,14 @@ typedef struct gpd_source {
     size_t memlen;
     char  *hdr;                 /* DS9's header of the frame (`fits header`), or NULL */
     const char *file_note;      /* with mem and a path: why the file was not used */
+    gpd_file_id id;             /* the file's identity at gather (id.ok) */
+    int    trusted;             /* unchanged since found to be what DS9 shows: no
+                                   header fetched; the worker must find this id */
+    /* set by the worker, read by the main thread when the job is back */
+    int    worker_checked;      /* the worker compared the file (worker_id) with
+                                   DS9's header: the same */
+    int    worker_changed;      /* a trusted file changed before the worker read it */
+    gpd_file_id worker_id;
 } gpd_source;
 
 /* The outcome for one galaxy. */
@@ -184,6 +205,27 @@ int gpd_header_differs(const char *ds9hdr, const char *cards, int ncards, char *
 /* Main thread: a plain FITS file's header compared at once; a compressed
  * one is GPD_FILE_UNCHECKED (the worker compares it). */
 int gpd_header_check_file(const char *path, const char *ds9hdr, char *why, size_t n);
+
+/* gpd_verified.c: files found to be what DS9 shows, keyed on DS9 (XPA
+ * method and target), frame, channel, path and the file's identity; see
+ * its top comment for what may change and why skipping is then safe.
+ * gpd_file_identity (0 or an errno) and gpd_file_id_settled (the file
+ * last changed long enough before its identity was taken for a rewrite to
+ * show) serve the worker too; the rest is main-thread only. */
+int  gpd_file_identity(const char *path, gpd_file_id *id);
+int  gpd_file_id_equal(const gpd_file_id *a, const gpd_file_id *b);
+int  gpd_file_id_settled(const gpd_file_id *id);
+int  gpd_verified_lookup(const char *ds9id, const char *target, int frame, const char *channel, const char *path,
+                         const gpd_file_id *id);
+void gpd_verified_record(const char *ds9id, const char *target, int frame, const char *channel, const char *path,
+                         const gpd_file_id *id);
+void gpd_verified_forget(const char *ds9id, const char *target, int frame, const char *channel);
+void gpd_verified_forget_target(const char *target);
+void gpd_verified_prune(const char *ds9id, const char *target, const int *frames, int nframes);
+void gpd_verified_from_worker(const gpd_job *job);
+void gpd_verified_count(int fetched);
+void gpd_verified_counts(long *fetched, long *skipped);
+void gpd_verified_clear(void);
 
 /* gpd_ds9.c (main thread) */
 int gpd_ds9_gather(gpd_job *job, gp_error *err);

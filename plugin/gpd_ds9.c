@@ -127,19 +127,35 @@ static int read_current(gpd_job *job, int frame, const char *channel, char *cwd,
     char *mem = NULL, *hdr = NULL;
     size_t memlen = 0;
     const char *note = NULL;
+    gpd_file_id fid;
+    int trusted = 0;
+    memset(&fid, 0, sizeof fid);
     if (path[0]) {
         /* the pixels are read from the file: it must still be what DS9
          * shows (gpd_header.c).  When it is not, or is gone, the frame's
-         * FITS comes from DS9 instead. */
+         * FITS comes from DS9 instead.  A file found to be what DS9 shows
+         * and unchanged since is not compared again (gpd_verified.c); its
+         * identity is taken before anything is read, so that a change
+         * while it is read shows as another identity next time. */
         size_t hl;
         gp_error e3;
         char why[512] = "", nm[GPD_PATH_MAX + 64];
-        if (gpx_get(t, "fits header", &hdr, &hl, &e3) != GP_OK) {
+        gpd_file_identity(path, &fid);
+        trusted = fid.ok && gpd_verified_lookup(job->ds9id, t, frame, channel, path, &fid);
+        gpd_verified_count(!trusted);
+        if (trusted) {
+            gpd_log(GPD_LOG_DEBUG, "frame %d%s%s (%s): unchanged since found to be what DS9 shows: not compared again",
+                    frame, channel[0] ? " " : "", channel, path);
+        } else if (gpx_get(t, "fits header", &hdr, &hl, &e3) != GP_OK) {
             gpd_log(GPD_LOG_DEBUG, "frame %d: no header from DS9 to check %s against: %s", frame, path, e3.msg);
             hdr = NULL;
         } else {
             int fs = gpd_header_check_file(path, hdr, why, sizeof why);
+            /* a plain file the same: remembered (a compressed one when the
+             * worker found it the same: gpd_verified_from_worker) */
+            if (fs == GPD_FILE_SAME && fid.ok) gpd_verified_record(job->ds9id, t, frame, channel, path, &fid);
             if (fs == GPD_FILE_CHANGED || fs == GPD_FILE_GONE) {
+                gpd_verified_forget(job->ds9id, t, frame, channel);
                 note = fs == GPD_FILE_GONE ? "the file is gone" : "the file changed after loading";
                 gpd_source tmp = { .frame = frame };
                 snprintf(tmp.channel, sizeof tmp.channel, "%s", channel);
@@ -165,6 +181,8 @@ static int read_current(gpd_job *job, int frame, const char *channel, char *cwd,
     }
     job->src[job->nsrc - 1].hdr = hdr;
     job->src[job->nsrc - 1].file_note = note;
+    job->src[job->nsrc - 1].id = fid;
+    job->src[job->nsrc - 1].trusted = trusted;
     return GP_OK;
 }
 
@@ -310,6 +328,7 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
     int st = get_text(t, "frame", &s, err);
     if (st) {
         identity_forget(t);   /* DS9 may come back under the same name */
+        gpd_verified_forget_target(t);
         return st;
     }
     job->cur_frame = atoi(s);
@@ -329,6 +348,7 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
     if ((st = get_text(t, "frame all", &s, err))) return st;
     int nf = gpd_parse_int_list(s, ids, MAX_FRAMES);
     free(s);
+    gpd_verified_prune(job->ds9id, t, ids, nf);   /* frames deleted since */
     char rgbchan[16] = "";
     int rgbframe = -1;
     int shown = job->cur_frame;

@@ -19,9 +19,7 @@
 
 struct cache_entry {
     char      key[GPD_PATH_MAX + 32];
-    struct timespec mtime, ctime;
-    off_t     size;
-    ino_t     ino;
+    gpd_file_id id;     /* the file's identity before it was opened */
     gp_frame *frame;
     char     *cards;    /* a file's header as opened, to compare with DS9's */
     int       ncards;
@@ -40,16 +38,6 @@ static uint64_t fnv1a(const char *p, size_t n)
     return h;
 }
 
-/* stat() the file part of a cfitsio name ("f.fits[1]" -> "f.fits"). */
-static int stat_file(const char *path, struct stat *st)
-{
-    char p[GPD_PATH_MAX];
-    snprintf(p, sizeof p, "%s", path);
-    char *br = strchr(p, '[');
-    if (br && br != p) *br = '\0';
-    return stat(p, st);
-}
-
 static void cache_free(gpd_frame_cache *c)
 {
     if (!c) return;
@@ -61,34 +49,49 @@ static void cache_free(gpd_frame_cache *c)
  * (taken at gather time).  The main thread already compared a plain FITS
  * file and fetched the frame from DS9 when it differed; this catches a
  * compressed file (too slow to read on the main thread, see gpd_header.c)
- * and a file replaced since the gather. */
-static int check_header(const gpd_source *s, const struct cache_entry *e, gp_error *err)
+ * and a file replaced since the gather.  A file the main thread trusted
+ * without a header (unchanged since found the same, gpd_verified.c) must
+ * still have the identity it had then.  A comparison that finds the file
+ * the same is reported in the source for the main thread to remember. */
+static int check_header(gpd_source *s, const struct cache_entry *e, const gpd_file_id *now, gp_error *err)
 {
-    if (s->mem || !s->hdr || !e->cards) return GP_OK;
-    char why[512], nm[GPD_PATH_MAX + 64];
+    char nm[GPD_PATH_MAX + 64];
+    if (s->mem) return GP_OK;
+    if (s->trusted) {
+        if (gpd_file_id_equal(now, &s->id)) return GP_OK;
+        s->worker_changed = 1;
+        return GP_FAIL(err, GP_ERR_DATA,
+                       "%s: the file changed on disk while the request was read; infer again",
+                       gpd_source_name(s, nm, sizeof nm));
+    }
+    if (!s->hdr || !e->cards) return GP_OK;
+    char why[512];
     int d = gpd_header_differs(s->hdr, e->cards, e->ncards, why, sizeof why);
     if (d < 0) return GP_FAIL(err, GP_ERR_NOMEM, "%s: %s", gpd_source_name(s, nm, sizeof nm), why);
     if (d > 0)
         return GP_FAIL(err, GP_ERR_DATA,
                        "%s: the file on disk is not what DS9 shows (it changed after loading: %s); reload it in DS9",
                        gpd_source_name(s, nm, sizeof nm), why);
+    s->worker_checked = 1;
+    s->worker_id = e->id;
     return GP_OK;
 }
 
 /* The open frame of a source (cached); the cache keeps ownership. */
-static int cache_frame(gpd_frame_cache *c, const gpd_source *s, gp_frame **out, gp_error *err)
+static int cache_frame(gpd_frame_cache *c, gpd_source *s, gp_frame **out, gp_error *err)
 {
     char key[sizeof c->e[0].key];
-    struct stat st;
-    memset(&st, 0, sizeof st);
+    gpd_file_id id;
+    memset(&id, 0, sizeof id);
     char nm[GPD_PATH_MAX + 64];
     /* a file that is not what DS9 shows came through XPA (mem) */
     if (s->mem) {
         snprintf(key, sizeof key, "mem:%016llx:%zu", (unsigned long long)fnv1a(s->mem, s->memlen), s->memlen);
     } else if (s->path[0]) {
-        if (stat_file(s->path, &st) != 0)
+        int e = gpd_file_identity(s->path, &id);
+        if (e)
             return GP_FAIL(err, GP_ERR_IO, "%s: the file DS9 loaded cannot be read (%s): reload it in DS9",
-                           gpd_source_name(s, nm, sizeof nm), strerror(errno));
+                           gpd_source_name(s, nm, sizeof nm), strerror(e));
         snprintf(key, sizeof key, "%s", s->path);
     } else {
         return GP_FAIL(err, GP_ERR_NOTFOUND, "frame %d: no image", s->frame);
@@ -97,12 +100,14 @@ static int cache_frame(gpd_frame_cache *c, const gpd_source *s, gp_frame **out, 
     for (int i = 0; i < CACHE_SLOTS; i++) {
         struct cache_entry *e = &c->e[i];
         if (!e->frame || strcmp(e->key, key)) continue;
-        if (s->mem || (e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec &&
-                       e->ctime.tv_sec == st.st_ctim.tv_sec && e->ctime.tv_nsec == st.st_ctim.tv_nsec &&
-                       e->size == st.st_size && e->ino == st.st_ino)) {
+        /* the file as opened, unless it changed on disk since; opened
+         * within a clock tick of its last change, it is opened again once
+         * that change is long enough past to be told from a later one */
+        if (s->mem || (gpd_file_id_equal(&e->id, &id) &&
+                       (gpd_file_id_settled(&e->id) || !gpd_file_id_settled(&id)))) {
             e->used = c->clock;
             *out = e->frame;
-            return check_header(s, e, err);
+            return check_header(s, e, &id, err);
         }
         gp_frame_close(e->frame);   /* the file changed on disk: reopen */
         e->frame = NULL;
@@ -131,16 +136,13 @@ static int cache_frame(gpd_frame_cache *c, const gpd_source *s, gp_frame **out, 
     gp_frame_close(e->frame);
     free(e->cards);
     snprintf(e->key, sizeof e->key, "%s", key);
-    e->mtime = st.st_mtim;
-    e->ctime = st.st_ctim;
-    e->size = st.st_size;
-    e->ino = st.st_ino;
+    e->id = id;
     e->frame = f;
     e->cards = cards;
     e->ncards = ncards;
     e->used = c->clock;
     *out = f;
-    return check_header(s, e, err);
+    return check_header(s, e, &id, err);
 }
 
 /* -------------------------------------------------------------- model */

@@ -6,7 +6,7 @@ GPD_CORE = \
 	plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c
 galpostd_SOURCES = $(GPD_CORE) \
 	plugin/galpostd.c plugin/gpd_commands.c plugin/gpd_worker.c plugin/gpd_inputs.c plugin/gpd_ds9.c plugin/gpd_header.c \
-	plugin/gp_xpa.c
+	plugin/gpd_verified.c plugin/gp_xpa.c
 galpostd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin $(XPA_CFLAGS)
 galpostd_LDADD = libgalpost.la $(XPA_LIBS) $(PTHREAD_LIBS) -lm
 # messages are cut to their buffers on purpose
@@ -22,7 +22,8 @@ TESTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh tests/test_ds9_sdss.sh
 EXTRA_DIST += tests/ds9_lib.sh
 check_PROGRAMS += tests/test_gpd
 tests_test_gpd_SOURCES = tests/test_gpd.c tests/image_fixture.c tests/image_fixture.h \
-	plugin/gpd.h plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c plugin/gpd_header.c
+	plugin/gpd.h plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c plugin/gpd_header.c \
+	plugin/gpd_verified.c
 tests_test_gpd_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/plugin
 tests_test_gpd_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation
 tests_test_gpd_LDADD = $(TEST_LDADD) $(PTHREAD_LIBS)

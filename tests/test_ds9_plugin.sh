@@ -495,11 +495,55 @@ xpaset -p galpost infer "$RA1" "$DEC1" tag chg0 || fail "infer"
 contains "$(wait_job chg0)" "chg0 done #" "files as DS9 loaded them"
 r0=$(band_sum r) g0=$(band_sum g)
 [ -n "$r0" ] && [ -n "$g0" ] || fail "no cutout sums in the JSON summary"
+# a file found to be what DS9 shows is not compared again while it is unchanged
+# on disk (gpd_verified.c): no DS9 header is fetched for it (status counts them)
+headers() {   # headers: "FETCHED NOT_FETCHED" DS9 headers so far
+    xpaget galpost status | sed -n 's/^ds9_headers: \([0-9]*\) fetched, \([0-9]*\) not fetched.*/\1 \2/p'
+}
+expect_headers() {   # expect_headers FETCHED NOT_FETCHED WHAT: since the last call
+    set -- $(headers) "$@"
+    [ "$(($1 - hf))" = "$3" ] && [ "$(($2 - hs))" = "$4" ] ||
+        fail "$5: $(($1 - hf)) DS9 headers fetched and $(($2 - hs)) not, expected $3 and $4"
+    pass "$5: $3 DS9 headers fetched, $4 not"
+    hf=$1 hs=$2
+}
+set -- $(headers); hf=$1 hs=$2
+[ -n "$hf" ] || fail "status has no ds9_headers line"
+xpaset -p galpost infer "$RA1" "$DEC1" tag chg0b || fail "infer"
+contains "$(wait_job chg0b)" "chg0b done #" "the same files again"
+expect_headers 0 5 "unchanged files (the .gz one found the same by the worker)"
+[ "$(band_sum r)" = "$r0" ] && [ "$(band_sum g)" = "$g0" ] || fail "unchanged files gave other cutout totals"
+# a rewrite in place that keeps the size and the modification time (touch -r):
+# only the change time moves, and the file is compared again.  (DS9 maps a
+# plain FITS file, so its header shows the rewrite too and the two agree.)
+zf=$WORK/chg/frame-z-000001-1-0001.fits
+touch -r "$zf" "$WORK/z.time"
+id0=$(stat -c '%i %s %y' "$zf")
+off=$(LC_ALL=C grep -abo "CRVAL1  =               185.25 " "$zf" | head -1 | cut -d: -f1)
+[ -n "$off" ] || fail "no CRVAL1 card in $zf"
+printf '185.26' | dd of="$zf" bs=1 seek=$((off + 24)) conv=notrunc 2>/dev/null || fail "dd"
+touch -r "$WORK/z.time" "$zf"
+[ "$(stat -c '%i %s %y' "$zf")" = "$id0" ] || fail "the z file's inode, size or mtime changed: $(stat -c '%i %s %y' "$zf")"
+xpaset -p galpost infer "$RA1" "$DEC1" tag chg0c || fail "infer"
+contains "$(wait_job chg0c)" "chg0c done #" "a same-size rewrite under the same mtime: done"
+expect_headers 1 4 "the z file rewritten in place"
+not_compared() {   # not_compared TAG: the frames request TAG trusted without a DS9 header
+    awk -v t="tag $1" 'index($0, "queued:") && index($0, t) { on = 1; next }
+                       on && index($0, t " done") { exit }
+                       on && /not compared again/ { sub(/.*debug: /, ""); sub(/ \(.*/, ""); printf "%s,", $0 }' \
+        "$WORK/galpostd.log"
+}
 # the r file rewritten (another WCS), the g file deleted, DS9 not told
 shift_crval "$WORK/field/frame-r-000001-1-0001.fits" "$WORK/chg/frame-r-000001-1-0001.fits"
 rm "$WORK/chg/frame-g-000001-1-0001.fits"
 xpaset -p galpost infer "$RA1" "$DEC1" tag chg1 || fail "infer"
 contains "$(wait_job chg1)" "chg1 done #" "a changed and a deleted file: the request is done"
+nc=$(not_compared chg1)
+case ",$nc" in *",frame 1,"*|*",frame 2,"*) fail "the replaced r or deleted g file trusted without a header: $nc" ;; esac
+case ",$nc" in *",frame 3,"*) ;; *) fail "the unchanged i file compared again: trusted only $nc" ;; esac
+case ",$nc" in *",frame 4,"*) ;; *) fail "the unchanged u file compared again: trusted only $nc" ;; esac
+pass "r replaced and g deleted compared again, i and u trusted ($nc)"
+set -- $(headers); hf=$1 hs=$2
 [ "$(band_sum r)" = "$r0" ] || fail "r cutout total $(band_sum r), not $r0: the changed file's pixels were used"
 [ "$(band_sum g)" = "$g0" ] || fail "g cutout total $(band_sum g), not $g0"
 pass "the pixels are those DS9 shows (r: $r0, g: $g0), read from DS9"
@@ -529,6 +573,13 @@ contains "$(wait_job chg3)" "chg3 done #" "reloaded files: done"
 pass "the reloaded r file is read (r: $(band_sum r), was $r0)"
 s=$(xpaget galpost summary)
 contains "$s" "r frame 2 ($WORK/chg/frame-r-000001-1-0001.fits)" "summary: the reloaded r file read from disk"
+# a frame deleted in DS9 is forgotten
+xpaset -p $D frame 4
+xpaset -p $D frame delete
+xpaset -p galpost infer "$RA1" "$DEC1" tag chg4 || fail "infer"
+contains "$(wait_job chg4)" "chg4 done #" "a frame deleted"
+contains "$(cat "$WORK/galpostd.log")" "frame 4 ($WORK/chg/frame-u-000001-1-0001.fits) is no longer in DS9 '$D': forgotten" \
+    "log: the deleted frame's file forgotten"
 
 # DS9 gone mid-request: stopped, then killed while galpostd waits on it
 kill -STOP "$DS9_PID"

@@ -3,6 +3,7 @@
  * region listings, settings, and what is shown (overlay text, summaries,
  * BPT points and curves) against naive recomputations.
  */
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -538,6 +539,123 @@ static void test_header_compare(void **state)
     unlink(path);
 }
 
+/* gpd_verified.c: a file found to be what DS9 shows is trusted again only
+ * for the same DS9, target, frame, channel, path and identity, and only
+ * once it had been left alone long enough for a rewrite to show. */
+static void test_verified(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_gpd_verXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "SIMPLE  =", 9), 9);
+    close(fd);
+    gpd_file_id id, other;
+    assert_int_equal(gpd_file_identity(path, &id), 0);
+    assert_true(id.ok);
+    assert_true(gpd_file_id_equal(&id, &id));
+    char with_ext[64];
+    snprintf(with_ext, sizeof with_ext, "%s[1]", path);   /* the file part of a cfitsio name */
+    assert_int_equal(gpd_file_identity(with_ext, &other), 0);
+    assert_true(gpd_file_id_equal(&id, &other));
+    assert_int_equal(gpd_file_identity("/nonexistent/galpost/f.fits", &other), ENOENT);
+    assert_false(other.ok);
+    assert_false(gpd_file_id_equal(&other, &other));
+    assert_int_equal(gpd_file_identity("/tmp", &other), EINVAL);   /* not a plain file */
+
+    /* settled: changed 0.1 s (nanosecond times) or 2 s (whole seconds) before */
+    gpd_file_id t = id;
+    t.ctim.tv_sec = 1000, t.ctim.tv_nsec = 500000000, t.mtim = t.ctim;
+    t.seen.tv_sec = 1000, t.seen.tv_nsec = 550000000;
+    assert_false(gpd_file_id_settled(&t));
+    t.seen.tv_nsec = 600000000;
+    assert_true(gpd_file_id_settled(&t));
+    t.ctim.tv_nsec = 0, t.mtim.tv_nsec = 0;
+    t.seen.tv_sec = 1001, t.seen.tv_nsec = 900000000;
+    assert_false(gpd_file_id_settled(&t));
+    t.seen.tv_sec = 1002, t.seen.tv_nsec = 0;
+    assert_true(gpd_file_id_settled(&t));
+
+    /* a just-changed file is not remembered; one left alone is */
+    gpd_file_id racy = id, old = id;
+    racy.seen = racy.ctim;
+    gpd_verified_record("ds9-1", "gpt", 2, "", path, &racy);
+    assert_false(gpd_verified_lookup("ds9-1", "gpt", 2, "", path, &racy));
+    old.seen.tv_sec = old.ctim.tv_sec + 5;
+    gpd_verified_record("ds9-1", "gpt", 2, "", path, &old);
+    assert_true(gpd_verified_lookup("ds9-1", "gpt", 2, "", path, &old));
+    /* identity taken later (another seen): still the same file */
+    assert_true(gpd_verified_lookup("ds9-1", "gpt", 2, "", path, &id));
+    /* another DS9, target, frame, channel or path */
+    assert_false(gpd_verified_lookup("ds9-2", "gpt", 2, "", path, &old));
+    assert_false(gpd_verified_lookup("ds9-1", "ds9", 2, "", path, &old));
+    assert_false(gpd_verified_lookup("ds9-1", "gpt", 3, "", path, &old));
+    assert_false(gpd_verified_lookup("ds9-1", "gpt", 2, "red", path, &old));
+    assert_true(gpd_verified_lookup("ds9-1", "gpt", 2, "", path, &old));
+    /* each part of the identity: a change is never trusted, and the entry goes */
+    for (int k = 0; k < 6; k++) {
+        gpd_file_id c = old;
+        if (k == 0) c.dev++;
+        if (k == 1) c.ino++;
+        if (k == 2) c.size++;
+        if (k == 3) c.mtim.tv_nsec ^= 1;
+        if (k == 4) c.ctim.tv_nsec ^= 1;
+        if (k == 5) c.ctim.tv_sec++;
+        gpd_verified_record("ds9-1", "gpt", 2, "", path, &old);
+        assert_false(gpd_verified_lookup("ds9-1", "gpt", 2, "", path, &c));
+        assert_false(gpd_verified_lookup("ds9-1", "gpt", 2, "", path, &old));
+    }
+    /* another path for the frame replaces it */
+    gpd_verified_record("ds9-1", "gpt", 2, "", path, &old);
+    gpd_verified_record("ds9-1", "gpt", 2, "", "/elsewhere/f.fits", &old);
+    assert_false(gpd_verified_lookup("ds9-1", "gpt", 2, "", path, &old));
+    /* frames no longer in DS9 are forgotten; DS9 gone, all of its frames */
+    gpd_verified_record("ds9-1", "gpt", 2, "", path, &old);
+    gpd_verified_record("ds9-1", "gpt", 12, "", path, &old);
+    gpd_verified_record("ds9-1", "gpt", 1, "green", path, &old);
+    gpd_verified_record("ds9-2", "other", 2, "", path, &old);
+    int live[] = { 1, 3 };
+    gpd_verified_prune("ds9-1", "gpt", live, 2);
+    assert_false(gpd_verified_lookup("ds9-1", "gpt", 2, "", path, &old));
+    assert_false(gpd_verified_lookup("ds9-1", "gpt", 12, "", path, &old));
+    assert_true(gpd_verified_lookup("ds9-1", "gpt", 1, "green", path, &old));
+    assert_true(gpd_verified_lookup("ds9-2", "other", 2, "", path, &old));   /* another DS9 */
+    gpd_verified_forget("ds9-1", "gpt", 1, "green");
+    assert_false(gpd_verified_lookup("ds9-1", "gpt", 1, "green", path, &old));
+    gpd_verified_record("ds9-1", "gpt", 1, "green", path, &old);
+    gpd_verified_forget_target("gpt");
+    assert_false(gpd_verified_lookup("ds9-1", "gpt", 1, "green", path, &old));
+    assert_true(gpd_verified_lookup("ds9-2", "other", 2, "", path, &old));
+    /* more frames than slots: the least recently used go, never a wrong one */
+    for (int f = 0; f < 200; f++) gpd_verified_record("ds9-3", "many", f, "", path, &old);
+    assert_true(gpd_verified_lookup("ds9-3", "many", 199, "", path, &old));
+    assert_false(gpd_verified_lookup("ds9-3", "many", 0, "", path, &old));
+
+    /* what the worker found the same is remembered when the job is back */
+    gpd_verified_clear();
+    gpd_job job;
+    gpd_source src[2];
+    memset(&job, 0, sizeof job);
+    memset(src, 0, sizeof src);
+    snprintf(job.ds9id, sizeof job.ds9id, "ds9-1");
+    snprintf(job.target, sizeof job.target, "gpt");
+    job.src = src;
+    job.nsrc = 2;
+    src[0].frame = 3;
+    snprintf(src[0].path, sizeof src[0].path, "%s", path);
+    src[0].worker_checked = 1;
+    src[0].worker_id = old;
+    src[1].frame = 4;
+    snprintf(src[1].path, sizeof src[1].path, "%s", path);
+    gpd_verified_record("ds9-1", "gpt", 4, "", path, &old);
+    src[1].worker_changed = 1;
+    gpd_verified_from_worker(&job);
+    assert_true(gpd_verified_lookup("ds9-1", "gpt", 3, "", path, &old));
+    assert_false(gpd_verified_lookup("ds9-1", "gpt", 4, "", path, &old));
+    gpd_verified_clear();
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_formats_photometry_only),
         cmocka_unit_test(test_json_strings),
         cmocka_unit_test(test_header_compare),
+        cmocka_unit_test(test_verified),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
