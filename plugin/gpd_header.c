@@ -26,6 +26,8 @@
  * every XPA client) on each request; those are compared by the worker on
  * the file it opens (and caches) anyway, at no extra cost, and a
  * difference fails the galaxies that need that frame, saying to reload it.
+ * A file found the same is not compared again while its identity on disk
+ * is unchanged (gpd_verified.c).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -95,14 +95,16 @@ int gpd_file_identity(const char *path, gpd_file_id *id)
     snprintf(p, sizeof p, "%s", path);
     char *br = strchr(p, '[');   /* "f.fits[1]" -> "f.fits" */
     if (br && br != p) *br = '\0';
+    struct stat st;
+    if (stat(p, &st)) return errno ? errno : EIO;
+    if (!S_ISREG(st.st_mode)) return EINVAL;   /* a FIFO, a device ...: never opened, never trusted */
     int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return errno ? errno : EIO;
     clock_gettime(CLOCK_REALTIME, &id->seen);
-    struct stat st;
     int rc = fstat(fd, &st) ? (errno ? errno : EIO) : 0;
     close(fd);
     if (rc) return rc;
-    if (!S_ISREG(st.st_mode)) return EINVAL;   /* a FIFO, device ...: never trusted */
+    if (!S_ISREG(st.st_mode)) return EINVAL;
     id->dev = st.st_dev;
     id->ino = st.st_ino;
     id->size = st.st_size;

@@ -88,8 +88,9 @@ static int cache_frame(gpd_frame_cache *c, gpd_source *s, gp_frame **out, gp_err
     if (s->mem) {
         snprintf(key, sizeof key, "mem:%016llx:%zu", (unsigned long long)fnv1a(s->mem, s->memlen), s->memlen);
     } else if (s->path[0]) {
+        /* not a plain file (EINVAL): opened each time, never trusted */
         int e = gpd_file_identity(s->path, &id);
-        if (e)
+        if (e && e != EINVAL)
             return GP_FAIL(err, GP_ERR_IO, "%s: the file DS9 loaded cannot be read (%s): reload it in DS9",
                            gpd_source_name(s, nm, sizeof nm), strerror(e));
         snprintf(key, sizeof key, "%s", s->path);
