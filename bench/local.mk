@@ -21,3 +21,5 @@ bench_bench_click_SOURCES = bench/bench_click.c
 bench_bench_click_CPPFLAGS = $(AM_CPPFLAGS) $(XPA_CFLAGS)
 bench_bench_click_LDADD = $(XPA_LIBS)
 EXTRA_DIST += bench/bench_click.sh
+# -- reading DS9 with real frames loaded from files (the file check) --
+EXTRA_DIST += bench/bench_files.sh
