@@ -478,6 +478,10 @@ contains "$(wait_job reload)" "reload done" "image model and catalogue back"
 mkdir -p "$WORK/chg"
 cp "$WORK/field"/frame-[gru]-000001-1-0001.fits "$WORK/field/frame-z-000001-1-0001.fits" "$WORK/chg/"
 gzip -c "$WORK/field/frame-i-000001-1-0001.fits" >"$WORK/chg/frame-i-000001-1-0001.fits.gz"
+# galpostd remembers a file found to be what DS9 shows only once it has been left
+# alone 0.1 s (a rewrite within one clock tick would keep its identity): these are
+# (a precondition of the 'not compared again' check below, not a timing test)
+sleep 0.2
 shift_crval() {   # shift_crval IN OUT: the same frame, CRVAL1 185.25 -> 185.26 (the same card length)
     LC_ALL=C sed 's/^\(.*CRVAL1  =               \)185.25 /\1185.26 /' "$1" >"$2.tmp" && mv "$2.tmp" "$2"
     grep -q "CRVAL1  =               185.26 " "$2" || fail "could not shift CRVAL1 in $2"
