@@ -18,18 +18,7 @@ MODE=${2:-catalog}
 B=$(pwd)
 S=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$B/galpostd" ] && [ -x "$B/bench/bench_click" ] || { echo "run from the build directory after make (bench/bench_click)"; exit 2; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench_click.XXXXXX")
-mkdir -p "$WORK/xpa"
-export XPA_METHOD=local XPA_TMPDIR="$WORK/xpa"
-PIDS=""
-cleanup() {
-    xpaset -p galpost quit >/dev/null 2>&1
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in $(pgrep -f "xpans .*$XPA_TMPDIR" 2>/dev/null); do kill "$p" 2>/dev/null; done
-    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$S/bench/bench_ds9_lib.sh" bench_click
 trap 'exit 1' INT TERM
 
 model=${GALPOST_MODEL:-}

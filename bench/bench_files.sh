@@ -26,18 +26,7 @@ DIR=${2:-$S/../shared/data/sdss-frames/004510-4-0030}
 ra=${3:-200.510010} dec=${4:-36.730886}
 GPD=${GALPOSTD:-$B/galpostd}
 [ -x "$GPD" ] && [ -x "$B/galpost" ] || { echo "run from the build directory after make"; exit 2; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench_files.XXXXXX")
-mkdir -p "$WORK/xpa"
-export XPA_METHOD=local XPA_TMPDIR="$WORK/xpa"
-PIDS=""
-cleanup() {
-    xpaset -p galpost quit >/dev/null 2>&1
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in $(pgrep -f "xpans .*$XPA_TMPDIR" 2>/dev/null); do kill "$p" 2>/dev/null; done
-    [ -n "${BENCH_KEEP:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$S/bench/bench_ds9_lib.sh" bench_files
 trap 'exit 1' INT TERM
 
 model=${GALPOST_MODEL:-}

@@ -20,6 +20,6 @@ noinst_PROGRAMS += bench/bench_click
 bench_bench_click_SOURCES = bench/bench_click.c
 bench_bench_click_CPPFLAGS = $(AM_CPPFLAGS) $(XPA_CFLAGS)
 bench_bench_click_LDADD = $(XPA_LIBS)
-EXTRA_DIST += bench/bench_click.sh
+EXTRA_DIST += bench/bench_click.sh bench/bench_ds9_lib.sh
 # -- reading DS9 with real frames loaded from files (the file check) --
 EXTRA_DIST += bench/bench_files.sh
