@@ -177,6 +177,18 @@ double gpd_line_flux(double y);
  */
 char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
                          double zoom, int marker);
+/* The same with the lines on the galaxy's right (side > 0, as above) or
+ * left (side < 0). */
+char *gpd_format_overlay_side(const gpd_result *res, double x, double y, double r,
+                              double zoom, int marker, int side);
+/* The size of those lines in image pixels at that zoom: width from the
+ * galaxy's edge, height of the block (centred on the galaxy's y). */
+void gpd_overlay_extent(const gpd_result *res, double zoom, double *width, double *height);
+/* The side for overlay i of n (image positions x, y, radii r, label sizes
+ * w, h): the right unless more of the other galaxies lie under the lines
+ * there than on the left. */
+int gpd_overlay_side(int i, int n, const double *x, const double *y, const double *r,
+                     const double *w, const double *h);
 
 /* gpd_format_overlay_sky() - the same placed in ICRS degrees (when no image
  * coordinates are known): lines to the west, `line` arcsec apart. */

@@ -544,18 +544,36 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
         FILE *f = open_memstream(&all, &len);
         if (!f) return GP_FAIL(err, GP_ERR_NOMEM, "out of memory");
         int marker = job->args.where == GPD_WHERE_CROSSHAIR || job->args.where == GPD_WHERE_POSITION;
+        /* each galaxy's lines go to the side where fewer of the request's other
+         * galaxies lie under them (neighbours' overlays covered each other) */
+        int ni = 0;
+        double *px = malloc(sizeof(double) * 5 * (size_t)(job->nshape ? job->nshape : 1));
+        int *slot = malloc(sizeof(int) * (size_t)(job->nshape ? job->nshape : 1));
+        if (!px || !slot) { free(px); free(slot); fclose(f); free(all); return GP_FAIL(err, GP_ERR_NOMEM, "out of memory"); }
+        double *py = px + job->nshape, *pr = py + job->nshape, *pw = pr + job->nshape, *ph = pw + job->nshape;
+        for (int i = 0; i < job->nshape; i++) {
+            gpd_outcome *o = &job->out[i];
+            slot[i] = -1;
+            if (o->status != GP_OK || !o->has_image) continue;
+            px[ni] = o->x; py[ni] = o->y; pr[ni] = o->rpix;
+            gpd_overlay_extent(&o->res, job->zoom, &pw[ni], &ph[ni]);
+            slot[i] = ni++;
+        }
         for (int i = 0; i < job->nshape; i++) {
             gpd_outcome *o = &job->out[i];
             char *reg;
             if (o->status != GP_OK)
                 reg = gpd_format_error_region(job->shapes[i].ra, job->shapes[i].dec, o->message);
             else if (o->has_image)
-                reg = gpd_format_overlay(&o->res, o->x, o->y, o->rpix, job->zoom, marker);
+                reg = gpd_format_overlay_side(&o->res, o->x, o->y, o->rpix, job->zoom, marker,
+                                              gpd_overlay_side(slot[i], ni, px, py, pr, pw, ph));
             else
                 reg = gpd_format_overlay_sky(&o->res, 14.0 / job->zoom * GP_PIXEL_SCALE, marker);
             if (reg) fputs(reg, f);
             free(reg);
         }
+        free(px);
+        free(slot);
         fclose(f);
         if (!all) return GP_FAIL(err, GP_ERR_NOMEM, "out of memory");
         st = gpx_set(t, "regions", all, strlen(all), err);

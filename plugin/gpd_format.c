@@ -325,13 +325,30 @@ static int text_width(const char *s)
 /* every region is in group galpost; each result's also in galpost-N */
 #define REGION_PROPS "color=cyan font=\"helvetica 10 normal roman\" select=0 edit=0 move=0 rotate=0 delete=1 tag={galpost} tag={galpost-%d}"
 
+void gpd_overlay_extent(const gpd_result *res, double zoom, double *width, double *height)
+{
+    char lines[OVERLAY_MAX][160];
+    int n = overlay_lines(res, lines, OVERLAY_MAX), w = 0;
+    if (!(zoom > 0) || !isfinite(zoom)) zoom = 1;
+    for (int i = 0; i < n; i++) if (text_width(lines[i]) > w) w = text_width(lines[i]);
+    *width = 12.0 / zoom + 2.0 * HALF_CHAR_PX * w / zoom;
+    *height = 14.0 * n / zoom;
+}
+
 char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
                          double zoom, int marker)
+{
+    return gpd_format_overlay_side(res, x, y, r, zoom, marker, 1);
+}
+
+char *gpd_format_overlay_side(const gpd_result *res, double x, double y, double r,
+                              double zoom, int marker, int side)
 {
     char lines[OVERLAY_MAX][160];
     int n = overlay_lines(res, lines, OVERLAY_MAX);
     if (!(zoom > 0) || !isfinite(zoom)) zoom = 1;
     double dy = 14.0 / zoom, x0 = x + r + 12.0 / zoom;
+    if (side < 0) x0 = x - r - 12.0 / zoom;   /* lines right-aligned to the left of the galaxy */
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -340,11 +357,33 @@ char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
     if (marker)
         fprintf(f, "circle(%.3f,%.3f,%.3f) # " REGION_PROPS "\n", x, y, r > 0 ? r : 6.0 / zoom, res->id);
     double top = y + 0.5 * (n - 1) * dy;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)   /* (DS9 centres a text on its position) */
         fprintf(f, "# text(%.3f,%.3f) text={%s} " REGION_PROPS "\n",
-                x0 + HALF_CHAR_PX * text_width(lines[i]) / zoom, top - i * dy, lines[i], res->id);
+                x0 + (side < 0 ? -1 : 1) * HALF_CHAR_PX * text_width(lines[i]) / zoom, top - i * dy, lines[i], res->id);
     fclose(f);
     return out;
+}
+
+/* 1 when the circle (cx, cy, cr) meets the box [x0, x1] x [y0, y1]. */
+static int circle_meets_box(double cx, double cy, double cr, double x0, double x1, double y0, double y1)
+{
+    double dx = cx < x0 ? x0 - cx : cx > x1 ? cx - x1 : 0.0;
+    double dy = cy < y0 ? y0 - cy : cy > y1 ? cy - y1 : 0.0;
+    return dx * dx + dy * dy <= cr * cr;
+}
+
+int gpd_overlay_side(int i, int n, const double *x, const double *y, const double *r,
+                     const double *w, const double *h)
+{
+    int right = 0, left = 0;
+    const double y0 = y[i] - 0.5 * h[i], y1 = y[i] + 0.5 * h[i];
+    for (int j = 0; j < n; j++) {
+        if (j == i) continue;
+        const double rj = r[j] > 0 ? r[j] : 1.0;
+        right += circle_meets_box(x[j], y[j], rj, x[i] + r[i], x[i] + r[i] + w[i], y0, y1);
+        left += circle_meets_box(x[j], y[j], rj, x[i] - r[i] - w[i], x[i] - r[i], y0, y1);
+    }
+    return left < right ? -1 : 1;
 }
 
 char *gpd_format_overlay_sky(const gpd_result *res, double line_arcsec, int marker)

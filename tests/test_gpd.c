@@ -197,6 +197,59 @@ static void make_result(gpd_result *r, int n, uint64_t *rng)
     r->r.summary.p_detect = 0.8;
 }
 
+/* Overlays of neighbouring galaxies: each goes to the side where fewer of
+ * the request's other galaxies lie under its lines; on the left the lines
+ * end before the galaxy's edge, on the right they start after it. */
+static void test_overlay_sides(void **state)
+{
+    (void)state;
+    uint64_t rng = fx_seed();
+    gpd_result r;
+    make_result(&r, 100, &rng);
+    double w, h;
+    gpd_overlay_extent(&r, 1.0, &w, &h);
+    assert_true(w > 100 && h > 50);   /* a dozen lines of some 30 characters at zoom 1 */
+    double w2, h2;
+    gpd_overlay_extent(&r, 2.0, &w2, &h2);
+    assert_true(fabs(w2 - 0.5 * w) < 1e-9 && fabs(h2 - 0.5 * h) < 1e-9);
+    /* galaxy 0 at (500, 500), r 10; a neighbour under its lines on the right */
+    double x[3] = { 500, 500 + 10 + 0.5 * w, 0 }, y[3] = { 500, 500 + 0.25 * h, 0 }, rr[3] = { 10, 10, 10 };
+    double ww[3] = { w, w, w }, hh[3] = { h, h, h };
+    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), -1);
+    /* the neighbour's own lines go right: galaxy 0 lies on its left */
+    assert_int_equal(gpd_overlay_side(1, 2, x, y, rr, ww, hh), 1);
+    /* the neighbour on the left instead, or far away, or above the lines: right */
+    x[1] = 500 - 10 - 0.5 * w;
+    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), 1);
+    x[1] = 500 + 3 * w;
+    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), 1);
+    x[1] = 500 + 0.5 * w; y[1] = 500 + h;
+    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), 1);
+    /* one on each side: right, as alone */
+    x[1] = 500 + 0.5 * w; y[1] = 500;
+    x[2] = 500 - 0.5 * w; y[2] = 500;
+    assert_int_equal(gpd_overlay_side(0, 3, x, y, rr, ww, hh), 1);
+    /* a circle reaching into the box from outside counts */
+    x[1] = 500 + 10 + 0.5 * w; y[1] = 500 + 0.5 * h + 8; rr[1] = 10;
+    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), -1);
+    /* the text positions: left of x - r, or right of x + r */
+    for (int side = -1; side <= 1; side += 2) {
+        char *o = gpd_format_overlay_side(&r, 500, 500, 10, 1.0, 0, side);
+        assert_non_null(o);
+        int n = 0;
+        for (const char *p = strstr(o, "# text("); p; p = strstr(p + 1, "# text(")) {
+            double tx, ty;
+            assert_int_equal(sscanf(p, "# text(%lf,%lf)", &tx, &ty), 2);
+            if (side < 0) assert_true(tx < 500 - 10 - 12);
+            else assert_true(tx > 500 + 10 + 12);
+            assert_true(fabs(tx - 500) < 10 + w);
+            n++;
+        }
+        assert_true(n >= 5);
+        free(o);
+    }
+}
+
 static void test_formats(void **state)
 {
     (void)state;
@@ -664,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_parse_regions),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_overlay_sides),
         cmocka_unit_test(test_formats_photometry_only),
         cmocka_unit_test(test_json_strings),
         cmocka_unit_test(test_header_compare),
