@@ -471,8 +471,10 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         else if (part[i] == GP_PART_VAL) valr[nva++] = i;
     }
     if (ntest_meta >= 0 && ntest_meta != nt)
-        fprintf(stderr, "galpost eval: warning: %ld test rows here, the model was trained with %lld: is this the same data?\n",
-                nt, (long long)ntest_meta);
+        fprintf(stderr, "galpost eval: warning: %ld test rows here, the model was trained with %lld: is this the same data?%s\n",
+                nt, (long long)ntest_meta,
+                model->net.z_softplus > 0 ? "" : " (this model predates the redshift transform: rows with z <= 0, unusable"
+                " since then, were in its split, so the same data splits differently now)");
     long ntr_all = ntr, nva_all = nva;
     if (o->max_test > 0 && nt > o->max_test) nt = o->max_test;
     fprintf(stderr, "galpost eval: %s (%s, K = %d) on %ld test galaxies, %d samples each\n", o->model,
