@@ -248,6 +248,7 @@ static void test_overlay_sides(void **state)
         assert_true(n >= 5);
         free(o);
     }
+    free(r.r.samples);
 }
 
 static void test_formats(void **state)
