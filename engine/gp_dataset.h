@@ -55,6 +55,12 @@ static inline double gp_line_target(double F)
     return F >= 0.0 ? log10(1.0 + F) : -log10(1.0 - F);
 }
 
+/* The measured flux F of a line target (inverse of gp_line_target). */
+static inline double gp_line_flux_of_target(double target)
+{
+    return target >= 0.0 ? pow(10.0, target) - 1.0 : 1.0 - pow(10.0, -target);
+}
+
 /* The reported line quantity y = log10(1 + max(F, 0)) of a target. */
 static inline double gp_line_truth(double target)
 {

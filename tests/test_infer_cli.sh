@@ -53,12 +53,18 @@ table_ids() {
 shard="$tmp/shard-00000.fits"
 [ -f "$shard" ] || fail "no shard written"
 
-# one row, as a table and as JSON
+# one row, as a table and as JSON; its catalogue values as the table has
+# them (a redshift below the softplus scale, a measured flux below 0: the
+# training targets of both differ from them)
+set_cell "$shard" z 5 3f8205bc01a36e2f               # 0.0088 (a D column: 8 bytes)
+set_cell "$shard" oiii_5007_flux 5 bf39db23          # -0.726
 out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 2>"$tmp/err") || { cat "$tmp/err"; fail "infer --row"; }
 echo "$out" | grep -q "^galaxy [0-9]* *(200 samples" || fail "row summary header missing: $out"
 echo "$out" | grep -q "log M\*" || fail "no stellar mass line"
 echo "$out" | grep -q "BPT:" || fail "no BPT line"
 echo "$out" | grep -q "catalogue values:" || fail "catalogue values not shown"
+echo "$out" | grep "catalogue values:" | grep -q " z 0\.009 " || fail "catalogue z not the table's 0.0088: $(echo "$out" | grep 'catalogue values')"
+echo "$out" | grep "catalogue values:" | grep -q "\[OIII\]5007 -0\.726" || fail "catalogue [OIII] not the table's -0.726: $(echo "$out" | grep 'catalogue values')"
 grep -q "UNTRAINED" "$tmp/err" || fail "untrained model not announced on stderr"
 json=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 --json 2>/dev/null) || fail "infer --json"
 echo "$json" | grep -q '"lgm_tot_p50": {"median": ' || fail "json lacks lgm_tot_p50: $json"

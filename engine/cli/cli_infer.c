@@ -338,7 +338,9 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
         if (any) {
             printf("  catalogue values:");
             for (int q = 0; q < GP_NQ; q++)
-                if (isfinite(t[q])) printf(" %s %.3f", gp_quantity_label(q), q >= GP_Q_HALPHA ? pow(10.0, t[q]) - 1.0 : t[q]);
+                if (isfinite(t[q]))   /* as the table has it: the flux F of a line, the redshift */
+                    printf(" %s %.3f", gp_quantity_label(q),
+                           q >= GP_Q_HALPHA ? gp_line_flux_of_target(t[q]) : gp_target_truth(q, t[q]));
             printf("\n");
         }
     }
