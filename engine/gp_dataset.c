@@ -147,7 +147,9 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
             d->mbh_from_vdisp = 1;
             if ((rc = read_col(f, path, "v_disp", nrows, c, need_t, NULL, err))) goto cleanup;
             for (long i = 0; i < nrows; i++) {
-                double m = (usable(c[i]) && c[i] > 0) ? gp_mbh_from_vdisp(c[i]) : NAN;
+                /* as the export's SQL (sim/FORMAT.md): no label at or below the
+                 * SDSS instrumental resolution, 70 km/s */
+                double m = (usable(c[i]) && c[i] > GP_VDISP_MIN) ? gp_mbh_from_vdisp(c[i]) : NAN;
                 if (!isfinite(m)) d->bad[base + i] |= core_bad;
                 d->target[(base + i) * GP_NQ + GP_Q_LOGMBH] = (float)m;
             }

@@ -137,4 +137,10 @@ void gp_dataset_close(gp_dataset *d);
 /* McConnell & Ma (2013) black-hole mass from the velocity dispersion. */
 double gp_mbh_from_vdisp(double v_disp_kms);
 
+/* The least v_disp (km/s) that gives an M_BH label when a table has v_disp
+ * but no log_mbh column: SDSS dispersions at or below 70 km/s are below the
+ * instrumental resolution, and the export's SQL writes log_mbh = -9999 for
+ * them (sim/FORMAT.md), so both kinds of table leave the same rows out. */
+#define GP_VDISP_MIN 70.0
+
 #endif

@@ -309,6 +309,7 @@ static void write_shard(const char *path, int with_images)
         if (g == 5) vals[18] = -3.0;   /* a measured Hbeta below 0 (noise) */
         if (g == 6) vals[19] = 0.0;
         if (g == 9) vals[1] = 0.0;     /* z = 0: no positive redshift to train on */
+        if (g == 13) vals[16] = 70.0;  /* v_disp at the resolution: no M_BH label (as the SQL's -9999) */
         for (int c = 1; c < NC; c++) {
             if (c == 15) { int iv = (int)vals[15]; fits_write_col(f, TINT, c + 1, g + 1, 1, 1, &iv, &st); }
             else fits_write_col(f, TDOUBLE, c + 1, g + 1, 1, 1, &vals[c], &st);
@@ -332,14 +333,15 @@ static void test_dataset_bad_rows(void **state)
     assert_non_null(strstr(err.msg, path));
     assert_int_equal(gp_dataset_open(paths, 1, 0, &d, &err), GP_OK);
     assert_int_equal(d->n, NGAL);
-    assert_int_equal(d->nbad_rows, 4);
+    assert_int_equal(d->nbad_rows, 5);
     assert_int_equal(d->nbad[0], 1);   /* photometry: row 3 */
-    assert_int_equal(d->nbad[1], 2);   /* core: v_disp of row 7, z = 0 of row 9 */
+    assert_int_equal(d->nbad[1], 3);   /* core: v_disp of rows 7 (-9999) and 13 (70 km/s), z = 0 of row 9 */
     assert_int_equal(d->nbad[2], 1);   /* line: row 11 */
-    assert_true(d->bad[3] && d->bad[7] && d->bad[9] && d->bad[11] && !d->bad[0]);
+    assert_true(d->bad[3] && d->bad[7] && d->bad[9] && d->bad[11] && d->bad[13] && !d->bad[0]);
+    assert_false(d->bad[12]);          /* v_disp 116 km/s */
     /* the z target is s ln(exp(z/s) - 1) (naive formula), whose reported quantity is z */
     for (int g = 0; g < NGAL; g++) {
-        if (g == 9) continue;
+        if (g == 9 || g == 13) continue;
         double z = 0.02 + 0.002 * g, s = GP_Z_SOFTPLUS;
         assert_true(fabs(d->target[g * 9 + GP_Q_Z] - s * log(exp(z / s) - 1.0)) < 1e-6);
         assert_true(fabs(gp_target_truth(GP_Q_Z, d->target[g * 9 + GP_Q_Z]) - z) < 1e-6);
@@ -363,8 +365,8 @@ static void test_dataset_bad_rows(void **state)
         else cnt[part[i]]++;
     }
     assert_int_equal(cnt[0], 10);
-    assert_int_equal(cnt[1] + cnt[2] + cnt[3], NGAL - 4 - 10);
-    assert_int_equal(cnt[1], (int)(0.7 * 26));
+    assert_int_equal(cnt[1] + cnt[2] + cnt[3], NGAL - 5 - 10);
+    assert_int_equal(cnt[1], (int)(0.7 * 25));
     gp_dataset_close(d);
     unlink(path);
 }
