@@ -158,8 +158,10 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
         if ((rc = read_col(f, path, "oh_p50", nrows, c, need_t, NULL, err))) goto cleanup;
         if ((rc = read_col(f, path, "oh_measurable", nrows, e, 0, &has_flag, err))) goto cleanup;
         for (long i = 0; i < nrows; i++) {
-            int meas = has_flag ? (isfinite(e[i]) && e[i] > 0.5) : 1;
-            meas = meas && usable(c[i]) && c[i] > 0.0;
+            int flag = has_flag ? (isfinite(e[i]) && e[i] > 0.5) : 1;
+            int meas = flag && usable(c[i]) && c[i] > 0.0;
+            /* a flag without a value: trained as not measurable, and counted */
+            if (has_flag && flag && !meas) d->noh_flag_no_value++;
             d->oh_ok[base + i] = (uint8_t)meas;
             d->target[(base + i) * GP_NQ + GP_Q_OH] = meas ? (float)c[i] : NAN;
         }
@@ -307,6 +309,9 @@ void gp_dataset_report(const gp_dataset *d, FILE *out)
             d->mbh_from_vdisp ? "v_disp (McConnell & Ma 2013; no log_mbh column)" : "the log_mbh column");
     for (int r = 0; r < GP_BAD_NREASON; r++)
         if (d->nbad[r]) fprintf(out, "  bad rows: %ld with unusable %s\n", d->nbad[r], bad_reason[r]);
+    if (d->noh_flag_no_value)
+        fprintf(out, "  note: %ld rows have oh_measurable = 1 but no usable oh_p50: taken as not measurable\n",
+                d->noh_flag_no_value);
 }
 
 void gp_dataset_close(gp_dataset *d)

@@ -98,6 +98,7 @@ typedef struct gp_dataset {
     float    *sigma_pix;       /* [n x 3] g, r, i pixel noise (nmgy), NaN if absent */
     long      nbad[GP_BAD_NREASON];
     long      nbad_rows;
+    long      noh_flag_no_value; /* oh_measurable = 1 without a usable oh_p50 (not measurable) */
     int       has_images;
     int       mbh_from_vdisp;  /* 1: M_BH from v_disp (no log_mbh column); 0: log_mbh */
     int       nshards;

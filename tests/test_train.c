@@ -310,6 +310,7 @@ static void write_shard(const char *path, int with_images)
         if (g == 6) vals[19] = 0.0;
         if (g == 9) vals[1] = 0.0;     /* z = 0: no positive redshift to train on */
         if (g == 13) vals[16] = 70.0;  /* v_disp at the resolution: no M_BH label (as the SQL's -9999) */
+        if (g == 4) vals[14] = -9999;  /* flagged measurable without a value */
         for (int c = 1; c < NC; c++) {
             if (c == 15) { int iv = (int)vals[15]; fits_write_col(f, TINT, c + 1, g + 1, 1, 1, &iv, &st); }
             else fits_write_col(f, TDOUBLE, c + 1, g + 1, 1, 1, &vals[c], &st);
@@ -347,6 +348,19 @@ static void test_dataset_bad_rows(void **state)
         assert_true(fabs(gp_target_truth(GP_Q_Z, d->target[g * 9 + GP_Q_Z]) - z) < 1e-6);
     }
     assert_true(d->oh_ok[0] && !d->oh_ok[1] && isnan(d->target[1 * 9 + GP_Q_OH]));
+    /* a flag without a value: not measurable, not a bad row, and counted in the report */
+    assert_true(!d->oh_ok[4] && !d->bad[4] && isnan(d->target[4 * 9 + GP_Q_OH]));
+    assert_int_equal(d->noh_flag_no_value, 1);
+    {
+        char *rep = NULL;
+        size_t rlen = 0;
+        FILE *rf = open_memstream(&rep, &rlen);
+        assert_non_null(rf);
+        gp_dataset_report(d, rf);
+        fclose(rf);
+        assert_non_null(strstr(rep, "1 rows have oh_measurable = 1 but no usable oh_p50"));
+        free(rep);
+    }
     assert_true(fabs(d->target[0 * 9 + GP_Q_LOGMBH] - gp_mbh_from_vdisp(80)) < 1e-5);
     assert_true(fabs(d->target[2 * 9 + GP_Q_HALPHA] - log10(1 + 22.0)) < 1e-5);
     /* a measured flux <= 0 keeps its value in the training target (sign(F) log10(1 + |F|)),

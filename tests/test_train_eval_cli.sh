@@ -108,6 +108,16 @@ check_eval() {
     done
     grep -i -q -E '(^|,)-?(nan|inf)' "$d/metrics.csv" && fail "$d/metrics.csv has a NaN or infinity"
     grep -q '^| galpost, posterior mean |' "$d/report.md" || fail "$d/report.md lacks the posterior-mean row"
+    # the classifier's accuracy beside the majority-class rate and the balanced accuracy,
+    # the rate equal to the confusion matrix's larger row over all
+    acc_line=$(grep '^accuracy ' "$d/report.md")
+    echo "$acc_line" | grep -Eq 'always answering "(not )?measurable" would score [0-9.]+; balanced accuracy [0-9.]+' \
+        || fail "$d/report.md: no majority rate or balanced accuracy: $acc_line"
+    awk -v line="$acc_line" -F'|' '
+        /^\| measurable \|/ { p = $3 + $4 } /^\| not measurable \|/ { n = $3 + $4 }
+        END { split(line, w, "would score "); r = w[2] + 0; m = (p > n ? p : n) / (p + n);
+              d = r - m; if (d < 0) d = -d; exit !(p + n > 0 && d < 0.0006) }' "$d/report.md" \
+        || fail "$d/report.md: the majority rate is not the confusion matrix's: $acc_line"
     [ "$(($(wc -l <"$d/galaxies.csv") - 1))" -eq "${nt:-0}" ] || fail "$d/galaxies.csv: not ${nt:-?} test galaxies"
     awk -F, '
         function bad(msg) { print "FAIL: '"$d"': " msg > "/dev/stderr"; failed = 1 }

@@ -853,7 +853,17 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                         F[q].pcov95, F[q].ks);
             fprintf(g, "\n## Table 2: aleatoric and epistemic spread\n\n| quantity | sigma_ale | sigma_epi |\n|---|---|---|\n");
             for (int q = 0; q < NQ; q++) fprintf(g, "| %s | %.4f | %.4f |\n", qlabel[q], F[q].sig_ale, F[q].sig_epi);
-            fprintf(g, "\n## Detectability classifier\n\naccuracy %.3f (paper: 0.84) on %ld test galaxies\n\n", acc, nt);
+            {
+                /* beside the accuracy, what always answering the commoner class scores and the
+                 * balanced accuracy: on a sample where few are measurable, a high accuracy
+                 * can mean nothing (a classifier answering "not" throughout scored 0.95) */
+                long pos = tp + fn, neg = fp + tn;
+                double major = nt ? (double)(pos > neg ? pos : neg) / nt : NAN;
+                double bal = pos && neg ? 0.5 * ((double)tp / pos + (double)tn / neg) : NAN;
+                fprintf(g, "\n## Detectability classifier\n\naccuracy %.3f (paper: 0.84) on %ld test galaxies; "
+                        "always answering \"%s\" would score %.3f; balanced accuracy %.3f\n\n", acc, nt,
+                        pos > neg ? "measurable" : "not measurable", major, bal);
+            }
             fprintf(g, "| | predicted measurable | predicted not |\n|---|---|---|\n| measurable | %ld | %ld |\n| not measurable | %ld | %ld |\n",
                     tp, fn, fp, tn);
             fprintf(g, "\n## Inputs unlike the training set's\n\n");
