@@ -371,7 +371,16 @@ static int eval_figures(const char *outdir, long nt, const double *med, const do
             long n = 0;
             for (long i = 0; i < nt; i++) if (mask[i * NQ + q]) x[n++] = pit[i * NQ + q];
             gp_plot_panel(p, q);
-            gp_plot_limits(p, 0, 1, 0, 2.0);
+            /* up to 2 (twice uniform), or the tallest of the 20 bars: a badly
+             * calibrated quantity's bars were cut off at 2 */
+            long cnt[20] = { 0 }, top = 0;
+            for (long i = 0; i < n; i++) {
+                int b = (int)(x[i] * 20);
+                cnt[b < 0 ? 0 : b > 19 ? 19 : b]++;
+            }
+            for (int b = 0; b < 20; b++) if (cnt[b] > top) top = cnt[b];
+            double dmax = n ? 20.0 * (double)top / (double)n : 0.0;
+            gp_plot_limits(p, 0, 1, 0, dmax > 1.9 ? 1.05 * dmax : 2.0);
             char title[96];
             snprintf(title, sizeof title, "%s: PIT, KS = %.3f", qlabel[q], F[q].ks);
             gp_plot_labels(p, title, "PIT", "density");
