@@ -204,6 +204,17 @@ check_eval "$T/evp" "$T/p.gpw"
 awk -F, '$1 == "galpost" && ($2 == "lgm_tot_p50" || $2 == "z") && !($4 > 0.3) { exit 1 }' "$T/evp/metrics.csv" \
     || fail "photometry model: R^2 of log M* or z at most 0.3: $(grep -E 'lgm_tot|,z,' "$T/evp/metrics.csv")"
 
+# on data that is not the model's (one of its two shards: another test split), the
+# report says so and --record refuses, leaving the file as it was
+sum_before=$(cksum <"$T/p.gpw")
+if "$G" eval -m "$T/p.gpw" -o "$T/evother" --threads 1 --record "$T/m/shard-00000.fits" >"$T/eval.out" 2>&1; then
+    fail "eval --record on other data succeeded: $(tail -3 "$T/eval.out")"
+fi
+grep -q "figures not recorded: this test split has" "$T/eval.out" || fail "no refusal to record: $(tail -3 "$T/eval.out")"
+grep -q "Not the model's data" "$T/evother/report.md" || fail "the report does not say it is not the model's data"
+grep -q "never seen in training" "$T/evother/report.md" && fail "the report calls another split never seen in training"
+[ "$(cksum <"$T/p.gpw")" = "$sum_before" ] || fail "a refused --record changed the model file"
+
 # --record: the same figures into the file, nothing else changed
 # (the header's size, checksum and entry count change with the eval.* keys)
 "$G" model info "$T/p.gpw" | tail -n +7 | grep -v '^  eval\.' >"$T/b"

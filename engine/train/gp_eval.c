@@ -479,7 +479,9 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         else if (part[i] == GP_PART_TRAIN) trainr[ntr++] = i;
         else if (part[i] == GP_PART_VAL) valr[nva++] = i;
     }
-    if (ntest_meta >= 0 && ntest_meta != nt)
+    const long nt_split = nt;   /* before --max-test */
+    const int split_differs = ntest_meta >= 0 && ntest_meta != nt;
+    if (split_differs)
         fprintf(stderr, "galpost eval: warning: %ld test rows here, the model was trained with %lld: is this the same data?%s\n",
                 nt, (long long)ntest_meta,
                 model->net.z_softplus > 0 ? "" : " (this model predates the redshift transform: rows with z <= 0, unusable"
@@ -833,8 +835,12 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         for (int u = 0; u < 2; u++) {
             FILE *g = outs[u];
             fprintf(g, "# galpost eval: %s\n\n", o->model);
-            fprintf(g, "Test split: %ld galaxies (%ld with measurable metallicity) never seen in training; %d posterior samples per galaxy; ensemble K = %d.\n\n",
-                    nt, F[GP_Q_OH].n, N, K);
+            if (split_differs)
+                fprintf(g, "**Not the model's data:** this test split has %ld galaxies, the model's had %lld, so some of "
+                        "these galaxies may have been in its training split and these figures describe another "
+                        "population (not recorded in the model).\n\n", nt_split, (long long)ntest_meta);
+            fprintf(g, "Test split: %ld galaxies (%ld with measurable metallicity)%s; %d posterior samples per galaxy; ensemble K = %d.\n\n",
+                    nt, F[GP_Q_OH].n, split_differs ? "" : " never seen in training", N, K);
             fprintf(g, "## Table 1: R^2 of the posterior median (paper Table 1 layout)\n\n");
             fprintf(g, "| method | z | log M* | log SFR | log M_BH | 12+log(O/H) | Halpha | Hbeta | [NII] | [OIII] |\n");
             fprintf(g, "|---|---|---|---|---|---|---|---|---|---|\n");
@@ -904,6 +910,11 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         if (fclose(f)) { st = GP_FAIL(err, GP_ERR_IO, "%s: write failed", path); goto done; }
     }
     TRY(eval_figures(o->outdir, nt, med, truth, mask, pit, F, err));
+    if (o->record && split_differs) {
+        st = GP_FAIL(err, GP_ERR_DATA, "%s: figures not recorded: this test split has %ld galaxies, the model's had %lld "
+                     "(not the data it was trained on; the report says so)", o->model, nt_split, (long long)ntest_meta);
+        goto done;
+    }
     if (o->record) {
         gp_weights_writer *wr = NULL;
         TRY(gp_weights_writer_new(&wr, err));
