@@ -52,7 +52,16 @@ static int read_col(fitsfile *f, const char *path, const char *name, long nrows,
     if (found) *found = 1;
     double nulval = NAN;
     fits_read_col(f, TDOUBLE, col, 1, 1, nrows, &nulval, out, &anynul, &st);
-    if (st) return fits_fail(err, st, path, name);
+    if (st) {
+        int typecode = 0;
+        long rep = 0, width = 0;
+        int ts = 0;
+        if (fits_get_coltype(f, col, &typecode, &rep, &width, &ts) == 0 && typecode == TSTRING)
+            return GP_FAIL(err, GP_ERR_FORMAT, "%s: column '%s' holds text, not numbers (a CSV converted with "
+                           "'null' or empty cells becomes a text column: write those cells as NaN or -9999)",
+                           path, name);
+        return fits_fail(err, st, path, name);
+    }
     return GP_OK;
 }
 
@@ -70,7 +79,18 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
     fitsfile *f = NULL;
     int st = 0, rc = GP_OK;
     fits_open_file(&f, path, READONLY, &st);
-    if (st) return fits_fail(err, st, path, "cannot open");
+    if (st) {
+        /* a CasJobs table downloaded as CSV is the likely case: say what to do */
+        char head[8] = "";
+        FILE *fp = fopen(path, "rb");
+        size_t got = fp ? fread(head, 1, 6, fp) : 0;
+        if (fp) fclose(fp);
+        if (got == 6 && memcmp(head, "SIMPLE", 6) != 0 && st != FILE_NOT_OPENED)
+            return GP_FAIL(err, GP_ERR_FORMAT, "%s: not a FITS file: training tables are read as FITS binary tables "
+                           "(download the CasJobs table as FITS, or convert a CSV, e.g. with astropy's "
+                           "Table.read('x.csv').write('x.fits'); sim/FORMAT.md)", path);
+        return fits_fail(err, st, path, "cannot open");
+    }
     /* the galaxy table: HDU 'GALAXIES', else the first binary table */
     fits_movnam_hdu(f, BINARY_TBL, "GALAXIES", 0, &st);
     if (st) {

@@ -320,6 +320,44 @@ static void write_shard(const char *path, int with_images)
     assert_int_equal(st, 0);
 }
 
+/* Tables that are not what galpost train reads say what to do: a CSV
+ * (CasJobs' other download) and a FITS table whose magnitude column is
+ * text (a CSV converted with 'null' cells). */
+static void test_dataset_not_fits_or_text(void **state)
+{
+    (void)state;
+    char csv[256], txt[256];
+    gp_test_tmpname(csv, sizeof csv, ".csv");
+    gp_test_tmpname(txt, sizeof txt, ".fits");
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "objID,modelMag_u,modelMag_g\n1,18.2,17.1\n");
+    fclose(f);
+    const char *p1[1] = { csv };
+    gp_dataset *d = NULL;
+    gp_error err;
+    assert_int_equal(gp_dataset_open(p1, 1, 0, &d, &err), GP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, csv));
+    assert_non_null(strstr(err.msg, "not a FITS file"));
+    fitsfile *ff = NULL;
+    int st = 0;
+    char *tt[2] = { "objID", "modelMag_u" }, *tf[2] = { "K", "8A" };
+    fits_create_file(&ff, txt, &st);
+    fits_create_tbl(ff, BINARY_TBL, 0, 2, tt, tf, NULL, "GALAXIES", &st);
+    LONGLONG id = 7;
+    char *cell = "null";
+    fits_write_col(ff, TLONGLONG, 1, 1, 1, 1, &id, &st);
+    fits_write_col(ff, TSTRING, 2, 1, 1, 1, &cell, &st);
+    fits_close_file(ff, &st);
+    assert_int_equal(st, 0);
+    const char *p2[1] = { txt };
+    assert_int_equal(gp_dataset_open(p2, 1, 0, &d, &err), GP_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, txt));
+    assert_non_null(strstr(err.msg, "column 'modelMag_u' holds text"));
+    unlink(csv);
+    unlink(txt);
+}
+
 static void test_dataset_bad_rows(void **state)
 {
     (void)state;
@@ -633,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_member_gradients),
         cmocka_unit_test(test_vae_gradients),
         cmocka_unit_test(test_trainer_matches_inference),
+        cmocka_unit_test(test_dataset_not_fits_or_text),
         cmocka_unit_test(test_dataset_bad_rows),
         cmocka_unit_test(test_train_deterministic_and_resumable),
         cmocka_unit_test(test_eval_pit),
