@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include <fitsio.h>
 
@@ -389,6 +390,7 @@ static void test_dataset_bad_rows(void **state)
     /* a flag without a value: not measurable, not a bad row, and counted in the report */
     assert_true(!d->oh_ok[4] && !d->bad[4] && isnan(d->target[4 * 9 + GP_Q_OH]));
     assert_int_equal(d->noh_flag_no_value, 1);
+    assert_int_equal(d->nduplicate_ids, 0);
     {
         char *rep = NULL;
         size_t rlen = 0;
@@ -420,6 +422,24 @@ static void test_dataset_bad_rows(void **state)
     assert_int_equal(cnt[1] + cnt[2] + cnt[3], NGAL - 5 - 10);
     assert_int_equal(cnt[1], (int)(0.7 * 25));
     gp_dataset_close(d);
+    /* the same shard twice (an export joined twice): every row of the second
+     * repeats an objID, which the report says */
+    const char *twice[2] = { path, path };
+    assert_int_equal(gp_dataset_open(twice, 2, 0, &d, &err), GP_OK);
+    assert_int_equal(d->nduplicate_ids, NGAL);
+    {
+        char *rep = NULL;
+        size_t rlen = 0;
+        FILE *rf = open_memstream(&rep, &rlen);
+        assert_non_null(rf);
+        gp_dataset_report(d, rf);
+        fclose(rf);
+        char want[96];
+        snprintf(want, sizeof want, "%d rows repeat the objID of an earlier row", NGAL);
+        assert_non_null(strstr(rep, want));
+        free(rep);
+    }
+    gp_dataset_close(d);
     unlink(path);
 }
 
@@ -434,6 +454,8 @@ static void *stopper(void *arg)
 }
 
 static gp_error train_err;   /* the last run_train's error record */
+static void (*train_tweak)(gp_train_opts *o);   /* run_train's changes to its settings (NULL: none) */
+static FILE *train_log;                         /* run_train's log (NULL: none) */
 
 static int run_train(const char *shard, const char *out, const char *work, volatile sig_atomic_t *intr)
 {
@@ -454,6 +476,8 @@ static int run_train(const char *shard, const char *out, const char *work, volat
     o.flow_batch = 8;
     o.patience = 5;
     o.interrupted = intr;
+    o.log = train_log;
+    if (train_tweak) train_tweak(&o);
     gp_error_clear(&train_err);
     int st = gp_train_run(&o, &train_err);
     if (st && st != GP_ERR_INTERRUPTED) fprintf(stderr, "run_train(%s): %s: %s\n", out, gp_status_string(st), train_err.msg);
@@ -567,6 +591,209 @@ static void test_train_deterministic_and_resumable(void **state)
     rm_work(w1); rm_work(w2); rm_work(w3); rm_work(w4);
 }
 
+
+/* ------------------------------------------ resuming with other settings */
+
+static void tweak_flow_lr(gp_train_opts *o) { o->flow_lr = 2e-3f; }
+static void tweak_ensemble(gp_train_opts *o) { o->arch.ensemble = 3; }
+static void tweak_patience(gp_train_opts *o) { o->patience = 4; }
+static void tweak_threads(gp_train_opts *o) { o->threads = 1; }
+
+/* a copy of a checkpoint without its ckpt.set.* keys: one written before they were recorded */
+static void strip_settings(const char *src, const char *dst)
+{
+    gp_weights *w = NULL;
+    gp_weights_writer *wr = NULL;
+    assert_int_equal(gp_weights_open(src, &w, NULL), GP_OK);
+    assert_int_equal(gp_weights_writer_new(&wr, NULL), GP_OK);
+    int stripped = 0;
+    for (size_t i = 0; i < gp_weights_meta_count(w); i++) {
+        gp_meta_entry e;
+        assert_int_equal(gp_weights_meta_at(w, i, &e, NULL), GP_OK);
+        if (!strncmp(e.key, "ckpt.set.", 9)) { stripped++; continue; }
+        int st = GP_OK;
+        switch (e.type) {
+        case GP_META_STR: st = gp_weights_writer_set_str(wr, e.key, e.str, NULL); break;
+        case GP_META_I64: st = gp_weights_writer_set_i64(wr, e.key, e.i64, NULL); break;
+        case GP_META_F64: st = gp_weights_writer_set_f64(wr, e.key, e.f64, NULL); break;
+        case GP_META_I64_ARRAY: st = gp_weights_writer_set_i64_array(wr, e.key, e.i64s, e.count, NULL); break;
+        case GP_META_F64_ARRAY: st = gp_weights_writer_set_f64_array(wr, e.key, e.f64s, e.count, NULL); break;
+        }
+        assert_int_equal(st, GP_OK);
+    }
+    assert_true(stripped > 10);
+    for (size_t i = 0; i < gp_weights_tensor_count(w); i++) {
+        gp_tensor_info t;
+        assert_int_equal(gp_weights_tensor_at(w, i, &t, NULL), GP_OK);
+        assert_int_equal(gp_weights_writer_add_tensor(wr, t.name, t.ndim, t.dims, t.data, NULL), GP_OK);
+    }
+    assert_int_equal(gp_weights_writer_write(wr, dst, NULL), GP_OK);
+    gp_weights_writer_free(wr);
+    gp_weights_close(w);
+}
+
+/* A finished (or interrupted) run's work directory, rerun with other
+ * settings: refused before any work, naming the setting, both values and
+ * the way out, and the model file is not rewritten; the same settings
+ * still resume (and write the same weights).  A checkpoint that does not
+ * record its settings is refused too. */
+static void test_train_resume_other_settings(void **state)
+{
+    (void)state;
+    char shard[256], out[256], w[256], ck[300], ck2[310];
+    gp_test_tmpname(shard, sizeof shard, ".fits");
+    gp_test_tmpname(out, sizeof out, ".gpw");
+    gp_test_tmpname(w, sizeof w, ".work");
+    rm_work(w);
+    write_shard(shard, 1);
+    snprintf(ck, sizeof ck, "%s/checkpoint.gpw", w);
+    snprintf(ck2, sizeof ck2, "%s.old", ck);
+    assert_int_equal(run_train(shard, out, w, NULL), GP_OK);
+    struct stat before, after;
+    assert_int_equal(stat(out, &before), 0);
+    struct { void (*tweak)(gp_train_opts *); const char *what, *there, *here; } cases[] = {
+        { tweak_flow_lr, "--flow-lr", "is 0.001 there", "0.002 in this run" },
+        { tweak_ensemble, "--ensemble", "is 2 there", "3 in this run" },   /* (was: no tensor 'm2.trunk.0.weight') */
+        { tweak_patience, "--patience", "is 5 there", "4 in this run" },
+        { tweak_threads, "the compute", "is cpu, 2 threads there", "cpu, 1 thread in this run" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        train_tweak = cases[i].tweak;
+        assert_int_equal(run_train(shard, out, w, NULL), GP_ERR_ARG);
+        train_tweak = NULL;
+        assert_non_null(strstr(train_err.msg, ck));
+        assert_non_null(strstr(train_err.msg, cases[i].what));
+        assert_non_null(strstr(train_err.msg, cases[i].there));
+        assert_non_null(strstr(train_err.msg, cases[i].here));
+        assert_non_null(strstr(train_err.msg, "remove the work directory"));
+        assert_non_null(strstr(train_err.msg, "another -w"));
+    }
+    assert_int_equal(stat(out, &after), 0);
+    assert_true(after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+    /* the same settings: resumed (done: the weights file written again, the same) */
+    char out2[256];
+    gp_test_tmpname(out2, sizeof out2, ".gpw");
+    assert_int_equal(run_train(shard, out2, w, NULL), GP_OK);
+    assert_true(same_tensors(out, out2));
+    /* a checkpoint without the settings (written before they were recorded) */
+    strip_settings(ck, ck2);
+    assert_int_equal(rename(ck2, ck), 0);
+    assert_int_equal(run_train(shard, out2, w, NULL), GP_ERR_ARG);
+    assert_non_null(strstr(train_err.msg, ck));
+    assert_non_null(strstr(train_err.msg, "does not record the model kind"));
+    assert_non_null(strstr(train_err.msg, "older galpost"));
+    unlink(out); unlink(out2); unlink(shard);
+    rm_work(w);
+}
+
+/* ------------------------------------------ cutouts with non-finite pixels */
+
+static void note_to(void *f, const char *line) { fprintf((FILE *)f, "%s\n", line); }
+
+/* NaN at pixels [p0, p0 + np) of row g's cutout, written into the shard's cube */
+static void nan_pixels(const char *path, int g, long p0, long np)
+{
+    fitsfile *f;
+    int st = 0;
+    fits_open_file(&f, path, READWRITE, &st);
+    float *v = malloc(sizeof(float) * (size_t)np);
+    for (long i = 0; i < np; i++) v[i] = NAN;
+    fits_write_img(f, TFLOAT, (LONGLONG)g * GP_CUTOUT_PIXELS + p0 + 1, np, v, &st);
+    fits_close_file(f, &st);
+    free(v);
+    assert_int_equal(st, 0);
+}
+
+/* Rows whose cutouts hold non-finite pixels are found before training,
+ * named by shard and row, counted as bad rows and left out of every split;
+ * the other rows keep their splits (the test split above all); a training
+ * on such a shard (one NaN pixel in one cutout: it once failed at encoding;
+ * many in others: the band stretch became NaN and the VAE "diverged") runs
+ * through and records them in train.bad_rows. */
+static void test_train_nonfinite_cutouts(void **state)
+{
+    (void)state;
+    char shard[256], out[256], w[256], logp[256];
+    gp_test_tmpname(shard, sizeof shard, ".fits");
+    gp_test_tmpname(out, sizeof out, ".gpw");
+    gp_test_tmpname(w, sizeof w, ".work");
+    gp_test_tmpname(logp, sizeof logp, ".log");
+    rm_work(w);
+    write_shard(shard, 1);
+    const char *paths[1] = { shard };
+    gp_dataset *d;
+    int8_t p0[NGAL], p1[NGAL], p2[NGAL];
+    assert_int_equal(gp_dataset_open(paths, 1, 1, &d, NULL), GP_OK);
+    assert_int_equal(gp_train_partition(d, 4, 12, 0, p0, NULL), GP_OK);
+    gp_dataset_close(d);
+    /* one VAE row, one test row and one train row get non-finite pixels */
+    int rv = -1, rt = -1, rr = -1;
+    for (int i = 0; i < NGAL; i++) {
+        if (p0[i] == GP_PART_VAE && rv < 0) rv = i;
+        if (p0[i] == GP_PART_TEST && rt < 0) rt = i;
+        if (p0[i] == GP_PART_TRAIN && rr < 0) rr = i;
+    }
+    assert_true(rv >= 0 && rt >= 0 && rr >= 0);
+    nan_pixels(shard, rv, 38480, 1);
+    nan_pixels(shard, rt, 0, 5000);
+    nan_pixels(shard, rr, 2 * 25600 + 100, 3);
+    assert_int_equal(gp_dataset_open(paths, 1, 1, &d, NULL), GP_OK);
+    long nbad0 = d->nbad_rows;
+    assert_int_equal(gp_train_partition(d, 4, 12, 0, p1, NULL), GP_OK);
+    char *notes = NULL;
+    size_t nlen = 0;
+    FILE *nf = open_memstream(&notes, &nlen);
+    assert_non_null(nf);
+    long found = 0;
+    unsigned all = (1u << GP_PART_VAE) | (1u << GP_PART_TRAIN) | (1u << GP_PART_VAL) | (1u << GP_PART_TEST);
+    assert_int_equal(gp_train_screen_images(d, p1, all, 0, NULL, note_to, nf, &found, NULL),
+                     GP_OK);
+    fclose(nf);
+    assert_int_equal(found, 3);
+    assert_int_equal(d->nbad_rows, nbad0 + 3);
+    assert_int_equal(d->nbad[3], 3);
+    char want[400];
+    snprintf(want, sizeof want, "%s: row %d: cutout with non-finite pixels", shard, rv);
+    assert_non_null(strstr(notes, want));
+    snprintf(want, sizeof want, "%s: row %d: cutout with non-finite pixels", shard, rt);
+    assert_non_null(strstr(notes, want));
+    free(notes);
+    /* left out, and nothing else moved: the same parts as before for every other row */
+    for (int i = 0; i < NGAL; i++) {
+        if (i == rv || i == rt || i == rr) assert_int_equal(p1[i], GP_PART_BAD);
+        else assert_int_equal(p1[i], p0[i]);
+    }
+    /* and a partition of the marked data (galpost eval's) is the same */
+    assert_int_equal(gp_train_partition(d, 4, 12, 0, p2, NULL), GP_OK);
+    assert_memory_equal(p1, p2, NGAL);
+    gp_dataset_close(d);
+    /* a training on it runs through and records them */
+    train_log = fopen(logp, "w+");
+    assert_non_null(train_log);
+    assert_int_equal(run_train(shard, out, w, NULL), GP_OK);
+    fclose(train_log);
+    train_log = NULL;
+    gp_weights *wm;
+    int64_t v;
+    assert_int_equal(gp_weights_open(out, &wm, NULL), GP_OK);
+    assert_int_equal(gp_weights_meta_i64(wm, "train.bad_rows", &v, NULL), GP_OK);
+    assert_int_equal(v, nbad0 + 3);
+    assert_int_equal(gp_weights_meta_i64(wm, "train.split.vae", &v, NULL), GP_OK);
+    assert_int_equal(v, 12);   /* the VAE's places (11 galaxies) */
+    gp_weights_close(wm);
+    FILE *lf = fopen(logp, "r");
+    assert_non_null(lf);
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, lf);
+    buf[n] = 0;
+    fclose(lf);
+    snprintf(want, sizeof want, "%s: row %d: cutout with non-finite pixels", shard, rr);
+    assert_non_null(strstr(buf, want));
+    assert_non_null(strstr(buf, "partition (seed 4): VAE 11,"));
+    unlink(out); unlink(shard); unlink(logp);
+    rm_work(w);
+}
+
 /* a backend without a training operation is refused by name */
 static int cmp_double(const void *a, const void *b)
 {
@@ -674,6 +901,8 @@ int main(void)
         cmocka_unit_test(test_dataset_not_fits_or_text),
         cmocka_unit_test(test_dataset_bad_rows),
         cmocka_unit_test(test_train_deterministic_and_resumable),
+        cmocka_unit_test(test_train_resume_other_settings),
+        cmocka_unit_test(test_train_nonfinite_cutouts),
         cmocka_unit_test(test_eval_pit),
         cmocka_unit_test(test_adaptive_clip),
         cmocka_unit_test(test_backend_check),

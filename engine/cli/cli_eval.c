@@ -1,7 +1,10 @@
 /* cli_eval.c: `galpost eval`, held-out evaluation of a trained model (gp_eval.h). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/gp_cli.h"
 #include "train/gp_eval.h"
@@ -67,8 +70,18 @@ int gp_cli_eval(int argc, char **argv)
     gp_cli_interrupts_catch(NULL);
     gp_error err;
     gp_error_clear(&err);
+    struct stat sb;
+    int existed = stat(o.outdir, &sb) == 0;
     if (gp_eval_run(&o, &err)) {
         fprintf(stderr, "galpost eval: %s\n", err.msg);
+        /* an output directory this run created: its log goes with it when
+         * nothing else was written there (the message above says why) */
+        if (!existed) {
+            char p[4200];
+            snprintf(p, sizeof p, "%s/eval.log", o.outdir);
+            unlink(p);
+            rmdir(o.outdir);
+        }
         return 1;
     }
     return 0;

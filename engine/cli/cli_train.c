@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli_common.h"
 #include "cli/gp_cli.h"
@@ -18,7 +19,7 @@ static void usage(FILE *f)
         "  Trains a model on training shards (sim/FORMAT.md: mock or real SDSS/MPA-JHU exports):\n"
         "  the VAE on its own part of the sample, then K flow-stage members on the rest\n"
         "  (70/15/15 train/validation/test), early-stopped on the validation loss.\n"
-        "  An interrupted run resumes from WORKDIR/checkpoint.gpw when rerun.\n"
+        "  An interrupted run resumes from WORKDIR/checkpoint.gpw when rerun with the same settings.\n"
         "options:\n"
         "  -o, --output FILE      weights file to write\n"
         "  -w, --workdir DIR      checkpoints, latent cache and log (default OUT.gpw.work)\n"
@@ -29,7 +30,7 @@ static void usage(FILE *f)
         "  --backend B            cpu, cuda or auto (default cpu; auto: CUDA when usable)\n"
         "  --ensemble K           flow-stage members (5)\n"
         "  --max-rows N           use at most N usable rows\n"
-        "  --vae-count N          galaxies reserved for the VAE (25%% of the rows)\n"
+        "  --vae-count N          galaxies reserved for the VAE (25%% of the rows; --photometry: 0)\n"
         "  --vae-epochs E (4)  --vae-batch B (16)  --vae-lr LR (1e-3)  --vae-beta BETA (1)\n"
         "  --flow-epochs E (60)  --flow-batch B (256)  --flow-lr LR (1e-3)  --patience P (8)\n"
         "  --enc-channels A,B,C (32,64,64)  --latent L (32)  --trunk W1,W2 (256,128)\n"
@@ -91,7 +92,7 @@ int gp_cli_train(int argc, char **argv)
         case O_THREADS: if (gp_cli_parse_int(optarg, 0, 256, &v)) BAD("--threads"); o.threads = (int)v; break;
         case O_ENS: if (gp_cli_parse_int(optarg, 1, 16, &v)) BAD("--ensemble"); o.arch.ensemble = (int)v; break;
         case O_MAXROWS: if (gp_cli_parse_int(optarg, 1, 1L << 40, &v)) BAD("--max-rows"); o.max_rows = v; break;
-        case O_VAEN: if (gp_cli_parse_int(optarg, 1, 1L << 40, &v)) BAD("--vae-count"); o.vae_count = v; break;
+        case O_VAEN: if (gp_cli_parse_int(optarg, 0, 1L << 40, &v)) BAD("--vae-count"); o.vae_count = v; break;
         case O_VEP: if (gp_cli_parse_int(optarg, 0, 100000, &v)) BAD("--vae-epochs"); o.vae_epochs = (int)v; break;
         case O_VB: if (gp_cli_parse_int(optarg, 1, 4096, &v)) BAD("--vae-batch"); o.vae_batch = (int)v; break;
         case O_VLR: if (gp_cli_parse_double(optarg, 1e-8, 1.0, &x)) BAD("--vae-lr"); o.vae_lr = (float)x; break;
@@ -119,6 +120,11 @@ int gp_cli_train(int argc, char **argv)
     }
 #undef BAD
     if (!out || optind >= argc) { usage(stderr); return 2; }
+    if (o.vae_count == 0 && o.arch.uses_image && !o.encoder_from) {
+        fprintf(stderr, "galpost train: --vae-count 0 leaves no galaxies to train the image model's VAE on "
+                        "(0 is for --photometry, or with --encoder-from)\n");
+        return 2;
+    }
     o.data = (const char *const *)(argv + optind);
     o.ndata = argc - optind;
     /* the weights file (and an explicit log) must not replace an input */
@@ -145,12 +151,17 @@ int gp_cli_train(int argc, char **argv)
     gp_error err;
     gp_error_clear(&err);
     if (!logpath) { snprintf(lp, sizeof lp, "%s/train.log", workdir); logpath = lp; }
-    if (mkdir(workdir, 0777) != 0 && errno != EEXIST) {
+    int created = mkdir(workdir, 0777) == 0;
+    if (!created && errno != EEXIST) {
         fprintf(stderr, "galpost train: cannot create the work directory %s: %s\n", workdir, strerror(errno));
         return 1;
     }
     FILE *logf = fopen(logpath, "a");
-    if (!logf) { fprintf(stderr, "galpost train: cannot open the log %s\n", logpath); return 1; }
+    if (!logf) {
+        fprintf(stderr, "galpost train: cannot open the log %s\n", logpath);
+        if (created) rmdir(workdir);
+        return 1;
+    }
     fprintf(logf, "# %s\n", cmd);
     o.log = logf;
     int st = gp_train_run(&o, &err);
@@ -160,5 +171,18 @@ int gp_cli_train(int argc, char **argv)
         fprintf(logf, "error: %s\n", err.msg);
     }
     fclose(logf);
+    /* a work directory this run created and left without a checkpoint holds
+     * nothing to resume: remove what the run wrote there (the starting
+     * weights, the default log) and the directory, when nothing else is in it */
+    if (st && created) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/checkpoint.gpw", workdir);
+        if (access(p, F_OK) != 0) {
+            snprintf(p, sizeof p, "%s/init.gpw", workdir);
+            unlink(p);
+            if (logpath == lp) unlink(lp);
+            rmdir(workdir);
+        }
+    }
     return st ? 1 : 0;
 }

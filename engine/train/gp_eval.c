@@ -428,6 +428,12 @@ static int eval_figures(const char *outdir, long nt, const double *med, const do
 
 /* ------------------------------------------------------------- driver */
 
+static void eval_note(void *ctx, const char *line)
+{
+    fprintf(stderr, "galpost eval: %s\n", line);
+    if (ctx) fprintf((FILE *)ctx, "%s\n", line);
+}
+
 int gp_eval_run(const gp_eval_opts *o, gp_error *err)
 {
     int st = GP_OK;
@@ -473,6 +479,11 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     valr = malloc(sizeof(long) * (size_t)(d->n ? d->n : 1));
     if (!part || !test || !trainr || !valr) { st = GP_FAIL(err, GP_ERR_NOMEM, "eval: partition"); goto done; }
     TRY(gp_train_partition(d, (uint64_t)seed, nvae, maxrows, part, err));
+    if (image) {   /* as galpost train: rows whose cutouts have non-finite pixels are left out, the others keep their splits */
+        long nimg = 0;
+        unsigned parts = (1u << GP_PART_TEST) | (o->baselines ? (1u << GP_PART_TRAIN) | (1u << GP_PART_VAL) : 0u);
+        TRY(gp_train_screen_images(d, part, parts, o->progress, o->interrupted, eval_note, logf, &nimg, err));
+    }
     long nt = 0, ntr = 0, nva = 0;
     for (long i = 0; i < d->n; i++) {
         if (part[i] == GP_PART_TEST) test[nt++] = i;

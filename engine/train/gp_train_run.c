@@ -29,7 +29,7 @@ void gp_train_opts_default(gp_train_opts *o)
     o->arch = gp_arch_default();
     o->seed = 1;
     o->backend = GP_BACKEND_CPU;
-    o->vae_count = 0;          /* 0: 25% of the usable rows */
+    o->vae_count = -1;         /* the default: 25% of the usable rows for an image model's own VAE, else none */
     o->vae_epochs = 4;
     o->vae_batch = 16;
     o->vae_lr = 1e-3f;
@@ -114,7 +114,7 @@ int gp_train_partition(const gp_dataset *d, uint64_t seed, long vae_count, long 
     long nu = 0;
     for (long i = 0; i < d->n; i++) {
         part[i] = GP_PART_BAD;
-        if (d->bad[i]) continue;
+        if (d->bad[i] & ~GP_BAD_IMAGE) continue;   /* (GP_BAD_IMAGE alone: keeps its place, see below) */
         k[nu].key = gp_splitmix64(gp_splitmix64(seed ^ 0x5151A7ull) ^ d->id[i]);
         k[nu].row = i;
         nu++;
@@ -130,13 +130,73 @@ int gp_train_partition(const gp_dataset *d, uint64_t seed, long vae_count, long 
     long ntrain = (long)(0.70 * rest), nval = (long)(0.15 * rest);
     for (long j = 0; j < nu; j++) {
         long r = k[j].row;
-        if (j < vae_count) part[r] = GP_PART_VAE;
+        if (d->bad[r]) part[r] = GP_PART_BAD;   /* a cutout with non-finite pixels: its slot stays empty */
+        else if (j < vae_count) part[r] = GP_PART_VAE;
         else if (j - vae_count < ntrain) part[r] = GP_PART_TRAIN;
         else if (j - vae_count < ntrain + nval) part[r] = GP_PART_VAL;
         else part[r] = GP_PART_TEST;
     }
     free(k);
     return GP_OK;
+}
+
+int gp_train_screen_images(gp_dataset *d, int8_t *part, unsigned parts, int progress,
+                           volatile sig_atomic_t *interrupted,
+                           void (*note)(void *ctx, const char *line), void *ctx, long *nfound,
+                           gp_error *err)
+{
+    *nfound = 0;
+    long n = 0;
+    for (long i = 0; i < d->n; i++) n += part[i] >= 0 && (parts & (1u << part[i]));
+    long *rows = malloc(sizeof(long) * (size_t)(n ? n : 1));
+    if (!rows) return GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the list of %ld cutouts to screen", n);
+    n = 0;
+    for (long i = 0; i < d->n; i++) if (part[i] >= 0 && (parts & (1u << part[i]))) rows[n++] = i;
+    int st = GP_OK;
+    double t0 = now_s(), shown = t0;
+    const long CH = 64;
+    char line[1200];
+    for (long i0 = 0; i0 < n && !st; i0 += CH) {
+        if (interrupted && *interrupted) {
+            st = GP_FAIL(err, GP_ERR_INTERRUPTED, "interrupted while screening the cutouts (%ld of %ld read)", i0, n);
+            break;
+        }
+        long nb = n - i0 < CH ? n - i0 : CH;
+        st = gp_dataset_check_images(d, rows + i0, nb, err);
+        for (long j = i0; !st && j < i0 + nb; j++) {
+            long r = rows[j];
+            if (!(d->bad[r] & GP_BAD_IMAGE)) continue;
+            part[r] = GP_PART_BAD;
+            if (note && *nfound < 20) {
+                int s = 0;
+                while (s + 1 < d->nshards && r >= d->shard_first[s + 1]) s++;
+                long local = r - d->shard_first[s];
+                char where[64] = "";
+                if (local != r) snprintf(where, sizeof where, " (row %ld of the input)", r);
+                snprintf(line, sizeof line, "%s: row %ld%s: cutout with non-finite pixels: left out", d->shard_path[s],
+                         local, where);
+                note(ctx, line);
+            }
+            (*nfound)++;
+        }
+        double t = now_s();
+        if (progress && (t - shown > 0.5 || i0 + nb == n)) {
+            char e[32];
+            double rate = (i0 + nb) / (t - t0 > 1e-9 ? t - t0 : 1e-9);
+            gp_train_fmt_time((n - i0 - nb) / rate, e, sizeof e);
+            fprintf(stderr, "\r\033[K[screen cutouts] %ld/%ld  %.0f cutouts/s  ETA %s", i0 + nb, n, rate, e);
+            fflush(stderr);
+            shown = t;
+        }
+    }
+    if (progress) fprintf(stderr, "\r\033[K");
+    free(rows);
+    if (!st && note) {
+        snprintf(line, sizeof line, "cutouts screened: %ld read in %.1f s, %ld with non-finite pixels%s", n,
+                 now_s() - t0, *nfound, *nfound > 20 ? " (the first 20 named above)" : "");
+        note(ctx, line);
+    }
+    return st;
 }
 
 /* -------------------------------------------------------- statistics */
@@ -206,6 +266,23 @@ done:
     return st;
 }
 
+/* ----------------------------------------------------------- settings */
+
+/* Everything that changes what a run computes, recorded in its checkpoint
+ * as ckpt.set.<key> = a string: a rerun resumes only when every one is the
+ * same (check_settings).  Left out, free to differ on a resume: the output
+ * file (-o), the work directory, the log, the progress line and the
+ * provenance command.  The data are compared by content (rows, objIDs,
+ * magnitudes, targets, flags), not by file name; --encoder-from by the
+ * file's size and hash; the compute by backend and CPU thread count (a
+ * run is reproducible for a given seed and thread count, or card). */
+#define GP_NSET_MAX 40
+typedef struct run_setting {
+    const char *key;    /* ckpt.set.<key> */
+    const char *what;   /* how a user sets it, for the messages */
+    char val[200];
+} run_setting;
+
 /* ----------------------------------------------------------- state */
 
 typedef struct run_state {
@@ -237,7 +314,135 @@ typedef struct run_ctx {
     float *best;           /* host copy of the current member's best parameters */
     size_t best_n;
     long nrows;
+    run_setting set[GP_NSET_MAX];   /* this run's settings (ckpt.set.*) */
+    int nset;
 } run_ctx;
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+static int file_identity(const char *path, char *out, size_t n, gp_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint64_t h = 0xcbf29ce484222325ull;
+    long long size = 0;
+    unsigned char buf[65536];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0) { h = fnv1a(h, buf, k); size += (long long)k; }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) return GP_FAIL(err, GP_ERR_IO, "%s: read error", path);
+    snprintf(out, n, "%lld bytes, FNV-1a %016llx", size, (unsigned long long)h);
+    return GP_OK;
+}
+
+/* A float setting, as short as reads back to the same float (0.001, not 0.00100000005). */
+static const char *fmt_float(char *buf, size_t n, float v)
+{
+    snprintf(buf, n, "%.7g", (double)v);
+    if (strtof(buf, NULL) != v) snprintf(buf, n, "%.9g", (double)v);
+    return buf;
+}
+
+static int run_settings(run_ctx *c, const gp_dataset *d, gp_error *err)
+{
+    char fb[32];
+    const gp_train_opts *o = c->o;
+    const gp_arch *a = &o->arch;
+    int n = 0;
+#define SET(k, w, ...) do { c->set[n].key = k; c->set[n].what = w; \
+                            snprintf(c->set[n].val, sizeof c->set[n].val, __VA_ARGS__); n++; } while (0)
+    SET("kind", "the model kind (--photometry)", "%s", a->uses_image ? "image" : "photometry-only");
+    SET("enc-channels", "--enc-channels", "%d,%d,%d", a->enc_channels[0], a->enc_channels[1], a->enc_channels[2]);
+    SET("latent", "--latent", "%d", a->latent);
+    {
+        char t[64] = "";
+        size_t pos = 0;
+        for (int i = 0; i < a->trunk_layers && i < GP_ARCH_MAX_HIDDEN && pos < sizeof t; i++)
+            pos += (size_t)snprintf(t + pos, sizeof t - pos, "%s%d", i ? "," : "", a->trunk[i]);
+        SET("trunk", "--trunk", "%s", t);
+    }
+    SET("head-hidden", "--head-hidden", "%d", a->head_hidden);
+    SET("flow-hidden", "--flow-hidden", "%d", a->flow_hidden);
+    SET("flow-depth", "the flow conditioners' depth (gp_arch.flow_depth)", "%d", a->flow_depth);
+    SET("couplings", "--couplings", "%d", a->couplings);
+    SET("scale-bound", "the coupling scale bound (gp_arch.scale_bound)", "%s", fmt_float(fb, sizeof fb, a->scale_bound));
+    SET("leaky-slope", "the LeakyReLU slope (gp_arch.leaky_slope)", "%s", fmt_float(fb, sizeof fb, a->leaky_slope));
+    SET("flow-gain", "the flows' initial gain (gp_arch.flow_gain)", "%s", fmt_float(fb, sizeof fb, a->flow_gain));
+    SET("ensemble", "--ensemble", "%d", a->ensemble);
+    SET("seed", "--seed", "%llu", (unsigned long long)o->seed);
+    if (o->vae_count < 0) SET("vae-count", "--vae-count", "the default");
+    else SET("vae-count", "--vae-count", "%ld", o->vae_count);
+    if (o->max_rows > 0) SET("max-rows", "--max-rows", "%ld", o->max_rows);
+    else SET("max-rows", "--max-rows", "all rows");
+    SET("vae-epochs", "--vae-epochs", "%d", o->vae_epochs);
+    SET("vae-batch", "--vae-batch", "%d", o->vae_batch);
+    SET("vae-lr", "--vae-lr", "%s", fmt_float(fb, sizeof fb, o->vae_lr));
+    SET("vae-beta", "--vae-beta", "%.17g", o->vae_beta);
+    SET("flow-epochs", "--flow-epochs", "%d", o->flow_epochs);
+    SET("flow-batch", "--flow-batch", "%d", o->flow_batch);
+    SET("flow-lr", "--flow-lr", "%s", fmt_float(fb, sizeof fb, o->flow_lr));
+    SET("patience", "--patience", "%d", o->patience);
+    if (o->encoder_from) {
+        char id[160];
+        int st = file_identity(o->encoder_from, id, sizeof id, err);
+        if (st) return st;
+        SET("encoder-from", "--encoder-from", "%s", id);
+    } else
+        SET("encoder-from", "--encoder-from", "none");
+    {
+        uint64_t h = 0xcbf29ce484222325ull;
+        h = fnv1a(h, d->id, sizeof(uint64_t) * (size_t)d->n);
+        h = fnv1a(h, d->mag, sizeof(float) * 5 * (size_t)d->n);
+        h = fnv1a(h, d->target, sizeof(float) * 9 * (size_t)d->n);
+        h = fnv1a(h, d->oh_ok, (size_t)d->n);
+        for (long i = 0; i < d->n; i++) { uint8_t b = d->bad[i] & (uint8_t)~GP_BAD_IMAGE; h = fnv1a(h, &b, 1); }
+        SET("data", "the data (the shards' rows and values)", "%ld rows in %d shard%s, fingerprint %016llx", d->n,
+            d->nshards, d->nshards == 1 ? "" : "s", (unsigned long long)h);
+    }
+    if (!strncmp(c->be->description, "cpu", 3))
+        SET("compute", "the compute (--backend, --threads)", "cpu, %d thread%s", c->be->threads, c->be->threads == 1 ? "" : "s");
+    else {   /* "cuda:0 (NAME, 79.1 GiB...)": the device and card */
+        char card[128];
+        snprintf(card, sizeof card, "%s", c->be->description);
+        char *cut = strstr(card, ", ");
+        if (cut) { cut[0] = ')'; cut[1] = 0; }
+        SET("compute", "the compute (--backend, --device)", "%s", card);
+    }
+#undef SET
+    c->nset = n;
+    return GP_OK;
+}
+
+/* Refuse a checkpoint made with other settings (or by a galpost that did not
+ * record them), naming the first that differs. */
+static int check_settings(const run_ctx *c, gp_error *err)
+{
+    gp_weights *w = NULL;
+    int st = gp_weights_open(c->ckpt, &w, err);
+    if (st) return st;
+    for (int i = 0; i < c->nset && !st; i++) {
+        char key[96];
+        const char *v;
+        snprintf(key, sizeof key, "ckpt.set.%s", c->set[i].key);
+        if (gp_weights_meta_str(w, key, &v, NULL) != GP_OK) {
+            st = GP_FAIL(err, GP_ERR_ARG, "%s: the checkpoint does not record %s (%s; written by %s galpost): it cannot "
+                         "be told to match this run; remove the work directory %s to start afresh, or give another -w",
+                         c->ckpt, c->set[i].what, key, i == 0 ? "an older" : "another", c->o->workdir);
+        } else if (strcmp(v, c->set[i].val)) {
+            st = GP_FAIL(err, GP_ERR_ARG, "%s: the checkpoint was made with other settings: %s is %s there, %s in this "
+                         "run; remove the work directory %s to start afresh, or give another -w", c->ckpt,
+                         c->set[i].what, v, c->set[i].val, c->o->workdir);
+        }
+    }
+    gp_weights_close(w);
+    return st;
+}
 
 static int member_prefix(char *buf, size_t n, int k) { return snprintf(buf, n, "m%d.", k); }
 
@@ -250,6 +455,11 @@ static int save_checkpoint(run_ctx *c, gp_error *err)
 #define I(k, v) if (!st) st = gp_weights_writer_set_i64(wr, k, v, err)
 #define F(k, v) if (!st) st = gp_weights_writer_set_f64(wr, k, v, err)
     if (!st) st = gp_weights_writer_set_str(wr, "galpost.kind", "checkpoint", err);
+    for (int i = 0; i < c->nset && !st; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "ckpt.set.%s", c->set[i].key);
+        st = gp_weights_writer_set_str(wr, key, c->set[i].val, err);
+    }
     I("ckpt.seed", (int64_t)c->o->seed);
     I("ckpt.rows", c->nrows);
     I("ckpt.stage", s->stage);
@@ -460,7 +670,7 @@ static int stage_vae(run_ctx *c, gp_dataset *d, const long *vrows, long nv, cons
         for (long b = c->s.vae_batch; b < nb; b++) {
             if (o->interrupted && *o->interrupted) {
                 st = save_checkpoint(c, err);
-                if (!st) st = GP_FAIL(err, GP_ERR_INTERRUPTED, "interrupted in VAE epoch %d batch %ld; checkpoint %s written, rerun the same command to resume",
+                if (!st) st = GP_FAIL(err, GP_ERR_INTERRUPTED, "interrupted in VAE epoch %d after %ld batches; checkpoint %s written, rerun the same command to resume",
                                       ep + 1, b, c->ckpt);
                 goto done;
             }
@@ -797,6 +1007,8 @@ static int store_check(const gp_train_opts *o, const double *xs, long n, int dim
     return st;
 }
 
+static void note_log(void *ctx, const char *line) { logf_((const gp_train_opts *)ctx, "%s", line); }
+
 int gp_train_run(const gp_train_opts *o, gp_error *err)
 {
     run_ctx c;
@@ -830,19 +1042,55 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
         logf_(o, "%s", buf);
     }
     c.nrows = d->n;
+    /* the backend (before the settings: the compute is one of them) */
+    if (o->backend == GP_BACKEND_CUDA) {
+        TRY(gp_backend_open_cuda(o->device, &c.be, err));
+    } else if (o->backend == GP_BACKEND_AUTO) {
+        gp_error cerr;
+        gp_error_clear(&cerr);
+        if (gp_backend_open_cuda(o->device, &c.be, &cerr) != GP_OK) {
+            c.be = NULL;
+            logf_(o, "CUDA not used: %s", cerr.msg);
+        }
+    }
+    if (!c.be) TRY(gp_backend_open_cpu(o->threads, &c.be, err));
+    c.be->deterministic = 1;   /* a run is reproducible for a given seed */
+    logf_(o, "backend: %s", c.be->description);
+    TRY(gp_backend_check_training(c.be, err));
+
+    /* a checkpoint made with other settings is refused before any work */
+    TRY(run_settings(&c, d, err));
+    int resume = access(c.ckpt, R_OK) == 0;
+    if (resume) TRY(check_settings(&c, err));
+
+    if (image && !o->encoder_from && o->vae_count == 0) {
+        st = GP_FAIL(err, GP_ERR_ARG, "a VAE part of 0 galaxies leaves nothing to train the image model's VAE on "
+                     "(--vae-count 0 is for --photometry, or with --encoder-from)");
+        goto done;
+    }
     part = malloc((size_t)(d->n ? d->n : 1));
     if (!part) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the partition"); goto done; }
     long usable = d->n - d->nbad_rows;
     if (o->max_rows > 0 && usable > o->max_rows) usable = o->max_rows;
-    long vae_count = o->vae_count > 0 ? o->vae_count : usable / 4;
+    long vae_count = o->vae_count >= 0 ? o->vae_count : image ? usable / 4 : 0;
     TRY(gp_train_partition(d, o->seed, vae_count, o->max_rows, part, err));
+    long nimgbad = 0;
+    if (image) {
+        /* cutouts with non-finite pixels: left out of every split, the other
+         * rows keeping theirs (gp_train_partition); the VAE part is read only
+         * when the VAE is trained here */
+        unsigned parts = (1u << GP_PART_TRAIN) | (1u << GP_PART_VAL) | (1u << GP_PART_TEST);
+        if (!o->encoder_from) parts |= 1u << GP_PART_VAE;
+        TRY(gp_train_screen_images(d, part, parts, o->progress, o->interrupted, note_log, (void *)o, &nimgbad, err));
+    }
     for (int p = 0; p < 4; p++) {
         rows[p] = malloc(sizeof(long) * (size_t)(d->n ? d->n : 1));
         if (!rows[p]) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate row lists"); goto done; }
     }
     for (long i = 0; i < d->n; i++) if (part[i] >= 0) rows[part[i]][nrows[part[i]]++] = i;
-    logf_(o, "partition (seed %llu): VAE %ld, flow train %ld, validation %ld, test %ld",
-          (unsigned long long)o->seed, nrows[0], nrows[1], nrows[2], nrows[3]);
+    logf_(o, "partition (seed %llu): VAE %ld, flow train %ld, validation %ld, test %ld%s",
+          (unsigned long long)o->seed, nrows[0], nrows[1], nrows[2], nrows[3],
+          nimgbad ? " (rows with non-finite cutout pixels left out, in their places)" : "");
 
     /* statistics from the train split (photometry, targets) */
     double pm[GP_NPHOT] = { 0 }, ps_[GP_NPHOT] = { 0 }, tm[9] = { 0 }, ts[9] = { 0 };
@@ -876,21 +1124,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
     }
     double soft[3] = { 0.01, 0.01, 0.01 }, off[3] = { 0, 0, 0 }, scl[3] = { 1, 1, 1 };
 
-    /* backend and the parameter set (from a random model written with the same architecture) */
-    if (o->backend == GP_BACKEND_CUDA) {
-        TRY(gp_backend_open_cuda(o->device, &c.be, err));
-    } else if (o->backend == GP_BACKEND_AUTO) {
-        gp_error cerr;
-        gp_error_clear(&cerr);
-        if (gp_backend_open_cuda(o->device, &c.be, &cerr) != GP_OK) {
-            c.be = NULL;
-            logf_(o, "CUDA not used: %s", cerr.msg);
-        }
-    }
-    if (!c.be) TRY(gp_backend_open_cpu(o->threads, &c.be, err));
-    c.be->deterministic = 1;   /* a run is reproducible for a given seed */
-    logf_(o, "backend: %s", c.be->description);
-    TRY(gp_backend_check_training(c.be, err));
+    /* the parameter set (from a random model written with the same architecture) */
     TRY(gp_model_write_random(c.init_path, &o->arch, o->seed, err));
     TRY(gp_weights_open(c.init_path, &c.init, err));
     TRY(gp_tparams_from_weights(c.be, c.init, &c.ps, err));
@@ -907,11 +1141,15 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
         c.best = malloc(sizeof(float) * (maxm ? maxm : 1));
         if (!c.best) { st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the best-epoch copy"); goto done; }
     }
-    if (access(c.ckpt, R_OK) == 0) {
+    if (resume) {
         TRY(load_checkpoint(&c, err));
-        logf_(o, "resuming from %s: stage %s, VAE epoch %d batch %ld, member %d epoch %d", c.ckpt,
-              c.s.stage == 0 ? "VAE" : c.s.stage == 1 ? "flow" : "done", c.s.vae_epoch, c.s.vae_batch, c.s.member,
-              c.s.flow_epoch);
+        /* (as the interrupt put it: the epoch in progress, counted from 1, and what of it is done) */
+        if (c.s.stage == 0)
+            logf_(o, "resuming from %s: VAE epoch %d after %ld batches", c.ckpt, c.s.vae_epoch + 1, c.s.vae_batch);
+        else if (c.s.stage == 1)
+            logf_(o, "resuming from %s: flow stage, member %d epoch %d", c.ckpt, c.s.member, c.s.flow_epoch + 1);
+        else
+            logf_(o, "resuming from %s: training done, writing the weights file", c.ckpt);
     }
     int tin = image ? 2 * o->arch.latent + GP_NPHOT : GP_NPHOT;
     if (image) {
@@ -1031,11 +1269,11 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
         I("train.bad_rows", d->nbad_rows);
         I("train.max_rows", o->max_rows);
         I("train.split.seed", (int64_t)o->seed);
-        I("train.split.vae", nrows[0]);
+        I("train.split.vae", vae_count);   /* the VAE's places in the order (gp_eval partitions with it) */
         I("train.split.train", nrows[1]);
         I("train.split.val", nrows[2]);
         I("train.split.test", nrows[3]);
-        S("train.split.rule", "usable rows ordered by splitmix64(seed, objID); first train.split.vae for the VAE, the rest 70/15/15 train/validation/test");
+        S("train.split.rule", "usable rows ordered by splitmix64(seed, objID); first train.split.vae for the VAE, the rest 70/15/15 train/validation/test; rows whose cutouts have non-finite pixels keep their places and are then left out");
         if (image && !o->encoder_from) {
             I("train.vae.epochs", o->vae_epochs);
             I("train.vae.batch", o->vae_batch);

@@ -41,7 +41,10 @@ typedef struct gp_train_opts {
     int         threads;       /* CPU backend threads (0: all) */
     gp_backend_kind backend;   /* GP_BACKEND_CPU (the default), _CUDA, or _AUTO (CUDA when usable) */
     int         device;        /* CUDA device ordinal */
-    long        vae_count;     /* galaxies reserved for the VAE */
+    long        vae_count;     /* galaxies reserved for the VAE; < 0: the default
+                                  (a quarter of the usable rows for an image model
+                                  whose VAE is trained here, none otherwise); 0 is
+                                  refused for an image model without encoder_from */
     long        max_rows;      /* use at most this many usable rows (0: all) */
     int         vae_epochs, vae_batch;
     float       vae_lr;
@@ -56,17 +59,37 @@ typedef struct gp_train_opts {
 
 void gp_train_opts_default(gp_train_opts *o);
 
-/* Run the whole protocol; resumes from workdir/checkpoint.gpw when present. */
+/* Run the whole protocol; resumes from workdir/checkpoint.gpw when present
+ * and made with the same settings (gp_train_run refuses one made with
+ * others, naming the first that differs; see man/galpost.1, train). */
 int gp_train_run(const gp_train_opts *o, gp_error *err);
 
 /*
  * gp_train_partition() - part[i] for every row of d: GP_PART_BAD for rows
  * with bad bits, else VAE/TRAIN/VAL/TEST (see above).  max_rows > 0 keeps
  * only the first max_rows usable rows of the seeded order (the others get
- * GP_PART_BAD).
+ * GP_PART_BAD).  A row whose only bad bit is GP_BAD_IMAGE (found by
+ * gp_train_screen_images, after a first partition) keeps its place in the
+ * order and then gets GP_PART_BAD: leaving it out changes no other row's
+ * part.
  */
 int gp_train_partition(const gp_dataset *d, uint64_t seed, long vae_count, long max_rows,
                        int8_t *part, gp_error *err);
+
+/*
+ * gp_train_screen_images() - read once the cutouts of the rows whose part
+ * is in `parts` (bits 1 << GP_PART_*), mark those with non-finite pixels bad
+ * (gp_dataset_check_images: GP_BAD_IMAGE, counted in d->nbad) and set their
+ * part to GP_PART_BAD; no other row's part changes (gp_train_partition).
+ * note(ctx, line), when given, receives one line per such row ("SHARD: row
+ * K (row R of the input): cutout with non-finite pixels", the first 20) and
+ * the count; a progress line goes to stderr when `progress`.  *nfound: the
+ * rows found.  Returns GP_ERR_INTERRUPTED when *interrupted becomes set.
+ */
+int gp_train_screen_images(gp_dataset *d, int8_t *part, unsigned parts, int progress,
+                           volatile sig_atomic_t *interrupted,
+                           void (*note)(void *ctx, const char *line), void *ctx, long *nfound,
+                           gp_error *err);
 
 /* Format seconds as "1h02m", "3m20s" or "12s". */
 void gp_train_fmt_time(double s, char *buf, size_t n);
