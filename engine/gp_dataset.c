@@ -249,6 +249,28 @@ out:
     return rc;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Rows whose objID an earlier row already has (an export joined twice, two
+ * exports of one field): reported, not removed (the hash split puts them in
+ * one part, but they weigh twice and may disagree); -1 when memory fails. */
+static long count_duplicate_ids(const gp_dataset *d)
+{
+    if (d->n < 2) return 0;
+    uint64_t *v = malloc(sizeof(uint64_t) * (size_t)d->n);
+    if (!v) return -1;
+    memcpy(v, d->id, sizeof(uint64_t) * (size_t)d->n);
+    qsort(v, (size_t)d->n, sizeof *v, cmp_u64);
+    long dup = 0;
+    for (long i = 1; i < d->n; i++) dup += v[i] == v[i - 1];
+    free(v);
+    return dup;
+}
+
 int gp_dataset_open(const char *const *paths, int nshards, int flags,
                     gp_dataset **out, gp_error *err)
 {
@@ -269,6 +291,7 @@ int gp_dataset_open(const char *const *paths, int nshards, int flags,
         if (d->bad[i]) d->nbad_rows++;
         for (int r = 0; r < GP_BAD_NREASON; r++) if (d->bad[i] & (1u << r)) d->nbad[r]++;
     }
+    d->nduplicate_ids = count_duplicate_ids(d);
     *out = d;
     return GP_OK;
 }
@@ -329,6 +352,9 @@ void gp_dataset_report(const gp_dataset *d, FILE *out)
             d->mbh_from_vdisp ? "v_disp (McConnell & Ma 2013; no log_mbh column)" : "the log_mbh column");
     for (int r = 0; r < GP_BAD_NREASON; r++)
         if (d->nbad[r]) fprintf(out, "  bad rows: %ld with unusable %s\n", d->nbad[r], bad_reason[r]);
+    if (d->nduplicate_ids > 0)
+        fprintf(out, "  note: %ld rows repeat the objID of an earlier row: used as they are (they weigh twice; "
+                "check the export for a doubled join)\n", d->nduplicate_ids);
     if (d->noh_flag_no_value)
         fprintf(out, "  note: %ld rows have oh_measurable = 1 but no usable oh_p50: taken as not measurable\n",
                 d->noh_flag_no_value);

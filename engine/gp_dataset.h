@@ -99,6 +99,7 @@ typedef struct gp_dataset {
     long      nbad[GP_BAD_NREASON];
     long      nbad_rows;
     long      noh_flag_no_value; /* oh_measurable = 1 without a usable oh_p50 (not measurable) */
+    long      nduplicate_ids;  /* rows repeating an earlier row's objID (reported, kept) */
     int       has_images;
     int       mbh_from_vdisp;  /* 1: M_BH from v_disp (no log_mbh column); 0: log_mbh */
     int       nshards;
