@@ -279,4 +279,80 @@ done
 "$G" train -o "$T/x.gpw" --flow-epochs 0 "$T"/m/shard-*.fits >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q 'flow-epochs' "$T/err" || fail "train --flow-epochs 0: rc $rc"
 [ -e "$T/x.gpw" ] && fail "a refused train left $T/x.gpw"
+# a failed run leaves no directory it created behind (nothing to resume in it)
+[ -e "$T/x" ] && fail "a failed eval left its output directory $T/x"
+"$G" train --photometry -o "$T/f.gpw" "$T/m/absent.fits" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q -F "$T/m/absent.fits" "$T/err" || fail "train on a missing shard: rc $rc, $(cat "$T/err")"
+[ -e "$T/f.gpw.work" ] && fail "a failed train left its work directory $T/f.gpw.work: $(ls "$T/f.gpw.work")"
+# --vae-count 0: refused for an image model training its VAE (exit 2), the default of --photometry
+"$G" train -o "$T/x.gpw" --vae-count 0 "$T"/m/shard-*.fits >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- '--vae-count 0 leaves no galaxies' "$T/err" || fail "image --vae-count 0: rc $rc, $(cat "$T/err")"
+"$G" train --photometry -o "$T/p0.gpw" --ensemble 1 --flow-epochs 1 --threads 1 --seed 3 "$T"/m/shard-*.fits \
+    >"$T/train.out" 2>&1 || fail "train --photometry without --vae-count: $(tail -3 "$T/train.out")"
+"$G" model info "$T/p0.gpw" >"$T/info" 2>&1 || fail "model info p0"
+grep -E -q '^  train\.split\.vae +I64 +0$' "$T/info" || fail "photometry default set rows aside: $(grep 'split' "$T/info")"
+"$G" train --photometry -o "$T/p1.gpw" --vae-count 0 --ensemble 1 --flow-epochs 1 --threads 1 --seed 3 \
+    "$T"/m/shard-*.fits >"$T/train.out" 2>&1 || fail "train --photometry --vae-count 0: $(tail -3 "$T/train.out")"
+
+# ---- rerunning on a work directory with other settings ----
+# p's run is finished: the same command resumes (and writes p again); others are refused,
+# naming the setting and both values, and leave the model file alone
+sum_before=$(cksum <"$T/p.gpw")
+for opt in "--flow-lr 2e-3:--flow-lr is 0.001 there, 0.002 in this run" \
+           "--patience 3:--patience is 2 there, 3 in this run" \
+           "--ensemble 3:--ensemble is 2 there, 3 in this run"; do
+    "$G" train --photometry -o "$T/p.gpw" -w "$T/p.work" --vae-count 40 --ensemble 2 --flow-epochs 3 \
+        --patience 2 --threads 1 --seed 3 ${opt%%:*} "$T"/m/shard-*.fits >"$T/train.out" 2>&1; rc=$?
+    [ $rc -eq 1 ] && grep -q -F -- "${opt#*:}" "$T/train.out" && grep -q 'remove the work directory' "$T/train.out" \
+        || fail "rerun with ${opt%%:*}: rc $rc, $(tail -2 "$T/train.out")"
+    grep -q 'resuming from' "$T/train.out" && fail "rerun with ${opt%%:*} resumed"
+done
+[ "$(cksum <"$T/p.gpw")" = "$sum_before" ] || fail "a refused rerun changed the model file"
+"$G" train --photometry -o "$T/p2.gpw" -w "$T/p.work" --vae-count 40 --ensemble 2 --flow-epochs 3 \
+    --patience 2 --threads 1 --seed 3 "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
+    || fail "rerun with the same settings: $(tail -2 "$T/train.out")"
+grep -q "resuming from $T/p.work/checkpoint.gpw: training done" "$T/train.out" || fail "no resume: $(cat "$T/train.out")"
+
+# ---- cutouts with non-finite pixels ----
+# NaN (big-endian 7fc00000) into the cube (the primary HDU) of a copy of the shards: one pixel
+# of row 5, many pixels of row 17; training leaves both rows out and names them
+mkdir "$T/mn" && cp "$T"/m/shard-*.fits "$T/mn/" || fail "copy of the shards"
+f=$T/mn/shard-00000.fits
+endl=$(head -c 28800 "$f" | fold -w 80 | grep -a -n '^END ' | head -1 | cut -d: -f1)
+[ -n "$endl" ] || fail "no END card in $f"
+hdr=$(( (endl * 80 + 2879) / 2880 * 2880 ))
+nanpix() {  # ROW PIXEL COUNT
+    i=0
+    while [ $i -lt "$3" ]; do
+        printf '\177\300\000\000' | dd of="$f" bs=1 seek=$((hdr + 4 * ($1 * 76800 + $2 + i))) conv=notrunc 2>/dev/null
+        i=$((i + 1))
+    done
+}
+nanpix 5 38480 1
+nanpix 17 100 8
+"$G" train -o "$T/n.gpw" -w "$T/n.work" --vae-count 48 --vae-epochs 1 --ensemble 1 --flow-epochs 1 \
+    --patience 1 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 \
+    --flow-hidden 16 --couplings 2 "$T"/mn/shard-*.fits >"$T/train.out" 2>&1 \
+    || fail "train on cutouts with NaN pixels: $(tail -3 "$T/train.out")"
+for r in 5 17; do
+    grep -q "$f: row $r: cutout with non-finite pixels: left out" "$T/n.work/train.log" \
+        || fail "train.log does not name row $r: $(grep -i cutout "$T/n.work/train.log")"
+done
+grep -q "cutouts screened: .* 2 with non-finite pixels" "$T/n.work/train.log" || fail "train.log lacks the count"
+b0=$(awk '$1 == "train.bad_rows" { print $3 }' "$T/iinfo")
+"$G" model info "$T/n.gpw" >"$T/ninfo" 2>&1 || fail "model info n"
+grep -E -q "^  train\.bad_rows +I64 +$((b0 + 2))\$" "$T/ninfo" || fail "train.bad_rows not $b0 + 2: $(grep bad_rows "$T/ninfo")"
+# the other rows keep their splits: the test split is i's (same seed and VAE count) less the NaN rows in it
+ti=$(awk '$1 == "train.split.test" { print $3 }' "$T/iinfo"); tn=$(awk '$1 == "train.split.test" { print $3 }' "$T/ninfo")
+[ $((ti - tn)) -ge 0 ] && [ $((ti - tn)) -le 2 ] || fail "test split $tn of n against $ti of i"
+"$G" eval -m "$T/n.gpw" -o "$T/evn" --threads 1 "$T"/mn/shard-*.fits >"$T/eval.out" 2>&1 \
+    || fail "eval on cutouts with NaN pixels: $(tail -3 "$T/eval.out")"
+grep -q 'is this the same data' "$T/eval.out" && fail "eval found another test split: $(grep same "$T/eval.out")"
+[ "$(($(wc -l <"$T/evn/galaxies.csv") - 1))" -eq "$tn" ] || fail "eval: not $tn test galaxies"
+"$G" eval -m "$T/i.gpw" -o "$T/evi2" --threads 1 "$T"/m/shard-*.fits >/dev/null 2>&1 || fail "eval i again"
+# the galaxies of n's test split are i's, less the NaN rows
+cut -d, -f1 "$T/evn/galaxies.csv" | tail -n +2 | sort >"$T/a"
+cut -d, -f1 "$T/evi2/galaxies.csv" | tail -n +2 | sort >"$T/b"
+[ -z "$(comm -23 "$T/a" "$T/b")" ] && [ "$(comm -13 "$T/a" "$T/b" | wc -l)" -eq $((ti - tn)) ] \
+    || fail "n's test split is not i's less the NaN rows: $(comm -3 "$T/a" "$T/b" | head -4)"
 echo PASS
