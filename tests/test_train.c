@@ -321,6 +321,19 @@ static void write_shard(const char *path, int with_images)
     assert_int_equal(st, 0);
 }
 
+/* gp_dataset_report()'s text (free it). */
+static char *report_text(const gp_dataset *d)
+{
+    char *rep = NULL;
+    size_t rlen = 0;
+    FILE *rf = open_memstream(&rep, &rlen);
+    assert_non_null(rf);
+    gp_dataset_report(d, rf);
+    fclose(rf);
+    assert_non_null(rep);
+    return rep;
+}
+
 /* Tables that are not what galpost train reads say what to do: a CSV
  * (CasJobs' other download) and a FITS table whose magnitude column is
  * text (a CSV converted with 'null' cells). */
@@ -392,12 +405,7 @@ static void test_dataset_bad_rows(void **state)
     assert_int_equal(d->noh_flag_no_value, 1);
     assert_int_equal(d->nduplicate_ids, 0);
     {
-        char *rep = NULL;
-        size_t rlen = 0;
-        FILE *rf = open_memstream(&rep, &rlen);
-        assert_non_null(rf);
-        gp_dataset_report(d, rf);
-        fclose(rf);
+        char *rep = report_text(d);
         assert_non_null(strstr(rep, "1 rows have oh_measurable = 1 but no usable oh_p50"));
         free(rep);
     }
@@ -428,12 +436,7 @@ static void test_dataset_bad_rows(void **state)
     assert_int_equal(gp_dataset_open(twice, 2, 0, &d, &err), GP_OK);
     assert_int_equal(d->nduplicate_ids, NGAL);
     {
-        char *rep = NULL;
-        size_t rlen = 0;
-        FILE *rf = open_memstream(&rep, &rlen);
-        assert_non_null(rf);
-        gp_dataset_report(d, rf);
-        fclose(rf);
+        char *rep = report_text(d);
         char want[96];
         snprintf(want, sizeof want, "%d rows repeat the objID of an earlier row", NGAL);
         assert_non_null(strstr(rep, want));
