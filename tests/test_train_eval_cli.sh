@@ -36,6 +36,21 @@ grep -E -q '^  target\.z_softplus +F64 +0\.02$' "$T/info" || fail "no target.z_s
     --flow-hidden 16 --couplings 2 "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
     || fail "train (image): $(tail -5 "$T/train.out")"
 grep -q 'vae epoch 1/1' "$T/i.work/train.log" || fail "the image model's train.log lacks the VAE epoch"
+# on a terminal (a pseudo-terminal from script(1)) training shows a progress line per stage:
+# the VAE and the flow members with their loss, the encoding without one (it has none)
+if command -v script >/dev/null 2>&1; then
+    script -qec "\"$G\" train -o \"$T/tty.gpw\" -w \"$T/tty.work\" --vae-count 48 --vae-epochs 1 --ensemble 1 \
+        --flow-epochs 1 --patience 2 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 \
+        --head-hidden 16 --flow-hidden 16 --couplings 2 \"$T\"/m/shard-00000.fits \"$T\"/m/shard-00001.fits" \
+        /dev/null >"$T/tty.out" 2>&1 || fail "train on a terminal: $(tail -c 300 "$T/tty.out")"
+    tr '\r' '\n' <"$T/tty.out" | sed 's/\x1b\[K//g' >"$T/tty.lines"
+    grep -Eq '^\[vae\] epoch 1/1 +[0-9]+/[0-9]+ +loss [0-9.e+-]+ +[0-9.]+ galaxies/s +ETA' "$T/tty.lines" \
+        || fail "no VAE progress line with a loss: $(head -c 300 "$T/tty.lines")"
+    grep -Eq '^\[flow m0\] epoch 1/1 .* loss [0-9.e+-]+ ' "$T/tty.lines" || fail "no flow member progress line"
+    grep -Eq '^\[encode\] epoch 1/1 +[0-9]+/[0-9]+ +[0-9.]+ galaxies/s +ETA' "$T/tty.lines" \
+        || fail "no encoding progress line (without a loss): $(grep encode "$T/tty.lines" | head -2)"
+    grep '^\[encode\]' "$T/tty.lines" | grep -q 'loss' && fail "the encoding line shows a loss"
+fi
 # the image model carries the latent check (gp_ood.h), fitted on its flow-stage training rows
 "$G" model info "$T/i.gpw" >"$T/iinfo" 2>&1 || fail "model info of the image model"
 ntr=$(awk '$1 == "train.split.train" { print $3 }' "$T/iinfo")

@@ -83,8 +83,10 @@ static void progress_line(const gp_train_opts *o, const char *stage, int epoch, 
     if (!o->progress) return;
     char e[32];
     gp_train_fmt_time(eta, e, sizeof e);
-    fprintf(stderr, "\r\033[K%s epoch %d/%d  %ld/%ld  loss %.4g  %.1f galaxies/s  ETA %s", stage, epoch, epochs,
-            done, total, loss, rate, e);
+    char l[40] = "";   /* NaN: a stage without a loss (encoding) */
+    if (!isnan(loss)) snprintf(l, sizeof l, "  loss %.4g", loss);
+    fprintf(stderr, "\r\033[K%s epoch %d/%d  %ld/%ld%s  %.1f galaxies/s  ETA %s", stage, epoch, epochs,
+            done, total, l, rate, e);
     fflush(stderr);
 }
 
@@ -797,7 +799,7 @@ static int encode_rows(run_ctx *c, gp_dataset *d, const long *rows, long n, cons
             memcpy(out + (size_t)(i0 + i) * 2 * latent + latent, hm + (size_t)(nb + i) * latent, sizeof(float) * latent);
         }
         double el = now_s() - t0, rate = (i0 + nb) / (el > 1e-9 ? el : 1e-9);
-        progress_line(o, "[encode]", 1, 1, i0 + nb, n, 0.0, rate, (n - i0 - nb) / rate);
+        progress_line(o, "[encode]", 1, 1, i0 + nb, n, NAN, rate, (n - i0 - nb) / rate);
     }
     if (!st) {
         logf_(o, "encoded %ld galaxies in %.1f s", n, now_s() - t0);
