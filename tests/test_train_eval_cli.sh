@@ -123,6 +123,19 @@ check_eval() {
     done
     grep -i -q -E '(^|,)-?(nan|inf)' "$d/metrics.csv" && fail "$d/metrics.csv has a NaN or infinity"
     grep -q '^| galpost, posterior mean |' "$d/report.md" || fail "$d/report.md lacks the posterior-mean row"
+    # a quantity with fewer than 50 test galaxies is said to be uncertain, the others not
+    awk -F, '$1 == "galpost" && $2 != "classifier_accuracy" && $3 ~ /^[0-9]+$/ { print $2, $3 }' "$d/metrics.csv" |
+    while read -r qn qc; do
+        lab=$(case $qn in lgm_tot_p50) echo 'log M\*';; sfr_tot_p50) echo 'log SFR';; z) echo 'z';; log_mbh) echo 'log M_BH';;
+              oh_p50) echo '12\+log\(O/H\)';; h_alpha_flux) echo 'Halpha';; h_beta_flux) echo 'Hbeta';;
+              nii_6584_flux) echo '\[NII\]6584';; oiii_5007_flux) echo '\[OIII\]5007';; *) echo '?';; esac)
+        if [ "$qc" -lt 50 ]; then
+            grep -Eq "^\*\*Few galaxies:\*\* $lab has $qc test galaxies" "$d/report.md" || fail "$d/report.md: no few-galaxies note for $qn ($qc)"
+        else
+            grep -Eq "^\*\*Few galaxies:\*\* $lab has" "$d/report.md" && fail "$d/report.md: a few-galaxies note for $qn ($qc)"
+        fi
+        :
+    done || exit 1
     # the classifier's accuracy beside the majority-class rate and the balanced accuracy,
     # the rate equal to the confusion matrix's larger row over all
     acc_line=$(grep '^accuracy ' "$d/report.md")

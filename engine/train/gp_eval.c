@@ -877,6 +877,10 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                 fprintf(g, "| %s | %ld | %.3f | %.4f | %+.4f | %.4f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", qlabel[q], F[q].n,
                         F[q].r2, F[q].rmse, F[q].bias, F[q].nmad, F[q].outlier, F[q].cov68, F[q].cov95, F[q].pcov68,
                         F[q].pcov95, F[q].ks);
+            for (int q = 0; q < NQ; q++)   /* R^2 of a few dozen galaxies moves by ~0.1 between samples */
+                if (F[q].n < 50)
+                    fprintf(g, "\n**Few galaxies:** %s has %ld test galaxies; its figures are uncertain "
+                            "(the standard error of R^2 is of order 1/sqrt(n)).\n", qlabel[q], F[q].n);
             fprintf(g, "\n## Table 2: aleatoric and epistemic spread\n\n| quantity | sigma_ale | sigma_epi |\n|---|---|---|\n");
             for (int q = 0; q < NQ; q++) fprintf(g, "| %s | %.4f | %.4f |\n", qlabel[q], F[q].sig_ale, F[q].sig_epi);
             {
