@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "galpost/gp_model.h"
+
 /* A number, or null for NaN and infinity (which JSON does not have). */
 static inline void gp_json_num(FILE *f, double v)
 {
@@ -54,6 +56,21 @@ static inline void gp_json_str(FILE *f, const char *s)
         p += n;
     }
     fputc('"', f);
+}
+
+/* The input checks' numbers of a result as JSON members ("latent_d2": x,
+ * "latent_d2_limit": y, then phot_d2 and source_snr likewise), each check's
+ * pair after `sep` but the first, with no separator before or after. */
+static inline void gp_json_checks(FILE *f, const gp_result *r, const char *sep)
+{
+    const double v[6] = { r->latent_d2, r->latent_d2_limit, r->phot_d2, r->phot_d2_limit, r->source_snr,
+                          r->source_peak };
+    static const char *const name[6] = { "latent_d2", "latent_d2_limit", "phot_d2", "phot_d2_limit",
+                                         "source_snr", "source_peak" };
+    for (int k = 0; k < 6; k++) {
+        fprintf(f, "%s\"%s\": ", k == 0 ? "" : k % 2 ? ", " : sep, name[k]);
+        gp_json_num(f, v[k]);
+    }
 }
 
 #endif

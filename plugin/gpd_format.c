@@ -141,18 +141,8 @@ char *gpd_format_summary_json(const gpd_result *res)
     }
     fprintf(f, ",\n  \"flags\": ");
     gp_json_str(f, flag_words(res->r.flags, fl, sizeof fl));
-    fprintf(f, ",\n  \"latent_d2\": ");
-    gp_json_num(f, res->r.latent_d2);
-    fprintf(f, ", \"latent_d2_limit\": ");
-    gp_json_num(f, res->r.latent_d2_limit);
-    fprintf(f, ",\n  \"phot_d2\": ");
-    gp_json_num(f, res->r.phot_d2);
-    fprintf(f, ", \"phot_d2_limit\": ");
-    gp_json_num(f, res->r.phot_d2_limit);
-    fprintf(f, ",\n  \"source_snr\": ");
-    gp_json_num(f, res->r.source_snr);
-    fprintf(f, ", \"source_peak\": ");
-    gp_json_num(f, res->r.source_peak);
+    fprintf(f, ",\n  ");
+    gp_json_checks(f, &res->r, ",\n  ");
     fprintf(f, ",\n  \"quantities\": {\n");
     for (int q = 0; q < GP_NQ; q++) {
         fprintf(f, "    ");

@@ -106,14 +106,8 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
     fprintf(f, "], \"source\": ");
     gp_json_str(f, source);
     fprintf(f, "}, ");
-    double ld[6] = { r->latent_d2, r->latent_d2_limit, r->phot_d2, r->phot_d2_limit, r->source_snr, r->source_peak };
-    static const char *const ldn[6] = { "latent_d2", "latent_d2_limit", "phot_d2", "phot_d2_limit", "source_snr",
-                                        "source_peak" };
-    for (int k = 0; k < 6; k++) {
-        fprintf(f, "\"%s\": ", ldn[k]);
-        gp_json_num(f, ld[k]);
-        fprintf(f, ", ");
-    }
+    gp_json_checks(f, r, ", ");
+    fprintf(f, ", ");
     /* the line quantities are log10(1 + F) as in the FITS tables (LINEUNIT), not
      * the fluxes of the text summary */
     fprintf(f, "\"line_unit\": \"log10(1+F), F in 1e-17 erg/s/cm2\", ");
