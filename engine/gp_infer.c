@@ -159,19 +159,29 @@ typedef struct check_job {
     int              pixels;     /* scan the pixels (else the backend flags them) */
 } check_job;
 
+/* A result without the input checks' verdicts: every result starts so
+ * (check_range), and a galaxy that failed after the checks (pixels the
+ * device flagged, a failed summary, a failed batch) returns to it, as for
+ * one that failed them. */
+static void unjudge(gp_result *r)
+{
+    r->flags &= ~(GP_FLAG_PHOT_CLIPPED | GP_FLAG_PHOT_UNLIKE | GP_FLAG_IMAGE_UNLIKE | GP_FLAG_NO_SOURCE);
+    r->phot_d2 = r->phot_d2_limit = NAN;
+    r->latent_d2 = r->latent_d2_limit = NAN;
+    r->source_snr = r->source_peak = NAN;
+}
+
 static void check_range(void *ctx, size_t begin, size_t end)
 {
     check_job *j = ctx;
     for (size_t i = begin; i < end; i++) {
         gp_result *r = &j->res[i];
         memset(r, 0, sizeof *r);
+        unjudge(r);   /* no verdicts yet: the checks below give them */
         r->id = j->gal[i].id;
         r->flags = j->gal[i].flags;
         r->nsamples = j->nsamples;
         r->summary.bpt_class = -1;
-        r->latent_d2 = r->latent_d2_limit = NAN;
-        r->phot_d2 = r->phot_d2_limit = NAN;
-        r->source_snr = r->source_peak = NAN;
         if (check_galaxy(j->m, &j->gal[i], r, j->pixels) == GP_OK) {
             const gp_net *net = &j->m->net;
             float ph[GP_NPHOT];
@@ -269,10 +279,11 @@ static void scatter_range(void *ctx, size_t begin, size_t end)
         memcpy(v, j->h_rows + r * GP_NCORE, sizeof(float) * GP_NCORE);
         v[GP_Q_OH] = j->h_rows[rows * GP_NCORE + r];
         memcpy(v + GP_Q_HALPHA, j->h_rows + rows * (GP_NCORE + 1) + r * GP_NLINE, sizeof(float) * GP_NLINE);
-        for (int q = 0; q < GP_NQ; q++)
-            dst[q] = (float)(v[q] * net->target_std[q] + net->target_mean[q]);
-        /* the z target is a positive redshift's transform in newer models */
-        dst[GP_Q_Z] = (float)gp_z_from_target(v[GP_Q_Z] * net->target_std[GP_Q_Z] + net->target_mean[GP_Q_Z], net->z_softplus);
+        for (int q = 0; q < GP_NQ; q++) {
+            double t = v[q] * net->target_std[q] + net->target_mean[q];
+            /* the z target is a positive redshift's transform in newer models */
+            dst[q] = (float)(q == GP_Q_Z ? gp_z_from_target(t, net->z_softplus) : t);
+        }
         /* lines are y = log10(1 + max(F, 0)) (design.md): y < 0 is outside the
          * quantity's support, so such a sample is the flux F = 0 it stands for */
         for (int q = GP_Q_HALPHA; q < GP_Q_HALPHA + GP_NLINE; q++)
@@ -781,18 +792,6 @@ static void *summaries_background(void *arg)
     c->sum_wall = now_s() - t0;
     c->sum_parts = ran;
     return NULL;
-}
-
-/* A galaxy that failed after the input checks (pixels the device flagged,
- * a failed summary, a failed batch) is not judged: the photometry and
- * source verdicts that check_range gave it are withdrawn, as for one that
- * failed them. */
-static void unjudge(gp_result *r)
-{
-    r->flags &= ~(GP_FLAG_PHOT_CLIPPED | GP_FLAG_PHOT_UNLIKE | GP_FLAG_IMAGE_UNLIKE | GP_FLAG_NO_SOURCE);
-    r->phot_d2 = r->phot_d2_limit = NAN;
-    r->latent_d2 = r->latent_d2_limit = NAN;
-    r->source_snr = r->source_peak = NAN;
 }
 
 /* Wait for a chunk's summaries and hand its samples over (kept when asked
