@@ -64,6 +64,8 @@ galpost_SOURCES = \
 galpost_SOURCES += engine/cli/cli_model.c
 # JSON writing shared by galpost infer --json and the plug-in (header-only)
 noinst_HEADERS += engine/gp_json.h
+# FNV-1a fingerprints (latent cache, checkpoints, the plug-in's frame cache; header-only)
+noinst_HEADERS += engine/gp_hash.h
 # -- training and evaluation (issue 4: engine/train/, gp_dataset) --
 libgalpost_la_SOURCES += engine/cpu/gp_cpu_train.c \
 	engine/gp_dataset.h engine/gp_dataset.c \

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gp_hash.h"
 #include "gpd_daemon.h"
 
 /* ------------------------------------------------------- frame cache */
@@ -30,13 +31,6 @@ struct gpd_frame_cache {
     struct cache_entry e[CACHE_SLOTS];
     uint64_t           clock;
 };
-
-static uint64_t fnv1a(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)p[i]; h *= 1099511628211ull; }
-    return h;
-}
 
 static void cache_free(gpd_frame_cache *c)
 {
@@ -86,7 +80,7 @@ static int cache_frame(gpd_frame_cache *c, gpd_source *s, gp_frame **out, gp_err
     char nm[GPD_PATH_MAX + 64];
     /* a file that is not what DS9 shows came through XPA (mem) */
     if (s->mem) {
-        snprintf(key, sizeof key, "mem:%016llx:%zu", (unsigned long long)fnv1a(s->mem, s->memlen), s->memlen);
+        snprintf(key, sizeof key, "mem:%016llx:%zu", (unsigned long long)gp_fnv1a(GP_FNV1A_BASIS, s->mem, s->memlen), s->memlen);
     } else if (s->path[0]) {
         /* not a plain file (EINVAL): opened each time, never trusted */
         int e = gpd_file_identity(s->path, &id);

@@ -3,6 +3,7 @@
  * fingerprint of the rows, encoder and stretch it was made from.
  */
 #include "gp_latent_cache.h"
+#include "gp_hash.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,13 +14,6 @@
 
 static const char MAGIC[8] = { 'G', 'P', 'L', 'A', 'T', 'C', '2', '\n' };
 #define MAX_TENSORS 256
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 0x100000001B3ull; }
-    return h;
-}
 
 static int by_name(const void *a, const void *b)
 {
@@ -41,20 +35,20 @@ int gp_latent_cache_key(const uint64_t *ids, const float *rowdata, int rowlen, l
         s[i] = &enc[i];
     }
     qsort(s, (size_t)nenc, sizeof s[0], by_name);
-    uint64_t h = 0xCBF29CE484222325ull;
+    uint64_t h = GP_FNV1A_BASIS;
     int64_t hdr[4] = { n, latent, nenc, rowlen };
-    h = fnv1a(h, hdr, sizeof hdr);
-    h = fnv1a(h, ids, sizeof(uint64_t) * (size_t)n);
-    if (rowlen > 0) h = fnv1a(h, rowdata, sizeof(float) * (size_t)n * (size_t)rowlen);
+    h = gp_fnv1a(h, hdr, sizeof hdr);
+    h = gp_fnv1a(h, ids, sizeof(uint64_t) * (size_t)n);
+    if (rowlen > 0) h = gp_fnv1a(h, rowdata, sizeof(float) * (size_t)n * (size_t)rowlen);
     for (int i = 0; i < nenc; i++) {
         if (i > 0 && !strcmp(s[i]->name, s[i - 1]->name))
             return GP_FAIL(err, GP_ERR_ARG, "gp_latent_cache_key: tensor %s given twice", s[i]->name);
         uint64_t len = s[i]->n;
-        h = fnv1a(h, s[i]->name, strlen(s[i]->name) + 1);
-        h = fnv1a(h, &len, sizeof len);
-        h = fnv1a(h, s[i]->data, sizeof(float) * s[i]->n);
+        h = gp_fnv1a(h, s[i]->name, strlen(s[i]->name) + 1);
+        h = gp_fnv1a(h, &len, sizeof len);
+        h = gp_fnv1a(h, s[i]->data, sizeof(float) * s[i]->n);
     }
-    h = fnv1a(h, stretch, sizeof(float) * 9);
+    h = gp_fnv1a(h, stretch, sizeof(float) * 9);
     *key = h;
     return GP_OK;
 }

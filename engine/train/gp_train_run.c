@@ -20,6 +20,7 @@
 #include "gp_train.h"
 #include "gp_train_run.h"
 #include "gp_latent_cache.h"
+#include "gp_hash.h"
 
 #define TRY(x) do { if ((st = (x)) != GP_OK) goto done; } while (0)
 
@@ -320,22 +321,15 @@ typedef struct run_ctx {
     int nset;
 } run_ctx;
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 0x100000001b3ull; }
-    return h;
-}
-
 static int file_identity(const char *path, char *out, size_t n, gp_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = GP_FNV1A_BASIS;
     long long size = 0;
     unsigned char buf[65536];
     size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) { h = fnv1a(h, buf, k); size += (long long)k; }
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0) { h = gp_fnv1a(h, buf, k); size += (long long)k; }
     int bad = ferror(f);
     fclose(f);
     if (bad) return GP_FAIL(err, GP_ERR_IO, "%s: read error", path);
@@ -398,12 +392,12 @@ static int run_settings(run_ctx *c, const gp_dataset *d, gp_error *err)
     } else
         SET("encoder-from", "--encoder-from", "none");
     {
-        uint64_t h = 0xcbf29ce484222325ull;
-        h = fnv1a(h, d->id, sizeof(uint64_t) * (size_t)d->n);
-        h = fnv1a(h, d->mag, sizeof(float) * 5 * (size_t)d->n);
-        h = fnv1a(h, d->target, sizeof(float) * 9 * (size_t)d->n);
-        h = fnv1a(h, d->oh_ok, (size_t)d->n);
-        for (long i = 0; i < d->n; i++) { uint8_t b = d->bad[i] & (uint8_t)~GP_BAD_IMAGE; h = fnv1a(h, &b, 1); }
+        uint64_t h = GP_FNV1A_BASIS;
+        h = gp_fnv1a(h, d->id, sizeof(uint64_t) * (size_t)d->n);
+        h = gp_fnv1a(h, d->mag, sizeof(float) * 5 * (size_t)d->n);
+        h = gp_fnv1a(h, d->target, sizeof(float) * 9 * (size_t)d->n);
+        h = gp_fnv1a(h, d->oh_ok, (size_t)d->n);
+        for (long i = 0; i < d->n; i++) { uint8_t b = d->bad[i] & (uint8_t)~GP_BAD_IMAGE; h = gp_fnv1a(h, &b, 1); }
         SET("data", "the data (the shards' rows and values)", "%ld rows in %d shard%s, fingerprint %016llx", d->n,
             d->nshards, d->nshards == 1 ? "" : "s", (unsigned long long)h);
     }
