@@ -157,6 +157,8 @@ typedef struct check_job {
     gp_result       *res;
     int              nsamples;
     int              pixels;     /* scan the pixels (else the backend flags them) */
+    float           *phot;       /* [n x GP_NPHOT] the networks' photometry input of each galaxy that
+                                    passes (standardized and clipped here, used by chunk_encode) */
 } check_job;
 
 /* A result without the input checks' verdicts: every result starts so
@@ -184,11 +186,13 @@ static void check_range(void *ctx, size_t begin, size_t end)
         r->summary.bpt_class = -1;
         if (check_galaxy(j->m, &j->gal[i], r, j->pixels) == GP_OK) {
             const gp_net *net = &j->m->net;
-            float ph[GP_NPHOT];
-            if (gp_net_photometry(net, j->gal[i].mag, ph) > 0) r->flags |= GP_FLAG_PHOT_CLIPPED;
+            /* standardized once: the networks' input and the photometry check's vector */
+            double v[GP_NPHOT];
+            if (gp_net_photometry_unclipped(net, j->gal[i].mag, j->phot + i * GP_NPHOT, v) > 0)
+                r->flags |= GP_FLAG_PHOT_CLIPPED;
             if (net->phot_ood.dim == GP_PHOT_OOD_DIM) {
                 double x[GP_PHOT_OOD_DIM];
-                gp_phot_check_vector(net->phot_mean, net->phot_std, j->gal[i].mag, x);
+                gp_phot_check_select(v, x);
                 r->phot_d2 = gp_ood_distance2(&net->phot_ood, x);
                 r->phot_d2_limit = net->phot_ood.d2_limit;
                 if (!(r->phot_d2 <= r->phot_d2_limit)) r->flags |= GP_FLAG_PHOT_UNLIKE;
@@ -360,11 +364,12 @@ static int fetch(gp_backend *be, void *dst, const void *src, size_t bytes, gp_er
 
 /* Phase 1 of a chunk, galaxies idx[0..nb-1]: its trunk input
  * [mu, sigma, photometry] built on the backend (fl->tin), from the
- * encoder on its cutouts for an image model; with the device pixel check,
+ * encoder on its cutouts for an image model and the photometry inputs
+ * check_range computed (phot_in, by galaxy index); with the device pixel check,
  * fl->dflags.  Nothing here waits for the backend unless profiling.  With
  * overlapped uploads (pipe non-NULL) the next chunk's galaxies
  * next_idx[0..next_nb-1] have their first block queued. */
-static int chunk_encode(gp_model *m, const gp_galaxy *gal, const int *idx, int nb,
+static int chunk_encode(gp_model *m, const gp_galaxy *gal, const float *phot_in, const int *idx, int nb,
                         const int *next_idx, int next_nb, upload_pipe *pipe, chunk_flight *fl,
                         infer_profile *prof, gp_error *err)
 {
@@ -386,7 +391,8 @@ static int chunk_encode(gp_model *m, const gp_galaxy *gal, const int *idx, int n
         st = GP_FAIL(err, GP_ERR_NOMEM, "cannot allocate the trunk input of %d galaxies", nb);
         goto done;
     }
-    for (int g = 0; g < nb; g++) gp_net_photometry(net, gal[idx[g]].mag, h_phot + (size_t)g * GP_NPHOT);
+    for (int g = 0; g < nb; g++)
+        memcpy(h_phot + (size_t)g * GP_NPHOT, phot_in + (size_t)idx[g] * GP_NPHOT, sizeof(float) * GP_NPHOT);
     if (!net->uses_image) {   /* the trunk input is the photometry */
         if (net->trunk_in != GP_NPHOT) {
             st = GP_FAIL(err, GP_ERR_INTERNAL, "photometry model with a trunk input of %d values", net->trunk_in);
@@ -859,14 +865,14 @@ static void fail_from(gp_result *res, const int *good, size_t c0, size_t ngood, 
 /* Queue the chunk starting at good[c0] (its size by chunk_size) into fl:
  * its encoder (with the first block of the chunk after it) and flows,
  * downloads into the model's host area `slot`. */
-static int queue_chunk(gp_model *m, const gp_galaxy *gal, const int *good, size_t ngood, size_t c0,
+static int queue_chunk(gp_model *m, const gp_galaxy *gal, const float *phot, const int *good, size_t ngood, size_t c0,
                        int per_chunk, int on_cpu, int split, upload_pipe *pipe, chunk_flight *fl, int slot,
                        const gp_infer_options *o, infer_profile *prof, gp_error *err)
 {
     int n = chunk_size(ngood - c0, per_chunk, c0, on_cpu, split);
     size_t c1 = c0 + (size_t)n;
     int n1 = c1 < ngood ? chunk_size(ngood - c1, per_chunk, c1, on_cpu, split) : 0;
-    int st = chunk_encode(m, gal, good + c0, n, good + c1, n1, pipe, fl, prof, err);
+    int st = chunk_encode(m, gal, phot, good + c0, n, good + c1, n1, pipe, fl, prof, err);
     return st ? st : chunk_flows(m, gal, fl, slot, o, prof, err);
 }
 
@@ -881,7 +887,12 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
 
     int first_bad = GP_OK;
     int *good = malloc(sizeof(int) * (n ? n : 1));
-    if (!good) return GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate the batch index");
+    float *phot = malloc(sizeof(float) * GP_NPHOT * (n ? n : 1));
+    if (!good || !phot) {
+        free(good);
+        free(phot);
+        return GP_FAIL(err, GP_ERR_NOMEM, "gp_infer: cannot allocate the batch index");
+    }
     /* Host work uses the CPU backend's threads, or all CPUs beside a GPU's. */
     const int cpu_backend = strcmp(m->be->ops->name, "cpu") == 0;
     const int host_threads = cpu_backend ? m->be->threads : gp_cpu_count();
@@ -892,7 +903,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     double t_start = prof.on ? now_s() : 0;
     /* every pixel checked */
     const int device_check = m->be->ops->flag_nonfinite && !m->be->ops->encode_cutouts && m->net.uses_image;
-    check_job cj = { m, gal, res, o.nsamples, !device_check };
+    check_job cj = { m, gal, res, o.nsamples, !device_check, phot };
     (void)gp_parallel_for(host_threads, n, check_range, &cj);
     if (prof.on) prof.checks = now_s() - t_start;
     size_t ngood = 0;
@@ -956,7 +967,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     const char *se = getenv("GP_INFER_SPLIT");
     const int split = !(se && strcmp(se, "0") == 0);
     int k = 0, nb = 0;
-    if (ngood > 0 && (st = queue_chunk(m, gal, good, ngood, 0, per_chunk, on_cpu, split, pipe, &fl[0], 0, &o, &prof, err))) {
+    if (ngood > 0 && (st = queue_chunk(m, gal, phot, good, ngood, 0, per_chunk, on_cpu, split, pipe, &fl[0], 0, &o, &prof, err))) {
         fail_from(res, good, 0, ngood, st, err);
         goto out;
     }
@@ -975,7 +986,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
         }
         /* the next chunk's encoder and flows, queued behind this chunk's */
         if (!st && c0 + (size_t)nb < ngood)
-            st = queue_chunk(m, gal, good, ngood, c0 + (size_t)nb, per_chunk, on_cpu, split, pipe, fnext,
+            st = queue_chunk(m, gal, phot, good, ngood, c0 + (size_t)nb, per_chunk, on_cpu, split, pipe, fnext,
                              (k + 1) & 1, &o, &prof, err);
         if (!st) st = chunk_collect(m, f, &o, cur->samples, cur->pdet, cur->bad, cur->ld2, host_threads, &prof, err);
         /* galaxies whose pixels the device flagged: the host scan names the
@@ -1028,6 +1039,7 @@ out:
         free(cs[i].ld2);
     }
     free(good);
+    free(phot);
     if (prof.on) {
         prof.total = now_s() - t_start;
         /* the summaries' own wall time (beside GPU work on a GPU backend), and per galaxy and

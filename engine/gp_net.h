@@ -180,6 +180,12 @@ static inline double gp_phot_clip(double v)
  * Returns how many of the nine were clipped. */
 int gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT]);
 
+/* gp_net_photometry(), and in unclipped (NULL: not wanted) the nine values
+ * before the clip, the photometry check's (gp_phot_check_select): inference
+ * standardizes each galaxy once for both. */
+int gp_net_photometry_unclipped(const gp_net *net, const float mag[5], float out[GP_NPHOT],
+                                double unclipped[GP_NPHOT]);
+
 /* The vector the photometry check (`ood.phot.*`, gp_ood.h) measures: the four
  * colours and r, standardized as the networks' inputs but not clipped.  The
  * nine inputs span only these five dimensions (the other magnitudes are r
@@ -189,13 +195,23 @@ int gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT]
  * within the clip.  mean, std: the training split's statistics as floats
  * (net->phot_mean and phot_std in inference, the same values in training). */
 #define GP_PHOT_OOD_DIM 5
+static const int gp_phot_check_col[GP_PHOT_OOD_DIM] = { 0, 1, 2, 3, 6 };   /* u-g, g-r, r-i, i-z, r */
 static inline void gp_phot_check_vector(const float mean[GP_NPHOT], const float std[GP_NPHOT], const float mag[5],
                                         double x[GP_PHOT_OOD_DIM])
 {
-    static const int col[GP_PHOT_OOD_DIM] = { 0, 1, 2, 3, 6 };   /* u-g, g-r, r-i, i-z, r */
     float raw[GP_NPHOT];
     gp_phot_raw(mag, raw);
-    for (int i = 0; i < GP_PHOT_OOD_DIM; i++) x[i] = (raw[col[i]] - mean[col[i]]) / std[col[i]];
+    for (int i = 0; i < GP_PHOT_OOD_DIM; i++) {
+        int c = gp_phot_check_col[i];
+        x[i] = (raw[c] - mean[c]) / std[c];
+    }
+}
+
+/* The same vector from the nine standardized, unclipped values
+ * (gp_net_photometry_unclipped: the same float arithmetic, the same values). */
+static inline void gp_phot_check_select(const double unclipped[GP_NPHOT], double x[GP_PHOT_OOD_DIM])
+{
+    for (int i = 0; i < GP_PHOT_OOD_DIM; i++) x[i] = unclipped[gp_phot_check_col[i]];
 }
 
 /* Scratch bytes the encoder needs for n images. */

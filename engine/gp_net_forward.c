@@ -9,17 +9,24 @@
 
 #define TRY(x) do { int st_ = (x); if (st_) return st_; } while (0)
 
-int gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT])
+int gp_net_photometry_unclipped(const gp_net *net, const float mag[5], float out[GP_NPHOT],
+                                double unclipped[GP_NPHOT])
 {
     float raw[GP_NPHOT];
     gp_phot_raw(mag, raw);
     int clipped = 0;
     for (int i = 0; i < GP_NPHOT; i++) {
-        double v = (raw[i] - net->phot_mean[i]) / net->phot_std[i];
+        double v = (raw[i] - net->phot_mean[i]) / net->phot_std[i];   /* in float, as gp_phot_check_vector */
         out[i] = (float)gp_phot_clip(v);
         clipped += v > GP_PHOT_CLIP || v < -GP_PHOT_CLIP;
+        if (unclipped) unclipped[i] = v;
     }
     return clipped;
+}
+
+int gp_net_photometry(const gp_net *net, const float mag[5], float out[GP_NPHOT])
+{
+    return gp_net_photometry_unclipped(net, mag, out, NULL);
 }
 
 int gp_mlp_width(const gp_mlp *m)

@@ -13,7 +13,9 @@
  *    without the check and a photometry model give NaN and no flag;
  *  - the photometry check (ood.phot): phot_d2 against a reference from the
  *    magnitudes by hand, exactly the galaxies above its limit flagged
- *    GP_FLAG_PHOT_UNLIKE, a check of the wrong size refused at load. */
+ *    GP_FLAG_PHOT_UNLIKE, a check of the wrong size refused at load; the
+ *    photometry standardized once for the networks and the check gives the
+ *    bits of each standardization on its own. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -457,6 +459,26 @@ static void test_infer_phot_check(void **state)
     printf("# phot_d2 of %d galaxies against the reference: relative error %.2g\n", NG, e);
     assert_true(e < 1e-4);
     assert_int_equal(flagged, NG / 2);
+    /* gp_infer standardizes each galaxy's photometry once for the networks'
+     * input and the check (gp_net_photometry_unclipped): the same bits as
+     * gp_net_photometry and gp_phot_check_vector each on its own, clipped
+     * (a u dropout) or not, and phot_d2 exactly the check's distance */
+    for (int g = 0; g < NG; g++) {
+        float in1[GP_NPHOT], in2[GP_NPHOT], mg[5];
+        double v[GP_NPHOT], x1[D], x2[D];
+        gp_phot_check_vector(m->net.phot_mean, m->net.phot_std, gal[g].mag, x1);
+        assert_true(r[g].phot_d2 == gp_ood_distance2(&m->net.phot_ood, x1));
+        memcpy(mg, gal[g].mag, sizeof mg);
+        if (g % 4 == 0) mg[0] += 20.0f;
+        int c1 = gp_net_photometry(&m->net, mg, in1);
+        int c2 = gp_net_photometry_unclipped(&m->net, mg, in2, v);
+        assert_int_equal(c1, c2);
+        if (g % 4 == 0) assert_true(c1 > 0);
+        assert_memory_equal(in1, in2, sizeof in1);
+        gp_phot_check_vector(m->net.phot_mean, m->net.phot_std, mg, x1);
+        gp_phot_check_select(v, x2);
+        assert_memory_equal(x1, x2, sizeof x1);
+    }
     gp_result_free(r, NG);
     gp_result_free(rn, NG);
     gp_model_close(m);
