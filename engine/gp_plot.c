@@ -13,6 +13,7 @@
 
 #include "galpost/gp_error.h"
 #include "galpost/gp_plot.h"
+#include "gp_plot_internal.h"
 
 #define MAX_PANELS 64
 #define MAX_LEGEND 12
@@ -26,6 +27,7 @@ typedef struct panel {
     char   title[160], xlabel[96], ylabel[96];
     legend_entry legend[MAX_LEGEND];
     int    nlegend;
+    double legend_box[4];          /* where draw_axes put it: x, y, width, height */
 } panel;
 
 struct gp_plot {
@@ -340,6 +342,90 @@ void gp_plot_image_rgb(gp_plot *p, const float *red, const float *green, const f
     q->used = 1;
 }
 
+/* Ink (pixels other than the white background) in each rectangle, from a
+ * summed-area table of the panel's pixels. */
+static long ink_in(const long *sat, int sw, int x, int y, int w, int h)
+{
+    return sat[(size_t)(y + h) * sw + x + w] - sat[(size_t)y * sw + x + w] - sat[(size_t)(y + h) * sw + x] +
+           sat[(size_t)y * sw + x];
+}
+
+long gp_plot_legend_place(const unsigned char *argb, int stride, int x0, int y0, int w, int h, int bw, int bh,
+                          int *bx, int *by)
+{
+    const int m = 6;   /* clear of the frame and the tick marks (5 px) */
+    *bx = x0 + w - m - bw;   /* top right when nothing better is found */
+    *by = y0 + m;
+    if (w < 1 || h < 1 || bw > w - 2 * m || bh > h - 2 * m) return -1;
+    const int sw = w + 1;
+    long *sat = calloc((size_t)sw * (size_t)(h + 1), sizeof *sat);
+    if (!sat) return -1;
+    for (int j = 0; j < h; j++) {
+        const uint32_t *row = (const uint32_t *)(argb + (size_t)(y0 + j) * stride) + x0;
+        long run = 0;
+        for (int i = 0; i < w; i++) {
+            run += row[i] != 0xFFFFFFFFu;
+            sat[(size_t)(j + 1) * sw + i + 1] = sat[(size_t)j * sw + i + 1] + run;
+        }
+    }
+    /* the corners first (top right, top left, bottom right, bottom left),
+     * then every position on a 4-pixel grid; the first with the least ink */
+    const int xl = m, xr = w - m - bw, yt = m, yb = h - m - bh;
+    const int corner[4][2] = { { xr, yt }, { xl, yt }, { xr, yb }, { xl, yb } };
+    long best = -1;
+    for (int c = 0; c < 4 && best != 0; c++) {
+        long k = ink_in(sat, sw, corner[c][0], corner[c][1], bw, bh);
+        if (best < 0 || k < best) { best = k; *bx = x0 + corner[c][0]; *by = y0 + corner[c][1]; }
+    }
+    for (int y = yt; y <= yb && best != 0; y += 4)
+        for (int x = xl; x <= xr && best != 0; x += 4) {
+            long k = ink_in(sat, sw, x, y, bw, bh);
+            if (k < best) { best = k; *bx = x0 + x; *by = y0 + y; }
+        }
+    free(sat);
+    return best;
+}
+
+int gp_plot_legend_box(const gp_plot *p, int k, double box[4])
+{
+    if (k < 0 || k >= p->npanel || p->pan[k].legend_box[2] <= 0) return GP_ERR_ARG;
+    memcpy(box, p->pan[k].legend_box, sizeof p->pan[k].legend_box);
+    return GP_OK;
+}
+
+const unsigned char *gp_plot_pixels(gp_plot *p, int *stride)
+{
+    cairo_surface_flush(p->surf);
+    *stride = cairo_image_surface_get_stride(p->surf);
+    return cairo_image_surface_get_data(p->surf);
+}
+
+/* Where panel q's legend goes: the box (x, y, width, height) of its entries
+ * where it covers the least of what is drawn in the panel, none when it can
+ * (the curves of a calibration figure end in the top right corner, where the
+ * legend used to be).  Measured on the pixels drawn so far: call before the
+ * panel's frame and ticks are drawn. */
+static void legend_place(gp_plot *p, panel *q)
+{
+    cairo_t *cr = p->cr;
+    cairo_text_extents_t te;
+    cairo_set_font_size(cr, 11);
+    double tw = 0;
+    for (int k = 0; k < q->nlegend; k++) {
+        cairo_text_extents(cr, q->legend[k].text, &te);
+        if (te.width > tw) tw = te.width;
+    }
+    int bw = (int)ceil(tw) + 34, bh = 16 * q->nlegend - 1;
+    int px0 = (int)ceil(q->x0), py0 = (int)ceil(q->y0);
+    int pw = (int)floor(q->x0 + q->w) - px0, ph = (int)floor(q->y0 + q->h) - py0;
+    if (px0 < 0 || py0 < 0 || px0 + pw > p->width || py0 + ph > p->height) pw = ph = 0;
+    int stride, bx, by;
+    const unsigned char *px = gp_plot_pixels(p, &stride);
+    (void)gp_plot_legend_place(px, stride, px0, py0, pw, ph, bw, bh, &bx, &by);
+    q->legend_box[0] = bx; q->legend_box[1] = by;
+    q->legend_box[2] = bw; q->legend_box[3] = bh;
+}
+
 /* "nice" tick step for a range */
 static double tick_step(double range, int target)
 {
@@ -352,6 +438,7 @@ static void draw_axes(gp_plot *p, panel *q)
     cairo_t *cr = p->cr;
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_text_extents_t te;
+    if (!q->is_image && q->has_limits && q->nlegend > 0) legend_place(p, q);   /* before the frame and ticks */
     if (q->title[0]) {
         cairo_set_source_rgb(cr, 0, 0, 0);
         cairo_set_font_size(cr, 13);
@@ -399,13 +486,16 @@ static void draw_axes(gp_plot *p, panel *q)
         cairo_show_text(cr, q->ylabel);
         cairo_restore(cr);
     }
-    /* legend, top right */
-    double ly = q->y0 + 16;
+    /* legend, where legend_place put it: right-aligned entries on the
+     * right half of the panel, left-aligned on the left half */
+    const double *b = q->legend_box;
+    const int right = b[0] + 0.5 * b[2] > q->x0 + 0.5 * q->w;
+    double ly = b[1] + 11;
     cairo_set_font_size(cr, 11);
     for (int k = 0; k < q->nlegend; k++) {
         legend_entry *e = &q->legend[k];
         cairo_text_extents(cr, e->text, &te);
-        double lx = q->x0 + q->w - te.width - 34;
+        double lx = right ? b[0] + b[2] - te.width - 30 : b[0] + 4;
         cairo_set_source_rgba(cr, 1, 1, 1, 0.8);
         cairo_rectangle(cr, lx - 4, ly - 11, te.width + 34, 15);
         cairo_fill(cr);

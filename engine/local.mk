@@ -79,7 +79,7 @@ galpost_SOURCES += engine/cli/cli_shards.c
 # -- end training block --
 
 # -- sim helpers in libgalpost (issue 3): cosmology (internal), PNG plots (cairo) --
-libgalpost_la_SOURCES += engine/gp_cosmo.h engine/gp_cosmo.c engine/gp_plot.c
+libgalpost_la_SOURCES += engine/gp_cosmo.h engine/gp_cosmo.c engine/gp_plot.c engine/gp_plot_internal.h
 pkginclude_HEADERS += include/galpost/gp_plot.h
 libgalpost_la_CPPFLAGS += $(CAIRO_CFLAGS)
 libgalpost_la_LIBADD += $(CAIRO_LIBS) -lfontconfig

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "galpost/gp_plot.h"
+#include "gp_plot_internal.h"
 #include "gp_mock_field.h"
 #include "gp_mock_shards.h"
 #include "gp_mock_table.h"
@@ -299,12 +300,96 @@ static void test_plot(void **state)
     gp_plot_release_fonts();
 }
 
+/* A figure like galpost eval's calibration.png: nine curves near the
+ * diagonal from (0, 0) to (1, 1), the dashed ideal, ten legend entries;
+ * labelled = 0 draws the same without labels (no legend). */
+static gp_plot *calibration_figure(int labelled, const char *path)
+{
+    static const char *const name[10] = { "log M*", "log SFR", "z", "log M_BH", "12+log(O/H)", "Halpha",
+                                          "Hbeta", "[NII]6584", "[OIII]5007", "ideal" };
+    gp_error err;
+    gp_plot *p = gp_plot_new(900, 800, 1, 1, &err);
+    assert_non_null(p);
+    gp_plot_limits(p, 0, 1, 0, 1);
+    gp_plot_labels(p, "calibration: central credible intervals", "nominal coverage", "observed coverage");
+    for (int q = 0; q < 9; q++) {
+        double x[21], y[21];
+        for (int i = 0; i < 21; i++) {
+            x[i] = i / 20.0;
+            y[i] = x[i] + (q - 4) * 0.012 * sin(M_PI * x[i]);   /* within a few percent of the ideal */
+        }
+        gp_plot_style cs = { 0.1 * q, 0.5, 1 - 0.1 * q, 1, 2, 0, 0, labelled ? name[q] : NULL };
+        gp_plot_line(p, x, y, 21, &cs);
+    }
+    double ix[2] = { 0, 1 };
+    gp_plot_style ds = { 0, 0, 0, 1, 1, 1, 0, labelled ? name[9] : NULL };
+    gp_plot_line(p, ix, ix, 2, &ds);
+    assert_int_equal(gp_plot_write_png(p, path, &err), GP_OK);
+    return p;
+}
+
+/* The legend covers no curve: every pixel under the legend box of the
+ * figure is white in the same figure drawn without a legend (the legend
+ * used to sit in the top right corner, over the curves' ends). */
+static void test_plot_legend_clear(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/calibration.png", tmpdir);
+    gp_plot *with = calibration_figure(1, path), *without = calibration_figure(0, path);
+    double box[4];
+    assert_int_equal(gp_plot_legend_box(with, 0, box), GP_OK);
+    assert_true(box[2] > 60 && box[3] == 16 * 10 - 1);
+    double none[4];
+    assert_int_equal(gp_plot_legend_box(without, 0, none), GP_ERR_ARG);   /* no labels, no legend */
+    int stride;
+    const unsigned char *px = gp_plot_pixels(without, &stride);
+    long covered = 0, inside = 0;
+    for (int y = (int)box[1]; y < (int)(box[1] + box[3]); y++)
+        for (int x = (int)box[0]; x < (int)(box[0] + box[2]); x++) {
+            covered += ((const uint32_t *)(px + (size_t)y * stride))[x] != 0xFFFFFFFFu;
+            inside++;
+        }
+    assert_true(inside > 1000);
+    assert_int_equal(covered, 0);
+    /* the old place, the top right corner, would have covered the curves */
+    int bx, by;
+    long top_right = 0;
+    for (int y = 0; y < (int)box[3]; y++)
+        for (int x = 0; x < (int)box[2]; x++) {
+            int X = 62 + (900 - 62 - 16) - 6 - (int)box[2] + x, Y = 30 + 6 + y;
+            top_right += ((const uint32_t *)(px + (size_t)Y * stride))[X] != 0xFFFFFFFFu;
+        }
+    assert_true(top_right > 0);
+
+    /* the placement itself on a made-up image: ink everywhere but one hole,
+     * and nowhere (the top right corner, as before) */
+    enum { W = 200, H = 150 };
+    uint32_t *img = malloc(sizeof(uint32_t) * W * H);
+    assert_non_null(img);
+    for (int i = 0; i < W * H; i++) img[i] = 0xFF000000u;
+    for (int y = 90; y < 120; y++)
+        for (int x = 40; x < 90; x++) img[y * W + x] = 0xFFFFFFFFu;
+    assert_int_equal(gp_plot_legend_place((const unsigned char *)img, W * 4, 10, 10, 180, 130, 40, 20, &bx, &by), 0);
+    assert_true(bx >= 40 && bx + 40 <= 90 && by >= 90 && by + 20 <= 120);
+    for (int i = 0; i < W * H; i++) img[i] = 0xFFFFFFFFu;
+    assert_int_equal(gp_plot_legend_place((const unsigned char *)img, W * 4, 10, 10, 180, 130, 40, 20, &bx, &by), 0);
+    assert_int_equal(bx, 10 + 180 - 6 - 40);
+    assert_int_equal(by, 10 + 6);
+    /* a box larger than the panel: the top right corner, said so */
+    assert_int_equal(gp_plot_legend_place((const unsigned char *)img, W * 4, 10, 10, 180, 130, 200, 20, &bx, &by), -1);
+    free(img);
+    gp_plot_free(with);
+    gp_plot_free(without);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shards),
         cmocka_unit_test(test_atomic_and_bad_args),
         cmocka_unit_test(test_field),
+        cmocka_unit_test(test_plot_legend_clear),
         cmocka_unit_test(test_plot),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
