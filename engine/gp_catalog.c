@@ -1,20 +1,19 @@
 /*
  * gp_catalog.c: a local photometric catalogue (FITS table or CSV with SDSS
- * PhotoObj columns) held in memory, sorted by declination for cone
- * matching (include/galpost/gp_image.h).
+ * PhotoObj columns; the CSV through gp_csv.h) held in memory, sorted by
+ * declination for cone matching (include/galpost/gp_image.h).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <fitsio.h>
 
 #include "galpost/gp_image.h"
+#include "gp_csv.h"
 #include "gp_fits_util.h"
 
 struct gp_catalog {
@@ -285,107 +284,55 @@ static int catalog_read_fits(gp_catalog *c, gp_error *err)
 
 /* -------------------------------------------------------------- CSV */
 
-/* Split a line in place on commas; trims blanks and quotes. */
-static int csv_split(char *line, char **fields, int max)
-{
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        char *q = strchr(p, ',');
-        if (q) *q = '\0';
-        while (isspace((unsigned char)*p) || *p == '"' || *p == '\'') p++;
-        char *e = p + strlen(p);
-        while (e > p && (isspace((unsigned char)e[-1]) || e[-1] == '"' || e[-1] == '\'')) *--e = '\0';
-        if (n < max) fields[n] = p;
-        n++;
-        if (!q) break;
-        p = q + 1;
-    }
-    return n;
-}
-
-static int csv_find(char **names, int n, const char *want)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcasecmp(names[i], want)) return i;
-    return -1;
-}
-
-#define CSV_MAX_FIELDS 1024
-
 static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
 {
-    char *line = NULL, *hdr = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long lineno = 0, hdrline = 0;
-    int st = GP_OK;
-    char **f = malloc(sizeof(char *) * CSV_MAX_FIELDS);
-    char **names = malloc(sizeof(char *) * CSV_MAX_FIELDS);
-    if (!f || !names) { free(f); free(names); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path); }
-    int nnames = 0, icol[12], only_r = 0, itype = -1, iid = -1;
-    long first_line = 0;     /* the first non-empty line, to say why no header was found */
-    char first_delim = 0;    /* a delimiter other than ',' seen on it */
+    gp_csv csv;
+    int st = gp_csv_open(&csv, c->path, in, NULL, "ra, dec, modelMag_u, ...", err);
+    if (st) { gp_csv_close(&csv); return st; }
+    char **names = csv.names, **f = csv.field;
+    const int nnames = csv.nnames;
+    const long hdrline = csv.hdrline;
+    int icol[12], only_r = 0, itype = -1, iid = -1;
     size_t rows = 0, rcap = 0;
 
-    while ((len = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        char *p = line;
-        while (isspace((unsigned char)*p)) p++;
-        if (!*p) continue;
-        if (!hdr) {
-            if (*p == '#') p++;
-            if (!first_line) {
-                first_line = lineno;
-                first_delim = strchr(p, ';') ? ';' : strchr(p, '\t') ? '\t' : strchr(p, '|') ? '|' : 0;
-            }
-            if (!strchr(p, ',')) continue;   /* "#Table1" and other preambles */
-            hdr = strdup(p);
-            if (!hdr) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path); break; }
-            hdrline = lineno;
-            nnames = csv_split(hdr, names, CSV_MAX_FIELDS);
-            if (nnames > CSV_MAX_FIELDS) {
-                st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld: more than %d columns", c->path, lineno, CSV_MAX_FIELDS);
+    const char *need[2] = { "ra", "dec" };
+    for (int k = 0; k < 2 && !st; k++)
+        if ((icol[k] = gp_csv_col(&csv, need[k])) < 0)
+            st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no '%s' column in the header (line %ld)", c->path, need[k], hdrline);
+    for (int b = 0; b < 5 && !st; b++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "modelMag_%c", bands[b]);
+        if ((icol[2 + b] = gp_csv_col(&csv, nm)) < 0)
+            st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no '%s' column in the header (line %ld)", c->path, nm, hdrline);
+    }
+    int n_ext = 0;
+    for (int b = 0; b < 5 && !st; b++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "extinction_%c", bands[b]);
+        icol[7 + b] = gp_csv_col(&csv, nm);
+        if (icol[7 + b] >= 0) n_ext++;
+    }
+    if (!st) {
+        only_r = n_ext == 1 && icol[7 + 2] >= 0;
+        if (n_ext != 0 && n_ext != 5 && !only_r)
+            st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: only %d of the 5 extinction_u..z columns (and not extinction_r alone)", c->path, n_ext);
+    }
+    if (!st) {
+        c->has_ext = n_ext == 5 || only_r;
+        for (int k = 0; k < 12; k++)
+            if (icol[k] >= 0 && !(c->colname[k] = strdup(names[icol[k]]))) {
+                st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
                 break;
             }
-            const char *need[2] = { "ra", "dec" };
-            for (int k = 0; k < 2 && !st; k++)
-                if ((icol[k] = csv_find(names, nnames, need[k])) < 0)
-                    st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no '%s' column in the header (line %ld)", c->path, need[k], lineno);
-            for (int b = 0; b < 5 && !st; b++) {
-                char nm[32];
-                snprintf(nm, sizeof nm, "modelMag_%c", bands[b]);
-                if ((icol[2 + b] = csv_find(names, nnames, nm)) < 0)
-                    st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no '%s' column in the header (line %ld)", c->path, nm, lineno);
-            }
-            int next = 0;
-            for (int b = 0; b < 5 && !st; b++) {
-                char nm[32];
-                snprintf(nm, sizeof nm, "extinction_%c", bands[b]);
-                icol[7 + b] = csv_find(names, nnames, nm);
-                if (icol[7 + b] >= 0) next++;
-            }
-            if (st) break;
-            only_r = next == 1 && icol[7 + 2] >= 0;
-            if (next != 0 && next != 5 && !only_r) {
-                st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: only %d of the 5 extinction_u..z columns (and not extinction_r alone)", c->path, next);
-                break;
-            }
-            c->has_ext = next == 5 || only_r;
-            for (int k = 0; k < 12; k++)
-                if (icol[k] >= 0 && !(c->colname[k] = strdup(names[icol[k]]))) {
-                    st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
-                    break;
-                }
-            if (st) break;
-            itype = csv_find(names, nnames, "type");
-            iid = csv_find(names, nnames, "objID");
-            c->has_objid = iid >= 0;
-            continue;
-        }
-        if (*p == '#') continue;
-        int nf = csv_split(p, f, CSV_MAX_FIELDS);
+        itype = gp_csv_col(&csv, "type");
+        iid = gp_csv_col(&csv, "objID");
+        c->has_objid = iid >= 0;
+    }
+
+    int got = 0;
+    while (!st && !(st = gp_csv_next(&csv, &got, err)) && got) {
+        const int nf = csv.nfield;
+        const long lineno = csv.lineno;
         if (rows == rcap) {
             size_t nc = rcap ? 2 * rcap : 1024;
             double *nra = realloc(c->ra, sizeof(double) * nc);
@@ -433,12 +380,8 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         for (int k = 0; k < nv && !st; k++) {
             if (icol[k] < 0) { v[k] = NAN; continue; }   /* extinction_r alone */
             const char *s = f[icol[k]];
-            char *end = NULL;
-            errno = 0;
-            v[k] = *s ? strtod(s, &end) : NAN;
-            if (*s && (end == s || *end)) {
+            if (gp_csv_number(s, &v[k])) {
                 /* "null", "abc": a failed row naming the cell, like NaN and -9999 */
-                v[k] = NAN;
                 if (!c->bad[rows]) {
                     c->bad[rows] = 1;
                     st = row_error(c, rows, err, "column '%s': '%.40s' is not a number", names[icol[k]], s);
@@ -463,17 +406,7 @@ static int catalog_read_csv(gp_catalog *c, FILE *in, gp_error *err)
         }
         rows++;
     }
-    if (!st && !hdr) {
-        if (first_delim)
-            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: no comma-separated header line: line %ld looks %s-delimited, and galpost reads "
-                         "comma-separated files (CSV) only", c->path, first_line, first_delim == ';' ? "';'" :
-                         first_delim == '|' ? "'|'" : "tab");
-        else if (first_line)
-            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: no comma-separated header line with column names (ra, dec, modelMag_u, ...)", c->path);
-        else
-            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: empty: no header line with column names", c->path);
-    }
-    free(line); free(hdr); free(f); free(names);
+    gp_csv_close(&csv);
     if (st) return st;
     c->n = rows;
     return GP_OK;

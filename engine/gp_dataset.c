@@ -1,15 +1,20 @@
 /*
  * gp_dataset.c: read training shards (sim/FORMAT.md; a real SDSS/MPA-JHU
- * export has the same layout) and mark the rows that cannot be used.
+ * export has the same layout, and its table alone may come as CSV) and mark
+ * the rows that cannot be used.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <fitsio.h>
 
 #include "galpost/gp_model.h"
+#include "gp_csv.h"
 #include "gp_dataset.h"
+#include "gp_fits_util.h"
 
 static const char *const bad_reason[GP_BAD_NREASON] = {
     "photometry (modelMag/extinction NaN, -9999 or outside 5..40 mag)",
@@ -58,11 +63,148 @@ static int read_col(fitsfile *f, const char *path, const char *name, long nrows,
         int ts = 0;
         if (fits_get_coltype(f, col, &typecode, &rep, &width, &ts) == 0 && typecode == TSTRING)
             return GP_FAIL(err, GP_ERR_FORMAT, "%s: column '%s' holds text, not numbers (a CSV converted with "
-                           "'null' or empty cells becomes a text column: write those cells as NaN or -9999)",
+                           "'null' or empty cells becomes a text column: write those cells as NaN or -9999; "
+                           "train --photometry and eval of a photometry-only model read the CSV itself)",
                            path, name);
         return fits_fail(err, st, path, name);
     }
     return GP_OK;
+}
+
+/* ------------------------------------------------------------ CSV */
+
+/* The numeric columns a training table is read for: a CSV keeps these (a
+ * column open_shard() reads and this list lacks is absent from a CSV). */
+static const char *const csv_want[] = {
+    "modelMag_u", "modelMag_g", "modelMag_r", "modelMag_i", "modelMag_z",
+    "extinction_u", "extinction_g", "extinction_r", "extinction_i", "extinction_z",
+    "lgm_tot_p50", "sfr_tot_p50", "z", "log_mbh", "v_disp", "oh_p50", "oh_measurable",
+    "h_alpha_flux", "h_beta_flux", "nii_6584_flux", "oiii_5007_flux",
+    "sigma_pix_g", "sigma_pix_r", "sigma_pix_i",
+};
+#define CSV_NWANT ((int)(sizeof csv_want / sizeof csv_want[0]))
+
+/* A cell CasJobs writes for a missing value ("null"; an empty cell and
+ * "NaN" are numbers to gp_csv_number()): NaN, counted as bad like the FITS
+ * table's NaN and -9999. */
+static int csv_null(const char *s)
+{
+    return !strcasecmp(s, "null");
+}
+
+/* Read CSV file `path` (gp_csv.h) into an in-memory FITS binary table
+ * 'GALAXIES' with the csv_want columns it has (as D: every value as it was
+ * parsed) and objID (as K, parsed as an integer: a 19-digit objID through a
+ * double loses its low digits), so that the one table path below reads both
+ * kinds of file alike.  A row with another number of fields than the
+ * header, a cell that is not a number in one of those columns or not an
+ * integer in objID is refused, naming file, line and column. */
+static int csv_to_fits(const char *path, fitsfile **out, gp_error *err)
+{
+    *out = NULL;
+    FILE *in = fopen(path, "rb");
+    if (!in) return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    gp_csv csv;
+    int st = gp_csv_open(&csv, path, in, "modelMag_r", "objID, modelMag_u, ...: sim/FORMAT.md", err);
+    int col[CSV_NWANT + 1];          /* the last: objID */
+    double *v[CSV_NWANT];
+    uint64_t *id = NULL;
+    long n = 0, cap = 0;
+    memset(v, 0, sizeof v);
+    if (!st) {
+        for (int k = 0; k < CSV_NWANT; k++) col[k] = gp_csv_col(&csv, csv_want[k]);
+        col[CSV_NWANT] = gp_csv_col(&csv, "objID");
+    }
+    int got = 0;
+    while (!st && !(st = gp_csv_next(&csv, &got, err)) && got) {
+        if (csv.nfield != csv.nnames) {
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld: %d fields, the header (line %ld) has %d columns", path,
+                         csv.lineno, csv.nfield, csv.hdrline, csv.nnames);
+            break;
+        }
+        if (n == cap) {
+            long nc = cap ? 2 * cap : 4096;
+            for (int k = 0; k < CSV_NWANT && !st; k++) {
+                if (col[k] < 0) continue;
+                double *nv = realloc(v[k], sizeof(double) * (size_t)nc);
+                if (!nv) st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", path, csv.lineno);
+                else v[k] = nv;
+            }
+            if (!st && col[CSV_NWANT] >= 0) {
+                uint64_t *ni = realloc(id, sizeof(uint64_t) * (size_t)nc);
+                if (!ni) st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", path, csv.lineno);
+                else id = ni;
+            }
+            if (st) break;
+            cap = nc;
+        }
+        for (int k = 0; k < CSV_NWANT && !st; k++) {
+            if (col[k] < 0) continue;
+            const char *s = csv.field[col[k]];
+            if (csv_null(s)) v[k][n] = NAN;
+            else if (gp_csv_number(s, &v[k][n]))
+                st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%.40s' is not a number (write a missing "
+                             "value as an empty cell, null, NaN or -9999)", path, csv.lineno, csv.names[col[k]], s);
+        }
+        if (!st && col[CSV_NWANT] >= 0) {
+            const char *s = csv.field[col[CSV_NWANT]];
+            if (csv_null(s)) id[n] = 0;
+            else if (gp_parse_objid(s, &id[n]))
+                st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%.40s' is not an object ID (a non-negative "
+                             "integer written out in full)", path, csv.lineno, csv.names[col[CSV_NWANT]], s);
+        }
+        if (!st) n++;
+    }
+    gp_csv_close(&csv);
+    fclose(in);
+    /* the table: its columns in csv_want order, then objID */
+    fitsfile *f = NULL;
+    int fst = 0;
+    if (!st) {
+        char *ttype[CSV_NWANT + 1], *tform[CSV_NWANT + 1];
+        int nc = 0;
+        for (int k = 0; k <= CSV_NWANT; k++)
+            if (col[k] >= 0) {
+                ttype[nc] = (char *)(k < CSV_NWANT ? csv_want[k] : "objID");
+                tform[nc++] = (char *)(k < CSV_NWANT ? "1D" : "1K");
+            }
+        fits_create_file(&f, "mem://", &fst);
+        fits_create_tbl(f, BINARY_TBL, n, nc, ttype, tform, NULL, "GALAXIES", &fst);
+        int c = 0;
+        for (int k = 0; k < CSV_NWANT && !fst; k++)
+            if (col[k] >= 0) fits_write_col(f, TDOUBLE, ++c, 1, 1, n, v[k], &fst);
+        if (!fst && col[CSV_NWANT] >= 0) {
+            /* the bits of each id as they are (as the FITS path's (uint64_t) of a K column gives them back) */
+            LONGLONG *ll = (LONGLONG *)id;
+            fits_write_col(f, TLONGLONG, ++c, 1, 1, n, ll, &fst);
+        }
+        if (fst) st = fits_fail(err, fst, path, "cannot hold the CSV table in memory");
+    }
+    for (int k = 0; k < CSV_NWANT; k++) free(v[k]);
+    free(id);
+    if (st) {
+        fst = 0;
+        if (f) fits_close_file(f, &fst);
+        return st;
+    }
+    *out = f;
+    return GP_OK;
+}
+
+/* Is `path` a text file (read as a CSV table)?  A FITS file, a compressed
+ * one (cfitsio reads .gz), a name only cfitsio's extended syntax makes
+ * ("x.fits[1]") or anything with NUL bytes is not. */
+static int is_text_table(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    unsigned char b[4096];
+    size_t got = fread(b, 1, sizeof b, fp);
+    fclose(fp);
+    if (got >= 6 && !memcmp(b, "SIMPLE", 6)) return 0;
+    if (got >= 2 && b[0] == 0x1f && (b[1] == 0x8b || b[1] == 0x9d)) return 0;   /* gzip, compress */
+    if (got >= 3 && !memcmp(b, "BZh", 3)) return 0;                            /* bzip2 */
+    return memchr(b, 0, got) == NULL;
 }
 
 static int usable(double v)
@@ -78,17 +220,20 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
     const unsigned core_bad = need_t ? GP_BAD_CORE : 0u, line_bad = need_t ? GP_BAD_LINE : 0u;
     fitsfile *f = NULL;
     int st = 0, rc = GP_OK;
-    fits_open_file(&f, path, READONLY, &st);
-    if (st) {
-        /* a CasJobs table downloaded as CSV is the likely case: say what to do */
+    if (is_text_table(path)) {
+        /* a CasJobs export downloaded as CSV: a catalogue without cutouts */
+        if (need_images)
+            return GP_FAIL(err, GP_ERR_ARG, "%s: a CSV table has no cutouts, and this model needs images: give it FITS "
+                           "shards (cutout cube and table) from `galpost shards` (real SDSS frames) or `galpost mock "
+                           "shards`; a CSV export serves the photometry-only model (galpost train --photometry)", path);
+        if ((rc = csv_to_fits(path, &f, err))) return rc;
+    } else if (fits_open_file(&f, path, READONLY, &st)) {
         char head[8] = "";
         FILE *fp = fopen(path, "rb");
         size_t got = fp ? fread(head, 1, 6, fp) : 0;
         if (fp) fclose(fp);
         if (got == 6 && memcmp(head, "SIMPLE", 6) != 0 && st != FILE_NOT_OPENED)
-            return GP_FAIL(err, GP_ERR_FORMAT, "%s: not a FITS file: training tables are read as FITS binary tables "
-                           "(download the CasJobs table as FITS, or convert a CSV, e.g. with astropy's "
-                           "Table.read('x.csv').write('x.fits'); sim/FORMAT.md)", path);
+            return GP_FAIL(err, GP_ERR_FORMAT, "%s: neither a FITS file nor a CSV table (sim/FORMAT.md)", path);
         return fits_fail(err, st, path, "cannot open");
     }
     /* the galaxy table: HDU 'GALAXIES', else the first binary table */

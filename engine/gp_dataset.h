@@ -5,7 +5,12 @@
  * which is also the format of a real SDSS/MPA-JHU export: a FITS file with
  * a BINTABLE of SDSS/MPA-JHU columns (one row per galaxy) and an aligned
  * float32 cutout cube N x 3 x 160 x 160 (g, r, i; nanomaggies), either an
- * image HDU of the same file or a file named next to it.
+ * image HDU of the same file or a file named next to it.  Without cutouts
+ * (the photometry-only model) a shard may also be the table alone as CSV,
+ * as CasJobs downloads it (engine/gp_csv.h: a header line of the same
+ * column names in any case, '#' comments; an empty cell, null or NaN is
+ * NaN): it is read into an in-memory FITS table, so every rule below holds
+ * for it unchanged.
  *
  * Columns used: modelMag_{u,g,r,i,z} and extinction_{u,g,r,i,z} (the
  * photometry is extinction-corrected model magnitudes); lgm_tot_p50,
@@ -116,10 +121,16 @@ typedef struct gp_dataset {
 
 /*
  * gp_dataset_open() - read the tables of `nshards` shards (and open their
- * cubes with GP_DATASET_IMAGES).
+ * cubes with GP_DATASET_IMAGES).  A text file is read as a CSV table (FITS
+ * and CSV shards may be mixed), refused with GP_DATASET_IMAGES.
  * Function return value: GP_OK; GP_ERR_FITS, GP_ERR_NOTFOUND (a required
  * column or the cube is missing: the message names file and column);
- * GP_ERR_FORMAT (cube shape does not match the table); GP_ERR_NOMEM.
+ * GP_ERR_FORMAT (cube shape does not match the table; a CSV row with
+ * another number of fields than the header, or a cell that is not a number
+ * in a column read, or not an integer in objID: the message names file,
+ * line and column; neither FITS nor text); GP_ERR_ARG (a CSV with
+ * GP_DATASET_IMAGES: the message names the file and says where cutouts come
+ * from); GP_ERR_IO; GP_ERR_NOMEM.
  */
 int gp_dataset_open(const char *const *paths, int nshards, int flags,
                     gp_dataset **out, gp_error *err);

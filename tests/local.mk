@@ -131,3 +131,16 @@ tests_test_source_check_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_source_check_LDADD = $(TEST_LDADD)
 TESTS += tests/test_source_check_cli.sh
 dist_check_SCRIPTS += tests/test_source_check_cli.sh
+
+# training tables as CSV (CasJobs downloads): the dataset against the same rows in FITS,
+# and galpost train --photometry / eval on CSV against FITS
+check_PROGRAMS += tests/test_dataset_csv
+tests_test_dataset_csv_SOURCES = tests/test_dataset_csv.c
+tests_test_dataset_csv_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_dataset_csv_LDADD = $(TEST_LDADD)
+noinst_PROGRAMS += tests/gp_test_table_csv
+tests_gp_test_table_csv_SOURCES = tests/gp_test_table_csv.c
+tests_gp_test_table_csv_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_gp_test_table_csv_LDADD = $(CFITSIO_LIBS) -lm
+TESTS += tests/test_train_csv.sh
+dist_check_SCRIPTS += tests/test_train_csv.sh

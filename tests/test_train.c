@@ -334,25 +334,25 @@ static char *report_text(const gp_dataset *d)
     return rep;
 }
 
-/* Tables that are not what galpost train reads say what to do: a CSV
- * (CasJobs' other download) and a FITS table whose magnitude column is
- * text (a CSV converted with 'null' cells). */
+/* Tables that are not what galpost train reads say what to do: a binary
+ * file that is not FITS, and a FITS table whose magnitude column is text
+ * (a CSV converted with 'null' cells).  (A CSV is read: test_dataset_csv.) */
 static void test_dataset_not_fits_or_text(void **state)
 {
     (void)state;
-    char csv[256], txt[256];
-    gp_test_tmpname(csv, sizeof csv, ".csv");
+    char bin[256], txt[256];
+    gp_test_tmpname(bin, sizeof bin, ".dat");
     gp_test_tmpname(txt, sizeof txt, ".fits");
-    FILE *f = fopen(csv, "w");
+    FILE *f = fopen(bin, "wb");
     assert_non_null(f);
-    fprintf(f, "objID,modelMag_u,modelMag_g\n1,18.2,17.1\n");
+    fwrite("PK\3\4\0\0\0\0objID", 1, 13, f);   /* a zip, say */
     fclose(f);
-    const char *p1[1] = { csv };
+    const char *p1[1] = { bin };
     gp_dataset *d = NULL;
     gp_error err;
     assert_int_equal(gp_dataset_open(p1, 1, 0, &d, &err), GP_ERR_FORMAT);
-    assert_non_null(strstr(err.msg, csv));
-    assert_non_null(strstr(err.msg, "not a FITS file"));
+    assert_non_null(strstr(err.msg, bin));
+    assert_non_null(strstr(err.msg, "neither a FITS file nor a CSV table"));
     fitsfile *ff = NULL;
     int st = 0;
     char *tt[2] = { "objID", "modelMag_u" }, *tf[2] = { "K", "8A" };
@@ -368,7 +368,7 @@ static void test_dataset_not_fits_or_text(void **state)
     assert_int_equal(gp_dataset_open(p2, 1, 0, &d, &err), GP_ERR_FORMAT);
     assert_non_null(strstr(err.msg, txt));
     assert_non_null(strstr(err.msg, "column 'modelMag_u' holds text"));
-    unlink(csv);
+    unlink(bin);
     unlink(txt);
 }
 

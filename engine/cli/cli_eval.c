@@ -14,7 +14,8 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: galpost eval -m MODEL.gpw -o OUTDIR [options] SHARD.fits...\n"
         "  Evaluates a trained model on the test split it never saw (recomputed from the\n"
-        "  model's train.split.* metadata and the same shards): R^2, RMSE, outliers,\n"
+        "  model's train.split.* metadata and the same shards; a photometry-only model also\n"
+        "  reads them as CSV tables): R^2, RMSE, outliers,\n"
         "  sigma_ale/sigma_epi, classifier accuracy, calibration (68%%/95%% coverage, PIT),\n"
         "  and the baselines (photometry + MLP, image embedding + MLP / kNN).\n"
         "  Writes OUTDIR/report.md, metrics.csv, galaxies.csv and eval.log.\n"

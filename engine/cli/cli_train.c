@@ -16,7 +16,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: galpost train -o OUT.gpw [options] SHARD.fits...\n"
-        "  Trains a model on training shards (sim/FORMAT.md: mock or real SDSS/MPA-JHU exports):\n"
+        "  Trains a model on training shards (sim/FORMAT.md: mock or real SDSS/MPA-JHU exports;\n"
+        "  --photometry also reads the export's table as CSV, as CasJobs downloads it):\n"
         "  the VAE on its own part of the sample, then K flow-stage members on the rest\n"
         "  (70/15/15 train/validation/test), early-stopped on the validation loss.\n"
         "  An interrupted run resumes from WORKDIR/checkpoint.gpw when rerun with the same settings.\n"
