@@ -266,9 +266,11 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
     if (id) d->id = id;
     float *sp = realloc(d->sigma_pix, sizeof(float) * (size_t)(n ? n : 1) * 3);
     if (sp) d->sigma_pix = sp;
+    int32_t *cf = realloc(d->cutout_flags, sizeof(int32_t) * (size_t)(n ? n : 1));
+    if (cf) d->cutout_flags = cf;
     double *c = malloc(sizeof(double) * (size_t)(nrows ? nrows : 1));
     double *e = malloc(sizeof(double) * (size_t)(nrows ? nrows : 1));
-    if (!mag || !tg || !ok || !bad || !id || !sp || !c || !e) {
+    if (!mag || !tg || !ok || !bad || !id || !sp || !cf || !c || !e) {
         free(c); free(e);
         rc = GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate %ld rows", path, nrows);
         goto out;
@@ -346,6 +348,11 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
             for (long i = 0; i < nrows; i++) d->sigma_pix[(base + i) * 3 + b] = (float)c[i];
         }
         if (rc) goto cleanup;
+        /* galpost shards' record of each cutout; absent: unknown */
+        int has_cf = 0;
+        if ((rc = read_col(f, path, "cutout_flags", nrows, c, 0, &has_cf, err))) goto cleanup;
+        for (long i = 0; i < nrows; i++)
+            d->cutout_flags[base + i] = has_cf && isfinite(c[i]) && c[i] >= 0.0 && c[i] < 2147483648.0 ? (int32_t)c[i] : -1;
         int has_id = 0, col;
         if (find_col(f, "objID", &col)) {
             LONGLONG *ids = malloc(sizeof(LONGLONG) * (size_t)(nrows ? nrows : 1));
@@ -435,6 +442,8 @@ int gp_dataset_open(const char *const *paths, int nshards, int flags,
     for (long i = 0; i < d->n; i++) {
         if (d->bad[i]) d->nbad_rows++;
         for (int r = 0; r < GP_BAD_NREASON; r++) if (d->bad[i] & (1u << r)) d->nbad[r]++;
+        if (d->cutout_flags[i] < 0) d->ncutout_unknown++;
+        else if (d->cutout_flags[i] & GP_FLAG_EDGE) d->ncutout_edge++;
     }
     d->nduplicate_ids = count_duplicate_ids(d);
     *out = d;
@@ -500,6 +509,14 @@ void gp_dataset_report(const gp_dataset *d, FILE *out)
     if (d->nduplicate_ids > 0)
         fprintf(out, "  note: %ld rows repeat the objID of an earlier row: used as they are (they weigh twice; "
                 "check the export for a doubled join)\n", d->nduplicate_ids);
+    /* only where a shard says (galpost shards'), and only for the cutouts' users */
+    if (d->has_images && d->ncutout_unknown < d->n) {
+        fprintf(out, "  cutouts: %ld rows padded with 0 where they cross a frame edge (cutout_flags; used as they are)",
+                d->ncutout_edge);
+        if (d->ncutout_unknown)
+            fprintf(out, "; %ld rows from shards without cutout_flags: unknown", d->ncutout_unknown);
+        fprintf(out, "\n");
+    }
     if (d->noh_flag_no_value)
         fprintf(out, "  note: %ld rows have oh_measurable = 1 but no usable oh_p50: taken as not measurable\n",
                 d->noh_flag_no_value);
@@ -514,5 +531,6 @@ void gp_dataset_close(gp_dataset *d)
         free(d->shard_path[s]);
     }
     free(d->mag); free(d->target); free(d->oh_ok); free(d->bad); free(d->id); free(d->sigma_pix);
+    free(d->cutout_flags);
     free(d);
 }

@@ -20,6 +20,9 @@
  * flag); h_alpha_flux, h_beta_flux, nii_6584_flux, oiii_5007_flux as
  * y = log10(1 + max(F, 0)); objID when present.
  *
+ * cutout_flags (written by `galpost shards`) says which cutouts were padded
+ * at a frame edge; such rows are counted and reported, not left out.
+ *
  * Rows that cannot be used (NaN, -9999 sentinels, non-positive v_disp,
  * magnitudes outside 5..40, a cutout with non-finite pixels) are marked bad
  * with a reason, counted and reported; they are never used.  A missing
@@ -101,6 +104,13 @@ typedef struct gp_dataset {
     uint8_t  *bad;             /* GP_BAD_* bits, 0 = usable */
     uint64_t *id;              /* objID, or shard/row when absent */
     float    *sigma_pix;       /* [n x 3] g, r, i pixel noise (nmgy), NaN if absent */
+    int32_t  *cutout_flags;    /* [n] the cutout_flags column (sim/FORMAT.md): the
+                                  GP_FLAG_EDGE, GP_FLAG_MASKED and GP_FLAG_RESAMPLED
+                                  bits `galpost shards` got from the cutout code;
+                                  -1 (unknown) for rows of shards without the column
+                                  (the mock's, those written before it) */
+    long      ncutout_edge;    /* rows with GP_FLAG_EDGE there (padded with 0; kept) */
+    long      ncutout_unknown; /* rows with cutout_flags -1 */
     long      nbad[GP_BAD_NREASON];
     long      nbad_rows;
     long      noh_flag_no_value; /* oh_measurable = 1 without a usable oh_p50 (not measurable) */

@@ -15,9 +15,14 @@
  *    export is carried over, the printed shard count is the files';
  *  - one thread and all CPUs write the same bytes (the two fields cut in
  *    parallel); a shard size of exactly the galaxies gives one shard;
+ *  - each row's cutout_flags is the cutout code's flags (some cutouts of
+ *    the mock fields cross a frame edge);
  *  - the shards read as a training data set (gp_dataset_open with images)
- *    and `galpost train` trains an image model on them; the export itself
- *    trains the photometry-only model;
+ *    and `galpost train` trains an image model on them, its log counting the
+ *    padded cutouts, `galpost eval` counts them among its test galaxies and
+ *    `galpost infer --shard` gives their results the edge flag (1);
+ *    the export itself (no cutout_flags: unknown) trains the photometry-only
+ *    model;
  *  - the two bad rows are left out and named in shards.log;
  *  - --list-frames prints the SAS addresses of the absent field's frames
  *    only; bad arguments and a directory holding shards are refused.
@@ -276,7 +281,7 @@ static void test_shards_from_frames(void **state)
     assert_true(file_contains(slog, "-0999: no g frame"));
 
     /* every plane against the engine's cutout of its field's frames */
-    long total = 0;
+    long total = 0, nedge = 0, nedge0 = 0;   /* cutouts crossing a frame edge, all and in shard 0 */
     const char *paths[64];
     for (int k = 0; k < nshards; k++) {
         paths[k] = names[k];
@@ -306,7 +311,8 @@ static void test_shards_from_frames(void **state)
         assert_int_equal(fits_read_key(f, TSTRING, "CHECKSUM", sum, NULL, &st), KEY_NO_EXIST);
         st = 0;
         fits_clear_errmsg();
-        int cra, cdec, cid, cfield, ncol = 0;
+        int cra, cdec, cid, cfield, cflags, ncol = 0;
+        fits_get_colnum(f, CASEINSEN, "cutout_flags", &cflags, &st);   /* what the cutout code said */
         fits_get_colnum(f, CASEINSEN, "ra", &cra, &st);
         fits_get_colnum(f, CASEINSEN, "dec", &cdec, &st);
         fits_get_colnum(f, CASEINSEN, "objID", &cid, &st);
@@ -317,7 +323,8 @@ static void test_shards_from_frames(void **state)
         for (long i = 1; i <= nr; i++) {
             double ra, dec;
             long long id;
-            int field;
+            int field, cf = -1;
+            fits_read_col(f, TINT, cflags, i, 1, 1, NULL, &cf, NULL, &st);
             fits_read_col(f, TDOUBLE, cra, i, 1, 1, NULL, &ra, NULL, &st);
             fits_read_col(f, TDOUBLE, cdec, i, 1, 1, NULL, &dec, NULL, &st);
             fits_read_col(f, TLONGLONG, cid, i, 1, 1, NULL, &id, NULL, &st);
@@ -332,6 +339,9 @@ static void test_shards_from_frames(void **state)
             fits_read_img(f, TFLOAT, (long long)(i - 1) * GP_CUTOUT_PIXELS + 1, GP_CUTOUT_PIXELS, NULL, got, NULL, &st);
             assert_int_equal(st, 0);
             assert_memory_equal(got, want_px, sizeof(float) * GP_CUTOUT_PIXELS);
+            assert_int_equal(cf, (int)(flags & (GP_FLAG_EDGE | GP_FLAG_MASKED | GP_FLAG_RESAMPLED)));
+            nedge += (flags & GP_FLAG_EDGE) != 0;
+            if (k == 0) nedge0 += (flags & GP_FLAG_EDGE) != 0;
             fits_movnam_hdu(f, BINARY_TBL, "GALAXIES", 0, &st);
         }
         total += nr;
@@ -341,6 +351,7 @@ static void test_shards_from_frames(void **state)
         assert_false(exists(partial));
     }
     assert_int_equal(total, nok);
+    assert_true(nedge > 0 && nedge < nok);   /* the mock fields have galaxies near their edges */
     for (int k = 0; k < NFIELD; k++)
         for (int b = 0; b < 3; b++) gp_frame_close(gri[k][b]);
 
@@ -367,6 +378,16 @@ static void test_shards_from_frames(void **state)
     assert_int_equal(d->n, nok);
     long row0 = 0;
     assert_int_equal(gp_dataset_read_images(d, &row0, 1, got, &err), GP_OK);
+    assert_int_equal(d->ncutout_edge, nedge);   /* cutout_flags read, counted, the rows kept */
+    assert_int_equal(d->ncutout_unknown, 0);
+    assert_int_equal(d->nbad_rows, 0);
+    gp_dataset_close(d);
+    /* a table without cutout_flags (the export; shards written before the column): unknown */
+    const char *ex[1] = { export };
+    assert_int_equal(gp_dataset_open(ex, 1, 0, &d, &err), GP_OK);
+    assert_int_equal(d->ncutout_unknown, d->n);
+    assert_int_equal(d->ncutout_edge, 0);
+    assert_int_equal(d->cutout_flags[0], -1);
     gp_dataset_close(d);
 
     /* the whole real-data path: the image model trains on the shards, the
@@ -380,6 +401,59 @@ static void test_shards_from_frames(void **state)
     assert_int_equal(system(tcmd), 0);
     snprintf(want, sizeof want, "data: %ld rows in %d shards", nok, nshards);
     assert_true(file_contains(tlog, want));
+    snprintf(want, sizeof want, "cutouts: %ld rows padded with 0 where they cross a frame edge", nedge);
+    assert_true(file_contains(tlog, want));
+    snprintf(want, sizeof want, "%s/img.work/train.log", dir);
+    assert_true(file_contains(want, "cutouts: "));
+    /* galpost eval counts its test galaxies with padded cutouts, and gives each its edge flag */
+    snprintf(tcmd, sizeof tcmd, "'%s/galpost' eval -m '%s/img.gpw' -o '%s/eval' --no-baselines --samples 20 --threads 1 "
+             "'%s'/shard-*.fits >'%s' 2>&1", top ? top : ".", dir, dir, outdir, tlog);
+    assert_int_equal(system(tcmd), 0);
+    {
+        char rep[4600], csv[4600], line[8192];
+        snprintf(rep, sizeof rep, "%s/eval/report.md", dir);
+        snprintf(csv, sizeof csv, "%s/eval/galaxies.csv", dir);
+        FILE *f = fopen(csv, "r");
+        assert_non_null(f);
+        long ntest = -1, nflag = 0;   /* rows and rows with flag bit 1 (flags is the last but one column) */
+        while (fgets(line, sizeof line, f)) {
+            char *last = strrchr(line, ','), *prev;
+            ntest++;
+            if (!last || ntest == 0) continue;
+            *last = 0;
+            prev = strrchr(line, ',');
+            nflag += prev && (strtoul(prev + 1, NULL, 10) & GP_FLAG_EDGE);
+        }
+        fclose(f);
+        assert_true(ntest > 0);
+        snprintf(want, sizeof want, "at a frame edge (the shards' cutout_flags; evaluated as they are): %ld of %ld test",
+                 nflag, ntest);
+        assert_true(file_contains(rep, want));
+    }
+    /* galpost infer over the first shard: the padded cutouts' results carry the edge flag */
+    snprintf(tcmd, sizeof tcmd, "'%s/galpost' infer --model '%s/img.gpw' --samples 20 --threads 1 -o '%s/post.fits' "
+             "--shard '%s/shard-00000.fits' >'%s' 2>&1", top ? top : ".", dir, dir, outdir, tlog);
+    {
+        char post[4600];
+        snprintf(post, sizeof post, "%s/post.fits[1]", dir);
+        assert_int_equal(system(tcmd), 0);
+        fitsfile *f = NULL;
+        int st = 0, cf = 0;
+        long nr = 0, n1 = 0;
+        fits_open_file(&f, post, READONLY, &st);
+        fits_get_num_rows(f, &nr, &st);
+        fits_get_colnum(f, CASEINSEN, "flags", &cf, &st);
+        for (long i = 1; i <= nr && !st; i++) {
+            int fl = 0;
+            fits_read_col(f, TINT, cf, i, 1, 1, NULL, &fl, NULL, &st);
+            n1 += (fl & GP_FLAG_EDGE) != 0;
+        }
+        fits_close_file(f, &st);
+        assert_int_equal(st, 0);
+        assert_int_equal(nr, 16);
+        assert_true(nedge0 > 0);
+        assert_int_equal(n1, nedge0);
+    }
     snprintf(tcmd, sizeof tcmd, "'%s/galpost' train --photometry -o '%s/phot.gpw' -w '%s/phot.work' --vae-count 20 "
              "--ensemble 1 --flow-epochs 1 --threads 1 '%s' >'%s' 2>&1", top ? top : ".", dir, dir, export, tlog);
     assert_int_equal(system(tcmd), 0);

@@ -287,6 +287,15 @@ static int open_dataset(gp_model *m, const char **shards, int n, gp_dataset **d)
     return 0;
 }
 
+/* A shard row's cutout flags as galpost shards recorded them (cutout_flags,
+ * sim/FORMAT.md; 0 when the shard has none), passed to the result as those
+ * of a cutout galpost infer cuts itself. */
+static uint32_t shard_cutout_flags(const gp_dataset *d, long r)
+{
+    int32_t cf = d->cutout_flags[r];
+    return cf > 0 ? (uint32_t)cf & (GP_FLAG_EDGE | GP_FLAG_MASKED | GP_FLAG_RESAMPLED) : 0u;
+}
+
 static int infer_row(gp_model *m, const char **shards, int n, long row, int nsamples,
                      uint64_t seed, int json, const char *samples_out)
 {
@@ -308,6 +317,7 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
     gp_galaxy g = { d->id[row], NULL, {0}, 0 };
     memcpy(g.mag, d->mag + row * 5, sizeof g.mag);
     if (d->has_images) {
+        g.flags = shard_cutout_flags(d, row);
         pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
         if (!pix || gp_dataset_read_images(d, &row, 1, pix, &err)) {
             fprintf(stderr, "galpost infer: %s\n", pix ? err.msg : "out of memory");
@@ -372,7 +382,7 @@ static int shard_row(void *ctx, long r, gp_galaxy *g, char *why, size_t size)
     const shard_ctx *c = ctx;
     const gp_dataset *d = c->d;
     g->id = d->id[r];
-    g->flags = 0;
+    g->flags = d->has_images ? shard_cutout_flags(d, r) : 0u;
     if (d->bad[r]) { gp_cli_shard_why(c->why, r, why, size); return 1; }
     memcpy(g->mag, d->mag + r * 5, sizeof g->mag);
     return 0;

@@ -7,8 +7,10 @@
  *       camcol, field and the columns of sim/FORMAT.md) gets its g, r, i
  *       cutout, cut through each band's own WCS by the engine's cutout code
  *       (the one DS9 clicks use); rows and cutouts go to OUTDIR/shard-NNNNN.fits
- *       in field order, rows whose frames are missing or whose centre is off
- *       them are left out and listed in OUTDIR/shards.log.
+ *       in field order, each row with its cutout's flags (cutout_flags: 1
+ *       padded at a frame edge, 2 masked, 4 resampled); rows whose frames are
+ *       missing or whose centre is off them are left out and listed in
+ *       OUTDIR/shards.log.
  *   galpost shards -t EXPORT.fits --list-frames [--frames DIR]
  *       prints the SAS address of every frame the export needs (those not
  *       yet in DIR), one per line, for `wget -i`.
@@ -197,6 +199,7 @@ typedef struct shard_out {
     char path[4200], tmp[4300];
     long ngal;
     long *rows;             /* table rows of its planes */
+    int *cflags;            /* their cutouts' GP_FLAG_EDGE/MASKED/RESAMPLED bits */
 } shard_out;
 
 static int open_shard(shard_out *s, const char *outdir, long k, long first, long cap)
@@ -242,6 +245,23 @@ static int close_shard(shard_out *s, fitsfile *table)
     }
     fits_set_hdustruc(s->f, &st);
     for (long i = 0; i < s->ngal && !st; i++) fits_copy_rows(table, s->f, s->rows[i], 1, &st);
+    /* what the cutout code said of each plane (sim/FORMAT.md: cutout_flags), so
+     * that train and eval can count the cutouts padded at a frame edge; an
+     * export that already has the column gets this run's values */
+    int col = 0;
+    if (!st) {
+        int s2 = 0;
+        if (fits_get_colnum(s->f, CASEINSEN, "cutout_flags", &col, &s2)) {
+            fits_clear_errmsg();
+            fits_get_num_cols(s->f, &col, &st);
+            col++;
+            fits_insert_col(s->f, col, "cutout_flags", "1J", &st);
+            char key[16];
+            snprintf(key, sizeof key, "TTYPE%d", col);
+            fits_modify_comment(s->f, key, "cutout: 1 padded at a frame edge, 2 masked, 4 resampled", &st);
+        }
+    }
+    if (!st && s->ngal) fits_write_col(s->f, TINT, col, 1, 1, s->ngal, s->cflags, &st);
     const char *tmp = s->tmp + 1;
     fits_close_file(s->f, &st);
     s->f = NULL;
@@ -314,6 +334,7 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
     if (!log) { fprintf(stderr, "galpost shards: %s: cannot write: %s\n", logpath, strerror(errno)); return 1; }
     shard_out s = { 0 };
     s.rows = malloc(sizeof(long) * (size_t)shard_size);
+    s.cflags = malloc(sizeof(int) * (size_t)shard_size);
     float *cut = malloc(sizeof(float) * GP_CUTOUT_PIXELS * BLOCK_ROWS);
     int *status = malloc(sizeof(int) * BLOCK_ROWS);
     uint32_t *flags = malloc(sizeof(uint32_t) * BLOCK_ROWS);
@@ -322,7 +343,7 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
     int rc = 1, tty = gp_cli_is_terminal();
     long written = 0, nshard = 0, no_frames = 0, off = 0, failed = 0, edge = 0, done = 0;
     time_t t0 = time(NULL);
-    if (!cut || !s.rows || !status || !flags || !msg || !field0) { fprintf(stderr, "galpost shards: out of memory\n"); goto out; }
+    if (!cut || !s.rows || !s.cflags || !status || !flags || !msg || !field0) { fprintf(stderr, "galpost shards: out of memory\n"); goto out; }
     gp_cli_signals saved;
     gp_cli_interrupts_catch(&saved);
     while (done < n && !gp_cli_interrupted) {
@@ -376,6 +397,7 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
                 FITS_REPORT(st, "%s: cannot write", s.tmp + 1);
                 goto out;
             }
+            s.cflags[s.ngal] = (int)(flags[i] & (GP_FLAG_EDGE | GP_FLAG_MASKED | GP_FLAG_RESAMPLED));
             s.rows[s.ngal++] = row->row;
             written++;
             if (s.ngal == shard_size) {
@@ -406,7 +428,7 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
 out:
     if (s.f) { int st = 0; fits_delete_file(s.f, &st); }
     free(cut); free(status); free(flags); free(msg); free(field0);
-    free(s.rows);
+    free(s.rows); free(s.cflags);
     fclose(log);
     return rc;
 }

@@ -526,6 +526,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     io.keep_samples = 1;
     long n_unlike = 0, n_clipped = 0, n_phot_unlike = 0;   /* test galaxies flagged by gp_infer's input checks */
     long n_no_source = 0;                                   /* ... and by its source check (image models) */
+    long n_edge = 0, n_edge_unknown = 0;                    /* cutouts padded at a frame edge (the shards' cutout_flags) */
     const gp_ood *lood = &model->net.latent_ood, *pood = &model->net.phot_ood;
     for (long c0 = 0; c0 < nt; c0 += CH) {
         if (o->interrupted && *o->interrupted) { st = GP_FAIL(err, GP_ERR_INTERRUPTED, "eval interrupted"); goto done; }
@@ -537,7 +538,15 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             gal[g].id = d->id[r];
             gal[g].cutout = image ? img + (size_t)g * GP_CUTOUT_PIXELS : NULL;
             memcpy(gal[g].mag, d->mag + r * 5, sizeof(float) * 5);
-            gal[g].flags = 0;
+            /* the cutout's own flags, as galpost shards recorded them, pass
+             * through to the result (galaxies.csv's flags), as for a cutout
+             * cut by galpost infer */
+            int32_t cf = d->cutout_flags[r];
+            gal[g].flags = image && cf > 0 ? (uint32_t)cf & (GP_FLAG_EDGE | GP_FLAG_MASKED | GP_FLAG_RESAMPLED) : 0;
+            if (image) {
+                n_edge += cf > 0 && (cf & GP_FLAG_EDGE);
+                n_edge_unknown += cf < 0;
+            }
         }
         TRY(gp_infer(model, gal, (size_t)nb, &io, res, err));
         for (int g = 0; g < nb; g++) {
@@ -912,8 +921,17 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                 fprintf(g, "no source at the centre of the cutout (S/N below %.0f or peak beyond %.2f\"): %ld of %ld test "
                         "galaxies (%.2f%%)  \n", GP_SOURCE_SNR_LIMIT, GP_SOURCE_PEAK_LIMIT, n_no_source, nt,
                         100.0 * n_no_source / (nt ? nt : 1));
-            fprintf(g, "photometry held at 5 sigma of the training split: %ld of %ld test galaxies (%.2f%%)\n", n_clipped, nt,
-                    100.0 * n_clipped / (nt ? nt : 1));
+            fprintf(g, "photometry held at 5 sigma of the training split: %ld of %ld test galaxies (%.2f%%)%s\n", n_clipped, nt,
+                    100.0 * n_clipped / (nt ? nt : 1), image ? "  " : "");
+            if (image && n_edge_unknown == nt)
+                fprintf(g, "cutouts padded with 0 at a frame edge: unknown (the shards have no cutout_flags column; "
+                        "galpost shards writes it)\n");
+            else if (image) {
+                fprintf(g, "cutouts padded with 0 at a frame edge (the shards' cutout_flags; evaluated as they are): "
+                        "%ld of %ld test galaxies (%.2f%%)", n_edge, nt, 100.0 * n_edge / (nt ? nt : 1));
+                if (n_edge_unknown) fprintf(g, "; unknown for %ld (shards without the column)", n_edge_unknown);
+                fprintf(g, "\n");
+            }
             fprintf(g, "\n## PIT histograms (10 bins, counts)\n\n");
             for (int q = 0; q < NQ; q++) {
                 fprintf(g, "- %s:", qlabel[q]);

@@ -1030,7 +1030,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
 
     TRY(gp_dataset_open(o->data, o->ndata, image, &d, err));
     {
-        char buf[1024];
+        char buf[4096] = "";
         FILE *mf = fmemopen(buf, sizeof buf, "w");
         if (mf) { gp_dataset_report(d, mf); fclose(mf); buf[sizeof buf - 1] = 0; }
         size_t L = strlen(buf);
