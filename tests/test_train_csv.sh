@@ -91,6 +91,21 @@ diff "$T/fr.eval" "$T/cr.eval" >"$T/diff" || fail "recorded figures differ: $(he
 cp "$T/c.gpw" "$T/cr2.gpw" || exit 99
 "$G" eval -m "$T/cr2.gpw" -o "$T/cre2" --record "$T/c/a.csv" >"$T/out" 2>&1
 grep -q 'figures not recorded: this test split has' "$T/out" || fail "--record on half the rows (CSV) not refused: $(tail -3 "$T/out")"
+# the same rows with no measurable O/H: the split is the model's, but 12+log(O/H) has no figures
+# (NaN); --record refuses, naming the quantity and why, and leaves the file as it was
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "oh_measurable") m = i; print; next } { $m = 0; print }
+    END { exit !m }' "$T/c/a.csv" >"$T/c/noa.csv" || fail "a.csv has no oh_measurable column"
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "oh_measurable") m = i; print; next } m { $m = 0 } { print }' \
+    "$T/c/b.raw" >"$T/c/nob.csv" || exit 99
+cp "$T/c.gpw" "$T/cr3.gpw" || exit 99
+sum_before=$(cksum <"$T/cr3.gpw")
+"$G" eval -m "$T/cr3.gpw" -o "$T/cre3" --no-baselines --record "$T/c/noa.csv" "$T/c/nob.csv" >"$T/out" 2>&1; rc=$?
+[ $rc -eq 1 ] || fail "--record with no measurable O/H: rc $rc, $(grep -a -E "recorded|finite" "$T/out")"
+grep -q "galpost eval: $T/cr3.gpw: figures not recorded: no figures for 12+log(O/H): 0 test galaxies with measurable metallicity, at least 2 are needed; the report shows them as nan" "$T/out" \
+    || fail "--record with no measurable O/H does not say why: $(grep -a -E "recorded|finite" "$T/out")"
+grep -q 'not finite' "$T/out" && fail "--record with no measurable O/H shows the writer's message: $(grep -a -E "recorded|finite" "$T/out")"
+grep -q 'no figures for log M\*' "$T/out" && fail "--record blames a quantity with figures: $(grep -a -E "recorded|finite" "$T/out")"
+[ "$(cksum <"$T/cr3.gpw")" = "$sum_before" ] || fail "a refused --record changed the model file"
 
 # ---- bad cells as CasJobs writes them ----
 # three rows usable in the clean file (every cell a number, none -9999: their oh_p50 is measured)

@@ -243,6 +243,15 @@ grep -q "Not the model's data" "$T/evother/report.md" || fail "the report does n
 grep -q "never seen in training" "$T/evother/report.md" && fail "the report calls another split never seen in training"
 [ "$(cksum <"$T/p.gpw")" = "$sum_before" ] || fail "a refused --record changed the model file"
 
+# --record with --max-test: a subset's figures would be recorded as the model's own; refused
+# before any work (exit 2), naming both options, the file unchanged
+rm -rf "$T/evsub"
+"$G" eval -m "$T/p.gpw" -o "$T/evsub" --threads 1 --max-test 10 --record "$T"/m/shard-*.fits >"$T/eval.out" 2>&1; rc=$?
+[ $rc -eq 2 ] && grep -q 'galpost eval: --record is refused with --max-test: the figures of at most 10 of the test galaxies would be recorded as the model' "$T/eval.out" \
+    || fail "--record --max-test: rc $rc, $(tail -3 "$T/eval.out")"
+[ -e "$T/evsub" ] && fail "a refused --record --max-test wrote $T/evsub"
+[ "$(cksum <"$T/p.gpw")" = "$sum_before" ] || fail "a refused --record --max-test changed the model file"
+
 # --record: the same figures into the file, nothing else changed
 # (the header's size, checksum and entry count change with the eval.* keys)
 "$G" model info "$T/p.gpw" | tail -n +7 | grep -v '^  eval\.' >"$T/b"

@@ -23,11 +23,12 @@ static void usage(FILE *f)
         "  --samples N        posterior samples per galaxy (200)\n"
         "  --seed S           sampler seed (12345)\n"
         "  --threads T        CPU threads (0: all)\n"
-        "  --max-test N       evaluate at most N test galaxies\n"
+        "  --max-test N       evaluate at most N test galaxies (not with --record)\n"
         "  --max-baseline-train N  train the baselines on at most N rows\n"
         "  --latents FILE     the trainer's latent cache (WORKDIR/latents.f32) for the baselines\n"
         "  --no-baselines     skip the baselines\n"
-        "  --record           write the figures into the model's eval.* metadata\n");
+        "  --record           write the figures into the model's eval.* metadata (refused when\n"
+        "                     one is not a number: a quantity with fewer than 2 test galaxies)\n");
 }
 
 int gp_cli_eval(int argc, char **argv)
@@ -64,6 +65,12 @@ int gp_cli_eval(int argc, char **argv)
     }
 #undef BAD
     if (!o.model || !o.outdir || optind >= argc) { usage(stderr); return 2; }
+    if (o.record && o.max_test > 0) {
+        /* the figures of some test galaxies would be recorded as the model's own */
+        fprintf(stderr, "galpost eval: --record is refused with --max-test: the figures of at most %ld of the test galaxies "
+                        "would be recorded as the model's own (run --record without --max-test)\n", o.max_test);
+        return 2;
+    }
     o.data = (const char *const *)(argv + optind);
     o.ndata = argc - optind;
     o.progress = gp_cli_is_terminal();

@@ -319,6 +319,36 @@ static const char *const qlabel[NQ] = { "log M*", "log SFR", "z", "log M_BH", "1
 /* paper Table 1 targets (R^2) in gp_quantity order */
 static const double paper_r2[NQ] = { 0.85, 0.76, 0.80, 0.67, 0.76, 0.80, 0.79, 0.70, 0.50 };
 
+/* Every recorded figure must be a number (the weights writer refuses NaN, and a model
+ * claiming one would mislead): when one is not, write into why[] which quantities have
+ * none and why, and return 1.  A quantity's figures need at least 2 test galaxies with
+ * its label (the O/H label only where measurable), and R^2 a spread of true values. */
+static int eval_unrecordable(const qfig *F, long nt, double acc, char *why, size_t n)
+{
+    size_t k = 0;
+    why[0] = 0;
+    for (int q = 0; q < NQ; q++) {
+        const qfig *f = &F[q];
+        const double v[] = { f->r2, f->r2_mean, f->rmse, f->cov68, f->cov95, f->pcov68, f->pcov95, f->sig_ale, f->sig_epi };
+        int finite = 1;
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) finite &= isfinite(v[i]) != 0;
+        if (finite || k + 1 >= n) continue;
+        const char *what = q == GP_Q_OH ? " with measurable metallicity" : "";
+        if (f->n < 2)
+            k += (size_t)snprintf(why + k, n - k, "%sno figures for %s: %ld test galax%s%s, at least 2 are needed",
+                                  k ? "; " : "", qlabel[q], f->n, f->n == 1 ? "y" : "ies", what);
+        else if (!isfinite(f->r2) || !isfinite(f->r2_mean))
+            k += (size_t)snprintf(why + k, n - k, "%sno R^2 for %s: its %ld test galaxies%s all have the same true value",
+                                  k ? "; " : "", qlabel[q], f->n, what);
+        else
+            k += (size_t)snprintf(why + k, n - k, "%sa figure of %s is not a number", k ? "; " : "", qlabel[q]);
+        if (k >= n) k = n - 1;
+    }
+    if (!isfinite(acc) && k + 1 < n)
+        snprintf(why + k, n - k, "%sno classifier accuracy: %ld test galaxies", k ? "; " : "", nt);
+    return why[0] != 0;
+}
+
 /* ------------------------------------------------------------- figures */
 
 static double line_identity(double x, void *arg) { (void)arg; return x; }
@@ -947,6 +977,13 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
         st = GP_FAIL(err, GP_ERR_DATA, "%s: figures not recorded: this test split has %ld galaxies, the model's had %lld "
                      "(not the data it was trained on; the report says so)", o->model, nt_split, (long long)ntest_meta);
         goto done;
+    }
+    if (o->record) {
+        char why[1024];
+        if (eval_unrecordable(F, nt, acc, why, sizeof why)) {
+            st = GP_FAIL(err, GP_ERR_DATA, "%s: figures not recorded: %s; the report shows them as nan", o->model, why);
+            goto done;
+        }
     }
     if (o->record) {
         gp_weights_writer *wr = NULL;
