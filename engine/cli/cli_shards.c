@@ -10,7 +10,7 @@
  *       in field order, each row with its cutout's flags (cutout_flags: 1
  *       padded at a frame edge, 2 masked, 4 resampled); rows whose frames are
  *       missing or whose centre is off them are left out and listed in
- *       OUTDIR/shards.log.
+ *       OUTDIR/shards.log (by their row in the export, counted from 1).
  *   galpost shards -t EXPORT.fits --list-frames [--frames DIR]
  *       prints the SAS address of every frame the export needs (those not
  *       yet in DIR), one per line, for `wget -i`.
@@ -325,13 +325,16 @@ static void cut_fields(void *ctx, size_t begin, size_t end)
     }
 }
 
-static int build(const shard_row *r, long n, fitsfile *table, const char *dir, const char *outdir, long shard_size,
-                 int threads)
+static int build(const shard_row *r, long n, fitsfile *table, const char *tpath, const char *dir, const char *outdir,
+                 long shard_size, int threads)
 {
     char logpath[4200];
     snprintf(logpath, sizeof logpath, "%s/shards.log", outdir);
     FILE *log = fopen(logpath, "w");
     if (!log) { fprintf(stderr, "galpost shards: %s: cannot write: %s\n", logpath, strerror(errno)); return 1; }
+    /* the rows named here are the export's, counted from 1 as a person counts
+     * them (and as FITS does), not a shard's (0-based for infer --shard --row) */
+    fprintf(log, "# galpost shards: table rows are rows of %s, counted from 1\n", tpath);
     shard_out s = { 0 };
     s.rows = malloc(sizeof(long) * (size_t)shard_size);
     s.cflags = malloc(sizeof(int) * (size_t)shard_size);
@@ -376,18 +379,18 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *dir, c
             if (status[i] == CUT_NO_FRAMES) {
                 if (i == 0 || !same_field(row, row - 1))
                     fprintf(log, "field %06ld-%ld-%04ld: %s\n", row->run, row->camcol, row->field, msg[i]);
-                fprintf(log, "row %ld: left out: no frames\n", row->row);
+                fprintf(log, "table row %ld (from 1): left out: no frames\n", row->row);
                 no_frames++;
                 continue;
             }
             if (status[i] != CUT_OK) {
-                fprintf(log, "row %ld: left out: %s\n", row->row, msg[i]);
+                fprintf(log, "table row %ld (from 1): left out: %s\n", row->row, msg[i]);
                 if (status[i] == CUT_OFF) off++;
                 else failed++;
                 continue;
             }
             if (flags[i] & GP_FLAG_EDGE) {
-                fprintf(log, "row %ld: cutout crosses the frame edge (padded with 0)\n", row->row);
+                fprintf(log, "table row %ld (from 1): cutout crosses the frame edge (padded with 0)\n", row->row);
                 edge++;
             }
             if (!s.f && open_shard(&s, outdir, nshard, written, shard_size)) goto out;
@@ -510,7 +513,7 @@ int gp_cli_shards(int argc, char **argv)
     long n = 0;
     if (read_table(table, &f, &r, &n)) return 1;
     qsort(r, (size_t)n, sizeof *r, cmp_field);
-    int rc = list ? list_frames(r, n, dir, release) : build(r, n, f, dir, outdir, shard_size,
+    int rc = list ? list_frames(r, n, dir, release) : build(r, n, f, table, dir, outdir, shard_size,
                                                                threads > 0 ? (int)threads : gp_cpu_count());
     int st = 0;
     fits_close_file(f, &st);
