@@ -55,6 +55,18 @@ grep -F -q "$tmp/absent.gpw" "$tmp/err" || fail "missing file: message does not 
 grep -q 'info FILE' "$tmp/out" || fail "model --help does not list 'info FILE'"
 "$galpost" model info --help >"$tmp/out" 2>&1;      rc=$?; [ $rc -eq 0 ] || fail "info --help: exit $rc"
 grep -q 'usage: galpost model info FILE' "$tmp/out" || fail "info --help lacks the usage line"
+# an unknown option: every command's message starts with its whole name, getopt's included
+# ("random: unrecognized option" named neither galpost nor model)
+for cmd in "model random" "model info" eval infer shards train "mock shards" "mock field"; do
+    # shellcheck disable=SC2086
+    "$galpost" $cmd --bogus >/dev/null 2>"$tmp/err"; rc=$?
+    [ $rc -eq 2 ] || fail "$cmd --bogus: exit $rc"
+    head -1 "$tmp/err" | grep -q "^galpost $cmd: .*'--bogus'" \
+        || fail "$cmd --bogus: the message does not start with 'galpost $cmd:': $(head -1 "$tmp/err")"
+done
+"$galpost" model random "$tmp/r.gpw" --seed >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && head -1 "$tmp/err" | grep -q "^galpost model random: option '--seed' requires an argument" \
+    || fail "model random --seed without a value: exit $rc, $(head -1 "$tmp/err")"
 "$galpost" --help >"$tmp/out" 2>&1;                 rc=$?; [ $rc -eq 0 ] || fail "galpost --help: exit $rc"
 grep -q '^  model ' "$tmp/out" || fail "galpost --help does not list 'model'"
 echo "PASS"

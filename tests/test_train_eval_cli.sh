@@ -28,6 +28,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 grep -q 'member 1 done: best validation loss' "$T/p.work/train.log" || fail "train.log lacks the members' results"
 "$G" model info "$T/p.gpw" >"$T/info" 2>&1 || fail "model info of the trained model"
 grep -E -q 'train\.split\.test +I64 +55$' "$T/info" || fail "unexpected test split: $(grep split "$T/info")"
+grep -E -q '^  provenance\.command +STR +"galpost train --photometry -o ' "$T/info" \
+    || fail "provenance.command is not the command line: $(grep provenance.command "$T/info")"
 # redshift trained through the softplus transform, recorded for inference
 grep -E -q '^  target\.z_softplus +F64 +0\.02$' "$T/info" || fail "no target.z_softplus = 0.02: $(grep target "$T/info")"
 

@@ -14,7 +14,7 @@
 
 struct model_action {
     const char *name;
-    int (*run)(int argc, char **argv);   /* argv[0] is the action name */
+    int (*run)(int argc, char **argv);   /* argv[0] is "galpost model NAME" */
     const char *synopsis;                /* arguments after the action */
     const char *summary;
 };
@@ -105,7 +105,12 @@ int gp_cli_model(int argc, char **argv)
         return 0;
     }
     for (const struct model_action *a = actions; a->name; a++)
-        if (!strcmp(argv[1], a->name)) return a->run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], a->name)) {
+            static char name[48];   /* "galpost model random", as getopt's messages say it */
+            snprintf(name, sizeof name, "galpost model %s", a->name);
+            argv[1] = name;
+            return a->run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "galpost model: unknown action '%s'\n", argv[1]);
     model_usage(stderr);
     return 2;

@@ -143,8 +143,8 @@ int gp_cli_train(int argc, char **argv)
     if (!workdir) { snprintf(wd, sizeof wd, "%s.work", out); workdir = wd; }
     o.out = out;
     o.workdir = workdir;
-    size_t pos = (size_t)snprintf(cmd, sizeof cmd, "galpost");
-    for (int i = 0; i < argc && pos < sizeof cmd; i++) pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, " %s", argv[i]);
+    size_t pos = (size_t)snprintf(cmd, sizeof cmd, "%s", argv[0]);   /* "galpost train" */
+    for (int i = 1; i < argc && pos < sizeof cmd; i++) pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, " %s", argv[i]);
     o.command = cmd;
     o.progress = gp_cli_is_terminal();
     o.interrupted = &gp_cli_interrupted;

@@ -40,7 +40,14 @@ static int dispatch(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version")) { printf("galpost %s\n", PACKAGE_VERSION); return 0; }
     for (const struct subcommand *c = commands; c->name; c++)
-        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], c->name)) {
+            /* the sub-command's argv[0] is its whole name, which getopt's own
+             * messages start with ("galpost eval: unrecognized option ...") */
+            static char name[32];
+            snprintf(name, sizeof name, "galpost %s", c->name);
+            argv[1] = name;
+            return c->run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "galpost: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,6 +1,7 @@
 /*
  * gp_cli.h: sub-commands of the `galpost` program.  Each takes the
- * arguments after its name (argv[0] is the sub-command name) and returns
+ * arguments after its name (argv[0] is its whole name, "galpost eval" or
+ * "galpost model random", which getopt's messages start with) and returns
  * the process exit status (0 success, 1 failure, 2 usage error).
  */
 #ifndef GALPOST_GP_CLI_H
