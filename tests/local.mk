@@ -4,6 +4,7 @@ TEST_LDADD = libgalpost.la $(CMOCKA_LIBS) $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENB
 AM_TESTS_ENVIRONMENT = \
 	GP_TOP_SRCDIR='$(abs_top_srcdir)'; export GP_TOP_SRCDIR; \
 	GP_TOP_BUILDDIR='$(abs_top_builddir)'; export GP_TOP_BUILDDIR; \
+	GP_PKGDATADIR='$(pkgdatadir)'; export GP_PKGDATADIR; \
 	GP_SHARED_DATA="$${GP_SHARED_DATA:-$(abs_top_srcdir)/../shared/data}"; export GP_SHARED_DATA; \
 	$(GP_CUDA_TESTS_ENVIRONMENT)
 

@@ -7,7 +7,7 @@
 . "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
 # --help names every setting of the man page's Settings list
 help=$("$B/galpostd" --help) || fail "galpostd --help"
-keys=$(sed -n '/^\.Ss Settings/,/^\.Sh/s/^\.It Cm \([a-z_0-9]*\).*/\1/p' "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/man/galpostd.1")
+keys=$(sed -n '/^\.Ss Settings/,/^\.Sh/s/^\.It Cm \([a-z_0-9]*\).*/\1/p' "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/man/galpostd.1.in")
 [ -n "$keys" ] || fail "no settings found in galpostd.1"
 for k in $keys; do contains "$help" "--$k " "galpostd --help names --$k"; done
 need xpaset xpaget xpaaccess

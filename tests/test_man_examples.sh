@@ -46,9 +46,9 @@ frames=$f/frame-g-009001-3-0100.fits,$f/frame-r-009001-3-0100.fits,$f/frame-i-00
 catname=photoObj-009001-3-0100.fits
 cat=$f/$catname
 [ -s "$cat" ] || { echo "FAIL: the mock field has no $catname (galpostd(1)'s example names it)"; exit 1; }
-grep -q "$catname" "$S/man/galpostd.1" || { echo "FAIL: galpostd(1)'s example does not name the field's catalogue $catname"; fail=1; }
+grep -q "$catname" "$S/man/galpostd.1.in" || { echo "FAIL: galpostd(1)'s example does not name the field's catalogue $catname"; fail=1; }
 n=0
-for doc in "$S/man/galpostd.1" "$S/README.md"; do
+for doc in "$S/man/galpostd.1.in" "$S/README.md"; do
     for pos in $(sed -n 's/.*xpaset -p galpost infer \([0-9.]*\) \([-+0-9.]*\) .*/\1,\2/p' "$doc"); do
         n=$((n + 1))
         ra=${pos%,*} dec=${pos#*,}
