@@ -99,9 +99,10 @@ static int csv_null(const char *s)
  * kinds of file alike.  A row with another number of fields than the
  * header, a cell that is not a number in one of those columns or not an
  * integer in objID is refused, naming file, line and column. */
-static int csv_to_fits(const char *path, fitsfile **out, gp_error *err)
+static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_error *err)
 {
     *out = NULL;
+    if (lines_out) *lines_out = NULL;
     FILE *in = fopen(path, "rb");
     if (!in) return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     gp_csv csv;
@@ -109,6 +110,7 @@ static int csv_to_fits(const char *path, fitsfile **out, gp_error *err)
     int col[CSV_NWANT + 1];          /* the last: objID */
     double *v[CSV_NWANT];
     uint64_t *id = NULL;
+    long *lines = NULL;              /* each row's line, when lines_out wants them */
     long n = 0, cap = 0;
     memset(v, 0, sizeof v);
     if (!st) {
@@ -135,6 +137,11 @@ static int csv_to_fits(const char *path, fitsfile **out, gp_error *err)
                 if (!ni) st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", path, csv.lineno);
                 else id = ni;
             }
+            if (!st && lines_out) {
+                long *nl = realloc(lines, sizeof(long) * (size_t)nc);
+                if (!nl) st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", path, csv.lineno);
+                else lines = nl;
+            }
             if (st) break;
             cap = nc;
         }
@@ -153,6 +160,7 @@ static int csv_to_fits(const char *path, fitsfile **out, gp_error *err)
                 st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%.40s' is not an object ID (a non-negative "
                              "integer written out in full)", path, csv.lineno, csv.names[col[CSV_NWANT]], s);
         }
+        if (!st && lines) lines[n] = csv.lineno;
         if (!st) n++;
     }
     gp_csv_close(&csv);
@@ -185,9 +193,11 @@ static int csv_to_fits(const char *path, fitsfile **out, gp_error *err)
     if (st) {
         fst = 0;
         if (f) fits_close_file(f, &fst);
+        free(lines);
         return st;
     }
     *out = f;
+    if (lines_out) *lines_out = lines;
     return GP_OK;
 }
 
@@ -212,21 +222,14 @@ static int usable(double v)
     return isfinite(v) && v > -9990.0;
 }
 
-static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_error *err)
+int gp_dataset_open_table(const char *path, fitsfile **out, long **lines, gp_error *err)
 {
-    const int need_images = (flags & GP_DATASET_IMAGES) != 0;
-    /* inference on a catalogue needs no truth: targets are then optional and never make a row bad */
-    const int need_t = !(flags & GP_DATASET_NO_TARGETS);
-    const unsigned core_bad = need_t ? GP_BAD_CORE : 0u, line_bad = need_t ? GP_BAD_LINE : 0u;
+    *out = NULL;
+    if (lines) *lines = NULL;
     fitsfile *f = NULL;
     int st = 0, rc = GP_OK;
     if (is_text_table(path)) {
-        /* a CasJobs export downloaded as CSV: a catalogue without cutouts */
-        if (need_images)
-            return GP_FAIL(err, GP_ERR_ARG, "%s: a CSV table has no cutouts, and this model needs images: give it FITS "
-                           "shards (cutout cube and table) from `galpost shards` (real SDSS frames) or `galpost mock "
-                           "shards`; a CSV export serves the photometry-only model (galpost train --photometry)", path);
-        if ((rc = csv_to_fits(path, &f, err))) return rc;
+        if ((rc = csv_to_fits(path, &f, lines, err))) return rc;
     } else if (fits_open_file(&f, path, READONLY, &st)) {
         char head[8] = "";
         FILE *fp = fopen(path, "rb");
@@ -247,8 +250,30 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
             fits_movabs_hdu(f, h, &type, &st);
             if (!st && type == BINARY_TBL) { found = 1; break; }
         }
-        if (!found) { fits_close_file(f, &st); return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no binary table (HDU 'GALAXIES')", path); }
+        if (!found) {
+            fits_close_file(f, &st);
+            if (lines) { free(*lines); *lines = NULL; }
+            return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no binary table (HDU 'GALAXIES')", path);
+        }
     }
+    *out = f;
+    return GP_OK;
+}
+
+static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_error *err)
+{
+    const int need_images = (flags & GP_DATASET_IMAGES) != 0;
+    /* inference on a catalogue needs no truth: targets are then optional and never make a row bad */
+    const int need_t = !(flags & GP_DATASET_NO_TARGETS);
+    const unsigned core_bad = need_t ? GP_BAD_CORE : 0u, line_bad = need_t ? GP_BAD_LINE : 0u;
+    fitsfile *f = NULL;
+    int st = 0, rc = GP_OK;
+    /* a CasJobs export downloaded as CSV: a catalogue without cutouts */
+    if (need_images && is_text_table(path))
+        return GP_FAIL(err, GP_ERR_ARG, "%s: a CSV table has no cutouts, and this model needs images: give it FITS "
+                       "shards (cutout cube and table) from `galpost shards` (real SDSS frames) or `galpost mock "
+                       "shards`; a CSV export serves the photometry-only model (galpost train --photometry)", path);
+    if ((rc = gp_dataset_open_table(path, &f, NULL, err))) return rc;
     long nrows = 0;
     fits_get_num_rows(f, &nrows, &st);
     if (st) { rc = fits_fail(err, st, path, "cannot count table rows"); goto out; }

@@ -35,6 +35,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <fitsio.h>
+
 #include "galpost/gp_error.h"
 #include "galpost/gp_model.h"
 #include "gp_net.h"
@@ -144,6 +146,25 @@ typedef struct gp_dataset {
  */
 int gp_dataset_open(const char *const *paths, int nshards, int flags,
                     gp_dataset **out, gp_error *err);
+
+/*
+ * gp_dataset_open_table() - the galaxy table of one shard as
+ * gp_dataset_open() reads it, to read cells of it again (cli_shard_why.c):
+ * HDU 'GALAXIES', else the first binary table, of a FITS file; a CSV table
+ * (any text file) converted by the same reader, into an in-memory FITS
+ * table 'GALAXIES' of the columns gp_dataset_open() reads (1D, as parsed:
+ * "null", an empty cell and NaN are NaN) and objID (1K).
+ * Given:
+ *   path   const char*  the shard
+ * Returned:
+ *   f      fitsfile**   the table, current HDU; fits_close_file() it
+ *   lines  long**       NULL, or: NULL for a FITS file, else each table
+ *                       row's line in the CSV file (from 1), malloc'ed
+ * Function return value: GP_OK; as gp_dataset_open() for the table (not
+ * the cube): GP_ERR_FITS, GP_ERR_NOTFOUND (no binary table), GP_ERR_FORMAT
+ * (the CSV rules; neither FITS nor text), GP_ERR_IO, GP_ERR_NOMEM.
+ */
+int gp_dataset_open_table(const char *path, fitsfile **f, long **lines, gp_error *err);
 
 /* Read the cutouts of rows[0..n-1] into out [n x 3 x 160 x 160]. */
 int gp_dataset_read_images(gp_dataset *d, const long *rows, int n, float *out,

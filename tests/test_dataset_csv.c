@@ -253,6 +253,54 @@ static void test_csv_as_fits(void **state)
     unlink(dressed);
 }
 
+/* gp_dataset_open_table() (cli_shard_why.c reads a failed row's cells again
+ * through it): a CSV table is the same table as the dataset read, each row
+ * with its line in the file (the dressed file's preamble, blank lines and
+ * comments counted); a FITS file has no lines. */
+static void test_csv_table_lines(void **state)
+{
+    (void)state;
+    rows r;
+    make_rows(&r);
+    char fits[256], dressed[256];
+    gp_test_tmpname(fits, sizeof fits, ".fits");
+    gp_test_tmpname(dressed, sizeof dressed, ".csv");
+    write_fits(&r, fits, 1);
+    write_csv(&r, dressed, CSV_EXACT | CSV_DRESSED);
+    gp_error err;
+    fitsfile *f = NULL;
+    long *lines = (long *)1;
+    assert_int_equal(gp_dataset_open_table(dressed, &f, &lines, &err), GP_OK);
+    assert_non_null(f);
+    assert_non_null(lines);
+    /* "#Table1", a comment, a blank line, the header (line 4); at row N/2 a blank line and "# page 2" */
+    for (long i = 0; i < N; i++) assert_int_equal(lines[i], 5 + i + (i >= N / 2 ? 2 : 0));
+    long nrows = 0;
+    int st = 0, col = 0, anynul = 0;
+    fits_get_num_rows(f, &nrows, &st);
+    assert_int_equal(nrows, N);
+    fits_get_colnum(f, CASEINSEN, "modelMag_u", &col, &st);
+    double u[N], nul = NAN;
+    fits_read_col(f, TDOUBLE, col, 1, 1, N, &nul, u, &anynul, &st);
+    assert_int_equal(st, 0);
+    for (int i = 0; i < N; i++) {
+        if (r.cell[i][C_MAG]) assert_true(isnan(u[i]) || u[i] < -9990);   /* the missing value as written */
+        else assert_true(u[i] == r.v[i][C_MAG]);
+    }
+    fits_close_file(f, &st);
+    free(lines);
+    lines = (long *)1;
+    assert_int_equal(gp_dataset_open_table(fits, &f, &lines, &err), GP_OK);
+    assert_null(lines);
+    fits_close_file(f, &st);
+    /* a file that is neither: refused as by gp_dataset_open, nothing returned */
+    assert_int_equal(gp_dataset_open_table("/nonexistent/x.fits", &f, &lines, &err) != GP_OK, 1);
+    assert_null(f);
+    assert_null(lines);
+    unlink(fits);
+    unlink(dressed);
+}
+
 /* Fewer digits (7 significant for the float32 columns, 10 for the doubles),
  * as a download may print them: the same rows within float parse precision,
  * the same bad rows. */
@@ -378,6 +426,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_as_fits),
+        cmocka_unit_test(test_csv_table_lines),
         cmocka_unit_test(test_csv_short_digits),
         cmocka_unit_test(test_csv_no_objid),
         cmocka_unit_test(test_csv_malformed),

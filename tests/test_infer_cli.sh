@@ -139,6 +139,28 @@ printf '%s\n' "$json" | grep -q '"log_n2ha": {"median": [^}]*"unit": "dex"}' || 
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$shard" -o "$tmp/pc.fits" --batch 7 2>"$tmp/err" || { cat "$tmp/err"; fail "catalogue batch"; }
 grep -q "24 galaxies (0 failed)" "$tmp/err" || { cat "$tmp/err"; fail "catalogue batch summary line"; }
 cmp -s "$tmp/ps.fits" "$tmp/pc.fits" || fail "catalogue batch differs from the shard batch"
+# the shard's table as CSV (--shard, photometry-only model): a failed row names the shard,
+# the row (from 0), its line and the column, as for a FITS shard; the lines are the file's
+# (a '#' comment moves them), the bad cells written as CasJobs writes them
+tocsv=$top/tests/gp_test_table_csv
+[ -x "$tocsv" ] || fail "no tests/gp_test_table_csv at $tocsv"
+"$tocsv" "$shard" >"$tmp/sh.raw" || fail "gp_test_table_csv $shard"
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+    NR == 3 { print "# a comment" }
+    NR == 4 { $(c["modelMag_u"]) = "null" }
+    NR == 7 { $(c["extinction_g"]) = "-9999" }
+    { print }' "$tmp/sh.raw" >"$tmp/badsh/bad.csv"
+csv=$tmp/badsh/bad.csv
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$shard" --shard "$csv" -o "$tmp/badsh/pcsv.fits" 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "batch with a CSV shard"; }
+grep -q "48 galaxies (2 failed)" "$tmp/err" || { cat "$tmp/err"; fail "CSV shard: summary line"; }
+for m in "row 2 (line 5; row 26 of the input): column 'modelMag_u' is empty, null or NaN: not a usable magnitude" \
+         "row 5 (line 8; row 29 of the input): column 'extinction_g' = -9999 is not a usable extinction"; do
+    grep -a -q "$csv: $m" "$tmp/badsh/pcsv.fits" || fail "CSV shard: '$m' not in the table"
+done
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$csv" --row 5 >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "galpost infer: $csv: row 5 (line 8): column 'extinction_g' = -9999 is not a usable extinction" "$tmp/err" \
+    || { cat "$tmp/err"; fail "--row of a bad CSV row: exit $rc"; }
 # a CSV catalogue with a sentinel row: every row written, the bad one failed and named
 cat >"$tmp/cat.csv" <<'CSV'
 objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_u,extinction_g,extinction_r,extinction_i,extinction_z

@@ -13,6 +13,7 @@ struct gp_cli_shard_rows {
     const gp_dataset *d;
     int       shard;      /* the open shard, -1 for none */
     fitsfile *f;          /* at its galaxy table; NULL when it cannot be read */
+    long     *lines;      /* a CSV shard's rows' lines (from 1); NULL for FITS */
 };
 
 gp_cli_shard_rows *gp_cli_shard_why_new(const gp_dataset *d)
@@ -27,6 +28,8 @@ static void close_shard(gp_cli_shard_rows *w)
     int st = 0;
     if (w->f) fits_close_file(w->f, &st);
     w->f = NULL;
+    free(w->lines);
+    w->lines = NULL;
     w->shard = -1;
 }
 
@@ -37,22 +40,18 @@ void gp_cli_shard_why_free(gp_cli_shard_rows *w)
     free(w);
 }
 
-/* The shard's galaxy table as gp_dataset_open finds it: HDU 'GALAXIES', else
- * the first binary table. */
-static fitsfile *open_table(const char *path)
+/* The shard's galaxy table as gp_dataset_open read it (FITS, or a CSV
+ * table through the same reader, with its rows' lines); w->f NULL when it
+ * cannot be read again. */
+static void open_table(gp_cli_shard_rows *w, int s)
 {
-    fitsfile *f = NULL;
-    int st = 0;
-    if (fits_open_file(&f, path, READONLY, &st)) { fits_clear_errmsg(); return NULL; }
-    if (fits_movnam_hdu(f, BINARY_TBL, "GALAXIES", 0, &st)) {
-        st = 0;
-        int nhdu = 0, type = 0, found = 0;
-        fits_get_num_hdus(f, &nhdu, &st);
-        for (int h = 1; h <= nhdu && !st && !found; h++)
-            if (!fits_movabs_hdu(f, h, &type, &st) && type == BINARY_TBL) found = 1;
-        if (!found) { st = 0; fits_close_file(f, &st); fits_clear_errmsg(); return NULL; }
+    gp_error err;
+    if (gp_dataset_open_table(w->d->shard_path[s], &w->f, &w->lines, &err)) {
+        w->f = NULL;
+        w->lines = NULL;
+        fits_clear_errmsg();
     }
-    return f;
+    w->shard = s;
 }
 
 /* Cell `row` (1-based) of column `name` (case-insensitive) as a double, NaN
@@ -74,7 +73,7 @@ static int usable(double v) { return isfinite(v) && v > -9990.0; }
 
 /* The photometry cell that made the row bad, in `out`; nonzero when none
  * is found. */
-static int phot_why(fitsfile *f, long local, char *out, size_t size)
+static int phot_why(fitsfile *f, long local, int csv, char *out, size_t size)
 {
     for (int b = 0; b < 5; b++) {
         char mname[16], ename[16], mas[FLEN_VALUE], eas[FLEN_VALUE];
@@ -85,7 +84,10 @@ static int phot_why(fitsfile *f, long local, char *out, size_t size)
         const char *col = !usable(m) ? mas : !usable(e) ? eas : NULL;
         double v = !usable(m) ? m : e;
         const char *what = !usable(m) ? "magnitude" : "extinction";
-        if (col && isnan(v)) { snprintf(out, size, "column '%s' is empty or NaN: not a usable %s", col, what); return 0; }
+        if (col && isnan(v)) {
+            snprintf(out, size, "column '%s' is empty%s or NaN: not a usable %s", col, csv ? ", null" : "", what);
+            return 0;
+        }
         if (col) { snprintf(out, size, "column '%s' = %g is not a usable %s", col, v, what); return 0; }
         if (!(m - e >= 5.0 && m - e <= 40.0)) {
             snprintf(out, size, "columns '%s' - '%s' = %g - %g = %g: the corrected magnitude is not in 5..40", mas, eas, m,
@@ -102,18 +104,18 @@ void gp_cli_shard_why(gp_cli_shard_rows *w, long r, char *why, size_t size)
     int s = 0;
     while (s + 1 < d->nshards && r >= d->shard_first[s + 1]) s++;
     long local = r - d->shard_first[s];
-    char where[64] = "";
-    if (local != r) snprintf(where, sizeof where, " (row %ld of the input)", r);
+    if (w->shard != s) {
+        close_shard(w);
+        open_table(w, s);
+    }
+    char where[96] = "";   /* " (line L)", " (row R of the input)" or " (line L; row R of the input)" */
+    char line[40] = "", input[48] = "";
+    if (w->f && w->lines) snprintf(line, sizeof line, "line %ld", w->lines[local]);
+    if (local != r) snprintf(input, sizeof input, "row %ld of the input", r);
+    if (line[0] || input[0]) snprintf(where, sizeof where, " (%s%s%s)", line, line[0] && input[0] ? "; " : "", input);
     char cell[400] = "";
     int found = 0;
-    if (d->bad[r] & GP_BAD_PHOT) {
-        if (w->shard != s) {
-            close_shard(w);
-            w->f = open_table(d->shard_path[s]);
-            w->shard = s;
-        }
-        found = w->f && !phot_why(w->f, local, cell, sizeof cell);
-    }
+    if (d->bad[r] & GP_BAD_PHOT) found = w->f && !phot_why(w->f, local, w->lines != NULL, cell, sizeof cell);
     if (!found)
         snprintf(cell, sizeof cell, "%s", d->bad[r] & GP_BAD_PHOT ? "unusable photometry (NaN, sentinel or absurd magnitude or extinction)"
                                           : d->bad[r] & GP_BAD_IMAGE ? "non-finite pixels in the cutout" : "unusable row");

@@ -18,8 +18,11 @@ void gp_cli_shard_why_free(gp_cli_shard_rows *w);
  * row K (row R of the input): column 'modelMag_u' = -9999 is not a usable
  * magnitude", the first band with an unusable magnitude or extinction or an
  * extinction-corrected magnitude outside 5..40, as gp_dataset_open judged
- * it; without a cell to name (a cutout with non-finite pixels, a shard
- * that cannot be read again), the reason alone. */
+ * it; for a CSV shard (read again by the same reader,
+ * gp_dataset_open_table) with the row's line in the file: "PATH: row K
+ * (line L): column 'modelMag_u' is empty, null or NaN: ...".  Without a
+ * cell to name (a cutout with non-finite pixels, a shard that cannot be
+ * read again), the reason alone. */
 void gp_cli_shard_why(gp_cli_shard_rows *w, long r, char *why, size_t size);
 
 #endif
