@@ -129,8 +129,9 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
         return GP_FAIL(err, GP_ERR_ARG, "%s: position RA %g Dec %g is not a sky position",
                        gp_frame_name(f), ra, dec);
     if (!gp_frame_has_wcs(f))
-        return GP_FAIL(err, GP_ERR_WCS, "%s: the frame has no celestial WCS (CTYPE/CRVAL/CD keywords)",
-                       gp_frame_name(f));
+        return GP_FAIL(err, GP_ERR_WCS, "%s: %s", gp_frame_name(f),
+                       *gp_frame_wcs_note(f) ? gp_frame_wcs_note(f)
+                                             : "the frame has no celestial WCS (CTYPE/CRVAL/CD keywords)");
     const long nx = gp_frame_width(f), ny = gp_frame_height(f);
     double xc, yc;
     if (gp_frame_sky_to_pixel(f, ra, dec, &xc, &yc, err)) return err ? err->status : GP_ERR_WCS;

@@ -13,6 +13,7 @@
 #include <fitsio.h>
 #include <wcslib/wcshdr.h>
 #include <wcslib/wcs.h>
+#include <wcslib/wcsmath.h>
 
 #include "galpost/gp_image.h"
 #include "gp_fits_util.h"
@@ -31,6 +32,7 @@ struct gp_frame {
     struct wcsprm  sub;      /* storage when the image has degenerate axes */
     int            have_sub;
     double         scale;    /* arcsec per pixel */
+    char           wcs_why[200]; /* why a celestial WCS cannot be used */
 };
 
 const char *gp_band_name(int band)
@@ -92,6 +94,48 @@ int gp_band_from_filename(const char *path)
     return GP_BAND_UNKNOWN;
 }
 
+/* Positions are ICRS everywhere in galpost (DS9 is asked for -sky icrs).
+ * A WCS in galactic coordinates is rotated to ICRS equatorial here
+ * (wcsccs: the ICRS position of the galactic north pole, 192.85948
+ * +27.12825, and the galactic longitude of the ICRS pole, 122.93192, which
+ * define the galactic system on ICRS: ESA 1997, Hipparcos vol. 1, 1.5.3);
+ * an equatorial one must be ICRS or FK5
+ * J2000 (22 mas apart); any other system (FK4 B1950, another equinox,
+ * ecliptic, supergalactic) is refused, with the reason in wcs_why, rather
+ * than read as if it were ICRS.  Returns -1 when refused. */
+static int frame_wcs_to_icrs(gp_frame *f, struct wcsprm *w)
+{
+    char sys[72] = "";
+    size_t k = 0;
+    for (const char *p = w->radesys; *p && k < sizeof sys - 1; p++)
+        if (*p != ' ') sys[k++] = (char)toupper((unsigned char)*p);
+    sys[k] = '\0';
+    const int noeq = undefined(w->equinox);
+    if (!strcmp(w->lngtyp, "RA")) {
+        if (!sys[0]) snprintf(sys, sizeof sys, "%s", noeq ? "ICRS" : w->equinox < 1984.0 ? "FK4" : "FK5");
+        if (!strcmp(sys, "ICRS")) return 0;
+        if (!strcmp(sys, "FK5") && (noeq || fabs(w->equinox - 2000.0) < 1e-6)) return 0;
+        if (!strncmp(sys, "FK4", 3))
+            snprintf(f->wcs_why, sizeof f->wcs_why, "its WCS is in %s B%.1f coordinates (RADESYS/EQUINOX)", sys,
+                     noeq ? 1950.0 : w->equinox);
+        else if (!strcmp(sys, "FK5"))
+            snprintf(f->wcs_why, sizeof f->wcs_why, "its WCS is in FK5 coordinates of equinox J%.1f (EQUINOX)",
+                     w->equinox);
+        else
+            snprintf(f->wcs_why, sizeof f->wcs_why, "its WCS is in '%s' equatorial coordinates (RADESYS)", sys);
+    } else if (!strcmp(w->lngtyp, "GLON")) {
+        if (wcsccs(w, 192.85948, 27.12825, 122.93192, "RA", "DEC", "ICRS", 0.0, NULL) == 0 &&
+            wcsset(w) == 0 && w->lng >= 0 && w->lat >= 0)
+            return 0;
+        snprintf(f->wcs_why, sizeof f->wcs_why, "its galactic WCS cannot be turned into RA/Dec");
+    } else {
+        snprintf(f->wcs_why, sizeof f->wcs_why, "its WCS is in %s/%s coordinates (CTYPE1/2)", w->lngtyp, w->lattyp);
+    }
+    size_t l = strlen(f->wcs_why);
+    snprintf(f->wcs_why + l, sizeof f->wcs_why - l, "; galpost reads ICRS or FK5 J2000 RA/Dec and galactic WCS only");
+    return -1;
+}
+
 /* Choose the primary celestial WCS of the header and set it up. */
 static void frame_setup_wcs(gp_frame *f)
 {
@@ -119,6 +163,7 @@ static void frame_setup_wcs(gp_frame *f)
         }
         if (w->naxis != 2 || wcsset(w) != 0) continue;
         if (w->lng < 0 || w->lat < 0) continue;
+        if (frame_wcs_to_icrs(f, w)) return;
         f->wcs = w;
         break;
     }
@@ -269,6 +314,7 @@ long gp_frame_width(const gp_frame *f) { return f ? f->nx : 0; }
 long gp_frame_height(const gp_frame *f) { return f ? f->ny : 0; }
 int gp_frame_has_wcs(const gp_frame *f) { return f && f->wcs; }
 double gp_frame_pixel_scale(const gp_frame *f) { return f && f->wcs ? f->scale : 0.0; }
+const char *gp_frame_wcs_note(const gp_frame *f) { return f && !f->wcs ? f->wcs_why : ""; }
 
 int gp_frame_header(const gp_frame *f, char **cards, int *ncards, gp_error *err)
 {
@@ -305,8 +351,8 @@ int gp_frame_sky_to_pixel(const gp_frame *f, double ra, double dec,
                           double *x, double *y, gp_error *err)
 {
     if (!f || !f->wcs)
-        return GP_FAIL(err, GP_ERR_WCS, "%s: the frame has no celestial WCS",
-                       f ? f->name : "(null)");
+        return GP_FAIL(err, GP_ERR_WCS, "%s: %s", f ? f->name : "(null)",
+                       f && f->wcs_why[0] ? f->wcs_why : "the frame has no celestial WCS");
     double world[2], imgcrd[2], pixcrd[2], phi, theta;
     int stat = 0;
     world[f->wcs->lng] = ra;
@@ -324,8 +370,8 @@ int gp_frame_pixel_to_sky(const gp_frame *f, double x, double y,
                           double *ra, double *dec, gp_error *err)
 {
     if (!f || !f->wcs)
-        return GP_FAIL(err, GP_ERR_WCS, "%s: the frame has no celestial WCS",
-                       f ? f->name : "(null)");
+        return GP_FAIL(err, GP_ERR_WCS, "%s: %s", f ? f->name : "(null)",
+                       f && f->wcs_why[0] ? f->wcs_why : "the frame has no celestial WCS");
     double world[2], imgcrd[2], pixcrd[2] = { x, y }, phi, theta;
     int stat = 0;
     if (wcsp2s(f->wcs, 1, 2, pixcrd, imgcrd, &phi, &theta, world, &stat) != 0 ||

@@ -84,7 +84,8 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
         return GP_FAIL(err, GP_ERR_ARG, "%s: aperture %g\" with sky annulus %g\"..%g\" is not 0 < R <= R_in < R_out <= 300\"",
                        gp_frame_name(f), o.radius, o.sky_inner, o.sky_outer);
     if (!gp_frame_has_wcs(f))
-        return GP_FAIL(err, GP_ERR_WCS, "%s: the frame has no celestial WCS", gp_frame_name(f));
+        return GP_FAIL(err, GP_ERR_WCS, "%s: %s", gp_frame_name(f),
+                       *gp_frame_wcs_note(f) ? gp_frame_wcs_note(f) : "the frame has no celestial WCS");
     const long nx = gp_frame_width(f), ny = gp_frame_height(f);
     double xc, yc;
     int st = gp_frame_sky_to_pixel(f, ra, dec, &xc, &yc, err);

@@ -57,6 +57,9 @@ static gp_frame *pick(const gpd_job *job, const gpd_opened *op, int band, double
     else if (off >= 0)
         snprintf(why, n, "RA %.6f Dec %+.6f is off every %s image (e.g. %s)", ra, dec, gp_band_name(band),
                  gpd_source_name(&job->src[off], nm, sizeof nm));
+    else if (nowcs >= 0 && *gp_frame_wcs_note(op->fr[nowcs]))
+        snprintf(why, n, "the %s image %s: %s", gp_band_name(band), gpd_source_name(&job->src[nowcs], nm, sizeof nm),
+                 gp_frame_wcs_note(op->fr[nowcs]));
     else if (nowcs >= 0)
         snprintf(why, n, "the %s image %s has no celestial WCS (CTYPE/CRVAL/CD keywords)", gp_band_name(band),
                  gpd_source_name(&job->src[nowcs], nm, sizeof nm));

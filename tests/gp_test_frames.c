@@ -6,9 +6,14 @@
  * noisy sky, and DIR/photo.csv, a PhotoObj-like catalogue of the galaxies.
  * It prints one line per galaxy: "galaxy RA DEC".
  *
- *   gp_test_frames DIR [--nowcs] [--nan] [--seed N]
- *     --nowcs  frames without WCS keywords
- *     --nan    every pixel NaN within 30" of galaxy 1
+ *   gp_test_frames DIR [--nowcs] [--nan] [--galactic] [--seed N]
+ *     --nowcs     frames without WCS keywords
+ *     --nan       every pixel NaN within 30" of galaxy 1
+ *     --galactic  the same sky through a WCS in galactic coordinates
+ *                 (GLON-TAN/GLAT-TAN, reference point at the galactic
+ *                 position of the equatorial frames')
+ *     --fk4       the equatorial frames' WCS labelled FK4 B1950 (RADESYS,
+ *                 EQUINOX): a system galpost does not read
  *
  * Until the simulator's `galpost mock field` is used instead, this is the
  * tests' own mock field.
@@ -30,13 +35,18 @@ typedef struct { double ra, dec, mag[5], scale, q, pa; } galaxy;
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) { fprintf(stderr, "usage: gp_test_frames DIR [--nowcs] [--nan] [--seed N]\n"); return 2; }
+    if (argc < 2) {
+        fprintf(stderr, "usage: gp_test_frames DIR [--nowcs] [--nan] [--galactic] [--fk4] [--seed N]\n");
+        return 2;
+    }
     const char *dir = argv[1];
-    int nowcs = 0, nan = 0;
+    int nowcs = 0, nan = 0, galactic = 0, fk4 = 0;
     uint64_t rng = 12345;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--nowcs")) nowcs = 1;
         else if (!strcmp(argv[i], "--nan")) nan = 1;
+        else if (!strcmp(argv[i], "--galactic")) galactic = 1;
+        else if (!strcmp(argv[i], "--fk4")) fk4 = 1;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) rng = strtoull(argv[++i], NULL, 10);
         else { fprintf(stderr, "gp_test_frames: unknown option %s\n", argv[i]); return 2; }
     }
@@ -54,10 +64,12 @@ int main(int argc, char **argv)
     for (int b = 0; b < 5; b++) {
         fx_wcs w = { { RA0, DEC0 }, { 0.5 * NX + 2.7 * b - 4.0, 0.5 * NY - 3.1 * b + 5.0 }, { { 0 } } };
         fx_cd(&w, 0.396, 90.0 + 0.02 * b, 1);
+        if (galactic) fx_icrs_to_gal(RA0, DEC0, &w.crval[0], &w.crval[1]);
         for (long y = 1; y <= NY; y++)
             for (long x = 1; x <= NX; x++) {
                 double ra, dec, v = sky_rms[b] * fx_gauss(&rng);
                 fx_pix_to_sky(&w, (double)x, (double)y, &ra, &dec);
+                if (galactic) fx_gal_to_icrs(ra, dec, &ra, &dec);
                 for (int g = 0; g < 2; g++) {
                     /* exponential disc, position angle pa east of north, axis ratio q */
                     double dx = (ra - gal[g].ra) * cosd * 3600.0, dy = (dec - gal[g].dec) * 3600.0;
@@ -78,6 +90,15 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/frame-%c-000001-1-0001.fits", dir, bands[b]);
         if (fx_write_frame(path, NX, NY, d, nowcs ? NULL : &w, filt)) {
             fprintf(stderr, "gp_test_frames: cannot write %s\n", path);
+            return 1;
+        }
+        if ((galactic && !nowcs &&
+             (fx_edit_card(path, "CTYPE1", "CTYPE1  = 'GLON-TAN'") || fx_edit_card(path, "CTYPE2", "CTYPE2  = 'GLAT-TAN'") ||
+              fx_edit_card(path, "RADESYS", NULL))) ||
+            (fk4 && !nowcs &&
+             (fx_edit_card(path, "RADESYS", "RADESYS = 'FK4     '") ||
+              fx_edit_card(path, "EQUINOX", "EQUINOX =               1950.0")))) {
+            fprintf(stderr, "gp_test_frames: cannot edit %s\n", path);
             return 1;
         }
     }

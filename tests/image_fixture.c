@@ -78,6 +78,46 @@ int fx_write_frame(const char *path, long nx, long ny, const float *data,
     return status || st2;
 }
 
+int fx_edit_card(const char *path, const char *key, const char *card)
+{
+    fitsfile *fp = NULL;
+    int status = 0;
+    if (fits_open_file(&fp, path, READWRITE, &status)) return status;
+    if (card) {
+        char c[FLEN_CARD];
+        snprintf(c, sizeof c, "%s", card);
+        fits_update_card(fp, key, c, &status);
+    } else {
+        fits_delete_key(fp, key, &status);
+    }
+    int st2 = 0;
+    fits_close_file(fp, &st2);
+    return status || st2;
+}
+
+/* Rows: the galactic x, y, z axes in ICRS (ESA 1997, Hipparcos vol. 1, 1.5.3) */
+static const double ICRS_TO_GAL[3][3] = {
+    { -0.0548755604162154, -0.8734370902348850, -0.4838350155487132 },
+    { +0.4941094278755837, -0.4448296299600112, +0.7469822444972189 },
+    { -0.8676661490190047, -0.1980763734312015, +0.4559837761750669 },
+};
+
+static void fx_rotate(int transpose, double lng, double lat, double *olng, double *olat)
+{
+    double a = lng * D2R, d = lat * D2R;
+    double v[3] = { cos(d) * cos(a), cos(d) * sin(a), sin(d) }, o[3];
+    for (int i = 0; i < 3; i++) {
+        o[i] = 0;
+        for (int j = 0; j < 3; j++) o[i] += (transpose ? ICRS_TO_GAL[j][i] : ICRS_TO_GAL[i][j]) * v[j];
+    }
+    double l = atan2(o[1], o[0]) / D2R;
+    *olng = l < 0 ? l + 360.0 : l;
+    *olat = asin(o[2] > 1 ? 1 : o[2] < -1 ? -1 : o[2]) / D2R;
+}
+
+void fx_icrs_to_gal(double ra, double dec, double *l, double *b) { fx_rotate(0, ra, dec, l, b); }
+void fx_gal_to_icrs(double l, double b, double *ra, double *dec) { fx_rotate(1, l, b, ra, dec); }
+
 char *fx_tmpdir(void)
 {
     const char *base = getenv("TMPDIR");

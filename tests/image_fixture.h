@@ -32,6 +32,19 @@ void fx_sky_to_pix(const fx_wcs *w, double ra, double dec, double *x, double *y)
 int fx_write_frame(const char *path, long nx, long ny, const float *data,
                    const fx_wcs *w, const char *filter);
 
+/*
+ * fx_edit_card() - in the primary header of the FITS file at path, replace
+ * keyword key's card by card (a whole header card, e.g.
+ * "CTYPE1  = 'GLON-TAN'"), appending it when absent, or delete the keyword
+ * when card is NULL.  Returns 0 on success.
+ */
+int fx_edit_card(const char *path, const char *key, const char *card);
+
+/* ICRS <-> galactic (degrees) by the Hipparcos rotation matrix
+ * (independent of wcslib). */
+void fx_icrs_to_gal(double ra, double dec, double *l, double *b);
+void fx_gal_to_icrs(double l, double b, double *ra, double *dec);
+
 /* A fresh temporary directory (mkdtemp) and its removal with the files in it. */
 char *fx_tmpdir(void);
 void  fx_rmtree(const char *dir);

@@ -239,6 +239,108 @@ static void test_off_image_and_no_wcs_fail(void **state)
     free(cut);
 }
 
+/* A frame whose WCS is in galactic coordinates (GLON-TAN/GLAT-TAN): pixel
+ * positions of ICRS points and the cutout's pixels against the independent
+ * projection and rotation (image_fixture.c); read as if it were ICRS, every
+ * position lands tens of degrees away. */
+static void test_galactic_frame(void **state)
+{
+    (void)state;
+    const double scale = 0.45;
+    fx_wcs w = { { 0, 0 }, { 240.0, 230.0 }, { { 0 } } };
+    fx_icrs_to_gal(RA0 + 0.002, DEC0 - 0.001, &w.crval[0], &w.crval[1]);
+    fx_cd(&w, scale, 20.0 + 20 * fx_uniform(&rng), 1);
+    const long n = 480;
+    float *d = malloc(sizeof(float) * n * n);
+    assert_non_null(d);
+    for (long y = 1; y <= n; y++)
+        for (long x = 1; x <= n; x++) {
+            double l, b, ra, dec;
+            fx_pix_to_sky(&w, (double)x, (double)y, &l, &b);
+            fx_gal_to_icrs(l, b, &ra, &dec);
+            d[(y - 1) * n + (x - 1)] = (float)(sky_sb(ra, dec) * scale * scale);
+        }
+    const char *p = path_in("galactic.fits");
+    assert_int_equal(fx_write_frame(p, n, n, d, &w, "r"), 0);
+    free(d);
+    assert_int_equal(fx_edit_card(p, "CTYPE1", "CTYPE1  = 'GLON-TAN'"), 0);
+    assert_int_equal(fx_edit_card(p, "CTYPE2", "CTYPE2  = 'GLAT-TAN'"), 0);
+    assert_int_equal(fx_edit_card(p, "RADESYS", NULL), 0);
+    gp_frame *f = NULL;
+    gp_error err;
+    assert_int_equal(gp_frame_open_file(p, &f, &err), GP_OK);
+    assert_true(gp_frame_has_wcs(f));
+    assert_string_equal(gp_frame_wcs_note(f), "");
+    for (int k = 0; k < 5; k++) {
+        double ra = RA0 + (fx_uniform(&rng) - 0.5) * 0.02, dec = DEC0 + (fx_uniform(&rng) - 0.5) * 0.02;
+        double l, b, xo, yo, x, y, ra2, dec2;
+        fx_icrs_to_gal(ra, dec, &l, &b);
+        fx_sky_to_pix(&w, l, b, &xo, &yo);
+        assert_int_equal(gp_frame_sky_to_pixel(f, ra, dec, &x, &y, &err), GP_OK);
+        /* 0.002 px = 1 mas: the galactic pole and node (wcsccs) against
+         * the rotation matrix, both the Hipparcos definition */
+        if (!(fabs(x - xo) < 0.002 && fabs(y - yo) < 0.002))
+            fail_msg("RA %.6f Dec %.6f: pixel (%.4f, %.4f), expected (%.4f, %.4f)", ra, dec, x, y, xo, yo);
+        assert_int_equal(gp_frame_pixel_to_sky(f, x, y, &ra2, &dec2, &err), GP_OK);
+        assert_true(gp_sky_separation(ra, dec, ra2, dec2) < 1e-4);
+    }
+    float *cut = malloc(sizeof(float) * N * N);
+    uint32_t fl = 0;
+    if (gp_cutout_band(f, RA0, DEC0, cut, &fl, &err)) fail_msg("%s", err.msg);
+    assert_true(fl & GP_FLAG_RESAMPLED);
+    assert_int_equal(fl & (GP_FLAG_EDGE | GP_FLAG_MASKED), 0);
+    double e = max_sky_error(cut, RA0, DEC0, NULL, NULL);
+    if (!(e < 4e-3)) fail_msg("galactic frame: max error %g", e);
+    free(cut);
+    gp_frame_close(f);
+}
+
+/* Celestial systems other than ICRS/FK5 J2000 and galactic are not read as
+ * ICRS: the frame has no usable WCS, and the cutout says why. */
+static void test_other_sky_systems_refused(void **state)
+{
+    (void)state;
+    static const struct { const char *name, *k1, *c1, *k2, *c2, *k3, *c3, *why; int usable; } cases[] = {
+        { "fk4.fits", "RADESYS", "RADESYS = 'FK4     '", "EQUINOX", "EQUINOX =               1950.0", NULL, NULL, "FK4 B1950", 0 },
+        { "b1950.fits", "RADESYS", NULL, "EQUINOX", "EQUINOX =               1950.0", NULL, NULL, "FK4 B1950", 0 },
+        { "fk5j1975.fits", "RADESYS", "RADESYS = 'FK5     '", "EQUINOX", "EQUINOX =               1975.0", NULL, NULL,
+          "FK5 coordinates of equinox J1975", 0 },
+        { "ecl.fits", "CTYPE1", "CTYPE1  = 'ELON-TAN'", "CTYPE2", "CTYPE2  = 'ELAT-TAN'", "RADESYS", NULL, "ELON/ELAT", 0 },
+        { "fk5j2000.fits", "RADESYS", "RADESYS = 'FK5     '", "EQUINOX", "EQUINOX =               2000.0", NULL, NULL, "", 1 },
+        { "eq2000.fits", "RADESYS", NULL, "EQUINOX", "EQUINOX =               2000.0", NULL, NULL, "", 1 },
+    };
+    fx_wcs w = { { RA0, DEC0 }, { 100.5, 100.5 }, { { 0 } } };
+    fx_cd(&w, GP_PIXEL_SCALE, 10.0, 1);
+    float *cut = malloc(sizeof(float) * N * N);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *p = path_in(cases[c].name);
+        write_sky_frame(p, 200, 200, &w, GP_PIXEL_SCALE, "g");
+        assert_int_equal(fx_edit_card(p, cases[c].k1, cases[c].c1), 0);
+        assert_int_equal(fx_edit_card(p, cases[c].k2, cases[c].c2), 0);
+        if (cases[c].k3) assert_int_equal(fx_edit_card(p, cases[c].k3, cases[c].c3), 0);
+        gp_frame *f = NULL;
+        gp_error err;
+        assert_int_equal(gp_frame_open_file(p, &f, &err), GP_OK);
+        int st = gp_cutout_band(f, RA0, DEC0, cut, NULL, &err);
+        if (cases[c].usable) {
+            if (st) fail_msg("%s: %s", cases[c].name, err.msg);
+            assert_true(gp_frame_has_wcs(f));
+            assert_string_equal(gp_frame_wcs_note(f), "");
+        } else {
+            if (gp_frame_has_wcs(f)) fail_msg("%s: its WCS is read as ICRS", cases[c].name);
+            assert_non_null(strstr(gp_frame_wcs_note(f), cases[c].why));
+            assert_int_equal(st, GP_ERR_WCS);
+            assert_non_null(strstr(err.msg, cases[c].name));
+            assert_non_null(strstr(err.msg, cases[c].why));
+            double x, y;
+            assert_int_equal(gp_frame_sky_to_pixel(f, RA0, DEC0, &x, &y, &err), GP_ERR_WCS);
+            assert_non_null(strstr(err.msg, cases[c].why));
+        }
+        gp_frame_close(f);
+    }
+    free(cut);
+}
+
 static void test_nan_pixels_masked_or_refused(void **state)
 {
     (void)state;
@@ -386,6 +488,8 @@ int main(void)
         cmocka_unit_test(test_edge_is_padded_and_flagged),
         cmocka_unit_test(test_off_image_and_no_wcs_fail),
         cmocka_unit_test(test_nan_pixels_masked_or_refused),
+        cmocka_unit_test(test_galactic_frame),
+        cmocka_unit_test(test_other_sky_systems_refused),
         cmocka_unit_test(test_memory_frame_matches_file),
         cmocka_unit_test(test_gri_each_band_centred),
     };

@@ -165,6 +165,16 @@ double gp_frame_pixel_scale(const gp_frame *f); /* arcsec/pixel at the
                                                    reference point; 0 without WCS */
 
 /*
+ * gp_frame_wcs_note() - why a frame whose header has a celestial WCS cannot
+ * use it, or "" (a usable WCS, or none at all).  Positions are ICRS: a WCS
+ * in ICRS or FK5 J2000 equatorial coordinates is used as it is, a galactic
+ * one (GLON/GLAT) is rotated to ICRS, and any other system (FK4 B1950, FK5
+ * of another equinox, ecliptic, supergalactic) is not used, rather than
+ * read as ICRS: gp_frame_has_wcs() is 0 and this says why.
+ */
+const char *gp_frame_wcs_note(const gp_frame *f);
+
+/*
  * gp_frame_header() - the frame's header cards as stored in its HDU: *ncards
  * records of 80 characters (blank-padded, END not included) in one
  * NUL-terminated malloc'ed string (free()).  A tile-compressed image gives

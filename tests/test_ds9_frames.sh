@@ -1,0 +1,95 @@
+#!/bin/sh
+# test_ds9_frames.sh: the plugin on frames that are not SDSS's own, as an
+# observer loads them at the telescope, with the real programs (Xvfb, DS9,
+# galpostd, XPA).  Mock g, r, i, u, z frames (tests/gp_test_frames) of one
+# sky written two more ways:
+#   - through a WCS in galactic coordinates (GLON/GLAT): DS9 places the
+#     circle through it, galpostd must cut and measure the galaxy there (it
+#     read l, b as RA, Dec and said the galaxy was off every image);
+#   - with the WCS labelled FK4 B1950: refused naming the system (it was
+#     read as ICRS: the wrong place, or 'off every image');
+# galpostd keeps serving after the refusal.
+. "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
+need ds9 Xvfb xpaset xpaget xpaaccess awk
+
+D=gpf
+for v in eq gal fk4; do mkdir -p "$WORK/$v"; done
+"$B/tests/gp_test_frames" "$WORK/eq" >"$WORK/galaxies" || fail "gp_test_frames"
+"$B/tests/gp_test_frames" "$WORK/gal" --galactic >/dev/null || fail "gp_test_frames --galactic"
+"$B/tests/gp_test_frames" "$WORK/fk4" --fk4 >/dev/null || fail "gp_test_frames --fk4"
+set -- $(sed -n 1p "$WORK/galaxies"); RA1=$2 DEC1=$3
+"$B/galpost" model random "$WORK/model.gpw" --seed 5 >/dev/null || fail "galpost model random"
+
+start_xvfb
+start_ds9 $D -mode region
+start_galpostd --model "$WORK/model.gpw" --ds9 $D --backend cpu --timeout 5
+
+load_frames() {   # load_frames DIR: the g, r, i, u, z frames, r current
+    xpaset -p $D frame delete all
+    for b in g r i u z; do
+        xpaset -p $D frame new
+        xpaset -p $D fits "$1/frame-$b-000001-1-0001.fits" || fail "DS9 cannot load $1 $b"
+    done
+    xpaset -p $D tile yes
+    xpaset -p $D frame 2
+}
+# infer_circle TAG: a selected 8" circle on galaxy 1, inferred; prints the job's state
+infer_circle() {
+    xpaset -p $D regions delete all
+    echo "icrs; circle($RA1,$DEC1,8\")" | xpaset $D regions || fail "region"
+    xpaset -p $D regions selectall
+    xpaset -p galpost infer selected tag "$1" || fail "infer $1 refused"
+    wait_job "$1"
+}
+# facts: ugriz and each band's cutout peak position from the last summary json
+facts() {
+    xpaget galpost summary json | awk '
+        /"mag": \{/ { s = $0; sub(/.*"mag": \{/, "", s); n = split(s, p, ","); for (i = 1; i <= 5; i++) { v = p[i]; sub(/.*: /, "", v); sub(/\}.*/, "", v); printf "%s ", v } }
+        /"cutout": \{/ { s = $0; while (match(s, /"peak_x": [0-9]+, "peak_y": [0-9]+/)) { t = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH); gsub(/[^0-9 ]/, "", t); printf "%s ", t } }
+        END { print "" }'
+}
+# the galaxy's peak within 3 px of the cutout centre in g, r and i
+centred() {
+    echo "$1" | awk '{ for (i = 6; i <= 11; i++) if ($i < 77 || $i > 82) exit 1; exit NF == 11 ? 0 : 1 }'
+}
+
+# 1. equatorial frames: the reference
+load_frames "$WORK/eq"
+contains "$(infer_circle eq)" "eq done" "galaxy 1 on the equatorial frames"
+ref=$(facts)
+centred "$ref" || fail "equatorial frames: the galaxy is not at the cutout centre ($ref)"
+pass "equatorial: ugriz and peaks $ref"
+
+# 2. galactic WCS: the same galaxy, the same magnitudes, centred
+load_frames "$WORK/gal"
+contains "$(xpaget $D fits header | grep CTYPE1)" "GLON-TAN" "DS9 shows the galactic WCS"
+contains "$(infer_circle gal)" "gal done" "galaxy 1 on the galactic frames (selected circle)"
+got=$(facts)
+centred "$got" || fail "galactic frames: the galaxy is not at the cutout centre ($got)"
+echo "$ref|$got" | awk -F'|' '{ split($1, a, " "); split($2, b, " ")
+    for (i = 1; i <= 5; i++) { d = a[i] - b[i]; if (d < 0) d = -d; if (!(d < 0.05)) { printf "band %d: %s vs %s\n", i, a[i], b[i]; exit 1 } } }' ||
+    fail "galactic frames: magnitudes differ from the equatorial frames' ($got vs $ref)"
+pass "galactic: ugriz and peaks $got (equatorial: $ref)"
+xpaset -p galpost infer "$RA1" "$DEC1" tag galpos || fail "infer RA DEC"
+contains "$(wait_job galpos)" "galpos done" "galactic frames: infer RA DEC"
+# the overlay is drawn at the galaxy in the current (galactic) frame
+ov=$(xpaget $D regions -format ds9 -system wcs -sky icrs -skyformat degrees)
+printf '%s\n' "$ov" | awk -v ra=$RA1 -v dec=$DEC1 '
+    /text\(/ && /galpost/ { s = $0; sub(/.*text\(/, "", s); split(s, p, /[,)]/)
+        dra = (p[1] - ra) * cos(dec * 3.14159265 / 180) * 3600; dd = (p[2] - dec) * 3600
+        if (dra * dra + dd * dd < 60 * 60) ok = 1 }
+    END { exit ok ? 0 : 1 }' || fail "no galpost text within 60\" of the galaxy in the galactic frame: $ov"
+pass "galactic frames: the overlay is drawn beside the galaxy"
+
+# 3. FK4 B1950 WCS: refused naming the system
+load_frames "$WORK/fk4"
+st=$(infer_circle fk4)
+contains "$st" "fk4 failed" "FK4 frames refused"
+contains "$st" "FK4 B1950" "the refusal names the FK4 B1950 system"
+contains "$st" "frame-g-000001-1-0001.fits" "the refusal names the frame"
+
+# 4. still serving
+load_frames "$WORK/eq"
+contains "$(infer_circle again)" "again done" "galpostd serves after the refusal"
+contains "$(xpaget galpost status)" "requests: 4 done, 1 failed" "four done, one refused"
+echo "PASS: $TEST"
