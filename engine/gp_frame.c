@@ -33,6 +33,7 @@ struct gp_frame {
     int            have_sub;
     double         scale;    /* arcsec per pixel */
     char           wcs_why[200]; /* why a celestial WCS cannot be used */
+    char           unit[72];     /* BUNIT, blanks removed ("" when absent) */
 };
 
 const char *gp_band_name(int band)
@@ -213,6 +214,16 @@ static int frame_describe(gp_frame *f, gp_error *err)
         fits_clear_errmsg();
     }
     if (f->band == GP_BAND_UNKNOWN) f->band = gp_band_from_filename(f->name);
+    char unit[FLEN_VALUE] = "";
+    if (fits_read_key(f->fp, TSTRING, "BUNIT", unit, NULL, &status) == 0) {
+        size_t k = 0;
+        for (const char *p = unit; *p && k < sizeof f->unit - 1; p++)
+            if (!isspace((unsigned char)*p)) f->unit[k++] = *p;
+        f->unit[k] = '\0';
+    } else {
+        status = 0;
+        fits_clear_errmsg();
+    }
     frame_setup_wcs(f);
     return GP_OK;
 }
@@ -315,6 +326,21 @@ long gp_frame_height(const gp_frame *f) { return f ? f->ny : 0; }
 int gp_frame_has_wcs(const gp_frame *f) { return f && f->wcs; }
 double gp_frame_pixel_scale(const gp_frame *f) { return f && f->wcs ? f->scale : 0.0; }
 const char *gp_frame_wcs_note(const gp_frame *f) { return f && !f->wcs ? f->wcs_why : ""; }
+
+int gp_frame_check_unit(const gp_frame *f, gp_error *err)
+{
+    if (!f) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_check_unit: NULL argument");
+    char u[sizeof f->unit];
+    size_t n = 0;
+    for (const char *p = f->unit; *p && n < sizeof u - 1; p++) u[n++] = (char)tolower((unsigned char)*p);
+    u[n] = '\0';
+    /* nanomaggy, nanomaggies, nanomaggy/pixel, nmgy, nMgy, nmaggy */
+    if (!u[0] || !strncmp(u, "nanomagg", 8) || !strncmp(u, "nmgy", 4) || !strncmp(u, "nmagg", 5)) return GP_OK;
+    return GP_FAIL(err, GP_ERR_DATA,
+                   "%s: its pixels are in '%s' (BUNIT), not nanomaggies: galpost needs calibrated frames in "
+                   "nanomaggies (as SDSS frame-*.fits files are, m = 22.5 - 2.5 log10 f)",
+                   f->name, f->unit);
+}
 
 int gp_frame_header(const gp_frame *f, char **cards, int *ncards, gp_error *err)
 {

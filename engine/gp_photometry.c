@@ -86,6 +86,8 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
     if (!gp_frame_has_wcs(f))
         return GP_FAIL(err, GP_ERR_WCS, "%s: %s", gp_frame_name(f),
                        *gp_frame_wcs_note(f) ? gp_frame_wcs_note(f) : "the frame has no celestial WCS");
+    int ust = gp_frame_check_unit(f, err);
+    if (ust) return ust;
     const long nx = gp_frame_width(f), ny = gp_frame_height(f);
     double xc, yc;
     int st = gp_frame_sky_to_pixel(f, ra, dec, &xc, &yc, err);

@@ -6,9 +6,11 @@
  * noisy sky, and DIR/photo.csv, a PhotoObj-like catalogue of the galaxies.
  * It prints one line per galaxy: "galaxy RA DEC".
  *
- *   gp_test_frames DIR [--nowcs] [--nan] [--galactic] [--seed N]
+ *   gp_test_frames DIR [--nowcs] [--nan] [--counts] [--galactic] [--seed N]
  *     --nowcs     frames without WCS keywords
  *     --nan       every pixel NaN within 30" of galaxy 1
+ *     --counts    pixels in counts (DN: 200 per nanomaggy on a soft bias of
+ *                 1000), BUNIT = 'counts'
  *     --galactic  the same sky through a WCS in galactic coordinates
  *                 (GLON-TAN/GLAT-TAN, reference point at the galactic
  *                 position of the equatorial frames')
@@ -36,15 +38,16 @@ typedef struct { double ra, dec, mag[5], scale, q, pa; } galaxy;
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: gp_test_frames DIR [--nowcs] [--nan] [--galactic] [--fk4] [--seed N]\n");
+        fprintf(stderr, "usage: gp_test_frames DIR [--nowcs] [--nan] [--counts] [--galactic] [--fk4] [--seed N]\n");
         return 2;
     }
     const char *dir = argv[1];
-    int nowcs = 0, nan = 0, galactic = 0, fk4 = 0;
+    int nowcs = 0, nan = 0, counts = 0, galactic = 0, fk4 = 0;
     uint64_t rng = 12345;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--nowcs")) nowcs = 1;
         else if (!strcmp(argv[i], "--nan")) nan = 1;
+        else if (!strcmp(argv[i], "--counts")) counts = 1;
         else if (!strcmp(argv[i], "--galactic")) galactic = 1;
         else if (!strcmp(argv[i], "--fk4")) fk4 = 1;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) rng = strtoull(argv[++i], NULL, 10);
@@ -84,6 +87,7 @@ int main(int argc, char **argv)
                 v += pow(10.0, (22.5 - star_mag[b]) / 2.5) / (2 * M_PI * s * s) *
                      exp(-(sx * sx + sy * sy) / (2 * s * s)) * 0.396 * 0.396;
                 if (nan && gp_sky_separation(ra, dec, gal[0].ra, gal[0].dec) < 30.0) v = NAN;
+                if (counts) v = 1000.0 + 200.0 * v;
                 d[(y - 1) * NX + (x - 1)] = (float)v;
             }
         char path[4096], filt[2] = { bands[b], 0 };
@@ -92,7 +96,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "gp_test_frames: cannot write %s\n", path);
             return 1;
         }
-        if ((galactic && !nowcs &&
+        if ((counts && fx_edit_card(path, "BUNIT", "BUNIT   = 'counts  '")) ||
+            (galactic && !nowcs &&
              (fx_edit_card(path, "CTYPE1", "CTYPE1  = 'GLON-TAN'") || fx_edit_card(path, "CTYPE2", "CTYPE2  = 'GLAT-TAN'") ||
               fx_edit_card(path, "RADESYS", NULL))) ||
             (fk4 && !nowcs &&

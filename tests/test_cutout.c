@@ -341,6 +341,47 @@ static void test_other_sky_systems_refused(void **state)
     free(cut);
 }
 
+/* Pixels in another unit than nanomaggies (BUNIT) are refused by cutouts
+ * and photometry, naming the unit; no BUNIT or a nanomaggy spelling is fine. */
+static void test_pixel_unit(void **state)
+{
+    (void)state;
+    static const struct { const char *card; int ok; } cases[] = {
+        { NULL, 1 }, { "BUNIT   = 'nanomaggy'", 1 }, { "BUNIT   = 'nanomaggies'", 1 }, { "BUNIT   = 'nMgy    '", 1 },
+        { "BUNIT   = 'counts  '", 0 }, { "BUNIT   = 'DN      '", 0 }, { "BUNIT   = 'ADU     '", 0 },
+        { "BUNIT   = 'electrons/s'", 0 }, { "BUNIT   = 'MJy/sr  '", 0 },
+    };
+    fx_wcs w = { { RA0, DEC0 }, { 100.5, 100.5 }, { { 0 } } };
+    fx_cd(&w, GP_PIXEL_SCALE, 0.0, 1);
+    float *cut = malloc(sizeof(float) * N * N);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *p = path_in("unit.fits");
+        write_sky_frame(p, 200, 200, &w, GP_PIXEL_SCALE, "r");
+        if (cases[c].card) assert_int_equal(fx_edit_card(p, "BUNIT", cases[c].card), 0);
+        gp_frame *f = NULL;
+        gp_error err;
+        assert_int_equal(gp_frame_open_file(p, &f, &err), GP_OK);
+        gp_phot ph;
+        int st = gp_cutout_band(f, RA0, DEC0, cut, NULL, &err);
+        int sp = gp_phot_aperture(f, RA0, DEC0, NULL, &ph, &err);
+        if (cases[c].ok) {
+            if (st || sp) fail_msg("%s: %s", cases[c].card ? cases[c].card : "no BUNIT", err.msg);
+            assert_int_equal(gp_frame_check_unit(f, &err), GP_OK);
+        } else {
+            if (st != GP_ERR_DATA || sp != GP_ERR_DATA)
+                fail_msg("%s: cutout %d, photometry %d (expected refusals)", cases[c].card, st, sp);
+            char unit[32];
+            sscanf(cases[c].card + 11, "%31[^' ]", unit);
+            char want[64];
+            snprintf(want, sizeof want, "'%s' (BUNIT)", unit);
+            if (!strstr(err.msg, want) || !strstr(err.msg, "unit.fits") || !strstr(err.msg, "nanomaggies"))
+                fail_msg("%s: message '%s'", cases[c].card, err.msg);
+        }
+        gp_frame_close(f);
+    }
+    free(cut);
+}
+
 static void test_nan_pixels_masked_or_refused(void **state)
 {
     (void)state;
@@ -490,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_nan_pixels_masked_or_refused),
         cmocka_unit_test(test_galactic_frame),
         cmocka_unit_test(test_other_sky_systems_refused),
+        cmocka_unit_test(test_pixel_unit),
         cmocka_unit_test(test_memory_frame_matches_file),
         cmocka_unit_test(test_gri_each_band_centred),
     };

@@ -2,21 +2,24 @@
 # test_ds9_frames.sh: the plugin on frames that are not SDSS's own, as an
 # observer loads them at the telescope, with the real programs (Xvfb, DS9,
 # galpostd, XPA).  Mock g, r, i, u, z frames (tests/gp_test_frames) of one
-# sky written two more ways:
+# sky written three more ways:
 #   - through a WCS in galactic coordinates (GLON/GLAT): DS9 places the
 #     circle through it, galpostd must cut and measure the galaxy there (it
 #     read l, b as RA, Dec and said the galaxy was off every image);
 #   - with the WCS labelled FK4 B1950: refused naming the system (it was
 #     read as ICRS: the wrong place, or 'off every image');
-# galpostd keeps serving after the refusal.
+#   - in counts (BUNIT = 'counts'): refused naming the unit (its pixels were
+#     taken for nanomaggies: magnitudes 5.75 too bright, posteriors absurd);
+# galpostd keeps serving after each refusal.
 . "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
 need ds9 Xvfb xpaset xpaget xpaaccess awk
 
 D=gpf
-for v in eq gal fk4; do mkdir -p "$WORK/$v"; done
+for v in eq gal fk4 counts; do mkdir -p "$WORK/$v"; done
 "$B/tests/gp_test_frames" "$WORK/eq" >"$WORK/galaxies" || fail "gp_test_frames"
 "$B/tests/gp_test_frames" "$WORK/gal" --galactic >/dev/null || fail "gp_test_frames --galactic"
 "$B/tests/gp_test_frames" "$WORK/fk4" --fk4 >/dev/null || fail "gp_test_frames --fk4"
+"$B/tests/gp_test_frames" "$WORK/counts" --counts >/dev/null || fail "gp_test_frames --counts"
 set -- $(sed -n 1p "$WORK/galaxies"); RA1=$2 DEC1=$3
 "$B/galpost" model random "$WORK/model.gpw" --seed 5 >/dev/null || fail "galpost model random"
 
@@ -88,8 +91,15 @@ contains "$st" "fk4 failed" "FK4 frames refused"
 contains "$st" "FK4 B1950" "the refusal names the FK4 B1950 system"
 contains "$st" "frame-g-000001-1-0001.fits" "the refusal names the frame"
 
-# 4. still serving
+# 4. counts: refused naming the unit
+load_frames "$WORK/counts"
+st=$(infer_circle counts)
+contains "$st" "counts failed" "frames in counts refused"
+contains "$st" "'counts' (BUNIT)" "the refusal names the unit"
+contains "$st" "nanomaggies" "the refusal says what is needed"
+
+# 5. still serving
 load_frames "$WORK/eq"
-contains "$(infer_circle again)" "again done" "galpostd serves after the refusal"
-contains "$(xpaget galpost status)" "requests: 4 done, 1 failed" "four done, one refused"
+contains "$(infer_circle again)" "again done" "galpostd serves after the refusals"
+contains "$(xpaget galpost status)" "requests: 4 done, 2 failed" "four done, two refused"
 echo "PASS: $TEST"

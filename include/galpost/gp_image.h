@@ -175,6 +175,18 @@ double gp_frame_pixel_scale(const gp_frame *f); /* arcsec/pixel at the
 const char *gp_frame_wcs_note(const gp_frame *f);
 
 /*
+ * gp_frame_check_unit() - GP_OK when the frame's pixels may be in
+ * nanomaggies: no BUNIT keyword, or a BUNIT naming nanomaggies
+ * ('nanomaggy', 'nanomaggies', 'nmgy', with or without '/pixel').  Any
+ * other BUNIT ('counts', 'DN', 'ADU', 'electrons', 'Jy', ...) is
+ * GP_ERR_DATA naming the frame and the unit.  Cutouts and aperture
+ * photometry refuse such frames; a frame in counts without a BUNIT cannot
+ * be told from a calibrated one (its results are flagged as unlike the
+ * training set, RESULT FLAGS in galpost(1)).
+ */
+int gp_frame_check_unit(const gp_frame *f, gp_error *err);
+
+/*
  * gp_frame_header() - the frame's header cards as stored in its HDU: *ncards
  * records of 80 characters (blank-padded, END not included) in one
  * NUL-terminated malloc'ed string (free()).  A tile-compressed image gives
