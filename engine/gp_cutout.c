@@ -180,8 +180,10 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
         if (y < ymin) ymin = y;
         if (y > ymax) ymax = y;
     }
-    long bx0 = (long)floor(xmin), bx1 = (long)ceil(xmax);
-    long by0 = (long)floor(ymin), by1 = (long)ceil(ymax);
+    /* two pixels more on each side: the mirror images of masked pixels
+     * about (xc, yc), which is within a pixel of the cutout's centre */
+    long bx0 = (long)floor(xmin) - 2, bx1 = (long)ceil(xmax) + 2;
+    long by0 = (long)floor(ymin) - 2, by1 = (long)ceil(ymax) + 2;
     if (bx0 < 1) bx0 = 1;
     if (by0 < 1) by0 = 1;
     if (bx1 > nx) bx1 = nx;
@@ -228,7 +230,14 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
             if (!isfinite(p)) { bad = 1; break; }
             v += w[q] * p;
         }
-        if (bad) { out[k] = 0.0f; masked++; continue; }
+        if (bad) {
+            /* its mirror image about the galaxy's centre (MASK_TYPE CORRECT),
+             * else 0 as the sky: gp_image.h, "Masked pixels" */
+            double m;
+            out[k] = gp_mirror_value(sec, bx0, by0, bw, bh, 2 * xc - x, 2 * yc - y, &m) ? (float)(m * fac) : 0.0f;
+            masked++;
+            continue;
+        }
         out[k] = (float)(v * fac);
     }
     free(sec);

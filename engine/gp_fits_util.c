@@ -1,5 +1,6 @@
 /* gp_fits_util.c: cfitsio error text in a gp_error record, and object IDs (gp_fits_util.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,4 +43,28 @@ int gp_parse_objid(const char *s, uint64_t *id)
     if (end == s || *end || errno) return -1;
     *id = (uint64_t)v;
     return 0;
+}
+
+int gp_mirror_value(const float *sec, long x0, long y0, long w, long h,
+                    double x, double y, double *v)
+{
+    if (!isfinite(x) || !isfinite(y)) return 0;
+    double fx = floor(x), fy = floor(y);
+    /* nearest pixel: floor or floor + 1, so it is one of the four below */
+    long nx = (long)fx + (x - fx >= 0.5), ny = (long)fy + (y - fy >= 0.5);
+    if (nx < x0 || nx >= x0 + w || ny < y0 || ny >= y0 + h ||
+        !isfinite(sec[(ny - y0) * w + (nx - x0)]))
+        return 0;
+    double ax = x - fx, ay = y - fy, s = 0, ws = 0;
+    for (int q = 0; q < 4; q++) {
+        long xi = (long)fx + (q & 1), yi = (long)fy + (q >> 1);
+        double wq = ((q & 1) ? ax : 1 - ax) * ((q >> 1) ? ay : 1 - ay);
+        if (wq == 0 || xi < x0 || xi >= x0 + w || yi < y0 || yi >= y0 + h) continue;
+        float p = sec[(yi - y0) * w + (xi - x0)];
+        if (!isfinite(p)) continue;
+        s += wq * p;
+        ws += wq;
+    }
+    *v = s / ws;   /* ws >= 1/4: the nearest pixel's weight */
+    return 1;
 }

@@ -31,6 +31,23 @@ int gp_fits_fail(gp_error *err, int status, const char *fmt, ...)
  */
 int gp_parse_objid(const char *s, uint64_t *id);
 
+/*
+ * gp_mirror_value() - the value a masked pixel takes from its point-symmetric
+ * counterpart about the object's centre (SExtractor's MASK_TYPE CORRECT):
+ * the frame at (x, y), FITS pixel coordinates (the mirror image 2c - p of
+ * the masked pixel p about the centre c), bilinearly interpolated from the
+ * finite pixels among the four around it, provided the pixel nearest (x, y)
+ * is finite and lies in the section (as SExtractor asks of its mirror
+ * pixel).  sec holds w x h pixels from FITS pixel (x0, y0).  Returns 1 and
+ * sets *v, or 0 when the mirror image is masked too or off the section.
+ * Interpolating, not taking the nearest pixel, matters: the mirror images of
+ * all pixels share one sub-pixel offset from the grid, and copying the
+ * nearest pixels would shift a patch by up to half a pixel along the
+ * profile's gradient.
+ */
+int gp_mirror_value(const float *sec, long x0, long y0, long w, long h,
+                    double x, double y, double *v);
+
 /* The frame's 2-axis celestial wcsprm (set up), or NULL. */
 const struct wcsprm *gp_frame_wcs(const gp_frame *f);
 

@@ -5,12 +5,22 @@
  * Work is done on the frame's own pixel grid (no resampling), on a section
  * just large enough for the sky annulus.  Pixels crossing the aperture
  * edge are weighted by their covered fraction, estimated on 8x8 sub-pixels.
+ *
+ * Masked (non-finite) pixels in the aperture take the value of their mirror
+ * image about the centre (SExtractor's MASK_TYPE CORRECT; a galaxy's light
+ * is close to point-symmetric, an ellipse exactly so).  Those whose mirror
+ * image is masked too cannot be recovered: their flux is estimated from the
+ * aperture's own mean radial profile, and when it is more than
+ * GP_PHOT_MAX_LOST of the flux (and more than its error) the measurement is
+ * refused rather than returned biased.  Counting them as sky, as this code
+ * once did, made a galaxy with a 7x7 NaN patch on its core 0.5 mag faint.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "galpost/gp_image.h"
+#include "gp_fits_util.h"
 
 #define SUB 8          /* sub-pixels per axis for edge pixels */
 #define MIN_SKY 20     /* fewest usable sky pixels */
@@ -135,24 +145,89 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
     size_t kept = clipped_sky(sky, nsky, &skylev, &skyrms);
     free(sky);
 
-    double sum = 0, area = 0;
+    double sum = 0, area = 0, rec = 0, rec_area = 0;
+    long nlost = 0;
     for (long j = 0; j < h; j++)
         for (long i = 0; i < w; i++) {
             double frac = pixel_fraction((double)(x0 + i), (double)(y0 + j), xc, yc, r);
             if (frac == 0) continue;
             float p = sec[j * w + i];
             area += frac;
-            if (!isfinite(p)) { out->flags |= GP_FLAG_MASKED; continue; }  /* counts as sky */
+            if (!isfinite(p)) {
+                double v;
+                out->flags |= GP_FLAG_MASKED;
+                if (gp_mirror_value(sec, x0, y0, w, h, 2 * xc - (double)(x0 + i), 2 * yc - (double)(y0 + j), &v)) {
+                    rec += frac * (v - skylev);
+                    rec_area += frac;
+                } else {
+                    nlost++;
+                }
+                continue;
+            }
             sum += frac * ((double)p - skylev);
         }
+    /* Masked pixels with no mirror image: their flux from the mean radial
+     * profile of the finite pixels (1-pixel rings; an empty ring takes the
+     * nearest one inward, else outward, so a lost core is under- rather
+     * than over-estimated and the refusal below errs towards accepting
+     * only when the loss is plainly small). */
+    double lost = 0;
+    if (nlost > 0) {
+        int nb = (int)r + 2;
+        double *ps = calloc((size_t)nb * 2, sizeof(double)), *pw = ps + nb;
+        if (!ps) {
+            free(sec);
+            return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for photometry", gp_frame_name(f));
+        }
+        for (long j = 0; j < h; j++)
+            for (long i = 0; i < w; i++) {
+                double dx = (double)(x0 + i) - xc, dy = (double)(y0 + j) - yc;
+                double frac = pixel_fraction((double)(x0 + i), (double)(y0 + j), xc, yc, r);
+                float p = sec[j * w + i];
+                if (frac == 0 || !isfinite(p)) continue;
+                int b = (int)sqrt(dx * dx + dy * dy);
+                if (b >= nb) b = nb - 1;
+                ps[b] += frac * ((double)p - skylev);
+                pw[b] += frac;
+            }
+        for (long j = 0; j < h; j++)
+            for (long i = 0; i < w; i++) {
+                double dx = (double)(x0 + i) - xc, dy = (double)(y0 + j) - yc, v;
+                double frac = pixel_fraction((double)(x0 + i), (double)(y0 + j), xc, yc, r);
+                if (frac == 0 || isfinite(sec[j * w + i]) ||
+                    gp_mirror_value(sec, x0, y0, w, h, 2 * xc - (double)(x0 + i), 2 * yc - (double)(y0 + j), &v))
+                    continue;
+                int b = (int)sqrt(dx * dx + dy * dy), k = -1;
+                if (b >= nb) b = nb - 1;
+                for (int q = b; q >= 0 && k < 0; q--) if (pw[q] >= 0.5) k = q;
+                for (int q = b + 1; q < nb && k < 0; q++) if (pw[q] >= 0.5) k = q;
+                if (k >= 0) lost += frac * ps[k] / pw[k];
+            }
+        free(ps);
+    }
     free(sec);
-    out->flux = sum;
+    out->flux = sum + rec + lost;
     out->area = area;
     out->sky = skylev;
     out->sky_rms = skyrms;
     out->nsky = (int)kept;
-    /* the sky level is a median: its variance is pi/2 times the mean's */
-    out->flux_err = sqrt(area * skyrms * skyrms * (1.0 + M_PI_2 * area / (double)kept));
+    out->recovered = rec;
+    out->lost_frac = out->flux > 0 ? lost / out->flux : (lost > 0 ? 1.0 : 0.0);
+    /* the sky level is a median: its variance is pi/2 times the mean's; a
+     * recovered pixel repeats its mirror image's noise, which then counts
+     * twice (variance 4 s^2 for the pair, not 2 s^2) */
+    out->flux_err = sqrt(area * skyrms * skyrms * (1.0 + M_PI_2 * area / (double)kept) +
+                         rec_area * skyrms * skyrms);
+    if (lost > GP_PHOT_MAX_LOST * out->flux && lost > out->flux_err) {
+        int band = gp_frame_band(f);
+        return GP_FAIL(err, GP_ERR_DATA,
+                       "%s: about %.1f%% of the %s%sflux in the %g\" aperture at RA %.6f Dec %.6f lies under %ld "
+                       "masked pixels whose mirror images about the centre are masked or off the frame too "
+                       "(more than the %.0f%% that can be filled in): not measured",
+                       gp_frame_name(f), out->flux > 0 ? 100.0 * lost / out->flux : 100.0,
+                       band == GP_BAND_UNKNOWN ? "" : gp_band_name(band), band == GP_BAND_UNKNOWN ? "" : "-band ",
+                       o.radius, ra, dec, nlost, 100.0 * GP_PHOT_MAX_LOST);
+    }
     return GP_OK;
 }
 

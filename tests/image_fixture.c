@@ -186,3 +186,15 @@ void *fx_slurp(const char *path, size_t *len)
     if (b) *len = (size_t)n;
     return b;
 }
+
+void fx_gaussian(double *m, long nx, long ny, double flux, double x0, double y0,
+                 double sx, double sy)
+{
+    for (long y = 1; y <= ny; y++) {
+        double ay = 0.5 * (erf((y + 0.5 - y0) / (M_SQRT2 * sy)) - erf((y - 0.5 - y0) / (M_SQRT2 * sy)));
+        for (long x = 1; x <= nx; x++) {
+            double ax = 0.5 * (erf((x + 0.5 - x0) / (M_SQRT2 * sx)) - erf((x - 0.5 - x0) / (M_SQRT2 * sx)));
+            m[(y - 1) * nx + x - 1] += flux * ax * ay;
+        }
+    }
+}

@@ -54,6 +54,15 @@ uint64_t fx_seed(void);
 double   fx_uniform(uint64_t *s);   /* [0, 1) */
 double   fx_gauss(uint64_t *s);     /* N(0, 1) */
 
+/*
+ * fx_gaussian() - add an axis-aligned elliptical Gaussian of total flux
+ * `flux`, standard deviations sx, sy (pixels), centred on FITS pixel
+ * (x0, y0), integrated over each pixel exactly (erf), to the nx x ny
+ * row-major image m.  Point-symmetric about (x0, y0).
+ */
+void fx_gaussian(double *m, long nx, long ny, double flux, double x0, double y0,
+                 double sx, double sy);
+
 /* Read a whole file into memory (malloc); NULL on failure. */
 void *fx_slurp(const char *path, size_t *len);
 

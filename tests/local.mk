@@ -119,6 +119,11 @@ tests_test_photometry_LDADD = $(TEST_LDADD)
 tests_test_catalog_SOURCES = tests/test_catalog.c $(IMAGE_FIXTURE)
 tests_test_catalog_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_catalog_LDADD = $(TEST_LDADD)
+# masked pixels beside and on galaxies' cores in real SDSS frames (skips without ../shared)
+check_PROGRAMS += tests/test_masked_sdss
+tests_test_masked_sdss_SOURCES = tests/test_masked_sdss.c $(IMAGE_FIXTURE)
+tests_test_masked_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_masked_sdss_LDADD = $(TEST_LDADD)
 # galpost shards (engine/cli/cli_shards.c) on the frames of a mock field
 check_PROGRAMS += tests/test_shards
 tests_test_shards_SOURCES = tests/test_shards.c $(IMAGE_FIXTURE)

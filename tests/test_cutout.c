@@ -407,7 +407,25 @@ static void test_nan_pixels_masked_or_refused(void **state)
         if (cut[k] == 0.0f) zeros++;
     }
     assert_int_equal(finite, (long)N * N);
-    assert_int_equal(zeros, 100);          /* the 10x10 hole, filled with 0 */
+    /* the 10x10 hole (frame pixels 91..100) takes its mirror image about the
+     * centre, pixel 100.5 (101..110, unmasked): 0.25 like the rest */
+    assert_int_equal(zeros, 0);
+    for (int k = 0; k < N * N; k++) assert_true(cut[k] == 0.25f);
+    gp_frame_close(f);
+
+    /* a hole centred on the centre is its own mirror image: filled with 0 */
+    for (long k = 0; k < n * n; k++) d[k] = 0.25f;
+    for (long y = 95; y < 105; y++)
+        for (long x = 95; x < 105; x++) d[y * n + x] = NAN;
+    const char *s = path_in("holes2.fits");
+    assert_int_equal(fx_write_frame(s, n, n, d, &w, "r"), 0);
+    fl = 0;
+    assert_int_equal(gp_frame_open_file(s, &f, &err), GP_OK);
+    assert_int_equal(gp_cutout_band(f, RA0, DEC0, cut, &fl, &err), GP_OK);
+    assert_true(fl & GP_FLAG_MASKED);
+    zeros = 0;
+    for (int k = 0; k < N * N; k++) zeros += cut[k] == 0.0f;
+    assert_int_equal(zeros, 100);
     gp_frame_close(f);
 
     for (long k = 0; k < n * n; k++) d[k] = NAN;
@@ -419,6 +437,69 @@ static void test_nan_pixels_masked_or_refused(void **state)
     gp_frame_close(f);
     free(cut);
     free(d);
+}
+
+/* A galaxy (elliptical Gaussian, 100 nanomaggies, sds 1.5" x 1.0", noise
+ * 0.01) on an aligned frame with a 7x7 NaN patch beside its core, on the
+ * major axis: the cutout's patch takes the mirror image about the galaxy's
+ * centre, so the cutout holds the unmasked cutout's flux (filled with 0,
+ * as before, it lost over 25%).  Tolerance as in test_photometry's
+ * test_masked_core_recovered: bilinear interpolation at the mirror
+ * positions, (1/8)(|d2M/dx2| + |d2M/dy2|) summed over the patch for the
+ * noiseless image M, plus 4 sigma of the noise of 2 x 49 pixels. */
+static void test_masked_core_filled_from_mirror(void **state)
+{
+    (void)state;
+    const long n = 200;
+    fx_wcs w = { { RA0, DEC0 }, { 100.0 + fx_uniform(&rng), 100.0 + fx_uniform(&rng) }, { { 0 } } };
+    fx_cd(&w, GP_PIXEL_SCALE, 0.0, 1);
+    double xc = w.crpix[0], yc = w.crpix[1], rms = 0.01;
+    double *m = calloc((size_t)(n * n), sizeof(double));
+    float *d = malloc(sizeof(float) * n * n);
+    float *c0 = malloc(sizeof(float) * N * N), *c1 = malloc(sizeof(float) * N * N);
+    assert_true(m && d && c0 && c1);
+    fx_gaussian(m, n, n, 100.0, xc, yc, 1.5 / GP_PIXEL_SCALE, 1.0 / GP_PIXEL_SCALE);
+    for (long k = 0; k < n * n; k++) d[k] = (float)(m[k] + rms * fx_gauss(&rng));
+    gp_frame *f = NULL;
+    gp_error err;
+    uint32_t fl = 0;
+    const char *p = path_in("gal.fits");
+    assert_int_equal(fx_write_frame(p, n, n, d, &w, "r"), 0);
+    assert_int_equal(gp_frame_open_file(p, &f, &err), GP_OK);
+    assert_int_equal(gp_cutout_band(f, RA0, DEC0, c0, &fl, &err), GP_OK);
+    gp_frame_close(f);
+    assert_int_equal(fl, 0);
+    long xa = (long)floor(xc + 0.25) + 1, yb = lround(yc);
+    double fpatch = 0, bound = 0;
+    for (long y = yb - 3; y <= yb + 3; y++)
+        for (long x = xa; x <= xa + 6; x++) {
+            d[(y - 1) * n + x - 1] = NAN;
+            fpatch += m[(y - 1) * n + x - 1];
+            const double *q = &m[(lround(2 * yc - y) - 1) * n + lround(2 * xc - x) - 1];
+            bound += (fabs(q[1] - 2 * q[0] + q[-1]) + fabs(q[n] - 2 * q[0] + q[-n])) / 8.0;
+        }
+    assert_true(fpatch > 25.0);
+    p = path_in("gal-masked.fits");
+    assert_int_equal(fx_write_frame(p, n, n, d, &w, "r"), 0);
+    fl = 0;
+    assert_int_equal(gp_frame_open_file(p, &f, &err), GP_OK);
+    assert_int_equal(gp_cutout_band(f, RA0, DEC0, c1, &fl, &err), GP_OK);
+    gp_frame_close(f);
+    assert_int_equal(fl, GP_FLAG_MASKED);
+    double s0 = 0, s1 = 0;
+    long changed = 0, zeros = 0;
+    for (int k = 0; k < N * N; k++) {
+        s0 += c0[k];
+        s1 += c1[k];
+        changed += c0[k] != c1[k];
+        zeros += c1[k] == 0.0f;
+    }
+    assert_int_equal(changed, 49);   /* the patch, and nothing else */
+    assert_int_equal(zeros, 0);
+    double tol = bound + 4.0 * sqrt(2.0 * 49.0) * rms;
+    printf("# cutout: patch %.2f nmgy, cutout sum %.3f vs unmasked %.3f, tolerance %.3f\n", fpatch, s1, s0, tol);
+    if (!(fabs(s1 - s0) < tol)) fail_msg("cutout sum %.4f, unmasked %.4f, tolerance %.4f", s1, s0, tol);
+    free(m); free(d); free(c0); free(c1);
 }
 
 static void test_memory_frame_matches_file(void **state)
@@ -529,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_edge_is_padded_and_flagged),
         cmocka_unit_test(test_off_image_and_no_wcs_fail),
         cmocka_unit_test(test_nan_pixels_masked_or_refused),
+        cmocka_unit_test(test_masked_core_filled_from_mirror),
         cmocka_unit_test(test_galactic_frame),
         cmocka_unit_test(test_other_sky_systems_refused),
         cmocka_unit_test(test_pixel_unit),
