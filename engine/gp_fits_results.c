@@ -2,6 +2,7 @@
  * gp_fits_results.c: FITS tables of posterior summaries and samples,
  * streamed row by row (constant memory) and renamed into place at the end.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "galpost/gp_fits.h"
 #include "gp_derived.h"
+#include "gp_hash.h"
 
 struct gp_results_writer {
     fitsfile *f;
@@ -22,6 +24,9 @@ struct gp_results_writer {
     int       nkeep;
     long      row;        /* rows written */
     int       ncols;
+    int       resumable;  /* temporary names without the pid, kept by suspend() */
+    long      synced;     /* rows covered by hsum, hsamp (sync()) */
+    uint64_t  hsum, hsamp;/* FNV-1a of the SUMMARY and SAMPLES rows' bytes 1..synced */
 };
 
 #define NSTAT 5
@@ -40,21 +45,46 @@ static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
     return GP_FAIL(err, GP_ERR_FITS, "%s: %s: %s%s%s", path, what, msg, *detail ? "; " : "", detail);
 }
 
-int gp_results_writer_open(const char *path, const char *model, int nkeep,
-                           gp_results_writer **out, gp_error *err)
+/* The SUMMARY table's columns (gp_results_writer_open() lists them). */
+#define SUMMARY_NCOLS (9 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1)
+
+int gp_results_partial_path(const char *path, int samples, char *buf, size_t size)
+{
+    if (!path || !buf || !size) return -1;
+    int n = snprintf(buf, size, samples ? "%s.partial.samples" : "%s.partial", path);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* A writer's names: the output's, and the temporary files' (the output's with
+ * .partial, or .partial-PID when the writer cannot be resumed, so that two
+ * writers of one output do not meet) */
+static gp_results_writer *writer_new(const char *path, int nkeep, int resumable, gp_error *err)
+{
+    gp_results_writer *w = calloc(1, sizeof *w);
+    if (!w) { GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate the table writer", path); return NULL; }
+    if (strlen(path) >= sizeof w->path) { free(w); GP_FAIL(err, GP_ERR_ARG, "%s: path too long", path); return NULL; }
+    strcpy(w->path, path);
+    if (resumable) snprintf(w->tmp, sizeof w->tmp, "%s.partial", path);
+    else snprintf(w->tmp, sizeof w->tmp, "%s.partial-%d", path, (int)getpid());
+    snprintf(w->stmp, sizeof w->stmp, "%s.samples", w->tmp);
+    w->nkeep = nkeep;
+    w->resumable = resumable;
+    w->hsum = w->hsamp = GP_FNV1A_BASIS;
+    return w;
+}
+
+static int writer_create(const char *path, const char *model, int nkeep, int resumable,
+                         gp_results_writer **out, gp_error *err)
 {
     if (!path || !out || nkeep < 0 || nkeep > 1000000)
         return GP_FAIL(err, GP_ERR_ARG, "gp_results_writer_open: bad arguments");
-    gp_results_writer *w = calloc(1, sizeof *w);
-    if (!w) return GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate the table writer", path);
-    if (strlen(path) >= sizeof w->path) { free(w); return GP_FAIL(err, GP_ERR_ARG, "%s: path too long", path); }
-    strcpy(w->path, path);
-    snprintf(w->tmp, sizeof w->tmp, "%s.partial-%d", path, (int)getpid());
+    gp_results_writer *w = writer_new(path, nkeep, resumable, err);
+    if (!w) return err ? err->status : GP_ERR_NOMEM;
     unlink(w->tmp);
-    w->nkeep = nkeep;
+    unlink(w->stmp);   /* (a resumable writer's, from a run that kept none) */
     int fst = 0;
     /* columns */
-    enum { MAXC = 9 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1 };
+    enum { MAXC = SUMMARY_NCOLS };
     char *names[MAXC], *forms[MAXC], *units[MAXC];
     char nbuf[MAXC][48], fbuf[MAXC][16], ubuf[MAXC][40];
     int nc = 0;
@@ -122,8 +152,6 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
          * SAMPLES after it in one file made cfitsio move SAMPLES at every
          * row (a batch of 50,000 took 237 s instead of 10); close() appends
          * it behind SUMMARY in one copy */
-        snprintf(w->stmp, sizeof w->stmp, "%s.samples", w->tmp);
-        unlink(w->stmp);
         if (!fst) fits_create_file(&w->sf, w->stmp, &fst);
         fits_create_tbl(w->sf, BINARY_TBL, 0, GP_NQ + 1, sn, sf, su, "SAMPLES", &fst);
     }
@@ -132,12 +160,192 @@ int gp_results_writer_open(const char *path, const char *model, int nkeep,
         fst = 0; fits_close_file(w->f, &fst);
         unlink(w->tmp);
         if (w->sf) { fst = 0; fits_close_file(w->sf, &fst); }
-        if (w->stmp[0]) unlink(w->stmp);
+        unlink(w->stmp);
         free(w);
         return st;
     }
     *out = w;
     return GP_OK;
+}
+
+int gp_results_writer_open(const char *path, const char *model, int nkeep,
+                           gp_results_writer **out, gp_error *err)
+{
+    return writer_create(path, model, nkeep, 0, out, err);
+}
+
+int gp_results_writer_open_resumable(const char *path, const char *model, int nkeep,
+                                     gp_results_writer **out, gp_error *err)
+{
+    return writer_create(path, model, nkeep, 1, out, err);
+}
+
+/* h continued over the bytes of rows first..last (from 1) of f's current
+ * table, as they are in the file (or in cfitsio's buffers of it) */
+static int hash_rows(fitsfile *f, long first, long last, uint64_t *h, const char *path, gp_error *err)
+{
+    if (last < first) return GP_OK;
+    int fst = 0;
+    long width = 0;
+    if (fits_read_key(f, TLONG, "NAXIS1", &width, NULL, &fst) || width <= 0)
+        return fst ? fits_fail(err, fst, path, "cannot read the table's row width")
+                   : GP_FAIL(err, GP_ERR_FORMAT, "%s: table rows of %ld bytes", path, width);
+    long per = width >= (1L << 20) ? 1 : (1L << 20) / width;   /* rows per read: about 1 MB */
+    unsigned char *buf = malloc((size_t)(per * width));
+    if (!buf) return GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate a row buffer", path);
+    for (long r = first; r <= last; r += per) {
+        long k = last - r + 1 < per ? last - r + 1 : per;
+        if (fits_read_tblbytes(f, r, 1, k * width, buf, &fst)) {
+            free(buf);
+            return fits_fail(err, fst, path, "cannot read the table's rows back");
+        }
+        *h = gp_fnv1a(*h, buf, (size_t)(k * width));
+    }
+    free(buf);
+    return GP_OK;
+}
+
+/* The progress digest: both tables' hashes in one number. */
+static uint64_t writer_digest(const gp_results_writer *w)
+{
+    return w->hsum ^ ((w->hsamp << 1) | (w->hsamp >> 63));
+}
+
+int gp_results_writer_sync(gp_results_writer *w, long *rows, uint64_t *digest, gp_error *err)
+{
+    if (!w) return GP_FAIL(err, GP_ERR_ARG, "gp_results_writer_sync: NULL writer");
+    int st = hash_rows(w->f, w->synced + 1, w->row, &w->hsum, w->path, err);
+    if (!st && w->sf) st = hash_rows(w->sf, w->synced + 1, w->row, &w->hsamp, w->path, err);
+    if (st) return st;
+    int fst = 0;
+    /* (fits_flush_file, not fits_flush_buffer: NAXIS2 too) */
+    if (fits_flush_file(w->f, &fst) || (w->sf && fits_flush_file(w->sf, &fst)))
+        return fits_fail(err, fst, w->path, "cannot flush the partial results");
+    w->synced = w->row;
+    if (rows) *rows = w->row;
+    if (digest) *digest = writer_digest(w);
+    return GP_OK;
+}
+
+/* One of a suspended writer's tables, as found: where its rows start, their
+ * width, the rows its header counts. */
+typedef struct partial_table {
+    const char *file;
+    LONGLONG    datastart, dataend;
+    long        width, have;
+} partial_table;
+
+/* Look at a suspended writer's table `extname` in `file` (read only): it must
+ * have `ncols` columns (and, for SAMPLES, nkeep samples a row) and the bytes
+ * of at least `rows` rows, whose FNV-1a goes to *h.  Its header's row count
+ * may differ from what the file holds when the process was killed as it
+ * flushed them: the rows are read from the file itself. */
+static int inspect_table(partial_table *t, const char *extname, int ncols, int nkeep, long rows,
+                         uint64_t *h, const char *path, gp_error *err)
+{
+    int fst = 0, n = 0;
+    fitsfile *f = NULL;
+    if (access(t->file, F_OK) != 0)
+        return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: the partial table %s is missing", path, t->file);
+    if (fits_open_file(&f, t->file, READONLY, &fst))
+        return fits_fail(err, fst, t->file, "cannot open the partial table");
+    int st = GP_OK;
+    if (fits_movnam_hdu(f, BINARY_TBL, (char *)extname, 0, &fst) || fits_get_num_cols(f, &n, &fst) ||
+        fits_get_num_rows(f, &t->have, &fst) || fits_read_key(f, TLONG, "NAXIS1", &t->width, NULL, &fst) ||
+        fits_get_hduaddrll(f, NULL, &t->datastart, &t->dataend, &fst))
+        st = fits_fail(err, fst, t->file, "not a partial result table");
+    else if (n != ncols)
+        st = GP_FAIL(err, GP_ERR_FORMAT, "%s: %s has %d columns, not the %d this galpost writes", t->file, extname, n, ncols);
+    else if (t->width <= 0)
+        st = GP_FAIL(err, GP_ERR_FORMAT, "%s: %s has rows of %ld bytes", t->file, extname, t->width);
+    else if (nkeep > 0) {
+        int tc = 0;
+        long rep = 0, wid = 0;
+        if (fits_get_coltype(f, 2, &tc, &rep, &wid, &fst)) st = fits_fail(err, fst, t->file, "not a partial SAMPLES table");
+        else if (rep != nkeep) st = GP_FAIL(err, GP_ERR_FORMAT, "%s: %ld samples per galaxy, not %d", t->file, rep, nkeep);
+    }
+    fst = 0;
+    fits_close_file(f, &fst);
+    if (st) return st;
+    if (t->have < rows)
+        return GP_FAIL(err, GP_ERR_FORMAT, "%s: holds %ld rows, fewer than the %ld the progress record counts",
+                       t->file, t->have, rows);
+    FILE *raw = fopen(t->file, "rb");
+    if (!raw) return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", t->file, strerror(errno));
+    size_t left = (size_t)rows * (size_t)t->width;
+    unsigned char *buf = malloc(1 << 20);
+    if (!buf) { fclose(raw); return GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate a read buffer", t->file); }
+    if (fseeko(raw, (off_t)t->datastart, SEEK_SET)) st = GP_FAIL(err, GP_ERR_IO, "%s: cannot seek: %s", t->file, strerror(errno));
+    while (!st && left) {
+        size_t k = left < (1u << 20) ? left : (1u << 20);
+        if (fread(buf, 1, k, raw) != k)
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: the file ends before the %ld rows the progress record counts", t->file, rows);
+        else { *h = gp_fnv1a(*h, buf, k); left -= k; }
+    }
+    free(buf);
+    fclose(raw);
+    return st;
+}
+
+/* Make a checked table's file what its header says: nothing after its data
+ * (a SAMPLES table a stopped close() appended, or anything else), and the
+ * data as long as the header counts (zeros where a killed flush did not
+ * get), so that cfitsio can drop the rows after the kept ones. */
+static int trim_table(const partial_table *t, gp_error *err)
+{
+    if (truncate(t->file, (off_t)t->dataend) != 0)
+        return GP_FAIL(err, GP_ERR_IO, "%s: cannot trim the partial table: %s", t->file, strerror(errno));
+    return GP_OK;
+}
+
+int gp_results_writer_resume(const char *path, int nkeep, long rows, uint64_t digest,
+                             gp_results_writer **out, gp_error *err)
+{
+    if (!path || !out || nkeep < 0 || nkeep > 1000000 || rows < 0)
+        return GP_FAIL(err, GP_ERR_ARG, "gp_results_writer_resume: bad arguments");
+    gp_results_writer *w = writer_new(path, nkeep, 1, err);
+    if (!w) return err ? err->status : GP_ERR_NOMEM;
+    w->ncols = SUMMARY_NCOLS;
+    partial_table ts = { w->tmp, 0, 0, 0, 0 }, tk = { w->stmp, 0, 0, 0, 0 };
+    int fst = 0;
+    /* checked (read only) before anything is changed */
+    int st = inspect_table(&ts, "SUMMARY", w->ncols, 0, rows, &w->hsum, path, err);
+    if (!st && nkeep > 0) st = inspect_table(&tk, "SAMPLES", GP_NQ + 1, nkeep, rows, &w->hsamp, path, err);
+    if (!st && writer_digest(w) != digest)
+        st = GP_FAIL(err, GP_ERR_FORMAT, "%s: its first %ld rows are not the ones the progress record describes "
+                     "(their digest differs): the partial results cannot be trusted", w->tmp, rows);
+    if (!st) st = trim_table(&ts, err);
+    if (!st && nkeep > 0) st = trim_table(&tk, err);
+    /* rows written after the last record (a run killed between the two) */
+    if (!st && (fits_open_file(&w->f, w->tmp, READWRITE, &fst) || fits_movnam_hdu(w->f, BINARY_TBL, "SUMMARY", 0, &fst) ||
+                (ts.have > rows && fits_delete_rows(w->f, rows + 1, ts.have - rows, &fst))))
+        st = fits_fail(err, fst, w->tmp, "cannot drop the rows after the progress record");
+    if (!st && nkeep > 0 &&
+        (fits_open_file(&w->sf, w->stmp, READWRITE, &fst) || fits_movnam_hdu(w->sf, BINARY_TBL, "SAMPLES", 0, &fst) ||
+         (tk.have > rows && fits_delete_rows(w->sf, rows + 1, tk.have - rows, &fst))))
+        st = fits_fail(err, fst, w->stmp, "cannot drop the rows after the progress record");
+    if (st) {
+        fst = 0;
+        if (w->f) fits_close_file(w->f, &fst);
+        fst = 0;
+        if (w->sf) fits_close_file(w->sf, &fst);
+        free(w);
+        return st;
+    }
+    w->row = w->synced = rows;
+    *out = w;
+    return GP_OK;
+}
+
+int gp_results_writer_suspend(gp_results_writer *w, gp_error *err)
+{
+    if (!w) return GP_FAIL(err, GP_ERR_ARG, "gp_results_writer_suspend: NULL writer");
+    int fst = 0, st = GP_OK;
+    if (fits_close_file(w->f, &fst)) st = fits_fail(err, fst, w->path, "cannot close the partial results");
+    fst = 0;
+    if (w->sf && fits_close_file(w->sf, &fst) && !st) st = fits_fail(err, fst, w->path, "cannot close the partial samples");
+    free(w);
+    return st;
 }
 
 int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t n, gp_error *err)
@@ -226,25 +434,22 @@ int gp_results_writer_close(gp_results_writer *w, gp_error *err)
 {
     if (!w) return GP_FAIL(err, GP_ERR_ARG, "gp_results_writer_close: NULL writer");
     int fst = 0, st = GP_OK;
-    if (w->sf) {
-        /* SAMPLES behind SUMMARY: one copy of the finished table */
-        /* (flushed first, so that its NAXIS2 counts the rows written) */
-        if (fits_flush_file(w->sf, &fst) || fits_copy_hdu(w->sf, w->f, 0, &fst))
-            st = fits_fail(err, fst, w->path, "cannot append the SAMPLES table");
-        fst = 0;
-        fits_close_file(w->sf, &fst);
-        unlink(w->stmp);
-        fst = 0;
-        if (st) {
-            fits_close_file(w->f, &fst);
-            unlink(w->tmp);
-            free(w);
-            return st;
-        }
-    }
-    if (fits_close_file(w->f, &fst)) st = fits_fail(err, fst, w->path, "cannot finish the result table");
+    /* SAMPLES behind SUMMARY: one copy of the finished table (flushed
+     * first, so that its NAXIS2 counts the rows written) */
+    if (w->sf && (fits_flush_file(w->sf, &fst) || fits_copy_hdu(w->sf, w->f, 0, &fst)))
+        st = fits_fail(err, fst, w->path, "cannot append the SAMPLES table");
+    fst = 0;
+    if (st) fits_close_file(w->f, &fst);
+    else if (fits_close_file(w->f, &fst)) st = fits_fail(err, fst, w->path, "cannot finish the result table");
     else if (rename(w->tmp, w->path) != 0) st = GP_FAIL(err, GP_ERR_IO, "%s: cannot rename the finished table into place", w->path);
-    if (st) unlink(w->tmp);
+    /* the samples file goes only once the table is in place: until then a
+     * resumable writer's files can be resumed (gp_results_writer_resume()
+     * drops a SAMPLES table a stopped close() appended) */
+    if (w->sf) { fst = 0; fits_close_file(w->sf, &fst); }
+    if (!st || !w->resumable) {
+        if (w->sf) unlink(w->stmp);
+        if (st) unlink(w->tmp);
+    }
     free(w);
     return st;
 }

@@ -80,6 +80,9 @@ tests_test_model_load_LDADD = $(TEST_LDADD)
 # `galpost infer` end to end on mock shards
 TESTS += tests/test_infer_cli.sh
 dist_check_SCRIPTS += tests/test_infer_cli.sh
+# an interrupted or killed batch resumes to the uninterrupted run's file
+TESTS += tests/test_infer_resume.sh
+dist_check_SCRIPTS += tests/test_infer_resume.sh
 
 # -- fast CPU engine (issue 7): fused operations against references --
 check_PROGRAMS += tests/test_cpu_fast

@@ -28,13 +28,17 @@
 #include <string.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "galpost/gp_fits.h"
 #include "galpost/gp_image.h"
 #include "galpost/gp_model.h"
 #include "cli/cli_common.h"
+#include "cli/cli_infer_progress.h"
 #include "cli/cli_shard_why.h"
+#include "cpu/gp_cpu.h"
+#include "gp_hash.h"
 #include "cli/gp_cli.h"
 #include "gp_json.h"
 #include "gp_dataset.h"
@@ -78,6 +82,8 @@ static void usage(FILE *f)
         "  -o, --output F    batch: write a FITS table of summaries to F\n"
         "  --keep-samples N  batch: also store N samples per galaxy (HDU SAMPLES)\n"
         "  --batch B         galaxies per inference call (default 64; 1024 on a GPU)\n"
+        "  --restart         batch: discard an interrupted run's rows (OUT.fits.partial)\n"
+        "                    and start over; without it the same command resumes\n"
         "a photometric catalogue (PhotoObj columns, FITS or CSV), every row in batch:\n"
         "  --catalog FILE -o OUT.fits   magnitudes only, so the photometry-only model\n"
         "                    (default: $GALPOST_PHOTOMETRY_MODEL or the installed one);\n"
@@ -368,6 +374,11 @@ typedef struct batch_source {
     int  (*read_images)(void *ctx, const long *rows, int n, float *pix, gp_error *err);
     void *ctx;
     const char *phot_note;        /* recorded as PHOTNOTE in the table (NULL: none) */
+    /* for the progress record (cli_infer_progress.h): the input as named
+     * (failed rows' messages name it) and its content */
+    const char *input_what;       /* how a user gives it */
+    char input_names[512];
+    char input_content[512];
 } batch_source;
 
 /* A shard batch's rows, and why a failed one failed (its shard, row and
@@ -416,13 +427,65 @@ static int catalog_galaxy(void *ctx, long r, gp_galaxy *g, char *why, size_t siz
     return 0;
 }
 
+/* The settings a resumed batch must share with the run that started it: all
+ * that changes the table's bytes (cli_infer_progress.h).  Free to differ:
+ * --batch and --threads on the CPU (a galaxy's result depends on the seed,
+ * its id and the model only, not on the others in its call), the model's
+ * file name (the MODEL keyword keeps the first run's) and the progress
+ * line. */
+static int batch_settings(gp_progress *p, gp_model *m, const batch_source *src, int nsamples,
+                          uint64_t seed, int keep, int batch)
+{
+    int n = 0;
+#define SET(k, w, ...) do { p->set[n].key = k; p->set[n].what = w; \
+                            snprintf(p->set[n].val, sizeof p->set[n].val, __VA_ARGS__); n++; } while (0)
+    SET("input", src->input_what, "%s", src->input_names);
+    SET("data", "the input's content", "%s", src->input_content);
+    char id[160];
+    if (gp_progress_file_identity(gp_model_path(m), id, sizeof id)) {
+        fprintf(stderr, "galpost infer: cannot read the model %s: %s\n", gp_model_path(m), strerror(errno));
+        return 1;
+    }
+    SET("model", "the model (--model, by content)", "%s", id);
+    SET("seed", "--seed", "%llu", (unsigned long long)seed);
+    SET("samples", "--samples", "%d", nsamples);
+    SET("keep-samples", "--keep-samples", "%d", keep);
+    const char *be = gp_model_backend_name(m);
+    if (!strncmp(be, "cpu", 3))   /* the AMX convolutions round their sums otherwise */
+        SET("compute", "the compute (--backend; the CPU's AMX use, GP_CPU_NO_AMX)", "cpu%s",
+            gp_model_uses_image(m) && gp_cpu_have_amx() ? ", AMX" : "");
+    else {   /* "cuda:0 (NAME, 79.1 GiB...)": the device and card, and the calls' size */
+        char card[128];
+        snprintf(card, sizeof card, "%s", be);
+        char *cut = strstr(card, ", ");
+        if (cut) { cut[0] = ')'; cut[1] = 0; }
+        SET("compute", "the compute (--backend, the card, --batch)", "%s, batch %d", card, batch);
+    }
+#undef SET
+    p->nset = n;
+    return 0;
+}
+
+/* A batch into OUT.fits, resumable: rows go to OUT.fits.partial (and
+ * .partial.samples), and OUT.fits.partial.progress records, after the
+ * first call and then at most every second, after an interrupt and before
+ * the final rename, how many rows are there and their digest.  A rerun
+ * with the same settings takes up the rows recorded and goes on from the
+ * next; one with other settings is refused, naming the first that differs;
+ * --restart starts over. */
 static int infer_batch(gp_model *m, const batch_source *src, const char *output, int nsamples,
-                       uint64_t seed, int keep, int batch)
+                       uint64_t seed, int keep, int batch, int restart)
 {
     gp_error err;
     gp_results_writer *w = NULL;
-    int rc = 1;
+    gp_progress prog;
+    gp_cli_signals saved;
+    int rc = 1, locked = 0, keep_partial = 0;
+    long synced = 0, first = 0, failed = 0;
     float *pix = NULL;
+    char part[4200], spart[4300];
+    gp_results_partial_path(output, 0, part, sizeof part);
+    gp_results_partial_path(output, 1, spart, sizeof spart);
     gp_galaxy *g = calloc((size_t)batch, sizeof *g);
     gp_result *res = calloc((size_t)batch, sizeof *res);
     long *rows = calloc((size_t)batch, sizeof *rows);
@@ -433,18 +496,62 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
         goto out;
     }
     if (!g || !res || !rows) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
-    if (gp_results_writer_open(output, gp_model_path(m), keep, &w, &err) ||
-        (src->phot_note && gp_results_writer_set_key(w, "PHOTNOTE", src->phot_note, "the input magnitudes", &err))) {
+    if (gp_progress_lock(&prog, output)) goto out;
+    locked = 1;
+    if (batch_settings(&prog, m, src, nsamples, seed, keep, batch)) goto out;
+    {
+        gp_progress_record rec;
+        char why[256];
+        int have = gp_progress_read(&prog, &rec, why, sizeof why);
+        if (have < 0 && !restart) {
+            fprintf(stderr, "galpost infer: %s: %s: the partial results of %s cannot be resumed; "
+                    "add --restart to start over\n", prog.path, why, output);
+            keep_partial = 1;
+            goto out;
+        }
+        if (have > 0 && rec.rows > 0 && !restart) {
+            const char *was;
+            int k = gp_progress_differs(&prog, &rec, &was);
+            if (k >= 0) {
+                fprintf(stderr, "galpost infer: %s holds %ld rows of an interrupted run made with other settings: "
+                        "%s is %s there, %s in this run; rerun with the same settings to resume, "
+                        "or add --restart to start over\n", part, rec.rows, prog.set[k].what, was, prog.set[k].val);
+                keep_partial = 1;
+                goto out;
+            }
+            if (rec.rows > src->n) {   /* (the data setting makes this a damaged record) */
+                fprintf(stderr, "galpost infer: %s counts %ld rows, the input has %ld: add --restart to start over\n",
+                        prog.path, rec.rows, src->n);
+                keep_partial = 1;
+                goto out;
+            }
+            if (gp_results_writer_resume(output, keep, rec.rows, rec.digest, &w, &err)) {
+                fprintf(stderr, "galpost infer: cannot resume: %s; add --restart to start over\n", err.msg);
+                w = NULL;
+                keep_partial = 1;
+                goto out;
+            }
+            first = synced = rec.rows;
+            failed = rec.failed;
+            fprintf(stderr, "galpost infer: resuming %s at row %ld of %ld (rows 0..%ld from an interrupted run, in %s)\n",
+                    output, first, src->n, first - 1, part);
+        } else if (have != 0 && gp_progress_clear(&prog)) {
+            /* (--restart, or a record of no rows) */
+            fprintf(stderr, "galpost infer: cannot clear the progress record %s: %s\n", prog.path, strerror(errno));
+            goto out;
+        }
+    }
+    if (!w && (gp_results_writer_open_resumable(output, gp_model_path(m), keep, &w, &err) ||
+               (src->phot_note && gp_results_writer_set_key(w, "PHOTNOTE", src->phot_note, "the input magnitudes", &err)))) {
         fprintf(stderr, "galpost infer: %s\n", err.msg);
         goto out;
     }
-    gp_cli_signals saved;
     gp_cli_interrupts_catch(&saved);
     int tty = gp_cli_is_terminal();
-    double t0 = now_s(), last = 0;
-    long failed = 0;
+    double t0 = now_s(), last = 0, last_sync = t0;
     gp_infer_options io = { nsamples, seed, keep > 0 };
-    for (long start = 0; start < src->n; start += batch) {
+    const char *nl = "";   /* "\n" after a progress line */
+    for (long start = first; start < src->n; start += batch) {
         if (gp_cli_interrupted) break;
         int nb = (int)(src->n - start < batch ? src->n - start : batch);
         int ngood = 0;
@@ -457,12 +564,12 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
             g[ngood++] = one;
         }
         if (pix && ngood && src->read_images(src->ctx, rows, ngood, pix, &err)) {
-            fprintf(stderr, "%sgalpost infer: %s\n", tty ? "\n" : "", err.msg);
-            goto out;
+            fprintf(stderr, "%sgalpost infer: %s\n", nl, err.msg);
+            goto stop;
         }
         if (ngood) {
             int st = gp_infer(m, g, (size_t)ngood, &io, res, &err);
-            if (st && st != GP_ERR_DATA) { fprintf(stderr, "%sgalpost infer: %s\n", tty ? "\n" : "", err.msg); goto out; }
+            if (st && st != GP_ERR_DATA) { fprintf(stderr, "%sgalpost infer: %s\n", nl, err.msg); goto stop; }
         }
         /* write in input order, unusable rows as failed rows */
         int j = 0;
@@ -484,50 +591,135 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
             }
             if (p->status) failed++;
             if (gp_results_writer_append(w, p, 1, &err)) {
-                fprintf(stderr, "%sgalpost infer: %s\n", tty ? "\n" : "", err.msg);
+                fprintf(stderr, "%sgalpost infer: %s\n", nl, err.msg);
                 gp_result_free(res, (size_t)ngood);
-                goto out;
+                goto stop;
             }
         }
         gp_result_free(res, (size_t)ngood);
-        double t = now_s() - t0;
         long done = start + nb;
+        double tn = now_s(), t = tn - t0;
+        /* the progress record: after the first call, then every second
+         * (a killed run loses at most that), and after the last */
+        if (synced == first || tn - last_sync >= 1.0 || done == src->n) {
+            uint64_t digest;
+            long n;
+            if (gp_results_writer_sync(w, &n, &digest, &err)) { fprintf(stderr, "%sgalpost infer: %s\n", nl, err.msg); goto stop; }
+            if (gp_progress_write(&prog, n, failed, digest)) {
+                fprintf(stderr, "%sgalpost infer: cannot write the progress record %s: %s\n", nl, prog.path, strerror(errno));
+                goto stop;
+            }
+            synced = n;
+            last_sync = tn;
+        }
         if (tty && (t - last > 0.5 || done == src->n)) {
-            double rate = done / (t > 0 ? t : 1e-9);
+            double rate = (done - first) / (t > 0 ? t : 1e-9);
             double eta = (src->n - done) / (rate > 0 ? rate : 1);
-            fprintf(stderr, "\rgalpost infer: %ld/%ld galaxies  %.1f/s  ETA %dm%02ds  failed %ld   ",
-                    done, src->n, rate, (int)(eta / 60), (int)eta % 60, failed);
+            char resumed[48] = "";
+            if (first) snprintf(resumed, sizeof resumed, " (resumed at %ld)", first);
+            fprintf(stderr, "\rgalpost infer: %ld/%ld galaxies%s  %.1f/s  ETA %dm%02ds  failed %ld   ",
+                    done, src->n, resumed, rate, (int)(eta / 60), (int)eta % 60, failed);
+            nl = "\n";
             last = t;
         }
     }
     gp_cli_interrupts_restore(&saved);
-    if (tty) fprintf(stderr, "\n");
+    fprintf(stderr, "%s", nl);
+    nl = "";
     if (gp_cli_interrupted) {
-        fprintf(stderr, "galpost infer: interrupted: %s not written\n", output);
+        long n = synced;
+        uint64_t digest;
+        if (gp_results_writer_sync(w, &n, &digest, &err) == GP_OK &&
+            gp_progress_write(&prog, n, failed, digest) == 0)
+            synced = n;
+        if (synced == 0) {
+            fprintf(stderr, "galpost infer: interrupted: %s not written\n", output);
+            goto out;
+        }
+        if (gp_results_writer_suspend(w, &err)) fprintf(stderr, "galpost infer: %s\n", err.msg);
+        w = NULL;
+        keep_partial = 1;
+        fprintf(stderr, "galpost infer: interrupted after %ld of %ld rows: %s not written; rows 0..%ld are kept in %s%s%s "
+                "(%s records them): run the same command again to resume at row %ld, or add --restart to start over\n",
+                synced, src->n, output, synced - 1, part, keep ? " and " : "", keep ? spart : "", prog.path, synced);
         goto out;
     }
-    if (gp_results_writer_close(w, &err)) { w = NULL; fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    if (gp_results_writer_close(w, &err)) {
+        w = NULL;
+        fprintf(stderr, "galpost infer: %s\n", err.msg);
+        /* (a resumable writer keeps its files: the record counts every row) */
+        keep_partial = 1;
+        fprintf(stderr, "galpost infer: the rows are kept in %s: run the same command again to finish %s, "
+                "or add --restart to start over\n", part, output);
+        goto out;
+    }
     w = NULL;
     double t = now_s() - t0;
-    fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) in %.1f s (%.1f galaxies/s) -> %s\n",
-            src->n, failed, t, src->n / (t > 0 ? t : 1e-9), output);
+    if (first)
+        fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) -> %s; resumed at row %ld: %ld in %.1f s (%.1f galaxies/s)\n",
+                src->n, failed, output, first, src->n - first, t, (src->n - first) / (t > 0 ? t : 1e-9));
+    else
+        fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) in %.1f s (%.1f galaxies/s) -> %s\n",
+                src->n, failed, t, src->n / (t > 0 ? t : 1e-9), output);
     rc = 0;
+    goto out;
+stop:
+    /* an error part way: what the record counts stays for a rerun */
+    gp_cli_interrupts_restore(&saved);
+    if (synced > 0) {
+        if (gp_results_writer_suspend(w, &err)) fprintf(stderr, "galpost infer: %s\n", err.msg);
+        w = NULL;
+        keep_partial = 1;
+        fprintf(stderr, "galpost infer: rows 0..%ld are kept in %s: run the same command again to resume at row %ld, "
+                "or add --restart to start over\n", synced - 1, part, synced);
+    }
 out:
     if (w) gp_results_writer_abort(w);
+    if (locked) gp_progress_release(&prog, !keep_partial);
     free(g); free(res); free(rows);
     gp_cutouts_free(m, pix);
     return rc;
 }
 
+/* The input of a batch as named: one name, or how many and a fingerprint
+ * of the names (the first shown) when they do not fit. */
+static void input_names(batch_source *src, const char *opt, const char *const *names, int n)
+{
+    uint64_t h = GP_FNV1A_BASIS;
+    size_t len = 0;
+    for (int k = 0; k < n; k++) { h = gp_fnv1a(h, names[k], strlen(names[k]) + 1); len += strlen(names[k]) + 1; }
+    if (n == 1 && len < 300) snprintf(src->input_names, sizeof src->input_names, "%s %s", opt, names[0]);
+    else
+        snprintf(src->input_names, sizeof src->input_names, "%d %s files, names fingerprint %016llx (the first: %.300s)",
+                 n, opt, (unsigned long long)h, names[0]);
+}
+
 static int infer_shards(gp_model *m, const char **shards, int n, const char *output, int nsamples,
-                        uint64_t seed, int keep, int batch)
+                        uint64_t seed, int keep, int batch, int restart)
 {
     gp_dataset *d;
     if (open_dataset(m, shards, n, &d)) return 1;
     shard_ctx ctx = { d, gp_cli_shard_why_new(d) };
     if (!ctx.why) { fprintf(stderr, "galpost infer: out of memory\n"); gp_dataset_close(d); return 1; }
-    batch_source src = { d->n, d->has_images, shard_row, shard_images, &ctx, NULL };
-    int rc = infer_batch(m, &src, output, nsamples, seed, keep, batch);
+    batch_source src = { d->n, d->has_images, shard_row, shard_images, &ctx, NULL, "the --shard files (by name)", "", "" };
+    input_names(&src, "--shard", shards, n);
+    /* the shards' content: the table's values the batch reads and each
+     * file's size (reading every cutout again would take a good part of
+     * the run) */
+    uint64_t h = GP_FNV1A_BASIS;
+    h = gp_fnv1a(h, d->shard_first, sizeof(long) * (size_t)(d->nshards + 1));
+    h = gp_fnv1a(h, d->id, sizeof(uint64_t) * (size_t)d->n);
+    h = gp_fnv1a(h, d->mag, sizeof(float) * 5 * (size_t)d->n);
+    h = gp_fnv1a(h, d->bad, (size_t)d->n);
+    h = gp_fnv1a(h, d->cutout_flags, sizeof(int32_t) * (size_t)d->n);
+    for (int k = 0; k < n; k++) {
+        struct stat st;
+        long long size = stat(shards[k], &st) == 0 ? (long long)st.st_size : -1;
+        h = gp_fnv1a(h, &size, sizeof size);
+    }
+    snprintf(src.input_content, sizeof src.input_content, "%ld rows, fingerprint %016llx (the table's values, the files' sizes)",
+             d->n, (unsigned long long)h);
+    int rc = infer_batch(m, &src, output, nsamples, seed, keep, batch, restart);
     gp_cli_shard_why_free(ctx.why);
     gp_dataset_close(d);
     return rc;
@@ -536,7 +728,7 @@ static int infer_shards(gp_model *m, const char **shards, int n, const char *out
 /* A photometric catalogue in batch: magnitudes only, so a photometry-only
  * model. */
 static int infer_catalog(gp_model *m, const char *path, const char *output, int nsamples,
-                         uint64_t seed, int keep, int batch)
+                         uint64_t seed, int keep, int batch, int restart)
 {
     if (gp_model_uses_image(m)) {
         fprintf(stderr, "galpost infer: %s needs g, r, i cutouts and %s gives magnitudes only: "
@@ -551,8 +743,14 @@ static int infer_catalog(gp_model *m, const char *path, const char *output, int 
                 "(the model expects them corrected for Galactic extinction)\n", path);
     batch_source src = { (long)gp_catalog_size(c), 0, catalog_galaxy, NULL, c,
                          gp_catalog_has_extinction(c) ? NULL
-                                                      : "NOT corrected for Galactic extinction: the catalogue has no extinction columns" };
-    int rc = infer_batch(m, &src, output, nsamples, seed, keep, batch);
+                                                      : "NOT corrected for Galactic extinction: the catalogue has no extinction columns",
+                         "the --catalog file (by name)", "", "" };
+    input_names(&src, "--catalog", &path, 1);
+    int rc = 1;
+    if (gp_progress_file_identity(path, src.input_content, sizeof src.input_content))
+        fprintf(stderr, "galpost infer: cannot read %s: %s\n", path, strerror(errno));
+    else
+        rc = infer_batch(m, &src, output, nsamples, seed, keep, batch, restart);
     gp_catalog_close(c);
     return rc;
 }
@@ -567,7 +765,7 @@ int gp_cli_infer(int argc, char **argv)
         {"json", no_argument, 0, 'j'}, {"samples-out", required_argument, 0, 'O'},
         {"shard", required_argument, 0, 'S'}, {"row", required_argument, 0, 'r'},
         {"output", required_argument, 0, 'o'}, {"keep-samples", required_argument, 0, 'k'},
-        {"batch", required_argument, 0, 'B'},
+        {"batch", required_argument, 0, 'B'}, {"restart", no_argument, 0, 'X'},
         {"frames", required_argument, 0, 'F'}, {"ra", required_argument, 0, 'R'},
         {"dec", required_argument, 0, 'D'}, {"catalog", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -579,7 +777,7 @@ int gp_cli_infer(int argc, char **argv)
     int have_samples = 0;
     const char *cutout = NULL, *model = NULL, *samples_out = NULL;
     float mags[5] = {NAN, NAN, NAN, NAN, NAN};
-    int have_mags = 0, json = 0;
+    int have_mags = 0, json = 0, restart = 0;
     long nsamples = 1000, threads = 0, seed = 1, id = -1;
     gp_backend_kind backend = GP_BACKEND_AUTO;
     optind = 1;
@@ -611,6 +809,7 @@ int gp_cli_infer(int argc, char **argv)
         case 't': if (gp_cli_parse_int(optarg, 0, 256, &threads)) { fprintf(stderr, "galpost infer: --threads must be 0..256, got '%s'\n", optarg); return 2; } break;
         case 'b': if (gp_cli_parse_backend(optarg, &backend)) { fprintf(stderr, "galpost infer: --backend must be auto, cpu or cuda, got '%s'\n", optarg); return 2; } break;
         case 'j': json = 1; break;
+        case 'X': restart = 1; break;
         case 'O': samples_out = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -639,6 +838,10 @@ int gp_cli_infer(int argc, char **argv)
     if (row >= 0 && !nshards) { fprintf(stderr, "galpost infer: --row goes with --shard\n"); return 2; }
     if ((output || keep || batch) && (cutout || frames)) {
         fprintf(stderr, "galpost infer: -o, --keep-samples and --batch go with --shard or --catalog\n");
+        return 2;
+    }
+    if (restart && !batch_mode) {
+        fprintf(stderr, "galpost infer: --restart goes with a batch (--shard or --catalog with -o OUT.fits)\n");
         return 2;
     }
     if (batch_mode) {
@@ -710,7 +913,7 @@ int gp_cli_infer(int argc, char **argv)
         gp_model *m = gp_cli_open_model(model, backend, (int)threads);
         if (!m) return 1;
         if (batch == 0) batch = strncmp(gp_model_backend_name(m), "cuda", 4) == 0 ? 1024 : 64;
-        int rc = infer_catalog(m, catalog, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch);
+        int rc = infer_catalog(m, catalog, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch, restart);
         gp_model_close(m);
         return rc;
     }
@@ -720,7 +923,7 @@ int gp_cli_infer(int argc, char **argv)
         image_unused_note(m, "the shards' cutouts are");
         /* a GPU runs large batches several times faster (bench/RESULTS.md) */
         if (batch == 0) batch = strncmp(gp_model_backend_name(m), "cuda", 4) == 0 ? 1024 : 64;
-        int rc = output ? infer_shards(m, shards, nshards, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch)
+        int rc = output ? infer_shards(m, shards, nshards, output, (int)nsamples, (uint64_t)seed, (int)keep, (int)batch, restart)
                         : infer_row(m, shards, nshards, row, (int)nsamples, (uint64_t)seed, json, samples_out);
         gp_model_close(m);
         return rc;

@@ -103,11 +103,103 @@ int gp_results_writer_set_key(gp_results_writer *w, const char *key, const char 
 int gp_results_writer_append(gp_results_writer *w, const gp_result *res,
                              size_t n, gp_error *err);
 
-/* Finish: close and rename into place.  The writer is freed either way. */
+/*
+ * gp_results_writer_close() - finish: append SAMPLES behind SUMMARY, close
+ * and rename into place; then remove the temporary samples file.  The
+ * writer is freed either way.  On failure the temporary files are removed,
+ * except a resumable writer's, which gp_results_writer_resume() can take
+ * up again (it drops a SAMPLES table appended before the failure).
+ */
 int gp_results_writer_close(gp_results_writer *w, gp_error *err);
 
-/* Abandon: remove the temporary file and free the writer. */
+/* Abandon: remove the temporary file(s) and free the writer. */
 void gp_results_writer_abort(gp_results_writer *w);
+
+/*
+ * gp_results_writer_open_resumable() - as gp_results_writer_open(), with
+ * temporary files whose names do not change from run to run (see
+ * gp_results_partial_path(); any already there are replaced), so that a
+ * run stopped part way can be taken up again: gp_results_writer_sync()
+ * says how many rows are in them and their digest,
+ * gp_results_writer_suspend() closes them without removing them, and
+ * gp_results_writer_resume() reopens them.  One process at a time may use
+ * an output's temporary files: the caller keeps others out (galpost infer
+ * holds a lock on its progress record).
+ *
+ * Given, Returned, Function return value: as gp_results_writer_open().
+ */
+int gp_results_writer_open_resumable(const char *path, const char *model, int nsamples_kept,
+                                     gp_results_writer **out, gp_error *err);
+
+/*
+ * gp_results_partial_path() - the name of a resumable writer's temporary
+ * file for output `path`: PATH.partial (SUMMARY, and SAMPLES once
+ * gp_results_writer_close() has appended it), or with `samples` nonzero
+ * PATH.partial.samples (the SAMPLES rows while they are added).
+ *
+ * Returned:
+ *   buf    char*  The name, in `size` bytes.
+ * Function return value:
+ *   0; -1 when it does not fit (or a NULL argument).
+ */
+int gp_results_partial_path(const char *path, int samples, char *buf, size_t size);
+
+/*
+ * gp_results_writer_sync() - write the rows appended so far through to the
+ * temporary file(s) (cfitsio's buffers and NAXIS2 flushed to the operating
+ * system: they survive the process being killed) and give how many there
+ * are and a digest of their bytes (64-bit FNV-1a of the SUMMARY rows and of
+ * the SAMPLES rows, combined), to be recorded for
+ * gp_results_writer_resume().  The digest is continued over the rows added
+ * since the last sync, read back from the file.
+ *
+ * Returned:
+ *   rows    long*      Rows written (may be NULL).
+ *   digest  uint64_t*  Their digest (may be NULL).
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG for a NULL writer; GP_ERR_FITS naming the output;
+ *   GP_ERR_NOMEM.
+ */
+int gp_results_writer_sync(gp_results_writer *w, long *rows, uint64_t *digest, gp_error *err);
+
+/*
+ * gp_results_writer_suspend() - close a resumable writer's temporary files
+ * without removing them or renaming anything, and free the writer.  Rows
+ * appended after the last gp_results_writer_sync() may be in them; a resume
+ * at the synced count drops them.
+ *
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG for a NULL writer; GP_ERR_FITS naming the output
+ *   (the writer is freed either way).
+ */
+int gp_results_writer_suspend(gp_results_writer *w, gp_error *err);
+
+/*
+ * gp_results_writer_resume() - take up a suspended (or killed) resumable
+ * writer's temporary files for output `path` at row `rows`: the SUMMARY
+ * table (and with `nsamples_kept` > 0 the SAMPLES table) must have the
+ * columns this galpost writes and at least `rows` rows, whose bytes must
+ * give `digest` (as gp_results_writer_sync() gave it); rows after them
+ * (written after the last sync) and a SAMPLES table appended by an
+ * unfinished close are dropped.  Nothing is changed when a check fails.
+ * Appending then continues at row rows + 1; the header is the one the
+ * first writer wrote.
+ *
+ * Given:
+ *   path           const char*  Output file (as given to the first writer).
+ *   nsamples_kept  int          As given to the first writer.
+ *   rows           long         Rows to keep (a synced count).
+ *   digest         uint64_t     Their digest from gp_results_writer_sync().
+ * Returned:
+ *   out            gp_results_writer**
+ * Function return value:
+ *   GP_OK; GP_ERR_NOTFOUND when a temporary file is missing; GP_ERR_FORMAT
+ *   when a table is not a partial result table of this layout, has fewer
+ *   rows or rows whose digest differs (each naming the file); GP_ERR_FITS;
+ *   GP_ERR_NOMEM; GP_ERR_ARG for bad arguments.
+ */
+int gp_results_writer_resume(const char *path, int nsamples_kept, long rows, uint64_t digest,
+                             gp_results_writer **out, gp_error *err);
 
 #ifdef __cplusplus
 }
