@@ -6,9 +6,10 @@
  * noisy sky, and DIR/photo.csv, a PhotoObj-like catalogue of the galaxies.
  * It prints one line per galaxy: "galaxy RA DEC".
  *
- *   gp_test_frames DIR [--nowcs] [--nan] [--counts] [--galactic] [--seed N]
+ *   gp_test_frames DIR [--nowcs] [--nan] [--hole R] [--counts] [--galactic] [--seed N]
  *     --nowcs     frames without WCS keywords
  *     --nan       every pixel NaN within 30" of galaxy 1
+ *     --hole R    every pixel NaN within R arcsec of galaxy 1 (a masked core)
  *     --counts    pixels in counts (DN: 200 per nanomaggy on a soft bias of
  *                 1000), BUNIT = 'counts'
  *     --galactic  the same sky through a WCS in galactic coordinates
@@ -38,15 +39,17 @@ typedef struct { double ra, dec, mag[5], scale, q, pa; } galaxy;
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: gp_test_frames DIR [--nowcs] [--nan] [--counts] [--galactic] [--fk4] [--seed N]\n");
+        fprintf(stderr, "usage: gp_test_frames DIR [--nowcs] [--nan] [--hole R] [--counts] [--galactic] [--fk4] [--seed N]\n");
         return 2;
     }
     const char *dir = argv[1];
-    int nowcs = 0, nan = 0, counts = 0, galactic = 0, fk4 = 0;
+    int nowcs = 0, counts = 0, galactic = 0, fk4 = 0;
+    double hole = 0.0; /* arcsec */
     uint64_t rng = 12345;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--nowcs")) nowcs = 1;
-        else if (!strcmp(argv[i], "--nan")) nan = 1;
+        else if (!strcmp(argv[i], "--nan")) hole = 30.0;
+        else if (!strcmp(argv[i], "--hole") && i + 1 < argc) hole = atof(argv[++i]);
         else if (!strcmp(argv[i], "--counts")) counts = 1;
         else if (!strcmp(argv[i], "--galactic")) galactic = 1;
         else if (!strcmp(argv[i], "--fk4")) fk4 = 1;
@@ -86,7 +89,7 @@ int main(int argc, char **argv)
                 double sx = (ra - star_ra) * cosd * 3600.0, sy = (dec - star_dec) * 3600.0, s = 0.6;
                 v += pow(10.0, (22.5 - star_mag[b]) / 2.5) / (2 * M_PI * s * s) *
                      exp(-(sx * sx + sy * sy) / (2 * s * s)) * 0.396 * 0.396;
-                if (nan && gp_sky_separation(ra, dec, gal[0].ra, gal[0].dec) < 30.0) v = NAN;
+                if (gp_sky_separation(ra, dec, gal[0].ra, gal[0].dec) < hole) v = NAN;
                 if (counts) v = 1000.0 + 200.0 * v;
                 d[(y - 1) * NX + (x - 1)] = (float)v;
             }

@@ -441,4 +441,15 @@ grep -q "nope.fits" "$tmp/err" || fail "missing shard not named"
 [ $rc -eq 2 ] || fail "bad --mags: exit $rc"
 "$galpost" infer --model "$tmp/none.gpw" --shard "$shard" --row 0 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "none.gpw" "$tmp/err" || fail "missing model: exit $rc"
+# a masked core whose mirror pixels are masked too: the refusal names the
+# masked pixels and does not ask whether there is a galaxy at the position
+mkdir -p "$tmp/hole"
+set -- $("$top/tests/gp_test_frames" "$tmp/hole" --hole 3 | head -1)
+h="$tmp/hole/frame"
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --ra "$2" --dec "$3" \
+    --frames "$h-g-000001-1-0001.fits,$h-r-000001-1-0001.fits,$h-i-000001-1-0001.fits,$h-u-000001-1-0001.fits,$h-z-000001-1-0001.fits" \
+    >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "lies under [0-9]* masked pixels whose mirror images" "$tmp/err" \
+    && ! grep -q "is there a galaxy" "$tmp/err" && [ ! -s "$tmp/out" ] \
+    || fail "masked core: exit $rc: $(cat "$tmp/err")"
 echo "ok"
