@@ -334,8 +334,18 @@ int gp_frame_check_unit(const gp_frame *f, gp_error *err)
     size_t n = 0;
     for (const char *p = f->unit; *p && n < sizeof u - 1; p++) u[n++] = (char)tolower((unsigned char)*p);
     u[n] = '\0';
-    /* nanomaggy, nanomaggies, nanomaggy/pixel, nmgy, nMgy, nmaggy */
-    if (!u[0] || !strncmp(u, "nanomagg", 8) || !strncmp(u, "nmgy", 4) || !strncmp(u, "nmagg", 5)) return GP_OK;
+    /* nanomaggy, nanomaggies, nmgy, nMgy, nmaggy, each alone or per pixel;
+     * not a prefix match: 'nanomaggy/arcsec2' (surface brightness) is not
+     * a pixel's flux */
+    static const char *const base[] = { "nanomaggy", "nanomaggies", "nmgy", "nmaggy", "nmaggies" };
+    static const char *const per[] = { "", "/pixel", "/pix" };
+    if (!u[0]) return GP_OK;
+    for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
+        size_t l = strlen(base[b]);
+        if (strncmp(u, base[b], l)) continue;
+        for (size_t k = 0; k < sizeof per / sizeof per[0]; k++)
+            if (!strcmp(u + l, per[k])) return GP_OK;
+    }
     return GP_FAIL(err, GP_ERR_DATA,
                    "%s: its pixels are in '%s' (BUNIT), not nanomaggies: galpost needs calibrated frames in "
                    "nanomaggies (as SDSS frame-*.fits files are, m = 22.5 - 2.5 log10 f)",

@@ -350,6 +350,10 @@ static void test_pixel_unit(void **state)
         { NULL, 1 }, { "BUNIT   = 'nanomaggy'", 1 }, { "BUNIT   = 'nanomaggies'", 1 }, { "BUNIT   = 'nMgy    '", 1 },
         { "BUNIT   = 'counts  '", 0 }, { "BUNIT   = 'DN      '", 0 }, { "BUNIT   = 'ADU     '", 0 },
         { "BUNIT   = 'electrons/s'", 0 }, { "BUNIT   = 'MJy/sr  '", 0 },
+        /* the documented '/pixel' spellings, and surface brightness, which a
+         * prefix match took for nanomaggies per pixel (2 mag off at 0.396") */
+        { "BUNIT   = 'nanomaggy/pixel'", 1 }, { "BUNIT   = 'nmgy/pix'", 1 }, { "BUNIT   = 'nanomaggies / pixel'", 1 },
+        { "BUNIT   = 'nanomaggy/arcsec2'", 0 }, { "BUNIT   = 'nmgy/arcsec^2'", 0 }, { "BUNIT   = 'nanomaggiesx'", 0 },
     };
     fx_wcs w = { { RA0, DEC0 }, { 100.5, 100.5 }, { { 0 } } };
     fx_cd(&w, GP_PIXEL_SCALE, 0.0, 1);
