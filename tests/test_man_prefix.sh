@@ -8,7 +8,6 @@
 # /usr/local, and keeps no @...@ placeholder.  This build's own page names
 # its $(pkgdatadir) (GP_PKGDATADIR, from make check).
 set -u
-src=${GP_TOP_SRCDIR:?GP_TOP_SRCDIR is not set (run through make check)}
 top=${GP_TOP_BUILDDIR:?GP_TOP_BUILDDIR is not set (run through make check)}
 T=$(mktemp -d "${TMPDIR:-/tmp}/gp_man_prefix.XXXXXX") || exit 99
 trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
@@ -21,10 +20,14 @@ if [ -n "${GP_PKGDATADIR:-}" ]; then
         || fail "$top/man/galpostd.1 does not name $GP_PKGDATADIR/galpost.ans"
 fi
 
-# a build for another prefix (configure and the man pages only: nothing is compiled)
+# a build for another prefix (configure and the man pages only: nothing is
+# compiled), from a copy of the distributed sources: configure refuses a
+# source directory that is configured itself, as the README's in-tree build is
+make -s -C "$top" distdir distdir="$T/src" >"$T/distdir.out" 2>&1 \
+    || fail "make distdir: $(tail -5 "$T/distdir.out")"
 p=$T/opt/gp
 mkdir "$T/b" || exit 99
-(cd "$T/b" && "$src/configure" --prefix="$p" --with-cuda=no >"$T/configure.out" 2>&1) \
+(cd "$T/b" && "$T/src/configure" --prefix="$p" --with-cuda=no >"$T/configure.out" 2>&1) \
     || fail "configure --prefix=$p: $(tail -5 "$T/configure.out")"
 make -s -C "$T/b" install-man >"$T/make.out" 2>&1 || fail "make install-man: $(tail -5 "$T/make.out")"
 page=$p/share/man/man1/galpostd.1
