@@ -475,6 +475,19 @@ static void test_infer_phot_check(void **state)
         assert_int_equal(c1, c2);
         if (g % 4 == 0) assert_true(c1 > 0);
         assert_memory_equal(in1, in2, sizeof in1);
+        /* against a naive reference written from design.md (u-g, g-r, r-i,
+         * i-z, then u..z; standardized; held at +-5 sigma): gp_net_photometry
+         * is now a wrapper of the unclipped one, so in1 == in2 alone could not fail */
+        int nclip = 0;
+        for (int k = 0; k < GP_NPHOT; k++) {
+            float raw = k < 4 ? mg[k] - mg[k + 1] : mg[k - 4];
+            double z = (raw - m->net.phot_mean[k]) / m->net.phot_std[k];
+            nclip += fabs(z) > 5.0;
+            double want_in = z > 5.0 ? 5.0 : z < -5.0 ? -5.0 : z;
+            assert_true(fabs(in2[k] - want_in) <= 1e-6 * fmax(1.0, fabs(want_in)));
+            assert_true(v[k] == z);
+        }
+        assert_int_equal(c2, nclip);
         gp_phot_check_vector(m->net.phot_mean, m->net.phot_std, mg, x1);
         gp_phot_check_select(v, x2);
         assert_memory_equal(x1, x2, sizeof x1);
