@@ -103,6 +103,17 @@ done
 "$galpost" model random "$tmp/p2.gpw" --small --photometry --seed 5 || fail "model random 2"
 "$galpost" infer $args --model "$tmp/p2.gpw" -o "$tmp/a.fits" 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "the model (--model, by content) is" "$tmp/err" || { cat "$tmp/err"; fail "another model: exit $rc"; }
+# an error before the decision to resume (the model not read again for the
+# record's settings: GP_INFER_TEST_STOP makes it fail there) leaves the
+# record and the partial results as they were, for the next run to resume
+GP_INFER_TEST_STOP=model-read "$galpost" infer $args -o "$tmp/a.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "cannot read the model $tmp/p.gpw" "$tmp/err" || { cat "$tmp/err"; fail "a failed model read: exit $rc"; }
+cmp -s "$tmp/keep" "$tmp/a.fits.partial" && cmp -s "$tmp/keeps" "$tmp/a.fits.partial.samples" \
+    && cmp -s "$tmp/keepp" "$tmp/a.fits.partial.progress" || fail "an error before the resume decision changed the record or the partial results"
+# ... and without a record, leaves none (nor the empty one its lock made)
+GP_INFER_TEST_STOP=model-read "$galpost" infer $args -o "$tmp/e.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] || { cat "$tmp/err"; fail "a failed model read without a record: exit $rc"; }
+ls "$tmp"/e.fits* 2>/dev/null && fail "a failed first run left files"
 # ... the same model under another name is not
 cp "$tmp/p.gpw" "$tmp/p-copy.gpw"
 resume "$tmp/a.fits" --batch 50 --threads 2 --model "$tmp/p-copy.gpw"

@@ -428,6 +428,17 @@ static int catalog_galaxy(void *ctx, long r, gp_galaxy *g, char *why, size_t siz
     return 0;
 }
 
+/* GP_INFER_TEST_STOP=WHERE (tests only: tests/test_infer_resume.sh): make
+ * the batch fail or be killed at WHERE, to make the state that a failure or
+ * a kill at that moment leaves, which no timing could make reliably:
+ * "model-read" (the model cannot be read again for the progress record's
+ * settings). */
+static int test_stop(const char *where)
+{
+    const char *e = getenv("GP_INFER_TEST_STOP");
+    return e && !strcmp(e, where);
+}
+
 /* The settings a resumed batch must share with the run that started it: all
  * that changes the table's bytes (cli_infer_progress.h).  Free to differ:
  * --batch and --threads on the CPU (a galaxy's result depends on the seed,
@@ -443,7 +454,7 @@ static int batch_settings(gp_progress *p, gp_model *m, const batch_source *src, 
     SET("input", src->input_what, "%s", src->input_names);
     SET("data", "the input's content", "%s", src->input_content);
     char id[160];
-    if (gp_progress_file_identity(gp_model_path(m), id, sizeof id)) {
+    if (test_stop("model-read") ? (errno = EIO, 1) : gp_progress_file_identity(gp_model_path(m), id, sizeof id)) {
         fprintf(stderr, "galpost infer: cannot read the model %s: %s\n", gp_model_path(m), strerror(errno));
         return 1;
     }
@@ -481,7 +492,7 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
     gp_results_writer *w = NULL;
     gp_progress prog;
     gp_cli_signals saved;
-    int rc = 1, locked = 0, keep_partial = 0;
+    int rc = 1, locked = 0, keep_partial = 0, decided = 0;
     long synced = 0, first = 0, failed = 0;
     float *pix = NULL;
     char part[4200], spart[4300];
@@ -542,6 +553,7 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
             goto out;
         }
     }
+    decided = 1;   /* (resumed, or starting over: the record is this run's from here) */
     if (!w && (gp_results_writer_open_resumable(output, gp_model_path(m), keep, &w, &err) ||
                (src->phot_note && gp_results_writer_set_key(w, "PHOTNOTE", src->phot_note, "the input magnitudes", &err)))) {
         fprintf(stderr, "galpost infer: %s\n", err.msg);
@@ -676,7 +688,12 @@ stop:
     }
 out:
     if (w) gp_results_writer_abort(w);
-    if (locked) gp_progress_release(&prog, !keep_partial);
+    /* before the decision to resume or start over, the record and the
+     * partial results are an earlier run's: an error then (the model not
+     * read again, the settings not made) leaves them as they are, for the
+     * next run to resume; only an empty record (none, or the file the lock
+     * created) goes */
+    if (locked) gp_progress_release(&prog, !keep_partial && (decided || gp_progress_empty(&prog)));
     free(g); free(res); free(rows);
     gp_cutouts_free(m, pix);
     return rc;

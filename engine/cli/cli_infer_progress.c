@@ -148,6 +148,12 @@ int gp_progress_differs(const gp_progress *p, const gp_progress_record *r, const
     return -1;
 }
 
+int gp_progress_empty(const gp_progress *p)
+{
+    struct stat sb;
+    return p->fd >= 0 && fstat(p->fd, &sb) == 0 && sb.st_size == 0;
+}
+
 void gp_progress_release(gp_progress *p, int remove)
 {
     if (p->fd < 0) return;

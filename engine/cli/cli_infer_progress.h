@@ -64,6 +64,10 @@ int gp_progress_write(const gp_progress *p, long rows, long failed, uint64_t dig
 /* Empty the record (nothing to resume), keeping the lock.  0 or -1. */
 int gp_progress_clear(const gp_progress *p);
 
+/* Does the record hold nothing (an empty file: none, or the one
+ * gp_progress_lock() created)?  1 or 0 (0 too when it cannot be told). */
+int gp_progress_empty(const gp_progress *p);
+
 /* Release the lock; with `remove`, delete the record first. */
 void gp_progress_release(gp_progress *p, int remove);
 
