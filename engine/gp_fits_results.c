@@ -245,15 +245,18 @@ static int inspect_table(partial_table *t, const char *extname, int ncols, int n
 {
     int fst = 0, n = 0;
     fitsfile *f = NULL;
+    /* (a finished table, gp_results_check_finished(), is the output itself) */
+    const char *what = strcmp(t->file, path) ? "not a partial result table" : "not a result table";
     if (access(t->file, F_OK) != 0)
-        return GP_FAIL(err, GP_ERR_NOTFOUND, "%s: the partial table %s is missing", path, t->file);
+        return strcmp(t->file, path) ? GP_FAIL(err, GP_ERR_NOTFOUND, "%s: the partial table %s is missing", path, t->file)
+                                     : GP_FAIL(err, GP_ERR_NOTFOUND, "%s is missing", path);
     if (fits_open_file(&f, t->file, READONLY, &fst))
-        return fits_fail(err, fst, t->file, "cannot open the partial table");
+        return fits_fail(err, fst, t->file, strcmp(t->file, path) ? "cannot open the partial table" : "cannot open the table");
     int st = GP_OK;
     if (fits_movnam_hdu(f, BINARY_TBL, (char *)extname, 0, &fst) || fits_get_num_cols(f, &n, &fst) ||
         fits_get_num_rows(f, &t->have, &fst) || fits_read_key(f, TLONG, "NAXIS1", &t->width, NULL, &fst) ||
         fits_get_hduaddrll(f, NULL, &t->datastart, &t->dataend, &fst))
-        st = fits_fail(err, fst, t->file, "not a partial result table");
+        st = fits_fail(err, fst, t->file, what);
     else if (n != ncols)
         st = GP_FAIL(err, GP_ERR_FORMAT, "%s: %s has %d columns, not the %d this galpost writes", t->file, extname, n, ncols);
     else if (t->width <= 0)
@@ -261,7 +264,7 @@ static int inspect_table(partial_table *t, const char *extname, int ncols, int n
     else if (nkeep > 0) {
         int tc = 0;
         long rep = 0, wid = 0;
-        if (fits_get_coltype(f, 2, &tc, &rep, &wid, &fst)) st = fits_fail(err, fst, t->file, "not a partial SAMPLES table");
+        if (fits_get_coltype(f, 2, &tc, &rep, &wid, &fst)) st = fits_fail(err, fst, t->file, "not a SAMPLES table");
         else if (rep != nkeep) st = GP_FAIL(err, GP_ERR_FORMAT, "%s: %ld samples per galaxy, not %d", t->file, rep, nkeep);
     }
     fst = 0;
@@ -335,6 +338,36 @@ int gp_results_writer_resume(const char *path, int nkeep, long rows, uint64_t di
     w->row = w->synced = rows;
     *out = w;
     return GP_OK;
+}
+
+int gp_results_check_finished(const char *path, int nkeep, long rows, uint64_t digest, gp_error *err)
+{
+    if (!path || nkeep < 0 || nkeep > 1000000 || rows < 0)
+        return GP_FAIL(err, GP_ERR_ARG, "gp_results_check_finished: bad arguments");
+    gp_results_writer w;   /* (for its hashes and digest only) */
+    memset(&w, 0, sizeof w);
+    w.hsum = w.hsamp = GP_FNV1A_BASIS;
+    partial_table ts = { path, 0, 0, 0, 0 }, tk = { path, 0, 0, 0, 0 };
+    int st = inspect_table(&ts, "SUMMARY", SUMMARY_NCOLS, 0, rows, &w.hsum, path, err);
+    if (!st && ts.have != rows)
+        st = GP_FAIL(err, GP_ERR_FORMAT, "%s: SUMMARY holds %ld rows, not %ld", path, ts.have, rows);
+    if (!st && nkeep > 0) {
+        st = inspect_table(&tk, "SAMPLES", GP_NQ + 1, nkeep, rows, &w.hsamp, path, err);
+        if (!st && tk.have != rows)
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: SAMPLES holds %ld rows, not %ld", path, tk.have, rows);
+    } else if (!st) {   /* no samples kept: no SAMPLES table */
+        int fst = 0;
+        fitsfile *f = NULL;
+        if (fits_open_file(&f, path, READONLY, &fst)) st = fits_fail(err, fst, path, "cannot open the table");
+        else if (!fits_movnam_hdu(f, BINARY_TBL, "SAMPLES", 0, &fst))
+            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: holds a SAMPLES table, and no samples were kept", path);
+        fst = 0;
+        if (f) fits_close_file(f, &fst);
+    }
+    if (!st && writer_digest(&w) != digest)
+        st = GP_FAIL(err, GP_ERR_FORMAT, "%s: its %ld rows are not the ones the progress record describes "
+                     "(their digest differs)", path, rows);
+    return st;
 }
 
 int gp_results_writer_suspend(gp_results_writer *w, gp_error *err)

@@ -6,7 +6,9 @@
 # byte; so does a run killed with SIGKILL, one whose record is older than its
 # rows, one stopped as it appended SAMPLES; a rerun with another setting, a
 # damaged partial table or record, and a second run on the same output are
-# refused and leave the partial results as they were; --restart starts over.
+# refused and leave the partial results as they were; --restart starts over;
+# an error before the resume leaves them too; a run killed after renaming the
+# finished table, before removing its record, is found complete.
 set -u
 top=${GP_TOP_BUILDDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 galpost="$top/galpost"
@@ -171,6 +173,39 @@ sed -i 's/^set.seed = 1/set.seed = 3/' "$tmp/d.fits.partial.progress"
 grep -q "resuming" "$tmp/err" && fail "--restart resumed"
 cmp "$tmp/d.fits" "$tmp/full.fits" || fail "--restart differs from the uninterrupted run"
 ls "$tmp"/d.fits.partial* 2>/dev/null && fail "partial files left after --restart"
+
+# killed after its finished table was renamed into OUT and before its record
+# was removed (GP_INFER_TEST_STOP kills it there): a rerun finds OUT complete,
+# checks its rows against the record's digest, removes the record and
+# computes nothing; OUT changed since, or other settings, are refused and
+# change nothing
+GP_INFER_TEST_STOP=after-rename "$galpost" infer $args -o "$tmp/f.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 137 ] || { cat "$tmp/err"; fail "test: GP_INFER_TEST_STOP=after-rename: exit $rc, not killed"; }
+[ "$(rec_rows "$tmp/f.fits")" = 3000 ] && [ ! -e "$tmp/f.fits.partial" ] \
+    || fail "test: the killed run did not leave a record of all rows beside the finished table"
+cmp "$tmp/f.fits" "$tmp/full.fits" || fail "the table renamed into place differs from the uninterrupted run's"
+cp "$tmp/f.fits.partial.progress" "$tmp/keepp"
+"$galpost" infer $args --seed 2 -o "$tmp/f.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "$tmp/f.fits.partial.progress records that a run made with other settings finished $tmp/f.fits: --seed is 1 there, 2 in this run" "$tmp/err" \
+    || { cat "$tmp/err"; fail "a finished run's record with other settings: exit $rc"; }
+cmp -s "$tmp/keepp" "$tmp/f.fits.partial.progress" && cmp -s "$tmp/full.fits" "$tmp/f.fits" \
+    || fail "a refused rerun (other settings) changed the record or the table"
+at=$(( $(data_start "$tmp/f.fits") + 3 ))
+printf 'X' | dd of="$tmp/f.fits" bs=1 seek=$at conv=notrunc 2>/dev/null
+cp "$tmp/f.fits" "$tmp/keep"
+"$galpost" infer $args -o "$tmp/f.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "$tmp/f.fits.partial.progress records a finished run of all 3000 rows of $tmp/f.fits, but $tmp/f.fits does not hold them: .*digest differs" "$tmp/err" \
+    || { cat "$tmp/err"; fail "a finished run's record beside a changed table: exit $rc"; }
+cmp -s "$tmp/keepp" "$tmp/f.fits.partial.progress" && cmp -s "$tmp/keep" "$tmp/f.fits" \
+    || fail "a refused rerun (changed table) changed the record or the table"
+cp "$tmp/full.fits" "$tmp/f.fits"
+ino=$(ls -i "$tmp/f.fits")
+"$galpost" infer $args -o "$tmp/f.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "a rerun after a kill between the rename and the record's removal"; }
+grep -q "$tmp/f.fits is already complete: its 3000 rows (0 failed) are the ones $tmp/f.fits.partial.progress records for these settings" "$tmp/err" \
+    || { cat "$tmp/err"; fail "the rerun does not say that the table is complete"; }
+grep -q "galaxies/s" "$tmp/err" && { cat "$tmp/err"; fail "the rerun computed the table again"; }
+[ "$(ls -i "$tmp/f.fits")" = "$ino" ] && cmp -s "$tmp/full.fits" "$tmp/f.fits" || fail "the rerun replaced or changed the complete table"
+ls "$tmp"/f.fits.partial* 2>/dev/null && fail "the stale record was not removed"
 
 # one run at a time on an output: a second is refused while the first runs
 start "$tmp/l.fits"

@@ -432,7 +432,8 @@ static int catalog_galaxy(void *ctx, long r, gp_galaxy *g, char *why, size_t siz
  * the batch fail or be killed at WHERE, to make the state that a failure or
  * a kill at that moment leaves, which no timing could make reliably:
  * "model-read" (the model cannot be read again for the progress record's
- * settings). */
+ * settings), "after-rename" (killed once the finished table is renamed into
+ * OUT, before the record is removed). */
 static int test_stop(const char *where)
 {
     const char *e = getenv("GP_INFER_TEST_STOP");
@@ -522,8 +523,20 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
             goto out;
         }
         if (have > 0 && rec.rows > 0 && !restart) {
+            /* a run killed after renaming its finished table into OUT and
+             * before removing the record: a record of every row, no
+             * OUT.partial, and OUT */
+            struct stat sb;
+            int finished = rec.rows == src->n && stat(part, &sb) != 0 && errno == ENOENT && stat(output, &sb) == 0;
             const char *was;
             int k = gp_progress_differs(&prog, &rec, &was);
+            if (k >= 0 && finished) {
+                fprintf(stderr, "galpost infer: %s records that a run made with other settings finished %s: %s is %s there, "
+                        "%s in this run; rerun with the same settings to check %s, or add --restart to compute it again\n",
+                        prog.path, output, prog.set[k].what, was, prog.set[k].val, output);
+                keep_partial = 1;
+                goto out;
+            }
             if (k >= 0) {
                 fprintf(stderr, "galpost infer: %s holds %ld rows of an interrupted run made with other settings: "
                         "%s is %s there, %s in this run; rerun with the same settings to resume, "
@@ -535,6 +548,24 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
                 fprintf(stderr, "galpost infer: %s counts %ld rows, the input has %ld: add --restart to start over\n",
                         prog.path, rec.rows, src->n);
                 keep_partial = 1;
+                goto out;
+            }
+            if (finished) {
+                if (gp_results_check_finished(output, keep, rec.rows, rec.digest, &err)) {
+                    fprintf(stderr, "galpost infer: %s records a finished run of all %ld rows of %s, but %s does not hold "
+                            "them: %s; %s was changed or replaced after that run: add --restart to compute it again "
+                            "(or remove %s)\n", prog.path, rec.rows, output, output, err.msg, output, prog.path);
+                    keep_partial = 1;
+                    goto out;
+                }
+                /* (the samples file a run killed within the close kept) */
+                if (unlink(spart) != 0 && errno != ENOENT)
+                    fprintf(stderr, "galpost infer: cannot remove %s: %s\n", spart, strerror(errno));
+                fprintf(stderr, "galpost infer: %s is already complete: its %ld rows (%ld failed) are the ones %s "
+                        "records for these settings (a run killed after renaming the table into place); "
+                        "nothing to compute, the stale record is removed\n", output, rec.rows, rec.failed, prog.path);
+                decided = 1;
+                rc = 0;
                 goto out;
             }
             if (gp_results_writer_resume(output, keep, rec.rows, rec.digest, &w, &err)) {
@@ -667,6 +698,7 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
         goto out;
     }
     w = NULL;
+    if (test_stop("after-rename")) raise(SIGKILL);
     double t = now_s() - t0;
     if (first)
         fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) -> %s; resumed at row %ld: %ld in %.1f s (%.1f galaxies/s)\n",

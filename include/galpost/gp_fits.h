@@ -201,6 +201,30 @@ int gp_results_writer_suspend(gp_results_writer *w, gp_error *err);
 int gp_results_writer_resume(const char *path, int nsamples_kept, long rows, uint64_t digest,
                              gp_results_writer **out, gp_error *err);
 
+/*
+ * gp_results_check_finished() - check that the finished table `path` (as
+ * gp_results_writer_close() of a resumable writer renamed it into place)
+ * holds exactly `rows` rows, in the SUMMARY table (and with
+ * `nsamples_kept` > 0 the SAMPLES table; with 0, no SAMPLES table), with
+ * the columns this galpost writes, whose bytes give `digest` as
+ * gp_results_writer_sync() gave it after the last row: the table a
+ * progress record of all its rows describes.  The headers are not compared.
+ * The file is only read.
+ *
+ * Given:
+ *   path           const char*  The finished table.
+ *   nsamples_kept  int          As given to the writer.
+ *   rows           long         The rows it must hold.
+ *   digest         uint64_t     Their digest from gp_results_writer_sync().
+ * Function return value:
+ *   GP_OK; GP_ERR_NOTFOUND when the file is missing; GP_ERR_FORMAT when it
+ *   is not a result table of this layout, holds another number of rows or
+ *   rows whose digest differs (each naming the file); GP_ERR_FITS;
+ *   GP_ERR_IO; GP_ERR_NOMEM; GP_ERR_ARG for bad arguments.
+ */
+int gp_results_check_finished(const char *path, int nsamples_kept, long rows, uint64_t digest,
+                              gp_error *err);
+
 #ifdef __cplusplus
 }
 #endif
