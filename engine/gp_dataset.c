@@ -111,7 +111,7 @@ static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_er
     double *v[CSV_NWANT];
     uint64_t *id = NULL;
     long *lines = NULL;              /* each row's line, when lines_out wants them */
-    long n = 0, cap = 0;
+    long n = 0, cap = 0, nid = 0;    /* nid: rows with an objID (not null) */
     memset(v, 0, sizeof v);
     if (!st) {
         for (int k = 0; k < CSV_NWANT; k++) col[k] = gp_csv_col(&csv, csv_want[k]);
@@ -155,16 +155,23 @@ static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_er
         }
         if (!st && col[CSV_NWANT] >= 0) {
             const char *s = csv.field[col[CSV_NWANT]];
-            if (csv_null(s)) id[n] = 0;
+            size_t lead = strspn(s, " \t");
+            if (csv_null(s) || !s[lead]) id[n] = 0;   /* (null, empty or blank: no id) */
             else if (gp_parse_objid(s, &id[n]))
                 st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%.40s' is not an object ID (a non-negative "
                              "integer written out in full)", path, csv.lineno, csv.names[col[CSV_NWANT]], s);
+            else nid++;
         }
         if (!st && lines) lines[n] = csv.lineno;
         if (!st) n++;
     }
     gp_csv_close(&csv);
     fclose(in);
+    /* an objID column with no id in any row (written as null, empty): a
+     * table without objID, whose rows are numbered as a FITS table's
+     * without one, not rows that all have id 0 (one id: duplicates, and a
+     * split by id putting every row in one part) */
+    if (!st && n > 0 && nid == 0) col[CSV_NWANT] = -1;
     /* the table: its columns in csv_want order, then objID */
     fitsfile *f = NULL;
     int fst = 0;

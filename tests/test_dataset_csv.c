@@ -4,7 +4,8 @@
  * through engine/gp_csv.h): every magnitude, target, flag, objID, bad-row
  * bit and count, and the split made from them; bad cells written as CasJobs
  * writes them (empty, null, NaN, -9999) are counted as the FITS table's NaN
- * and -9999; objIDs stay exact 64-bit integers; a model that needs images is
+ * and -9999; objIDs stay exact 64-bit integers; an objID column of null
+ * cells only is no objID column; a model that needs images is
  * refused a CSV; a ragged row or text in a numeric column is refused naming
  * file, line and column.
  */
@@ -108,6 +109,7 @@ enum {
     CSV_EXACT = 1,    /* 17 significant digits: strtod gives back the very value */
     CSV_DRESSED = 2,  /* a preamble, comments (one with commas), blank lines, CRLF, quotes, lower-case names */
     CSV_NO_ID = 4,
+    CSV_NULL_ID = 8,  /* an objID column of null and empty cells only */
 };
 
 /* The rows as CSV, with a text column 'class' the dataset does not read. */
@@ -127,7 +129,8 @@ static void write_csv(const rows *r, const char *path, int how)
     fprintf(f, "class%s", eol);
     for (int i = 0; i < N; i++) {
         if ((how & CSV_DRESSED) && i == N / 2) fprintf(f, "%s# page 2%s", eol, eol);
-        if (!(how & CSV_NO_ID)) fprintf(f, (how & CSV_DRESSED) && i % 2 ? "\"%llu\"," : "%llu,", (unsigned long long)r->id[i]);
+        if (how & CSV_NULL_ID) fprintf(f, "%s,", i % 3 == 0 ? "null" : i % 3 == 1 ? "" : "NULL");
+        else if (!(how & CSV_NO_ID)) fprintf(f, (how & CSV_DRESSED) && i % 2 ? "\"%llu\"," : "%llu,", (unsigned long long)r->id[i]);
         for (int c = 1; c < NCOL; c++) {
             if (r->cell[i][c]) fprintf(f, "%s,", r->cell[i][c]);
             else if (c == C_OHM) fprintf(f, "%d,", (int)r->v[i][c]);
@@ -364,6 +367,43 @@ static int open_text(const char *text, int flags, char *path, size_t n, gp_error
 #define HDR "objID,modelMag_u" HDR_TAIL
 #define ROW(id) id ",19.1,18.0,17.5,17.2,17.0,0.1,0.08,0.05,0.04,0.03,0.05,10.5,0.2,150,9.0,50,15,20,10\n"
 
+/* An objID column without a single id (every cell null or empty, as an
+ * export may write a column it could not fill): the table has no objID,
+ * its rows numbered as a FITS table's without one, not all given id 0 (one
+ * id for every row: all but one reported as duplicates, and one part of a
+ * split by id).  A column with some ids keeps them. */
+static void test_csv_null_objid(void **state)
+{
+    (void)state;
+    rows r;
+    make_rows(&r);
+    char fits[256], csv[256];
+    gp_test_tmpname(fits, sizeof fits, ".fits");
+    gp_test_tmpname(csv, sizeof csv, ".csv");
+    write_fits(&r, fits, 0);
+    write_csv(&r, csv, CSV_EXACT | CSV_NULL_ID);
+    gp_dataset *a = open1(fits, 0), *b = open1(csv, 0);
+    assert_true(b->id[5] == 5);
+    assert_int_equal(b->nduplicate_ids, 0);
+    assert_same_dataset(a, b, 0);
+    gp_dataset_close(a);
+    gp_dataset_close(b);
+    /* one id in the column: it is an objID column */
+    char text[4096];
+    snprintf(text, sizeof text, "objID,modelMag_u" HDR_TAIL ROW("null") ROW("12345") ROW(""));
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    b = open1(csv, GP_DATASET_NO_TARGETS);
+    assert_int_equal(b->n, 3);
+    assert_true(b->id[1] == 12345);
+    assert_true(b->id[0] == 0 && b->id[2] == 0);
+    gp_dataset_close(b);
+    unlink(fits);
+    unlink(csv);
+}
+
 static void test_csv_malformed(void **state)
 {
     (void)state;
@@ -429,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_csv_table_lines),
         cmocka_unit_test(test_csv_short_digits),
         cmocka_unit_test(test_csv_no_objid),
+        cmocka_unit_test(test_csv_null_objid),
         cmocka_unit_test(test_csv_malformed),
         cmocka_unit_test(test_csv_image_model),
     };
