@@ -142,6 +142,17 @@ static void write_csv(const rows *r, const char *path, int how)
     fclose(f);
 }
 
+/* The test rows, written as a FITS table and as a CSV file under fresh
+ * temporary names. */
+static void make_pair(rows *r, char fits[256], int fits_id, char csv[256], int csv_how)
+{
+    make_rows(r);
+    gp_test_tmpname(fits, 256, ".fits");
+    gp_test_tmpname(csv, 256, ".csv");
+    write_fits(r, fits, fits_id);
+    write_csv(r, csv, csv_how);
+}
+
 static int same_float(float a, float b) { return (isnan(a) && isnan(b)) || !memcmp(&a, &b, sizeof a); }
 
 /* The two datasets are the same, value for value (tol = 0: bit for bit). */
@@ -194,13 +205,9 @@ static void test_csv_as_fits(void **state)
 {
     (void)state;
     rows r;
-    make_rows(&r);
     char fits[256], csv[256], dressed[256];
-    gp_test_tmpname(fits, sizeof fits, ".fits");
-    gp_test_tmpname(csv, sizeof csv, ".csv");
+    make_pair(&r, fits, 1, csv, CSV_EXACT);
     gp_test_tmpname(dressed, sizeof dressed, ".csv");
-    write_fits(&r, fits, 1);
-    write_csv(&r, csv, CSV_EXACT);
     write_csv(&r, dressed, CSV_EXACT | CSV_DRESSED);
     gp_dataset *a = open1(fits, 0), *b = open1(csv, 0), *c = open1(dressed, 0);
     /* the bad cells: photometry rows 2 (empty) and 4 (-9999), core rows 6 (null), 10 (NULL v_disp)
@@ -264,12 +271,8 @@ static void test_csv_table_lines(void **state)
 {
     (void)state;
     rows r;
-    make_rows(&r);
     char fits[256], dressed[256];
-    gp_test_tmpname(fits, sizeof fits, ".fits");
-    gp_test_tmpname(dressed, sizeof dressed, ".csv");
-    write_fits(&r, fits, 1);
-    write_csv(&r, dressed, CSV_EXACT | CSV_DRESSED);
+    make_pair(&r, fits, 1, dressed, CSV_EXACT | CSV_DRESSED);
     gp_error err;
     fitsfile *f = NULL;
     long *lines = (long *)1;
@@ -311,12 +314,8 @@ static void test_csv_short_digits(void **state)
 {
     (void)state;
     rows r;
-    make_rows(&r);
     char fits[256], csv[256];
-    gp_test_tmpname(fits, sizeof fits, ".fits");
-    gp_test_tmpname(csv, sizeof csv, ".csv");
-    write_fits(&r, fits, 1);
-    write_csv(&r, csv, 0);
+    make_pair(&r, fits, 1, csv, 0);
     gp_dataset *a = open1(fits, 0), *b = open1(csv, 0);
     assert_same_dataset(a, b, 2e-6);
     gp_dataset_close(a);
@@ -330,12 +329,8 @@ static void test_csv_no_objid(void **state)
 {
     (void)state;
     rows r;
-    make_rows(&r);
     char fits[256], csv[256];
-    gp_test_tmpname(fits, sizeof fits, ".fits");
-    gp_test_tmpname(csv, sizeof csv, ".csv");
-    write_fits(&r, fits, 0);
-    write_csv(&r, csv, CSV_EXACT | CSV_NO_ID);
+    make_pair(&r, fits, 0, csv, CSV_EXACT | CSV_NO_ID);
     gp_dataset *a = open1(fits, 0), *b = open1(csv, 0);
     assert_true(b->id[5] == 5);
     assert_same_dataset(a, b, 0);
@@ -376,12 +371,8 @@ static void test_csv_null_objid(void **state)
 {
     (void)state;
     rows r;
-    make_rows(&r);
     char fits[256], csv[256];
-    gp_test_tmpname(fits, sizeof fits, ".fits");
-    gp_test_tmpname(csv, sizeof csv, ".csv");
-    write_fits(&r, fits, 0);
-    write_csv(&r, csv, CSV_EXACT | CSV_NULL_ID);
+    make_pair(&r, fits, 0, csv, CSV_EXACT | CSV_NULL_ID);
     gp_dataset *a = open1(fits, 0), *b = open1(csv, 0);
     assert_true(b->id[5] == 5);
     assert_int_equal(b->nduplicate_ids, 0);
