@@ -128,11 +128,7 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
     if (!isfinite(ra) || !isfinite(dec) || dec < -90 || dec > 90)
         return GP_FAIL(err, GP_ERR_ARG, "%s: position RA %g Dec %g is not a sky position",
                        gp_frame_name(f), ra, dec);
-    if (!gp_frame_has_wcs(f))
-        return GP_FAIL(err, GP_ERR_WCS, "%s: %s", gp_frame_name(f),
-                       *gp_frame_wcs_note(f) ? gp_frame_wcs_note(f)
-                                             : "the frame has no celestial WCS (CTYPE/CRVAL/CD keywords)");
-    int ust = gp_frame_check_unit(f, err);
+    int ust = gp_frame_check_measurable(f, err);
     if (ust) return ust;
     const long nx = gp_frame_width(f), ny = gp_frame_height(f);
     double xc, yc;

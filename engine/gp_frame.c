@@ -352,6 +352,15 @@ int gp_frame_check_unit(const gp_frame *f, gp_error *err)
                    f->name, f->unit);
 }
 
+int gp_frame_check_measurable(const gp_frame *f, gp_error *err)
+{
+    if (!f) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_check_measurable: NULL argument");
+    if (!f->wcs)
+        return GP_FAIL(err, GP_ERR_WCS, "%s: %s", f->name,
+                       f->wcs_why[0] ? f->wcs_why : "the frame has no celestial WCS (CTYPE/CRVAL/CD keywords)");
+    return gp_frame_check_unit(f, err);
+}
+
 int gp_frame_header(const gp_frame *f, char **cards, int *ncards, gp_error *err)
 {
     if (!f || !f->fp || !cards || !ncards) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_header: NULL argument");

@@ -93,10 +93,7 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
         !(o.sky_outer <= 300))
         return GP_FAIL(err, GP_ERR_ARG, "%s: aperture %g\" with sky annulus %g\"..%g\" is not 0 < R <= R_in < R_out <= 300\"",
                        gp_frame_name(f), o.radius, o.sky_inner, o.sky_outer);
-    if (!gp_frame_has_wcs(f))
-        return GP_FAIL(err, GP_ERR_WCS, "%s: %s", gp_frame_name(f),
-                       *gp_frame_wcs_note(f) ? gp_frame_wcs_note(f) : "the frame has no celestial WCS");
-    int ust = gp_frame_check_unit(f, err);
+    int ust = gp_frame_check_measurable(f, err);
     if (ust) return ust;
     const long nx = gp_frame_width(f), ny = gp_frame_height(f);
     double xc, yc;

@@ -207,6 +207,18 @@ const char *gp_frame_wcs_note(const gp_frame *f);
 int gp_frame_check_unit(const gp_frame *f, gp_error *err);
 
 /*
+ * gp_frame_check_measurable() - GP_OK when pixels can be measured at sky
+ * positions on the frame: it has a usable celestial WCS and its pixels may
+ * be in nanomaggies (gp_frame_check_unit).  Cutouts and aperture photometry
+ * call it first.
+ *
+ * Function return value:
+ *   GP_OK; GP_ERR_WCS naming the frame and why (gp_frame_wcs_note(), or no
+ *   celestial WCS keywords); GP_ERR_DATA (the unit); GP_ERR_ARG.
+ */
+int gp_frame_check_measurable(const gp_frame *f, gp_error *err);
+
+/*
  * gp_frame_header() - the frame's header cards as stored in its HDU: *ncards
  * records of 80 characters (blank-padded, END not included) in one
  * NUL-terminated malloc'ed string (free()).  A tile-compressed image gives
