@@ -47,7 +47,7 @@ def y_of(flux):
 def load_mock(directory):
     files = sorted(glob.glob(os.path.join(directory, "*.fits")))
     if not files:
-        sys.exit(f"{directory}: no shards")
+        raise FileNotFoundError(f"{directory}: no shards")
     tables = [fits.open(f)["GALAXIES"].data for f in files]
     return lambda name: np.concatenate([t[name].astype(float) for t in tables])
 
@@ -178,7 +178,10 @@ def part3(col, shared):
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    col = load_mock(sys.argv[1])
+    try:
+        col = load_mock(sys.argv[1])
+    except FileNotFoundError as e:
+        sys.exit(str(e))
     shared = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
     if os.environ.get("SKIP_PART1") != "1":
         part1(col)
