@@ -173,22 +173,45 @@ double gpd_line_flux(double y);
  * gpd_format_overlay() - DS9 region text: the lines of the result beside
  * the galaxy.  (x, y) is the galaxy in image pixels of the frame, r its
  * radius in pixels, zoom DS9's zoom (line spacing), `marker` adds a circle
- * at the galaxy (when the user drew none).
+ * at the galaxy (when the user drew none).  The lines go on its right,
+ * centred on it (GPD_PLACE_RIGHT).
  */
 char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
                          double zoom, int marker);
-/* The same with the lines on the galaxy's right (side > 0, as above) or
- * left (side < 0). */
-char *gpd_format_overlay_side(const gpd_result *res, double x, double y, double r,
-                              double zoom, int marker, int side);
-/* The size of those lines in image pixels at that zoom: width from the
- * galaxy's edge, height of the block (centred on the galaxy's y). */
-void gpd_overlay_extent(const gpd_result *res, double zoom, double *width, double *height);
-/* The side for overlay i of n (image positions x, y, radii r, label sizes
- * w, h): the right unless more of the other galaxies lie under the lines
- * there than on the left. */
-int gpd_overlay_side(int i, int n, const double *x, const double *y, const double *r,
-                     const double *w, const double *h);
+
+/* Where an overlay's lines go, in order of preference: right of the galaxy
+ * (lines starting past its edge) or left (ending before it), centred on
+ * its y, above it (the last line beside it) or below (the first line
+ * beside it); then above or below it, centred on its x. */
+enum {
+    GPD_PLACE_RIGHT = 0, GPD_PLACE_LEFT, GPD_PLACE_RIGHT_UP, GPD_PLACE_LEFT_UP,
+    GPD_PLACE_RIGHT_DOWN, GPD_PLACE_LEFT_DOWN, GPD_PLACE_ABOVE, GPD_PLACE_BELOW, GPD_PLACES
+};
+
+/* A box in image pixels: [x0, x1] x [y0, y1]. */
+typedef struct gpd_box { double x0, x1, y0, y1; } gpd_box;
+
+/* gpd_format_overlay_at() - the same with the lines at `place` (GPD_PLACE_*). */
+char *gpd_format_overlay_at(const gpd_result *res, double x, double y, double r,
+                            double zoom, int marker, int place);
+
+/* gpd_overlay_box() - the box the lines of gpd_format_overlay_at() cover
+ * at that zoom (DS9 draws text at a fixed screen size: helvetica 10 is
+ * taken as 7 screen pixels per character, 14 per line). */
+void gpd_overlay_box(const gpd_result *res, double x, double y, double r, double zoom,
+                     int place, gpd_box *box);
+
+/*
+ * gpd_overlay_place() - the place for a galaxy's lines that covers least of
+ * the boxes to avoid (other results' lines, other galaxies), each kept 3
+ * screen pixels away; the earliest place among equals (GPD_PLACE_RIGHT
+ * when nothing is in the way).
+ *   Given: res, x, y, r, zoom as for gpd_format_overlay(); avoid[navoid].
+ *   Returned: *box, the chosen place's box.
+ *   Function return value: the place (GPD_PLACE_*).
+ */
+int gpd_overlay_place(const gpd_result *res, double x, double y, double r, double zoom,
+                      const gpd_box *avoid, int navoid, gpd_box *box);
 
 /* gpd_format_overlay_sky() - the same placed in ICRS degrees (when no image
  * coordinates are known): lines to the west, `line` arcsec apart. */

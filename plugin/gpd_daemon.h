@@ -132,9 +132,13 @@ typedef struct gpd_daemon {
     /* overlays drawn, so that a galaxy inferred again replaces its own
      * (main thread) */
     struct gpd_drawn {
-        char   target[1024];
-        int    frame, id;
-        double ra, dec, radius;
+        char    target[1024];
+        int     frame, id;
+        double  ra, dec, radius;
+        /* where, so that later overlays in that frame keep clear of it */
+        int     has_box;
+        double  zoom;          /* DS9's zoom when drawn */
+        gpd_box galaxy, lines; /* image pixels of the frame */
     } drawn[GPD_RESULTS_KEPT];
     int          ndrawn;
 
@@ -226,6 +230,30 @@ void gpd_verified_from_worker(const gpd_job *job);
 void gpd_verified_count(int fetched);
 void gpd_verified_counts(long *fetched, long *skipped);
 void gpd_verified_clear(void);
+
+/* gpd_visit.c (main thread): a walk over DS9's frames that leaves the
+ * display as it was.
+ *
+ * gpd_visit_begin() - note DS9's frames and which of them are hidden.
+ *   Given: target, cur (the user's current frame, as DS9 gave it).
+ *   Returned: *v.  GP_OK, or the XPA error of `frame all` / `frame active`.
+ * gpd_visit_goto() - make `frame` current (DS9 reads only the current one).
+ *   Returns GP_OK or the XPA error.
+ * gpd_visit_end() - make the user's frame current again and hide the hidden
+ *   frames that were visited (`frame N` shows a hidden frame), also after
+ *   an error.  Given st, the walk's status so far: it is returned when not
+ *   GP_OK (err keeps its message); otherwise the first failure of the
+ *   restoration, in err. */
+#define GPD_VISIT_FRAMES 64
+typedef struct gpd_visit {
+    const char *target;
+    int cur, shown;                  /* the user's frame; DS9's current one now */
+    int ids[GPD_VISIT_FRAMES], n;    /* `frame all` */
+    int hidden[GPD_VISIT_FRAMES];    /* 0 active, 1 hidden, 2 hidden but shown by a visit */
+} gpd_visit;
+int gpd_visit_begin(gpd_visit *v, const char *target, int cur, gp_error *err);
+int gpd_visit_goto(gpd_visit *v, int frame, gp_error *err);
+int gpd_visit_end(gpd_visit *v, int st, gp_error *err);
 
 /* gpd_ds9.c (main thread) */
 int gpd_ds9_gather(gpd_job *job, gp_error *err);

@@ -5,7 +5,8 @@
  *
  * Reading the frames means making each frame current in turn (DS9 answers
  * `file` and `fits header` for the current frame only); the user's current
- * frame and RGB channel are restored before anything else happens.
+ * frame, hidden frames (gpd_visit.c) and RGB channels are restored before
+ * anything else happens, also when reading fails halfway.
  */
 #include <ctype.h>
 #include <math.h>
@@ -16,8 +17,6 @@
 
 #include "gp_xpa.h"
 #include "gpd_daemon.h"
-
-#define MAX_FRAMES 64
 
 static void chomp(char *s)
 {
@@ -87,13 +86,29 @@ static int current_band(const char *t, const char *path)
     return band;
 }
 
+/* GPD_TEST_FAIL_FRAME="N" or "N CHANNEL" (tests only: tests/test_ds9_display.sh):
+ * reading frame N (its RGB channel CHANNEL) fails, as an XPA error halfway
+ * through the frames would (DS9 busy past the timeout, a frame deleted). */
+static int test_failure(int frame, const char *channel, gp_error *err)
+{
+    const char *e = getenv("GPD_TEST_FAIL_FRAME");
+    int n = 0, used = 0;
+    if (!e || sscanf(e, "%d%n", &n, &used) != 1 || n != frame) return GP_OK;
+    while (e[used] == ' ') used++;
+    if (strcmp(e + used, channel)) return GP_OK;
+    return GP_FAIL(err, GP_ERR_XPA, "reading frame %d%s%s failed (GPD_TEST_FAIL_FRAME)", frame,
+                   channel[0] ? " " : "", channel);
+}
+
 /* Record the current frame (or RGB channel) as a source. */
 static int read_current(gpd_job *job, int frame, const char *channel, char *cwd, size_t cwdlen,
                         gp_error *err)
 {
     const char *t = job->target;
     char *file = NULL;
-    int st = get_text(t, "file", &file, err);
+    int st = test_failure(frame, channel, err);
+    if (st) return st;
+    st = get_text(t, "file", &file, err);
     if (st) return st;
     char path[GPD_PATH_MAX] = "";
     if (file[0] && file[0] != '/' && !cwd[0]) {
@@ -344,25 +359,19 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
     if (job->kind == GPD_JOB_INFER && (st = gather_positions(job, err))) return st;
 
     char cwd[GPD_PATH_MAX] = "";   /* DS9's working directory, when needed */
-    int ids[MAX_FRAMES];
-    if ((st = get_text(t, "frame all", &s, err))) return st;
-    int nf = gpd_parse_int_list(s, ids, MAX_FRAMES);
-    free(s);
-    gpd_verified_prune(job->ds9id, t, ids, nf);   /* frames deleted since */
-    char rgbchan[16] = "";
-    int rgbframe = -1;
-    int shown = job->cur_frame;
-    for (int i = 0; i < nf && !st; i++) {
-        if (ids[i] != shown) st = set_cmd(t, err, "frame %d", ids[i]);
-        shown = ids[i];
-        if (!st) st = read_current(job, ids[i], "", cwd, sizeof cwd, err);
+    gpd_visit v;
+    if ((st = gpd_visit_begin(&v, t, job->cur_frame, err))) return st;
+    gpd_verified_prune(job->ds9id, t, v.ids, v.n);   /* frames deleted since */
+    for (int i = 0; i < v.n && !st; i++) {
+        st = gpd_visit_goto(&v, v.ids[i], err);
+        if (!st) st = read_current(job, v.ids[i], "", cwd, sizeof cwd, err);
     }
     /* RGB frames: only when g, r and i are not all found as plain frames.
      * Setting the channel of a plain frame does nothing; of an RGB frame,
-     * `rgb channel` then reads back what was set. */
-    for (int i = 0; i < nf && !st && !have_gri(job); i++) {
-        if (ids[i] != shown) st = set_cmd(t, err, "frame %d", ids[i]);
-        shown = ids[i];
+     * `rgb channel` then reads back what was set.  The frame's channel is
+     * set back to the user's before leaving it, whatever happened. */
+    for (int i = 0; i < v.n && !st && !have_gri(job); i++) {
+        st = gpd_visit_goto(&v, v.ids[i], err);
         char *orig = NULL;
         if (!st) st = get_text(t, "rgb channel", &orig, err);
         if (st) break;
@@ -375,7 +384,7 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
         if (is_rgb) {
             /* drop what the plain pass recorded for this frame */
             for (int k = 0; k < job->nsrc; k++)
-                if (job->src[k].frame == ids[i] && !job->src[k].channel[0]) {
+                if (job->src[k].frame == v.ids[i] && !job->src[k].channel[0]) {
                     free(job->src[k].mem);
                     free(job->src[k].hdr);
                     job->src[k] = job->src[--job->nsrc];
@@ -384,19 +393,18 @@ int gpd_ds9_gather(gpd_job *job, gp_error *err)
             static const char *const ch[3] = { "red", "green", "blue" };
             for (int c = 0; c < 3 && !st; c++) {
                 st = set_cmd(t, err, "rgb channel %s", ch[c]);
-                if (!st) st = read_current(job, ids[i], ch[c], cwd, sizeof cwd, err);
+                if (!st) st = read_current(job, v.ids[i], ch[c], cwd, sizeof cwd, err);
             }
-            if (ids[i] == job->cur_frame) { snprintf(rgbchan, sizeof rgbchan, "%s", orig); rgbframe = ids[i]; }
-            if (!st) st = set_cmd(t, err, "rgb channel %s", orig);
+        }
+        if (is_rgb || st) {
+            gp_error e2;
+            int rs = set_cmd(t, st ? &e2 : err, "rgb channel %s", orig);
+            if (!st) st = rs;
         }
         free(orig);
     }
-    /* give the user back the frame (and channel) they were on */
-    gp_error e2;
-    if (shown != job->cur_frame && set_cmd(t, st ? &e2 : err, "frame %d", job->cur_frame) && !st)
-        st = err->status;
-    if (rgbframe > 0 && !st) st = set_cmd(t, err, "rgb channel %s", rgbchan);
-    return st;
+    /* give the user back the frame they were on, and hide what was hidden */
+    return gpd_visit_end(&v, st, err);
 }
 
 /* ---------------------------------------------------------- publish */
@@ -518,6 +526,7 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
         }
         for (int i = 0; i < job->nshape; i++)
             if (job->out[i].status != GP_OK) snprintf(err_drawn, sizeof err_drawn, "%s", job->ds9id);
+        /* the previous overlay of each galaxy inferred again goes */
         for (int i = 0; i < job->nshape; i++) {
             if (job->out[i].status != GP_OK) continue;
             const gpd_result *r = &job->out[i].res;
@@ -530,50 +539,76 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
                 if ((st = set_cmd(t, err, "regions group galpost-%d delete", dr->id))) return st;
                 d->drawn[k--] = d->drawn[--d->ndrawn];
             }
-            if (d->ndrawn == GPD_RESULTS_KEPT) memmove(d->drawn, d->drawn + 1, sizeof d->drawn[0] * --d->ndrawn);
-            struct gpd_drawn *dr = &d->drawn[d->ndrawn++];
-            snprintf(dr->target, sizeof dr->target, "%s", job->ds9id);
-            dr->frame = job->cur_frame;
-            dr->id = r->id;
-            dr->ra = r->ra;
-            dr->dec = r->dec;
-            dr->radius = r->radius;
         }
+        /* what each galaxy's lines keep clear of: the overlays still drawn in
+         * this frame (their lines keep their screen size: scaled from the
+         * zoom they were drawn at), the request's galaxies, and the lines
+         * placed before them (neighbours' overlays covered each other) */
+        double zoom = job->zoom > 0 && isfinite(job->zoom) ? job->zoom : 1.0;
+        int marker = job->args.where == GPD_WHERE_CROSSHAIR || job->args.where == GPD_WHERE_POSITION;
         char *all = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&all, &len);
         if (!f) return GP_FAIL(err, GP_ERR_NOMEM, "out of memory");
-        int marker = job->args.where == GPD_WHERE_CROSSHAIR || job->args.where == GPD_WHERE_POSITION;
-        /* each galaxy's lines go to the side where fewer of the request's other
-         * galaxies lie under them (neighbours' overlays covered each other) */
-        int ni = 0;
-        double *px = malloc(sizeof(double) * 5 * (size_t)(job->nshape ? job->nshape : 1));
-        int *slot = malloc(sizeof(int) * (size_t)(job->nshape ? job->nshape : 1));
-        if (!px || !slot) { free(px); free(slot); fclose(f); free(all); return GP_FAIL(err, GP_ERR_NOMEM, "out of memory"); }
-        double *py = px + job->nshape, *pr = py + job->nshape, *pw = pr + job->nshape, *ph = pw + job->nshape;
+        gpd_box *avoid = malloc(sizeof *avoid * (size_t)(2 * d->ndrawn + 2 * job->nshape + 1));
+        if (!avoid) { fclose(f); free(all); return GP_FAIL(err, GP_ERR_NOMEM, "out of memory"); }
+        int na = 0;
+        for (int k = 0; k < d->ndrawn; k++) {
+            const struct gpd_drawn *dr = &d->drawn[k];
+            if (!dr->has_box || dr->frame != job->cur_frame || strcmp(dr->target, job->ds9id)) continue;
+            avoid[na++] = dr->galaxy;
+            double s = dr->zoom / zoom, cx = 0.5 * (dr->lines.x0 + dr->lines.x1), cy = 0.5 * (dr->lines.y0 + dr->lines.y1);
+            double hw = 0.5 * (dr->lines.x1 - dr->lines.x0) * s, hh = 0.5 * (dr->lines.y1 - dr->lines.y0) * s;
+            avoid[na++] = (gpd_box){ cx - hw, cx + hw, cy - hh, cy + hh };
+        }
+        int *gal = malloc(sizeof(int) * (size_t)(job->nshape ? job->nshape : 1));
+        if (!gal) { free(avoid); fclose(f); free(all); return GP_FAIL(err, GP_ERR_NOMEM, "out of memory"); }
         for (int i = 0; i < job->nshape; i++) {
-            gpd_outcome *o = &job->out[i];
-            slot[i] = -1;
+            const gpd_outcome *o = &job->out[i];
+            gal[i] = -1;
             if (o->status != GP_OK || !o->has_image) continue;
-            px[ni] = o->x; py[ni] = o->y; pr[ni] = o->rpix;
-            gpd_overlay_extent(&o->res, job->zoom, &pw[ni], &ph[ni]);
-            slot[i] = ni++;
+            double rg = fmax(o->rpix, 6.0 / zoom);
+            gal[i] = na;
+            avoid[na++] = (gpd_box){ o->x - rg, o->x + rg, o->y - rg, o->y + rg };
         }
         for (int i = 0; i < job->nshape; i++) {
             gpd_outcome *o = &job->out[i];
             char *reg;
-            if (o->status != GP_OK)
+            gpd_box lines = { 0, 0, 0, 0 };
+            if (o->status != GP_OK) {
                 reg = gpd_format_error_region(job->shapes[i].ra, job->shapes[i].dec, o->message);
-            else if (o->has_image)
-                reg = gpd_format_overlay_side(&o->res, o->x, o->y, o->rpix, job->zoom, marker,
-                                              gpd_overlay_side(slot[i], ni, px, py, pr, pw, ph));
-            else
-                reg = gpd_format_overlay_sky(&o->res, 14.0 / job->zoom * GP_PIXEL_SCALE, marker);
+            } else if (o->has_image) {
+                /* its own galaxy is not in the way */
+                gpd_box own = avoid[gal[i]];
+                avoid[gal[i]] = (gpd_box){ 0, 0, 0, 0 };
+                int place = gpd_overlay_place(&o->res, o->x, o->y, o->rpix, zoom, avoid, na, &lines);
+                avoid[gal[i]] = own;
+                avoid[na++] = lines;
+                reg = gpd_format_overlay_at(&o->res, o->x, o->y, o->rpix, zoom, marker, place);
+            } else {
+                reg = gpd_format_overlay_sky(&o->res, 14.0 / zoom * GP_PIXEL_SCALE, marker);
+            }
             if (reg) fputs(reg, f);
             free(reg);
+            if (o->status != GP_OK) continue;
+            if (d->ndrawn == GPD_RESULTS_KEPT) memmove(d->drawn, d->drawn + 1, sizeof d->drawn[0] * --d->ndrawn);
+            struct gpd_drawn *dr = &d->drawn[d->ndrawn++];
+            memset(dr, 0, sizeof *dr);
+            snprintf(dr->target, sizeof dr->target, "%s", job->ds9id);
+            dr->frame = job->cur_frame;
+            dr->id = o->res.id;
+            dr->ra = o->res.ra;
+            dr->dec = o->res.dec;
+            dr->radius = o->res.radius;
+            if (o->has_image) {
+                dr->has_box = 1;
+                dr->zoom = zoom;
+                dr->galaxy = avoid[gal[i]];
+                dr->lines = lines;
+            }
         }
-        free(px);
-        free(slot);
+        free(avoid);
+        free(gal);
         fclose(f);
         if (!all) return GP_FAIL(err, GP_ERR_NOMEM, "out of memory");
         st = gpx_set(t, "regions", all, strlen(all), err);
@@ -608,15 +643,10 @@ int gpd_ds9_clear(const char *t, gp_error *err)
     if (st) return st;
     int cur = atoi(s);
     free(s);
-    if ((st = get_text(t, "frame all", &s, err))) return st;
-    int ids[MAX_FRAMES];
-    int nf = gpd_parse_int_list(s, ids, MAX_FRAMES);
-    free(s);
-    int shown = cur;
-    for (int i = 0; i < nf && !st; i++) {
-        if (ids[i] != shown) st = set_cmd(t, err, "frame %d", ids[i]);
-        shown = ids[i];
-        if (st) break;
+    gpd_visit v;
+    if ((st = gpd_visit_begin(&v, t, cur, err))) return st;
+    for (int i = 0; i < v.n && !st; i++) {
+        if ((st = gpd_visit_goto(&v, v.ids[i], err))) break;
         /* `regions group NAME delete` fails when the group is absent */
         char *groups = NULL;
         if (get_text(t, "regions group", &groups, err) == GP_OK) {
@@ -627,7 +657,5 @@ int gpd_ds9_clear(const char *t, gp_error *err)
             if (has) st = set_cmd(t, err, "regions group galpost delete");
         }
     }
-    gp_error e2;
-    if (shown != cur && set_cmd(t, st ? &e2 : err, "frame %d", cur) && !st) st = err->status;
-    return st;
+    return gpd_visit_end(&v, st, err);
 }

@@ -315,30 +315,59 @@ static int text_width(const char *s)
 /* every region is in group galpost; each result's also in galpost-N */
 #define REGION_PROPS "color=cyan font=\"helvetica 10 normal roman\" select=0 edit=0 move=0 rotate=0 delete=1 tag={galpost} tag={galpost-%d}"
 
-void gpd_overlay_extent(const gpd_result *res, double zoom, double *width, double *height)
+/* The lines' block for a placement: the box it covers (image pixels) and
+ * the left (align < 0: right edge) x its lines line up on. */
+static void place_block(const gpd_result *res, double x, double y, double r, double zoom, int place,
+                        gpd_box *b, int *nlines, int *align, double *ax, char lines[][160])
 {
-    char lines[OVERLAY_MAX][160];
     int n = overlay_lines(res, lines, OVERLAY_MAX), w = 0;
     if (!(zoom > 0) || !isfinite(zoom)) zoom = 1;
+    if (!(r >= 0)) r = 0;
     for (int i = 0; i < n; i++) if (text_width(lines[i]) > w) w = text_width(lines[i]);
-    *width = 12.0 / zoom + 2.0 * HALF_CHAR_PX * w / zoom;
-    *height = 14.0 * n / zoom;
+    const double W = 2.0 * HALF_CHAR_PX * w / zoom, dy = 14.0 / zoom, H = n * dy, gap = 12.0 / zoom;
+    int right = place == GPD_PLACE_RIGHT || place == GPD_PLACE_RIGHT_UP || place == GPD_PLACE_RIGHT_DOWN;
+    int left = place == GPD_PLACE_LEFT || place == GPD_PLACE_LEFT_UP || place == GPD_PLACE_LEFT_DOWN;
+    if (right) { b->x0 = x + r + gap; b->x1 = b->x0 + W; }
+    else if (left) { b->x1 = x - r - gap; b->x0 = b->x1 - W; }
+    else { b->x0 = x - 0.5 * W; b->x1 = x + 0.5 * W; }
+    switch (place) {
+    case GPD_PLACE_RIGHT_UP: case GPD_PLACE_LEFT_UP:   /* the last line beside the galaxy */
+        b->y0 = y - 0.5 * dy; break;
+    case GPD_PLACE_RIGHT_DOWN: case GPD_PLACE_LEFT_DOWN:   /* the first line beside it */
+        b->y0 = y + 0.5 * dy - H; break;
+    case GPD_PLACE_ABOVE: b->y0 = y + r + 0.5 * gap; break;
+    case GPD_PLACE_BELOW: b->y0 = y - r - 0.5 * gap - H; break;
+    default: b->y0 = y - 0.5 * H; break;   /* centred on the galaxy */
+    }
+    b->y1 = b->y0 + H;
+    *nlines = n;
+    *align = left ? -1 : 1;
+    *ax = left ? b->x1 : b->x0;
+}
+
+void gpd_overlay_box(const gpd_result *res, double x, double y, double r, double zoom, int place, gpd_box *box)
+{
+    char lines[OVERLAY_MAX][160];
+    int n, align;
+    double ax;
+    place_block(res, x, y, r, zoom, place, box, &n, &align, &ax, lines);
 }
 
 char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
                          double zoom, int marker)
 {
-    return gpd_format_overlay_side(res, x, y, r, zoom, marker, 1);
+    return gpd_format_overlay_at(res, x, y, r, zoom, marker, GPD_PLACE_RIGHT);
 }
 
-char *gpd_format_overlay_side(const gpd_result *res, double x, double y, double r,
-                              double zoom, int marker, int side)
+char *gpd_format_overlay_at(const gpd_result *res, double x, double y, double r,
+                            double zoom, int marker, int place)
 {
     char lines[OVERLAY_MAX][160];
-    int n = overlay_lines(res, lines, OVERLAY_MAX);
+    gpd_box b;
+    int n, align;
+    double ax;
     if (!(zoom > 0) || !isfinite(zoom)) zoom = 1;
-    double dy = 14.0 / zoom, x0 = x + r + 12.0 / zoom;
-    if (side < 0) x0 = x - r - 12.0 / zoom;   /* lines right-aligned to the left of the galaxy */
+    place_block(res, x, y, r, zoom, place, &b, &n, &align, &ax, lines);
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -346,34 +375,41 @@ char *gpd_format_overlay_side(const gpd_result *res, double x, double y, double 
     fprintf(f, "# Region file format: DS9 version 4.1\nimage\n");
     if (marker)
         fprintf(f, "circle(%.3f,%.3f,%.3f) # " REGION_PROPS "\n", x, y, r > 0 ? r : 6.0 / zoom, res->id);
-    double top = y + 0.5 * (n - 1) * dy;
+    const double dy = 14.0 / zoom;
     for (int i = 0; i < n; i++)   /* (DS9 centres a text on its position) */
         fprintf(f, "# text(%.3f,%.3f) text={%s} " REGION_PROPS "\n",
-                x0 + (side < 0 ? -1 : 1) * HALF_CHAR_PX * text_width(lines[i]) / zoom, top - i * dy, lines[i], res->id);
+                ax + align * HALF_CHAR_PX * text_width(lines[i]) / zoom, b.y1 - (i + 0.5) * dy, lines[i], res->id);
     fclose(f);
     return out;
 }
 
-/* 1 when the circle (cx, cy, cr) meets the box [x0, x1] x [y0, y1]. */
-static int circle_meets_box(double cx, double cy, double cr, double x0, double x1, double y0, double y1)
+static double overlap(const gpd_box *a, const gpd_box *b)
 {
-    double dx = cx < x0 ? x0 - cx : cx > x1 ? cx - x1 : 0.0;
-    double dy = cy < y0 ? y0 - cy : cy > y1 ? cy - y1 : 0.0;
-    return dx * dx + dy * dy <= cr * cr;
+    double w = fmin(a->x1, b->x1) - fmax(a->x0, b->x0), h = fmin(a->y1, b->y1) - fmax(a->y0, b->y0);
+    return w > 0 && h > 0 ? w * h : 0.0;
 }
 
-int gpd_overlay_side(int i, int n, const double *x, const double *y, const double *r,
-                     const double *w, const double *h)
+int gpd_overlay_place(const gpd_result *res, double x, double y, double r, double zoom,
+                      const gpd_box *avoid, int navoid, gpd_box *box)
 {
-    int right = 0, left = 0;
-    const double y0 = y[i] - 0.5 * h[i], y1 = y[i] + 0.5 * h[i];
-    for (int j = 0; j < n; j++) {
-        if (j == i) continue;
-        const double rj = r[j] > 0 ? r[j] : 1.0;
-        right += circle_meets_box(x[j], y[j], rj, x[i] + r[i], x[i] + r[i] + w[i], y0, y1);
-        left += circle_meets_box(x[j], y[j], rj, x[i] - r[i] - w[i], x[i] - r[i], y0, y1);
+    if (!(zoom > 0) || !isfinite(zoom)) zoom = 1;
+    const double margin = 3.0 / zoom;   /* keep a few screen pixels between blocks */
+    int best = GPD_PLACE_RIGHT;
+    double best_cost = INFINITY;
+    for (int p = 0; p < GPD_PLACES; p++) {
+        gpd_box b;
+        gpd_overlay_box(res, x, y, r, zoom, p, &b);
+        gpd_box grown = { b.x0 - margin, b.x1 + margin, b.y0 - margin, b.y1 + margin };
+        double cost = 0;
+        for (int k = 0; k < navoid; k++) cost += overlap(&grown, &avoid[k]);
+        if (cost < best_cost) {   /* ties: the earlier place */
+            best_cost = cost;
+            best = p;
+            *box = b;
+        }
+        if (cost == 0) break;
     }
-    return left < right ? -1 : 1;
+    return best;
 }
 
 char *gpd_format_overlay_sky(const gpd_result *res, double line_arcsec, int marker)

@@ -5,8 +5,8 @@ GPD_CORE = \
 	plugin/gpd.h plugin/gpd_daemon.h plugin/gp_xpa.h \
 	plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c
 galpostd_SOURCES = $(GPD_CORE) \
-	plugin/galpostd.c plugin/gpd_commands.c plugin/gpd_worker.c plugin/gpd_inputs.c plugin/gpd_ds9.c plugin/gpd_header.c \
-	plugin/gpd_verified.c plugin/gp_xpa.c
+	plugin/galpostd.c plugin/gpd_commands.c plugin/gpd_worker.c plugin/gpd_inputs.c plugin/gpd_ds9.c plugin/gpd_visit.c \
+	plugin/gpd_header.c plugin/gpd_verified.c plugin/gp_xpa.c
 galpostd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin $(XPA_CFLAGS)
 galpostd_LDADD = libgalpost.la $(XPA_LIBS) $(PTHREAD_LIBS) -lm
 # messages are cut to their buffers on purpose
@@ -17,8 +17,10 @@ noinst_PROGRAMS += tests/gp_test_frames
 tests_gp_test_frames_SOURCES = tests/gp_test_frames.c tests/image_fixture.c tests/image_fixture.h
 tests_gp_test_frames_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_gp_test_frames_LDADD = libgalpost.la $(CFITSIO_LIBS) -lm
-dist_check_SCRIPTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh tests/test_ds9_sdss.sh tests/test_ds9_frames.sh
-TESTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh tests/test_ds9_sdss.sh tests/test_ds9_frames.sh
+dist_check_SCRIPTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh tests/test_ds9_sdss.sh tests/test_ds9_frames.sh \
+	tests/test_ds9_display.sh
+TESTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh tests/test_ds9_sdss.sh tests/test_ds9_frames.sh \
+	tests/test_ds9_display.sh
 EXTRA_DIST += tests/ds9_lib.sh
 check_PROGRAMS += tests/test_gpd
 tests_test_gpd_SOURCES = tests/test_gpd.c tests/image_fixture.c tests/image_fixture.h \

@@ -197,57 +197,85 @@ static void make_result(gpd_result *r, int n, uint64_t *rng)
     r->r.summary.p_detect = 0.8;
 }
 
-/* Overlays of neighbouring galaxies: each goes to the side where fewer of
- * the request's other galaxies lie under its lines; on the left the lines
- * end before the galaxy's edge, on the right they start after it. */
-static void test_overlay_sides(void **state)
+static int boxes_meet(const gpd_box *a, const gpd_box *b)
+{
+    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+/* Overlays of neighbouring galaxies: each result's lines go where they
+ * cover neither the other galaxies nor lines already placed (DS9's text is
+ * a fixed screen size, so a block of a dozen lines is about 160 screen
+ * pixels tall: two galaxies 60" apart, 150 SDSS pixels at zoom 1, covered
+ * each other's lines when both went to the right). */
+static void test_overlay_places(void **state)
 {
     (void)state;
     uint64_t rng = fx_seed();
     gpd_result r;
     make_result(&r, 100, &rng);
-    double w, h;
-    gpd_overlay_extent(&r, 1.0, &w, &h);
-    assert_true(w > 100 && h > 50);   /* a dozen lines of some 30 characters at zoom 1 */
-    double w2, h2;
-    gpd_overlay_extent(&r, 2.0, &w2, &h2);
-    assert_true(fabs(w2 - 0.5 * w) < 1e-9 && fabs(h2 - 0.5 * h) < 1e-9);
-    /* galaxy 0 at (500, 500), r 10; a neighbour under its lines on the right */
-    double x[3] = { 500, 500 + 10 + 0.5 * w, 0 }, y[3] = { 500, 500 + 0.25 * h, 0 }, rr[3] = { 10, 10, 10 };
-    double ww[3] = { w, w, w }, hh[3] = { h, h, h };
-    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), -1);
-    /* the neighbour's own lines go right: galaxy 0 lies on its left */
-    assert_int_equal(gpd_overlay_side(1, 2, x, y, rr, ww, hh), 1);
-    /* the neighbour on the left instead, or far away, or above the lines: right */
-    x[1] = 500 - 10 - 0.5 * w;
-    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), 1);
-    x[1] = 500 + 3 * w;
-    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), 1);
-    x[1] = 500 + 0.5 * w; y[1] = 500 + h;
-    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), 1);
-    /* one on each side: right, as alone */
-    x[1] = 500 + 0.5 * w; y[1] = 500;
-    x[2] = 500 - 0.5 * w; y[2] = 500;
-    assert_int_equal(gpd_overlay_side(0, 3, x, y, rr, ww, hh), 1);
-    /* a circle reaching into the box from outside counts */
-    x[1] = 500 + 10 + 0.5 * w; y[1] = 500 + 0.5 * h + 8; rr[1] = 10;
-    assert_int_equal(gpd_overlay_side(0, 2, x, y, rr, ww, hh), -1);
-    /* the text positions: left of x - r, or right of x + r */
-    for (int side = -1; side <= 1; side += 2) {
-        char *o = gpd_format_overlay_side(&r, 500, 500, 10, 1.0, 0, side);
+    /* the box: right of the galaxy's edge + 12 screen px, centred on it */
+    gpd_box b, b2;
+    gpd_overlay_box(&r, 500, 500, 10, 1.0, GPD_PLACE_RIGHT, &b);
+    assert_true(fabs(b.x0 - 522) < 1e-9 && b.x1 - b.x0 > 100 && b.y1 - b.y0 > 100);
+    assert_true(fabs(0.5 * (b.y0 + b.y1) - 500) < 1e-9);
+    gpd_overlay_box(&r, 500, 500, 10, 2.0, GPD_PLACE_RIGHT, &b2);
+    assert_true(fabs((b2.x1 - b2.x0) - 0.5 * (b.x1 - b.x0)) < 1e-9 && fabs((b2.y1 - b2.y0) - 0.5 * (b.y1 - b.y0)) < 1e-9);
+    /* every place: its text lines inside its box, clear of the galaxy */
+    for (int p = 0; p < GPD_PLACES; p++) {
+        gpd_overlay_box(&r, 500, 500, 10, 1.0, p, &b);
+        gpd_box g = { 490, 510, 490, 510 };
+        assert_false(boxes_meet(&b, &g));
+        char *o = gpd_format_overlay_at(&r, 500, 500, 10, 1.0, 0, p);
         assert_non_null(o);
         int n = 0;
-        for (const char *p = strstr(o, "# text("); p; p = strstr(p + 1, "# text(")) {
+        for (const char *q = strstr(o, "# text("); q; q = strstr(q + 1, "# text(")) {
             double tx, ty;
-            assert_int_equal(sscanf(p, "# text(%lf,%lf)", &tx, &ty), 2);
-            if (side < 0) assert_true(tx < 500 - 10 - 12);
-            else assert_true(tx > 500 + 10 + 12);
-            assert_true(fabs(tx - 500) < 10 + w);
+            assert_int_equal(sscanf(q, "# text(%lf,%lf)", &tx, &ty), 2);
+            const char *t0 = strstr(q, "text={") + 6, *t1 = strchr(t0, '}');
+            int chars = 0;
+            for (const char *c = t0; c < t1; c++) chars += (*c & 0xc0) != 0x80;
+            assert_true(tx - 3.5 * chars >= b.x0 - 1e-6 && tx + 3.5 * chars <= b.x1 + 1e-6);
+            assert_true(ty - 7 >= b.y0 - 1e-6 && ty + 7 <= b.y1 + 1e-6);
             n++;
         }
-        assert_true(n >= 5);
+        assert_true(n >= 5 && fabs(n * 14.0 - (b.y1 - b.y0)) < 1e-9);
         free(o);
     }
+    /* the right-hand place alone: as gpd_format_overlay() */
+    gpd_box got;
+    assert_int_equal(gpd_overlay_place(&r, 500, 500, 10, 1.0, NULL, 0, &got), GPD_PLACE_RIGHT);
+    char *o1 = gpd_format_overlay(&r, 500, 500, 10, 1.0, 1), *o2 = gpd_format_overlay_at(&r, 500, 500, 10, 1.0, 1, GPD_PLACE_RIGHT);
+    assert_string_equal(o1, o2);
+    free(o1);
+    free(o2);
+    /* two galaxies 60" apart (151.5 px at zoom 1, radius 8" = 20 px) in
+     * eight directions, and 45" apart at zoom 0.5: placed in turn as
+     * galpostd does, the lines meet neither each other nor a galaxy */
+    const double seps[2] = { 60.0 / 0.396, 45.0 / 0.396 }, zooms[2] = { 1.0, 0.5 };
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < 8; k++) {
+            double zoom = zooms[c], rad = 20;
+            double x[2] = { 1000, 1000 + seps[c] * cos(k * M_PI / 4) }, y[2] = { 1000, 1000 + seps[c] * sin(k * M_PI / 4) };
+            gpd_box avoid[4], lines[2];
+            for (int g = 0; g < 2; g++) avoid[g] = (gpd_box){ x[g] - rad, x[g] + rad, y[g] - rad, y[g] + rad };
+            gpd_box own = avoid[0];
+            avoid[0] = (gpd_box){ 0, 0, 0, 0 };
+            gpd_overlay_place(&r, x[0], y[0], rad, zoom, avoid, 2, &lines[0]);
+            avoid[0] = own;
+            avoid[2] = lines[0];
+            avoid[1] = (gpd_box){ 0, 0, 0, 0 };
+            gpd_overlay_place(&r, x[1], y[1], rad, zoom, avoid, 3, &lines[1]);
+            avoid[1] = (gpd_box){ x[1] - rad, x[1] + rad, y[1] - rad, y[1] + rad };
+            assert_false(boxes_meet(&lines[0], &lines[1]));
+            for (int g = 0; g < 2; g++)
+                for (int l = 0; l < 2; l++) assert_false(boxes_meet(&lines[l], &avoid[g]));
+        }
+    /* lines drawn earlier (another request) are kept clear of too */
+    gpd_box drawn;
+    gpd_overlay_box(&r, 1000, 1000 - 100, 10, 1.0, GPD_PLACE_RIGHT, &drawn);
+    int p = gpd_overlay_place(&r, 1000, 1000, 10, 1.0, &drawn, 1, &got);
+    assert_int_not_equal(p, GPD_PLACE_RIGHT);
+    assert_false(boxes_meet(&got, &drawn));
     free(r.r.samples);
 }
 
@@ -718,7 +746,7 @@ int main(void)
         cmocka_unit_test(test_parse_regions),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_formats),
-        cmocka_unit_test(test_overlay_sides),
+        cmocka_unit_test(test_overlay_places),
         cmocka_unit_test(test_formats_photometry_only),
         cmocka_unit_test(test_json_strings),
         cmocka_unit_test(test_header_compare),
