@@ -34,7 +34,6 @@ static const char *const stat_names[NSTAT] = { "median", "p16", "p84", "mean", "
 /* the derived line diagnostics: names and units shared with the JSON
  * summaries (gp_derived.h) */
 #define NDERIVED GP_NDERIVED
-static const char *const bpt_cols[GP_NBPT] = { "p_bpt_sf", "p_bpt_composite", "p_bpt_seyfert", "p_bpt_liner" };
 
 static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
 {
@@ -106,7 +105,11 @@ static int writer_create(const char *path, const char *model, int nkeep, int res
             COL(n, "E", gp_quantity_unit(q));
         }
     COL("p_detect", "E", "");
-    for (int c = 0; c < GP_NBPT; c++) COL(bpt_cols[c], "E", "");
+    for (int c = 0; c < GP_NBPT; c++) {   /* p_bpt_sf ...: the JSON summaries' bpt.p_sf ... */
+        char n[48];
+        snprintf(n, sizeof n, "p_bpt_%s", gp_bpt_class_key(c));
+        COL(n, "E", "");
+    }
     COL("bpt_class", "12A", "");
     COL("bpt_n", "J", "");
     for (int d = 0; d < NDERIVED; d++)

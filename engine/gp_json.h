@@ -73,4 +73,21 @@ static inline void gp_json_checks(FILE *f, const gp_result *r, const char *sep)
     }
 }
 
+/* A result's BPT member, the same in galpost infer --json and the plug-in's
+ * summary json: "bpt": {"class": NAME or null, "n": N, "p_sf": p, "p_composite": p,
+ * "p_seyfert": p, "p_liner": p} (gp_bpt_class_name(), gp_bpt_class_key(); the
+ * FITS tables' columns are p_bpt_KEY and bpt_class). */
+static inline void gp_json_bpt(FILE *f, const gp_summary *s)
+{
+    fprintf(f, "\"bpt\": {\"class\": ");
+    if (s->bpt_class >= 0 && s->bpt_class < GP_NBPT) gp_json_str(f, gp_bpt_class_name(s->bpt_class));
+    else fputs("null", f);
+    fprintf(f, ", \"n\": %d", s->bpt_n);
+    for (int c = 0; c < GP_NBPT; c++) {
+        fprintf(f, ", \"p_%s\": ", gp_bpt_class_key(c));
+        gp_json_num(f, s->p_bpt[c]);
+    }
+    fputc('}', f);
+}
+
 #endif

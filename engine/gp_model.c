@@ -20,11 +20,13 @@ static const char *const qlabels[GP_NQ] = {
     "Halpha", "Hbeta", "[NII]6584", "[OIII]5007",
 };
 static const char *const bptnames[GP_NBPT] = { "star-forming", "composite", "Seyfert", "LINER" };
+static const char *const bptkeys[GP_NBPT] = { "sf", "composite", "seyfert", "liner" };
 
 const char *gp_quantity_name(int q) { return q >= 0 && q < GP_NQ ? qnames[q] : "?"; }
 const char *gp_quantity_unit(int q) { return q >= 0 && q < GP_NQ ? qunits[q] : "?"; }
 const char *gp_quantity_label(int q) { return q >= 0 && q < GP_NQ ? qlabels[q] : "?"; }
 const char *gp_bpt_class_name(int c) { return c >= 0 && c < GP_NBPT ? bptnames[c] : "undefined"; }
+const char *gp_bpt_class_key(int c) { return c >= 0 && c < GP_NBPT ? bptkeys[c] : NULL; }
 
 gp_model_options gp_model_options_default(void)
 {

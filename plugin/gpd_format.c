@@ -171,17 +171,9 @@ char *gpd_format_summary_json(const gpd_result *res)
     }
     fprintf(f, "  },\n  \"p_detect\": ");
     gp_json_num(f, s->p_detect);
-    fprintf(f, ",\n  \"bpt\": {\"class\": ");
-    if (s->bpt_class >= 0) gp_json_str(f, gp_bpt_class_name(s->bpt_class));
-    else fputs("null", f);
-    fprintf(f, ", \"n\": %d", s->bpt_n);
-    for (int c = 0; c < GP_NBPT; c++) {
-        fprintf(f, ", ");
-        gp_json_str(f, gp_bpt_class_name(c));
-        fprintf(f, ": ");
-        gp_json_num(f, s->p_bpt[c]);
-    }
-    fprintf(f, "},\n  \"derived\": {\n");
+    fprintf(f, ",\n  ");
+    gp_json_bpt(f, s);   /* (as in galpost infer --json) */
+    fprintf(f, ",\n  \"derived\": {\n");
     for (int k = 0; k < GP_NDERIVED; k++) jstat(f, k, s);
     fprintf(f, "  }\n}\n");
     fclose(f);

@@ -424,7 +424,28 @@ static void test_formats(void **state)
     }
     assert_non_null(strstr(j, "\"lgm_tot_p50\": {"));
     assert_non_null(strstr(j, "\"latent_d2\": null, \"latent_d2_limit\": null"));
+    /* the BPT member by galpost infer --json's names (p_KEY; p_bpt_KEY columns) */
+    {
+        char w[256];
+        const gp_summary *bs = &r.r.summary;
+        snprintf(w, sizeof w, "\"bpt\": {\"class\": \"%s\", \"n\": %d, \"p_sf\": ", gp_bpt_class_name(bs->bpt_class),
+                 bs->bpt_n);
+        assert_non_null(strstr(j, w));
+        assert_non_null(strstr(j, ", \"p_composite\": "));
+        assert_non_null(strstr(j, ", \"p_seyfert\": "));
+        assert_non_null(strstr(j, ", \"p_liner\": "));
+        assert_null(strstr(j, "\"star-forming\": "));   /* the old keys */
+        assert_null(strstr(j, "\"Seyfert\": "));
+    }
     free(j);
+    {   /* no sample with all four lines: no class (null, as galpost infer --json writes it) */
+        gpd_result u = r;
+        u.r.summary.bpt_class = -1;
+        u.r.summary.bpt_n = 0;
+        j = gpd_format_summary_json(&u);
+        assert_non_null(strstr(j, "\"bpt\": {\"class\": null, \"n\": 0, \"p_sf\": "));
+        free(j);
+    }
     /* inputs unlike the training set's: words, values and warnings everywhere */
     t = gpd_format_summary_text(&r);
     assert_null(strstr(t, "image likeness"));

@@ -129,6 +129,16 @@ for d in $(printf '%s\n' "$json" | sed 's/.*"derived": {//' | grep -o '"[a-z0-9_
     nd=$((nd + 1))
 done
 [ $nd -eq 7 ] || fail "--json has $nd derived diagnostics, not 7: $json"
+# the BPT probabilities: bpt.p_KEY in --json (as in galpostd's summary json) is
+# the column p_bpt_KEY of the table; the class is one of the table's values or null
+nb=0
+for k in $(printf '%s\n' "$json" | sed 's/.*"bpt": {//; s/}.*//' | grep -o '"p_[a-z]*": ' | sed 's/"p_\([a-z]*\)": /\1/'); do
+    printf '%s\n' "$hdr" | grep -q "^TTYPE[0-9]* *= 'p_bpt_$k *'" || fail "--json's bpt.p_$k is not a column p_bpt_$k of the table"
+    nb=$((nb + 1))
+done
+[ $nb -eq 4 ] || fail "--json has $nb BPT probabilities, not 4: $json"
+printf '%s\n' "$json" | grep -E -q '"bpt": \{"class": ("star-forming"|"composite"|"Seyfert"|"LINER"|null), "n": [0-9]+, "p_sf": [^,]*, "p_composite": [^,]*, "p_seyfert": [^,]*, "p_liner": [^,}]*\}' \
+    || fail "--json's bpt member: $json"
 printf '%s\n' "$json" | grep -q '"log_n2ha": {"median": [^}]*"unit": "dex"}' || fail "--json: no log_n2ha in dex"
 
 # a photometric catalogue in batch (photometry-only model): the shard's own

@@ -121,11 +121,10 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
     for (int q = 0; q < GP_NQ; q++)
         fprintf(f, "%s\"%s\": {\"median\": %.6g, \"p16\": %.6g, \"p84\": %.6g, \"mean\": %.6g, \"std\": %.6g}",
                 q ? ", " : "", gp_quantity_name(q), s->median[q], s->p16[q], s->p84[q], s->mean[q], s->std[q]);
-    fprintf(f, "}, \"p_detect\": %.6g, \"bpt\": {\"class\": \"%s\", \"n\": %d", s->p_detect,
-            gp_bpt_class_name(s->bpt_class), s->bpt_n);
-    for (int c = 0; c < GP_NBPT; c++) fprintf(f, ", \"p_%s\": %.6g", c == 0 ? "sf" : c == 1 ? "composite" : c == 2 ? "seyfert" : "liner", s->p_bpt[c]);
+    fprintf(f, "}, \"p_detect\": %.6g, ", s->p_detect);
+    gp_json_bpt(f, s);   /* (as in the plug-in's summary json) */
     /* the derived diagnostics by the FITS tables' names and units (gp_derived.h) */
-    fprintf(f, "}, \"derived\": {");
+    fprintf(f, ", \"derived\": {");
     for (int k = 0; k < GP_NDERIVED; k++) {
         const gp_stat *d = gp_derived_stat(s, k);
         fprintf(f, "%s\"%s\": {\"median\": ", k ? ", " : "", gp_derived_name(k));

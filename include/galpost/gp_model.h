@@ -63,7 +63,24 @@ typedef enum gp_bpt_class {
     GP_BPT_LINER,            /* above Kewley+01, below Schawinski+07 */
     GP_NBPT
 } gp_bpt_class;
+/* gp_bpt_class_name(), gp_bpt_class_key(): a BPT class's name and key.
+ *
+ * Given:
+ *   c         a gp_bpt_class (0 .. GP_NBPT-1), or -1 for an undefined class
+ *
+ * Returned:
+ *   name      "star-forming", "composite", "Seyfert" or "LINER": the value
+ *             of a class in the text summaries, in the FITS tables' bpt_class
+ *             column and in the JSON summaries' bpt.class; "undefined" for any
+ *             other c (JSON writes null instead)
+ *   key       "sf", "composite", "seyfert" or "liner": the class's part of
+ *             the names of its probability, p_KEY in the JSON summaries' bpt
+ *             object (galpost infer --json and galpostd's summary json alike)
+ *             and p_bpt_KEY in the FITS tables; NULL for any other c
+ *
+ * Both are static strings; neither function fails. */
 const char *gp_bpt_class_name(int c);
+const char *gp_bpt_class_key(int c);
 
 /* Backends. */
 typedef enum gp_backend_kind {
