@@ -96,9 +96,12 @@ static int csv_null(const char *s)
  * 'GALAXIES' with the csv_want columns it has (as D: every value as it was
  * parsed) and objID (as K, parsed as an integer: a 19-digit objID through a
  * double loses its low digits), so that the one table path below reads both
- * kinds of file alike.  A row with another number of fields than the
- * header, a cell that is not a number in one of those columns or not an
- * integer in objID is refused, naming file, line and column. */
+ * kinds of file alike.  An empty or null objID cell in a column that has
+ * ids is a null cell of the table (TNULL: a value no row's id has), read as
+ * a FITS table's null objID is (open_shard()).  A row with another number
+ * of fields than the header, a cell that is not a number in one of those
+ * columns or not an integer in objID is refused, naming file, line and
+ * column. */
 static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_error *err)
 {
     *out = NULL;
@@ -110,6 +113,7 @@ static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_er
     int col[CSV_NWANT + 1];          /* the last: objID */
     double *v[CSV_NWANT];
     uint64_t *id = NULL;
+    uint8_t *noid = NULL;            /* rows whose objID cell is null or empty */
     long *lines = NULL;              /* each row's line, when lines_out wants them */
     long n = 0, cap = 0, nid = 0;    /* nid: rows with an objID (not null) */
     memset(v, 0, sizeof v);
@@ -134,8 +138,10 @@ static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_er
             }
             if (!st && col[CSV_NWANT] >= 0) {
                 uint64_t *ni = realloc(id, sizeof(uint64_t) * (size_t)nc);
-                if (!ni) st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", path, csv.lineno);
-                else id = ni;
+                if (ni) id = ni;
+                uint8_t *nn = realloc(noid, (size_t)nc);
+                if (nn) noid = nn;
+                if (!ni || !nn) st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", path, csv.lineno);
             }
             if (!st && lines_out) {
                 long *nl = realloc(lines, sizeof(long) * (size_t)nc);
@@ -156,11 +162,12 @@ static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_er
         if (!st && col[CSV_NWANT] >= 0) {
             const char *s = csv.field[col[CSV_NWANT]];
             size_t lead = strspn(s, " \t");
-            if (csv_null(s) || !s[lead]) id[n] = 0;   /* (null, empty or blank: no id) */
-            else if (gp_parse_objid(s, &id[n]))
+            noid[n] = csv_null(s) || !s[lead];   /* (null, empty or blank: no id) */
+            id[n] = 0;
+            if (!noid[n] && gp_parse_objid(s, &id[n]))
                 st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%.40s' is not an object ID (a non-negative "
                              "integer written out in full)", path, csv.lineno, csv.names[col[CSV_NWANT]], s);
-            else nid++;
+            else if (!noid[n]) nid++;
         }
         if (!st && lines) lines[n] = csv.lineno;
         if (!st) n++;
@@ -172,6 +179,13 @@ static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_er
      * without one, not rows that all have id 0 (one id: duplicates, and a
      * split by id putting every row in one part) */
     if (!st && n > 0 && nid == 0) col[CSV_NWANT] = -1;
+    /* some rows without an id among rows with ids: null cells of the column,
+     * marked by a value that no row's id has (TNULL) */
+    int has_null_id = !st && col[CSV_NWANT] >= 0 && nid < n;
+    uint64_t nullid = (uint64_t)1 << 63;
+    for (long i = 0; has_null_id && i < n; i++)
+        if (!noid[i] && id[i] == nullid) { nullid++; i = -1; }   /* (taken: try the next, from the start) */
+    for (long i = 0; has_null_id && i < n; i++) if (noid[i]) id[i] = nullid;
     /* the table: its columns in csv_want order, then objID */
     fitsfile *f = NULL;
     int fst = 0;
@@ -191,12 +205,21 @@ static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_er
         if (!fst && col[CSV_NWANT] >= 0) {
             /* the bits of each id as they are (as the FITS path's (uint64_t) of a K column gives them back) */
             LONGLONG *ll = (LONGLONG *)id;
-            fits_write_col(f, TLONGLONG, ++c, 1, 1, n, ll, &fst);
+            ++c;
+            if (has_null_id) {
+                char key[16];
+                LONGLONG nv = (LONGLONG)nullid;
+                snprintf(key, sizeof key, "TNULL%d", c);
+                fits_write_key(f, TLONGLONG, key, &nv, "objID of a row without one (null or empty cell)", &fst);
+                fits_set_btblnull(f, c, nv, &fst);
+            }
+            fits_write_col(f, TLONGLONG, c, 1, 1, n, ll, &fst);
         }
         if (fst) st = fits_fail(err, fst, path, "cannot hold the CSV table in memory");
     }
     for (int k = 0; k < CSV_NWANT; k++) free(v[k]);
     free(id);
+    free(noid);
     if (st) {
         fst = 0;
         if (f) fits_close_file(f, &fst);
@@ -385,19 +408,33 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
         if ((rc = read_col(f, path, "cutout_flags", nrows, c, 0, &has_cf, err))) goto cleanup;
         for (long i = 0; i < nrows; i++)
             d->cutout_flags[base + i] = has_cf && isfinite(c[i]) && c[i] >= 0.0 && c[i] < 2147483648.0 ? (int32_t)c[i] : -1;
+        /* objID; a row without one (no column, or a null cell: TNULL in FITS,
+         * empty or null in a CSV) is an object of its own, numbered by shard
+         * and row as in a table without objID: not id 0, which would make
+         * every such row one object (reported as duplicates, one part of the
+         * split, the same sampling noise) */
         int has_id = 0, col;
         if (find_col(f, "objID", &col)) {
             LONGLONG *ids = malloc(sizeof(LONGLONG) * (size_t)(nrows ? nrows : 1));
+            char *isnull = malloc((size_t)(nrows ? nrows : 1));
             int anynul = 0;
-            if (ids) {
-                fits_read_col(f, TLONGLONG, col, 1, 1, nrows, NULL, ids, &anynul, &st);
+            if (!ids || !isnull) rc = GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate %ld objIDs", path, nrows);
+            else {
+                fits_read_colnull(f, TLONGLONG, col, 1, 1, nrows, ids, isnull, &anynul, &st);
                 if (!st) {
-                    for (long i = 0; i < nrows; i++) d->id[base + i] = (uint64_t)ids[i];
+                    for (long i = 0; i < nrows; i++) {
+                        if (anynul && isnull[i]) {
+                            d->id[base + i] = ((uint64_t)s << 32) | (uint64_t)i;
+                            d->nmissing_ids++;
+                        } else d->id[base + i] = (uint64_t)ids[i];
+                    }
                     has_id = 1;
                 }
                 st = 0;
-                free(ids);
             }
+            free(ids);
+            free(isnull);
+            if (rc) goto cleanup;
         }
         if (!has_id)
             for (long i = 0; i < nrows; i++) d->id[base + i] = ((uint64_t)s << 32) | (uint64_t)i;
@@ -538,6 +575,9 @@ void gp_dataset_report(const gp_dataset *d, FILE *out)
             d->mbh_from_vdisp ? "v_disp (McConnell & Ma 2013; no log_mbh column)" : "the log_mbh column");
     for (int r = 0; r < GP_BAD_NREASON; r++)
         if (d->nbad[r]) fprintf(out, "  bad rows: %ld with unusable %s\n", d->nbad[r], bad_reason[r]);
+    if (d->nmissing_ids > 0)
+        fprintf(out, "  note: %ld rows have an objID column but no id (empty or null cell): each is an object of its "
+                "own, split by its shard and row as in a table without objID\n", d->nmissing_ids);
     if (d->nduplicate_ids > 0)
         fprintf(out, "  note: %ld rows repeat the objID of an earlier row: used as they are (they weigh twice; "
                 "check the export for a doubled join)\n", d->nduplicate_ids);

@@ -104,7 +104,8 @@ typedef struct gp_dataset {
                                   gp_line_truth() of it) */
     uint8_t  *oh_ok;           /* metallicity measurable */
     uint8_t  *bad;             /* GP_BAD_* bits, 0 = usable */
-    uint64_t *id;              /* objID, or shard/row when absent */
+    uint64_t *id;              /* objID, or shard << 32 | row when absent (no
+                                  column, or a null or empty cell) */
     float    *sigma_pix;       /* [n x 3] g, r, i pixel noise (nmgy), NaN if absent */
     int32_t  *cutout_flags;    /* [n] the cutout_flags column (sim/FORMAT.md): the
                                   GP_FLAG_EDGE, GP_FLAG_MASKED and GP_FLAG_RESAMPLED
@@ -117,6 +118,8 @@ typedef struct gp_dataset {
     long      nbad_rows;
     long      noh_flag_no_value; /* oh_measurable = 1 without a usable oh_p50 (not measurable) */
     long      nduplicate_ids;  /* rows repeating an earlier row's objID (reported, kept) */
+    long      nmissing_ids;    /* rows with a null or empty cell in an objID column
+                                  that has ids (reported, kept, id from shard/row) */
     int       has_images;
     int       mbh_from_vdisp;  /* 1: M_BH from v_disp (no log_mbh column); 0: log_mbh */
     int       nshards;

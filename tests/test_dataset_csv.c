@@ -5,7 +5,8 @@
  * bit and count, and the split made from them; bad cells written as CasJobs
  * writes them (empty, null, NaN, -9999) are counted as the FITS table's NaN
  * and -9999; objIDs stay exact 64-bit integers; an objID column of null
- * cells only is no objID column; a model that needs images is
+ * cells only is no objID column, and a row without an id in a column with
+ * ids is an object of its own (as a FITS table's null objID); a model that needs images is
  * refused a CSV; a ragged row or text in a numeric column is refused naming
  * file, line and column.
  */
@@ -110,7 +111,11 @@ enum {
     CSV_DRESSED = 2,  /* a preamble, comments (one with commas), blank lines, CRLF, quotes, lower-case names */
     CSV_NO_ID = 4,
     CSV_NULL_ID = 8,  /* an objID column of null and empty cells only */
+    CSV_SOME_NULL_ID = 16,   /* ids, but no id (null, empty) in rows some_null() */
 };
+
+/* The rows without an id of CSV_SOME_NULL_ID (and of the FITS table's null cells). */
+static int some_null(int i) { return i % 4 == 3; }
 
 /* The rows as CSV, with a text column 'class' the dataset does not read. */
 static void write_csv(const rows *r, const char *path, int how)
@@ -130,6 +135,7 @@ static void write_csv(const rows *r, const char *path, int how)
     for (int i = 0; i < N; i++) {
         if ((how & CSV_DRESSED) && i == N / 2) fprintf(f, "%s# page 2%s", eol, eol);
         if (how & CSV_NULL_ID) fprintf(f, "%s,", i % 3 == 0 ? "null" : i % 3 == 1 ? "" : "NULL");
+        else if ((how & CSV_SOME_NULL_ID) && some_null(i)) fprintf(f, "%s,", i % 8 == 3 ? "null" : "");
         else if (!(how & CSV_NO_ID)) fprintf(f, (how & CSV_DRESSED) && i % 2 ? "\"%llu\"," : "%llu,", (unsigned long long)r->id[i]);
         for (int c = 1; c < NCOL; c++) {
             if (r->cell[i][c]) fprintf(f, "%s,", r->cell[i][c]);
@@ -183,6 +189,7 @@ static void assert_same_dataset(const gp_dataset *a, const gp_dataset *b, double
     assert_int_equal(a->nbad_rows, b->nbad_rows);
     assert_int_equal(a->noh_flag_no_value, b->noh_flag_no_value);
     assert_int_equal(a->nduplicate_ids, b->nduplicate_ids);
+    assert_int_equal(a->nmissing_ids, b->nmissing_ids);
     assert_int_equal(a->mbh_from_vdisp, b->mbh_from_vdisp);
     assert_int_equal(a->nshards, b->nshards);
 }
@@ -389,7 +396,72 @@ static void test_csv_null_objid(void **state)
     b = open1(csv, GP_DATASET_NO_TARGETS);
     assert_int_equal(b->n, 3);
     assert_true(b->id[1] == 12345);
-    assert_true(b->id[0] == 0 && b->id[2] == 0);
+    assert_true(b->id[0] == 0 && b->id[2] == 2);   /* no id: shard 0 << 32 | row */
+    assert_int_equal(b->nmissing_ids, 2);
+    gp_dataset_close(b);
+    unlink(fits);
+    unlink(csv);
+}
+
+/* Some rows without an id in a column with ids (empty or null in the CSV; a
+ * null cell, TNULL, in FITS): each is an object of its own, numbered by
+ * shard and row as in a table without objID, not id 0 (which made them one
+ * object: reported as duplicates of one another, all in one part of the
+ * split); counted and reported.  CSV and FITS alike. */
+static void test_csv_some_null_objid(void **state)
+{
+    (void)state;
+    rows r;
+    char fits[256], csv[256];
+    make_pair(&r, fits, 1, csv, CSV_EXACT | CSV_SOME_NULL_ID);
+    /* the FITS table: the same rows' objID cells null */
+    fitsfile *f = NULL;
+    int st = 0;
+    fits_open_table(&f, fits, READWRITE, &st);
+    LONGLONG nv = -1;
+    fits_write_key(f, TLONGLONG, "TNULL1", &nv, "no id", &st);
+    fits_set_btblnull(f, 1, nv, &st);
+    for (int i = 0; i < N; i++) if (some_null(i)) fits_write_col_null(f, 1, i + 1, 1, 1, &st);
+    fits_close_file(f, &st);
+    assert_int_equal(st, 0);
+    gp_dataset *a = open1(fits, 0), *b = open1(csv, 0);
+    assert_same_dataset(a, b, 0);
+    int nnull = 0;
+    for (int i = 0; i < N; i++) {
+        if (!some_null(i)) { assert_true(b->id[i] == r.id[i]); continue; }
+        assert_true(b->id[i] == (uint64_t)i);
+        nnull++;
+    }
+    assert_int_equal(nnull, 10);
+    assert_int_equal(a->nmissing_ids, nnull);
+    assert_int_equal(b->nmissing_ids, nnull);
+    assert_int_equal(b->nduplicate_ids, 1);   /* row 16's, a doubled row 0; none among the rows without id */
+    char *rep = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&rep, &len);
+    gp_dataset_report(b, m);
+    fclose(m);
+    assert_non_null(strstr(rep, "note: 10 rows have an objID column but no id (empty or null cell): each is an object "
+                                "of its own, split by its shard and row as in a table without objID\n"));
+    assert_non_null(strstr(rep, "note: 1 rows repeat the objID"));
+    free(rep);
+    /* the split: the rows without id are not one object in one part */
+    int8_t part[N];
+    gp_error err;
+    assert_int_equal(gp_train_partition(b, 7, 5, 0, part, &err), GP_OK);
+    int seen[4] = { 0, 0, 0, 0 }, nparts = 0;
+    for (int i = 0; i < N; i++)
+        if (some_null(i) && part[i] >= 0 && !seen[part[i]]++) nparts++;
+    assert_true(nparts >= 2);
+    /* an id that is the CSV's own mark of a null cell elsewhere (2^63) stays an id */
+    r.id[0] = 9223372036854775808ull;
+    write_csv(&r, csv, CSV_EXACT | CSV_SOME_NULL_ID);
+    gp_dataset_close(b);
+    b = open1(csv, 0);
+    assert_true(b->id[0] == 9223372036854775808ull);
+    assert_true(b->id[3] == 3);
+    assert_int_equal(b->nmissing_ids, nnull);
+    gp_dataset_close(a);
     gp_dataset_close(b);
     unlink(fits);
     unlink(csv);
@@ -461,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_csv_short_digits),
         cmocka_unit_test(test_csv_no_objid),
         cmocka_unit_test(test_csv_null_objid),
+        cmocka_unit_test(test_csv_some_null_objid),
         cmocka_unit_test(test_csv_malformed),
         cmocka_unit_test(test_csv_image_model),
     };
