@@ -594,6 +594,20 @@ void gp_dataset_report(const gp_dataset *d, FILE *out)
                 d->noh_flag_no_value);
 }
 
+void gp_dataset_row_where(const gp_dataset *d, long r, long line, char *buf, size_t size)
+{
+    int s = 0;
+    while (s + 1 < d->nshards && r >= d->shard_first[s + 1]) s++;
+    long local = r - d->shard_first[s];
+    char ln[40] = "", input[48] = "";
+    if (line > 0) snprintf(ln, sizeof ln, "line %ld", line);
+    if (s > 0) snprintf(input, sizeof input, "row %ld of the input", r + 1);
+    if (ln[0] || input[0])
+        snprintf(buf, size, "%s: row %ld (%s%s%s)", d->shard_path[s], local + 1, ln, ln[0] && input[0] ? "; " : "",
+                 input);
+    else snprintf(buf, size, "%s: row %ld", d->shard_path[s], local + 1);
+}
+
 void gp_dataset_close(gp_dataset *d)
 {
     if (!d) return;

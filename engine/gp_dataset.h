@@ -179,6 +179,23 @@ int gp_dataset_check_images(gp_dataset *d, const long *rows, long n, gp_error *e
 /* Print counts of rows and of bad rows by reason. */
 void gp_dataset_report(const gp_dataset *d, FILE *out);
 
+/*
+ * gp_dataset_row_where() - where row r of the dataset is, as a person counts
+ * rows (from 1, as FITS viewers do, as galpost shards' log and galpost infer
+ * --row do): "SHARD: row K", K the row of its shard, then in parentheses its
+ * CSV line ("line L") and, when the shard is not the first, its row over all
+ * shards ("row R of the input"), separated by "; ".  Every message about a
+ * dataset row names it so.
+ * Given:
+ *   d      const gp_dataset*  the dataset
+ *   r      long               the row, 0-based over all shards (d->n > r >= 0)
+ *   line   long               its CSV line (from 1), or 0 for none
+ *   size   size_t             the size of buf
+ * Returned:
+ *   buf    char*              the text, truncated to size - 1 characters
+ */
+void gp_dataset_row_where(const gp_dataset *d, long r, long line, char *buf, size_t size);
+
 void gp_dataset_close(gp_dataset *d);
 
 /* McConnell & Ma (2013) black-hole mass from the velocity dispersion. */

@@ -58,7 +58,7 @@ shard="$tmp/shard-00000.fits"
 # training targets of both differ from them)
 set_cell "$shard" z 5 3f8205bc01a36e2f               # 0.0088 (a D column: 8 bytes)
 set_cell "$shard" oiii_5007_flux 5 bf39db23          # -0.726
-out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 2>"$tmp/err") || { cat "$tmp/err"; fail "infer --row"; }
+out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 6 --samples 200 2>"$tmp/err") || { cat "$tmp/err"; fail "infer --row"; }
 echo "$out" | grep -q "^galaxy [0-9]* *(200 samples" || fail "row summary header missing: $out"
 echo "$out" | grep -q "log M\*" || fail "no stellar mass line"
 echo "$out" | grep -q "BPT:" || fail "no BPT line"
@@ -66,10 +66,10 @@ echo "$out" | grep -q "catalogue values:" || fail "catalogue values not shown"
 echo "$out" | grep "catalogue values:" | grep -q " z 0\.009 " || fail "catalogue z not the table's 0.0088: $(echo "$out" | grep 'catalogue values')"
 echo "$out" | grep "catalogue values:" | grep -q "\[OIII\]5007 -0\.726" || fail "catalogue [OIII] not the table's -0.726: $(echo "$out" | grep 'catalogue values')"
 grep -q "UNTRAINED" "$tmp/err" || fail "untrained model not announced on stderr"
-json=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 --json 2>/dev/null) || fail "infer --json"
+json=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 6 --samples 200 --json 2>/dev/null) || fail "infer --json"
 echo "$json" | grep -q '"lgm_tot_p50": {"median": ' || fail "json lacks lgm_tot_p50: $json"
 # -m is --model, as for galpost eval: the same model gives the same JSON
-json_m=$("$galpost" infer -m "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 --json 2>/dev/null) || fail "infer -m"
+json_m=$("$galpost" infer -m "$tmp/m.gpw" --backend cpu --shard "$shard" --row 6 --samples 200 --json 2>/dev/null) || fail "infer -m"
 [ "$json_m" = "$json" ] || fail "infer -m and --model differ"
 echo "$json" | grep -q '"line_unit": "log10(1+F), F in 1e-17 erg/s/cm2"' || fail "json lacks the line unit: $json"
 # a model without the input checks: their distances are null; the shipped photometry
@@ -77,15 +77,15 @@ echo "$json" | grep -q '"line_unit": "log10(1+F), F in 1e-17 erg/s/cm2"' || fail
 echo "$json" | grep -q '"phot_d2": null, "phot_d2_limit": null' || fail "random model: phot_d2 not null: $json"
 src=${GP_TOP_SRCDIR:-$top}
 if [ -r "$src/weights/galpost-photometry.gpw" ]; then
-    pj=$("$galpost" infer --model "$src/weights/galpost-photometry.gpw" --backend cpu --shard "$shard" --row 5 \
+    pj=$("$galpost" infer --model "$src/weights/galpost-photometry.gpw" --backend cpu --shard "$shard" --row 6 \
         --samples 50 --json 2>/dev/null) || fail "infer --json with the shipped photometry model"
     echo "$pj" | grep -E -q '"phot_d2": [0-9.e+-]+, "phot_d2_limit": [0-9.e+-]+,' \
         || fail "shipped photometry model: no phot_d2 in JSON: $pj"
 fi
 # same seed, same answer; another seed, another answer
-json2=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 --json 2>/dev/null)
+json2=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 6 --samples 200 --json 2>/dev/null)
 [ "$json" = "$json2" ] || fail "same seed gave different summaries"
-json3=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 5 --samples 200 --seed 2 --json 2>/dev/null)
+json3=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 6 --samples 200 --seed 2 --json 2>/dev/null)
 [ "$json" != "$json3" ] || fail "another seed gave identical summaries"
 
 # batch
@@ -102,13 +102,14 @@ set_cell "$bad" modelMag_r 7 42340000     # 45: beyond 40 after the extinction
 "$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --shard "$bad" -o "$tmp/badsh/post.fits" 2>"$tmp/err" \
     || { cat "$tmp/err"; fail "batch with bad photometry"; }
 grep -q "48 galaxies (3 failed)" "$tmp/err" || { cat "$tmp/err"; fail "bad photometry: summary line"; }
-for m in "row 2 (row 26 of the input): column 'modelMag_u' = -9999 is not a usable magnitude" \
-         "row 5 (row 29 of the input): column 'extinction_g' is empty or NaN: not a usable extinction" \
-         "row 7 (row 31 of the input): columns 'modelMag_r' - 'extinction_r' = 45 - "; do
+# (rows counted from 1, as --row counts them: set_cell's rows 2, 5 and 7 count from 0)
+for m in "row 3 (row 27 of the input): column 'modelMag_u' = -9999 is not a usable magnitude" \
+         "row 6 (row 30 of the input): column 'extinction_g' is empty or NaN: not a usable extinction" \
+         "row 8 (row 32 of the input): columns 'modelMag_r' - 'extinction_r' = 45 - "; do
     grep -a -q "$bad: $m" "$tmp/badsh/post.fits" || fail "bad photometry: '$m' not in the table"
 done
-"$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$bad" --row 5 >"$tmp/out" 2>"$tmp/err"; rc=$?
-[ $rc -eq 1 ] && grep -q "galpost infer: $bad: row 5: column 'extinction_g' is empty or NaN" "$tmp/err" \
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$bad" --row 6 >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "galpost infer: $bad: row 6: column 'extinction_g' is empty or NaN" "$tmp/err" \
     || { cat "$tmp/err"; fail "--row of a bad row: exit $rc"; }
 # the profile (GP_INFER_PROFILE=1) names every stage, the summaries' own cost included
 GP_INFER_PROFILE=1 "$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" -o "$tmp/prof.fits" 2>"$tmp/err" \
@@ -164,12 +165,12 @@ csv=$tmp/badsh/bad.csv
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$shard" --shard "$csv" -o "$tmp/badsh/pcsv.fits" 2>"$tmp/err" \
     || { cat "$tmp/err"; fail "batch with a CSV shard"; }
 grep -q "48 galaxies (2 failed)" "$tmp/err" || { cat "$tmp/err"; fail "CSV shard: summary line"; }
-for m in "row 2 (line 5; row 26 of the input): column 'modelMag_u' is empty, null or NaN: not a usable magnitude" \
-         "row 5 (line 8; row 29 of the input): column 'extinction_g' = -9999 is not a usable extinction"; do
+for m in "row 3 (line 5; row 27 of the input): column 'modelMag_u' is empty, null or NaN: not a usable magnitude" \
+         "row 6 (line 8; row 30 of the input): column 'extinction_g' = -9999 is not a usable extinction"; do
     grep -a -q "$csv: $m" "$tmp/badsh/pcsv.fits" || fail "CSV shard: '$m' not in the table"
 done
-"$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$csv" --row 5 >"$tmp/out" 2>"$tmp/err"; rc=$?
-[ $rc -eq 1 ] && grep -q "galpost infer: $csv: row 5 (line 8): column 'extinction_g' = -9999 is not a usable extinction" "$tmp/err" \
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$csv" --row 6 >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "galpost infer: $csv: row 6 (line 8): column 'extinction_g' = -9999 is not a usable extinction" "$tmp/err" \
     || { cat "$tmp/err"; fail "--row of a bad CSV row: exit $rc"; }
 # a CSV catalogue with a sentinel row: every row written, the bad one failed and named
 cat >"$tmp/cat.csv" <<'CSV'
@@ -362,7 +363,7 @@ printf '\177\300\000\000' | dd of="$tmp/cnan.fits" bs=1 seek=$off conv=notrunc 2
 [ "$(grep -c "photometry-only model: the shards' cutouts are not used" "$tmp/err")" -eq 1 ] || { cat "$tmp/err"; fail "no note that the shard's cutouts are unused"; }
 
 # results that never reached standard output are a failure (exit 1, said)
-for args in "--cutout $tmp/c.fits" "--cutout $tmp/c.fits --json" "--shard $shard --row 5"; do
+for args in "--cutout $tmp/c.fits" "--cutout $tmp/c.fits --json" "--shard $shard --row 6"; do
     "$galpost" infer --model "$tmp/m.gpw" --backend cpu --samples 50 $args >/dev/full 2>"$tmp/err"; rc=$?
     [ $rc -eq 1 ] && grep -q "galpost: cannot write to standard output: No space left on device" "$tmp/err" \
         || { cat "$tmp/err"; fail "infer $args >/dev/full: exit $rc"; }
@@ -435,11 +436,20 @@ for k in --cutout --frames --shard --catalog; do head -1 "$tmp/err" | grep -q --
 [ -s "$tmp/out" ] && fail "--samples-out in a missing directory: inferred anyway"
 "$galpost" shards -t "$photo" --frames "$tmp/no-frames-here" -o "$tmp/sh2" 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q -- "--frames $tmp/no-frames-here: no such directory" "$tmp/err" || { cat "$tmp/err"; fail "shards, missing frames directory: exit $rc"; }
-"$galpost" infer --model "$tmp/m.gpw" --shard "$tmp/nope.fits" --row 0 2>"$tmp/err"; rc=$?
+"$galpost" infer --model "$tmp/m.gpw" --shard "$tmp/nope.fits" --row 1 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] || fail "missing shard: exit $rc"
 grep -q "nope.fits" "$tmp/err" || fail "missing shard not named"
 "$galpost" infer --model "$tmp/m.gpw" --shard "$shard" --row 9999 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "24 rows" "$tmp/err" || fail "row out of range: exit $rc"
+# rows count from 1, as in every message: --row 0 is refused, saying so; --row 24 is the last
+"$galpost" infer --model "$tmp/m.gpw" --shard "$shard" --row 0 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "bad --row '0': rows count from 1 (the first row is --row 1)" "$tmp/err" \
+    || { cat "$tmp/err"; fail "--row 0: exit $rc"; }
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 24 --samples 20 >"$tmp/out" 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "--row 24 (the last of 24)"; }
+grep -q "^input: $shard: row 24, objID " "$tmp/out" || { cat "$tmp/out"; fail "--row 24: the input line"; }
+"$galpost" infer --model "$tmp/m.gpw" --shard "$shard" --row 25 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q -- "--row 25: the shards have 24 rows" "$tmp/err" || { cat "$tmp/err"; fail "--row 25 of 24: exit $rc"; }
 "$galpost" infer --model "$tmp/m.gpw" --shard "$shard" -o /nonexistent-dir/p.fits 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "cannot write -o /nonexistent-dir/p.fits: directory /nonexistent-dir does not exist" "$tmp/err" \
     || { cat "$tmp/err"; fail "unwritable output: exit $rc"; }
@@ -449,7 +459,7 @@ grep -q "nope.fits" "$tmp/err" || fail "missing shard not named"
 [ $rc -eq 2 ] || fail "--samples 1: exit $rc"
 "$galpost" infer --mags 1,2,3 --cutout x.fits 2>/dev/null; rc=$?
 [ $rc -eq 2 ] || fail "bad --mags: exit $rc"
-"$galpost" infer --model "$tmp/none.gpw" --shard "$shard" --row 0 2>"$tmp/err"; rc=$?
+"$galpost" infer --model "$tmp/none.gpw" --shard "$shard" --row 1 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "none.gpw" "$tmp/err" || fail "missing model: exit $rc"
 # a masked core whose mirror pixels are masked too: the refusal names the
 # masked pixels and does not ask whether there is a galaxy at the position

@@ -45,9 +45,9 @@ interrupt() {
     wait $pid; rc=$?; pid=
     [ $rc -eq 1 ] || { cat "$tmp/bg.err"; fail "interrupted batch: exit $rc, not 1"; }
     n=$(rec_rows "$1")
-    grep -q "interrupted after $n of 3000 rows: $1 not written; rows 0\.\.$((n - 1)) are kept in $1.partial" "$tmp/bg.err" \
+    grep -q "interrupted after $n of 3000 rows: $1 not written; rows 1\.\.$n are kept in $1.partial" "$tmp/bg.err" \
         || { cat "$tmp/bg.err"; fail "the interrupt message does not say where it stopped"; }
-    grep -q "run the same command again to resume at row $n" "$tmp/bg.err" || fail "the interrupt message does not say how to resume"
+    grep -q "run the same command again to resume at row $((n + 1))" "$tmp/bg.err" || fail "the interrupt message does not say how to resume"
     [ -e "$1" ] && fail "an interrupted batch wrote $1"
     [ "$n" -gt 0 ] && [ "$n" -lt 3000 ] || fail "interrupted at row '$n'"
 }
@@ -57,9 +57,9 @@ resume() {
     o=$1; shift
     n=$(rec_rows "$o")
     "$galpost" infer $args "$@" -o "$o" 2>"$tmp/err" || { cat "$tmp/err"; fail "resume of $o"; }
-    grep -q "galpost infer: resuming $o at row $n of 3000 (rows 0\.\.$((n - 1)) from an interrupted run" "$tmp/err" \
-        || { cat "$tmp/err"; fail "the resume of $o does not say it resumes at row $n"; }
-    grep -q "3000 galaxies (0 failed) -> $o; resumed at row $n" "$tmp/err" || { cat "$tmp/err"; fail "resume summary line"; }
+    grep -q "galpost infer: resuming $o at row $((n + 1)) of 3000 (rows 1\.\.$n from an interrupted run" "$tmp/err" \
+        || { cat "$tmp/err"; fail "the resume of $o does not say it resumes at row $((n + 1)) (rows from 1)"; }
+    grep -q "3000 galaxies (0 failed) -> $o; resumed at row $((n + 1))" "$tmp/err" || { cat "$tmp/err"; fail "resume summary line"; }
     cmp "$o" "$tmp/full.fits" || fail "$o after interrupt and resume differs from the uninterrupted run's"
     ls "$o".partial* 2>/dev/null && fail "partial files left after the resume of $o"
     return 0
@@ -233,6 +233,6 @@ printf '# a comment\n' >>"$tmp/cat.csv"
 [ $rc -eq 1 ] && grep -q "the input's content is .* there, .* in this run" "$tmp/err" || { cat "$tmp/err"; fail "a changed catalogue: exit $rc"; }
 sed -i '$d' "$tmp/cat.csv"
 "$galpost" infer $args -o "$tmp/cat.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "catalogue resume"; }
-grep -q "3000 galaxies (1 failed) -> $tmp/cat.fits; resumed at row $n" "$tmp/err" || { cat "$tmp/err"; fail "catalogue resume summary"; }
+grep -q "3000 galaxies (1 failed) -> $tmp/cat.fits; resumed at row $((n + 1))" "$tmp/err" || { cat "$tmp/err"; fail "catalogue resume summary"; }
 cmp "$tmp/cat.fits" "$tmp/full.fits" || fail "the resumed catalogue batch differs"
 echo "PASS"

@@ -283,15 +283,15 @@ static void test_shards_from_frames(void **state)
     assert_int_equal(nshards, (nok + 15) / 16);
     snprintf(want, sizeof want, "%ld of %ld galaxies in %d shards", nok, nrows, nshards);
     assert_true(file_contains(log, want));
-    /* shards.log names the export's rows and says they count from 1 (the
-     * last two of nrows are the bad ones), unlike --shard --row's 0-based rows */
+    /* shards.log names the export's rows as every message names a row,
+     * "TABLE: row N", counted from 1 (the last two of nrows are the bad ones) */
     char slog[4500], frow[4700];
     snprintf(slog, sizeof slog, "%s/shards.log", outdir);
-    snprintf(frow, sizeof frow, "# galpost shards: table rows are rows of %s, counted from 1\n", export);
+    snprintf(frow, sizeof frow, "# galpost shards: rows are rows of %s, counted from 1\n", export);
     assert_true(file_contains(slog, frow));
-    snprintf(frow, sizeof frow, "table row %ld (from 1): left out", nrows - 1);   /* off the frames */
+    snprintf(frow, sizeof frow, "%s: row %ld: left out", export, nrows - 1);   /* off the frames */
     assert_true(file_contains(slog, frow));
-    snprintf(frow, sizeof frow, "table row %ld (from 1): left out: no frames", nrows);
+    snprintf(frow, sizeof frow, "%s: row %ld: left out: no frames", export, nrows);
     assert_true(file_contains(slog, frow));
     assert_true(file_contains(slog, "-0999: no g frame"));
 
@@ -368,8 +368,12 @@ static void test_shards_from_frames(void **state)
     assert_int_equal(total, nok);
     assert_true(nedge > 0 && nedge < nok);   /* the mock fields have galaxies near their edges */
     /* each listed in shards.log, by its export row counted from 1 */
-    assert_int_equal(lines_containing(slog, " (from 1): cutout crosses the frame edge (padded with 0)"), nedge);
-    assert_int_equal(lines_containing(slog, "table row "), nedge + (nrows - nok));   /* and the rows left out */
+    assert_int_equal(lines_containing(slog, ": cutout crosses the frame edge (padded with 0)"), nedge);
+    {
+        char rowof[4600];
+        snprintf(rowof, sizeof rowof, "%s: row ", export);
+        assert_int_equal(lines_containing(slog, rowof), nedge + (nrows - nok));   /* and the rows left out */
+    }
     for (int k = 0; k < NFIELD; k++)
         for (int b = 0; b < 3; b++) gp_frame_close(gri[k][b]);
 

@@ -756,9 +756,10 @@ static void test_train_nonfinite_cutouts(void **state)
     assert_int_equal(d->nbad_rows, nbad0 + 3);
     assert_int_equal(d->nbad[3], 3);
     char want[400];
-    snprintf(want, sizeof want, "%s: row %d: cutout with non-finite pixels", shard, rv);
+    /* named by shard and row, rows counted from 1 as in every message (and shards.log) */
+    snprintf(want, sizeof want, "%s: row %d: cutout with non-finite pixels", shard, rv + 1);
     assert_non_null(strstr(notes, want));
-    snprintf(want, sizeof want, "%s: row %d: cutout with non-finite pixels", shard, rt);
+    snprintf(want, sizeof want, "%s: row %d: cutout with non-finite pixels", shard, rt + 1);
     assert_non_null(strstr(notes, want));
     free(notes);
     /* left out, and nothing else moved: the same parts as before for every other row */
@@ -790,7 +791,7 @@ static void test_train_nonfinite_cutouts(void **state)
     size_t n = fread(buf, 1, sizeof buf - 1, lf);
     buf[n] = 0;
     fclose(lf);
-    snprintf(want, sizeof want, "%s: row %d: cutout with non-finite pixels", shard, rr);
+    snprintf(want, sizeof want, "%s: row %d: cutout with non-finite pixels", shard, rr + 1);
     assert_non_null(strstr(buf, want));
     assert_non_null(strstr(buf, "partition (seed 4): VAE 11,"));
     unlink(out); unlink(shard); unlink(logp);

@@ -78,7 +78,7 @@ static void usage(FILE *f)
         "                    --catalog, magnitudes are measured on the u..z frames\n"
         "a catalogue (the training format of sim/FORMAT.md: cutout cube + table):\n"
         "  --shard FILE      a shard; repeat for several (up to 256)\n"
-        "  --row K           infer row K (0-based over all shards) and print it\n"
+        "  --row K           infer row K (from 1, over all shards in order) and print it\n"
         "  -o, --output F    batch: write a FITS table of summaries to F\n"
         "  --keep-samples N  batch: also store N samples per galaxy (HDU SAMPLES)\n"
         "  --batch B         galaxies per inference call (default 64; 1024 on a GPU)\n"
@@ -310,7 +310,7 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
     int rc = 1;
     float *pix = NULL;
     gp_error err;
-    if (row >= d->n) { fprintf(stderr, "galpost infer: --row %ld: the catalogue has %ld rows\n", row, d->n); goto out; }
+    if (row >= d->n) { fprintf(stderr, "galpost infer: --row %ld: the shards have %ld rows\n", row + 1, d->n); goto out; }
     if (d->bad[row]) {
         /* the shard, its row and the column */
         gp_cli_shard_rows *w = gp_cli_shard_why_new(d);
@@ -338,8 +338,10 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
     else {
         printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
                gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
-        printf("input: row %ld of %s%s, objID %llu, magnitudes u g r i z = %.3f %.3f %.3f %.3f %.3f (catalogue, extinction-corrected)\n",
-               row, shards[0], n > 1 ? " ..." : "", (unsigned long long)g.id,
+        char where[4200];
+        gp_dataset_row_where(d, row, 0, where, sizeof where);
+        printf("input: %s, objID %llu, magnitudes u g r i z = %.3f %.3f %.3f %.3f %.3f (catalogue, extinction-corrected)\n",
+               where, (unsigned long long)g.id,
                g.mag[0], g.mag[1], g.mag[2], g.mag[3], g.mag[4]);
         gp_summary_print(&r, stdout);
         const float *t = d->target + row * GP_NQ;
@@ -575,8 +577,8 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
             }
             first = synced = rec.rows;
             failed = rec.failed;
-            fprintf(stderr, "galpost infer: resuming %s at row %ld of %ld (rows 0..%ld from an interrupted run, in %s)\n",
-                    output, first, src->n, first - 1, part);
+            fprintf(stderr, "galpost infer: resuming %s at row %ld of %ld (rows 1..%ld from an interrupted run, in %s)\n",
+                    output, first + 1, src->n, first, part);
         } else if (have != 0 && gp_progress_clear(&prog)) {
             /* (--restart, or a record of no rows) */
             fprintf(stderr, "galpost infer: cannot clear the progress record %s: %s\n", prog.path, strerror(errno));
@@ -659,7 +661,7 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
             double rate = (done - first) / (t > 0 ? t : 1e-9);
             double eta = (src->n - done) / (rate > 0 ? rate : 1);
             char resumed[48] = "";
-            if (first) snprintf(resumed, sizeof resumed, " (resumed at %ld)", first);
+            if (first) snprintf(resumed, sizeof resumed, " (resumed at row %ld)", first + 1);
             fprintf(stderr, "\rgalpost infer: %ld/%ld galaxies%s  %.1f/s  ETA %dm%02ds  failed %ld   ",
                     done, src->n, resumed, rate, (int)(eta / 60), (int)eta % 60, failed);
             nl = "\n";
@@ -682,9 +684,9 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
         if (gp_results_writer_suspend(w, &err)) fprintf(stderr, "galpost infer: %s\n", err.msg);
         w = NULL;
         keep_partial = 1;
-        fprintf(stderr, "galpost infer: interrupted after %ld of %ld rows: %s not written; rows 0..%ld are kept in %s%s%s "
+        fprintf(stderr, "galpost infer: interrupted after %ld of %ld rows: %s not written; rows 1..%ld are kept in %s%s%s "
                 "(%s records them): run the same command again to resume at row %ld, or add --restart to start over\n",
-                synced, src->n, output, synced - 1, part, keep ? " and " : "", keep ? spart : "", prog.path, synced);
+                synced, src->n, output, synced, part, keep ? " and " : "", keep ? spart : "", prog.path, synced + 1);
         goto out;
     }
     if (gp_results_writer_close(w, &err)) {
@@ -701,7 +703,7 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
     double t = now_s() - t0;
     if (first)
         fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) -> %s; resumed at row %ld: %ld in %.1f s (%.1f galaxies/s)\n",
-                src->n, failed, output, first, src->n - first, t, (src->n - first) / (t > 0 ? t : 1e-9));
+                src->n, failed, output, first + 1, src->n - first, t, (src->n - first) / (t > 0 ? t : 1e-9));
     else
         fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) in %.1f s (%.1f galaxies/s) -> %s\n",
                 src->n, failed, t, src->n / (t > 0 ? t : 1e-9), output);
@@ -714,8 +716,8 @@ stop:
         if (gp_results_writer_suspend(w, &err)) fprintf(stderr, "galpost infer: %s\n", err.msg);
         w = NULL;
         keep_partial = 1;
-        fprintf(stderr, "galpost infer: rows 0..%ld are kept in %s: run the same command again to resume at row %ld, "
-                "or add --restart to start over\n", synced - 1, part, synced);
+        fprintf(stderr, "galpost infer: rows 1..%ld are kept in %s: run the same command again to resume at row %ld, "
+                "or add --restart to start over\n", synced, part, synced + 1);
     }
 out:
     if (w) gp_results_writer_abort(w);
@@ -837,7 +839,14 @@ int gp_cli_infer(int argc, char **argv)
             if (nshards == MAX_SHARDS) { fprintf(stderr, "galpost infer: more than %d --shard files\n", MAX_SHARDS); return 2; }
             shards[nshards++] = optarg;
             break;
-        case 'r': if (gp_cli_parse_int(optarg, 0, 0x7fffffffffffffffL, &row)) { fprintf(stderr, "galpost infer: bad --row '%s'\n", optarg); return 2; } break;
+        case 'r':   /* from 1, as every message counts rows; row holds it from 0 */
+            if (gp_cli_parse_int(optarg, 1, 0x7fffffffffffffffL, &row)) {
+                fprintf(stderr, "galpost infer: bad --row '%s'%s\n", optarg,
+                        strspn(optarg, " 0") == strlen(optarg) && *optarg ? ": rows count from 1 (the first row is --row 1)" : "");
+                return 2;
+            }
+            row--;
+            break;
         case 'o': output = optarg; break;
         case 'k': if (gp_cli_parse_int(optarg, 1, 1000000, &keep)) { fprintf(stderr, "galpost infer: --keep-samples must be 1..1000000, got '%s'\n", optarg); return 2; } break;
         case 'B': if (gp_cli_parse_int(optarg, 1, 4096, &batch)) { fprintf(stderr, "galpost infer: --batch must be 1..4096, got '%s'\n", optarg); return 2; } break;

@@ -108,16 +108,13 @@ void gp_cli_shard_why(gp_cli_shard_rows *w, long r, char *why, size_t size)
         close_shard(w);
         open_table(w, s);
     }
-    char where[96] = "";   /* " (line L)", " (row R of the input)" or " (line L; row R of the input)" */
-    char line[40] = "", input[48] = "";
-    if (w->f && w->lines) snprintf(line, sizeof line, "line %ld", w->lines[local]);
-    if (local != r) snprintf(input, sizeof input, "row %ld of the input", r);
-    if (line[0] || input[0]) snprintf(where, sizeof where, " (%s%s%s)", line, line[0] && input[0] ? "; " : "", input);
+    char where[4200];   /* "SHARD: row K (line L; row R of the input)", from 1 */
+    gp_dataset_row_where(d, r, w->f && w->lines ? w->lines[local] : 0, where, sizeof where);
     char cell[400] = "";
     int found = 0;
     if (d->bad[r] & GP_BAD_PHOT) found = w->f && !phot_why(w->f, local, w->lines != NULL, cell, sizeof cell);
     if (!found)
         snprintf(cell, sizeof cell, "%s", d->bad[r] & GP_BAD_PHOT ? "unusable photometry (NaN, sentinel or absurd magnitude or extinction)"
                                           : d->bad[r] & GP_BAD_IMAGE ? "non-finite pixels in the cutout" : "unusable row");
-    snprintf(why, size, "%s: row %ld%s: %s", d->shard_path[s], local, where, cell);
+    snprintf(why, size, "%s: %s", where, cell);
 }

@@ -333,8 +333,9 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *tpath,
     FILE *log = fopen(logpath, "w");
     if (!log) { fprintf(stderr, "galpost shards: %s: cannot write: %s\n", logpath, strerror(errno)); return 1; }
     /* the rows named here are the export's, counted from 1 as a person counts
-     * them (and as FITS does), not a shard's (0-based for infer --shard --row) */
-    fprintf(log, "# galpost shards: table rows are rows of %s, counted from 1\n", tpath);
+     * them (and as FITS does), named "TABLE: row N" as every galpost message
+     * names a row */
+    fprintf(log, "# galpost shards: rows are rows of %s, counted from 1\n", tpath);
     shard_out s = { 0 };
     s.rows = malloc(sizeof(long) * (size_t)shard_size);
     s.cflags = malloc(sizeof(int) * (size_t)shard_size);
@@ -379,18 +380,18 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *tpath,
             if (status[i] == CUT_NO_FRAMES) {
                 if (i == 0 || !same_field(row, row - 1))
                     fprintf(log, "field %06ld-%ld-%04ld: %s\n", row->run, row->camcol, row->field, msg[i]);
-                fprintf(log, "table row %ld (from 1): left out: no frames\n", row->row);
+                fprintf(log, "%s: row %ld: left out: no frames\n", tpath, row->row);
                 no_frames++;
                 continue;
             }
             if (status[i] != CUT_OK) {
-                fprintf(log, "table row %ld (from 1): left out: %s\n", row->row, msg[i]);
+                fprintf(log, "%s: row %ld: left out: %s\n", tpath, row->row, msg[i]);
                 if (status[i] == CUT_OFF) off++;
                 else failed++;
                 continue;
             }
             if (flags[i] & GP_FLAG_EDGE) {
-                fprintf(log, "table row %ld (from 1): cutout crosses the frame edge (padded with 0)\n", row->row);
+                fprintf(log, "%s: row %ld: cutout crosses the frame edge (padded with 0)\n", tpath, row->row);
                 edge++;
             }
             if (!s.f && open_shard(&s, outdir, nshard, written, shard_size)) goto out;

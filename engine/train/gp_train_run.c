@@ -171,13 +171,9 @@ int gp_train_screen_images(gp_dataset *d, int8_t *part, unsigned parts, int prog
             if (!(d->bad[r] & GP_BAD_IMAGE)) continue;
             part[r] = GP_PART_BAD;
             if (note && *nfound < 20) {
-                int s = 0;
-                while (s + 1 < d->nshards && r >= d->shard_first[s + 1]) s++;
-                long local = r - d->shard_first[s];
-                char where[64] = "";
-                if (local != r) snprintf(where, sizeof where, " (row %ld of the input)", r);
-                snprintf(line, sizeof line, "%s: row %ld%s: cutout with non-finite pixels: left out", d->shard_path[s],
-                         local, where);
+                char where[1100];
+                gp_dataset_row_where(d, r, 0, where, sizeof where);
+                snprintf(line, sizeof line, "%s: cutout with non-finite pixels: left out", where);
                 note(ctx, line);
             }
             (*nfound)++;
@@ -779,7 +775,9 @@ static int encode_rows(run_ctx *c, gp_dataset *d, const long *rows, long n, cons
         for (int i = 0; i < nb; i++)
             for (size_t p = 0; p < GP_CUTOUT_PIXELS; p++)
                 if (!isfinite(hx[(size_t)i * GP_CUTOUT_PIXELS + p])) {
-                    st = GP_FAIL(err, GP_ERR_DATA, "row %ld: cutout pixel %zu is not finite", rows[i0 + i], p);
+                    char where[1100];
+                    gp_dataset_row_where(d, rows[i0 + i], 0, where, sizeof where);
+                    st = GP_FAIL(err, GP_ERR_DATA, "%s: cutout with non-finite pixels", where);
                     goto done;
                 }
         TRY(be->ops->upload(be, x, hx, sizeof(float) * (size_t)nb * GP_CUTOUT_PIXELS, err));
