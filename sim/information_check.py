@@ -15,6 +15,9 @@ R^2 for the nine targets of design.md from
   +measured   phot + what SDSS measures on the same pixels (Petrosian R50, R90,
               fibre, PSF and Petrosian magnitudes minus the model magnitude):
               information that the cutout holds and a perfect encoder could pass on
+              (optimistic: the mock draws these from the noiseless PSF-convolved
+              profile with a 3% + 1/(S/N) scatter, not from its noisy images;
+              weights/README.md measures about half the log SFR gain on the images)
   +truth      the above + the mock's true structure and dust (B/T, disc and bulge
               radii, axis ratio, A_Halpha, R50 in kpc, surface brightness): more
               than any image can tell, so a ceiling for the image model.
