@@ -534,6 +534,13 @@ static void row_where(const gp_catalog *c, size_t row, char *buf, size_t n)
     else snprintf(buf, n, "row %zu", row + 1);
 }
 
+void gp_catalog_row_where(const gp_catalog *c, size_t row, char *buf, size_t n)
+{
+    if (!buf || !n) return;
+    if (!c || row >= c->n) snprintf(buf, n, "row ?");
+    else row_where(c, row, buf, n);
+}
+
 static void row_why(const gp_catalog *c, size_t row, char *buf, size_t n);
 
 int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,

@@ -207,7 +207,7 @@ int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, 
         snprintf(r->nocut_why, sizeof r->nocut_why, "%s", cutwhy);
     }
 
-    char catmiss[sizeof err.msg + 32] = "", catbad[96] = "";
+    char catmiss[sizeof err.msg + 32] = "", catbad[128] = "";
     if (cat) {
         gp_catalog_entry m;
         int mst = gp_catalog_match(cat, sh->ra, sh->dec, job->cfg.match_radius, &m, &err);
@@ -215,14 +215,19 @@ int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, 
             memcpy(r->mag, m.mag, sizeof r->mag);
             for (int b = 0; b < GP_NMAG; b++) r->magerr[b] = NAN;
             *flags |= GP_FLAG_PHOT_CATALOG;
-            snprintf(r->colours, sizeof r->colours, "catalogue %s row %zu (%.2f\" away)%s", gp_catalog_path(cat),
-                     m.row + 1, m.sep, gp_catalog_has_extinction(cat) ? ", extinction-corrected" : ", no extinction columns");
+            /* the row as a person finds it: from 1, and a CSV file's line as an editor counts it */
+            char where[64];
+            gp_catalog_row_where(cat, m.row, where, sizeof where);
+            snprintf(r->colours, sizeof r->colours, "catalogue %s: %s, %.2f\" away%s", gp_catalog_path(cat), where,
+                     m.sep, gp_catalog_has_extinction(cat) ? ", extinction-corrected" : ", no extinction columns");
             return GP_OK;
         }
         if (mst == GP_ERR_DATA) {
             /* the object there is a row that cannot be used: say which and why */
             snprintf(catmiss, sizeof catmiss, "catalogue %s; and ", err.msg);
-            snprintf(catbad, sizeof catbad, "; catalogue row %zu, %.2f\" away, cannot be used", m.row + 1, m.sep);
+            char where[64];
+            gp_catalog_row_where(cat, m.row, where, sizeof where);
+            snprintf(catbad, sizeof catbad, "; catalogue %s, %.2f\" away, cannot be used", where, m.sep);
         } else
             snprintf(catmiss, sizeof catmiss, "no catalogue object within %.1f\" and ", job->cfg.match_radius);
     }

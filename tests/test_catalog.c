@@ -225,6 +225,34 @@ static void test_unreadable_rows(void **state)
     gp_catalog_close(c);
 }
 
+/* Where a row is, as messages and the colours' source say: its row from 1
+ * and, in a CSV file, its line as an editor counts it (header, comment and
+ * blank lines included); a FITS table has rows only. */
+static void test_row_where(void **state)
+{
+    (void)state;
+    const char *p = write_text("where.csv",
+        "# DR17 export\n"
+        "objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z\n"
+        "# a comment\n"
+        "\n"
+        "7,20.5,-3.25,19.0,18.0,17.0,16.5,16.25\n"
+        "8,21.5,-3.25,19.0,18.0,17.0,16.5,16.25\n");
+    gp_catalog *c = NULL;
+    gp_error err;
+    gp_catalog_entry m;
+    char buf[64];
+    assert_int_equal(gp_catalog_open(p, &c, &err), GP_OK);
+    assert_int_equal(gp_catalog_match(c, 21.5, -3.25, 1.0, &m, &err), GP_OK);
+    gp_catalog_row_where(c, m.row, buf, sizeof buf);
+    assert_string_equal(buf, "row 2 (line 6)");
+    gp_catalog_row_where(c, 0, buf, sizeof buf);
+    assert_string_equal(buf, "row 1 (line 5)");
+    gp_catalog_row_where(c, 2, buf, sizeof buf);
+    assert_string_equal(buf, "row ?");
+    gp_catalog_close(c);
+}
+
 /* A FITS objID column, signed (CasJobs' bigint) or unsigned (TZERO = 2^63,
  * astropy's uint64): both read exactly, an unsigned id above 2^63 too (it
  * overflowed the signed read and failed the whole catalogue) */
@@ -494,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_csv_without_extinction),
         cmocka_unit_test(test_fits_objid_columns),
         cmocka_unit_test(test_unreadable_rows),
+        cmocka_unit_test(test_row_where),
         cmocka_unit_test(test_fits_objid_signedness),
         cmocka_unit_test(test_csv_extinction_r_only),
         cmocka_unit_test(test_match_names_unusable_row),

@@ -138,7 +138,7 @@ contains "$(wait_job reload)" "reload done" "catalogue loaded"
 xpaset -p galpost infer "$RA1" "$DEC1" tag cat || fail "infer with catalogue"
 contains "$(wait_job cat)" "done" "infer with catalogue"
 s3=$(xpaget galpost summary)
-contains "$s3" "colours: catalogue $WORK/field/photo.csv row 1" "colours from the catalogue"
+contains "$s3" "colours: catalogue $WORK/field/photo.csv: row 1 (line 2), " "colours from the catalogue, its row and line"
 contains "$s3" "ugriz  18.300 16.950 16.200 15.800 15.550" "extinction-corrected catalogue magnitudes"
 # set catalog answers once the file is read; requests queued before the next
 # set use this one: a catalogue whose galaxy-1 row has a 'null' u (it cannot
@@ -152,9 +152,9 @@ xpaset -p galpost infer "$RA1" "$DEC1" tag catok || fail "infer after the second
 contains "$(wait_job catok)" "done" "infer after the second set catalog"
 contains "$(wait_job catbad)" "done" "infer on the row that cannot be used"
 set -- $(wait_job catbad); contains "$(xpaget galpost summary "${3#\#}")" \
-    "on the u, g, r, i, z frames; not extinction-corrected; catalogue row 1, 0.00\" away, cannot be used" \
+    "on the u, g, r, i, z frames; not extinction-corrected; catalogue row 1 (line 2), 0.00\" away, cannot be used" \
     "a catalogue row that cannot be used: measured, and said (the request queued before the next set catalog)"
-set -- $(wait_job catok); contains "$(xpaget galpost summary "${3#\#}")" "colours: catalogue $WORK/field/photo.csv row 1 (" \
+set -- $(wait_job catok); contains "$(xpaget galpost summary "${3#\#}")" "colours: catalogue $WORK/field/photo.csv: row 1 (line 2), " \
     "the request after the next set catalog uses it"
 
 # 4. crosshair and the key binding
@@ -384,9 +384,9 @@ set -- $st; id1=${3#\#}; id2=${4#\#}
 s1=$(xpaget galpost summary "$id1"); s2=$(xpaget galpost summary "$id2")
 case $s1 in *"RA $(printf '%.6f' "$RA2")"*) t=$s1; s1=$s2; s2=$t ;; esac   # DS9 lists regions in its own order
 contains "$s1" "RA $(printf '%.6f' "$RA1")" "a result for galaxy 1"
-contains "$s1" "colours: catalogue $WORK/field/photo.csv row 1" "galaxy 1: catalogue magnitudes"
+contains "$s1" "colours: catalogue $WORK/field/photo.csv: row 1 (line 2), " "galaxy 1: catalogue magnitudes"
 contains "$s1" "ugriz  18.300 16.950 16.200 15.800 15.550" "galaxy 1: extinction-corrected catalogue magnitudes"
-contains "$s2" "colours: catalogue $WORK/field/photo.csv row 2" "galaxy 2: catalogue magnitudes"
+contains "$s2" "colours: catalogue $WORK/field/photo.csv: row 2 (line 3), " "galaxy 2: catalogue magnitudes"
 contains "$s2" "ugriz  19.600 18.550 17.900 17.550 17.350" "galaxy 2: extinction-corrected catalogue magnitudes"
 contains "$s1" "(photometry only)" "the summary names a photometry-only model"
 contains "$s1" "position from frame " "the summary names the frame placing the galaxy"

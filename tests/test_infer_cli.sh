@@ -273,7 +273,10 @@ if [ $rc -eq 0 ]; then grep -q "catalogue" "$tmp/out" || fail "catalogue colours
 else [ $rc -eq 1 ] && grep -q "photoObj" "$tmp/err" || { cat "$tmp/err"; fail "catalogue mode: exit $rc"; }; fi
 # catalogue rows that cannot be read are never matched: their count is said
 # on stderr (with the first one's reason) and in the colours' source
+# (a comment and a blank line above the first row: its line is 4, not 2)
 { echo "objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z"
+  echo "# the test's catalogue"
+  echo
   echo "21,$1,$2,19.5,18.1,17.4,17.0,16.8"
   echo "22,$1,$2,19.5,18.1"
   echo "23,$1,$2,19.5,abc,17.4,17.0,16.8"; } >"$tmp/fcat.csv"
@@ -281,10 +284,11 @@ for fmt in text json; do
     opt=; [ $fmt = json ] && opt=--json
     "$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi" --ra "$1" --dec "$2" --catalog "$tmp/fcat.csv" \
         --samples 50 $opt >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; fail "frames + CSV catalogue ($fmt)"; }
-    grep -q "fcat.csv: 2 rows could not be read and were not matched (the first: $tmp/fcat.csv: row 2 (line 3): 5 fields" "$tmp/err" \
+    grep -q "fcat.csv: 2 rows could not be read and were not matched (the first: $tmp/fcat.csv: row 2 (line 5): 5 fields" "$tmp/err" \
         || { cat "$tmp/err"; fail "frames + catalogue ($fmt): unreadable rows not counted on stderr"; }
-    # the first data row is row 1, as in every message and as galpostd counts
-    grep -q "catalogue $tmp/fcat.csv row 1 (.*; 2 unreadable rows not matched" "$tmp/out" \
+    # the first data row is row 1, as in every message and as galpostd counts,
+    # and the source names its line in the file as an editor counts it
+    grep -q "catalogue $tmp/fcat.csv: row 1 (line 4), 0.00.* away, .*; 2 unreadable rows not matched" "$tmp/out" \
         || fail "frames + catalogue ($fmt): unreadable rows not in the source: $(head -c 600 "$tmp/out")"
 done
 # the galaxy's own row cannot be used ('null' u) and no usable row is within

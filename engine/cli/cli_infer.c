@@ -244,7 +244,10 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
         if (gp_catalog_match(cat, ra, dec, 2.0, &e, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
         memcpy(g.mag, e.mag, sizeof g.mag);
         g.flags |= GP_FLAG_PHOT_CATALOG;
-        snprintf(srcbuf, sizeof srcbuf, "catalogue %s row %zu (%.2f\" away)%s%s", catalog, e.row + 1, e.sep,
+        /* the row as a person finds it: from 1, and a CSV file's line as an editor counts it */
+        char where[64];
+        gp_catalog_row_where(cat, e.row, where, sizeof where);
+        snprintf(srcbuf, sizeof srcbuf, "catalogue %s: %s, %.2f\" away%s%s", catalog, where, e.sep,
                  gp_catalog_has_extinction(cat) ? ", extinction-corrected" : ", NOT extinction-corrected (no extinction columns)",
                  unread);
         source = srcbuf;

@@ -483,6 +483,23 @@ int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
  */
 int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_error *err);
 
+/*
+ * gp_catalog_row_where() - where a catalogue row is, as every message about
+ * it says: "row N" counted from 1 (row index 0 is "row 1") and, for a CSV
+ * file, " (line L)", its line in the file counted from 1 as an editor counts
+ * (the header, comment and blank lines are counted, so L is not N + 1 when
+ * there are any).
+ *
+ * Given:
+ *   c         const gp_catalog*  the catalogue
+ *   row       size_t             0-based row index (< gp_catalog_size(c))
+ *   n         size_t             the size of buf
+ * Returned:
+ *   buf       char*              the text, truncated to n - 1 characters;
+ *                                "row ?" for a row out of range
+ */
+void gp_catalog_row_where(const gp_catalog *c, size_t row, char *buf, size_t n);
+
 /* gp_sky_separation() - angular distance between two positions, arcsec. */
 double gp_sky_separation(double ra1, double dec1, double ra2, double dec2);
 
