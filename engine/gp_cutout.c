@@ -176,8 +176,9 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
         if (y < ymin) ymin = y;
         if (y > ymax) ymax = y;
     }
-    /* two pixels more on each side: the mirror images of masked pixels
-     * about (xc, yc), which is within a pixel of the cutout's centre */
+    /* two pixels more on each side: the mirror images of masked and
+     * off-frame pixels about (xc, yc), which is within a pixel of the
+     * cutout's centre */
     long bx0 = (long)floor(xmin) - 2, bx1 = (long)ceil(xmax) + 2;
     long by0 = (long)floor(ymin) - 2, by1 = (long)ceil(ymax) + 2;
     if (bx0 < 1) bx0 = 1;
@@ -208,30 +209,37 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
     long onframe = 0, masked = 0, offframe = 0;
     for (int k = 0; k < NPIX; k++) {
         double x = g.pix[2 * k], y = g.pix[2 * k + 1];
-        if (!isfinite(x) || !on_frame(x, y, nx, ny)) { out[k] = 0.0f; offframe++; continue; }
-        onframe++;
-        long x0 = (long)floor(x), y0 = (long)floor(y);
-        double fx = x - (double)x0, fy = y - (double)y0;
-        if (x0 < 1) { x0 = 1; fx = 0; }
-        if (x0 >= nx) { x0 = nx; fx = 0; }
-        if (y0 < 1) { y0 = 1; fy = 0; }
-        if (y0 >= ny) { y0 = ny; fy = 0; }
-        double w[4] = { (1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy };
-        long xs[4] = { x0, x0 + 1, x0, x0 + 1 }, ys[4] = { y0, y0, y0 + 1, y0 + 1 };
+        /* no projection there: nothing to mirror, 0 as the sky */
+        if (!isfinite(x)) { out[k] = 0.0f; offframe++; continue; }
+        int off = !on_frame(x, y, nx, ny), bad = off;
         double v = 0;
-        int bad = 0;
-        for (int q = 0; q < 4; q++) {
-            if (w[q] == 0) continue;
-            double p = sec[(ys[q] - by0) * bw + (xs[q] - bx0)];
-            if (!isfinite(p)) { bad = 1; break; }
-            v += w[q] * p;
+        if (!off) {
+            onframe++;
+            long x0 = (long)floor(x), y0 = (long)floor(y);
+            double fx = x - (double)x0, fy = y - (double)y0;
+            if (x0 < 1) { x0 = 1; fx = 0; }
+            if (x0 >= nx) { x0 = nx; fx = 0; }
+            if (y0 < 1) { y0 = 1; fy = 0; }
+            if (y0 >= ny) { y0 = ny; fy = 0; }
+            double w[4] = { (1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy };
+            long xs[4] = { x0, x0 + 1, x0, x0 + 1 }, ys[4] = { y0, y0, y0 + 1, y0 + 1 };
+            for (int q = 0; q < 4; q++) {
+                if (w[q] == 0) continue;
+                double p = sec[(ys[q] - by0) * bw + (xs[q] - bx0)];
+                if (!isfinite(p)) { bad = 1; break; }
+                v += w[q] * p;
+            }
         }
         if (bad) {
-            /* its mirror image about the galaxy's centre (MASK_TYPE CORRECT),
-             * else 0 as the sky: gp_image.h, "Masked pixels" */
+            /* masked, or off the frame: its mirror image about the galaxy's
+             * centre (MASK_TYPE CORRECT), else 0 as the sky: gp_image.h,
+             * "Masked pixels" (the mirror image of a pixel off the frame
+             * is, when on the frame, near a cutout pixel on the frame, so
+             * within the section read) */
             double m;
             out[k] = gp_mirror_value(sec, bx0, by0, bw, bh, 2 * xc - x, 2 * yc - y, &m) ? (float)(m * fac) : 0.0f;
-            masked++;
+            if (off) offframe++;
+            else masked++;
             continue;
         }
         out[k] = (float)(v * fac);

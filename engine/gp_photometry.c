@@ -14,6 +14,13 @@
  * GP_PHOT_MAX_LOST of the flux (and more than its error) the measurement is
  * refused rather than returned biased.  Counting them as sky, as this code
  * once did, made a galaxy with a 7x7 NaN patch on its core 0.5 mag faint.
+ *
+ * Aperture pixels off the frame are masked pixels too: the section read
+ * reaches beyond the frame as far as the aperture does, its pixels there
+ * NaN, so they take the same path (mirror image, else the radial profile,
+ * else refusal).  Leaving them out, as this code once did, made a galaxy
+ * whose aperture crossed the frame edge silently faint.  The sky annulus
+ * uses the finite pixels on the frame only.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -67,6 +74,29 @@ static size_t clipped_sky(float *v, size_t n, double *sky, double *rms)
     return m;
 }
 
+/* Reads frame pixels [x0, x0 + w) x [y0, y0 + h), a rectangle that may
+ * reach beyond the frame's nx x ny pixels, into sec; pixels off the frame
+ * are NaN.  A rectangle on the frame is read straight into sec. */
+static int read_section_padded(gp_frame *f, long nx, long ny, long x0, long y0, long w, long h,
+                               float *sec, gp_error *err)
+{
+    if (x0 >= 1 && y0 >= 1 && x0 + w - 1 <= nx && y0 + h - 1 <= ny)
+        return gp_frame_read_section(f, x0, y0, w, h, sec, err);
+    for (long k = 0; k < w * h; k++) sec[k] = NAN;
+    long fx0 = x0 < 1 ? 1 : x0, fy0 = y0 < 1 ? 1 : y0;
+    long fx1 = x0 + w - 1 > nx ? nx : x0 + w - 1, fy1 = y0 + h - 1 > ny ? ny : y0 + h - 1;
+    long fw = fx1 - fx0 + 1, fh = fy1 - fy0 + 1;
+    if (fw < 1 || fh < 1) return GP_OK;
+    float *on = malloc(sizeof(float) * (size_t)fw * (size_t)fh);
+    if (!on) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for photometry", gp_frame_name(f));
+    int st = gp_frame_read_section(f, fx0, fy0, fw, fh, on, err);
+    if (!st)
+        for (long j = 0; j < fh; j++)
+            memcpy(sec + (fy0 - y0 + j) * w + (fx0 - x0), on + j * fw, sizeof(float) * (size_t)fw);
+    free(on);
+    return st;
+}
+
 /* Fraction of pixel (x, y) (FITS centre coordinates) inside the circle. */
 static double pixel_fraction(double x, double y, double xc, double yc, double r)
 {
@@ -105,16 +135,21 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
     const double scale = gp_frame_pixel_scale(f);
     const double r = o.radius / scale, rin = o.sky_inner / scale, rout = o.sky_outer / scale;
 
+    /* The section: the sky annulus's box on the frame, widened beyond the
+     * frame to the aperture's box (whose off-frame pixels are filled as
+     * masked ones are; it lies within the annulus's box, R <= R_in). */
     long x0 = (long)floor(xc - rout - 1), x1 = (long)ceil(xc + rout + 1);
     long y0 = (long)floor(yc - rout - 1), y1 = (long)ceil(yc + rout + 1);
+    long ax0 = (long)floor(xc - r - 1), ax1 = (long)ceil(xc + r + 1);
+    long ay0 = (long)floor(yc - r - 1), ay1 = (long)ceil(yc + r + 1);
     memset(out, 0, sizeof *out);
     /* Part of the aperture is off the frame. */
     if (xc - r < 0.5 || xc + r > nx + 0.5 || yc - r < 0.5 || yc + r > ny + 0.5)
         out->flags |= GP_FLAG_EDGE;
-    if (x0 < 1) x0 = 1;
-    if (y0 < 1) y0 = 1;
-    if (x1 > nx) x1 = nx;
-    if (y1 > ny) y1 = ny;
+    if (x0 < 1) x0 = ax0 < 1 ? ax0 : 1;
+    if (y0 < 1) y0 = ay0 < 1 ? ay0 : 1;
+    if (x1 > nx) x1 = ax1 > nx ? ax1 : nx;
+    if (y1 > ny) y1 = ay1 > ny ? ay1 : ny;
     long w = x1 - x0 + 1, h = y1 - y0 + 1;
     float *sec = malloc(sizeof(float) * (size_t)w * (size_t)h);
     float *sky = malloc(sizeof(float) * (size_t)w * (size_t)h);
@@ -122,7 +157,7 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
         free(sec); free(sky);
         return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for photometry", gp_frame_name(f));
     }
-    st = gp_frame_read_section(f, x0, y0, w, h, sec, err);
+    st = read_section_padded(f, nx, ny, x0, y0, w, h, sec, err);
     if (st) { free(sec); free(sky); return st; }
 
     size_t nsky = 0;
@@ -143,7 +178,7 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
     free(sky);
 
     double sum = 0, area = 0, rec = 0, rec_area = 0;
-    long nlost = 0;
+    long nlost = 0, nlost_off = 0;   /* pixels with no mirror image; those off the frame */
     for (long j = 0; j < h; j++)
         for (long i = 0; i < w; i++) {
             double frac = pixel_fraction((double)(x0 + i), (double)(y0 + j), xc, yc, r);
@@ -152,22 +187,24 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
             area += frac;
             if (!isfinite(p)) {
                 double v;
-                out->flags |= GP_FLAG_MASKED;
+                int off = x0 + i < 1 || x0 + i > nx || y0 + j < 1 || y0 + j > ny;
+                if (!off) out->flags |= GP_FLAG_MASKED;   /* off: GP_FLAG_EDGE, set above */
                 if (gp_mirror_value(sec, x0, y0, w, h, 2 * xc - (double)(x0 + i), 2 * yc - (double)(y0 + j), &v)) {
                     rec += frac * (v - skylev);
                     rec_area += frac;
                 } else {
                     nlost++;
+                    nlost_off += off;
                 }
                 continue;
             }
             sum += frac * ((double)p - skylev);
         }
-    /* Masked pixels with no mirror image: their flux from the mean radial
-     * profile of the finite pixels (1-pixel rings; an empty ring takes the
-     * nearest one inward, else outward, so a lost core is under- rather
-     * than over-estimated and the refusal below errs towards accepting
-     * only when the loss is plainly small). */
+    /* Masked (or off-frame) pixels with no mirror image: their flux from
+     * the mean radial profile of the finite pixels (1-pixel rings; an empty
+     * ring takes the nearest one inward, else outward, so a lost core is
+     * under- rather than over-estimated and the refusal below errs towards
+     * accepting only when the loss is plainly small). */
     double lost = 0;
     if (nlost > 0) {
         int nb = (int)r + 2;
@@ -217,13 +254,18 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
                          rec_area * skyrms * skyrms);
     if (lost > GP_PHOT_MAX_LOST * out->flux && lost > out->flux_err) {
         int band = gp_frame_band(f);
+        char under[96] = "";
+        if (nlost_off)
+            snprintf(under, sizeof under, "%ld pixels off the frame edge%s", nlost_off, nlost > nlost_off ? " and " : "");
+        if (nlost > nlost_off)
+            snprintf(under + strlen(under), sizeof under - strlen(under), "%ld masked pixels", nlost - nlost_off);
         return GP_FAIL(err, GP_ERR_DATA,
-                       "%s: about %.1f%% of the %s%sflux in the %g\" aperture at RA %.6f Dec %.6f lies under %ld "
-                       "masked pixels whose mirror images about the centre are masked or off the frame too "
+                       "%s: about %.1f%% of the %s%sflux in the %g\" aperture at RA %.6f Dec %.6f lies under %s "
+                       "whose mirror images about the centre are masked or off the frame too "
                        "(more than the %.0f%% that can be filled in): not measured",
                        gp_frame_name(f), out->flux > 0 ? 100.0 * lost / out->flux : 100.0,
                        band == GP_BAND_UNKNOWN ? "" : gp_band_name(band), band == GP_BAND_UNKNOWN ? "" : "-band ",
-                       o.radius, ra, dec, nlost, 100.0 * GP_PHOT_MAX_LOST);
+                       o.radius, ra, dec, under, 100.0 * GP_PHOT_MAX_LOST);
     }
     return GP_OK;
 }

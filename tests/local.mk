@@ -127,6 +127,11 @@ check_PROGRAMS += tests/test_masked_sdss
 tests_test_masked_sdss_SOURCES = tests/test_masked_sdss.c $(IMAGE_FIXTURE)
 tests_test_masked_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_masked_sdss_LDADD = $(TEST_LDADD)
+# apertures and cutouts crossing the frame edge on cropped real SDSS frames (skips without ../shared)
+check_PROGRAMS += tests/test_edge_sdss
+tests_test_edge_sdss_SOURCES = tests/test_edge_sdss.c $(IMAGE_FIXTURE)
+tests_test_edge_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_edge_sdss_LDADD = $(TEST_LDADD)
 # galpost shards (engine/cli/cli_shards.c) on the frames of a mock field
 check_PROGRAMS += tests/test_shards
 tests_test_shards_SOURCES = tests/test_shards.c $(IMAGE_FIXTURE)

@@ -182,27 +182,58 @@ static void test_sdss_like_frame(void **state)
     check_resampled(0.3961, 90.0 + 0.3 * fx_uniform(&rng), 1, "sdss.fits");
 }
 
-static void test_edge_is_padded_and_flagged(void **state)
+/* Cutout pixels off the frame take their mirror image about the centre
+ * when that one is on the frame (gp_image.h, "Masked pixels"), else 0.
+ * The frame's grid is the cutout's and the centre a pixel corner, (20.5,
+ * 100.5) then (20.5, 20.5), so cutout pixel (i, j) lies on frame pixel
+ * (i - 59, j + 21) then (i - 59, j - 59), and its mirror image is exactly
+ * cutout pixel (159 - i, 159 - j). */
+static void test_edge_is_mirrored_and_flagged(void **state)
 {
     (void)state;
-    fx_wcs w = { { RA0, DEC0 }, { 20.5, 100.5 }, { { 0 } } };
-    fx_cd(&w, GP_PIXEL_SCALE, 0.0, 1);
-    const char *p = path_in("edge.fits");
-    write_sky_frame(p, 200, 200, &w, GP_PIXEL_SCALE, "g");
-    gp_frame *f = NULL;
-    gp_error err;
-    assert_int_equal(gp_frame_open_file(p, &f, &err), GP_OK);
-    float *cut = malloc(sizeof(float) * N * N);
-    uint32_t fl = 0;
-    assert_int_equal(gp_cutout_band(f, RA0, DEC0, cut, &fl, &err), GP_OK);
-    assert_true(fl & GP_FLAG_EDGE);
-    long zeros = 0;
-    double e = max_sky_error(cut, RA0, DEC0, f, &zeros);
-    assert_true(e < 4e-3);
-    /* columns left of the frame: 80 - 20 = 60 columns of 160 rows */
-    assert_int_equal(zeros, 60L * N);
-    free(cut);
-    gp_frame_close(f);
+    for (int corner = 0; corner < 2; corner++) {
+        fx_wcs w = { { RA0, DEC0 }, { 20.5, corner ? 20.5 : 100.5 }, { { 0 } } };
+        fx_cd(&w, GP_PIXEL_SCALE, 0.0, 1);
+        const char *p = path_in(corner ? "corner.fits" : "edge.fits");
+        write_sky_frame(p, 200, 200, &w, GP_PIXEL_SCALE, "g");
+        gp_frame *f = NULL;
+        gp_error err;
+        assert_int_equal(gp_frame_open_file(p, &f, &err), GP_OK);
+        float *cut = malloc(sizeof(float) * N * N);
+        uint32_t fl = 0;
+        assert_int_equal(gp_cutout_band(f, RA0, DEC0, cut, &fl, &err), GP_OK);
+        assert_int_equal(fl, GP_FLAG_EDGE);   /* not MASKED: off the frame is not masked */
+        long zeros = 0;
+        double e = max_sky_error(cut, RA0, DEC0, f, &zeros);
+        assert_true(e < 4e-3);
+        long off = 0, mirrored = 0, padded = 0;
+        const long sy = corner ? -59 : 21;
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < N; i++) {
+                long x = i - 59, y = j + sy, mx = 41 - x, my = (corner ? 41 : 201) - y;
+                if (x >= 1 && x <= 200 && y >= 1 && y <= 200) continue;
+                off++;
+                float v = cut[j * N + i];
+                if (mx >= 1 && mx <= 200 && my >= 1 && my <= 200) {
+                    /* the frame's value at the mirror position, copied */
+                    assert_true(v == cut[(N - 1 - j) * N + (N - 1 - i)]);
+                    assert_true(v != 0.0f);
+                    mirrored++;
+                } else {
+                    assert_true(v == 0.0f);
+                    padded++;
+                }
+            }
+        /* 60 columns left of the frame; at the corner 60 rows below it too,
+         * of which two 60x60 squares have their mirror image off the frame */
+        printf("# %s: %ld cutout pixels off the frame, %ld mirrored, %ld padded with 0\n",
+               corner ? "corner" : "edge", off, mirrored, padded);
+        assert_int_equal(off, corner ? (long)N * N - 100L * 100 : 60L * N);
+        assert_int_equal(padded, corner ? 2L * 60 * 60 : 0);
+        assert_int_equal(zeros, padded);
+        free(cut);
+        gp_frame_close(f);
+    }
 }
 
 static void test_off_image_and_no_wcs_fail(void **state)
@@ -611,7 +642,7 @@ int main(void)
         cmocka_unit_test(test_rotated_finer_frame),
         cmocka_unit_test(test_flipped_coarser_frame),
         cmocka_unit_test(test_sdss_like_frame),
-        cmocka_unit_test(test_edge_is_padded_and_flagged),
+        cmocka_unit_test(test_edge_is_mirrored_and_flagged),
         cmocka_unit_test(test_off_image_and_no_wcs_fail),
         cmocka_unit_test(test_nan_pixels_masked_or_refused),
         cmocka_unit_test(test_masked_core_filled_from_mirror),

@@ -255,9 +255,11 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
         uint32_t pf = 0;
         if (gp_phot_magnitudes(band, ra, dec, NULL, g.mag, NULL, &pf, &err)) {
             /* all five frames are there (checked above): the position is the
-             * question, unless the pixels there are masked (the message says so) */
+             * question, unless the pixels there are masked or off the frame
+             * (the message says so) */
             fprintf(stderr, "galpost infer: colours: %s (%smagnitudes can also come from --mags or --catalog)\n",
-                    err.msg, strstr(err.msg, " masked pixels ") ? "" : "is there a galaxy at this position? ");
+                    err.msg, strstr(err.msg, " masked pixels ") || strstr(err.msg, " off the frame edge ")
+                                 ? "" : "is there a galaxy at this position? ");
             goto out;
         }
         g.flags |= GP_FLAG_PHOT_MEASURED;

@@ -32,11 +32,12 @@
  *   bilinear interpolation at its centre and multiplied by the ratio of the
  *   cutout pixel area to the frame pixel area, which conserves flux
  *   (nanomaggies per pixel) and sets GP_FLAG_RESAMPLED.
- *   Cutout pixels that fall off the frame are padded with 0 (the sky level
- *   of sky-subtracted frames) and set GP_FLAG_EDGE; cutout pixels that need
- *   a non-finite frame pixel (NaN, Inf, BLANK) set GP_FLAG_MASKED and are
- *   filled as "Masked pixels" below says, with 0 when their mirror image is
- *   masked too.
+ *   Cutout pixels that fall off the frame set GP_FLAG_EDGE and cutout
+ *   pixels that need a non-finite frame pixel (NaN, Inf, BLANK) set
+ *   GP_FLAG_MASKED; both are filled as "Masked pixels" below says, with 0
+ *   (the sky level of sky-subtracted frames) when their mirror image is
+ *   masked or off the frame too.  Only non-finite pixels on the frame count
+ *   towards the refusal of a cutout that is more than half masked.
  *
  * Masked pixels
  *   A masked pixel (a bad column, a cosmic-ray or saturation mask, a chip
@@ -56,12 +57,33 @@
  *   galaxy with a 7x7 NaN patch on its core 0.5 mag too faint.  Frames
  *   without masked pixels give the same values as before, to the bit.
  *
+ *   Pixels off the frame, where an aperture or a cutout crosses the frame
+ *   edge, are masked pixels in all of this (one code path): the mirror
+ *   image, else the radial profile and the refusal; they set GP_FLAG_EDGE
+ *   rather than GP_FLAG_MASKED, which tells that part of the aperture or
+ *   cutout was reconstructed.  With the centre on the frame the mirror image
+ *   of an off-frame pixel is on it, unless the aperture also crosses the
+ *   opposite edge (a narrow frame) or, near a corner, the other axis's edge.
+ *   Before, the photometry left such pixels out and the cutout padded them
+ *   with 0: on real SDSS galaxies (tests/test_edge_sdss.c) an edge through
+ *   the centre made them 0.57-0.99 mag too faint (an edge half the radius
+ *   from it, 0.04-0.14 mag), where mirror images give two of them within
+ *   0.06 mag.  The reconstruction is as good as the galaxy's
+ *   point symmetry about the given position: a companion in the aperture is
+ *   copied with it (a galaxy with one 4" from its centre came out 0.19-0.24
+ *   mag too bright with a fifth of its aperture off the frame on the side
+ *   away from it, and 0.24-0.27 mag too faint with the companion's half
+ *   off the frame).  Apertures inside the frame give the same values as
+ *   before, to the bit.
+ *
  * Photometry
  *   Aperture photometry on nanomaggy images: the flux inside a circle of
  *   radius R (exact pixel/circle overlap, estimated with 8x8 sub-pixels on
  *   pixels crossing the circle) minus the local sky, the 3-sigma-clipped
  *   median of the pixels whose centres lie in the annulus R_in..R_out, times
- *   the aperture area.  m = 22.5 - 2.5 log10(flux / nanomaggy): AB
+ *   the aperture area.  The annulus uses its finite pixels on the frame
+ *   only (near the frame edge, the part of it on the frame; at least 20
+ *   pixels), not mirror images.  m = 22.5 - 2.5 log10(flux / nanomaggy): AB
  *   magnitudes, on the SDSS frame calibration.  Measured magnitudes are NOT
  *   corrected for Galactic extinction (SDSS frames carry no extinction
  *   map); catalogue magnitudes are (gp_catalog_match()).
@@ -332,16 +354,20 @@ typedef struct gp_phot {
                           term) */
     double sky;        /* sky level per pixel */
     double sky_rms;    /* sky rms per pixel (1.4826 MAD) */
-    double area;       /* aperture area on the frame, pixels */
+    double area;       /* aperture area, pixels (masked and off-frame
+                          pixels included: they are filled) */
     int    nsky;       /* sky pixels used */
     uint32_t flags;    /* GP_FLAG_EDGE: part of the aperture is off the
-                          frame; GP_FLAG_MASKED: non-finite pixels in the
-                          aperture were filled (see "Masked pixels" above) */
-    double recovered;  /* flux put into masked pixels from their mirror
-                          images (included in flux), nanomaggies */
-    double lost_frac;  /* estimated fraction of flux under masked pixels
-                          whose mirror images are masked too, filled from
-                          the radial profile (included in flux); at most
+                          frame and was filled; GP_FLAG_MASKED: non-finite
+                          pixels in the aperture were filled (see "Masked
+                          pixels" above) */
+    double recovered;  /* flux put into masked and off-frame pixels from
+                          their mirror images (included in flux),
+                          nanomaggies */
+    double lost_frac;  /* estimated fraction of flux under masked or
+                          off-frame pixels whose mirror images are masked
+                          or off the frame too, filled from the radial
+                          profile (included in flux); at most
                           GP_PHOT_MAX_LOST (or below flux_err) when the
                           measurement is returned */
 } gp_phot;
@@ -358,10 +384,11 @@ typedef struct gp_phot {
  * Function return value:
  *   GP_OK; GP_ERR_ARG (radii not 0 < R <= R_in < R_out <= 300");
  *   GP_ERR_WCS; GP_ERR_DATA (centre off the frame, fewer than 20 finite
- *   sky pixels; more than GP_PHOT_MAX_LOST of the flux, and more than
- *   flux_err, under masked pixels whose mirror images are masked too: the
- *   message names the frame, the band and the fraction); GP_ERR_FITS;
- *   GP_ERR_NOMEM.
+ *   sky pixels on the frame; more than GP_PHOT_MAX_LOST of the flux, and
+ *   more than flux_err, under masked or off-frame pixels whose mirror
+ *   images are masked or off the frame too: the message names the frame,
+ *   the band, the fraction and the pixels, "N pixels off the frame edge"
+ *   and/or "N masked pixels"); GP_ERR_FITS; GP_ERR_NOMEM.
  */
 int gp_phot_aperture(gp_frame *f, double ra, double dec,
                      const gp_phot_options *opt, gp_phot *out, gp_error *err);
@@ -379,7 +406,7 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
  * Function return value:
  *   GP_OK; GP_ERR_NOTFOUND when a band has no frame (message: "no u
  *   frame: ..."); GP_ERR_DATA when a band's aperture has too much flux
- *   under unrecoverable masked pixels, or the g, r or i flux is not positive
+ *   under unrecoverable masked or off-frame pixels, or the g, r or i flux is not positive
  *   (a u or z flux that is not positive is a non-detection: magnitude
  *   GP_NONDETECTION_MAG, magerr NaN, GP_FLAG_NONDETECTION in flags); the
  *   gp_phot_aperture() statuses, prefixed by the band.
