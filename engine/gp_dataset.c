@@ -583,7 +583,7 @@ void gp_dataset_report(const gp_dataset *d, FILE *out)
                 "check the export for a doubled join)\n", d->nduplicate_ids);
     /* only where a shard says (galpost shards'), and only for the cutouts' users */
     if (d->has_images && d->ncutout_unknown < d->n) {
-        fprintf(out, "  cutouts: %ld rows padded with 0 where they cross a frame edge (cutout_flags; used as they are)",
+        fprintf(out, "  cutouts: %ld rows crossing a frame edge (cutout_flags; used as they are)",
                 d->ncutout_edge);
         if (d->ncutout_unknown)
             fprintf(out, "; %ld rows from shards without cutout_flags: unknown", d->ncutout_unknown);

@@ -20,8 +20,8 @@
  * flag); h_alpha_flux, h_beta_flux, nii_6584_flux, oiii_5007_flux as
  * y = log10(1 + max(F, 0)); objID when present.
  *
- * cutout_flags (written by `galpost shards`) says which cutouts were padded
- * at a frame edge; such rows are counted and reported, not left out.
+ * cutout_flags (written by `galpost shards`) says which cutouts cross a
+ * frame edge; such rows are counted and reported, not left out.
  *
  * Rows that cannot be used (NaN, -9999 sentinels, non-positive v_disp,
  * magnitudes outside 5..40, a cutout with non-finite pixels) are marked bad
@@ -112,7 +112,7 @@ typedef struct gp_dataset {
                                   bits `galpost shards` got from the cutout code;
                                   -1 (unknown) for rows of shards without the column
                                   (the mock's, those written before it) */
-    long      ncutout_edge;    /* rows with GP_FLAG_EDGE there (padded with 0; kept) */
+    long      ncutout_edge;    /* rows with GP_FLAG_EDGE there (kept) */
     long      ncutout_unknown; /* rows with cutout_flags -1 */
     long      nbad[GP_BAD_NREASON];
     long      nbad_rows;

@@ -19,7 +19,7 @@
  *    the mock fields cross a frame edge);
  *  - the shards read as a training data set (gp_dataset_open with images)
  *    and `galpost train` trains an image model on them, its log counting the
- *    padded cutouts, `galpost eval` counts them among its test galaxies and
+ *    edge cutouts, `galpost eval` counts them among its test galaxies and
  *    `galpost infer --shard` gives their results the edge flag (1);
  *    the export itself (no cutout_flags: unknown) trains the photometry-only
  *    model;
@@ -368,7 +368,7 @@ static void test_shards_from_frames(void **state)
     assert_int_equal(total, nok);
     assert_true(nedge > 0 && nedge < nok);   /* the mock fields have galaxies near their edges */
     /* each listed in shards.log, by its export row counted from 1 */
-    assert_int_equal(lines_containing(slog, ": cutout crosses the frame edge (padded with 0)"), nedge);
+    assert_int_equal(lines_containing(slog, ": cutout crosses the frame edge (filled from mirror images)"), nedge);
     {
         char rowof[4600];
         snprintf(rowof, sizeof rowof, "%s: row ", export);
@@ -423,7 +423,7 @@ static void test_shards_from_frames(void **state)
     assert_int_equal(system(tcmd), 0);
     snprintf(want, sizeof want, "data: %ld rows in %d shards", nok, nshards);
     assert_true(file_contains(tlog, want));
-    snprintf(want, sizeof want, "cutouts: %ld rows padded with 0 where they cross a frame edge", nedge);
+    snprintf(want, sizeof want, "cutouts: %ld rows crossing a frame edge", nedge);
     assert_true(file_contains(tlog, want));
     snprintf(want, sizeof want, "%s/img.work/train.log", dir);
     assert_true(file_contains(want, "cutouts: "));
@@ -448,7 +448,7 @@ static void test_shards_from_frames(void **state)
         }
         fclose(f);
         assert_true(ntest > 0);
-        snprintf(want, sizeof want, "at a frame edge (the shards' cutout_flags; evaluated as they are): %ld of %ld test",
+        snprintf(want, sizeof want, "crossing a frame edge (the shards' cutout_flags; evaluated as they are): %ld of %ld test",
                  nflag, ntest);
         assert_true(file_contains(rep, want));
     }

@@ -8,7 +8,7 @@
  *       cutout, cut through each band's own WCS by the engine's cutout code
  *       (the one DS9 clicks use); rows and cutouts go to OUTDIR/shard-NNNNN.fits
  *       in field order, each row with its cutout's flags (cutout_flags: 1
- *       padded at a frame edge, 2 masked, 4 resampled); rows whose frames are
+ *       crosses a frame edge, 2 masked, 4 resampled); rows whose frames are
  *       missing or whose centre is off them are left out and listed in
  *       OUTDIR/shards.log (by their row in the export, counted from 1).
  *   galpost shards -t EXPORT.fits --list-frames [--frames DIR]
@@ -246,7 +246,7 @@ static int close_shard(shard_out *s, fitsfile *table)
     fits_set_hdustruc(s->f, &st);
     for (long i = 0; i < s->ngal && !st; i++) fits_copy_rows(table, s->f, s->rows[i], 1, &st);
     /* what the cutout code said of each plane (sim/FORMAT.md: cutout_flags), so
-     * that train and eval can count the cutouts padded at a frame edge; an
+     * that train and eval can count the cutouts crossing a frame edge; an
      * export that already has the column gets this run's values */
     int col = 0;
     if (!st) {
@@ -258,7 +258,7 @@ static int close_shard(shard_out *s, fitsfile *table)
             fits_insert_col(s->f, col, "cutout_flags", "1J", &st);
             char key[16];
             snprintf(key, sizeof key, "TTYPE%d", col);
-            fits_modify_comment(s->f, key, "cutout: 1 padded at a frame edge, 2 masked, 4 resampled", &st);
+            fits_modify_comment(s->f, key, "cutout: 1 crosses a frame edge, 2 masked, 4 resampled", &st);
         }
     }
     if (!st && s->ngal) fits_write_col(s->f, TINT, col, 1, 1, s->ngal, s->cflags, &st);
@@ -391,7 +391,7 @@ static int build(const shard_row *r, long n, fitsfile *table, const char *tpath,
                 continue;
             }
             if (flags[i] & GP_FLAG_EDGE) {
-                fprintf(log, "%s: row %ld: cutout crosses the frame edge (padded with 0)\n", tpath, row->row);
+                fprintf(log, "%s: row %ld: cutout crosses the frame edge (filled from mirror images)\n", tpath, row->row);
                 edge++;
             }
             if (!s.f && open_shard(&s, outdir, nshard, written, shard_size)) goto out;

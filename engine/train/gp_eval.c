@@ -556,7 +556,7 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
     io.keep_samples = 1;
     long n_unlike = 0, n_clipped = 0, n_phot_unlike = 0;   /* test galaxies flagged by gp_infer's input checks */
     long n_no_source = 0;                                   /* ... and by its source check (image models) */
-    long n_edge = 0, n_edge_unknown = 0;                    /* cutouts padded at a frame edge (the shards' cutout_flags) */
+    long n_edge = 0, n_edge_unknown = 0;                    /* cutouts crossing a frame edge (the shards' cutout_flags) */
     const gp_ood *lood = &model->net.latent_ood, *pood = &model->net.phot_ood;
     for (long c0 = 0; c0 < nt; c0 += CH) {
         if (o->interrupted && *o->interrupted) { st = GP_FAIL(err, GP_ERR_INTERRUPTED, "eval interrupted"); goto done; }
@@ -954,10 +954,10 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
             fprintf(g, "photometry held at 5 sigma of the training split: %ld of %ld test galaxies (%.2f%%)%s\n", n_clipped, nt,
                     100.0 * n_clipped / (nt ? nt : 1), image ? "  " : "");
             if (image && n_edge_unknown == nt)
-                fprintf(g, "cutouts padded with 0 at a frame edge: unknown (the shards have no cutout_flags column; "
+                fprintf(g, "cutouts crossing a frame edge: unknown (the shards have no cutout_flags column; "
                         "galpost shards writes it)\n");
             else if (image) {
-                fprintf(g, "cutouts padded with 0 at a frame edge (the shards' cutout_flags; evaluated as they are): "
+                fprintf(g, "cutouts crossing a frame edge (the shards' cutout_flags; evaluated as they are): "
                         "%ld of %ld test galaxies (%.2f%%)", n_edge, nt, 100.0 * n_edge / (nt ? nt : 1));
                 if (n_edge_unknown) fprintf(g, "; unknown for %ld (shards without the column)", n_edge_unknown);
                 fprintf(g, "\n");
