@@ -201,6 +201,32 @@ char *gpd_format_overlay_at(const gpd_result *res, double x, double y, double r,
 void gpd_overlay_box(const gpd_result *res, double x, double y, double r, double zoom,
                      int place, gpd_box *box);
 
+/* Where an overlay's lines are, as DS9 keeps them when the zoom changes:
+ * each text stays at its position in image pixels and keeps its size on the
+ * screen, so the block's box in image pixels is not the one drawn scaled
+ * (zoomed in, the lines stay as far apart as they were drawn, each shorter
+ * and lower: the box shrinks by less than the zoom). */
+typedef struct gpd_lines {
+    double zoom;        /* DS9's zoom when drawn */
+    double ax;          /* the x the lines line up on (image pixels) ... */
+    int    align;       /* ... their left ends (> 0) or right ends (< 0) at the zoom drawn */
+    double wmin, wmax;  /* half the narrowest and the widest line (screen pixels) */
+    double yc0, yc1;    /* the lowest and the highest line's centre (image pixels) */
+} gpd_lines;
+
+/*
+ * gpd_overlay_lines() - the lines of gpd_format_overlay_at() at `place`,
+ * drawn at `zoom`.
+ *   Given: res, x, y, r, zoom, place as for gpd_format_overlay_at().
+ *   Returned: *lines.
+ * gpd_lines_box() - the box those lines cover when DS9 shows them at
+ *   `zoom` (gpd_overlay_box()'s at the zoom they were drawn at).
+ *   Given: lines, zoom.  Returned: *box (image pixels).
+ */
+void gpd_overlay_lines(const gpd_result *res, double x, double y, double r, double zoom,
+                       int place, gpd_lines *lines);
+void gpd_lines_box(const gpd_lines *lines, double zoom, gpd_box *box);
+
 /*
  * gpd_overlay_place() - the place for a galaxy's lines that covers least of
  * the boxes to avoid (other results' lines, other galaxies), each kept 3

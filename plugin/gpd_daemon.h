@@ -136,9 +136,9 @@ typedef struct gpd_daemon {
         int     frame, id;
         double  ra, dec, radius;
         /* where, so that later overlays in that frame keep clear of it */
-        int     has_box;
-        double  zoom;          /* DS9's zoom when drawn */
-        gpd_box galaxy, lines; /* image pixels of the frame */
+        int       has_box;
+        gpd_box   galaxy;      /* image pixels of the frame */
+        gpd_lines lines;       /* its lines (their box at any zoom: gpd_lines_box) */
     } drawn[GPD_RESULTS_KEPT];
     int          ndrawn;
 

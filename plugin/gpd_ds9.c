@@ -541,9 +541,10 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
             }
         }
         /* what each galaxy's lines keep clear of: the overlays still drawn in
-         * this frame (their lines keep their screen size: scaled from the
-         * zoom they were drawn at), the request's galaxies, and the lines
-         * placed before them (neighbours' overlays covered each other) */
+         * this frame (their lines where DS9 shows them at this zoom: each
+         * keeps its place in the image and its size on the screen), the
+         * request's galaxies, and the lines placed before them (neighbours'
+         * overlays covered each other) */
         double zoom = job->zoom > 0 && isfinite(job->zoom) ? job->zoom : 1.0;
         int marker = job->args.where == GPD_WHERE_CROSSHAIR || job->args.where == GPD_WHERE_POSITION;
         char *all = NULL;
@@ -557,9 +558,7 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
             const struct gpd_drawn *dr = &d->drawn[k];
             if (!dr->has_box || dr->frame != job->cur_frame || strcmp(dr->target, job->ds9id)) continue;
             avoid[na++] = dr->galaxy;
-            double s = dr->zoom / zoom, cx = 0.5 * (dr->lines.x0 + dr->lines.x1), cy = 0.5 * (dr->lines.y0 + dr->lines.y1);
-            double hw = 0.5 * (dr->lines.x1 - dr->lines.x0) * s, hh = 0.5 * (dr->lines.y1 - dr->lines.y0) * s;
-            avoid[na++] = (gpd_box){ cx - hw, cx + hw, cy - hh, cy + hh };
+            gpd_lines_box(&dr->lines, zoom, &avoid[na++]);
         }
         int *gal = malloc(sizeof(int) * (size_t)(job->nshape ? job->nshape : 1));
         if (!gal) { free(avoid); fclose(f); free(all); return GP_FAIL(err, GP_ERR_NOMEM, "out of memory"); }
@@ -575,13 +574,14 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
             gpd_outcome *o = &job->out[i];
             char *reg;
             gpd_box lines = { 0, 0, 0, 0 };
+            int place = GPD_PLACE_RIGHT;
             if (o->status != GP_OK) {
                 reg = gpd_format_error_region(job->shapes[i].ra, job->shapes[i].dec, o->message);
             } else if (o->has_image) {
                 /* its own galaxy is not in the way */
                 gpd_box own = avoid[gal[i]];
                 avoid[gal[i]] = (gpd_box){ 0, 0, 0, 0 };
-                int place = gpd_overlay_place(&o->res, o->x, o->y, o->rpix, zoom, avoid, na, &lines);
+                place = gpd_overlay_place(&o->res, o->x, o->y, o->rpix, zoom, avoid, na, &lines);
                 avoid[gal[i]] = own;
                 avoid[na++] = lines;
                 reg = gpd_format_overlay_at(&o->res, o->x, o->y, o->rpix, zoom, marker, place);
@@ -602,9 +602,8 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
             dr->radius = o->res.radius;
             if (o->has_image) {
                 dr->has_box = 1;
-                dr->zoom = zoom;
                 dr->galaxy = avoid[gal[i]];
-                dr->lines = lines;
+                gpd_overlay_lines(&o->res, o->x, o->y, o->rpix, zoom, place, &dr->lines);
             }
         }
         free(avoid);

@@ -345,6 +345,46 @@ void gpd_overlay_box(const gpd_result *res, double x, double y, double r, double
     place_block(res, x, y, r, zoom, place, box, &n, &align, &ax, lines);
 }
 
+void gpd_overlay_lines(const gpd_result *res, double x, double y, double r, double zoom, int place,
+                       gpd_lines *out)
+{
+    char lines[OVERLAY_MAX][160];
+    gpd_box b;
+    int n, align;
+    double ax;
+    if (!(zoom > 0) || !isfinite(zoom)) zoom = 1;
+    place_block(res, x, y, r, zoom, place, &b, &n, &align, &ax, lines);
+    double wmin = n > 0 ? INFINITY : 0, wmax = 0;
+    for (int i = 0; i < n; i++) {
+        const double w = HALF_CHAR_PX * text_width(lines[i]);
+        wmin = fmin(wmin, w);
+        wmax = fmax(wmax, w);
+    }
+    const double dy = 14.0 / zoom;   /* (as gpd_format_overlay_at() spaces them) */
+    *out = (gpd_lines){ .zoom = zoom, .ax = ax, .align = align, .wmin = wmin, .wmax = wmax,
+                        .yc0 = b.y0 + 0.5 * dy, .yc1 = b.y1 - 0.5 * dy };
+}
+
+void gpd_lines_box(const gpd_lines *l, double zoom, gpd_box *box)
+{
+    if (!(zoom > 0) || !isfinite(zoom)) zoom = 1;
+    /* line i (half width w_i screen px) is centred w_i / zoom-drawn from ax
+     * and spans w_i / zoom either side: its near end is w_i * k from ax,
+     * nearest for the narrowest line zoomed in (k > 0), the widest zoomed
+     * out; its far end farthest for the widest */
+    const double k = 1.0 / l->zoom - 1.0 / zoom;
+    const double nearest = fmin(l->wmin * k, l->wmax * k), farthest = l->wmax * (1.0 / l->zoom + 1.0 / zoom);
+    if (l->align < 0) {
+        box->x0 = l->ax - farthest;
+        box->x1 = l->ax - nearest;
+    } else {
+        box->x0 = l->ax + nearest;
+        box->x1 = l->ax + farthest;
+    }
+    box->y0 = l->yc0 - 7.0 / zoom;   /* half a 14-pixel line */
+    box->y1 = l->yc1 + 7.0 / zoom;
+}
+
 char *gpd_format_overlay(const gpd_result *res, double x, double y, double r,
                          double zoom, int marker)
 {

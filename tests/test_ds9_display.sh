@@ -12,6 +12,9 @@
 #   2. The result lines of the two galaxies, inferred in one request and in
 #      two, do not overlap on the screen: the regions are read back and each
 #      line measured in DS9's own font (Tk's font measure).
+#   3. Lines drawn at zoom 1 are kept clear of after a zoom to 4 (each text
+#      keeps its place in the image and its size on the screen: the block
+#      is not the one drawn scaled), for a neighbour just above them.
 . "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
 need ds9 Xvfb xpaset xpaget xpaaccess awk
 
@@ -181,4 +184,24 @@ contains "$(xpaset -p galpost infer crosshair tag x2 && wait_job x2)" "x2 done" 
 xpaset -p $D mode region
 xpaset -p $D saveimage png "$ART/ds9-neighbours-two-requests.png" || fail "saveimage"
 no_overlap "two requests"
+
+# 3. galaxy 1's lines drawn at zoom 1; zoomed to 4, a galaxy (in the
+# catalogue, for its colours) 5 image px above their top line's centre
+contains "$(xpaset -p galpost clear tag c3 && wait_job c3)" "c3 done" "clear"
+xpaset -p $D regions delete all
+xpaset -p $D mode crosshair
+xpaset -p $D crosshair "$RA1" "$DEC1" wcs icrs
+contains "$(xpaset -p galpost infer crosshair tag z1 && wait_job z1)" "z1 done" "galaxy 1 at zoom 1"
+set -- $(xpaget $D regions -format ds9 -system image |
+         sed -n 's/^# text(\([^,]*\),\([^)]*\)) .*/\1 \2/p' | awk 'NR == 1 || $1 < x { x = $1 } NR == 1 || $2 > y { y = $2 } END { print x, y + 5 }')
+[ $# -eq 2 ] || fail "galaxy 1's lines not read back"
+xpaset -p $D zoom to 4
+xpaset -p $D crosshair "$1" "$2" image
+set -- $(xpaget $D crosshair wcs icrs degrees)
+{ cat "$WORK/field/photo.csv"; echo "3,$1,$2,19.700,18.630,17.960,17.590,17.380,0.10,0.08,0.06,0.04,0.03"; } >"$WORK/above.csv"
+xpaset -p galpost set catalog "$WORK/above.csv" || fail "set catalog"
+contains "$(xpaset -p galpost infer crosshair tag z2 && wait_job z2)" "z2 done" "a neighbour just above galaxy 1's lines, at zoom 4"
+xpaset -p $D mode region
+xpaset -p $D saveimage png "$ART/ds9-neighbours-zoomed.png" || fail "saveimage"
+no_overlap "lines drawn at zoom 1, a neighbour's at zoom 4"
 exit 0

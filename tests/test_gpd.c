@@ -279,6 +279,61 @@ static void test_overlay_places(void **state)
     free(r.r.samples);
 }
 
+/* Lines drawn at one zoom, seen at another: DS9 keeps each text's place in
+ * the image and its size on the screen, so the box the lines cover is the
+ * union of the texts at the new zoom (zoomed in from 1 to 4, a dozen lines
+ * still span 150 image pixels, not 40: a neighbour inferred then was given
+ * the place just above the old lines' scaled box, on top of them). */
+static void test_overlay_rezoom(void **state)
+{
+    (void)state;
+    uint64_t rng = fx_seed();
+    gpd_result r;
+    make_result(&r, 100, &rng);
+    const double zooms[][2] = { { 1, 1 }, { 1, 4 }, { 4, 1 }, { 0.5, 2 }, { 2, 0.25 }, { 8, 8 } };
+    for (size_t z = 0; z < sizeof zooms / sizeof zooms[0]; z++)
+        for (int p = 0; p < GPD_PLACES; p++) {
+            const double zd = zooms[z][0], zs = zooms[z][1];
+            char *o = gpd_format_overlay_at(&r, 500, 500, 10, zd, 0, p);
+            assert_non_null(o);
+            /* the texts as DS9 shows them at zs: centred where drawn, 3.5
+             * screen px a character either side, 7 screen px up and down */
+            gpd_box want = { INFINITY, -INFINITY, INFINITY, -INFINITY };
+            int n = 0;
+            for (const char *q = strstr(o, "# text("); q; q = strstr(q + 1, "# text(")) {
+                double tx, ty;
+                assert_int_equal(sscanf(q, "# text(%lf,%lf)", &tx, &ty), 2);
+                const char *t0 = strstr(q, "text={") + 6, *t1 = strchr(t0, '}');
+                int chars = 0;
+                for (const char *c = t0; c < t1; c++) chars += (*c & 0xc0) != 0x80;
+                want.x0 = fmin(want.x0, tx - 3.5 * chars / zs);
+                want.x1 = fmax(want.x1, tx + 3.5 * chars / zs);
+                want.y0 = fmin(want.y0, ty - 7 / zs);
+                want.y1 = fmax(want.y1, ty + 7 / zs);
+                n++;
+            }
+            free(o);
+            assert_true(n >= 5);
+            gpd_lines l;
+            gpd_box got;
+            gpd_overlay_lines(&r, 500, 500, 10, zd, p, &l);
+            gpd_lines_box(&l, zs, &got);
+            /* (the texts' positions are printed to 1e-3 px) */
+            if (fabs(got.x0 - want.x0) > 2e-3 || fabs(got.x1 - want.x1) > 2e-3 || fabs(got.y0 - want.y0) > 2e-3 ||
+                fabs(got.y1 - want.y1) > 2e-3)
+                fail_msg("place %d drawn at zoom %g, shown at %g: box x %.3f..%.3f y %.3f..%.3f, the texts cover "
+                         "x %.3f..%.3f y %.3f..%.3f", p, zd, zs, got.x0, got.x1, got.y0, got.y1, want.x0, want.x1,
+                         want.y0, want.y1);
+            if (zd == zs) {   /* at the zoom drawn: the placement's own box */
+                gpd_box b;
+                gpd_overlay_box(&r, 500, 500, 10, zd, p, &b);
+                assert_true(fabs(b.x0 - got.x0) < 1e-9 && fabs(b.x1 - got.x1) < 1e-9 && fabs(b.y0 - got.y0) < 1e-9 &&
+                            fabs(b.y1 - got.y1) < 1e-9);
+            }
+        }
+    free(r.r.samples);
+}
+
 static void test_formats(void **state)
 {
     (void)state;
@@ -768,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_overlay_places),
+        cmocka_unit_test(test_overlay_rezoom),
         cmocka_unit_test(test_formats_photometry_only),
         cmocka_unit_test(test_json_strings),
         cmocka_unit_test(test_header_compare),
