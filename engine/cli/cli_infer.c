@@ -343,8 +343,11 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
     else {
         printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
                gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
-        char where[4200];
-        gp_dataset_row_where(d, row, 0, where, sizeof where);
+        char where[4200];   /* with its line when the shard is CSV */
+        gp_cli_shard_rows *wh = gp_cli_shard_why_new(d);
+        if (wh) gp_cli_shard_where(wh, row, where, sizeof where);
+        else gp_dataset_row_where(d, row, 0, where, sizeof where);
+        gp_cli_shard_why_free(wh);
         printf("input: %s, objID %llu, magnitudes u g r i z = %.3f %.3f %.3f %.3f %.3f (catalogue, extinction-corrected)\n",
                where, (unsigned long long)g.id,
                g.mag[0], g.mag[1], g.mag[2], g.mag[3], g.mag[4]);
@@ -469,6 +472,9 @@ static int batch_settings(gp_progress *p, gp_model *m, const batch_source *src, 
     SET("seed", "--seed", "%llu", (unsigned long long)seed);
     SET("samples", "--samples", "%d", nsamples);
     SET("keep-samples", "--keep-samples", "%d", keep);
+    /* the rows the table's messages name ("FILE: row N"): counted from 0
+     * before 2026-11-27, so a record without this line is another galpost's */
+    SET("row-numbers", "the numbering of rows in the table's messages", "from 1");
     const char *be = gp_model_backend_name(m);
     if (!strncmp(be, "cpu", 3))   /* the AMX convolutions round their sums otherwise */
         SET("compute", "the compute (--backend; the CPU's AMX use, GP_CPU_NO_AMX)", "cpu%s",

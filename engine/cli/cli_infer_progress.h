@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#define GP_PROGRESS_NSET 8
+#define GP_PROGRESS_NSET 12
 
 /* One setting: its key in the record, how a user sets it (for messages),
  * and its value. */
