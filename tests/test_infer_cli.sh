@@ -151,7 +151,7 @@ printf '%s\n' "$json" | grep -q '"log_n2ha": {"median": [^}]*"unit": "dex"}' || 
 grep -q "24 galaxies (0 failed)" "$tmp/err" || { cat "$tmp/err"; fail "catalogue batch summary line"; }
 cmp -s "$tmp/ps.fits" "$tmp/pc.fits" || fail "catalogue batch differs from the shard batch"
 # the shard's table as CSV (--shard, photometry-only model): a failed row names the shard,
-# the row (from 0), its line and the column, as for a FITS shard; the lines are the file's
+# the row (from 1), its line and the column, as for a FITS shard; the lines are the file's
 # (a '#' comment moves them), the bad cells written as CasJobs writes them
 tocsv=$top/tests/gp_test_table_csv
 [ -x "$tocsv" ] || fail "no tests/gp_test_table_csv at $tocsv"
@@ -172,6 +172,10 @@ done
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$csv" --row 6 >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "galpost infer: $csv: row 6 (line 8): column 'extinction_g' = -9999 is not a usable extinction" "$tmp/err" \
     || { cat "$tmp/err"; fail "--row of a bad CSV row: exit $rc"; }
+# a good CSV row: its input line names the row and its line too (the comment moves it)
+"$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$csv" --row 4 >"$tmp/out" 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "--row of a good CSV row"; }
+grep -q "^input: $csv: row 4 (line 6), objID " "$tmp/out" || { cat "$tmp/out"; fail "--row of a CSV row: the input line does not give the CSV line"; }
 # a CSV catalogue with a sentinel row: every row written, the bad one failed and named
 cat >"$tmp/cat.csv" <<'CSV'
 objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_u,extinction_g,extinction_r,extinction_i,extinction_z

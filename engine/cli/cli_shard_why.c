@@ -98,16 +98,29 @@ static int phot_why(fitsfile *f, long local, int csv, char *out, size_t size)
     return 1;
 }
 
-void gp_cli_shard_why(gp_cli_shard_rows *w, long r, char *why, size_t size)
+/* Row r's shard, opened in w; its row in that shard (0-based). */
+static long seek_row(gp_cli_shard_rows *w, long r)
 {
     const gp_dataset *d = w->d;
     int s = 0;
     while (s + 1 < d->nshards && r >= d->shard_first[s + 1]) s++;
-    long local = r - d->shard_first[s];
     if (w->shard != s) {
         close_shard(w);
         open_table(w, s);
     }
+    return r - d->shard_first[s];
+}
+
+void gp_cli_shard_where(gp_cli_shard_rows *w, long r, char *buf, size_t size)
+{
+    long local = seek_row(w, r);
+    gp_dataset_row_where(w->d, r, w->f && w->lines ? w->lines[local] : 0, buf, size);
+}
+
+void gp_cli_shard_why(gp_cli_shard_rows *w, long r, char *why, size_t size)
+{
+    const gp_dataset *d = w->d;
+    long local = seek_row(w, r);
     char where[4200];   /* "SHARD: row K (line L; row R of the input)", from 1 */
     gp_dataset_row_where(d, r, w->f && w->lines ? w->lines[local] : 0, where, sizeof where);
     char cell[400] = "";

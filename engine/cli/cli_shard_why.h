@@ -25,4 +25,8 @@ void gp_cli_shard_why_free(gp_cli_shard_rows *w);
  * read again), the reason alone. */
 void gp_cli_shard_why(gp_cli_shard_rows *w, long r, char *why, size_t size);
 
+/* Where row r (0-based over all shards) is, as gp_dataset_row_where() says
+ * it, with its line for a CSV shard: "PATH: row K (line L)". */
+void gp_cli_shard_where(gp_cli_shard_rows *w, long r, char *buf, size_t size);
+
 #endif
