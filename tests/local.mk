@@ -113,6 +113,7 @@ tests_test_train_LDADD = $(TEST_LDADD) $(PTHREAD_LIBS)
 # -- image tests: frames, cutouts, photometry, catalogues (issue 5) --
 check_PROGRAMS += tests/test_cutout tests/test_photometry tests/test_catalog
 IMAGE_FIXTURE = tests/image_fixture.h tests/image_fixture.c
+SDSS_FRAMES = tests/sdss_frames.h tests/sdss_frames.c
 tests_test_cutout_SOURCES = tests/test_cutout.c $(IMAGE_FIXTURE)
 tests_test_cutout_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_cutout_LDADD = $(TEST_LDADD)
@@ -124,12 +125,12 @@ tests_test_catalog_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_catalog_LDADD = $(TEST_LDADD)
 # masked pixels beside and on galaxies' cores in real SDSS frames (skips without ../shared)
 check_PROGRAMS += tests/test_masked_sdss
-tests_test_masked_sdss_SOURCES = tests/test_masked_sdss.c $(IMAGE_FIXTURE)
+tests_test_masked_sdss_SOURCES = tests/test_masked_sdss.c $(IMAGE_FIXTURE) $(SDSS_FRAMES)
 tests_test_masked_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_masked_sdss_LDADD = $(TEST_LDADD)
 # apertures and cutouts crossing the frame edge on cropped real SDSS frames (skips without ../shared)
 check_PROGRAMS += tests/test_edge_sdss
-tests_test_edge_sdss_SOURCES = tests/test_edge_sdss.c $(IMAGE_FIXTURE)
+tests_test_edge_sdss_SOURCES = tests/test_edge_sdss.c $(IMAGE_FIXTURE) $(SDSS_FRAMES)
 tests_test_edge_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_edge_sdss_LDADD = $(TEST_LDADD)
 # galpost shards (engine/cli/cli_shards.c) on the frames of a mock field

@@ -55,26 +55,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include <fitsio.h>
-
 #include "galpost/gp_image.h"
 #include "image_fixture.h"
+#include "sdss_frames.h"
 
-static const char *data;
 static char *dir;
-
-/* main-sample galaxies of test_real_sdss (r aperture magnitudes 15.1-17.5) */
-static const struct { double ra, dec; const char *field; } gal[] = {
-    { 229.525730, 42.744718, "003918-3-0213" },
-    { 200.377497, 36.903089, "004510-4-0030" },
-    { 200.448238, 36.768266, "004510-4-0030" },
-};
-#define NGAL ((int)(sizeof gal / sizeof gal[0]))
-
-static void frame_path(char *p, size_t n, int g, char band)
-{
-    snprintf(p, n, "%s/sdss-frames/%s/frame-%c-%s.fits.bz2", data, gal[g].field, band, gal[g].field);
-}
+#define gal sf_gal
+#define NGAL SF_NGAL
 
 /* Copies pixels [x0, x1] x [y0, y1] (FITS, inclusive) of the frame at src
  * to dst, and checks that the copy's WCS is the frame's shifted by
@@ -83,28 +70,8 @@ static void frame_path(char *p, size_t n, int g, char band)
 static void copy_crop(const char *src, const char *dst, long x0, long x1, long y0, long y1,
                       int g, long mask_cols)
 {
-    fitsfile *in = NULL, *out = NULL;
-    int st = 0;
-    char name[4200], sect[4200];
-    snprintf(sect, sizeof sect, "%s[0][%ld:%ld,%ld:%ld]", src, x0, x1, y0, y1);
-    snprintf(name, sizeof name, "!%s", dst);
-    fits_open_file(&in, sect, READONLY, &st);
-    fits_create_file(&out, name, &st);
-    fits_copy_hdu(in, out, 0, &st);
-    if (mask_cols > 0 && !st) {
-        float *nan = malloc(sizeof(float) * (size_t)mask_cols);
-        assert_non_null(nan);
-        for (long i = 0; i < mask_cols; i++) nan[i] = NAN;
-        for (long y = 1; y <= y1 - y0 + 1; y++) {
-            long fp[2] = { 1, y };
-            fits_write_pix(out, TFLOAT, fp, mask_cols, nan, &st);
-        }
-        free(nan);
-    }
-    int s2 = 0, s3 = 0;
-    if (out) fits_close_file(out, &s2);
-    if (in) fits_close_file(in, &s3);
-    if (st || s2 || s3) fail_msg("cropping %s to %s: cfitsio status %d %d %d", sect, dst, st, s2, s3);
+    const long crop[4] = { x0, x1, y0, y1 }, nan[4] = { 1, mask_cols, 1, y1 - y0 + 1 };
+    sf_copy_frame(src, dst, crop, mask_cols > 0 ? nan : NULL);
 
     gp_frame *a = NULL, *b = NULL;
     gp_error err;
@@ -134,19 +101,6 @@ static double pixel_fraction(double x, double y, double xc, double yc, double r)
     return in / 64.0;
 }
 
-/* Reads frame pixels [x0, x0 + w) x [y0, y0 + h) as double. */
-static double *read_box(gp_frame *f, long x0, long y0, long w, long h)
-{
-    float *v = malloc(sizeof(float) * (size_t)(w * h));
-    double *d = malloc(sizeof(double) * (size_t)(w * h));
-    gp_error err;
-    assert_true(v && d);
-    if (gp_frame_read_section(f, x0, y0, w, h, v, &err)) fail_msg("%s", err.msg);
-    for (long k = 0; k < w * h; k++) d[k] = v[k];
-    free(v);
-    return d;
-}
-
 static void test_aperture_off_edge(void **state)
 {
     (void)state;
@@ -158,7 +112,7 @@ static void test_aperture_off_edge(void **state)
                 /* c = 0: the left edge R/2 from the centre; c = 1: the
                  * bottom edge through the centre */
                 char src[4096], dst[4096];
-                frame_path(src, sizeof src, g, "gri"[b]);
+                sf_frame_path(src, sizeof src, g, "gri"[b]);
                 gp_frame *f = NULL;
                 gp_error err;
                 if (gp_frame_open_file(src, &f, &err)) fail_msg("%s", err.msg);
@@ -178,7 +132,7 @@ static void test_aperture_off_edge(void **state)
                 const double dist = c == 0 ? xc - (x0 - 0.5) : yc - (y0 - 0.5);   /* centre to edge */
                 /* the uncropped frame over the aperture and its mirror image */
                 long wx0 = lround(xc - r) - 3, wy0 = lround(yc - r) - 3, ww = 2 * lround(r) + 7;
-                double *win = read_box(f, wx0, wy0, ww, ww);
+                double *win = sf_read_box(f, wx0, wy0, ww, ww);
                 gp_frame_close(f);
 #define W(x, y) win[((y) - wy0) * ww + ((x) - wx0)]
                 double offflux = 0, offarea = 0, asym = 0;
@@ -261,7 +215,7 @@ static void test_strip_through_centre_refused(void **state)
 {
     (void)state;
     char src[4096], dst[4096];
-    frame_path(src, sizeof src, 1, 'r');
+    sf_frame_path(src, sizeof src, 1, 'r');
     gp_frame *f = NULL;
     gp_error err;
     double xc, yc;
@@ -299,7 +253,7 @@ static void test_inside_aperture_unchanged(void **state)
         for (int b = 0; b < 5; b++)
             for (int k = 0; k < 2; k++) {
                 char src[4096], dst[4096], dst2[4096];
-                frame_path(src, sizeof src, g, "ugriz"[b]);
+                sf_frame_path(src, sizeof src, g, "ugriz"[b]);
                 gp_frame *f = NULL;
                 gp_error err;
                 double xc, yc;
@@ -348,7 +302,7 @@ static void test_cutout_off_edge_mirrored(void **state)
     const int n = GP_CUTOUT_SIZE;
     for (int g = 0; g < NGAL; g++) {
         char src[4096], dst[4096];
-        frame_path(src, sizeof src, g, 'r');
+        sf_frame_path(src, sizeof src, g, 'r');
         gp_frame *f = NULL;
         gp_error err;
         double xc, yc;
@@ -423,13 +377,7 @@ static void test_cutout_off_edge_mirrored(void **state)
 
 int main(void)
 {
-    data = getenv("GP_SHARED_DATA");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/sdss-frames/%s/frame-r-%s.fits.bz2", data ? data : "", gal[0].field, gal[0].field);
-    if (!data || access(path, R_OK) != 0) {
-        printf("# skip: no %s (../shared/data absent)\n", path);
-        return 77;
-    }
+    if (!sf_data()) return 77;
     dir = fx_tmpdir();
     if (!dir) return 1;
     const struct CMUnitTest tests[] = {

@@ -35,60 +35,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include <fitsio.h>
-
 #include "galpost/gp_image.h"
 #include "image_fixture.h"
+#include "sdss_frames.h"
 
-static const char *data;
 static char *dir;
-
-/* main-sample galaxies of test_real_sdss (r aperture magnitudes 15.1-17.5) */
-static const struct { double ra, dec; const char *field; } gal[] = {
-    { 229.525730, 42.744718, "003918-3-0213" },
-    { 200.377497, 36.903089, "004510-4-0030" },
-    { 200.448238, 36.768266, "004510-4-0030" },
-};
-#define NGAL ((int)(sizeof gal / sizeof gal[0]))
-
-/* Copies the frame at src to dst with the box { x0, x1, y0, y1 } (FITS
- * pixels, inclusive) set to NaN. */
-static void copy_masked(const char *src, const char *dst, const long box[4])
-{
-    fitsfile *in = NULL, *out = NULL;
-    int st = 0;
-    char name[4200];
-    snprintf(name, sizeof name, "!%s", dst);
-    fits_open_file(&in, src, READONLY, &st);
-    fits_create_file(&out, name, &st);
-    fits_copy_hdu(in, out, 0, &st);
-    long nx = box[1] - box[0] + 1;
-    float *nan = malloc(sizeof(float) * (size_t)nx);
-    assert_non_null(nan);
-    for (long i = 0; i < nx; i++) nan[i] = NAN;
-    for (long y = box[2]; y <= box[3]; y++) {
-        long fp[2] = { box[0], y };
-        fits_write_pix(out, TFLOAT, fp, nx, nan, &st);
-    }
-    free(nan);
-    int s2 = 0, s3 = 0;
-    if (out) fits_close_file(out, &s2);
-    if (in) fits_close_file(in, &s3);
-    if (st || s2 || s3) fail_msg("copying %s to %s: cfitsio status %d %d %d", src, dst, st, s2, s3);
-}
-
-/* Reads frame pixels [x0, x0 + w) x [y0, y0 + h) as double. */
-static double *read_box(gp_frame *f, long x0, long y0, long w, long h)
-{
-    float *v = malloc(sizeof(float) * (size_t)(w * h));
-    double *d = malloc(sizeof(double) * (size_t)(w * h));
-    gp_error err;
-    assert_true(v && d);
-    if (gp_frame_read_section(f, x0, y0, w, h, v, &err)) fail_msg("%s", err.msg);
-    for (long k = 0; k < w * h; k++) d[k] = v[k];
-    free(v);
-    return d;
-}
+#define gal sf_gal
+#define NGAL SF_NGAL
 
 static void test_patch_beside_core(void **state)
 {
@@ -99,7 +52,7 @@ static void test_patch_beside_core(void **state)
         for (int b = 0; b < 3; b++)
             for (int side = 0; side < 2; side++) {
                 char src[4096], dst[4096];
-                snprintf(src, sizeof src, "%s/sdss-frames/%s/frame-%c-%s.fits.bz2", data, gal[g].field, "gri"[b], gal[g].field);
+                sf_frame_path(src, sizeof src, g, "gri"[b]);
                 gp_frame *f = NULL;
                 gp_error err;
                 if (gp_frame_open_file(src, &f, &err)) fail_msg("%s", err.msg);
@@ -122,7 +75,7 @@ static void test_patch_beside_core(void **state)
                  * frame: a window holding the patch and its mirror image,
                  * with a pixel to spare */
                 long wx0 = lround(xc) - 10, wy0 = lround(yc) - 10, ww = 21;
-                double *win = read_box(f, wx0, wy0, ww, ww);
+                double *win = sf_read_box(f, wx0, wy0, ww, ww);
                 gp_frame_close(f);
 #define W(x, y) win[((y) - wy0) * ww + ((x) - wx0)]
                 double patch = 0, asym = 0, shift = 0;
@@ -142,7 +95,7 @@ static void test_patch_beside_core(void **state)
                 free(win);
                 double tol = fabs(asym) + shift + 4.0 * sqrt(2.0 * 49.0) * p0.sky_rms;
                 snprintf(dst, sizeof dst, "%s/frame-%c-masked.fits", dir, "gri"[b]);
-                copy_masked(src, dst, box);
+                sf_copy_frame(src, dst, NULL, box);
                 if (gp_frame_open_file(dst, &f, &err)) fail_msg("%s", err.msg);
                 int st = gp_phot_aperture(f, gal[g].ra, gal[g].dec, NULL, &p1, &err);
                 gp_frame_close(f);
@@ -168,7 +121,7 @@ static void test_patch_on_centre_refused(void **state)
 {
     (void)state;
     char src[4096], dst[4096];
-    snprintf(src, sizeof src, "%s/sdss-frames/%s/frame-r-%s.fits.bz2", data, gal[1].field, gal[1].field);
+    sf_frame_path(src, sizeof src, 1, 'r');
     gp_frame *f = NULL;
     gp_error err;
     double xc, yc;
@@ -177,7 +130,7 @@ static void test_patch_on_centre_refused(void **state)
     gp_frame_close(f);
     long box[4] = { lround(xc) - 3, lround(xc) + 3, lround(yc) - 3, lround(yc) + 3 };
     snprintf(dst, sizeof dst, "%s/frame-r-centre.fits", dir);
-    copy_masked(src, dst, box);
+    sf_copy_frame(src, dst, NULL, box);
     if (gp_frame_open_file(dst, &f, &err)) fail_msg("%s", err.msg);
     gp_phot ph;
     assert_int_equal(gp_phot_aperture(f, gal[1].ra, gal[1].dec, NULL, &ph, &err), GP_ERR_DATA);
@@ -192,13 +145,7 @@ static void test_patch_on_centre_refused(void **state)
 
 int main(void)
 {
-    data = getenv("GP_SHARED_DATA");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/sdss-frames/%s/frame-r-%s.fits.bz2", data ? data : "", gal[0].field, gal[0].field);
-    if (!data || access(path, R_OK) != 0) {
-        printf("# skip: no %s (../shared/data absent)\n", path);
-        return 77;
-    }
+    if (!sf_data()) return 77;
     dir = fx_tmpdir();
     if (!dir) return 1;
     const struct CMUnitTest tests[] = {
