@@ -25,6 +25,17 @@
  * than the cutout's); beyond this bilinear resampling would alias anyway. */
 #define MAX_SECTION_PIXELS (1300L * 1300L)
 
+/* Frames in counts calibrated by a zero point are not sky-subtracted: the
+ * cutout's sky is the photometry's estimator (the 3-sigma-clipped median)
+ * over the frame pixels in the annulus SKY_IN..SKY_OUT arcsec around the
+ * galaxy, at least MIN_SKY of them: beyond the cutout's inscribed circle
+ * (31.7"), where a bright galaxy's wings weigh less (24"-40" took 0.1 of
+ * the pixel rms of a 15.1 mag galaxy's light for sky; 40"-60" and 60"-90"
+ * agree within 0.01 rms on the galaxies of tests/test_counts_sdss.c). */
+#define SKY_IN  40.0
+#define SKY_OUT 60.0
+#define MIN_SKY 400
+
 /* The cutout's WCS: TAN centred on (ra, dec), CD = diag(-s, s). */
 static int cutout_wcs_init(struct wcsprm *w, double ra, double dec)
 {
@@ -121,6 +132,49 @@ static int on_frame(double x, double y, long nx, long ny)
     return x >= 0.5 && x <= nx + 0.5 && y >= 0.5 && y <= ny + 0.5;
 }
 
+/* The local sky of a frame in counts (SKY_IN, SKY_OUT above): the clipped
+ * median of the finite frame pixels whose centres lie in the annulus, read
+ * on its own (the part of it on the frame). */
+static int local_sky(gp_frame *f, double xc, double yc, double ra, double dec, double *sky, gp_error *err)
+{
+    const double scale = gp_frame_pixel_scale(f);
+    const double rin = SKY_IN / scale, rout = SKY_OUT / scale;
+    const long nx = gp_frame_width(f), ny = gp_frame_height(f);
+    long x0 = (long)floor(xc - rout), x1 = (long)ceil(xc + rout);
+    long y0 = (long)floor(yc - rout), y1 = (long)ceil(yc + rout);
+    if (x0 < 1) x0 = 1;
+    if (y0 < 1) y0 = 1;
+    if (x1 > nx) x1 = nx;
+    if (y1 > ny) y1 = ny;
+    long w = x1 - x0 + 1, h = y1 - y0 + 1;
+    size_t n = 0;
+    *sky = NAN;
+    if (w > 0 && h > 0) {
+        if ((double)w * (double)h > (double)MAX_SECTION_PIXELS)
+            return GP_FAIL(err, GP_ERR_DATA, "%s: pixels of %.3f\" are too fine for the cutout's local sky "
+                           "(would read %ldx%ld pixels)", gp_frame_name(f), scale, w, h);
+        float *sec = malloc(sizeof(float) * (size_t)w * (size_t)h);
+        if (!sec) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for the cutout's sky", gp_frame_name(f));
+        int st = gp_frame_read_section(f, x0, y0, w, h, sec, err);
+        if (st) { free(sec); return st; }
+        for (long j = 0; j < h; j++)
+            for (long i = 0; i < w; i++) {
+                double dx = (double)(x0 + i) - xc, dy = (double)(y0 + j) - yc, d2 = dx * dx + dy * dy;
+                float p = sec[j * w + i];
+                if (d2 >= rin * rin && d2 <= rout * rout && isfinite(p)) sec[n++] = p;
+            }
+        double rms;
+        if (n >= MIN_SKY) gp_clipped_sky(sec, n, sky, &rms);
+        free(sec);
+    }
+    if (n < MIN_SKY)
+        return GP_FAIL(err, GP_ERR_DATA, "%s: only %zu finite pixels in the %g\"..%g\" annulus at RA %.6f Dec %.6f "
+                       "for the cutout's local sky (the frame is in counts, not sky-subtracted; %d are needed)",
+                       gp_frame_name(f), n, SKY_IN, SKY_OUT, ra, dec, MIN_SKY);
+    if (!isfinite(*sky)) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for the cutout's sky", gp_frame_name(f));
+    return GP_OK;
+}
+
 int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
                    uint32_t *flags, gp_error *err)
 {
@@ -203,6 +257,13 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
     }
     st = gp_frame_read_section(f, bx0, by0, bw, bh, sec, err);
     if (st) { free(sec); grid_free(&g); return st; }
+    if (isfinite(gp_frame_zeropoint(f, NULL))) {
+        double sky;
+        st = local_sky(f, xc, yc, ra, dec, &sky, err);
+        if (st) { free(sec); grid_free(&g); return st; }
+        for (long k = 0; k < bw * bh; k++)
+            if (isfinite(sec[k])) sec[k] = (float)(sec[k] - sky);
+    }
 
     /* Sample.  Flux per cutout pixel = frame surface brightness x area. */
     const double fac = aligned ? 1.0 : area;

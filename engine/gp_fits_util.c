@@ -1,4 +1,5 @@
-/* gp_fits_util.c: cfitsio error text in a gp_error record, and object IDs (gp_fits_util.h). */
+/* gp_fits_util.c: cfitsio error text in a gp_error record, object IDs, mirror
+ * images of masked pixels and the clipped local sky (gp_fits_util.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -67,4 +68,42 @@ int gp_mirror_value(const float *sec, long x0, long y0, long w, long h,
     }
     *v = s / ws;   /* ws >= 1/4: the nearest pixel's weight */
     return 1;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_sorted(const float *v, size_t n)
+{
+    return n % 2 ? v[n / 2] : 0.5 * ((double)v[n / 2 - 1] + (double)v[n / 2]);
+}
+
+size_t gp_clipped_sky(float *v, size_t n, double *sky, double *rms)
+{
+    float *dev = n ? malloc(sizeof(float) * n) : NULL;
+    if (!dev) {
+        *sky = *rms = NAN;
+        return 0;
+    }
+    size_t m = n;
+    double med = 0, sig = 0;
+    for (int it = 0; it < 5 && m > 0; it++) {
+        qsort(v, m, sizeof *v, cmp_float);
+        med = median_sorted(v, m);
+        for (size_t i = 0; i < m; i++) dev[i] = (float)fabs(v[i] - med);
+        qsort(dev, m, sizeof *dev, cmp_float);
+        sig = 1.4826 * median_sorted(dev, m);
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++)
+            if (fabs(v[i] - med) <= 3.0 * sig || sig == 0) v[k++] = v[i];
+        if (k == m) break;
+        m = k;
+    }
+    free(dev);
+    *sky = med;
+    *rms = sig;
+    return m;
 }

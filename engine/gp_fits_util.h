@@ -5,6 +5,7 @@
 #ifndef GALPOST_GP_FITS_UTIL_H
 #define GALPOST_GP_FITS_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "galpost/gp_error.h"
@@ -47,6 +48,16 @@ int gp_parse_objid(const char *s, uint64_t *id);
  */
 int gp_mirror_value(const float *sec, long x0, long y0, long w, long h,
                     double x, double y, double *v);
+
+/*
+ * gp_clipped_sky() - the local sky estimator of the photometry's annulus
+ * and of the cutouts of frames calibrated by a zero point: the
+ * 3-sigma-clipped median of v[0..n) (at most 5 passes) and its robust rms
+ * (1.4826 x the median absolute deviation).  v is reordered.  Returns the
+ * number of values kept; 0, with *sky and *rms NaN, when n is 0 or memory
+ * runs out.
+ */
+size_t gp_clipped_sky(float *v, size_t n, double *sky, double *rms);
 
 /* The frame's 2-axis celestial wcsprm (set up), or NULL. */
 const struct wcsprm *gp_frame_wcs(const gp_frame *f);

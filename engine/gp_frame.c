@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <fitsio.h>
 #include <wcslib/wcshdr.h>
@@ -34,7 +35,27 @@ struct gp_frame {
     double         scale;    /* arcsec per pixel */
     char           wcs_why[200]; /* why a celestial WCS cannot be used */
     char           unit[72];     /* BUNIT, blanks removed ("" when absent) */
+    /* counts calibrated by an AB zero point (gp_image.h, "Frames in counts") */
+    int            zp_on;        /* 1: pixels are multiplied by zp_scale when read */
+    double         zp;           /* the zero point */
+    double         zp_scale;     /* 10^(-0.4 (zp - 22.5)): nanomaggies per count */
+    char           zp_key[FLEN_KEYWORD];
+    char           zp_why[240];  /* why a zero point in the header cannot be used */
+    char           calib[320];   /* gp_frame_calibration() */
 };
+
+/* Zero-point keywords, in the order they are looked for: each gives
+ * m_AB = ZP - 2.5 log10(pixel value) for the pixels as they are, over the
+ * whole exposure.  MAGZP: ZTF (and PTF) science images, in DN; MAGZERO:
+ * DES and DECam community-pipeline images; PHOTZP: ESO science data
+ * products (with PHOTSYS naming the system, which must be AB).  Not read:
+ * MAGZPT (CASU VISTA/WFCAM: per second of EXPTIME, before an airmass
+ * extinction term, and Vega), PHOTZPT (HST: the STmag constant to go with
+ * PHOTFLAM, not a zero point for counts), and bare ZP/ZPT (no convention). */
+static const char *const zp_keys[] = { "MAGZP", "MAGZERO", "PHOTZP" };
+#define N_ZP_KEYS (sizeof zp_keys / sizeof zp_keys[0])
+#define ZP_MIN 15.0
+#define ZP_MAX 40.0
 
 const char *gp_band_name(int band)
 {
@@ -187,6 +208,92 @@ static void frame_setup_wcs(gp_frame *f)
     if (!(f->scale > 0) || !isfinite(f->scale)) { f->wcs = NULL; f->scale = 0; }
 }
 
+/* BUNIT names nanomaggies (any case): nanomaggy, nanomaggies, nmgy, nMgy,
+ * nmaggy, each alone or per pixel; not a prefix match: 'nanomaggy/arcsec2'
+ * (surface brightness) is not a pixel's flux. */
+static int unit_is_nmgy(const char *u)
+{
+    static const char *const base[] = { "nanomaggy", "nanomaggies", "nmgy", "nmaggy", "nmaggies" };
+    static const char *const per[] = { "", "/pixel", "/pix" };
+    for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
+        size_t l = strlen(base[b]);
+        if (strncasecmp(u, base[b], l)) continue;
+        for (size_t k = 0; k < sizeof per / sizeof per[0]; k++)
+            if (!strcasecmp(u + l, per[k])) return 1;
+    }
+    return 0;
+}
+
+/* BUNIT names raw counts of an exposure (any case, per pixel or not): not a
+ * rate ('counts/s', 'electrons/s'), whose zero points are another matter. */
+static int unit_is_counts(const char *u)
+{
+    static const char *const base[] = { "counts", "count", "adu", "adus", "dn", "electrons", "electron", "e-" };
+    static const char *const per[] = { "", "/pixel", "/pix" };
+    for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
+        size_t l = strlen(base[b]);
+        if (strncasecmp(u, base[b], l)) continue;
+        for (size_t k = 0; k < sizeof per / sizeof per[0]; k++)
+            if (!strcasecmp(u + l, per[k])) return 1;
+    }
+    return 0;
+}
+
+/* A frame in counts (BUNIT absent, or counts, ADU, DN, electrons) with an
+ * AB zero point among zp_keys: its pixels are turned into nanomaggies as
+ * they are read.  A zero point that is there but unusable (not a number,
+ * outside ZP_MIN..ZP_MAX, PHOTSYS other than AB) leaves the reason in
+ * zp_why, and gp_frame_check_unit() refuses the frame with it. */
+static void frame_setup_zp(gp_frame *f)
+{
+    f->zp_scale = 1.0;
+    if (f->unit[0] && !unit_is_counts(f->unit)) return;   /* nanomaggies, or refused */
+    int status = 0;
+    for (size_t k = 0; k < N_ZP_KEYS; k++) {
+        char val[FLEN_VALUE] = "", *end = NULL;
+        if (fits_read_keyword(f->fp, zp_keys[k], val, NULL, &status)) {
+            status = 0;
+            fits_clear_errmsg();
+            continue;
+        }
+        char *v0 = val;
+        while (*v0 == ' ') v0++;
+        double zp = strtod(v0, &end);
+        while (end && *end == ' ') end++;
+        if (!*v0 || end == v0 || *end || !isfinite(zp) || zp < ZP_MIN || zp > ZP_MAX) {
+            snprintf(f->zp_why, sizeof f->zp_why,
+                     "its zero point %s = %s is not a magnitude between %g and %g", zp_keys[k],
+                     *v0 ? v0 : "(no value)", ZP_MIN, ZP_MAX);
+            return;
+        }
+        char sys[FLEN_VALUE] = "";
+        if (fits_read_key(f->fp, TSTRING, "PHOTSYS", sys, NULL, &status) == 0) {
+            char s[FLEN_VALUE];
+            size_t n = 0;
+            for (const char *p = sys; *p && n < sizeof s - 1; p++)
+                if (!isspace((unsigned char)*p)) s[n++] = (char)toupper((unsigned char)*p);
+            s[n] = '\0';
+            if (strcmp(s, "AB")) {
+                snprintf(f->zp_why, sizeof f->zp_why,
+                         "its zero point %s = %g is on the '%s' system (PHOTSYS), not AB", zp_keys[k], zp, sys);
+                return;
+            }
+        } else {
+            status = 0;
+            fits_clear_errmsg();
+        }
+        f->zp_on = 1;
+        f->zp = zp;
+        f->zp_scale = pow(10.0, -0.4 * (zp - 22.5));
+        snprintf(f->zp_key, sizeof f->zp_key, "%s", zp_keys[k]);
+        char u[100];
+        if (f->unit[0]) snprintf(u, sizeof u, "'%s' (BUNIT)", f->unit);
+        else snprintf(u, sizeof u, "counts (no BUNIT)");
+        snprintf(f->calib, sizeof f->calib, "%s x 10^(-0.4 (%s - 22.5)), %s = %.4g", u, f->zp_key, f->zp_key, zp);
+        return;
+    }
+}
+
 /* Fill the frame's geometry, band and WCS from the current HDU. */
 static int frame_describe(gp_frame *f, gp_error *err)
 {
@@ -224,6 +331,7 @@ static int frame_describe(gp_frame *f, gp_error *err)
         status = 0;
         fits_clear_errmsg();
     }
+    frame_setup_zp(f);
     frame_setup_wcs(f);
     return GP_OK;
 }
@@ -330,27 +438,34 @@ const char *gp_frame_wcs_note(const gp_frame *f) { return f && !f->wcs ? f->wcs_
 int gp_frame_check_unit(const gp_frame *f, gp_error *err)
 {
     if (!f) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_check_unit: NULL argument");
-    char u[sizeof f->unit];
-    size_t n = 0;
-    for (const char *p = f->unit; *p && n < sizeof u - 1; p++) u[n++] = (char)tolower((unsigned char)*p);
-    u[n] = '\0';
-    /* nanomaggy, nanomaggies, nmgy, nMgy, nmaggy, each alone or per pixel;
-     * not a prefix match: 'nanomaggy/arcsec2' (surface brightness) is not
-     * a pixel's flux */
-    static const char *const base[] = { "nanomaggy", "nanomaggies", "nmgy", "nmaggy", "nmaggies" };
-    static const char *const per[] = { "", "/pixel", "/pix" };
-    if (!u[0]) return GP_OK;
-    for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
-        size_t l = strlen(base[b]);
-        if (strncmp(u, base[b], l)) continue;
-        for (size_t k = 0; k < sizeof per / sizeof per[0]; k++)
-            if (!strcmp(u + l, per[k])) return GP_OK;
-    }
+    if (f->zp_on) return GP_OK;
+    if (f->zp_why[0])
+        return GP_FAIL(err, GP_ERR_DATA, "%s: %s%s%s%s: galpost needs frames in nanomaggies, or in counts with an AB "
+                       "zero point (MAGZP, MAGZERO or PHOTZP; m = ZP - 2.5 log10 counts)",
+                       f->name, f->unit[0] ? "its pixels are in '" : "", f->unit, f->unit[0] ? "' (BUNIT) and " : "",
+                       f->zp_why);
+    if (!f->unit[0] || unit_is_nmgy(f->unit)) return GP_OK;
+    if (unit_is_counts(f->unit))
+        return GP_FAIL(err, GP_ERR_DATA,
+                       "%s: its pixels are in '%s' (BUNIT) with no photometric zero point, not nanomaggies: galpost "
+                       "reads frames in counts given an AB zero point keyword MAGZP, MAGZERO or PHOTZP "
+                       "(m = ZP - 2.5 log10 counts, over the exposure), or calibrated frames in nanomaggies "
+                       "(as SDSS frame-*.fits files are, m = 22.5 - 2.5 log10 f)",
+                       f->name, f->unit);
     return GP_FAIL(err, GP_ERR_DATA,
                    "%s: its pixels are in '%s' (BUNIT), not nanomaggies: galpost needs calibrated frames in "
-                   "nanomaggies (as SDSS frame-*.fits files are, m = 22.5 - 2.5 log10 f)",
+                   "nanomaggies (as SDSS frame-*.fits files are, m = 22.5 - 2.5 log10 f), or frames in counts "
+                   "(BUNIT 'counts', 'ADU', 'DN' or 'electrons') with an AB zero point keyword MAGZP, MAGZERO or PHOTZP",
                    f->name, f->unit);
 }
+
+double gp_frame_zeropoint(const gp_frame *f, const char **key)
+{
+    if (key) *key = f && f->zp_on ? f->zp_key : "";
+    return f && f->zp_on ? f->zp : NAN;
+}
+
+const char *gp_frame_calibration(const gp_frame *f) { return f && f->zp_on ? f->calib : ""; }
 
 int gp_frame_check_measurable(const gp_frame *f, gp_error *err)
 {
@@ -455,5 +570,8 @@ int gp_frame_read_section(gp_frame *f, long x0, long y0, long nx, long ny,
     if (fits_read_subset(f->fp, TFLOAT, fpix, lpix, inc, &nulval, out, &anynul, &status))
         return gp_fits_fail(err, status, "%s: cannot read pixels [%ld:%ld, %ld:%ld]",
                             f->name, x0, x0 + nx - 1, y0, y0 + ny - 1);
+    /* counts to nanomaggies; frames in nanomaggies are left as read */
+    if (f->zp_on)
+        for (long k = 0; k < nx * ny; k++) out[k] = (float)(out[k] * f->zp_scale);
     return GP_OK;
 }

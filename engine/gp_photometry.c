@@ -38,42 +38,6 @@ gp_phot_options gp_phot_options_default(void)
     return o;
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_sorted(const float *v, size_t n)
-{
-    return n % 2 ? v[n / 2] : 0.5 * ((double)v[n / 2 - 1] + (double)v[n / 2]);
-}
-
-/* 3-sigma-clipped median and robust rms (1.4826 MAD) of v[0..n), which is
- * reordered.  Returns the number of values kept. */
-static size_t clipped_sky(float *v, size_t n, double *sky, double *rms)
-{
-    float *dev = malloc(sizeof(float) * (n ? n : 1));
-    size_t m = n;
-    double med = 0, sig = 0;
-    for (int it = 0; it < 5 && m > 0; it++) {
-        qsort(v, m, sizeof *v, cmp_float);
-        med = median_sorted(v, m);
-        for (size_t i = 0; i < m; i++) dev[i] = (float)fabs(v[i] - med);
-        qsort(dev, m, sizeof *dev, cmp_float);
-        sig = 1.4826 * median_sorted(dev, m);
-        size_t k = 0;
-        for (size_t i = 0; i < m; i++)
-            if (fabs(v[i] - med) <= 3.0 * sig || sig == 0) v[k++] = v[i];
-        if (k == m) break;
-        m = k;
-    }
-    free(dev);
-    *sky = med;
-    *rms = sig;
-    return m;
-}
-
 /* Reads frame pixels [x0, x0 + w) x [y0, y0 + h), a rectangle that may
  * reach beyond the frame's nx x ny pixels, into sec; pixels off the frame
  * are NaN.  A rectangle on the frame is read straight into sec. */
@@ -174,8 +138,12 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
                        gp_frame_name(f), nsky, o.sky_inner, o.sky_outer, ra, dec);
     }
     double skylev, skyrms;
-    size_t kept = clipped_sky(sky, nsky, &skylev, &skyrms);
+    size_t kept = gp_clipped_sky(sky, nsky, &skylev, &skyrms);
     free(sky);
+    if (!kept) {
+        free(sec);
+        return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for photometry", gp_frame_name(f));
+    }
 
     double sum = 0, area = 0, rec = 0, rec_area = 0;
     long nlost = 0, nlost_off = 0;   /* pixels with no mirror image; those off the frame */

@@ -133,6 +133,11 @@ check_PROGRAMS += tests/test_edge_sdss
 tests_test_edge_sdss_SOURCES = tests/test_edge_sdss.c $(IMAGE_FIXTURE) $(SDSS_FRAMES)
 tests_test_edge_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_edge_sdss_LDADD = $(TEST_LDADD)
+# frames in counts with an AB zero point, made from real SDSS frames (skips without ../shared)
+check_PROGRAMS += tests/test_counts_sdss
+tests_test_counts_sdss_SOURCES = tests/test_counts_sdss.c $(IMAGE_FIXTURE) $(SDSS_FRAMES)
+tests_test_counts_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_counts_sdss_LDADD = $(TEST_LDADD)
 # galpost shards (engine/cli/cli_shards.c) on the frames of a mock field
 check_PROGRAMS += tests/test_shards
 tests_test_shards_SOURCES = tests/test_shards.c $(IMAGE_FIXTURE)

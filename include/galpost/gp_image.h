@@ -16,6 +16,32 @@
  *
  * Pixel coordinates follow FITS: (1, 1) is the centre of the first pixel.
  *
+ * Frames in counts
+ *   galpost measures nanomaggies (m_AB = 22.5 - 2.5 log10 f): a frame with
+ *   BUNIT naming nanomaggies, or with no BUNIT and no zero point, is used
+ *   as it is (SDSS frames: results to the bit as before this was added,
+ *   whatever zero-point keywords they carry).  A frame whose BUNIT is
+ *   absent or names counts of the exposure ('counts', 'count', 'ADU', 'DN',
+ *   'electrons', 'e-', any case, alone or per pixel; not a rate such as
+ *   'counts/s') and whose header holds an AB zero point, the first of
+ *       MAGZP    (ZTF/PTF science images, DN)
+ *       MAGZERO  (DES, DECam community pipeline)
+ *       PHOTZP   (ESO science data products; PHOTSYS, when present, must
+ *                 be 'AB')
+ *   with the convention m_AB = ZP - 2.5 log10(pixel value), is calibrated
+ *   as its pixels are read (gp_frame_read_section()):
+ *       x_nmgy = x * 10^(-0.4 (ZP - 22.5)).
+ *   The zero point must be a number in 15..40; one that is not, or one on
+ *   another system (PHOTSYS = 'VEGA'), makes gp_frame_check_unit() refuse
+ *   the frame, saying why, rather than guess.  Not read, as their
+ *   conventions need more than the pixel value: MAGZPT (CASU VISTA/WFCAM:
+ *   per second of EXPTIME, before an airmass term, Vega), PHOTZPT (HST: the
+ *   STmag constant of PHOTFLAM), bare ZP or ZPT (no agreed meaning).  A
+ *   frame in counts without any of them is refused, naming the keywords.
+ *   Such frames are usually not sky-subtracted: aperture photometry
+ *   subtracts its annulus's sky anyway, and cutouts subtract a local sky
+ *   (gp_cutout_band()).  gp_frame_calibration() describes the conversion.
+ *
  * Cutouts
  *   A cutout is GP_CUTOUT_SIZE x GP_CUTOUT_SIZE pixels of GP_PIXEL_SCALE
  *   arcsec on a gnomonic (TAN) grid centred on (ra, dec), north up and east
@@ -218,15 +244,36 @@ const char *gp_frame_wcs_note(const gp_frame *f);
 
 /*
  * gp_frame_check_unit() - GP_OK when the frame's pixels may be in
- * nanomaggies: no BUNIT keyword, or a BUNIT naming nanomaggies
- * ('nanomaggy', 'nanomaggies', 'nmgy', with or without '/pixel').  Any
- * other BUNIT ('counts', 'DN', 'ADU', 'electrons', 'Jy', ...) is
- * GP_ERR_DATA naming the frame and the unit.  Cutouts and aperture
- * photometry refuse such frames; a frame in counts without a BUNIT cannot
- * be told from a calibrated one (its results are flagged as unlike the
- * training set, RESULT FLAGS in galpost(1)).
+ * nanomaggies, as read: no BUNIT keyword, a BUNIT naming nanomaggies
+ * ('nanomaggy', 'nanomaggies', 'nmgy', with or without '/pixel'), or
+ * counts calibrated by a zero point ("Frames in counts" above).  Any other
+ * BUNIT ('counts' without a zero point, 'electrons/s', 'Jy', ...), or an
+ * unusable zero point, is GP_ERR_DATA naming the frame, the unit (or the
+ * keyword) and the zero-point keywords that would do.  Cutouts and
+ * aperture photometry refuse such frames; a frame in counts with neither
+ * BUNIT nor zero point cannot be told from a calibrated one (its results
+ * are flagged as unlike the training set, RESULT FLAGS in galpost(1)).
  */
 int gp_frame_check_unit(const gp_frame *f, gp_error *err);
+
+/*
+ * gp_frame_zeropoint() - the AB zero point by which the frame's counts are
+ * turned into nanomaggies ("Frames in counts" above), or NaN when its
+ * pixels are used as they are.
+ *
+ * Returned:
+ *   key       const char**  The keyword it came from ("MAGZP", ...; "" with
+ *                           NaN); may be NULL.
+ */
+double gp_frame_zeropoint(const gp_frame *f, const char **key);
+
+/*
+ * gp_frame_calibration() - "" when the frame's pixels are used as they are,
+ * else what is done to them, for the lines of results that name their
+ * inputs: e.g. "'counts' (BUNIT) x 10^(-0.4 (MAGZP - 22.5)), MAGZP = 25.31"
+ * ("counts (no BUNIT)" without BUNIT).  Owned by the frame.
+ */
+const char *gp_frame_calibration(const gp_frame *f);
 
 /*
  * gp_frame_check_measurable() - GP_OK when pixels can be measured at sky
@@ -282,7 +329,9 @@ int gp_frame_contains(const gp_frame *f, double ra, double dec);
  *   nx, ny    long     Size; the rectangle must lie inside the image.
  * Returned:
  *   out       float*   nx*ny values, row-major from (x0, y0); BLANK and
- *                      non-finite pixels are NaN.
+ *                      non-finite pixels are NaN.  Counts calibrated by a
+ *                      zero point are returned in nanomaggies (x 10^(-0.4
+ *                      (ZP - 22.5))), other frames' pixels as stored.
  * Function return value:
  *   GP_OK; GP_ERR_ARG (rectangle outside the image); GP_ERR_FITS.
  */
@@ -302,10 +351,26 @@ int gp_frame_read_section(gp_frame *f, long x0, long y0, long nx, long ny,
  *   flags     uint32_t*    GP_FLAG_EDGE, GP_FLAG_MASKED, GP_FLAG_RESAMPLED
  *                          are OR-ed in (may be NULL).
  *   err       gp_error*
+ *
+ * The cutout's sky level is 0, as on sky-subtracted nanomaggy frames: from
+ * a frame in counts calibrated by a zero point (gp_frame_zeropoint()) the
+ * local sky is subtracted: the 3-sigma-clipped median (the photometry's
+ * sky estimator) of the frame's finite pixels whose centres lie 40" to 60"
+ * from (ra, dec), beyond the cutout's inscribed circle (at least 400 of
+ * them; about 25000 on SDSS frames, the part of the annulus on the frame
+ * near an edge).  Its statistical error is about 1.25 x the pixel rms /
+ * sqrt(n), under 1% of the pixel noise; a bright galaxy's wings and
+ * neighbours there add to it (on real SDSS frames made into counts,
+ * tests/test_counts_sdss.c, the cutouts came out the originals' minus
+ * 0.003-0.18 of the pixel rms, the sky SDSS's own subtraction had left
+ * there).  Nanomaggy frames are not touched.
+ *
  * Function return value:
  *   GP_OK; GP_ERR_WCS (no celestial WCS: message names the frame);
- *   GP_ERR_DATA (the centre is off the frame, or more than half of the
- *   cutout's on-frame pixels are not finite); GP_ERR_FITS; GP_ERR_NOMEM.
+ *   GP_ERR_DATA (the unit (gp_frame_check_unit()), the centre is off the
+ *   frame, more than half of the cutout's on-frame pixels are not finite,
+ *   or, for a frame in counts, fewer than 400 finite pixels in the local
+ *   sky's annulus); GP_ERR_FITS; GP_ERR_NOMEM.
  */
 int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
                    uint32_t *flags, gp_error *err);
