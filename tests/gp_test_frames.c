@@ -12,6 +12,8 @@
  *     --hole R    every pixel NaN within R arcsec of galaxy 1 (a masked core)
  *     --counts    pixels in counts (DN: 200 per nanomaggy on a soft bias of
  *                 1000), BUNIT = 'counts'
+ *     --magzp     with --counts: the zero point of those counts, MAGZP =
+ *                 28.252575 (22.5 + 2.5 log10 200), which makes them usable
  *     --galactic  the same sky through a WCS in galactic coordinates
  *                 (GLON-TAN/GLAT-TAN, reference point at the galactic
  *                 position of the equatorial frames')
@@ -39,11 +41,11 @@ typedef struct { double ra, dec, mag[5], scale, q, pa; } galaxy;
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: gp_test_frames DIR [--nowcs] [--nan] [--hole R] [--counts] [--galactic] [--fk4] [--seed N]\n");
+        fprintf(stderr, "usage: gp_test_frames DIR [--nowcs] [--nan] [--hole R] [--counts [--magzp]] [--galactic] [--fk4] [--seed N]\n");
         return 2;
     }
     const char *dir = argv[1];
-    int nowcs = 0, counts = 0, galactic = 0, fk4 = 0;
+    int nowcs = 0, counts = 0, magzp = 0, galactic = 0, fk4 = 0;
     double hole = 0.0; /* arcsec */
     uint64_t rng = 12345;
     for (int i = 2; i < argc; i++) {
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--nan")) hole = 30.0;
         else if (!strcmp(argv[i], "--hole") && i + 1 < argc) hole = atof(argv[++i]);
         else if (!strcmp(argv[i], "--counts")) counts = 1;
+        else if (!strcmp(argv[i], "--magzp")) magzp = 1;
         else if (!strcmp(argv[i], "--galactic")) galactic = 1;
         else if (!strcmp(argv[i], "--fk4")) fk4 = 1;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) rng = strtoull(argv[++i], NULL, 10);
@@ -100,6 +103,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if ((counts && fx_edit_card(path, "BUNIT", "BUNIT   = 'counts  '")) ||
+            (counts && magzp && fx_edit_card(path, "MAGZP", "MAGZP   =            28.252575 / AB zero point of the counts")) ||
             (galactic && !nowcs &&
              (fx_edit_card(path, "CTYPE1", "CTYPE1  = 'GLON-TAN'") || fx_edit_card(path, "CTYPE2", "CTYPE2  = 'GLAT-TAN'") ||
               fx_edit_card(path, "RADESYS", NULL))) ||

@@ -480,4 +480,39 @@ h="$tmp/hole/frame"
 [ $rc -eq 1 ] && grep -q "lies under [0-9]* masked pixels whose mirror images" "$tmp/err" \
     && ! grep -q "is there a galaxy" "$tmp/err" && [ ! -s "$tmp/out" ] \
     || fail "masked core: exit $rc: $(cat "$tmp/err")"
+# frames in counts with an AB zero point (MAGZP; the same sky as 200 counts
+# per nanomaggy on 1000 counts of sky): converted and sky-subtracted, they
+# give the nanomaggy frames' magnitudes and, within sampling noise (the
+# cutouts differ by the local sky's error, so the galaxy's id and its
+# samples do), the same posterior; the output says what was done to them;
+# without MAGZP they are refused naming the keywords that would do
+mkdir -p "$tmp/nmgy" "$tmp/zp" "$tmp/nozp"
+set -- $("$top/tests/gp_test_frames" "$tmp/nmgy" | sed -n 2p)
+"$top/tests/gp_test_frames" "$tmp/zp" --counts --magzp >/dev/null || fail "gp_test_frames --counts --magzp"
+"$top/tests/gp_test_frames" "$tmp/nozp" --counts >/dev/null || fail "gp_test_frames --counts"
+for d in nmgy zp nozp; do
+    f="$tmp/$d/frame"
+    "$galpost" infer --model "$tmp/m.gpw" --backend cpu --ra "$2" --dec "$3" --samples 400 \
+        --frames "$f-g-000001-1-0001.fits,$f-r-000001-1-0001.fits,$f-i-000001-1-0001.fits,$f-u-000001-1-0001.fits,$f-z-000001-1-0001.fits" \
+        >"$tmp/$d.txt" 2>"$tmp/$d.err"; echo $? >"$tmp/$d.rc"
+    "$galpost" infer --model "$tmp/m.gpw" --backend cpu --ra "$2" --dec "$3" --samples 400 --json \
+        --frames "$f-g-000001-1-0001.fits,$f-r-000001-1-0001.fits,$f-i-000001-1-0001.fits,$f-u-000001-1-0001.fits,$f-z-000001-1-0001.fits" \
+        >"$tmp/$d.json" 2>/dev/null
+done
+[ "$(cat "$tmp/nmgy.rc") $(cat "$tmp/zp.rc")" = "0 0" ] || fail "counts with MAGZP: $(cat "$tmp/zp.err")"
+grep -q "^pixels: " "$tmp/nmgy.txt" && fail "nanomaggy frames given a pixels line: $(cat "$tmp/nmgy.txt")"
+grep -q '"pixels"' "$tmp/nmgy.json" && fail "nanomaggy frames given a pixels key"
+grep "^pixels: " "$tmp/zp.txt" | grep -q "r $tmp/zp/frame-r-000001-1-0001.fits: 'counts' (BUNIT) x 10^(-0.4 (MAGZP - 22.5)), MAGZP = 28.25, local sky subtracted from the cutout" \
+    || fail "counts with MAGZP: no pixels line: $(cat "$tmp/zp.txt")"
+grep -q '"pixels": "u [^"]*MAGZP = 28.25; g ' "$tmp/zp.json" || fail "counts with MAGZP: no pixels key: $(head -c 400 "$tmp/zp.json")"
+[ "$(grep "^magnitudes" "$tmp/nmgy.txt")" = "$(grep "^magnitudes" "$tmp/zp.txt")" ] \
+    || fail "counts with MAGZP: magnitudes $(grep "^magnitudes" "$tmp/zp.txt") vs $(grep "^magnitudes" "$tmp/nmgy.txt")"
+q() { grep -o '"lgm_tot_p50": {"median": [-0-9.e]*, "p16": [-0-9.e]*, "p84": [-0-9.e]*, "mean": [-0-9.e]*, "std": [-0-9.e]*' "$1" \
+      | sed 's/.*"median": \([-0-9.e]*\),.*"std": \([-0-9.e]*\)/\1 \2/'; }
+set -- $(q "$tmp/nmgy.json") $(q "$tmp/zp.json")
+# two medians of 400 samples: 1.25 sigma / sqrt(400) each; 4 sigma of their difference
+awk -v a="$1" -v s="$2" -v b="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 4 * 1.25 * s * sqrt(2) / 20) }' \
+    || fail "counts with MAGZP: log M* median $3 vs $1 (std $2) beyond sampling noise"
+[ "$(cat "$tmp/nozp.rc")" = 1 ] && grep -q "'counts' (BUNIT) with no photometric zero point" "$tmp/nozp.err" \
+    && grep -q "MAGZP, MAGZERO or PHOTZP" "$tmp/nozp.err" || fail "counts without MAGZP: $(cat "$tmp/nozp.err")"
 echo "ok"

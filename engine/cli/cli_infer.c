@@ -102,11 +102,17 @@ static void usage(FILE *f)
 
 /* One galaxy's result as JSON: the magnitudes it was given and where they came
  * from, the input checks, the quantities, BPT and the derived line diagnostics. */
-static void print_json(const gp_result *r, const char *model, const float mag[5], const char *source, FILE *f)
+static void print_json(const gp_result *r, const char *model, const float mag[5], const char *source,
+                       const char *pixels, FILE *f)
 {
     const gp_summary *s = &r->summary;
     fprintf(f, "{\"id\": %llu, \"model\": ", (unsigned long long)r->id);
     gp_json_str(f, model);
+    /* frames in counts: what was done to their pixels (frame_pixels_note) */
+    if (pixels && *pixels) {
+        fprintf(f, ", \"pixels\": ");
+        gp_json_str(f, pixels);
+    }
     fprintf(f, ", \"nsamples\": %d, \"flags\": %u, \"magnitudes\": {\"ugriz\": [", r->nsamples, r->flags);
     for (int b = 0; b < 5; b++) { if (b) fprintf(f, ", "); gp_json_num(f, mag[b]); }
     fprintf(f, "], \"source\": ");
@@ -168,6 +174,22 @@ static int write_samples(const gp_result *r, const char *path)
         return 1;
     }
     return 0;
+}
+
+/* What was done to the pixels of frames in counts (gp_frame_calibration()),
+ * band by band, or "" when all are used as they are: for the results'
+ * "pixels" line.  The g, r and i cutouts also had a local sky subtracted. */
+static void frame_pixels_note(gp_frame *const band[GP_NBANDS], char *buf, size_t n)
+{
+    size_t l = 0;
+    buf[0] = '\0';
+    for (int b = 0; b < GP_NBANDS && l < n; b++) {
+        const char *c = band[b] ? gp_frame_calibration(band[b]) : "";
+        if (!*c) continue;
+        int sky = b == GP_BAND_G || b == GP_BAND_R || b == GP_BAND_I;
+        l += (size_t)snprintf(buf + l, n - l, "%s%s %s: %s%s", l ? "; " : "", gp_band_name(b), gp_frame_name(band[b]),
+                              c, sky ? ", local sky subtracted from the cutout" : "");
+    }
 }
 
 /* One galaxy cut out of frames with WCS. */
@@ -265,15 +287,18 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
         g.flags |= GP_FLAG_PHOT_MEASURED;
         source = "measured on the frames (6\" aperture, local sky; NOT extinction-corrected)";
     }
+    char pixels[4096];
+    frame_pixels_note(band, pixels, sizeof pixels);
     gp_infer_options io = { nsamples, seed, samples_out != NULL };
     gp_result r;
     if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
-    if (json) print_json(&r, gp_model_path(m), g.mag, source, stdout);
+    if (json) print_json(&r, gp_model_path(m), g.mag, source, pixels, stdout);
     else {
         printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
                gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
         printf("input: RA %.6f Dec %+.6f; g %s, r %s, i %s\n", ra, dec, gp_frame_name(gri[0]),
                gp_frame_name(gri[1]), gp_frame_name(gri[2]));
+        if (pixels[0]) printf("pixels: %s\n", pixels);
         printf("magnitudes u g r i z = %.3f %.3f %.3f %.3f %.3f (%s)\n", g.mag[0], g.mag[1], g.mag[2],
                g.mag[3], g.mag[4], source);
         gp_summary_print(&r, stdout);
@@ -339,7 +364,7 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
     gp_infer_options io = { nsamples, seed, samples_out != NULL };
     gp_result r;
     if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
-    if (json) print_json(&r, gp_model_path(m), g.mag, "catalogue (training shard), extinction-corrected", stdout);
+    if (json) print_json(&r, gp_model_path(m), g.mag, "catalogue (training shard), extinction-corrected", NULL, stdout);
     else {
         printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
                gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
@@ -1035,7 +1060,7 @@ int gp_cli_infer(int argc, char **argv)
     /* unusable inputs (a non-finite pixel): name the file they came from */
     if (st) { fprintf(stderr, "galpost infer: %s%s%s\n", st == GP_ERR_DATA ? cutout : "", st == GP_ERR_DATA ? ": " : "", err.msg); rc = 1; }
     else {
-        if (json) print_json(&r, gp_model_path(m), g.mag, have_mags ? "command line" : "cutout keywords", stdout);
+        if (json) print_json(&r, gp_model_path(m), g.mag, have_mags ? "command line" : "cutout keywords", NULL, stdout);
         else {
             printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
                    gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
