@@ -143,6 +143,7 @@ typedef struct gpd_result {
     float     mag[GP_NMAG];
     float     magerr[GP_NMAG];  /* NAN for catalogue magnitudes */
     char      frames[3][GPD_PATH_MAX / 4];  /* g, r, i sources */
+    char      pixels[1536];  /* frames in counts: what was done to their pixels, or "" */
     int       phot_model;    /* the model takes no image (photometry only) */
     int       no_cutout;     /* no cutout was made (photometry-only model) ... */
     char      nocut_why[768];   /* ... and why */

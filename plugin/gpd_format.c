@@ -48,6 +48,7 @@ char *gpd_format_summary_text(const gpd_result *res)
         fprintf(f, "  image none (photometry only; no g, r, i cutout: %s)\n", res->nocut_why);
     else
         fprintf(f, "  image g %s\n        r %s\n        i %s\n", res->frames[0], res->frames[1], res->frames[2]);
+    if (res->pixels[0]) fprintf(f, "  pixels %s\n", res->pixels);
     fprintf(f, "  colours: %s\n", res->colours);
     fprintf(f, "  ugriz  %.3f %.3f %.3f %.3f %.3f\n", res->mag[0], res->mag[1], res->mag[2],
             res->mag[3], res->mag[4]);
@@ -123,6 +124,10 @@ char *gpd_format_summary_json(const gpd_result *res)
         gp_json_str(f, res->frames[2]);
         fprintf(f, "}");
     }
+    /* frames in counts: what was done to their pixels */
+    fprintf(f, ",\n  \"pixels\": ");
+    if (res->pixels[0]) gp_json_str(f, res->pixels);
+    else fprintf(f, "null");
     fprintf(f, ",\n  \"colours\": ");
     gp_json_str(f, res->colours);
     fprintf(f, ",\n  \"mag\": {");

@@ -155,6 +155,25 @@ static void cutout_stats(const float *c, gpd_result *r)
     }
 }
 
+/* Frames in counts calibrated by a zero point: what was done to each used
+ * (gp_frame_calibration()), into r->pixels; cut: the g, r, i frames gave
+ * the cutout (which had a local sky subtracted too). */
+static void pixels_note(const gpd_job *job, gp_frame *const band[GP_NBANDS], const int bsrc[GP_NBANDS], int cut,
+                        gpd_result *r)
+{
+    size_t l = 0;
+    r->pixels[0] = '\0';
+    for (int b = 0; b < GP_NBANDS && l < sizeof r->pixels; b++) {
+        const char *c = band[b] ? gp_frame_calibration(band[b]) : "";
+        if (!*c || bsrc[b] < 0) continue;
+        char nm[GPD_PATH_MAX + 64];
+        int sky = cut && b >= GP_BAND_G && b <= GP_BAND_I;
+        l += (size_t)snprintf(r->pixels + l, sizeof r->pixels - l, "%s%s %s: %s%s", l ? "; " : "",
+                              gp_band_name(b), gpd_source_name(&job->src[bsrc[b]], nm, sizeof nm), c,
+                              sky ? ", local sky subtracted from the cutout" : "");
+    }
+}
+
 int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, const gp_catalog *cat,
                       const gpd_shape *sh, float *cut, int *has_cut, uint32_t *flags, gpd_result *r,
                       char *msg, size_t n)
@@ -220,6 +239,7 @@ int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, 
             gp_catalog_row_where(cat, m.row, where, sizeof where);
             snprintf(r->colours, sizeof r->colours, "catalogue %s: %s, %.2f\" away%s", gp_catalog_path(cat), where,
                      m.sep, gp_catalog_has_extinction(cat) ? ", extinction-corrected" : ", no extinction columns");
+            if (*has_cut) pixels_note(job, band, bsrc, 1, r);
             return GP_OK;
         }
         if (mst == GP_ERR_DATA) {
@@ -256,5 +276,6 @@ int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, 
     snprintf(r->colours, sizeof r->colours,
              "measured in a %.1f\" aperture (sky %.1f\"-%.1f\") on the u, g, r, i, z frames; not extinction-corrected%s",
              po.radius, 2 * po.radius, 3 * po.radius, catbad);
+    pixels_note(job, band, bsrc, *has_cut, r);
     return GP_OK;
 }

@@ -2,7 +2,7 @@
 # test_ds9_frames.sh: the plugin on frames that are not SDSS's own, as an
 # observer loads them at the telescope, with the real programs (Xvfb, DS9,
 # galpostd, XPA).  Mock g, r, i, u, z frames (tests/gp_test_frames) of one
-# sky written three more ways:
+# sky written four more ways:
 #   - through a WCS in galactic coordinates (GLON/GLAT): DS9 places the
 #     circle through it, galpostd must cut and measure the galaxy there (it
 #     read l, b as RA, Dec and said the galaxy was off every image);
@@ -10,16 +10,20 @@
 #     read as ICRS: the wrong place, or 'off every image');
 #   - in counts (BUNIT = 'counts'): refused naming the unit (its pixels were
 #     taken for nanomaggies: magnitudes 5.75 too bright, posteriors absurd);
+#   - in counts with an AB zero point (MAGZP): calibrated and sky-subtracted,
+#     the nanomaggy frames' magnitudes within 0.002, and the summary says so
+#     (refused as counts before);
 # galpostd keeps serving after each refusal.
 . "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
 need ds9 Xvfb xpaset xpaget xpaaccess awk
 
 D=gpf
-for v in eq gal fk4 counts; do mkdir -p "$WORK/$v"; done
+for v in eq gal fk4 counts zp; do mkdir -p "$WORK/$v"; done
 "$B/tests/gp_test_frames" "$WORK/eq" >"$WORK/galaxies" || fail "gp_test_frames"
 "$B/tests/gp_test_frames" "$WORK/gal" --galactic >/dev/null || fail "gp_test_frames --galactic"
 "$B/tests/gp_test_frames" "$WORK/fk4" --fk4 >/dev/null || fail "gp_test_frames --fk4"
 "$B/tests/gp_test_frames" "$WORK/counts" --counts >/dev/null || fail "gp_test_frames --counts"
+"$B/tests/gp_test_frames" "$WORK/zp" --counts --magzp >/dev/null || fail "gp_test_frames --counts --magzp"
 set -- $(sed -n 1p "$WORK/galaxies"); RA1=$2 DEC1=$3
 "$B/galpost" model random "$WORK/model.gpw" --seed 5 >/dev/null || fail "galpost model random"
 
@@ -59,6 +63,7 @@ centred() {
 # 1. equatorial frames: the reference
 load_frames "$WORK/eq"
 contains "$(infer_circle eq)" "eq done" "galaxy 1 on the equatorial frames"
+contains "$(xpaget galpost summary json)" '"pixels": null' "nanomaggy frames: no pixels note"
 ref=$(facts)
 centred "$ref" || fail "equatorial frames: the galaxy is not at the cutout centre ($ref)"
 pass "equatorial: ugriz and peaks $ref"
@@ -98,8 +103,23 @@ contains "$st" "counts failed" "frames in counts refused"
 contains "$st" "'counts' (BUNIT)" "the refusal names the unit"
 contains "$st" "nanomaggies" "the refusal says what is needed"
 
+# 4b. counts with an AB zero point (MAGZP, as DS9 sends the header): calibrated,
+# the same magnitudes (the same sky, 200 DN per nanomaggy on 1000 DN), and the
+# summary says what was done to the pixels
+load_frames "$WORK/zp"
+contains "$(infer_circle zp)" "zp done" "frames in counts with MAGZP measured"
+got=$(facts)
+centred "$got" || fail "counts with MAGZP: the galaxy is not at the cutout centre ($got)"
+echo "$ref|$got" | awk -F'|' '{ split($1, a, " "); split($2, b, " ")
+    for (i = 1; i <= 5; i++) { d = a[i] - b[i]; if (d < 0) d = -d; if (!(d < 0.002)) { printf "band %d: %s vs %s\n", i, a[i], b[i]; exit 1 } } }' ||
+    fail "counts with MAGZP: magnitudes differ from the nanomaggy frames' ($got vs $ref)"
+sum=$(xpaget galpost summary)
+contains "$sum" "x 10^(-0.4 (MAGZP - 22.5)), MAGZP = 28.25, local sky subtracted from the cutout" "the summary says the g, r, i pixels were calibrated and sky-subtracted"
+contains "$(xpaget galpost summary json)" '"pixels": "u ' "the summary json lists the calibrated frames"
+pass "counts with MAGZP: ugriz and peaks $got"
+
 # 5. still serving
 load_frames "$WORK/eq"
 contains "$(infer_circle again)" "again done" "galpostd serves after the refusals"
-contains "$(xpaget galpost status)" "requests: 4 done, 2 failed" "four done, two refused"
+contains "$(xpaget galpost status)" "requests: 5 done, 2 failed" "five done, two refused"
 echo "PASS: $TEST"
