@@ -208,14 +208,13 @@ static void frame_setup_wcs(gp_frame *f)
     if (!(f->scale > 0) || !isfinite(f->scale)) { f->wcs = NULL; f->scale = 0; }
 }
 
-/* BUNIT names nanomaggies (any case): nanomaggy, nanomaggies, nmgy, nMgy,
- * nmaggy, each alone or per pixel; not a prefix match: 'nanomaggy/arcsec2'
- * (surface brightness) is not a pixel's flux. */
-static int unit_is_nmgy(const char *u)
+/* u (a BUNIT, any case) is one of the n names in base, alone or per pixel:
+ * not a prefix match ('nanomaggy/arcsec2' is a surface brightness, 'counts/s'
+ * a rate). */
+static int unit_is_one_of(const char *u, const char *const *base, size_t n)
 {
-    static const char *const base[] = { "nanomaggy", "nanomaggies", "nmgy", "nmaggy", "nmaggies" };
     static const char *const per[] = { "", "/pixel", "/pix" };
-    for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
+    for (size_t b = 0; b < n; b++) {
         size_t l = strlen(base[b]);
         if (strncasecmp(u, base[b], l)) continue;
         for (size_t k = 0; k < sizeof per / sizeof per[0]; k++)
@@ -224,19 +223,19 @@ static int unit_is_nmgy(const char *u)
     return 0;
 }
 
-/* BUNIT names raw counts of an exposure (any case, per pixel or not): not a
- * rate ('counts/s', 'electrons/s'), whose zero points are another matter. */
+/* BUNIT names nanomaggies: nanomaggy, nanomaggies, nmgy, nMgy, nmaggy. */
+static int unit_is_nmgy(const char *u)
+{
+    static const char *const base[] = { "nanomaggy", "nanomaggies", "nmgy", "nmaggy", "nmaggies" };
+    return unit_is_one_of(u, base, sizeof base / sizeof base[0]);
+}
+
+/* BUNIT names raw counts of an exposure: not a rate ('counts/s',
+ * 'electrons/s'), whose zero points are another matter. */
 static int unit_is_counts(const char *u)
 {
     static const char *const base[] = { "counts", "count", "adu", "adus", "dn", "electrons", "electron", "e-" };
-    static const char *const per[] = { "", "/pixel", "/pix" };
-    for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
-        size_t l = strlen(base[b]);
-        if (strncasecmp(u, base[b], l)) continue;
-        for (size_t k = 0; k < sizeof per / sizeof per[0]; k++)
-            if (!strcasecmp(u + l, per[k])) return 1;
-    }
-    return 0;
+    return unit_is_one_of(u, base, sizeof base / sizeof base[0]);
 }
 
 /* A frame in counts (BUNIT absent, or counts, ADU, DN, electrons) with an
