@@ -466,6 +466,22 @@ double gp_frame_zeropoint(const gp_frame *f, const char **key)
 
 const char *gp_frame_calibration(const gp_frame *f) { return f && f->zp_on ? f->calib : ""; }
 
+void gp_frame_pixels_note(gp_frame *const band[GP_NBANDS], const char *const name[GP_NBANDS], int cutout,
+                          char *buf, size_t n)
+{
+    if (!buf || !n) return;
+    size_t l = 0;
+    buf[0] = '\0';
+    for (int b = 0; b < GP_NBANDS && l < n; b++) {
+        const char *c = band[b] ? gp_frame_calibration(band[b]) : "";
+        if (!*c) continue;
+        int sky = cutout && (b == GP_BAND_G || b == GP_BAND_R || b == GP_BAND_I);
+        l += (size_t)snprintf(buf + l, n - l, "%s%s %s: %s%s", l ? "; " : "", gp_band_name(b),
+                              name && name[b] ? name[b] : gp_frame_name(band[b]), c,
+                              sky ? ", local sky subtracted from the cutout" : "");
+    }
+}
+
 int gp_frame_check_measurable(const gp_frame *f, gp_error *err)
 {
     if (!f) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_check_measurable: NULL argument");

@@ -156,22 +156,20 @@ static void cutout_stats(const float *c, gpd_result *r)
 }
 
 /* Frames in counts calibrated by a zero point: what was done to each used
- * (gp_frame_calibration()), into r->pixels; cut: the g, r, i frames gave
- * the cutout (which had a local sky subtracted too). */
+ * (gp_frame_pixels_note()), named as DS9 shows them, into r->pixels; cut:
+ * the g, r, i frames gave the cutout. */
 static void pixels_note(const gpd_job *job, gp_frame *const band[GP_NBANDS], const int bsrc[GP_NBANDS], int cut,
                         gpd_result *r)
 {
-    size_t l = 0;
-    r->pixels[0] = '\0';
-    for (int b = 0; b < GP_NBANDS && l < sizeof r->pixels; b++) {
-        const char *c = band[b] ? gp_frame_calibration(band[b]) : "";
-        if (!*c || bsrc[b] < 0) continue;
-        char nm[GPD_PATH_MAX + 64];
-        int sky = cut && b >= GP_BAND_G && b <= GP_BAND_I;
-        l += (size_t)snprintf(r->pixels + l, sizeof r->pixels - l, "%s%s %s: %s%s", l ? "; " : "",
-                              gp_band_name(b), gpd_source_name(&job->src[bsrc[b]], nm, sizeof nm), c,
-                              sky ? ", local sky subtracted from the cutout" : "");
-    }
+    gp_frame *used[GP_NBANDS] = {0};
+    char nm[GP_NBANDS][GPD_PATH_MAX + 64];
+    const char *name[GP_NBANDS] = {0};
+    for (int b = 0; b < GP_NBANDS; b++)
+        if (band[b] && bsrc[b] >= 0 && *gp_frame_calibration(band[b])) {
+            used[b] = band[b];
+            name[b] = gpd_source_name(&job->src[bsrc[b]], nm[b], sizeof nm[b]);
+        }
+    gp_frame_pixels_note(used, name, cut, r->pixels, sizeof r->pixels);
 }
 
 int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, const gp_catalog *cat,

@@ -108,7 +108,7 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
     const gp_summary *s = &r->summary;
     fprintf(f, "{\"id\": %llu, \"model\": ", (unsigned long long)r->id);
     gp_json_str(f, model);
-    /* frames in counts: what was done to their pixels (frame_pixels_note) */
+    /* frames in counts: what was done to their pixels (gp_frame_pixels_note) */
     if (pixels && *pixels) {
         fprintf(f, ", \"pixels\": ");
         gp_json_str(f, pixels);
@@ -174,22 +174,6 @@ static int write_samples(const gp_result *r, const char *path)
         return 1;
     }
     return 0;
-}
-
-/* What was done to the pixels of frames in counts (gp_frame_calibration()),
- * band by band, or "" when all are used as they are: for the results'
- * "pixels" line.  The g, r and i cutouts also had a local sky subtracted. */
-static void frame_pixels_note(gp_frame *const band[GP_NBANDS], char *buf, size_t n)
-{
-    size_t l = 0;
-    buf[0] = '\0';
-    for (int b = 0; b < GP_NBANDS && l < n; b++) {
-        const char *c = band[b] ? gp_frame_calibration(band[b]) : "";
-        if (!*c) continue;
-        int sky = b == GP_BAND_G || b == GP_BAND_R || b == GP_BAND_I;
-        l += (size_t)snprintf(buf + l, n - l, "%s%s %s: %s%s", l ? "; " : "", gp_band_name(b), gp_frame_name(band[b]),
-                              c, sky ? ", local sky subtracted from the cutout" : "");
-    }
 }
 
 /* One galaxy cut out of frames with WCS. */
@@ -288,7 +272,7 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
         source = "measured on the frames (6\" aperture, local sky; NOT extinction-corrected)";
     }
     char pixels[4096];
-    frame_pixels_note(band, pixels, sizeof pixels);
+    gp_frame_pixels_note(band, NULL, 1, pixels, sizeof pixels);
     gp_infer_options io = { nsamples, seed, samples_out != NULL };
     gp_result r;
     if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }

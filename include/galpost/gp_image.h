@@ -276,6 +276,26 @@ double gp_frame_zeropoint(const gp_frame *f, const char **key);
 const char *gp_frame_calibration(const gp_frame *f);
 
 /*
+ * gp_frame_pixels_note() - what was done to the pixels of a galaxy's frames
+ * in counts, band by band, for the "pixels" line of results: "g NAME:
+ * CALIBRATION, local sky subtracted from the cutout; r ..." (the sky part
+ * for g, r and i when they gave a cutout), "" when every frame's pixels are
+ * used as they are.  The one wording of galpost infer and galpostd.
+ *
+ * Given:
+ *   band      the frames of bands u, g, r, i, z (gp_band), NULL for a band
+ *             not used
+ *   name      how to name each band's frame, or NULL (or a NULL entry) for
+ *             gp_frame_name()
+ *   cutout    nonzero when the g, r and i frames gave a cutout
+ *   n         the size of buf
+ * Returned:
+ *   buf       the text, truncated to n - 1 characters
+ */
+void gp_frame_pixels_note(gp_frame *const band[GP_NBANDS], const char *const name[GP_NBANDS], int cutout,
+                          char *buf, size_t n);
+
+/*
  * gp_frame_check_measurable() - GP_OK when pixels can be measured at sky
  * positions on the frame: it has a usable celestial WCS and its pixels may
  * be in nanomaggies (gp_frame_check_unit).  Cutouts and aperture photometry
