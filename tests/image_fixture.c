@@ -1,5 +1,6 @@
 /* image_fixture.c: see image_fixture.h. */
-#include <dirent.h>
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,19 +128,19 @@ char *fx_tmpdir(void)
     return d ? strdup(d) : NULL;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)ftw;
+    if (flag == FTW_DP) rmdir(path);
+    else unlink(path);
+    return 0;   /* go on past what cannot be removed */
+}
+
 void fx_rmtree(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[4096];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(dir);
+    /* depth first, so that the subdirectories some tests make (shard output
+       folders, work directories) go with their files */
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 uint64_t fx_seed(void)

@@ -45,7 +45,7 @@ int fx_edit_card(const char *path, const char *key, const char *card);
 void fx_icrs_to_gal(double ra, double dec, double *l, double *b);
 void fx_gal_to_icrs(double l, double b, double *ra, double *dec);
 
-/* A fresh temporary directory (mkdtemp) and its removal with the files in it. */
+/* A fresh temporary directory (mkdtemp) and its removal with everything in it. */
 char *fx_tmpdir(void);
 void  fx_rmtree(const char *dir);
 
