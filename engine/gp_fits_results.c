@@ -45,7 +45,10 @@ static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
 }
 
 /* The SUMMARY table's columns (gp_results_writer_open() lists them). */
-#define SUMMARY_NCOLS (9 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + 1)
+/* the lines' 68% interval (from 0 where F <= 0 is 16% likely or more) and P(F <= 0) */
+#define NLINE_STAT 3
+static const char *const line_stat_names[NLINE_STAT] = { "lo68", "hi68", "pzero" };
+#define SUMMARY_NCOLS (9 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + (GP_NQ - GP_Q_HALPHA) * NLINE_STAT + 1)
 
 int gp_results_partial_path(const char *path, int samples, char *buf, size_t size)
 {
@@ -117,6 +120,12 @@ static int writer_create(const char *path, const char *model, int nkeep, int res
             char n[48];
             snprintf(n, sizeof n, "%s_%s", gp_derived_name(d), stat_names[s]);
             COL(n, "E", gp_derived_unit(d));
+        }
+    for (int q = GP_Q_HALPHA; q < GP_NQ; q++)
+        for (int k = 0; k < NLINE_STAT; k++) {
+            char n[48];
+            snprintf(n, sizeof n, "%s_%s", gp_quantity_name(q), line_stat_names[k]);
+            COL(n, "E", k < 2 ? gp_quantity_unit(q) : "");
         }
     COL("message", "255A", "");   /* all of gp_result.message: the reason comes after a long path */
 #undef COL
@@ -431,6 +440,13 @@ int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t 
             double v[3] = { d->median, d->p16, d->p84 };
             for (int j = 0; j < 3; j++) {
                 double x = ok && d->n > 0 ? v[j] : NAN;
+                fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &x, &fst);
+            }
+        }
+        for (int q = GP_Q_HALPHA; q < GP_NQ; q++) {
+            double v[NLINE_STAT] = { s->lo68[q], s->hi68[q], s->p_zero[q] };
+            for (int k = 0; k < NLINE_STAT; k++) {
+                double x = ok ? v[k] : NAN;
                 fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &x, &fst);
             }
         }

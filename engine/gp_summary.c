@@ -133,6 +133,31 @@ static void stat_of(double *v, int n, gp_stat *out)
     out->p84 = quantile_sorted(v, n, 0.84);
 }
 
+/* The quantile at q of v[0..n) (n > 0), placed by select_ranks. */
+static double select_quantile(double *v, int n, double q)
+{
+    int depth = 2;
+    for (int m = n; m > 1; m >>= 1) depth += 2;
+    size_t i = (size_t)floor(q * (n - 1)), r[2];
+    int nr = 0;
+    for (size_t t = i; t <= i + 1 && t < (size_t)n; t++) r[nr++] = t;
+    select_ranks(v, (size_t)n, r, nr, depth);
+    return quantile_sorted(v, n, q);
+}
+
+int gp_interval_probs(double p_zero, double level, double *plo, double *phi)
+{
+    double tail = 0.5 * (1.0 - level);
+    if (p_zero >= tail) {
+        *plo = 0.0;
+        *phi = level;
+        return 1;
+    }
+    *plo = tail;
+    *phi = 1.0 - tail;
+    return 0;
+}
+
 int gp_bpt_classify(double x, double y)
 {
     if (x < 0.05 && y < 0.61 / (x - 0.05) + 1.30) return GP_BPT_STARFORMING;
@@ -170,11 +195,23 @@ int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *e
     for (int q = 0; q < GP_NQ; q++) {
         out->mean[q] = sum[q] / n;
         memcpy(v, xq + (size_t)q * n, sizeof(double) * (size_t)n);
+        int zeros = 0;
+        if (q >= GP_Q_HALPHA)   /* gp_infer returns F <= 0 as y = 0 */
+            for (int i = 0; i < n; i++) zeros += v[i] <= 0.0;
         gp_stat st;
         stat_of(v, n, &st);
         out->median[q] = st.median;
         out->p16[q] = st.p16;
         out->p84[q] = st.p84;
+        out->p_zero[q] = (double)zeros / n;
+        double plo, phi;
+        if (gp_interval_probs(out->p_zero[q], 0.68, &plo, &phi)) {
+            out->lo68[q] = 0.0;
+            out->hi68[q] = select_quantile(v, n, phi);
+        } else {
+            out->lo68[q] = st.p16;
+            out->hi68[q] = st.p84;
+        }
     }
     for (int i = 0; i < n; i++)
         for (int q = 0; q < GP_NQ; q++) {
@@ -305,10 +342,17 @@ void gp_summary_print(const gp_result *r, FILE *f)
         fprintf(f, "  %-14s %10.3f %10.3f %10.3f %10.3f %10.3f\n", gp_quantity_label(q), s->median[q],
                 s->median[q] - s->p16[q], s->p84[q] - s->median[q], s->mean[q], s->std[q]);
     fprintf(f, "  P(metallicity measurable) = %.3f\n", s->p_detect);
-    fprintf(f, "  line fluxes [1e-17 erg/s/cm^2]: median (16th - 84th percentile)\n");
-    for (int q = GP_Q_HALPHA; q < GP_NQ; q++)
-        fprintf(f, "  %-14s %10.2f  (%.2f - %.2f)\n", gp_quantity_label(q), line_flux(s->median[q]),
-                line_flux(s->p16[q]), line_flux(s->p84[q]));
+    fprintf(f, "  line fluxes [1e-17 erg/s/cm^2]: median (68%% interval; from 0, an upper limit, where F <= 0"
+               " is 16%% likely or more)\n");
+    for (int q = GP_Q_HALPHA; q < GP_NQ; q++) {
+        double a, b;
+        if (gp_interval_probs(s->p_zero[q], 0.68, &a, &b))
+            fprintf(f, "  %-14s %10.2f  (0 - %.2f, upper limit; P(F <= 0) = %.2f)\n", gp_quantity_label(q),
+                    line_flux(s->median[q]), line_flux(s->hi68[q]), s->p_zero[q]);
+        else
+            fprintf(f, "  %-14s %10.2f  (%.2f - %.2f)\n", gp_quantity_label(q), line_flux(s->median[q]),
+                    line_flux(s->lo68[q]), line_flux(s->hi68[q]));
+    }
     if (s->bpt_class >= 0)
         fprintf(f, "  BPT: %s (p = %.2f; SF %.2f, composite %.2f, Seyfert %.2f, LINER %.2f; %d samples)\n",
                 gp_bpt_class_name(s->bpt_class), s->p_bpt[s->bpt_class], s->p_bpt[0], s->p_bpt[1],

@@ -171,6 +171,17 @@ char *gpd_format_summary_json(const gpd_result *res)
             gp_json_num(f, gpd_line_flux(s->p16[q]));
             fprintf(f, ", \"flux_p84\": ");
             gp_json_num(f, gpd_line_flux(s->p84[q]));
+            /* the 68% interval, from 0 (an upper limit) where F <= 0 is 16% likely or more */
+            fprintf(f, ", \"lo68\": ");
+            gp_json_num(f, s->lo68[q]);
+            fprintf(f, ", \"hi68\": ");
+            gp_json_num(f, s->hi68[q]);
+            fprintf(f, ", \"flux_lo68\": ");
+            gp_json_num(f, gpd_line_flux(s->lo68[q]));
+            fprintf(f, ", \"flux_hi68\": ");
+            gp_json_num(f, gpd_line_flux(s->hi68[q]));
+            fprintf(f, ", \"p_zero\": ");
+            gp_json_num(f, s->p_zero[q]);
         }
         fprintf(f, "}%s\n", q + 1 < GP_NQ ? "," : "");
     }
@@ -261,9 +272,15 @@ static int overlay_lines(const gpd_result *res, char lines[][160], int max)
     };
     for (size_t i = 0; i < 4 && n < max; i++) {
         int q = lines4[i].q;
-        value_text(v, sizeof v, gpd_line_flux(s->median[q]), gpd_line_flux(s->p16[q]),
-                   gpd_line_flux(s->p84[q]), 1);
-        snprintf(lines[n++], 160, "%s = %s e-17 erg/s/cm2", lines4[i].label, v);
+        double a, b;
+        if (gp_interval_probs(s->p_zero[q], 0.68, &a, &b))   /* likely undetected: a 68% upper limit */
+            snprintf(lines[n++], 160, "%s < %.1f e-17 erg/s/cm2  (P(F \xe2\x89\xa4 0) %.2f)", lines4[i].label,
+                     gpd_line_flux(s->hi68[q]), s->p_zero[q]);
+        else {
+            value_text(v, sizeof v, gpd_line_flux(s->median[q]), gpd_line_flux(s->lo68[q]),
+                       gpd_line_flux(s->hi68[q]), 1);
+            snprintf(lines[n++], 160, "%s = %s e-17 erg/s/cm2", lines4[i].label, v);
+        }
     }
     if (n < max) {
         if (s->bpt_class >= 0)

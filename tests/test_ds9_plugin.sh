@@ -58,8 +58,14 @@ contains "$st" "done #1" "analysis task: request done"
 pass "current frame restored"
 regs=$(xpaget $D regions -format ds9 -system wcs -sky icrs)
 for want in "galpost #1" "log M*/Msun = " "log SFR = " "z = " "log M_BH = " "12+log(O/H) = " "p_detect" \
-            "Hα = " "Hβ = " "[NII]6584 = " "[OIII]5007 = " "e-17 erg/s/cm2" "BPT: " "tag={galpost}"; do
+            "e-17 erg/s/cm2" "BPT: " "tag={galpost}"; do
     contains "$regs" "$want" "overlay shows '$want'"
+done
+# each line: a value with its interval, or a 68% upper limit where F <= 0 is 16% likely or more
+for want in "Hα" "Hβ" "\[NII\]6584" "\[OIII\]5007"; do
+    printf '%s\n' "$regs" | grep -Eq "text=\{$want (= [0-9.]+ |< [0-9.]+ e-17 erg/s/cm2  \(P\(F ≤ 0\) [0-9.]+\))" ||
+        fail "overlay lacks $want's value or upper limit: $regs"
+    pass "overlay shows $want"
 done
 n=$(printf '%s\n' "$regs" | grep -c 'text={.*tag={galpost}')
 [ "$n" -ge 11 ] || fail "only $n galpost text regions"

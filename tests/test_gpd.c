@@ -197,6 +197,50 @@ static void make_result(gpd_result *r, int n, uint64_t *rng)
     r->r.summary.p_detect = 0.8;
 }
 
+/* A line likely undetected (40% of its samples at F = 0, 0.0 here): the
+ * overlay gives its 68% upper limit, "Hbeta < X" with X the flux at the 68th
+ * percentile, and the summaries give lo68 = 0, hi68 and p_zero; a detected
+ * line keeps "median +up/-down" from [lo68, hi68] = [p16, p84]. */
+static void test_overlay_upper_limit(void **state)
+{
+    (void)state;
+    uint64_t rng = fx_seed();
+    gpd_result r;
+    make_result(&r, 1000, &rng);
+    for (int i = 0; i < 1000; i++) {
+        float *x = r.r.samples + (size_t)i * GP_NQ;
+        x[GP_Q_HBETA] = fx_uniform(&rng) < 0.4 ? 0.0f : (float)(0.05 + 1.2 * fx_uniform(&rng));
+    }
+    assert_int_equal(gp_summary_compute(r.r.samples, 1000, &r.r.summary, NULL), GP_OK);
+    const gp_summary *s = &r.r.summary;
+    assert_true(s->p_zero[GP_Q_HBETA] > 0.3 && s->p_zero[GP_Q_HBETA] < 0.5);
+    assert_true(s->lo68[GP_Q_HBETA] == 0.0 && s->hi68[GP_Q_HBETA] < s->p84[GP_Q_HBETA]);
+    char *o = gpd_format_overlay(&r, 100, 200, 20, 0.5, 0);
+    assert_non_null(o);
+    char want[128];
+    snprintf(want, sizeof want, "H\xce\xb2 < %.1f e-17 erg/s/cm2  (P(F \xe2\x89\xa4 0) %.2f)",
+             gpd_line_flux(s->hi68[GP_Q_HBETA]), s->p_zero[GP_Q_HBETA]);
+    if (!strstr(o, want)) fail_msg("overlay lacks '%s':\n%s", want, o);
+    assert_null(strstr(o, "H\xce\xb2 = "));
+    snprintf(want, sizeof want, "H\xce\xb1 = %.1f", gpd_line_flux(s->median[GP_Q_HALPHA]));
+    assert_non_null(strstr(o, want));
+    free(o);
+    char *j = gpd_format_summary_json(&r);
+    assert_non_null(j);
+    const char *hb = strstr(j, "\"h_beta_flux\"");
+    assert_non_null(hb);
+    double lo = -1, pz = -1;
+    const char *k = strstr(hb, "\"lo68\": ");
+    assert_non_null(k);
+    assert_int_equal(sscanf(k, "\"lo68\": %lf", &lo), 1);
+    k = strstr(hb, "\"p_zero\": ");
+    assert_non_null(k);
+    assert_int_equal(sscanf(k, "\"p_zero\": %lf", &pz), 1);
+    assert_true(lo == 0.0 && fabs(pz - s->p_zero[GP_Q_HBETA]) < 1e-6);
+    free(j);
+    free(r.r.samples);
+}
+
 static int boxes_meet(const gpd_box *a, const gpd_box *b)
 {
     return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
@@ -822,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_parse_regions),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_overlay_upper_limit),
         cmocka_unit_test(test_overlay_places),
         cmocka_unit_test(test_overlay_rezoom),
         cmocka_unit_test(test_formats_photometry_only),

@@ -406,6 +406,81 @@ static void test_summary_quantiles(void **state)
     free(col);
 }
 
+/* A line's 68% interval (gp_summary lo68, hi68, p_zero) against a naive
+ * count and sort, on fresh random samples whose lines have 0% to 90% of
+ * their samples at y = 0 (F = 0): below 16% the central [p16, p84]; from
+ * 16% the interval [0, 68th percentile], bit for bit, which holds 68% of
+ * the samples where [p16, p84] = [0, p84] holds 84% or more.  The other
+ * quantities keep [p16, p84] and p_zero 0. */
+static void test_summary_line_interval(void **state)
+{
+    (void)state;
+    double plo, phi;
+    assert_int_equal(gp_interval_probs(0.1599, 0.68, &plo, &phi), 0);
+    assert_true(plo == 0.5 * (1 - 0.68) && phi == 1 - 0.5 * (1 - 0.68));
+    assert_int_equal(gp_interval_probs(0.16, 0.68, &plo, &phi), 1);
+    assert_true(plo == 0.0 && phi == 0.68);
+    assert_int_equal(gp_interval_probs(0.02, 0.95, &plo, &phi), 0);
+    assert_int_equal(gp_interval_probs(0.03, 0.95, &plo, &phi), 1);
+    assert_true(plo == 0.0 && phi == 0.95);
+    static const int ns[] = { 50, 199, 200, 1000 };
+    float *smp = malloc(sizeof(float) * 1000 * GP_NQ);
+    double *col = malloc(sizeof(double) * 1000);
+    assert_non_null(smp);
+    assert_non_null(col);
+    int upper = 0, central = 0;
+    for (int t = 0; t < 60; t++) {
+        int n = ns[t % 4];
+        double pz[GP_NQ];
+        for (int q = 0; q < GP_NQ; q++) pz[q] = q >= GP_Q_HALPHA ? 0.9 * gp_test_uniform() : 0.0;
+        for (int i = 0; i < n; i++)
+            for (int q = 0; q < GP_NQ; q++)
+                smp[(size_t)i * GP_NQ + q] = q >= GP_Q_HALPHA && gp_test_uniform() < pz[q] ? 0.0f
+                                             : (float)(q >= GP_Q_HALPHA ? 0.01 + 2.5 * gp_test_uniform()
+                                                                        : 3 * gp_test_uniform() - 1);
+        gp_summary s = { 0 };
+        gp_error err;
+        assert_int_equal(gp_summary_compute(smp, n, &s, &err), GP_OK);
+        for (int q = 0; q < GP_NQ; q++) {
+            int zeros = 0;
+            for (int i = 0; i < n; i++) {
+                col[i] = smp[(size_t)i * GP_NQ + q];
+                zeros += col[i] == 0.0;
+            }
+            qsort(col, (size_t)n, sizeof *col, cmpd);
+            double p16 = naive_quantile(col, n, 0.16), p84 = naive_quantile(col, n, 0.84);
+            if (s.p_zero[q] != (q >= GP_Q_HALPHA ? (double)zeros / n : 0.0))
+                fail_msg("n %d quantity %d: p_zero %.17g, naive %d of %d", n, q, s.p_zero[q], zeros, n);
+            if (q < GP_Q_HALPHA || zeros < 0.16 * n) {
+                if (s.lo68[q] != p16 || s.hi68[q] != p84)
+                    fail_msg("n %d quantity %d (%d zeros): [%.17g, %.17g], not the central [%.17g, %.17g]", n, q,
+                             zeros, s.lo68[q], s.hi68[q], p16, p84);
+                central += q >= GP_Q_HALPHA;
+                continue;
+            }
+            double h = naive_quantile(col, n, 0.68);
+            if (s.lo68[q] != 0.0 || s.hi68[q] != h)
+                fail_msg("n %d quantity %d (%d zeros): [%.17g, %.17g], not [0, %.17g]", n, q, zeros, s.lo68[q],
+                         s.hi68[q], h);
+            upper++;
+            int in = 0, in_central = 0;
+            for (int i = 0; i < n; i++) {
+                in += col[i] <= h;
+                in_central += col[i] >= p16 && col[i] <= p84;
+            }
+            /* the content: 68% (+ one sample of interpolation), or the zeros where they are more */
+            double c = (double)in / n, want = zeros > 0.68 * n ? (double)zeros / n : 0.68;
+            if (fabs(c - want) > 1.5 / n) fail_msg("n %d quantity %d: [0, p68] holds %.3f, not %.3f", n, q, c, want);
+            if (zeros >= 0.16 * n + 2 && !((double)in_central / n >= 0.84 - 1.5 / n))
+                fail_msg("n %d quantity %d: [p16, p84] holds %.3f (expected 0.84 or more)", n, q, (double)in_central / n);
+        }
+    }
+    /* both kinds were drawn */
+    assert_true(upper > 20 && central > 20);
+    free(smp);
+    free(col);
+}
+
 static void test_bad_galaxies_fail_alone(void **state)
 {
     (void)state;
@@ -721,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_summaries_match_naive),
         cmocka_unit_test(test_summary_quantiles),
+        cmocka_unit_test(test_summary_line_interval),
         cmocka_unit_test(test_summary_lines),
         cmocka_unit_test(test_background_summaries),
         cmocka_unit_test(test_bad_galaxies_fail_alone),

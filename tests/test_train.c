@@ -858,6 +858,53 @@ static void test_eval_pit(void **state)
     }
 }
 
+/* The 68% and 95% intervals galpost reports for a line (gp_interval_probs:
+ * central, or from 0 where the samples at F = 0 reach past the lower tail)
+ * hold 68% and 95% of the truths for a calibrated posterior, whatever the
+ * point mass: truth and 199 samples per galaxy drawn from one mixture of a
+ * point mass at 0 (its weight uniform in 0-0.6 per galaxy) and a
+ * half-normal.  The central intervals hold more (the point mass inside). */
+static double sorted_quantile(const double *v, int n, double p)
+{
+    double pos = p * (n - 1);
+    int i = (int)pos;
+    if (i >= n - 1) return v[n - 1];
+    return v[i] + (pos - i) * (v[i + 1] - v[i]);
+}
+
+static void test_eval_line_interval(void **state)
+{
+    (void)state;
+    gp_test_seed("test_eval_line_interval");
+    enum { G = 6000, N = 199 };
+    static double v[N];
+    const double level[2] = { 0.68, 0.95 };
+    long in[2] = { 0, 0 }, in_central[2] = { 0, 0 }, upper = 0;
+    for (int g = 0; g < G; g++) {
+        double w = 0.6 * gp_test_uniform();
+        double t = gp_test_uniform() < w ? 0.0 : fabs(gp_test_normal());
+        int zeros = 0;
+        for (int s = 0; s < N; s++) {
+            v[s] = gp_test_uniform() < w ? 0.0 : fabs(gp_test_normal());
+            zeros += v[s] == 0.0;
+        }
+        qsort(v, N, sizeof v[0], cmp_double);
+        for (int k = 0; k < 2; k++) {
+            double pl, ph;
+            upper += gp_interval_probs((double)zeros / N, level[k], &pl, &ph) && k == 0;
+            double lo = pl > 0 ? sorted_quantile(v, N, pl) : 0.0, hi = sorted_quantile(v, N, ph);
+            in[k] += t >= lo && t <= hi;
+            double a = 0.5 * (1 - level[k]);
+            in_central[k] += t >= sorted_quantile(v, N, a) && t <= sorted_quantile(v, N, 1 - a);
+        }
+    }
+    /* 1 sigma: 0.0060 (68%), 0.0028 (95%); 5 sigma allowed */
+    if (fabs(in[0] / (double)G - 0.68) > 0.030) fail_msg("68%% interval holds %.3f", in[0] / (double)G);
+    if (fabs(in[1] / (double)G - 0.95) > 0.014) fail_msg("95%% interval holds %.3f", in[1] / (double)G);
+    if (!(in_central[0] / (double)G > 0.72)) fail_msg("central 68%% interval holds only %.3f", in_central[0] / (double)G);
+    assert_true(upper > G / 4 && upper < 3 * G / 4);   /* both kinds of interval drawn */
+}
+
 /* The VAE's adaptive gradient clip: no history, no clip; a norm within the
  * bound passes and moves the mean; a spike is scaled to the bound and moves
  * the mean by the bound only; a non-finite norm is left to the divergence
@@ -908,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_train_resume_other_settings),
         cmocka_unit_test(test_train_nonfinite_cutouts),
         cmocka_unit_test(test_eval_pit),
+        cmocka_unit_test(test_eval_line_interval),
         cmocka_unit_test(test_adaptive_clip),
         cmocka_unit_test(test_backend_check),
     };

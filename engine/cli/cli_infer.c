@@ -124,9 +124,14 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
      * the fluxes of the text summary */
     fprintf(f, "\"line_unit\": \"log10(1+F), F in 1e-17 erg/s/cm2\", ");
     fprintf(f, "\"quantities\": {");
-    for (int q = 0; q < GP_NQ; q++)
-        fprintf(f, "%s\"%s\": {\"median\": %.6g, \"p16\": %.6g, \"p84\": %.6g, \"mean\": %.6g, \"std\": %.6g}",
+    for (int q = 0; q < GP_NQ; q++) {
+        fprintf(f, "%s\"%s\": {\"median\": %.6g, \"p16\": %.6g, \"p84\": %.6g, \"mean\": %.6g, \"std\": %.6g",
                 q ? ", " : "", gp_quantity_name(q), s->median[q], s->p16[q], s->p84[q], s->mean[q], s->std[q]);
+        /* a line's 68% interval, from 0 (an upper limit) where F <= 0 is 16% likely or more */
+        if (q >= GP_Q_HALPHA)
+            fprintf(f, ", \"lo68\": %.6g, \"hi68\": %.6g, \"p_zero\": %.6g", s->lo68[q], s->hi68[q], s->p_zero[q]);
+        fprintf(f, "}");
+    }
     fprintf(f, "}, \"p_detect\": %.6g, ", s->p_detect);
     gp_json_bpt(f, s);   /* (as in the plug-in's summary json) */
     /* the derived diagnostics by the FITS tables' names and units (gp_derived.h) */

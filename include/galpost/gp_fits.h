@@ -68,7 +68,11 @@ typedef struct gp_results_writer gp_results_writer;
  * galaxy: objID, status, flags, latent_d2, latent_d2_limit, phot_d2,
  * phot_d2_limit, source_snr, source_peak, for each quantity NAME_median,
  * NAME_p16, NAME_p84, NAME_mean, NAME_std, then p_detect, the BPT class
- * probabilities, bpt_class, the derived line diagnostics and message.  With
+ * probabilities, bpt_class, the derived line diagnostics, for each line
+ * NAME_lo68, NAME_hi68 (its 68% credible interval: [p16, p84], or from 0 up
+ * to the 68th percentile where F <= 0 is 16% likely or more, an upper limit;
+ * gp_interval_probs()) and NAME_pzero (the fraction of samples at F = 0),
+ * and message.  With
  * `nsamples_kept` > 0, HDU 2 ("SAMPLES") holds one row per galaxy with one
  * vector column of nsamples_kept values per quantity.
  *

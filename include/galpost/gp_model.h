@@ -224,6 +224,14 @@ typedef struct gp_stat {
 typedef struct gp_summary {
     double  median[GP_NQ], p16[GP_NQ], p84[GP_NQ];
     double  mean[GP_NQ], std[GP_NQ];
+    /* The 68% credible interval: [p16, p84], except for a line whose
+     * samples at F = 0 (y = 0, the point mass of an undetected line) are
+     * 16% or more of them: there [0, 68th percentile], an upper limit
+     * (gp_interval_probs()), since [p16, p84] = [0, p84] would hold 84% of
+     * the probability. */
+    double  lo68[GP_NQ], hi68[GP_NQ];
+    double  p_zero[GP_NQ];     /* lines: the fraction of samples at F = 0;
+                                  0 for the other quantities */
     double  corr[GP_NQ][GP_NQ];
     double  p_detect;          /* probability the metallicity is measurable */
     double  p_bpt[GP_NBPT];    /* class probabilities over samples where all
@@ -315,6 +323,34 @@ void gp_result_free(gp_result *res, size_t n);
  */
 int gp_summary_compute(const float *samples, int nsamples, gp_summary *out,
                        gp_error *err);
+
+/*
+ * gp_interval_probs() - where a credible interval of a line quantity
+ * starts and ends, as probabilities (the quantiles to take).
+ *
+ * A line's posterior (y = log10(1 + F), samples of F <= 0 returned as
+ * y = 0) has a point mass at 0 for an undetected line.  When that mass
+ * reaches past the central interval's lower end, the central interval
+ * [0, q((1 + level)/2)] would hold more than `level` of the probability
+ * (84% for 68%); the interval that starts at 0 and holds `level` is
+ * [0, q(level)], an upper limit.  Samples from a calibrated posterior so
+ * fall inside it `level` of the time, where they fell inside [p16, p84]
+ * up to 84% of the time.  (When p_zero > level the interval is {0}, which
+ * holds p_zero.)
+ *
+ * Given:
+ *   p_zero    double   The fraction of the samples at y = 0, in [0, 1].
+ *   level     double   The interval's probability, in (0, 1): 0.68, 0.95.
+ * Returned:
+ *   plo, phi  double*  The probabilities whose quantiles bound the
+ *                      interval: (1 - level)/2 and (1 + level)/2, or 0 and
+ *                      level for the interval that starts at 0 (the
+ *                      quantile at 0 is 0 there).
+ * Function return value:
+ *   1 for the interval that starts at 0 (report it as an upper limit),
+ *   0 for the central one.
+ */
+int gp_interval_probs(double p_zero, double level, double *plo, double *phi);
 
 /*
  * gp_summary_print() - the human-readable summary table of one result.
