@@ -232,28 +232,39 @@ void gpd_verified_counts(long *fetched, long *skipped);
 void gpd_verified_clear(void);
 
 /* gpd_visit.c (main thread): a walk over DS9's frames that leaves the
- * display as it was.
+ * display as it was, over as many frames as DS9 has.  The user may delete
+ * frames meanwhile: `frame N` would make a deleted frame again (empty), so
+ * DS9's frames are listed anew before each frame is made current and
+ * before the display is restored.
  *
  * gpd_visit_begin() - note DS9's frames and which of them are hidden.
  *   Given: target, cur (the user's current frame, as DS9 gave it).
- *   Returned: *v.  GP_OK, or the XPA error of `frame all` / `frame active`.
+ *   Returned: *v (its arrays allocated: gpd_visit_end() or gpd_visit_free()
+ *   frees them).  GP_OK, or the XPA error of `frame all` / `frame active`,
+ *   GP_ERR_NOMEM (nothing then to free).
  * gpd_visit_goto() - make `frame` current (DS9 reads only the current one).
- *   Returns GP_OK or the XPA error.
+ *   Returns GP_OK, GP_ERR_NOTFOUND (naming the frame) when the frame was
+ *   deleted since (it is not made again), or the XPA error.
  * gpd_visit_end() - make the user's frame current again and hide the hidden
  *   frames that were visited (`frame N` shows a hidden frame), also after
- *   an error.  Given st, the walk's status so far: it is returned when not
- *   GP_OK (err keeps its message); otherwise the first failure of the
- *   restoration, in err. */
-#define GPD_VISIT_FRAMES 64
+ *   an error; frames deleted meanwhile are left alone, and when the user's
+ *   own frame was deleted DS9's current frame stays as it is (logged).
+ *   Given st, the walk's status so far: it is returned when not GP_OK (err
+ *   keeps its message); otherwise the first failure of the restoration, in
+ *   err, GP_ERR_NOTFOUND naming the user's frame when that was deleted.
+ *   Frees v's arrays.
+ * gpd_visit_free() - free v's arrays (gpd_visit_end() does). */
 typedef struct gpd_visit {
     const char *target;
     int cur, shown;                  /* the user's frame; DS9's current one now */
-    int ids[GPD_VISIT_FRAMES], n;    /* `frame all` */
-    int hidden[GPD_VISIT_FRAMES];    /* 0 active, 1 hidden, 2 hidden but shown by a visit */
+    int *ids, n;                     /* `frame all` at the start */
+    int *hidden;                     /* 0 active, 1 hidden, 2 hidden but shown by a visit */
+    int cur_gone;                    /* set by gpd_visit_end(): the user's frame was deleted */
 } gpd_visit;
 int gpd_visit_begin(gpd_visit *v, const char *target, int cur, gp_error *err);
 int gpd_visit_goto(gpd_visit *v, int frame, gp_error *err);
 int gpd_visit_end(gpd_visit *v, int st, gp_error *err);
+void gpd_visit_free(gpd_visit *v);
 
 /* gpd_ds9.c (main thread) */
 int gpd_ds9_gather(gpd_job *job, gp_error *err);

@@ -18,9 +18,9 @@ tests_gp_test_frames_SOURCES = tests/gp_test_frames.c tests/image_fixture.c test
 tests_gp_test_frames_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_gp_test_frames_LDADD = libgalpost.la $(CFITSIO_LIBS) -lm
 dist_check_SCRIPTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh tests/test_ds9_sdss.sh tests/test_ds9_frames.sh \
-	tests/test_ds9_display.sh
+	tests/test_ds9_display.sh tests/test_ds9_changes.sh
 TESTS += tests/test_galpostd.sh tests/test_ds9_plugin.sh tests/test_ds9_sdss.sh tests/test_ds9_frames.sh \
-	tests/test_ds9_display.sh
+	tests/test_ds9_display.sh tests/test_ds9_changes.sh
 EXTRA_DIST += tests/ds9_lib.sh
 check_PROGRAMS += tests/test_gpd
 tests_test_gpd_SOURCES = tests/test_gpd.c tests/image_fixture.c tests/image_fixture.h \
