@@ -513,6 +513,49 @@ static int plot_bpt(gpd_daemon *d, gpd_job *job, gp_error *err)
     return st;
 }
 
+/* Whether DS9's `regions group` listing holds the group `name`. */
+static int group_listed(const char *groups, const char *name)
+{
+    size_t l = strlen(name);
+    for (const char *p = groups; (p = strstr(p, name)); p += l) {
+        int start = p == groups || strchr(" \t\n{", p[-1]);
+        int end = !p[l] || strchr(" \t\n}", p[l]);
+        if (start && end) return 1;
+    }
+    return 0;
+}
+
+/* Forget the overlays of this frame that are no longer in DS9 (deleted by
+ * hand: Region > Delete All, the Groups dialog), so that later lines no
+ * longer keep clear of them.  One call, and only when some are remembered;
+ * DS9 lists the groups of its current frame, where the overlay goes.  When
+ * DS9 does not answer, everything is kept (the drawing fails next anyway). */
+static void forget_deleted(gpd_daemon *d, const gpd_job *job)
+{
+    int any = 0;
+    for (int k = 0; k < d->ndrawn && !any; k++)
+        any = d->drawn[k].frame == job->cur_frame && !strcmp(d->drawn[k].target, job->ds9id);
+    if (!any) return;
+    char *groups = NULL;
+    gp_error e;
+    if (get_text(job->target, "regions group", &groups, &e) != GP_OK) {
+        gpd_log(GPD_LOG_DEBUG, "cannot list DS9's region groups: %s", e.msg);
+        return;
+    }
+    for (int k = 0; k < d->ndrawn; k++) {
+        struct gpd_drawn *dr = &d->drawn[k];
+        if (dr->frame != job->cur_frame || strcmp(dr->target, job->ds9id)) continue;
+        char name[32];
+        snprintf(name, sizeof name, "galpost-%d", dr->id);
+        if (group_listed(groups, name)) continue;
+        gpd_log(GPD_LOG_DEBUG, "result #%d's lines were deleted from frame %d: no longer kept clear of", dr->id, dr->frame);
+        memmove(dr, dr + 1, sizeof *dr * (size_t)(d->ndrawn - k - 1));
+        d->ndrawn--;
+        k--;
+    }
+    free(groups);
+}
+
 int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
 {
     const char *t = job->target;
@@ -526,6 +569,7 @@ int gpd_ds9_publish(gpd_daemon *d, gpd_job *job, gp_error *err)
         }
         for (int i = 0; i < job->nshape; i++)
             if (job->out[i].status != GP_OK) snprintf(err_drawn, sizeof err_drawn, "%s", job->ds9id);
+        forget_deleted(d, job);
         /* the previous overlay of each galaxy inferred again goes */
         for (int i = 0; i < job->nshape; i++) {
             if (job->out[i].status != GP_OK) continue;

@@ -13,6 +13,9 @@
 #      galpostd keeps serving.
 #   2. More than 64 frames (only the first 64 were walked, silently): the
 #      images in frames 67-71 are read and the display is as it was.
+#   3. A result's lines deleted by hand (the Region > Groups dialog) are no
+#      longer kept clear of: a neighbour's lines then go where they go when
+#      they were never drawn.
 . "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
 need ds9 Xvfb xpaset xpaget xpaaccess awk
 
@@ -119,4 +122,50 @@ contains "$sum" "image g frame 67 (" "the g image read from frame 67"
 contains "$sum" "on the u, g, r, i, z frames" "the u and z images (frames 70, 71) measured"
 same "71 frames" "$before"
 
+# 3. galaxy 1's lines at zoom 1; a catalogue galaxy 5 image pixels above
+# the left end of their top line: its lines, centred on it on the right,
+# would cover galaxy 1's
+load5
+xpaset -p $D single
+xpaset -p $D zoom to 1
+xpaset -p $D pan to "$RA1" "$DEC1" wcs icrs
+xpaset -p $D mode crosshair
+xpaset -p $D crosshair "$RA1" "$DEC1" wcs icrs
+contains "$(xpaset -p galpost infer crosshair tag g1 && wait_job g1)" "g1 done" "galaxy 1"
+set -- $(xpaget $D regions -format ds9 -system image |
+         sed -n 's/^# text(\([^,]*\),\([^)]*\)) .*/\1 \2/p' | awk 'NR == 1 || $1 < x { x = $1 } NR == 1 || $2 > y { y = $2 } END { print x, y + 5 }')
+[ $# -eq 2 ] || fail "galaxy 1's lines not read back"
+xpaset -p $D crosshair "$1" "$2" image
+set -- $(xpaget $D crosshair wcs icrs degrees)
+NRA=$1 NDEC=$2
+{ cat "$WORK/field/photo.csv"; echo "3,$NRA,$NDEC,19.700,18.630,17.960,17.590,17.380,0.10,0.08,0.06,0.04,0.03"; } >"$WORK/above.csv"
+xpaset -p galpost set catalog "$WORK/above.csv" || fail "set catalog"
+
+# text_places: where the newest result's lines are (image pixels)
+text_places() {
+    xpaget $D regions -format ds9 -system image >"$WORK/regions" || fail "regions"
+    id=$(sed -n 's/.*tag={galpost-\([0-9]*\)}.*/\1/p' "$WORK/regions" | sort -n | tail -1)
+    sed -n "s/^# text(\\([^)]*\\)) .*tag={galpost-$id}.*/\\1/p" "$WORK/regions"
+}
+contains "$(xpaset -p galpost clear tag c1 && wait_job c1)" "c1 done" "clear"
+xpaset -p $D regions delete all
+xpaset -p $D crosshair "$NRA" "$NDEC" wcs icrs
+contains "$(xpaset -p galpost infer crosshair tag alone && wait_job alone)" "alone done" "the neighbour alone"
+text_places >"$WORK/alone"
+[ -s "$WORK/alone" ] || fail "the neighbour's lines not read back: $(cat "$WORK/regions")"
+
+contains "$(xpaset -p galpost clear tag c2 && wait_job c2)" "c2 done" "clear"
+xpaset -p $D crosshair "$RA1" "$DEC1" wcs icrs
+contains "$(xpaset -p galpost infer crosshair tag g1b && wait_job g1b)" "g1b done" "galaxy 1 again"
+g1=$(xpaget $D regions -format ds9 -system image | sed -n 's/.*tag={galpost-\([0-9]*\)}.*/\1/p' | sort -u)
+[ -n "$g1" ] || fail "galaxy 1's result not in DS9"
+xpaset -p $D regions group "galpost-$g1" delete
+case $(xpaget $D regions group) in *galpost-$g1*) fail "galaxy 1's lines not deleted" ;; esac
+xpaset -p $D crosshair "$NRA" "$NDEC" wcs icrs
+contains "$(xpaset -p galpost infer crosshair tag after && wait_job after)" "after done" "the neighbour after galaxy 1's lines were deleted"
+text_places >"$WORK/after"
+if ! cmp -s "$WORK/alone" "$WORK/after"; then
+    echo "FAIL: the neighbour's lines kept clear of galaxy 1's deleted lines:"; diff "$WORK/alone" "$WORK/after"; exit 1
+fi
+pass "the neighbour's lines where they are when galaxy 1's were never drawn ($(head -1 "$WORK/after") ...)"
 exit 0
