@@ -88,6 +88,22 @@ grep -q "latent check (ood.latent) not stored in $T/s.gpw: gp_ood_fit: 14 rows o
 grep 'band stretch' "$T/i.work/train.log" | sed 's/^.*band stretch/band stretch/' >"$T/a"
 grep 'band stretch' "$T/v.work/train.log" | sed 's/^.*band stretch/band stretch/' >"$T/b"
 cmp -s "$T/a" "$T/b" || fail "v's band stretch differs from i's"
+# --vae-soft K: the stretch's softening is K times the sky sigma (i's, same VAE rows), recorded;
+# a softening of 0 or below is refused by name
+"$G" train -o "$T/w.gpw" -w "$T/w.work" --vae-soft 4 --vae-count 48 --vae-epochs 1 --ensemble 1 --flow-epochs 1 \
+    --patience 1 --threads 1 --seed 3 --enc-channels 4,8,8 --latent 8 --trunk 32,16 --head-hidden 16 \
+    --flow-hidden 16 --couplings 2 "$T"/m/shard-*.fits >"$T/train.out" 2>&1 \
+    || fail "train (image, --vae-soft 4): $(tail -5 "$T/train.out")"
+soft_of() { grep 'band stretch' "$1" | sed 's/^.*softening \([^ ]*\) \([^ ]*\) \([^ ]*\) nmgy.*$/\1 \2 \3/'; }
+soft1=$(soft_of "$T/i.work/train.log") soft4=$(soft_of "$T/w.work/train.log")
+echo "$soft1 $soft4" | awk 'NF != 6 { exit 1 } { for (k = 1; k <= 3; k++) { r = $(k + 3) / $k; if (r < 3.99 || r > 4.01) exit 1 } }' \
+    || fail "--vae-soft 4 gave softening '$soft4' against '$soft1'"
+"$G" model info "$T/w.gpw" | grep -E -q '^  train\.vae\.soft_sigmas +F64 +4$' || fail "w.gpw lacks train.vae.soft_sigmas = 4"
+"$G" model info "$T/i.gpw" | grep -E -q '^  train\.vae\.soft_sigmas +F64 +1$' || fail "i.gpw lacks train.vae.soft_sigmas = 1"
+for bad in 0 -1 abc; do
+    "$G" train -o "$T/x.gpw" --vae-soft "$bad" "$T"/m/shard-*.fits >"$T/train.out" 2>&1 && fail "--vae-soft $bad accepted"
+    grep -q "bad --vae-soft '$bad'" "$T/train.out" || fail "--vae-soft $bad: $(cat "$T/train.out")"
+done
 nflow=$(awk '$1 ~ /^train\.split\.(train|val|test)$/ { n += $3 } END { print n }' "$T/iinfo")
 flow_stage() {  # OUT ENCODER CACHE [extra options]
     o=$1 e=$2 c=$3; shift 3

@@ -33,6 +33,7 @@ static void usage(FILE *f)
         "  --max-rows N           use at most N usable rows\n"
         "  --vae-count N          galaxies reserved for the VAE (25%% of the rows; --photometry: 0)\n"
         "  --vae-epochs E (4)  --vae-batch B (16)  --vae-lr LR (1e-3)  --vae-beta BETA (1)\n"
+        "  --vae-soft K           the stretch's asinh softening in sky sigmas (1)\n"
         "  --flow-epochs E (60)  --flow-batch B (256)  --flow-lr LR (1e-3)  --patience P (8)\n"
         "  --enc-channels A,B,C (32,64,64)  --latent L (32)  --trunk W1,W2 (256,128)\n"
         "  --head-hidden H (128)  --flow-hidden H (64)  --couplings C (12)\n"
@@ -54,7 +55,7 @@ static int parse_list(const char *s, int *v, int n)
 
 int gp_cli_train(int argc, char **argv)
 {
-    enum { O_PHOT = 256, O_ENC, O_SEED, O_THREADS, O_ENS, O_MAXROWS, O_VAEN, O_VEP, O_VB, O_VLR, O_VBETA,
+    enum { O_PHOT = 256, O_ENC, O_SEED, O_THREADS, O_ENS, O_MAXROWS, O_VAEN, O_VEP, O_VB, O_VLR, O_VBETA, O_VSOFT,
            O_FEP, O_FB, O_FLR, O_PAT, O_CH, O_LAT, O_TRUNK, O_HH, O_FH, O_CPL, O_LOG, O_BACKEND };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"workdir", required_argument, 0, 'w'},
@@ -63,7 +64,7 @@ int gp_cli_train(int argc, char **argv)
         {"ensemble", required_argument, 0, O_ENS}, {"max-rows", required_argument, 0, O_MAXROWS},
         {"vae-count", required_argument, 0, O_VAEN}, {"vae-epochs", required_argument, 0, O_VEP},
         {"vae-batch", required_argument, 0, O_VB}, {"vae-lr", required_argument, 0, O_VLR},
-        {"vae-beta", required_argument, 0, O_VBETA}, {"flow-epochs", required_argument, 0, O_FEP},
+        {"vae-beta", required_argument, 0, O_VBETA}, {"vae-soft", required_argument, 0, O_VSOFT}, {"flow-epochs", required_argument, 0, O_FEP},
         {"flow-batch", required_argument, 0, O_FB}, {"flow-lr", required_argument, 0, O_FLR},
         {"patience", required_argument, 0, O_PAT}, {"enc-channels", required_argument, 0, O_CH},
         {"latent", required_argument, 0, O_LAT}, {"trunk", required_argument, 0, O_TRUNK},
@@ -98,6 +99,7 @@ int gp_cli_train(int argc, char **argv)
         case O_VB: if (gp_cli_parse_int(optarg, 1, 4096, &v)) BAD("--vae-batch"); o.vae_batch = (int)v; break;
         case O_VLR: if (gp_cli_parse_double(optarg, 1e-8, 1.0, &x)) BAD("--vae-lr"); o.vae_lr = (float)x; break;
         case O_VBETA: if (gp_cli_parse_double(optarg, 0.0, 1e6, &x)) BAD("--vae-beta"); o.vae_beta = x; break;
+        case O_VSOFT: if (gp_cli_parse_double(optarg, 0.01, 1e4, &x) || !(x > 0)) BAD("--vae-soft"); o.vae_soft = x; break;
         case O_FEP: if (gp_cli_parse_int(optarg, 1, 100000, &v)) BAD("--flow-epochs"); o.flow_epochs = (int)v; break;
         case O_FB: if (gp_cli_parse_int(optarg, 1, 65536, &v)) BAD("--flow-batch"); o.flow_batch = (int)v; break;
         case O_FLR: if (gp_cli_parse_double(optarg, 1e-8, 1.0, &x)) BAD("--flow-lr"); o.flow_lr = (float)x; break;

@@ -35,6 +35,7 @@ void gp_train_opts_default(gp_train_opts *o)
     o->vae_batch = 16;
     o->vae_lr = 1e-3f;
     o->vae_beta = 1.0;
+    o->vae_soft = 1.0;
     o->flow_epochs = 60;
     o->flow_batch = 256;
     o->patience = 8;
@@ -206,10 +207,10 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Band stretch from up to 256 VAE cutouts: softening = median over galaxies
- * of the border pixels' robust sigma; offset, scale = median, std of the
- * asinh-stretched pixels. */
-static int stretch_stats(gp_dataset *d, const long *rows, long n, double soft[3], double off[3],
+/* Band stretch from up to 256 VAE cutouts: softening = `soft_sigmas` times
+ * the median over galaxies of the border pixels' robust sigma; offset,
+ * scale = mean, std of the asinh-stretched pixels. */
+static int stretch_stats(gp_dataset *d, const long *rows, long n, double soft_sigmas, double soft[3], double off[3],
                          double scl[3], gp_error *err)
 {
     long m = n < 256 ? n : 256;
@@ -239,7 +240,7 @@ static int stretch_stats(gp_dataset *d, const long *rows, long n, double soft[3]
     }
     for (int b = 0; b < 3; b++) {
         qsort(sig + b * m, (size_t)m, sizeof(float), cmp_float);
-        soft[b] = sig[b * m + m / 2];
+        soft[b] = soft_sigmas * sig[b * m + m / 2];
         if (!(soft[b] > 0)) soft[b] = 0.01;
     }
     /* moments of the stretched pixels */
@@ -376,6 +377,8 @@ static int run_settings(run_ctx *c, const gp_dataset *d, gp_error *err)
     SET("vae-batch", "--vae-batch", "%d", o->vae_batch);
     SET("vae-lr", "--vae-lr", "%s", fmt_float(fb, sizeof fb, o->vae_lr));
     SET("vae-beta", "--vae-beta", "%.17g", o->vae_beta);
+    if (o->vae_soft != 1.0)   /* (absent at the default, as checkpoints before the option have it) */
+        SET("vae-soft", "--vae-soft", "%.17g", o->vae_soft);
     SET("flow-epochs", "--flow-epochs", "%d", o->flow_epochs);
     SET("flow-batch", "--flow-batch", "%d", o->flow_batch);
     SET("flow-lr", "--flow-lr", "%s", fmt_float(fb, sizeof fb, o->flow_lr));
@@ -1152,7 +1155,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
             logf_(o, "VAE taken from %s (frozen)", o->encoder_from);
             if (c.s.stage == 0) c.s.stage = 1;
         } else {
-            TRY(stretch_stats(d, rows[0], nrows[0], soft, off, scl, err));
+            TRY(stretch_stats(d, rows[0], nrows[0], o->vae_soft, soft, off, scl, err));
             logf_(o, "band stretch: softening %.4g %.4g %.4g nmgy, offset %.3f %.3f %.3f, scale %.3f %.3f %.3f",
                   soft[0], soft[1], soft[2], off[0], off[1], off[2], scl[0], scl[1], scl[2]);
             float sf[3] = { (float)soft[0], (float)soft[1], (float)soft[2] }, of[3] = { (float)off[0], (float)off[1], (float)off[2] },
@@ -1273,6 +1276,7 @@ int gp_train_run(const gp_train_opts *o, gp_error *err)
             I("train.vae.batch", o->vae_batch);
             F("train.vae.lr", o->vae_lr);
             F("train.vae.beta", o->vae_beta);
+            F("train.vae.soft_sigmas", o->vae_soft);
             F("train.vae.final_loss", c.s.vae_last_loss);
             I("train.vae.clipped_steps", c.s.vae_clipped);
             S("train.vae.clip", "gradient norm (encoder + decoder) held within 4 times the running mean of the previous steps' norms (weight 1/50)");

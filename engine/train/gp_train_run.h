@@ -49,6 +49,8 @@ typedef struct gp_train_opts {
     int         vae_epochs, vae_batch;
     float       vae_lr;
     double      vae_beta;
+    double      vae_soft;     /* the band stretch's asinh softening, in units of the
+                                 cutouts' median sky sigma (1) */
     int         flow_epochs, flow_batch, patience;
     float       flow_lr;
     const char *command;       /* provenance */
