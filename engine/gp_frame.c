@@ -35,27 +35,46 @@ struct gp_frame {
     double         scale;    /* arcsec per pixel */
     char           wcs_why[200]; /* why a celestial WCS cannot be used */
     char           unit[72];     /* BUNIT, blanks removed ("" when absent) */
-    /* counts calibrated by an AB zero point (gp_image.h, "Frames in counts") */
+    int            hdu;          /* the HDU read (1: primary) */
+    char           extname[FLEN_VALUE];
+    int            ukind;        /* UNIT_* of the BUNIT */
+    /* pixels calibrated as read (gp_image.h, "Frames in counts", "Frames in
+     * flux density") */
     int            zp_on;        /* 1: pixels are multiplied by zp_scale when read */
-    double         zp;           /* the zero point */
-    double         zp_scale;     /* 10^(-0.4 (zp - 22.5)): nanomaggies per count */
+    int            zp_hand;      /* ... by a zero point given by hand (gp_frame_set_zeropoint) */
+    double         zp;           /* the zero point of counts (NaN for flux densities) */
+    double         zp_scale;     /* nanomaggies per pixel unit */
     char           zp_key[FLEN_KEYWORD];
-    char           zp_why[240];  /* why a zero point in the header cannot be used */
+    char           zp_why[400];  /* why a zero point in the header cannot be used */
     char           calib[320];   /* gp_frame_calibration() */
+    /* the header's own calibration, restored when a hand zero point is taken back */
+    int            hdr_on;
+    double         hdr_zp, hdr_scale;
+    char           hdr_key[FLEN_KEYWORD], hdr_calib[320];
 };
 
 /* Zero-point keywords, in the order they are looked for: each gives
- * m_AB = ZP - 2.5 log10(pixel value) for the pixels as they are, over the
- * whole exposure.  MAGZP: ZTF (and PTF) science images, in DN; MAGZERO:
- * DES and DECam community-pipeline images; PHOTZP: ESO science data
- * products (with PHOTSYS naming the system, which must be AB).  Not read:
- * MAGZPT (CASU VISTA/WFCAM: per second of EXPTIME, before an airmass
- * extinction term, and Vega), PHOTZPT (HST: the STmag constant to go with
- * PHOTFLAM, not a zero point for counts), and bare ZP/ZPT (no convention). */
-static const char *const zp_keys[] = { "MAGZP", "MAGZERO", "PHOTZP" };
+ * m_AB = ZP - 2.5 log10(pixel value) for the pixel values as they are
+ * stored, whatever their unit (counts of the exposure, or counts per second
+ * when BUNIT says so), as SExtractor's MAG_ZEROPOINT and the SCAMP/SWarp
+ * chain read them.  MAGZP: ZTF (and PTF) science images, in DN; MAGZERO:
+ * DES and DECam community-pipeline images (legacypipe passes the CP's
+ * MAGZERO as SExtractor's MAG_ZEROPOINT on the image in ADU); PHOTZP: ESO
+ * science data products (with PHOTSYS naming the system, which must be
+ * AB); FLUXMAG0: HSC and LSST-stack calexps and coadds, the pixel value
+ * sum of a magnitude-0 source, ZP = 2.5 log10 FLUXMAG0 (27 on HSC coadds).
+ * Not read: MAGZPT (CASU VISTA/WFCAM: per second of EXPTIME, before an
+ * airmass extinction term, and Vega), CCDZPT (legacypipe: per second),
+ * PHOTZPT (HST: the STmag constant to go with PHOTFLAM, not a zero point
+ * for counts), and bare ZP/ZPT (no convention). */
+static const char *const zp_keys[] = { "MAGZP", "MAGZERO", "PHOTZP", "FLUXMAG0" };
 #define N_ZP_KEYS (sizeof zp_keys / sizeof zp_keys[0])
-#define ZP_MIN 15.0
-#define ZP_MAX 40.0
+#define ZP_MIN GP_ZEROPOINT_MIN
+#define ZP_MAX GP_ZEROPOINT_MAX
+/* Two zero-point keywords of one frame that differ by more than this are
+ * refused: a per-second zero point beside a per-exposure one differs by
+ * 2.5 log10 EXPTIME, and galpost does not guess which the pixels follow. */
+#define ZP_AGREE 0.01
 
 const char *gp_band_name(int band)
 {
@@ -208,46 +227,88 @@ static void frame_setup_wcs(gp_frame *f)
     if (!(f->scale > 0) || !isfinite(f->scale)) { f->wcs = NULL; f->scale = 0; }
 }
 
-/* u (a BUNIT, any case) is one of the n names in base, alone or per pixel:
- * not a prefix match ('nanomaggy/arcsec2' is a surface brightness, 'counts/s'
- * a rate). */
-static int unit_is_one_of(const char *u, const char *const *base, size_t n)
+/* What a BUNIT says the pixels are. */
+enum {
+    UNIT_NONE = 0,   /* no BUNIT */
+    UNIT_NMGY,       /* nanomaggies */
+    UNIT_FLUXD,      /* an AB flux density per pixel: nJy, uJy, mJy, Jy */
+    UNIT_COUNTS,     /* counts of the exposure: counts, ADU, DN, electrons */
+    UNIT_RATE,       /* counts per second */
+    UNIT_OTHER       /* anything else (refused) */
+};
+
+/* After a unit's name: nothing, or '/pixel' ('/pix') and, where per_s is
+ * not NULL, a per second ('/s', '/sec', '/second', 's-1', 's^-1', 's**-1',
+ * '.s-1'), each at most once and in either order; *per_s is set when the
+ * rate is there.  Returns 1 when r is all such suffixes. */
+static int unit_suffixes(const char *r, int *per_s)
 {
-    static const char *const per[] = { "", "/pixel", "/pix" };
-    for (size_t b = 0; b < n; b++) {
-        size_t l = strlen(base[b]);
-        if (strncasecmp(u, base[b], l)) continue;
-        for (size_t k = 0; k < sizeof per / sizeof per[0]; k++)
-            if (!strcasecmp(u + l, per[k])) return 1;
+    static const char *const pix[] = { "/pixel", "/pix" };
+    static const char *const sec[] = { "/second", "/sec", "/s", ".s-1", "s**-1", "s^-1", "s-1" };
+    int have_pix = 0, have_s = 0;
+    while (*r) {
+        size_t l = 0;
+        for (size_t k = 0; k < sizeof pix / sizeof pix[0] && !l; k++)
+            if (!strncasecmp(r, pix[k], strlen(pix[k]))) l = strlen(pix[k]);
+        if (l) {
+            if (have_pix++) return 0;
+            r += l;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof sec / sizeof sec[0] && per_s && !l; k++)
+            if (!strncasecmp(r, sec[k], strlen(sec[k]))) l = strlen(sec[k]);
+        if (!l || have_s++) return 0;
+        r += l;
     }
-    return 0;
+    if (per_s) *per_s = have_s;
+    return 1;
 }
 
-/* BUNIT names nanomaggies: nanomaggy, nanomaggies, nmgy, nMgy, nmaggy. */
-static int unit_is_nmgy(const char *u)
+/* The kind of a BUNIT (blanks removed) and, for a flux density, the
+ * nanomaggies per pixel unit (1 nanomaggy = 3631 nJy: the AB zero point is
+ * 3631 Jy).  Names are matched whole, not as prefixes ('nanomaggy/arcsec2'
+ * is a surface brightness, 'MJy/sr' too); the Jansky prefix is case
+ * sensitive ('mJy' milli, 'MJy' mega: refused). */
+static int unit_kind(const char *u, double *scale)
 {
-    static const char *const base[] = { "nanomaggy", "nanomaggies", "nmgy", "nmaggy", "nmaggies" };
-    return unit_is_one_of(u, base, sizeof base / sizeof base[0]);
+    static const char *const nmgy[] = { "nanomaggy", "nanomaggies", "nmgy", "nmaggy", "nmaggies" };
+    static const char *const counts[] = { "counts", "count", "cts", "adu", "adus", "dn", "electrons",
+                                          "electron", "e-", "e" };
+    static const struct { const char *name; double nmgy; } jy[] = {
+        { "nJy", 1.0 / 3631.0 }, { "uJy", 1e3 / 3631.0 }, { "mJy", 1e6 / 3631.0 }, { "Jy", 1e9 / 3631.0 },
+    };
+    if (!u[0]) return UNIT_NONE;
+    for (size_t b = 0; b < sizeof nmgy / sizeof nmgy[0]; b++)
+        if (!strncasecmp(u, nmgy[b], strlen(nmgy[b])) && unit_suffixes(u + strlen(nmgy[b]), NULL)) return UNIT_NMGY;
+    for (size_t b = 0; b < sizeof jy / sizeof jy[0]; b++)
+        if (!strncmp(u, jy[b].name, strlen(jy[b].name)) && unit_suffixes(u + strlen(jy[b].name), NULL)) {
+            if (scale) *scale = jy[b].nmgy;
+            return UNIT_FLUXD;
+        }
+    for (size_t b = 0; b < sizeof counts / sizeof counts[0]; b++) {
+        int per_s = 0;
+        if (!strncasecmp(u, counts[b], strlen(counts[b])) && unit_suffixes(u + strlen(counts[b]), &per_s))
+            return per_s ? UNIT_RATE : UNIT_COUNTS;
+    }
+    return UNIT_OTHER;
 }
 
-/* BUNIT names raw counts of an exposure: not a rate ('counts/s',
- * 'electrons/s'), whose zero points are another matter. */
-static int unit_is_counts(const char *u)
+/* "NAME (HDU n)" or "NAME (HDU n 'EXTNAME')": where a refused frame's
+ * pixels were read. */
+static const char *frame_where(const gp_frame *f, char *buf, size_t n)
 {
-    static const char *const base[] = { "counts", "count", "adu", "adus", "dn", "electrons", "electron", "e-" };
-    return unit_is_one_of(u, base, sizeof base / sizeof base[0]);
+    if (f->extname[0]) snprintf(buf, n, "%s (HDU %d '%s')", f->name, f->hdu, f->extname);
+    else snprintf(buf, n, "%s (HDU %d)", f->name, f->hdu);
+    return buf;
 }
 
-/* A frame in counts (BUNIT absent, or counts, ADU, DN, electrons) with an
- * AB zero point among zp_keys: its pixels are turned into nanomaggies as
- * they are read.  A zero point that is there but unusable (not a number,
- * outside ZP_MIN..ZP_MAX, PHOTSYS other than AB) leaves the reason in
- * zp_why, and gp_frame_check_unit() refuses the frame with it. */
-static void frame_setup_zp(gp_frame *f)
+/* The first usable zero-point keyword among zp_keys; *why says why one
+ * that is there cannot be used. */
+static void frame_read_zp(gp_frame *f)
 {
-    f->zp_scale = 1.0;
-    if (f->unit[0] && !unit_is_counts(f->unit)) return;   /* nanomaggies, or refused */
-    int status = 0;
+    int status = 0, nfound = 0;
+    double first = NAN;
+    char first_txt[120] = "";
     for (size_t k = 0; k < N_ZP_KEYS; k++) {
         char val[FLEN_VALUE] = "", *end = NULL;
         if (fits_read_keyword(f->fp, zp_keys[k], val, NULL, &status)) {
@@ -257,14 +318,37 @@ static void frame_setup_zp(gp_frame *f)
         }
         char *v0 = val;
         while (*v0 == ' ') v0++;
-        double zp = strtod(v0, &end);
+        double v = strtod(v0, &end);
         while (end && *end == ' ') end++;
+        int isflux = !strcmp(zp_keys[k], "FLUXMAG0");
+        double zp = isflux ? (v > 0 ? 2.5 * log10(v) : NAN) : v;
         if (!*v0 || end == v0 || *end || !isfinite(zp) || zp < ZP_MIN || zp > ZP_MAX) {
-            snprintf(f->zp_why, sizeof f->zp_why,
-                     "its zero point %s = %s is not a magnitude between %g and %g", zp_keys[k],
-                     *v0 ? v0 : "(no value)", ZP_MIN, ZP_MAX);
+            f->zp_on = 0;
+            if (isflux)
+                snprintf(f->zp_why, sizeof f->zp_why,
+                         "its zero point FLUXMAG0 = %s is not a flux of a magnitude-0 source between 10^(0.4 x %g) "
+                         "and 10^(0.4 x %g)", *v0 ? v0 : "(no value)", ZP_MIN, ZP_MAX);
+            else
+                snprintf(f->zp_why, sizeof f->zp_why, "its zero point %s = %s is not a magnitude between %g and %g",
+                         zp_keys[k], *v0 ? v0 : "(no value)", ZP_MIN, ZP_MAX);
             return;
         }
+        char txt[120];
+        if (isflux) snprintf(txt, sizeof txt, "FLUXMAG0 = %.6g (ZP = 2.5 log10 FLUXMAG0 = %.4f)", v, zp);
+        else snprintf(txt, sizeof txt, "%s = %.4f", zp_keys[k], zp);
+        if (nfound++) {
+            if (fabs(zp - first) > ZP_AGREE) {
+                snprintf(f->zp_why, sizeof f->zp_why,
+                         "its zero points %s and %s disagree by %.3f mag (a zero point per second of EXPTIME beside "
+                         "one for the exposure's counts differs by 2.5 log10 EXPTIME): galpost does not guess which "
+                         "one its pixels follow", first_txt, txt, fabs(zp - first));
+                f->zp_on = 0;
+                return;
+            }
+            continue;
+        }
+        first = zp;
+        snprintf(first_txt, sizeof first_txt, "%s", txt);
         char sys[FLEN_VALUE] = "";
         if (fits_read_key(f->fp, TSTRING, "PHOTSYS", sys, NULL, &status) == 0) {
             char s[FLEN_VALUE];
@@ -288,9 +372,40 @@ static void frame_setup_zp(gp_frame *f)
         char u[100];
         if (f->unit[0]) snprintf(u, sizeof u, "'%s' (BUNIT)", f->unit);
         else snprintf(u, sizeof u, "counts (no BUNIT)");
-        snprintf(f->calib, sizeof f->calib, "%s x 10^(-0.4 (%s - 22.5)), %s = %.4g", u, f->zp_key, f->zp_key, zp);
-        return;
+        if (isflux)
+            snprintf(f->calib, sizeof f->calib, "%s x 10^(-0.4 (2.5 log10 FLUXMAG0 - 22.5)), FLUXMAG0 = %.6g (ZP = %.4g)",
+                     u, v, zp);
+        else
+            snprintf(f->calib, sizeof f->calib, "%s x 10^(-0.4 (%s - 22.5)), %s = %.4g", u, f->zp_key, f->zp_key, zp);
     }
+}
+
+/* The frame's calibration from its header: a flux density (BUNIT nJy, uJy,
+ * mJy, Jy) is scaled to nanomaggies; counts or counts per second (BUNIT
+ * absent, or naming them) with an AB zero point among zp_keys are
+ * calibrated by it.  A zero point that is there but unusable (not a number,
+ * outside ZP_MIN..ZP_MAX, PHOTSYS other than AB, two that disagree) leaves
+ * the reason in zp_why, and gp_frame_check_unit() refuses the frame with
+ * it. */
+static void frame_setup_zp(gp_frame *f)
+{
+    f->zp_scale = 1.0;
+    f->zp = NAN;
+    double s = 1.0;
+    f->ukind = unit_kind(f->unit, &s);
+    if (f->ukind == UNIT_FLUXD) {
+        f->zp_on = 1;
+        f->zp_scale = s;
+        snprintf(f->calib, sizeof f->calib, "'%s' (BUNIT) x %.6g (1 nanomaggy = 3631 nJy), sky as it is", f->unit,
+                 s);
+    } else if (f->ukind == UNIT_NONE || f->ukind == UNIT_COUNTS || f->ukind == UNIT_RATE) {
+        frame_read_zp(f);
+    }
+    f->hdr_on = f->zp_on;
+    f->hdr_zp = f->zp;
+    f->hdr_scale = f->zp_scale;
+    snprintf(f->hdr_key, sizeof f->hdr_key, "%s", f->zp_key);
+    snprintf(f->hdr_calib, sizeof f->hdr_calib, "%s", f->calib);
 }
 
 /* Fill the frame's geometry, band and WCS from the current HDU. */
@@ -328,6 +443,12 @@ static int frame_describe(gp_frame *f, gp_error *err)
         f->unit[k] = '\0';
     } else {
         status = 0;
+        fits_clear_errmsg();
+    }
+    fits_get_hdu_num(f->fp, &f->hdu);
+    if (fits_read_key(f->fp, TSTRING, "EXTNAME", f->extname, NULL, &status)) {
+        status = 0;
+        f->extname[0] = '\0';
         fits_clear_errmsg();
     }
     frame_setup_zp(f);
@@ -434,37 +555,78 @@ int gp_frame_has_wcs(const gp_frame *f) { return f && f->wcs; }
 double gp_frame_pixel_scale(const gp_frame *f) { return f && f->wcs ? f->scale : 0.0; }
 const char *gp_frame_wcs_note(const gp_frame *f) { return f && !f->wcs ? f->wcs_why : ""; }
 
+/* The zero-point keywords galpost reads, for messages. */
+#define ZP_KEYS_TEXT "MAGZP, MAGZERO, PHOTZP or FLUXMAG0"
+
 int gp_frame_check_unit(const gp_frame *f, gp_error *err)
 {
     if (!f) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_check_unit: NULL argument");
     if (f->zp_on) return GP_OK;
+    char w[FLEN_FILENAME + 200];
+    frame_where(f, w, sizeof w);
     if (f->zp_why[0])
-        return GP_FAIL(err, GP_ERR_DATA, "%s: %s%s%s%s: galpost needs frames in nanomaggies, or in counts with an AB "
-                       "zero point (MAGZP, MAGZERO or PHOTZP; m = ZP - 2.5 log10 counts)",
-                       f->name, f->unit[0] ? "its pixels are in '" : "", f->unit, f->unit[0] ? "' (BUNIT) and " : "",
+        return GP_FAIL(err, GP_ERR_DATA, "%s: %s%s%s%s: galpost needs frames in nanomaggies or nJy, or in counts (or "
+                       "counts/s) with an AB zero point (" ZP_KEYS_TEXT "; m = ZP - 2.5 log10 pixel value), "
+                       "or a zero point given by hand (galpost infer --zeropoint, galpostd set zeropoint)",
+                       w, f->unit[0] ? "its pixels are in '" : "", f->unit, f->unit[0] ? "' (BUNIT) and " : "",
                        f->zp_why);
-    if (!f->unit[0] || unit_is_nmgy(f->unit)) return GP_OK;
-    if (unit_is_counts(f->unit))
+    if (f->ukind == UNIT_NONE || f->ukind == UNIT_NMGY) return GP_OK;
+    if (f->ukind == UNIT_COUNTS || f->ukind == UNIT_RATE)
         return GP_FAIL(err, GP_ERR_DATA,
                        "%s: its pixels are in '%s' (BUNIT) with no photometric zero point, not nanomaggies: galpost "
-                       "reads frames in counts given an AB zero point keyword MAGZP, MAGZERO or PHOTZP "
-                       "(m = ZP - 2.5 log10 counts, over the exposure), or calibrated frames in nanomaggies "
-                       "(as SDSS frame-*.fits files are, m = 22.5 - 2.5 log10 f)",
-                       f->name, f->unit);
+                       "reads frames in counts%s given an AB zero point keyword " ZP_KEYS_TEXT
+                       " (m = ZP - 2.5 log10 pixel value, for the pixel values as they are%s) or a zero point given "
+                       "by hand (galpost infer --zeropoint, galpostd set zeropoint), or calibrated frames in "
+                       "nanomaggies (as SDSS frame-*.fits files are, m = 22.5 - 2.5 log10 f) or nJy",
+                       w, f->unit, f->ukind == UNIT_RATE ? " per second" : "",
+                       f->ukind == UNIT_RATE ? ": a zero point of the rate; EXPTIME is not used to turn one for "
+                                               "counts into one for the rate" : "");
     return GP_FAIL(err, GP_ERR_DATA,
                    "%s: its pixels are in '%s' (BUNIT), not nanomaggies: galpost needs calibrated frames in "
-                   "nanomaggies (as SDSS frame-*.fits files are, m = 22.5 - 2.5 log10 f), or frames in counts "
-                   "(BUNIT 'counts', 'ADU', 'DN' or 'electrons') with an AB zero point keyword MAGZP, MAGZERO or PHOTZP",
-                   f->name, f->unit);
+                   "nanomaggies (as SDSS frame-*.fits files are, m = 22.5 - 2.5 log10 f) or in AB flux density per "
+                   "pixel ('nJy', 'uJy', 'mJy', 'Jy'), or frames in counts or counts per second (BUNIT 'counts', "
+                   "'ADU', 'DN', 'electrons', 'counts/s', 'e-/s', ...) with an AB zero point keyword " ZP_KEYS_TEXT
+                   " or one given by hand", w, f->unit);
 }
 
 double gp_frame_zeropoint(const gp_frame *f, const char **key)
 {
-    if (key) *key = f && f->zp_on ? f->zp_key : "";
-    return f && f->zp_on ? f->zp : NAN;
+    int on = f && f->zp_on && isfinite(f->zp);
+    if (key) *key = on ? f->zp_key : "";
+    return on ? f->zp : NAN;
 }
 
 const char *gp_frame_calibration(const gp_frame *f) { return f && f->zp_on ? f->calib : ""; }
+
+int gp_frame_set_zeropoint(gp_frame *f, double zp, const char *source, gp_error *err)
+{
+    if (!f) return GP_FAIL(err, GP_ERR_ARG, "gp_frame_set_zeropoint: NULL frame");
+    if (!isnan(zp) && !(zp >= ZP_MIN && zp <= ZP_MAX))
+        return GP_FAIL(err, GP_ERR_ARG, "%s: zero point %g%s%s is not a magnitude between %g and %g", f->name, zp,
+                       source && *source ? " from " : "", source && *source ? source : "", ZP_MIN, ZP_MAX);
+    /* back to the header's own calibration */
+    f->zp_on = f->hdr_on;
+    f->zp_hand = 0;
+    f->zp = f->hdr_zp;
+    f->zp_scale = f->hdr_scale;
+    snprintf(f->zp_key, sizeof f->zp_key, "%s", f->hdr_key);
+    snprintf(f->calib, sizeof f->calib, "%s", f->hdr_calib);
+    /* a hand zero point is for counts whose header has no usable one */
+    if (isnan(zp) || f->hdr_on ||
+        !(f->ukind == UNIT_NONE || f->ukind == UNIT_COUNTS || f->ukind == UNIT_RATE))
+        return GP_OK;
+    f->zp_on = 1;
+    f->zp_hand = 1;
+    f->zp = zp;
+    f->zp_scale = pow(10.0, -0.4 * (zp - 22.5));
+    snprintf(f->zp_key, sizeof f->zp_key, "ZP");
+    char u[100];
+    if (f->unit[0]) snprintf(u, sizeof u, "'%s' (BUNIT)", f->unit);
+    else snprintf(u, sizeof u, "counts (no BUNIT)");
+    snprintf(f->calib, sizeof f->calib, "%s x 10^(-0.4 (ZP - 22.5)), ZP = %.4g given by %s%s", u, zp,
+             source && *source ? source : "hand", f->zp_why[0] ? " (the header's is unusable)" : "");
+    return GP_OK;
+}
 
 void gp_frame_pixels_note(gp_frame *const band[GP_NBANDS], const char *const name[GP_NBANDS], int cutout,
                           char *buf, size_t n)
@@ -475,7 +637,9 @@ void gp_frame_pixels_note(gp_frame *const band[GP_NBANDS], const char *const nam
     for (int b = 0; b < GP_NBANDS && l < n; b++) {
         const char *c = band[b] ? gp_frame_calibration(band[b]) : "";
         if (!*c) continue;
-        int sky = cutout && (b == GP_BAND_G || b == GP_BAND_R || b == GP_BAND_I);
+        /* counts get a local sky in the cutout (gp_cutout_band), flux densities do not */
+        int sky = cutout && (b == GP_BAND_G || b == GP_BAND_R || b == GP_BAND_I) &&
+                  isfinite(gp_frame_zeropoint(band[b], NULL));
         l += (size_t)snprintf(buf + l, n - l, "%s%s %s: %s%s", l ? "; " : "", gp_band_name(b),
                               name && name[b] ? name[b] : gp_frame_name(band[b]), c,
                               sky ? ", local sky subtracted from the cutout" : "");
@@ -585,7 +749,7 @@ int gp_frame_read_section(gp_frame *f, long x0, long y0, long nx, long ny,
     if (fits_read_subset(f->fp, TFLOAT, fpix, lpix, inc, &nulval, out, &anynul, &status))
         return gp_fits_fail(err, status, "%s: cannot read pixels [%ld:%ld, %ld:%ld]",
                             f->name, x0, x0 + nx - 1, y0, y0 + ny - 1);
-    /* counts to nanomaggies; frames in nanomaggies are left as read */
+    /* counts and flux densities to nanomaggies; frames in nanomaggies are left as read */
     if (f->zp_on)
         for (long k = 0; k < nx * ny; k++) out[k] = (float)(out[k] * f->zp_scale);
     return GP_OK;

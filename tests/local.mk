@@ -138,6 +138,11 @@ check_PROGRAMS += tests/test_counts_sdss
 tests_test_counts_sdss_SOURCES = tests/test_counts_sdss.c $(IMAGE_FIXTURE) $(SDSS_FRAMES)
 tests_test_counts_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_counts_sdss_LDADD = $(TEST_LDADD)
+# frames in nJy, in counts per second, with a zero point given by hand (real SDSS frames)
+check_PROGRAMS += tests/test_units_sdss
+tests_test_units_sdss_SOURCES = tests/test_units_sdss.c $(IMAGE_FIXTURE) $(SDSS_FRAMES)
+tests_test_units_sdss_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_units_sdss_LDADD = $(TEST_LDADD)
 # galpost shards (engine/cli/cli_shards.c) on the frames of a mock field
 check_PROGRAMS += tests/test_shards
 tests_test_shards_SOURCES = tests/test_shards.c $(IMAGE_FIXTURE)

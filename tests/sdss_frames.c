@@ -79,3 +79,53 @@ void sf_copy_frame(const char *src, const char *dst, const long crop[4], const l
     if (in) fits_close_file(in, &s3);
     if (st || s2 || s3) fail_msg("copying %s to %s: cfitsio status %d %d %d", sect, dst, st, s2, s3);
 }
+
+void sf_write_scaled(const char *src, const char *dst, double factor, double add, const char *extname,
+                     const char *const *cards)
+{
+    fitsfile *in = NULL, *out = NULL;
+    int st = 0, bitpix = 0, naxis = 0;
+    long n[2] = { 0, 0 };
+    char name[4200];
+    snprintf(name, sizeof name, "!%s", dst);
+    fits_open_image(&in, src, READONLY, &st);
+    fits_get_img_param(in, 2, &bitpix, &naxis, n, &st);
+    if (st) fail_msg("reading %s: cfitsio status %d", src, st);
+    float *v = malloc(sizeof(float) * (size_t)(n[0] * n[1]));
+    assert_non_null(v);
+    fits_read_img(in, TFLOAT, 1, n[0] * n[1], NULL, v, NULL, &st);
+    for (long k = 0; k < n[0] * n[1]; k++) v[k] = (float)(v[k] * factor + add);
+    fits_create_file(&out, name, &st);
+    if (extname) {
+        /* an empty primary HDU, the image in HDU 2 (as Rubin calexps and
+         * HSC coadds are) */
+        fits_create_img(out, 8, 0, NULL, &st);
+        fits_create_hdu(out, &st);
+        fits_copy_header(in, out, &st);
+        fits_update_key_str(out, "EXTNAME", extname, "extension name", &st);
+    } else {
+        fits_copy_header(in, out, &st);
+    }
+    /* the pixels are written as float whatever the original's BITPIX */
+    int one = FLOAT_IMG;
+    fits_update_key(out, TINT, "BITPIX", &one, NULL, &st);
+    for (int i = 0; cards && cards[i] && !st; i++) {
+        if (cards[i][0] == '-') {
+            fits_delete_key(out, cards[i] + 1, &st);
+            if (st == KEY_NO_EXIST) { st = 0; fits_clear_errmsg(); }
+            continue;
+        }
+        char key[FLEN_KEYWORD], card[FLEN_CARD];
+        int kl = 0, type = 0;
+        fits_get_keyname((char *)cards[i], key, &kl, &st);
+        fits_parse_template((char *)cards[i], card, &type, &st);
+        fits_update_card(out, key, card, &st);
+    }
+    fits_set_hdustruc(out, &st);
+    fits_write_img(out, TFLOAT, 1, n[0] * n[1], v, &st);
+    free(v);
+    int s2 = 0, s3 = 0;
+    if (out) fits_close_file(out, &s2);
+    if (in) fits_close_file(in, &s3);
+    if (st || s2 || s3) fail_msg("writing %s from %s: cfitsio status %d %d %d", dst, src, st, s2, s3);
+}

@@ -32,4 +32,12 @@ double *sf_read_box(gp_frame *f, long x0, long y0, long w, long h);
  * (same layout) set to NaN when nan is not NULL. */
 void sf_copy_frame(const char *src, const char *dst, const long crop[4], const long nan[4]);
 
+/* Writes to dst the frame at src with its pixels x * factor + add (as
+ * float), in the primary HDU, or, when extname is not NULL, in HDU 2 of
+ * that EXTNAME after an empty primary; then the header cards of cards[]
+ * (NULL-terminated; "KEY = value / comment" as in a template, replacing a
+ * card of that keyword, or "-KEY" to delete it). */
+void sf_write_scaled(const char *src, const char *dst, double factor, double add, const char *extname,
+                     const char *const *cards);
+
 #endif

@@ -21,26 +21,58 @@
  *   BUNIT naming nanomaggies, or with no BUNIT and no zero point, is used
  *   as it is (SDSS frames: results to the bit as before this was added,
  *   whatever zero-point keywords they carry).  A frame whose BUNIT is
- *   absent or names counts of the exposure ('counts', 'count', 'ADU', 'DN',
- *   'electrons', 'e-', any case, alone or per pixel; not a rate such as
- *   'counts/s') and whose header holds an AB zero point, the first of
+ *   absent or names counts ('counts', 'count', 'cts', 'ADU', 'DN',
+ *   'electrons', 'e-', any case, alone or per pixel) or counts per second
+ *   (the same followed by '/s', '/sec', 's-1', ...: 'counts/s', 'e-/s',
+ *   'ELECTRONS/S', 'ADU/s', 'DN/s') and whose header holds an AB zero
+ *   point, the first of
  *       MAGZP    (ZTF/PTF science images, DN)
  *       MAGZERO  (DES, DECam community pipeline)
  *       PHOTZP   (ESO science data products; PHOTSYS, when present, must
  *                 be 'AB')
- *   with the convention m_AB = ZP - 2.5 log10(pixel value), is calibrated
- *   as its pixels are read (gp_frame_read_section()):
+ *       FLUXMAG0 (HSC and LSST-stack calexps and coadds: the pixel sum of
+ *                 a magnitude-0 source, ZP = 2.5 log10 FLUXMAG0)
+ *   is calibrated as its pixels are read (gp_frame_read_section()):
  *       x_nmgy = x * 10^(-0.4 (ZP - 22.5)).
- *   The zero point must be a number in 15..40; one that is not, or one on
- *   another system (PHOTSYS = 'VEGA'), makes gp_frame_check_unit() refuse
- *   the frame, saying why, rather than guess.  Not read, as their
- *   conventions need more than the pixel value: MAGZPT (CASU VISTA/WFCAM:
- *   per second of EXPTIME, before an airmass term, Vega), PHOTZPT (HST: the
- *   STmag constant of PHOTFLAM), bare ZP or ZPT (no agreed meaning).  A
- *   frame in counts without any of them is refused, naming the keywords.
- *   Such frames are usually not sky-subtracted: aperture photometry
- *   subtracts its annulus's sky anyway, and cutouts subtract a local sky
+ *   The rule for counts per second: a zero point is for the pixel values
+ *   as they are stored, m_AB = ZP - 2.5 log10(pixel value), whatever BUNIT
+ *   says: for a frame in counts/s, the zero point of a rate of 1 count/s
+ *   (SExtractor's MAG_ZEROPOINT is read this way, and SCAMP/SWarp write
+ *   zero points for the pixels they resample; ZTF's MAGZP, the DECam
+ *   pipeline's MAGZERO, which legacypipe hands to SExtractor as it is, and
+ *   HSC's FLUXMAG0 are each for the image's own pixel values).  EXPTIME is
+ *   never used to turn a zero point for counts into one for the rate or
+ *   back: a zero point defined per second of an image in counts (CASU's
+ *   MAGZPT, legacypipe's CCDZPT, both needing 2.5 log10 EXPTIME added) is
+ *   not read.  The zero point must be a number in GP_ZEROPOINT_MIN..MAX
+ *   (FLUXMAG0 > 0 giving one); one that is not, one on another system
+ *   (PHOTSYS = 'VEGA'), or two keywords of the frame that disagree by
+ *   more than 0.01 mag (as a per-second zero point beside a per-exposure
+ *   one would, by 2.5 log10 EXPTIME) makes gp_frame_check_unit() refuse
+ *   the frame, naming the file, its HDU and the keywords, rather than
+ *   guess.  Not read, as their conventions need more than the pixel value:
+ *   MAGZPT, CCDZPT, PHOTZPT (HST: the STmag constant of PHOTFLAM), bare ZP
+ *   or ZPT (no agreed meaning).  A frame in counts without any of them is
+ *   refused, naming the keywords, unless a zero point is given by hand
+ *   (gp_frame_set_zeropoint(): galpost infer --zeropoint, galpostd's set
+ *   zeropoint), which holds for frames in counts whose header has no
+ *   usable zero point (a usable one in the header wins).  Such frames are
+ *   usually not sky-subtracted: aperture photometry subtracts its
+ *   annulus's sky anyway, and cutouts subtract a local sky
  *   (gp_cutout_band()).  gp_frame_calibration() describes the conversion.
+ *
+ * Frames in flux density
+ *   A frame whose BUNIT is an AB flux density per pixel, 'nJy' (Rubin/LSST
+ *   calexps and coadds), 'uJy', 'mJy' or 'Jy' (case as written: 'MJy' is
+ *   mega, and 'MJy/sr' a surface brightness, both refused), alone or per
+ *   pixel, is scaled as read: 1 nanomaggy = 3631 nJy exactly (the AB zero
+ *   point is 3631 Jy), x_nmgy = x_nJy / 3631.  Zero-point keywords are not
+ *   read for them, and their cutouts get no local sky: such images are
+ *   calibrated, background-subtracted products (the LSST pipelines
+ *   subtract a background model from calexps and coadds, as SDSS does from
+ *   its frames), and a 40"-60" sky taken off again would cut into the
+ *   wings of large galaxies the training cutouts keep.  gp_frame_zeropoint()
+ *   is NaN for them; gp_frame_calibration() names the scaling.
  *
  * Cutouts
  *   A cutout is GP_CUTOUT_SIZE x GP_CUTOUT_SIZE pixels of GP_PIXEL_SCALE
@@ -245,33 +277,88 @@ const char *gp_frame_wcs_note(const gp_frame *f);
 /*
  * gp_frame_check_unit() - GP_OK when the frame's pixels may be in
  * nanomaggies, as read: no BUNIT keyword, a BUNIT naming nanomaggies
- * ('nanomaggy', 'nanomaggies', 'nmgy', with or without '/pixel'), or
- * counts calibrated by a zero point ("Frames in counts" above).  Any other
- * BUNIT ('counts' without a zero point, 'electrons/s', 'Jy', ...), or an
- * unusable zero point, is GP_ERR_DATA naming the frame, the unit (or the
- * keyword) and the zero-point keywords that would do.  Cutouts and
+ * ('nanomaggy', 'nanomaggies', 'nmgy', with or without '/pixel'), a flux
+ * density ("Frames in flux density" above), or counts (per second)
+ * calibrated by a zero point ("Frames in counts" above).  Any other BUNIT
+ * ('counts' or 'electrons/s' without a zero point, 'MJy/sr', ...), or an
+ * unusable or ambiguous zero point, is GP_ERR_DATA naming the frame and its
+ * HDU ("f.fits (HDU 2 'SCI')"), the unit (or the keywords) and the
+ * zero-point keywords that would do.  Cutouts and
  * aperture photometry refuse such frames; a frame in counts with neither
  * BUNIT nor zero point cannot be told from a calibrated one (its results
  * are flagged as unlike the training set, RESULT FLAGS in galpost(1)).
  */
 int gp_frame_check_unit(const gp_frame *f, gp_error *err);
 
+/* The zero points galpost takes, in magnitudes (AB, for the pixel value as
+ * stored). */
+#define GP_ZEROPOINT_MIN 15.0
+#define GP_ZEROPOINT_MAX 40.0
+
 /*
  * gp_frame_zeropoint() - the AB zero point by which the frame's counts are
  * turned into nanomaggies ("Frames in counts" above), or NaN when its
- * pixels are used as they are.
+ * pixels are used as they are or are a flux density ("Frames in flux
+ * density").
  *
  * Returned:
- *   key       const char**  The keyword it came from ("MAGZP", ...; "" with
- *                           NaN); may be NULL.
+ *   key       const char**  The keyword it came from ("MAGZP", ...,
+ *                           "FLUXMAG0"; "ZP" for a zero point given by
+ *                           hand; "" with NaN); may be NULL.
  */
 double gp_frame_zeropoint(const gp_frame *f, const char **key);
+
+/*
+ * gp_frame_set_zeropoint() - a zero point given by hand, for a frame in
+ * counts or counts per second (BUNIT absent or naming them) whose header
+ * has no usable zero point: from now on its pixels are read as
+ * x * 10^(-0.4 (zp - 22.5)), as for one in the header (it is the zero
+ * point of the pixel values as stored, "Frames in counts" above).  A frame
+ * whose header gives a usable zero point, or whose pixels are nanomaggies,
+ * a flux density or another unit, is left as it is.  A frame without BUNIT
+ * or zero point, taken as nanomaggies otherwise, is taken as counts: who
+ * gives a zero point says the frames are in counts.
+ *
+ * Given:
+ *   zp        double       AB magnitude in GP_ZEROPOINT_MIN..MAX, or NaN to
+ *                          take back an earlier one (the header's
+ *                          calibration again).
+ *   source    const char*  Who gave it, for gp_frame_calibration(): "...,
+ *                          ZP = 27 given by SOURCE" (e.g. "--zeropoint");
+ *                          NULL: "hand".
+ * Function return value:
+ *   GP_OK (applied or not needed); GP_ERR_ARG (NULL frame; zp neither NaN
+ *   nor a magnitude in range: message names the frame and the source).
+ */
+int gp_frame_set_zeropoint(gp_frame *f, double zp, const char *source, gp_error *err);
+
+/*
+ * gp_zeropoint_parse() - zero points given by hand, from text: "header"
+ * (none: every zero point from the frames' headers), one magnitude for
+ * every band ("27.0"), or BAND=ZP pairs separated by commas or blanks
+ * ("g=27.1,r=27.0,i=26.8"; bands not named: from the header).  Magnitudes
+ * in decimal, GP_ZEROPOINT_MIN..MAX.
+ *
+ * Returned:
+ *   zp        double[GP_NBANDS]  per band u..z, NaN where none is given;
+ *                                untouched on error.
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG quoting the word that is not a band or a magnitude
+ *   in range, or a band given twice.
+ */
+int gp_zeropoint_parse(const char *text, double zp[GP_NBANDS], gp_error *err);
+
+/* gp_zeropoint_format() - zp as gp_zeropoint_parse() reads it: "header",
+ * "27" (all bands alike), or "g=27.1,r=27" (n: size of buf). */
+void gp_zeropoint_format(const double zp[GP_NBANDS], char *buf, size_t n);
 
 /*
  * gp_frame_calibration() - "" when the frame's pixels are used as they are,
  * else what is done to them, for the lines of results that name their
  * inputs: e.g. "'counts' (BUNIT) x 10^(-0.4 (MAGZP - 22.5)), MAGZP = 25.31"
- * ("counts (no BUNIT)" without BUNIT).  Owned by the frame.
+ * ("counts (no BUNIT)" without BUNIT), "'nJy' (BUNIT) x 0.000275406 (1
+ * nanomaggy = 3631 nJy), sky as it is", "... ZP = 27 given by
+ * --zeropoint".  Owned by the frame.
  */
 const char *gp_frame_calibration(const gp_frame *f);
 
@@ -351,7 +438,8 @@ int gp_frame_contains(const gp_frame *f, double ra, double dec);
  *   out       float*   nx*ny values, row-major from (x0, y0); BLANK and
  *                      non-finite pixels are NaN.  Counts calibrated by a
  *                      zero point are returned in nanomaggies (x 10^(-0.4
- *                      (ZP - 22.5))), other frames' pixels as stored.
+ *                      (ZP - 22.5))), flux densities too (nJy / 3631),
+ *                      other frames' pixels as stored.
  * Function return value:
  *   GP_OK; GP_ERR_ARG (rectangle outside the image); GP_ERR_FITS.
  */
