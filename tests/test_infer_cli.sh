@@ -488,6 +488,7 @@ h="$tmp/hole/frame"
 # without MAGZP they are refused naming the keywords that would do
 mkdir -p "$tmp/nmgy" "$tmp/zp" "$tmp/nozp"
 set -- $("$top/tests/gp_test_frames" "$tmp/nmgy" | sed -n 2p)
+zra=$2 zdec=$3
 "$top/tests/gp_test_frames" "$tmp/zp" --counts --magzp >/dev/null || fail "gp_test_frames --counts --magzp"
 "$top/tests/gp_test_frames" "$tmp/nozp" --counts >/dev/null || fail "gp_test_frames --counts"
 for d in nmgy zp nozp; do
@@ -514,5 +515,32 @@ set -- $(q "$tmp/nmgy.json") $(q "$tmp/zp.json")
 awk -v a="$1" -v s="$2" -v b="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 4 * 1.25 * s * sqrt(2) / 20) }' \
     || fail "counts with MAGZP: log M* median $3 vs $1 (std $2) beyond sampling noise"
 [ "$(cat "$tmp/nozp.rc")" = 1 ] && grep -q "'counts' (BUNIT) with no photometric zero point" "$tmp/nozp.err" \
-    && grep -q "MAGZP, MAGZERO or PHOTZP" "$tmp/nozp.err" || fail "counts without MAGZP: $(cat "$tmp/nozp.err")"
+    && grep -q "MAGZP, MAGZERO, PHOTZP or FLUXMAG0" "$tmp/nozp.err" && grep -q -- "--zeropoint" "$tmp/nozp.err" \
+    || fail "counts without MAGZP: $(cat "$tmp/nozp.err")"
+# --zeropoint: the frames without MAGZP given its value by hand are the MAGZP
+# frames (the same magnitudes to the printed digit), and the pixels line says
+# where the zero point came from; per band too; a malformed value, or one
+# without --frames, is a usage error
+f="$tmp/nozp/frame"
+nozp_frames="$f-g-000001-1-0001.fits,$f-r-000001-1-0001.fits,$f-i-000001-1-0001.fits,$f-u-000001-1-0001.fits,$f-z-000001-1-0001.fits"
+for zp in 28.252575 u=28.252575,g=28.252575,r=28.252575,i=28.252575,z=28.252575; do
+    "$galpost" infer --model "$tmp/m.gpw" --backend cpu --ra "$zra" --dec "$zdec" --samples 400 \
+        --frames "$nozp_frames" --zeropoint "$zp" >"$tmp/hand.txt" 2>"$tmp/hand.err" || fail "--zeropoint $zp: $(cat "$tmp/hand.err")"
+    [ "$(grep "^magnitudes" "$tmp/hand.txt")" = "$(grep "^magnitudes" "$tmp/zp.txt")" ] \
+        || fail "--zeropoint $zp: magnitudes $(grep "^magnitudes" "$tmp/hand.txt") vs $(grep "^magnitudes" "$tmp/zp.txt")"
+    grep "^pixels: " "$tmp/hand.txt" | grep -q "r $f-r-000001-1-0001.fits: 'counts' (BUNIT) x 10^(-0.4 (ZP - 22.5)), ZP = 28.25 given by --zeropoint, local sky subtracted from the cutout" \
+        || fail "--zeropoint $zp: pixels line: $(grep "^pixels" "$tmp/hand.txt")"
+done
+# only u and z given: g is still refused, naming its file
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --ra "$zra" --dec "$zdec" --samples 400 \
+    --frames "$nozp_frames" --zeropoint u=28.25,z=28.25 >/dev/null 2>"$tmp/hand.err"
+[ $? = 1 ] && grep -q "frame-g-000001-1-0001.fits (HDU 1): its pixels are in 'counts'" "$tmp/hand.err" \
+    || fail "--zeropoint u=,z= only: $(cat "$tmp/hand.err")"
+for bad in abc 28,5 g=99 q=27 nan; do
+    "$galpost" infer --model "$tmp/m.gpw" --ra "$zra" --dec "$zdec" --frames "$nozp_frames" --zeropoint "$bad" \
+        >/dev/null 2>"$tmp/hand.err"
+    [ $? = 2 ] && grep -q "galpost infer: --zeropoint: zero point: " "$tmp/hand.err" || fail "--zeropoint $bad: $(cat "$tmp/hand.err")"
+done
+"$galpost" infer --model "$tmp/m.gpw" --cutout "$tmp/zp/frame-g-000001-1-0001.fits" --zeropoint 27 >/dev/null 2>"$tmp/hand.err"
+[ $? = 2 ] && grep -q "zeropoint goes with --frames" "$tmp/hand.err" || fail "--zeropoint with --cutout: $(cat "$tmp/hand.err")"
 echo "ok"

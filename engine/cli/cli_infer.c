@@ -76,6 +76,8 @@ static void usage(FILE *f)
         "  --catalog FILE    colours from a photometric catalogue (PhotoObj columns,\n"
         "                    FITS or CSV) matched within 2 arcsec; without --mags or\n"
         "                    --catalog, magnitudes are measured on the u..z frames\n"
+        "  --zeropoint ZP    AB zero point of frames in counts whose header has none:\n"
+        "                    one for all bands, or BAND=ZP,... (g=27.1,r=27,i=26.8)\n"
         "a catalogue (the training format of sim/FORMAT.md: cutout cube + table):\n"
         "  --shard FILE      a shard; repeat for several (up to 256)\n"
         "  --row K           infer row K (from 1, over all shards in order) and print it\n"
@@ -184,7 +186,7 @@ static int write_samples(const gp_result *r, const char *path)
 /* One galaxy cut out of frames with WCS. */
 static int infer_frames(gp_model *m, const char *list, double ra, double dec, const float *mags,
                         const char *catalog, uint64_t id, int nsamples, uint64_t seed, int json,
-                        const char *samples_out)
+                        const char *samples_out, const double zeropoint[GP_NBANDS])
 {
     gp_frame *band[GP_NBANDS] = {0};
     gp_catalog *cat = NULL;
@@ -209,6 +211,11 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
             goto out;
         }
         band[b] = f;
+        /* --zeropoint: for frames in counts whose header has none */
+        if (gp_frame_set_zeropoint(f, zeropoint[b], "--zeropoint", &err)) {
+            fprintf(stderr, "galpost infer: %s\n", err.msg);
+            goto out;
+        }
     }
     gp_frame *gri[3] = { band[GP_BAND_G], band[GP_BAND_R], band[GP_BAND_I] };
     /* a band the input needs and --frames lacks is a usage error (exit 2),
@@ -844,13 +851,15 @@ int gp_cli_infer(int argc, char **argv)
         {"batch", required_argument, 0, 'B'}, {"restart", no_argument, 0, 'X'},
         {"frames", required_argument, 0, 'F'}, {"ra", required_argument, 0, 'R'},
         {"dec", required_argument, 0, 'D'}, {"catalog", required_argument, 0, 'C'},
+        {"zeropoint", required_argument, 0, 'Z'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *shards[MAX_SHARDS];
     int nshards = 0;
     long row = -1, keep = 0, batch = 0;   /* 0: 64 on the CPU, 1024 on a GPU */
     const char *output = NULL, *frames = NULL, *catalog = NULL;
     double ra = NAN, dec = NAN;
-    int have_samples = 0;
+    double zeropoint[GP_NBANDS] = { NAN, NAN, NAN, NAN, NAN };
+    int have_samples = 0, have_zp = 0;
     const char *cutout = NULL, *model = NULL, *samples_out = NULL;
     float mags[5] = {NAN, NAN, NAN, NAN, NAN};
     int have_mags = 0, json = 0, restart = 0;
@@ -877,6 +886,12 @@ int gp_cli_infer(int argc, char **argv)
         case 'B': if (gp_cli_parse_int(optarg, 1, 4096, &batch)) { fprintf(stderr, "galpost infer: --batch must be 1..4096, got '%s'\n", optarg); return 2; } break;
         case 'c': cutout = optarg; break;
         case 'F': frames = optarg; break;
+        case 'Z': {
+            gp_error zerr;
+            if (gp_zeropoint_parse(optarg, zeropoint, &zerr)) { fprintf(stderr, "galpost infer: --zeropoint: %s\n", zerr.msg); return 2; }
+            have_zp = 1;
+            break;
+        }
         case 'C': catalog = optarg; break;
         case 'R': if (gp_cli_parse_double(optarg, 0.0, 360.0, &ra)) { fprintf(stderr, "galpost infer: --ra must be 0..360 degrees, got '%s'\n", optarg); return 2; } break;
         case 'D': if (gp_cli_parse_double(optarg, -90.0, 90.0, &dec)) { fprintf(stderr, "galpost infer: --dec must be -90..90 degrees, got '%s'\n", optarg); return 2; } break;
@@ -919,6 +934,7 @@ int gp_cli_infer(int argc, char **argv)
         return 2;
     }
     if (row >= 0 && !nshards) { fprintf(stderr, "galpost infer: --row goes with --shard\n"); return 2; }
+    if (have_zp && !frames) { fprintf(stderr, "galpost infer: --zeropoint goes with --frames\n"); return 2; }
     if ((output || keep || batch) && (cutout || frames)) {
         fprintf(stderr, "galpost infer: -o, --keep-samples and --batch go with --shard or --catalog\n");
         return 2;
@@ -988,7 +1004,8 @@ int gp_cli_infer(int argc, char **argv)
         /* without --id, the position keys the sampler (0.001" resolution) */
         uint64_t pid = ((uint64_t)llround(ra * 3.6e6) << 30) ^ (uint64_t)llround((dec + 90.0) * 3.6e6);
         int rc = infer_frames(m, frames, ra, dec, have_mags ? mags : NULL, catalog,
-                              id >= 0 ? (uint64_t)id : pid, (int)nsamples, (uint64_t)seed, json, samples_out);
+                              id >= 0 ? (uint64_t)id : pid, (int)nsamples, (uint64_t)seed, json, samples_out,
+                              zeropoint);
         gp_model_close(m);
         return rc;
     }
