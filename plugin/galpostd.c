@@ -56,7 +56,7 @@ static void usage(FILE *f)
         "  --catalog FILE  --match_radius ARCSEC  --aperture ARCSEC  --ds9 TARGET\n"
         "  --name XPANAME  --log FILE  --log_level error|warn|info|debug  --pidfile FILE\n"
         "  --overlay yes|no  --plot yes|no  --show_errors yes|no  --max_queue N\n"
-        "  --max_galaxies N  --timeout S\n"
+        "  --max_galaxies N  --timeout S  --zeropoint header|ZP|BAND=ZP,...\n"
         "see galpostd(1); 'xpaget galpost help' lists the XPA sub-commands\n");
 }
 

@@ -59,6 +59,9 @@ typedef struct gpd_config {
     int             max_queue;             /* pending requests */
     int             max_galaxies;          /* per request */
     int             timeout;               /* XPA timeout towards DS9, seconds */
+    double          zeropoint[GP_NBANDS];  /* AB zero points given by hand for frames in
+                                              counts without one, per band; NaN: the
+                                              header's (gp_zeropoint_parse()) */
 } gpd_config;
 
 void gpd_config_defaults(gpd_config *c);

@@ -16,7 +16,7 @@
 const char *const gpd_config_keys[] = {
     "model", "backend", "threads", "samples", "seed", "catalog", "match_radius",
     "aperture", "ds9", "name", "log", "log_level", "pidfile", "overlay", "plot", "show_errors",
-    "max_queue", "max_galaxies", "timeout", NULL
+    "max_queue", "max_galaxies", "timeout", "zeropoint", NULL
 };
 
 void gpd_config_defaults(gpd_config *c)
@@ -37,6 +37,7 @@ void gpd_config_defaults(gpd_config *c)
     c->max_queue = 16;
     c->max_galaxies = 64;
     c->timeout = 10;
+    for (int b = 0; b < GP_NBANDS; b++) c->zeropoint[b] = NAN;   /* "header" */
 }
 
 int gpd_config_key_reloads(const char *key)
@@ -148,6 +149,14 @@ int gpd_config_set(gpd_config *c, const char *key, const char *v, char *msg, siz
         c->seed = s;
         return 0;
     }
+    if (!strcmp(key, "zeropoint")) {
+        /* "header", one AB magnitude, or band=ZP pairs (gp_image.h) */
+        double zp[GP_NBANDS];
+        gp_error e;
+        if (gp_zeropoint_parse(v, zp, &e)) { snprintf(msg, msglen, "%s", e.msg); return -1; }
+        memcpy(c->zeropoint, zp, sizeof zp);
+        return 0;
+    }
     if (!strcmp(key, "match_radius") || !strcmp(key, "aperture")) {
         if (parse_num(v, 0.1, 60.0, &d)) { snprintf(msg, msglen, "%s: '%s' is not a radius in arcsec between 0.1 and 60", key, v); return -1; }
         if (!strcmp(key, "aperture")) c->aperture = d; else c->match_radius = d;
@@ -155,7 +164,7 @@ int gpd_config_set(gpd_config *c, const char *key, const char *v, char *msg, siz
     }
     snprintf(msg, msglen, "unknown setting '%s' (known: model, backend, threads, samples, seed, catalog, "
              "match_radius, aperture, ds9, name, log, log_level, pidfile, overlay, plot, show_errors, max_queue, "
-             "max_galaxies, timeout)", key);
+             "max_galaxies, timeout, zeropoint)", key);
     return -1;
 }
 
@@ -181,6 +190,7 @@ int gpd_config_get(const gpd_config *c, const char *key, char *out, size_t n)
     else if (!strcmp(key, "max_queue")) snprintf(out, n, "%d", c->max_queue);
     else if (!strcmp(key, "max_galaxies")) snprintf(out, n, "%d", c->max_galaxies);
     else if (!strcmp(key, "timeout")) snprintf(out, n, "%d", c->timeout);
+    else if (!strcmp(key, "zeropoint")) gp_zeropoint_format(c->zeropoint, out, n);
     else return -1;
     return 0;
 }

@@ -251,6 +251,14 @@ static void compute_infer(gpd_daemon *d, gpd_job *job)
         /* the file's FILTER keyword (or name) wins over the guess made in DS9 */
         int b = gp_frame_band(fr[i]);
         if (b != GP_BAND_UNKNOWN) s->band = b;
+        /* set zeropoint, for frames in counts without one (this request's
+         * setting: NaN takes back what an earlier request gave a cached frame) */
+        double zp = s->band >= 0 && s->band < GP_NBANDS ? job->cfg.zeropoint[s->band] : NAN;
+        if (gp_frame_set_zeropoint(fr[i], zp, "set zeropoint", &err)) {
+            open_st[i] = err.status;
+            snprintf(open_msg[i], sizeof open_msg[i], "%s", err.msg);
+            continue;
+        }
         if (s->frame == job->cur_frame && cur_src < 0) cur_src = i;
     }
     int uses_image = gp_model_uses_image(d->model);

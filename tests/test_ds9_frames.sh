@@ -13,6 +13,8 @@
 #   - in counts with an AB zero point (MAGZP): calibrated and sky-subtracted,
 #     the nanomaggy frames' magnitudes within 0.002, and the summary says so
 #     (refused as counts before);
+#   - in counts without a zero point, given one by hand (set zeropoint):
+#     the MAGZP frames' results (refused as counts before);
 # galpostd keeps serving after each refusal.
 . "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
 need ds9 Xvfb xpaset xpaget xpaaccess awk
@@ -118,8 +120,28 @@ contains "$sum" "x 10^(-0.4 (MAGZP - 22.5)), MAGZP = 28.25, local sky subtracted
 contains "$(xpaget galpost summary json)" '"pixels": "u ' "the summary json lists the calibrated frames"
 pass "counts with MAGZP: ugriz and peaks $got"
 
+# 4c. counts without a zero point keyword, given one by hand (set zeropoint,
+# as DS9 users cannot edit headers): the MAGZP frames' magnitudes, and the
+# summary says where the zero point came from; 'header' takes it back (the
+# same frames, cached by galpostd, are refused again); a malformed value is
+# refused by set, the setting unchanged
+load_frames "$WORK/counts"
+out=$(xpaset -p galpost set zeropoint 28.25.1 2>&1) && fail "set zeropoint 28.25.1 accepted"
+contains "$out" "zero point: '28.25.1' is not 'header', a magnitude" "a malformed zero point refused by set"
+[ "$(xpaget galpost set zeropoint)" = header ] || fail "a refused zero point changed the setting"
+xpaset -p galpost set zeropoint 28.252575 || fail "set zeropoint"
+[ "$(xpaget galpost set zeropoint)" = 28.2526 ] || fail "set zeropoint reads back $(xpaget galpost set zeropoint)"
+contains "$(infer_circle hand)" "hand done" "frames in counts with a zero point set by hand measured"
+hand=$(facts)
+[ "$hand" = "$got" ] || fail "set zeropoint: $hand, the MAGZP frames gave $got"
+contains "$(xpaget galpost summary)" "'counts' (BUNIT) x 10^(-0.4 (ZP - 22.5)), ZP = 28.25 given by set zeropoint, local sky subtracted from the cutout" \
+    "the summary says the zero point was set by hand"
+xpaset -p galpost set zeropoint header || fail "set zeropoint header"
+contains "$(infer_circle nohand)" "nohand failed" "set zeropoint header: the frames in counts refused again"
+pass "set zeropoint: ugriz and peaks $hand"
+
 # 5. still serving
 load_frames "$WORK/eq"
 contains "$(infer_circle again)" "again done" "galpostd serves after the refusals"
-contains "$(xpaget galpost status)" "requests: 5 done, 2 failed" "five done, two refused"
+contains "$(xpaget galpost status)" "requests: 6 done, 3 failed" "six done, three refused"
 echo "PASS: $TEST"

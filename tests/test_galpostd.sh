@@ -71,6 +71,22 @@ contains "$st" "nods9 failed: DS9 'nods9here' is not answering" "infer without D
 contains "$(xpaget galpost status)" "requests: 0 done, 1 failed" "status counts the failure"
 
 # settings
+# zeropoint: 'header' by default, one magnitude or band=ZP pairs; malformed
+# values refused with the setting unchanged, and galpostd keeps serving
+[ "$(xpaget galpost set zeropoint)" = header ] || fail "zeropoint is not 'header' by default"
+xpaset -p galpost set zeropoint 27.0 || fail "set zeropoint 27.0"
+[ "$(xpaget galpost set zeropoint)" = 27 ] || fail "zeropoint not 27: $(xpaget galpost set zeropoint)"
+xpaset -p galpost set zeropoint "g=27.1,r=27 i=26.8" || fail "set zeropoint per band"
+[ "$(xpaget galpost set zeropoint)" = "g=27.1,r=27,i=26.8" ] || fail "zeropoint per band: $(xpaget galpost set zeropoint)"
+expect_error "'abc' is not 'header', a magnitude between 15 and 40" "set zeropoint abc" xpaset -p galpost set zeropoint abc
+expect_error "'99' is not a magnitude between 15 and 40" "set zeropoint g=99" xpaset -p galpost set zeropoint g=99
+expect_error "'x=27' is not BAND=ZP" "set zeropoint x=27" xpaset -p galpost set zeropoint x=27
+expect_error "band r given twice" "set zeropoint r twice" xpaset -p galpost set zeropoint r=27,r=28
+[ "$(xpaget galpost set zeropoint)" = "g=27.1,r=27,i=26.8" ] || fail "a refused zeropoint changed it: $(xpaget galpost set zeropoint)"
+contains "$(xpaget galpost set)" "zeropoint g=27.1,r=27,i=26.8" "set lists the zero point"
+xpaset -p galpost set zeropoint header || fail "set zeropoint header"
+[ "$(xpaget galpost set zeropoint)" = header ] || fail "zeropoint not back to header"
+contains "$(xpaget galpost status)" "queue: 0 queued" "galpostd serves after the refused zero points"
 xpaset -p galpost set samples 300 || fail "set samples"
 [ "$(xpaget galpost set samples)" = 300 ] || fail "samples not 300"
 pass "set samples 300"
