@@ -113,12 +113,18 @@ static void select_ranks(double *v, size_t n, const size_t *r, int nr, int depth
 /* Median and the 16th / 84th percentiles (quantile_sorted's interpolation
  * between ranks i and i + 1), from the six ranks placed by select_ranks:
  * the same values as after a full sort. */
+/* select_ranks' depth before it gives up on partitions: 2 log2(n) + 2 */
+static int select_depth(int n)
+{
+    int depth = 2;
+    for (int m = n; m > 1; m >>= 1) depth += 2;
+    return depth;
+}
+
 static void stat_of(double *v, int n, gp_stat *out)
 {
     out->n = n;
     if (n == 0) { out->median = out->p16 = out->p84 = NAN; return; }
-    int depth = 2;
-    for (int m = n; m > 1; m >>= 1) depth += 2;
     const double q[3] = { 0.16, 0.5, 0.84 };
     size_t r[6];
     int nr = 0;
@@ -127,7 +133,7 @@ static void stat_of(double *v, int n, gp_stat *out)
         for (size_t t = i; t <= i + 1 && t < (size_t)n; t++)
             if (nr == 0 || r[nr - 1] < t) r[nr++] = t;
     }
-    select_ranks(v, (size_t)n, r, nr, depth);
+    select_ranks(v, (size_t)n, r, nr, select_depth(n));
     out->median = quantile_sorted(v, n, 0.5);
     out->p16 = quantile_sorted(v, n, 0.16);
     out->p84 = quantile_sorted(v, n, 0.84);
@@ -136,12 +142,10 @@ static void stat_of(double *v, int n, gp_stat *out)
 /* The quantile at q of v[0..n) (n > 0), placed by select_ranks. */
 static double select_quantile(double *v, int n, double q)
 {
-    int depth = 2;
-    for (int m = n; m > 1; m >>= 1) depth += 2;
     size_t i = (size_t)floor(q * (n - 1)), r[2];
     int nr = 0;
     for (size_t t = i; t <= i + 1 && t < (size_t)n; t++) r[nr++] = t;
-    select_ranks(v, (size_t)n, r, nr, depth);
+    select_ranks(v, (size_t)n, r, nr, select_depth(n));
     return quantile_sorted(v, n, q);
 }
 
