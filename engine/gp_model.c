@@ -1,4 +1,5 @@
 /* gp_model.c: opening a model on a backend, and facts about it. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,12 @@ gp_infer_options gp_infer_options_default(void)
 {
     gp_infer_options o = { 1000, 1, 0 };
     return o;
+}
+
+uint64_t gp_position_key(double ra, double dec)
+{
+    uint64_t a = (uint64_t)llround(ra * 7200.0), b = (uint64_t)llround((dec + 90.0) * 7200.0);
+    return (a << 32) ^ b;
 }
 
 int gp_model_open(const char *path, const gp_model_options *opt, gp_model **out, gp_error *err)

@@ -212,14 +212,6 @@ void gpd_daemon_free_models(gpd_daemon *d)
 
 /* ------------------------------------------------------------ compute */
 
-/* The sampler key of a position: RA and Dec rounded to 0.5", so the same
- * galaxy gives the same samples for the same seed. */
-static uint64_t position_key(double ra, double dec)
-{
-    uint64_t a = (uint64_t)llround(ra * 7200.0), b = (uint64_t)llround((dec + 90.0) * 7200.0);
-    return (a << 32) ^ b;
-}
-
 static void compute_infer(gpd_daemon *d, gpd_job *job)
 {
     if (!d->cache) d->cache = calloc(1, sizeof *d->cache);
@@ -281,7 +273,7 @@ static void compute_infer(gpd_daemon *d, gpd_job *job)
             o->status = st;
             continue;
         }
-        gal[k].id = position_key(sh->ra, sh->dec);
+        gal[k].id = gp_position_key(sh->ra, sh->dec);   /* as galpost infer --frames */
         gal[k].cutout = has_cut ? c : NULL;
         memcpy(gal[k].mag, r->mag, sizeof gal[k].mag);
         gal[k].flags = flags;

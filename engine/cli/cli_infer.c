@@ -1001,8 +1001,8 @@ int gp_cli_infer(int argc, char **argv)
         gp_model *m = gp_cli_open_model(model, backend, (int)threads);
         if (!m) return 1;
         image_unused_note(m, "the frames' cutout is");
-        /* without --id, the position keys the sampler (0.001" resolution) */
-        uint64_t pid = ((uint64_t)llround(ra * 3.6e6) << 30) ^ (uint64_t)llround((dec + 90.0) * 3.6e6);
+        /* without --id, the position keys the sampler as in galpostd (0.5") */
+        uint64_t pid = gp_position_key(ra, dec);
         int rc = infer_frames(m, frames, ra, dec, have_mags ? mags : NULL, catalog,
                               id >= 0 ? (uint64_t)id : pid, (int)nsamples, (uint64_t)seed, json, samples_out,
                               zeropoint);

@@ -214,6 +214,22 @@ typedef struct gp_infer_options {
 
 gp_infer_options gp_infer_options_default(void);
 
+/*
+ * gp_position_key() - the gp_galaxy.id of a galaxy known by its position.
+ *
+ * RA and Dec rounded to 0.5 arcsec, so that the same position gives the
+ * same samples for the same seed and model, also when it was copied from
+ * a summary that prints it to 1e-6 degree.  galpost infer --frames
+ * (without --id) and galpostd both key their galaxies with it, so that
+ * the same position on the same frames gives the same posterior in both.
+ *
+ * Given:
+ *   ra, dec   double   Position in degrees (ICRS; ra 0..360, dec -90..90).
+ * Function return value:
+ *   The identifier (no errors; any finite ra, dec gives one).
+ */
+uint64_t gp_position_key(double ra, double dec);
+
 /* Median and central 68% interval of a derived quantity. */
 typedef struct gp_stat {
     double median, p16, p84;
