@@ -422,8 +422,13 @@ refuse "--id in a shard batch" "--id does not go with --shard" "$shard" \
     infer --model "$tmp/m.gpw" --shard "$shard" -o "$tmp/j.fits" --id 5
 refuse "--ra without --frames" "--ra and --dec go with --frames" "$tmp/c.fits" \
     infer --model "$tmp/m.gpw" --cutout "$tmp/c.fits" --ra 10 --dec 10
-refuse "-o with --frames" "-o, --keep-samples and --batch go with --shard or --catalog" "$fg" \
+refuse "-o with --frames" "--frames infers one galaxy: -o, --keep-samples and --batch go with a batch" "$fg" \
     infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 1 --dec 1 -o "$tmp/j.fits"
+# --catalog beside --frames gives the colours: the refusal must not tell the user -o goes with --catalog
+refuse "-o with --frames and --catalog" "--catalog FILE without --frames (many galaxies on SDSS frames: cut them with galpost shards" "$fg" \
+    infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 1 --dec 1 --catalog "$tmp/cat.csv" -o "$tmp/j.fits"
+refuse "--keep-samples with --cutout" "--cutout infers one galaxy: -o, --keep-samples and --batch go with a batch" "$tmp/c.fits" \
+    infer --model "$tmp/m.gpw" --cutout "$tmp/c.fits" --keep-samples 5
 refuse "shards --list-frames -o" "-o does not go with --list-frames" "$photo" \
     shards -t "$photo" --list-frames -o "$tmp/j"
 refuse "shards --release without --list-frames" "--release goes with --list-frames" "$photo" \

@@ -936,7 +936,10 @@ int gp_cli_infer(int argc, char **argv)
     if (row >= 0 && !nshards) { fprintf(stderr, "galpost infer: --row goes with --shard\n"); return 2; }
     if (have_zp && !frames) { fprintf(stderr, "galpost infer: --zeropoint goes with --frames\n"); return 2; }
     if ((output || keep || batch) && (cutout || frames)) {
-        fprintf(stderr, "galpost infer: -o, --keep-samples and --batch go with --shard or --catalog\n");
+        /* with --frames, a --catalog gives one galaxy's colours: say that, not "go with --catalog" */
+        fprintf(stderr, "galpost infer: %s infers one galaxy: -o, --keep-samples and --batch go with a batch, "
+                "--shard FILE or --catalog FILE without --frames%s\n", cutout ? "--cutout" : "--frames",
+                frames ? " (many galaxies on SDSS frames: cut them with galpost shards, then --shard)" : "");
         return 2;
     }
     if (restart && !batch_mode) {
