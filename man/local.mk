@@ -20,3 +20,7 @@ dist_check_SCRIPTS += tests/test_man_lint.sh
 # the pages' quoted messages and example positions against the programs
 TESTS += tests/test_man_examples.sh
 dist_check_SCRIPTS += tests/test_man_examples.sh
+
+# galpostd(1)'s EXAMPLES script, run as pasted (DS9 under Xvfb, the daemon)
+TESTS += tests/test_man_galpostd_example.sh
+dist_check_SCRIPTS += tests/test_man_galpostd_example.sh
