@@ -9,6 +9,8 @@ libgalpost_la_LIBADD = $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) \
 libgalpost_la_LDFLAGS = -version-info 3:0:0
 libgalpost_la_SOURCES = \
 	engine/gp_error.c
+# -- angles as users type them (degrees or sexagesimal) --
+libgalpost_la_SOURCES += engine/gp_angle.c
 # -- weights I/O (weights/FORMAT.md) --
 libgalpost_la_SOURCES += engine/gp_weights_internal.h engine/gp_weights_read.c \
 	engine/gp_weights_write.c engine/gp_weights_info.c

@@ -108,10 +108,6 @@ typedef struct gpd_infer_args {
  */
 int gpd_parse_infer(const char *params, gpd_infer_args *a, char *msg, size_t msglen);
 
-/* gpd_parse_angle() - degrees from "150.25" or "10:01:00.0" (hours when
- * `hours`).  Returns 0 or -1. */
-int gpd_parse_angle(const char *s, int hours, double *deg);
-
 /* One region read from DS9. */
 typedef struct gpd_shape {
     double ra, dec;          /* centre, ICRS degrees */

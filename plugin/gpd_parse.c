@@ -3,50 +3,12 @@
  * listings, frame lists).  Pure functions: unit-tested without DS9.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gpd.h"
-
-int gpd_parse_angle(const char *s, int hours, double *deg)
-{
-    if (!s || !*s) return -1;
-    char *end;
-    errno = 0;
-    if (!strchr(s, ':')) {
-        /* decimal degrees only: strtod would also take hexadecimal ("0x10" as 16),
-         * "inf" and "nan" */
-        for (const char *q = s; *q; q++)
-            if (!isdigit((unsigned char)*q) && !strchr("+-.eE", *q)) return -1;
-        double v = strtod(s, &end);
-        if (*end || errno || !isfinite(v)) return -1;
-        *deg = v;
-        return 0;
-    }
-    /* [+-]A:B[:C] */
-    const char *p = s;
-    int neg = 0;
-    if (*p == '-' || *p == '+') { neg = *p == '-'; p++; }
-    double part[3] = { 0, 0, 0 };
-    int k = 0;
-    for (;;) {
-        if (!isdigit((unsigned char)*p) && *p != '.') return -1;
-        part[k] = strtod(p, &end);
-        if (errno || end == p) return -1;
-        k++;
-        if (*end == '\0') break;
-        if (*end != ':' || k == 3) return -1;
-        p = end + 1;
-    }
-    if (k < 2 || part[1] >= 60 || part[2] >= 60) return -1;
-    double v = part[0] + part[1] / 60.0 + part[2] / 3600.0;
-    if (hours) v *= 15.0;
-    *deg = neg ? -v : v;
-    return 0;
-}
 
 /* Next whitespace-separated word of *p into w (at most n-1 bytes). */
 static int next_word(const char **p, char *w, size_t n)
@@ -99,12 +61,12 @@ int gpd_parse_infer(const char *params, gpd_infer_args *a, char *msg, size_t msg
         else {
             char d[1024];
             double ra, dec;
-            if (gpd_parse_angle(w, 1, &ra) != 0) {
+            if (gp_angle_parse(w, 1, &ra) != 0) {
                 snprintf(msg, msglen, "infer: '%s' is not selected, all, crosshair or an RA (degrees or h:m:s)", w);
                 return -1;
             }
             if (next_word(&p, d, sizeof d) <= 0) { snprintf(msg, msglen, "infer: RA %s needs a Dec", w); return -1; }
-            if (gpd_parse_angle(d, 0, &dec) != 0) { snprintf(msg, msglen, "infer: '%s' is not a Dec (degrees or d:m:s)", d); return -1; }
+            if (gp_angle_parse(d, 0, &dec) != 0) { snprintf(msg, msglen, "infer: '%s' is not a Dec (degrees or d:m:s)", d); return -1; }
             if (ra < 0 || ra >= 360) {
                 if (strchr(w, ':')) snprintf(msg, msglen, "infer: RA %s is outside 0h..24h (0 <= RA < 360 degrees)", w);
                 else snprintf(msg, msglen, "infer: RA %s is outside 0 <= RA < 360 degrees", w);

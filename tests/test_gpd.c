@@ -62,17 +62,17 @@ static void test_parse_angle(void **state)
 {
     (void)state;
     double v;
-    assert_int_equal(gpd_parse_angle("12:30:00", 1, &v), 0);
+    assert_int_equal(gp_angle_parse("12:30:00", 1, &v), 0);
     assert_true(fabs(v - 187.5) < 1e-12);
-    assert_int_equal(gpd_parse_angle("-00:30:00", 0, &v), 0);
+    assert_int_equal(gp_angle_parse("-00:30:00", 0, &v), 0);
     assert_true(fabs(v + 0.5) < 1e-12);
-    assert_int_equal(gpd_parse_angle("+45:15", 0, &v), 0);
+    assert_int_equal(gp_angle_parse("+45:15", 0, &v), 0);
     assert_true(fabs(v - 45.25) < 1e-12);
-    assert_int_equal(gpd_parse_angle("1e1", 0, &v), 0);
+    assert_int_equal(gp_angle_parse("1e1", 0, &v), 0);
     assert_true(v == 10.0);
     const char *bad[] = { "", "abc", "1:60:00", "1:2:3:4", "1:", "nan", "inf", "12 ", ":3", "0x10", "1e", "infinity" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (gpd_parse_angle(bad[i], 0, &v) == 0) fail_msg("'%s' accepted", bad[i]);
+        if (gp_angle_parse(bad[i], 0, &v) == 0) fail_msg("'%s' accepted", bad[i]);
 }
 
 static void test_parse_regions(void **state)

@@ -252,6 +252,21 @@ out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi"
 echo "$out" | grep -q "command line" || fail "colour source not named: $out"
 out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi,$fu,$fz" --ra "$1" --dec "$2" --samples 100 2>&1)
 echo "$out" | grep -q -E "measured on the frames|colours:" || fail "measured colours: $out"
+# the position in sexagesimal (RA in hours), as DS9 and galpostd's infer
+# RA DEC take it, is the same position: the same JSON, id and samples included
+sexa=$(awk -v ra="$1" -v dec="$2" 'function hms(x,  h, m, s) { h = int(x); m = int((x - h) * 60); s = ((x - h) * 60 - m) * 60
+        return sprintf("%d:%02d:%09.6f", h, m, s) }
+    BEGIN { sg = dec < 0 ? "-" : "+"; print hms(ra / 15) " " sg hms(dec < 0 ? -dec : dec) }')
+set -- $1 $2 $sexa
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi" --ra "$1" --dec "$2" --mags 19,18,17,16.5,16 \
+    --samples 100 --json >"$tmp/deg.json" 2>"$tmp/err" || fail "frames in degrees: $(cat "$tmp/err")"
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi" --ra "$3" --dec "$4" --mags 19,18,17,16.5,16 \
+    --samples 100 --json >"$tmp/sexa.json" 2>"$tmp/err" || fail "--ra $3 --dec $4 (sexagesimal): $(cat "$tmp/err")"
+cmp -s "$tmp/deg.json" "$tmp/sexa.json" || fail "--ra $3 --dec $4 is not --ra $1 --dec $2: $(cut -c1-200 "$tmp/sexa.json")"
+"$galpost" infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 24:00:01 --dec "$4" --mags 19,18,17,16.5,16 >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "got '24:00:01'" "$tmp/err" || fail "--ra 24:00:01 not refused: $(cat "$tmp/err")"
+"$galpost" infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra "$3" --dec 10:60:00 --mags 19,18,17,16.5,16 >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "got '10:60:00'" "$tmp/err" || fail "--dec 10:60:00 not refused: $(cat "$tmp/err")"
 # a band missing from --frames is a usage error (exit 2) like every other
 # missing input: g, r or i always; u or z when the colours are measured
 for miss in g r i; do

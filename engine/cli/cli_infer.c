@@ -72,7 +72,7 @@ static void usage(FILE *f)
         "one galaxy on frames with WCS (SDSS frame-*.fits, .fits.bz2 too):\n"
         "  --frames F,...    the g, r, i (and optionally u, z) frames; band from the\n"
         "                    FILTER keyword or the file name\n"
-        "  --ra RA --dec DEC the galaxy's ICRS position (degrees)\n"
+        "  --ra RA --dec DEC ICRS position: degrees, or h:m:s d:m:s\n"
         "  --catalog FILE    colours from a photometric catalogue (PhotoObj columns,\n"
         "                    FITS or CSV) matched within 2 arcsec; without --mags or\n"
         "                    --catalog, magnitudes are measured on the u..z frames\n"
@@ -893,8 +893,9 @@ int gp_cli_infer(int argc, char **argv)
             break;
         }
         case 'C': catalog = optarg; break;
-        case 'R': if (gp_cli_parse_double(optarg, 0.0, 360.0, &ra)) { fprintf(stderr, "galpost infer: --ra must be 0..360 degrees, got '%s'\n", optarg); return 2; } break;
-        case 'D': if (gp_cli_parse_double(optarg, -90.0, 90.0, &dec)) { fprintf(stderr, "galpost infer: --dec must be -90..90 degrees, got '%s'\n", optarg); return 2; } break;
+        /* degrees or sexagesimal, as galpostd's infer RA DEC and DS9 print them */
+        case 'R': if (gp_angle_parse(optarg, 1, &ra) || !(ra >= 0.0 && ra <= 360.0)) { fprintf(stderr, "galpost infer: --ra must be 0..360 degrees or 0:00:00..24:00:00 (h:m:s), got '%s'\n", optarg); return 2; } break;
+        case 'D': if (gp_angle_parse(optarg, 0, &dec) || !(dec >= -90.0 && dec <= 90.0)) { fprintf(stderr, "galpost infer: --dec must be -90..90 degrees or d:m:s, got '%s'\n", optarg); return 2; } break;
         case 'g':
             if (gp_cli_parse_mags(optarg, mags)) { fprintf(stderr, "galpost infer: --mags needs five magnitudes U,G,R,I,Z between 5 and 40, got '%s'\n", optarg); return 2; }
             have_mags = 1;

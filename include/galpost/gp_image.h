@@ -703,6 +703,25 @@ void gp_catalog_row_where(const gp_catalog *c, size_t row, char *buf, size_t n);
 /* gp_sky_separation() - angular distance between two positions, arcsec. */
 double gp_sky_separation(double ra1, double dec1, double ra2, double dec2);
 
+/*
+ * gp_angle_parse() - an angle as a user types it: decimal degrees
+ * ("229.5257", "-1e-3") or sexagesimal with colons ("15:18:06.18",
+ * "+42:44:40.98", "-0:30"), whose first part is hours when `hours` (an RA).
+ * galpost infer --ra/--dec and galpostd's infer RA DEC read positions
+ * with it, so both take what DS9 and catalogues print.
+ *
+ * Given:
+ *   s         const char*   the text (the whole of it must be the angle)
+ *   hours     int           non-zero: sexagesimal is hours (x 15 degrees)
+ * Returned:
+ *   deg       double*       degrees (unchanged on failure)
+ * Function return value:
+ *   0, or -1 for text that is not an angle (empty, "nan", "inf",
+ *   hexadecimal, trailing characters, minutes or seconds of 60 or more,
+ *   more than three parts).  The range is the caller's to check.
+ */
+int gp_angle_parse(const char *s, int hours, double *deg);
+
 #ifdef __cplusplus
 }
 #endif
