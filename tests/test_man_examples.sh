@@ -65,4 +65,33 @@ for doc in "$S/man/galpostd.1.in" "$S/README.md"; do
     done
 done
 [ $n -ge 2 ] || { echo "FAIL: found $n 'xpaset -p galpost infer RA DEC' examples in galpostd(1) and README.md (want 2 or more)"; fail=1; }
+
+# 3. every column of a batch table (galpost infer -o) is named in galpost(1):
+#    by its name, or NAME_SUFFIX with NAME named (SUFFIX one of the
+#    statistics the page lists for each quantity, line and diagnostic).  The
+#    page once said "the detection probability" for p_detect and named only
+#    lgm_tot_p50 ... oiii_5007_flux of the nine quantities.
+if command -v mandoc >/dev/null 2>&1; then
+    "$G" infer -m "$S/weights/galpost-photometry.gpw" --backend cpu --samples 20 --catalog "$cat" \
+        -o "$T/batch.fits" >/dev/null 2>"$T/err" || { echo "FAIL: galpost infer --catalog -o: $(tail -1 "$T/err")"; fail=1; }
+    mandoc -T ascii -O width=1000 "$S/man/galpost.1" 2>/dev/null | col -bx >"$T/page1"
+    cols=$(fold -w 80 "$T/batch.fits" | sed -n "s/^TTYPE[0-9]* *= '\([A-Za-z0-9_]*\) *'.*/\1/p")
+    nc=0 missing=""
+    for c in $cols; do
+        nc=$((nc + 1))
+        grep -qw -- "$c" "$T/page1" && continue
+        base=$(printf '%s\n' "$c" | sed -E 's/_(median|p16|p84|mean|std|lo68|hi68|pzero)$//')
+        [ "$base" != "$c" ] && grep -qw -- "$base" "$T/page1" && continue
+        missing="$missing $c"
+    done
+    if [ $nc -lt 20 ]; then
+        echo "FAIL: read $nc column names from the batch table (want its TTYPEn)"; fail=1
+    elif [ -n "$missing" ]; then
+        echo "FAIL: galpost(1) does not name these columns of galpost infer -o:$missing"; fail=1
+    else
+        echo "ok: galpost(1) names all $nc columns of galpost infer -o"
+    fi
+else
+    echo "skip: mandoc not installed (table columns not checked)"
+fi
 exit $fail
