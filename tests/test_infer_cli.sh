@@ -252,6 +252,10 @@ out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi"
 echo "$out" | grep -q "command line" || fail "colour source not named: $out"
 out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi,$fu,$fz" --ra "$1" --dec "$2" --samples 100 2>&1)
 echo "$out" | grep -q -E "measured on the frames|colours:" || fail "measured colours: $out"
+# the input line names every frame given, u and z too
+out=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --frames "$fg,$fr,$fi,$fu,$fz" --ra "$1" --dec "$2" \
+    --mags 19,18,17,16.5,16 --samples 100 2>&1) || fail "five frames + mags: $out"
+echo "$out" | grep -q "^input: RA .*; g $fg, r $fr, i $fi, u $fu, z $fz\$" || fail "input line does not name the five frames: $out"
 # the position in sexagesimal (RA in hours), as DS9 and galpostd's infer
 # RA DEC take it, is the same position: the same JSON, id and samples included
 sexa=$(awk -v ra="$1" -v dec="$2" 'function hms(x,  h, m, s) { h = int(x); m = int((x - h) * 60); s = ((x - h) * 60 - m) * 60

@@ -292,8 +292,13 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
     else {
         printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
                gp_model_is_trained(m) ? "" : ", UNTRAINED random weights");
-        printf("input: RA %.6f Dec %+.6f; g %s, r %s, i %s\n", ra, dec, gp_frame_name(gri[0]),
+        printf("input: RA %.6f Dec %+.6f; g %s, r %s, i %s", ra, dec, gp_frame_name(gri[0]),
                gp_frame_name(gri[1]), gp_frame_name(gri[2]));
+        /* u and z too when given: the measured magnitudes came from them */
+        for (int b = 0; b < GP_NBANDS; b++)
+            if (band[b] && b != GP_BAND_G && b != GP_BAND_R && b != GP_BAND_I)
+                printf(", %s %s", gp_band_name(b), gp_frame_name(band[b]));
+        printf("\n");
         if (pixels[0]) printf("pixels: %s\n", pixels);
         printf("magnitudes u g r i z = %.3f %.3f %.3f %.3f %.3f (%s)\n", g.mag[0], g.mag[1], g.mag[2],
                g.mag[3], g.mag[4], source);
