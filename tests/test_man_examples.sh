@@ -14,7 +14,7 @@
 #     empty sky.
 set -u
 S=${GP_TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-B=${GP_TOP_BUILDDIR:-.}
+B=$(cd "${GP_TOP_BUILDDIR:-.}" && pwd)
 G=$B/galpost
 [ -x "$G" ] || { echo "no galpost binary at $G"; exit 99; }
 T=$(mktemp -d /tmp/gp_man_examples.XXXXXX) || exit 99
@@ -93,5 +93,37 @@ if command -v mandoc >/dev/null 2>&1; then
     fi
 else
     echo "skip: mandoc not installed (table columns not checked)"
+fi
+
+# 4. galpost(1)'s example on the SDSS frames of field 003918-3-0213 (from
+#    ../shared/data; not checked without it), run as the page shows it in a
+#    directory holding the frame files: it infers a galaxy, with no warning
+#    (no source, unlike the training set).
+FR=${GP_SHARED_DATA:-$S/../shared/data}/sdss-frames/003918-3-0213
+if ! command -v mandoc >/dev/null 2>&1; then
+    echo "skip: mandoc not installed (frames example not run)"
+elif [ ! -r "$FR/frame-r-003918-3-0213.fits.bz2" ]; then
+    echo "skip: $FR not found (frames example not run)"
+else
+    mandoc -T ascii -O width=1000 "$S/man/galpost.1" 2>/dev/null | col -bx \
+        | awk '/^EXAMPLES/ { ex = 1; next } /^[A-Z]/ { ex = 0 } ex' \
+        | awk '/frames of its field/ { on = 1; next } on && /^ *\$ / { sub(/^ *\$ /, ""); print; more = /\\$/; next }
+               on && more && /^ +[^ ]/ { sub(/^ +/, ""); print; more = /\\$/; next } on && /^ *[A-Za-z]/ { on = 0 }' >"$T/frames.sh"
+    mkdir "$T/fr"
+    for b in u g r i z; do ln -s "$FR/frame-$b-003918-3-0213.fits.bz2" "$T/fr/"; done
+    if ! grep -q '^galpost infer --frames' "$T/frames.sh"; then
+        echo "FAIL: no 'galpost infer --frames' example in galpost(1)'s EXAMPLES"; fail=1
+    elif (cd "$T/fr" && PATH=$B:$PATH GALPOST_MODEL=$S/weights/galpost-default.gpw \
+            sh "$T/frames.sh" >"$T/out" 2>"$T/err"); then
+        if ! grep -q '^galaxy ' "$T/out"; then
+            echo "FAIL: galpost(1)'s frames example printed no summary: $(head -3 "$T/out")"; fail=1
+        elif grep -q 'WARNING' "$T/out"; then
+            echo "FAIL: galpost(1)'s frames example warns: $(grep WARNING "$T/out")"; fail=1
+        else
+            echo "ok: galpost(1)'s frames example infers a galaxy on the real frames"
+        fi
+    else
+        echo "FAIL: galpost(1)'s frames example: $(tail -2 "$T/err")"; cat "$T/frames.sh"; fail=1
+    fi
 fi
 exit $fail
