@@ -448,6 +448,11 @@ refuse "-o with --frames and --catalog" "--catalog FILE without --frames (many g
     infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 1 --dec 1 --catalog "$tmp/cat.csv" -o "$tmp/j.fits"
 refuse "--keep-samples with --cutout" "--cutout infers one galaxy: -o, --keep-samples and --batch go with a batch" "$tmp/c.fits" \
     infer --model "$tmp/m.gpw" --cutout "$tmp/c.fits" --keep-samples 5
+# --frames as galpost shards takes it (a folder), and its list split by the shell, say how it is written
+refuse "--frames FOLDER" "--frames $tmp/field is a folder: --frames takes the frame files, comma-separated" "$fg" \
+    infer --model "$tmp/m.gpw" --frames "$tmp/field" --ra 1 --dec 1
+refuse "--frames with spaces" "unexpected argument '$fr': --frames takes one comma-separated list" "$fg" \
+    infer --model "$tmp/m.gpw" --frames "$fg" "$fr" "$fi" --ra 1 --dec 1
 refuse "shards --list-frames -o" "-o does not go with --list-frames" "$photo" \
     shards -t "$photo" --list-frames -o "$tmp/j"
 refuse "shards --release without --list-frames" "--release goes with --list-frames" "$photo" \

@@ -919,7 +919,20 @@ int gp_cli_infer(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc) { fprintf(stderr, "galpost infer: unexpected argument '%s'\n", argv[optind]); usage(stderr); return 2; }
+    if (optind < argc) {
+        /* --frames g.fits r.fits i.fits, or a shell glob after --frames: say how the list is written */
+        const char *x = argv[optind], *dot = strrchr(x, '.');
+        int fitsish = dot && (!strcmp(dot, ".fits") || !strcmp(dot, ".fit") || !strcmp(dot, ".fts") || !strcmp(dot, ".fz") ||
+                              !strcmp(dot, ".gz") || !strcmp(dot, ".bz2"));
+        if (frames && fitsish) {
+            fprintf(stderr, "galpost infer: unexpected argument '%s': --frames takes one comma-separated list "
+                    "(--frames frame-g.fits,frame-r.fits,frame-i.fits[,frame-u.fits,frame-z.fits])\n", x);
+            return 2;
+        }
+        fprintf(stderr, "galpost infer: unexpected argument '%s'\n", x);
+        usage(stderr);
+        return 2;
+    }
 
     /* which input; then refuse every option the mode would ignore */
     int inputs = !!cutout + !!frames + (nshards > 0) + (catalog && !frames);
@@ -974,6 +987,19 @@ int gp_cli_infer(int argc, char **argv)
     }
     if (output && !have_samples) nsamples = 100;   /* design.md: 100 in batch */
     if (keep > nsamples) { fprintf(stderr, "galpost infer: --keep-samples %ld exceeds --samples %ld\n", keep, nsamples); return 2; }
+
+    /* --frames names files: a folder (as galpost shards --frames takes) is a usage error saying so */
+    if (frames) {
+        char fl[8192], *save = NULL;
+        struct stat sb;
+        snprintf(fl, sizeof fl, "%s", frames);
+        for (char *t = strtok_r(fl, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            if (stat(t, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+                fprintf(stderr, "galpost infer: --frames %s is a folder: --frames takes the frame files, "
+                        "comma-separated (--frames %s/frame-g-....fits,%s/frame-r-....fits,...)\n", t, t, t);
+                return 2;
+            }
+    }
 
     /* the model: a --catalog batch has magnitudes only, so without --model
      * the installed photometry-only model */
