@@ -70,36 +70,25 @@ static const struct {
 static void write_copy(const char *src, const char *dst, const char *bunit, const char *key, double zp,
                        double pedestal, const char *photsys)
 {
-    fitsfile *in = NULL, *out = NULL;
-    int st = 0, bitpix = 0, naxis = 0;
-    long n[2] = { 0, 0 };
-    char name[4200];
-    snprintf(name, sizeof name, "!%s", dst);
-    fits_open_image(&in, src, READONLY, &st);
-    fits_get_img_param(in, 2, &bitpix, &naxis, n, &st);
-    assert_int_equal(st, 0);
-    float *v = malloc(sizeof(float) * (size_t)(n[0] * n[1]));
-    assert_non_null(v);
-    fits_read_img(in, TFLOAT, 1, n[0] * n[1], NULL, v, NULL, &st);
-    if (isfinite(zp)) {
-        const double s = pow(10.0, -0.4 * (zp - 22.5));
-        for (long k = 0; k < n[0] * n[1]; k++) v[k] = (float)(v[k] / s + pedestal);
+    char c_unit[80], c_key[80], c_sys[80];
+    const char *cards[4];
+    int nc = 0;
+    if (!bunit) cards[nc++] = "-BUNIT";
+    else if (bunit[0]) {
+        snprintf(c_unit, sizeof c_unit, "BUNIT = '%s' / pixel unit", bunit);
+        cards[nc++] = c_unit;
     }
-    fits_create_file(&out, name, &st);
-    fits_copy_header(in, out, &st);
-    if (!bunit) {
-        fits_delete_key(out, "BUNIT", &st);
-    } else if (bunit[0]) {
-        fits_update_key_str(out, "BUNIT", bunit, "pixel unit", &st);
+    if (key) {
+        snprintf(c_key, sizeof c_key, "%s = %.6f / AB zero point", key, isfinite(zp) ? zp : 25.0);
+        cards[nc++] = c_key;
     }
-    if (key) fits_update_key_dbl(out, key, isfinite(zp) ? zp : 25.0, 6, "AB zero point", &st);
-    if (photsys) fits_update_key_str(out, "PHOTSYS", photsys, "photometric system", &st);
-    fits_write_img(out, TFLOAT, 1, n[0] * n[1], v, &st);
-    free(v);
-    int s2 = 0, s3 = 0;
-    if (out) fits_close_file(out, &s2);
-    if (in) fits_close_file(in, &s3);
-    if (st || s2 || s3) fail_msg("writing %s from %s: cfitsio status %d %d %d", dst, src, st, s2, s3);
+    if (photsys) {
+        snprintf(c_sys, sizeof c_sys, "PHOTSYS = '%s' / photometric system", photsys);
+        cards[nc++] = c_sys;
+    }
+    cards[nc] = NULL;
+    if (isfinite(zp)) sf_write_scaled(src, dst, 1.0 / pow(10.0, -0.4 * (zp - 22.5)), pedestal, NULL, cards);
+    else sf_write_scaled(src, dst, 1.0, 0.0, NULL, cards);
 }
 
 /* The photometry and cutout of galaxy g on the frame at path. */
