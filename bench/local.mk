@@ -1,11 +1,13 @@
 # bench/: benchmark programs (not run by make check); figures in bench/RESULTS.md.
-noinst_PROGRAMS += bench/gp_bench bench/gp_dump
+noinst_PROGRAMS += bench/gp_bench bench/gp_dump bench/gp_summary_bench
 bench_gp_bench_SOURCES = bench/gp_bench.c
 bench_gp_bench_CPPFLAGS = $(AM_CPPFLAGS) $(OPENBLAS_CFLAGS)
 bench_gp_bench_LDADD = libgalpost.la $(OPENBLAS_LIBS) -lm
 bench_gp_dump_SOURCES = bench/gp_dump.c
 bench_gp_dump_CPPFLAGS = $(AM_CPPFLAGS) $(OPENBLAS_CFLAGS)
 bench_gp_dump_LDADD = libgalpost.la $(OPENBLAS_LIBS) -lm
+bench_gp_summary_bench_SOURCES = bench/gp_summary_bench.c
+bench_gp_summary_bench_LDADD = libgalpost.la -lm
 EXTRA_DIST += bench/README.md bench/compare.sh bench/gp_weights.py \
 	bench/torch_model.py bench/parity.py
 EXTRA_DIST += bench/RESULTS.md
