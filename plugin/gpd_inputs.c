@@ -250,16 +250,18 @@ int gpd_inputs_galaxy(const gpd_job *job, const gpd_opened *op, int uses_image, 
             snprintf(catmiss, sizeof catmiss, "no catalogue object within %.1f\" and ", job->cfg.match_radius);
     }
     /* measured: every band on an image that covers the galaxy */
-    char dummy[768];
-    for (int b = 0; b < GP_NBANDS; b++)
-        if (!band[b]) band[b] = pick(job, op, b, sh->ra, sh->dec, dummy, sizeof dummy, &bsrc[b]);
+    /* (why the first band missing is missing: not loaded, off its frames, no WCS) */
+    char mwhy[768] = "", other[768];
     unsigned missing = 0;
     for (int b = 0; b < GP_NBANDS; b++)
-        if (!band[b]) missing |= 1u << b;
+        if (!band[b]) {
+            band[b] = pick(job, op, b, sh->ra, sh->dec, missing ? other : mwhy, sizeof mwhy, &bsrc[b]);
+            if (!band[b]) missing |= 1u << b;
+        }
     if (missing) {
         char bl[64];
-        snprintf(msg, n, "no %s for RA %.6f Dec %+.6f: %sno %s image covers it (measured %s need u, g, r, i and z %s)",
-                 uses_image ? "colours" : "magnitudes", sh->ra, sh->dec, catmiss, band_list(missing, bl, sizeof bl),
+        snprintf(msg, n, "no %s for RA %.6f Dec %+.6f: %sno %s image covers it (%s; measured %s need u, g, r, i and z %s)",
+                 uses_image ? "colours" : "magnitudes", sh->ra, sh->dec, catmiss, band_list(missing, bl, sizeof bl), mwhy,
                  uses_image ? "colours" : "magnitudes", uses_image ? "frames" : "images");
         return GP_ERR_NOTFOUND;
     }

@@ -431,6 +431,7 @@ st=$(wait_job ph5)
 contains "$st" "failed: no magnitudes for RA " "the unusable row: no magnitudes"
 contains "$st" "catalogue $WORK/nullu.csv: row 1 (line 2), the nearest object within 2.00\" of RA" "... naming the row and its line"
 contains "$st" "cannot be used: column 'modelMag_u': 'null' is not a number; and no " "... and why"
+contains "$st" "image covers it (no u image among the 1 frames of DS9 '$D'" "... and why no frame gives the magnitudes"
 xpaset -p galpost set catalog "$WORK/field/photo.csv" || fail "set catalog photo.csv back"
 # any single image with a WCS: no FILTER keyword, no SDSS name, loaded from a pipe
 mkdir -p "$WORK/single"
