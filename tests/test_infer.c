@@ -423,6 +423,11 @@ static void test_summary_line_interval(void **state)
     assert_int_equal(gp_interval_probs(0.02, 0.95, &plo, &phi), 0);
     assert_int_equal(gp_interval_probs(0.03, 0.95, &plo, &phi), 1);
     assert_true(plo == 0.0 && phi == 0.95);
+    /* exactly at the tail, as sample counts give it (0.5 (1 - 0.95) rounds
+     * above 0.025): from 0, as "2.5% or more" says */
+    assert_int_equal(gp_interval_probs(5.0 / 200, 0.95, &plo, &phi), 1);
+    assert_int_equal(gp_interval_probs(8.0 / 50, 0.68, &plo, &phi), 1);
+    assert_int_equal(gp_interval_probs(4.0 / 200, 0.95, &plo, &phi), 0);
     static const int ns[] = { 50, 199, 200, 1000 };
     float *smp = malloc(sizeof(float) * 1000 * GP_NQ);
     double *col = malloc(sizeof(double) * 1000);
