@@ -29,6 +29,10 @@ int gp_angle_parse(const char *s, int hours, double *deg)
     const char *p = s;
     int neg = 0;
     if (*p == '-' || *p == '+') { neg = *p == '-'; p++; }
+    /* digits, points and colons only: strtod would take "0x10" as 16,
+     * "1e1" as 10 and "inf" within a part too */
+    for (const char *q = p; *q; q++)
+        if (!isdigit((unsigned char)*q) && *q != '.' && *q != ':') return -1;
     double part[3] = { 0, 0, 0 };
     int k = 0;
     for (;;) {

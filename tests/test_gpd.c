@@ -70,7 +70,9 @@ static void test_parse_angle(void **state)
     assert_true(fabs(v - 45.25) < 1e-12);
     assert_int_equal(gp_angle_parse("1e1", 0, &v), 0);
     assert_true(v == 10.0);
-    const char *bad[] = { "", "abc", "1:60:00", "1:2:3:4", "1:", "nan", "inf", "12 ", ":3", "0x10", "1e", "infinity" };
+    const char *bad[] = { "", "abc", "1:60:00", "1:2:3:4", "1:", "nan", "inf", "12 ", ":3", "0x10", "1e", "infinity",
+                          /* no hexadecimal, exponent or sign within a sexagesimal part */
+                          "0x10:00", "12:0x1E", "1e1:30", "12:3e1", "12:-30", "12:+30" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (gp_angle_parse(bad[i], 0, &v) == 0) fail_msg("'%s' accepted", bad[i]);
 }
