@@ -601,6 +601,7 @@ static void tweak_flow_lr(gp_train_opts *o) { o->flow_lr = 2e-3f; }
 static void tweak_ensemble(gp_train_opts *o) { o->arch.ensemble = 3; }
 static void tweak_patience(gp_train_opts *o) { o->patience = 4; }
 static void tweak_threads(gp_train_opts *o) { o->threads = 1; }
+static void tweak_vae_soft(gp_train_opts *o) { o->vae_soft = 4.0; }
 
 /* a copy of a checkpoint without its ckpt.set.* keys: one written before they were recorded */
 static void strip_settings(const char *src, const char *dst)
@@ -659,6 +660,7 @@ static void test_train_resume_other_settings(void **state)
         { tweak_ensemble, "--ensemble", "is 2 there", "3 in this run" },   /* (was: no tensor 'm2.trunk.0.weight') */
         { tweak_patience, "--patience", "is 5 there", "4 in this run" },
         { tweak_threads, "the compute", "is cpu, 2 threads there", "cpu, 1 thread in this run" },
+        { tweak_vae_soft, "--vae-soft", "is 1 there", "4 in this run" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         train_tweak = cases[i].tweak;
@@ -678,6 +680,20 @@ static void test_train_resume_other_settings(void **state)
     gp_test_tmpname(out2, sizeof out2, ".gpw");
     assert_int_equal(run_train(shard, out2, w, NULL), GP_OK);
     assert_true(same_tensors(out, out2));
+    /* a checkpoint of --vae-soft 4 is not resumed at the default softening
+     * (the setting was once recorded only when it was not 1, and a resume
+     * without it went on with the other stretch unnoticed) */
+    char w2[256];
+    gp_test_tmpname(w2, sizeof w2, ".work");
+    rm_work(w2);
+    train_tweak = tweak_vae_soft;
+    assert_int_equal(run_train(shard, out2, w2, NULL), GP_OK);
+    train_tweak = NULL;
+    assert_int_equal(run_train(shard, out2, w2, NULL), GP_ERR_ARG);
+    assert_non_null(strstr(train_err.msg, "--vae-soft"));
+    assert_non_null(strstr(train_err.msg, "is 4 there"));
+    assert_non_null(strstr(train_err.msg, "1 in this run"));
+    rm_work(w2);
     /* a checkpoint without the settings (written before they were recorded) */
     strip_settings(ck, ck2);
     assert_int_equal(rename(ck2, ck), 0);

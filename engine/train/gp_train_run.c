@@ -280,6 +280,9 @@ done:
 typedef struct run_setting {
     const char *key;    /* ckpt.set.<key> */
     const char *what;   /* how a user sets it, for the messages */
+    const char *absent; /* the value of a setting added later, for the
+                           checkpoints written before it (which ran at its
+                           default); NULL: a checkpoint must record it */
     char val[200];
 } run_setting;
 
@@ -348,7 +351,7 @@ static int run_settings(run_ctx *c, const gp_dataset *d, gp_error *err)
     const gp_train_opts *o = c->o;
     const gp_arch *a = &o->arch;
     int n = 0;
-#define SET(k, w, ...) do { c->set[n].key = k; c->set[n].what = w; \
+#define SET(k, w, ...) do { c->set[n].key = k; c->set[n].what = w; c->set[n].absent = NULL; \
                             snprintf(c->set[n].val, sizeof c->set[n].val, __VA_ARGS__); n++; } while (0)
     SET("kind", "the model kind (--photometry)", "%s", a->uses_image ? "image" : "photometry-only");
     SET("enc-channels", "--enc-channels", "%d,%d,%d", a->enc_channels[0], a->enc_channels[1], a->enc_channels[2]);
@@ -377,8 +380,10 @@ static int run_settings(run_ctx *c, const gp_dataset *d, gp_error *err)
     SET("vae-batch", "--vae-batch", "%d", o->vae_batch);
     SET("vae-lr", "--vae-lr", "%s", fmt_float(fb, sizeof fb, o->vae_lr));
     SET("vae-beta", "--vae-beta", "%.17g", o->vae_beta);
-    if (o->vae_soft != 1.0)   /* (absent at the default, as checkpoints before the option have it) */
-        SET("vae-soft", "--vae-soft", "%.17g", o->vae_soft);
+    /* recorded always, so that a checkpoint of --vae-soft 4 is not resumed
+     * without it; checkpoints from before the option ran at 1 */
+    SET("vae-soft", "--vae-soft", "%.17g", o->vae_soft);
+    c->set[n - 1].absent = "1";
     SET("flow-epochs", "--flow-epochs", "%d", o->flow_epochs);
     SET("flow-batch", "--flow-batch", "%d", o->flow_batch);
     SET("flow-lr", "--flow-lr", "%s", fmt_float(fb, sizeof fb, o->flow_lr));
@@ -425,7 +430,12 @@ static int check_settings(const run_ctx *c, gp_error *err)
         char key[96];
         const char *v;
         snprintf(key, sizeof key, "ckpt.set.%s", c->set[i].key);
-        if (gp_weights_meta_str(w, key, &v, NULL) != GP_OK) {
+        int have = gp_weights_meta_str(w, key, &v, NULL) == GP_OK;
+        if (!have && c->set[i].absent) {
+            v = c->set[i].absent;   /* written before the setting was: its default */
+            have = 1;
+        }
+        if (!have) {
             st = GP_FAIL(err, GP_ERR_ARG, "%s: the checkpoint does not record %s (%s; written by %s galpost): it cannot "
                          "be told to match this run; remove the work directory %s to start afresh, or give another -w",
                          c->ckpt, c->set[i].what, key, i == 0 ? "an older" : "another", c->o->workdir);
