@@ -47,7 +47,7 @@ static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
 /* The SUMMARY table's columns (gp_results_writer_open() lists them). */
 /* the lines' 68% interval (from 0 where F <= 0 is 16% likely or more) and P(F <= 0) */
 #define NLINE_STAT 3
-static const char *const line_stat_names[NLINE_STAT] = { "lo68", "hi68", "pzero" };
+static const char *const line_stat_names[NLINE_STAT] = { "lo68", "hi68", "p_zero" };
 #define SUMMARY_NCOLS (9 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + (GP_NQ - GP_Q_HALPHA) * NLINE_STAT + 1)
 
 int gp_results_partial_path(const char *path, int samples, char *buf, size_t size)

@@ -133,6 +133,25 @@ static void test_results_table(void **state)
     fits_read_col(f, TDOUBLE, col, 1, 1, 3, NULL, med, &anynul, &fst);
     assert_true(fabs(med[0] - r[0].summary.median[0]) < 1e-6 * (1 + fabs(med[0])));
     assert_true(isnan(med[1]));  /* failed galaxy: NaN summaries */
+    /* each line's 68% interval and P(F = 0), named as in the JSON (lo68, hi68,
+     * p_zero; once NAME_pzero here), NaN for the failed galaxy */
+    static const char *const line_stat[3] = { "lo68", "hi68", "p_zero" };
+    for (int q = GP_Q_HALPHA; q < GP_NQ; q++)
+        for (int k = 0; k < 3; k++) {
+            char name[64];
+            double v[3];
+            snprintf(name, sizeof name, "%s_%s", gp_quantity_name(q), line_stat[k]);
+            fits_get_colnum(f, CASEINSEN, name, &col, &fst);
+            if (fst) fail_msg("no column %s (cfitsio status %d)", name, fst);
+            fits_read_col(f, TDOUBLE, col, 1, 1, 3, NULL, v, &anynul, &fst);
+            for (int i = 0; i < 3; i += 2) {
+                const gp_summary *sm = &r[i].summary;
+                double want = k == 0 ? sm->lo68[q] : k == 1 ? sm->hi68[q] : sm->p_zero[q];
+                if (!(fabs(v[i] - want) <= 1e-6 * (1 + fabs(want))))
+                    fail_msg("row %d %s = %.9g, summary %.9g", i + 1, name, v[i], want);
+            }
+            assert_true(isnan(v[1]));
+        }
     double pd;
     fits_get_colnum(f, CASEINSEN, "p_detect", &col, &fst);
     fits_read_col(f, TDOUBLE, col, 3, 1, 1, NULL, &pd, &anynul, &fst);

@@ -80,7 +80,7 @@ if command -v mandoc >/dev/null 2>&1; then
     for c in $cols; do
         nc=$((nc + 1))
         grep -qw -- "$c" "$T/page1" && continue
-        base=$(printf '%s\n' "$c" | sed -E 's/_(median|p16|p84|mean|std|lo68|hi68|pzero)$//')
+        base=$(printf '%s\n' "$c" | sed -E 's/_(median|p16|p84|mean|std|lo68|hi68|p_zero)$//')
         [ "$base" != "$c" ] && grep -qw -- "$base" "$T/page1" && continue
         missing="$missing $c"
     done

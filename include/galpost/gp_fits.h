@@ -71,7 +71,7 @@ typedef struct gp_results_writer gp_results_writer;
  * probabilities, bpt_class, the derived line diagnostics, for each line
  * NAME_lo68, NAME_hi68 (its 68% credible interval: [p16, p84], or from 0 up
  * to the 68th percentile where F <= 0 is 16% likely or more, an upper limit;
- * gp_interval_probs()) and NAME_pzero (the fraction of samples at F = 0),
+ * gp_interval_probs()) and NAME_p_zero (the fraction of samples at F = 0),
  * and message.  With
  * `nsamples_kept` > 0, HDU 2 ("SAMPLES") holds one row per galaxy with one
  * vector column of nsamples_kept values per quantity.
