@@ -353,7 +353,10 @@ void gp_summary_print(const gp_result *r, FILE *f)
                " is 16%% likely or more)\n");
     for (int q = GP_Q_HALPHA; q < GP_NQ; q++) {
         double a, b;
-        if (gp_interval_probs(s->p_zero[q], 0.68, &a, &b))
+        if (gp_interval_probs(s->p_zero[q], 0.68, &a, &b) && s->hi68[q] <= 0.0)   /* F <= 0 68% likely or more */
+            fprintf(f, "  %-14s %10.2f  (not detected: P(F <= 0) = %.2f)\n", gp_quantity_label(q),
+                    line_flux(s->median[q]), s->p_zero[q]);
+        else if (gp_interval_probs(s->p_zero[q], 0.68, &a, &b))
             fprintf(f, "  %-14s %10.2f  (0 - %.2f, upper limit; P(F <= 0) = %.2f)\n", gp_quantity_label(q),
                     line_flux(s->median[q]), line_flux(s->hi68[q]), s->p_zero[q]);
         else

@@ -273,7 +273,9 @@ static int overlay_lines(const gpd_result *res, char lines[][160], int max)
     for (size_t i = 0; i < 4 && n < max; i++) {
         int q = lines4[i].q;
         double a, b;
-        if (gp_interval_probs(s->p_zero[q], 0.68, &a, &b))   /* likely undetected: a 68% upper limit */
+        if (gp_interval_probs(s->p_zero[q], 0.68, &a, &b) && s->hi68[q] <= 0.0)   /* F <= 0 68% likely or more */
+            snprintf(lines[n++], 160, "%s not detected  (P(F \xe2\x89\xa4 0) %.2f)", lines4[i].label, s->p_zero[q]);
+        else if (gp_interval_probs(s->p_zero[q], 0.68, &a, &b))   /* likely undetected: a 68% upper limit */
             snprintf(lines[n++], 160, "%s < %.1f e-17 erg/s/cm2  (P(F \xe2\x89\xa4 0) %.2f)", lines4[i].label,
                      gpd_line_flux(s->hi68[q]), s->p_zero[q]);
         else {

@@ -212,6 +212,7 @@ static void test_overlay_upper_limit(void **state)
     for (int i = 0; i < 1000; i++) {
         float *x = r.r.samples + (size_t)i * GP_NQ;
         x[GP_Q_HBETA] = fx_uniform(&rng) < 0.4 ? 0.0f : (float)(0.05 + 1.2 * fx_uniform(&rng));
+        x[GP_Q_OIII5007] = fx_uniform(&rng) < 0.8 ? 0.0f : (float)(0.05 + 1.2 * fx_uniform(&rng));
     }
     assert_int_equal(gp_summary_compute(r.r.samples, 1000, &r.r.summary, NULL), GP_OK);
     const gp_summary *s = &r.r.summary;
@@ -224,6 +225,11 @@ static void test_overlay_upper_limit(void **state)
              gpd_line_flux(s->hi68[GP_Q_HBETA]), s->p_zero[GP_Q_HBETA]);
     if (!strstr(o, want)) fail_msg("overlay lacks '%s':\n%s", want, o);
     assert_null(strstr(o, "H\xce\xb2 = "));
+    /* 80% at F = 0: the 68% interval is {0}, "not detected" rather than "< 0.0" */
+    assert_true(s->hi68[GP_Q_OIII5007] == 0.0);
+    snprintf(want, sizeof want, "[OIII]5007 not detected  (P(F \xe2\x89\xa4 0) %.2f)", s->p_zero[GP_Q_OIII5007]);
+    if (!strstr(o, want)) fail_msg("overlay lacks '%s':\n%s", want, o);
+    assert_null(strstr(o, "[OIII]5007 < "));
     snprintf(want, sizeof want, "H\xce\xb1 = %.1f", gpd_line_flux(s->median[GP_Q_HALPHA]));
     assert_non_null(strstr(o, want));
     free(o);
