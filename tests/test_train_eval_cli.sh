@@ -246,6 +246,26 @@ sum_before=$(cksum <"$T/p.gpw")
     || fail "eval: $(tail -5 "$T/eval.out")"
 [ "$(cksum <"$T/p.gpw")" = "$sum_before" ] || fail "eval without --record changed the model file"
 check_eval "$T/evp" "$T/p.gpw"
+# the intervals eval counts are those galpost infer reports: three test galaxies through
+# galpost infer --row with eval's seed and samples give galaxies.csv's lo68, hi68 (mock
+# objIDs are 0x0580000000000000 + the row from 0)
+for id in $(awk -F, 'NR > 1 && NR <= 4 { print $1 }' "$T/evp/galaxies.csv"); do
+    row=$((id - 0x0580000000000000 + 1))
+    "$G" infer -m "$T/p.gpw" --shard "$T/m/shard-00000.fits" --shard "$T/m/shard-00001.fits" --row "$row" \
+        --seed 12345 --samples 200 --threads 1 --json >"$T/row.json" 2>"$T/err" || fail "infer --row $row: $(cat "$T/err")"
+    grep -q "^{\"id\": $id," "$T/row.json" || fail "row $row is not galaxy $id: $(head -c 100 "$T/row.json")"
+    for q in h_alpha_flux h_beta_flux nii_6584_flux oiii_5007_flux; do
+        json=$(sed 's/.*"'$q'": {\([^}]*\)}.*/\1/' "$T/row.json")
+        lo=$(printf '%s\n' "$json" | sed 's/.*"lo68": \([^,]*\),.*/\1/') hi=$(printf '%s\n' "$json" | sed 's/.*"hi68": \([^,]*\),.*/\1/')
+        awk -F, -v id="$id" -v q="$q" -v lo="$lo" -v hi="$hi" '
+            NR == 1 { for (k = 1; k <= NF; k++) c[$k] = k; next }
+            $1 "" == id "" { a = $(c[q "_lo68"]); b = $(c[q "_hi68"]); found++
+                       d1 = a - lo; d2 = b - hi; if (d1 < 0) d1 = -d1; if (d2 < 0) d2 = -d2
+                       ok = d1 <= 1e-5 * (1 + lo) && d2 <= 1e-5 * (1 + hi) }
+            END { exit !(found == 1 && ok) }' "$T/evp/galaxies.csv" \
+            || fail "galaxy $id $q: galaxies.csv's interval differs from galpost infer's [$lo, $hi]"
+    done
+done
 # the photometry of a 400-galaxy mock says something about stellar mass and redshift even after 3 epochs
 awk -F, '$1 == "galpost" && ($2 == "lgm_tot_p50" || $2 == "z") && !($4 > 0.3) { exit 1 }' "$T/evp/metrics.csv" \
     || fail "photometry model: R^2 of log M* or z at most 0.3: $(grep -E 'lgm_tot|,z,' "$T/evp/metrics.csv")"

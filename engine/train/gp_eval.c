@@ -617,17 +617,14 @@ int gp_eval_run(const gp_eval_opts *o, gp_error *err)
                 qsort(smp, (size_t)N, sizeof(float), cmp_f);
                 med[i * NQ + q] = quantile(smp, N, 0.5);
                 mean[i * NQ + q] = res[g].summary.mean[q];
-                /* the credible intervals galpost reports: central, or for a line
-                 * whose samples at F = 0 reach past the lower tail, from 0
-                 * (gp_interval_probs; the summary's lo68 and hi68) */
-                int zeros = 0;
-                if (q >= GP_Q_HALPHA)
-                    while (zeros < N && smp[zeros] <= 0.0f) zeros++;
+                /* the credible intervals galpost reports: the summary's 68% one
+                 * (lo68, hi68), and the 95% one by the same rule (central, or
+                 * for a line whose samples at F = 0 reach past the lower tail,
+                 * from 0: gp_interval_probs) */
+                lo68[i * NQ + q] = res[g].summary.lo68[q];
+                hi68[i * NQ + q] = res[g].summary.hi68[q];
                 double pl, ph;
-                gp_interval_probs((double)zeros / N, 0.68, &pl, &ph);
-                lo68[i * NQ + q] = pl > 0 ? quantile(smp, N, pl) : 0.0f;
-                hi68[i * NQ + q] = quantile(smp, N, ph);
-                gp_interval_probs((double)zeros / N, 0.95, &pl, &ph);
+                gp_interval_probs(res[g].summary.p_zero[q], 0.95, &pl, &ph);
                 lo95[i * NQ + q] = pl > 0 ? quantile(smp, N, pl) : 0.0f;
                 hi95[i * NQ + q] = quantile(smp, N, ph);
                 pit[i * NQ + q] = gp_eval_pit(below, ties, N, pit_uniform(d->id[r], q));
