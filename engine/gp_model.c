@@ -43,7 +43,9 @@ gp_infer_options gp_infer_options_default(void)
 
 uint64_t gp_position_key(double ra, double dec)
 {
-    uint64_t a = (uint64_t)llround(ra * 7200.0), b = (uint64_t)llround((dec + 90.0) * 7200.0);
+    /* RA 360 is RA 0: the 0.5" steps counted modulo the circle */
+    long long r = llround(ra * 7200.0) % (360LL * 7200);
+    uint64_t a = (uint64_t)(r < 0 ? r + 360LL * 7200 : r), b = (uint64_t)llround((dec + 90.0) * 7200.0);
     return (a << 32) ^ b;
 }
 

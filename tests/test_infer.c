@@ -486,6 +486,21 @@ static void test_summary_line_interval(void **state)
     free(col);
 }
 
+/* gp_position_key: 0.5" steps, so positions 0.1" apart share a key and
+ * 1" apart do not; RA 360 (and 359.99999) is RA 0; Dec counts. */
+static void test_position_key(void **state)
+{
+    (void)state;
+    double ra = 360 * gp_test_uniform(), dec = 170 * gp_test_uniform() - 85;
+    ra = floor(ra * 7200) / 7200 + 0.1 / 7200;   /* a tenth of a step past a step */
+    assert_true(gp_position_key(ra, dec) == gp_position_key(ra + 0.1 / 3600, dec));
+    assert_true(gp_position_key(ra, dec) != gp_position_key(ra + 1.0 / 3600, dec));
+    assert_true(gp_position_key(ra, dec) != gp_position_key(ra, dec + 1.0 / 3600));
+    assert_true(gp_position_key(360.0, dec) == gp_position_key(0.0, dec));
+    assert_true(gp_position_key(359.99999, dec) == gp_position_key(0.0, dec));
+    assert_true(gp_position_key(-0.00001, dec) == gp_position_key(0.0, dec));
+}
+
 static void test_bad_galaxies_fail_alone(void **state)
 {
     (void)state;
@@ -802,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_summaries_match_naive),
         cmocka_unit_test(test_summary_quantiles),
         cmocka_unit_test(test_summary_line_interval),
+        cmocka_unit_test(test_position_key),
         cmocka_unit_test(test_summary_lines),
         cmocka_unit_test(test_background_summaries),
         cmocka_unit_test(test_bad_galaxies_fail_alone),

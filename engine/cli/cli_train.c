@@ -99,7 +99,7 @@ int gp_cli_train(int argc, char **argv)
         case O_VB: if (gp_cli_parse_int(optarg, 1, 4096, &v)) BAD("--vae-batch"); o.vae_batch = (int)v; break;
         case O_VLR: if (gp_cli_parse_double(optarg, 1e-8, 1.0, &x)) BAD("--vae-lr"); o.vae_lr = (float)x; break;
         case O_VBETA: if (gp_cli_parse_double(optarg, 0.0, 1e6, &x)) BAD("--vae-beta"); o.vae_beta = x; break;
-        case O_VSOFT: if (gp_cli_parse_double(optarg, 0.01, 1e4, &x) || !(x > 0)) BAD("--vae-soft"); o.vae_soft = x; break;
+        case O_VSOFT: if (gp_cli_parse_double(optarg, 0.01, 1e4, &x)) BAD("--vae-soft"); o.vae_soft = x; break;
         case O_FEP: if (gp_cli_parse_int(optarg, 1, 100000, &v)) BAD("--flow-epochs"); o.flow_epochs = (int)v; break;
         case O_FB: if (gp_cli_parse_int(optarg, 1, 65536, &v)) BAD("--flow-batch"); o.flow_batch = (int)v; break;
         case O_FLR: if (gp_cli_parse_double(optarg, 1e-8, 1.0, &x)) BAD("--flow-lr"); o.flow_lr = (float)x; break;

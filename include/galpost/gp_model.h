@@ -217,7 +217,7 @@ gp_infer_options gp_infer_options_default(void);
 /*
  * gp_position_key() - the gp_galaxy.id of a galaxy known by its position.
  *
- * RA and Dec rounded to 0.5 arcsec, so that the same position gives the
+ * RA and Dec rounded to 0.5 arcsec (RA modulo 360 degrees), so that the same position gives the
  * same samples for the same seed and model, also when it was copied from
  * a summary that prints it to 1e-6 degree.  galpost infer --frames
  * (without --id) and galpostd both key their galaxies with it, so that
