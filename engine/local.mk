@@ -64,6 +64,7 @@ galpost_SOURCES = \
 	engine/cli/cli_common.h engine/cli/cli_common.c \
 	engine/cli/cli_infer.c engine/cli/cli_shard_why.h engine/cli/cli_shard_why.c \
 	engine/cli/cli_infer_progress.h engine/cli/cli_infer_progress.c \
+	engine/cli/cli_positions.h engine/cli/cli_positions.c \
 	engine/cli/cli_model_random.c
 galpost_SOURCES += engine/cli/cli_model.c
 # JSON writing shared by galpost infer --json and the plug-in (header-only)

@@ -169,3 +169,12 @@ tests_gp_test_table_csv_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_gp_test_table_csv_LDADD = $(CFITSIO_LIBS) -lm
 TESTS += tests/test_train_csv.sh
 dist_check_SCRIPTS += tests/test_train_csv.sh
+
+# galpost infer --frames --positions: a list of real galaxies on real SDSS
+# frames in batch, each row against its one-galaxy run (skips without ../shared)
+noinst_PROGRAMS += tests/gp_test_results_dump
+tests_gp_test_results_dump_SOURCES = tests/gp_test_results_dump.c
+tests_gp_test_results_dump_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_gp_test_results_dump_LDADD = $(CFITSIO_LIBS) -lm
+TESTS += tests/test_infer_positions.sh
+dist_check_SCRIPTS += tests/test_infer_positions.sh

@@ -10,6 +10,10 @@
  *       file name; g, r and i needed): each band is cut at (RA, Dec)
  *       through its own WCS; colours from --mags, a catalogue, or measured
  *       on u, g, r, i, z frames when all five are given.
+ *   galpost infer [options] --frames U,G,R,I,Z --positions LIST.csv -o OUT.fits
+ *       the galaxies at the positions of a list (ra, dec[, objID]) on one
+ *       set of frames, in batch: each as the one-galaxy --frames run
+ *       measures and infers it (colours measured on the five frames).
  *   galpost infer [options] --shard FILE [--shard FILE ...] --row K
  *       one galaxy of a catalogue in the training format (sim/FORMAT.md).
  *   galpost infer [options] --shard FILE [--shard FILE ...] -o OUT.fits
@@ -36,6 +40,7 @@
 #include "galpost/gp_model.h"
 #include "cli/cli_common.h"
 #include "cli/cli_infer_progress.h"
+#include "cli/cli_positions.h"
 #include "cli/cli_shard_why.h"
 #include "cpu/gp_cpu.h"
 #include "gp_hash.h"
@@ -59,6 +64,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: galpost infer [options] --cutout FILE.fits [--mags U,G,R,I,Z]\n"
         "       galpost infer [options] --frames G,R,I[,U,Z] --ra RA --dec DEC [--mags ...|--catalog F]\n"
+        "       galpost infer [options] --frames U,G,R,I,Z --positions LIST.csv -o OUT.fits\n"
         "       galpost infer [options] --shard FILE [--shard FILE...] --row K\n"
         "       galpost infer [options] --shard FILE [--shard FILE...] -o OUT.fits\n"
         "       galpost infer [options] --catalog FILE -o OUT.fits\n"
@@ -78,6 +84,12 @@ static void usage(FILE *f)
         "                    --catalog, magnitudes are measured on the u..z frames\n"
         "  --zeropoint ZP    AB zero point of frames in counts whose header has none:\n"
         "                    one for all bands, or BAND=ZP,... (g=27.1,r=27,i=26.8)\n"
+        "many galaxies on the same frames, in batch (-o, --keep-samples, --batch,\n"
+        "--restart as for --shard below):\n"
+        "  --positions F     CSV list with columns ra, dec (degrees or h:m:s, d:m:s) and\n"
+        "                    optionally objID; each galaxy measured and cut as one\n"
+        "                    --frames --ra --dec run does it (the five frames needed);\n"
+        "                    ids: objID, else the position (as without --id)\n"
         "a catalogue (the training format of sim/FORMAT.md: cutout cube + table):\n"
         "  --shard FILE      a shard; repeat for several (up to 256)\n"
         "  --row K           infer row K (from 1, over all shards in order) and print it\n"
@@ -183,57 +195,103 @@ static int write_samples(const gp_result *r, const char *path)
     return 0;
 }
 
-/* One galaxy cut out of frames with WCS. */
-static int infer_frames(gp_model *m, const char *list, double ra, double dec, const float *mags,
-                        const char *catalog, uint64_t id, int nsamples, uint64_t seed, int json,
-                        const char *samples_out, const double zeropoint[GP_NBANDS])
+/* What measured colours are, for the one galaxy's source and a --positions
+ * batch's PHOTNOTE. */
+#define MEASURED_SOURCE "measured on the frames (6\" aperture, local sky; NOT extinction-corrected)"
+
+/* The frames of a --frames list by band (NULL where none was given): each
+ * file opened, its band told (FILTER or the file name), --zeropoint
+ * applied; g, r and i are needed, and u and z too when `need_all` names why
+ * (the colours are measured on the frames).  0, 1 (an error) or 2 (a band
+ * missing: a usage error, as every missing input is), with the reason on
+ * stderr; what was opened is in band[] either way, for frames_close(). */
+static int frames_open(const char *list, const double zeropoint[GP_NBANDS], const char *need_all,
+                       gp_frame *band[GP_NBANDS])
 {
-    gp_frame *band[GP_NBANDS] = {0};
-    gp_catalog *cat = NULL;
-    float *pix = NULL;
-    int rc = 1;
     gp_error err;
     char buf[8192], *save = NULL;
+    for (int b = 0; b < GP_NBANDS; b++) band[b] = NULL;
     if (strlen(list) >= sizeof buf) { fprintf(stderr, "galpost infer: --frames list too long\n"); return 2; }
     strcpy(buf, list);
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         gp_frame *f;
-        if (gp_frame_open_file(tok, &f, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+        if (gp_frame_open_file(tok, &f, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); return 1; }
         int b = gp_frame_band(f);
         if (b < 0 || b >= GP_NBANDS) {
             fprintf(stderr, "galpost infer: %s: cannot tell its band (no FILTER keyword, no band in the file name)\n", tok);
             gp_frame_close(f);
-            goto out;
+            return 1;
         }
         if (band[b]) {
             fprintf(stderr, "galpost infer: two %s frames: %s and %s\n", gp_band_name(b), gp_frame_name(band[b]), tok);
             gp_frame_close(f);
-            goto out;
+            return 1;
         }
         band[b] = f;
         /* --zeropoint: for frames in counts whose header has none */
         if (gp_frame_set_zeropoint(f, zeropoint[b], "--zeropoint", &err)) {
             fprintf(stderr, "galpost infer: %s\n", err.msg);
-            goto out;
+            return 1;
         }
     }
-    gp_frame *gri[3] = { band[GP_BAND_G], band[GP_BAND_R], band[GP_BAND_I] };
     /* a band the input needs and --frames lacks is a usage error (exit 2),
      * like every other missing input: g, r and i always, u and z when the
      * colours are measured on the frames */
     for (int k = 0; k < 3; k++)
-        if (!gri[k]) {
+        if (!band[GP_BAND_G + k]) {
             fprintf(stderr, "galpost infer: no %c frame among --frames (g, r and i are needed)\n", "gri"[k]);
-            rc = 2;
-            goto out;
+            return 2;
         }
-    for (int b = 0; b < GP_NBANDS && !mags && !catalog; b++)
+    for (int b = 0; b < GP_NBANDS && need_all; b++)
         if (!band[b]) {
             fprintf(stderr, "galpost infer: no %s frame among --frames: measured colours need u, g, r, i and z "
-                    "frames (or give --mags or --catalog)\n", gp_band_name(b));
-            rc = 2;
-            goto out;
+                    "frames%s\n", gp_band_name(b), need_all);
+            return 2;
         }
+    return 0;
+}
+
+static void frames_close(gp_frame *band[GP_NBANDS])
+{
+    for (int b = 0; b < GP_NBANDS; b++) { gp_frame_close(band[b]); band[b] = NULL; }
+}
+
+/* A galaxy's colours measured on the five frames at (ra, dec), into g->mag
+ * with GP_FLAG_PHOT_MEASURED; nonzero with why[] set when they cannot be:
+ * "colours: REASON (...)", asking whether a galaxy is there unless the
+ * pixels there are masked or off the frame (the reason says so), and
+ * adding `alt` (other sources of magnitudes) when not NULL. */
+static int frames_measure(gp_frame *const band[GP_NBANDS], double ra, double dec, gp_galaxy *g,
+                          const char *alt, char *why, size_t size)
+{
+    gp_error err;
+    uint32_t pf = 0;
+    if (gp_phot_magnitudes(band, ra, dec, NULL, g->mag, NULL, &pf, &err)) {
+        int ask = !strstr(err.msg, " masked pixels ") && !strstr(err.msg, " off the frame edge ");
+        if (ask || alt)
+            snprintf(why, size, "colours: %s (%s%s%s)", err.msg, ask ? "is there a galaxy at this position?" : "",
+                     ask && alt ? " " : "", alt ? alt : "");
+        else
+            snprintf(why, size, "colours: %s", err.msg);
+        return 1;
+    }
+    g->flags |= GP_FLAG_PHOT_MEASURED;
+    return 0;
+}
+
+/* One galaxy cut out of frames with WCS. */
+static int infer_frames(gp_model *m, const char *list, double ra, double dec, const float *mags,
+                        const char *catalog, uint64_t id, int nsamples, uint64_t seed, int json,
+                        const char *samples_out, const double zeropoint[GP_NBANDS])
+{
+    gp_frame *band[GP_NBANDS];
+    gp_catalog *cat = NULL;
+    float *pix = NULL;
+    gp_error err;
+    int rc = frames_open(list, zeropoint, !mags && !catalog ? " (or give --mags or --catalog)" : NULL, band);
+    if (rc) goto out;
+    rc = 1;
+    gp_frame *gri[3] = { band[GP_BAND_G], band[GP_BAND_R], band[GP_BAND_I] };
     pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS);
     if (!pix) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
     uint32_t flags = 0;
@@ -270,18 +328,14 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
                  unread);
         source = srcbuf;
     } else {
-        uint32_t pf = 0;
-        if (gp_phot_magnitudes(band, ra, dec, NULL, g.mag, NULL, &pf, &err)) {
-            /* all five frames are there (checked above): the position is the
-             * question, unless the pixels there are masked or off the frame
-             * (the message says so) */
-            fprintf(stderr, "galpost infer: colours: %s (%smagnitudes can also come from --mags or --catalog)\n",
-                    err.msg, strstr(err.msg, " masked pixels ") || strstr(err.msg, " off the frame edge ")
-                                 ? "" : "is there a galaxy at this position? ");
+        /* all five frames are there (checked above): the position is the
+         * question, unless the pixels there are masked or off the frame */
+        char why[sizeof srcbuf];
+        if (frames_measure(band, ra, dec, &g, "magnitudes can also come from --mags or --catalog", why, sizeof why)) {
+            fprintf(stderr, "galpost infer: %s\n", why);
             goto out;
         }
-        g.flags |= GP_FLAG_PHOT_MEASURED;
-        source = "measured on the frames (6\" aperture, local sky; NOT extinction-corrected)";
+        source = MEASURED_SOURCE;
     }
     char pixels[4096];
     gp_frame_pixels_note(band, NULL, 1, pixels, sizeof pixels);
@@ -307,7 +361,7 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
     rc = samples_out ? write_samples(&r, samples_out) : 0;
     gp_result_free(&r, 1);
 out:
-    for (int b = 0; b < GP_NBANDS; b++) gp_frame_close(band[b]);
+    frames_close(band);
     gp_catalog_close(cat);
     free(pix);
     return rc;
@@ -399,8 +453,9 @@ out:
 }
 
 /* Where a batch's galaxies come from: the rows of training-format shards
- * (magnitudes and, for an image model, cutouts) or of a photometric
- * catalogue (magnitudes only). */
+ * (magnitudes and, for an image model, cutouts), of a photometric
+ * catalogue (magnitudes only), or of a list of positions on frames
+ * (cutouts and colours measured on the frames). */
 typedef struct batch_source {
     long n;                       /* rows, in output order */
     int  images;                  /* the galaxies need cutouts (read_images) */
@@ -410,11 +465,15 @@ typedef struct batch_source {
     int  (*read_images)(void *ctx, const long *rows, int n, float *pix, gp_error *err);
     void *ctx;
     const char *phot_note;        /* recorded as PHOTNOTE in the table (NULL: none) */
+    const char *pixels_note;      /* recorded as PIXNOTE (NULL or "": none) */
     /* for the progress record (cli_infer_progress.h): the input as named
      * (failed rows' messages name it) and its content */
     const char *input_what;       /* how a user gives it */
     char input_names[512];
     char input_content[512];
+    /* more settings a resumed run must share (the frames, the aperture) */
+    gp_progress_setting extra[3];
+    int nextra;
 } batch_source;
 
 /* A shard batch's rows, and why a failed one failed (its shard, row and
@@ -512,6 +571,7 @@ static int batch_settings(gp_progress *p, gp_model *m, const batch_source *src, 
         if (cut) { cut[0] = ')'; cut[1] = 0; }
         SET("compute", "the compute (--backend, the card, --batch)", "%s, batch %d", card, batch);
     }
+    for (int k = 0; k < src->nextra; k++) SET(src->extra[k].key, src->extra[k].what, "%s", src->extra[k].val);
 #undef SET
     p->nset = n;
     return 0;
@@ -624,7 +684,9 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
     }
     decided = 1;   /* (resumed, or starting over: the record is this run's from here) */
     if (!w && (gp_results_writer_open_resumable(output, gp_model_path(m), keep, &w, &err) ||
-               (src->phot_note && gp_results_writer_set_key(w, "PHOTNOTE", src->phot_note, "the input magnitudes", &err)))) {
+               (src->phot_note && gp_results_writer_set_key(w, "PHOTNOTE", src->phot_note, "the input magnitudes", &err)) ||
+               (src->pixels_note && *src->pixels_note &&
+                gp_results_writer_set_key(w, "PIXNOTE", src->pixels_note, "what was done to the frames' pixels", &err)))) {
         fprintf(stderr, "galpost infer: %s\n", err.msg);
         goto out;
     }
@@ -789,7 +851,7 @@ static int infer_shards(gp_model *m, const char **shards, int n, const char *out
     if (open_dataset(m, shards, n, &d)) return 1;
     shard_ctx ctx = { d, gp_cli_shard_why_new(d) };
     if (!ctx.why) { fprintf(stderr, "galpost infer: out of memory\n"); gp_dataset_close(d); return 1; }
-    batch_source src = { d->n, d->has_images, shard_row, shard_images, &ctx, NULL, "the --shard files (by name)", "", "" };
+    batch_source src = { d->n, d->has_images, shard_row, shard_images, &ctx, NULL, NULL, "the --shard files (by name)", "", "", {{0}}, 0 };
     input_names(&src, "--shard", shards, n);
     /* the shards' content: the table's values the batch reads and each
      * file's size (reading every cutout again would take a good part of
@@ -832,7 +894,7 @@ static int infer_catalog(gp_model *m, const char *path, const char *output, int 
     batch_source src = { (long)gp_catalog_size(c), 0, catalog_galaxy, NULL, c,
                          gp_catalog_has_extinction(c) ? NULL
                                                       : "NOT corrected for Galactic extinction: the catalogue has no extinction columns",
-                         "the --catalog file (by name)", "", "" };
+                         NULL, "the --catalog file (by name)", "", "", {{0}}, 0 };
     input_names(&src, "--catalog", &path, 1);
     int rc = 1;
     if (gp_progress_file_identity(path, src.input_content, sizeof src.input_content))
@@ -840,6 +902,142 @@ static int infer_catalog(gp_model *m, const char *path, const char *output, int 
     else
         rc = infer_batch(m, &src, output, nsamples, seed, keep, batch, restart);
     gp_catalog_close(c);
+    return rc;
+}
+
+/* A --positions batch: each row's g, r, i cutout and colours measured on
+ * the frames as infer_frames() does them for one galaxy (frames_measure()),
+ * the frames opened once.  row() does that work and keeps the result in its
+ * row's slot (infer_batch() asks for the rows of a call in order, at most
+ * `nslot` of them, then the cutouts of those that worked, then again the
+ * rows that failed, for their messages). */
+typedef struct pos_slot {
+    long      row;        /* the row held, -1 none */
+    int       failed;
+    gp_galaxy g;          /* (its cutout: the slot's in pix) */
+    char      why[sizeof ((gp_result *)0)->message];
+} pos_slot;
+
+typedef struct positions_ctx {
+    const gp_cli_positions *pos;
+    gp_frame *const *band;   /* [GP_NBANDS] */
+    long      nslot;
+    pos_slot *slot;
+    float    *pix;           /* nslot cutouts */
+} positions_ctx;
+
+static int position_row(void *ctx, long r, gp_galaxy *g, char *why, size_t size)
+{
+    positions_ctx *c = ctx;
+    pos_slot *s = &c->slot[r % c->nslot];
+    if (s->row != r) {
+        const gp_cli_position *p = &c->pos->row[r];
+        float *pix = c->pix + (size_t)(r % c->nslot) * GP_CUTOUT_PIXELS;
+        gp_frame *gri[3] = { c->band[GP_BAND_G], c->band[GP_BAND_R], c->band[GP_BAND_I] };
+        char where[4400], msg[sizeof s->why];
+        gp_error err;
+        gp_cli_positions_where(c->pos, r, where, sizeof where);
+        memset(s, 0, sizeof *s);
+        s->row = r;
+        s->failed = 1;
+        /* the sampler key, as one galaxy's: the objID (galpost infer --frames
+         * --ra --dec --id OBJID), else the position (without --id); 0 for a
+         * row whose position cannot be read */
+        s->g.id = p->objid ? p->objid : isfinite(p->ra) && isfinite(p->dec) ? gp_position_key(p->ra, p->dec) : 0;
+        if (p->why) snprintf(why, size, "%s: %s", where, p->why);
+        else if (gp_cutout_gri(gri, p->ra, p->dec, pix, &s->g.flags, &err))
+            snprintf(why, size, "%s: %s", where, err.msg);
+        else if (frames_measure(c->band, p->ra, p->dec, &s->g, NULL, msg, sizeof msg))
+            snprintf(why, size, "%s: %s", where, msg);
+        else
+            s->failed = 0;
+        if (s->failed) snprintf(s->why, sizeof s->why, "%s", why);
+    } else if (s->failed)
+        snprintf(why, size, "%s", s->why);
+    *g = s->g;
+    g->cutout = NULL;
+    return s->failed;
+}
+
+static int position_images(void *ctx, const long *rows, int n, float *pix, gp_error *err)
+{
+    const positions_ctx *c = ctx;
+    for (int k = 0; k < n; k++) {
+        const pos_slot *s = &c->slot[rows[k] % c->nslot];
+        if (s->row != rows[k] || s->failed)   /* (infer_batch() asks for the rows it was given) */
+            return GP_FAIL(err, GP_ERR_ARG, "--positions row %ld: no cutout made", rows[k] + 1);
+        memcpy(pix + (size_t)k * GP_CUTOUT_PIXELS, c->pix + (size_t)(rows[k] % c->nslot) * GP_CUTOUT_PIXELS,
+               sizeof(float) * GP_CUTOUT_PIXELS);
+    }
+    return GP_OK;
+}
+
+/* Galaxies at the positions of a list, on one set of frames, in batch. */
+static int infer_positions(gp_model *m, const char *frames, const char *path, const double zeropoint[GP_NBANDS],
+                           const char *output, int nsamples, uint64_t seed, int keep, int batch, int restart)
+{
+    gp_frame *band[GP_NBANDS];
+    gp_cli_positions *pos = NULL;
+    positions_ctx ctx = { 0 };
+    gp_error err;
+    int rc = frames_open(frames, zeropoint, " (--positions measures every galaxy's colours on the frames)", band);
+    if (rc) goto out;
+    rc = 1;
+    if (gp_cli_positions_read(path, &pos, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    image_unused_note(m, "the frames' cutouts are");
+    ctx.pos = pos;
+    ctx.band = band;
+    ctx.nslot = batch;
+    ctx.slot = malloc(sizeof *ctx.slot * (size_t)batch);
+    ctx.pix = malloc(sizeof(float) * GP_CUTOUT_PIXELS * (size_t)batch);
+    if (!ctx.slot || !ctx.pix) { fprintf(stderr, "galpost infer: out of memory\n"); goto out; }
+    for (int k = 0; k < batch; k++) ctx.slot[k].row = -1;
+    /* the cutout always, as for one galaxy: its flags, and the source check */
+    batch_source src = { pos->n, 1, position_row, position_images, &ctx, MEASURED_SOURCE, NULL,
+                         "the --positions file (by name)", "", "", {{0}}, 0 };
+    input_names(&src, "--positions", &path, 1);
+    if (gp_progress_file_identity(path, src.input_content, sizeof src.input_content)) {
+        fprintf(stderr, "galpost infer: cannot read %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    /* the frames by content (not by name: moved frames are the same), band
+     * by band, and what turns their pixels into nanomaggies */
+    uint64_t h = GP_FNV1A_BASIS;
+    char bands[16] = "";
+    for (int b = 0; b < GP_NBANDS; b++) {
+        char id[160];
+        if (gp_progress_file_identity(gp_frame_name(band[b]), id, sizeof id)) {
+            fprintf(stderr, "galpost infer: cannot read %s: %s\n", gp_frame_name(band[b]), strerror(errno));
+            goto out;
+        }
+        h = gp_fnv1a(h, gp_band_name(b), 2);
+        h = gp_fnv1a(h, id, strlen(id) + 1);
+        strcat(bands, gp_band_name(b));
+    }
+    char zp[256];
+    gp_zeropoint_format(zeropoint, zp, sizeof zp);
+    gp_progress_setting *x = src.extra;
+    x[0].key = "frames";
+    x[0].what = "the --frames files (by content)";
+    snprintf(x[0].val, sizeof x[0].val, "%s, fingerprint %016llx", bands, (unsigned long long)h);
+    x[1].key = "zeropoint";
+    x[1].what = "--zeropoint";
+    snprintf(x[1].val, sizeof x[1].val, "%s", *zp ? zp : "none");
+    gp_phot_options po = gp_phot_options_default();
+    x[2].key = "aperture";
+    x[2].what = "the photometry (aperture radius, sky annulus)";
+    snprintf(x[2].val, sizeof x[2].val, "radius %g\", sky %g-%g\"", po.radius,
+             po.sky_inner > 0 ? po.sky_inner : 2 * po.radius, po.sky_outer > 0 ? po.sky_outer : 3 * po.radius);
+    src.nextra = 3;
+    char pixels[4096];
+    gp_frame_pixels_note(band, NULL, 1, pixels, sizeof pixels);
+    src.pixels_note = pixels;
+    rc = infer_batch(m, &src, output, nsamples, seed, keep, batch, restart);
+out:
+    free(ctx.slot);
+    free(ctx.pix);
+    gp_cli_positions_free(pos);
+    frames_close(band);
     return rc;
 }
 
@@ -856,12 +1054,12 @@ int gp_cli_infer(int argc, char **argv)
         {"batch", required_argument, 0, 'B'}, {"restart", no_argument, 0, 'X'},
         {"frames", required_argument, 0, 'F'}, {"ra", required_argument, 0, 'R'},
         {"dec", required_argument, 0, 'D'}, {"catalog", required_argument, 0, 'C'},
-        {"zeropoint", required_argument, 0, 'Z'},
+        {"zeropoint", required_argument, 0, 'Z'}, {"positions", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *shards[MAX_SHARDS];
     int nshards = 0;
     long row = -1, keep = 0, batch = 0;   /* 0: 64 on the CPU, 1024 on a GPU */
-    const char *output = NULL, *frames = NULL, *catalog = NULL;
+    const char *output = NULL, *frames = NULL, *catalog = NULL, *positions = NULL;
     double ra = NAN, dec = NAN;
     double zeropoint[GP_NBANDS] = { NAN, NAN, NAN, NAN, NAN };
     int have_samples = 0, have_zp = 0;
@@ -898,6 +1096,7 @@ int gp_cli_infer(int argc, char **argv)
             break;
         }
         case 'C': catalog = optarg; break;
+        case 'P': positions = optarg; break;
         /* degrees or sexagesimal, as galpostd's infer RA DEC and DS9 print them */
         case 'R': if (gp_angle_parse(optarg, 1, &ra) || !(ra >= 0.0 && ra <= 360.0)) { fprintf(stderr, "galpost infer: --ra must be 0..360 degrees or 0:00:00..24:00:00 (h:m:s), got '%s'\n", optarg); return 2; } break;
         case 'D': if (gp_angle_parse(optarg, 0, &dec) || !(dec >= -90.0 && dec <= 90.0)) { fprintf(stderr, "galpost infer: --dec must be -90..90 degrees or d:m:s, got '%s'\n", optarg); return 2; } break;
@@ -935,6 +1134,10 @@ int gp_cli_infer(int argc, char **argv)
     }
 
     /* which input; then refuse every option the mode would ignore */
+    if (positions && !frames) {   /* (a list of positions needs frames to be measured on) */
+        fprintf(stderr, "galpost infer: --positions goes with --frames (the galaxies at those positions on the frames)\n");
+        return 2;
+    }
     int inputs = !!cutout + !!frames + (nshards > 0) + (catalog && !frames);
     if (inputs == 0) {
         fprintf(stderr, "galpost infer: an input is required: --cutout FILE, --frames G,R,I --ra RA --dec DEC, "
@@ -947,22 +1150,35 @@ int gp_cli_infer(int argc, char **argv)
                 "--shard or --catalog\n");
         return 2;
     }
-    int batch_mode = !frames && !cutout && output != NULL;   /* --shard or --catalog with -o */
+    if (positions) {
+        /* every galaxy's colours are measured, its id is its objID or position */
+        const char *no = isfinite(ra) || isfinite(dec) ? "--ra and --dec" : have_mags ? "--mags" : catalog ? "--catalog" :
+                         id >= 0 ? "--id" : json ? "--json" : samples_out ? "--samples-out" : NULL;
+        if (no) {
+            fprintf(stderr, "galpost infer: %s does not go with --positions (each row's position, objID and colours "
+                    "measured on the frames; the results go to the -o table)\n", no);
+            return 2;
+        }
+        if (!output) { fprintf(stderr, "galpost infer: --positions is a batch: give -o OUT.fits\n"); return 2; }
+    }
+    /* --shard or --catalog with -o, or --frames with --positions and -o */
+    int batch_mode = ((!frames && !cutout) || positions) && output != NULL;
     if (!frames && (isfinite(ra) || isfinite(dec))) {
         fprintf(stderr, "galpost infer: --ra and --dec go with --frames\n");
         return 2;
     }
     if (row >= 0 && !nshards) { fprintf(stderr, "galpost infer: --row goes with --shard\n"); return 2; }
     if (have_zp && !frames) { fprintf(stderr, "galpost infer: --zeropoint goes with --frames\n"); return 2; }
-    if ((output || keep || batch) && (cutout || frames)) {
+    if ((output || keep || batch) && (cutout || frames) && !positions) {
         /* with --frames, a --catalog gives one galaxy's colours: say that, not "go with --catalog" */
         fprintf(stderr, "galpost infer: %s infers one galaxy: -o, --keep-samples and --batch go with a batch, "
                 "--shard FILE or --catalog FILE without --frames%s\n", cutout ? "--cutout" : "--frames",
-                frames ? " (many galaxies on SDSS frames: cut them with galpost shards, then --shard)" : "");
+                frames ? " (many galaxies on the same frames: --frames ... --positions LIST.csv -o OUT.fits)" : "");
         return 2;
     }
     if (restart && !batch_mode) {
-        fprintf(stderr, "galpost infer: --restart goes with a batch (--shard or --catalog with -o OUT.fits)\n");
+        fprintf(stderr, "galpost infer: --restart goes with a batch (--shard, --catalog or --frames --positions, "
+                "with -o OUT.fits)\n");
         return 2;
     }
     if (batch_mode) {
@@ -981,8 +1197,11 @@ int gp_cli_infer(int argc, char **argv)
         if (!output) { fprintf(stderr, "galpost infer: --catalog without --frames is a batch: give -o OUT.fits\n"); return 2; }
         if (have_mags) { fprintf(stderr, "galpost infer: --mags does not go with a --catalog batch\n"); return 2; }
     }
-    if (frames) {
-        if (!isfinite(ra) || !isfinite(dec)) { fprintf(stderr, "galpost infer: --frames needs --ra and --dec\n"); return 2; }
+    if (frames && !positions) {
+        if (!isfinite(ra) || !isfinite(dec)) {
+            fprintf(stderr, "galpost infer: --frames needs --ra and --dec (or --positions LIST.csv -o OUT.fits)\n");
+            return 2;
+        }
         if (have_mags && catalog) { fprintf(stderr, "galpost infer: give --mags or --catalog, not both\n"); return 2; }
     }
     if (output && !have_samples) nsamples = 100;   /* design.md: 100 in batch */
@@ -1020,6 +1239,7 @@ int gp_cli_infer(int argc, char **argv)
             int rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--model", model);
             if (!rc) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--cutout", cutout);
             if (!rc) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--catalog", catalog);
+            if (!rc) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--positions", positions);
             for (int k = 0; k < nshards && !rc; k++) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--shard", shards[k]);
             if (frames && !rc) {
                 char fl[8192], *save = NULL;
@@ -1032,6 +1252,15 @@ int gp_cli_infer(int argc, char **argv)
         }
     }
 
+    if (positions) {
+        gp_model *m = gp_cli_open_model(model, backend, (int)threads);
+        if (!m) return 1;
+        if (batch == 0) batch = strncmp(gp_model_backend_name(m), "cuda", 4) == 0 ? 1024 : 64;
+        int rc = infer_positions(m, frames, positions, zeropoint, output, (int)nsamples, (uint64_t)seed, (int)keep,
+                                 (int)batch, restart);
+        gp_model_close(m);
+        return rc;
+    }
     if (frames) {
         gp_model *m = gp_cli_open_model(model, backend, (int)threads);
         if (!m) return 1;
