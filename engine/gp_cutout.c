@@ -15,6 +15,7 @@
 #include <wcslib/wcs.h>
 
 #include "galpost/gp_image.h"
+#include "gp_fill.h"
 #include "gp_fits_util.h"
 
 #define N      GP_CUTOUT_SIZE
@@ -265,6 +266,47 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
             if (isfinite(sec[k])) sec[k] = (float)(sec[k] - sky);
     }
 
+    /* The galaxy's isophotes, against which the mirror images of masked
+     * and off-frame pixels are judged (gp_image.h, "Masked pixels"), when
+     * the cutout has such pixels (none: nothing below changes).  Their
+     * shape within the photometry's 6" aperture; the sky 0 (the frames are
+     * sky-subtracted, or were just above), its rms the section's. */
+    gp_ring_profile rp = { .xc = xc, .yc = yc };   /* nothing judged without a profile */
+    int tofill = 0;
+    for (int k = 0; k < NPIX && !tofill; k++) {
+        double x = g.pix[2 * k], y = g.pix[2 * k + 1];
+        if (!isfinite(x)) continue;
+        if (!on_frame(x, y, nx, ny)) { tofill = 1; break; }
+        long ix = (long)floor(x), iy = (long)floor(y);
+        for (int q = 0; q < 4 && !tofill; q++) {
+            long xi = ix + (q & 1), yi = iy + (q >> 1);
+            if (xi >= bx0 && xi <= bx1 && yi >= by0 && yi <= by1 && !isfinite(sec[(yi - by0) * bw + (xi - bx0)]))
+                tofill = 1;
+        }
+    }
+    if (tofill) {
+        float *tmp = malloc(sizeof(float) * (size_t)bw * (size_t)bh);
+        size_t nf = 0;
+        double sky0 = 0, rms = 0;
+        if (tmp) {
+            for (long k = 0; k < bw * bh; k++) if (isfinite(sec[k])) tmp[nf++] = sec[k];
+            if (nf) gp_clipped_sky(tmp, nf, &sky0, &rms);
+            free(tmp);
+        }
+        double rmax = 0;
+        for (int k = 0; k < NPIX; k++) {
+            double dx = g.pix[2 * k] - xc, dy = g.pix[2 * k + 1] - yc;
+            if (isfinite(dx) && isfinite(dy) && dx * dx + dy * dy > rmax) rmax = dx * dx + dy * dy;
+        }
+        rmax = sqrt(rmax) + 2;
+        if (!tmp || !isfinite(rms) ||
+            gp_ring_profile_make(sec, bx0, by0, bw, bh, xc, yc, 6.0 / gp_frame_pixel_scale(f), rmax, 0.0, rms, &rp)) {
+            free(sec);
+            grid_free(&g);
+            return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for the cutout's profile", gp_frame_name(f));
+        }
+    }
+
     /* Sample.  Flux per cutout pixel = frame surface brightness x area. */
     const double fac = aligned ? 1.0 : area;
     long onframe = 0, masked = 0, offframe = 0;
@@ -298,7 +340,7 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
              * is, when on the frame, near a cutout pixel on the frame, so
              * within the section read) */
             double m;
-            out[k] = gp_mirror_value(sec, bx0, by0, bw, bh, 2 * xc - x, 2 * yc - y, &m) ? (float)(m * fac) : 0.0f;
+            out[k] = gp_fill_value(sec, bx0, by0, bw, bh, &rp, x, y, 0, &m) ? (float)(m * fac) : 0.0f;
             if (off) offframe++;
             else masked++;
             continue;
@@ -307,6 +349,7 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
     }
     free(sec);
     grid_free(&g);
+    gp_ring_profile_free(&rp);
     if (masked * 2 > onframe)
         return GP_FAIL(err, GP_ERR_DATA, "%s: %ld of the %ld cutout pixels on the image at RA %.6f Dec %.6f are not finite (NaN or blank)",
                        gp_frame_name(f), masked, onframe, ra, dec);

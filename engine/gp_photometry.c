@@ -8,7 +8,9 @@
  *
  * Masked (non-finite) pixels in the aperture take the value of their mirror
  * image about the centre (SExtractor's MASK_TYPE CORRECT; a galaxy's light
- * is close to point-symmetric, an ellipse exactly so).  Those whose mirror
+ * is close to point-symmetric, an ellipse exactly so), unless the mirror
+ * image is more than 3 robust sigmas from the median of its isophote (a
+ * companion opposite; gp_fill.h), which then takes that median.  Those whose mirror
  * image is masked too cannot be recovered: their flux is estimated from the
  * aperture's own mean radial profile, and when it is more than
  * GP_PHOT_MAX_LOST of the flux (and more than its error) the measurement is
@@ -27,6 +29,7 @@
 #include <string.h>
 
 #include "galpost/gp_image.h"
+#include "gp_fill.h"
 #include "gp_fits_util.h"
 
 #define SUB 8          /* sub-pixels per axis for edge pixels */
@@ -145,7 +148,20 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
         return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for photometry", gp_frame_name(f));
     }
 
-    double sum = 0, area = 0, rec = 0, rec_area = 0;
+    /* The galaxy's azimuthal profile, against which mirror images are
+     * judged, when the aperture has pixels to fill (none: nothing below
+     * changes, to the bit). */
+    gp_ring_profile rp = { .xc = xc, .yc = yc };   /* nothing judged without a profile */
+    int tofill = 0;
+    for (long j = 0; j < h && !tofill; j++)
+        for (long i = 0; i < w && !tofill; i++)
+            tofill = !isfinite(sec[j * w + i]) && pixel_fraction((double)(x0 + i), (double)(y0 + j), xc, yc, r) > 0;
+    if (tofill && gp_ring_profile_make(sec, x0, y0, w, h, xc, yc, r, r + 1, skylev, skyrms, &rp)) {
+        free(sec);
+        return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for photometry", gp_frame_name(f));
+    }
+
+    double sum = 0, area = 0, rec = 0, rec_area = 0, prof = 0;
     long nlost = 0, nlost_off = 0;   /* pixels with no mirror image; those off the frame */
     for (long j = 0; j < h; j++)
         for (long i = 0; i < w; i++) {
@@ -157,9 +173,13 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
                 double v;
                 int off = x0 + i < 1 || x0 + i > nx || y0 + j < 1 || y0 + j > ny;
                 if (!off) out->flags |= GP_FLAG_MASKED;   /* off: GP_FLAG_EDGE, set above */
-                if (gp_mirror_value(sec, x0, y0, w, h, 2 * xc - (double)(x0 + i), 2 * yc - (double)(y0 + j), &v)) {
+                int how = gp_fill_value(sec, x0, y0, w, h, &rp, (double)(x0 + i), (double)(y0 + j), 0, &v);
+                if (how == 1) {
                     rec += frac * (v - skylev);
                     rec_area += frac;
+                } else if (how == 2) {
+                    /* its mirror image is not the galaxy's: the profile */
+                    prof += frac * (v - skylev);
                 } else {
                     nlost++;
                     nlost_off += off;
@@ -179,6 +199,7 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
         double *ps = calloc((size_t)nb * 2, sizeof(double)), *pw = ps + nb;
         if (!ps) {
             free(sec);
+            gp_ring_profile_free(&rp);
             return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for photometry", gp_frame_name(f));
         }
         for (long j = 0; j < h; j++)
@@ -197,7 +218,7 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
                 double dx = (double)(x0 + i) - xc, dy = (double)(y0 + j) - yc, v;
                 double frac = pixel_fraction((double)(x0 + i), (double)(y0 + j), xc, yc, r);
                 if (frac == 0 || isfinite(sec[j * w + i]) ||
-                    gp_mirror_value(sec, x0, y0, w, h, 2 * xc - (double)(x0 + i), 2 * yc - (double)(y0 + j), &v))
+                    gp_fill_value(sec, x0, y0, w, h, &rp, (double)(x0 + i), (double)(y0 + j), 0, &v))
                     continue;
                 int b = (int)sqrt(dx * dx + dy * dy), k = -1;
                 if (b >= nb) b = nb - 1;
@@ -208,12 +229,14 @@ int gp_phot_aperture(gp_frame *f, double ra, double dec,
         free(ps);
     }
     free(sec);
-    out->flux = sum + rec + lost;
+    gp_ring_profile_free(&rp);
+    out->flux = sum + rec + prof + lost;
     out->area = area;
     out->sky = skylev;
     out->sky_rms = skyrms;
     out->nsky = (int)kept;
     out->recovered = rec;
+    out->profiled = prof;
     out->lost_frac = out->flux > 0 ? lost / out->flux : (lost > 0 ? 1.0 : 0.0);
     /* the sky level is a median: its variance is pi/2 times the mean's; a
      * recovered pixel repeats its mirror image's noise, which then counts

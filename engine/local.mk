@@ -41,7 +41,7 @@ libgalpost_la_LIBADD += libgpamx.la
 endif
 # -- FITS/WCS frames, cutouts, photometry --
 libgalpost_la_SOURCES += \
-	engine/gp_fits_util.h engine/gp_fits_util.c \
+	engine/gp_fits_util.h engine/gp_fits_util.c engine/gp_fill.h engine/gp_fill.c \
 	engine/gp_frame.c engine/gp_zeropoint.c engine/gp_cutout.c engine/gp_photometry.c engine/gp_catalog.c \
 	engine/gp_csv.h engine/gp_csv.c
 libgalpost_la_SOURCES += engine/gp_shard_write.h engine/gp_shard_write.c

@@ -22,10 +22,14 @@
  *   - as returned, it is within that asymmetry plus A |sky1 - sky0| of
  *     the uncropped flux, and within 0.06 mag of it for galaxies 1 and 2.
  *     Galaxy 0 has a companion peak 10 pixels (4") from its centre, in
- *     the aperture, which the mirror images copy: 0.19-0.24 mag too bright
- *     with the edge R/2 from the centre on the side away from it (pixel x
- *     below the centre's), 0.24-0.27 mag too faint with the edge through
- *     the centre on its side (pixel y), the companion off the frame.
+ *     the aperture: with the edge R/2 from the centre on the side away
+ *     from it (pixel x below the centre's), mirror images copied as they
+ *     were made it 0.19-0.24 mag too bright; those more than 3 sigmas from
+ *     their isophote's median now take that median (gp_phot.profiled), and
+ *     it is 0.13-0.14 mag too bright (the companion's wings pass the test);
+ *     0.24-0.27 mag too faint with the edge through the centre on its side
+ *     (pixel y), the companion off the frame (nothing judged: too few
+ *     pixels with their mirror image on the frame to measure the shape).
  * Measured (2026), the edge R/2 from the centre (17-19% of the aperture,
  * 4-12% of the flux off the frame): galaxies 1 and 2 within 0.051 mag,
  * the old code 0.047-0.136 mag faint; the edge through the centre (46-49%
@@ -165,8 +169,11 @@ static void test_aperture_off_edge(void **state)
                  * sky annulus's change (its part on the frame only, as
                  * before), times the area */
                 double tol = fabs(asym) + p0.area * fabs(p1.sky - p0.sky) + 1e-5 * p0.flux;
+                /* mirror images more than 3 sigmas from their isophote
+                 * (a companion's, or noise peaks) replaced by its median */
+                if (p1.profiled != 0) tol += 0.005 * p0.flux;
                 double same_sky = p1.flux + p1.area * (p1.sky - p0.sky);
-                double old = p1.flux - p1.recovered;   /* the on-frame pixels alone */
+                double old = p1.flux - p1.recovered - p1.profiled;   /* the on-frame pixels alone */
                 double m0 = 22.5 - 2.5 * log10(p0.flux), m1 = 22.5 - 2.5 * log10(p1.flux);
                 double dm_old = -2.5 * log10(old / p0.flux);
                 printf("# galaxy %d %c, edge %.2f px from the centre (R %.2f px): %.1f%% of the aperture "
@@ -184,8 +191,21 @@ static void test_aperture_off_edge(void **state)
                 if (!(fabs(p1.area - p0.area) <= 2.0 / 64)) fail_msg("area %.6f, uncropped %.6f", p1.area, p0.area);
                 /* with the uncropped frame's sky, exactly what the mirror
                  * images hold on the uncropped frame replaced what was there */
-                if (!(fabs(same_sky - (p0.flux - asym)) < 1e-5 * p0.flux))
+                if (p1.profiled == 0 && !(fabs(same_sky - (p0.flux - asym)) < 1e-5 * p0.flux))
                     nfail++, printf("#  ^ with the same sky %.6g, expected %.6g\n", same_sky, p0.flux - asym);
+                /* galaxy 0's companion, opposite the edge R/2 away: its
+                 * mirror images are judged not the galaxy's and take the
+                 * isophote's median, which takes at least a quarter off
+                 * the error of copying them (0.19-0.24 mag; measured
+                 * 0.13-0.14 mag left: the companion's wings stay within 3
+                 * sigmas of the isophote, and the isophote's shape counts
+                 * the companion, whose mirror image is off the frame) */
+                if (g == 0 && c == 0) {
+                    printf("#  ^ profile-filled %.3g nmgy; mirror images alone %+.4f mag\n", p1.profiled,
+                           -2.5 * log10((p0.flux - asym) / p0.flux));
+                    if (!(p1.profiled > 0) || !(fabs(same_sky - p0.flux) < 0.75 * fabs(asym)) || !(fabs(m1 - m0) < 0.15))
+                        nfail++, printf("#  ^ the companion copied\n");
+                }
                 if (!(fabs(p1.flux - p0.flux) < tol)) nfail++, printf("#  ^ beyond tolerance\n");
                 /* galaxies 1 and 2, without a companion in the aperture */
                 if (g > 0 && !(fabs(m1 - m0) < 0.06)) nfail++, printf("#  ^ beyond 0.06 mag\n");
@@ -333,7 +353,8 @@ static void test_cutout_off_edge_mirrored(void **state)
         gp_frame_close(f);
 #define ON(k) (px[k] >= 0.5 && px[k] <= cx + 0.5 && py[k] >= 0.5 && py[k] <= ny + 0.5)
 #define INNER(k) (px[k] >= 1 && px[k] <= cx && py[k] >= 1 && py[k] <= ny)
-        long on = 0, mirrored = 0, zeros = 0, off = 0, nzero = 0;
+        long on = 0, mirrored = 0, zeros = 0, off = 0, nzero = 0, replaced = 0;
+        double err_new = 0, err_mirror = 0;   /* off-frame flux less the uncropped cutout's */
         double worst_on = 0, worst = 0, peak = 0;
         for (int k = 0; k < n * n; k++) {
             int km = n * n - 1 - k;   /* (159 - i, 159 - j) */
@@ -350,7 +371,16 @@ static void test_cutout_off_edge_mirrored(void **state)
             if (c1[k] == 0.0f) nzero++;
             if (INNER(km)) {
                 double e = fabs((double)c1[k] - c0[km]);
-                if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                /* else replaced by its isophote's median: judged not
+                 * the galaxy's */
+                if (e < 1e-5 * 8.67) {
+                    if (!(e <= worst)) worst = e;
+                } else if (isfinite(c1[k]))
+                    replaced++;
+                else
+                    worst = INFINITY;
+                err_new += (double)c1[k] - c0[k];
+                err_mirror += (double)c0[km] - c0[k];
                 mirrored++;
             } else if (!ON(km)) {
                 if (c1[k] != 0.0f) worst = INFINITY;
@@ -360,14 +390,19 @@ static void test_cutout_off_edge_mirrored(void **state)
 #undef ON
 #undef INNER
         printf("# galaxy %d: %ld cutout pixels on the crop (largest difference from uncropped %.3g nmgy), "
-               "%ld off it, %ld mirrored (largest difference from the mirror pixel %.3g nmgy), "
-               "%ld with the mirror off the crop too (0); peak %.3g nmgy\n",
-               g, on, worst_on, off, mirrored, worst, zeros, peak);
+               "%ld off it, %ld with the mirror on it (largest difference from the mirror pixel %.3g nmgy; "
+               "%ld replaced by the isophote's median), %ld with the mirror off the crop too (0); peak %.3g nmgy; "
+               "their flux less the uncropped %.3g nmgy (the mirror pixels' %.3g)\n",
+               g, on, worst_on, off, mirrored, worst, replaced, zeros, peak, err_new, err_mirror);
         assert_true(fl1 & GP_FLAG_EDGE);
         assert_true(off > 30L * n);
         assert_true(mirrored > 30L * n);
         assert_true(worst_on < 1e-5 * peak);
         assert_true(worst < 1e-5 * peak);
+        /* few replaced, and the flux off the crop no further from the
+         * uncropped cutout's than the mirror pixels' */
+        assert_true(replaced < mirrored / 10);
+        assert_true(fabs(err_new) <= fabs(err_mirror) + 1e-4 * peak);
         /* no cutout pixel off the crop left 0 but for those whose mirror
          * image is off it too (or within a pixel of its edge) */
         assert_true(nzero <= off - mirrored);

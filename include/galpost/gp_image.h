@@ -105,7 +105,18 @@
  *   to point-symmetric (an elliptical profile exactly).  The counterpart's
  *   value is interpolated bilinearly at the mirror position (from the
  *   finite pixels of the four around it; the nearest must be finite), in
- *   the frame's own pixels.  In the photometry, masked aperture pixels whose
+ *   the frame's own pixels.  A mirror image inconsistent with the galaxy's
+ *   own azimuthal profile is not taken: when it lies more than 3 robust
+ *   sigmas (1.4826 MAD) from the median of the finite pixels in its
+ *   1-pixel ring of elliptical radius, that median is used (a companion, a
+ *   star or a cosmic ray opposite the pixel; gp_phot.profiled).  The
+ *   ellipse is the second moments, within 6", of min(p, mirror image of p)
+ *   above 2 sky sigmas, a pixel without a mirror image standing for its
+ *   pair; the check is made from elliptical radius 4 pixels out, in rings
+ *   of at least 8 finite pixels, and only when at least 30 pixels measure
+ *   the shape and pairs are half of the finite pixels (an edge through the
+ *   centre leaves too few: mirror images are then copied as they are).
+ *   In the photometry, masked aperture pixels whose
  *   mirror image is masked too (or off the frame) take the aperture's mean
  *   radial profile (1-pixel rings of finite pixels) at their radius, and
  *   when that estimate is more than GP_PHOT_MAX_LOST (3%) of the flux and
@@ -127,12 +138,14 @@
  *   the centre made them 0.57-0.99 mag too faint (an edge half the radius
  *   from it, 0.04-0.14 mag), where mirror images give two of them within
  *   0.06 mag.  The reconstruction is as good as the galaxy's
- *   point symmetry about the given position: a companion in the aperture is
- *   copied with it (a galaxy with one 4" from its centre came out 0.19-0.24
- *   mag too bright with a fifth of its aperture off the frame on the side
- *   away from it, and 0.24-0.27 mag too faint with the companion's half
- *   off the frame).  Apertures inside the frame give the same values as
- *   before, to the bit.
+ *   point symmetry about the given position (not the light's centroid): a
+ *   companion's core opposite masked pixels is replaced by the isophote's
+ *   median, but its wings pass the 3-sigma test (a galaxy with one 4" from
+ *   its centre comes out 0.13-0.14 mag too bright with a fifth of its
+ *   aperture off the frame on the side away from it, 0.19-0.24 mag when
+ *   mirror images were copied whatever they held; and 0.24-0.27 mag too
+ *   faint with the companion's half off the frame, its light lost).
+ *   Apertures inside the frame give the same values as before, to the bit.
  *
  * Photometry
  *   Aperture photometry on nanomaggy images: the flux inside a circle of
@@ -543,6 +556,11 @@ typedef struct gp_phot {
                           profile (included in flux); at most
                           GP_PHOT_MAX_LOST (or below flux_err) when the
                           measurement is returned */
+    double profiled;   /* flux put into masked and off-frame pixels whose
+                          mirror images were not the galaxy's (more than
+                          3 robust sigmas from its isophote's median: a
+                          companion, a star), from the median of their
+                          isophote (included in flux), nanomaggies */
 } gp_phot;
 
 /*
