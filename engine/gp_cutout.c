@@ -269,8 +269,11 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
     /* The galaxy's isophotes, against which the mirror images of masked
      * and off-frame pixels are judged (gp_image.h, "Masked pixels"), when
      * the cutout has such pixels (none: nothing below changes).  Their
-     * shape within the photometry's 6" aperture; the sky 0 (the frames are
-     * sky-subtracted, or were just above), its rms the section's. */
+     * shape within the photometry's 6" aperture; the sky and its rms the
+     * section's clipped ones (not 0: what a frame's sky subtraction left,
+     * or the local sky taken off a frame in counts above, must not move
+     * which pixels shape the isophotes, so that a frame and its copy in
+     * counts give cutouts differing by a constant). */
     gp_ring_profile rp = { .xc = xc, .yc = yc };   /* nothing judged without a profile */
     int tofill = 0;
     for (int k = 0; k < NPIX && !tofill; k++) {
@@ -300,7 +303,7 @@ int gp_cutout_band(gp_frame *f, double ra, double dec, float *out,
         }
         rmax = sqrt(rmax) + 2;
         if (!tmp || !isfinite(rms) ||
-            gp_ring_profile_make(sec, bx0, by0, bw, bh, xc, yc, 6.0 / gp_frame_pixel_scale(f), rmax, 0.0, rms, &rp)) {
+            gp_ring_profile_make(sec, bx0, by0, bw, bh, xc, yc, 6.0 / gp_frame_pixel_scale(f), rmax, sky0, rms, &rp)) {
             free(sec);
             grid_free(&g);
             return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory for the cutout's profile", gp_frame_name(f));
