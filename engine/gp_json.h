@@ -17,6 +17,13 @@ static inline void gp_json_num(FILE *f, double v)
     else fputs("null", f);
 }
 
+/* ", \"KEY\": number" (null as gp_json_num writes it): an object's next member. */
+static inline void gp_json_member(FILE *f, const char *key, double v)
+{
+    fprintf(f, ", \"%s\": ", key);
+    gp_json_num(f, v);
+}
+
 /* The length of the well-formed UTF-8 sequence at p (1 to 4), or 0 when
  * there is none there; *bad is then the length of its maximal ill-formed
  * prefix (at least 1), which is replaced by one U+FFFD (Unicode's

@@ -81,12 +81,9 @@ static void jstat(FILE *f, int k, const gp_summary *sum)
     gp_json_str(f, gp_derived_name(k));
     fprintf(f, ": {\"unit\": ");
     gp_json_str(f, gp_derived_unit(k));
-    fprintf(f, ", \"median\": ");
-    gp_json_num(f, s->median);
-    fprintf(f, ", \"p16\": ");
-    gp_json_num(f, s->p16);
-    fprintf(f, ", \"p84\": ");
-    gp_json_num(f, s->p84);
+    gp_json_member(f, "median", s->median);
+    gp_json_member(f, "p16", s->p16);
+    gp_json_member(f, "p84", s->p84);
     fprintf(f, ", \"n\": %d}%s\n", s->n, k + 1 == GP_NDERIVED ? "" : ",");
 }
 
@@ -154,34 +151,21 @@ char *gpd_format_summary_json(const gpd_result *res)
         gp_json_str(f, gp_quantity_name(q));
         fprintf(f, ": {\"unit\": ");
         gp_json_str(f, gp_quantity_unit(q));
-        fprintf(f, ", \"median\": ");
-        gp_json_num(f, s->median[q]);
-        fprintf(f, ", \"p16\": ");
-        gp_json_num(f, s->p16[q]);
-        fprintf(f, ", \"p84\": ");
-        gp_json_num(f, s->p84[q]);
-        fprintf(f, ", \"mean\": ");
-        gp_json_num(f, s->mean[q]);
-        fprintf(f, ", \"std\": ");
-        gp_json_num(f, s->std[q]);
+        gp_json_member(f, "median", s->median[q]);
+        gp_json_member(f, "p16", s->p16[q]);
+        gp_json_member(f, "p84", s->p84[q]);
+        gp_json_member(f, "mean", s->mean[q]);
+        gp_json_member(f, "std", s->std[q]);
         if (q >= GP_Q_HALPHA) {
-            fprintf(f, ", \"flux_median\": ");
-            gp_json_num(f, gpd_line_flux(s->median[q]));
-            fprintf(f, ", \"flux_p16\": ");
-            gp_json_num(f, gpd_line_flux(s->p16[q]));
-            fprintf(f, ", \"flux_p84\": ");
-            gp_json_num(f, gpd_line_flux(s->p84[q]));
+            gp_json_member(f, "flux_median", gpd_line_flux(s->median[q]));
+            gp_json_member(f, "flux_p16", gpd_line_flux(s->p16[q]));
+            gp_json_member(f, "flux_p84", gpd_line_flux(s->p84[q]));
             /* the 68% interval, from 0 (an upper limit) where F <= 0 is 16% likely or more */
-            fprintf(f, ", \"lo68\": ");
-            gp_json_num(f, s->lo68[q]);
-            fprintf(f, ", \"hi68\": ");
-            gp_json_num(f, s->hi68[q]);
-            fprintf(f, ", \"flux_lo68\": ");
-            gp_json_num(f, gpd_line_flux(s->lo68[q]));
-            fprintf(f, ", \"flux_hi68\": ");
-            gp_json_num(f, gpd_line_flux(s->hi68[q]));
-            fprintf(f, ", \"p_zero\": ");
-            gp_json_num(f, s->p_zero[q]);
+            gp_json_member(f, "lo68", s->lo68[q]);
+            gp_json_member(f, "hi68", s->hi68[q]);
+            gp_json_member(f, "flux_lo68", gpd_line_flux(s->lo68[q]));
+            gp_json_member(f, "flux_hi68", gpd_line_flux(s->hi68[q]));
+            gp_json_member(f, "p_zero", s->p_zero[q]);
         }
         fprintf(f, "}%s\n", q + 1 < GP_NQ ? "," : "");
     }

@@ -154,10 +154,8 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
         const gp_stat *d = gp_derived_stat(s, k);
         fprintf(f, "%s\"%s\": {\"median\": ", k ? ", " : "", gp_derived_name(k));
         gp_json_num(f, d->median);
-        fprintf(f, ", \"p16\": ");
-        gp_json_num(f, d->p16);
-        fprintf(f, ", \"p84\": ");
-        gp_json_num(f, d->p84);
+        gp_json_member(f, "p16", d->p16);
+        gp_json_member(f, "p84", d->p84);
         fprintf(f, ", \"n\": %d, \"unit\": ", d->n);
         gp_json_str(f, gp_derived_unit(k));
         fprintf(f, "}");
