@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "gp_select.h"
 #include "gp_source_check.h"
 
 #define N        GP_CUTOUT_SIZE
@@ -16,39 +17,27 @@
 #define SKY_MIN  64                     /* fewer usable sky pixels: the band is blank */
 #define PEAK_LIMIT_PIX (GP_SOURCE_PEAK_LIMIT / GP_PIXEL_SCALE)
 
-/* The k-th smallest of v[0..n-1] (0-based), v reordered: quickselect with
- * the median of three as pivot, O(n) on average, no allocation. */
-static float select_kth(float *v, int n, int k)
-{
-    int lo = 0, hi = n - 1;
-    while (hi > lo) {
-        int mid = lo + (hi - lo) / 2;
-        float a = v[lo], b = v[mid], c = v[hi];
-        float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                float t = v[i]; v[i] = v[j]; v[j] = t;
-                i++; j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else return v[k];
-    }
-    return v[k];
-}
+#if defined(__GNUC__)
+#define PREFETCH(a) __builtin_prefetch(a)
+#else
+#define PREFETCH(a) ((void)(a))
+#endif
 
 /* One band's sky level and pixel noise from the sky lattice; 0 when the
- * band is blank or constant there. */
+ * band is blank or constant there.  (The two selections were most of a
+ * check's time with a branchy quickselect: 42 us of a check's 73 on a
+ * cached cutout, 17 with gp_select_kth's branch-free partition.) */
 static int band_sky(const float *p, double *sky, double *sigma)
 {
-    float v[SKY_MAX];
+    double v[SKY_MAX];
     int n = 0;
     for (int y = 0; y < N; y += SKY_STEP) {
         const int dy = 2 * y - (N - 1);   /* twice the offset from the centre */
+        /* The lattice's rows lie 2.5 kB apart, beyond the hardware's own
+         * prefetch, and a batch's cutouts are rarely in cache: asking for
+         * the row after next took a cold check from 42 to 32 us. */
+        if (y + 2 * SKY_STEP < N)
+            for (int x = 0; x < N; x += 16) PREFETCH(p + (size_t)(y + 2 * SKY_STEP) * N + (size_t)x);
         for (int x = 0; x < N; x += SKY_STEP) {
             const int dx = 2 * x - (N - 1);
             const float f = p[(size_t)y * N + (size_t)x];
@@ -56,14 +45,14 @@ static int band_sky(const float *p, double *sky, double *sigma)
         }
     }
     if (n < SKY_MIN) return 0;
-    double med = select_kth(v, n, n / 2);
+    double med = gp_select_kth(v, (size_t)n, (size_t)n / 2);
     double ss = 0;
     for (int i = 0; i < n; i++) {
         double d = v[i] - med;
         ss += d * d;
-        v[i] = (float)fabs(d);
+        v[i] = fabs(d);
     }
-    double sig = 1.4826 * select_kth(v, n, n / 2);
+    double sig = 1.4826 * gp_select_kth(v, (size_t)n, (size_t)n / 2);
     if (!(sig > 0)) sig = sqrt(ss / n);   /* most pixels equal (quantized data) */
     if (!(sig > 0) || !isfinite(sig)) return 0;
     *sky = med;

@@ -24,54 +24,7 @@
 
 #include "galpost/gp_model.h"
 #include "gp_cosmo.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Partition of v[0..n) (n > 16) about the median of its first, middle and
- * last values: afterwards v[0, left) <= pivot <= v[left, n) with
- * 0 < left < n; returns left.  Branch-free (Lomuto, every value moved
- * whatever the comparison says), because the comparisons of a posterior's
- * samples against a pivot cannot be predicted: Hoare's loops mispredicted
- * about every other value.  When nothing lies below the pivot (it is the
- * minimum), a second pass moves the values equal to it; when all are
- * equal, any split is one.  (Writing each value to the left part in place
- * and to a scratch array for the right, so that no load waits on the
- * previous iteration's store, measured 6-20% slower.) */
-static size_t partition_doubles(double *v, size_t n)
-{
-    size_t m = n / 2;
-    double a = v[0], b = v[m], c = v[n - 1];
-    double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-    size_t left = 0;
-    for (size_t j = 0; j < n; j++) {
-        double x = v[j];
-        v[j] = v[left];
-        v[left] = x;
-        left += x < piv;
-    }
-    if (left > 0) return left;
-    for (size_t j = 0; j < n; j++) {
-        double x = v[j];
-        v[j] = v[left];
-        v[left] = x;
-        left += x <= piv;
-    }
-    return left < n ? left : n / 2;
-}
-
-static void insertion_sort(double *v, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        double t = v[i];
-        size_t j = i;
-        while (j > 0 && v[j - 1] > t) { v[j] = v[j - 1]; j--; }
-        v[j] = t;
-    }
-}
+#include "gp_select.h"
 
 static double quantile_sorted(const double *v, int n, double q)
 {
@@ -82,45 +35,9 @@ static double quantile_sorted(const double *v, int n, double q)
     return v[i] + f * (v[i + 1] - v[i]);
 }
 
-/* Partial sort of finite doubles: afterwards v[r[k]] holds the value that
- * an ascending sort would put there, for each of the nr (<= 8) ranks r[]
- * (ascending, distinct, in [0, n)).  Quickselect with
- * partition_doubles: each partition sends the ranks below its split to the left
- * side (recursion) and the rest to the right (loop); spans of 16 or fewer
- * values are sorted, and past a depth of 2 log2(n) (a hostile order) the
- * span goes to qsort.
- * Three quantiles so cost a few passes over the values instead of a sort
- * of each quantity's samples (~2% of the CPU pipeline). */
-static void select_ranks(double *v, size_t n, const size_t *r, int nr, int depth)
-{
-    size_t rr[8];
-    while (nr > 0) {
-        if (n <= 16) { insertion_sort(v, n); return; }
-        if (depth-- <= 0) { qsort(v, n, sizeof *v, cmp_double); return; }
-        size_t left = partition_doubles(v, n);
-        int nl = 0;
-        while (nl < nr && r[nl] < left) nl++;
-        if (nl == nr) { n = left; continue; }
-        if (nl > 0) select_ranks(v, left, r, nl, depth);
-        for (int k = nl; k < nr; k++) rr[k - nl] = r[k] - left;   /* (r may be rr: k - nl <= k) */
-        r = rr;
-        nr -= nl;
-        v += left;
-        n -= left;
-    }
-}
-
 /* Median and the 16th / 84th percentiles (quantile_sorted's interpolation
- * between ranks i and i + 1), from the six ranks placed by select_ranks:
- * the same values as after a full sort. */
-/* select_ranks' depth before it gives up on partitions: 2 log2(n) + 2 */
-static int select_depth(int n)
-{
-    int depth = 2;
-    for (int m = n; m > 1; m >>= 1) depth += 2;
-    return depth;
-}
-
+ * between ranks i and i + 1), from the six ranks placed by
+ * gp_select_ranks: the same values as after a full sort. */
 static void stat_of(double *v, int n, gp_stat *out)
 {
     out->n = n;
@@ -133,19 +50,19 @@ static void stat_of(double *v, int n, gp_stat *out)
         for (size_t t = i; t <= i + 1 && t < (size_t)n; t++)
             if (nr == 0 || r[nr - 1] < t) r[nr++] = t;
     }
-    select_ranks(v, (size_t)n, r, nr, select_depth(n));
+    gp_select_ranks(v, (size_t)n, r, nr);
     out->median = quantile_sorted(v, n, 0.5);
     out->p16 = quantile_sorted(v, n, 0.16);
     out->p84 = quantile_sorted(v, n, 0.84);
 }
 
-/* The quantile at q of v[0..n) (n > 0), placed by select_ranks. */
+/* The quantile at q of v[0..n) (n > 0), placed by gp_select_ranks. */
 static double select_quantile(double *v, int n, double q)
 {
     size_t i = (size_t)floor(q * (n - 1)), r[2];
     int nr = 0;
     for (size_t t = i; t <= i + 1 && t < (size_t)n; t++) r[nr++] = t;
-    select_ranks(v, (size_t)n, r, nr, select_depth(n));
+    gp_select_ranks(v, (size_t)n, r, nr);
     return quantile_sorted(v, n, q);
 }
 

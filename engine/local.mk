@@ -22,7 +22,7 @@ libgalpost_la_SOURCES += \
 	engine/cpu/gp_cpu.h engine/cpu/gp_cpu_backend.c engine/cpu/gp_cpu_conv.c \
 	engine/gp_net.h engine/gp_net_load.c engine/gp_net_forward.c \
 	engine/gp_ood.h engine/gp_ood.c \
-	engine/gp_source_check.h engine/gp_source_check.c \
+	engine/gp_source_check.h engine/gp_source_check.c engine/gp_select.h engine/gp_select.c \
 	engine/gp_model_internal.h engine/gp_model.c engine/gp_model_random.c \
 	engine/gp_infer.c engine/gp_summary.c engine/gp_derived.h engine/gp_derived.c \
 	engine/gp_fits_cutout.c engine/gp_fits_results.c

@@ -149,6 +149,12 @@ tests_test_shards_SOURCES = tests/test_shards.c $(IMAGE_FIXTURE)
 tests_test_shards_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_shards_LDADD = $(TEST_LDADD)
 
+# order statistics without a sort (engine/gp_select.c) against qsort
+check_PROGRAMS += tests/test_select
+tests_test_select_SOURCES = tests/test_select.c
+tests_test_select_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_select_LDADD = $(TEST_LDADD)
+
 # the source check (GP_FLAG_NO_SOURCE): synthetic cutouts, gp_infer, real frames
 check_PROGRAMS += tests/test_source_check
 tests_test_source_check_SOURCES = tests/test_source_check.c
