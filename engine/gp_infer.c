@@ -29,8 +29,9 @@
  *                                    block (default 128)
  *   GP_INFER_BACKGROUND_SUMMARIES=1  background summaries on the CPU backend too
  *   GP_INFER_SPLIT=0                 a GPU batch of one chunk stays whole (by
- *                                    default one of 512 galaxies or more ends
- *                                    with a quarter chunk)
+ *                                    default one of 512 galaxies or more goes
+ *                                    as a half, then three eighths and an
+ *                                    eighth)
  */
 #include <math.h>
 #include <pthread.h>
@@ -838,15 +839,19 @@ static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int ke
 /* Galaxies in the chunk starting at good[c0], `remaining` from there.
  * With background summaries (a GPU backend) a batch of several chunks
  * ends with a quarter chunk, so that only a small chunk's summaries wait
- * with no GPU work beside them; so does a batch of one chunk of at least
- * GP_SPLIT_MIN galaxies (unless GP_INFER_SPLIT=0). */
+ * with no GPU work beside them.  A batch of one chunk of at least
+ * GP_SPLIT_MIN galaxies (unless GP_INFER_SPLIT=0) starts with half of it,
+ * and its second half then ends with a quarter: 1024 galaxies go as 512 +
+ * 384 + 128, so that each chunk's summaries run beside the next one's GPU
+ * work (on an H200, 1024 galaxies as 768 + 256 gave 44757 galaxies/s, as
+ * 512 + 384 + 128 48571: bench/RESULTS.md). */
 #define GP_SPLIT_MIN 512
 static int chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu, int split_single)
 {
     if (remaining > (size_t)per_chunk) return per_chunk;
-    if (!on_cpu && c0 > 0 && 2 * remaining >= (size_t)per_chunk && remaining >= 8)
-        return (int)(remaining - remaining / 4);
     if (!on_cpu && c0 == 0 && split_single && remaining >= GP_SPLIT_MIN)
+        return (int)(remaining / 2);
+    if (!on_cpu && c0 > 0 && 2 * remaining >= (size_t)per_chunk && remaining >= 8)
         return (int)(remaining - remaining / 4);
     return (int)remaining;
 }

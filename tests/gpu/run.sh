@@ -96,7 +96,7 @@ AWK
                f0("torch-cuda-fp32", k), f0("torch-cuda", k), ratio("cuda", "torch-cuda-fp32", k), ratio("cuda-tf32", "torch-cuda", k) }
     }' "$res/bench.txt" "$res/torch.txt"
   grep -h '^# per galaxy\|^# roofline' "$res/bench.txt" | head -2 | sed 's/^# /  /'
-  grep -h '^# gp_infer profile\|^# (pageable)\|^# blocks of\|^# chunks of\|^# flow kernel\|^# one chunk' "$res/bench.txt" | sed 's/^# /  /'
+  grep -h '^# gp_infer profile\|^# (pageable)\|^# blocks of\|^# chunks of\|^# one chunk' "$res/bench.txt" | sed 's/^# /  /'
   echo "training steps (forward, backward, Adam), items/s (ms/step):"
   awk -F'\t' '
     $1 == "train" { k = $3 "\t" $4; if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }; v[$2, k] = $5; ms[$2, k] = $6 }
@@ -211,12 +211,13 @@ say "benchmark: full pipeline, 100 samples per galaxy per flow"
   GP_CUDA_TF32=1 "$bin_bench" --backend cuda --batch 64,256,1024,4096 --samples 100 --seconds 2 | sed 's/^bench\tcuda/bench\tcuda-tf32/'
   "$bin_bench" --backend cpu --batch 64 --samples 100 --seconds 2
   # upload/encoder blocks of 512 instead of a quarter chunk (GP_INFER_BLOCK); chunks of 2048 instead of 1024;
-  # a batch of 1024 as one chunk instead of 768 + 256 (GP_INFER_SPLIT=0)
+  # a batch of 1024 as one chunk instead of 512 + 384 + 128 (GP_INFER_SPLIT=0)
   GP_INFER_BLOCK=512 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed "s/^bench/# blocks of 512:/"
   GP_CUDA_CHUNK=2048 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# chunks of 2048:/'
   GP_INFER_SPLIT=0 "$bin_bench" --backend cuda --batch 1024 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# one chunk (no split):/'
-  # the fused flow kernel at three blocks an SM (registers capped) instead of two
-  GP_CUDA_FLOW_OCC=3 "$bin_bench" --backend cuda --batch 1024,4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# flow kernel at 3 blocks an SM:/'
+  # batches of 1024 and 4096 in chunks of at most 256 (the summaries of each chunk run
+  # beside the next chunk's GPU work, so smaller chunks leave less of them at the end)
+  GP_INFER_CHUNK=256 "$bin_bench" --backend cuda --batch 1024,4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# chunks of 256:/'
   # where the time goes (stages synchronized: a little slower than above)
   for B in 64 1024 4096; do
     GP_INFER_PROFILE=1 "$bin_bench" --backend cuda --batch $B --samples 100 --seconds 1 2>&1 | grep '^gp_infer profile' | tail -1 | sed 's/^/# /'
