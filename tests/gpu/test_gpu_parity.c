@@ -53,6 +53,30 @@ static double relerr(const float *a, const float *b, size_t n)
     return num / (den + 1e-30);
 }
 
+/* A dense layer's GPU output G against the CPU's Y (rows x out, both after
+ * the activation): max |G - Y| relative to the largest |b_o| + sum_i
+ * |X_ri W_oi|.  A float32 dot product's rounding is bounded by the sum of
+ * its terms' magnitudes, not by its value: an output that cancels to near
+ * 0 has no relative accuracy to offer (a 1x7->3 layer's ReLU outputs
+ * differed by 4.4e-5 of their largest value on an H200, 2e-7 of this
+ * scale), and these activations' slopes are at most 1. */
+static double relerr_dense(const float *G, const float *Y, const float *X, const float *W, const float *b, int rows,
+                           int in, int out)
+{
+    double num = 0, den = 0;
+    for (int r = 0; r < rows; r++)
+        for (int o = 0; o < out; o++) {
+            size_t k = (size_t)r * out + (size_t)o;
+            if (!isfinite(G[k]) || !isfinite(Y[k])) return INFINITY;
+            double d = fabs((double)G[k] - Y[k]), sc = b ? fabs((double)b[o]) : 0.0;
+            const float *x = X + (size_t)r * in, *w = W + (size_t)o * in;
+            for (int i = 0; i < in; i++) sc += fabs((double)x[i] * w[i]);
+            if (d > num) num = d;
+            if (sc > den) den = sc;
+        }
+    return num / (den + 1e-30);
+}
+
 static double relerr_d(const double *a, const double *b, size_t n)
 {
     double num = 0, den = 0;
@@ -230,7 +254,7 @@ static void test_dense(void **state)
             char what[96];
             snprintf(what, sizeof what, "dense %dx%d->%d act %s%s", rows, in, out, gp_act_name((gp_act)a),
                      with_b ? "" : " no bias");
-            report(what, relerr(G, Y, (size_t)rows * out), dot_limit(in));
+            report(what, relerr_dense(G, Y, X, W, with_b ? b : NULL, rows, in, out), dot_limit(in));
             dev_free(dX); dev_free(dW); dev_free(db); dev_free(dY);
             free(X); free(W); free(b); free(Y); free(G);
         }
@@ -545,7 +569,16 @@ static void test_mlps(void **state)
 }
 
 /* One RealNVP of both models: base -> data (sampling), then data -> base
- * with log-dets. */
+ * with log-dets.  The inverse divides by exp(s) twelve times, so float
+ * rounding grows with whatever the forward pass contracted: on one H200
+ * run (GP_TEST_SEED=1271525160) a line flow's data -> base differed by
+ * 5.1e-4 where other draws give 1e-6 to 2e-5.  That direction's limit is
+ * therefore 20 times the CPU's own round-trip error on the same draw
+ * (inverse(forward(x)) against x: the conditioning of these inputs), and
+ * never below the 1e-4 of the other directions; the round trip is printed
+ * beside it.  (On the H200 the GPU's difference was 9.0 times the round
+ * trip for that draw, 3.7 for another; a wrong kernel differs by 1e-1 or
+ * more.) */
 static void check_realnvp(const gp_realnvp *fc, const gp_realnvp *fg, const char *name)
 {
     const gp_net *nc = &mcpu->net, *ng = &mgpu->net;
@@ -554,6 +587,8 @@ static void check_realnvp(const gp_realnvp *fc, const gp_realnvp *fg, const char
     for (int r = 0; r < rows; r++) row_gal[r] = (int)(gp_test_uniform() * ngal);
     size_t nx = (size_t)rows * dim, nctx = (size_t)ngal * fc->ctx, nscr = gp_realnvp_scratch(fc, rows, ngal);
     float *x = host_random(nx, 1.0), *ctx = host_random(nctx, 1.0), *scr = host_poisoned(nscr);
+    float *x0 = malloc(sizeof(float) * nx);
+    memcpy(x0, x, sizeof(float) * nx);
     double *ld = calloc((size_t)rows, sizeof(double)), *gl = malloc(sizeof(double) * rows);
     float *dx = dev_copy(x, nx), *dctx = dev_copy(ctx, nctx), *dscr = dev_poisoned(nscr);
     double *dld = dev_bytes(ld, sizeof(double) * rows);
@@ -572,12 +607,14 @@ static void check_realnvp(const gp_realnvp *fc, const gp_realnvp *fg, const char
     OK(gp_realnvp_apply(mgpu->be, fg, ng->act, ng->slope, dx, rows, dctx, ngal, row_gal, 1, dld, dscr, &E));
     g = host_of(dx, nx);
     OK(gpu->ops->download(gpu, gl, dld, sizeof(double) * rows, &E));
+    const double round_trip = relerr(x, x0, nx);
+    printf("scale   stage %s: the CPU's round trip inverse(forward(x)) vs x  %10.3e\n", name, round_trip);
     snprintf(what, sizeof what, "stage %s: data -> base", name);
-    report(what, relerr(g, x, nx), 1e-4);
+    report(what, relerr(g, x, nx), fmax(1e-4, 20 * round_trip));
     snprintf(what, sizeof what, "stage %s: log-det", name);
     report(what, relerr_d(gl, ld, rows), 1e-4);
     dev_free(dx); dev_free(dctx); dev_free(dscr); dev_free(dld);
-    free(x); free(ctx); free(scr); free(ld); free(gl); free(g); free(row_gal);
+    free(x); free(x0); free(ctx); free(scr); free(ld); free(gl); free(g); free(row_gal);
 }
 
 static void test_flows(void **state)
