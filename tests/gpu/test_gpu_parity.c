@@ -58,8 +58,8 @@ static double relerr(const float *a, const float *b, size_t n)
  * |X_ri W_oi|.  A float32 dot product's rounding is bounded by the sum of
  * its terms' magnitudes, not by its value: an output that cancels to near
  * 0 has no relative accuracy to offer (a 1x7->3 layer's ReLU outputs
- * differed by 4.4e-5 of their largest value on an H200, 2e-7 of this
- * scale), and these activations' slopes are at most 1. */
+ * differed by 4.4e-5 of their largest value on an H200), and these
+ * activations' slopes are at most 1. */
 static double relerr_dense(const float *G, const float *Y, const float *X, const float *W, const float *b, int rows,
                            int in, int out)
 {
