@@ -212,7 +212,8 @@ say "benchmark: full pipeline, 100 samples per galaxy per flow"
   "$bin_bench" --backend cpu --batch 64 --samples 100 --seconds 2
   # upload/encoder blocks of 512 instead of a quarter chunk (GP_INFER_BLOCK); chunks of 2048 instead of 1024;
   # a batch of 1024 as one chunk instead of 512 + 384 + 128 (GP_INFER_SPLIT=0)
-  GP_INFER_BLOCK=512 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed "s/^bench/# blocks of 512:/"
+  GP_INFER_BLOCK=512 "$bin_bench" --backend cuda --batch 1024,4096 --samples 100 --seconds 2 | grep '^bench' | sed "s/^bench/# blocks of 512:/"
+  GP_INFER_BLOCK=128 "$bin_bench" --backend cuda --batch 1024 --samples 100 --seconds 2 | grep '^bench' | sed "s/^bench/# blocks of 128:/"
   GP_CUDA_CHUNK=2048 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# chunks of 2048:/'
   GP_INFER_SPLIT=0 "$bin_bench" --backend cuda --batch 1024 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# one chunk (no split):/'
   # batches of 1024 and 4096 in chunks of at most 256 (the summaries of each chunk run
