@@ -117,7 +117,7 @@ while :; do
 done
 kill -INT $pid
 wait $pid; rc=$?; pid=
-[ $rc -eq 1 ] || { cat "$tmp/bg.err"; fail "interrupted batch: exit $rc, not 1"; }
+[ $rc -eq 130 ] || { cat "$tmp/bg.err"; fail "interrupted batch: exit $rc, not 130 (death by SIGINT)"; }
 n=$(sed -n 's/^rows = \([0-9]*\).*/\1/p' "$tmp/b.fits.partial.progress")
 [ "$n" -gt 0 ] && [ "$n" -lt 150 ] || { cat "$tmp/bg.err"; fail "interrupted at row '$n'"; }
 grep -q "interrupted after $n of 150 rows" "$tmp/bg.err" || { cat "$tmp/bg.err"; fail "interrupt message"; }

@@ -39,11 +39,16 @@ wait_rows() {
         sleep 0.02
     done
 }
-# interrupt the background batch with SIGINT: it must exit 1 saying where
+# interrupt OUT [SIGNAL]: stop the background batch with SIGINT (or SIGNAL):
+# it must say where it stopped and then die of that signal (exit status
+# 128 + its number, 130 for SIGINT, as the shell reports it), so that a
+# shell loop of batches stops too
 interrupt() {
-    kill -INT $pid
+    sig=${2:-INT}
+    kill -$sig $pid
     wait $pid; rc=$?; pid=
-    [ $rc -eq 1 ] || { cat "$tmp/bg.err"; fail "interrupted batch: exit $rc, not 1"; }
+    case $sig in INT) want=130 ;; TERM) want=143 ;; *) fail "interrupt: signal $sig" ;; esac
+    [ $rc -eq $want ] || { cat "$tmp/bg.err"; fail "batch interrupted by SIG$sig: exit $rc, not $want"; }
     n=$(rec_rows "$1")
     grep -q "interrupted after $n of 3000 rows: $1 not written; rows 1\.\.$n are kept in $1.partial" "$tmp/bg.err" \
         || { cat "$tmp/bg.err"; fail "the interrupt message does not say where it stopped"; }
@@ -170,7 +175,7 @@ resume "$tmp/o.fits"
 # rename): the appended table is dropped, the rows are resumed
 start "$tmp/c.fits"
 wait_rows "$tmp/c.fits" 0
-interrupt "$tmp/c.fits"
+interrupt "$tmp/c.fits" TERM
 tail -c +2881 "$tmp/c.fits.partial.samples" >>"$tmp/c.fits.partial"
 resume "$tmp/c.fits"
 
@@ -258,4 +263,26 @@ sed -i '$d' "$tmp/cat.csv"
 "$galpost" infer $args -o "$tmp/cat.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "catalogue resume"; }
 grep -q "3000 galaxies (1 failed) -> $tmp/cat.fits; resumed at row $((n + 1))" "$tmp/err" || { cat "$tmp/err"; fail "catalogue resume summary"; }
 cmp "$tmp/cat.fits" "$tmp/full.fits" || fail "the resumed catalogue batch differs"
+
+# Ctrl-C in a shell loop over batches: the terminal sends SIGINT to the
+# whole foreground process group, and bash stops the loop only when its
+# child died of the signal (an exit status of 1 reads as "the child
+# handled it": the loop went on to the next batch).  The loop runs in a
+# session of its own, SIGINT not ignored (this script's background jobs
+# start with it ignored).
+if command -v bash >/dev/null && command -v setsid >/dev/null && env --default-signal=INT true 2>/dev/null; then
+    env --default-signal=INT setsid bash -c 'for o in "$1/loop-a.fits" "$1/loop-b.fits"; do
+            "$2" infer $3 -o "$o" 2>>"$1/bg.err"; echo "after $o" >>"$1/loop.log"; done' loop "$tmp" "$galpost" "$args" &
+    pid=$!
+    : >"$tmp/bg.err"
+    wait_rows "$tmp/loop-a.fits" 0
+    env kill -INT -- -$pid
+    wait $pid; rc=$?; pid=
+    [ -e "$tmp/loop.log" ] && { cat "$tmp/loop.log"; fail "the loop went on after Ctrl-C"; }
+    [ -e "$tmp/loop-b.fits.partial.progress" ] && fail "the loop started its next batch after Ctrl-C"
+    [ $rc -eq 130 ] || fail "the loop's shell exited $rc after Ctrl-C, not 130"
+    grep -q "interrupted after .* rows: $tmp/loop-a.fits not written" "$tmp/bg.err" || { cat "$tmp/bg.err"; fail "the looped batch's interrupt message"; }
+else
+    echo "(no bash, setsid or env --default-signal: the shell-loop check is left out)"
+fi
 echo "PASS"

@@ -12,7 +12,7 @@
 
 volatile sig_atomic_t gp_cli_interrupted;
 
-static void on_interrupt(int sig) { (void)sig; gp_cli_interrupted = 1; }
+static void on_interrupt(int sig) { gp_cli_interrupted = sig; }
 
 void gp_cli_interrupts_catch(gp_cli_signals *saved)
 {
@@ -30,6 +30,22 @@ void gp_cli_interrupts_restore(const gp_cli_signals *saved)
     if (!saved) return;
     sigaction(SIGINT, &saved->sigint, NULL);
     sigaction(SIGTERM, &saved->sigterm, NULL);
+}
+
+void gp_cli_exit_by_signal(void)
+{
+    const int sig = gp_cli_interrupted;
+    if (sig != SIGINT && sig != SIGTERM) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
 }
 
 int gp_cli_parse_int(const char *s, long lo, long hi, long *out)

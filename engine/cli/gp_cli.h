@@ -39,13 +39,18 @@ int gp_cli_output_clash(const char *cmd, const char *outopt, const char *out, co
 int gp_cli_output_writable(const char *cmd, const char *opt, const char *path, int in_place);
 
 /* Interrupts of a long-running sub-command: gp_cli_interrupts_catch() clears
- * gp_cli_interrupted and makes SIGINT and SIGTERM set it (the sub-command
- * stops cleanly at its next check) instead of killing the process; the
- * previous handlers go to `saved` (may be NULL) for
- * gp_cli_interrupts_restore(). */
+ * gp_cli_interrupted and makes SIGINT and SIGTERM set it to the signal's
+ * number (the sub-command stops cleanly at its next check) instead of
+ * killing the process; the previous handlers go to `saved` (may be NULL)
+ * for gp_cli_interrupts_restore().  gp_cli_exit_by_signal() ends a
+ * process whose sub-command stopped on such a signal by that signal,
+ * after its clean-up, so that the shell sees it: bash stops a loop of
+ * galpost runs on Ctrl-C only when the child died of SIGINT (an exit
+ * status of 1 reads as "handled, go on with the next one"). */
 typedef struct gp_cli_signals { struct sigaction sigint, sigterm; } gp_cli_signals;
 extern volatile sig_atomic_t gp_cli_interrupted;
 void gp_cli_interrupts_catch(gp_cli_signals *saved);
 void gp_cli_interrupts_restore(const gp_cli_signals *saved);
+void gp_cli_exit_by_signal(void);
 
 #endif
