@@ -27,7 +27,9 @@
 # bench_gpu --mode train (training steps: VAE at batch 64 in images/s, one
 # flow-stage member at batch 256 in galaxies/s, CUDA float32 and CPU); the
 # PyTorch port of the model on the same card when bench/torch_model.py exists
-# and takes --device (the contract is written above its call below); then the
+# and takes --device (the contract is written above its call below), with
+# three paired rounds at batch 1024 (galpost and PyTorch float32 alternately:
+# the ratio's median, PyTorch's figure moving ~15% between runs); then the
 # table.  PyTorch runs at its default precision (TF32 in cuDNN convolutions)
 # and in float32 throughout (--tf32 off); the ratios compare like precisions.
 # GP_GPU_QUICK=1 skips the TF32 parity run, the encoder stages and the
@@ -97,6 +99,14 @@ AWK
     }' "$res/bench.txt" "$res/torch.txt"
   grep -h '^# per galaxy\|^# roofline' "$res/bench.txt" | head -2 | sed 's/^# /  /'
   grep -h '^# gp_infer profile\|^# (pageable)\|^# blocks of\|^# chunks of\|^# one chunk' "$res/bench.txt" | sed 's/^# /  /'
+  [ -s "$res/pairs.txt" ] && awk -F'\t' '
+    $2 == "galpost" { g[$3] = $4 } $2 == "torch" { t[$3] = $4 }
+    END {
+      line = ""; n = 0
+      for (r = 1; r <= 3; r++) if ((r in g) && (r in t) && t[r] > 0) { q[++n] = g[r] / t[r]; line = line sprintf("  %.0f/%.0f = %.2fx", g[r], t[r], q[n]) }
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (q[j] < q[i]) { x = q[i]; q[i] = q[j]; q[j] = x }
+      printf "paired rounds at batch 1024, float32 (galpost/pytorch):%s%s\n", line, n ? sprintf("; median %.2fx", q[int((n + 1) / 2)]) : " none ran"
+    }' "$res/pairs.txt"
   echo "training steps (forward, backward, Adam), items/s (ms/step):"
   awk -F'\t' '
     $1 == "train" { k = $3 "\t" $4; if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }; v[$2, k] = $5; ms[$2, k] = $6 }
@@ -152,6 +162,7 @@ fi
 
 res=${OUT:-$top/gpu-results}
 mkdir -p "$res" || exit 1
+rm -f "$res/pairs.txt"   # (appended to, round by round)
 fail=0
 
 # ------------------------------------------------------- build or locate
@@ -279,6 +290,24 @@ for line in open(sys.argv[1]):
         if 'pipeline_gps' in d: print('torch\t%s\t%d\t100\t%.1f' % ('cuda' if sys.argv[3] == 'default' else 'cuda-fp32', d.get('batch', int(sys.argv[2])), d['pipeline_gps']))" "$tmpd/out" "$B" "$mode" >>"$res/torch.txt" 2>/dev/null
    done
   done
+  # Paired rounds at batch 1024, where the ratio sits near the target and
+  # PyTorch's own figure moved 30.2k-34.7k galaxies/s between runs: galpost
+  # float32 and PyTorch float32 alternately, three times, each ratio from
+  # neighbouring measurements; the table prints them and their median
+  if grep -q -- '--tf32' "$tp" && grep -q -- '--batch' "$tp"; then
+    for round in 1 2 3; do
+      "$bin_bench" --backend cuda --batch 1024 --samples 100 --seconds 2 2>/dev/null \
+        | awk -F'\t' -v r=$round '$1 == "bench" { printf "pair\tgalpost\t%d\t%s\n", r, $5 }' >>"$res/pairs.txt"
+      ( cd "$top" && PYTHONUNBUFFERED=1 timeout 120 python3 bench/torch_model.py --device cuda --model "$tmpd/model.gpw" \
+          --inputs "$tmpd/inputs.bin" --seconds 2 --batch 1024 --tf32 off ) 2>/dev/null \
+        | python3 -c "
+import json, sys
+for line in sys.stdin:
+    line = line.strip()
+    if line.startswith('{') and 'pipeline_gps' in line:
+        print('pair\ttorch\t%s\t%.1f' % (sys.argv[1], json.loads(line)['pipeline_gps']))" $round >>"$res/pairs.txt"
+    done
+  fi
   # training steps, bench_gpu --mode train's definition (torch_model.py --train)
   if [ "$quick" != 1 ] && grep -q -- '--train' "$tp"; then
     ( cd "$top" && PYTHONUNBUFFERED=1 timeout 120 python3 bench/torch_model.py --device cuda --model "$tmpd/model.gpw" \
