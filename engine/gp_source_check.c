@@ -60,14 +60,18 @@ static int band_sky(const float *p, double *sky, double *sigma)
     return 1;
 }
 
-/* g + r + i minus the skies, summed over the 3x3 box at (x, y); non-finite
- * pixels count as sky. */
-static double box3(const float *c, const double *sky, int x, int y)
+/* g + r + i minus the skies, summed over the 5x5 box at (x, y); non-finite
+ * pixels count as sky.  (A 3x3 box let the climb stop on the noise of a
+ * faint slope: a bright galaxy 15" off, scale length 3.2", passed for a
+ * source at the centre in 8% of noise draws, none with 5x5; and a faint,
+ * broad disc at the centre reached 1" off in 1.5% of draws, 0.3% with
+ * 5x5.) */
+static double box5(const float *c, const double *sky, int x, int y)
 {
     double s = 0;
     for (int b = 0; b < GP_CUTOUT_BANDS; b++)
-        for (int j = y - 1; j <= y + 1; j++)
-            for (int i = x - 1; i <= x + 1; i++) {
+        for (int j = y - 2; j <= y + 2; j++)
+            for (int i = x - 2; i <= x + 2; i++) {
                 if (i < 0 || j < 0 || i >= N || j >= N) continue;
                 float f = c[(size_t)b * PLANE + (size_t)j * N + (size_t)i];
                 if (isfinite(f)) s += f - sky[b];
@@ -84,7 +88,7 @@ static double climb(const float *c, const double *sky)
     double best = -INFINITY;
     for (int j = N / 2 - 1; j <= N / 2; j++)
         for (int i = N / 2 - 1; i <= N / 2; i++) {
-            double v = box3(c, sky, i, j);
+            double v = box5(c, sky, i, j);
             if (v > best) { best = v; x = i; y = j; }
         }
     for (;;) {   /* each step strictly increases best: it ends */
@@ -92,7 +96,7 @@ static double climb(const float *c, const double *sky)
         for (int dj = -1; dj <= 1; dj++)
             for (int di = -1; di <= 1; di++) {
                 if (!di && !dj) continue;
-                double v = box3(c, sky, x + di, y + dj);
+                double v = box5(c, sky, x + di, y + dj);
                 if (v > best) { best = v; nx = x + di; ny = y + dj; }
             }
         if (nx == x && ny == y) break;

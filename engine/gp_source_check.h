@@ -23,7 +23,7 @@
  *     uncorrelated, so on resampled real cutouts blank sky spreads about
  *     1.7 times wider than N(0, 1));
  *   - peak: from the brightest of the four central pixels, climb the
- *     g + r + i image smoothed by a 3x3 box to its first local maximum;
+ *     g + r + i image smoothed by a 5x5 box to its first local maximum;
  *     peak is that maximum's distance from the centre, the climb stopping
  *     once it lies beyond GP_SOURCE_PEAK_LIMIT (the centre then lies on
  *     the slope of something else: the halo of a galaxy beside it).
