@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "gp_select.h"
 #include "gp_source_check.h"
@@ -136,5 +137,48 @@ int gp_source_check(const float *cutout, gp_source *out, gp_error *err)
     out->peak = climb(cutout, sky) * GP_PIXEL_SCALE;
     out->no_source = out->blank_band >= 0 || !(out->snr >= GP_SOURCE_SNR_LIMIT)
                      || !(out->peak <= GP_SOURCE_PEAK_LIMIT);
+    return GP_OK;
+}
+
+int gp_source_extent(const float *cutout, double *extent, gp_error *err)
+{
+    if (!cutout || !extent) return GP_FAIL(err, GP_ERR_ARG, "gp_source_extent: NULL argument");
+    double sky[GP_CUTOUT_BANDS], sigma[GP_CUTOUT_BANDS], var = 0;
+    for (int b = 0; b < GP_CUTOUT_BANDS; b++) {
+        if (!band_sky(cutout + (size_t)b * PLANE, &sky[b], &sigma[b])) {
+            *extent = NAN;
+            return GP_OK;
+        }
+        var += sigma[b] * sigma[b];
+    }
+    const double noise = sqrt(var);
+    /* ring k holds the pixels whose centres lie at [k, k + 1) pixels from
+     * the centre; the widest, k = SKY_R - 1, has under 2 pi SKY_R pixels */
+    enum { RING_MAX = (int)(2 * 3.1416 * SKY_R) + 16 };
+    double *v = malloc(sizeof(double) * RING_MAX);
+    if (!v) return GP_FAIL(err, GP_ERR_NOMEM, "gp_source_extent: out of memory");
+    *extent = SKY_R * GP_PIXEL_SCALE;
+    for (int k = 0; k < SKY_R; k++) {
+        int n = 0;
+        const int y0 = (int)floor(CENTRE - k - 1), y1 = (int)ceil(CENTRE + k + 1);
+        for (int y = y0 < 0 ? 0 : y0; y <= y1 && y < N; y++)
+            for (int x = y0 < 0 ? 0 : y0; x <= y1 && x < N; x++) {
+                const double dx = x - CENTRE, dy = y - CENTRE, d2 = dx * dx + dy * dy;
+                if (d2 < (double)k * k || d2 >= (double)(k + 1) * (k + 1) || n >= RING_MAX) continue;
+                double s = 0;
+                int ok = 1;
+                for (int b = 0; b < GP_CUTOUT_BANDS && ok; b++) {
+                    const float f = cutout[(size_t)b * PLANE + (size_t)y * N + (size_t)x];
+                    ok = isfinite(f);
+                    s += f - sky[b];
+                }
+                if (ok) v[n++] = s;
+            }
+        if (n > 0 && gp_select_kth(v, (size_t)n, (size_t)n / 2) < noise) {
+            *extent = k * GP_PIXEL_SCALE;
+            break;
+        }
+    }
+    free(v);
     return GP_OK;
 }

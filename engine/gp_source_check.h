@@ -65,4 +65,30 @@ typedef struct gp_source {
  */
 int gp_source_check(const float *cutout, gp_source *out, gp_error *err);
 
+/*
+ * gp_source_extent() - how far the galaxy at a cutout's centre visibly
+ * reaches: the radius of its isophote at the pixel noise.
+ *
+ * For 1-pixel rings about the centre, the median of the sky-subtracted
+ * g + r + i pixels (skies and noises as gp_source_check() measures them;
+ * the median, so that a companion or a star crossing a ring does not
+ * stretch it); the extent is the inner radius of the first ring whose
+ * median falls below the noise of one pixel of the sum, sqrt(sigma_g^2 +
+ * sigma_r^2 + sigma_i^2), searched out to the sky region (64 pixels,
+ * 25").  About 20,000 pixels and 64 selections: for one galaxy at a time
+ * (galpostd keeps its overlay outside it), not for batches.
+ *
+ * Given:
+ *   cutout    const float*  As gp_source_check().
+ * Returned:
+ *   extent    double*       Radius in arcsec: 0 when even the central
+ *                           ring lies below the noise, 25.3 when no ring
+ *                           inside the sky region does; NAN when a band is
+ *                           blank (no sky to measure against).
+ *   err       gp_error*     Why it failed.
+ * Function return value:
+ *   GP_OK; GP_ERR_ARG when cutout or extent is NULL.
+ */
+int gp_source_extent(const float *cutout, double *extent, gp_error *err);
+
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gp_hash.h"
+#include "gp_source_check.h"
 #include "gpd_daemon.h"
 
 /* ------------------------------------------------------- frame cache */
@@ -293,6 +294,13 @@ static void compute_infer(gpd_daemon *d, gpd_job *job)
                 double sc = gp_frame_pixel_scale(fr[cur_src]);
                 o->rpix = sh->radius > 0 && sc > 0 ? sh->radius / sc : 0;
             }
+        }
+        /* the overlay goes beside the galaxy, not on it: a click or a small
+         * region on a large galaxy gives a radius smaller than the galaxy */
+        if (has_cut && o->has_image && cur_src >= 0) {
+            double ext, sc = gp_frame_pixel_scale(fr[cur_src]);
+            if (gp_source_extent(c, &ext, NULL) == GP_OK && isfinite(ext) && sc > 0 && ext / sc > o->rpix)
+                o->rpix = ext / sc;
         }
     }
     if (k > 0) {

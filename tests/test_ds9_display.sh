@@ -126,15 +126,12 @@ xpaset -p $D pan to "$RA1" "$DEC1" wcs icrs
 xpaset -p $D scale log
 xpaset -p $D scale limits -0.05 3
 
-# no_overlap WHAT: every text region read back, measured in DS9's font, as
-# boxes in screen pixels; boxes of different results must not meet, nor
-# cover the other galaxy's centre
-no_overlap() {
-    what=$1
-    xpaget $D regions -format ds9 -system image >"$WORK/regions" || fail "regions"
+# measure_texts: the text regions of $WORK/regions, each measured in DS9's
+# font: "$WORK/measured" gets "ID X Y WIDTH HEIGHT" a line (X, Y image
+# coordinates of its centre; WIDTH, HEIGHT screen pixels)
+measure_texts() {
     sed -n 's/^# text(\([^,]*\),\([^)]*\)) .*text={\([^}]*\)}.* tag={galpost-\([0-9]*\)}.*/\4\t\1\t\2\t\3/p' \
         "$WORK/regions" >"$WORK/texts"
-    [ "$(cut -f1 "$WORK/texts" | sort -u | wc -l)" -eq 2 ] || fail "$what: not two results' lines: $(cat "$WORK/regions")"
     cat >"$WORK/measure.tcl" <<TCL
 set in [open {$WORK/texts} r]
 fconfigure \$in -encoding utf-8
@@ -150,6 +147,16 @@ close \$out
 TCL
     rm -f "$WORK/measured"
     xpaset -p $D tcl "{source $WORK/measure.tcl}" || fail "tcl font measure"
+}
+
+# no_overlap WHAT: every text region read back, measured in DS9's font, as
+# boxes in screen pixels; boxes of different results must not meet, nor
+# cover the other galaxy's centre
+no_overlap() {
+    what=$1
+    xpaget $D regions -format ds9 -system image >"$WORK/regions" || fail "regions"
+    measure_texts
+    [ "$(cut -f1 "$WORK/texts" | sort -u | wc -l)" -eq 2 ] || fail "$what: not two results' lines: $(cat "$WORK/regions")"
     z=$(xpaget $D zoom)
     # the galaxies: the circles (the user's, or galpost's markers)
     set -- $(sed -n 's/^circle(\([^,]*\),\([^,]*\),.*/\1 \2/p' "$WORK/regions" | sort -u | head -2 | tr '\n' ' ')
@@ -204,4 +211,49 @@ contains "$(xpaset -p galpost infer crosshair tag z2 && wait_job z2)" "z2 done" 
 xpaset -p $D mode region
 xpaset -p $D saveimage png "$ART/ds9-neighbours-zoomed.png" || fail "saveimage"
 no_overlap "lines drawn at zoom 1, a neighbour's at zoom 4"
+
+# 4. a click on a large galaxy (galaxy 1: r = 16.2, scale length 2.5"):
+# its lines go beside it, not over it.  No line's box (measured in DS9's
+# font, at zoom 1) may hold an r pixel within 15" of the galaxy brighter
+# than 5 sky sigmas (0.125 nanomaggies, which its light passes out to ~6";
+# the sky's own noise passes it once in 3 million pixels).  Lines drawn
+# 6 pixels from the click, as before galpostd measured the galaxy's
+# extent, lay over its pixels of 0.16 nanomaggies and more.
+contains "$(xpaset -p galpost clear tag c4 && wait_job c4)" "c4 done" "clear"
+xpaset -p $D regions delete all
+xpaset -p galpost set catalog "$WORK/field/photo.csv" || fail "set catalog"
+xpaset -p $D frame 2
+[ "$(xpaget $D fits header keyword FILTER | tr -d " '")" = r ] || fail "frame 2 is not the r frame"
+xpaset -p $D zoom to 1
+xpaset -p $D pan to "$RA1" "$DEC1" wcs icrs
+xpaset -p $D mode crosshair
+xpaset -p $D crosshair "$RA1" "$DEC1" wcs icrs
+set -- $(xpaget $D crosshair image)
+gx=$1 gy=$2
+contains "$(xpaset -p galpost infer crosshair tag big && wait_job big)" "big done" "a click on the large galaxy 1"
+xpaset -p $D mode region
+xpaset -p $D saveimage png "$ART/ds9-large-galaxy.png" || fail "saveimage"
+xpaget $D regions -format ds9 -system image >"$WORK/regions" || fail "regions"
+measure_texts
+[ -s "$WORK/measured" ] || fail "no lines drawn for galaxy 1: $(cat "$WORK/regions")"
+# the r pixels within 15" (38 px) of the galaxy, "X Y VALUE" a line
+R=38
+x0=$(awk -v c="$gx" -v r=$R 'BEGIN { printf "%d", c - r }') y0=$(awk -v c="$gy" -v r=$R 'BEGIN { printf "%d", c - r }')
+xpaget $D data image "$x0" "$y0" $((2 * R + 1)) $((2 * R + 1)) no >"$WORK/pixels" || fail "data image"
+awk -v gx="$gx" -v gy="$gy" -v r=$R -v lim=0.125 '
+    FNR == NR { n++; X0[n] = $2 - $4 / 2; X1[n] = $2 + $4 / 2; Y0[n] = $3 - $5 / 2; Y1[n] = $3 + $5 / 2; next }
+    { gsub(/[,=]/, " "); x = $1; y = $2; v = $3
+      if ((x - gx) ^ 2 + (y - gy) ^ 2 > r * r || v == "") next
+      seen++
+      for (i = 1; i <= n; i++)
+          if (x > X0[i] && x < X1[i] && y > Y0[i] && y < Y1[i]) {
+              if (v > lim) { printf "a line covers the galaxy: pixel (%d, %d) = %s nanomaggies under line %d\n", x, y, v, i; bad = 1; exit 1 }
+              under++
+          }
+    }
+    END { if (bad) exit 1
+          if (seen < 4000) { printf "only %d pixels read around the galaxy\n", seen; exit 1 }
+          printf "%d lines; %d of the %d r pixels within 15\" lie under them, all below %s nanomaggies\n", n, under, seen, lim }
+' "$WORK/measured" "$WORK/pixels" >"$WORK/cover" || fail "$(cat "$WORK/cover")"
+pass "a large galaxy's lines beside it: $(cat "$WORK/cover")"
 exit 0
