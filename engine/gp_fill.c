@@ -145,19 +145,36 @@ void gp_ring_profile_free(gp_ring_profile *rp)
     rp->cnt = NULL;
 }
 
+/* The profile at elliptical radius r inside ring b (judged: b has
+ * GP_FILL_MIN_RING pixels): the ring medians, each taken at its ring's
+ * middle radius b + 0.5, interpolated linearly to r, from the neighbour
+ * ring on r's side when that one has as many pixels, else ring b's own.
+ * (The median alone is the value half a pixel out or in: on a galaxy's
+ * core, 6 pixels out on a 2.5" Gaussian, pixels at the inner edge of
+ * their ring lay 4-5 robust sigmas above it, so their correct mirror
+ * images were replaced by a value 30% too faint.) */
+static double profile_at(const gp_ring_profile *rp, double r, int b)
+{
+    const double t = r - (b + 0.5);
+    const int nb = t < 0 ? b - 1 : b + 1;
+    if (nb < 0 || nb >= rp->nring || rp->cnt[nb] < GP_FILL_MIN_RING) return rp->med[b];
+    return rp->med[b] + fabs(t) * (rp->med[nb] - rp->med[b]);
+}
+
 int gp_fill_value(const float *sec, long x0, long y0, long w, long h,
                   const gp_ring_profile *rp, double x, double y, int absent_too, double *v)
 {
-    int b = (int)ell_radius(rp, x - rp->xc, y - rp->yc);
+    const double r = ell_radius(rp, x - rp->xc, y - rp->yc);
+    int b = (int)r;
     int judged = rp->shaped && b >= GP_FILL_MIN_B && b < rp->nring && rp->cnt[b] >= GP_FILL_MIN_RING;
-    double m;
+    double m, p = judged ? profile_at(rp, r, b) : 0.0;
     if (gp_mirror_value(sec, x0, y0, w, h, 2 * rp->xc - x, 2 * rp->yc - y, &m)) {
-        if (!judged || fabs(m - rp->med[b]) <= GP_FILL_KSIGMA * rp->sig[b]) {
+        if (!judged || fabs(m - p) <= GP_FILL_KSIGMA * rp->sig[b]) {
             *v = m;
             return 1;
         }
     } else if (!absent_too || !judged)
         return 0;
-    *v = rp->med[b];
+    *v = p;
     return 2;
 }

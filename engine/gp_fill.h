@@ -7,10 +7,11 @@
 #ifndef GALPOST_GP_FILL_H
 #define GALPOST_GP_FILL_H
 
-/* A mirror image more than GP_FILL_KSIGMA robust sigmas from the median of
- * its 1-pixel ring is not the galaxy's (a companion, a star, a cosmic
- * ray): the ring's median is taken instead.  Chosen on the real frames of
- * tests/test_edge_sdss.c and tests/test_masked_sdss.c. */
+/* A mirror image more than GP_FILL_KSIGMA robust sigmas (of its 1-pixel
+ * ring) from the profile at its radius (the ring medians interpolated) is
+ * not the galaxy's (a companion, a star, a cosmic ray): the profile is
+ * taken instead.  Chosen on the real frames of tests/test_edge_sdss.c and
+ * tests/test_masked_sdss.c. */
 #define GP_FILL_KSIGMA 3.0
 /* Rings with fewer finite pixels than this take the mirror image as it is
  * (too few to judge it by; the core, where the mirror is best). */
@@ -66,9 +67,12 @@ void gp_ring_profile_free(gp_ring_profile *rp);
  * gp_fill_value() - the value of the masked (or off-frame) pixel at (x, y),
  * FITS pixel coordinates: its mirror image about (rp->xc, rp->yc)
  * (gp_mirror_value()) when that exists and lies within GP_FILL_KSIGMA
- * robust sigmas of the median of the pixel's ring, or is not judged (no
- * shape measured, or the ring has fewer than GP_FILL_MIN_RING finite
- * pixels); else, when judged, the ring's median.  Returns 1 (mirror image), 2 (ring median: the mirror
+ * robust sigmas (of the pixel's ring) of the profile there, or is not
+ * judged (no shape measured, or the ring has fewer than GP_FILL_MIN_RING
+ * finite pixels); else, when judged, that profile value.  The profile:
+ * the ring medians, each at its ring's middle radius, interpolated
+ * linearly to the pixel's elliptical radius (from the neighbouring ring on
+ * its side when that one has GP_FILL_MIN_RING pixels too).  Returns 1 (mirror image), 2 (the profile: the mirror
  * image inconsistent with the profile, or absent when absent_too is set),
  * or 0 (no value) and sets *v for 1 and 2.
  */

@@ -107,9 +107,11 @@
  *   finite pixels of the four around it; the nearest must be finite), in
  *   the frame's own pixels.  A mirror image inconsistent with the galaxy's
  *   own azimuthal profile is not taken: when it lies more than 3 robust
- *   sigmas (1.4826 MAD) from the median of the finite pixels in its
- *   1-pixel ring of elliptical radius, that median is used (a companion, a
- *   star or a cosmic ray opposite the pixel; gp_phot.profiled).  The
+ *   sigmas (1.4826 MAD) of its 1-pixel ring of elliptical radius from the
+ *   profile at its radius (the medians of the finite pixels in the rings,
+ *   each at its ring's middle radius, interpolated linearly), that value
+ *   is used (a companion, a star or a cosmic ray opposite the pixel;
+ *   gp_phot.profiled).  The
  *   ellipse is the second moments, within 6", of min(p, mirror image of p)
  *   above 2 sky sigmas, a pixel without a mirror image standing for its
  *   pair; the check is made from elliptical radius 4 pixels out, in rings
