@@ -140,6 +140,37 @@ int gp_source_check(const float *cutout, gp_source *out, gp_error *err)
     return GP_OK;
 }
 
+/* The extent's rings and sectors: rings 0 .. SKY_R - 1 of pixel centres at
+ * [k, k + 1) pixels from the centre, each cut into EXT_SECTORS sectors of
+ * position angle from ring EXT_SECTOR_RING out (inside it a sector holds
+ * too few pixels for a median). */
+#define EXT_SECTORS     8
+#define EXT_SECTOR_RING 4
+#define EXT_BUCKETS     (SKY_R * EXT_SECTORS)
+
+static int ext_bucket(double dx, double dy, int *k)
+{
+    *k = (int)sqrt(dx * dx + dy * dy);
+    int s = (int)floor((atan2(dy, dx) + M_PI) * (EXT_SECTORS / (2 * M_PI)));
+    s = s < 0 ? 0 : (s >= EXT_SECTORS ? EXT_SECTORS - 1 : s);
+    return *k * EXT_SECTORS + s;
+}
+
+/* The sum of the three bands less their skies at pixel p; 0 when a band's
+ * value is not finite or exactly 0 (a frame edge's padding, as band_sky
+ * leaves out). */
+static int ext_value(const float *cutout, size_t p, const double *sky, double *v)
+{
+    double s = 0;
+    for (int b = 0; b < GP_CUTOUT_BANDS; b++) {
+        const float f = cutout[(size_t)b * PLANE + p];
+        if (!isfinite(f) || f == 0.0f) return 0;
+        s += f - sky[b];
+    }
+    *v = s;
+    return 1;
+}
+
 int gp_source_extent(const float *cutout, double *extent, gp_error *err)
 {
     if (!cutout || !extent) return GP_FAIL(err, GP_ERR_ARG, "gp_source_extent: NULL argument");
@@ -152,33 +183,61 @@ int gp_source_extent(const float *cutout, double *extent, gp_error *err)
         var += sigma[b] * sigma[b];
     }
     const double noise = sqrt(var);
-    /* ring k holds the pixels whose centres lie at [k, k + 1) pixels from
-     * the centre; the widest, k = SKY_R - 1, has under 2 pi SKY_R pixels */
-    enum { RING_MAX = (int)(2 * 3.1416 * SKY_R) + 16 };
-    double *v = malloc(sizeof(double) * RING_MAX);
-    if (!v) return GP_FAIL(err, GP_ERR_NOMEM, "gp_source_extent: out of memory");
-    *extent = SKY_R * GP_PIXEL_SCALE;
-    for (int k = 0; k < SKY_R; k++) {
-        int n = 0;
-        const int y0 = (int)floor(CENTRE - k - 1), y1 = (int)ceil(CENTRE + k + 1);
-        for (int y = y0 < 0 ? 0 : y0; y <= y1 && y < N; y++)
-            for (int x = y0 < 0 ? 0 : y0; x <= y1 && x < N; x++) {
-                const double dx = x - CENTRE, dy = y - CENTRE, d2 = dx * dx + dy * dy;
-                if (d2 < (double)k * k || d2 >= (double)(k + 1) * (k + 1) || n >= RING_MAX) continue;
-                double s = 0;
-                int ok = 1;
-                for (int b = 0; b < GP_CUTOUT_BANDS && ok; b++) {
-                    const float f = cutout[(size_t)b * PLANE + (size_t)y * N + (size_t)x];
-                    ok = isfinite(f);
-                    s += f - sky[b];
-                }
-                if (ok) v[n++] = s;
+    /* one pass to count the usable pixels of each ring's sectors, one to
+     * place their values together */
+    int *start = calloc(EXT_BUCKETS + 1, sizeof *start), *fill = calloc(EXT_BUCKETS, sizeof *fill);
+    const int x0 = (int)ceil(CENTRE - SKY_R), x1 = (int)floor(CENTRE + SKY_R);
+    double *val = malloc(sizeof(double) * (size_t)(x1 - x0 + 1) * (size_t)(x1 - x0 + 1));
+    double *ring = malloc(sizeof(double) * (size_t)(x1 - x0 + 1) * (size_t)(x1 - x0 + 1));
+    if (!start || !fill || !val || !ring) {
+        free(start); free(fill); free(val); free(ring);
+        return GP_FAIL(err, GP_ERR_NOMEM, "gp_source_extent: out of memory");
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (int y = x0; y <= x1; y++)
+            for (int x = x0; x <= x1; x++) {
+                int k, i = ext_bucket(x - CENTRE, y - CENTRE, &k);
+                double v;
+                if (k >= SKY_R || !ext_value(cutout, (size_t)y * N + (size_t)x, sky, &v)) continue;
+                if (pass == 0) start[i + 1]++;
+                else val[start[i] + fill[i]++] = v;
             }
-        if (n > 0 && gp_select_kth(v, (size_t)n, (size_t)n / 2) < noise) {
-            *extent = k * GP_PIXEL_SCALE;
-            break;
+        if (pass == 0)
+            for (int i = 0; i < EXT_BUCKETS; i++) start[i + 1] += start[i];
+    }
+    /* the inner rings whole: the galaxy's extent when one falls below the
+     * noise there */
+    int inner = -1;
+    for (int k = 0; k < EXT_SECTOR_RING && inner < 0; k++) {
+        const int a = start[k * EXT_SECTORS], n = start[(k + 1) * EXT_SECTORS] - a;
+        if (n == 0) continue;
+        for (int j = 0; j < n; j++) ring[j] = val[a + j];
+        if (gp_select_kth(ring, (size_t)n, (size_t)n / 2) < noise) inner = k;
+    }
+    /* each sector outwards, to the first ring whose median is below the
+     * noise, or clearly above the lowest inside it (by 3 times the
+     * median's own noise, 1.25 noise / sqrt(n)): light rising again is a
+     * neighbour's, a star's */
+    double ext[EXT_SECTORS];
+    for (int s = 0; s < EXT_SECTORS; s++) {
+        ext[s] = SKY_R;
+        double low = INFINITY;
+        for (int k = EXT_SECTOR_RING; inner < 0 && k < SKY_R; k++) {
+            const int i = k * EXT_SECTORS + s, n = start[i + 1] - start[i];
+            if (n == 0) continue;
+            const double med = gp_select_kth(val + start[i], (size_t)n, (size_t)n / 2);
+            if (med < noise || med > low + 3.75 * noise / sqrt((double)n)) { ext[s] = k; break; }
+            if (med < low) low = med;
         }
     }
-    free(v);
+    /* the fourth largest of the eight: a neighbour or a star in three
+     * sectors does not stretch it, and an elongated galaxy gives about
+     * three quarters of its extent along its major axis */
+    for (int i = 1; i < EXT_SECTORS; i++)
+        for (int j = i; j > 0 && ext[j] > ext[j - 1]; j--) {
+            double t = ext[j]; ext[j] = ext[j - 1]; ext[j - 1] = t;
+        }
+    *extent = (inner >= 0 ? inner : ext[3]) * GP_PIXEL_SCALE;
+    free(start); free(fill); free(val); free(ring);
     return GP_OK;
 }

@@ -437,20 +437,36 @@ static void test_extent(void **state)
         double amp = 40 + 400 * gp_test_uniform(), h = 1 + 7 * gp_test_uniform();
         add_disc(c, amp, h, 79.5, 79.5);
         double want = disc_isophote(amp, h);
-        /* every other disc with a companion 20 pixels out, whose light
-         * (to the noise) covers the rings from 12 to 28 pixels over a
-         * seventh of their circumference: a ring's median moves by a pixel
-         * or two, where a mean would stretch the extent past the companion
-         * (by 5-13 pixels on 400 draws, against 0-4.6 for the median; 0-2.9
-         * without the companion, the noise moving a broad disc's isophote
-         * most) */
-        const int comp = k % 2;
-        if (comp) add_disc(c, 500, 1.0, 79.5 + 20, 79.5);
+        /* a third of the discs with a companion 20 pixels out, whose
+         * light (to the noise) covers the rings from 12 to 28 pixels over a
+         * seventh of their circumference, a third with a bright star 25
+         * pixels out: the sectors' medians move by a pixel or two, where a
+         * mean over the rings would stretch the extent past the companion
+         * (by 5-13 pixels on 400 draws; 0-3 without a neighbour, the noise
+         * moving a broad disc's isophote most) */
+        const int comp = k % 3;
+        if (comp == 1) add_disc(c, 500, 1.0, 79.5 + 20, 79.5);
+        if (comp == 2) add_disc(c, 5000, 0.7, 79.5 - 18, 79.5 + 17);
         assert_int_equal(gp_source_extent(c, &ext, &err), GP_OK);
         const double e = ext / GP_PIXEL_SCALE - want;
         if (!(e >= -(1.5 + 0.5 * h) && e <= (comp ? 2.5 + 0.7 * h : 1.5 + 0.5 * h)))
             fail_msg("disc of %.0f nmgy, h %.1f px%s: extent %.2f px, isophote %.2f px", amp, h,
-                     comp ? " with a companion" : "", ext / GP_PIXEL_SCALE, want);
+                     comp == 1 ? " with a companion" : (comp == 2 ? " beside a star" : ""), ext / GP_PIXEL_SCALE, want);
+    }
+    /* a small galaxy 20 pixels from a much brighter, larger one whose
+     * light covers every ring around it, rising towards it: each sector
+     * stops where the light rises again or falls to the noise, and the
+     * fourth largest of the eight sectors is the small galaxy's (a median
+     * over whole rings gave the 64-pixel limit) */
+    for (int k = 0; k < 5; k++) {
+        noise(c, sky_sigma);
+        add_disc(c, 100, 2.0, 79.5, 79.5);
+        add_disc(c, 20000, 12.0, 79.5 + 20, 79.5);
+        assert_int_equal(gp_source_extent(c, &ext, &err), GP_OK);
+        const double e = ext / GP_PIXEL_SCALE - disc_isophote(100, 2.0);
+        if (!(e >= -4.0 && e <= 3.9))
+            fail_msg("a small disc beside a bright one: extent %.2f px, isophote %.2f px", ext / GP_PIXEL_SCALE,
+                     disc_isophote(100, 2.0));
     }
     /* sky alone: nothing reaches past the central ring or two */
     noise(c, sky_sigma);
