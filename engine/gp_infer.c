@@ -836,22 +836,27 @@ static void finish_chunk(chunk_state *c, gp_result *res, const int *good, int ke
     c->nb = 0;
 }
 
-/* Galaxies in the chunk starting at good[c0], `remaining` from there.
- * With background summaries (a GPU backend) a batch of several chunks
- * ends with a quarter chunk, so that only a small chunk's summaries wait
- * with no GPU work beside them.  A batch of one chunk of at least
- * GP_SPLIT_MIN galaxies (unless GP_INFER_SPLIT=0) starts with half of it,
- * and its second half then ends with a quarter: 1024 galaxies go as 512 +
- * 384 + 128, so that each chunk's summaries run beside the next one's GPU
- * work (on an H200, 1024 galaxies as 768 + 256 gave 44757 galaxies/s, as
- * 512 + 384 + 128 48571: bench/RESULTS.md). */
+/* Galaxies in the chunk starting at good[c0], `remaining` from there
+ * (gp_model_internal.h).  With background summaries (a GPU backend) a
+ * batch of several chunks ends with a quarter chunk, so that only a small
+ * chunk's summaries wait with no GPU work beside them.  A batch of one
+ * chunk of at least GP_SPLIT_MIN galaxies (unless GP_INFER_SPLIT=0)
+ * starts with half of it, and its second half then ends with a quarter:
+ * 1024 galaxies go as 512 + 384 + 128, 600 as 300 + 225 + 75, so that each
+ * chunk's summaries run beside the next one's GPU work (on an H200, 1024
+ * galaxies as 768 + 256 gave 44757 galaxies/s, as 512 + 384 + 128 48571:
+ * bench/RESULTS.md). */
 #define GP_SPLIT_MIN 512
-static int chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu, int split_single)
+int gp_infer_chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu, int split_single)
 {
     if (remaining > (size_t)per_chunk) return per_chunk;
-    if (!on_cpu && c0 == 0 && split_single && remaining >= GP_SPLIT_MIN)
-        return (int)(remaining / 2);
-    if (!on_cpu && c0 > 0 && 2 * remaining >= (size_t)per_chunk && remaining >= 8)
+    if (on_cpu) return (int)remaining;
+    if (c0 == 0 && split_single && remaining >= GP_SPLIT_MIN) return (int)(remaining / 2);
+    /* the last chunk of several, or the second half of a split one (its
+     * first half was floor(n / 2), so the two differ by at most one) */
+    const int second_half = split_single && c0 <= remaining && remaining <= c0 + 1 && c0 + remaining >= GP_SPLIT_MIN &&
+                            c0 + remaining <= (size_t)per_chunk;
+    if (c0 > 0 && remaining >= 8 && (2 * remaining >= (size_t)per_chunk || second_half))
         return (int)(remaining - remaining / 4);
     return (int)remaining;
 }
@@ -867,16 +872,16 @@ static void fail_from(gp_result *res, const int *good, size_t c0, size_t ngood, 
     }
 }
 
-/* Queue the chunk starting at good[c0] (its size by chunk_size) into fl:
+/* Queue the chunk starting at good[c0] (its size by gp_infer_chunk_size) into fl:
  * its encoder (with the first block of the chunk after it) and flows,
  * downloads into the model's host area `slot`. */
 static int queue_chunk(gp_model *m, const gp_galaxy *gal, const float *phot, const int *good, size_t ngood, size_t c0,
                        int per_chunk, int on_cpu, int split, upload_pipe *pipe, chunk_flight *fl, int slot,
                        const gp_infer_options *o, infer_profile *prof, gp_error *err)
 {
-    int n = chunk_size(ngood - c0, per_chunk, c0, on_cpu, split);
+    int n = gp_infer_chunk_size(ngood - c0, per_chunk, c0, on_cpu, split);
     size_t c1 = c0 + (size_t)n;
-    int n1 = c1 < ngood ? chunk_size(ngood - c1, per_chunk, c1, on_cpu, split) : 0;
+    int n1 = c1 < ngood ? gp_infer_chunk_size(ngood - c1, per_chunk, c1, on_cpu, split) : 0;
     int st = chunk_encode(m, gal, phot, good + c0, n, good + c1, n1, pipe, fl, prof, err);
     return st ? st : chunk_flows(m, gal, fl, slot, o, prof, err);
 }

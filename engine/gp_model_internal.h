@@ -26,4 +26,11 @@ void  gp_model_host_free(gp_model *m, void *p);
 
 /* gp_model_host_areas_free() - release m->dl (gp_model_close does). */
 void gp_model_host_areas_free(gp_model *m);
+
+/* gp_infer_chunk_size() - gp_infer()'s chunk plan: the galaxies in the
+ * chunk that starts c0 galaxies into a batch, `remaining` of them from
+ * there, for chunks of at most per_chunk galaxies; on_cpu: the CPU
+ * backend's plan (whole chunks); split_single: a GPU batch that fits one
+ * chunk is split (GP_INFER_SPLIT unset).  See gp_infer.c for the plan. */
+int gp_infer_chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu, int split_single);
 #endif

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "galpost/gp_model.h"
@@ -435,12 +437,50 @@ static void test_protocol_checks_can_fail(void **state)
     close_model(m);
 }
 
+/* gp_infer()'s chunk plan for chunks of 1024 (the CUDA backend's): the
+ * sizes of a batch's chunks, in order, as "a+b+c". */
+static void plan(size_t n, int on_cpu, int split, char *out, size_t len)
+{
+    size_t c0 = 0, k = 0;
+    out[0] = '\0';
+    while (c0 < n) {
+        int m = gp_infer_chunk_size(n - c0, 1024, c0, on_cpu, split);
+        assert_true(m > 0);
+        k += (size_t)snprintf(out + k, len - k, "%s%d", c0 ? "+" : "", m);
+        c0 += (size_t)m;
+    }
+}
+
+static void test_chunk_plan(void **state)
+{
+    (void)state;
+    static const struct { size_t n; int on_cpu, split; const char *want; } cases[] = {
+        { 1024, 0, 1, "512+384+128" },   /* a batch of one chunk: a half, then 3/4 and 1/4 of the rest */
+        { 1023, 0, 1, "511+384+128" },
+        { 600, 0, 1, "300+225+75" },
+        { 512, 0, 1, "256+192+64" },
+        { 511, 0, 1, "511" },            /* below GP_SPLIT_MIN: whole */
+        { 1024, 0, 0, "1024" },          /* GP_INFER_SPLIT=0 */
+        { 2048, 0, 1, "1024+768+256" },  /* several chunks: the last split 3/4 + 1/4 */
+        { 3000, 0, 1, "1024+1024+714+238" },
+        { 3000, 1, 1, "1024+1024+952" }, /* the CPU backend: whole chunks */
+    };
+    char got[128];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        plan(cases[i].n, cases[i].on_cpu, cases[i].split, got, sizeof got);
+        if (strcmp(got, cases[i].want))
+            fail_msg("%zu galaxies (cpu %d, split %d): chunks %s, want %s", cases[i].n, cases[i].on_cpu,
+                     cases[i].split, got, cases[i].want);
+    }
+}
+
 int main(void)
 {
     gp_test_seed("test_infer_pipeline");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_same_samples),
         cmocka_unit_test(test_protocol_checks_can_fail),
+        cmocka_unit_test(test_chunk_plan),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
