@@ -26,7 +26,8 @@
  *   GP_INFER_PROFILE=1               seconds per stage on stderr
  *   GP_INFER_CHUNK=N                 at most N galaxies per chunk
  *   GP_INFER_BLOCK=N                 galaxies per GPU upload and encoder
- *                                    block (default 128)
+ *                                    block (default a quarter chunk, 128
+ *                                    to 512)
  *   GP_INFER_BACKGROUND_SUMMARIES=1  background summaries on the CPU backend too
  *   GP_INFER_SPLIT=0                 a GPU batch of one chunk stays whole (by
  *                                    default one of 512 galaxies or more goes

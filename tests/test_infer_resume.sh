@@ -13,8 +13,8 @@ set -u
 top=${GP_TOP_BUILDDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 galpost="$top/galpost"
 tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+pid= pgid=
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "$pgid" ] && env kill -9 -- -$pgid 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
 fail() { echo "FAIL: $*"; exit 1; }
 
 "$galpost" model random "$tmp/p.gpw" --small --photometry --seed 4 || fail "model random"
@@ -271,13 +271,13 @@ cmp "$tmp/cat.fits" "$tmp/full.fits" || fail "the resumed catalogue batch differ
 # session of its own, SIGINT not ignored (this script's background jobs
 # start with it ignored).
 if command -v bash >/dev/null && command -v setsid >/dev/null && env --default-signal=INT true 2>/dev/null; then
+    : >"$tmp/bg.err"
     env --default-signal=INT setsid bash -c 'for o in "$1/loop-a.fits" "$1/loop-b.fits"; do
             "$2" infer $3 -o "$o" 2>>"$1/bg.err"; echo "after $o" >>"$1/loop.log"; done' loop "$tmp" "$galpost" "$args" &
-    pid=$!
-    : >"$tmp/bg.err"
+    pid=$! pgid=$!
     wait_rows "$tmp/loop-a.fits" 0
     env kill -INT -- -$pid
-    wait $pid; rc=$?; pid=
+    wait $pid; rc=$?; pid= pgid=
     [ -e "$tmp/loop.log" ] && { cat "$tmp/loop.log"; fail "the loop went on after Ctrl-C"; }
     [ -e "$tmp/loop-b.fits.partial.progress" ] && fail "the loop started its next batch after Ctrl-C"
     [ $rc -eq 130 ] || fail "the loop's shell exited $rc after Ctrl-C, not 130"

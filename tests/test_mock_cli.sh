@@ -41,4 +41,17 @@ ls "$T" | grep -q partial && { echo "FAIL: a .partial file was left"; fail=1; }
 # --threads 0 means all CPUs, as for infer, train and shards, and gives the same shard
 "$G" mock shards -n 5 --shard-size 5 --seed 9 --threads 0 -o "$T/t0" 2>"$T/err" || { echo "FAIL: --threads 0: $(cat "$T/err")"; fail=1; }
 cmp -s "$T/shard-00000.fits" "$T/t0/shard-00000.fits" || { echo "FAIL: --threads 0 gave another shard"; fail=1; }
+# Ctrl-C during `mock field` (which does not stop halfway): it finishes the
+# field and then ends by SIGINT (exit status 130), so that a shell loop of
+# fields stops; it used to exit 0.  SIGINT once the output directory exists
+# (the signal caught by then), not ignored as this script's background
+# jobs' is.
+if env --default-signal=INT true 2>/dev/null; then
+    env --default-signal=INT "$G" mock field --seed 4 -o "$T/field" 2>"$T/err" &
+    pid=$! i=0
+    until [ -d "$T/field" ] || [ $i -ge 2000 ]; do i=$((i + 1)); sleep 0.005; done
+    kill -INT $pid
+    wait $pid; rc=$?
+    [ $rc -eq 130 ] || { echo "FAIL: mock field interrupted: exit $rc, not 130 ($(cat "$T/err"))"; fail=1; }
+fi
 exit $fail

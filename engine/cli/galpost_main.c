@@ -65,12 +65,11 @@ int main(int argc, char **argv)
         if (!rc) fprintf(stderr, "galpost: cannot write to standard output: %s\n", e ? strerror(e) : "write error");
         if (!rc) rc = 1;
     }
-    /* a sub-command that stopped on SIGINT or SIGTERM (and has cleaned up
-     * and said where it stopped) ends by that signal, as an uncaught one
-     * would: exit status 130 or 143 in the shell, and a shell loop stops */
-    if (rc) {
-        fflush(stderr);
-        gp_cli_exit_by_signal();
-    }
+    /* a sub-command that caught SIGINT or SIGTERM (and has stopped
+     * cleanly and said where, or finished what it was doing) ends by that
+     * signal, as an uncaught one would: exit status 130 or 143 in the
+     * shell, and a shell loop stops */
+    fflush(stderr);
+    gp_cli_exit_by_signal();
     return rc;
 }

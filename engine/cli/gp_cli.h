@@ -43,8 +43,9 @@ int gp_cli_output_writable(const char *cmd, const char *opt, const char *path, i
  * number (the sub-command stops cleanly at its next check) instead of
  * killing the process; the previous handlers go to `saved` (may be NULL)
  * for gp_cli_interrupts_restore().  gp_cli_exit_by_signal() ends a
- * process whose sub-command stopped on such a signal by that signal,
- * after its clean-up, so that the shell sees it: bash stops a loop of
+ * process whose sub-command caught such a signal by that signal, after
+ * the sub-command has stopped cleanly (or finished), so that the shell
+ * sees it: bash stops a loop of
  * galpost runs on Ctrl-C only when the child died of SIGINT (an exit
  * status of 1 reads as "handled, go on with the next one"). */
 typedef struct gp_cli_signals { struct sigaction sigint, sigterm; } gp_cli_signals;
