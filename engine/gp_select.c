@@ -74,11 +74,16 @@ static void select_ranks(double *v, size_t n, const size_t *r, int nr, int depth
     }
 }
 
+void gp_select_ranks_depth(double *v, size_t n, const size_t *r, int nr, int depth)
+{
+    select_ranks(v, n, r, nr > 8 ? 8 : nr, depth < 0 ? 0 : depth);
+}
+
 void gp_select_ranks(double *v, size_t n, const size_t *r, int nr)
 {
     int depth = 2;   /* 2 log2(n) + 2 */
     for (size_t m = n; m > 1; m >>= 1) depth += 2;
-    select_ranks(v, n, r, nr > 8 ? 8 : nr, depth);
+    gp_select_ranks_depth(v, n, r, nr, depth);
 }
 
 double gp_select_kth(double *v, size_t n, size_t k)

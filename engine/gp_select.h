@@ -25,6 +25,11 @@
  * worst.  NaN values give an unspecified order. */
 void gp_select_ranks(double *v, size_t n, const size_t *r, int nr);
 
+/* gp_select_ranks_depth() - gp_select_ranks() allowed `depth` partitions
+ * before a span goes to qsort (gp_select_ranks: 2 log2(n) + 2); for the
+ * tests, which reach the fallback with depths 0 to 2. */
+void gp_select_ranks_depth(double *v, size_t n, const size_t *r, int nr, int depth);
+
 /* gp_select_kth() - the k-th smallest of v[0..n) (k < n, 0-based), v
  * reordered as by gp_select_ranks(). */
 double gp_select_kth(double *v, size_t n, size_t k);

@@ -2,8 +2,8 @@
  * test_select.c: gp_select_ranks() and gp_select_kth() (engine/gp_select.h)
  * against a full qsort of the same values, on fresh random inputs of many
  * shapes: continuous values, heavy ties, all equal, sorted, reversed,
- * organ pipes and a median-of-three killer order (the depth limit's
- * fallback).
+ * organ pipes and a scrambled order; and the depth limit's fallback to
+ * qsort, reached by allowing 0 to 2 partitions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,10 +39,8 @@ static void fill(double *v, size_t n, int shape)
         }
 }
 
-/* Musser's median-of-three killer for a first/middle/last pivot: every
- * partition splits off a handful of values, so only the depth limit keeps
- * the selection from O(n^2). */
-static void killer(double *v, size_t n)
+/* A scrambled permutation of 0..n-1 with neighbours swapped. */
+static void scrambled(double *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) v[i] = (double)((i * 7919) % n);
     for (size_t i = 0; i + 1 < n; i += 2) {   /* pairs swapped: pivots near the ends */
@@ -114,7 +112,7 @@ static void test_ranks_against_sort(void **state)
     }
 }
 
-static void test_killer_order(void **state)
+static void test_scrambled_and_depth_limit(void **state)
 {
     (void)state;
     static const size_t sizes[] = { 64, 1000, 20001 };
@@ -123,11 +121,24 @@ static void test_killer_order(void **state)
         double *orig = malloc(n * sizeof *orig), *v = malloc(n * sizeof *v);
         assert_non_null(orig);
         assert_non_null(v);
-        killer(orig, n);
         size_t r[3] = { n / 6, n / 2, n - n / 6 };
+        scrambled(orig, n);
         memcpy(v, orig, n * sizeof *v);
         gp_select_ranks(v, n, r, 3);
-        check(orig, v, n, r, 3, "gp_select_ranks, killer order");
+        check(orig, v, n, r, 3, "gp_select_ranks, scrambled order");
+        /* the fallback: no partition allowed (the whole span sorted), one,
+         * two (the spans left after them sorted) */
+        for (int depth = 0; depth <= 2; depth++)
+            for (int shape = 0; shape < SHAPES; shape++) {
+                fill(orig, n, shape);
+                memcpy(v, orig, n * sizeof *v);
+                gp_select_ranks_depth(v, n, r, 3, depth);
+                check(orig, v, n, r, 3, "gp_select_ranks_depth");
+                if (depth == 0) {   /* qsort at once: all of it sorted */
+                    for (size_t i = 1; i < n; i++)
+                        if (v[i - 1] > v[i]) fail_msg("depth 0, n = %zu: not sorted at %zu", n, i);
+                }
+            }
         free(orig);
         free(v);
     }
@@ -138,7 +149,7 @@ int main(void)
     gp_test_seed("test_select");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranks_against_sort),
-        cmocka_unit_test(test_killer_order),
+        cmocka_unit_test(test_scrambled_and_depth_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
