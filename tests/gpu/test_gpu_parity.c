@@ -254,7 +254,9 @@ static void test_dense(void **state)
             char what[96];
             snprintf(what, sizeof what, "dense %dx%d->%d act %s%s", rows, in, out, gp_act_name((gp_act)a),
                      with_b ? "" : " no bias");
-            report(what, relerr_dense(G, Y, X, W, with_b ? b : NULL, rows, in, out), dot_limit(in));
+            /* (a float32 sum's rounding relative to the sum of its terms'
+             * magnitudes does not grow with their number: a flat limit) */
+            report(what, relerr_dense(G, Y, X, W, with_b ? b : NULL, rows, in, out), 1e-5);
             dev_free(dX); dev_free(dW); dev_free(db); dev_free(dY);
             free(X); free(W); free(b); free(Y); free(G);
         }
@@ -578,7 +580,7 @@ static void test_mlps(void **state)
  * never below the 1e-4 of the other directions; the round trip is printed
  * beside it.  (On the H200 the GPU's difference was 9.0 times the round
  * trip for that draw, 3.7 for another; a wrong kernel differs by 1e-1 or
- * more.) */
+ * more, and the limit never exceeds 1e-2, whatever the CPU does.) */
 static void check_realnvp(const gp_realnvp *fc, const gp_realnvp *fg, const char *name)
 {
     const gp_net *nc = &mcpu->net, *ng = &mgpu->net;
@@ -610,7 +612,7 @@ static void check_realnvp(const gp_realnvp *fc, const gp_realnvp *fg, const char
     const double round_trip = relerr(x, x0, nx);
     printf("scale   stage %s: the CPU's round trip inverse(forward(x)) vs x  %10.3e\n", name, round_trip);
     snprintf(what, sizeof what, "stage %s: data -> base", name);
-    report(what, relerr(g, x, nx), fmax(1e-4, 20 * round_trip));
+    report(what, relerr(g, x, nx), fmin(1e-2, fmax(1e-4, 20 * round_trip)));
     snprintf(what, sizeof what, "stage %s: log-det", name);
     report(what, relerr_d(gl, ld, rows), 1e-4);
     dev_free(dx); dev_free(dctx); dev_free(dscr); dev_free(dld);
