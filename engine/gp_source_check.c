@@ -25,9 +25,12 @@
 #endif
 
 /* One band's sky level and pixel noise from the sky lattice; 0 when the
- * band is blank or constant there.  (The two selections were most of a
- * check's time with a branchy quickselect: 42 us of a check's 73 on a
- * cached cutout, 17 with gp_select_kth's branch-free partition.) */
+ * band is blank or constant there.  (With a branchy quickselect a whole
+ * check took 42 us on 8 different cutouts in cache and 73 on cold ones,
+ * the two selections most of it; with gp_select_kth's branch-free
+ * partition 17 and 44, and 32 cold with the prefetch below.  One cutout
+ * checked over and over lets the branch predictor learn its comparisons:
+ * ~20 us either way.) */
 static int band_sky(const float *p, double *sky, double *sigma)
 {
     double v[SKY_MAX];
