@@ -55,17 +55,20 @@ say() { printf '\n=== %s  [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
 print_table() {  # $1: results folder, $2: 0 when the parity tests passed
   local res=$1 fail=$2
   echo "galpost CUDA backend on $(tail -n +2 "$res/gpu.txt" 2>/dev/null | head -1), $(date -u '+%Y-%m-%d')"
+  # (the worst of a kind is the one nearest its limit: limits differ per line)
   awk -v title="parity float32" -f - "$res/parity.txt" <<'AWK'
 function cat_of(w) { return w ~ /^train step/ ? "train steps" : (w ~ /^train / ? "train ops" : (w ~ /^stage/ ? "stages" : (w ~ /^(gp_infer|GPU )/ ? "end to end" : "operations"))) }
 /^parity / && /\(limit/ {
-  n = split($0, f, / +/); st = f[n]; err = ""; w = ""
-  for (i = 2; i <= n; i++) if (f[i] == "(limit") { err = f[i - 1]; break } else if (i < n - 1) w = w (w == "" ? "" : " ") f[i]
+  n = split($0, f, / +/); st = f[n]; err = ""; lim = ""; w = ""
+  for (i = 2; i <= n; i++) if (f[i] == "(limit") { err = f[i - 1]; lim = f[i + 1]; break } else if (i < n - 1) w = w (w == "" ? "" : " ") f[i]
+  sub(/\)$/, "", lim)
   sub(/ [^ ]+$/, "", w); c = cat_of(w); tot++; if (st != "ok") bad++
-  if (!(c in worst) || err + 0 > worst[c] + 0 || err !~ /^[0-9.e+-]+$/) { worst[c] = err; what[c] = w }
+  r = err !~ /^[0-9.e+-]+$/ ? 1e30 : (lim + 0 > 0 ? err / lim : (err + 0 > 0 ? 1e30 : 0))
+  if (!(c in worst) || r > ratio[c]) { worst[c] = err; limit[c] = lim; ratio[c] = r; what[c] = w }
 }
 END {
   printf "%s: %d comparisons, %s\n", title, tot, tot == 0 ? "NONE RAN" : (bad ? bad " FAILED" : "all within limits")
-  for (c in worst) printf "  worst %-11s %10s  %s\n", c, worst[c], what[c]
+  for (c in worst) printf "  worst %-11s %10s (limit %s)  %s\n", c, worst[c], limit[c], what[c]
 }
 AWK
   [ -f "$res/parity_tf32.txt" ] && awk -v title="parity TF32 (cost)" -f - "$res/parity_tf32.txt" <<'AWK'
@@ -99,13 +102,14 @@ AWK
     }' "$res/bench.txt" "$res/torch.txt"
   grep -h '^# per galaxy\|^# roofline' "$res/bench.txt" | head -2 | sed 's/^# /  /'
   grep -h '^# gp_infer profile\|^# (pageable)\|^# blocks of\|^# chunks of\|^# one chunk' "$res/bench.txt" | sed 's/^# /  /'
-  [ -s "$res/pairs.txt" ] && awk -F'\t' '
+  [ -f "$res/pairs.txt" ] && awk -F'\t' '
     $2 == "galpost" { g[$3] = $4 } $2 == "torch" { t[$3] = $4 }
     END {
       line = ""; n = 0
       for (r = 1; r <= 3; r++) if ((r in g) && (r in t) && t[r] > 0) { q[++n] = g[r] / t[r]; line = line sprintf("  %.0f/%.0f = %.2fx", g[r], t[r], q[n]) }
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (q[j] < q[i]) { x = q[i]; q[i] = q[j]; q[j] = x }
-      printf "paired rounds at batch 1024, float32 (galpost/pytorch):%s%s\n", line, n ? sprintf("; median %.2fx", q[int((n + 1) / 2)]) : " none ran"
+      med = n % 2 ? q[(n + 1) / 2] : 0.5 * (q[n / 2] + q[n / 2 + 1])
+      printf "paired rounds at batch 1024, float32 (galpost/pytorch):%s%s\n", line, n ? sprintf("; median %.2fx", med) : " none ran"
     }' "$res/pairs.txt"
   echo "training steps (forward, backward, Adam), items/s (ms/step):"
   awk -F'\t' '
