@@ -82,10 +82,11 @@ int gp_source_check(const float *cutout, gp_source *out, gp_error *err);
  * eight (a neighbour or a star over three sectors does not stretch it; an
  * elongated galaxy gives about three quarters of its extent along the
  * major axis).  A small galaxy inside a brighter one's halo, where that
- * light is flat or falls away from it, can still be given a good part of
- * the halo's extent (trials of a 100-300 nanomaggy disc 20-60 pixels
- * from one of 2,000-20,000 with a 12-pixel scale length: up to 25 pixels
- * too much).  About 13,000 pixels read and 280 selections of a few dozen
+ * light is flat or falls away from it, or fills the sky region, can still
+ * be given a good part of the halo's extent (trials of a 100-300
+ * nanomaggy disc 20-60 pixels from one of 2,000-20,000 with a 12-pixel
+ * scale length: up to 25 pixels too much, and 40 in 0.3% of the draws of
+ * the worst case).  About 13,000 pixels read and 280 selections of a few dozen
  * values: for one galaxy at a time (galpostd keeps its overlay outside
  * it), not for batches.
  *

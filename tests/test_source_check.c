@@ -454,18 +454,19 @@ static void test_extent(void **state)
             fail_msg("disc of %.0f nmgy, h %.1f px%s: extent %.2f px, isophote %.2f px", amp, h,
                      comp == 1 ? " with a companion" : (comp == 2 ? " beside a star" : ""), ext / GP_PIXEL_SCALE, want);
     }
-    /* a small galaxy 20 pixels from a much brighter, larger one whose
-     * light covers every ring around it, rising towards it: each sector
-     * stops where the light rises again or falls to the noise, and the
-     * fourth largest of the eight sectors is the small galaxy's (a median
-     * over whole rings gave the 64-pixel limit) */
+    /* a small galaxy 25 pixels from a brighter, larger one whose light
+     * (to the noise) covers half of every ring around it out to 55
+     * pixels, rising towards it: each sector stops where the light rises
+     * again or falls to the noise, and the fourth largest of the eight is
+     * the small galaxy's (10-14 pixels on 3,000 draws, against an isophote
+     * of 10.25; a median over whole rings gave 17-29) */
     for (int k = 0; k < 5; k++) {
         noise(c, sky_sigma);
         add_disc(c, 100, 2.0, 79.5, 79.5);
-        add_disc(c, 20000, 12.0, 79.5 + 20, 79.5);
+        add_disc(c, 3000, 4.0, 79.5 + 25, 79.5);
         assert_int_equal(gp_source_extent(c, &ext, &err), GP_OK);
         const double e = ext / GP_PIXEL_SCALE - disc_isophote(100, 2.0);
-        if (!(e >= -4.0 && e <= 3.9))
+        if (!(e >= -4.0 && e <= 5.5))
             fail_msg("a small disc beside a bright one: extent %.2f px, isophote %.2f px", ext / GP_PIXEL_SCALE,
                      disc_isophote(100, 2.0));
     }
