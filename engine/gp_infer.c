@@ -852,13 +852,14 @@ int gp_infer_chunk_size(size_t remaining, int per_chunk, size_t c0, int on_cpu, 
 {
     if (remaining > (size_t)per_chunk) return per_chunk;
     if (on_cpu) return (int)remaining;
-    if (c0 == 0 && split_single && remaining >= GP_SPLIT_MIN) return (int)(remaining / 2);
-    /* the last chunk of several, or the second half of a split one (its
-     * first half was floor(n / 2), so the two differ by at most one) */
-    const int second_half = split_single && c0 <= remaining && remaining <= c0 + 1 && c0 + remaining >= GP_SPLIT_MIN &&
-                            c0 + remaining <= (size_t)per_chunk;
-    if (c0 > 0 && remaining >= 8 && (2 * remaining >= (size_t)per_chunk || second_half))
-        return (int)(remaining - remaining / 4);
+    const size_t n = c0 + remaining;   /* the batch */
+    if (split_single && n >= GP_SPLIT_MIN && n <= (size_t)per_chunk) {   /* one chunk's worth, split */
+        const size_t half = n / 2, rest = n - half;
+        if (c0 == 0) return (int)half;
+        return (int)(c0 == half ? rest - rest / 4 : remaining);
+    }
+    /* the last chunk of several: three quarters, then a quarter */
+    if (c0 > 0 && remaining >= 8 && 2 * remaining >= (size_t)per_chunk) return (int)(remaining - remaining / 4);
     return (int)remaining;
 }
 
