@@ -191,9 +191,8 @@ int gp_source_extent(const float *cutout, double *extent, gp_error *err)
     int *start = calloc(EXT_BUCKETS + 1, sizeof *start), *fill = calloc(EXT_BUCKETS, sizeof *fill);
     const int x0 = (int)ceil(CENTRE - SKY_R), x1 = (int)floor(CENTRE + SKY_R);
     double *val = malloc(sizeof(double) * (size_t)(x1 - x0 + 1) * (size_t)(x1 - x0 + 1));
-    double *ring = malloc(sizeof(double) * (size_t)(x1 - x0 + 1) * (size_t)(x1 - x0 + 1));
-    if (!start || !fill || !val || !ring) {
-        free(start); free(fill); free(val); free(ring);
+    if (!start || !fill || !val) {
+        free(start); free(fill); free(val);
         return GP_FAIL(err, GP_ERR_NOMEM, "gp_source_extent: out of memory");
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -208,14 +207,13 @@ int gp_source_extent(const float *cutout, double *extent, gp_error *err)
         if (pass == 0)
             for (int i = 0; i < EXT_BUCKETS; i++) start[i + 1] += start[i];
     }
-    /* the inner rings whole: the galaxy's extent when one falls below the
-     * noise there */
+    /* the inner rings whole (a ring's sectors lie side by side in val,
+     * and the sectors' pass below reads only the rings outside them): the
+     * galaxy's extent when one falls below the noise there */
     int inner = -1;
     for (int k = 0; k < EXT_SECTOR_RING && inner < 0; k++) {
         const int a = start[k * EXT_SECTORS], n = start[(k + 1) * EXT_SECTORS] - a;
-        if (n == 0) continue;
-        for (int j = 0; j < n; j++) ring[j] = val[a + j];
-        if (gp_select_kth(ring, (size_t)n, (size_t)n / 2) < noise) inner = k;
+        if (n > 0 && gp_select_kth(val + a, (size_t)n, (size_t)n / 2) < noise) inner = k;
     }
     /* each sector outwards, to the first ring whose median is below the
      * noise, or clearly above the lowest inside it (by 3 times the
@@ -241,6 +239,6 @@ int gp_source_extent(const float *cutout, double *extent, gp_error *err)
             double t = ext[j]; ext[j] = ext[j - 1]; ext[j - 1] = t;
         }
     *extent = (inner >= 0 ? inner : ext[3]) * GP_PIXEL_SCALE;
-    free(start); free(fill); free(val); free(ring);
+    free(start); free(fill); free(val);
     return GP_OK;
 }
