@@ -631,6 +631,8 @@ int gp_catalog_row(const gp_catalog *c, size_t row, gp_catalog_entry *out, gp_er
         out->row = row;
         out->objid = c->objid ? c->objid[row] : 0;
         out->type = c->type ? c->type[row] : -1;
+        out->ra = out->dec = NAN;   /* (a position only where both cells read) */
+        if (pos_usable(c, row)) { out->ra = c->ra[row]; out->dec = c->dec[row]; }
         return row_unusable(c, row, err);
     }
     fill_entry(c, row, out);

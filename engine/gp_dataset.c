@@ -11,6 +11,7 @@
 
 #include <fitsio.h>
 
+#include "galpost/gp_image.h"
 #include "galpost/gp_model.h"
 #include "gp_csv.h"
 #include "gp_dataset.h"
@@ -80,9 +81,10 @@ static const char *const csv_want[] = {
     "extinction_u", "extinction_g", "extinction_r", "extinction_i", "extinction_z",
     "lgm_tot_p50", "sfr_tot_p50", "z", "log_mbh", "v_disp", "oh_p50", "oh_measurable",
     "h_alpha_flux", "h_beta_flux", "nii_6584_flux", "oiii_5007_flux",
-    "sigma_pix_g", "sigma_pix_r", "sigma_pix_i",
+    "sigma_pix_g", "sigma_pix_r", "sigma_pix_i", "ra", "dec",
 };
 #define CSV_NWANT ((int)(sizeof csv_want / sizeof csv_want[0]))
+#define CSV_FIRST_POSITION (CSV_NWANT - 2)   /* ra, then dec */
 
 /* A cell CasJobs writes for a missing value ("null"; an empty cell and
  * "NaN" are numbers to gp_csv_number()): NaN, counted as bad like the FITS
@@ -155,7 +157,11 @@ static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_er
             if (col[k] < 0) continue;
             const char *s = csv.field[col[k]];
             if (csv_null(s)) v[k][n] = NAN;
-            else if (gp_csv_number(s, &v[k][n]))
+            else if (k >= CSV_FIRST_POSITION) {
+                /* a position only labels the result: degrees or sexagesimal,
+                 * NaN (no position) when it is neither */
+                if (gp_angle_parse(s, k == CSV_FIRST_POSITION, &v[k][n])) v[k][n] = NAN;
+            } else if (gp_csv_number(s, &v[k][n]))
                 st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%.40s' is not a number (write a missing "
                              "value as an empty cell, null, NaN or -9999)", path, csv.lineno, csv.names[col[k]], s);
         }
@@ -323,9 +329,13 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
     if (sp) d->sigma_pix = sp;
     int32_t *cf = realloc(d->cutout_flags, sizeof(int32_t) * (size_t)(n ? n : 1));
     if (cf) d->cutout_flags = cf;
+    double *pra = realloc(d->ra, sizeof(double) * (size_t)(n ? n : 1));
+    if (pra) d->ra = pra;
+    double *pdec = realloc(d->dec, sizeof(double) * (size_t)(n ? n : 1));
+    if (pdec) d->dec = pdec;
     double *c = malloc(sizeof(double) * (size_t)(nrows ? nrows : 1));
     double *e = malloc(sizeof(double) * (size_t)(nrows ? nrows : 1));
-    if (!mag || !tg || !ok || !bad || !id || !sp || !cf || !c || !e) {
+    if (!mag || !tg || !ok || !bad || !id || !sp || !cf || !pra || !pdec || !c || !e) {
         free(c); free(e);
         rc = GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate %ld rows", path, nrows);
         goto out;
@@ -403,6 +413,9 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
             for (long i = 0; i < nrows; i++) d->sigma_pix[(base + i) * 3 + b] = (float)c[i];
         }
         if (rc) goto cleanup;
+        /* the position (degrees), carried into result tables; NaN when absent */
+        if ((rc = read_col(f, path, "ra", nrows, d->ra + base, 0, NULL, err)) ||
+            (rc = read_col(f, path, "dec", nrows, d->dec + base, 0, NULL, err))) goto cleanup;
         /* galpost shards' record of each cutout; absent: unknown */
         int has_cf = 0;
         if ((rc = read_col(f, path, "cutout_flags", nrows, c, 0, &has_cf, err))) goto cleanup;
@@ -617,6 +630,6 @@ void gp_dataset_close(gp_dataset *d)
         free(d->shard_path[s]);
     }
     free(d->mag); free(d->target); free(d->oh_ok); free(d->bad); free(d->id); free(d->sigma_pix);
-    free(d->cutout_flags);
+    free(d->cutout_flags); free(d->ra); free(d->dec);
     free(d);
 }

@@ -112,6 +112,9 @@ typedef struct gp_dataset {
                                   bits `galpost shards` got from the cutout code;
                                   -1 (unknown) for rows of shards without the column
                                   (the mock's, those written before it) */
+    double   *ra, *dec;        /* [n] the ra and dec columns (degrees, ICRS),
+                                  NaN where absent; not checked (inference
+                                  copies them into its result table) */
     long      ncutout_edge;    /* rows with GP_FLAG_EDGE there (kept) */
     long      ncutout_unknown; /* rows with cutout_flags -1 */
     long      nbad[GP_BAD_NREASON];

@@ -48,7 +48,7 @@ static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
 /* the lines' 68% interval (from 0 where F <= 0 is 16% likely or more) and P(F <= 0) */
 #define NLINE_STAT 3
 static const char *const line_stat_names[NLINE_STAT] = { "lo68", "hi68", "p_zero" };
-#define SUMMARY_NCOLS (9 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + (GP_NQ - GP_Q_HALPHA) * NLINE_STAT + 1)
+#define SUMMARY_NCOLS (11 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + (GP_NQ - GP_Q_HALPHA) * NLINE_STAT + 1)
 
 int gp_results_partial_path(const char *path, int samples, char *buf, size_t size)
 {
@@ -93,6 +93,8 @@ static int writer_create(const char *path, const char *model, int nkeep, int res
 #define COL(n, f, u) do { snprintf(nbuf[nc], sizeof nbuf[nc], "%s", n); snprintf(fbuf[nc], sizeof fbuf[nc], "%s", f); \
     snprintf(ubuf[nc], sizeof ubuf[nc], "%s", u); names[nc] = nbuf[nc]; forms[nc] = fbuf[nc]; units[nc] = ubuf[nc]; nc++; } while (0)
     COL("objID", "K", "");
+    COL("ra", "D", "deg");
+    COL("dec", "D", "deg");
     COL("status", "J", "");
     COL("flags", "J", "");
     COL("latent_d2", "E", "");
@@ -404,6 +406,9 @@ int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t 
         LONGLONG id = (LONGLONG)r->id;
         int status = r->status, flags = (int)r->flags;
         fits_write_col(w->f, TLONGLONG, col++, row, 1, 1, &id, &fst);
+        double pos[2] = { r->ra, r->dec };   /* (NaN: no position, a null cell) */
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &pos[0], &fst);
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &pos[1], &fst);
         fits_write_col(w->f, TINT, col++, row, 1, 1, &status, &fst);
         fits_write_col(w->f, TINT, col++, row, 1, 1, &flags, &fst);
         double ld[2] = { r->latent_d2, r->latent_d2_limit };

@@ -183,6 +183,7 @@ static void check_range(void *ctx, size_t begin, size_t end)
         memset(r, 0, sizeof *r);
         unjudge(r);   /* no verdicts yet: the checks below give them */
         r->id = j->gal[i].id;
+        r->ra = r->dec = NAN;
         r->flags = j->gal[i].flags;
         r->nsamples = j->nsamples;
         r->summary.bpt_class = -1;

@@ -336,6 +336,8 @@ static void compute_infer(gpd_daemon *d, gpd_job *job)
             }
             o->status = GP_OK;
             o->res.r = res[j];
+            o->res.r.ra = o->res.ra;   /* (the samples' FITS table names the position) */
+            o->res.r.dec = o->res.dec;
             o->res.seed = job->cfg.seed;
             o->res.compute_ms = ms;
             o->res.model_trained = gp_model_is_trained(d->model);

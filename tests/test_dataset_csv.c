@@ -403,6 +403,41 @@ static void test_csv_null_objid(void **state)
     unlink(csv);
 }
 
+/* ra and dec (carried into inference tables): degrees or sexagesimal as a
+ * catalogue prints them; a cell that is neither, or null, is NaN and never
+ * refuses the table or makes its row bad (a position only labels a result).
+ * Without the columns: NaN. */
+static void test_csv_positions(void **state)
+{
+    (void)state;
+    char csv[256], text[4096];
+    gp_test_tmpname(csv, sizeof csv, ".csv");
+    snprintf(text, sizeof text, "objID,ra,dec,modelMag_u" HDR_TAIL "%s%s%s%s",
+             ROW("1,229.5257,-42.7447"), ROW("2,15:18:06.18,+42:44:41.0"), ROW("3,abc,12:3x"), ROW("4,null,"));
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    gp_dataset *d = open1(csv, GP_DATASET_NO_TARGETS);
+    assert_int_equal(d->n, 4);
+    assert_int_equal(d->nbad_rows, 0);
+    assert_true(d->ra[0] == 229.5257 && d->dec[0] == -42.7447);
+    assert_true(fabs(d->ra[1] - (15 + 18 / 60.0 + 6.18 / 3600) * 15) < 1e-9);
+    assert_true(fabs(d->dec[1] - (42 + 44 / 60.0 + 41.0 / 3600)) < 1e-9);
+    for (int i = 2; i < 4; i++) assert_true(isnan(d->ra[i]) && isnan(d->dec[i]));
+    gp_dataset_close(d);
+    /* no position columns */
+    snprintf(text, sizeof text, "objID,modelMag_u" HDR_TAIL ROW("5"));
+    f = fopen(csv, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    d = open1(csv, GP_DATASET_NO_TARGETS);
+    assert_true(d->n == 1 && isnan(d->ra[0]) && isnan(d->dec[0]));
+    gp_dataset_close(d);
+    unlink(csv);
+}
+
 /* Some rows without an id in a column with ids (empty or null in the CSV; a
  * null cell, TNULL, in FITS): each is an object of its own, numbered by
  * shard and row as in a table without objID, not id 0 (which made them one
@@ -533,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_csv_short_digits),
         cmocka_unit_test(test_csv_no_objid),
         cmocka_unit_test(test_csv_null_objid),
+        cmocka_unit_test(test_csv_positions),
         cmocka_unit_test(test_csv_some_null_objid),
         cmocka_unit_test(test_csv_malformed),
         cmocka_unit_test(test_csv_image_model),

@@ -134,6 +134,11 @@ contains "$s2" "BPT: " "summary 3 has the BPT class"
 pass "samples text: 1000 rows"
 xpaget galpost samples 3 fits >"$WORK/s2.fits" || fail "samples fits"
 [ "$(head -c 6 "$WORK/s2.fits")" = SIMPLE ] && [ $(( $(wc -c <"$WORK/s2.fits") % 2880 )) -eq 0 ] || fail "samples fits is not FITS"
+# the table names the galaxy's position (ra, dec in degrees), as galpost infer -o does
+"$B/tests/gp_test_table_csv" "$WORK/s2.fits" | awk -F, -v ra="$RA2" -v dec="$DEC2" '
+    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    NR == 2 { ok = c["ra"] && c["dec"] && ($(c["ra"]) - ra) ^ 2 < 1e-16 && ($(c["dec"]) - dec) ^ 2 < 1e-16 }
+    END { exit !(ok && NR == 2) }' || fail "samples fits: ra, dec are not #3's position $RA2 $DEC2"
 pass "samples as a FITS table"
 contains "$(xpaget galpost bpt 3)" "p Seyfert" "bpt 3"
 contains "$(xpaget galpost status)" "median_ms: gather" "status has timings"

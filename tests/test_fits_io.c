@@ -115,6 +115,10 @@ static void test_results_table(void **state)
     memset(r[1].message, 'p', 200);
     snprintf(r[1].message + 200, sizeof r[1].message - 200, ": galaxy 12: bad pixels");
     fake_result(&r[2], 13, 20, 1);
+    /* positions: a galaxy's, a failed galaxy's, none (NaN) */
+    r[0].ra = 229.52571234567; r[0].dec = -42.74471234567;
+    r[1].ra = 0.000123; r[1].dec = 89.5;
+    r[2].ra = r[2].dec = NAN;
     assert_int_equal(gp_results_writer_append(w, r, 2, &err), GP_OK);
     assert_int_equal(gp_results_writer_append(w, r + 2, 1, &err), GP_OK);
     assert_int_equal(gp_results_writer_close(w, &err), GP_OK);
@@ -128,6 +132,22 @@ static void test_results_table(void **state)
     fits_get_colnum(f, CASEINSEN, "objID", &col, &fst);
     fits_read_col(f, TLONGLONG, col, 1, 1, 3, NULL, ids, &anynul, &fst);
     assert_true(ids[0] == 11 && ids[1] == 12 && ids[2] == 13);
+    /* ra and dec in degrees, in full double precision, right after objID;
+     * NaN (a null cell) for the galaxy without a position */
+    for (int k = 0; k < 2; k++) {
+        double v[3];
+        char unit[FLEN_VALUE] = "", key[16];
+        fits_get_colnum(f, CASEINSEN, k ? "dec" : "ra", &col, &fst);
+        assert_int_equal(fst, 0);
+        assert_int_equal(col, 2 + k);
+        fits_read_col(f, TDOUBLE, col, 1, 1, 3, NULL, v, &anynul, &fst);
+        assert_true(v[0] == (k ? r[0].dec : r[0].ra));
+        assert_true(v[1] == (k ? r[1].dec : r[1].ra));
+        assert_true(isnan(v[2]));
+        snprintf(key, sizeof key, "TUNIT%d", col);
+        fits_read_key(f, TSTRING, key, unit, NULL, &fst);
+        assert_string_equal(unit, "deg");
+    }
     double med[3];
     fits_get_colnum(f, CASEINSEN, "lgm_tot_p50_median", &col, &fst);
     fits_read_col(f, TDOUBLE, col, 1, 1, 3, NULL, med, &anynul, &fst);

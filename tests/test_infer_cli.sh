@@ -169,6 +169,18 @@ for m in "row 3 (line 5; row 27 of the input): column 'modelMag_u' is empty, nul
          "row 6 (line 8; row 30 of the input): column 'extinction_g' = -9999 is not a usable extinction"; do
     grep -a -q "$csv: $m" "$tmp/badsh/pcsv.fits" || fail "CSV shard: '$m' not in the table"
 done
+# every row of a batch table carries its galaxy's position (ra, dec in degrees,
+# the input's doubles as they are): the FITS shard's rows and the same rows read
+# from its CSV copy, failed rows included
+radec() {   # TABLE: "ra,dec" per row, as gp_test_table_csv prints the doubles
+    "$tocsv" "$1" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; if (!c["ra"] || !c["dec"]) exit 3; next }
+                              { print $(c["ra"]) "," $(c["dec"]) }'
+}
+radec "$shard" >"$tmp/pos.want" || fail "the shard has no ra, dec columns"
+cat "$tmp/pos.want" "$tmp/pos.want" >"$tmp/pos.want2"
+radec "$tmp/badsh/pcsv.fits" >"$tmp/pos.got" || fail "the batch table has no ra, dec columns"
+[ "$(wc -l <"$tmp/pos.got")" -eq 48 ] && grep -q '^[0-9]' "$tmp/pos.want" && cmp -s "$tmp/pos.want2" "$tmp/pos.got" \
+    || { paste -d' ' "$tmp/pos.want2" "$tmp/pos.got" | head -5; fail "batch table: ra, dec are not the shard's"; }
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$csv" --row 6 >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "galpost infer: $csv: row 6 (line 8): column 'extinction_g' = -9999 is not a usable extinction" "$tmp/err" \
     || { cat "$tmp/err"; fail "--row of a bad CSV row: exit $rc"; }
@@ -185,6 +197,9 @@ objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_u
 CSV
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$tmp/cat.csv" -o "$tmp/pcsv.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue batch"; }
 grep -q "3 galaxies (1 failed)" "$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue: summary line"; }
+# the catalogue's positions, the failed row's too
+[ "$(radec "$tmp/pcsv.fits" | tr '\n' ' ')" = "150,2 150.09999999999999,2 150.19999999999999,2.1000000000000001 " ] \
+    || { radec "$tmp/pcsv.fits"; fail "CSV catalogue batch: ra, dec not the catalogue's"; }
 grep -a -q "PHOTNOTE" "$tmp/pcsv.fits" && fail "a catalogue with extinction columns got a PHOTNOTE"
 # without extinction columns the magnitudes are used as they are: said on stderr and in the table
 cut -d, -f1-8 "$tmp/cat.csv" >"$tmp/noext.csv"

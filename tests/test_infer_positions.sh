@@ -92,6 +92,18 @@ grep -q "^status [1-9]" "$tmp/row.txt" || fail "the malformed row did not fail"
 grep -q "^message $tmp/pos.csv: row 5 (line 7): column 'dec': 'abc' is not an angle" "$tmp/row.txt" \
     || fail "the malformed row's message: $(grep '^message' "$tmp/row.txt")"
 
+# each row's position (degrees) as the list gives it, the failed rows' too
+# (NaN for the cell that is not an angle)
+"$top/tests/gp_test_table_csv" "$tmp/out.fits" >"$tmp/out.csv" || fail "gp_test_table_csv"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; if (!c["ra"] || !c["dec"]) { print "no ra, dec columns"; exit 1 }
+                   split("200.377497 200.448238 229.525730 200.509758333333 200.512458 200.512458", ra, " ")
+                   split("36.903089 36.768266 42.744718 36.7318611111111 nan 36.748041", de, " "); next }
+         { r = NR - 1; a = $(c["ra"]); d = $(c["dec"])
+           if ((a - ra[r]) ^ 2 > 1e-18 || (de[r] == "nan" ? d != "NaN" : (d - de[r]) ^ 2 > 1e-18)) {
+               print "row " r ": ra " a ", dec " d; bad = 1 } }
+         END { if (NR != 7) { print NR - 1 " rows"; bad = 1 }; exit bad }' "$tmp/out.csv" \
+    || fail "the table's ra, dec are not the list's positions"
+
 # an objID column: the ids, and the sampler's key, are the objIDs
 printf 'objID,ra,dec\n1237665440979615837,200.448238,36.768266\n,200.377497,36.903089\n' >"$tmp/ids.csv"
 "$galpost" infer $common --keep-samples 100 --frames "$frames" --positions "$tmp/ids.csv" -o "$tmp/out.fits" \

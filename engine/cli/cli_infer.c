@@ -472,6 +472,9 @@ typedef struct batch_source {
     /* more settings a resumed run must share (the frames, the aperture) */
     gp_progress_setting extra[3];
     int nextra;
+    /* row r's position (degrees) for the table's ra and dec; NaN where
+     * unknown.  NULL: no positions */
+    void (*position)(void *ctx, long r, double *ra, double *dec);
 } batch_source;
 
 /* A shard batch's rows, and why a failed one failed (its shard, row and
@@ -490,6 +493,13 @@ static int shard_row(void *ctx, long r, gp_galaxy *g, char *why, size_t size)
     if (d->bad[r]) { gp_cli_shard_why(c->why, r, why, size); return 1; }
     memcpy(g->mag, d->mag + r * 5, sizeof g->mag);
     return 0;
+}
+
+static void shard_position(void *ctx, long r, double *ra, double *dec)
+{
+    const gp_dataset *d = ((shard_ctx *)ctx)->d;
+    *ra = d->ra[r];
+    *dec = d->dec[r];
 }
 
 static int shard_images(void *ctx, const long *rows, int n, float *pix, gp_error *err)
@@ -518,6 +528,15 @@ static int catalog_galaxy(void *ctx, long r, gp_galaxy *g, char *why, size_t siz
     if (st) { snprintf(why, size, "%s", err.msg); return 1; }
     memcpy(g->mag, e.mag, sizeof g->mag);
     return 0;
+}
+
+static void catalog_position(void *ctx, long r, double *ra, double *dec)
+{
+    gp_catalog_entry e;
+    gp_error err;
+    (void)gp_catalog_row(ctx, (size_t)r, &e, &err);   /* (a failed row's position where it has one) */
+    *ra = e.ra;
+    *dec = e.dec;
 }
 
 /* GP_INFER_TEST_STOP=WHERE (tests only: tests/test_infer_resume.sh): make
@@ -717,7 +736,7 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
         int j = 0;
         for (int k = 0; k < nb; k++) {
             gp_result one;
-            const gp_result *p;
+            gp_result *p;
             if (j < ngood && rows[j] == start + k) p = &res[j++];
             else {
                 gp_galaxy gb;
@@ -731,6 +750,8 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
                 one.source_snr = one.source_peak = NAN;
                 p = &one;
             }
+            p->ra = p->dec = NAN;
+            if (src->position) src->position(src->ctx, start + k, &p->ra, &p->dec);
             if (p->status) failed++;
             if (gp_results_writer_append(w, p, 1, &err)) {
                 fprintf(stderr, "%sgalpost infer: %s\n", nl, err.msg);
@@ -849,7 +870,8 @@ static int infer_shards(gp_model *m, const char **shards, int n, const char *out
     if (open_dataset(m, shards, n, &d)) return 1;
     shard_ctx ctx = { d, gp_cli_shard_why_new(d) };
     if (!ctx.why) { fprintf(stderr, "galpost infer: out of memory\n"); gp_dataset_close(d); return 1; }
-    batch_source src = { d->n, d->has_images, shard_row, shard_images, &ctx, NULL, NULL, "the --shard files (by name)", "", "", {{0}}, 0 };
+    batch_source src = { d->n, d->has_images, shard_row, shard_images, &ctx, NULL, NULL, "the --shard files (by name)", "", "", {{0}}, 0,
+                         shard_position };
     input_names(&src, "--shard", shards, n);
     /* the shards' content: the table's values the batch reads and each
      * file's size (reading every cutout again would take a good part of
@@ -860,6 +882,8 @@ static int infer_shards(gp_model *m, const char **shards, int n, const char *out
     h = gp_fnv1a(h, d->mag, sizeof(float) * 5 * (size_t)d->n);
     h = gp_fnv1a(h, d->bad, (size_t)d->n);
     h = gp_fnv1a(h, d->cutout_flags, sizeof(int32_t) * (size_t)d->n);
+    h = gp_fnv1a(h, d->ra, sizeof(double) * (size_t)d->n);
+    h = gp_fnv1a(h, d->dec, sizeof(double) * (size_t)d->n);
     for (int k = 0; k < n; k++) {
         struct stat st;
         long long size = stat(shards[k], &st) == 0 ? (long long)st.st_size : -1;
@@ -892,7 +916,7 @@ static int infer_catalog(gp_model *m, const char *path, const char *output, int 
     batch_source src = { (long)gp_catalog_size(c), 0, catalog_galaxy, NULL, c,
                          gp_catalog_has_extinction(c) ? NULL
                                                       : "NOT corrected for Galactic extinction: the catalogue has no extinction columns",
-                         NULL, "the --catalog file (by name)", "", "", {{0}}, 0 };
+                         NULL, "the --catalog file (by name)", "", "", {{0}}, 0, catalog_position };
     input_names(&src, "--catalog", &path, 1);
     int rc = 1;
     if (gp_progress_file_identity(path, src.input_content, sizeof src.input_content))
@@ -957,6 +981,13 @@ static int position_row(void *ctx, long r, gp_galaxy *g, char *why, size_t size)
     return s->failed;
 }
 
+static void position_position(void *ctx, long r, double *ra, double *dec)
+{
+    const gp_cli_position *p = &((positions_ctx *)ctx)->pos->row[r];
+    *ra = p->ra;    /* (NaN for a cell that could not be read) */
+    *dec = p->dec;
+}
+
 static int position_images(void *ctx, const long *rows, int n, float *pix, gp_error *err)
 {
     const positions_ctx *c = ctx;
@@ -992,7 +1023,7 @@ static int infer_positions(gp_model *m, const char *frames, const char *path, co
     for (int k = 0; k < batch; k++) ctx.slot[k].row = -1;
     /* the cutout always, as for one galaxy: its flags, and the source check */
     batch_source src = { pos->n, 1, position_row, position_images, &ctx, MEASURED_SOURCE, NULL,
-                         "the --positions file (by name)", "", "", {{0}}, 0 };
+                         "the --positions file (by name)", "", "", {{0}}, 0, position_position };
     input_names(&src, "--positions", &path, 1);
     if (gp_progress_file_identity(path, src.input_content, sizeof src.input_content)) {
         fprintf(stderr, "galpost infer: cannot read %s: %s\n", path, strerror(errno));

@@ -65,7 +65,8 @@ typedef struct gp_results_writer gp_results_writer;
  * The file is written under a temporary name next to `path` and renamed
  * into place only by gp_results_writer_close(), so an interrupted run never
  * leaves a file that looks complete.  HDU 1 ("SUMMARY") has one row per
- * galaxy: objID, status, flags, latent_d2, latent_d2_limit, phot_d2,
+ * galaxy: objID, ra, dec (gp_result.ra, .dec: degrees, NaN when unknown),
+ * status, flags, latent_d2, latent_d2_limit, phot_d2,
  * phot_d2_limit, source_snr, source_peak, for each quantity NAME_median,
  * NAME_p16, NAME_p84, NAME_mean, NAME_std, then p_detect, the BPT class
  * probabilities, bpt_class, the derived line diagnostics, for each line

@@ -695,7 +695,8 @@ int gp_catalog_match(const gp_catalog *c, double ra, double dec, double radius,
  * Function return value:
  *   GP_OK; GP_ERR_ARG (row out of range); GP_ERR_DATA (the row has no
  *   usable position or magnitudes, or could not be read: it is never
- *   matched; out->row, objid and type are still set, the rest zeroed; the
+ *   matched; out->row, objid and type are still set, ra and dec where the
+ *   row's position is usable (else NaN), the rest zeroed; the
  *   message names the file, the row counted from 1 as a person counts data
  *   rows (row index 0 is "row 1"), for a CSV file its line counted from 1,
  *   the column and why, e.g. "cat.csv: row 2 (line 3): column 'modelMag_u'

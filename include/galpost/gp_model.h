@@ -268,6 +268,10 @@ typedef struct gp_summary {
 /* The result for one galaxy. */
 typedef struct gp_result {
     uint64_t   id;
+    double     ra, dec;        /* the galaxy's position (degrees, ICRS) for
+                                  result tables; gp_infer() sets NaN (it
+                                  never sees positions) and the caller fills
+                                  them in where it knows them */
     int        status;         /* GP_OK, or why this galaxy failed */
     char       message[256];   /* the failure, naming the galaxy */
     uint32_t   flags;          /* the input flags, and GP_FLAG_PHOT_CLIPPED,
