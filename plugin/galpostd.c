@@ -296,7 +296,8 @@ int main(int argc, char **argv)
 
     if (gpd_load_model(d, &d->cfg, &err)) { snprintf(msg, sizeof msg, "%s", err.msg); goto fail; }
     if (gpd_worker_start(d, &err)) { snprintf(msg, sizeof msg, "%s", err.msg); goto fail; }
-    if (gpx_server_open(d->cfg.name, gpd_commands, gpd_ncommands, d, MAX_BUFFER, &err)) {
+    if (gpx_server_open(d->cfg.name, gpd_commands, gpd_ncommands, gpd_unknown_command, d,
+                        MAX_BUFFER, &err)) {
         snprintf(msg, sizeof msg, "%s", err.msg);
         goto fail;
     }

@@ -2,6 +2,7 @@
  * gp_xpa.c: the XPA transport of galpostd (see gp_xpa.h).  Thin on
  * purpose: no galpost logic lives here.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,10 @@ struct binding {
 
 static XPA             server;
 static struct binding *bindings;
+static const gpx_command *table;
+static size_t          ntable;
+static gpx_unknown_fn  unknown_fn;
+static void           *unknown_ctx;
 static size_t          max_buf;
 static XPA             client;    /* persistent connection for gets/sets */
 
@@ -69,6 +74,77 @@ static int recv_cb(void *client_data, void *call_data, char *paramlist, char *bu
     return 0;
 }
 
+/*
+ * The gate in front of XPA's command dispatch.  XPACmdLookup has no default
+ * command: a word that names no sub-command gets "undefined command for
+ * this xpa", which names neither the word nor the valid ones.  So the
+ * access point's two callbacks (XPASendCommands / XPAReceiveCommands, as
+ * XPACmdNew sets them) are wrapped: the first word of each command is
+ * looked up here, and only a request that XPA would serve is passed on, so
+ * help (`xpaget NAME -help`, `xpaget NAME CMD -help`), ';'-separated
+ * commands and commands read from the data channel stay XPA's.
+ */
+static const gpx_command *lookup(const char *w, size_t n)
+{
+    for (size_t i = 0; i < ntable; i++)
+        if (strlen(table[i].name) == n && !strncmp(table[i].name, w, n)) return &table[i];
+    return NULL;
+}
+
+/* 0 when XPA serves the command that starts at p (its first word), else
+ * the refusal is sent and -1 returned */
+static int gate_one(XPA xpa, const char *p, int set)
+{
+    while (isspace((unsigned char)*p)) p++;
+    size_t n = strcspn(p, " \t\r\n;");
+    /* nothing (xpaget: help; xpaset: commands in the data), XPA's own
+     * reserved commands (-help, -version, ...) or a quoted word (XPA's
+     * parser takes it apart): XPA's */
+    if (n == 0 || *p == '-' || memchr(p, '"', n) || memchr(p, '\'', n)) return 0;
+    const gpx_command *c = lookup(p, n);
+    if (c && (set ? c->set != NULL : c->get != NULL)) return 0;
+    if (c && !set) {   /* `xpaget NAME CMD -help` is help for an xpaset-only CMD */
+        const char *r = p + n;
+        while (isspace((unsigned char)*r)) r++;
+        size_t rl = strlen(r);
+        while (rl && isspace((unsigned char)r[rl - 1])) rl--;
+        if (rl == 5 && !strncmp(r, "-help", 5)) return 0;
+    }
+    char word[128];
+    snprintf(word, sizeof word, "%.*s", (int)(n < sizeof word - 1 ? n : sizeof word - 1), p);
+    char errmsg[1024] = "";
+    if (unknown_fn) unknown_fn(unknown_ctx, word, set, errmsg, sizeof errmsg);
+    if (!errmsg[0]) snprintf(errmsg, sizeof errmsg, "unknown command '%s'", word);
+    XPAError(xpa, errmsg);
+    return -1;
+}
+
+/* 0: XPA serves the request; -1: refused here (the client has the
+ * message).  xpaset may carry several commands separated by ';' or new
+ * lines: all are checked before any runs, unless a quote could hide a
+ * separator (then the first only). */
+static int gate(XPA xpa, const char *paramlist, int set)
+{
+    const char *p = paramlist ? paramlist : "";
+    if (gate_one(xpa, p, set)) return -1;
+    if (!set || strpbrk(p, "\"'")) return 0;
+    for (p = strpbrk(p, ";\n"); p; p = strpbrk(p, ";\n"))
+        if (gate_one(xpa, ++p, set)) return -1;
+    return 0;
+}
+
+static int send_gate(void *client_data, void *call_data, char *paramlist, char **buf, size_t *len)
+{
+    if (gate((XPA)call_data, paramlist, 0)) return -1;
+    return XPASendCommands(client_data, call_data, paramlist, buf, len);
+}
+
+static int recv_gate(void *client_data, void *call_data, char *paramlist, char *buf, size_t len)
+{
+    if (gate((XPA)call_data, paramlist, 1)) return -1;
+    return XPAReceiveCommands(client_data, call_data, paramlist, buf, len);
+}
+
 int gpx_name_in_use(const char *name)
 {
     char tmpl[1100];
@@ -85,7 +161,7 @@ int gpx_name_in_use(const char *name)
 }
 
 int gpx_server_open(const char *name, const gpx_command *cmds, size_t ncmds,
-                    void *ctx, size_t max_buffer, gp_error *err)
+                    gpx_unknown_fn unknown, void *ctx, size_t max_buffer, gp_error *err)
 {
     if (server) return GP_FAIL(err, GP_ERR_XPA, "XPA access point already open");
     bindings = calloc(ncmds, sizeof *bindings);
@@ -109,6 +185,14 @@ int gpx_server_open(const char *name, const gpx_command *cmds, size_t ncmds,
             return GP_FAIL(err, GP_ERR_XPA, "cannot add the XPA sub-command '%s'", cmds[i].name);
         }
     }
+    /* after the last XPACmdAdd (it refuses an access point whose callbacks
+     * are not XPA's own); the wrappers hand XPA the same calls */
+    table = cmds;
+    ntable = ncmds;
+    unknown_fn = unknown;
+    unknown_ctx = ctx;
+    server->send_callback = send_gate;
+    server->receive_callback = recv_gate;
     return GP_OK;
 }
 
@@ -118,6 +202,10 @@ void gpx_server_close(void)
     if (server) { XPAFree(server); server = NULL; }
     free(bindings);
     bindings = NULL;
+    table = NULL;
+    ntable = 0;
+    unknown_fn = NULL;
+    unknown_ctx = NULL;
 }
 
 int gpx_fds(fd_set *r)

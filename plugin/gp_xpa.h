@@ -30,11 +30,23 @@ typedef int (*gpx_set_fn)(void *ctx, const char *cmd, const char *params,
                           const char *buf, size_t len, char *errmsg, size_t errlen);
 
 typedef struct gpx_command {
-    const char *name;   /* sub-command */
+    const char *name;   /* sub-command: one word */
     const char *help;   /* one line, for `xpaget NAME -help` */
     gpx_get_fn  get;    /* NULL: no xpaget */
     gpx_set_fn  set;    /* NULL: no xpaset */
 } gpx_command;
+
+/*
+ * What the client sees when the first word of a request names no
+ * sub-command of its direction: a mistyped word, or an xpaget-only one sent
+ * with xpaset (or the reverse).  `word` is that word (truncated to 127
+ * bytes), `set` is 1 for xpaset and 0 for xpaget.  The function writes a
+ * one-line message to errmsg; the client sees "XPA$ERROR message" and the
+ * server goes on serving.  Left empty (or with no function), the message is
+ * "unknown command 'WORD'".
+ */
+typedef void (*gpx_unknown_fn)(void *ctx, const char *word, int set,
+                               char *errmsg, size_t errlen);
 
 /*
  * gpx_init() - set XPA's client timeouts (seconds) before anything else
@@ -52,12 +64,20 @@ int gpx_name_in_use(const char *name);
  * gpx_server_open() - register access point `name` (class "galpost") with
  * the sub-commands.  The table must outlive the server.  Requests carrying
  * more than max_buffer bytes of data are refused before any handler runs.
+ * A request whose first word is no sub-command of its direction is refused
+ * with unknown's message (NULL: a plain one), and so is an xpaset whose
+ * ';'-separated commands include one, before any runs.  XPA's own help
+ * (`xpaget NAME -help`, `xpaget NAME CMD -help`, an empty xpaget), its
+ * reserved words (starting with '-'), quoted words and commands sent as
+ * xpaset data are left to XPA ("undefined command for this xpa").  `ctx`
+ * is passed to the handlers and to unknown.
  *
  * Function return value:
  *   GP_OK; GP_ERR_XPA (registration failed: no name server, bad name).
  */
 int gpx_server_open(const char *name, const gpx_command *cmds, size_t ncmds,
-                    void *ctx, size_t max_buffer, gp_error *err);
+                    gpx_unknown_fn unknown, void *ctx, size_t max_buffer,
+                    gp_error *err);
 
 /* gpx_server_close() - unregister and free (the socket files go too). */
 void gpx_server_close(void);

@@ -715,6 +715,13 @@ const gpx_command gpd_commands[] = {
 };
 const size_t gpd_ncommands = sizeof gpd_commands / sizeof gpd_commands[0];
 
+void gpd_unknown_command(void *ctx, const char *word, int set, char *errmsg, size_t errlen)
+{
+    const gpd_daemon *d = ctx;
+    gpd_unknown_message(gpd_commands, gpd_ncommands, d && d->cfg.name[0] ? d->cfg.name : "galpost",
+                        word, set, errmsg, errlen);
+}
+
 /* -------------------------------------------------------------- queue */
 
 void gpd_job_free(gpd_job *j)

@@ -277,6 +277,36 @@ void gpd_ds9_show_error(const char *target, const char *message);
 /* gpd_commands.c */
 extern const struct gpx_command gpd_commands[];
 extern const size_t gpd_ncommands;
+/* the message for a mistyped sub-command (a gpx_unknown_fn; ctx: the
+ * daemon): gpd_unknown_message() with the table above */
+void gpd_unknown_command(void *ctx, const char *word, int set, char *errmsg, size_t errlen);
+
+/* gpd_unknown.c */
+/*
+ * gpd_unknown_message() - what a client sees for a word that names no
+ * sub-command of its direction.
+ *
+ * Given:
+ *   cmds, ncmds  the sub-commands (gp_xpa.h); a direction's commands are
+ *                those with a get (xpaget) or a set (xpaset) handler
+ *   ap           the access point's name, as the message and a suggestion
+ *                of the other direction write it
+ *   word         the word sent
+ *   set          1: it came with xpaset; 0: with xpaget
+ * Returned:
+ *   msg          one line, cut to len bytes:
+ *                "AP: unknown command 'WORD'[, did you mean 'CMD'?] (DIR
+ *                commands: ...; OTHER: ...); see galpostd(1)", where CMD is
+ *                the nearest command at most 2 edits away (insertions,
+ *                deletions, substitutions, swaps of neighbours; case
+ *                ignored) and fewer edits than WORD has letters, one of
+ *                this direction before one as near of the other, then in
+ *                table order; one of the other direction is written
+ *                "OTHER AP CMD".  A command of the other direction only
+ *                gets "AP: 'WORD' is an OTHER command, not a DIR one (...)".
+ */
+void gpd_unknown_message(const struct gpx_command *cmds, size_t ncmds, const char *ap,
+                         const char *word, int set, char *msg, size_t len);
 void gpd_queue_run(gpd_daemon *d);          /* advance the job queue */
 int  gpd_queue_reload(gpd_daemon *d, char *msg, size_t msglen);
 void gpd_job_free(gpd_job *job);

@@ -3,7 +3,7 @@
 bin_PROGRAMS += galpostd
 GPD_CORE = \
 	plugin/gpd.h plugin/gpd_daemon.h plugin/gp_xpa.h \
-	plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c
+	plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c plugin/gpd_unknown.c
 galpostd_SOURCES = $(GPD_CORE) \
 	plugin/galpostd.c plugin/gpd_commands.c plugin/gpd_worker.c plugin/gpd_inputs.c plugin/gpd_ds9.c plugin/gpd_visit.c \
 	plugin/gpd_header.c plugin/gpd_verified.c plugin/gp_xpa.c
@@ -25,7 +25,7 @@ EXTRA_DIST += tests/ds9_lib.sh
 check_PROGRAMS += tests/test_gpd
 tests_test_gpd_SOURCES = tests/test_gpd.c tests/image_fixture.c tests/image_fixture.h \
 	plugin/gpd.h plugin/gpd_log.c plugin/gpd_config.c plugin/gpd_parse.c plugin/gpd_format.c plugin/gpd_header.c \
-	plugin/gpd_verified.c
+	plugin/gpd_verified.c plugin/gpd_unknown.c
 tests_test_gpd_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/plugin
 tests_test_gpd_CFLAGS = $(AM_CFLAGS) -Wno-format-truncation
 tests_test_gpd_LDADD = $(TEST_LDADD) $(PTHREAD_LIBS)

@@ -320,7 +320,9 @@ contains "$big" "bytes of data refused" "huge buffer refused"
 out=$(xpaset -p galpost infer 12:00:00 +95:00:00 2>&1) && fail "Dec 95 accepted"
 contains "$out" "outside -90..90" "malformed position refused"
 out=$(xpaget galpost frobnicate 2>&1) && fail "unknown sub-command accepted"
-contains "$out" "undefined command" "unknown sub-command refused"
+contains "$out" "unknown command 'frobnicate'" "unknown sub-command refused"
+out=$(xpaset -p galpost clera 2>&1) && fail "mistyped sub-command accepted"
+contains "$out" "unknown command 'clera', did you mean 'clear'?" "mistyped sub-command refused"
 alive "malformed requests"
 
 load_frames "$WORK/field" u z

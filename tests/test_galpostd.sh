@@ -51,8 +51,41 @@ expect_error "outside 0 <= RA < 360 degrees" "infer with RA 400" xpaset -p galpo
 expect_error "needs a Dec" "infer with RA only" xpaset -p galpost infer 150.1
 expect_error "is not a Dec" "infer with a bad Dec" xpaset -p galpost infer 150.1 north
 expect_error "unexpected 'extra'" "infer with extra words" xpaset -p galpost infer selected extra
-expect_error "undefined command" "unknown sub-command (get)" xpaget galpost frobnicate
-expect_error "undefined command" "unknown sub-command (set)" xpaset -p galpost frobnicate
+# a mistyped sub-command: the message names the word, the nearest command
+# (2 edits at most) and the valid ones of each direction
+lists="(xpaget commands: summary, samples, bpt, job, status, model, catalog, set, help; xpaset: infer, set, plot, clear, quit); see galpostd(1)"
+expect_error "galpost: unknown command 'staus', did you mean 'status'?" "mistyped xpaget" \
+    xpaget galpost staus
+contains "$out" "$lists" "mistyped xpaget: the commands of each direction"
+expect_error "galpost: unknown command 'infr', did you mean 'infer'?" "mistyped xpaset" \
+    xpaset -p galpost infr 150.1 2.2
+contains "$out" "(xpaset commands: infer, set, plot, clear, quit; xpaget: summary," \
+    "mistyped xpaset: xpaset commands first"
+expect_error "unknown command 'infre', did you mean 'infer'?" "swapped letters" xpaset -p galpost infre all
+expect_error "unknown command 'Status', did you mean 'status'?" "capitalised" xpaget galpost Status
+expect_error "unknown command 'staus', did you mean 'xpaget galpost status'?" \
+    "an xpaget command mistyped with xpaset" xpaset -p galpost staus
+expect_error "galpost: unknown command 'frobnicate' (xpaget commands:" "unknown sub-command (get)" \
+    xpaget galpost frobnicate
+case $out in *"did you mean"*) fail "a suggestion for 'frobnicate': $out" ;; esac
+expect_error "galpost: unknown command 'frobnicate' (xpaset commands:" "unknown sub-command (set)" \
+    xpaset -p galpost frobnicate
+expect_error "galpost: 'infer' is an xpaset command, not an xpaget one" "xpaset command with xpaget" \
+    xpaget galpost infer
+expect_error "galpost: 'status' is an xpaget command, not an xpaset one" "xpaget command with xpaset" \
+    xpaset -p galpost status
+# ';'-separated commands are all checked before any runs
+expect_error "unknown command 'stet', did you mean 'set'?" "a mistyped second command" \
+    xpaset -p galpost "set samples 150; stet seed 3"
+[ "$(xpaget galpost set samples)" = 200 ] || fail "the first command ran: samples $(xpaget galpost set samples)"
+pass "nothing of a list with a mistyped command runs"
+# galpostd serves on; valid commands, XPA's help and several commands work
+kill -0 "$GPD_PID" || fail "galpostd died after the mistyped commands"
+contains "$(xpaget galpost status)" "queue: 0 queued, idle" "status after the mistyped commands"
+xpaset -p galpost "set samples 150; set samples 200" || fail "two commands after the mistyped ones"
+[ "$(xpaget galpost set samples)" = 200 ] || fail "samples not 200 after two commands"
+contains "$(xpaget galpost -help)" "$(printf 'status:\tmodel, backend')" "xpaget galpost -help lists the commands"
+contains "$(xpaget galpost infer -help)" "infer galaxies" "xpaget galpost infer -help"
 expect_error "no result yet" "summary before any result" xpaget galpost summary
 expect_error "neither a result number nor a known format" "summary xml" xpaget galpost summary 1 xml
 expect_error "'abc' is not an integer" "set samples abc" xpaset -p galpost set samples abc

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "gp_json.h"
+#include "gp_xpa.h"
 #include "gpd.h"
 #include "gpd_daemon.h"
 #include "image_fixture.h"
@@ -866,6 +867,79 @@ static void test_verified(void **state)
     unlink(path);
 }
 
+/* the message for a mistyped sub-command, against a table of our own:
+ * 'sets' and 'stat' are xpaget-only, 'seed' and 'start' xpaset-only, 'set'
+ * both (the handlers only mark the direction) */
+static int fake_get(void *ctx, const char *cmd, const char *params, char **out, size_t *outlen,
+                    char *errmsg, size_t errlen)
+{
+    (void)ctx, (void)cmd, (void)params, (void)out, (void)outlen, (void)errmsg, (void)errlen;
+    return -1;
+}
+static int fake_set(void *ctx, const char *cmd, const char *params, const char *buf, size_t len,
+                    char *errmsg, size_t errlen)
+{
+    (void)ctx, (void)cmd, (void)params, (void)buf, (void)len, (void)errmsg, (void)errlen;
+    return -1;
+}
+
+static void test_unknown_command(void **state)
+{
+    (void)state;
+    static const gpx_command t[] = {
+        { "sets", "", fake_get, NULL },  { "stat", "", fake_get, NULL },
+        { "seed", "", NULL, fake_set },  { "start", "", NULL, fake_set },
+        { "set", "", fake_get, fake_set },
+    };
+    const size_t n = sizeof t / sizeof t[0];
+    char m[1024];
+    static const char lists_get[] = " (xpaget commands: sets, stat, set; xpaset: seed, start, set); see galpostd(1)";
+    static const char lists_set[] = " (xpaset commands: seed, start, set; xpaget: sets, stat, set); see galpostd(1)";
+    const struct {
+        const char *word;
+        int set;
+        const char *head;
+    } cases[] = {
+        /* nothing within 2 edits */
+        { "frobnicate", 0, "ap: unknown command 'frobnicate'" },
+        /* one deletion; the nearest of three ('stat' 1, 'start' 2, 'set' 2) */
+        { "sta", 0, "ap: unknown command 'sta', did you mean 'stat'?" },
+        /* a swap of neighbours is one edit, so 'stat' (1) beats 'set' (2) */
+        { "stta", 0, "ap: unknown command 'stta', did you mean 'stat'?" },
+        /* case is ignored */
+        { "SEED", 1, "ap: unknown command 'SEED', did you mean 'seed'?" },
+        /* as near in both directions ('stat' get, 'start' set: 1 each for
+         * 'stast'): this direction's, whatever the table order */
+        { "stast", 1, "ap: unknown command 'stast', did you mean 'start'?" },
+        { "stast", 0, "ap: unknown command 'stast', did you mean 'stat'?" },
+        /* only the other direction is near: written out */
+        { "satrt", 0, "ap: unknown command 'satrt', did you mean 'xpaset ap start'?" },
+        /* no suggestion from as many edits as the word has letters */
+        { "s", 0, "ap: unknown command 's'" },
+        { "eq", 1, "ap: unknown command 'eq'" },
+        { "st", 0, "ap: unknown command 'st', did you mean 'set'?" },
+        /* a command of the other direction only */
+        { "seed", 0, "ap: 'seed' is an xpaset command, not an xpaget one" },
+        { "stat", 1, "ap: 'stat' is an xpaget command, not an xpaset one" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char want[1024];
+        snprintf(want, sizeof want, "%s%s", cases[i].head, cases[i].set ? lists_set : lists_get);
+        gpd_unknown_message(t, n, "ap", cases[i].word, cases[i].set, m, sizeof m);
+        if (strcmp(m, want)) fail_msg("'%s' (%s):\n got  %s\n want %s", cases[i].word,
+                                      cases[i].set ? "set" : "get", m, want);
+    }
+    /* a long word is refused like a short one; a small buffer is cut, ended */
+    char longw[200];
+    memset(longw, 'q', sizeof longw - 1);
+    longw[sizeof longw - 1] = '\0';
+    gpd_unknown_message(t, n, "ap", longw, 0, m, sizeof m);
+    assert_non_null(strstr(m, "ap: unknown command 'qqqq"));
+    assert_null(strstr(m, "did you mean"));
+    gpd_unknown_message(t, n, "ap", "sta", 0, m, 20);
+    assert_string_equal(m, "ap: unknown command");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -881,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_json_strings),
         cmocka_unit_test(test_header_compare),
         cmocka_unit_test(test_verified),
+        cmocka_unit_test(test_unknown_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
