@@ -14,6 +14,7 @@
 
 #include "galpost/gp_image.h"
 #include "gp_csv.h"
+#include "gp_fits_table.h"
 #include "gp_fits_util.h"
 
 struct gp_catalog {
@@ -136,19 +137,6 @@ static int catalog_alloc(gp_catalog *c, size_t n, gp_error *err)
 
 /* ------------------------------------------------------------- FITS */
 
-/* Column number of `name` (case-insensitive, exact), 0 when absent. */
-static int fits_col(fitsfile *fp, const char *name)
-{
-    int status = 0, col = 0;
-    char tmpl[80];
-    snprintf(tmpl, sizeof tmpl, "%s", name);
-    if (fits_get_colnum(fp, CASEINSEN, tmpl, &col, &status)) {
-        fits_clear_errmsg();
-        return 0;
-    }
-    return col;
-}
-
 /* Read a 5-band quantity: scalar columns PREFIX_u..z or a vector PREFIX[5]. */
 static int fits_read_bands(gp_catalog *c, fitsfile *fp, const char *prefix, float *dst,
                            int required, int *found, gp_error *err)
@@ -160,7 +148,7 @@ static int fits_read_bands(gp_catalog *c, fitsfile *fp, const char *prefix, floa
     for (int b = 0; b < 5; b++) {
         char name[64];
         snprintf(name, sizeof name, "%s_%c", prefix, bands[b]);
-        cols[b] = fits_col(fp, name);
+        cols[b] = gp_fits_table_col(fp, name);
         if (cols[b]) nscalar++;
     }
     float *tmp = malloc(sizeof(float) * (size_t)(n ? n : 1) * 5);
@@ -177,7 +165,7 @@ static int fits_read_bands(gp_catalog *c, fitsfile *fp, const char *prefix, floa
             for (long i = 0; i < n; i++) dst[5 * i + b] = tmp[i];
         }
     } else {
-        int col = fits_col(fp, prefix), typecode = 0;
+        int col = gp_fits_table_col(fp, prefix), typecode = 0;
         long repeat = 0, width = 0;
         if (col) fits_get_coltype(fp, col, &typecode, &repeat, &width, &status);
         if (!col || repeat < 5) {
@@ -200,48 +188,6 @@ static int fits_read_bands(gp_catalog *c, fitsfile *fp, const char *prefix, floa
     return GP_OK;
 }
 
-/* The objID column: 64-bit integers (CasJobs tables) or decimal strings
- * (photoObj files write OBJID as 19 characters). */
-static int fits_read_objid(gp_catalog *c, fitsfile *fp, int col, gp_error *err)
-{
-    int status = 0, typecode = 0, anynul = 0;
-    long repeat = 0, width = 0, n = (long)c->n;
-    fits_get_coltype(fp, col, &typecode, &repeat, &width, &status);
-    if (status) return gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
-    if (typecode == TFLOAT || typecode == TDOUBLE || typecode == TCOMPLEX || typecode == TDBLCOMPLEX)
-        return GP_FAIL(err, GP_ERR_FORMAT, "%s: objID is a floating-point column, which cannot hold 64-bit object IDs exactly",
-                       c->path);
-    if (typecode != TSTRING) {
-        /* a signed column (CasJobs' bigint) as it is, the bits of a
-         * negative value kept; an unsigned one (TZERO = 2^63, as astropy
-         * writes uint64) exactly, above 2^63 too */
-        int eqtype = 0;
-        fits_get_eqcoltype(fp, col, &eqtype, &repeat, &width, &status);
-        if (eqtype == TULONGLONG) {
-            ULONGLONG nul = 0;
-            fits_read_col(fp, TULONGLONG, col, 1, 1, n, &nul, (ULONGLONG *)c->objid, &anynul, &status);
-        } else {
-            LONGLONG nul = 0;
-            fits_read_col(fp, TLONGLONG, col, 1, 1, n, &nul, (LONGLONG *)c->objid, &anynul, &status);
-        }
-        if (status) return gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
-        return GP_OK;
-    }
-    char *buf = malloc((size_t)repeat + 1);
-    if (!buf) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", c->path);
-    int st = GP_OK;
-    for (long i = 0; i < n && !st; i++) {
-        char *p = buf;
-        *buf = '\0';
-        if (fits_read_col(fp, TSTRING, col, i + 1, 1, 1, NULL, &p, &anynul, &status))
-            st = gp_fits_fail(err, status, "%s: cannot read the objID column", c->path);
-        else if (gp_parse_objid(buf, &c->objid[i]))
-            st = GP_FAIL(err, GP_ERR_FORMAT, "%s: row %ld: objID '%s' is not an object ID", c->path, i + 1, buf);
-    }
-    free(buf);
-    return st;
-}
-
 static int catalog_read_fits(gp_catalog *c, gp_error *err)
 {
     fitsfile *fp = NULL;
@@ -250,7 +196,7 @@ static int catalog_read_fits(gp_catalog *c, gp_error *err)
         return gp_fits_fail(err, status, "%s: cannot open as a FITS table", c->path);
     long n = 0;
     fits_get_num_rows(fp, &n, &status);
-    int cra = fits_col(fp, "ra"), cdec = fits_col(fp, "dec");
+    int cra = gp_fits_table_col(fp, "ra"), cdec = gp_fits_table_col(fp, "dec");
     int st = GP_OK;
     if (status) st = gp_fits_fail(err, status, "%s: cannot read the table size", c->path);
     else if (!cra) st = GP_FAIL(err, GP_ERR_NOTFOUND, "%s: no 'ra' column", c->path);
@@ -266,10 +212,10 @@ static int catalog_read_fits(gp_catalog *c, gp_error *err)
     int found = 0;
     if (!st) st = fits_read_bands(c, fp, "modelMag", c->mag, 1, &found, err);
     if (!st) st = fits_read_bands(c, fp, "extinction", c->ext, 0, &c->has_ext, err);
-    int cid = fits_col(fp, "objID");
+    int cid = gp_fits_table_col(fp, "objID");
     c->has_objid = cid != 0;
-    if (!st && cid) st = fits_read_objid(c, fp, cid, err);
-    int ctype = fits_col(fp, "type");
+    if (!st && cid) st = gp_fits_table_objid(fp, c->path, cid, (long)c->n, c->objid, NULL, err);
+    int ctype = gp_fits_table_col(fp, "type");
     for (long i = 0; !st && i < n; i++) c->type[i] = -1;
     if (!st && ctype) {
         int nul = -1, anynul = 0;

@@ -43,7 +43,7 @@ endif
 libgalpost_la_SOURCES += \
 	engine/gp_fits_util.h engine/gp_fits_util.c engine/gp_fill.h engine/gp_fill.c \
 	engine/gp_frame.c engine/gp_zeropoint.c engine/gp_cutout.c engine/gp_photometry.c engine/gp_catalog.c \
-	engine/gp_csv.h engine/gp_csv.c
+	engine/gp_csv.h engine/gp_csv.c engine/gp_fits_table.h engine/gp_fits_table.c
 libgalpost_la_SOURCES += engine/gp_shard_write.h engine/gp_shard_write.c
 pkginclude_HEADERS += include/galpost/gp_image.h
 
@@ -64,7 +64,8 @@ galpost_SOURCES = \
 	engine/cli/cli_common.h engine/cli/cli_common.c \
 	engine/cli/cli_infer.c engine/cli/cli_shard_why.h engine/cli/cli_shard_why.c \
 	engine/cli/cli_infer_progress.h engine/cli/cli_infer_progress.c \
-	engine/cli/cli_positions.h engine/cli/cli_positions.c \
+	engine/cli/cli_positions.h engine/cli/cli_positions.c engine/cli/cli_positions_read.h \
+	engine/cli/cli_positions_ds9.c engine/cli/cli_positions_fits.c \
 	engine/cli/cli_model_random.c
 galpost_SOURCES += engine/cli/cli_model.c
 # JSON writing shared by galpost infer --json and the plug-in (header-only)

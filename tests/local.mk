@@ -182,5 +182,19 @@ noinst_PROGRAMS += tests/gp_test_results_dump
 tests_gp_test_results_dump_SOURCES = tests/gp_test_results_dump.c
 tests_gp_test_results_dump_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_gp_test_results_dump_LDADD = $(CFITSIO_LIBS) -lm
+noinst_PROGRAMS += tests/gp_test_csv_table
+tests_gp_test_csv_table_SOURCES = tests/gp_test_csv_table.c
+tests_gp_test_csv_table_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_gp_test_csv_table_LDADD = $(CFITSIO_LIBS) -lm
 TESTS += tests/test_infer_positions.sh
 dist_check_SCRIPTS += tests/test_infer_positions.sh
+# the same on DS9 region files the real DS9 saves (Xvfb; skips without DS9 or ../shared)
+TESTS += tests/test_infer_positions_ds9.sh
+dist_check_SCRIPTS += tests/test_infer_positions_ds9.sh
+
+# the --positions lists (CSV, DS9 region files, FITS tables) read from files it writes
+check_PROGRAMS += tests/test_positions
+tests_test_positions_SOURCES = tests/test_positions.c $(IMAGE_FIXTURE) \
+	engine/cli/cli_positions.c engine/cli/cli_positions_ds9.c engine/cli/cli_positions_fits.c
+tests_test_positions_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_positions_LDADD = $(TEST_LDADD)

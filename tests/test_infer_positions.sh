@@ -7,7 +7,9 @@
 # one-galaxy `--frames --ra --dec` run gives (the samples as --samples-out
 # prints them, the id, the flags, the summary to the digits --json prints);
 # the failed rows are kept, named by row and line with the reason.  With an
-# objID column the ids are the objIDs and a row equals `--id OBJID`.  A
+# objID column the ids are the objIDs and a row equals `--id OBJID`; the
+# same list as a FITS table gives the same rows (and a table without ra is
+# refused, naming its columns).  A
 # batch interrupted (SIGINT once the progress record counts rows, polled,
 # not slept for) and run again gives the uninterrupted table byte for byte;
 # a rerun on frames of other content is refused.
@@ -111,6 +113,22 @@ printf 'objID,ra,dec\n1237665440979615837,200.448238,36.768266\n,200.377497,36.9
 same 1 200.448238 36.768266 --id 1237665440979615837
 same 2 200.377497 36.903089     # (an empty objID: the position, as without --id)
 
+# the same list as a FITS table (as TOPCAT or CasJobs save one: HDU 2,
+# ra and dec in degrees, objID 64-bit integers), a row with a null dec
+# added: the same rows, the null one failed and named by row
+{ cat "$tmp/ids.csv"; echo "1237665440979615838,200.512458,"; } | "$top/tests/gp_test_csv_table" "$tmp/ids.fits" \
+    || fail "gp_test_csv_table"
+"$galpost" infer $common --keep-samples 100 --frames "$frames" --positions "$tmp/ids.fits" -o "$tmp/out.fits" \
+    2>"$tmp/err" || { cat "$tmp/err"; fail "positions batch from a FITS table"; }
+grep -q "3 galaxies (1 failed) in" "$tmp/err" || { cat "$tmp/err"; fail "FITS table: summary line"; }
+same 1 200.448238 36.768266 --id 1237665440979615837
+same 2 200.377497 36.903089
+"$dump" "$tmp/out.fits" row 3 >"$tmp/row.txt" || fail "dump row 3"
+grep -q "^status [1-9]" "$tmp/row.txt" || fail "the FITS row with a null dec did not fail"
+grep -q "^objID 1237665440979615838$" "$tmp/row.txt" || fail "the FITS row with a null dec lost its objID"
+grep -q "^message $tmp/ids.fits: row 3: column 'dec' is null" "$tmp/row.txt" \
+    || fail "the FITS row with a null dec: $(grep '^message' "$tmp/row.txt")"
+
 # interrupted and resumed: the uninterrupted run's table byte for byte
 awk 'NR > 2' "$tmp/pos.csv" >"$tmp/rows"
 { echo "ra,dec,name"; for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do cat "$tmp/rows"; done; } >"$tmp/big.csv"
@@ -160,5 +178,10 @@ cmp "$tmp/b.fits" "$tmp/full.fits" || fail "interrupted and resumed: another tab
 printf 'RA_deg,dec\n1,2\n' >"$tmp/nora.csv"
 "$galpost" infer --model "$model" --frames "$frames" --positions "$tmp/nora.csv" -o "$tmp/x.fits" 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "nora.csv: no 'ra' column in the header (line 1)" "$tmp/err" || { cat "$tmp/err"; fail "a list without ra: exit $rc"; }
+printf 'x_image,y_image\n1,2\n' | "$top/tests/gp_test_csv_table" "$tmp/xy.fits" || fail "gp_test_csv_table xy"
+"$galpost" infer --model "$model" --frames "$frames" --positions "$tmp/xy.fits" -o "$tmp/x.fits" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "xy.fits: HDU 2 (TABLE): no 'ra' column (nor RAJ2000, RA_ICRS): .*its columns: x_image, y_image" \
+    "$tmp/err" || { cat "$tmp/err"; fail "a FITS table without ra: exit $rc"; }
+[ -e "$tmp/x.fits" ] && fail "a refused run wrote its output"
 echo "ok"
 exit 0

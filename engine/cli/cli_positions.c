@@ -1,4 +1,5 @@
-/* cli_positions.c: a CSV list of galaxy positions (cli_positions.h). */
+/* cli_positions.c: a list of galaxy positions (cli_positions.h): which kind
+ * of file it is, the CSV reader, and the rows the three readers share. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -7,12 +8,11 @@
 #include <string.h>
 
 #include "galpost/gp_image.h"
-#include "cli/cli_positions.h"
+#include "cli/cli_positions_read.h"
 #include "gp_csv.h"
 #include "gp_fits_util.h"
 
-/* Sets the row's reason (the first one found); -1 when out of memory. */
-static int row_fail(gp_cli_position *p, const char *fmt, ...)
+int gp_cli_position_fail(gp_cli_position *p, const char *fmt, ...)
 {
     if (p->why) return 0;
     char buf[256];
@@ -23,33 +23,43 @@ static int row_fail(gp_cli_position *p, const char *fmt, ...)
     return (p->why = strdup(buf)) ? 0 : -1;
 }
 
-/* One angle cell: -1 when out of memory. */
-static int read_angle(gp_cli_position *p, const char *name, const char *s, int ra, double *v)
+int gp_cli_position_angle(gp_cli_position *p, const char *what, const char *s, int ra, double *v)
 {
     *v = NAN;
-    if (!*s) return row_fail(p, "column '%s' is empty", name);
+    if (!*s) return gp_cli_position_fail(p, "%s is empty", what);
     double a;
     if (gp_angle_parse(s, ra, &a))
-        return row_fail(p, "column '%s': '%.40s' is not an angle (degrees, or %s)", name, s, ra ? "h:m:s" : "d:m:s");
+        return gp_cli_position_fail(p, "%s: '%.40s' is not an angle (degrees, or %s)", what, s, ra ? "h:m:s" : "d:m:s");
     if (ra ? !(a >= 0.0 && a <= 360.0) : !(a >= -90.0 && a <= 90.0))
-        return row_fail(p, "column '%s': %.40s is outside %s degrees", name, s, ra ? "0..360" : "-90..90");
+        return gp_cli_position_fail(p, "%s: %.40s is outside %s degrees", what, s, ra ? "0..360" : "-90..90");
     *v = a;
     return 0;
 }
 
-int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *err)
+gp_cli_position *gp_cli_positions_add(gp_cli_positions *p, long *cap, long line)
 {
-    *out = NULL;
-    FILE *in = fopen(path, "r");
-    if (!in) return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    gp_cli_positions *p = calloc(1, sizeof *p);
+    if (p->n == *cap) {
+        long nc = *cap ? 2 * *cap : 256;
+        gp_cli_position *nr = realloc(p->row, sizeof *nr * (size_t)nc);
+        if (!nr) return NULL;
+        p->row = nr;
+        *cap = nc;
+    }
+    gp_cli_position *r = &p->row[p->n++];
+    memset(r, 0, sizeof *r);
+    r->ra = r->dec = NAN;
+    r->line = line;
+    return r;
+}
+
+static int read_csv(gp_cli_positions *p, FILE *in, gp_error *err)
+{
+    const char *path = p->path;
     gp_csv csv;
     memset(&csv, 0, sizeof csv);
-    int st = p ? gp_csv_open(&csv, path, in, "ra", "ra, dec[, objID]", err)
-               : GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path);
+    int st = gp_csv_open(&csv, path, in, "ra", "ra, dec[, objID]", err);
     int ira = -1, idec = -1, iid = -1;
     if (!st) {
-        p->path = path;
         ira = gp_csv_col(&csv, "ra");
         idec = gp_csv_col(&csv, "dec");
         iid = gp_csv_col(&csv, "objID");
@@ -62,32 +72,54 @@ int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *er
     long cap = 0;
     int got = 0;
     while (!st && !(st = gp_csv_next(&csv, &got, err)) && got) {
-        if (p->n == cap) {
-            long nc = cap ? 2 * cap : 256;
-            gp_cli_position *nr = realloc(p->row, sizeof *nr * (size_t)nc);
-            if (!nr) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", path, csv.lineno); break; }
-            p->row = nr;
-            cap = nc;
-        }
-        gp_cli_position *r = &p->row[p->n++];
-        memset(r, 0, sizeof *r);
-        r->ra = r->dec = NAN;
-        r->line = csv.lineno;
+        gp_cli_position *r = gp_cli_positions_add(p, &cap, csv.lineno);
+        if (!r) { st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", path, csv.lineno); break; }
         char **f = csv.field;
         int oom = 0;
         if (csv.nfield != csv.nnames)
-            oom = row_fail(r, "%d fields, the header (line %ld) has %d", csv.nfield, csv.hdrline, csv.nnames);
+            oom = gp_cli_position_fail(r, "%d fields, the header (line %ld) has %d", csv.nfield, csv.hdrline, csv.nnames);
         else {
-            oom = read_angle(r, csv.names[ira], f[ira], 1, &r->ra) ||
-                  read_angle(r, csv.names[idec], f[idec], 0, &r->dec);
+            char what[2][80];
+            snprintf(what[0], sizeof what[0], "column '%.60s'", csv.names[ira]);
+            snprintf(what[1], sizeof what[1], "column '%.60s'", csv.names[idec]);
+            oom = gp_cli_position_angle(r, what[0], f[ira], 1, &r->ra) ||
+                  gp_cli_position_angle(r, what[1], f[idec], 0, &r->dec);
             if (!oom && iid >= 0 && gp_parse_objid(f[iid], &r->objid)) {
                 r->objid = 0;
-                oom = row_fail(r, "column '%s': '%.40s' is not an object ID", csv.names[iid], f[iid]);
+                oom = gp_cli_position_fail(r, "column '%s': '%.40s' is not an object ID", csv.names[iid], f[iid]);
             }
         }
         if (oom) st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", path, csv.lineno);
     }
     gp_csv_close(&csv);
+    return st;
+}
+
+int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *err)
+{
+    *out = NULL;
+    FILE *in = fopen(path, "rb");
+    if (!in) return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    gp_cli_positions *p = calloc(1, sizeof *p);
+    if (!p) { fclose(in); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path); }
+    p->path = path;
+    /* by content: a FITS file begins with the SIMPLE card (as gp_catalog_open
+     * tells its FITS tables), a region file with DS9's comment or a region */
+    char magic[9] = "";
+    size_t got = fread(magic, 1, 8, in);
+    magic[got] = '\0';
+    rewind(in);
+    int st;
+    if (!strcmp(magic, "SIMPLE  ")) {
+        p->format = GP_CLI_POSITIONS_FITS;
+        st = gp_cli_positions_read_fits(p, err);
+    } else if (gp_cli_positions_is_ds9(in)) {
+        p->format = GP_CLI_POSITIONS_DS9;
+        st = gp_cli_positions_read_ds9(p, in, err);
+    } else {
+        p->format = GP_CLI_POSITIONS_CSV;
+        st = read_csv(p, in, err);
+    }
     if (fclose(in) && !st) st = GP_FAIL(err, GP_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     if (st) { gp_cli_positions_free(p); return st; }
     *out = p;
@@ -105,5 +137,6 @@ void gp_cli_positions_free(gp_cli_positions *p)
 void gp_cli_positions_where(const gp_cli_positions *p, long r, char *buf, size_t size)
 {
     if (r < 0 || r >= p->n) snprintf(buf, size, "%s: row ?", p->path);
+    else if (p->row[r].line <= 0) snprintf(buf, size, "%s: row %ld", p->path, r + 1);
     else snprintf(buf, size, "%s: row %ld (line %ld)", p->path, r + 1, p->row[r].line);
 }

@@ -1,0 +1,94 @@
+#!/bin/sh
+# test_infer_positions_ds9.sh: `galpost infer --frames U,G,R,I,Z
+# --positions REGIONS -o OUT.fits` on region files that the real DS9
+# (under Xvfb, XPA_METHOD=local) saves on the real SDSS r frame of field
+# 004510-4-0030 (../shared/data; skipped, exit 77, without them or without
+# DS9): circles, a point, an ellipse, a box and an annulus on four
+# main-sample galaxies, one circle with text={objID}, and an excluded
+# circle.  Saved in fk5 degrees (regions save) and sexagesimal (xpaget
+# regions), each row equals the row of a CSV list holding the centres as
+# DS9 wrote them (an independent sed reading of the file), samples and
+# summary alike; the text's objID is the row's id; the excluded region is a
+# failed row that says so.  Saved as DS9 does by default (physical pixels)
+# or in image or galactic coordinates, every row fails, naming the file,
+# the row, its line and what to save instead.
+. "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
+data=${GP_SHARED_DATA:-$S/../shared/data}
+fd=$data/sdss-frames/004510-4-0030
+[ -r "$fd/frame-r-004510-4-0030.fits.bz2" ] || { echo "SKIP: no $fd (../shared/data absent)"; exit 77; }
+need ds9 Xvfb xpaset xpaget xpaaccess bunzip2
+galpost=$B/galpost
+dump=$B/tests/gp_test_results_dump
+frames=
+for b in u g r i z; do frames="$frames${frames:+,}$fd/frame-$b-004510-4-0030.fits.bz2"; done
+common="--model $S/weights/galpost-default.gpw --backend cpu --threads 1 --seed 3 --samples 50 --keep-samples 50"
+
+D=gpreg
+bunzip2 -c "$fd/frame-r-004510-4-0030.fits.bz2" >"$WORK/r.fits" || fail "bunzip2"
+start_xvfb
+start_ds9 $D
+xpaset -p $D fits "$WORK/r.fits" || fail "DS9 cannot load the r frame"
+region() { echo "$1" | xpaset $D regions || fail "DS9 region '$1'"; }
+region 'fk5; circle 200.377497 36.903089 5"'
+region 'fk5; circle 200.448238 36.768266 5" # text={1237665440979615837}'
+region 'fk5; point 13:22:02.342 +36:43:54.70 # point=x'
+region 'fk5; ellipse 200.512458 36.748041 6" 3" 30'
+region 'fk5; -circle 200.40 36.80 10"'
+region 'fk5; box 200.377497 36.903089 10" 5" 0'
+region 'fk5; annulus 200.448238 36.768266 3" 6"'
+[ "$(xpaget $D regions -format ds9 -system image | grep -c '(')" = 7 ] || fail "DS9 holds $(xpaget $D regions) "
+xpaset -p $D regions save "$WORK/physical.reg" || fail "regions save (DS9's default system)"
+xpaset -p $D regions system wcs && xpaset -p $D regions sky fk5 && xpaset -p $D regions skyformat degrees \
+    || fail "regions system wcs, sky fk5"
+xpaset -p $D regions save "$WORK/deg.reg" || fail "regions save fk5"
+xpaget $D regions -format ds9 -system wcs -sky fk5 -skyformat sexagesimal >"$WORK/sex.reg" || fail "xpaget sexagesimal"
+xpaget $D regions -format ds9 -system image >"$WORK/image.reg" || fail "xpaget image"
+xpaget $D regions -format ds9 -system wcs -sky galactic >"$WORK/galactic.reg" || fail "xpaget galactic"
+grep -q '^-circle(' "$WORK/deg.reg" && grep -q '^fk5$' "$WORK/deg.reg" && grep -q '^point(13:22:02' "$WORK/sex.reg" \
+    || { cat "$WORK/deg.reg" "$WORK/sex.reg"; fail "DS9 wrote other files than expected"; }
+
+# the centres as DS9 wrote them, as a CSV list (the objID from text={N})
+centres() {
+    sed -n 's/^-\{0,1\}[a-z]*(\([^,]*\),\([^,)]*\)[,)].*/\1,\2/p' "$1" >"$WORK/c"
+    sed -n '/^-\{0,1\}[a-z]*(/{s/.*text={\([0-9]*\)}.*/\1/p;t;s/.*//p}' "$1" >"$WORK/i"
+    { echo "ra,dec,objID"; paste -d, "$WORK/c" "$WORK/i"; } >"$2"
+    [ "$(wc -l <"$2")" -eq 8 ] || { cat "$1" "$2"; fail "centres of $1"; }
+}
+# run NAME: the region file NAME.reg and its CSV, row by row
+run() {
+    centres "$WORK/$1.reg" "$WORK/$1.csv"
+    "$galpost" infer $common --frames "$frames" --positions "$WORK/$1.reg" -o "$WORK/$1-reg.fits" 2>"$WORK/err" \
+        || { cat "$WORK/err"; fail "$1.reg batch"; }
+    grep -q "7 galaxies (1 failed) in" "$WORK/err" || { cat "$WORK/err"; fail "$1.reg: summary line"; }
+    "$galpost" infer $common --frames "$frames" --positions "$WORK/$1.csv" -o "$WORK/$1-csv.fits" 2>"$WORK/err" \
+        || { cat "$WORK/err"; fail "$1.csv batch"; }
+    for k in 1 2 3 4 6 7; do
+        "$dump" "$WORK/$1-reg.fits" row $k >"$WORK/a" && "$dump" "$WORK/$1-csv.fits" row $k >"$WORK/b" || fail "dump row $k"
+        grep -q "^status 0$" "$WORK/a" || fail "$1.reg row $k failed: $(grep '^message' "$WORK/a")"
+        cmp -s "$WORK/a" "$WORK/b" || { diff "$WORK/a" "$WORK/b" | head; fail "$1.reg row $k differs from the CSV's"; }
+        "$dump" "$WORK/$1-reg.fits" samples $k >"$WORK/a" && "$dump" "$WORK/$1-csv.fits" samples $k >"$WORK/b" \
+            || fail "dump samples $k"
+        cmp -s "$WORK/a" "$WORK/b" || fail "$1.reg row $k: samples differ from the CSV's"
+    done
+    pass "$1.reg: six regions' rows equal the CSV list's"
+    "$dump" "$WORK/$1-reg.fits" row 2 | grep -q "^objID 1237665440979615837$" || fail "$1.reg: the text's objID is not row 2's id"
+    "$dump" "$WORK/$1-reg.fits" row 1 | grep -q "^objID 1237665440979615837$" && fail "$1.reg: row 1 has row 2's id"
+    "$dump" "$WORK/$1-reg.fits" row 5 >"$WORK/a" || fail "dump row 5"
+    grep -q "^status [1-9]" "$WORK/a" || fail "$1.reg: the excluded region did not fail"
+    contains "$(grep '^message' "$WORK/a")" \
+        "message $WORK/$1.reg: row 5 (line 8): an excluded region (-circle) marks where not to look, not a galaxy" \
+        "$1.reg: the excluded region's row"
+}
+run deg
+run sex
+
+# pixels and galactic coordinates: every row fails, saying what to do
+for f in physical image galactic; do
+    "$galpost" infer $common --frames "$frames" --positions "$WORK/$f.reg" -o "$WORK/$f.fits" 2>"$WORK/err"
+    grep -q "7 galaxies (7 failed) in" "$WORK/err" || { cat "$WORK/err"; fail "$f.reg: not 7 failed rows"; }
+    "$dump" "$WORK/$f.fits" row 1 >"$WORK/a" || fail "dump $f row 1"
+    case $f in galactic) what="galactic coordinates are not converted" ;; *) what="$f coordinates are pixels" ;; esac
+    contains "$(grep '^message' "$WORK/a")" "message $WORK/$f.reg: row 1 (line 4): circle: $what" "$f.reg: row 1"
+    grep -q "save the regions in fk5 or icrs" "$WORK/a" || fail "$f.reg: no advice: $(grep '^message' "$WORK/a")"
+done
+echo "PASS: test_infer_positions_ds9"

@@ -1,0 +1,343 @@
+/*
+ * test_positions.c: the lists of galpost infer --positions
+ * (engine/cli/cli_positions.h) read from files written here: DS9 region
+ * files as DS9 8 saves them (degrees and sexagesimal, several regions on a
+ * line, text={objID}), unusable regions (excluded, image and galactic
+ * coordinates, polygons, none before a coordinate system) kept as failed
+ * rows naming what is wrong, FITS tables as TOPCAT, CasJobs and VizieR
+ * write them (ra/dec, RAJ2000/DEJ2000 in degrees or sexagesimal strings,
+ * objID) and FITS tables that cannot be read, with their messages; a CSV
+ * list is still read as one.
+ */
+#include <fitsio.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cli/cli_positions.h"
+#include "image_fixture.h"
+
+static char *dir;
+
+static const char *path_of(const char *name)
+{
+    static char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return p;
+}
+
+static const char *write_text(const char *name, const char *text)
+{
+    const char *p = path_of(name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = fx_tmpdir();
+    return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fx_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static gp_cli_positions *read_ok(const char *path)
+{
+    gp_cli_positions *p = NULL;
+    gp_error err;
+    int st = gp_cli_positions_read(path, &p, &err);
+    if (st) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(st, GP_OK);
+    assert_non_null(p);
+    return p;
+}
+
+/* row r (0-based) read at (ra, dec) within 1e-9 degrees, on `line` */
+static void assert_row(const gp_cli_positions *p, long r, double ra, double dec, uint64_t id, long line)
+{
+    assert_true(r < p->n);
+    if (p->row[r].why) fprintf(stderr, "row %ld: %s\n", r + 1, p->row[r].why);
+    assert_null(p->row[r].why);
+    assert_true(fabs(p->row[r].ra - ra) < 1e-9);
+    assert_true(fabs(p->row[r].dec - dec) < 1e-9);
+    assert_true(p->row[r].objid == id);
+    assert_int_equal(p->row[r].line, line);
+}
+
+/* row r failed, its reason holding `why`, and where() saying `where` */
+static void assert_failed(const gp_cli_positions *p, long r, const char *why, const char *where)
+{
+    assert_true(r < p->n);
+    assert_non_null(p->row[r].why);
+    if (!strstr(p->row[r].why, why)) fprintf(stderr, "row %ld: '%s', expected '%s'\n", r + 1, p->row[r].why, why);
+    assert_non_null(strstr(p->row[r].why, why));
+    char buf[4400], want[4400];
+    gp_cli_positions_where(p, r, buf, sizeof buf);
+    snprintf(want, sizeof want, "%s: %s", p->path, where);
+    assert_string_equal(buf, want);
+}
+
+/* As DS9 8.4 saves regions (Region > Save, ds9 format, fk5, degrees and
+ * then sexagesimal), with regions typed in its syntax after them. */
+static const char *DS9_FILE =
+    "# Region file format: DS9 version 4.1\n"
+    "global color=green dashlist=8 3 width=1 font=\"helvetica 10 normal roman\" select=1 highlite=1 dash=0 "
+    "fixed=0 edit=1 move=1 delete=1 include=1 source=1\n"
+    "fk5\n"
+    "circle(229.5257,42.7447,5\") # text={1237662301903192106}\n"
+    "point(15:18:06.180,+42:44:41.00) # point=x\n"
+    "ellipse(229.5,-42.7,5\",3\",45) # color=red text={NGC 5907}\n"
+    "box(0.5,0.25,10\",5\",0)\n"
+    "# text(229.5,42.7) text={a label}\n"
+    "annulus(359.75,-89.5,2\",4\",6\") # text={12}\n"
+    "fk5;circle(10,20,1\") ; circle 11 21 1\" # text={7}\n"
+    "icrs\n"
+    "circle point(15h18m06.18s,42d44m41.0s)\n"
+    "x point 229.5d -1.5d\n"
+    "\n"
+    "j2000;point(0:00:00.0,-00:30:00.0)\n";
+
+static void test_ds9_regions(void **state)
+{
+    (void)state;
+    gp_cli_positions *p = read_ok(write_text("saved.reg", DS9_FILE));
+    assert_int_equal(p->format, GP_CLI_POSITIONS_DS9);
+    assert_int_equal(p->n, 10);
+    double ra_hms = 15 * (15 + 18 / 60.0 + 6.18 / 3600), dec_dms = 42 + 44 / 60.0 + 41.0 / 3600;
+    assert_row(p, 0, 229.5257, 42.7447, 1237662301903192106ull, 4);
+    assert_row(p, 1, ra_hms, dec_dms, 0, 5);
+    assert_row(p, 2, 229.5, -42.7, 0, 6);   /* (a text that is not an ID: no ID) */
+    assert_row(p, 3, 0.5, 0.25, 0, 7);
+    assert_row(p, 4, 359.75, -89.5, 12, 9);
+    assert_row(p, 5, 10, 20, 0, 10);
+    assert_row(p, 6, 11, 21, 7, 10);        /* (the line's properties are its last region's) */
+    assert_row(p, 7, ra_hms, dec_dms, 0, 12);
+    assert_row(p, 8, 229.5, -1.5, 0, 13);
+    assert_row(p, 9, 0, -0.5, 0, 15);
+    assert_true(p->has_objid);
+    char buf[4400];
+    gp_cli_positions_where(p, 1, buf, sizeof buf);
+    assert_true(strstr(buf, "saved.reg: row 2 (line 5)") != NULL);
+    gp_cli_positions_free(p);
+}
+
+/* What cannot be a galaxy's position: a failed row each, saying why. */
+static void test_ds9_unusable(void **state)
+{
+    (void)state;
+    gp_cli_positions *p = read_ok(write_text("bad.reg",
+        "# Region file format: DS9 version 4.1\n"
+        "circle(100,100,20)\n"                         /* 1: no system (physical) */
+        "image\n"
+        "circle(1024.5,744.5,20)\n"                    /* 2 */
+        "physical;point(10,10)\n"                      /* 3 */
+        "fk5\n"
+        "-circle(229.5,42.7,3\")\n"                    /* 4: excluded */
+        "polygon(229.5,42.7,229.6,42.7,229.6,42.8)\n"  /* 5 */
+        "galactic;circle(73.2,58.1,5\")\n"             /* 6 */
+        "fk4;circle(229.5,42.7,5\")\n"                 /* 7 */
+        "wcs;circle(229.5,42.7,5\")\n"                 /* 8 */
+        "fk5;circle(429.5,42.7,5\")\n"                 /* 9 */
+        "circle(229.5,4x2.7,5\")\n"                    /* 10 */
+        "circle(229.5)\n"                              /* 11 */
+        "cirle(229.5,42.7,5\")\n"                      /* 12 */
+        "circle(1:00:00,+89:00:00,5\")\n"));           /* 13: usable */
+    assert_int_equal(p->n, 13);
+    assert_failed(p, 0, "circle: no coordinate system before it (DS9 reads physical pixels then): save the regions in fk5",
+                  "row 1 (line 2)");
+    assert_failed(p, 1, "circle: image coordinates are pixels of one image, not sky positions: save the regions in fk5",
+                  "row 2 (line 4)");
+    assert_failed(p, 2, "point: physical coordinates are pixels", "row 3 (line 5)");
+    assert_failed(p, 3, "an excluded region (-circle) marks where not to look, not a galaxy", "row 4 (line 7)");
+    assert_failed(p, 4, "a polygon region has no centre to take", "row 5 (line 8)");
+    assert_failed(p, 5, "circle: galactic coordinates are not converted: save the regions in fk5 or icrs", "row 6 (line 9)");
+    assert_failed(p, 6, "fk4 (B1950) positions are not converted", "row 7 (line 10)");
+    assert_failed(p, 7, "'wcs' is the sky system of an image", "row 8 (line 11)");
+    assert_failed(p, 8, "circle: RA 429.5 is outside 0..360 degrees", "row 9 (line 12)");
+    assert_failed(p, 9, "circle: '4x2.7' is not a Dec", "row 10 (line 13)");
+    assert_failed(p, 10, "circle: no centre", "row 11 (line 14)");
+    assert_failed(p, 11, "'cirle' is not a DS9 region or coordinate system", "row 12 (line 15)");
+    assert_row(p, 12, 15.0, 89.0, 0, 16);
+    gp_cli_positions_free(p);
+}
+
+/* Told by content: without DS9's comment, a first line that is a region
+ * or a system; a CSV list (whose name says .reg) is still a CSV. */
+static void test_detection(void **state)
+{
+    (void)state;
+    gp_cli_positions *p = read_ok(write_text("plain.txt", "fk5;circle(229.5257,42.7447,5\")\n"));
+    assert_int_equal(p->format, GP_CLI_POSITIONS_DS9);
+    assert_row(p, 0, 229.5257, 42.7447, 0, 1);
+    gp_cli_positions_free(p);
+    p = read_ok(write_text("typed.txt", "\n# my galaxies\nicrs\ncircle 229.5 42.7 5\"\n"));
+    assert_int_equal(p->format, GP_CLI_POSITIONS_DS9);
+    assert_row(p, 0, 229.5, 42.7, 0, 4);
+    gp_cli_positions_free(p);
+    p = read_ok(write_text("list.reg", "# positions\nra,dec,objID\n229.5,42.7,5\n15:18:06.18,+42:44:41.0,\n"));
+    assert_int_equal(p->format, GP_CLI_POSITIONS_CSV);
+    assert_int_equal(p->n, 2);
+    assert_row(p, 0, 229.5, 42.7, 5, 3);
+    assert_row(p, 1, 15 * (15 + 18 / 60.0 + 6.18 / 3600), 42 + 44 / 60.0 + 41.0 / 3600, 0, 4);
+    gp_cli_positions_free(p);
+}
+
+/* ------------------------------------------------------------ FITS */
+
+/* A FITS table of `ncol` columns named/typed/unit'd as given, rows filled
+ * by fill(); the primary HDU empty, as TOPCAT and astropy write it. */
+static const char *write_table(const char *name, int ncol, char **ttype, char **tform, char **tunit,
+                               void (*fill)(fitsfile *, int *))
+{
+    const char *p = path_of(name);
+    char bang[4200];
+    snprintf(bang, sizeof bang, "!%s", p);
+    fitsfile *fp = NULL;
+    int status = 0;
+    fits_create_file(&fp, bang, &status);
+    fits_create_img(fp, 8, 0, NULL, &status);
+    fits_create_tbl(fp, BINARY_TBL, 0, ncol, ttype, tform, tunit, "RESULTS", &status);
+    fill(fp, &status);
+    fits_close_file(fp, &status);
+    assert_int_equal(status, 0);
+    return p;
+}
+
+static void fill_casjobs(fitsfile *fp, int *status)
+{
+    double ra[4] = { 229.5257, NAN, 361.0, 0.0 }, dec[4] = { 42.7447, 10.0, 1.0, -90.0 };
+    LONGLONG id[4] = { 1237662301903192106LL, 2, 3, 0 };
+    fits_write_col(fp, TDOUBLE, 1, 1, 1, 4, ra, status);
+    fits_write_col(fp, TDOUBLE, 2, 1, 1, 4, dec, status);
+    fits_write_col(fp, TLONGLONG, 3, 1, 1, 4, id, status);
+}
+
+static void test_fits_table(void **state)
+{
+    (void)state;
+    char *ttype[] = { "RA", "Dec", "objID" }, *tform[] = { "D", "D", "K" }, *tunit[] = { "deg", "", "" };
+    gp_cli_positions *p = read_ok(write_table("casjobs.fits", 3, ttype, tform, tunit, fill_casjobs));
+    assert_int_equal(p->format, GP_CLI_POSITIONS_FITS);
+    assert_int_equal(p->n, 4);
+    assert_true(p->has_objid);
+    assert_row(p, 0, 229.5257, 42.7447, 1237662301903192106ull, 0);
+    assert_failed(p, 1, "column 'RA' is null", "row 2");
+    assert_true(p->row[1].objid == 2);
+    assert_failed(p, 2, "column 'RA': 361 is outside 0..360 degrees", "row 3");
+    assert_row(p, 3, 0.0, -90.0, 0, 0);
+    gp_cli_positions_free(p);
+}
+
+static void fill_vizier(fitsfile *fp, int *status)
+{
+    char *ra[3] = { "15 18 06.18", " 13 22 02.342 ", "xx 10" }, *dec[3] = { "+42 44 41.0", "+36:43:54.70", "+10 00" };
+    char *id[3] = { "1237662301903192106", "", "not-an-id" };
+    fits_write_col(fp, TSTRING, 1, 1, 1, 3, ra, status);
+    fits_write_col(fp, TSTRING, 2, 1, 1, 3, dec, status);
+    fits_write_col(fp, TSTRING, 3, 1, 1, 3, id, status);
+}
+
+static void test_fits_sexagesimal(void **state)
+{
+    (void)state;
+    char *ttype[] = { "RAJ2000", "DEJ2000", "OBJID" }, *tform[] = { "14A", "12A", "19A" },
+         *tunit[] = { "h:m:s", "d:m:s", "" };
+    gp_cli_positions *p = read_ok(write_table("vizier.fits", 3, ttype, tform, tunit, fill_vizier));
+    assert_int_equal(p->n, 3);
+    assert_row(p, 0, 15 * (15 + 18 / 60.0 + 6.18 / 3600), 42 + 44 / 60.0 + 41.0 / 3600, 1237662301903192106ull, 0);
+    assert_row(p, 1, 15 * (13 + 22 / 60.0 + 2.342 / 3600), 36 + 43 / 60.0 + 54.70 / 3600, 0, 0);
+    assert_failed(p, 2, "column 'RAJ2000': 'xx10' is not an angle (degrees, or h:m:s)", "row 3");
+    gp_cli_positions_free(p);
+}
+
+static void fill_two(fitsfile *fp, int *status)
+{
+    double v[2] = { 1.0, 2.0 };
+    fits_write_col(fp, TDOUBLE, 1, 1, 1, 2, v, status);
+    fits_write_col(fp, TDOUBLE, 2, 1, 1, 2, v, status);
+}
+
+static void read_fails(const char *path, int want, const char *msg)
+{
+    gp_cli_positions *p = NULL;
+    gp_error err;
+    int st = gp_cli_positions_read(path, &p, &err);
+    assert_int_equal(st, want);
+    assert_null(p);
+    if (!strstr(err.msg, msg)) fprintf(stderr, "'%s', expected '%s'\n", err.msg, msg);
+    assert_non_null(strstr(err.msg, msg));
+    assert_non_null(strstr(err.msg, path));
+}
+
+static void test_fits_unreadable(void **state)
+{
+    (void)state;
+    char *t1[] = { "x_image", "y_image" }, *f1[] = { "D", "D" }, *u1[] = { "pix", "pix" };
+    read_fails(write_table("xy.fits", 2, t1, f1, u1, fill_two), GP_ERR_NOTFOUND,
+               ": HDU 2 (RESULTS): no 'ra' column (nor RAJ2000, RA_ICRS): a positions table needs ra and dec "
+               "(degrees), objID optional; its columns: x_image, y_image");
+    char *t2[] = { "ra", "elevation" }, *f2[] = { "D", "D" }, *u2[] = { "deg", "deg" };
+    read_fails(write_table("nodec.fits", 2, t2, f2, u2, fill_two), GP_ERR_NOTFOUND, "no 'dec' column (nor DEJ2000");
+    char *t3[] = { "ra", "dec" }, *f3[] = { "D", "D" }, *u3[] = { "rad", "rad" };
+    read_fails(write_table("rad.fits", 2, t3, f3, u3, fill_two), GP_ERR_FORMAT,
+               "column 'ra' is in 'rad' (TUNIT1): --positions reads degrees");
+    char *t4[] = { "ra", "dec", "objid" }, *f4[] = { "D", "D", "D" }, *u4[] = { "", "", "" };
+    read_fails(write_table("fid.fits", 3, t4, f4, u4, fill_two), GP_ERR_FORMAT, "objID is a floating-point column");
+    /* an image alone: no table */
+    const char *p = path_of("image.fits");
+    char bang[4200];
+    snprintf(bang, sizeof bang, "!%s", p);
+    fitsfile *fp = NULL;
+    int status = 0;
+    long ax[2] = { 4, 4 };
+    fits_create_file(&fp, bang, &status);
+    fits_create_img(fp, FLOAT_IMG, 2, ax, &status);
+    float z[16] = { 0 };
+    fits_write_img(fp, TFLOAT, 1, 16, z, &status);
+    fits_close_file(fp, &status);
+    assert_int_equal(status, 0);
+    read_fails(p, GP_ERR_FITS, "cannot open as a FITS table (--positions reads the first table HDU)");
+}
+
+/* A CSV list reads as before, its failed rows named by line. */
+static void test_csv(void **state)
+{
+    (void)state;
+    gp_cli_positions *p = read_ok(write_text("pos.csv", "ra,dec,name\n200.377497,36.903089,a\n200.5,abc,b\n"));
+    assert_int_equal(p->format, GP_CLI_POSITIONS_CSV);
+    assert_false(p->has_objid);
+    assert_row(p, 0, 200.377497, 36.903089, 0, 2);
+    assert_failed(p, 1, "column 'dec': 'abc' is not an angle", "row 2 (line 3)");
+    gp_cli_positions_free(p);
+    read_fails(write_text("nora.csv", "RA_deg,dec\n1,2\n"), GP_ERR_NOTFOUND, "no 'ra' column in the header (line 1)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ds9_regions),
+        cmocka_unit_test(test_ds9_unusable),
+        cmocka_unit_test(test_detection),
+        cmocka_unit_test(test_fits_table),
+        cmocka_unit_test(test_fits_sexagesimal),
+        cmocka_unit_test(test_fits_unreadable),
+        cmocka_unit_test(test_csv),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
