@@ -135,7 +135,9 @@ awk 'NR > 2' "$tmp/pos.csv" >"$tmp/rows"
 args="$common --samples 20 --keep-samples 5 --batch 2 --frames $frames --positions $tmp/big.csv"
 "$galpost" infer $args -o "$tmp/full.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "uninterrupted batch"; }
 grep -q "150 galaxies (50 failed) in" "$tmp/err" || { cat "$tmp/err"; fail "uninterrupted summary line"; }
-"$galpost" infer $args -o "$tmp/b.fits" 2>"$tmp/bg.err" & pid=$!
+# (SIGINT caught as in a terminal's foreground: a script's background job
+# starts with it ignored, which galpost keeps)
+env --default-signal=INT "$galpost" infer $args -o "$tmp/b.fits" 2>"$tmp/bg.err" & pid=$!
 i=0
 while :; do
     n=$(sed -n 's/^rows = \([0-9]*\).*/\1/p' "$tmp/b.fits.partial.progress" 2>/dev/null)

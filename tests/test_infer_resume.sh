@@ -24,8 +24,12 @@ args="--model $tmp/p.gpw --backend cpu --threads 1 --samples 200 --keep-samples 
 
 # rows N in OUT's progress record (empty when there is none)
 rec_rows() { sed -n 's/^rows = \([0-9]*\).*/\1/p' "$1.partial.progress" 2>/dev/null; }
-# start a batch into OUT in the background (stderr in $tmp/bg.err)
-start() { out=$1; shift; "$galpost" infer $args "$@" -o "$out" 2>"$tmp/bg.err" & pid=$!; }
+# start a batch into OUT in the background (stderr in $tmp/bg.err), with
+# SIGINT caught as in a terminal's foreground: the shell starts a script's
+# background jobs with SIGINT ignored, and galpost keeps a signal ignored
+# that it was started with (checked below)
+env --default-signal=INT true 2>/dev/null || { echo "SKIP: env has no --default-signal (coreutils < 8.31)"; exit 77; }
+start() { out=$1; shift; env --default-signal=INT "$galpost" infer $args "$@" -o "$out" 2>"$tmp/bg.err" & pid=$!; }
 # wait until OUT's progress record counts more than MIN rows (the batch
 # still running: one that ended first fails the test)
 wait_rows() {
@@ -263,6 +267,17 @@ sed -i '$d' "$tmp/cat.csv"
 "$galpost" infer $args -o "$tmp/cat.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "catalogue resume"; }
 grep -q "3000 galaxies (1 failed) -> $tmp/cat.fits; resumed at row $((n + 1))" "$tmp/err" || { cat "$tmp/err"; fail "catalogue resume summary"; }
 cmp "$tmp/cat.fits" "$tmp/full.fits" || fail "the resumed catalogue batch differs"
+
+# a batch started with SIGINT ignored (a script's background job, nohup,
+# trap '') keeps ignoring it: SIGINT during the run changes nothing, the
+# table is the uninterrupted one; SIGTERM still stops it
+(trap '' INT; exec "$galpost" infer $args -o "$tmp/ign.fits" 2>"$tmp/bg.err") & pid=$!
+wait_rows "$tmp/ign.fits" 0
+kill -INT $pid
+wait $pid; rc=$?; pid=
+[ $rc -eq 0 ] || { cat "$tmp/bg.err"; fail "a batch started with SIGINT ignored: exit $rc after SIGINT, not 0"; }
+cmp "$tmp/ign.fits" "$tmp/full.fits" || fail "a batch that ignored SIGINT wrote another table"
+grep -q interrupted "$tmp/bg.err" && { cat "$tmp/bg.err"; fail "a batch started with SIGINT ignored says it was interrupted"; }
 
 # Ctrl-C in a shell loop over batches: the terminal sends SIGINT to the
 # whole foreground process group, and bash stops the loop only when its

@@ -15,6 +15,21 @@ volatile sig_atomic_t gp_cli_interrupted;
 
 static void on_interrupt(int sig) { gp_cli_interrupted = sig; }
 
+/* Catch `sig` unless it was ignored when the process started: a shell runs
+ * a script's background jobs (`galpost infer ... &`) with SIGINT ignored so
+ * that Ctrl-C stops the script's foreground only, `nohup` and `trap '' INT`
+ * ask for the same, and a program honours that (as sort, make and Python
+ * do).  The previous action goes to *old. */
+static void catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+    struct sigaction cur;
+    if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == SIG_IGN) {
+        if (old) *old = cur;
+        return;
+    }
+    sigaction(sig, sa, old);
+}
+
 void gp_cli_interrupts_catch(gp_cli_signals *saved)
 {
     struct sigaction sa;
@@ -22,8 +37,8 @@ void gp_cli_interrupts_catch(gp_cli_signals *saved)
     sa.sa_handler = on_interrupt;
     sigemptyset(&sa.sa_mask);
     gp_cli_interrupted = 0;
-    sigaction(SIGINT, &sa, saved ? &saved->sigint : NULL);
-    sigaction(SIGTERM, &sa, saved ? &saved->sigterm : NULL);
+    catch_unless_ignored(SIGINT, &sa, saved ? &saved->sigint : NULL);
+    catch_unless_ignored(SIGTERM, &sa, saved ? &saved->sigterm : NULL);
 }
 
 void gp_cli_interrupts_restore(const gp_cli_signals *saved)
