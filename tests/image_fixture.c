@@ -128,6 +128,22 @@ char *fx_tmpdir(void)
     return d ? strdup(d) : NULL;
 }
 
+const char *fx_path(const char *dir, const char *name)
+{
+    static char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return p;
+}
+
+const char *fx_write_text(const char *dir, const char *name, const char *text)
+{
+    const char *p = fx_path(dir, name);
+    FILE *f = fopen(p, "w");
+    if (!f) return NULL;
+    int bad = fputs(text, f) < 0;
+    return fclose(f) || bad ? NULL : p;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st; (void)ftw;

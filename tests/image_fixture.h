@@ -49,6 +49,11 @@ void fx_gal_to_icrs(double l, double b, double *ra, double *dec);
 char *fx_tmpdir(void);
 void  fx_rmtree(const char *dir);
 
+/* DIR/NAME (a static buffer, overwritten by the next call), and the same
+ * after writing `text` into that file (NULL when it cannot). */
+const char *fx_path(const char *dir, const char *name);
+const char *fx_write_text(const char *dir, const char *name, const char *text);
+
 /* Seeded generator: seed from GP_TEST_SEED or the clock; printed once. */
 uint64_t fx_seed(void);
 double   fx_uniform(uint64_t *s);   /* [0, 1) */

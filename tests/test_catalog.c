@@ -21,12 +21,8 @@ static char *dir;
 
 static const char *write_text(const char *name, const char *text)
 {
-    static char p[4096];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    const char *p = fx_write_text(dir, name, text);
+    assert_non_null(p);
     return p;
 }
 

@@ -25,20 +25,12 @@
 
 static char *dir;
 
-static const char *path_of(const char *name)
-{
-    static char p[4096];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return p;
-}
+static const char *path_of(const char *name) { return fx_path(dir, name); }
 
 static const char *write_text(const char *name, const char *text)
 {
-    const char *p = path_of(name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    const char *p = fx_write_text(dir, name, text);
+    assert_non_null(p);
     return p;
 }
 
