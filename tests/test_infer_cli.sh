@@ -460,7 +460,7 @@ refuse "-o with --frames" "--frames infers one galaxy: -o, --keep-samples and --
     infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 1 --dec 1 -o "$tmp/j.fits"
 # --catalog beside --frames gives the colours: the refusal must not tell the user -o goes with --catalog,
 # and names the batch of many galaxies on frames (--positions)
-refuse "-o with --frames and --catalog" "--catalog FILE without --frames (many galaxies on the same frames: --frames ... --positions LIST.csv -o OUT.fits)" "$fg" \
+refuse "-o with --frames and --catalog" "--catalog FILE without --frames (many galaxies on the same frames: --frames ... --positions LIST -o OUT.fits)" "$fg" \
     infer --model "$tmp/m.gpw" --frames "$fg,$fr,$fi" --ra 1 --dec 1 --catalog "$tmp/cat.csv" -o "$tmp/j.fits"
 refuse "--keep-samples with --cutout" "--cutout infers one galaxy: -o, --keep-samples and --batch go with a batch" "$tmp/c.fits" \
     infer --model "$tmp/m.gpw" --cutout "$tmp/c.fits" --keep-samples 5

@@ -172,7 +172,7 @@ cmp "$tmp/b.fits" "$tmp/full.fits" || fail "interrupted and resumed: another tab
 "$galpost" infer --model "$model" --frames "$frames" --positions "$tmp/pos.csv" --ra 1 --dec 1 -o "$tmp/x.fits" 2>"$tmp/err"; rc=$?
 [ $rc -eq 2 ] && grep -q -- "--ra and --dec does not go with --positions" "$tmp/err" || fail "--positions with --ra: exit $rc"
 "$galpost" infer --model "$model" --frames "$frames" --catalog "$tmp/pos.csv" -o "$tmp/x.fits" 2>"$tmp/err"; rc=$?
-[ $rc -eq 2 ] && grep -q -- "--positions LIST.csv -o OUT.fits" "$tmp/err" || fail "--frames --catalog -o does not point to --positions: exit $rc"
+[ $rc -eq 2 ] && grep -q -- "--positions LIST -o OUT.fits" "$tmp/err" || fail "--frames --catalog -o does not point to --positions: exit $rc"
 "$galpost" infer --model "$model" --frames "${frames#*,}" --positions "$tmp/pos.csv" -o "$tmp/x.fits" 2>"$tmp/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "no u frame among --frames: measured colours need u, g, r, i and z frames (--positions" "$tmp/err" \
     || { cat "$tmp/err"; fail "--positions without a u frame: exit $rc"; }

@@ -10,7 +10,7 @@
  *       file name; g, r and i needed): each band is cut at (RA, Dec)
  *       through its own WCS; colours from --mags, a catalogue, or measured
  *       on u, g, r, i, z frames when all five are given.
- *   galpost infer [options] --frames U,G,R,I,Z --positions LIST.csv -o OUT.fits
+ *   galpost infer [options] --frames U,G,R,I,Z --positions LIST -o OUT.fits
  *       the galaxies at the positions of a list (ra, dec[, objID]) on one
  *       set of frames, in batch: each as the one-galaxy --frames run
  *       measures and infers it (colours measured on the five frames).
@@ -64,7 +64,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: galpost infer [options] --cutout FILE.fits [--mags U,G,R,I,Z]\n"
         "       galpost infer [options] --frames G,R,I[,U,Z] --ra RA --dec DEC [--mags ...|--catalog F]\n"
-        "       galpost infer [options] --frames U,G,R,I,Z --positions LIST.csv -o OUT.fits\n"
+        "       galpost infer [options] --frames U,G,R,I,Z --positions LIST -o OUT.fits\n"
         "       galpost infer [options] --shard FILE [--shard FILE...] --row K\n"
         "       galpost infer [options] --shard FILE [--shard FILE...] -o OUT.fits\n"
         "       galpost infer [options] --catalog FILE -o OUT.fits\n"
@@ -1202,7 +1202,7 @@ int gp_cli_infer(int argc, char **argv)
         /* with --frames, a --catalog gives one galaxy's colours: say that, not "go with --catalog" */
         fprintf(stderr, "galpost infer: %s infers one galaxy: -o, --keep-samples and --batch go with a batch, "
                 "--shard FILE or --catalog FILE without --frames%s\n", cutout ? "--cutout" : "--frames",
-                frames ? " (many galaxies on the same frames: --frames ... --positions LIST.csv -o OUT.fits)" : "");
+                frames ? " (many galaxies on the same frames: --frames ... --positions LIST -o OUT.fits)" : "");
         return 2;
     }
     if (restart && !batch_mode) {
@@ -1228,7 +1228,7 @@ int gp_cli_infer(int argc, char **argv)
     }
     if (frames && !positions) {
         if (!isfinite(ra) || !isfinite(dec)) {
-            fprintf(stderr, "galpost infer: --frames needs --ra and --dec (or --positions LIST.csv -o OUT.fits)\n");
+            fprintf(stderr, "galpost infer: --frames needs --ra and --dec (or --positions LIST -o OUT.fits)\n");
             return 2;
         }
         if (have_mags && catalog) { fprintf(stderr, "galpost infer: give --mags or --catalog, not both\n"); return 2; }
