@@ -68,6 +68,10 @@ echo "$out" | grep "catalogue values:" | grep -q "\[OIII\]5007 -0\.726" || fail 
 grep -q "UNTRAINED" "$tmp/err" || fail "untrained model not announced on stderr"
 json=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 6 --samples 200 --json 2>/dev/null) || fail "infer --json"
 echo "$json" | grep -q '"lgm_tot_p50": {"median": ' || fail "json lacks lgm_tot_p50: $json"
+# the shard row's position (its ra, dec columns) in --json, to 1e-8 degree
+want=$("$top/tests/gp_test_table_csv" "$shard" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    NR == 7 { printf "\"ra\": %.8f, \"dec\": %.8f,", $(c["ra"]), $(c["dec"]) }')
+case $json in *"\"id\": "*", $want \"model\": "*) ;; *) fail "--shard --row --json: not the row's position ($want): $(echo "$json" | cut -c1-160)" ;; esac
 # -m is --model, as for galpost eval: the same model gives the same JSON
 json_m=$("$galpost" infer -m "$tmp/m.gpw" --backend cpu --shard "$shard" --row 6 --samples 200 --json 2>/dev/null) || fail "infer -m"
 [ "$json_m" = "$json" ] || fail "infer -m and --model differ"
@@ -355,7 +359,12 @@ mags="$(num MAG_U 20.28)$(num MAG_G 17.98)$(num MAG_R 16.78)$(num MAG_I 16.28)$(
 mkcut "$tmp/c.fits" "$(num OBJID 12345)" "$mags"
 "$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/c.fits" --samples 50 --json >"$tmp/out" 2>"$tmp/err" \
     || { cat "$tmp/err"; fail "infer --cutout"; }
-grep -q '^{"id": 12345,' "$tmp/out" || fail "cutout OBJID: $(cat "$tmp/out")"
+grep -q '^{"id": 12345, "ra": null, "dec": null,' "$tmp/out" || fail "cutout OBJID, no position: $(cut -c1-200 "$tmp/out")"
+# the cutout's RA and DEC keywords are its position in --json
+mkcut "$tmp/cpos.fits" "$(num OBJID 12345)" "$mags" "$(num RA 229.52571234)" "$(num DEC -0.5)"
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --cutout "$tmp/cpos.fits" --samples 50 --json >"$tmp/out" 2>"$tmp/err" \
+    || { cat "$tmp/err"; fail "infer --cutout with RA, DEC"; }
+grep -q '^{"id": 12345, "ra": 229.52571234, "dec": -0.50000000,' "$tmp/out" || fail "cutout RA, DEC in --json: $(cut -c1-200 "$tmp/out")"
 # the magnitudes used and their source, and the derived line diagnostics
 grep -q '"magnitudes": {"ugriz": \[20.28, 17.98, 16.78, 16.28, 15.95\], "source": "cutout keywords"}' "$tmp/out" \
     || fail "cutout JSON: magnitudes or their source missing: $(cut -c1-300 "$tmp/out")"

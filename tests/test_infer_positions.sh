@@ -65,6 +65,12 @@ same() {
     flags=$(sed -n 's/.*"flags": \([0-9]*\),.*/\1/p' "$tmp/one.json")
     grep -q "^objID $id\$" "$tmp/row.txt" || fail "row $row: objID $(sed -n 's/^objID //p' "$tmp/row.txt"), one galaxy: $id"
     grep -q "^flags $flags\$" "$tmp/row.txt" || fail "row $row: flags $(sed -n 's/^flags //p' "$tmp/row.txt"), one galaxy: $flags"
+    # the position: the one-galaxy JSON's (1e-8 degree) is the table's
+    pj=$(sed -n 's/^{"id": [0-9]*, "ra": \([-0-9.]*\), "dec": \([-0-9.]*\),.*/\1,\2/p' "$tmp/one.json")
+    "$top/tests/gp_test_table_csv" "$tmp/out.fits" | awk -F, -v r="$row" -v pj="$pj" '
+        NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        NR == r + 1 { split(pj, j, ","); ok = pj != "" && (j[1] - $(c["ra"])) ^ 2 < 1e-16 && (j[2] - $(c["dec"])) ^ 2 < 1e-16 }
+        END { exit !ok }' || fail "row $row: one-galaxy JSON position '$pj' is not the table's"
     # the summary: every statistic the JSON prints (%.6g) of each quantity
     n=0
     for q in $(sed -n 's/^# //p' "$tmp/one.txt"); do

@@ -120,7 +120,15 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
                        const char *pixels, FILE *f)
 {
     const gp_summary *s = &r->summary;
-    fprintf(f, "{\"id\": %llu, \"model\": ", (unsigned long long)r->id);
+    fprintf(f, "{\"id\": %llu", (unsigned long long)r->id);
+    /* the position (degrees, 1e-8: 0.04 mas), null where the input has none */
+    const double pos[2] = { r->ra, r->dec };
+    for (int k = 0; k < 2; k++) {
+        fprintf(f, k ? ", \"dec\": " : ", \"ra\": ");
+        if (isfinite(pos[k])) fprintf(f, "%.8f", pos[k]);
+        else fputs("null", f);
+    }
+    fprintf(f, ", \"model\": ");
     gp_json_str(f, model);
     /* frames in counts: what was done to their pixels (gp_frame_pixels_note) */
     if (pixels && *pixels) {
@@ -340,6 +348,8 @@ static int infer_frames(gp_model *m, const char *list, double ra, double dec, co
     gp_infer_options io = { nsamples, seed, samples_out != NULL };
     gp_result r;
     if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    r.ra = ra;
+    r.dec = dec;
     if (json) print_json(&r, gp_model_path(m), g.mag, source, pixels, stdout);
     else {
         printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
@@ -417,6 +427,8 @@ static int infer_row(gp_model *m, const char **shards, int n, long row, int nsam
     gp_infer_options io = { nsamples, seed, samples_out != NULL };
     gp_result r;
     if (gp_infer(m, &g, 1, &io, &r, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    r.ra = d->ra[row];
+    r.dec = d->dec[row];
     if (json) print_json(&r, gp_model_path(m), g.mag, "catalogue (training shard), extinction-corrected", NULL, stdout);
     else {
         printf("model: %s (%s%s)\n", gp_model_path(m), gp_model_backend_name(m),
@@ -1355,6 +1367,8 @@ int gp_cli_infer(int argc, char **argv)
     gp_infer_options io = { (int)nsamples, (uint64_t)seed, samples_out != NULL };
     gp_result r;
     int st = gp_infer(m, &g, 1, &io, &r, &err);
+    r.ra = info.ra;     /* (the cutout's RA and DEC keywords; NaN without) */
+    r.dec = info.dec;
     int rc = 0;
     /* unusable inputs (a non-finite pixel): name the file they came from */
     if (st) { fprintf(stderr, "galpost infer: %s%s%s\n", st == GP_ERR_DATA ? cutout : "", st == GP_ERR_DATA ? ": " : "", err.msg); rc = 1; }
