@@ -48,7 +48,7 @@ static int fits_fail(gp_error *err, int fst, const char *path, const char *what)
 /* the lines' 68% interval (from 0 where F <= 0 is 16% likely or more) and P(F <= 0) */
 #define NLINE_STAT 3
 static const char *const line_stat_names[NLINE_STAT] = { "lo68", "hi68", "p_zero" };
-#define SUMMARY_NCOLS (11 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + (GP_NQ - GP_Q_HALPHA) * NLINE_STAT + 1)
+#define SUMMARY_NCOLS (11 + GP_NQ * NSTAT + 1 + GP_NBPT + 2 + NDERIVED * 3 + (GP_NQ - GP_Q_HALPHA) * NLINE_STAT + 2)
 
 int gp_results_partial_path(const char *path, int samples, char *buf, size_t size)
 {
@@ -129,6 +129,11 @@ static int writer_create(const char *path, const char *model, int nkeep, int res
             snprintf(n, sizeof n, "%s_%s", gp_quantity_name(q), line_stat_names[k]);
             COL(n, "E", k < 2 ? gp_quantity_unit(q) : "");
         }
+    /* the posterior correlation matrix, 9 x 9 in the quantities' order (TDIM) */
+    char corr_form[16];
+    snprintf(corr_form, sizeof corr_form, "%dE", GP_NQ * GP_NQ);
+    COL("corr", corr_form, "");
+    int corr_col = nc;
     COL("message", "255A", "");   /* all of gp_result.message: the reason comes after a long path */
 #undef COL
     w->ncols = nc;
@@ -143,6 +148,12 @@ static int writer_create(const char *path, const char *model, int nkeep, int res
     fits_write_key(w->f, TSTRING, "ORIGIN", "galpost", "posterior summaries", &fst);
     if (model) fits_write_key_longstr(w->f, "MODEL", model, "weights file", &fst);
     fits_write_key(w->f, TSTRING, "LINEUNIT", "log10(1+F), F in 1e-17 erg/s/cm2", "line columns", &fst);
+    long corr_dim[2] = { GP_NQ, GP_NQ };
+    fits_write_tdim(w->f, corr_col, 2, corr_dim, &fst);
+    char order[512] = "";
+    for (int q = 0; q < GP_NQ; q++)
+        snprintf(order + strlen(order), sizeof order - strlen(order), "%s%s", q ? " " : "", gp_quantity_name(q));
+    fits_write_key_longstr(w->f, "CORRORD", order, "rows and columns of corr (Pearson r over the samples)", &fst);
     fits_write_key_longstr(w->f, "FLAGBITS",
                            "1 cutout crosses the frame edge, 2 masked pixels filled, 4 resampled through WCS, "
                            "16 catalogue magnitudes, 32 measured magnitudes, 64 u or z not detected (magnitude 30), "
@@ -455,6 +466,10 @@ int gp_results_writer_append(gp_results_writer *w, const gp_result *res, size_t 
                 fits_write_col(w->f, TDOUBLE, col++, row, 1, 1, &x, &fst);
             }
         }
+        double corr[GP_NQ * GP_NQ];
+        for (int a = 0; a < GP_NQ; a++)
+            for (int b = 0; b < GP_NQ; b++) corr[a * GP_NQ + b] = ok ? s->corr[a][b] : NAN;
+        fits_write_col(w->f, TDOUBLE, col++, row, 1, GP_NQ * GP_NQ, corr, &fst);
         char msg[sizeof r->message];
         snprintf(msg, sizeof msg, "%s", r->message);
         char *mp = msg;

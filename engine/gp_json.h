@@ -97,4 +97,28 @@ static inline void gp_json_bpt(FILE *f, const gp_summary *s)
     fputc('}', f);
 }
 
+/* The posterior correlation matrix (Pearson, over the samples) of the nine
+ * quantities, as galpost infer --json and galpostd's summary json write it:
+ * "corr": {"order": [NAME, ...], "matrix": [[r, ...], ...]} in
+ * gp_quantity_name() order (the FITS tables' vector column corr, 9 x 9). */
+static inline void gp_json_corr(FILE *f, const gp_summary *s, const char *indent)
+{
+    fprintf(f, "\"corr\": {\"order\": [");
+    for (int q = 0; q < GP_NQ; q++) {
+        if (q) fputs(", ", f);
+        gp_json_str(f, gp_quantity_name(q));
+    }
+    fprintf(f, "], \"matrix\": [");
+    for (int a = 0; a < GP_NQ; a++) {
+        fprintf(f, "%s%s[", a ? "," : "", indent);
+        for (int b = 0; b < GP_NQ; b++) {
+            if (b) fputs(", ", f);
+            if (isfinite(s->corr[a][b])) fprintf(f, "%.4f", s->corr[a][b]);
+            else fputs("null", f);
+        }
+        fputc(']', f);
+    }
+    fprintf(f, "]}");
+}
+
 #endif

@@ -169,7 +169,9 @@ char *gpd_format_summary_json(const gpd_result *res)
         }
         fprintf(f, "}%s\n", q + 1 < GP_NQ ? "," : "");
     }
-    fprintf(f, "  },\n  \"p_detect\": ");
+    fprintf(f, "  },\n  ");
+    gp_json_corr(f, s, "\n    ");
+    fprintf(f, ",\n  \"p_detect\": ");
     gp_json_num(f, s->p_detect);
     fprintf(f, ",\n  ");
     gp_json_bpt(f, s);   /* (as in galpost infer --json) */

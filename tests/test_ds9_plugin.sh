@@ -77,7 +77,7 @@ contains "$(xpaget galpost summary 1 json)" "\"log_n2ha\": {\"unit\": \"dex\", \
     "JSON: derived diagnostics by galpost infer's and the FITS tables' names and units"
 contains "$sum" "flags  resampled,measured-colours" "flags: resampled, measured colours"
 # the overlay's numbers are the result's: log M* median to 2 decimals
-med=$(xpaget galpost summary 1 json | awk -F'"median": ' '/"lgm_tot_p50"/ { split($2, a, ","); printf "%.2f", a[1] }')
+med=$(xpaget galpost summary 1 json | awk -F'"median": ' '/"lgm_tot_p50": \{/ { split($2, a, ","); printf "%.2f", a[1] }')
 [ -n "$med" ] || fail "no lgm_tot_p50 in the JSON summary"
 contains "$regs" "log M*/Msun = $med" "overlay log M* equals the summary median ($med)"
 # the galaxy is at the cutout centre in every band (cut through each band's WCS)

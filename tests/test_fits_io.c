@@ -172,6 +172,36 @@ static void test_results_table(void **state)
             }
             assert_true(isnan(v[1]));
         }
+    /* the correlation matrix: a 9 x 9 vector column (TDIM) in the order CORRORD
+     * names, NaN for the failed galaxy */
+    {
+        double cm[3][GP_NQ * GP_NQ];
+        int naxis = 0;
+        long naxes[2] = { 0, 0 };
+        char order[512] = "", want[512] = "", *op = order;
+        fits_get_colnum(f, CASEINSEN, "corr", &col, &fst);
+        assert_int_equal(fst, 0);
+        fits_read_tdim(f, col, 2, &naxis, naxes, &fst);
+        assert_true(fst == 0 && naxis == 2 && naxes[0] == GP_NQ && naxes[1] == GP_NQ);
+        fits_read_col(f, TDOUBLE, col, 1, 1, 3 * GP_NQ * GP_NQ, NULL, cm, &anynul, &fst);
+        assert_int_equal(fst, 0);
+        for (int i = 0; i < 3; i += 2)
+            for (int a = 0; a < GP_NQ; a++)
+                for (int b = 0; b < GP_NQ; b++)
+                    if (!(fabs(cm[i][a * GP_NQ + b] - r[i].summary.corr[a][b]) < 1e-6))
+                        fail_msg("row %d corr[%d][%d] = %g, summary %g", i + 1, a, b, cm[i][a * GP_NQ + b],
+                                 r[i].summary.corr[a][b]);
+        for (int k = 0; k < GP_NQ * GP_NQ; k++) assert_true(isnan(cm[1][k]));
+        assert_true(fabs(cm[0][1] - cm[0][GP_NQ]) < 1e-7 && fabs(cm[0][1]) > 1e-3);   /* symmetric, not empty */
+        char *lp = NULL;
+        fits_read_key_longstr(f, "CORRORD", &lp, NULL, &fst);
+        assert_int_equal(fst, 0);
+        snprintf(order, sizeof order, "%s", lp);
+        fits_free_memory(lp, &fst);
+        for (int q = 0; q < GP_NQ; q++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", q ? " " : "", gp_quantity_name(q));
+        assert_string_equal(op, want);
+    }
     double pd;
     fits_get_colnum(f, CASEINSEN, "p_detect", &col, &fst);
     fits_read_col(f, TDOUBLE, col, 3, 1, 1, NULL, &pd, &anynul, &fst);

@@ -246,6 +246,26 @@ static void test_overlay_upper_limit(void **state)
     assert_non_null(k);
     assert_int_equal(sscanf(k, "\"p_zero\": %lf", &pz), 1);
     assert_true(lo == 0.0 && fabs(pz - s->p_zero[GP_Q_HBETA]) < 1e-6);
+    /* the correlation matrix: the quantities' order, then 9 rows of 9 (4 decimals) */
+    k = strstr(j, "\"corr\": {\"order\": [\"lgm_tot_p50\", \"sfr_tot_p50\", \"z\", ");
+    if (!k) fail_msg("no corr order in:\n%s", j);
+    k = strstr(k, "\"matrix\": [");
+    assert_non_null(k);
+    k += strlen("\"matrix\": [");
+    int nr = 0;
+    for (int a = 0; a < GP_NQ; a++)
+        for (int b = 0; b < GP_NQ; b++) {
+            while (*k && strchr("[], \n", *k)) k++;
+            char *end;
+            double v = strtod(k, &end);
+            if (end == k) fail_msg("corr[%d][%d]: no number at '%.20s'", a, b, k);
+            if (!(fabs(v - s->corr[a][b]) <= 5.1e-5)) fail_msg("corr[%d][%d] = %g, summary %g", a, b, v, s->corr[a][b]);
+            k = end;
+            nr++;
+        }
+    assert_int_equal(nr, GP_NQ * GP_NQ);
+    while (*k == ' ' || *k == '\n') k++;
+    assert_true(k[0] == ']' && k[1] == ']' && k[2] == '}');
     free(j);
     free(r.r.samples);
 }

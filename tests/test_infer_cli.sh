@@ -68,6 +68,28 @@ echo "$out" | grep "catalogue values:" | grep -q "\[OIII\]5007 -0\.726" || fail 
 grep -q "UNTRAINED" "$tmp/err" || fail "untrained model not announced on stderr"
 json=$("$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 6 --samples 200 --json 2>/dev/null) || fail "infer --json"
 echo "$json" | grep -q '"lgm_tot_p50": {"median": ' || fail "json lacks lgm_tot_p50: $json"
+# the posterior correlation matrix in --json: the Pearson r of the samples
+# that --samples-out writes, every pair (4 decimals)
+"$galpost" infer --model "$tmp/m.gpw" --backend cpu --shard "$shard" --row 6 --samples 200 --json \
+    --samples-out "$tmp/row6.txt" >"$tmp/row6.json" 2>/dev/null || fail "infer --json --samples-out"
+grep -q '"corr": {"order": \["lgm_tot_p50", "sfr_tot_p50", "z", "log_mbh", "oh_p50", "h_alpha_flux", "h_beta_flux", "nii_6584_flux", "oiii_5007_flux"\], "matrix": \[\[1.0000, ' \
+    "$tmp/row6.json" || fail "--json: no corr order and matrix: $(cut -c1-300 "$tmp/row6.json")"
+sed 's/.*"matrix": \[//; s/\]\]}.*//; s/\], *\[/\n/g; s/\[//g' "$tmp/row6.json" | tr -d ' ' >"$tmp/corr.json.txt"
+awk -v mfile="$tmp/corr.json.txt" '
+    BEGIN { while ((getline l < mfile) > 0) { nm++; nc = split(l, v, ","); for (j = 1; j <= nc; j++) m[nm, j] = v[j] } }
+    /^#/ { next }
+    { n++; for (j = 1; j <= NF; j++) { x[n, j] = $j; s[j] += $j }; nq = NF }
+    END {
+        if (nm != 9 || nc != 9 || nq != 9 || n != 200) { print "shape " nm "x" nc ", " nq " quantities, " n " samples"; exit 1 }
+        for (j = 1; j <= nq; j++) mu[j] = s[j] / n
+        for (a = 1; a <= nq; a++) for (b = 1; b <= nq; b++) {
+            sab = saa = sbb = 0
+            for (i = 1; i <= n; i++) { da = x[i, a] - mu[a]; db = x[i, b] - mu[b]; sab += da * db; saa += da * da; sbb += db * db }
+            r = (saa > 0 && sbb > 0) ? sab / sqrt(saa * sbb) : (a == b ? 1 : 0)
+            d = r - m[a, b]; if (d < 0) d = -d
+            if (d > 2e-4) { print "corr[" a "][" b "] " m[a, b] ", samples give " r; bad = 1 }
+        }
+        exit bad }' "$tmp/row6.txt" || fail "--json corr is not the samples' correlation"
 # the shard row's position (its ra, dec columns) in --json, to 1e-8 degree
 want=$("$top/tests/gp_test_table_csv" "$shard" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     NR == 7 { printf "\"ra\": %.8f, \"dec\": %.8f,", $(c["ra"]), $(c["dec"]) }')

@@ -154,7 +154,9 @@ static void print_json(const gp_result *r, const char *model, const float mag[5]
             fprintf(f, ", \"lo68\": %.6g, \"hi68\": %.6g, \"p_zero\": %.6g", s->lo68[q], s->hi68[q], s->p_zero[q]);
         fprintf(f, "}");
     }
-    fprintf(f, "}, \"p_detect\": %.6g, ", s->p_detect);
+    fprintf(f, "}, ");
+    gp_json_corr(f, s, "");
+    fprintf(f, ", \"p_detect\": %.6g, ", s->p_detect);
     gp_json_bpt(f, s);   /* (as in the plug-in's summary json) */
     /* the derived diagnostics by the FITS tables' names and units (gp_derived.h) */
     fprintf(f, ", \"derived\": {");

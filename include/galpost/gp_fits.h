@@ -73,7 +73,8 @@ typedef struct gp_results_writer gp_results_writer;
  * NAME_lo68, NAME_hi68 (its 68% credible interval: [p16, p84], or from 0 up
  * to the 68th percentile where F <= 0 is 16% likely or more, an upper limit;
  * gp_interval_probs()) and NAME_p_zero (the fraction of samples at F = 0),
- * and message.  With
+ * corr (the 9 x 9 posterior correlation matrix, TDIM (9,9), in the order of
+ * the header keyword CORRORD) and message.  With
  * `nsamples_kept` > 0, HDU 2 ("SAMPLES") holds one row per galaxy with one
  * vector column of nsamples_kept values per quantity.
  *
