@@ -90,7 +90,9 @@ static int writer_create(const char *path, const char *model, int nkeep, int res
     char *names[MAXC], *forms[MAXC], *units[MAXC];
     char nbuf[MAXC][48], fbuf[MAXC][16], ubuf[MAXC][40];
     int nc = 0;
-#define COL(n, f, u) do { snprintf(nbuf[nc], sizeof nbuf[nc], "%s", n); snprintf(fbuf[nc], sizeof fbuf[nc], "%s", f); \
+    /* (a column beyond SUMMARY_NCOLS is counted, never stored: refused below) */
+#define COL(n, f, u) do { if (nc >= MAXC) { nc++; break; } \
+    snprintf(nbuf[nc], sizeof nbuf[nc], "%s", n); snprintf(fbuf[nc], sizeof fbuf[nc], "%s", f); \
     snprintf(ubuf[nc], sizeof ubuf[nc], "%s", u); names[nc] = nbuf[nc]; forms[nc] = fbuf[nc]; units[nc] = ubuf[nc]; nc++; } while (0)
     COL("objID", "K", "");
     COL("ra", "D", "deg");
@@ -136,6 +138,10 @@ static int writer_create(const char *path, const char *model, int nkeep, int res
     int corr_col = nc;
     COL("message", "255A", "");   /* all of gp_result.message: the reason comes after a long path */
 #undef COL
+    if (nc != MAXC) {   /* SUMMARY_NCOLS out of step with the columns listed (resume checks rely on it) */
+        free(w);
+        return GP_FAIL(err, GP_ERR_INTERNAL, "%s: the result table lists %d columns, SUMMARY_NCOLS is %d", path, nc, (int)MAXC);
+    }
     w->ncols = nc;
     if (fits_create_file(&w->f, w->tmp, &fst) ||
         fits_create_tbl(w->f, BINARY_TBL, 0, nc, names, forms, units, "SUMMARY", &fst)) {
