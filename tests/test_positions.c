@@ -320,11 +320,80 @@ static void test_csv(void **state)
     read_fails(write_text("nora.csv", "RA_deg,dec\n1,2\n"), GP_ERR_NOTFOUND, "no 'ra' column in the header (line 1)");
 }
 
+/* Statements as DS9 reads them: a 'global' line's settings end at ';' and
+ * the regions after it count; a sexagesimal centre without a system is
+ * fk5 (plain numbers stay physical pixels); regions marked 'background'
+ * (sky for DS9's photometry) and regions after a word that is no system
+ * fail; wcs0 is an image's system. */
+static void test_ds9_statements(void **state)
+{
+    (void)state;
+    gp_cli_positions *p = read_ok(write_text("stmt.reg",
+        "global color=red font=\"helvetica 10; normal\"; fk5; circle(200.3774970,36.9030890,5\")\n"   /* 1 */
+        "image\n"
+        "circle(13:21:30.5993,+36:54:11.120,5\")\n"                                                   /* 2: fk5 */
+        "circle(200.1,36.2,5\")\n"                                                                     /* 3: pixels */
+        "fk5\n"
+        "circle(200.1,36.2,15\") # background\n"                                                       /* 4 */
+        "annulus(200.1,36.2,10\",20\") # text={background} background\n"                              /* 5 */
+        "circle(200.2,36.3,5\") # text={background}\n"                                                 /* 6: a label */
+        "gal; circle(73.2,58.1,5\")\n"                                                                 /* 7, 8 */
+        "fk5; wcs0; circle(200.1,36.2,5\")\n"));                                                      /* 9 */
+    assert_int_equal(p->n, 9);
+    assert_row(p, 0, 200.377497, 36.903089, 0, 1);
+    assert_failed(p, 1, "circle: image coordinates are pixels", "row 2 (line 3)");   /* image in force */
+    assert_failed(p, 2, "circle: image coordinates are pixels", "row 3 (line 4)");
+    gp_cli_positions_free(p);
+    p = read_ok(write_text("nosys.reg", "circle(13:21:30.5993,+36:54:11.120,5\")\ncircle(200.1,36.2,5\")\n"));
+    assert_int_equal(p->n, 2);
+    assert_row(p, 0, 15 * (13 + 21 / 60.0 + 30.5993 / 3600), 36 + 54 / 60.0 + 11.12 / 3600, 0, 1);
+    assert_failed(p, 1, "circle: no coordinate system before it (DS9 reads physical pixels then)", "row 2 (line 2)");
+    gp_cli_positions_free(p);
+    p = read_ok(write_text("stmt2.reg",
+        "fk5\n"
+        "circle(200.1,36.2,15\") # background\n"
+        "annulus(200.1,36.2,10\",20\") # text={background} background\n"
+        "circle(200.2,36.3,5\") # text={background}\n"
+        "gal; circle(73.2,58.1,5\")\n"
+        "fk5; wcs0; circle(200.1,36.2,5\")\n"));
+    assert_int_equal(p->n, 6);
+    assert_failed(p, 0, "a background region marks sky for DS9's photometry, not a galaxy", "row 1 (line 2)");
+    assert_failed(p, 1, "a background region marks sky", "row 2 (line 3)");
+    assert_row(p, 2, 200.2, 36.3, 0, 4);
+    assert_failed(p, 3, "'gal' is not a DS9 region or coordinate system", "row 4 (line 5)");
+    assert_failed(p, 4, "circle: they follow a word that is no coordinate system DS9 knows", "row 5 (line 5)");
+    assert_failed(p, 5, "'wcs' is the sky system of an image", "row 6 (line 6)");
+    gp_cli_positions_free(p);
+}
+
+/* A list without one row is refused, whatever its kind; a gzipped FITS
+ * table (as VizieR serves them) is read as FITS. */
+static void test_empty_and_gzip(void **state)
+{
+    (void)state;
+    read_fails(write_text("empty.reg", "# Region file format: DS9 version 4.1\nglobal color=green\nfk5\n"), GP_ERR_DATA,
+               "empty.reg: no positions in it (read as a DS9 region file");
+    read_fails(write_text("empty.csv", "ra,dec\n"), GP_ERR_DATA, "empty.csv: no positions in it (read as a CSV list)");
+    char *ttype[] = { "RA", "Dec", "objID" }, *tform[] = { "D", "D", "K" }, *tunit[] = { "deg", "", "" };
+    const char *gz = write_table("casjobs.fits.gz", 3, ttype, tform, tunit, fill_casjobs);
+    FILE *f = fopen(gz, "rb");
+    assert_non_null(f);
+    assert_true(fgetc(f) == 0x1f && fgetc(f) == 0x8b);   /* (cfitsio wrote it gzipped) */
+    fclose(f);
+    gp_cli_positions *p = read_ok(gz);
+    assert_int_equal(p->format, GP_CLI_POSITIONS_FITS);
+    assert_int_equal(p->n, 4);
+    assert_row(p, 0, 229.5257, 42.7447, 1237662301903192106ull, 0);
+    gp_cli_positions_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ds9_regions),
         cmocka_unit_test(test_ds9_unusable),
+        cmocka_unit_test(test_ds9_statements),
+        cmocka_unit_test(test_empty_and_gzip),
         cmocka_unit_test(test_detection),
         cmocka_unit_test(test_fits_table),
         cmocka_unit_test(test_fits_sexagesimal),

@@ -110,7 +110,8 @@ int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *er
     magic[got] = '\0';
     rewind(in);
     int st;
-    if (!strcmp(magic, "SIMPLE  ")) {
+    /* (a gzipped file, as VizieR serves tables: cfitsio reads it as it is) */
+    if (!strcmp(magic, "SIMPLE  ") || (got >= 2 && (unsigned char)magic[0] == 0x1f && (unsigned char)magic[1] == 0x8b)) {
         p->format = GP_CLI_POSITIONS_FITS;
         st = gp_cli_positions_read_fits(p, err);
     } else if (gp_cli_positions_is_ds9(in)) {
@@ -121,6 +122,13 @@ int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *er
         st = read_csv(p, in, err);
     }
     if (fclose(in) && !st) st = GP_FAIL(err, GP_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    /* a list without a single row is a mistake (a region file of settings
+     * only, an empty table), not an empty batch */
+    if (!st && p->n == 0)
+        st = GP_FAIL(err, GP_ERR_DATA, "%s: no positions in it (read as %s)", path,
+                     p->format == GP_CLI_POSITIONS_FITS ? "a FITS table" :
+                     p->format == GP_CLI_POSITIONS_DS9 ? "a DS9 region file: no circle, ellipse, box, annulus, point or panda region" :
+                     "a CSV list");
     if (st) { gp_cli_positions_free(p); return st; }
     *out = p;
     return GP_OK;

@@ -50,6 +50,10 @@ static const struct ds9_system {
     { "detector", "detector coordinates are pixels, not sky positions" },
 };
 #define DS9_NSYS (sizeof ds9_systems / sizeof ds9_systems[0])
+/* after a word that names no system and no region, standing alone where a
+ * system would (a typo such as "fk6"): regions after it are not read in
+ * the system before it */
+static const struct ds9_system unknown_system = { "?", "they follow a word that is no coordinate system DS9 knows" };
 static const char *const ds9_fix = "save the regions in fk5 or icrs (Region > Save, or xpaget ds9 regions -system wcs -sky fk5)";
 
 /* The regions with one centre, their first two arguments, and those
@@ -74,7 +78,8 @@ static const struct ds9_system *find_system(const char *w)
     for (size_t i = 0; i < DS9_NSYS; i++)
         if (!strcasecmp(w, ds9_systems[i].name)) return &ds9_systems[i];
     /* wcsa..wcsz: an image's alternate world systems */
-    if (strlen(w) == 4 && !strncasecmp(w, "wcs", 3) && isalpha((unsigned char)w[3])) return &ds9_systems[7];
+    if (strlen(w) == 4 && !strncasecmp(w, "wcs", 3) && (isalpha((unsigned char)w[3]) || w[3] == '0'))
+        return &ds9_systems[7];
     return NULL;
 }
 
@@ -173,6 +178,49 @@ static int centre_angle(gp_cli_position *r, const char *shape, const char *s, in
     return 0;
 }
 
+/* The end of the statement at s: the next ';' outside braces and quotes
+ * (DS9 ends a statement there), or the end of the line. */
+static const char *statement_end(const char *s)
+{
+    int depth = 0;
+    char quote = 0;
+    for (; *s; s++) {
+        if (quote) { if (*s == quote) quote = 0; }
+        else if (*s == '"' || *s == '\'') quote = *s;
+        else if (*s == '{') depth++;
+        else if (*s == '}' && depth > 0) depth--;
+        else if (*s == ';' && depth == 0) break;
+    }
+    return s;
+}
+
+/* Whether a region's properties mark it "background" (sky for DS9's
+ * photometry, not a source): the bare word, outside text={...} and quotes. */
+static int background_property(const char *s)
+{
+    int depth = 0;
+    char quote = 0;
+    for (const char *p = s; *p; p++) {
+        if (quote) { if (*p == quote) quote = 0; continue; }
+        if (*p == '"' || *p == '\'') { quote = *p; continue; }
+        if (*p == '{') { depth++; continue; }
+        if (*p == '}') { if (depth > 0) depth--; continue; }
+        if (depth == 0 && !strncasecmp(p, "background", 10) && (p == s || !isalnum((unsigned char)p[-1])) &&
+            !isalnum((unsigned char)p[10]) && p[10] != '=')
+            return 1;
+    }
+    return 0;
+}
+
+/* A centre coordinate written sexagesimal (colons, or h/d/m/s after digits),
+ * which DS9 reads as fk5 where no system was named. */
+static int sexagesimal(const char *a)
+{
+    if (!a) return 0;
+    const char *d = *a == '+' || *a == '-' ? a + 1 : a;
+    return isdigit((unsigned char)*d) && strpbrk(d, ":hdms") != NULL;
+}
+
 /* The text={...} (or "..." or '...') of a region's properties, into t. */
 static void text_property(const char *s, char *t, size_t size)
 {
@@ -213,6 +261,9 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
                 text_property(s + 1, t, sizeof t);
                 uint64_t id = 0;
                 if (*t && !gp_parse_objid(t, &id) && id) { last->objid = id; p->has_objid = 1; }
+                if (background_property(s + 1) &&
+                    gp_cli_position_fail(last, "a background region marks sky for DS9's photometry, not a galaxy"))
+                    return -1;
             }
             return 0;
         }
@@ -228,8 +279,10 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
         }
         const struct ds9_system *ns = sign ? NULL : find_system(w);
         if (ns) { *sys = ns; continue; }
-        if (!sign && !strcasecmp(w, "global")) return 0;   /* default properties */
-        if (!sign && !strcasecmp(w, "tile")) return 0;     /* a frame's tile number */
+        if (!sign && (!strcasecmp(w, "global") || !strcasecmp(w, "tile"))) {
+            s = statement_end(s);   /* default properties, a frame's tile: the statement only */
+            continue;
+        }
         /* "circle point(...)": a point */
         if (IN(w, point_kinds)) {
             const char *q = skip_blank(s);
@@ -253,19 +306,22 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
         if (paren && *s == ')') s++;
         else if (paren) return gp_cli_position_fail(r, "%s: no ')' closes its arguments", w);
         char *save = NULL, *a0 = strtok_r(args, ", \t\r\n", &save), *a1 = a0 ? strtok_r(NULL, ", \t\r\n", &save) : NULL;
+        /* DS9 reads a sexagesimal centre as fk5 where no system was named */
+        const struct ds9_system *use = *sys ? *sys : sexagesimal(a0) && sexagesimal(a1) ? &ds9_systems[0] : NULL;
         int fail = 0;
-        if (!IN(w, centred) && !IN(w, uncentred))
+        if (!IN(w, centred) && !IN(w, uncentred)) {
             fail = gp_cli_position_fail(r, "'%s' is not a DS9 region or coordinate system", w);
-        else if (sign == '-')
+            if (!paren && !a0) *sys = &unknown_system;   /* (standing where a system would) */
+        } else if (sign == '-')
             fail = gp_cli_position_fail(r, "an excluded region (-%s) marks where not to look, not a galaxy", w);
         else if (!IN(w, centred))
             fail = gp_cli_position_fail(r, "a %s region has no centre to take: --positions reads circle, ellipse, box, "
-                                        "annulus and point regions", w);
-        else if (!*sys)
+                                        "annulus, point and panda regions", w);
+        else if (!use)
             fail = gp_cli_position_fail(r, "%s: no coordinate system before it (DS9 reads physical pixels then): %s",
                                         w, ds9_fix);
-        else if ((*sys)->why)
-            fail = gp_cli_position_fail(r, "%s: %s: %s", w, (*sys)->why, ds9_fix);
+        else if (use->why)
+            fail = gp_cli_position_fail(r, "%s: %s: %s", w, use->why, ds9_fix);
         else if (!a0 || !a1)
             fail = gp_cli_position_fail(r, "%s: no centre (its arguments: '%.40s')", w, a0 ? a0 : "");
         else
