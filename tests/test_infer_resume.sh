@@ -268,9 +268,9 @@ sed -i '$d' "$tmp/cat.csv"
 grep -q "3000 galaxies (1 failed) -> $tmp/cat.fits; resumed at row $((n + 1))" "$tmp/err" || { cat "$tmp/err"; fail "catalogue resume summary"; }
 cmp "$tmp/cat.fits" "$tmp/full.fits" || fail "the resumed catalogue batch differs"
 
-# a batch started with SIGINT ignored (a script's background job, nohup,
-# trap '') keeps ignoring it: SIGINT during the run changes nothing, the
-# table is the uninterrupted one; SIGTERM still stops it
+# a batch started with SIGINT ignored (a script's background job, trap '')
+# keeps ignoring it: SIGINT during the run changes nothing, the table is the
+# uninterrupted one; SIGTERM still stops it
 (trap '' INT; exec "$galpost" infer $args -o "$tmp/ign.fits" 2>"$tmp/bg.err") & pid=$!
 wait_rows "$tmp/ign.fits" 0
 kill -INT $pid
@@ -278,6 +278,14 @@ wait $pid; rc=$?; pid=
 [ $rc -eq 0 ] || { cat "$tmp/bg.err"; fail "a batch started with SIGINT ignored: exit $rc after SIGINT, not 0"; }
 cmp "$tmp/ign.fits" "$tmp/full.fits" || fail "a batch that ignored SIGINT wrote another table"
 grep -q interrupted "$tmp/bg.err" && { cat "$tmp/bg.err"; fail "a batch started with SIGINT ignored says it was interrupted"; }
+(trap '' INT; exec "$galpost" infer $args -o "$tmp/ign2.fits" 2>"$tmp/bg.err") & pid=$!
+wait_rows "$tmp/ign2.fits" 0
+kill -INT $pid
+kill -TERM $pid
+wait $pid; rc=$?; pid=
+[ $rc -eq 143 ] && grep -q "interrupted after" "$tmp/bg.err" \
+    || { cat "$tmp/bg.err"; fail "a batch started with SIGINT ignored: SIGTERM gave exit $rc, not 143 after a clean stop"; }
+rm -f "$tmp"/ign2.fits*
 
 # Ctrl-C in a shell loop over batches: the terminal sends SIGINT to the
 # whole foreground process group, and bash stops the loop only when its

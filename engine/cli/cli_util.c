@@ -17,9 +17,9 @@ static void on_interrupt(int sig) { gp_cli_interrupted = sig; }
 
 /* Catch `sig` unless it was ignored when the process started: a shell runs
  * a script's background jobs (`galpost infer ... &`) with SIGINT ignored so
- * that Ctrl-C stops the script's foreground only, `nohup` and `trap '' INT`
- * ask for the same, and a program honours that (as sort, make and Python
- * do).  The previous action goes to *old. */
+ * that Ctrl-C stops the script's foreground only, `trap '' INT` asks for
+ * the same (nohup ignores SIGHUP only), and a program honours that (as
+ * sort, make and Python do).  The previous action goes to *old. */
 static void catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
 {
     struct sigaction cur;

@@ -42,7 +42,7 @@ int gp_cli_output_writable(const char *cmd, const char *opt, const char *path, i
  * gp_cli_interrupted and makes SIGINT and SIGTERM set it to the signal's
  * number (the sub-command stops cleanly at its next check) instead of
  * killing the process (a signal ignored when the process started stays
- * ignored: a script's background job, nohup, trap ''); the previous
+ * ignored: a script's background job, trap '' INT); the previous
  * handlers go to `saved` (may be NULL)
  * for gp_cli_interrupts_restore().  gp_cli_exit_by_signal() ends a
  * process whose sub-command caught such a signal by that signal, after
