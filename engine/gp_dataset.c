@@ -72,6 +72,40 @@ static int read_col(fitsfile *f, const char *path, const char *name, long nrows,
     return GP_OK;
 }
 
+/* A position column (ra or dec, degrees) of nrows rows: numbers, or text
+ * as catalogues write it (degrees or sexagesimal, an RA's in hours); NaN
+ * where absent or unreadable.  It only labels results, so it never fails
+ * the table (out of memory aside). */
+static int read_position_col(fitsfile *f, const char *path, const char *name, int ra, long nrows, double *out,
+                             gp_error *err)
+{
+    for (long i = 0; i < nrows; i++) out[i] = NAN;
+    int col, st = 0, anynul = 0, typecode = 0;
+    long rep = 0, width = 0;
+    if (!find_col(f, name, &col) || fits_get_coltype(f, col, &typecode, &rep, &width, &st)) return GP_OK;
+    if (typecode != TSTRING) {
+        double nulval = NAN;
+        if (fits_read_col(f, TDOUBLE, col, 1, 1, nrows, &nulval, out, &anynul, &st))
+            for (long i = 0; i < nrows; i++) out[i] = NAN;
+        return GP_OK;
+    }
+    char *cell = malloc((size_t)(width > 0 ? width : 1) + 1);
+    if (!cell) return GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate a '%s' cell", path, name);
+    for (long i = 0; i < nrows; i++) {
+        char *cp = cell;
+        st = 0;
+        *cell = '\0';
+        if (fits_read_col(f, TSTRING, col, i + 1, 1, 1, "", &cp, &anynul, &st)) continue;
+        char *b = cell + strspn(cell, " \t");
+        size_t n = strlen(b);
+        while (n && b[n - 1] == ' ') b[--n] = '\0';
+        double v;
+        if (*b && !gp_angle_parse(b, ra, &v)) out[i] = v;
+    }
+    free(cell);
+    return GP_OK;
+}
+
 /* ------------------------------------------------------------ CSV */
 
 /* The numeric columns a training table is read for: a CSV keeps these (a
@@ -414,8 +448,8 @@ static int open_shard(gp_dataset *d, int s, const char *path, int flags, gp_erro
         }
         if (rc) goto cleanup;
         /* the position (degrees), carried into result tables; NaN when absent */
-        if ((rc = read_col(f, path, "ra", nrows, d->ra + base, 0, NULL, err)) ||
-            (rc = read_col(f, path, "dec", nrows, d->dec + base, 0, NULL, err))) goto cleanup;
+        if ((rc = read_position_col(f, path, "ra", 1, nrows, d->ra + base, err)) ||
+            (rc = read_position_col(f, path, "dec", 0, nrows, d->dec + base, err))) goto cleanup;
         /* galpost shards' record of each cutout; absent: unknown */
         int has_cf = 0;
         if ((rc = read_col(f, path, "cutout_flags", nrows, c, 0, &has_cf, err))) goto cleanup;
