@@ -5,8 +5,9 @@ libgalpost_la_CPPFLAGS = $(AM_CPPFLAGS) $(CFITSIO_CFLAGS) $(WCSLIB_CFLAGS) \
 libgalpost_la_LIBADD = $(CFITSIO_LIBS) $(WCSLIB_LIBS) $(OPENBLAS_LIBS) \
 	$(ZLIB_LIBS) $(PTHREAD_LIBS) -lm
 # 1:0:0 since gp_result gained latent_d2 and latent_d2_limit (2026-11-27),
-# 3:0:0 since it gained source_snr and source_peak (GP_FLAG_NO_SOURCE)
-libgalpost_la_LDFLAGS = -version-info 3:0:0
+# 3:0:0 since it gained source_snr and source_peak (GP_FLAG_NO_SOURCE),
+# 4:0:0 since it gained ra and dec (after id: every later field moved)
+libgalpost_la_LDFLAGS = -version-info 4:0:0
 libgalpost_la_SOURCES = \
 	engine/gp_error.c
 # -- angles as users type them (degrees or sexagesimal) --
