@@ -192,8 +192,12 @@ static int catalog_read_fits(gp_catalog *c, gp_error *err)
 {
     fitsfile *fp = NULL;
     int status = 0;
-    if (fits_open_table(&fp, c->path, READONLY, &status))
-        return gp_fits_fail(err, status, "%s: cannot open as a FITS table", c->path);
+    if (fits_open_table(&fp, c->path, READONLY, &status)) {
+        int st = gp_fits_fail(err, status, "%s: cannot open as a FITS table", c->path);
+        status = 0;
+        if (fp) fits_close_file(fp, &status);   /* (cfitsio leaves a file without a table open) */
+        return st;
+    }
     long n = 0;
     fits_get_num_rows(fp, &n, &status);
     int cra = gp_fits_table_col(fp, "ra"), cdec = gp_fits_table_col(fp, "dec");

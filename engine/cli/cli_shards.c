@@ -94,6 +94,8 @@ static int read_table(const char *path, fitsfile **out, shard_row **rows, long *
     int st = 0;
     if (fits_open_table(&f, path, READONLY, &st)) {
         FITS_REPORT(st, "%s: cannot open as a FITS table", path);
+        st = 0;
+        if (f) fits_close_file(f, &st);   /* (cfitsio leaves a file without a table open) */
         return 1;
     }
     long n = 0, pcount = 0;
