@@ -232,6 +232,33 @@ int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *e
 
 static double line_flux(double y) { return pow(10.0, y) - 1.0; }
 
+/* The strongest posterior correlations among the five physical quantities
+ * (|r| >= GP_SUMMARY_CORR_SHOWN, at most four, strongest first): what a
+ * user must carry along when using two of them together (the whole 9 x 9
+ * matrix is in --json and the tables' corr column). */
+#define GP_SUMMARY_CORR_SHOWN 0.3
+static void print_correlations(FILE *f, const gp_summary *s)
+{
+    int pa[10], pb[10], n = 0;
+    for (int a = 0; a < GP_Q_HALPHA; a++)
+        for (int b = a + 1; b < GP_Q_HALPHA; b++)
+            if (fabs(s->corr[a][b]) >= GP_SUMMARY_CORR_SHOWN) { pa[n] = a; pb[n] = b; n++; }
+    for (int i = 1; i < n; i++)   /* (insertion sort by |r|, largest first) */
+        for (int j = i; j > 0 && fabs(s->corr[pa[j]][pb[j]]) > fabs(s->corr[pa[j - 1]][pb[j - 1]]); j--) {
+            int t = pa[j]; pa[j] = pa[j - 1]; pa[j - 1] = t;
+            t = pb[j]; pb[j] = pb[j - 1]; pb[j - 1] = t;
+        }
+    if (n == 0) {
+        fprintf(f, "  correlations: none with |r| >= %.1f among the quantities above\n", GP_SUMMARY_CORR_SHOWN);
+        return;
+    }
+    fprintf(f, "  correlations (|r| >= %.1f):", GP_SUMMARY_CORR_SHOWN);
+    for (int k = 0; k < n && k < 4; k++)
+        fprintf(f, "%s %s & %s %+.2f", k ? "," : "", gp_quantity_label(pa[k]), gp_quantity_label(pb[k]),
+                s->corr[pa[k]][pb[k]]);
+    fprintf(f, "\n");
+}
+
 void gp_summary_print(const gp_result *r, FILE *f)
 {
     const gp_summary *s = &r->summary;
@@ -265,6 +292,7 @@ void gp_summary_print(const gp_result *r, FILE *f)
     for (int q = 0; q < GP_Q_HALPHA; q++)
         fprintf(f, "  %-14s %10.3f %10.3f %10.3f %10.3f %10.3f\n", gp_quantity_label(q), s->median[q],
                 s->median[q] - s->p16[q], s->p84[q] - s->median[q], s->mean[q], s->std[q]);
+    print_correlations(f, s);
     fprintf(f, "  P(metallicity measurable) = %.3f\n", s->p_detect);
     fprintf(f, "  line fluxes [1e-17 erg/s/cm^2]: median (68%% interval; from 0, an upper limit, where F <= 0"
                " is 16%% likely or more)\n");

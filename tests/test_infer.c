@@ -406,6 +406,57 @@ static void test_summary_quantiles(void **state)
     free(col);
 }
 
+/* The text summary's correlations line: the physical quantities' pairs
+ * with |r| >= 0.3, strongest first, at most four, the lines' own ignored;
+ * "none" when no pair reaches it. */
+static char *summary_text(const gp_result *r)
+{
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&txt, &len);
+    assert_non_null(f);
+    gp_summary_print(r, f);
+    fclose(f);
+    return txt;
+}
+
+static void set_corr(gp_summary *s, int a, int b, double v) { s->corr[a][b] = s->corr[b][a] = v; }
+
+static void test_summary_correlations(void **state)
+{
+    (void)state;
+    gp_result r;
+    memset(&r, 0, sizeof r);
+    r.status = GP_OK;
+    r.summary.bpt_class = -1;
+    r.latent_d2 = r.latent_d2_limit = r.phot_d2 = r.phot_d2_limit = r.source_snr = r.source_peak = NAN;
+    for (int q = 0; q < GP_NQ; q++) r.summary.corr[q][q] = 1.0;
+    set_corr(&r.summary, GP_Q_HALPHA, GP_Q_HBETA, 0.99);   /* lines: not shown */
+    set_corr(&r.summary, 1, 3, 0.299);                      /* below 0.3 */
+    char *t = summary_text(&r);
+    if (!strstr(t, "  correlations: none with |r| >= 0.3 among the quantities above\n")) fail_msg("%s", t);
+    free(t);
+    set_corr(&r.summary, 0, 2, 0.70);
+    set_corr(&r.summary, 0, 1, -0.49);
+    set_corr(&r.summary, 3, 4, 0.31);
+    char want[512];
+    snprintf(want, sizeof want, "  correlations (|r| >= 0.3): %s & %s +0.70, %s & %s -0.49, %s & %s +0.31\n",
+             gp_quantity_label(0), gp_quantity_label(2), gp_quantity_label(0), gp_quantity_label(1),
+             gp_quantity_label(3), gp_quantity_label(4));
+    t = summary_text(&r);
+    if (!strstr(t, want)) fail_msg("want '%s' in:\n%s", want, t);
+    free(t);
+    /* five pairs reach it: the four strongest */
+    set_corr(&r.summary, 2, 4, 0.95);
+    set_corr(&r.summary, 1, 2, -0.5);
+    snprintf(want, sizeof want, "  correlations (|r| >= 0.3): %s & %s +0.95, %s & %s +0.70, %s & %s -0.50, %s & %s -0.49\n",
+             gp_quantity_label(2), gp_quantity_label(4), gp_quantity_label(0), gp_quantity_label(2),
+             gp_quantity_label(1), gp_quantity_label(2), gp_quantity_label(0), gp_quantity_label(1));
+    t = summary_text(&r);
+    if (!strstr(t, want)) fail_msg("want '%s' in:\n%s", want, t);
+    free(t);
+}
+
 /* A line's 68% interval (gp_summary lo68, hi68, p_zero) against a naive
  * count and sort, on fresh random samples whose lines have 0% to 90% of
  * their samples at y = 0 (F = 0): below 16% the central [p16, p84]; from
@@ -819,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_summaries_match_naive),
         cmocka_unit_test(test_summary_quantiles),
         cmocka_unit_test(test_summary_line_interval),
+        cmocka_unit_test(test_summary_correlations),
         cmocka_unit_test(test_position_key),
         cmocka_unit_test(test_summary_lines),
         cmocka_unit_test(test_background_summaries),
