@@ -151,7 +151,9 @@ int gp_summary_compute(const float *samples, int n, gp_summary *out, gp_error *e
             for (int b = a; b < GP_NQ; b++) c[b] += xa[i] * xq[(size_t)b * n + i];
         for (int b = a; b < GP_NQ; b++) {
             double d = out->std[a] * out->std[b];
-            double r = a == b ? 1.0 : (d > 0 ? c[b] / n / d : 0.0);
+            /* (a quantity without spread, such as a line with every sample
+             * at F = 0, correlates with nothing: undefined, not 0) */
+            double r = a == b ? 1.0 : (d > 0 ? c[b] / n / d : NAN);
             if (r > 1) r = 1;
             if (r < -1) r = -1;
             out->corr[a][b] = out->corr[b][a] = r;

@@ -455,6 +455,26 @@ static void test_summary_correlations(void **state)
     t = summary_text(&r);
     if (!strstr(t, want)) fail_msg("want '%s' in:\n%s", want, t);
     free(t);
+    /* a quantity without spread (a line with every sample at F = 0) has no
+     * correlation with the others: NaN, not 0; the others' are computed */
+    enum { NS = 300 };
+    float *smp = malloc(sizeof(float) * NS * GP_NQ);
+    assert_non_null(smp);
+    uint64_t seed = 12345;
+    for (int i = 0; i < NS; i++)
+        for (int q = 0; q < GP_NQ; q++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            smp[i * GP_NQ + q] = q == GP_Q_HBETA ? 0.0f : (float)((seed >> 11) * 0x1.0p-53) + (q == 2 ? smp[i * GP_NQ] : 0.0f);
+        }
+    gp_summary sm;
+    gp_error err;
+    assert_int_equal(gp_summary_compute(smp, NS, &sm, &err), GP_OK);
+    for (int q = 0; q < GP_NQ; q++) {
+        assert_true(sm.corr[q][q] == 1.0);
+        if (q != GP_Q_HBETA) assert_true(isnan(sm.corr[GP_Q_HBETA][q]) && isnan(sm.corr[q][GP_Q_HBETA]));
+    }
+    assert_true(sm.corr[0][2] > 0.5 && sm.corr[0][2] < 1.0);   /* (z = M* + noise here: computed) */
+    free(smp);
 }
 
 /* A line's 68% interval (gp_summary lo68, hi68, p_zero) against a naive

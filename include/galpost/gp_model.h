@@ -248,7 +248,9 @@ typedef struct gp_summary {
     double  lo68[GP_NQ], hi68[GP_NQ];
     double  p_zero[GP_NQ];     /* lines: the fraction of samples at F = 0;
                                   0 for the other quantities */
-    double  corr[GP_NQ][GP_NQ];
+    double  corr[GP_NQ][GP_NQ];/* Pearson r over the samples; NaN off the
+                                  diagonal where either quantity has no
+                                  spread (a line with every sample at F = 0) */
     double  p_detect;          /* probability the metallicity is measurable */
     double  p_bpt[GP_NBPT];    /* class probabilities over samples where all
                                   four lines are positive */
