@@ -15,6 +15,7 @@
 #include "galpost/gp_model.h"
 #include "gp_csv.h"
 #include "gp_dataset.h"
+#include "gp_fits_table.h"
 #include "gp_fits_util.h"
 
 static const char *const bad_reason[GP_BAD_NREASON] = {
@@ -85,8 +86,11 @@ static int read_position_col(fitsfile *f, const char *path, const char *name, in
     if (!find_col(f, name, &col) || fits_get_coltype(f, col, &typecode, &rep, &width, &st)) return GP_OK;
     if (typecode != TSTRING) {
         double nulval = NAN;
+        if (rep != 1) return GP_OK;   /* (a vector column is no position) */
         if (fits_read_col(f, TDOUBLE, col, 1, 1, nrows, &nulval, out, &anynul, &st))
             for (long i = 0; i < nrows; i++) out[i] = NAN;
+        for (long i = 0; i < nrows; i++)
+            if (ra ? !(out[i] >= 0.0 && out[i] <= 360.0) : !(out[i] >= -90.0 && out[i] <= 90.0)) out[i] = NAN;
         return GP_OK;
     }
     char *cell = malloc((size_t)(width > 0 ? width : 1) + 1);
@@ -96,11 +100,10 @@ static int read_position_col(fitsfile *f, const char *path, const char *name, in
         st = 0;
         *cell = '\0';
         if (fits_read_col(f, TSTRING, col, i + 1, 1, 1, "", &cp, &anynul, &st)) continue;
-        char *b = cell + strspn(cell, " \t");
-        size_t n = strlen(b);
-        while (n && b[n - 1] == ' ') b[--n] = '\0';
+        char b[80];
+        gp_fits_table_angle_text(cell, b, sizeof b);   /* (VizieR's "13 21 30.5" too) */
         double v;
-        if (*b && !gp_angle_parse(b, ra, &v)) out[i] = v;
+        if (*b && !gp_angle_parse(b, ra, &v) && (ra ? v >= 0.0 && v <= 360.0 : v >= -90.0 && v <= 90.0)) out[i] = v;
     }
     free(cell);
     return GP_OK;

@@ -1,4 +1,5 @@
 /* gp_fits_table.c: table columns more than one reader needs (gp_fits_table.h). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,4 +61,19 @@ int gp_fits_table_objid(fitsfile *fp, const char *path, int col, long n, uint64_
     }
     free(buf);
     return st;
+}
+
+void gp_fits_table_angle_text(const char *cell, char *out, size_t size)
+{
+    size_t o = 0;
+    if (!size) return;
+    for (const char *s = cell; *s && o + 1 < size; s++) {
+        if (isspace((unsigned char)*s)) {
+            while (isspace((unsigned char)s[1])) s++;
+            if (s[1] && o && isdigit((unsigned char)out[o - 1])) out[o++] = ':';
+            continue;
+        }
+        out[o++] = *s;
+    }
+    out[o] = '\0';
 }

@@ -45,4 +45,16 @@ int gp_fits_table_col(fitsfile *fp, const char *name);
 int gp_fits_table_objid(fitsfile *fp, const char *path, int col, long n, uint64_t *id, unsigned char *bad,
                         gp_error *err);
 
+/*
+ * gp_fits_table_angle_text() - a text cell holding an angle, as
+ * gp_angle_parse() reads angles: trimmed, and the parts of a sexagesimal
+ * angle written with blanks (VizieR's "15 18 06.18") joined by colons.
+ * Given:
+ *   cell      const char*    the cell's text
+ *   size      size_t         out's size (the text is cut to fit)
+ * Returned:
+ *   out       char*          the angle's text
+ */
+void gp_fits_table_angle_text(const char *cell, char *out, size_t size);
+
 #endif

@@ -227,13 +227,14 @@ objID,ra,dec,modelMag_u,modelMag_g,modelMag_r,modelMag_i,modelMag_z,extinction_u
 CSV
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --catalog "$tmp/cat.csv" -o "$tmp/pcsv.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue batch"; }
 grep -q "3 galaxies (1 failed)" "$tmp/err" || { cat "$tmp/err"; fail "CSV catalogue: summary line"; }
-# a FITS shard whose ra is text (sexagesimal, as some catalogues write it):
-# read as positions (NaN where not an angle), never a reason to refuse it
-sed '2s/,150.0,2.0,/,10:00:00.0,2.0,/; 3s/,150.1,2.0,/,abc,2.0,/' "$tmp/cat.csv" | "$top/tests/gp_test_csv_table" "$tmp/txtra.fits" \
-    || fail "gp_test_csv_table txtra"
+# a FITS shard whose ra is text (sexagesimal, blank-separated as VizieR
+# writes it): read as positions (NaN where not an angle or out of 0..24h),
+# never a reason to refuse it
+sed '2s/,150.0,2.0,/,10 00 00.0,2.0,/; 3s/,150.1,2.0,/,abc,2.0,/; 4s/,150.2,2.1,/,25:00:00,2.1,/' "$tmp/cat.csv" \
+    | "$top/tests/gp_test_csv_table" "$tmp/txtra.fits" || fail "gp_test_csv_table txtra"
 "$galpost" infer --model "$tmp/p.gpw" --backend cpu --shard "$tmp/txtra.fits" -o "$tmp/txtra-out.fits" 2>"$tmp/err" \
     || { cat "$tmp/err"; fail "a shard with a text ra column"; }
-[ "$(radec "$tmp/txtra-out.fits" | tr '\n' ' ')" = "150,2 NaN,2 150.19999999999999,2.1000000000000001 " ] \
+[ "$(radec "$tmp/txtra-out.fits" | tr '\n' ' ')" = "150,2 NaN,2 NaN,2.1000000000000001 " ] \
     || { radec "$tmp/txtra-out.fits"; fail "a shard with a text ra column: ra, dec"; }
 # the catalogue's positions, the failed row's too
 [ "$(radec "$tmp/pcsv.fits" | tr '\n' ' ')" = "150,2 150.09999999999999,2 150.19999999999999,2.1000000000000001 " ] \

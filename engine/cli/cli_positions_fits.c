@@ -134,16 +134,7 @@ static int row_angle(gp_cli_position *r, const coord_col *c, long i, int ra, dou
     }
     /* trimmed; VizieR's "15 18 06.18" as "15:18:06.18" */
     char b[80];
-    size_t o = 0;
-    for (const char *s = c->s + (size_t)i * ((size_t)c->width + 1); *s && o + 1 < sizeof b; s++) {
-        if (isspace((unsigned char)*s)) {
-            while (isspace((unsigned char)s[1])) s++;
-            if (s[1] && o && isdigit((unsigned char)b[o - 1])) b[o++] = ':';
-            continue;
-        }
-        b[o++] = *s;
-    }
-    b[o] = '\0';
+    gp_fits_table_angle_text(c->s + (size_t)i * ((size_t)c->width + 1), b, sizeof b);
     return gp_cli_position_angle(r, what, b, ra, v);
 }
 
