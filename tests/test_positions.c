@@ -337,11 +337,14 @@ static void test_ds9_statements(void **state)
         "circle(200.1,36.2,15\") # background\n"                                                       /* 4 */
         "annulus(200.1,36.2,10\",20\") # text={background} background\n"                              /* 5 */
         "circle(200.2,36.3,5\") # text={background}\n"                                                 /* 6: a label */
-        "gal; circle(73.2,58.1,5\")\n"                                                                 /* 7, 8 */
-        "fk5; wcs0; circle(200.1,36.2,5\")\n"));                                                      /* 9 */
-    assert_int_equal(p->n, 9);
+        "gal; circle(73.2,58.1,5\")\n"                                                                 /* 7 */
+        "fk5; wcs0; circle(200.1,36.2,5\")\n"));                                                      /* 8 */
+    assert_int_equal(p->n, 8);
     assert_row(p, 0, 200.377497, 36.903089, 0, 1);
-    assert_failed(p, 1, "circle: image coordinates are pixels", "row 2 (line 3)");   /* image in force */
+    /* image in force: DS9 still reads a sexagesimal centre as fk5 (checked with
+     * DS9 8: "image; circle(12:00:16.49,+29:56:26.5,5\")" comes back as an fk5
+     * circle), plain numbers as pixels */
+    assert_row(p, 1, 15 * (13 + 21 / 60.0 + 30.5993 / 3600), 36 + 54 / 60.0 + 11.12 / 3600, 0, 3);
     assert_failed(p, 2, "circle: image coordinates are pixels", "row 3 (line 4)");
     gp_cli_positions_free(p);
     p = read_ok(write_text("nosys.reg", "circle(13:21:30.5993,+36:54:11.120,5\")\ncircle(200.1,36.2,5\")\n"));
@@ -355,14 +358,19 @@ static void test_ds9_statements(void **state)
         "annulus(200.1,36.2,10\",20\") # text={background} background\n"
         "circle(200.2,36.3,5\") # text={background}\n"
         "gal; circle(73.2,58.1,5\")\n"
-        "fk5; wcs0; circle(200.1,36.2,5\")\n"));
-    assert_int_equal(p->n, 6);
+        "fk5; wcs0; circle(200.1,36.2,5\")\n"
+        "fk6\n"
+        "circle(200.1,36.2,5\") # a typo'd system on its own line\n"
+        "cirle 200.1 36.2 5\"\n"));
+    assert_int_equal(p->n, 7);   /* (one row per region: the stray words have none) */
     assert_failed(p, 0, "a background region marks sky for DS9's photometry, not a galaxy", "row 1 (line 2)");
     assert_failed(p, 1, "a background region marks sky", "row 2 (line 3)");
     assert_row(p, 2, 200.2, 36.3, 0, 4);
-    assert_failed(p, 3, "'gal' is not a DS9 region or coordinate system", "row 4 (line 5)");
-    assert_failed(p, 4, "circle: they follow a word that is no coordinate system DS9 knows", "row 5 (line 5)");
-    assert_failed(p, 5, "'wcs' is the sky system of an image", "row 6 (line 6)");
+    assert_failed(p, 3, "circle: it follows 'gal', which is no coordinate system DS9 knows: save the regions in fk5",
+                  "row 4 (line 5)");
+    assert_failed(p, 4, "'wcs' is the sky system of an image", "row 5 (line 6)");
+    assert_failed(p, 5, "circle: it follows 'fk6', which is no coordinate system DS9 knows", "row 6 (line 8)");
+    assert_failed(p, 6, "'cirle' is not a DS9 region or coordinate system", "row 7 (line 9)");
     gp_cli_positions_free(p);
 }
 
@@ -385,6 +393,17 @@ static void test_empty_and_gzip(void **state)
     assert_int_equal(p->n, 4);
     assert_row(p, 0, 229.5257, 42.7447, 1237662301903192106ull, 0);
     gp_cli_positions_free(p);
+    /* a gzipped CSV list: said to be gzip, not a broken FITS file */
+    const char *csv = write_text("l.csv", "ra,dec\n229.5,42.7\n");
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "gzip -c '%s' > '%s.gz'", csv, csv);
+    if (system(cmd) == 0) {
+        char gzp[4200];
+        snprintf(gzp, sizeof gzp, "%s.gz", csv);
+        read_fails(gzp, GP_ERR_FITS, "l.csv.gz: gzip-compressed, read as a FITS table (a CSV list or region file must "
+                                     "be gunzipped first)");
+    } else
+        fprintf(stderr, "(no gzip program: the gzipped CSV case is left out)\n");
 }
 
 int main(void)

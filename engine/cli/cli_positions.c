@@ -111,9 +111,16 @@ int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *er
     rewind(in);
     int st;
     /* (a gzipped file, as VizieR serves tables: cfitsio reads it as it is) */
-    if (!strcmp(magic, "SIMPLE  ") || (got >= 2 && (unsigned char)magic[0] == 0x1f && (unsigned char)magic[1] == 0x8b)) {
+    int gz = got >= 2 && (unsigned char)magic[0] == 0x1f && (unsigned char)magic[1] == 0x8b;
+    if (!strcmp(magic, "SIMPLE  ") || gz) {
         p->format = GP_CLI_POSITIONS_FITS;
         st = gp_cli_positions_read_fits(p, err);
+        if (st && gz && err) {
+            char was[sizeof err->msg];
+            snprintf(was, sizeof was, "%s", err->msg);
+            GP_FAIL(err, st, "%s: gzip-compressed, read as a FITS table (a CSV list or region file must be "
+                    "gunzipped first): %s", path, was);
+        }
     } else if (gp_cli_positions_is_ds9(in)) {
         p->format = GP_CLI_POSITIONS_DS9;
         st = gp_cli_positions_read_ds9(p, in, err);

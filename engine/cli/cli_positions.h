@@ -3,9 +3,11 @@
  * --frames LIST --positions FILE -o OUT.fits`.  The list is one of three
  * kinds of file, told apart by content (not by name):
  *
- *   - a FITS table (the file begins with SIMPLE): the first table HDU, with
+ *   - a FITS table (the file begins with SIMPLE, or is gzip-compressed, as
+ *     cfitsio reads it): the first table HDU, with
  *     columns ra and dec (or RAJ2000, DEJ2000 / DECJ2000, RA_ICRS, DE_ICRS /
- *     DEC_ICRS; names case-insensitive) in degrees (TUNIT empty or deg), or
+ *     DEC_ICRS; names case-insensitive) in degrees (TUNIT empty, deg,
+ *     degree or degrees), or
  *     strings read as the CSV's cells are ("15:18:06.18", "15 18 06.18"),
  *     and an optional objID column (64-bit integers or decimal strings), as
  *     TOPCAT and CasJobs write them;
@@ -14,8 +16,12 @@
  *     row per region, in order, at its centre: circle, ellipse, box,
  *     annulus, point and the panda regions, in fk5, icrs or j2000 (DS9's
  *     degrees, h:m:s d:m:s, or 15h18m06.18s 42d44m41s); a region whose
- *     text={...} is an object ID has that ID.  A region that cannot be
+ *     text={...} is an object ID has that ID; a sexagesimal centre with no
+ *     system named, or a pixel system in force, is fk5 (as DS9 reads it);
+ *     "global" and "tile" statements end at ';'.  A region that cannot be
  *     used is a row that cannot be read (below): an excluded one ("-circle"),
+ *     a "# background" one (sky for DS9's photometry), one after a word that
+ *     is no system (the word itself has no row),
  *     one in pixels (image, physical, ...) or in a sky system that is not
  *     converted (fk4/b1950, galactic, ecliptic, wcs), a shape without one
  *     centre (polygon, line, ...).  Lines DS9 writes as comments ("# text",
@@ -75,8 +81,10 @@ typedef struct gp_cli_positions {
  * row; a floating-point objID column); GP_ERR_NOTFOUND (no ra or dec
  * column: the message names the file, the column and, for a CSV, the
  * header's line; for a FITS table, the HDU and the columns it has);
- * GP_ERR_FITS (a FITS file cfitsio cannot read, or without a table);
- * GP_ERR_NOMEM.  A region file has no such errors: its problems are rows'.
+ * GP_ERR_FITS (a FITS file cfitsio cannot read, or without a table; a gzip
+ * file that is no FITS table says so); GP_ERR_DATA (no row at all: a region
+ * file of settings only, an empty table); GP_ERR_NOMEM.  A region file has
+ * no other errors: its problems are rows'.
  */
 int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *err);
 

@@ -53,7 +53,7 @@ static const struct ds9_system {
 /* after a word that names no system and no region, standing alone where a
  * system would (a typo such as "fk6"): regions after it are not read in
  * the system before it */
-static const struct ds9_system unknown_system = { "?", "they follow a word that is no coordinate system DS9 knows" };
+static const struct ds9_system unknown_system = { "?", NULL };   /* (its message names the word: read_line) */
 static const char *const ds9_fix = "save the regions in fk5 or icrs (Region > Save, or xpaget ds9 regions -system wcs -sky fk5)";
 
 /* The regions with one centre, their first two arguments, and those
@@ -212,6 +212,13 @@ static int background_property(const char *s)
     return 0;
 }
 
+/* Whether a system is one of an image's pixel systems. */
+static int pixel_system(const struct ds9_system *s)
+{
+    static const char *const pix[] = { "image", "physical", "linear", "amplifier", "detector" };
+    return IN(s->name, pix);
+}
+
 /* A centre coordinate written sexagesimal (colons, or h/d/m/s after digits),
  * which DS9 reads as fk5 where no system was named. */
 static int sexagesimal(const char *a)
@@ -245,7 +252,8 @@ static void text_property(const char *s, char *t, size_t size)
 /* The statements of one line.  *sys is the system in force (NULL: none
  * named yet, DS9's default physical); rows are added for regions.  -1 when
  * memory runs out. */
-static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, const struct ds9_system **sys)
+static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, const struct ds9_system **sys,
+                     char unknown[32])
 {
     const char *s = line;
     gp_cli_position *last = NULL;   /* the line's last region, whose properties follow '#' */
@@ -283,6 +291,18 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
             s = statement_end(s);   /* default properties, a frame's tile: the statement only */
             continue;
         }
+        /* a word alone where a system would stand ("fk6", "gal;"): no region
+         * of its own, but the regions after it are not read in the system
+         * before it */
+        if (!sign && !IN(w, centred) && !IN(w, uncentred)) {
+            const char *q = skip_blank(s);
+            if (!*q || *q == ';' || *q == '#') {
+                *sys = &unknown_system;
+                snprintf(unknown, 32, "%s", w);
+                s = q;
+                continue;
+            }
+        }
         /* "circle point(...)": a point */
         if (IN(w, point_kinds)) {
             const char *q = skip_blank(s);
@@ -306,13 +326,14 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
         if (paren && *s == ')') s++;
         else if (paren) return gp_cli_position_fail(r, "%s: no ')' closes its arguments", w);
         char *save = NULL, *a0 = strtok_r(args, ", \t\r\n", &save), *a1 = a0 ? strtok_r(NULL, ", \t\r\n", &save) : NULL;
-        /* DS9 reads a sexagesimal centre as fk5 where no system was named */
-        const struct ds9_system *use = *sys ? *sys : sexagesimal(a0) && sexagesimal(a1) ? &ds9_systems[0] : NULL;
+        /* DS9 reads a sexagesimal centre as fk5 where no system was named or
+         * a pixel system is in force (image, physical ...) */
+        const struct ds9_system *use = *sys;
+        if ((!use || pixel_system(use)) && sexagesimal(a0) && sexagesimal(a1)) use = &ds9_systems[0];
         int fail = 0;
-        if (!IN(w, centred) && !IN(w, uncentred)) {
+        if (!IN(w, centred) && !IN(w, uncentred))
             fail = gp_cli_position_fail(r, "'%s' is not a DS9 region or coordinate system", w);
-            if (!paren && !a0) *sys = &unknown_system;   /* (standing where a system would) */
-        } else if (sign == '-')
+        else if (sign == '-')
             fail = gp_cli_position_fail(r, "an excluded region (-%s) marks where not to look, not a galaxy", w);
         else if (!IN(w, centred))
             fail = gp_cli_position_fail(r, "a %s region has no centre to take: --positions reads circle, ellipse, box, "
@@ -320,6 +341,9 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
         else if (!use)
             fail = gp_cli_position_fail(r, "%s: no coordinate system before it (DS9 reads physical pixels then): %s",
                                         w, ds9_fix);
+        else if (use == &unknown_system)
+            fail = gp_cli_position_fail(r, "%s: it follows '%s', which is no coordinate system DS9 knows: %s", w,
+                                        unknown, ds9_fix);
         else if (use->why)
             fail = gp_cli_position_fail(r, "%s: %s: %s", w, use->why, ds9_fix);
         else if (!a0 || !a1)
@@ -336,10 +360,11 @@ int gp_cli_positions_read_ds9(gp_cli_positions *p, FILE *in, gp_error *err)
     size_t lcap = 0;
     long cap = 0, lineno = 0;
     const struct ds9_system *sys = NULL;
+    char unknown[32] = "";
     int st = GP_OK;
     while (getline(&line, &lcap, in) >= 0) {
         lineno++;
-        if (read_line(p, &cap, lineno, line, &sys)) {
+        if (read_line(p, &cap, lineno, line, &sys, unknown)) {
             st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", p->path, lineno);
             break;
         }
