@@ -73,39 +73,54 @@ static int read_col(fitsfile *f, const char *path, const char *name, long nrows,
     return GP_OK;
 }
 
-/* A position column (ra or dec, degrees) of nrows rows: numbers, or text
- * as catalogues write it (degrees or sexagesimal, an RA's in hours); NaN
- * where absent or unreadable.  It only labels results, so it never fails
- * the table (out of memory aside). */
+/* A position (it only labels results, so what is not one is NaN, never an
+ * error): v where it is an RA in 0..360 or a Dec in -90..90 degrees. */
+static double position_or_nan(double v, int ra)
+{
+    return (ra ? v >= 0.0 && v <= 360.0 : v >= -90.0 && v <= 90.0) ? v : NAN;
+}
+
+/* A position written as text (degrees, or sexagesimal with colons or, as
+ * VizieR writes it, blanks; an RA's in hours), or NaN. */
+static double position_of_text(const char *s, int ra)
+{
+    char b[80];
+    double v;
+    gp_fits_table_angle_text(s, b, sizeof b);
+    return *b && !gp_angle_parse(b, ra, &v) ? position_or_nan(v, ra) : NAN;
+}
+
+/* A position column (ra or dec) of nrows rows, numbers or text, into out;
+ * NaN where absent or unreadable (only out of memory fails). */
 static int read_position_col(fitsfile *f, const char *path, const char *name, int ra, long nrows, double *out,
                              gp_error *err)
 {
     for (long i = 0; i < nrows; i++) out[i] = NAN;
     int col, st = 0, anynul = 0, typecode = 0;
     long rep = 0, width = 0;
-    if (!find_col(f, name, &col) || fits_get_coltype(f, col, &typecode, &rep, &width, &st)) return GP_OK;
+    if (!find_col(f, name, &col) || fits_get_coltype(f, col, &typecode, &rep, &width, &st) || nrows == 0) return GP_OK;
     if (typecode != TSTRING) {
         double nulval = NAN;
         if (rep != 1) return GP_OK;   /* (a vector column is no position) */
         if (fits_read_col(f, TDOUBLE, col, 1, 1, nrows, &nulval, out, &anynul, &st))
             for (long i = 0; i < nrows; i++) out[i] = NAN;
-        for (long i = 0; i < nrows; i++)
-            if (ra ? !(out[i] >= 0.0 && out[i] <= 360.0) : !(out[i] >= -90.0 && out[i] <= 90.0)) out[i] = NAN;
+        for (long i = 0; i < nrows; i++) out[i] = position_or_nan(out[i], ra);
         return GP_OK;
     }
-    char *cell = malloc((size_t)(width > 0 ? width : 1) + 1);
-    if (!cell) return GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate a '%s' cell", path, name);
-    for (long i = 0; i < nrows; i++) {
-        char *cp = cell;
-        st = 0;
-        *cell = '\0';
-        if (fits_read_col(f, TSTRING, col, i + 1, 1, 1, "", &cp, &anynul, &st)) continue;
-        char b[80];
-        gp_fits_table_angle_text(cell, b, sizeof b);   /* (VizieR's "13 21 30.5" too) */
-        double v;
-        if (*b && !gp_angle_parse(b, ra, &v) && (ra ? v >= 0.0 && v <= 360.0 : v >= -90.0 && v <= 90.0)) out[i] = v;
+    /* the whole column in one read */
+    size_t w = (size_t)(width > 0 ? width : 1) + 1;
+    char *text = calloc((size_t)nrows, w);
+    char **cell = malloc(sizeof(char *) * (size_t)nrows);
+    if (!text || !cell) {
+        free(text); free(cell);
+        return GP_FAIL(err, GP_ERR_NOMEM, "%s: cannot allocate the '%s' column", path, name);
     }
+    for (long i = 0; i < nrows; i++) cell[i] = text + (size_t)i * w;
+    char nul[] = "";
+    if (!fits_read_col(f, TSTRING, col, 1, 1, nrows, nul, cell, &anynul, &st))
+        for (long i = 0; i < nrows; i++) out[i] = position_of_text(cell[i], ra);
     free(cell);
+    free(text);
     return GP_OK;
 }
 
@@ -194,11 +209,9 @@ static int csv_to_fits(const char *path, fitsfile **out, long **lines_out, gp_er
             if (col[k] < 0) continue;
             const char *s = csv.field[col[k]];
             if (csv_null(s)) v[k][n] = NAN;
-            else if (k >= CSV_FIRST_POSITION) {
-                /* a position only labels the result: degrees or sexagesimal,
-                 * NaN (no position) when it is neither */
-                if (gp_angle_parse(s, k == CSV_FIRST_POSITION, &v[k][n])) v[k][n] = NAN;
-            } else if (gp_csv_number(s, &v[k][n]))
+            else if (k >= CSV_FIRST_POSITION)   /* (a label: NaN where it is no position) */
+                v[k][n] = position_of_text(s, k == CSV_FIRST_POSITION);
+            else if (gp_csv_number(s, &v[k][n]))
                 st = GP_FAIL(err, GP_ERR_FORMAT, "%s: line %ld, column '%s': '%.40s' is not a number (write a missing "
                              "value as an empty cell, null, NaN or -9999)", path, csv.lineno, csv.names[col[k]], s);
         }

@@ -404,7 +404,8 @@ static void test_csv_null_objid(void **state)
 }
 
 /* ra and dec (carried into inference tables): degrees or sexagesimal as a
- * catalogue prints them; a cell that is neither, or null, is NaN and never
+ * catalogue prints them (colons or blanks); a cell that is neither, out of
+ * range, or null, is NaN and never
  * refuses the table or makes its row bad (a position only labels a result).
  * Without the columns: NaN. */
 static void test_csv_positions(void **state)
@@ -412,19 +413,21 @@ static void test_csv_positions(void **state)
     (void)state;
     char csv[256], text[4096];
     gp_test_tmpname(csv, sizeof csv, ".csv");
-    snprintf(text, sizeof text, "objID,ra,dec,modelMag_u" HDR_TAIL "%s%s%s%s",
-             ROW("1,229.5257,-42.7447"), ROW("2,15:18:06.18,+42:44:41.0"), ROW("3,abc,12:3x"), ROW("4,null,"));
+    snprintf(text, sizeof text, "objID,ra,dec,modelMag_u" HDR_TAIL "%s%s%s%s%s%s",
+             ROW("1,229.5257,-42.7447"), ROW("2,15:18:06.18,+42:44:41.0"), ROW("3,abc,12:3x"), ROW("4,null,"),
+             ROW("5,25:00:00,+91"), ROW("6,15 18 06.18,+42 44 41.0"));
     FILE *f = fopen(csv, "w");
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
     gp_dataset *d = open1(csv, GP_DATASET_NO_TARGETS);
-    assert_int_equal(d->n, 4);
+    assert_int_equal(d->n, 6);
     assert_int_equal(d->nbad_rows, 0);
     assert_true(d->ra[0] == 229.5257 && d->dec[0] == -42.7447);
     assert_true(fabs(d->ra[1] - (15 + 18 / 60.0 + 6.18 / 3600) * 15) < 1e-9);
     assert_true(fabs(d->dec[1] - (42 + 44 / 60.0 + 41.0 / 3600)) < 1e-9);
-    for (int i = 2; i < 4; i++) assert_true(isnan(d->ra[i]) && isnan(d->dec[i]));
+    for (int i = 2; i < 5; i++) assert_true(isnan(d->ra[i]) && isnan(d->dec[i]));   /* (5: out of range) */
+    assert_true(d->ra[5] == d->ra[1] && d->dec[5] == d->dec[1]);   /* VizieR's blanks as colons */
     gp_dataset_close(d);
     /* no position columns */
     snprintf(text, sizeof text, "objID,modelMag_u" HDR_TAIL ROW("5"));
