@@ -70,6 +70,8 @@ typedef struct gp_cuda {
     int            tf32;          /* GP_CUDA_TF32=1: TF32 tensor cores allowed */
     int            find_algo;     /* 1: cudnnFind (benchmark), 0: heuristics */
     int            flow_occ3;     /* GP_CUDA_FLOW_OCC=3: the flow kernel at 3 blocks an SM */
+    int            elem_generic;  /* GP_CUDA_ELEM=generic: bias/activation and stretch by the
+                                     element-wise kernels, not one block a plane (benchmarks) */
     cudaStream_t   stream;
     cublasHandle_t blas;
     cudnnHandle_t  dnn;

@@ -16,7 +16,9 @@
  * convolution algorithms by cuDNN's heuristics instead of timing them
  * (cudnnFind); GP_CUDA_CHUNK=N sets the galaxies per inference chunk
  * (default: from the device's free memory); GP_CUDA_FLOW_OCC=3 runs the
- * flow kernel at three blocks an SM (gp_cuda_flows.cu).
+ * flow kernel at three blocks an SM (gp_cuda_flows.cu); GP_CUDA_ELEM=generic
+ * runs bias/activation and the stretch as element-wise kernels instead of
+ * one block a plane (gp_cuda_kernels.cu; for benchmarks).
  */
 #include "config.h"
 
@@ -735,6 +737,8 @@ static int cuda_init(gp_backend *be, gp_cuda *c, gp_error *err)
     c->find_algo = !(algo && strcmp(algo, "heuristic") == 0);
     const char *occ = getenv("GP_CUDA_FLOW_OCC");
     c->flow_occ3 = occ && strcmp(occ, "3") == 0;
+    const char *el = getenv("GP_CUDA_ELEM");
+    c->elem_generic = el && strcmp(el, "generic") == 0;
     GP_CUBLAS(err, what, cublasCreate, &c->blas);
     GP_CUBLAS(err, what, cublasSetStream, c->blas, c->stream);
     GP_CUBLAS(err, what, cublasSetMathMode, c->blas,

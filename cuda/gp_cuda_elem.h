@@ -57,6 +57,18 @@ GP_CU_FN void gp_cu_bias_act_at(size_t i, float *y, int channels, size_t plane,
     y[i] = gp_cu_act(y[i] + (b ? b[c] : 0.0f), act, slope);
 }
 
+/* The same over one plane: plane p (of channel p mod channels), elements
+ * t, t + nt, ... of it.  A convolution's kernel runs one block a plane, so
+ * no element needs the 64-bit division of gp_cu_bias_act_at (emulated on
+ * the GPU: it took more time than the memory traffic). */
+GP_CU_FN void gp_cu_bias_act_plane(size_t p, float *y, int channels, int plane,
+                                   const float *b, int t, int nt, int act, float slope)
+{
+    float *yp = y + p * (size_t)plane;
+    const float bv = b ? b[p % (size_t)channels] : 0.0f;
+    for (int j = t; j < plane; j += nt) yp[j] = gp_cu_act(yp[j] + bv, act, slope);
+}
+
 /* x[i] = (asinh(x[i] * inv_soft[c]) - offset[c]) * inv_scale[c], with the
  * reciprocals computed in float by the caller as the CPU backend does. */
 GP_CU_FN void gp_cu_stretch_at(size_t i, float *x, int bands, size_t plane,
@@ -65,6 +77,17 @@ GP_CU_FN void gp_cu_stretch_at(size_t i, float *x, int bands, size_t plane,
 {
     int c = (int)((i / plane) % (size_t)bands);
     x[i] = (asinhf(x[i] * inv_soft[c]) - offset[c]) * inv_scale[c];
+}
+
+/* The same over one plane (band p mod bands), elements t, t + nt, ... */
+GP_CU_FN void gp_cu_stretch_plane(size_t p, float *x, int bands, int plane,
+                                  const float *inv_soft, const float *offset,
+                                  const float *inv_scale, int t, int nt)
+{
+    float *xp = x + p * (size_t)plane;
+    const int c = (int)(p % (size_t)bands);
+    const float s = inv_soft[c], o = offset[c], k = inv_scale[c];
+    for (int j = t; j < plane; j += nt) xp[j] = (asinhf(xp[j] * s) - o) * k;
 }
 
 /* Element i of flag_nonfinite: flags[i / per] = 1 when x[i] is an inf or

@@ -6,6 +6,9 @@
  * them on the backend's stream and check the launch.
  */
 #include "config.h"
+
+#include <limits.h>
+#include <stdint.h>
 #include "gp_cuda.h"
 
 #define GP_CU_BLOCK 256
@@ -31,6 +34,50 @@ __global__ void k_bias_act(float *y, size_t n, int channels, size_t plane, const
 __global__ void k_stretch(float *x, size_t n, int bands, size_t plane, gp_cu_stretch_par p)
 {
     GRID_STRIDE(i, n) gp_cu_stretch_at(i, x, bands, plane, p.inv_soft, p.offset, p.inv_scale);
+}
+
+/* One block a plane (blockIdx.x), its threads over the plane's values, four
+ * at a time when the plane's values are 16-byte aligned. */
+__global__ void k_bias_act_planes(float *y, int channels, int plane, const float *b, int act,
+                                  float slope)
+{
+    const size_t p = blockIdx.x;
+    float *yp = y + p * (size_t)plane;
+    if ((plane & 3) == 0 && ((uintptr_t)yp & 15) == 0) {
+        const float bv = b ? b[blockIdx.x % (unsigned)channels] : 0.0f;
+        float4 *v = (float4 *)yp;
+        for (int j = threadIdx.x; j < plane / 4; j += blockDim.x) {
+            float4 a = v[j];
+            a.x = gp_cu_act(a.x + bv, act, slope);
+            a.y = gp_cu_act(a.y + bv, act, slope);
+            a.z = gp_cu_act(a.z + bv, act, slope);
+            a.w = gp_cu_act(a.w + bv, act, slope);
+            v[j] = a;
+        }
+    } else {
+        gp_cu_bias_act_plane(p, y, channels, plane, b, threadIdx.x, blockDim.x, act, slope);
+    }
+}
+
+__global__ void k_stretch_planes(float *x, int bands, int plane, gp_cu_stretch_par q)
+{
+    const size_t p = blockIdx.x;
+    float *xp = x + p * (size_t)plane;
+    if ((plane & 3) == 0 && ((uintptr_t)xp & 15) == 0) {
+        const int c = (int)(blockIdx.x % (unsigned)bands);
+        const float s = q.inv_soft[c], o = q.offset[c], k = q.inv_scale[c];
+        float4 *v = (float4 *)xp;
+        for (int j = threadIdx.x; j < plane / 4; j += blockDim.x) {
+            float4 a = v[j];
+            a.x = (asinhf(a.x * s) - o) * k;
+            a.y = (asinhf(a.y * s) - o) * k;
+            a.z = (asinhf(a.z * s) - o) * k;
+            a.w = (asinhf(a.w * s) - o) * k;
+            v[j] = a;
+        }
+    } else {
+        gp_cu_stretch_plane(p, x, bands, plane, q.inv_soft, q.offset, q.inv_scale, threadIdx.x, blockDim.x);
+    }
 }
 
 __global__ void k_flag_nonfinite(const float *x, size_t n, size_t per, int *flags)
@@ -79,11 +126,30 @@ __global__ void k_activate(float *x, size_t n, int act, float slope)
     GRID_STRIDE(i, n) gp_cu_activate_at(i, x, act, slope);
 }
 
+/* Threads for a kernel of one block a plane: enough for a plane's values
+ * (four at a time) in a whole number of warps, at most GP_CU_BLOCK; 0 when
+ * the element-wise kernel serves better (planes of fewer than 16 values,
+ * dense layers' plane of 1, more planes than a grid holds, or
+ * GP_CUDA_ELEM=generic). */
+static int plane_threads(const gp_cuda *c, size_t n, size_t plane)
+{
+    if (c->elem_generic || plane < 16 || plane > (size_t)INT_MAX || n % plane != 0 ||
+        n / plane > (size_t)INT_MAX)
+        return 0;
+    size_t w = (plane % 4 == 0 ? plane / 4 : plane);
+    w = (w + 31) / 32 * 32;
+    return (int)(w < GP_CU_BLOCK ? w : GP_CU_BLOCK);
+}
+
 int gp_cuda_k_bias_act(gp_cuda *c, float *y, size_t n, int channels, size_t plane,
                        const float *b, gp_act act, float slope, const char *what, gp_error *err)
 {
     if (n == 0 || (!b && act == GP_ACT_NONE)) return GP_OK;
-    k_bias_act<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(y, n, channels, plane, b, (int)act, slope);
+    const int t = plane_threads(c, n, plane);
+    if (t)
+        k_bias_act_planes<<<(unsigned)(n / plane), t, 0, c->stream>>>(y, channels, (int)plane, b, (int)act, slope);
+    else
+        k_bias_act<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(y, n, channels, plane, b, (int)act, slope);
     GP_CU_LAUNCHED(err, what);
     return GP_OK;
 }
@@ -92,7 +158,11 @@ int gp_cuda_k_stretch(gp_cuda *c, float *x, size_t n, int bands, size_t plane,
                       const gp_cu_stretch_par *p, const char *what, gp_error *err)
 {
     if (n == 0) return GP_OK;
-    k_stretch<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(x, n, bands, plane, *p);
+    const int t = plane_threads(c, n, plane);
+    if (t)
+        k_stretch_planes<<<(unsigned)(n / plane), t, 0, c->stream>>>(x, bands, (int)plane, *p);
+    else
+        k_stretch<<<grid_for(n), GP_CU_BLOCK, 0, c->stream>>>(x, n, bands, plane, *p);
     GP_CU_LAUNCHED(err, what);
     return GP_OK;
 }

@@ -69,8 +69,17 @@ static void test_bias_act(void **state)
             memcpy(g, y, sizeof(float) * tot);
             for (int i = 0; i < n; i++)   /* the CPU works image by image */
                 gp_cpu_bias_act(y + (size_t)i * ch * plane, ch, plane, with_b ? b : NULL, (gp_act)a, 0.2f);
+            float *h = malloc(sizeof(float) * tot);
+            memcpy(h, g, sizeof(float) * tot);
             for (size_t i = 0; i < tot; i++) gp_cu_bias_act_at(i, g, ch, plane, with_b ? b : NULL, a, 0.2f);
             EXPECT_CLOSE(g, y, tot, "bias_act (convolution layout)");
+            /* one block a plane: planes in reverse, 7 threads each, so a wrong
+             * plane base or channel shows */
+            for (size_t p = (size_t)n * ch; p-- > 0;)
+                for (int t = 0; t < 7; t++)
+                    gp_cu_bias_act_plane(p, h, ch, plane, with_b ? b : NULL, t, 7, a, 0.2f);
+            EXPECT_CLOSE(h, y, tot, "bias_act (one block a plane)");
+            free(h);
         }
     /* dense layout: plane 1, channels = outputs; against the CPU dense with W = I */
     const int rows = 7, out = 6;
@@ -124,8 +133,14 @@ static void test_stretch(void **state)
     gp_test_fill(x, tot, 0.5);
     memcpy(g, x, sizeof(float) * tot);
     assert_int_equal(cpu->ops->stretch(cpu, x, n, bands, plane, soft, off, scl, NULL), GP_OK);
+    float *h = malloc(sizeof(float) * tot);
+    memcpy(h, g, sizeof(float) * tot);
     for (size_t i = 0; i < tot; i++) gp_cu_stretch_at(i, g, bands, plane, inv_soft, off, inv_scale);
     EXPECT_CLOSE(g, x, tot, "stretch");
+    for (size_t p = (size_t)n * bands; p-- > 0;)
+        for (int t = 0; t < 5; t++) gp_cu_stretch_plane(p, h, bands, plane, inv_soft, off, inv_scale, t, 5);
+    EXPECT_CLOSE(h, x, tot, "stretch (one block a plane)");
+    free(h);
     free(x);
     free(g);
 }
