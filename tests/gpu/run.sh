@@ -28,7 +28,7 @@
 # flow-stage member at batch 256 in galaxies/s, CUDA float32 and CPU); the
 # PyTorch port of the model on the same card when bench/torch_model.py exists
 # and takes --device (the contract is written above its call below), with
-# three paired rounds at batch 1024 (galpost and PyTorch float32 alternately:
+# five paired rounds at batch 1024 (galpost and PyTorch float32 alternately:
 # the ratio's median, PyTorch's figure moving ~15% between runs); then the
 # table.  PyTorch runs at its default precision (TF32 in cuDNN convolutions)
 # and in float32 throughout (--tf32 off); the ratios compare like precisions.
@@ -101,12 +101,12 @@ AWK
                f0("torch-cuda-fp32", k), f0("torch-cuda", k), ratio("cuda", "torch-cuda-fp32", k), ratio("cuda-tf32", "torch-cuda", k) }
     }' "$res/bench.txt" "$res/torch.txt"
   grep -h '^# per galaxy\|^# roofline' "$res/bench.txt" | head -2 | sed 's/^# /  /'
-  grep -h '^# gp_infer profile\|^# (pageable)\|^# blocks of\|^# chunks of\|^# one chunk' "$res/bench.txt" | sed 's/^# /  /'
+  grep -h '^# gp_infer profile\|^# (pageable)\|^# blocks of\|^# chunks of\|^# one chunk\|^# element-wise\|^# first blocks' "$res/bench.txt" | sed 's/^# /  /'
   [ -f "$res/pairs.txt" ] && awk -F'\t' '
     $2 == "galpost" { g[$3] = $4 } $2 == "torch" { t[$3] = $4 }
     END {
       line = ""; n = 0
-      for (r = 1; r <= 3; r++) if ((r in g) && (r in t) && t[r] > 0) { q[++n] = g[r] / t[r]; line = line sprintf("  %.0f/%.0f = %.2fx", g[r], t[r], q[n]) }
+      for (r = 1; r <= 9; r++) if ((r in g) && (r in t) && t[r] > 0) { q[++n] = g[r] / t[r]; line = line sprintf("  %.0f/%.0f = %.2fx", g[r], t[r], q[n]) }
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (q[j] < q[i]) { x = q[i]; q[i] = q[j]; q[j] = x }
       med = n % 2 ? q[(n + 1) / 2] : 0.5 * (q[n / 2] + q[n / 2 + 1])
       printf "paired rounds at batch 1024, float32 (galpost/pytorch):%s%s\n", line, n ? sprintf("; median %.2fx", med) : " none ran"
@@ -228,8 +228,15 @@ say "benchmark: full pipeline, 100 samples per galaxy per flow"
   # upload/encoder blocks of 512 instead of a quarter chunk (GP_INFER_BLOCK); chunks of 2048 instead of 1024;
   # a batch of 1024 as one chunk instead of 512 + 384 + 128 (GP_INFER_SPLIT=0)
   GP_INFER_BLOCK=512 "$bin_bench" --backend cuda --batch 1024,4096 --samples 100 --seconds 2 | grep '^bench' | sed "s/^bench/# blocks of 512:/"
-  GP_INFER_BLOCK=128 "$bin_bench" --backend cuda --batch 1024 --samples 100 --seconds 2 | grep '^bench' | sed "s/^bench/# blocks of 128:/"
-  GP_CUDA_CHUNK=2048 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# chunks of 2048:/'
+  if [ "$quick" != 1 ]; then
+    GP_INFER_BLOCK=128 "$bin_bench" --backend cuda --batch 1024 --samples 100 --seconds 2 | grep '^bench' | sed "s/^bench/# blocks of 128:/"
+    GP_CUDA_CHUNK=2048 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# chunks of 2048:/'
+  fi
+  # bias/activation and the stretch as element-wise kernels (one 64-bit division
+  # an element) instead of one block a plane; the call's first blocks whole
+  # instead of growing from an eighth of a block
+  GP_CUDA_ELEM=generic "$bin_bench" --backend cuda --batch 1024,4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# element-wise bias and stretch:/'
+  GP_INFER_RAMP=0 "$bin_bench" --backend cuda --batch 1024,4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# first blocks whole:/'
   GP_INFER_SPLIT=0 "$bin_bench" --backend cuda --batch 1024 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# one chunk (no split):/'
   # batches of 1024 and 4096 in chunks of at most 256 (the summaries of each chunk run
   # beside the next chunk's GPU work, so smaller chunks leave less of them at the end)
@@ -296,10 +303,10 @@ for line in open(sys.argv[1]):
   done
   # Paired rounds at batch 1024, where the ratio sits near the target and
   # PyTorch's own figure moved 30.2k-34.7k galaxies/s between runs: galpost
-  # float32 and PyTorch float32 alternately, three times, each ratio from
+  # float32 and PyTorch float32 alternately, five times, each ratio from
   # neighbouring measurements; the table prints them and their median
   if grep -q -- '--tf32' "$tp" && grep -q -- '--batch' "$tp"; then
-    for round in 1 2 3; do
+    for round in 1 2 3 4 5; do
       "$bin_bench" --backend cuda --batch 1024 --samples 100 --seconds 2 2>/dev/null \
         | awk -F'\t' -v r=$round '$1 == "bench" { printf "pair\tgalpost\t%d\t%s\n", r, $5 }' >>"$res/pairs.txt"
       ( cd "$top" && PYTHONUNBUFFERED=1 timeout 120 python3 bench/torch_model.py --device cuda --model "$tmpd/model.gpw" \
