@@ -28,9 +28,6 @@
  *   GP_INFER_BLOCK=N                 galaxies per GPU upload and encoder
  *                                    block (default a quarter chunk, 128
  *                                    to 512)
- *   GP_INFER_RAMP=0                  the call's first blocks whole (by default
- *                                    they start at an eighth of a block and
- *                                    double)
  *   GP_INFER_BACKGROUND_SUMMARIES=1  background summaries on the CPU backend too
  *   GP_INFER_SPLIT=0                 a GPU batch of one chunk stays whole (by
  *                                    default one of 512 galaxies or more goes
@@ -312,8 +309,6 @@ typedef struct upload_pipe {
     int        pre_slot;     /* -1: nothing prefetched */
     const int *pre_idx;      /* its galaxies, pre_cnt of them */
     int        pre_cnt;
-    int        ramp;         /* the next block's size while the call's first
-                                blocks ramp up to blk (0: ramp done) */
 } upload_pipe;
 
 /* The block size for chunks of per_chunk galaxies (GP_INFER_BLOCK overrides). */
@@ -323,19 +318,6 @@ static int block_galaxies(int per_chunk)
     if (e && atoi(e) > 0) return atoi(e);
     int b = per_chunk / 4;
     return b < GP_BLOCK_MIN ? GP_BLOCK_MIN : b > GP_BLOCK_MAX ? GP_BLOCK_MAX : b;
-}
-
-/* The first block of a call: an eighth of a block, the blocks after it
- * doubling up to the block size (GP_INFER_RAMP=0: whole blocks from the
- * start).  Nothing is on the GPU before the first block's copy ends, and
- * a small block's copy ends sooner; each block's copy then runs beside the
- * previous one's encoder, which takes longer (an H200's copy of 256
- * cutouts took ~1.1 ms, their encoder ~2.7 ms). */
-static int first_block(int blk)
-{
-    const char *e = getenv("GP_INFER_RAMP");
-    if (e && strcmp(e, "0") == 0) return 0;
-    return blk / 8 > 1 ? blk / 8 : 1;
 }
 
 /* A chunk between its phases: the encoder's results on the backend (from
@@ -453,12 +435,8 @@ static int chunk_encode(gp_model *m, const gp_galaxy *gal, const float *phot_in,
             free(cut);
             if (st) goto done;
             if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; }
-        } else for (int g0 = 0, cnt = 0; g0 < nb; g0 += cnt) {
-            cnt = nb - g0 < blk ? nb - g0 : blk;
-            if (pipe && pipe->ramp > 0) {   /* the call's first blocks: growing */
-                if (cnt > pipe->ramp) cnt = pipe->ramp;
-                pipe->ramp = 2 * pipe->ramp < blk ? 2 * pipe->ramp : 0;
-            }
+        } else for (int g0 = 0; g0 < nb; g0 += blk) {
+            int cnt = nb - g0 < blk ? nb - g0 : blk;
             int s = 0;
             if (pipe && g0 == 0 && pipe->pre_slot >= 0 && !(pipe->pre_idx == idx && pipe->pre_cnt == cnt))
                 pipe->pre_slot = -1;   /* (not this chunk's first block: unused) */
@@ -481,7 +459,7 @@ static int chunk_encode(gp_model *m, const gp_galaxy *gal, const float *phot_in,
             if (pipe) TRY(ops->slot_release(be, s, err));
             /* the next chunk's first block, copied beside this chunk's last
              * one (queued after it: the work queued after a copy waits) */
-            if (pipe && g0 + cnt >= nb && next_nb > 0) {
+            if (pipe && g0 + blk >= nb && next_nb > 0) {
                 int ncnt = next_nb < blk ? next_nb : blk, ns = pipe->next_slot;
                 pipe->next_slot ^= 1;
                 TRY(upload_cutouts(be, gal, next_idx, ncnt, xs[ns], ns, err));
@@ -491,7 +469,6 @@ static int chunk_encode(gp_model *m, const gp_galaxy *gal, const float *phot_in,
             }
             if (prof->on) { TRY(ops->sync(be, err)); prof->encoder += now_s() - t0; t0 = now_s(); }
         }
-        if (pipe) pipe->ramp = 0;   /* (the next chunk's first block, prefetched, is whole) */
         /* [mu, sigma = exp(logvar / 2), photometry] on the backend */
         const int L = net->latent, Ti = net->trunk_in;
         TRY(ops->exp_half(be, lv, (size_t)nb * L, lv, err));
@@ -970,7 +947,7 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     memset(fl, 0, sizeof fl);
     fl[0].fence = fl[1].fence = -1;
     int st = GP_OK;
-    upload_pipe pipe_s = { { NULL, NULL }, 0, 0, -1, NULL, 0, 0 }, *pipe = NULL;
+    upload_pipe pipe_s = { { NULL, NULL }, 0, 0, -1, NULL, 0 }, *pipe = NULL;
     const gp_backend_ops *ops = m->be->ops;
     for (int i = 0; i < 2; i++) {
         cs[i].samples = calloc((size_t)per_chunk, sizeof(float *));
@@ -986,7 +963,6 @@ int gp_infer(gp_model *m, const gp_galaxy *gal, size_t n, const gp_infer_options
     /* overlapped uploads: the slots' buffers, for the whole call */
     if (ops->upload_slot && !ops->encode_cutouts && m->net.uses_image && ngood > 0) {
         pipe_s.blk = block_galaxies(per_chunk);
-        pipe_s.ramp = first_block(pipe_s.blk);
         for (int s = 0; s < 2; s++) {
             pipe_s.xs[s] = ops->alloc(m->be, sizeof(float) * GP_CUTOUT_PIXELS * (size_t)pipe_s.blk);
             if (!pipe_s.xs[s]) {
