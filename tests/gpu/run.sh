@@ -101,7 +101,7 @@ AWK
                f0("torch-cuda-fp32", k), f0("torch-cuda", k), ratio("cuda", "torch-cuda-fp32", k), ratio("cuda-tf32", "torch-cuda", k) }
     }' "$res/bench.txt" "$res/torch.txt"
   grep -h '^# per galaxy\|^# roofline' "$res/bench.txt" | head -2 | sed 's/^# /  /'
-  grep -h '^# gp_infer profile\|^# (pageable)\|^# blocks of\|^# chunks of\|^# one chunk\|^# element-wise\|^# first blocks' "$res/bench.txt" | sed 's/^# /  /'
+  grep -h '^# gp_infer profile\|^# (pageable)\|^# blocks of\|^# chunks of\|^# one chunk\|^# element-wise' "$res/bench.txt" | sed 's/^# /  /'
   [ -f "$res/pairs.txt" ] && awk -F'\t' '
     $2 == "galpost" { g[$3] = $4 } $2 == "torch" { t[$3] = $4 }
     END {
@@ -233,10 +233,8 @@ say "benchmark: full pipeline, 100 samples per galaxy per flow"
     GP_CUDA_CHUNK=2048 "$bin_bench" --backend cuda --batch 4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# chunks of 2048:/'
   fi
   # bias/activation and the stretch as element-wise kernels (one 64-bit division
-  # an element) instead of one block a plane; the call's first blocks whole
-  # instead of growing from an eighth of a block
+  # an element) instead of one block a plane
   GP_CUDA_ELEM=generic "$bin_bench" --backend cuda --batch 1024,4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# element-wise bias and stretch:/'
-  GP_INFER_RAMP=0 "$bin_bench" --backend cuda --batch 1024,4096 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# first blocks whole:/'
   GP_INFER_SPLIT=0 "$bin_bench" --backend cuda --batch 1024 --samples 100 --seconds 2 | grep '^bench' | sed 's/^bench/# one chunk (no split):/'
   # batches of 1024 and 4096 in chunks of at most 256 (the summaries of each chunk run
   # beside the next chunk's GPU work, so smaller chunks leave less of them at the end)
