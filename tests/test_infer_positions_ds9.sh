@@ -9,9 +9,10 @@
 # regions), each row equals the row of a CSV list holding the centres as
 # DS9 wrote them (an independent sed reading of the file), samples and
 # summary alike; the text's objID is the row's id; the excluded region is a
-# failed row that says so.  Saved as DS9 does by default (physical pixels)
-# or in image or galactic coordinates, every row fails, naming the file,
-# the row, its line and what to save instead.
+# failed row that says so.  Saved in galactic coordinates, each centre is
+# within 0.1 arcsec of the fk5 file's.  Saved as DS9 does by default
+# (physical pixels) or in image coordinates, every row fails, naming the
+# file, the row, its line and what to save instead.
 . "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
 data=${GP_SHARED_DATA:-$S/../shared/data}
 fd=$data/sdss-frames/004510-4-0030
@@ -82,12 +83,33 @@ run() {
 run deg
 run sex
 
-# pixels and galactic coordinates: every row fails, saying what to do
-for f in physical image galactic; do
+# galactic coordinates, as DS9 writes them: rotated to FK5, each usable
+# row's centre within 0.1 arcsec of the fk5 file's (DS9 converts with AST,
+# galpost with wcslib), the excluded region failed
+"$galpost" infer $common --frames "$frames" --positions "$WORK/galactic.reg" -o "$WORK/galactic.fits" 2>"$WORK/err" \
+    || { cat "$WORK/err"; fail "galactic.reg batch"; }
+grep -q "7 galaxies (1 failed) in" "$WORK/err" || { cat "$WORK/err"; fail "galactic.reg: summary line"; }
+grep -q '^galactic$' "$WORK/galactic.reg" || { cat "$WORK/galactic.reg"; fail "DS9 wrote no galactic file"; }
+for k in 1 2 3 4 6 7; do
+    "$dump" "$WORK/galactic.fits" row $k >"$WORK/a" && "$dump" "$WORK/deg-reg.fits" row $k >"$WORK/b" || fail "dump row $k"
+    grep -q "^status 0$" "$WORK/a" || fail "galactic.reg row $k failed: $(grep '^message' "$WORK/a")"
+    awk '$1 == "ra" || $1 == "dec" { v[FILENAME, $1] = $2 }
+         END { a = ARGV[1]; b = ARGV[2]
+               dra = (v[a, "ra"] - v[b, "ra"]) * cos(v[b, "dec"] * 3.14159265358979 / 180); ddec = v[a, "dec"] - v[b, "dec"]
+               if (v[b, "ra"] == "" || dra * dra + ddec * ddec > (0.1 / 3600) ^ 2) {
+                   printf "(%s, %s) vs fk5 (%s, %s)\n", v[a, "ra"], v[a, "dec"], v[b, "ra"], v[b, "dec"]; exit 1 }
+               printf "galactic row: %.3f arcsec from the fk5 centre\n", 3600 * sqrt(dra * dra + ddec * ddec) }' \
+        "$WORK/a" "$WORK/b" || fail "galactic.reg row $k: centre more than 0.1 arcsec from the fk5 file's"
+done
+"$dump" "$WORK/galactic.fits" row 5 | grep -q "^status [1-9]" || fail "galactic.reg: the excluded region did not fail"
+pass "galactic.reg: six centres within 0.1 arcsec of the fk5 file's"
+
+# pixel coordinates: every row fails, saying what to do
+for f in physical image; do
     "$galpost" infer $common --frames "$frames" --positions "$WORK/$f.reg" -o "$WORK/$f.fits" 2>"$WORK/err"
     grep -q "7 galaxies (7 failed) in" "$WORK/err" || { cat "$WORK/err"; fail "$f.reg: not 7 failed rows"; }
     "$dump" "$WORK/$f.fits" row 1 >"$WORK/a" || fail "dump $f row 1"
-    case $f in galactic) what="galactic coordinates are not converted" ;; *) what="$f coordinates are pixels" ;; esac
+    what="$f coordinates are pixels"
     contains "$(grep '^message' "$WORK/a")" "message $WORK/$f.reg: row 1 (line 4): circle: $what" "$f.reg: row 1"
     grep -q "save the regions in fk5 or icrs" "$WORK/a" || fail "$f.reg: no advice: $(grep '^message' "$WORK/a")"
 done

@@ -2,8 +2,9 @@
  * test_positions.c: the lists of galpost infer --positions
  * (engine/cli/cli_positions.h) read from files written here: DS9 region
  * files as DS9 8 saves them (degrees and sexagesimal, several regions on a
- * line, text={objID}), unusable regions (excluded, image and galactic
- * coordinates, polygons, none before a coordinate system) kept as failed
+ * line, text={objID}), galactic and ecliptic centres rotated to FK5,
+ * unusable regions (excluded, image and fk4 coordinates, polygons, none
+ * before a coordinate system) kept as failed
  * rows naming what is wrong, FITS tables as TOPCAT, CasJobs and VizieR
  * write them (ra/dec, RAJ2000/DEJ2000 in degrees or sexagesimal strings,
  * objID) and FITS tables that cannot be read, with their messages; a CSV
@@ -129,6 +130,54 @@ static void test_ds9_regions(void **state)
     gp_cli_positions_free(p);
 }
 
+/* Galactic and ecliptic centres rotated to FK5 J2000: against astropy 8.0's
+ * Galactic -> FK5(J2000) and BarycentricMeanEcliptic(J2000) -> FK5(J2000)
+ * within 0.1 arcsec (the frames' own definitions differ by less: the
+ * galactic pole's J2000 values, IAU 1980 vs 2006 obliquity).  Galactic
+ * sexagesimal longitudes are degrees, not hours. */
+static void assert_near(const gp_cli_positions *p, long r, double ra, double dec, long line)
+{
+    assert_true(r < p->n);
+    if (p->row[r].why) fprintf(stderr, "row %ld: %s\n", r + 1, p->row[r].why);
+    assert_null(p->row[r].why);
+    double dra = fabs(p->row[r].ra - ra);
+    if (dra > 180) dra = 360 - dra;
+    dra *= cos(dec * M_PI / 180);
+    if (!(dra < 0.1 / 3600 && fabs(p->row[r].dec - dec) < 0.1 / 3600))
+        fail_msg("row %ld: (%.7f, %.7f), expected (%.7f, %.7f)", r + 1, p->row[r].ra, p->row[r].dec, ra, dec);
+    assert_int_equal(p->row[r].line, line);
+}
+
+static void test_ds9_galactic_ecliptic(void **state)
+{
+    (void)state;
+    gp_cli_positions *p = read_ok(write_text("gal.reg",
+        "# Region file format: DS9 version 4.1\n"
+        "galactic\n"
+        "circle(0,0,5\")\n"                                  /* 1 */
+        "circle(90.0000000,30.0000000,5\") # text={42}\n"    /* 2 */
+        "point(200:00:00,-45:00:00) # point=x\n"             /* 3: degrees, not hours */
+        "galactic;ellipse 123.4 -60.2 6\" 3\" 30\n"          /* 4 */
+        "ecliptic\n"
+        "circle(90,0,5\")\n"                                 /* 5 */
+        "box(200,-45,10\",5\",0)\n"                           /* 6 */
+        "circle(+10:00:00,+80:00:00,5\")\n"                  /* 7 */
+        "galactic;circle(400,10,5\")\n"                      /* 8: longitude out of range */
+        "fk5;circle(229.5,42.7,5\")\n"));                    /* 9: as it is */
+    assert_int_equal(p->n, 9);
+    assert_near(p, 0, 266.4049962, -28.9361724, 3);
+    assert_near(p, 1, 269.2994160, 61.0328472, 4);
+    assert_true(p->row[1].objid == 42);
+    assert_near(p, 2, 57.3526483, -10.4625331, 5);
+    assert_near(p, 3, 13.0923565, 2.6709022, 6);
+    assert_near(p, 4, 90.0000054, 23.4392758, 8);
+    assert_near(p, 5, 174.8930938, -48.1555095, 9);
+    assert_near(p, 6, 295.1603581, 66.2822483, 10);
+    assert_failed(p, 7, "circle: longitude 400 is outside 0..360 degrees", "row 8 (line 11)");
+    assert_row(p, 8, 229.5, 42.7, 0, 12);
+    gp_cli_positions_free(p);
+}
+
 /* What cannot be a galaxy's position: a failed row each, saying why. */
 static void test_ds9_unusable(void **state)
 {
@@ -142,7 +191,7 @@ static void test_ds9_unusable(void **state)
         "fk5\n"
         "-circle(229.5,42.7,3\")\n"                    /* 4: excluded */
         "polygon(229.5,42.7,229.6,42.7,229.6,42.8)\n"  /* 5 */
-        "galactic;circle(73.2,58.1,5\")\n"             /* 6 */
+        "galactic;circle(73.2,98.1,5\")\n"             /* 6 */
         "fk4;circle(229.5,42.7,5\")\n"                 /* 7 */
         "wcs;circle(229.5,42.7,5\")\n"                 /* 8 */
         "fk5;circle(429.5,42.7,5\")\n"                 /* 9 */
@@ -158,7 +207,7 @@ static void test_ds9_unusable(void **state)
     assert_failed(p, 2, "point: physical coordinates are pixels", "row 3 (line 5)");
     assert_failed(p, 3, "an excluded region (-circle) marks where not to look, not a galaxy", "row 4 (line 7)");
     assert_failed(p, 4, "a polygon region has no centre to take", "row 5 (line 8)");
-    assert_failed(p, 5, "circle: galactic coordinates are not converted: save the regions in fk5 or icrs", "row 6 (line 9)");
+    assert_failed(p, 5, "circle: latitude 98.1 is outside -90..90 degrees", "row 6 (line 9)");
     assert_failed(p, 6, "fk4 (B1950) positions are not converted", "row 7 (line 10)");
     assert_failed(p, 7, "'wcs' is the sky system of an image", "row 8 (line 11)");
     assert_failed(p, 8, "circle: RA 429.5 is outside 0..360 degrees", "row 9 (line 12)");
@@ -411,6 +460,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ds9_regions),
         cmocka_unit_test(test_ds9_unusable),
+        cmocka_unit_test(test_ds9_galactic_ecliptic),
         cmocka_unit_test(test_ds9_statements),
         cmocka_unit_test(test_empty_and_gzip),
         cmocka_unit_test(test_detection),

@@ -27,21 +27,36 @@
 #include <string.h>
 #include <strings.h>
 
+#include <wcslib/sph.h>
+
 #include "galpost/gp_image.h"
 #include "cli/cli_positions_read.h"
 #include "gp_fits_util.h"
 
+/* Galactic and J2000 ecliptic coordinates to FK5 J2000 by wcslib's
+ * spherical rotation (sphx2s: the equatorial longitude and colatitude of
+ * the system's pole and its longitude of the equatorial pole; to_fk5 adds
+ * the colatitude's cosine and sine).
+ * Galactic: the north galactic pole at (192.85948, +27.12825), the north
+ * celestial pole at l = 122.93192 (Hipparcos catalogue vol. 1, 1.5.3).
+ * Ecliptic: DS9's (AST's) mean ecliptic of J2000, obliquity
+ * 23.4392911 degrees (IAU 1980), its pole at (270, +66.5607089). */
+static const double eul_galactic[3] = { 192.85948, 90.0 - 27.12825, 122.93192 };
+static const double eul_ecliptic[3] = { 270.0, 23.4392911, 90.0 };
+
 /* The coordinate systems of DS9's region syntax and what becomes of
- * regions in each: usable (fk5, icrs, j2000), or why not. */
+ * regions in each: usable (fk5, icrs, j2000; galactic and ecliptic
+ * rotated to fk5), or why not. */
 static const struct ds9_system {
     const char *name;
-    const char *why;   /* NULL: positions used as they are */
+    const char *why;   /* NULL: positions used */
+    const double *eul; /* NULL: equatorial; else the rotation to FK5 J2000 */
 } ds9_systems[] = {
-    { "fk5", NULL }, { "j2000", NULL }, { "icrs", NULL },
-    { "fk4", "fk4 (B1950) positions are not converted" },
-    { "b1950", "b1950 positions are not converted" },
-    { "galactic", "galactic coordinates are not converted" },
-    { "ecliptic", "ecliptic coordinates are not converted" },
+    { "fk5", NULL, NULL }, { "j2000", NULL, NULL }, { "icrs", NULL, NULL },
+    { "fk4", "fk4 (B1950) positions are not converted", NULL },
+    { "b1950", "b1950 positions are not converted", NULL },
+    { "galactic", NULL, eul_galactic },
+    { "ecliptic", NULL, eul_ecliptic },
     { "wcs", "'wcs' is the sky system of an image, which the file does not name" },
     { "image", "image coordinates are pixels of one image, not sky positions" },
     { "physical", "physical coordinates are pixels, not sky positions" },
@@ -53,7 +68,7 @@ static const struct ds9_system {
 /* after a word that names no system and no region, standing alone where a
  * system would (a typo such as "fk6"): regions after it are not read in
  * the system before it */
-static const struct ds9_system unknown_system = { "?", NULL };   /* (its message names the word: read_line) */
+static const struct ds9_system unknown_system = { "?", NULL, NULL };   /* (its message names the word: read_line) */
 static const char *const ds9_fix = "save the regions in fk5 or icrs (Region > Save, or xpaget ds9 regions -system wcs -sky fk5)";
 
 /* The regions with one centre, their first two arguments, and those
@@ -163,19 +178,36 @@ static int ds9_angle(const char *s, int ra, double *deg)
     return gp_angle_parse(b, hours, deg);
 }
 
-/* One coordinate of a region's centre: -1 only when memory runs out. */
-static int centre_angle(gp_cli_position *r, const char *shape, const char *s, int ra, double *v)
+/* One coordinate of a region's centre in system sys: the longitude (lon
+ * 1) or latitude (0).  Equatorial longitudes with colons are hours, a
+ * galactic or ecliptic one's are degrees.  -1 only when memory runs out. */
+static int centre_angle(gp_cli_position *r, const struct ds9_system *sys, const char *shape, const char *s,
+                        int lon, double *v)
 {
     *v = NAN;
     double a;
-    if (ds9_angle(s, ra, &a))
-        return gp_cli_position_fail(r, "%s: '%.40s' is not %s (degrees, %s)", shape, s, ra ? "an RA" : "a Dec",
-                                    ra ? "h:m:s or 15h18m06s" : "d:m:s or 42d44m41s");
-    if (ra ? !(a >= 0.0 && a <= 360.0) : !(a >= -90.0 && a <= 90.0))
-        return gp_cli_position_fail(r, "%s: %s %.40s is outside %s degrees", shape, ra ? "RA" : "Dec", s,
-                                    ra ? "0..360" : "-90..90");
+    const int equatorial = !sys->eul;
+    const char *what = lon ? (equatorial ? "an RA" : "a longitude") : (equatorial ? "a Dec" : "a latitude");
+    if (ds9_angle(s, lon && equatorial, &a))
+        return gp_cli_position_fail(r, "%s: '%.40s' is not %s (degrees, %s)", shape, s, what,
+                                    lon && equatorial ? "h:m:s or 15h18m06s" : "d:m:s or 42d44m41s");
+    if (lon ? !(a >= 0.0 && a <= 360.0) : !(a >= -90.0 && a <= 90.0))
+        return gp_cli_position_fail(r, "%s: %s %.40s is outside %s degrees", shape,
+                                    lon ? (equatorial ? "RA" : "longitude") : (equatorial ? "Dec" : "latitude"), s,
+                                    lon ? "0..360" : "-90..90");
     *v = a;
     return 0;
+}
+
+/* A centre in a galactic or ecliptic system, rotated to FK5 J2000. */
+static void to_fk5(const struct ds9_system *sys, double *ra, double *dec)
+{
+    const double *u = sys->eul;
+    double e[5] = { u[0], u[1], u[2], cos(u[1] * M_PI / 180.0), sin(u[1] * M_PI / 180.0) };
+    double lng, lat;
+    sphx2s(e, 1, 1, 1, 1, ra, dec, &lng, &lat);
+    *ra = lng < 0.0 ? lng + 360.0 : lng >= 360.0 ? lng - 360.0 : lng;
+    *dec = lat;
 }
 
 /* The end of the statement at s: the next ';' outside braces and quotes
@@ -348,8 +380,10 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
             fail = gp_cli_position_fail(r, "%s: %s: %s", w, use->why, ds9_fix);
         else if (!a0 || !a1)
             fail = gp_cli_position_fail(r, "%s: no centre (its arguments: '%.40s')", w, a0 ? a0 : "");
-        else
-            fail = centre_angle(r, w, a0, 1, &r->ra) || centre_angle(r, w, a1, 0, &r->dec);
+        else {
+            fail = centre_angle(r, use, w, a0, 1, &r->ra) || centre_angle(r, use, w, a1, 0, &r->dec);
+            if (!fail && use->eul && !r->why) to_fk5(use, &r->ra, &r->dec);
+        }
         if (fail) return -1;
     }
 }
