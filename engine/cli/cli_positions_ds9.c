@@ -57,12 +57,12 @@ static const struct ds9_system {
     { "b1950", "b1950 positions are not converted", NULL },
     { "galactic", NULL, eul_galactic },
     { "ecliptic", NULL, eul_ecliptic },
-    { "wcs", "'wcs' is the sky system of an image, which the file does not name" },
-    { "image", "image coordinates are pixels of one image, not sky positions" },
-    { "physical", "physical coordinates are pixels, not sky positions" },
-    { "linear", "linear coordinates are not sky positions" },
-    { "amplifier", "amplifier coordinates are pixels, not sky positions" },
-    { "detector", "detector coordinates are pixels, not sky positions" },
+    { "wcs", "'wcs' is the sky system of an image, which the file does not name", NULL },
+    { "image", "image coordinates are pixels of one image, not sky positions", NULL },
+    { "physical", "physical coordinates are pixels, not sky positions", NULL },
+    { "linear", "linear coordinates are not sky positions", NULL },
+    { "amplifier", "amplifier coordinates are pixels, not sky positions", NULL },
+    { "detector", "detector coordinates are pixels, not sky positions", NULL },
 };
 #define DS9_NSYS (sizeof ds9_systems / sizeof ds9_systems[0])
 /* after a word that names no system and no region, standing alone where a
