@@ -134,6 +134,11 @@ grep -q "^status [1-9]" "$tmp/row.txt" || fail "the FITS row with a null dec did
 grep -q "^objID 1237665440979615838$" "$tmp/row.txt" || fail "the FITS row with a null dec lost its objID"
 grep -q "^message $tmp/ids.fits: row 3: column 'dec' is null" "$tmp/row.txt" \
     || fail "the FITS row with a null dec: $(grep '^message' "$tmp/row.txt")"
+# cfitsio's extended file name: the HDU and a row filter select the rows
+"$galpost" infer $common --keep-samples 100 --frames "$frames" --positions "$tmp/ids.fits[1][dec > 36.8]" \
+    -o "$tmp/out.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "positions batch from ids.fits[1][dec > 36.8]"; }
+grep -q "1 galaxies (0 failed) in" "$tmp/err" || { cat "$tmp/err"; fail "ids.fits[1][dec > 36.8]: summary line"; }
+same 1 200.377497 36.903089
 
 # interrupted and resumed: the uninterrupted run's table byte for byte
 awk 'NR > 2' "$tmp/pos.csv" >"$tmp/rows"

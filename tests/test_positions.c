@@ -326,6 +326,57 @@ static void read_fails(const char *path, int want, const char *msg)
     assert_non_null(strstr(err.msg, path));
 }
 
+/* cfitsio's extended file names: an HDU by number or name, a row filter;
+ * [...] after a file that is not FITS, or an HDU that is not there: refused. */
+static void test_fits_extended(void **state)
+{
+    (void)state;
+    const char *p = path_of("two.fits");
+    char bang[4200];
+    snprintf(bang, sizeof bang, "!%s", p);
+    fitsfile *fp = NULL;
+    int status = 0;
+    char *t1[] = { "x" }, *f1[] = { "D" }, *t2[] = { "ra", "dec", "r" }, *f2[] = { "D", "D", "E" };
+    fits_create_file(&fp, bang, &status);
+    fits_create_img(fp, 8, 0, NULL, &status);
+    fits_create_tbl(fp, BINARY_TBL, 0, 1, t1, f1, NULL, "FIRST", &status);
+    double x = 1.0, ra[3] = { 200.25, 200.5, 201.0 }, dec[3] = { 36.5, 36.75, 37.0 };
+    float r[3] = { 16.5f, 17.25f, 18.5f };
+    fits_write_col(fp, TDOUBLE, 1, 1, 1, 1, &x, &status);
+    fits_create_tbl(fp, BINARY_TBL, 0, 3, t2, f2, NULL, "GALS", &status);
+    fits_write_col(fp, TDOUBLE, 1, 1, 1, 3, ra, &status);
+    fits_write_col(fp, TDOUBLE, 2, 1, 1, 3, dec, &status);
+    fits_write_col(fp, TFLOAT, 3, 1, 1, 3, r, &status);
+    fits_close_file(fp, &status);
+    assert_int_equal(status, 0);
+    char name[4300];
+    /* the first table has no ra: the file alone is refused, naming the column */
+    read_fails(p, GP_ERR_NOTFOUND, "ra");
+    snprintf(name, sizeof name, "%s[2]", p);
+    gp_cli_positions *l = read_ok(name);
+    assert_int_equal(l->format, GP_CLI_POSITIONS_FITS);
+    assert_int_equal(l->n, 3);
+    assert_row(l, 2, 201.0, 37.0, 0, 0);
+    gp_cli_positions_free(l);
+    snprintf(name, sizeof name, "%s[GALS][r < 17.77]", p);
+    l = read_ok(name);
+    assert_int_equal(l->n, 2);
+    assert_row(l, 0, 200.25, 36.5, 0, 0);
+    assert_row(l, 1, 200.5, 36.75, 0, 0);
+    gp_cli_positions_free(l);
+    snprintf(name, sizeof name, "%s[7]", p);
+    read_fails(name, GP_ERR_FITS, "or the HDU and rows [...] names");
+    snprintf(name, sizeof name, "%s[2]", write_text("list.csv", "ra,dec\n1,2\n"));
+    read_fails(name, GP_ERR_FORMAT, "is not a FITS file");
+    snprintf(name, sizeof name, "%s.missing[2]", p);
+    read_fails(name, GP_ERR_IO, "cannot open");
+    /* a file that has such a name is that file */
+    l = read_ok(write_text("odd[2]", "ra,dec\n1,2\n"));
+    assert_int_equal(l->format, GP_CLI_POSITIONS_CSV);
+    assert_row(l, 0, 1.0, 2.0, 0, 2);
+    gp_cli_positions_free(l);
+}
+
 static void test_fits_unreadable(void **state)
 {
     (void)state;
@@ -466,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_detection),
         cmocka_unit_test(test_fits_table),
         cmocka_unit_test(test_fits_sexagesimal),
+        cmocka_unit_test(test_fits_extended),
         cmocka_unit_test(test_fits_unreadable),
         cmocka_unit_test(test_csv),
     };

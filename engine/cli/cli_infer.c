@@ -1016,6 +1016,21 @@ static int position_images(void *ctx, const long *rows, int n, float *pix, gp_er
 }
 
 /* Galaxies at the positions of a list, on one set of frames, in batch. */
+/* A --positions list's content identity (for resuming): the file's, and
+ * for a cfitsio extended name ("cat.fits[GALS][r < 17.77]") the file's and
+ * the HDU and rows it selects.  -1 with errno set when it cannot be read. */
+static int positions_identity(const char *path, char *out, size_t size)
+{
+    size_t flen;
+    if (!gp_cli_positions_extended(path, &flen)) return gp_progress_file_identity(path, out, size);
+    char *file = strndup(path, flen);
+    if (!file) { errno = ENOMEM; return -1; }
+    int st = gp_progress_file_identity(file, out, size);
+    free(file);
+    if (!st) snprintf(out + strlen(out), size - strlen(out), ", %s", path + flen);
+    return st;
+}
+
 static int infer_positions(gp_model *m, const char *frames, const char *path, const double zeropoint[GP_NBANDS],
                            const char *output, int nsamples, uint64_t seed, int keep, int batch, int restart)
 {
@@ -1039,7 +1054,7 @@ static int infer_positions(gp_model *m, const char *frames, const char *path, co
     batch_source src = { pos->n, 1, position_row, position_images, &ctx, MEASURED_SOURCE, NULL,
                          "the --positions file (by name)", "", "", {{0}}, 0, position_position };
     input_names(&src, "--positions", &path, 1);
-    if (gp_progress_file_identity(path, src.input_content, sizeof src.input_content)) {
+    if (positions_identity(path, src.input_content, sizeof src.input_content)) {
         fprintf(stderr, "galpost infer: cannot read %s: %s\n", path, strerror(errno));
         goto out;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "galpost/gp_image.h"
 #include "cli/cli_positions_read.h"
@@ -98,8 +99,24 @@ static int read_csv(gp_cli_positions *p, FILE *in, gp_error *err)
 int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *err)
 {
     *out = NULL;
-    FILE *in = fopen(path, "rb");
-    if (!in) return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* cfitsio's extended file names (an HDU, a row filter) name a FITS
+     * table; the file is the part before the first '[' */
+    size_t flen = 0;
+    const int extended = gp_cli_positions_extended(path, &flen);
+    FILE *in = NULL;
+    if (extended) {
+        char *file = strndup(path, flen);
+        if (!file) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path);
+        in = fopen(file, "rb");
+        if (!in) {
+            int e = errno;
+            int st = GP_FAIL(err, GP_ERR_IO, "%s: cannot open %s: %s", path, file, strerror(e));
+            free(file);
+            return st;
+        }
+        free(file);
+    } else if (!(in = fopen(path, "rb")))
+        return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     gp_cli_positions *p = calloc(1, sizeof *p);
     if (!p) { fclose(in); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path); }
     p->path = path;
@@ -112,7 +129,10 @@ int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *er
     int st;
     /* (a gzipped file, as VizieR serves tables: cfitsio reads it as it is) */
     int gz = got >= 2 && (unsigned char)magic[0] == 0x1f && (unsigned char)magic[1] == 0x8b;
-    if (!strcmp(magic, "SIMPLE  ") || gz) {
+    if (extended && strcmp(magic, "SIMPLE  ") && !gz) {
+        st = GP_FAIL(err, GP_ERR_FORMAT, "%s: [...] after a file name selects a FITS table's HDU or rows, and the file "
+                     "is not a FITS file", path);
+    } else if (!strcmp(magic, "SIMPLE  ") || gz) {
         p->format = GP_CLI_POSITIONS_FITS;
         st = gp_cli_positions_read_fits(p, err);
         if (st && gz && err) {
@@ -139,6 +159,15 @@ int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *er
     if (st) { gp_cli_positions_free(p); return st; }
     *out = p;
     return GP_OK;
+}
+
+int gp_cli_positions_extended(const char *path, size_t *file_len)
+{
+    const char *b = strchr(path, '[');
+    size_t len = strlen(path);
+    if (!b || b == path || path[len - 1] != ']' || access(path, F_OK) == 0) return 0;
+    *file_len = (size_t)(b - path);
+    return 1;
 }
 
 void gp_cli_positions_free(gp_cli_positions *p)

@@ -4,7 +4,9 @@
  * kinds of file, told apart by content (not by name):
  *
  *   - a FITS table (the file begins with SIMPLE, or is gzip-compressed, as
- *     cfitsio reads it): the first table HDU, with
+ *     cfitsio reads it): the first table HDU, or the HDU and rows that a
+ *     cfitsio extended file name selects ("cat.fits[2]",
+ *     "cat.fits[GALS][r < 17.77]"), with
  *     columns ra and dec (or RAJ2000, DEJ2000 / DECJ2000, RA_ICRS, DE_ICRS /
  *     DEC_ICRS; names case-insensitive) in degrees (TUNIT empty, deg,
  *     degree or degrees), or
@@ -91,6 +93,18 @@ typedef struct gp_cli_positions {
 int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *err);
 
 void gp_cli_positions_free(gp_cli_positions *p);
+
+/*
+ * gp_cli_positions_extended() - whether `path` is one of cfitsio's extended
+ * file names ("cat.fits[2]", "cat.fits[GALS][r < 17.77]": an HDU, a row
+ * filter) rather than a file: no file has that name, and it ends with a
+ * ']' that a '[' after its first character opens.
+ * Returned:
+ *   file_len  the length of the file's name (before the first '['), when
+ *             extended
+ * Function return value: 1 when extended, else 0.
+ */
+int gp_cli_positions_extended(const char *path, size_t *file_len);
 
 /* Where row r (0-based) is, as messages say it: "PATH: row N (line L)",
  * N counted from 1 (a FITS table's: "PATH: row N"). */

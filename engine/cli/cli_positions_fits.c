@@ -146,7 +146,8 @@ int gp_cli_positions_read_fits(gp_cli_positions *p, gp_error *err)
     /* the first table HDU (cfitsio's own choice for a file without an
      * extension named) */
     if (fits_open_table(&fp, path, READONLY, &status)) {
-        int st = gp_fits_fail(err, status, "%s: cannot open as a FITS table (--positions reads the first table HDU)", path);
+        int st = gp_fits_fail(err, status, "%s: cannot open as a FITS table (--positions reads the first table HDU%s)", path,
+                              strchr(path, '[') ? " or the HDU and rows [...] names" : "");
         status = 0;
         if (fp) fits_close_file(fp, &status);   /* (a file without a table is left open) */
         return st;
