@@ -350,8 +350,11 @@ static void test_fits_extended(void **state)
     fits_close_file(fp, &status);
     assert_int_equal(status, 0);
     char name[4300];
-    /* the first table has no ra: the file alone is refused, naming the column */
-    read_fails(p, GP_ERR_NOTFOUND, "ra");
+    /* the first table has no ra: the file alone is refused, naming the column
+     * and how to name the next HDU */
+    read_fails(p, GP_ERR_NOTFOUND, "no 'ra' column");
+    snprintf(name, sizeof name, "the file has 3 HDUs: name another as %s[2] (counted from 0", p);
+    read_fails(p, GP_ERR_NOTFOUND, name);
     snprintf(name, sizeof name, "%s[2]", p);
     gp_cli_positions *l = read_ok(name);
     assert_int_equal(l->format, GP_CLI_POSITIONS_FITS);

@@ -164,6 +164,18 @@ int gp_cli_positions_read_fits(gp_cli_positions *p, gp_error *err)
     if (fits_get_num_rows(fp, &n, &status)) st = gp_fits_fail(err, status, "%s: %s: cannot read the table size", path, where);
     if (!st) st = find_coord(fp, path, where, ra_names, &cra, err);
     if (!st) st = find_coord(fp, path, where, dec_names, &cdec, err);
+    if (st == GP_ERR_NOTFOUND && err && !strchr(path, '[')) {
+        /* another HDU may hold the positions: say how to name it */
+        int nhdu = 0, cur = 0, s2 = 0;
+        fits_get_num_hdus(fp, &nhdu, &s2);
+        fits_get_hdu_num(fp, &cur);
+        if (!s2 && nhdu > cur) {
+            char was[sizeof err->msg];
+            snprintf(was, sizeof was, "%s", err->msg);
+            GP_FAIL(err, st, "%s; the file has %d HDUs: name another as %s[%d] (counted from 0, the primary) or "
+                    "by its EXTNAME", was, nhdu, path, cur);
+        }
+    }
     if (!st) st = read_coord(fp, path, n, &cra, err);
     if (!st) st = read_coord(fp, path, n, &cdec, err);
     int cid = st ? 0 : gp_fits_table_col(fp, "objID");
