@@ -137,7 +137,7 @@ grep -q "^message $tmp/ids.fits: row 3: column 'dec' is null" "$tmp/row.txt" \
 # cfitsio's extended file name: the HDU and a row filter select the rows
 "$galpost" infer $common --keep-samples 100 --frames "$frames" --positions "$tmp/ids.fits[1][dec > 36.8]" \
     -o "$tmp/out.fits" 2>"$tmp/err" || { cat "$tmp/err"; fail "positions batch from ids.fits[1][dec > 36.8]"; }
-grep -q "1 galaxies (0 failed) in" "$tmp/err" || { cat "$tmp/err"; fail "ids.fits[1][dec > 36.8]: summary line"; }
+grep -q "1 galaxy (0 failed) in" "$tmp/err" || { cat "$tmp/err"; fail "ids.fits[1][dec > 36.8]: summary line"; }
 same 1 200.377497 36.903089
 
 # interrupted and resumed: the uninterrupted run's table byte for byte

@@ -834,11 +834,12 @@ static int infer_batch(gp_model *m, const batch_source *src, const char *output,
     if (test_stop("after-rename")) raise(SIGKILL);
     double t = now_s() - t0;
     if (first)
-        fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) -> %s; resumed at row %ld: %ld in %.1f s (%.1f galaxies/s)\n",
-                src->n, failed, output, first + 1, src->n - first, t, (src->n - first) / (t > 0 ? t : 1e-9));
+        fprintf(stderr, "galpost infer: %ld galax%s (%ld failed) -> %s; resumed at row %ld: %ld in %.1f s (%.1f galaxies/s)\n",
+                src->n, src->n == 1 ? "y" : "ies", failed, output, first + 1, src->n - first, t,
+                (src->n - first) / (t > 0 ? t : 1e-9));
     else
-        fprintf(stderr, "galpost infer: %ld galaxies (%ld failed) in %.1f s (%.1f galaxies/s) -> %s\n",
-                src->n, failed, t, src->n / (t > 0 ? t : 1e-9), output);
+        fprintf(stderr, "galpost infer: %ld galax%s (%ld failed) in %.1f s (%.1f galaxies/s) -> %s\n",
+                src->n, src->n == 1 ? "y" : "ies", failed, t, src->n / (t > 0 ? t : 1e-9), output);
     rc = 0;
     goto out;
 stop:
