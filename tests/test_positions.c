@@ -227,6 +227,10 @@ static void test_detection(void **state)
     assert_int_equal(p->format, GP_CLI_POSITIONS_DS9);
     assert_row(p, 0, 229.5257, 42.7447, 0, 1);
     gp_cli_positions_free(p);
+    p = read_ok(write_text("tiled.txt", "tile 2\nfk5;circle(229.5,42.7,5\")\n"));   /* (DS9 writes it for frame 2) */
+    assert_int_equal(p->format, GP_CLI_POSITIONS_DS9);
+    assert_row(p, 0, 229.5, 42.7, 0, 2);
+    gp_cli_positions_free(p);
     p = read_ok(write_text("typed.txt", "\n# my galaxies\nicrs\ncircle 229.5 42.7 5\"\n"));
     assert_int_equal(p->format, GP_CLI_POSITIONS_DS9);
     assert_row(p, 0, 229.5, 42.7, 0, 4);

@@ -134,13 +134,14 @@ int gp_cli_positions_is_ds9(FILE *in)
             if (!strncasecmp(s, "Region file format", 18)) { is = 1; break; }
             continue;
         }
-        /* the first line that is not a comment: a system, global or a region */
+        /* the first line that is not a comment: a system, global, tile or a region */
         if (*s == '+' || *s == '-') s++;
         char w[32];
         word(&s, w, sizeof w);
         const char *t = skip_blank(s);
         int sep = !*s || *t == ';' || *t == '(' || (t != s && *t != ',');
-        if (*w && sep && (find_system(w) || !strcasecmp(w, "global") || IN(w, centred) || IN(w, uncentred)))
+        if (*w && sep && (find_system(w) || !strcasecmp(w, "global") || !strcasecmp(w, "tile") || IN(w, centred) ||
+                          IN(w, uncentred)))
             is = 1;
         break;
     }
