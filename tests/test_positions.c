@@ -174,6 +174,8 @@ static void test_ds9_galactic_ecliptic(void **state)
     assert_near(p, 5, 174.8930938, -48.1555095, 9);
     assert_near(p, 6, 295.1603581, 66.2822483, 10);
     assert_failed(p, 7, "circle: longitude 400 is outside 0..360 degrees", "row 8 (line 11)");
+    /* the latitude alone is no FK5 Dec: the failed row's output holds none */
+    assert_true(isnan(p->row[7].ra) && isnan(p->row[7].dec));
     assert_row(p, 8, 229.5, 42.7, 0, 12);
     gp_cli_positions_free(p);
 }

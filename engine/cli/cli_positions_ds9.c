@@ -383,7 +383,10 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
             fail = gp_cli_position_fail(r, "%s: no centre (its arguments: '%.40s')", w, a0 ? a0 : "");
         else {
             fail = centre_angle(r, use, w, a0, 1, &r->ra) || centre_angle(r, use, w, a1, 0, &r->dec);
-            if (!fail && use->eul && !r->why) to_fk5(use, &r->ra, &r->dec);
+            /* a galactic or ecliptic coordinate read without the other is
+             * no RA or Dec: neither is kept (the failed row's output) */
+            if (!fail && use->eul && r->why) r->ra = r->dec = NAN;
+            else if (!fail && use->eul) to_fk5(use, &r->ra, &r->dec);
         }
         if (fail) return -1;
     }
