@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "cli/cli_positions.h"
@@ -332,6 +333,22 @@ static void read_fails(const char *path, int want, const char *msg)
     assert_non_null(strstr(err.msg, path));
 }
 
+/* A copy of file a at b, byte for byte (cfitsio would parse b's brackets). */
+static void copy_file(const char *a, const char *b)
+{
+    char *to = strdup(b);
+    assert_non_null(to);
+    FILE *in = fopen(a, "rb"), *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) assert_int_equal(fwrite(buf, 1, n, out), n);
+    assert_int_equal(fclose(in), 0);
+    assert_int_equal(fclose(out), 0);
+    free(to);
+}
+
 /* cfitsio's extended file names: an HDU by number or name, a row filter;
  * [...] after a file that is not FITS, or an HDU that is not there: refused. */
 static void test_fits_extended(void **state)
@@ -383,6 +400,32 @@ static void test_fits_extended(void **state)
     l = read_ok(write_text("odd[2]", "ra,dec\n1,2\n"));
     assert_int_equal(l->format, GP_CLI_POSITIONS_CSV);
     assert_row(l, 0, 1.0, 2.0, 0, 2);
+    gp_cli_positions_free(l);
+    /* a FITS table so named too (cfitsio would read "odd[2]" as HDU 2 of a
+     * file "odd"), and one in a directory with brackets in its name: the
+     * first table, which has no ra, then a file of GALS alone */
+    char two[4200], lit[4200], sub[4200], in_sub[4300];
+    snprintf(two, sizeof two, "%s", path_of("two.fits"));
+    snprintf(lit, sizeof lit, "%s", path_of("lit[2]"));
+    copy_file(two, lit);
+    read_fails(lit, GP_ERR_NOTFOUND, "HDU 2 (FIRST): no 'ra' column");
+    snprintf(sub, sizeof sub, "%s", path_of("run[1]"));
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(in_sub, sizeof in_sub, "%s/gals.fits", sub);
+    snprintf(name, sizeof name, "!%s", path_of("gals.fits"));
+    fits_create_file(&fp, name, &status);
+    fits_create_img(fp, 8, 0, NULL, &status);
+    fits_create_tbl(fp, BINARY_TBL, 0, 3, t2, f2, NULL, "GALS", &status);
+    fits_write_col(fp, TDOUBLE, 1, 1, 1, 3, ra, &status);
+    fits_write_col(fp, TDOUBLE, 2, 1, 1, 3, dec, &status);
+    fits_write_col(fp, TFLOAT, 3, 1, 1, 3, r, &status);
+    fits_close_file(fp, &status);
+    assert_int_equal(status, 0);
+    copy_file(path_of("gals.fits"), in_sub);
+    l = read_ok(in_sub);
+    assert_int_equal(l->format, GP_CLI_POSITIONS_FITS);
+    assert_int_equal(l->n, 3);
+    assert_row(l, 1, 200.5, 36.75, 0, 0);
     gp_cli_positions_free(l);
 }
 

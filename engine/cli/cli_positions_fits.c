@@ -138,16 +138,33 @@ static int row_angle(gp_cli_position *r, const coord_col *c, long i, int ra, dou
     return gp_cli_position_angle(r, what, b, ra, v);
 }
 
+/* A file by its name alone, at its first table HDU (as fits_open_table()
+ * does for a name without [...]), the name not parsed for cfitsio's
+ * extended syntax: a file called "cat[2].fits", or in a directory "run[1]",
+ * is that file.  cfitsio's status. */
+static int open_first_table(fitsfile **fp, const char *path, int *status)
+{
+    int n = 0, type = 0;
+    if (fits_open_diskfile(fp, path, READONLY, status) || fits_get_num_hdus(*fp, &n, status)) return *status;
+    for (int h = 1; h <= n; h++) {
+        if (fits_movabs_hdu(*fp, h, &type, status)) return *status;
+        if (type == ASCII_TBL || type == BINARY_TBL) return 0;
+    }
+    return *status = NOT_TABLE;
+}
+
 int gp_cli_positions_read_fits(gp_cli_positions *p, gp_error *err)
 {
     const char *path = p->path;
     fitsfile *fp = NULL;
     int status = 0;
+    size_t flen;
+    const int extended = gp_cli_positions_extended(path, &flen);
     /* the first table HDU (cfitsio's own choice for a file without an
-     * extension named) */
-    if (fits_open_table(&fp, path, READONLY, &status)) {
+     * extension named), or what an extended name selects */
+    if (extended ? fits_open_table(&fp, path, READONLY, &status) : open_first_table(&fp, path, &status)) {
         int st = gp_fits_fail(err, status, "%s: cannot open as a FITS table (--positions reads the first table HDU%s)", path,
-                              strchr(path, '[') ? " or the HDU and rows [...] names" : "");
+                              extended ? " or the HDU and rows [...] names" : "");
         status = 0;
         if (fp) fits_close_file(fp, &status);   /* (a file without a table is left open) */
         return st;
