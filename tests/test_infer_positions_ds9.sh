@@ -11,8 +11,8 @@
 # summary alike; the text's objID is the row's id; the excluded region is a
 # failed row that says so.  Saved in galactic coordinates, each centre is
 # within 0.1 arcsec of the fk5 file's.  Saved as DS9 does by default
-# (physical pixels) or in image coordinates, every row fails, naming the
-# file, the row, its line and what to save instead.
+# (physical pixels), in image coordinates or in ecliptic ones, every row
+# fails, naming the file, the row, its line and what to save instead.
 . "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
 data=${GP_SHARED_DATA:-$S/../shared/data}
 fd=$data/sdss-frames/004510-4-0030
@@ -45,6 +45,7 @@ xpaset -p $D regions save "$WORK/deg.reg" || fail "regions save fk5"
 xpaget $D regions -format ds9 -system wcs -sky fk5 -skyformat sexagesimal >"$WORK/sex.reg" || fail "xpaget sexagesimal"
 xpaget $D regions -format ds9 -system image >"$WORK/image.reg" || fail "xpaget image"
 xpaget $D regions -format ds9 -system wcs -sky galactic >"$WORK/galactic.reg" || fail "xpaget galactic"
+xpaget $D regions -format ds9 -system wcs -sky ecliptic >"$WORK/ecliptic.reg" || fail "xpaget ecliptic"
 grep -q '^-circle(' "$WORK/deg.reg" && grep -q '^fk5$' "$WORK/deg.reg" && grep -q '^point(13:22:02' "$WORK/sex.reg" \
     || { cat "$WORK/deg.reg" "$WORK/sex.reg"; fail "DS9 wrote other files than expected"; }
 
@@ -104,12 +105,15 @@ done
 "$dump" "$WORK/galactic.fits" row 5 | grep -q "^status [1-9]" || fail "galactic.reg: the excluded region did not fail"
 pass "galactic.reg: six centres within 0.1 arcsec of the fk5 file's"
 
-# pixel coordinates: every row fails, saying what to do
-for f in physical image; do
+# pixel coordinates, and ecliptic ones (DS9 writes them for the equinox of
+# the frame's DATE-OBS, 2004: 3 arcmin from J2000's): every row fails,
+# saying what to do
+grep -q '^ecliptic$' "$WORK/ecliptic.reg" || { cat "$WORK/ecliptic.reg"; fail "DS9 wrote no ecliptic file"; }
+for f in physical image ecliptic; do
     "$galpost" infer $common --frames "$frames" --positions "$WORK/$f.reg" -o "$WORK/$f.fits" 2>"$WORK/err"
     grep -q "7 galaxies (7 failed) in" "$WORK/err" || { cat "$WORK/err"; fail "$f.reg: not 7 failed rows"; }
     "$dump" "$WORK/$f.fits" row 1 >"$WORK/a" || fail "dump $f row 1"
-    what="$f coordinates are pixels"
+    case $f in ecliptic) what="ecliptic positions are not converted" ;; *) what="$f coordinates are pixels" ;; esac
     contains "$(grep '^message' "$WORK/a")" "message $WORK/$f.reg: row 1 (line 4): circle: $what" "$f.reg: row 1"
     grep -q "save the regions in fk5 or icrs" "$WORK/a" || fail "$f.reg: no advice: $(grep '^message' "$WORK/a")"
 done

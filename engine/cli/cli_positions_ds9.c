@@ -33,20 +33,19 @@
 #include "cli/cli_positions_read.h"
 #include "gp_fits_util.h"
 
-/* Galactic and J2000 ecliptic coordinates to FK5 J2000 by wcslib's
- * spherical rotation (sphx2s: the equatorial longitude and colatitude of
- * the system's pole and its longitude of the equatorial pole; to_fk5 adds
- * the colatitude's cosine and sine).
- * Galactic: the north galactic pole at (192.85948, +27.12825), the north
- * celestial pole at l = 122.93192 (Hipparcos catalogue vol. 1, 1.5.3).
- * Ecliptic: DS9's (AST's) mean ecliptic of J2000, obliquity
- * 23.4392911 degrees (IAU 1980), its pole at (270, +66.5607089). */
+/* Galactic coordinates to FK5 J2000 by wcslib's spherical rotation
+ * (sphx2s: the equatorial longitude and colatitude of the system's pole and
+ * its longitude of the equatorial pole; to_fk5 adds the colatitude's
+ * cosine and sine): the north galactic pole at (192.85948, +27.12825), the
+ * north celestial pole at l = 122.93192 (Hipparcos catalogue vol. 1,
+ * 1.5.3).  Ecliptic coordinates are not rotated: DS9 8 writes them for the
+ * mean ecliptic and equinox of the image's DATE-OBS (an SDSS frame of 2004:
+ * 3 arcmin from J2000's), and the region file does not name that date. */
 static const double eul_galactic[3] = { 192.85948, 90.0 - 27.12825, 122.93192 };
-static const double eul_ecliptic[3] = { 270.0, 23.4392911, 90.0 };
 
 /* The coordinate systems of DS9's region syntax and what becomes of
- * regions in each: usable (fk5, icrs, j2000; galactic and ecliptic
- * rotated to fk5), or why not. */
+ * regions in each: usable (fk5, icrs, j2000; galactic rotated to fk5),
+ * or why not. */
 static const struct ds9_system {
     const char *name;
     const char *why;   /* NULL: positions used */
@@ -56,7 +55,8 @@ static const struct ds9_system {
     { "fk4", "fk4 (B1950) positions are not converted", NULL },
     { "b1950", "b1950 positions are not converted", NULL },
     { "galactic", NULL, eul_galactic },
-    { "ecliptic", NULL, eul_ecliptic },
+    { "ecliptic", "ecliptic positions are not converted (DS9 writes them at the equinox of the image's date)",
+      NULL },
     { "wcs", "'wcs' is the sky system of an image, which the file does not name", NULL },
     { "image", "image coordinates are pixels of one image, not sky positions", NULL },
     { "physical", "physical coordinates are pixels, not sky positions", NULL },
@@ -181,7 +181,7 @@ static int ds9_angle(const char *s, int ra, double *deg)
 
 /* One coordinate of a region's centre in system sys: the longitude (lon
  * 1) or latitude (0).  Equatorial longitudes with colons are hours, a
- * galactic or ecliptic one's are degrees.  -1 only when memory runs out. */
+ * galactic one's are degrees.  -1 only when memory runs out. */
 static int centre_angle(gp_cli_position *r, const struct ds9_system *sys, const char *shape, const char *s,
                         int lon, double *v)
 {
@@ -200,7 +200,7 @@ static int centre_angle(gp_cli_position *r, const struct ds9_system *sys, const 
     return 0;
 }
 
-/* A centre in a galactic or ecliptic system, rotated to FK5 J2000. */
+/* A centre in galactic coordinates, rotated to FK5 J2000. */
 static void to_fk5(const struct ds9_system *sys, double *ra, double *dec)
 {
     const double *u = sys->eul;
@@ -383,7 +383,7 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
             fail = gp_cli_position_fail(r, "%s: no centre (its arguments: '%.40s')", w, a0 ? a0 : "");
         else {
             fail = centre_angle(r, use, w, a0, 1, &r->ra) || centre_angle(r, use, w, a1, 0, &r->dec);
-            /* a galactic or ecliptic coordinate read without the other is
+            /* a galactic coordinate read without the other is
              * no RA or Dec: neither is kept (the failed row's output) */
             if (!fail && use->eul && r->why) r->ra = r->dec = NAN;
             else if (!fail && use->eul) to_fk5(use, &r->ra, &r->dec);
