@@ -357,7 +357,8 @@ static void copy_file(const char *a, const char *b)
 static void test_fits_extended(void **state)
 {
     (void)state;
-    const char *p = path_of("two.fits");
+    char p[4096];   /* (path_of's buffer is reused by the next call) */
+    snprintf(p, sizeof p, "%s", path_of("two.fits"));
     char bang[4200];
     snprintf(bang, sizeof bang, "!%s", p);
     fitsfile *fp = NULL;
