@@ -100,6 +100,26 @@ grep -q "^status [1-9]" "$tmp/row.txt" || fail "the malformed row did not fail"
 grep -q "^message $tmp/pos.csv: row 5 (line 7): column 'dec': 'abc' is not an angle" "$tmp/row.txt" \
     || fail "the malformed row's message: $(grep '^message' "$tmp/row.txt")"
 
+# the same list on standard input ("-"): the same rows, the failed ones
+# naming "standard input"; its copy gone afterwards
+mkdir -p "$tmp/tmpdir"
+TMPDIR="$tmp/tmpdir" "$galpost" infer $common --keep-samples 100 --frames "$frames" --positions - \
+    -o "$tmp/stdin.fits" <"$tmp/pos.csv" 2>"$tmp/err" || { cat "$tmp/err"; fail "positions batch from standard input"; }
+grep -q "6 galaxies (2 failed) in" "$tmp/err" || { cat "$tmp/err"; fail "standard input: summary line"; }
+for k in 1 2 4 6; do
+    for what in row samples; do
+        "$dump" "$tmp/out.fits" $what $k >"$tmp/a" && "$dump" "$tmp/stdin.fits" $what $k >"$tmp/b" || fail "dump $what $k"
+        cmp -s "$tmp/a" "$tmp/b" || fail "standard input: $what $k differs from the file's"
+    done
+done
+"$dump" "$tmp/stdin.fits" row 5 | grep -q "^message standard input: row 5 (line 7): column 'dec': 'abc' is not an angle" \
+    || fail "standard input: the malformed row's message: $("$dump" "$tmp/stdin.fits" row 5 | grep '^message')"
+[ -z "$(ls -A "$tmp/tmpdir")" ] || fail "the copy of standard input was left: $(ls "$tmp/tmpdir")"
+TMPDIR="$tmp/tmpdir" "$galpost" infer $common --frames "$frames" --positions - -o "$tmp/x.fits" </dev/null 2>"$tmp/err" \
+    && fail "an empty standard input was taken"
+grep -q "standard input: empty" "$tmp/err" || { cat "$tmp/err"; fail "empty standard input: message"; }
+[ -z "$(ls -A "$tmp/tmpdir")" ] || fail "the copy of an empty standard input was left"
+
 # each row's position (degrees) as the list gives it, the failed rows' too
 # (NaN for the cell that is not an angle)
 "$top/tests/gp_test_table_csv" "$tmp/out.fits" >"$tmp/out.csv" || fail "gp_test_table_csv"

@@ -10,7 +10,8 @@
 # DS9 wrote them (an independent sed reading of the file), samples and
 # summary alike; the text's objID is the row's id; the excluded region is a
 # failed row that says so.  Saved in galactic coordinates, each centre is
-# within 0.1 arcsec of the fk5 file's.  Saved as DS9 does by default
+# within 0.1 arcsec of the fk5 file's.  xpaget's regions piped into
+# --positions - give the fk5 file's rows.  Saved as DS9 does by default
 # (physical pixels), in image coordinates or in ecliptic ones, every row
 # fails, naming the file, the row, its line and what to save instead.
 . "${GP_TOP_SRCDIR:-$(dirname "$0")/..}/tests/ds9_lib.sh"
@@ -83,6 +84,19 @@ run() {
 }
 run deg
 run sex
+
+# xpaget piped into --positions - (README's example): the fk5 file's rows
+xpaget $D regions -format ds9 -system wcs -sky fk5 -skyformat degrees \
+    | "$galpost" infer $common --frames "$frames" --positions - -o "$WORK/pipe.fits" 2>"$WORK/err" \
+    || { cat "$WORK/err"; fail "xpaget | galpost infer --positions -"; }
+grep -q "7 galaxies (1 failed) in" "$WORK/err" || { cat "$WORK/err"; fail "pipe: summary line"; }
+for k in 1 2 3 4 6 7; do
+    "$dump" "$WORK/pipe.fits" row $k >"$WORK/a" && "$dump" "$WORK/deg-reg.fits" row $k >"$WORK/b" || fail "dump row $k"
+    cmp -s "$WORK/a" "$WORK/b" || { diff "$WORK/a" "$WORK/b" | head; fail "pipe row $k differs from deg.reg's"; }
+done
+"$dump" "$WORK/pipe.fits" row 5 | grep -q "^message standard input: row 5 (line .*): an excluded region" \
+    || fail "pipe: the excluded row's message: $("$dump" "$WORK/pipe.fits" row 5 | grep '^message')"
+pass "xpaget regions | galpost infer --positions -: the fk5 file's rows"
 
 # galactic coordinates, as DS9 writes them: rotated to FK5, each usable
 # row's centre within 0.1 arcsec of the fk5 file's (DS9 converts with AST,

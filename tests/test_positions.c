@@ -317,6 +317,12 @@ static void test_fits_sexagesimal(void **state)
     gp_cli_positions_free(p);
 }
 
+static void fill_one(fitsfile *fp, int *status)
+{
+    double v = 1.0;
+    fits_write_col(fp, TDOUBLE, 1, 1, 1, 1, &v, status);
+}
+
 static void fill_two(fitsfile *fp, int *status)
 {
     double v[2] = { 1.0, 2.0 };
@@ -431,6 +437,40 @@ static void test_fits_extended(void **state)
     assert_int_equal(l->n, 3);
     assert_row(l, 1, 200.5, 36.75, 0, 0);
     gp_cli_positions_free(l);
+}
+
+/* Read under another name (standard input's copy): rows and messages name
+ * the list by it, whatever the format; the file is still what is read. */
+static void test_read_as(void **state)
+{
+    (void)state;
+    gp_error err;
+    gp_cli_positions *p = NULL;
+    char buf[4400];
+    assert_int_equal(gp_cli_positions_read_as(write_text("spool1", "ra,dec\n1,2\nxx,3\n"), "standard input", &p, &err),
+                     GP_OK);
+    assert_int_equal(p->n, 2);
+    assert_row(p, 0, 1.0, 2.0, 0, 2);
+    gp_cli_positions_where(p, 1, buf, sizeof buf);
+    assert_string_equal(buf, "standard input: row 2 (line 3)");
+    gp_cli_positions_free(p);
+    assert_int_equal(gp_cli_positions_read_as(write_text("spool2", "fk5\ncircle(1,2,3\")\n"), "standard input", &p, &err),
+                     GP_OK);
+    assert_int_equal(p->format, GP_CLI_POSITIONS_DS9);
+    gp_cli_positions_where(p, 0, buf, sizeof buf);
+    assert_string_equal(buf, "standard input: row 1 (line 2)");
+    gp_cli_positions_free(p);
+    /* errors: a CSV without ra, a FITS table without ra (no "[N]" hint for it) */
+    assert_int_equal(gp_cli_positions_read_as(write_text("spool3", "x,y\n1,2\n"), "standard input", &p, &err),
+                     GP_ERR_NOTFOUND);
+    assert_null(p);
+    assert_true(strncmp(err.msg, "standard input: no 'ra' column", 30) == 0);
+    char *ttype[] = { "x" }, *tform[] = { "D" };
+    assert_int_equal(gp_cli_positions_read_as(write_table("spool4.fits", 1, ttype, tform, NULL, fill_one), "standard input",
+                                              &p, &err), GP_ERR_NOTFOUND);
+    assert_true(strncmp(err.msg, "standard input: ", 16) == 0);
+    assert_null(strstr(err.msg, "spool4"));
+    assert_null(strstr(err.msg, "name another"));
 }
 
 static void test_fits_unreadable(void **state)
@@ -574,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_fits_table),
         cmocka_unit_test(test_fits_sexagesimal),
         cmocka_unit_test(test_fits_extended),
+        cmocka_unit_test(test_read_as),
         cmocka_unit_test(test_fits_unreadable),
         cmocka_unit_test(test_csv),
     };

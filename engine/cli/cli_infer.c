@@ -34,6 +34,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "galpost/gp_fits.h"
 #include "galpost/gp_image.h"
@@ -1039,10 +1040,21 @@ static int infer_positions(gp_model *m, const char *frames, const char *path, co
     gp_cli_positions *pos = NULL;
     positions_ctx ctx = { 0 };
     gp_error err;
+    char spool[4096] = "";   /* a copy of standard input, while it exists */
     int rc = frames_open(frames, zeropoint, " (--positions measures every galaxy's colours on the frames)", band);
     if (rc) goto out;
     rc = 1;
-    if (gp_cli_positions_read(path, &pos, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
+    /* "-": standard input, copied to a file (read twice: by content, then
+     * as a list) that is gone once both are done */
+    const char *file = path, *name = NULL;
+    if (!strcmp(path, "-")) {
+        if (isatty(STDIN_FILENO))
+            fprintf(stderr, "galpost infer: reading the --positions list from standard input (end it with Ctrl-D)\n");
+        if (gp_cli_stdin_copy("galpost infer", spool, sizeof spool)) goto out;
+        file = spool;
+        name = "standard input";
+    }
+    if (gp_cli_positions_read_as(file, name, &pos, &err)) { fprintf(stderr, "galpost infer: %s\n", err.msg); goto out; }
     image_unused_note(m, "the frames' cutouts are");
     ctx.pos = pos;
     ctx.band = band;
@@ -1055,10 +1067,11 @@ static int infer_positions(gp_model *m, const char *frames, const char *path, co
     batch_source src = { pos->n, 1, position_row, position_images, &ctx, MEASURED_SOURCE, NULL,
                          "the --positions file (by name)", "", "", {{0}}, 0, position_position };
     input_names(&src, "--positions", &path, 1);
-    if (positions_identity(path, src.input_content, sizeof src.input_content)) {
-        fprintf(stderr, "galpost infer: cannot read %s: %s\n", path, strerror(errno));
+    if (positions_identity(file, src.input_content, sizeof src.input_content)) {
+        fprintf(stderr, "galpost infer: cannot read %s: %s\n", name ? name : path, strerror(errno));
         goto out;
     }
+    if (spool[0]) { unlink(spool); spool[0] = '\0'; }
     /* the frames by content (not by name: moved frames are the same), band
      * by band, and what turns their pixels into nanomaggies */
     uint64_t h = GP_FNV1A_BASIS;
@@ -1095,6 +1108,7 @@ static int infer_positions(gp_model *m, const char *frames, const char *path, co
 out:
     free(ctx.slot);
     free(ctx.pix);
+    if (spool[0]) unlink(spool);
     gp_cli_positions_free(pos);
     frames_close(band);
     return rc;

@@ -55,7 +55,7 @@ gp_cli_position *gp_cli_positions_add(gp_cli_positions *p, long *cap, long line)
 
 static int read_csv(gp_cli_positions *p, FILE *in, gp_error *err)
 {
-    const char *path = p->path;
+    const char *path = p->name;   /* (for messages: the file is open as in) */
     gp_csv csv;
     memset(&csv, 0, sizeof csv);
     int st = gp_csv_open(&csv, path, in, "ra", "ra, dec[, objID]", err);
@@ -98,14 +98,22 @@ static int read_csv(gp_cli_positions *p, FILE *in, gp_error *err)
 
 int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *err)
 {
+    return gp_cli_positions_read_as(path, NULL, out, err);
+}
+
+int gp_cli_positions_read_as(const char *path, const char *name, gp_cli_positions **out, gp_error *err)
+{
     *out = NULL;
+    const char *file_path = path;
+    if (!name) name = path;
+    path = name;   /* (below: path names the list in messages, file_path is opened) */
     /* cfitsio's extended file names (an HDU, a row filter) name a FITS
      * table; the file is the part before the first '[' */
     size_t flen = 0;
-    const int extended = gp_cli_positions_extended(path, &flen);
+    const int extended = gp_cli_positions_extended(file_path, &flen);
     FILE *in = NULL;
     if (extended) {
-        char *file = strndup(path, flen);
+        char *file = strndup(file_path, flen);
         if (!file) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path);
         in = fopen(file, "rb");
         if (!in) {
@@ -115,11 +123,12 @@ int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *er
             return st;
         }
         free(file);
-    } else if (!(in = fopen(path, "rb")))
+    } else if (!(in = fopen(file_path, "rb")))
         return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     gp_cli_positions *p = calloc(1, sizeof *p);
     if (!p) { fclose(in); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path); }
-    p->path = path;
+    p->path = file_path;
+    p->name = name;
     /* by content: a FITS file begins with the SIMPLE card (as gp_catalog_open
      * tells its FITS tables), a region file with DS9's comment or a region */
     char magic[9] = "";
@@ -180,7 +189,8 @@ void gp_cli_positions_free(gp_cli_positions *p)
 
 void gp_cli_positions_where(const gp_cli_positions *p, long r, char *buf, size_t size)
 {
-    if (r < 0 || r >= p->n) snprintf(buf, size, "%s: row ?", p->path);
-    else if (p->row[r].line <= 0) snprintf(buf, size, "%s: row %ld", p->path, r + 1);
-    else snprintf(buf, size, "%s: row %ld (line %ld)", p->path, r + 1, p->row[r].line);
+    const char *name = p->name ? p->name : p->path;
+    if (r < 0 || r >= p->n) snprintf(buf, size, "%s: row ?", name);
+    else if (p->row[r].line <= 0) snprintf(buf, size, "%s: row %ld", name, r + 1);
+    else snprintf(buf, size, "%s: row %ld (line %ld)", name, r + 1, p->row[r].line);
 }

@@ -69,7 +69,9 @@ typedef enum gp_cli_positions_format {
 } gp_cli_positions_format;
 
 typedef struct gp_cli_positions {
-    const char      *path;       /* as given (not owned) */
+    const char      *path;       /* the file read, as given (not owned) */
+    const char      *name;       /* the list as messages name it: path, or
+                                    "standard input" (not owned) */
     gp_cli_positions_format format;
     long             n;          /* data rows */
     int              has_objid;  /* the table has an objID column; a region
@@ -93,6 +95,16 @@ typedef struct gp_cli_positions {
  * no other errors: its problems are rows'.
  */
 int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *err);
+
+/*
+ * gp_cli_positions_read_as() - gp_cli_positions_read() of the file at
+ * `path`, with every message (and gp_cli_positions_where()) naming the
+ * list `name` instead: a copy of standard input read as "standard input".
+ * Given:
+ *   name      the list's name for messages; NULL: path
+ * Otherwise as gp_cli_positions_read().
+ */
+int gp_cli_positions_read_as(const char *path, const char *name, gp_cli_positions **out, gp_error *err);
 
 void gp_cli_positions_free(gp_cli_positions *p);
 

@@ -403,11 +403,11 @@ int gp_cli_positions_read_ds9(gp_cli_positions *p, FILE *in, gp_error *err)
     while (getline(&line, &lcap, in) >= 0) {
         lineno++;
         if (read_line(p, &cap, lineno, line, &sys, unknown)) {
-            st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", p->path, lineno);
+            st = GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory at line %ld", p->name, lineno);
             break;
         }
     }
-    if (!st && ferror(in)) st = GP_FAIL(err, GP_ERR_IO, "%s: cannot read at line %ld", p->path, lineno + 1);
+    if (!st && ferror(in)) st = GP_FAIL(err, GP_ERR_IO, "%s: cannot read at line %ld", p->name, lineno + 1);
     free(line);
     return st;
 }

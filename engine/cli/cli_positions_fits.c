@@ -155,14 +155,14 @@ static int open_first_table(fitsfile **fp, const char *path, int *status)
 
 int gp_cli_positions_read_fits(gp_cli_positions *p, gp_error *err)
 {
-    const char *path = p->path;
+    const char *path = p->name ? p->name : p->path;   /* (in messages) */
     fitsfile *fp = NULL;
     int status = 0;
     size_t flen;
-    const int extended = gp_cli_positions_extended(path, &flen);
+    const int extended = gp_cli_positions_extended(p->path, &flen);
     /* the first table HDU (cfitsio's own choice for a file without an
      * extension named), or what an extended name selects */
-    if (extended ? fits_open_table(&fp, path, READONLY, &status) : open_first_table(&fp, path, &status)) {
+    if (extended ? fits_open_table(&fp, p->path, READONLY, &status) : open_first_table(&fp, p->path, &status)) {
         int st = gp_fits_fail(err, status, "%s: cannot open as a FITS table (--positions reads the first table HDU%s)", path,
                               extended ? " or the HDU and rows [...] names" : "");
         status = 0;
@@ -181,7 +181,7 @@ int gp_cli_positions_read_fits(gp_cli_positions *p, gp_error *err)
     if (fits_get_num_rows(fp, &n, &status)) st = gp_fits_fail(err, status, "%s: %s: cannot read the table size", path, where);
     if (!st) st = find_coord(fp, path, where, ra_names, &cra, err);
     if (!st) st = find_coord(fp, path, where, dec_names, &cdec, err);
-    if (st == GP_ERR_NOTFOUND && err && !strchr(path, '[')) {
+    if (st == GP_ERR_NOTFOUND && err && !strchr(path, '[') && !strcmp(path, p->path)) {   /* (a file, by its name) */
         /* another HDU may hold the positions: say how to name it */
         int nhdu = 0, cur = 0, s2 = 0;
         fits_get_num_hdus(fp, &nhdu, &s2);

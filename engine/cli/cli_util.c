@@ -91,6 +91,48 @@ int gp_cli_is_terminal(void)
     return isatty(STDERR_FILENO);
 }
 
+int gp_cli_stdin_copy(const char *cmd, char *path, size_t n)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    int w = snprintf(path, n, "%s/galpost-stdin-XXXXXX", tmp);
+    if (w < 0 || (size_t)w >= n) {
+        fprintf(stderr, "%s: the temporary directory's name is too long: %s\n", cmd, tmp);
+        path[0] = '\0';
+        return 1;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot copy standard input into %s: %s\n", cmd, path, strerror(errno));
+        path[0] = '\0';
+        return 1;
+    }
+    char buf[1 << 16];
+    int bad = 0;
+    const char *what = "read standard input";
+    for (;;) {
+        ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { bad = errno; break; }
+        if (r == 0) break;
+        for (ssize_t off = 0; off < r;) {
+            ssize_t k = write(fd, buf + off, (size_t)(r - off));
+            if (k < 0 && errno == EINTR) continue;
+            if (k < 0) { bad = errno; what = "write the copy of standard input"; break; }
+            off += k;
+        }
+        if (bad) break;
+    }
+    if (close(fd) && !bad) { bad = errno; what = "write the copy of standard input"; }
+    if (bad) {
+        fprintf(stderr, "%s: cannot %s (%s): %s\n", cmd, what, path, strerror(bad));
+        unlink(path);
+        path[0] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
 /* The directory part of path into dir ("." when none) and its last part. */
 static const char *split_path(const char *path, char *dir, size_t n)
 {

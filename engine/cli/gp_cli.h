@@ -21,6 +21,10 @@ int gp_cli_shards(int argc, char **argv);  /* engine/cli/cli_shards.c */
 int gp_cli_parse_int(const char *s, long lo, long hi, long *out);
 int gp_cli_parse_double(const char *s, double lo, double hi, double *out);
 int gp_cli_is_terminal(void);  /* stderr is a terminal: show progress */
+/* gp_cli_stdin_copy(): standard input copied to the end into a new file in
+ * $TMPDIR (else /tmp), whose name goes into path (size n); the caller
+ * unlinks it.  Prints why not (naming cmd) and returns 1, else 0. */
+int gp_cli_stdin_copy(const char *cmd, char *path, size_t n);
 
 /* Output files.  gp_cli_same_file(): 1 when a and b both exist and are the
  * same file (same st_dev and st_ino, whatever the names), or when neither
