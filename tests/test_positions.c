@@ -2,8 +2,8 @@
  * test_positions.c: the lists of galpost infer --positions
  * (engine/cli/cli_positions.h) read from files written here: DS9 region
  * files as DS9 8 saves them (degrees and sexagesimal, several regions on a
- * line, text={objID}), galactic centres rotated to FK5, unusable regions
- * (excluded, image, fk4 and ecliptic coordinates, polygons, none
+ * line, text={objID}), galactic and FK4 centres turned into FK5, unusable regions
+ * (excluded, image and ecliptic coordinates, polygons, none
  * before a coordinate system) kept as failed
  * rows naming what is wrong, FITS tables as TOPCAT, CasJobs and VizieR
  * write them (ra/dec, RAJ2000/DEJ2000 in degrees or sexagesimal strings,
@@ -184,6 +184,31 @@ static void test_ds9_galactic_ecliptic(void **state)
     gp_cli_positions_free(p);
 }
 
+/* FK4 (B1950) centres turned into FK5 J2000: against astropy 8's FK4(B1950,
+ * obstime B1950) -> FK5(J2000) within 0.1 arcsec; sexagesimal RAs in hours. */
+static void test_ds9_fk4(void **state)
+{
+    (void)state;
+    gp_cli_positions *p = read_ok(write_text("fk4.reg",
+        "# Region file format: DS9 version 4.1\n"
+        "fk4\n"
+        "circle(229.5,42.7,5\")\n"                  /* 1 */
+        "point(13:20:00.000,+36:54:00.00)\n"         /* 2: hours */
+        "b1950;circle 0 0 5\"\n"                    /* 3 */
+        "fk4;ellipse(123.4,60.2,6\",3\",30)\n"       /* 4 */
+        "circle(359.9,-89.5,5\")\n"                 /* 5: near the pole, across 0h */
+        "circle(229.5,95,5\")\n"));                 /* 6: Dec out of range */
+    assert_int_equal(p->n, 6);
+    assert_near(p, 0, 229.9453654, 42.5200701, 3);
+    assert_near(p, 1, 200.5685629, 36.6389224, 4);
+    assert_near(p, 2, 0.6406910, 0.2784094, 5);
+    assert_near(p, 3, 124.4426174, 60.0446688, 6);
+    assert_near(p, 4, 0.4632175, -89.2215023, 7);
+    assert_failed(p, 5, "circle: Dec 95 is outside -90..90 degrees", "row 6 (line 8)");
+    assert_true(isnan(p->row[5].ra) && isnan(p->row[5].dec));
+    gp_cli_positions_free(p);
+}
+
 /* What cannot be a galaxy's position: a failed row each, saying why. */
 static void test_ds9_unusable(void **state)
 {
@@ -198,7 +223,7 @@ static void test_ds9_unusable(void **state)
         "-circle(229.5,42.7,3\")\n"                    /* 4: excluded */
         "polygon(229.5,42.7,229.6,42.7,229.6,42.8)\n"  /* 5 */
         "galactic;circle(73.2,98.1,5\")\n"             /* 6 */
-        "fk4;circle(229.5,42.7,5\")\n"                 /* 7 */
+        "ecliptic;circle(229.5,42.7,5\")\n"            /* 7 */
         "wcs;circle(229.5,42.7,5\")\n"                 /* 8 */
         "fk5;circle(429.5,42.7,5\")\n"                 /* 9 */
         "circle(229.5,4x2.7,5\")\n"                    /* 10 */
@@ -214,7 +239,7 @@ static void test_ds9_unusable(void **state)
     assert_failed(p, 3, "an excluded region (-circle) marks where not to look, not a galaxy", "row 4 (line 7)");
     assert_failed(p, 4, "a polygon region has no centre to take", "row 5 (line 8)");
     assert_failed(p, 5, "circle: latitude 98.1 is outside -90..90 degrees", "row 6 (line 9)");
-    assert_failed(p, 6, "fk4 (B1950) positions are not converted", "row 7 (line 10)");
+    assert_failed(p, 6, "ecliptic positions are not converted", "row 7 (line 10)");
     assert_failed(p, 7, "'wcs' is the sky system of an image", "row 8 (line 11)");
     assert_failed(p, 8, "circle: RA 429.5 is outside 0..360 degrees", "row 9 (line 12)");
     assert_failed(p, 9, "circle: '4x2.7' is not a Dec", "row 10 (line 13)");
@@ -608,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_ds9_regions),
         cmocka_unit_test(test_ds9_unusable),
         cmocka_unit_test(test_ds9_galactic_ecliptic),
+        cmocka_unit_test(test_ds9_fk4),
         cmocka_unit_test(test_ds9_statements),
         cmocka_unit_test(test_empty_and_gzip),
         cmocka_unit_test(test_detection),

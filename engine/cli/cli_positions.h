@@ -17,9 +17,10 @@
  *     first line that is a coordinate system, "global" or a region): one
  *     row per region, in order, at its centre: circle, ellipse, box,
  *     annulus, point and the panda regions, in fk5, icrs or j2000 (DS9's
- *     degrees, h:m:s d:m:s, or 15h18m06.18s 42d44m41s), or in galactic
+ *     degrees, h:m:s d:m:s, or 15h18m06.18s 42d44m41s), in galactic
  *     coordinates (degrees or d:m:s) rotated to FK5 J2000 by wcslib's
- *     sphx2s(); a region whose
+ *     sphx2s(), or in fk4/b1950 turned into FK5 J2000 at epoch B1950 (the
+ *     E-terms and the B1950 -> J2000 rotation); a region whose
  *     text={...} is an object ID has that ID; a sexagesimal centre with no
  *     system named, or a pixel system in force, is fk5 (as DS9 reads it);
  *     "global" and "tile" statements end at ';'.  A region that cannot be
@@ -27,7 +28,7 @@
  *     a "# background" one (sky for DS9's photometry), one after a word that
  *     is no system (the word itself has no row),
  *     one in pixels (image, physical, ...) or in a sky system that is not
- *     converted (fk4/b1950, wcs, ecliptic: DS9 writes it for the
+ *     converted (wcs, ecliptic: DS9 writes it for the
  *     equinox of an image's DATE-OBS, which the file does not name), a
  *     shape without one
  *     centre (polygon, line, ...).  Lines DS9 writes as comments ("# text",

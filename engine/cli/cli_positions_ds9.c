@@ -43,32 +43,48 @@
  * 3 arcmin from J2000's), and the region file does not name that date. */
 static const double eul_galactic[3] = { 192.85948, 90.0 - 27.12825, 122.93192 };
 
+/* FK4 (B1950.0, at epoch B1950.0, as DS9 writes fk4 and b1950 regions) to
+ * FK5 J2000: the E-terms of aberration taken out of the unit vector
+ * (Aoki et al. 1983, A&A 128, 263: A in radians), then the B1950 -> J2000
+ * rotation (Standish 1982) as astropy 8 applies it from FK4NoETerms at
+ * epoch B1950 (within 3e-5 arcsec of its FK4 -> FK5 over the sky).  No
+ * proper motion is known, so none is applied. */
+static const double fk4_eterms[3] = { -1.62557e-6, -0.31919e-6, -0.13843e-6 };
+static const double fk4_to_fk5_matrix[3][3] = {
+    { 9.999256794956932e-01, -1.118148321804783e-02, -4.859003819783095e-03 },
+    { 1.118148323675328e-02, 9.999374848933406e-01, -2.716259476373887e-05 },
+    { 4.859003776738689e-03, -2.717029373234005e-05, 9.999881946023527e-01 },
+};
+
+/* How a system's centres become FK5 J2000 ones. */
+enum ds9_convert { AS_IS = 0, FROM_GALACTIC, FROM_FK4 };
+
 /* The coordinate systems of DS9's region syntax and what becomes of
- * regions in each: usable (fk5, icrs, j2000; galactic rotated to fk5),
- * or why not. */
+ * regions in each: usable (fk5, icrs, j2000; galactic and fk4 turned into
+ * fk5), or why not. */
 static const struct ds9_system {
     const char *name;
     const char *why;   /* NULL: positions used */
-    const double *eul; /* NULL: equatorial; else the rotation to FK5 J2000 */
+    enum ds9_convert convert;
 } ds9_systems[] = {
-    { "fk5", NULL, NULL }, { "j2000", NULL, NULL }, { "icrs", NULL, NULL },
-    { "fk4", "fk4 (B1950) positions are not converted", NULL },
-    { "b1950", "b1950 positions are not converted", NULL },
-    { "galactic", NULL, eul_galactic },
+    { "fk5", NULL, AS_IS }, { "j2000", NULL, AS_IS }, { "icrs", NULL, AS_IS },
+    { "fk4", NULL, FROM_FK4 },
+    { "b1950", NULL, FROM_FK4 },
+    { "galactic", NULL, FROM_GALACTIC },
     { "ecliptic", "ecliptic positions are not converted (DS9 writes them at the equinox of the image's date)",
-      NULL },
-    { "wcs", "'wcs' is the sky system of an image, which the file does not name", NULL },
-    { "image", "image coordinates are pixels of one image, not sky positions", NULL },
-    { "physical", "physical coordinates are pixels, not sky positions", NULL },
-    { "linear", "linear coordinates are not sky positions", NULL },
-    { "amplifier", "amplifier coordinates are pixels, not sky positions", NULL },
-    { "detector", "detector coordinates are pixels, not sky positions", NULL },
+      AS_IS },
+    { "wcs", "'wcs' is the sky system of an image, which the file does not name", AS_IS },
+    { "image", "image coordinates are pixels of one image, not sky positions", AS_IS },
+    { "physical", "physical coordinates are pixels, not sky positions", AS_IS },
+    { "linear", "linear coordinates are not sky positions", AS_IS },
+    { "amplifier", "amplifier coordinates are pixels, not sky positions", AS_IS },
+    { "detector", "detector coordinates are pixels, not sky positions", AS_IS },
 };
 #define DS9_NSYS (sizeof ds9_systems / sizeof ds9_systems[0])
 /* after a word that names no system and no region, standing alone where a
  * system would (a typo such as "fk6"): regions after it are not read in
  * the system before it */
-static const struct ds9_system unknown_system = { "?", NULL, NULL };   /* (its message names the word: read_line) */
+static const struct ds9_system unknown_system = { "?", NULL, AS_IS };   /* (its message names the word: read_line) */
 static const char *const ds9_fix = "save the regions in fk5 or icrs (Region > Save, or xpaget ds9 regions -system wcs -sky fk5)";
 
 /* The regions with one centre, their first two arguments, and those
@@ -187,7 +203,7 @@ static int centre_angle(gp_cli_position *r, const struct ds9_system *sys, const 
 {
     *v = NAN;
     double a;
-    const int equatorial = !sys->eul;
+    const int equatorial = sys->convert != FROM_GALACTIC;
     const char *what = lon ? (equatorial ? "an RA" : "a longitude") : (equatorial ? "a Dec" : "a latitude");
     if (ds9_angle(s, lon && equatorial, &a))
         return gp_cli_position_fail(r, "%s: '%.40s' is not %s (degrees, %s)", shape, s, what,
@@ -200,13 +216,26 @@ static int centre_angle(gp_cli_position *r, const struct ds9_system *sys, const 
     return 0;
 }
 
-/* A centre in galactic coordinates, rotated to FK5 J2000. */
+/* A centre in galactic or FK4 coordinates, turned into FK5 J2000. */
 static void to_fk5(const struct ds9_system *sys, double *ra, double *dec)
 {
-    const double *u = sys->eul;
-    double e[5] = { u[0], u[1], u[2], cos(u[1] * M_PI / 180.0), sin(u[1] * M_PI / 180.0) };
+    const double d2r = M_PI / 180.0;
     double lng, lat;
-    sphx2s(e, 1, 1, 1, 1, ra, dec, &lng, &lat);
+    if (sys->convert == FROM_GALACTIC) {
+        const double *u = eul_galactic;
+        double e[5] = { u[0], u[1], u[2], cos(u[1] * d2r), sin(u[1] * d2r) };
+        sphx2s(e, 1, 1, 1, 1, ra, dec, &lng, &lat);
+    } else {
+        const double r0[3] = { cos(*dec * d2r) * cos(*ra * d2r), cos(*dec * d2r) * sin(*ra * d2r), sin(*dec * d2r) };
+        const double *a = fk4_eterms;
+        const double w = r0[0] * a[0] + r0[1] * a[1] + r0[2] * a[2];
+        double v1[3], v2[3];
+        for (int i = 0; i < 3; i++) v1[i] = r0[i] - a[i] + w * r0[i];
+        for (int i = 0; i < 3; i++)
+            v2[i] = fk4_to_fk5_matrix[i][0] * v1[0] + fk4_to_fk5_matrix[i][1] * v1[1] + fk4_to_fk5_matrix[i][2] * v1[2];
+        lng = atan2(v2[1], v2[0]) / d2r;
+        lat = atan2(v2[2], hypot(v2[0], v2[1])) / d2r;
+    }
     *ra = lng < 0.0 ? lng + 360.0 : lng >= 360.0 ? lng - 360.0 : lng;
     *dec = lat;
 }
@@ -385,8 +414,8 @@ static int read_line(gp_cli_positions *p, long *cap, long lineno, char *line, co
             fail = centre_angle(r, use, w, a0, 1, &r->ra) || centre_angle(r, use, w, a1, 0, &r->dec);
             /* a galactic coordinate read without the other is
              * no RA or Dec: neither is kept (the failed row's output) */
-            if (!fail && use->eul && r->why) r->ra = r->dec = NAN;
-            else if (!fail && use->eul) to_fk5(use, &r->ra, &r->dec);
+            if (!fail && use->convert != AS_IS && r->why) r->ra = r->dec = NAN;
+            else if (!fail && use->convert != AS_IS) to_fk5(use, &r->ra, &r->dec);
         }
         if (fail) return -1;
     }
