@@ -119,6 +119,37 @@ TMPDIR="$tmp/tmpdir" "$galpost" infer $common --frames "$frames" --positions - -
     && fail "an empty standard input was taken"
 grep -q "standard input: empty" "$tmp/err" || { cat "$tmp/err"; fail "empty standard input: message"; }
 [ -z "$(ls -A "$tmp/tmpdir")" ] || fail "the copy of an empty standard input was left"
+# a closed standard input is said to be so (not read as the copy itself,
+# which would take its descriptor: "empty")
+TMPDIR="$tmp/tmpdir" "$galpost" infer $common --frames "$frames" --positions - -o "$tmp/x.fits" <&- 2>"$tmp/err" \
+    && fail "a closed standard input was taken"
+grep -q "cannot read standard input: it is closed" "$tmp/err" || { cat "$tmp/err"; fail "closed standard input: message"; }
+[ -z "$(ls -A "$tmp/tmpdir")" ] || fail "the copy of a closed standard input was left"
+# SIGINT (Ctrl-C while typing the list) or SIGTERM while standard input is
+# being copied (a FIFO this script holds open): the copy goes, the process
+# ends by the signal (polled for the copy's appearance, not slept for)
+mkfifo "$tmp/fifo" || fail "mkfifo"
+for sig in INT:130 TERM:143; do
+    want=${sig#*:} sig=${sig%:*}
+    TMPDIR="$tmp/tmpdir" env --default-signal=INT "$galpost" infer $common --frames "$frames" --positions - \
+        -o "$tmp/x.fits" <"$tmp/fifo" 2>"$tmp/err" & pid=$!
+    exec 7>"$tmp/fifo"
+    echo "ra,dec" >&7
+    i=0
+    while [ -z "$(ls -A "$tmp/tmpdir")" ]; do
+        kill -0 $pid 2>/dev/null || { cat "$tmp/err"; fail "SIG$sig: galpost ended before copying standard input"; }
+        i=$((i + 1))
+        [ $i -lt 6000 ] || fail "SIG$sig: no copy of standard input"
+        sleep 0.02
+    done
+    kill -$sig $pid
+    wait $pid; rc=$?; pid=
+    exec 7>&-
+    [ $rc -eq $want ] || { cat "$tmp/err"; fail "SIG$sig while copying standard input: exit $rc"; }
+    grep -q "interrupted while reading standard input" "$tmp/err" || { cat "$tmp/err"; fail "SIG$sig: message"; }
+    [ -z "$(ls -A "$tmp/tmpdir")" ] || fail "SIG$sig while copying: the copy of standard input was left: $(ls "$tmp/tmpdir")"
+    [ ! -e "$tmp/x.fits" ] || fail "SIG$sig while copying: an output was written"
+done
 
 # each row's position (degrees) as the list gives it, the failed rows' too
 # (NaN for the cell that is not an angle)

@@ -1041,6 +1041,8 @@ static int infer_positions(gp_model *m, const char *frames, const char *path, co
     positions_ctx ctx = { 0 };
     gp_error err;
     char spool[4096] = "";   /* a copy of standard input, while it exists */
+    gp_cli_signals saved;
+    int caught = 0;          /* SIGINT and SIGTERM caught while the copy exists */
     int rc = frames_open(frames, zeropoint, " (--positions measures every galaxy's colours on the frames)", band);
     if (rc) goto out;
     rc = 1;
@@ -1048,6 +1050,10 @@ static int infer_positions(gp_model *m, const char *frames, const char *path, co
      * as a list) that is gone once both are done */
     const char *file = path, *name = NULL;
     if (!strcmp(path, "-")) {
+        /* Ctrl-C (as when typing the list) or SIGTERM stops the copy or
+         * waits for the reads, and ends the process once it is removed */
+        gp_cli_interrupts_catch(&saved);
+        caught = 1;
         if (isatty(STDIN_FILENO))
             fprintf(stderr, "galpost infer: reading the --positions list from standard input (end it with Ctrl-D)\n");
         if (gp_cli_stdin_copy("galpost infer", spool, sizeof spool)) goto out;
@@ -1072,6 +1078,14 @@ static int infer_positions(gp_model *m, const char *frames, const char *path, co
         goto out;
     }
     if (spool[0]) { unlink(spool); spool[0] = '\0'; }
+    if (caught) {
+        gp_cli_interrupts_restore(&saved);
+        caught = 0;
+        if (gp_cli_interrupted) {
+            fprintf(stderr, "galpost infer: interrupted while reading standard input: nothing done\n");
+            goto out;
+        }
+    }
     /* the frames by content (not by name: moved frames are the same), band
      * by band, and what turns their pixels into nanomaggies */
     uint64_t h = GP_FNV1A_BASIS;
@@ -1109,6 +1123,7 @@ out:
     free(ctx.slot);
     free(ctx.pix);
     if (spool[0]) unlink(spool);
+    if (caught) gp_cli_interrupts_restore(&saved);
     gp_cli_positions_free(pos);
     frames_close(band);
     return rc;

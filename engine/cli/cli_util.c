@@ -1,5 +1,6 @@
 /* cli_util.c: argument parsing and interrupts shared by the galpost sub-commands. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -91,8 +92,24 @@ int gp_cli_is_terminal(void)
     return isatty(STDERR_FILENO);
 }
 
+static int stdin_was_closed;
+
+void gp_cli_stdin_hold(void)
+{
+    if (fcntl(STDIN_FILENO, F_GETFD) >= 0 || errno != EBADF) return;
+    /* (open() takes the lowest free descriptor: 0) */
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd > STDIN_FILENO) close(fd);
+    stdin_was_closed = 1;
+}
+
 int gp_cli_stdin_copy(const char *cmd, char *path, size_t n)
 {
+    if (stdin_was_closed || (fcntl(STDIN_FILENO, F_GETFD) < 0 && errno == EBADF)) {
+        fprintf(stderr, "%s: cannot read standard input: it is closed\n", cmd);
+        path[0] = '\0';
+        return 1;
+    }
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp) tmp = "/tmp";
     int w = snprintf(path, n, "%s/galpost-stdin-XXXXXX", tmp);
@@ -111,6 +128,8 @@ int gp_cli_stdin_copy(const char *cmd, char *path, size_t n)
     int bad = 0;
     const char *what = "read standard input";
     for (;;) {
+        /* (Ctrl-C caught by the caller: the copy stops, and goes) */
+        if (gp_cli_interrupted) { bad = EINTR; what = NULL; break; }
         ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) { bad = errno; break; }
@@ -125,7 +144,8 @@ int gp_cli_stdin_copy(const char *cmd, char *path, size_t n)
     }
     if (close(fd) && !bad) { bad = errno; what = "write the copy of standard input"; }
     if (bad) {
-        fprintf(stderr, "%s: cannot %s (%s): %s\n", cmd, what, path, strerror(bad));
+        if (!what) fprintf(stderr, "%s: interrupted while reading standard input: nothing done\n", cmd);
+        else fprintf(stderr, "%s: cannot %s (%s): %s\n", cmd, what, path, strerror(bad));
         unlink(path);
         path[0] = '\0';
         return 1;

@@ -55,6 +55,7 @@ static int dispatch(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    gp_cli_stdin_hold();
     int rc = dispatch(argc, argv);
     /* a result that never reached standard output (a full disk, a closed
      * pipe) is a failure, not a success: flush it and look */

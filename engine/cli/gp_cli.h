@@ -23,8 +23,14 @@ int gp_cli_parse_double(const char *s, double lo, double hi, double *out);
 int gp_cli_is_terminal(void);  /* stderr is a terminal: show progress */
 /* gp_cli_stdin_copy(): standard input copied to the end into a new file in
  * $TMPDIR (else /tmp), whose name goes into path (size n); the caller
- * unlinks it.  Prints why not (naming cmd) and returns 1, else 0. */
+ * unlinks it.  Prints why not (naming cmd) and returns 1, else 0: a closed
+ * standard input, or gp_cli_interrupted set (a caller that catches
+ * interrupts around the copy's life has Ctrl-C stop it; the copy is then
+ * gone).  gp_cli_stdin_hold(), first thing in main(): a closed standard
+ * input is held open on /dev/null, so that no file opened later becomes
+ * descriptor 0 (read as standard input), and remembered as closed. */
 int gp_cli_stdin_copy(const char *cmd, char *path, size_t n);
+void gp_cli_stdin_hold(void);
 
 /* Output files.  gp_cli_same_file(): 1 when a and b both exist and are the
  * same file (same st_dev and st_ino, whatever the names), or when neither
