@@ -119,6 +119,14 @@ TMPDIR="$tmp/tmpdir" "$galpost" infer $common --frames "$frames" --positions - -
     && fail "an empty standard input was taken"
 grep -q "standard input: empty" "$tmp/err" || { cat "$tmp/err"; fail "empty standard input: message"; }
 [ -z "$(ls -A "$tmp/tmpdir")" ] || fail "the copy of an empty standard input was left"
+# standard input is no file an output could overwrite: -o naming a file
+# "-" (another file here) is not refused as "the same file as --positions"
+mkdir -p "$tmp/dash" && echo "not the list" >"$tmp/dash/-"
+(cd "$tmp/dash" && TMPDIR="$tmp/tmpdir" "$galpost" infer $common --frames "$frames" --positions - -o - \
+    <"$tmp/pos.csv" 2>"$tmp/err") || { cat "$tmp/err"; fail "--positions - -o - (a file '-' present) refused"; }
+grep -q "6 galaxies (2 failed) in" "$tmp/err" || { cat "$tmp/err"; fail "--positions - -o -: summary line"; }
+"$dump" "$tmp/dash/-" row 1 >"$tmp/a" && "$dump" "$tmp/out.fits" row 1 >"$tmp/b" && cmp -s "$tmp/a" "$tmp/b" \
+    || fail "--positions - -o -: row 1 is not the file run's"
 # a closed standard input is said to be so (not read as the copy itself,
 # which would take its descriptor: "empty")
 TMPDIR="$tmp/tmpdir" "$galpost" infer $common --frames "$frames" --positions - -o "$tmp/x.fits" <&- 2>"$tmp/err" \

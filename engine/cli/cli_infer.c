@@ -1328,7 +1328,8 @@ int gp_cli_infer(int argc, char **argv)
             int rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--model", model);
             if (!rc) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--cutout", cutout);
             if (!rc) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--catalog", catalog);
-            if (!rc) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--positions", positions);
+            if (!rc && positions && strcmp(positions, "-"))   /* ("-": standard input, no file) */
+                rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--positions", positions);
             for (int k = 0; k < nshards && !rc; k++) rc = gp_cli_output_clash("infer", outopt[o], outs[o], "--shard", shards[k]);
             if (frames && !rc) {
                 char fl[8192], *save = NULL;
