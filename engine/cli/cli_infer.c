@@ -1019,18 +1019,13 @@ static int position_images(void *ctx, const long *rows, int n, float *pix, gp_er
 }
 
 /* Galaxies at the positions of a list, on one set of frames, in batch. */
-/* A --positions list's content identity (for resuming): the file's, and
- * for a cfitsio extended name ("cat.fits[GALS][r < 17.77]") the file's and
- * the HDU and rows it selects.  -1 with errno set when it cannot be read. */
-static int positions_identity(const char *path, char *out, size_t size)
+/* A --positions list's content identity (for resuming): its file's, and
+ * for a cfitsio extended name ("cat.fits[GALS][r < 17.77]") the HDU and
+ * rows it selects.  -1 with errno set when it cannot be read. */
+static int positions_identity(const gp_cli_positions *pos, char *out, size_t size)
 {
-    size_t flen;
-    if (!gp_cli_positions_extended(path, &flen)) return gp_progress_file_identity(path, out, size);
-    char *file = strndup(path, flen);
-    if (!file) { errno = ENOMEM; return -1; }
-    int st = gp_progress_file_identity(file, out, size);
-    free(file);
-    if (!st) snprintf(out + strlen(out), size - strlen(out), ", %s", path + flen);
+    int st = gp_progress_file_identity(pos->file, out, size);
+    if (!st && pos->select) snprintf(out + strlen(out), size - strlen(out), ", %s", pos->select);
     return st;
 }
 
@@ -1074,7 +1069,7 @@ static int infer_positions(gp_model *m, const char *frames, const char *path, co
     batch_source src = { pos->n, 1, position_row, position_images, &ctx, MEASURED_SOURCE, NULL,
                          "the --positions file (by name)", "", "", {{0}}, 0, position_position };
     input_names(&src, "--positions", &path, 1);
-    if (positions_identity(file, src.input_content, sizeof src.input_content)) {
+    if (positions_identity(pos, src.input_content, sizeof src.input_content)) {
         fprintf(stderr, "galpost infer: cannot read %s: %s\n", name ? name : path, strerror(errno));
         goto out;
     }

@@ -104,31 +104,26 @@ int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *er
 int gp_cli_positions_read_as(const char *path, const char *name, gp_cli_positions **out, gp_error *err)
 {
     *out = NULL;
-    const char *file_path = path;
-    if (!name) name = path;
-    path = name;   /* (below: path names the list in messages, file_path is opened) */
+    gp_cli_positions *p = calloc(1, sizeof *p);
+    if (!p) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", name ? name : path);
+    p->path = path;
+    p->name = name ? name : path;
+    path = p->name;   /* (below: path names the list in messages, p->file is opened) */
     /* cfitsio's extended file names (an HDU, a row filter) name a FITS
      * table; the file is the part before the first '[' */
-    size_t flen = 0;
-    const int extended = gp_cli_positions_extended(file_path, &flen);
-    FILE *in = NULL;
-    if (extended) {
-        char *file = strndup(file_path, flen);
-        if (!file) return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path);
-        in = fopen(file, "rb");
-        if (!in) {
-            int e = errno;
-            int st = GP_FAIL(err, GP_ERR_IO, "%s: cannot open %s: %s", path, file, strerror(e));
-            free(file);
-            return st;
-        }
-        free(file);
-    } else if (!(in = fopen(file_path, "rb")))
-        return GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    gp_cli_positions *p = calloc(1, sizeof *p);
-    if (!p) { fclose(in); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path); }
-    p->path = file_path;
-    p->name = name;
+    const char *b = strchr(p->path, '[');
+    size_t len = strlen(p->path);
+    if (b && b != p->path && p->path[len - 1] == ']' && access(p->path, F_OK) != 0) p->select = b;
+    p->file = p->select ? strndup(p->path, (size_t)(p->select - p->path)) : strdup(p->path);
+    if (!p->file) { free(p); return GP_FAIL(err, GP_ERR_NOMEM, "%s: out of memory", path); }
+    FILE *in = fopen(p->file, "rb");
+    if (!in) {
+        int e = errno;
+        int st = p->select ? GP_FAIL(err, GP_ERR_IO, "%s: cannot open %s: %s", path, p->file, strerror(e))
+                           : GP_FAIL(err, GP_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+        gp_cli_positions_free(p);
+        return st;
+    }
     /* by content: a FITS file begins with the SIMPLE card (as gp_catalog_open
      * tells its FITS tables), a region file with DS9's comment or a region */
     char magic[9] = "";
@@ -138,7 +133,7 @@ int gp_cli_positions_read_as(const char *path, const char *name, gp_cli_position
     int st;
     /* (a gzipped file, as VizieR serves tables: cfitsio reads it as it is) */
     int gz = got >= 2 && (unsigned char)magic[0] == 0x1f && (unsigned char)magic[1] == 0x8b;
-    if (extended && strcmp(magic, "SIMPLE  ") && !gz) {
+    if (p->select && strcmp(magic, "SIMPLE  ") && !gz) {
         st = GP_FAIL(err, GP_ERR_FORMAT, "%s: [...] after a file name selects a FITS table's HDU or rows, and the file "
                      "is not a FITS file", path);
     } else if (!strcmp(magic, "SIMPLE  ") || gz) {
@@ -170,20 +165,12 @@ int gp_cli_positions_read_as(const char *path, const char *name, gp_cli_position
     return GP_OK;
 }
 
-int gp_cli_positions_extended(const char *path, size_t *file_len)
-{
-    const char *b = strchr(path, '[');
-    size_t len = strlen(path);
-    if (!b || b == path || path[len - 1] != ']' || access(path, F_OK) == 0) return 0;
-    *file_len = (size_t)(b - path);
-    return 1;
-}
-
 void gp_cli_positions_free(gp_cli_positions *p)
 {
     if (!p) return;
     for (long r = 0; r < p->n; r++) free(p->row[r].why);
     free(p->row);
+    free(p->file);
     free(p);
 }
 

@@ -70,9 +70,15 @@ typedef enum gp_cli_positions_format {
 } gp_cli_positions_format;
 
 typedef struct gp_cli_positions {
-    const char      *path;       /* the file read, as given (not owned) */
+    const char      *path;       /* the list as given (not owned) */
     const char      *name;       /* the list as messages name it: path, or
                                     "standard input" (not owned) */
+    char            *file;       /* the file read (owned): path, or for a
+                                    cfitsio extended name ("cat.fits[2]",
+                                    "cat.fits[GALS][r < 17.77]": no file has
+                                    that name, it ends with ']') the part
+                                    before the first '[' */
+    const char      *select;     /* that name's [...] (in path), else NULL */
     gp_cli_positions_format format;
     long             n;          /* data rows */
     int              has_objid;  /* the table has an objID column; a region
@@ -108,18 +114,6 @@ int gp_cli_positions_read(const char *path, gp_cli_positions **out, gp_error *er
 int gp_cli_positions_read_as(const char *path, const char *name, gp_cli_positions **out, gp_error *err);
 
 void gp_cli_positions_free(gp_cli_positions *p);
-
-/*
- * gp_cli_positions_extended() - whether `path` is one of cfitsio's extended
- * file names ("cat.fits[2]", "cat.fits[GALS][r < 17.77]": an HDU, a row
- * filter) rather than a file: no file has that name, and it ends with a
- * ']' that a '[' after its first character opens.
- * Returned:
- *   file_len  the length of the file's name (before the first '['), when
- *             extended
- * Function return value: 1 when extended, else 0.
- */
-int gp_cli_positions_extended(const char *path, size_t *file_len);
 
 /* Where row r (0-based) is, as messages say it: "PATH: row N (line L)",
  * N counted from 1 (a FITS table's: "PATH: row N"). */

@@ -158,11 +158,10 @@ int gp_cli_positions_read_fits(gp_cli_positions *p, gp_error *err)
     const char *path = p->name ? p->name : p->path;   /* (in messages) */
     fitsfile *fp = NULL;
     int status = 0;
-    size_t flen;
-    const int extended = gp_cli_positions_extended(p->path, &flen);
+    const int extended = p->select != NULL;
     /* the first table HDU (cfitsio's own choice for a file without an
      * extension named), or what an extended name selects */
-    if (extended ? fits_open_table(&fp, p->path, READONLY, &status) : open_first_table(&fp, p->path, &status)) {
+    if (extended ? fits_open_table(&fp, p->path, READONLY, &status) : open_first_table(&fp, p->file, &status)) {
         int st = gp_fits_fail(err, status, "%s: cannot open as a FITS table (--positions reads the first table HDU%s)", path,
                               extended ? " or the HDU and rows [...] names" : "");
         status = 0;
